@@ -1,0 +1,1 @@
+"""The questions: networks, shelters, dispatch, coverage, situational awareness."""

@@ -1,0 +1,1 @@
+"""The doors: the FastAPI application and the command line."""

@@ -1,0 +1,1 @@
+"""Getting data in and out: importers, validation, exports, the sample district."""

@@ -1,0 +1,1 @@
+"""The spatial foundation: settings, database, coordinates, geometry validation."""

@@ -1,0 +1,470 @@
+"""Every table of Wangge, in one module so the data model can be read at a glance.
+
+Conventions
+-----------
+* Geometry is stored in WGS84 (EPSG:4326); the typed geometry columns reject any
+  other SRID, and CHECK constraints reject invalid geometry and coordinates outside
+  the lon/lat range.
+* Every located record carries ``grid_id`` (the 网格 it lies in, NULL when it lies in
+  none) and ``h3_cell``: the H3 index at the configured resolution as a signed
+  64-bit ``BIGINT``.  H3 indexes use 63 bits (the top bit is always 0), so they fit
+  a bigint exactly; an integer is 8 bytes against 16 for the hex string, compares and
+  hashes faster, and is what h3ronpy / h3 return natively.
+* Personal data of residents (name, ID number, phone) lives in its own table,
+  ``resident_identity``, so that who may read it is decided in one place and a query
+  that does not need it cannot leak it by accident.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+
+from geoalchemy2 import Geometry
+
+SRID = 4326
+
+ADMIN_LEVELS = ("district", "street", "community", "estate")
+GRID_KINDS = ("base", "dedicated")
+FACILITY_KINDS = (
+    "clinic",
+    "elder_care",
+    "park",
+    "school",
+    "community_centre",
+    "shelter",
+)
+SHELTER_CLASSES = ("emergency", "fixed", "central")
+ROAD_CLASSES = ("arterial", "branch", "lane", "footway")
+BUILDING_USES = ("residential", "mixed", "public", "commercial")
+INCIDENT_SOURCES = ("patrol", "resident_app", "hotline_12345")
+INCIDENT_STATES = (
+    "reported",
+    "registered",
+    "dispatched",
+    "in_progress",
+    "resolved",
+    "verified",
+    "closed",
+    "rated",
+    "rejected",
+    "returned",
+    "escalated",
+)
+ROLES = ("resident", "grid_worker", "community_staff", "street_staff", "admin")
+HAZARD_KINDS = ("typhoon", "flood", "fire", "gas_leak")
+ASSIGNMENT_ROLES = ("primary", "backup")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> str:
+    """SQL for 'column is one of values'."""
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+def _geometry_checks(column: str = "geom") -> tuple[CheckConstraint, ...]:
+    """Constraints every geometry column carries: valid, and inside lon/lat range."""
+    return (
+        CheckConstraint(f"ST_IsValid({column})", name=f"{column}_valid"),
+        CheckConstraint(
+            f"ST_XMin({column}) >= -180 AND ST_XMax({column}) <= 180 "
+            f"AND ST_YMin({column}) >= -90 AND ST_YMax({column}) <= 90",
+            name=f"{column}_lonlat_range",
+        ),
+    )
+
+
+class Base(DeclarativeBase):
+    """Declarative base bound to the shared metadata."""
+
+    metadata = metadata
+
+
+class Located:
+    """Mixin for records placed in a 网格 (grid) and an H3 cell."""
+
+    @declared_attr
+    def grid_id(cls) -> Mapped[int | None]:  # noqa: N805 - SQLAlchemy declared_attr
+        """The grid the record lies in; NULL when it lies in none."""
+        return mapped_column(ForeignKey("grid.id", ondelete="SET NULL"), index=True)
+
+    @declared_attr
+    def h3_cell(cls) -> Mapped[int | None]:  # noqa: N805
+        """H3 index (configured resolution) as a signed 64-bit integer."""
+        return mapped_column(BigInteger, index=True)
+
+
+# --------------------------------------------------------------------------- admin
+
+
+class AdminArea(Base):
+    """An administrative area: district 区, street 街道, community 社区 or estate 小区."""
+
+    __tablename__ = "admin_area"
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    level: Mapped[str] = mapped_column(String(16), index=True)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("admin_area.id", ondelete="RESTRICT"), index=True
+    )
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID), nullable=False)
+    __table_args__ = (
+        CheckConstraint(_one_of("level", ADMIN_LEVELS), name="level"),
+        *_geometry_checks(),
+    )
+
+
+class Grid(Base):
+    """A 网格: a coded polygon inside one community, versioned by validity period."""
+
+    __tablename__ = "grid"
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    code: Mapped[str] = mapped_column(String(15))
+    name: Mapped[str] = mapped_column(Text)
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("admin_area.id", ondelete="RESTRICT"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), default="base")
+    valid_from: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID), nullable=False)
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", GRID_KINDS), name="kind"),
+        CheckConstraint("code ~ '^[0-9]{15}$'", name="code_digits"),
+        CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="validity"),
+        # one current grid per code; past versions keep their code
+        Index("uq_grid_current_code", "code", unique=True, postgresql_where="valid_to IS NULL"),
+        *_geometry_checks(),
+    )
+
+
+class GridLineage(Base):
+    """Which grids a grid version came from (splits, merges, redraws)."""
+
+    __tablename__ = "grid_lineage"
+    old_grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id"), primary_key=True)
+    new_grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id"), primary_key=True)
+    change: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (
+        CheckConstraint(_one_of("change", ("split", "merge", "redraw")), name="change"),
+    )
+
+
+# ------------------------------------------------------------------ buildings, people
+
+
+class Building(Located, Base):
+    """A 楼栋: a building footprint with floors, units and use."""
+
+    __tablename__ = "building"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    estate_id: Mapped[int | None] = mapped_column(ForeignKey("admin_area.id"), index=True)
+    use: Mapped[str] = mapped_column(String(16), default="residential")
+    floors: Mapped[int] = mapped_column(SmallInteger)
+    units: Mapped[int] = mapped_column(SmallInteger, default=1)
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID), nullable=False)
+    __table_args__ = (
+        CheckConstraint(_one_of("use", BUILDING_USES), name="use"),
+        CheckConstraint("floors BETWEEN 1 AND 200", name="floors"),
+        CheckConstraint("units BETWEEN 1 AND 100", name="units"),
+        *_geometry_checks(),
+    )
+
+
+class Household(Located, Base):
+    """A 户: a dwelling in a building; located where its building is."""
+
+    __tablename__ = "household"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    building_id: Mapped[int] = mapped_column(
+        ForeignKey("building.id", ondelete="CASCADE"), index=True
+    )
+    unit: Mapped[int] = mapped_column(SmallInteger)
+    room: Mapped[str] = mapped_column(String(16))
+    size: Mapped[int] = mapped_column(SmallInteger)
+    __table_args__ = (
+        CheckConstraint("size BETWEEN 0 AND 30", name="size"),
+        UniqueConstraint("building_id", "unit", "room"),
+    )
+
+
+class Resident(Base):
+    """A person in a household, without personal identifiers (see ResidentIdentity)."""
+
+    __tablename__ = "resident"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    household_id: Mapped[int] = mapped_column(
+        ForeignKey("household.id", ondelete="CASCADE"), index=True
+    )
+    birth_year: Mapped[int] = mapped_column(SmallInteger)
+    sex: Mapped[str] = mapped_column(String(1))
+    living_alone_elderly: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    mobility_impaired: Mapped[bool] = mapped_column(Boolean, default=False)
+    low_income: Mapped[bool] = mapped_column(Boolean, default=False)
+    __table_args__ = (
+        CheckConstraint("sex IN ('M', 'F')", name="sex"),
+        CheckConstraint("birth_year BETWEEN 1890 AND 2100", name="birth_year"),
+    )
+
+
+class ResidentIdentity(Base):
+    """Personal data of a resident (name, ID number, phone): read only through access rules."""
+
+    __tablename__ = "resident_identity"
+    resident_id: Mapped[int] = mapped_column(
+        ForeignKey("resident.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(Text)
+    id_number: Mapped[str | None] = mapped_column(String(18), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    __table_args__ = (
+        CheckConstraint("id_number ~ '^[0-9]{17}[0-9X]$'", name="id_number_format"),
+    )
+
+
+# ------------------------------------------------------------------ facilities, roads
+
+
+class Facility(Located, Base):
+    """A service point: clinic, elder care, park, school, community centre or shelter."""
+
+    __tablename__ = "facility"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24), index=True)
+    name: Mapped[str] = mapped_column(Text)
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    geom = mapped_column(Geometry("POINT", srid=SRID), nullable=False)
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", FACILITY_KINDS), name="kind"),
+        CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity"),
+        *_geometry_checks(),
+    )
+
+
+class Shelter(Base):
+    """A 避难场所: the shelter facts of a facility of kind 'shelter'.
+
+    ``zone`` is the responsibility zone (责任区) of a fixed shelter, which must hold at
+    least 15 % of the zone's population (GB 51143).
+    """
+
+    __tablename__ = "shelter"
+    facility_id: Mapped[int] = mapped_column(
+        ForeignKey("facility.id", ondelete="CASCADE"), primary_key=True
+    )
+    shelter_class: Mapped[str] = mapped_column(String(16))
+    area_m2: Mapped[float | None] = mapped_column(Float)
+    occupancy: Mapped[int] = mapped_column(Integer, default=0)
+    is_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    zone = mapped_column(Geometry("MULTIPOLYGON", srid=SRID))
+    __table_args__ = (
+        CheckConstraint(_one_of("shelter_class", SHELTER_CLASSES), name="class"),
+        CheckConstraint("occupancy >= 0", name="occupancy"),
+        *_geometry_checks("zone"),
+    )
+
+
+class RoadNode(Located, Base):
+    """A node of the road network."""
+
+    __tablename__ = "road_node"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    geom = mapped_column(Geometry("POINT", srid=SRID), nullable=False)
+    __table_args__ = _geometry_checks()
+
+
+class RoadEdge(Base):
+    """A directed-or-not road segment between two nodes, with length and speeds."""
+
+    __tablename__ = "road_edge"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source: Mapped[int] = mapped_column(ForeignKey("road_node.id"), index=True)
+    target: Mapped[int] = mapped_column(ForeignKey("road_node.id"), index=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    road_class: Mapped[str] = mapped_column(String(16))
+    length_m: Mapped[float] = mapped_column(Float)
+    walkable: Mapped[bool] = mapped_column(Boolean, default=True)
+    drivable: Mapped[bool] = mapped_column(Boolean, default=True)
+    oneway: Mapped[bool] = mapped_column(Boolean, default=False)
+    walk_speed_mps: Mapped[float] = mapped_column(Float)
+    drive_speed_kmh: Mapped[float | None] = mapped_column(Float)
+    geom = mapped_column(Geometry("LINESTRING", srid=SRID), nullable=False)
+    __table_args__ = (
+        CheckConstraint(_one_of("road_class", ROAD_CLASSES), name="road_class"),
+        CheckConstraint("length_m >= 0", name="length"),
+        CheckConstraint("walk_speed_mps > 0", name="walk_speed"),
+        *_geometry_checks(),
+    )
+
+
+# ------------------------------------------------------------------ people at work
+
+
+class AppUser(Base):
+    """A user of the system and the role that decides what they may see."""
+
+    __tablename__ = "app_user"
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(24))
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("admin_area.id"), index=True)
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (CheckConstraint(_one_of("role", ROLES), name="role"),)
+
+
+class GridWorker(Base):
+    """A 网格员: the person who walks a grid."""
+
+    __tablename__ = "grid_worker"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    on_duty: Mapped[bool] = mapped_column(Boolean, default=True)
+    max_open_tasks: Mapped[int] = mapped_column(Integer, default=20)
+
+
+class GridAssignment(Base):
+    """Who covers which grid: one primary worker and any number of backups."""
+
+    __tablename__ = "grid_assignment"
+    worker_id: Mapped[int] = mapped_column(ForeignKey("grid_worker.id"), primary_key=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grid.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(8))
+    __table_args__ = (
+        CheckConstraint(_one_of("role", ASSIGNMENT_ROLES), name="role"),
+        Index("uq_grid_assignment_primary", "grid_id", unique=True,
+              postgresql_where="role = 'primary'"),
+    )
+
+
+# ------------------------------------------------------------------ incidents
+
+
+class IncidentCategory(Base):
+    """An incident category (部件 / 事件 / community) with its time limit and priority."""
+
+    __tablename__ = "incident_category"
+    code: Mapped[str] = mapped_column(String(8), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    family: Mapped[str] = mapped_column(String(16))
+    group_name: Mapped[str] = mapped_column(Text)
+    time_limit_hours: Mapped[int] = mapped_column(Integer)
+    priority: Mapped[int] = mapped_column(SmallInteger)
+    __table_args__ = (
+        CheckConstraint(_one_of("family", ("component", "event", "community")), name="family"),
+        CheckConstraint("time_limit_hours > 0", name="time_limit"),
+        CheckConstraint("priority BETWEEN 1 AND 5", name="priority"),
+    )
+
+
+class Incident(Located, Base):
+    """An 事件 / 工单: a reported problem with a place, a state and a deadline."""
+
+    __tablename__ = "incident"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    category_code: Mapped[str] = mapped_column(ForeignKey("incident_category.code"), index=True)
+    source: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("grid_worker.id"), index=True)
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    rating: Mapped[int | None] = mapped_column(SmallInteger)
+    geom = mapped_column(Geometry("POINT", srid=SRID), nullable=False)
+    __table_args__ = (
+        CheckConstraint(_one_of("source", INCIDENT_SOURCES), name="source"),
+        CheckConstraint(_one_of("state", INCIDENT_STATES), name="state"),
+        CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating"),
+        *_geometry_checks(),
+    )
+
+
+class IncidentEvent(Base):
+    """One transition in an incident's history: who moved it, when, from what to what."""
+
+    __tablename__ = "incident_event"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incident.id", ondelete="CASCADE"), index=True
+    )
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (
+        CheckConstraint(_one_of("to_state", INCIDENT_STATES), name="to_state"),
+    )
+
+
+# ------------------------------------------------------------------ hazards, audit
+
+
+class HazardArea(Base):
+    """An area under a hazard (typhoon, flood, fire, gas leak) for a time window."""
+
+    __tablename__ = "hazard_area"
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(Text)
+    severity: Mapped[int] = mapped_column(SmallInteger)
+    valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID), nullable=False)
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", HAZARD_KINDS), name="kind"),
+        CheckConstraint("severity BETWEEN 1 AND 4", name="severity"),
+        *_geometry_checks(),
+    )
+
+
+class AuditLog(Base):
+    """Who did what to which record, and when; written on every sensitive access."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    username: Mapped[str | None] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    object_type: Mapped[str | None] = mapped_column(String(32))
+    object_id: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict | None] = mapped_column(JSONB)

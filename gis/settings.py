@@ -1,0 +1,76 @@
+"""All configuration, read once from environment variables (``WANGGE_`` prefix).
+
+``DATABASE_URL`` (no prefix, the common convention) points at any PostGIS.  When it
+is unset the system uses a local default that needs no configuration: the local
+PostgreSQL server on 127.0.0.1:5432, or, when none answers there, a private cluster
+that ``wangge db ensure`` starts in the project's data folder (see
+:mod:`gis.cluster`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Wangge settings; every field can be set as ``WANGGE_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="WANGGE_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "WANGGE_DATABASE_URL"),
+        description="SQLAlchemy URL of a PostGIS database; unset means the local default.",
+    )
+    database_name: str = Field(
+        default="wangge", description="Database name used by the local default."
+    )
+    local_host: str = Field(default="127.0.0.1", description="Host of the local server.")
+    local_port: int = Field(default=5432, description="Port of the local server.")
+    local_user: str = Field(default="postgres", description="User on the local server.")
+    data_dir: Path = Field(
+        default=PROJECT_ROOT / ".data",
+        description="Where the private cluster, generated data and logs live.",
+    )
+    private_port: int = Field(default=54329, description="Port of the private cluster.")
+
+    h3_resolution: int = Field(
+        default=10, ge=0, le=15, description="H3 resolution of every located record."
+    )
+    service_area_bounds: tuple[float, float, float, float] = Field(
+        default=(73.0, 18.0, 135.5, 54.0),
+        description="lon/lat box (W, S, E, N) in which input points are plausible; "
+        "used to detect swapped coordinates. Default: mainland China.",
+    )
+
+    host: str = Field(default="127.0.0.1", description="Address the web server binds.")
+    port: int = Field(default=8000, description="Port the web server binds.")
+    tile_url: str = Field(
+        default="https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        description="Basemap tile URL template (OpenStreetMap, 天地图 or a local source).",
+    )
+    tile_attribution: str = Field(
+        default='&copy; <a href="https://www.openstreetmap.org/copyright">'
+        "OpenStreetMap</a> contributors",
+        description="Attribution shown for the basemap tiles.",
+    )
+
+    sample_households: int = Field(default=20_000, description="Households in the demo.")
+    sample_seed: int = Field(default=42, description="Seed of the demo district.")
+
+    @property
+    def log_dir(self) -> Path:
+        """Folder for log files."""
+        return self.data_dir / "logs"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once."""
+    return Settings()

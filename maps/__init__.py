@@ -1,0 +1,1 @@
+"""Folium maps for each audience, working without the internet."""
