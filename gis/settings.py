@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     h3_resolution: int = Field(
         default=10, ge=0, le=15, description="H3 resolution of every located record."
     )
+    walk_speed_mps: float = Field(default=1.2, gt=0, description="Walking speed, m/s.")
     service_area_bounds: tuple[float, float, float, float] = Field(
         default=(73.0, 18.0, 135.5, 54.0),
         description="lon/lat box (W, S, E, N) in which input points are plausible; "

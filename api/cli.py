@@ -1,0 +1,194 @@
+"""The ``wangge`` command line: database, sample district, loading, the demo and the server."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gis import cluster
+from gis.settings import get_settings
+
+app = typer.Typer(help="Wangge 网格化管理: grid management for urban communities.",
+                  no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="The database: find or start it, migrate it.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _ready_engine():
+    """Ensure a server, the database and PostGIS, migrate, and return the engine."""
+    from gis.db import get_engine
+    from gis.migrate import upgrade
+
+    try:
+        url = cluster.ensure(get_settings())
+    except cluster.DatabaseUnavailable as exc:
+        _fail(str(exc))
+    engine = get_engine(url=url)
+    upgrade(engine)
+    return engine
+
+
+@db_app.command("ensure")
+def db_ensure() -> None:
+    """Make sure a PostgreSQL server with PostGIS answers; print its URL."""
+    try:
+        url = cluster.ensure(get_settings())
+    except cluster.DatabaseUnavailable as exc:
+        _fail(str(exc))
+    console.print(f"[db] using {cluster.display_url(url)}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Create or migrate the schema (Alembic) up to a revision."""
+    from gis.migrate import current
+
+    engine = _ready_engine() if revision == "head" else None
+    if engine is None:
+        from gis.db import get_engine
+        from gis.migrate import upgrade
+
+        engine = get_engine(url=cluster.ensure(get_settings()))
+        upgrade(engine, revision)
+    console.print(f"[db] schema at revision {current(engine)}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str = typer.Argument(..., help="target, e.g. 'base'")) -> None:
+    """Take the schema back to a revision ('base' drops every table)."""
+    from gis.db import get_engine
+    from gis.migrate import current, downgrade
+
+    engine = get_engine(url=cluster.ensure(get_settings()))
+    downgrade(engine, revision)
+    console.print(f"[db] schema at revision {current(engine)}")
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the private cluster, if Wangge started one."""
+    stopped = cluster.stop_private_cluster(get_settings())
+    console.print("[db] private cluster stopped" if stopped else "[db] no private cluster ran")
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the database URL in use (password masked)."""
+    typer.echo(cluster.display_url(cluster.resolve_url(get_settings())))
+
+
+@app.command()
+def sample(
+    out: Annotated[Path, typer.Option(help="GeoPackage to write")] = Path("sample.gpkg"),
+    households: Annotated[int, typer.Option(min=100, help="number of households")] = 20_000,
+    seed: Annotated[int, typer.Option(help="random seed (same seed, same district)")] = 42,
+) -> None:
+    """Generate the sample street office (三墩镇, Hangzhou) and write it as a GeoPackage."""
+    from etl.gpkg import write_layers
+    from etl.sample import generate_district
+
+    started = time.perf_counter()
+    layers = generate_district(households, seed)
+    write_layers(layers, out)
+    _print_counts(layers, f"{out} written in {time.perf_counter() - started:.1f} s")
+
+
+@app.command()
+def load(
+    path: Annotated[Path, typer.Argument(help="GeoPackage with the district's layers")],
+    replace: Annotated[bool, typer.Option(help="empty every table first")] = False,
+) -> None:
+    """Load a district GeoPackage into the database, all or nothing."""
+    from etl.gpkg import LayerFileError, read_layers
+
+    try:
+        layers = read_layers(path)
+    except LayerFileError as exc:
+        _fail(str(exc))
+    _load(layers, replace=replace)
+
+
+def _load(layers, *, replace: bool):
+    from etl.load import LoadError, load_layers
+    from gis.validate import ValidationError
+
+    engine = _ready_engine()
+    try:
+        report = load_layers(engine, layers, replace=replace)
+    except (ValidationError, LoadError) as exc:
+        _fail(f"{exc}\nNothing was loaded.")
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    for table, n in report.outside_grids.items():
+        console.print(f"[yellow]note:[/] {n} {table} record(s) lie in no grid")
+    _print_counts(report.rows, "loaded")
+    return engine
+
+
+def _print_counts(rows, title: str) -> None:
+    table = Table(title=title)
+    table.add_column("layer")
+    table.add_column("rows", justify="right")
+    for name, value in rows.items():
+        table.add_row(name, f"{value if isinstance(value, int) else len(value):,}")
+    console.print(table)
+
+
+@app.command()
+def demo(
+    households: Annotated[int | None, typer.Option(help="households in the district")] = None,
+    seed: Annotated[int | None, typer.Option(help="random seed")] = None,
+    serve: Annotated[bool, typer.Option(help="serve the app after loading")] = True,
+    map_out: Annotated[Path | None, typer.Option(help="also write the map HTML here")] = None,
+) -> None:
+    """Generate and load the sample district, then serve the map at http://HOST:PORT/."""
+    from etl.sample import generate_district
+
+    settings = get_settings()
+    households = households or settings.sample_households
+    seed = settings.sample_seed if seed is None else seed
+    console.print(f"[demo] generating {households:,} households (seed {seed})")
+    layers = generate_district(households, seed)
+    engine = _load(layers, replace=True)
+    if map_out is None and not serve:
+        map_out = settings.data_dir / "demo_map.html"
+    if map_out is not None:
+        from api.routers.maps import render_district_map
+
+        map_out.parent.mkdir(parents=True, exist_ok=True)
+        map_out.write_text(render_district_map(engine, settings), encoding="utf-8")
+        console.print(f"[demo] map written to {map_out}")
+    if serve:
+        _serve(engine.url.render_as_string(hide_password=False))
+
+
+@app.command("serve")
+def serve_command() -> None:
+    """Serve the API and the maps (no data is loaded)."""
+    _serve(cluster.ensure(get_settings()))
+
+
+def _serve(url: str) -> None:
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = get_settings()
+    console.print(f"[serve] http://{settings.host}:{settings.port}/  (docs at /docs)")
+    uvicorn.run(create_app(settings, database_url=url), host=settings.host, port=settings.port,
+                log_level="info")
+
+
+if __name__ == "__main__":
+    app()

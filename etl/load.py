@@ -1,0 +1,411 @@
+"""Bulk-load a validated layer set into PostGIS with COPY, all or nothing.
+
+Why COPY and not ``GeoDataFrame.to_postgis``: ``to_postgis`` sends INSERT batches
+that PostgreSQL parses row by row; COPY streams CSV that the server parses in one
+pass, which is several times faster for the hundreds of thousands of households and
+residents of a district (see ``benchmarks/load.py``).  Geometries travel as hex
+EWKB, which PostGIS reads without parsing text.
+
+Every layer goes in within one transaction: when any row is refused (a duplicate
+id, a broken reference, a constraint), nothing is kept and the error names the
+table, the key and the reason.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import psycopg
+from sqlalchemy import Engine
+from tqdm import tqdm
+
+import geopandas as gpd
+import shapely
+
+from etl.layers import validate_layers
+from gis import models
+from gis.settings import Settings, get_settings
+from gis.validate import Problem, ValidationError
+from grids.categories import DEFAULT_CATEGORIES
+from grids.locate import NO_GRID, h3_cells, locate_points, representative_points
+
+CHUNK_ROWS = 100_000
+
+#: Tables emptied by ``replace=True``, children first.
+TABLES = [t.name for t in reversed(models.metadata.sorted_tables)]
+
+
+@dataclass
+class LoadReport:
+    """What a load did: rows per table, repairs made, records in no grid."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    warnings: list[Problem] = field(default_factory=list)
+    outside_grids: dict[str, int] = field(default_factory=dict)
+
+
+class LoadError(RuntimeError):
+    """The database refused a row; nothing of the load was kept."""
+
+
+def hex_ewkb(geoms: Iterable, srid: int = models.SRID) -> np.ndarray:
+    """Geometries as hex EWKB strings with their SRID, ready for COPY (None stays None)."""
+    arr = shapely.set_srid(np.asarray(geoms, dtype=object), srid)
+    return shapely.to_wkb(arr, hex=True, include_srid=True)
+
+
+def _multi(geoms: np.ndarray) -> np.ndarray:
+    """Promote Polygons to MultiPolygons (the columns are typed MULTIPOLYGON)."""
+    out = np.asarray(geoms, dtype=object).copy()
+    single = shapely.get_type_id(out) == 3
+    if single.any():
+        out[single] = [shapely.MultiPolygon([g]) for g in out[single]]
+    return out
+
+
+def copy_frame(
+    cursor: psycopg.Cursor,
+    table: str,
+    frame: pd.DataFrame,
+    *,
+    progress: Callable[[int], object] | None = None,
+) -> int:
+    """Stream ``frame`` into ``table`` (columns by name) with COPY … CSV."""
+    columns = ", ".join(frame.columns)
+    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
+        for start in range(0, len(frame), CHUNK_ROWS):
+            chunk = frame.iloc[start : start + CHUNK_ROWS]
+            buffer = io.StringIO()
+            chunk.to_csv(buffer, header=False, index=False, date_format="%Y-%m-%d %H:%M:%S%z")
+            copy.write(buffer.getvalue())
+            if progress is not None:
+                progress(len(chunk))
+    return len(frame)
+
+
+def _code_map(cursor: psycopg.Cursor, sql: str) -> dict:
+    cursor.execute(sql)
+    return dict(cursor.fetchall())
+
+
+class _Loader:
+    """One load, within one transaction on one connection."""
+
+    def __init__(self, cursor: psycopg.Cursor, settings: Settings, progress: bool):
+        self.cur = cursor
+        self.settings = settings
+        self.report = LoadReport()
+        self.bar = tqdm(total=0, unit="rows", disable=not progress, desc="loading")
+        self.grid_geoms: np.ndarray | None = None
+        self.grid_ids: np.ndarray | None = None
+
+    def copy(self, table: str, frame: pd.DataFrame) -> None:
+        self.bar.set_description(f"loading {table}")
+        self.bar.total += len(frame)
+        self.bar.refresh()
+        self.report.rows[table] = self.report.rows.get(table, 0) + copy_frame(
+            self.cur, table, frame, progress=self.bar.update)
+
+    # ---------------------------------------------------------------- places
+
+    def admin_areas(self, frame: gpd.GeoDataFrame) -> None:
+        levels = {lvl: i for i, lvl in enumerate(models.ADMIN_LEVELS)}
+        frame = frame.assign(_order=frame["level"].map(levels)).sort_values("_order")
+        for level in models.ADMIN_LEVELS:
+            part = frame[frame["level"] == level]
+            if part.empty:
+                continue
+            parents = _code_map(self.cur, "SELECT code, id FROM admin_area")
+            parent = part.get("parent_code", pd.Series(None, index=part.index))
+            self.copy("admin_area", pd.DataFrame({
+                "code": part["code"], "name": part["name"], "level": part["level"],
+                "parent_id": parent.map(parents).astype("Int64"),
+                "geom": hex_ewkb(_multi(part.geometry.to_numpy())),
+            }))
+
+    def grids(self, frame: gpd.GeoDataFrame) -> None:
+        areas = _code_map(self.cur, "SELECT code, id FROM admin_area")
+        data = {
+            "code": frame["code"], "name": frame["name"],
+            "community_id": frame["community_code"].map(areas).astype("Int64"),
+            "kind": frame["kind"] if "kind" in frame else "base",
+            "geom": hex_ewkb(_multi(frame.geometry.to_numpy())),
+        }
+        if "valid_from" in frame:
+            data["valid_from"] = frame["valid_from"]
+        self.copy("grid", pd.DataFrame(data))
+
+    def load_current_grids(self) -> None:
+        """Read back the current grids, sorted by code (the tie rule of the locator)."""
+        self.cur.execute(
+            "SELECT id, ST_AsBinary(geom) FROM grid WHERE valid_to IS NULL ORDER BY code")
+        rows = self.cur.fetchall()
+        self.grid_ids = np.array([r[0] for r in rows], dtype=np.int64)
+        self.grid_geoms = shapely.from_wkb([bytes(r[1]) for r in rows])
+
+    def place(self, table: str, lon: np.ndarray, lat: np.ndarray) -> tuple[pd.Series, np.ndarray]:
+        """Grid id (nullable) and H3 cell of each point."""
+        assert self.grid_ids is not None and self.grid_geoms is not None
+        pos = locate_points(lon, lat, self.grid_geoms)
+        grid_id = pd.array(np.where(pos == NO_GRID, 0, self.grid_ids[np.maximum(pos, 0)]),
+                           dtype="Int64")
+        grid_id[pos == NO_GRID] = pd.NA
+        outside = int((pos == NO_GRID).sum())
+        if outside:
+            self.report.outside_grids[table] = outside
+        return pd.Series(grid_id), h3_cells(lon, lat, self.settings.h3_resolution)
+
+    # ---------------------------------------------------------------- things and people
+
+    def buildings(self, frame: gpd.GeoDataFrame) -> pd.DataFrame:
+        areas = _code_map(self.cur, "SELECT code, id FROM admin_area")
+        lon, lat = representative_points(frame.geometry.to_numpy())
+        grid_id, cell = self.place("building", lon, lat)
+        located = pd.DataFrame({"id": frame["id"].to_numpy(), "grid_id": grid_id.array,
+                                "h3_cell": cell})
+        self.copy("building", pd.DataFrame({
+            "id": frame["id"].to_numpy(),
+            "name": frame.get("name"),
+            "estate_id": (frame["estate_code"].map(areas).astype("Int64")
+                          if "estate_code" in frame else None),
+            "use": frame["use"] if "use" in frame else "residential",
+            "floors": frame["floors"], "units": frame["units"] if "units" in frame else 1,
+            "grid_id": grid_id.array, "h3_cell": cell,
+            "geom": hex_ewkb(_multi(frame.geometry.to_numpy())),
+        }).reset_index(drop=True))
+        return located
+
+    def households(self, frame: pd.DataFrame, buildings: pd.DataFrame | None) -> None:
+        if buildings is None:
+            self.cur.execute("SELECT id, grid_id, h3_cell FROM building")
+            buildings = pd.DataFrame(self.cur.fetchall(), columns=["id", "grid_id", "h3_cell"])
+        located = buildings.set_index("id")
+        where = located.reindex(frame["building_id"].to_numpy())
+        self.copy("household", pd.DataFrame({
+            "id": frame["id"].to_numpy(), "building_id": frame["building_id"].to_numpy(),
+            "unit": frame["unit"].to_numpy(), "room": frame["room"].to_numpy(),
+            "size": frame["size"].to_numpy(),
+            "grid_id": where["grid_id"].astype("Int64").array,
+            "h3_cell": where["h3_cell"].astype("Int64").array,
+        }))
+
+    def residents(self, frame: pd.DataFrame) -> None:
+        flags = ["living_alone_elderly", "disabled", "mobility_impaired", "low_income"]
+        data = frame[["id", "household_id", "birth_year", "sex"]].copy()
+        for flag in flags:
+            data[flag] = frame[flag].fillna(False).astype(bool) if flag in frame else False
+        self.copy("resident", data)
+        self.copy("resident_identity", pd.DataFrame({
+            "resident_id": frame["id"], "name": frame["name"],
+            "id_number": frame.get("id_number"), "phone": frame.get("phone"),
+        }))
+
+    def points(self, table: str, frame: gpd.GeoDataFrame, columns: dict[str, object]) -> None:
+        geoms = frame.geometry.to_numpy()
+        lon, lat = shapely.get_x(geoms), shapely.get_y(geoms)
+        grid_id, cell = self.place(table, lon, lat)
+        data = pd.DataFrame(columns)
+        data["grid_id"] = grid_id.array
+        data["h3_cell"] = cell
+        data["geom"] = hex_ewkb(geoms)
+        self.copy(table, data.reset_index(drop=True))
+
+    def shelters(self, frame: pd.DataFrame) -> None:
+        zone = None
+        if isinstance(frame, gpd.GeoDataFrame):
+            geoms = frame.geometry.to_numpy()
+            present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+            zone = np.where(present, hex_ewkb(_multi(np.where(present, geoms, None))), None)
+        self.copy("shelter", pd.DataFrame({
+            "facility_id": frame["facility_id"].to_numpy(),
+            "shelter_class": frame["shelter_class"].to_numpy(),
+            "area_m2": frame.get("area_m2"),
+            "occupancy": frame["occupancy"] if "occupancy" in frame else 0,
+            "is_open": frame["is_open"] if "is_open" in frame else True,
+            "zone": zone,
+        }).reset_index(drop=True))
+
+    def edges(self, frame: gpd.GeoDataFrame) -> None:
+        walk = self.settings.walk_speed_mps
+        self.copy("road_edge", pd.DataFrame({
+            "id": frame["id"], "source": frame["source"], "target": frame["target"],
+            "name": frame.get("name"), "road_class": frame["road_class"],
+            "length_m": frame["length_m"],
+            "walkable": frame["walkable"] if "walkable" in frame else True,
+            "drivable": frame["drivable"] if "drivable" in frame else True,
+            "oneway": frame["oneway"] if "oneway" in frame else False,
+            "walk_speed_mps": frame["walk_speed_mps"] if "walk_speed_mps" in frame else walk,
+            "drive_speed_kmh": frame.get("drive_speed_kmh"),
+            "geom": hex_ewkb(frame.geometry.to_numpy()),
+        }).reset_index(drop=True))
+
+    def users(self, frame: pd.DataFrame) -> None:
+        areas = _code_map(self.cur, "SELECT code, id FROM admin_area")
+        area = frame["area_code"].map(areas) if "area_code" in frame else None
+        self.copy("app_user", pd.DataFrame({
+            "username": frame["username"], "display_name": frame["display_name"],
+            "role": frame["role"], "area_id": pd.Series(area).astype("Int64").array
+            if area is not None else None,
+        }))
+
+    def workers(self, frame: pd.DataFrame) -> None:
+        users = _code_map(self.cur, "SELECT username, id FROM app_user")
+        self.copy("grid_worker", pd.DataFrame({
+            "id": frame["id"],
+            "user_id": frame["username"].map(users).astype("Int64")
+            if "username" in frame else None,
+            "name": frame["name"], "phone": frame.get("phone"),
+            "on_duty": frame["on_duty"] if "on_duty" in frame else True,
+            "max_open_tasks": frame["max_open_tasks"] if "max_open_tasks" in frame else 20,
+        }))
+
+    def assignments(self, frame: pd.DataFrame) -> None:
+        grids = _code_map(self.cur, "SELECT code, id FROM grid WHERE valid_to IS NULL")
+        self.copy("grid_assignment", pd.DataFrame({
+            "worker_id": frame["worker_id"],
+            "grid_id": frame["grid_code"].map(grids).astype("Int64"),
+            "role": frame["role"],
+        }))
+
+    def categories(self) -> None:
+        self.cur.execute("SELECT count(*) FROM incident_category")
+        if self.cur.fetchone()[0]:
+            return
+        self.copy("incident_category", pd.DataFrame([c.__dict__ for c in DEFAULT_CATEGORIES]))
+
+    def incidents(self, frame: gpd.GeoDataFrame) -> None:
+        users = _code_map(self.cur, "SELECT username, id FROM app_user")
+        reporter = (frame["reporter_username"].map(users).astype("Int64")
+                    if "reporter_username" in frame else None)
+        self.points("incident", frame, {
+            "id": frame["id"].to_numpy(), "category_code": frame["category_code"].to_numpy(),
+            "source": frame["source"].to_numpy(),
+            "description": frame["description"].to_numpy() if "description" in frame else "",
+            "state": frame["state"].to_numpy(), "reported_at": frame["reported_at"].array,
+            "deadline": frame.get("deadline", pd.Series(pd.NaT, index=frame.index)).array,
+            "closed_at": frame.get("closed_at", pd.Series(pd.NaT, index=frame.index)).array,
+            "assignee_id": frame["assignee_id"].astype("Int64").array
+            if "assignee_id" in frame else None,
+            "reporter_id": reporter.array if reporter is not None else None,
+            "rating": frame["rating"].astype("Int64").array if "rating" in frame else None,
+        })
+
+    def events(self, frame: pd.DataFrame) -> None:
+        self.copy("incident_event", frame[
+            [c for c in ("incident_id", "from_state", "to_state", "at", "actor", "note")
+             if c in frame]])
+
+
+def load_layers(
+    engine: Engine,
+    layers: Mapping[str, pd.DataFrame],
+    *,
+    replace: bool = False,
+    progress: bool = True,
+    settings: Settings | None = None,
+) -> LoadReport:
+    """Validate a layer set and load it in one transaction.
+
+    Parameters
+    ----------
+    engine
+        Engine of a migrated Wangge database.
+    layers
+        Layer name → frame (see :mod:`etl.layers`); absent layers are skipped.
+    replace
+        Empty every table first (in the same transaction), so a reload is harmless.
+    progress
+        Show a progress bar.
+
+    Raises
+    ------
+    gis.validate.ValidationError
+        When the input is rejected before anything is written.
+    LoadError
+        When the database refuses a row; the database is left as it was.
+    """
+    settings = settings or get_settings()
+    layers, warnings = validate_layers(layers, settings.service_area_bounds)
+    raw = engine.raw_connection()
+    try:
+        conn = raw.driver_connection
+        assert isinstance(conn, psycopg.Connection)
+        with conn.transaction(), conn.cursor() as cur:
+            if replace:
+                cur.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+            loader = _Loader(cur, settings, progress)
+            loader.report.warnings = warnings
+            try:
+                _run(loader, layers)
+            except psycopg.errors.IntegrityError as exc:
+                raise LoadError(_explain(exc)) from exc
+            finally:
+                loader.bar.close()
+        return loader.report
+    finally:
+        raw.close()
+
+
+def _run(loader: _Loader, layers: Mapping[str, pd.DataFrame]) -> None:
+    if "admin_area" in layers:
+        loader.admin_areas(layers["admin_area"])
+    if "grid" in layers:
+        loader.grids(layers["grid"])
+    loader.load_current_grids()
+    located = loader.buildings(layers["building"]) if "building" in layers else None
+    if "household" in layers:
+        loader.households(layers["household"], located)
+    if "resident" in layers:
+        loader.residents(layers["resident"])
+    if "facility" in layers:
+        f = layers["facility"]
+        loader.points("facility", f, {
+            "id": f["id"].to_numpy(), "kind": f["kind"].to_numpy(), "name": f["name"].to_numpy(),
+            "capacity": f["capacity"].astype("Int64").array if "capacity" in f else None,
+        })
+    if "shelter" in layers:
+        loader.shelters(layers["shelter"])
+    if "road_node" in layers:
+        loader.points("road_node", layers["road_node"], {"id": layers["road_node"]["id"]})
+    if "road_edge" in layers:
+        loader.edges(layers["road_edge"])
+    if "app_user" in layers:
+        loader.users(layers["app_user"])
+    if "grid_worker" in layers:
+        loader.workers(layers["grid_worker"])
+    if "grid_assignment" in layers:
+        loader.assignments(layers["grid_assignment"])
+    loader.categories()
+    if "incident" in layers:
+        loader.incidents(layers["incident"])
+    if "incident_event" in layers:
+        loader.events(layers["incident_event"])
+
+
+def _explain(exc: psycopg.errors.IntegrityError) -> str:
+    """Turn the database's refusal into a sentence that names table, key and fix."""
+    diag = exc.diag
+    table = diag.table_name or "?"
+    detail = diag.message_detail or ""
+    if isinstance(exc, psycopg.errors.UniqueViolation):
+        m = re.search(r"Key \((.+)\)=\((.+)\) already exists", detail)
+        key = f"{m.group(1)} {m.group(2)}" if m else detail
+        return (f"{table}: {key} already exists in the database — give the record a new "
+                "id, or reload with replace. Nothing was loaded.")
+    if isinstance(exc, psycopg.errors.ForeignKeyViolation):
+        return f"{table}: {detail} — load the referenced record first. Nothing was loaded."
+    if isinstance(exc, psycopg.errors.CheckViolation):
+        return (f"{table}: a row breaks the rule {diag.constraint_name} ({detail}). "
+                "Nothing was loaded.")
+    if isinstance(exc, psycopg.errors.NotNullViolation):
+        return (f"{table}: column {diag.column_name} is missing a value ({detail}). "
+                "Nothing was loaded.")
+    return f"{table}: {diag.message_primary} {detail}. Nothing was loaded."
+
+
+__all__ = ["LoadError", "LoadReport", "ValidationError", "copy_frame", "hex_ewkb", "load_layers"]

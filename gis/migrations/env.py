@@ -1,0 +1,37 @@
+"""Alembic environment: migrations run against the engine handed over in the config."""
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from geoalchemy2 import alembic_helpers
+
+from gis.models import metadata
+
+config = context.config
+
+
+def run_migrations_online() -> None:
+    """Run migrations with a live connection (the only mode Wangge uses)."""
+    connection = config.attributes.get("connection")
+    if connection is None:
+        engine = create_engine(config.get_main_option("sqlalchemy.url"))
+        with engine.begin() as conn:
+            _run(conn)
+    else:
+        _run(connection)
+
+
+def _run(connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        include_object=alembic_helpers.include_object,
+        process_revision_directives=alembic_helpers.writer,
+        render_item=alembic_helpers.render_item,
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run_migrations_online()

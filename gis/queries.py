@@ -1,0 +1,66 @@
+"""Bulk reads of what the maps and pages show, as GeoDataFrames in EPSG:4326.
+
+No personal data is read here: these frames feed pages any signed-in user may see.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+from sqlalchemy import Engine
+
+GRIDS_WITH_COUNTS = """
+SELECT g.id, g.code, g.name, c.name AS community_name,
+       coalesce(h.households, 0)::int AS households, g.geom
+FROM grid g
+JOIN admin_area c ON c.id = g.community_id
+LEFT JOIN (SELECT grid_id, count(*) AS households FROM household GROUP BY grid_id) h
+       ON h.grid_id = g.id
+WHERE g.valid_to IS NULL
+ORDER BY g.code
+"""
+
+BUILDINGS_WITH_COUNTS = """
+SELECT b.id, coalesce(b.name, '') AS name, b.floors, b.use,
+       coalesce(h.households, 0)::int AS households, b.geom
+FROM building b
+LEFT JOIN (SELECT building_id, count(*) AS households FROM household GROUP BY building_id) h
+       ON h.building_id = b.id
+ORDER BY b.id
+"""
+
+FACILITIES = """
+SELECT f.id, f.kind, f.name, f.capacity, f.geom FROM facility f
+WHERE f.kind <> 'shelter' ORDER BY f.id
+"""
+
+SHELTERS = """
+SELECT f.id AS facility_id, f.name, s.shelter_class, coalesce(f.capacity, 0) AS capacity,
+       s.occupancy, s.is_open, f.geom
+FROM facility f JOIN shelter s ON s.facility_id = f.id
+ORDER BY f.id
+"""
+
+
+def _read(engine: Engine, sql: str) -> gpd.GeoDataFrame:
+    with engine.connect() as conn:
+        return gpd.read_postgis(sql, conn, geom_col="geom", crs=4326)
+
+
+def grids_with_counts(engine: Engine) -> gpd.GeoDataFrame:
+    """Current grids with their community name and household count."""
+    return _read(engine, GRIDS_WITH_COUNTS)
+
+
+def buildings_with_counts(engine: Engine) -> gpd.GeoDataFrame:
+    """Building footprints with floors, use and household count."""
+    return _read(engine, BUILDINGS_WITH_COUNTS)
+
+
+def facilities(engine: Engine) -> gpd.GeoDataFrame:
+    """Service facilities other than shelters."""
+    return _read(engine, FACILITIES)
+
+
+def shelters(engine: Engine) -> gpd.GeoDataFrame:
+    """Shelters (避难场所) with class, capacity and occupancy."""
+    return _read(engine, SHELTERS)

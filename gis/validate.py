@@ -1,0 +1,298 @@
+"""Check geometries before they are stored, and say what is wrong, where and how to fix it.
+
+Rules
+-----
+* The frame must be in WGS84 (EPSG:4326; CGCS2000, EPSG:4490, is accepted as WGS84 —
+  they differ by centimetres).  A frame without a CRS or in another CRS is rejected:
+  reprojecting silently would hide a wrong assumption.
+* Missing or empty geometries, and geometries of the wrong type, are rejected.
+* Coordinates outside lon [-180, 180] / lat [-90, 90] are rejected; coordinates that
+  fit the service area only once lon and lat are swapped are rejected as *swapped*;
+  coordinates outside the service area are rejected.
+* Invalid polygons are **repaired** with ``shapely.make_valid`` when the repair is
+  harmless — the result is still polygonal and its area differs by less than 1 % —
+  and the repair is reported as a warning with the row.  Everything else is
+  rejected.  Why: OpenStreetMap and CAD exports are full of tiny self-touching rings
+  whose repair changes nothing a user cares about, while a bow-tie or a collapsed
+  polygon means the source is wrong and must be fixed there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+import geopandas as gpd
+import shapely
+from pyproj import CRS
+
+WGS84_ALIASES = (4326, 4490)
+REPAIR_MAX_AREA_CHANGE = 0.01
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one record: what, where (layer, row, field) and how to fix it.
+
+    ``row`` is the 1-based position of the record in its layer, as a user counts rows
+    in a file; ``record_id`` is its id or code when it has one.
+    """
+
+    layer: str
+    row: int | None
+    record_id: str | None
+    field: str
+    message: str
+    fix: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.layer}"
+        if self.row is not None:
+            where += f" row {self.row}"
+        if self.record_id is not None:
+            where += f" (id {self.record_id})"
+        return f"{where}, field '{self.field}': {self.message} — {self.fix}"
+
+
+class ValidationError(ValueError):
+    """Raised when input is rejected; carries every problem found, not just the first."""
+
+    def __init__(self, problems: Sequence[Problem]):
+        self.problems = list(problems)
+        errors = [p for p in self.problems if p.severity == "error"]
+        shown = "\n".join(f"  - {p}" for p in errors[:20])
+        more = f"\n  … and {len(errors) - 20} more" if len(errors) > 20 else ""
+        super().__init__(f"{len(errors)} problem(s) in the input:\n{shown}{more}")
+
+
+def _ids(frame: pd.DataFrame, positions: np.ndarray, id_column: str | None) -> list[str | None]:
+    if id_column is None or id_column not in frame.columns:
+        return [None] * len(positions)
+    return [str(v) for v in frame[id_column].to_numpy()[positions]]
+
+
+def _problems(
+    frame: pd.DataFrame,
+    mask: np.ndarray,
+    *,
+    layer: str,
+    field: str,
+    message: str,
+    fix: str,
+    id_column: str | None,
+    severity: str = "error",
+) -> list[Problem]:
+    positions = np.flatnonzero(mask)
+    ids = _ids(frame, positions, id_column)
+    return [
+        Problem(layer, int(p) + 1, rid, field, message, fix, severity)
+        for p, rid in zip(positions, ids, strict=True)
+    ]
+
+
+def check_crs(gdf: gpd.GeoDataFrame, layer: str) -> list[Problem]:
+    """The frame must be in WGS84 (EPSG:4326 or CGCS2000 EPSG:4490)."""
+    if gdf.crs is None:
+        return [
+            Problem(layer, None, None, "crs", "the layer has no coordinate reference system",
+                    "declare it (EPSG:4326 for lon/lat), or pass coord_type for GCJ-02/BD-09")
+        ]
+    epsg = CRS(gdf.crs).to_epsg()
+    if epsg not in WGS84_ALIASES:
+        return [
+            Problem(layer, None, None, "crs", f"the layer is in {CRS(gdf.crs).name} "
+                    f"(EPSG:{epsg}), not WGS84",
+                    "reproject it to EPSG:4326 (e.g. gdf.to_crs(4326)) before loading")
+        ]
+    return []
+
+
+def check_geometries(
+    gdf: gpd.GeoDataFrame,
+    layer: str,
+    allowed_types: Sequence[str],
+    *,
+    service_area: tuple[float, float, float, float],
+    id_column: str | None = "id",
+    column: str | None = None,
+    required: bool = True,
+) -> tuple[np.ndarray, list[Problem]]:
+    """Check and, where harmless, repair the geometries of one layer.
+
+    Parameters
+    ----------
+    gdf
+        The layer, in EPSG:4326.
+    layer
+        Its name, for messages.
+    allowed_types
+        Geometry types accepted (``"Polygon"``, ``"MultiPolygon"``, ``"Point"`` …).
+    service_area
+        (west, south, east, north) in degrees: where records may lie.
+    id_column
+        Column naming each record in messages.
+    column
+        Geometry column to check (default: the active one).
+    required
+        Whether a missing geometry is an error.
+
+    Returns
+    -------
+    (geometries, problems)
+        The geometries with harmless repairs applied, and every problem found
+        (repairs as warnings).
+    """
+    series = gdf[column] if column else gdf.geometry
+    geoms = np.asarray(series.array, dtype=object).copy()
+    problems: list[Problem] = []
+    name = column or "geometry"
+    kw = {"layer": layer, "field": name, "id_column": id_column}
+
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if required:
+        problems += _problems(gdf, missing, message="geometry is missing or empty",
+                              fix="give every record a geometry", **kw)
+    present = ~missing
+    types = np.array(shapely.get_type_id(geoms))
+    allowed_ids = {_TYPE_IDS[t] for t in allowed_types}
+    wrong_type = present & ~np.isin(types, list(allowed_ids))
+    for pos in np.flatnonzero(wrong_type):
+        problems += _problems(
+            gdf, _only(len(geoms), pos),
+            message=f"geometry is a {geoms[pos].geom_type}, "
+            f"expected {' or '.join(allowed_types)}",
+            fix="export this layer with the right geometry type", **kw)
+    check = present & ~wrong_type
+
+    xmin, ymin, xmax, ymax = (np.full(len(geoms), np.nan) for _ in range(4))
+    if check.any():
+        b = shapely.bounds(geoms[check])
+        xmin[check], ymin[check], xmax[check], ymax[check] = b.T
+    w, s, e, n = service_area
+    inside = (xmin >= w) & (xmax <= e) & (ymin >= s) & (ymax <= n)
+    # a swapped Chinese lon/lat puts "lat" above 90, so test swapping before the range
+    swapped = check & ~inside & (ymin >= w) & (ymax <= e) & (xmin >= s) & (xmax <= n)
+    problems += _problems(gdf, swapped,
+                          message="longitude and latitude look swapped",
+                          fix="swap the coordinate columns: GeoJSON and WKT are lon, lat", **kw)
+    nonfinite = check & ~np.isfinite(xmin + ymin + xmax + ymax)
+    out_of_range = check & ~swapped & (
+        nonfinite | (xmin < -180) | (xmax > 180) | (ymin < -90) | (ymax > 90))
+    problems += _problems(gdf, out_of_range,
+                          message="coordinates out of range (lon must be within ±180, "
+                          "lat within ±90)",
+                          fix="check the coordinate columns and their order (lon, lat)", **kw)
+    rest = check & ~swapped & ~out_of_range
+    problems += _problems(gdf, rest & ~inside,
+                          message=f"outside the service area (W {w}, S {s}, E {e}, N {n})",
+                          fix="check the coordinates, or widen WANGGE_SERVICE_AREA_BOUNDS",
+                          **kw)
+
+    invalid = rest & inside & ~shapely.is_valid(geoms)
+    for pos in np.flatnonzero(invalid):
+        original = geoms[pos]
+        reason = shapely.is_valid_reason(original)
+        repaired = shapely.make_valid(original)
+        if repaired.geom_type == "GeometryCollection":
+            repaired = shapely.union_all(
+                [g for g in repaired.geoms if g.geom_type in ("Polygon", "MultiPolygon")]
+            )
+        polygonal = repaired.geom_type in ("Polygon", "MultiPolygon")
+        change = abs(repaired.area - abs(original.area)) / max(repaired.area, 1e-18)
+        if polygonal and _TYPE_IDS[repaired.geom_type] in allowed_ids | _promotable(allowed_ids) \
+                and change < REPAIR_MAX_AREA_CHANGE:
+            geoms[pos] = repaired
+            problems += _problems(gdf, _only(len(geoms), pos), severity="warning",
+                                  message=f"invalid geometry ({reason}) repaired with make_valid",
+                                  fix="nothing to do; fix it at the source to silence this", **kw)
+        else:
+            problems += _problems(gdf, _only(len(geoms), pos),
+                                  message=f"invalid geometry ({reason}) that cannot be "
+                                  "repaired without changing its shape",
+                                  fix="fix the geometry at the source (e.g. in QGIS: "
+                                  "Vector ▸ Geometry Tools ▸ Check Validity)", **kw)
+    return geoms, problems
+
+
+def check_unique(frame: pd.DataFrame, layer: str, column: str) -> list[Problem]:
+    """Every value of ``column`` must be unique; each duplicate names the first row."""
+    values = frame[column]
+    dup = values.duplicated(keep="first").to_numpy()
+    first_row = {v: i + 1 for i, v in reversed(list(enumerate(values)))}
+    return [
+        Problem(layer, int(p) + 1, str(values.iloc[p]), column,
+                f"duplicate {column} {values.iloc[p]!r} (first seen in row "
+                f"{first_row[values.iloc[p]]})", f"give each record its own {column}")
+        for p in np.flatnonzero(dup)
+    ]
+
+
+def check_required(frame: pd.DataFrame, layer: str, columns: Sequence[str],
+                   id_column: str | None = "id") -> list[Problem]:
+    """Columns must exist and hold a value in every row."""
+    problems: list[Problem] = []
+    for column in columns:
+        if column not in frame.columns:
+            problems.append(Problem(layer, None, None, column, "column is missing",
+                                    f"add a column named '{column}'"))
+            continue
+        problems += _problems(frame, frame[column].isna().to_numpy(), layer=layer,
+                              field=column, message="value is missing",
+                              fix=f"fill in '{column}'", id_column=id_column)
+    return problems
+
+
+def check_allowed(frame: pd.DataFrame, layer: str, column: str, allowed: Sequence[str],
+                  id_column: str | None = "id") -> list[Problem]:
+    """Values of a categorical column must be among ``allowed`` (missing ones are skipped)."""
+    if column not in frame.columns:
+        return []
+    values = frame[column]
+    bad = (values.notna() & ~values.isin(list(allowed))).to_numpy()
+    positions = np.flatnonzero(bad)
+    ids = _ids(frame, positions, id_column)
+    return [
+        Problem(layer, int(p) + 1, rid, column, f"unknown {column} {values.iloc[p]!r}",
+                f"use one of: {', '.join(allowed)}")
+        for p, rid in zip(positions, ids, strict=True)
+    ]
+
+
+def check_references(frame: pd.DataFrame, layer: str, column: str, targets: pd.Index | set,
+                     target_layer: str, id_column: str | None = "id",
+                     nullable: bool = False) -> list[Problem]:
+    """Values of ``column`` must name records of ``target_layer``."""
+    if column not in frame.columns:
+        return []
+    values = frame[column]
+    known = values.isin(list(targets) if isinstance(targets, set) else targets)
+    bad = ~known & (values.notna() if nullable else True)
+    positions = np.flatnonzero(np.asarray(bad, dtype=bool))
+    ids = _ids(frame, positions, id_column)
+    return [
+        Problem(layer, int(p) + 1, rid, column,
+                f"{column} {values.iloc[p]!r} names no record of {target_layer}",
+                f"load the {target_layer} record first, or correct the reference")
+        for p, rid in zip(positions, ids, strict=True)
+    ]
+
+
+_TYPE_IDS = {
+    "Point": 0, "LineString": 1, "Polygon": 3, "MultiPoint": 4,
+    "MultiLineString": 5, "MultiPolygon": 6,
+}
+
+
+def _promotable(allowed_ids: set[int]) -> set[int]:
+    """A MultiPolygon column accepts a repaired Polygon (it is promoted when stored)."""
+    return {3} if 6 in allowed_ids else set()
+
+
+def _only(n: int, pos: int) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    mask[pos] = True
+    return mask

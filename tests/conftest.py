@@ -1,0 +1,57 @@
+"""Shared fixtures: a fresh PostGIS database per test session, dropped afterwards."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine
+
+from gis import cluster
+from gis.migrate import upgrade
+from gis.settings import get_settings
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+ARTIFACTS = REPO / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """URL of a throwaway database with the schema migrated; dropped at the end."""
+    base = cluster.ensure_server(get_settings())
+    name = f"wangge_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    url = cluster.server_url(base, name)
+    cluster.ensure_database(url)
+    engine = create_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        _drop_database(base, name)
+
+
+def _drop_database(base: str, name: str) -> None:
+    admin = create_engine(cluster.server_url(base, "postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    """Engine of the session's test database."""
+    eng = create_engine(database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """Folder for screenshots and other files a person may want to look at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

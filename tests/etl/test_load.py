@@ -1,0 +1,166 @@
+"""Loading a district into PostGIS: counts, placement in grids and cells, all-or-nothing."""
+
+from __future__ import annotations
+
+import h3
+import pytest
+from sqlalchemy import Engine, text
+
+import shapely
+
+from etl.load import TABLES, LoadError, load_layers
+from gis.validate import ValidationError
+from tests.factories import bowtie, tiny_district
+
+
+@pytest.fixture()
+def empty(engine: Engine) -> Engine:
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    return engine
+
+
+def counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in TABLES}
+
+
+def test_tiny_district_loads_and_is_placed_in_grids_and_cells(empty: Engine) -> None:
+    report = load_layers(empty, tiny_district(), progress=False)
+    assert report.rows["household"] == 3
+    assert report.rows["resident"] == 6 and report.rows["resident_identity"] == 6
+    with empty.connect() as conn:
+        placed = dict(conn.execute(text(
+            "SELECT b.id, g.code FROM building b JOIN grid g ON g.id = b.grid_id")).all())
+        assert placed == {1: "330106109001001", 2: "330106109001002"}
+        # households are where their building is
+        hh = conn.execute(text(
+            "SELECT count(*) FROM household h JOIN building b ON b.id = h.building_id "
+            "WHERE h.grid_id = b.grid_id AND h.h3_cell = b.h3_cell")).scalar_one()
+        assert hh == 3
+        # the H3 cell is the one h3 gives for the building's point on surface, at res 10
+        row = conn.execute(text(
+            "SELECT h3_cell, ST_AsBinary(geom) FROM building WHERE id = 2")).one()
+        point = shapely.point_on_surface(shapely.from_wkb(bytes(row[1])))
+        assert row[0] == h3.str_to_int(h3.latlng_to_cell(point.y, point.x, 10))
+        # the incident in the east is in grid 2, categories were seeded
+        code = conn.execute(text(
+            "SELECT g.code FROM incident i JOIN grid g ON g.id = i.grid_id WHERE i.id = 2"
+        )).scalar_one()
+        assert code == "330106109001002"
+        assert conn.execute(text("SELECT count(*) FROM incident_category")).scalar_one() > 20
+        assert conn.execute(text(
+            "SELECT parent_id IS NOT NULL FROM admin_area WHERE level = 'estate'")).scalar_one()
+
+
+def test_reload_with_replace_is_harmless(empty: Engine) -> None:
+    load_layers(empty, tiny_district(), progress=False)
+    first = counts(empty)
+    load_layers(empty, tiny_district(), replace=True, progress=False)
+    assert counts(empty) == first
+
+
+def test_id_already_in_database_is_named_and_nothing_is_loaded(empty: Engine) -> None:
+    load_layers(empty, tiny_district(), progress=False)
+    before = counts(empty)
+    layers = tiny_district()
+    layers = {k: v for k, v in layers.items() if k in ("building",)}
+    with pytest.raises(LoadError, match=r"building: id 1 already exists"):
+        load_layers(empty, layers, progress=False)
+    assert counts(empty) == before
+
+
+def test_constraint_failure_in_a_late_table_rolls_everything_back(empty: Engine) -> None:
+    layers = tiny_district()
+    layers["road_edge"].loc[1, "walk_speed_mps"] = -1.0  # only the database checks this
+    with pytest.raises(LoadError, match="road_edge"):
+        load_layers(empty, layers, progress=False)
+    assert sum(counts(empty).values()) == 0
+
+
+def _problems(layers) -> list:
+    with pytest.raises(ValidationError) as info:
+        load_layers_no_db(layers)
+    return info.value.problems
+
+
+def load_layers_no_db(layers) -> None:
+    """Validation runs before any connection is opened."""
+    from etl.layers import validate_layers
+    from gis.settings import get_settings
+
+    validate_layers(layers, get_settings().service_area_bounds)
+
+
+def test_duplicate_id_names_both_rows() -> None:
+    layers = tiny_district()
+    layers["household"].loc[2, "id"] = 11
+    p, *rest = _problems(layers)
+    assert (p.layer, p.row, p.field) == ("household", 3, "id")
+    assert "first seen in row 1" in p.message
+    # the residents of the household that lost its id are named too
+    assert {(r.layer, r.field) for r in rest} == {("resident", "household_id")}
+
+
+def test_swapped_coordinates_are_named() -> None:
+    layers = tiny_district()
+    f = layers["facility"]
+    f.loc[0, "geometry"] = shapely.Point(30.315, 120.085)
+    [p] = _problems(layers)
+    assert (p.layer, p.row, p.record_id) == ("facility", 1, "1")
+    assert "swapped" in p.message
+
+
+def test_out_of_range_and_outside_service_area() -> None:
+    layers = tiny_district()
+    layers["facility"].loc[0, "geometry"] = shapely.Point(200.0, 30.0)
+    layers["facility"].loc[1, "geometry"] = shapely.Point(-0.12, 51.5)  # London
+    problems = _problems(layers)
+    assert [p.row for p in problems] == [1, 2]
+    assert "out of range" in problems[0].message
+    assert "outside the service area" in problems[1].message
+
+
+def test_wrong_crs_is_rejected_with_the_fix() -> None:
+    layers = tiny_district()
+    layers["grid"] = layers["grid"].to_crs(32651)
+    [p] = _problems(layers)
+    assert p.field == "crs" and "to_crs(4326)" in p.fix
+
+
+def test_bowtie_is_rejected_but_a_harmless_ring_is_repaired() -> None:
+    layers = tiny_district()
+    layers["building"].loc[0, "geometry"] = bowtie()
+    [p] = _problems(layers)
+    assert (p.layer, p.row, p.field) == ("building", 1, "geometry")
+    assert "cannot be repaired" in p.message
+
+    layers = tiny_district()
+    b = layers["building"].geometry.iloc[1]
+    x0, y0, x1, y1 = b.bounds
+    # a ring that closes on itself with a zero-area spike: invalid, repair keeps the area
+    spiky = shapely.Polygon([(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0),
+                             (x0 - 1e-9, y0), (x0, y0)])
+    assert not spiky.is_valid
+    layers["building"].loc[1, "geometry"] = spiky
+    from etl.layers import validate_layers
+    from gis.settings import get_settings
+
+    cleaned, warnings = validate_layers(layers, get_settings().service_area_bounds)
+    assert [w.row for w in warnings] == [2]
+    assert cleaned["building"].geometry.iloc[1].is_valid
+
+
+def test_unknown_category_lists_the_allowed_ones() -> None:
+    layers = tiny_district()
+    layers["incident"].loc[0, "category_code"] = "99999"
+    [p] = _problems(layers)
+    assert p.field == "category_code" and "20101" in p.fix
+
+
+def test_broken_reference_is_named() -> None:
+    layers = tiny_district()
+    layers["household"].loc[0, "building_id"] = 999
+    [p] = _problems(layers)
+    assert (p.layer, p.field) == ("household", "building_id")
+    assert "999" in p.message
