@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# Set up everything Wangge needs on this machine; safe to run again (fast when done).
+#
+#   scripts/setup.sh          Python venv + package, PostgreSQL/PostGIS, map assets
+#   scripts/setup.sh --test   the same, plus Chromium for the browser tests
+#
+# As root on Debian/Ubuntu missing system packages are installed with apt-get;
+# otherwise the script says what to install and stops.  With DATABASE_URL set, the
+# local PostgreSQL is left alone and only that server is checked.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+WITH_TEST=0
+for arg in "$@"; do
+    case "$arg" in
+        --test) WITH_TEST=1 ;;
+        -h | --help)
+            sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+            exit 0
+            ;;
+        *)
+            echo "[setup] unknown option: $arg (use --test or --help)" >&2
+            exit 2
+            ;;
+    esac
+done
+
+say() { echo "[setup] $*"; }
+die() {
+    echo "[setup] ERROR: $*" >&2
+    exit 1
+}
+
+# ------------------------------------------------------------------ system packages
+IS_ROOT=0
+[ "$(id -u)" = 0 ] && IS_ROOT=1
+HAS_APT=0
+command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1 && HAS_APT=1
+APT_UPDATED=0
+
+can_apt() { [ "$IS_ROOT" = 1 ] && [ "$HAS_APT" = 1 ]; }
+
+pkg_installed() {
+    [ "$HAS_APT" = 1 ] &&
+        dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
+}
+
+# apt_install PKG... : install Debian packages (apt-get update once, first time only).
+apt_install() {
+    if [ "$APT_UPDATED" = 0 ]; then
+        say "apt-get update"
+        apt-get update -qq
+        APT_UPDATED=1
+    fi
+    say "apt-get install $*"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# ------------------------------------------------------------------------ Python
+python_ok() { # python_ok CMD : CMD is Python >= 3.11
+    "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' >/dev/null 2>&1
+}
+
+find_python() {
+    local candidate
+    for candidate in python3.11 python3.12 python3.13 python3.14 python3; do
+        if command -v "$candidate" >/dev/null 2>&1 && python_ok "$candidate"; then
+            command -v "$candidate"
+            return 0
+        fi
+    done
+    return 1
+}
+
+VENV="$ROOT/.venv"
+VPY="$VENV/bin/python"
+
+if [ -x "$VPY" ] && python_ok "$VPY"; then
+    :
+elif [ -e "$VENV" ]; then
+    # Never delete it ourselves: it may belong to another user or hold local work.
+    die ".venv exists but its Python does not run or is older than 3.11; remove it (rm -rf .venv) and run this again"
+else
+    PY="$(find_python || true)"
+    if [ -z "$PY" ] && can_apt; then
+        apt_install python3 python3-venv python3-dev
+        PY="$(find_python || true)"
+    fi
+    [ -n "$PY" ] || die "Python ≥ 3.11 not found. Install it (Debian/Ubuntu: sudo apt-get install python3 python3-venv; or from python.org / pyenv) and run this again."
+    say "creating .venv with $PY ($("$PY" -c 'import sys; print(sys.version.split()[0])'))"
+    if ! "$PY" -m venv "$VENV" 2>/dev/null; then
+        rm -rf "$VENV"
+        if can_apt; then
+            apt_install python3-venv
+            "$PY" -m venv "$VENV" || die "could not create .venv with $PY"
+        else
+            die "$PY cannot create a virtualenv. Install venv support (Debian/Ubuntu: sudo apt-get install python3-venv) and run this again."
+        fi
+    fi
+fi
+
+STAMP="$VENV/.wangge-install-stamp"
+WANT="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$WANT" ]; then
+    say "installing Wangge and its dev tools into .venv (pip install -e '.[dev]')"
+    "$VPY" -m pip install --disable-pip-version-check -q -e '.[dev]'
+    echo "$WANT" >"$STAMP"
+else
+    say "Python packages up to date"
+fi
+
+# ------------------------------------------------------------ PostgreSQL + PostGIS
+pg_version() { # major version of the installed server, newest first; empty if none
+    local v=""
+    if command -v pg_lsclusters >/dev/null 2>&1; then
+        v="$(pg_lsclusters --no-header 2>/dev/null | awk '{print $1}' | sort -n | tail -n1)"
+    fi
+    if [ -z "$v" ] && [ -d /usr/lib/postgresql ]; then
+        v="$(find /usr/lib/postgresql -mindepth 3 -maxdepth 3 -path '*/bin/postgres' 2>/dev/null |
+            awk -F/ '{print $5}' | sort -n | tail -n1)"
+    fi
+    if [ -z "$v" ] && command -v pg_config >/dev/null 2>&1; then
+        v="$(pg_config --version 2>/dev/null | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')"
+    fi
+    echo "$v"
+}
+
+postgis_present() { # postgis_present V
+    pkg_installed "postgresql-$1-postgis-3" && return 0
+    local share
+    for share in "/usr/share/postgresql/$1" "$(pg_config --sharedir 2>/dev/null || true)"; do
+        [ -n "$share" ] && [ -f "$share/extension/postgis.control" ] && return 0
+    done
+    return 1
+}
+
+if [ -n "${DATABASE_URL:-}" ]; then
+    say "DATABASE_URL is set: using that server (it must have PostGIS 3)"
+else
+    PG_V="$(pg_version)"
+    if [ -z "$PG_V" ]; then
+        if can_apt; then
+            say "no PostgreSQL server installed: installing Debian's postgresql"
+            apt_install postgresql
+            PG_V="$(pg_version)"
+            [ -n "$PG_V" ] || die "postgresql was installed but no server version was found"
+        else
+            die "PostgreSQL is not installed. Install PostgreSQL ≥ 13 with PostGIS 3: sudo apt-get install postgresql postgresql-15-postgis-3 (use your PostgreSQL version), or set DATABASE_URL to a PostGIS database."
+        fi
+    fi
+    if postgis_present "$PG_V"; then
+        say "PostgreSQL $PG_V with PostGIS 3 installed"
+    elif can_apt; then
+        apt_install "postgresql-$PG_V-postgis-3"
+    else
+        die "PostGIS is not installed for PostgreSQL $PG_V. Install PostgreSQL ≥ 13 with PostGIS 3: sudo apt-get install postgresql postgresql-$PG_V-postgis-3, or set DATABASE_URL to a PostGIS database."
+    fi
+fi
+
+# ------------------------------------------------------------ Chromium (--test)
+if [ "$WITH_TEST" = 1 ]; then
+    if [ -x /usr/bin/chromium ]; then
+        say "Chromium present (/usr/bin/chromium)"
+    elif can_apt; then
+        apt_install chromium
+    else
+        die "Chromium is needed for the browser tests: sudo apt-get install chromium"
+    fi
+fi
+
+# ------------------------------------------------------------ map assets (npm)
+if [ -f maps/package.json ]; then
+    NPM_STAMP="maps/node_modules/.wangge-npm-stamp"
+    if [ ! -d maps/node_modules ] || [ ! -f "$NPM_STAMP" ] ||
+        [ maps/package.json -nt "$NPM_STAMP" ] ||
+        { [ -f maps/package-lock.json ] && [ maps/package-lock.json -nt "$NPM_STAMP" ]; }; then
+        if ! command -v npm >/dev/null 2>&1; then
+            if can_apt; then
+                apt_install nodejs npm
+            else
+                die "npm is needed for the map assets: install Node.js and npm (Debian/Ubuntu: sudo apt-get install nodejs npm)"
+            fi
+        fi
+        if [ -f maps/package-lock.json ]; then
+            say "installing map assets (npm ci in maps/)"
+            (cd maps && npm ci --no-audit --no-fund)
+        else
+            say "installing map assets (npm install in maps/; no package-lock.json yet)"
+            (cd maps && npm install --no-audit --no-fund)
+        fi
+        mkdir -p maps/node_modules
+        touch "$NPM_STAMP"
+    else
+        say "map assets up to date"
+    fi
+fi
+
+# ------------------------------------------------------------ database server
+"$VPY" -m gis.cluster ensure || die "no usable PostGIS database (see the message above)"
+say "done"
