@@ -6,18 +6,19 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
-import pyogrio
 from tqdm import tqdm
 
 import geopandas as gpd
+import pyogrio
 
 
 class LayerFileError(ValueError):
     """A layer file cannot be read: missing, not a GeoPackage, or a layer is unreadable."""
 
 
-def write_layers(layers: Mapping[str, pd.DataFrame], path: str | Path, *,
-                 progress: bool = True) -> Path:
+def write_layers(
+    layers: Mapping[str, pd.DataFrame], path: str | Path, *, progress: bool = True
+) -> Path:
     """Write every layer to ``path`` (replaced if it exists); returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -44,16 +45,20 @@ def read_layers(path: str | Path, names: list[str] | None = None) -> dict[str, p
         raise LayerFileError(f"{path}: not a readable GeoPackage ({exc})") from exc
     missing = [n for n in (names or []) if n not in available]
     if missing:
-        raise LayerFileError(f"{path}: no layer named {', '.join(missing)} "
-                             f"(it has: {', '.join(available)})")
+        raise LayerFileError(
+            f"{path}: no layer named {', '.join(missing)} (it has: {', '.join(available)})"
+        )
     out: dict[str, pd.DataFrame] = {}
     for name in names or available:
         try:
             frame = pyogrio.read_dataframe(path, layer=name, use_arrow=True)
         except Exception as exc:
             raise LayerFileError(f"{path}, layer {name}: unreadable ({exc})") from exc
-        if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.isna().all() \
-                and frame.crs is None:
+        if (
+            isinstance(frame, gpd.GeoDataFrame)
+            and frame.geometry.isna().all()
+            and frame.crs is None
+        ):
             frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
         out[name] = frame
     return out

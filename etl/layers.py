@@ -59,45 +59,114 @@ CATEGORY_CODES = tuple(c.code for c in DEFAULT_CATEGORIES)
 
 #: Every layer, in the order they are loaded (references point backwards).
 LAYER_SPECS: tuple[LayerSpec, ...] = (
-    LayerSpec("admin_area", "code", ("code", "name", "level"), POLYGONAL,
-              {"level": models.ADMIN_LEVELS},
-              (Reference("parent_code", "admin_area", "code", nullable=True),)),
-    LayerSpec("grid", "code", ("code", "name", "community_code"), POLYGONAL,
-              {"kind": models.GRID_KINDS},
-              (Reference("community_code", "admin_area", "code"),)),
-    LayerSpec("building", "id", ("id", "floors"), POLYGONAL, {"use": models.BUILDING_USES},
-              (Reference("estate_code", "admin_area", "code", nullable=True),)),
-    LayerSpec("household", "id", ("id", "building_id", "unit", "room", "size"), None, {},
-              (Reference("building_id", "building", "id"),)),
-    LayerSpec("resident", "id", ("id", "household_id", "birth_year", "sex", "name"), None,
-              {"sex": ("M", "F")}, (Reference("household_id", "household", "id"),)),
-    LayerSpec("facility", "id", ("id", "kind", "name"), ("Point",),
-              {"kind": models.FACILITY_KINDS}),
-    LayerSpec("shelter", "facility_id", ("facility_id", "shelter_class"), None,
-              {"shelter_class": models.SHELTER_CLASSES},
-              (Reference("facility_id", "facility", "id"),), extra_geometry="geometry"),
+    LayerSpec(
+        "admin_area",
+        "code",
+        ("code", "name", "level"),
+        POLYGONAL,
+        {"level": models.ADMIN_LEVELS},
+        (Reference("parent_code", "admin_area", "code", nullable=True),),
+    ),
+    LayerSpec(
+        "grid",
+        "code",
+        ("code", "name", "community_code"),
+        POLYGONAL,
+        {"kind": models.GRID_KINDS},
+        (Reference("community_code", "admin_area", "code"),),
+    ),
+    LayerSpec(
+        "building",
+        "id",
+        ("id", "floors"),
+        POLYGONAL,
+        {"use": models.BUILDING_USES},
+        (Reference("estate_code", "admin_area", "code", nullable=True),),
+    ),
+    LayerSpec(
+        "household",
+        "id",
+        ("id", "building_id", "unit", "room", "size"),
+        None,
+        {},
+        (Reference("building_id", "building", "id"),),
+    ),
+    LayerSpec(
+        "resident",
+        "id",
+        ("id", "household_id", "birth_year", "sex", "name"),
+        None,
+        {"sex": ("M", "F")},
+        (Reference("household_id", "household", "id"),),
+    ),
+    LayerSpec(
+        "facility", "id", ("id", "kind", "name"), ("Point",), {"kind": models.FACILITY_KINDS}
+    ),
+    LayerSpec(
+        "shelter",
+        "facility_id",
+        ("facility_id", "shelter_class"),
+        None,
+        {"shelter_class": models.SHELTER_CLASSES},
+        (Reference("facility_id", "facility", "id"),),
+        extra_geometry="geometry",
+    ),
     LayerSpec("road_node", "id", ("id",), ("Point",)),
-    LayerSpec("road_edge", "id", ("id", "source", "target", "road_class", "length_m"),
-              ("LineString",), {"road_class": models.ROAD_CLASSES},
-              (Reference("source", "road_node", "id"), Reference("target", "road_node", "id"))),
-    LayerSpec("app_user", "username", ("username", "display_name", "role"), None,
-              {"role": models.ROLES},
-              (Reference("area_code", "admin_area", "code", nullable=True),)),
-    LayerSpec("grid_worker", "id", ("id", "name"), None, {},
-              (Reference("username", "app_user", "username", nullable=True),)),
-    LayerSpec("grid_assignment", None, ("worker_id", "grid_code", "role"), None,
-              {"role": models.ASSIGNMENT_ROLES},
-              (Reference("worker_id", "grid_worker", "id"),
-               Reference("grid_code", "grid", "code"))),
-    LayerSpec("incident", "id", ("id", "category_code", "source", "state", "reported_at"),
-              ("Point",),
-              {"category_code": CATEGORY_CODES, "source": models.INCIDENT_SOURCES,
-               "state": models.INCIDENT_STATES},
-              (Reference("assignee_id", "grid_worker", "id", nullable=True),
-               Reference("reporter_username", "app_user", "username", nullable=True))),
-    LayerSpec("incident_event", None, ("incident_id", "to_state", "at"), None,
-              {"to_state": models.INCIDENT_STATES},
-              (Reference("incident_id", "incident", "id"),)),
+    LayerSpec(
+        "road_edge",
+        "id",
+        ("id", "source", "target", "road_class", "length_m"),
+        ("LineString",),
+        {"road_class": models.ROAD_CLASSES},
+        (Reference("source", "road_node", "id"), Reference("target", "road_node", "id")),
+    ),
+    LayerSpec(
+        "app_user",
+        "username",
+        ("username", "display_name", "role"),
+        None,
+        {"role": models.ROLES},
+        (Reference("area_code", "admin_area", "code", nullable=True),),
+    ),
+    LayerSpec(
+        "grid_worker",
+        "id",
+        ("id", "name"),
+        None,
+        {},
+        (Reference("username", "app_user", "username", nullable=True),),
+    ),
+    LayerSpec(
+        "grid_assignment",
+        None,
+        ("worker_id", "grid_code", "role"),
+        None,
+        {"role": models.ASSIGNMENT_ROLES},
+        (Reference("worker_id", "grid_worker", "id"), Reference("grid_code", "grid", "code")),
+    ),
+    LayerSpec(
+        "incident",
+        "id",
+        ("id", "category_code", "source", "state", "reported_at"),
+        ("Point",),
+        {
+            "category_code": CATEGORY_CODES,
+            "source": models.INCIDENT_SOURCES,
+            "state": models.INCIDENT_STATES,
+        },
+        (
+            Reference("assignee_id", "grid_worker", "id", nullable=True),
+            Reference("reporter_username", "app_user", "username", nullable=True),
+        ),
+    ),
+    LayerSpec(
+        "incident_event",
+        None,
+        ("incident_id", "to_state", "at"),
+        None,
+        {"to_state": models.INCIDENT_STATES},
+        (Reference("incident_id", "incident", "id"),),
+    ),
 )
 
 SPEC_BY_NAME: dict[str, LayerSpec] = {s.name: s for s in LAYER_SPECS}
@@ -117,8 +186,14 @@ def validate_layers(
     """
     unknown = [name for name in layers if name not in SPEC_BY_NAME]
     problems: list[Problem] = [
-        Problem(name, None, None, "layer", "unknown layer",
-                f"rename it to one of: {', '.join(SPEC_BY_NAME)}")
+        Problem(
+            name,
+            None,
+            None,
+            "layer",
+            "unknown layer",
+            f"rename it to one of: {', '.join(SPEC_BY_NAME)}",
+        )
         for name in unknown
     ]
     cleaned: dict[str, pd.DataFrame] = {}
@@ -135,29 +210,45 @@ def validate_layers(
         for ref in spec.references:
             if ref.layer in layers and ref.target in layers[ref.layer].columns:
                 layer_problems += check_references(
-                    frame, spec.name, ref.column, pd.Index(layers[ref.layer][ref.target]),
-                    ref.layer, id_col, ref.nullable)
+                    frame,
+                    spec.name,
+                    ref.column,
+                    pd.Index(layers[ref.layer][ref.target]),
+                    ref.layer,
+                    id_col,
+                    ref.nullable,
+                )
         geometry_column = spec.extra_geometry if spec.geometry is None else None
-        if spec.geometry is not None or (
-            geometry_column and isinstance(frame, gpd.GeoDataFrame)
-        ):
+        if spec.geometry is not None or (geometry_column and isinstance(frame, gpd.GeoDataFrame)):
             if not isinstance(frame, gpd.GeoDataFrame):
-                layer_problems.append(Problem(spec.name, None, None, "geometry",
-                                              "the layer has no geometry",
-                                              "export it as a spatial layer"))
+                layer_problems.append(
+                    Problem(
+                        spec.name,
+                        None,
+                        None,
+                        "geometry",
+                        "the layer has no geometry",
+                        "export it as a spatial layer",
+                    )
+                )
             else:
                 crs_problems = check_crs(frame, spec.name)
                 layer_problems += crs_problems
                 if not crs_problems:
                     geoms, geom_problems = check_geometries(
-                        frame, spec.name, spec.geometry or POLYGONAL,
-                        service_area=service_area, id_column=id_col,
-                        required=spec.geometry is not None)
+                        frame,
+                        spec.name,
+                        spec.geometry or POLYGONAL,
+                        service_area=service_area,
+                        id_column=id_col,
+                        required=spec.geometry is not None,
+                    )
                     layer_problems += geom_problems
                     if any(p.severity == "warning" for p in geom_problems):
                         frame = frame.copy()
                         frame[frame.geometry.name] = gpd.GeoSeries(
-                            geoms, index=frame.index, crs=frame.crs)
+                            geoms, index=frame.index, crs=frame.crs
+                        )
         problems += layer_problems
         cleaned[spec.name] = frame
     if any(p.severity == "error" for p in problems):

@@ -109,7 +109,8 @@ class _Loader:
         self.bar.total += len(frame)
         self.bar.refresh()
         self.report.rows[table] = self.report.rows.get(table, 0) + copy_frame(
-            self.cur, table, frame, progress=self.bar.update)
+            self.cur, table, frame, progress=self.bar.update
+        )
 
     # ---------------------------------------------------------------- places
 
@@ -122,18 +123,26 @@ class _Loader:
                 continue
             parents = _code_map(self.cur, "SELECT code, id FROM admin_area")
             parent = part.get("parent_code", pd.Series(None, index=part.index))
-            self.copy("admin_area", pd.DataFrame({
-                "code": part["code"], "name": part["name"], "level": part["level"],
-                "parent_id": parent.map(parents).astype("Int64"),
-                "geom": hex_ewkb(_multi(part.geometry.to_numpy())),
-            }))
+            self.copy(
+                "admin_area",
+                pd.DataFrame(
+                    {
+                        "code": part["code"],
+                        "name": part["name"],
+                        "level": part["level"],
+                        "parent_id": parent.map(parents).astype("Int64"),
+                        "geom": hex_ewkb(_multi(part.geometry.to_numpy())),
+                    }
+                ),
+            )
 
     def grids(self, frame: gpd.GeoDataFrame) -> None:
         areas = _code_map(self.cur, "SELECT code, id FROM admin_area")
         data = {
-            "code": frame["code"], "name": frame["name"],
+            "code": frame["code"],
+            "name": frame["name"],
             "community_id": frame["community_code"].map(areas).astype("Int64"),
-            "kind": frame["kind"] if "kind" in frame else "base",
+            "kind": frame.get("kind", "base"),
             "geom": hex_ewkb(_multi(frame.geometry.to_numpy())),
         }
         if "valid_from" in frame:
@@ -143,7 +152,8 @@ class _Loader:
     def load_current_grids(self) -> None:
         """Read back the current grids, sorted by code (the tie rule of the locator)."""
         self.cur.execute(
-            "SELECT id, ST_AsBinary(geom) FROM grid WHERE valid_to IS NULL ORDER BY code")
+            "SELECT id, ST_AsBinary(geom) FROM grid WHERE valid_to IS NULL ORDER BY code"
+        )
         rows = self.cur.fetchall()
         self.grid_ids = np.array([r[0] for r in rows], dtype=np.int64)
         self.grid_geoms = shapely.from_wkb([bytes(r[1]) for r in rows])
@@ -152,8 +162,9 @@ class _Loader:
         """Grid id (nullable) and H3 cell of each point."""
         assert self.grid_ids is not None and self.grid_geoms is not None
         pos = locate_points(lon, lat, self.grid_geoms)
-        grid_id = pd.array(np.where(pos == NO_GRID, 0, self.grid_ids[np.maximum(pos, 0)]),
-                           dtype="Int64")
+        grid_id = pd.array(
+            np.where(pos == NO_GRID, 0, self.grid_ids[np.maximum(pos, 0)]), dtype="Int64"
+        )
         grid_id[pos == NO_GRID] = pd.NA
         outside = int((pos == NO_GRID).sum())
         if outside:
@@ -166,18 +177,29 @@ class _Loader:
         areas = _code_map(self.cur, "SELECT code, id FROM admin_area")
         lon, lat = representative_points(frame.geometry.to_numpy())
         grid_id, cell = self.place("building", lon, lat)
-        located = pd.DataFrame({"id": frame["id"].to_numpy(), "grid_id": grid_id.array,
-                                "h3_cell": cell})
-        self.copy("building", pd.DataFrame({
-            "id": frame["id"].to_numpy(),
-            "name": frame.get("name"),
-            "estate_id": (frame["estate_code"].map(areas).astype("Int64")
-                          if "estate_code" in frame else None),
-            "use": frame["use"] if "use" in frame else "residential",
-            "floors": frame["floors"], "units": frame["units"] if "units" in frame else 1,
-            "grid_id": grid_id.array, "h3_cell": cell,
-            "geom": hex_ewkb(_multi(frame.geometry.to_numpy())),
-        }).reset_index(drop=True))
+        located = pd.DataFrame(
+            {"id": frame["id"].to_numpy(), "grid_id": grid_id.array, "h3_cell": cell}
+        )
+        self.copy(
+            "building",
+            pd.DataFrame(
+                {
+                    "id": frame["id"].to_numpy(),
+                    "name": frame.get("name"),
+                    "estate_id": (
+                        frame["estate_code"].map(areas).astype("Int64")
+                        if "estate_code" in frame
+                        else None
+                    ),
+                    "use": frame.get("use", "residential"),
+                    "floors": frame["floors"],
+                    "units": frame.get("units", 1),
+                    "grid_id": grid_id.array,
+                    "h3_cell": cell,
+                    "geom": hex_ewkb(_multi(frame.geometry.to_numpy())),
+                }
+            ).reset_index(drop=True),
+        )
         return located
 
     def households(self, frame: pd.DataFrame, buildings: pd.DataFrame | None) -> None:
@@ -186,13 +208,20 @@ class _Loader:
             buildings = pd.DataFrame(self.cur.fetchall(), columns=["id", "grid_id", "h3_cell"])
         located = buildings.set_index("id")
         where = located.reindex(frame["building_id"].to_numpy())
-        self.copy("household", pd.DataFrame({
-            "id": frame["id"].to_numpy(), "building_id": frame["building_id"].to_numpy(),
-            "unit": frame["unit"].to_numpy(), "room": frame["room"].to_numpy(),
-            "size": frame["size"].to_numpy(),
-            "grid_id": where["grid_id"].astype("Int64").array,
-            "h3_cell": where["h3_cell"].astype("Int64").array,
-        }))
+        self.copy(
+            "household",
+            pd.DataFrame(
+                {
+                    "id": frame["id"].to_numpy(),
+                    "building_id": frame["building_id"].to_numpy(),
+                    "unit": frame["unit"].to_numpy(),
+                    "room": frame["room"].to_numpy(),
+                    "size": frame["size"].to_numpy(),
+                    "grid_id": where["grid_id"].astype("Int64").array,
+                    "h3_cell": where["h3_cell"].astype("Int64").array,
+                }
+            ),
+        )
 
     def residents(self, frame: pd.DataFrame) -> None:
         flags = ["living_alone_elderly", "disabled", "mobility_impaired", "low_income"]
@@ -200,10 +229,17 @@ class _Loader:
         for flag in flags:
             data[flag] = frame[flag].fillna(False).astype(bool) if flag in frame else False
         self.copy("resident", data)
-        self.copy("resident_identity", pd.DataFrame({
-            "resident_id": frame["id"], "name": frame["name"],
-            "id_number": frame.get("id_number"), "phone": frame.get("phone"),
-        }))
+        self.copy(
+            "resident_identity",
+            pd.DataFrame(
+                {
+                    "resident_id": frame["id"],
+                    "name": frame["name"],
+                    "id_number": frame.get("id_number"),
+                    "phone": frame.get("phone"),
+                }
+            ),
+        )
 
     def points(self, table: str, frame: gpd.GeoDataFrame, columns: dict[str, object]) -> None:
         geoms = frame.geometry.to_numpy()
@@ -221,56 +257,87 @@ class _Loader:
             geoms = frame.geometry.to_numpy()
             present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
             zone = np.where(present, hex_ewkb(_multi(np.where(present, geoms, None))), None)
-        self.copy("shelter", pd.DataFrame({
-            "facility_id": frame["facility_id"].to_numpy(),
-            "shelter_class": frame["shelter_class"].to_numpy(),
-            "area_m2": frame.get("area_m2"),
-            "occupancy": frame["occupancy"] if "occupancy" in frame else 0,
-            "is_open": frame["is_open"] if "is_open" in frame else True,
-            "zone": zone,
-        }).reset_index(drop=True))
+        self.copy(
+            "shelter",
+            pd.DataFrame(
+                {
+                    "facility_id": frame["facility_id"].to_numpy(),
+                    "shelter_class": frame["shelter_class"].to_numpy(),
+                    "area_m2": frame.get("area_m2"),
+                    "occupancy": frame.get("occupancy", 0),
+                    "is_open": frame.get("is_open", True),
+                    "zone": zone,
+                }
+            ).reset_index(drop=True),
+        )
 
     def edges(self, frame: gpd.GeoDataFrame) -> None:
         walk = self.settings.walk_speed_mps
-        self.copy("road_edge", pd.DataFrame({
-            "id": frame["id"], "source": frame["source"], "target": frame["target"],
-            "name": frame.get("name"), "road_class": frame["road_class"],
-            "length_m": frame["length_m"],
-            "walkable": frame["walkable"] if "walkable" in frame else True,
-            "drivable": frame["drivable"] if "drivable" in frame else True,
-            "oneway": frame["oneway"] if "oneway" in frame else False,
-            "walk_speed_mps": frame["walk_speed_mps"] if "walk_speed_mps" in frame else walk,
-            "drive_speed_kmh": frame.get("drive_speed_kmh"),
-            "geom": hex_ewkb(frame.geometry.to_numpy()),
-        }).reset_index(drop=True))
+        self.copy(
+            "road_edge",
+            pd.DataFrame(
+                {
+                    "id": frame["id"],
+                    "source": frame["source"],
+                    "target": frame["target"],
+                    "name": frame.get("name"),
+                    "road_class": frame["road_class"],
+                    "length_m": frame["length_m"],
+                    "walkable": frame.get("walkable", True),
+                    "drivable": frame.get("drivable", True),
+                    "oneway": frame.get("oneway", False),
+                    "walk_speed_mps": frame.get("walk_speed_mps", walk),
+                    "drive_speed_kmh": frame.get("drive_speed_kmh"),
+                    "geom": hex_ewkb(frame.geometry.to_numpy()),
+                }
+            ).reset_index(drop=True),
+        )
 
     def users(self, frame: pd.DataFrame) -> None:
         areas = _code_map(self.cur, "SELECT code, id FROM admin_area")
         area = frame["area_code"].map(areas) if "area_code" in frame else None
-        self.copy("app_user", pd.DataFrame({
-            "username": frame["username"], "display_name": frame["display_name"],
-            "role": frame["role"], "area_id": pd.Series(area).astype("Int64").array
-            if area is not None else None,
-        }))
+        self.copy(
+            "app_user",
+            pd.DataFrame(
+                {
+                    "username": frame["username"],
+                    "display_name": frame["display_name"],
+                    "role": frame["role"],
+                    "area_id": pd.Series(area).astype("Int64").array if area is not None else None,
+                }
+            ),
+        )
 
     def workers(self, frame: pd.DataFrame) -> None:
         users = _code_map(self.cur, "SELECT username, id FROM app_user")
-        self.copy("grid_worker", pd.DataFrame({
-            "id": frame["id"],
-            "user_id": frame["username"].map(users).astype("Int64")
-            if "username" in frame else None,
-            "name": frame["name"], "phone": frame.get("phone"),
-            "on_duty": frame["on_duty"] if "on_duty" in frame else True,
-            "max_open_tasks": frame["max_open_tasks"] if "max_open_tasks" in frame else 20,
-        }))
+        self.copy(
+            "grid_worker",
+            pd.DataFrame(
+                {
+                    "id": frame["id"],
+                    "user_id": frame["username"].map(users).astype("Int64")
+                    if "username" in frame
+                    else None,
+                    "name": frame["name"],
+                    "phone": frame.get("phone"),
+                    "on_duty": frame.get("on_duty", True),
+                    "max_open_tasks": frame.get("max_open_tasks", 20),
+                }
+            ),
+        )
 
     def assignments(self, frame: pd.DataFrame) -> None:
         grids = _code_map(self.cur, "SELECT code, id FROM grid WHERE valid_to IS NULL")
-        self.copy("grid_assignment", pd.DataFrame({
-            "worker_id": frame["worker_id"],
-            "grid_id": frame["grid_code"].map(grids).astype("Int64"),
-            "role": frame["role"],
-        }))
+        self.copy(
+            "grid_assignment",
+            pd.DataFrame(
+                {
+                    "worker_id": frame["worker_id"],
+                    "grid_id": frame["grid_code"].map(grids).astype("Int64"),
+                    "role": frame["role"],
+                }
+            ),
+        )
 
     def categories(self) -> None:
         self.cur.execute("SELECT count(*) FROM incident_category")
@@ -280,25 +347,42 @@ class _Loader:
 
     def incidents(self, frame: gpd.GeoDataFrame) -> None:
         users = _code_map(self.cur, "SELECT username, id FROM app_user")
-        reporter = (frame["reporter_username"].map(users).astype("Int64")
-                    if "reporter_username" in frame else None)
-        self.points("incident", frame, {
-            "id": frame["id"].to_numpy(), "category_code": frame["category_code"].to_numpy(),
-            "source": frame["source"].to_numpy(),
-            "description": frame["description"].to_numpy() if "description" in frame else "",
-            "state": frame["state"].to_numpy(), "reported_at": frame["reported_at"].array,
-            "deadline": frame.get("deadline", pd.Series(pd.NaT, index=frame.index)).array,
-            "closed_at": frame.get("closed_at", pd.Series(pd.NaT, index=frame.index)).array,
-            "assignee_id": frame["assignee_id"].astype("Int64").array
-            if "assignee_id" in frame else None,
-            "reporter_id": reporter.array if reporter is not None else None,
-            "rating": frame["rating"].astype("Int64").array if "rating" in frame else None,
-        })
+        reporter = (
+            frame["reporter_username"].map(users).astype("Int64")
+            if "reporter_username" in frame
+            else None
+        )
+        self.points(
+            "incident",
+            frame,
+            {
+                "id": frame["id"].to_numpy(),
+                "category_code": frame["category_code"].to_numpy(),
+                "source": frame["source"].to_numpy(),
+                "description": frame["description"].to_numpy() if "description" in frame else "",
+                "state": frame["state"].to_numpy(),
+                "reported_at": frame["reported_at"].array,
+                "deadline": frame.get("deadline", pd.Series(pd.NaT, index=frame.index)).array,
+                "closed_at": frame.get("closed_at", pd.Series(pd.NaT, index=frame.index)).array,
+                "assignee_id": frame["assignee_id"].astype("Int64").array
+                if "assignee_id" in frame
+                else None,
+                "reporter_id": reporter.array if reporter is not None else None,
+                "rating": frame["rating"].astype("Int64").array if "rating" in frame else None,
+            },
+        )
 
     def events(self, frame: pd.DataFrame) -> None:
-        self.copy("incident_event", frame[
-            [c for c in ("incident_id", "from_state", "to_state", "at", "actor", "note")
-             if c in frame]])
+        self.copy(
+            "incident_event",
+            frame[
+                [
+                    c
+                    for c in ("incident_id", "from_state", "to_state", "at", "actor", "note")
+                    if c in frame
+                ]
+            ],
+        )
 
 
 def load_layers(
@@ -364,10 +448,16 @@ def _run(loader: _Loader, layers: Mapping[str, pd.DataFrame]) -> None:
         loader.residents(layers["resident"])
     if "facility" in layers:
         f = layers["facility"]
-        loader.points("facility", f, {
-            "id": f["id"].to_numpy(), "kind": f["kind"].to_numpy(), "name": f["name"].to_numpy(),
-            "capacity": f["capacity"].astype("Int64").array if "capacity" in f else None,
-        })
+        loader.points(
+            "facility",
+            f,
+            {
+                "id": f["id"].to_numpy(),
+                "kind": f["kind"].to_numpy(),
+                "name": f["name"].to_numpy(),
+                "capacity": f["capacity"].astype("Int64").array if "capacity" in f else None,
+            },
+        )
     if "shelter" in layers:
         loader.shelters(layers["shelter"])
     if "road_node" in layers:
@@ -395,16 +485,20 @@ def _explain(exc: psycopg.errors.IntegrityError) -> str:
     if isinstance(exc, psycopg.errors.UniqueViolation):
         m = re.search(r"Key \((.+)\)=\((.+)\) already exists", detail)
         key = f"{m.group(1)} {m.group(2)}" if m else detail
-        return (f"{table}: {key} already exists in the database — give the record a new "
-                "id, or reload with replace. Nothing was loaded.")
+        return (
+            f"{table}: {key} already exists in the database — give the record a new "
+            "id, or reload with replace. Nothing was loaded."
+        )
     if isinstance(exc, psycopg.errors.ForeignKeyViolation):
         return f"{table}: {detail} — load the referenced record first. Nothing was loaded."
     if isinstance(exc, psycopg.errors.CheckViolation):
-        return (f"{table}: a row breaks the rule {diag.constraint_name} ({detail}). "
-                "Nothing was loaded.")
+        return (
+            f"{table}: a row breaks the rule {diag.constraint_name} ({detail}). Nothing was loaded."
+        )
     if isinstance(exc, psycopg.errors.NotNullViolation):
-        return (f"{table}: column {diag.column_name} is missing a value ({detail}). "
-                "Nothing was loaded.")
+        return (
+            f"{table}: column {diag.column_name} is missing a value ({detail}). Nothing was loaded."
+        )
     return f"{table}: {diag.message_primary} {detail}. Nothing was loaded."
 
 
