@@ -13,8 +13,11 @@ from rich.table import Table
 from gis import cluster
 from gis.settings import get_settings
 
-app = typer.Typer(help="Wangge 网格化管理: grid management for urban communities.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Wangge 网格化管理: grid management for urban communities.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 db_app = typer.Typer(help="The database: find or start it, migrate it.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 console = Console(stderr=True)
@@ -186,8 +189,12 @@ def _serve(url: str) -> None:
 
     settings = get_settings()
     console.print(f"[serve] http://{settings.host}:{settings.port}/  (docs at /docs)")
-    uvicorn.run(create_app(settings, database_url=url), host=settings.host, port=settings.port,
-                log_level="info")
+    uvicorn.run(
+        create_app(settings, database_url=url),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+    )
 
 
 if __name__ == "__main__":

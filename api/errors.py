@@ -29,9 +29,22 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ValidationError)
     async def _validation(_: Request, exc: ValidationError) -> JSONResponse:
-        return problem(422, "Invalid input", str(exc), problems=[
-            {"layer": p.layer, "row": p.row, "id": p.record_id, "field": p.field,
-             "message": p.message, "fix": p.fix} for p in exc.problems])
+        return problem(
+            422,
+            "Invalid input",
+            str(exc),
+            problems=[
+                {
+                    "layer": p.layer,
+                    "row": p.row,
+                    "id": p.record_id,
+                    "field": p.field,
+                    "message": p.message,
+                    "fix": p.fix,
+                }
+                for p in exc.problems
+            ],
+        )
 
     @app.exception_handler(CoordTypeError)
     async def _coord_type(_: Request, exc: CoordTypeError) -> JSONResponse:
@@ -44,7 +57,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _request(_: Request, exc: RequestValidationError) -> JSONResponse:
         details = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
         return problem(422, "Invalid request", details, errors=exc.errors())
 
     @app.exception_handler(DatabaseUnavailable)

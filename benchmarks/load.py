@@ -27,11 +27,11 @@ import geopandas as gpd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from etl.load import load_layers  # noqa: E402
-from etl.sample import generate_district  # noqa: E402
-from gis import cluster  # noqa: E402
-from gis.migrate import upgrade  # noqa: E402
-from gis.settings import get_settings  # noqa: E402
+from etl.load import load_layers
+from etl.sample import generate_district
+from gis import cluster
+from gis.migrate import upgrade
+from gis.settings import get_settings
 
 BENCH_DB = "wangge_bench_load"
 
@@ -66,8 +66,10 @@ def main() -> None:
 
     t = time.perf_counter()
     layers = generate_district(args.households, args.seed, progress=False)
-    print(f"generated {args.households:,} households in {time.perf_counter() - t:.1f} s",
-          file=sys.stderr)
+    print(
+        f"generated {args.households:,} households in {time.perf_counter() - t:.1f} s",
+        file=sys.stderr,
+    )
     engine = create_engine(fresh_database())
     upgrade(engine)
 
@@ -86,9 +88,12 @@ def main() -> None:
             assert ours == peer == len(frame), (name, ours, peer, len(frame))
     households = report.rows["household"]
     rows = sum(len(f) for f in layers.values())
-    print(f"ours: {ours_s:.2f} s ({households / ours_s:,.0f} households/s); "
-          f"to_postgis: {peer_s:.2f} s ({households / peer_s:,.0f} households/s); "
-          f"{rows:,} rows in {len(layers)} layers, counts agree", file=sys.stderr)
+    print(
+        f"ours: {ours_s:.2f} s ({households / ours_s:,.0f} households/s); "
+        f"to_postgis: {peer_s:.2f} s ({households / peer_s:,.0f} households/s); "
+        f"{rows:,} rows in {len(layers)} layers, counts agree",
+        file=sys.stderr,
+    )
     engine.dispose()
     result = {
         "households": households,

@@ -155,9 +155,7 @@ class Grid(Base):
         ForeignKey("admin_area.id", ondelete="RESTRICT"), index=True
     )
     kind: Mapped[str] = mapped_column(String(16), default="base")
-    valid_from: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID), nullable=False)
     __table_args__ = (
@@ -252,9 +250,7 @@ class ResidentIdentity(Base):
     name: Mapped[str] = mapped_column(Text)
     id_number: Mapped[str | None] = mapped_column(String(18), unique=True)
     phone: Mapped[str | None] = mapped_column(String(20))
-    __table_args__ = (
-        CheckConstraint("id_number ~ '^[0-9]{17}[0-9X]$'", name="id_number_format"),
-    )
+    __table_args__ = (CheckConstraint("id_number ~ '^[0-9]{17}[0-9X]$'", name="id_number_format"),)
 
 
 # ------------------------------------------------------------------ facilities, roads
@@ -369,8 +365,12 @@ class GridAssignment(Base):
     role: Mapped[str] = mapped_column(String(8))
     __table_args__ = (
         CheckConstraint(_one_of("role", ASSIGNMENT_ROLES), name="role"),
-        Index("uq_grid_assignment_primary", "grid_id", unique=True,
-              postgresql_where="role = 'primary'"),
+        Index(
+            "uq_grid_assignment_primary",
+            "grid_id",
+            unique=True,
+            postgresql_where="role = 'primary'",
+        ),
     )
 
 
@@ -431,9 +431,7 @@ class IncidentEvent(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     actor: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(Text)
-    __table_args__ = (
-        CheckConstraint(_one_of("to_state", INCIDENT_STATES), name="to_state"),
-    )
+    __table_args__ = (CheckConstraint(_one_of("to_state", INCIDENT_STATES), name="to_state"),)
 
 
 # ------------------------------------------------------------------ hazards, audit

@@ -5,8 +5,9 @@ No personal data is read here: these frames feed pages any signed-in user may se
 
 from __future__ import annotations
 
-import geopandas as gpd
 from sqlalchemy import Engine
+
+import geopandas as gpd
 
 GRIDS_WITH_COUNTS = """
 SELECT g.id, g.code, g.name, c.name AS community_name,

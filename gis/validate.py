@@ -98,15 +98,26 @@ def check_crs(gdf: gpd.GeoDataFrame, layer: str) -> list[Problem]:
     """The frame must be in WGS84 (EPSG:4326 or CGCS2000 EPSG:4490)."""
     if gdf.crs is None:
         return [
-            Problem(layer, None, None, "crs", "the layer has no coordinate reference system",
-                    "declare it (EPSG:4326 for lon/lat), or pass coord_type for GCJ-02/BD-09")
+            Problem(
+                layer,
+                None,
+                None,
+                "crs",
+                "the layer has no coordinate reference system",
+                "declare it (EPSG:4326 for lon/lat), or pass coord_type for GCJ-02/BD-09",
+            )
         ]
     epsg = CRS(gdf.crs).to_epsg()
     if epsg not in WGS84_ALIASES:
         return [
-            Problem(layer, None, None, "crs", f"the layer is in {CRS(gdf.crs).name} "
-                    f"(EPSG:{epsg}), not WGS84",
-                    "reproject it to EPSG:4326 (e.g. gdf.to_crs(4326)) before loading")
+            Problem(
+                layer,
+                None,
+                None,
+                "crs",
+                f"the layer is in {CRS(gdf.crs).name} (EPSG:{epsg}), not WGS84",
+                "reproject it to EPSG:4326 (e.g. gdf.to_crs(4326)) before loading",
+            )
         ]
     return []
 
@@ -154,18 +165,25 @@ def check_geometries(
 
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if required:
-        problems += _problems(gdf, missing, message="geometry is missing or empty",
-                              fix="give every record a geometry", **kw)
+        problems += _problems(
+            gdf,
+            missing,
+            message="geometry is missing or empty",
+            fix="give every record a geometry",
+            **kw,
+        )
     present = ~missing
     types = np.array(shapely.get_type_id(geoms))
     allowed_ids = {_TYPE_IDS[t] for t in allowed_types}
     wrong_type = present & ~np.isin(types, list(allowed_ids))
     for pos in np.flatnonzero(wrong_type):
         problems += _problems(
-            gdf, _only(len(geoms), pos),
-            message=f"geometry is a {geoms[pos].geom_type}, "
-            f"expected {' or '.join(allowed_types)}",
-            fix="export this layer with the right geometry type", **kw)
+            gdf,
+            _only(len(geoms), pos),
+            message=f"geometry is a {geoms[pos].geom_type}, expected {' or '.join(allowed_types)}",
+            fix="export this layer with the right geometry type",
+            **kw,
+        )
     check = present & ~wrong_type
 
     xmin, ymin, xmax, ymax = (np.full(len(geoms), np.nan) for _ in range(4))
@@ -176,21 +194,32 @@ def check_geometries(
     inside = (xmin >= w) & (xmax <= e) & (ymin >= s) & (ymax <= n)
     # a swapped Chinese lon/lat puts "lat" above 90, so test swapping before the range
     swapped = check & ~inside & (ymin >= w) & (ymax <= e) & (xmin >= s) & (xmax <= n)
-    problems += _problems(gdf, swapped,
-                          message="longitude and latitude look swapped",
-                          fix="swap the coordinate columns: GeoJSON and WKT are lon, lat", **kw)
+    problems += _problems(
+        gdf,
+        swapped,
+        message="longitude and latitude look swapped",
+        fix="swap the coordinate columns: GeoJSON and WKT are lon, lat",
+        **kw,
+    )
     nonfinite = check & ~np.isfinite(xmin + ymin + xmax + ymax)
-    out_of_range = check & ~swapped & (
-        nonfinite | (xmin < -180) | (xmax > 180) | (ymin < -90) | (ymax > 90))
-    problems += _problems(gdf, out_of_range,
-                          message="coordinates out of range (lon must be within ±180, "
-                          "lat within ±90)",
-                          fix="check the coordinate columns and their order (lon, lat)", **kw)
+    out_of_range = (
+        check & ~swapped & (nonfinite | (xmin < -180) | (xmax > 180) | (ymin < -90) | (ymax > 90))
+    )
+    problems += _problems(
+        gdf,
+        out_of_range,
+        message="coordinates out of range (lon must be within ±180, lat within ±90)",
+        fix="check the coordinate columns and their order (lon, lat)",
+        **kw,
+    )
     rest = check & ~swapped & ~out_of_range
-    problems += _problems(gdf, rest & ~inside,
-                          message=f"outside the service area (W {w}, S {s}, E {e}, N {n})",
-                          fix="check the coordinates, or widen WANGGE_SERVICE_AREA_BOUNDS",
-                          **kw)
+    problems += _problems(
+        gdf,
+        rest & ~inside,
+        message=f"outside the service area (W {w}, S {s}, E {e}, N {n})",
+        fix="check the coordinates, or widen WANGGE_SERVICE_AREA_BOUNDS",
+        **kw,
+    )
 
     invalid = rest & inside & ~shapely.is_valid(geoms)
     for pos in np.flatnonzero(invalid):
@@ -203,18 +232,30 @@ def check_geometries(
             )
         polygonal = repaired.geom_type in ("Polygon", "MultiPolygon")
         change = abs(repaired.area - abs(original.area)) / max(repaired.area, 1e-18)
-        if polygonal and _TYPE_IDS[repaired.geom_type] in allowed_ids | _promotable(allowed_ids) \
-                and change < REPAIR_MAX_AREA_CHANGE:
+        if (
+            polygonal
+            and _TYPE_IDS[repaired.geom_type] in allowed_ids | _promotable(allowed_ids)
+            and change < REPAIR_MAX_AREA_CHANGE
+        ):
             geoms[pos] = repaired
-            problems += _problems(gdf, _only(len(geoms), pos), severity="warning",
-                                  message=f"invalid geometry ({reason}) repaired with make_valid",
-                                  fix="nothing to do; fix it at the source to silence this", **kw)
+            problems += _problems(
+                gdf,
+                _only(len(geoms), pos),
+                severity="warning",
+                message=f"invalid geometry ({reason}) repaired with make_valid",
+                fix="nothing to do; fix it at the source to silence this",
+                **kw,
+            )
         else:
-            problems += _problems(gdf, _only(len(geoms), pos),
-                                  message=f"invalid geometry ({reason}) that cannot be "
-                                  "repaired without changing its shape",
-                                  fix="fix the geometry at the source (e.g. in QGIS: "
-                                  "Vector ▸ Geometry Tools ▸ Check Validity)", **kw)
+            problems += _problems(
+                gdf,
+                _only(len(geoms), pos),
+                message=f"invalid geometry ({reason}) that cannot be "
+                "repaired without changing its shape",
+                fix="fix the geometry at the source (e.g. in QGIS: "
+                "Vector ▸ Geometry Tools ▸ Check Validity)",
+                **kw,
+            )
     return geoms, problems
 
 
@@ -224,30 +265,51 @@ def check_unique(frame: pd.DataFrame, layer: str, column: str) -> list[Problem]:
     dup = values.duplicated(keep="first").to_numpy()
     first_row = {v: i + 1 for i, v in reversed(list(enumerate(values)))}
     return [
-        Problem(layer, int(p) + 1, str(values.iloc[p]), column,
-                f"duplicate {column} {values.iloc[p]!r} (first seen in row "
-                f"{first_row[values.iloc[p]]})", f"give each record its own {column}")
+        Problem(
+            layer,
+            int(p) + 1,
+            str(values.iloc[p]),
+            column,
+            f"duplicate {column} {values.iloc[p]!r} (first seen in row "
+            f"{first_row[values.iloc[p]]})",
+            f"give each record its own {column}",
+        )
         for p in np.flatnonzero(dup)
     ]
 
 
-def check_required(frame: pd.DataFrame, layer: str, columns: Sequence[str],
-                   id_column: str | None = "id") -> list[Problem]:
+def check_required(
+    frame: pd.DataFrame, layer: str, columns: Sequence[str], id_column: str | None = "id"
+) -> list[Problem]:
     """Columns must exist and hold a value in every row."""
     problems: list[Problem] = []
     for column in columns:
         if column not in frame.columns:
-            problems.append(Problem(layer, None, None, column, "column is missing",
-                                    f"add a column named '{column}'"))
+            problems.append(
+                Problem(
+                    layer, None, None, column, "column is missing", f"add a column named '{column}'"
+                )
+            )
             continue
-        problems += _problems(frame, frame[column].isna().to_numpy(), layer=layer,
-                              field=column, message="value is missing",
-                              fix=f"fill in '{column}'", id_column=id_column)
+        problems += _problems(
+            frame,
+            frame[column].isna().to_numpy(),
+            layer=layer,
+            field=column,
+            message="value is missing",
+            fix=f"fill in '{column}'",
+            id_column=id_column,
+        )
     return problems
 
 
-def check_allowed(frame: pd.DataFrame, layer: str, column: str, allowed: Sequence[str],
-                  id_column: str | None = "id") -> list[Problem]:
+def check_allowed(
+    frame: pd.DataFrame,
+    layer: str,
+    column: str,
+    allowed: Sequence[str],
+    id_column: str | None = "id",
+) -> list[Problem]:
     """Values of a categorical column must be among ``allowed`` (missing ones are skipped)."""
     if column not in frame.columns:
         return []
@@ -256,15 +318,27 @@ def check_allowed(frame: pd.DataFrame, layer: str, column: str, allowed: Sequenc
     positions = np.flatnonzero(bad)
     ids = _ids(frame, positions, id_column)
     return [
-        Problem(layer, int(p) + 1, rid, column, f"unknown {column} {values.iloc[p]!r}",
-                f"use one of: {', '.join(allowed)}")
+        Problem(
+            layer,
+            int(p) + 1,
+            rid,
+            column,
+            f"unknown {column} {values.iloc[p]!r}",
+            f"use one of: {', '.join(allowed)}",
+        )
         for p, rid in zip(positions, ids, strict=True)
     ]
 
 
-def check_references(frame: pd.DataFrame, layer: str, column: str, targets: pd.Index | set,
-                     target_layer: str, id_column: str | None = "id",
-                     nullable: bool = False) -> list[Problem]:
+def check_references(
+    frame: pd.DataFrame,
+    layer: str,
+    column: str,
+    targets: pd.Index | set,
+    target_layer: str,
+    id_column: str | None = "id",
+    nullable: bool = False,
+) -> list[Problem]:
     """Values of ``column`` must name records of ``target_layer``."""
     if column not in frame.columns:
         return []
@@ -274,16 +348,25 @@ def check_references(frame: pd.DataFrame, layer: str, column: str, targets: pd.I
     positions = np.flatnonzero(np.asarray(bad, dtype=bool))
     ids = _ids(frame, positions, id_column)
     return [
-        Problem(layer, int(p) + 1, rid, column,
-                f"{column} {values.iloc[p]!r} names no record of {target_layer}",
-                f"load the {target_layer} record first, or correct the reference")
+        Problem(
+            layer,
+            int(p) + 1,
+            rid,
+            column,
+            f"{column} {values.iloc[p]!r} names no record of {target_layer}",
+            f"load the {target_layer} record first, or correct the reference",
+        )
         for p, rid in zip(positions, ids, strict=True)
     ]
 
 
 _TYPE_IDS = {
-    "Point": 0, "LineString": 1, "Polygon": 3, "MultiPoint": 4,
-    "MultiLineString": 5, "MultiPolygon": 6,
+    "Point": 0,
+    "LineString": 1,
+    "Polygon": 3,
+    "MultiPoint": 4,
+    "MultiLineString": 5,
+    "MultiPolygon": 6,
 }
 
 

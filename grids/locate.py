@@ -31,9 +31,7 @@ def h3_cells(lon: npt.ArrayLike, lat: npt.ArrayLike, resolution: int) -> np.ndar
     return np.asarray(cells.to_numpy()).astype(np.uint64).view(np.int64)
 
 
-def locate_points(
-    lon: npt.ArrayLike, lat: npt.ArrayLike, grids: npt.ArrayLike
-) -> np.ndarray:
+def locate_points(lon: npt.ArrayLike, lat: npt.ArrayLike, grids: npt.ArrayLike) -> np.ndarray:
     """Index into ``grids`` of the polygon that covers each point, ``-1`` for none.
 
     Parameters

@@ -72,8 +72,12 @@ class LiveServer:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(database_url=database_url), host="127.0.0.1",
-                                port=self.port, log_level="warning")
+        config = uvicorn.Config(
+            create_app(database_url=database_url),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

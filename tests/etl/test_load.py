@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import h3
 import pytest
 from sqlalchemy import Engine, text
 
+import h3
 import shapely
 
 from etl.load import TABLES, LoadError, load_layers
@@ -30,27 +30,35 @@ def test_tiny_district_loads_and_is_placed_in_grids_and_cells(empty: Engine) -> 
     assert report.rows["household"] == 3
     assert report.rows["resident"] == 6 and report.rows["resident_identity"] == 6
     with empty.connect() as conn:
-        placed = dict(conn.execute(text(
-            "SELECT b.id, g.code FROM building b JOIN grid g ON g.id = b.grid_id")).all())
+        placed = dict(
+            conn.execute(
+                text("SELECT b.id, g.code FROM building b JOIN grid g ON g.id = b.grid_id")
+            ).all()
+        )
         assert placed == {1: "330106109001001", 2: "330106109001002"}
         # households are where their building is
-        hh = conn.execute(text(
-            "SELECT count(*) FROM household h JOIN building b ON b.id = h.building_id "
-            "WHERE h.grid_id = b.grid_id AND h.h3_cell = b.h3_cell")).scalar_one()
+        hh = conn.execute(
+            text(
+                "SELECT count(*) FROM household h JOIN building b ON b.id = h.building_id "
+                "WHERE h.grid_id = b.grid_id AND h.h3_cell = b.h3_cell"
+            )
+        ).scalar_one()
         assert hh == 3
         # the H3 cell is the one h3 gives for the building's point on surface, at res 10
-        row = conn.execute(text(
-            "SELECT h3_cell, ST_AsBinary(geom) FROM building WHERE id = 2")).one()
+        row = conn.execute(
+            text("SELECT h3_cell, ST_AsBinary(geom) FROM building WHERE id = 2")
+        ).one()
         point = shapely.point_on_surface(shapely.from_wkb(bytes(row[1])))
         assert row[0] == h3.str_to_int(h3.latlng_to_cell(point.y, point.x, 10))
         # the incident in the east is in grid 2, categories were seeded
-        code = conn.execute(text(
-            "SELECT g.code FROM incident i JOIN grid g ON g.id = i.grid_id WHERE i.id = 2"
-        )).scalar_one()
+        code = conn.execute(
+            text("SELECT g.code FROM incident i JOIN grid g ON g.id = i.grid_id WHERE i.id = 2")
+        ).scalar_one()
         assert code == "330106109001002"
         assert conn.execute(text("SELECT count(*) FROM incident_category")).scalar_one() > 20
-        assert conn.execute(text(
-            "SELECT parent_id IS NOT NULL FROM admin_area WHERE level = 'estate'")).scalar_one()
+        assert conn.execute(
+            text("SELECT parent_id IS NOT NULL FROM admin_area WHERE level = 'estate'")
+        ).scalar_one()
 
 
 def test_reload_with_replace_is_harmless(empty: Engine) -> None:
@@ -139,8 +147,9 @@ def test_bowtie_is_rejected_but_a_harmless_ring_is_repaired() -> None:
     b = layers["building"].geometry.iloc[1]
     x0, y0, x1, y1 = b.bounds
     # a ring that closes on itself with a zero-area spike: invalid, repair keeps the area
-    spiky = shapely.Polygon([(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0),
-                             (x0 - 1e-9, y0), (x0, y0)])
+    spiky = shapely.Polygon(
+        [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0), (x0 - 1e-9, y0), (x0, y0)]
+    )
     assert not spiky.is_valid
     layers["building"].loc[1, "geometry"] = spiky
     from etl.layers import validate_layers
