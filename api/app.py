@@ -12,7 +12,7 @@ from api import errors
 from api.routers import health, maps
 from gis.db import get_engine
 from gis.settings import Settings, get_settings
-from maps.assets import STATIC_DIR, VENDOR_DIR
+from maps.assets import STATIC_DIR, STATIC_URL, VENDOR_DIR, VENDOR_URL
 
 
 def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     errors.install(app)
     app.include_router(health.router)
     app.include_router(maps.router)
-    VENDOR_DIR.mkdir(parents=True, exist_ok=True)
-    app.mount("/static/vendor", StaticFiles(directory=VENDOR_DIR), name="vendor")
-    app.mount("/static/maps", StaticFiles(directory=STATIC_DIR), name="maps-static")
+    # check_dir=False: the app starts before `npm ci` ran, and /health can say so
+    app.mount(VENDOR_URL, StaticFiles(directory=VENDOR_DIR, check_dir=False), name="vendor")
+    app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="maps-static")
     return app

@@ -168,6 +168,14 @@ if [ "$WITH_TEST" = 1 ]; then
     else
         die "Chromium is needed for the browser tests: sudo apt-get install chromium"
     fi
+    # a CJK font, so that screenshots of Chinese pages show characters, not boxes
+    if pkg_installed fonts-wqy-microhei || pkg_installed fonts-noto-cjk; then
+        say "CJK font present"
+    elif can_apt; then
+        apt_install fonts-wqy-microhei
+    else
+        say "no CJK font: screenshots will show boxes (sudo apt-get install fonts-wqy-microhei)"
+    fi
 fi
 
 # ------------------------------------------------------------ map assets (npm)

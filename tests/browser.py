@@ -1,0 +1,203 @@
+"""Open pages in headless Debian Chromium for tests, recording and blocking off-host requests.
+
+Playwright never downloads a browser here: pages open in ``/usr/bin/chromium``.  Every
+request is recorded; requests to localhost go through, basemap tile requests are
+aborted (so a test proves the page draws without tiles), and any other request is
+aborted and collected as a failure.  Screenshots go to ``<repo>/test-artifacts/``.
+
+Use::
+
+    with open_page(url, screenshot="district_map.png") as (page, log):
+        page.wait_for_function("window.L !== undefined")
+    # leaving the block fails the test if the page asked another host for anything
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page, Request, Route
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS_DIR = REPO / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]", "0.0.0.0"})
+# Slippy-map tiles: .../{z}/{x}/{y}.png (OSM and most sources), or WMTS-style queries
+# with TILEMATRIX/TILEROW/TILECOL (天地图).
+TILE_PATTERN = re.compile(
+    r"/\d{1,2}/\d+/\d+(?:@2x)?\.(?:png|jpe?g|webp|pbf|mvt)(?:$|\?)"
+    r"|[?&]TILEMATRIX=\d+.*[?&]TILEROW=\d+|[?&]TILECOL=\d+.*[?&]TILEROW=\d+",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class RequestLog:
+    """What a page asked for.
+
+    Attributes
+    ----------
+    requests
+        Every URL requested, in order.
+    tiles
+        Tile requests (aborted).
+    external
+        Requests to other hosts that are not tiles (aborted): each is a failure.
+    failed
+        Local requests that failed (``url: reason``), e.g. a missing vendor file.
+    console_errors
+        ``console.error`` messages.
+    page_errors
+        Uncaught JavaScript exceptions.
+    """
+
+    requests: list[str] = field(default_factory=list)
+    tiles: list[str] = field(default_factory=list)
+    external: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+
+    def local_failures(self) -> list[str]:
+        """Return failed requests other than the ones this helper aborted itself."""
+        blocked = set(self.tiles) | set(self.external)
+        return [f for f in self.failed if f.split(": ", 1)[0] not in blocked]
+
+
+def is_local(url: str) -> bool:
+    """Tell whether ``url`` stays on this machine (localhost, data:, blob:, about:)."""
+    parts = urlsplit(url)
+    if parts.scheme in {"data", "blob", "about", "chrome", "devtools"}:
+        return True
+    return (parts.hostname or "") in LOCAL_HOSTS
+
+
+def require_chromium() -> None:
+    """Skip the calling test when Chromium or the playwright package is missing."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip("the playwright package is missing (pip install playwright)")
+
+
+def artifact_path(name: str | Path) -> Path:
+    """Return where a screenshot or other artifact goes (relative names: test-artifacts/)."""
+    path = Path(name)
+    if not path.is_absolute():
+        path = ARTIFACTS_DIR / path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextmanager
+def open_page(
+    url: str | None = None,
+    *,
+    screenshot: str | Path | None = None,
+    viewport: tuple[int, int] = (1280, 800),
+    tile_pattern: re.Pattern[str] = TILE_PATTERN,
+    fail_on_external: bool = True,
+    timeout_ms: float = 30_000,
+) -> Iterator[tuple[Page, RequestLog]]:
+    """Open ``url`` in headless Debian Chromium and yield the page and its request log.
+
+    Parameters
+    ----------
+    url
+        Page to open (``load`` event awaited); None yields a blank page.
+    screenshot
+        File name (in ``test-artifacts/``) or path of a screenshot taken when the
+        block ends, also when it fails.
+    viewport
+        Width and height in CSS pixels.
+    tile_pattern
+        Requests to other hosts whose URL matches are basemap tiles: aborted, not failures.
+    fail_on_external
+        Fail when the block ends if any non-tile request went to another host.
+    timeout_ms
+        Default timeout of page operations.
+
+    Yields
+    ------
+    tuple of (playwright.sync_api.Page, RequestLog)
+        The open page and what it requested so far (the log keeps filling).
+    """
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    log = RequestLog()
+
+    def route(route: Route, request: Request) -> None:
+        target = request.url
+        if is_local(target):
+            route.continue_()
+        elif tile_pattern.search(target):
+            log.tiles.append(target)
+            route.abort("internetdisconnected")
+        else:
+            log.external.append(target)
+            route.abort("blockedbyclient")
+
+    def on_failed(request: Request) -> None:
+        log.failed.append(f"{request.url}: {request.failure}")
+
+    def on_console(message: Any) -> None:
+        if message.type == "error":
+            log.console_errors.append(message.text)
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            context = browser.new_context(
+                viewport={"width": viewport[0], "height": viewport[1]},
+                service_workers="block",
+            )
+            context.route("**/*", route)
+            page = context.new_page()
+            page.set_default_timeout(timeout_ms)
+            page.on("request", lambda request: log.requests.append(request.url))
+            page.on("requestfailed", on_failed)
+            page.on("console", on_console)
+            page.on("pageerror", lambda error: log.page_errors.append(str(error)))
+            if url is not None:
+                page.goto(url, wait_until="load")
+            try:
+                yield page, log
+            finally:
+                if screenshot is not None:
+                    page.screenshot(path=str(artifact_path(screenshot)))
+        finally:
+            browser.close()
+    if fail_on_external and log.external:
+        pytest.fail(
+            "the page requested other hosts (maps must work offline):\n  "
+            + "\n  ".join(log.external)
+        )
+
+
+def chromium_available() -> bool:
+    """Tell whether browser tests can run here."""
+    return CHROMIUM.exists() and shutil.which(str(CHROMIUM)) is not None
