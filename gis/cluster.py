@@ -56,7 +56,7 @@ MAX_SOCKET_PATH = 100
 _MISSING_DATABASE = re.compile(r'database "[^"]*" does not exist')
 
 
-class DatabaseUnavailable(RuntimeError):  # noqa: N818 (the name the project uses)
+class DatabaseUnavailable(RuntimeError):
     """No usable PostGIS database; the message says what to do about it."""
 
 
