@@ -161,28 +161,33 @@ def check_geometries(
     geoms = np.asarray(series.array, dtype=object).copy()
     problems: list[Problem] = []
     name = column or "geometry"
-    kw = {"layer": layer, "field": name, "id_column": id_column}
+
+    def report(mask: np.ndarray, message: str, fix: str, severity: str = "error") -> None:
+        problems.extend(
+            _problems(
+                gdf,
+                mask,
+                layer=layer,
+                field=name,
+                message=message,
+                fix=fix,
+                id_column=id_column,
+                severity=severity,
+            )
+        )
 
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if required:
-        problems += _problems(
-            gdf,
-            missing,
-            message="geometry is missing or empty",
-            fix="give every record a geometry",
-            **kw,
-        )
+        report(missing, message="geometry is missing or empty", fix="give every record a geometry")
     present = ~missing
     types = np.array(shapely.get_type_id(geoms))
     allowed_ids = {_TYPE_IDS[t] for t in allowed_types}
     wrong_type = present & ~np.isin(types, list(allowed_ids))
     for pos in np.flatnonzero(wrong_type):
-        problems += _problems(
-            gdf,
-            _only(len(geoms), pos),
+        report(
+            _only(len(geoms), int(pos)),
             message=f"geometry is a {geoms[pos].geom_type}, expected {' or '.join(allowed_types)}",
             fix="export this layer with the right geometry type",
-            **kw,
         )
     check = present & ~wrong_type
 
@@ -194,31 +199,25 @@ def check_geometries(
     inside = (xmin >= w) & (xmax <= e) & (ymin >= s) & (ymax <= n)
     # a swapped Chinese lon/lat puts "lat" above 90, so test swapping before the range
     swapped = check & ~inside & (ymin >= w) & (ymax <= e) & (xmin >= s) & (xmax <= n)
-    problems += _problems(
-        gdf,
+    report(
         swapped,
         message="longitude and latitude look swapped",
         fix="swap the coordinate columns: GeoJSON and WKT are lon, lat",
-        **kw,
     )
     nonfinite = check & ~np.isfinite(xmin + ymin + xmax + ymax)
     out_of_range = (
         check & ~swapped & (nonfinite | (xmin < -180) | (xmax > 180) | (ymin < -90) | (ymax > 90))
     )
-    problems += _problems(
-        gdf,
+    report(
         out_of_range,
         message="coordinates out of range (lon must be within ±180, lat within ±90)",
         fix="check the coordinate columns and their order (lon, lat)",
-        **kw,
     )
     rest = check & ~swapped & ~out_of_range
-    problems += _problems(
-        gdf,
+    report(
         rest & ~inside,
         message=f"outside the service area (W {w}, S {s}, E {e}, N {n})",
         fix="check the coordinates, or widen WANGGE_SERVICE_AREA_BOUNDS",
-        **kw,
     )
 
     invalid = rest & inside & ~shapely.is_valid(geoms)
@@ -238,23 +237,19 @@ def check_geometries(
             and change < REPAIR_MAX_AREA_CHANGE
         ):
             geoms[pos] = repaired
-            problems += _problems(
-                gdf,
-                _only(len(geoms), pos),
+            report(
+                _only(len(geoms), int(pos)),
                 severity="warning",
                 message=f"invalid geometry ({reason}) repaired with make_valid",
                 fix="nothing to do; fix it at the source to silence this",
-                **kw,
             )
         else:
-            problems += _problems(
-                gdf,
-                _only(len(geoms), pos),
+            report(
+                _only(len(geoms), int(pos)),
                 message=f"invalid geometry ({reason}) that cannot be "
                 "repaired without changing its shape",
                 fix="fix the geometry at the source (e.g. in QGIS: "
                 "Vector ▸ Geometry Tools ▸ Check Validity)",
-                **kw,
             )
     return geoms, problems
 

@@ -1,0 +1,115 @@
+"""`wangge demo` end to end: load the sample district, write or serve the map, draw it in Chromium."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine, text
+
+from maps.assets import external_references
+from tests.browser import open_page
+
+WANGGE = [sys.executable, "-m", "api.cli"]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _env(database_url: str, **extra: str) -> dict[str, str]:
+    env = dict(os.environ, DATABASE_URL=database_url, **extra)
+    env.pop("WANGGE_DATABASE_URL", None)
+    return env
+
+
+def _grid_codes(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                text("SELECT code FROM grid WHERE valid_to IS NULL ORDER BY code")
+            ).scalars()
+        )
+
+
+def test_demo_no_serve_loads_and_writes_the_map(
+    database_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    out = tmp_path / "demo.html"
+    run = subprocess.run(
+        [
+            *WANGGE,
+            "demo",
+            "--households",
+            "2000",
+            "--seed",
+            "3",
+            "--no-serve",
+            "--map-out",
+            str(out),
+        ],
+        env=_env(database_url),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM household")).scalar_one() == 2000
+        in_no_grid = conn.execute(
+            text("SELECT count(*) FROM building WHERE grid_id IS NULL")
+        ).scalar_one()
+    assert in_no_grid == 0
+    html = out.read_text(encoding="utf-8")
+    codes = _grid_codes(engine)
+    assert codes and all(code in html for code in codes)
+    assert external_references(html) == []
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.browser
+def test_demo_serves_a_map_that_draws_every_grid_in_chromium(
+    database_url: str, engine: Engine, artifacts: Path
+) -> None:
+    port = _free_port()
+    server = subprocess.Popen(
+        [*WANGGE, "demo", "--households", "3000", "--seed", "5"],
+        env=_env(database_url, WANGGE_PORT=str(port)),
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"wangge demo exited: {server.stderr.read()[-3000:]}")
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the demo server did not come up"
+            time.sleep(0.5)
+        grids = _grid_codes(engine)
+        with open_page(f"{base}/", screenshot=artifacts / "demo_map.png") as (page, log):
+            page.wait_for_selector("path.wangge-grid")
+            drawn = page.locator("path.wangge-grid").count()
+            layers = page.locator(".leaflet-control-layers").inner_text()
+        assert drawn == len(grids) > 0
+        assert "网格" in layers and "避难场所" in layers
+        assert log.tiles, "the basemap was asked for (and blocked, as offline)"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
