@@ -13,7 +13,6 @@ table, the key and the reason.
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -29,12 +28,11 @@ import shapely
 
 from etl.layers import validate_layers
 from gis import models
+from gis.bulk import copy_frame, deferred_indexes
 from gis.settings import Settings, get_settings
 from gis.validate import Problem, ValidationError
 from grids.categories import DEFAULT_CATEGORIES
 from grids.locate import NO_GRID, h3_cells, locate_points, representative_points
-
-CHUNK_ROWS = 100_000
 
 #: Tables emptied by ``replace=True``, children first.
 TABLES = [t.name for t in reversed(models.metadata.sorted_tables)]
@@ -66,26 +64,6 @@ def _multi(geoms: np.ndarray) -> np.ndarray:
     if single.any():
         out[single] = [shapely.MultiPolygon([g]) for g in out[single]]
     return out
-
-
-def copy_frame(
-    cursor: psycopg.Cursor,
-    table: str,
-    frame: pd.DataFrame,
-    *,
-    progress: Callable[[int], object] | None = None,
-) -> int:
-    """Stream ``frame`` into ``table`` (columns by name) with COPY … CSV."""
-    columns = ", ".join(frame.columns)
-    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
-        for start in range(0, len(frame), CHUNK_ROWS):
-            chunk = frame.iloc[start : start + CHUNK_ROWS]
-            buffer = io.StringIO()
-            chunk.to_csv(buffer, header=False, index=False, date_format="%Y-%m-%d %H:%M:%S%z")
-            copy.write(buffer.getvalue())
-            if progress is not None:
-                progress(len(chunk))
-    return len(frame)
 
 
 def _code_map(cursor: psycopg.Cursor, sql: str) -> dict:
@@ -420,12 +398,16 @@ def load_layers(
         conn = raw.driver_connection
         assert isinstance(conn, psycopg.Connection)
         with conn.transaction(), conn.cursor() as cur:
-            if replace:
-                cur.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
             loader = _Loader(cur, settings, progress)
             loader.report.warnings = warnings
             try:
-                _run(loader, layers)
+                if replace:
+                    # from empty: build indexes and check foreign keys once, at the end
+                    cur.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+                    with deferred_indexes(cur, TABLES):
+                        _run(loader, layers)
+                else:
+                    _run(loader, layers)
             except psycopg.errors.IntegrityError as exc:
                 raise LoadError(_explain(exc)) from exc
             finally:
@@ -483,7 +465,7 @@ def _explain(exc: psycopg.errors.IntegrityError) -> str:
     table = diag.table_name or "?"
     detail = diag.message_detail or ""
     if isinstance(exc, psycopg.errors.UniqueViolation):
-        m = re.search(r"Key \((.+)\)=\((.+)\) already exists", detail)
+        m = re.search(r"Key \((.+)\)=\((.+)\) (?:already exists|is duplicated)", detail)
         key = f"{m.group(1)} {m.group(2)}" if m else detail
         return (
             f"{table}: {key} already exists in the database — give the record a new "
