@@ -14,7 +14,7 @@ table, the key and the reason.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -465,11 +465,18 @@ def _explain(exc: psycopg.errors.IntegrityError) -> str:
     table = diag.table_name or "?"
     detail = diag.message_detail or ""
     if isinstance(exc, psycopg.errors.UniqueViolation):
-        m = re.search(r"Key \((.+)\)=\((.+)\) (?:already exists|is duplicated)", detail)
-        key = f"{m.group(1)} {m.group(2)}" if m else detail
+        m = re.search(r"Key \((.+)\)=\((.+)\) (already exists|is duplicated)", detail)
+        if m is None:
+            return f"{table}: {detail} — give each record its own key. Nothing was loaded."
+        key = f"{m.group(1)} {m.group(2)}"
+        if m.group(3) == "is duplicated":
+            return (
+                f"{table}: {key} appears more than once — give each record its own "
+                f"{m.group(1)}. Nothing was loaded."
+            )
         return (
             f"{table}: {key} already exists in the database — give the record a new "
-            "id, or reload with replace. Nothing was loaded."
+            f"{m.group(1)}, or reload with replace. Nothing was loaded."
         )
     if isinstance(exc, psycopg.errors.ForeignKeyViolation):
         return f"{table}: {detail} — load the referenced record first. Nothing was loaded."

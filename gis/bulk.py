@@ -60,17 +60,21 @@ WHERE i.indrelid = ANY(%(tables)s::regclass[])
   AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
 """
 
-_FOREIGN_KEYS = """
+# foreign keys first (they depend on unique constraints), re-created last
+_CONSTRAINTS = """
 SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)
 FROM pg_constraint c
-WHERE c.contype = 'f'
-  AND (c.conrelid = ANY(%(tables)s::regclass[]) OR c.confrelid = ANY(%(tables)s::regclass[]))
+WHERE (c.contype = 'f'
+       AND (c.conrelid = ANY(%(tables)s::regclass[])
+            OR c.confrelid = ANY(%(tables)s::regclass[])))
+   OR (c.contype = 'u' AND c.conrelid = ANY(%(tables)s::regclass[]))
+ORDER BY c.contype = 'u', c.conname
 """
 
 
 @contextmanager
 def deferred_indexes(cursor: psycopg.Cursor, tables: Sequence[str]) -> Iterator[None]:
-    """Drop the secondary indexes and foreign keys of ``tables``; re-create them on exit.
+    """Drop the secondary indexes, unique and foreign keys of ``tables``; re-create on exit.
 
     Use only inside a transaction on tables being filled from empty: other sessions
     are locked out until commit (the tables are locked ACCESS EXCLUSIVE).
@@ -78,9 +82,9 @@ def deferred_indexes(cursor: psycopg.Cursor, tables: Sequence[str]) -> Iterator[
     names = list(tables)
     cursor.execute(_SECONDARY_INDEXES, {"tables": names})
     indexes = cursor.fetchall()
-    cursor.execute(_FOREIGN_KEYS, {"tables": names})
-    foreign_keys = cursor.fetchall()
-    for table, name, _ in foreign_keys:
+    cursor.execute(_CONSTRAINTS, {"tables": names})
+    constraints = cursor.fetchall()
+    for table, name, _ in constraints:
         cursor.execute(
             sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
                 sql.SQL(table), sql.Identifier(name)
@@ -91,7 +95,7 @@ def deferred_indexes(cursor: psycopg.Cursor, tables: Sequence[str]) -> Iterator[
     yield
     for _, definition in indexes:
         cursor.execute(definition)
-    for table, name, definition in foreign_keys:
+    for table, name, definition in reversed(constraints):
         cursor.execute(
             sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
                 sql.SQL(table), sql.Identifier(name), sql.SQL(definition)

@@ -1,4 +1,4 @@
-"""`wangge demo` end to end: load the sample district, write or serve the map, draw it in Chromium."""
+"""`wangge demo` end to end: load the sample district, write or serve the map, draw it."""
 
 from __future__ import annotations
 

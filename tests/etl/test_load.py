@@ -173,3 +173,21 @@ def test_broken_reference_is_named() -> None:
     [p] = _problems(layers)
     assert (p.layer, p.field) == ("household", "building_id")
     assert "999" in p.message
+
+
+def test_replace_load_checks_references_to_tables_it_emptied(empty: Engine) -> None:
+    load_layers(empty, tiny_district(), progress=False)
+    before = counts(empty)
+    # households alone, with replace: their buildings are gone, so the load must fail whole
+    layers = {"household": tiny_district()["household"]}
+    with pytest.raises(LoadError, match=r"building_id.*not present"):
+        load_layers(empty, layers, replace=True, progress=False)
+    assert counts(empty) == before
+
+
+def test_replace_load_checks_unique_keys_it_deferred(empty: Engine) -> None:
+    layers = tiny_district()
+    layers["resident"].loc[1, "id_number"] = layers["resident"].loc[0, "id_number"]
+    with pytest.raises(LoadError, match=r"id_number .* appears more than once"):
+        load_layers(empty, layers, replace=True, progress=False)
+    assert sum(counts(empty).values()) == 0
