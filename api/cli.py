@@ -111,6 +111,9 @@ def sample(
 def load(
     path: Annotated[Path, typer.Argument(help="GeoPackage with the district's layers")],
     replace: Annotated[bool, typer.Option(help="empty every table first")] = False,
+    coord_type: Annotated[
+        str, typer.Option(help="coordinates of the file: wgs84, gcj02 (AMap) or bd09 (Baidu)")
+    ] = "wgs84",
 ) -> None:
     """Load a district GeoPackage into the database, all or nothing."""
     from etl.gpkg import LayerFileError, read_layers
@@ -119,17 +122,18 @@ def load(
         layers = read_layers(path)
     except LayerFileError as exc:
         _fail(str(exc))
-    _load(layers, replace=replace)
+    _load(layers, replace=replace, coord_type=coord_type)
 
 
-def _load(layers, *, replace: bool):
+def _load(layers, *, replace: bool, coord_type: str | None = None):
     from etl.load import LoadError, load_layers
+    from gis.coords import CoordTypeError
     from gis.validate import ValidationError
 
     engine = _ready_engine()
     try:
-        report = load_layers(engine, layers, replace=replace)
-    except (ValidationError, LoadError) as exc:
+        report = load_layers(engine, layers, replace=replace, coord_type=coord_type)
+    except (ValidationError, LoadError, CoordTypeError) as exc:
         _fail(f"{exc}\nNothing was loaded.")
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {warning}")

@@ -17,6 +17,7 @@ import pandas as pd
 import geopandas as gpd
 
 from gis import models
+from gis.coords import geometries_to_wgs84
 from gis.validate import (
     Problem,
     ValidationError,
@@ -170,6 +171,27 @@ LAYER_SPECS: tuple[LayerSpec, ...] = (
 )
 
 SPEC_BY_NAME: dict[str, LayerSpec] = {s.name: s for s in LAYER_SPECS}
+
+
+def layers_to_wgs84(layers: Mapping[str, pd.DataFrame], coord_type: str) -> dict[str, pd.DataFrame]:
+    """Convert every spatial layer from ``coord_type`` (wgs84, gcj02, bd09) to WGS84.
+
+    Data from AMap, Tencent or WeChat is GCJ-02 and Baidu's is BD-09, whatever CRS
+    the file declares; a layer without a CRS is taken to be lon/lat in ``coord_type``.
+    A layer declaring a projected CRS is left alone, for validation to reject.
+    """
+    out: dict[str, pd.DataFrame] = {}
+    for name, frame in layers.items():
+        if not isinstance(frame, gpd.GeoDataFrame) or (
+            frame.crs is not None and not frame.crs.is_geographic
+        ):
+            out[name] = frame
+            continue
+        converted = geometries_to_wgs84(frame.geometry.to_numpy(), coord_type)
+        frame = frame.copy()
+        frame[frame.geometry.name] = gpd.GeoSeries(converted, index=frame.index, crs=4326)
+        out[name] = frame.set_crs(4326, allow_override=True)
+    return out
 
 
 def validate_layers(

@@ -26,7 +26,7 @@ from tqdm import tqdm
 import geopandas as gpd
 import shapely
 
-from etl.layers import validate_layers
+from etl.layers import layers_to_wgs84, validate_layers
 from gis import models
 from gis.bulk import copy_frame, deferred_indexes
 from gis.settings import Settings, get_settings
@@ -370,6 +370,7 @@ def load_layers(
     replace: bool = False,
     progress: bool = True,
     settings: Settings | None = None,
+    coord_type: str | None = None,
 ) -> LoadReport:
     """Validate a layer set and load it in one transaction.
 
@@ -383,6 +384,9 @@ def load_layers(
         Empty every table first (in the same transaction), so a reload is harmless.
     progress
         Show a progress bar.
+    coord_type
+        The coordinate system of the input (``wgs84``, ``gcj02``, ``bd09``); spatial
+        layers are converted to WGS84 first.  None: the input is WGS84 and must say so.
 
     Raises
     ------
@@ -392,6 +396,8 @@ def load_layers(
         When the database refuses a row; the database is left as it was.
     """
     settings = settings or get_settings()
+    if coord_type is not None:
+        layers = layers_to_wgs84(layers, coord_type)
     layers, warnings = validate_layers(layers, settings.service_area_bounds)
     raw = engine.raw_connection()
     try:

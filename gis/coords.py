@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Final, overload
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+import shapely
 from pyproj import CRS, Transformer
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ __all__ = [
     "from_wgs84",
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
+    "geometries_to_wgs84",
     "local_metric_crs",
     "local_metric_crs_for",
     "out_of_china",
@@ -556,6 +558,33 @@ def from_wgs84(
     if kind == "wgs84":
         return _shape_result(*_as_arrays(lon, lat))
     return _apply_in_china(_FROM_WGS84[kind], lon, lat)
+
+
+def geometries_to_wgs84(geoms: ArrayLike, coord_type: str) -> NDArray[np.object_]:
+    """Convert an array of shapely geometries from ``coord_type`` to WGS84, vertex by vertex.
+
+    Parameters
+    ----------
+    geoms : ArrayLike
+        Shapely geometries with lon/lat coordinates in ``coord_type`` (degrees).
+    coord_type : str
+        One of :data:`COORD_TYPES`.
+
+    Returns
+    -------
+    numpy.ndarray
+        New geometries in WGS84 (EPSG:4326); missing geometries stay missing.
+    """
+    kind = _canonical_coord_type(coord_type)
+    arr = np.asarray(geoms, dtype=object)
+    if kind == "wgs84":
+        return arr.copy()
+
+    def convert(xy: FloatArray) -> FloatArray:
+        lon, lat = to_wgs84(xy[:, 0], xy[:, 1], kind)
+        return np.column_stack([lon, lat])
+
+    return np.asarray(shapely.transform(arr, convert), dtype=object)
 
 
 def local_metric_crs(lon: float, lat: float) -> CRS:

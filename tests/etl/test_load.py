@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from sqlalchemy import Engine, text
 
@@ -191,3 +192,29 @@ def test_replace_load_checks_unique_keys_it_deferred(empty: Engine) -> None:
     with pytest.raises(LoadError, match=r"id_number .* appears more than once"):
         load_layers(empty, layers, replace=True, progress=False)
     assert sum(counts(empty).values()) == 0
+
+
+def test_gcj02_input_is_converted_to_wgs84_on_the_way_in(empty: Engine) -> None:
+    from gis.coords import wgs84_to_gcj02
+
+    wgs = tiny_district()
+    gcj = tiny_district()
+    for frame in gcj.values():
+        if hasattr(frame, "geometry"):
+            frame[frame.geometry.name] = frame.geometry.apply(
+                lambda g: shapely.transform(
+                    g, lambda xy: np.column_stack(wgs84_to_gcj02(xy[:, 0], xy[:, 1]))
+                )
+            )
+    load_layers(empty, gcj, coord_type="gcj02", progress=False)
+    with empty.connect() as conn:
+        x, y = conn.execute(text("SELECT ST_X(geom), ST_Y(geom) FROM facility WHERE id = 1")).one()
+    expected = wgs["facility"].geometry.iloc[0]
+    assert abs(x - expected.x) < 1e-8 and abs(y - expected.y) < 1e-8
+
+
+def test_unknown_coord_type_is_a_clear_error() -> None:
+    from gis.coords import CoordTypeError
+
+    with pytest.raises(CoordTypeError, match="gcj02"):
+        load_layers(None, tiny_district(), coord_type="mars", progress=False)  # type: ignore[arg-type]
