@@ -84,8 +84,6 @@ class _Loader:
 
     def copy(self, table: str, frame: pd.DataFrame) -> None:
         self.bar.set_description(f"loading {table}")
-        self.bar.total += len(frame)
-        self.bar.refresh()
         self.report.rows[table] = self.report.rows.get(table, 0) + copy_frame(
             self.cur, table, frame, progress=self.bar.update
         )
@@ -406,6 +404,10 @@ def load_layers(
         with conn.transaction(), conn.cursor() as cur:
             loader = _Loader(cur, settings, progress)
             loader.report.warnings = warnings
+            # every layer's rows, plus the identities split off the residents
+            loader.bar.total = sum(len(f) for f in layers.values()) + len(
+                layers.get("resident", ())
+            )
             try:
                 if replace:
                     # from empty: build indexes and check foreign keys once, at the end
