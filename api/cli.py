@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from gis import cluster
@@ -23,13 +24,18 @@ app.add_typer(db_app, name="db")
 console = Console(stderr=True)
 
 
+def _say(message: str) -> None:
+    """Print a progress line to stderr, as it is (no rich markup)."""
+    console.print(message, markup=False, highlight=False)
+
+
 def _fail(message: str, code: int = 1) -> None:
-    console.print(f"[bold red]error:[/] {message}")
+    console.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(code)
 
 
-def _ready_engine():
-    """Ensure a server, the database and PostGIS, migrate, and return the engine."""
+def _engine(migrate_to: str | None = "head"):
+    """Ensure a server, the database and PostGIS; migrate to ``migrate_to``; the engine."""
     from gis.db import get_engine
     from gis.migrate import upgrade
 
@@ -38,7 +44,8 @@ def _ready_engine():
     except cluster.DatabaseUnavailable as exc:
         _fail(str(exc))
     engine = get_engine(url=url)
-    upgrade(engine)
+    if migrate_to is not None:
+        upgrade(engine, migrate_to)
     return engine
 
 
@@ -49,7 +56,7 @@ def db_ensure() -> None:
         url = cluster.ensure(get_settings())
     except cluster.DatabaseUnavailable as exc:
         _fail(str(exc))
-    console.print(f"[db] using {cluster.display_url(url)}")
+    _say(f"[db] using {cluster.display_url(url)}")
 
 
 @db_app.command("upgrade")
@@ -57,32 +64,25 @@ def db_upgrade(revision: str = "head") -> None:
     """Create or migrate the schema (Alembic) up to a revision."""
     from gis.migrate import current
 
-    engine = _ready_engine() if revision == "head" else None
-    if engine is None:
-        from gis.db import get_engine
-        from gis.migrate import upgrade
-
-        engine = get_engine(url=cluster.ensure(get_settings()))
-        upgrade(engine, revision)
-    console.print(f"[db] schema at revision {current(engine)}")
+    engine = _engine(migrate_to=revision)
+    _say(f"[db] schema at revision {current(engine)}")
 
 
 @db_app.command("downgrade")
 def db_downgrade(revision: str = typer.Argument(..., help="target, e.g. 'base'")) -> None:
     """Take the schema back to a revision ('base' drops every table)."""
-    from gis.db import get_engine
     from gis.migrate import current, downgrade
 
-    engine = get_engine(url=cluster.ensure(get_settings()))
+    engine = _engine(migrate_to=None)
     downgrade(engine, revision)
-    console.print(f"[db] schema at revision {current(engine)}")
+    _say(f"[db] schema at revision {current(engine)}")
 
 
 @db_app.command("stop")
 def db_stop() -> None:
     """Stop the private cluster, if Wangge started one."""
     stopped = cluster.stop_private_cluster(get_settings())
-    console.print("[db] private cluster stopped" if stopped else "[db] no private cluster ran")
+    _say("[db] private cluster stopped" if stopped else "[db] no private cluster ran")
 
 
 @db_app.command("url")
@@ -130,13 +130,13 @@ def _load(layers, *, replace: bool, coord_type: str | None = None):
     from gis.coords import CoordTypeError
     from gis.validate import ValidationError
 
-    engine = _ready_engine()
+    engine = _engine()
     try:
         report = load_layers(engine, layers, replace=replace, coord_type=coord_type)
     except (ValidationError, LoadError, CoordTypeError) as exc:
         _fail(f"{exc}\nNothing was loaded.")
     for warning in report.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(f"[yellow]warning:[/] {escape(str(warning))}")
     for table, n in report.outside_grids.items():
         console.print(f"[yellow]note:[/] {n} {table} record(s) lie in no grid")
     _print_counts(report.rows, "loaded")
@@ -165,7 +165,7 @@ def demo(
     settings = get_settings()
     households = households or settings.sample_households
     seed = settings.sample_seed if seed is None else seed
-    console.print(f"[demo] generating {households:,} households (seed {seed})")
+    _say(f"[demo] generating {households:,} households (seed {seed})")
     layers = generate_district(households, seed)
     engine = _load(layers, replace=True)
     if map_out is None and not serve:
@@ -175,7 +175,7 @@ def demo(
 
         map_out.parent.mkdir(parents=True, exist_ok=True)
         map_out.write_text(render_district_map(engine, settings), encoding="utf-8")
-        console.print(f"[demo] map written to {map_out}")
+        _say(f"[demo] map written to {map_out}")
     if serve:
         _serve(engine.url.render_as_string(hide_password=False))
 
@@ -192,7 +192,7 @@ def _serve(url: str) -> None:
     from api.app import create_app
 
     settings = get_settings()
-    console.print(f"[serve] http://{settings.host}:{settings.port}/  (docs at /docs)")
+    _say(f"[serve] http://{settings.host}:{settings.port}/  (docs at /docs)")
     uvicorn.run(
         create_app(settings, database_url=url),
         host=settings.host,

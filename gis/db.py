@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import lru_cache
 
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.orm import Session, sessionmaker
 
 from gis.cluster import resolve_url
 from gis.settings import Settings, get_settings
@@ -21,21 +18,6 @@ def _engine_for(url: str) -> Engine:
 def get_engine(settings: Settings | None = None, url: str | None = None) -> Engine:
     """Return the (cached) engine for ``url``, or for the configured database."""
     return _engine_for(url or resolve_url(settings or get_settings()))
-
-
-@contextmanager
-def session_scope(engine: Engine | None = None) -> Iterator[Session]:
-    """A session committed on success and rolled back on any error."""
-    factory = sessionmaker(bind=engine or get_engine(), expire_on_commit=False)
-    session = factory()
-    try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def check_database(engine: Engine) -> dict[str, str]:
