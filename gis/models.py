@@ -35,6 +35,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
@@ -154,7 +155,7 @@ class Grid(Base):
     community_id: Mapped[int] = mapped_column(
         ForeignKey("admin_area.id", ondelete="RESTRICT"), index=True
     )
-    kind: Mapped[str] = mapped_column(String(16), default="base")
+    kind: Mapped[str] = mapped_column(String(16), server_default=text("'base'"))
     valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     valid_to: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID), nullable=False)
@@ -191,9 +192,9 @@ class Building(Located, Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     name: Mapped[str | None] = mapped_column(Text)
     estate_id: Mapped[int | None] = mapped_column(ForeignKey("admin_area.id"), index=True)
-    use: Mapped[str] = mapped_column(String(16), default="residential")
+    use: Mapped[str] = mapped_column(String(16), server_default=text("'residential'"))
     floors: Mapped[int] = mapped_column(SmallInteger)
-    units: Mapped[int] = mapped_column(SmallInteger, default=1)
+    units: Mapped[int] = mapped_column(SmallInteger, server_default=text("1"))
     geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID), nullable=False)
     __table_args__ = (
         CheckConstraint(_one_of("use", BUILDING_USES), name="use"),
@@ -230,10 +231,10 @@ class Resident(Base):
     )
     birth_year: Mapped[int] = mapped_column(SmallInteger)
     sex: Mapped[str] = mapped_column(String(1))
-    living_alone_elderly: Mapped[bool] = mapped_column(Boolean, default=False)
-    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    mobility_impaired: Mapped[bool] = mapped_column(Boolean, default=False)
-    low_income: Mapped[bool] = mapped_column(Boolean, default=False)
+    living_alone_elderly: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    disabled: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    mobility_impaired: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    low_income: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     __table_args__ = (
         CheckConstraint("sex IN ('M', 'F')", name="sex"),
         CheckConstraint("birth_year BETWEEN 1890 AND 2100", name="birth_year"),
@@ -285,8 +286,8 @@ class Shelter(Base):
     )
     shelter_class: Mapped[str] = mapped_column(String(16))
     area_m2: Mapped[float | None] = mapped_column(Float)
-    occupancy: Mapped[int] = mapped_column(Integer, default=0)
-    is_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    occupancy: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    is_open: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     zone = mapped_column(Geometry("MULTIPOLYGON", srid=SRID))
     __table_args__ = (
         CheckConstraint(_one_of("shelter_class", SHELTER_CLASSES), name="class"),
@@ -314,9 +315,9 @@ class RoadEdge(Base):
     name: Mapped[str | None] = mapped_column(Text)
     road_class: Mapped[str] = mapped_column(String(16))
     length_m: Mapped[float] = mapped_column(Float)
-    walkable: Mapped[bool] = mapped_column(Boolean, default=True)
-    drivable: Mapped[bool] = mapped_column(Boolean, default=True)
-    oneway: Mapped[bool] = mapped_column(Boolean, default=False)
+    walkable: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    drivable: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    oneway: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     walk_speed_mps: Mapped[float] = mapped_column(Float)
     drive_speed_kmh: Mapped[float | None] = mapped_column(Float)
     geom = mapped_column(Geometry("LINESTRING", srid=SRID), nullable=False)
@@ -352,8 +353,8 @@ class GridWorker(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), unique=True)
     name: Mapped[str] = mapped_column(Text)
     phone: Mapped[str | None] = mapped_column(String(20))
-    on_duty: Mapped[bool] = mapped_column(Boolean, default=True)
-    max_open_tasks: Mapped[int] = mapped_column(Integer, default=20)
+    on_duty: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    max_open_tasks: Mapped[int] = mapped_column(Integer, server_default=text("20"))
 
 
 class GridAssignment(Base):

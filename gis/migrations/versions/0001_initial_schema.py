@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 19:21:00.557280
+Create Date: 2026-11-23 19:46:01.665767
 """
 
 import sqlalchemy as sa
@@ -162,7 +162,7 @@ def upgrade() -> None:
         sa.Column("code", sa.String(length=15), nullable=False),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("community_id", sa.Integer(), nullable=False),
-        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("kind", sa.String(length=16), server_default=sa.text("'base'"), nullable=False),
         sa.Column(
             "valid_from",
             sa.DateTime(timezone=True),
@@ -213,9 +213,11 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger(), nullable=False),
         sa.Column("name", sa.Text(), nullable=True),
         sa.Column("estate_id", sa.Integer(), nullable=True),
-        sa.Column("use", sa.String(length=16), nullable=False),
+        sa.Column(
+            "use", sa.String(length=16), server_default=sa.text("'residential'"), nullable=False
+        ),
         sa.Column("floors", sa.SmallInteger(), nullable=False),
-        sa.Column("units", sa.SmallInteger(), nullable=False),
+        sa.Column("units", sa.SmallInteger(), server_default=sa.text("1"), nullable=False),
         sa.Column(
             "geom",
             Geometry(
@@ -332,8 +334,8 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("phone", sa.String(length=20), nullable=True),
-        sa.Column("on_duty", sa.Boolean(), nullable=False),
-        sa.Column("max_open_tasks", sa.Integer(), nullable=False),
+        sa.Column("on_duty", sa.Boolean(), server_default=sa.text("true"), nullable=False),
+        sa.Column("max_open_tasks", sa.Integer(), server_default=sa.text("20"), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"], ["app_user.id"], name=op.f("fk_grid_worker_user_id_app_user")
         ),
@@ -507,9 +509,9 @@ def upgrade() -> None:
         sa.Column("name", sa.Text(), nullable=True),
         sa.Column("road_class", sa.String(length=16), nullable=False),
         sa.Column("length_m", sa.Float(), nullable=False),
-        sa.Column("walkable", sa.Boolean(), nullable=False),
-        sa.Column("drivable", sa.Boolean(), nullable=False),
-        sa.Column("oneway", sa.Boolean(), nullable=False),
+        sa.Column("walkable", sa.Boolean(), server_default=sa.text("true"), nullable=False),
+        sa.Column("drivable", sa.Boolean(), server_default=sa.text("true"), nullable=False),
+        sa.Column("oneway", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("walk_speed_mps", sa.Float(), nullable=False),
         sa.Column("drive_speed_kmh", sa.Float(), nullable=True),
         sa.Column(
@@ -559,8 +561,8 @@ def upgrade() -> None:
         sa.Column("facility_id", sa.BigInteger(), nullable=False),
         sa.Column("shelter_class", sa.String(length=16), nullable=False),
         sa.Column("area_m2", sa.Float(), nullable=True),
-        sa.Column("occupancy", sa.Integer(), nullable=False),
-        sa.Column("is_open", sa.Boolean(), nullable=False),
+        sa.Column("occupancy", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.Column("is_open", sa.Boolean(), server_default=sa.text("true"), nullable=False),
         sa.Column(
             "zone",
             Geometry(
@@ -628,10 +630,14 @@ def upgrade() -> None:
         sa.Column("household_id", sa.BigInteger(), nullable=False),
         sa.Column("birth_year", sa.SmallInteger(), nullable=False),
         sa.Column("sex", sa.String(length=1), nullable=False),
-        sa.Column("living_alone_elderly", sa.Boolean(), nullable=False),
-        sa.Column("disabled", sa.Boolean(), nullable=False),
-        sa.Column("mobility_impaired", sa.Boolean(), nullable=False),
-        sa.Column("low_income", sa.Boolean(), nullable=False),
+        sa.Column(
+            "living_alone_elderly", sa.Boolean(), server_default=sa.text("false"), nullable=False
+        ),
+        sa.Column("disabled", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+        sa.Column(
+            "mobility_impaired", sa.Boolean(), server_default=sa.text("false"), nullable=False
+        ),
+        sa.Column("low_income", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.CheckConstraint("sex IN ('M', 'F')", name=op.f("ck_resident_sex")),
         sa.CheckConstraint("birth_year BETWEEN 1890 AND 2100", name=op.f("ck_resident_birth_year")),
         sa.ForeignKeyConstraint(

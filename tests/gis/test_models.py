@@ -1,0 +1,119 @@
+"""The schema itself refuses what is wrong, whoever writes to it, and migrates both ways."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy.exc import DataError, IntegrityError, InternalError
+
+from gis import cluster
+from gis.migrate import current, downgrade, upgrade
+
+COMMUNITY = (
+    "INSERT INTO admin_area (code, name, level, geom) VALUES "
+    "('330199999001', '测试社区', 'community', "
+    "ST_GeomFromText('MULTIPOLYGON(((120.08 30.31, 120.09 30.31, 120.09 30.32, "
+    "120.08 30.32, 120.08 30.31)))', 4326)) RETURNING id"
+)
+
+
+def _refused(engine: Engine, sql: str) -> str:
+    with engine.connect() as conn, conn.begin():
+        cid = conn.execute(text(COMMUNITY)).scalar_one()
+        with pytest.raises((IntegrityError, DataError, InternalError)) as info:
+            conn.execute(text(sql.format(cid=cid)))
+        conn.rollback()
+    return str(info.value)
+
+
+GRID = (
+    "INSERT INTO grid (code, name, community_id, geom) VALUES ('{code}', '网格', {{cid}}, "
+    "ST_GeomFromText('{wkt}', {srid}))"
+)
+SQUARE = "MULTIPOLYGON(((120.08 30.31, 120.085 30.31, 120.085 30.32, 120.08 30.32, 120.08 30.31)))"
+BOWTIE = "MULTIPOLYGON(((120.08 30.31, 120.09 30.32, 120.09 30.31, 120.08 30.32, 120.08 30.31)))"
+
+
+@pytest.mark.parametrize(
+    ("sql", "reason"),
+    [
+        (GRID.format(code="330199999001001", wkt=SQUARE, srid=3857), "SRID"),
+        (GRID.format(code="330199999001001", wkt=BOWTIE, srid=4326), "geom_valid"),
+        (
+            GRID.format(code="330199999001001", wkt=SQUARE.replace("30.32", "95.0"), srid=4326),
+            "lonlat_range",
+        ),
+        (GRID.format(code="33019999900100", wkt=SQUARE, srid=4326), "code_digits"),
+        (
+            "INSERT INTO facility (id, kind, name, geom) VALUES (1, 'casino', 'x', "
+            "ST_SetSRID(ST_MakePoint(120.08, 30.31), 4326))",
+            "ck_facility_kind",
+        ),
+        (
+            "INSERT INTO household (id, building_id, unit, room, size) "
+            "VALUES (1, 999, 1, '101', 2)",
+            "fk_household_building_id",
+        ),
+    ],
+    ids=[
+        "wrong-srid",
+        "invalid-geometry",
+        "latitude-out-of-range",
+        "short-grid-code",
+        "unknown-facility-kind",
+        "household-without-building",
+    ],
+)
+def test_the_database_refuses(engine: Engine, sql: str, reason: str) -> None:
+    assert reason in _refused(engine, sql)
+
+
+def test_two_current_grids_cannot_share_a_code(engine: Engine) -> None:
+    insert = GRID.format(code="330199999001001", wkt=SQUARE, srid=4326)
+    message = _refused(engine, f"{insert}; {insert}")
+    assert "uq_grid_current_code" in message
+
+
+def test_h3_cells_are_bigint_and_located_tables_have_grid_and_cell(engine: Engine) -> None:
+    inspector = inspect(engine)
+    for table in ("building", "household", "facility", "road_node", "incident"):
+        columns = {c["name"]: str(c["type"]) for c in inspector.get_columns(table)}
+        assert columns["h3_cell"] == "BIGINT", table
+        assert "grid_id" in columns, table
+        indexed = {tuple(i["column_names"]) for i in inspector.get_indexes(table)}
+        assert ("h3_cell",) in indexed and ("grid_id",) in indexed, table
+
+
+def test_migrations_go_down_to_nothing_and_up_again(database_url: str) -> None:
+    base = cluster.server_url(database_url, "postgres")
+    name = "wangge_test_migrations"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    url = cluster.server_url(database_url, name)
+    cluster.ensure_database(url)
+    engine = create_engine(url)
+    try:
+        upgrade(engine)
+        assert current(engine) == "0001"
+        downgrade(engine, "base")
+        assert current(engine) is None
+        assert "grid" not in inspect(engine).get_table_names()
+        upgrade(engine)
+        assert "grid" in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def test_the_migrations_match_the_models(engine: Engine) -> None:
+    from alembic import command
+
+    from gis.migrate import alembic_config
+
+    cfg = alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.check(cfg)  # raises when autogenerate would find a difference
