@@ -1,0 +1,105 @@
+"""Store a new version of a community's grids and move every record into it, atomically.
+
+Used by the grid designer and by grid imports: the old grids are kept as history
+(``valid_to``), the new ones get codes in reading order when they have none, the
+lineage old → new is written, grid workers carry over to the new grid that took most
+of their old grid, and every record in the community is placed again — all in one
+transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, text
+
+import geopandas as gpd
+import shapely
+
+from etl.relocate import RelocateReport, relocate
+from gis import grid_store
+from gis.settings import Settings
+from grids.codes import GridCodeError, generate_codes
+
+
+@dataclass
+class VersionReport:
+    """What a new grid version did."""
+
+    community_code: str
+    retired: list[int]
+    created: list[int]
+    codes: list[str]
+    relocated: RelocateReport
+
+
+class GridVersionError(ValueError):
+    """The new grids cannot be stored (unknown community, bad codes …)."""
+
+
+def save_grid_version(
+    engine: Engine,
+    community_code: str,
+    grids: gpd.GeoDataFrame,
+    *,
+    progress: bool = True,
+    settings: Settings | None = None,
+) -> VersionReport:
+    """Replace the current grids of a community by ``grids`` (EPSG:4326).
+
+    ``grids`` may carry ``code``, ``name`` and ``kind``; missing codes are generated
+    west to east, north to south, and missing names are "<社区>第N网格".
+
+    Raises
+    ------
+    GridVersionError
+        When the community does not exist or a code cannot be generated.
+    """
+    grids = grids.to_crs(4326).copy() if grids.crs is not None else grids.copy()
+    with engine.begin() as conn:
+        found = grid_store.communities(conn, community_code)
+        if found.empty:
+            raise GridVersionError(f"no community with code {community_code}")
+        community = found.iloc[0]
+        if "code" not in grids or grids["code"].isna().any():
+            try:
+                grids["code"] = generate_codes(community_code, grids.geometry.array)
+            except GridCodeError as exc:
+                raise GridVersionError(str(exc)) from exc
+        if "name" not in grids or grids["name"].isna().any():
+            grids["name"] = [f"{community['name']}第{int(c[-3:])}网格" for c in grids["code"]]
+        old = grid_store.current_grids(conn, community_code)
+        created = grid_store.retire_and_insert_grids(conn, int(community["id"]), grids)
+        _carry_over_workers(conn, [int(i) for i in old["id"]], created)
+        area = shapely.union_all([community.geom, *old.geometry, *grids.geometry])
+        report = relocate(
+            conn,
+            area_wkb=shapely.to_wkb(area),
+            progress=progress,
+            old_grid_ids=[int(i) for i in old["id"]],
+            settings=settings,
+        )
+    return VersionReport(
+        community_code, [int(i) for i in old["id"]], created, list(grids["code"]), report
+    )
+
+
+def _carry_over_workers(conn, old_ids: list[int], new_ids: list[int]) -> None:
+    """Give each new grid the workers of the old grid it overlaps most."""
+    if not old_ids or not new_ids:
+        return
+    conn.execute(
+        text("""
+        INSERT INTO grid_assignment (worker_id, grid_id, role)
+        SELECT DISTINCT ON (n.id, a.worker_id) a.worker_id, n.id, a.role
+        FROM grid n
+        CROSS JOIN LATERAL (
+            SELECT o.id FROM grid o
+            WHERE o.id = ANY(:old) AND ST_Intersects(o.geom, n.geom)
+            ORDER BY ST_Area(ST_Intersection(o.geom, n.geom)) DESC, o.code LIMIT 1) best
+        JOIN grid_assignment a ON a.grid_id = best.id
+        WHERE n.id = ANY(:new)
+        ORDER BY n.id, a.worker_id, a.role = 'primary' DESC
+        ON CONFLICT DO NOTHING"""),
+        {"old": old_ids, "new": new_ids},
+    )
