@@ -123,8 +123,10 @@ def incident_counts(
 
 
 def records_in_no_grid(bind: Engine | Connection, community: str | None = None) -> gpd.GeoDataFrame:
-    """Located records with no grid: kind ('building', 'household', 'facility', 'incident'), id,
-    households (for buildings), geom (their point).  With ``community``, those inside it.
+    """Located records in no grid, with ``community``: those inside that community.
+
+    Columns: kind ('building', 'facility', 'incident'), id, geom (their point),
+    households (for buildings).
     """
     return _read(
         bind,
