@@ -194,11 +194,41 @@ def layers_to_wgs84(layers: Mapping[str, pd.DataFrame], coord_type: str) -> dict
     return out
 
 
+def referenced_keys(layers: Mapping[str, pd.DataFrame]) -> set[tuple[str, str]]:
+    """The (layer, key column) pairs the given layers refer to."""
+    return {
+        (ref.layer, ref.target)
+        for spec in LAYER_SPECS
+        if spec.name in layers
+        for ref in spec.references
+    }
+
+
+def _reference_targets(
+    layers: Mapping[str, pd.DataFrame],
+    ref: Reference,
+    known: Mapping[tuple[str, str], pd.Index] | None,
+) -> pd.Index | None:
+    """Keys a reference may point at: in the layer set and already stored; None: unknown."""
+    parts = []
+    if ref.layer in layers and ref.target in layers[ref.layer].columns:
+        parts.append(pd.Index(layers[ref.layer][ref.target]))
+    if known is not None and (ref.layer, ref.target) in known:
+        parts.append(known[(ref.layer, ref.target)])
+    if not parts:
+        return None
+    return parts[0].append(parts[1:]) if len(parts) > 1 else parts[0]
+
+
 def validate_layers(
     layers: Mapping[str, pd.DataFrame],
     service_area: tuple[float, float, float, float],
+    known: Mapping[tuple[str, str], pd.Index] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], list[Problem]]:
     """Check a layer set; return it with harmless geometry repairs applied, and warnings.
+
+    ``known`` holds keys already stored, per (layer, key column), so that a file may
+    refer to records loaded before (a grid file naming existing communities).
 
     Raises
     ------
@@ -230,15 +260,10 @@ def validate_layers(
         for column, allowed in spec.allowed.items():
             layer_problems += check_allowed(frame, spec.name, column, allowed, id_col)
         for ref in spec.references:
-            if ref.layer in layers and ref.target in layers[ref.layer].columns:
+            targets = _reference_targets(layers, ref, known)
+            if targets is not None:
                 layer_problems += check_references(
-                    frame,
-                    spec.name,
-                    ref.column,
-                    pd.Index(layers[ref.layer][ref.target]),
-                    ref.layer,
-                    id_col,
-                    ref.nullable,
+                    frame, spec.name, ref.column, targets, ref.layer, id_col, ref.nullable
                 )
         geometry_column = spec.extra_geometry if spec.geometry is None else None
         if spec.geometry is not None or (geometry_column and isinstance(frame, gpd.GeoDataFrame)):

@@ -26,7 +26,7 @@ from tqdm import tqdm
 import geopandas as gpd
 import shapely
 
-from etl.layers import layers_to_wgs84, validate_layers
+from etl.layers import layers_to_wgs84, referenced_keys, validate_layers
 from gis import models
 from gis.bulk import copy_frame, deferred_indexes
 from gis.settings import Settings, get_settings
@@ -396,12 +396,13 @@ def load_layers(
     settings = settings or get_settings()
     if coord_type is not None:
         layers = layers_to_wgs84(layers, coord_type)
-    layers, warnings = validate_layers(layers, settings.service_area_bounds)
     raw = engine.raw_connection()
     try:
         conn = raw.driver_connection
         assert isinstance(conn, psycopg.Connection)
         with conn.transaction(), conn.cursor() as cur:
+            known = None if replace else _stored_keys(cur, referenced_keys(layers))
+            layers, warnings = validate_layers(layers, settings.service_area_bounds, known)
             loader = _Loader(cur, settings, progress)
             loader.report.warnings = warnings
             # every layer's rows, plus the identities split off the residents
@@ -423,6 +424,18 @@ def load_layers(
         return loader.report
     finally:
         raw.close()
+
+
+def _stored_keys(
+    cur: psycopg.Cursor, pairs: set[tuple[str, str]]
+) -> dict[tuple[str, str], pd.Index]:
+    """Keys already in the database that a file may refer to (current grids only)."""
+    known: dict[tuple[str, str], pd.Index] = {}
+    for table, column in sorted(pairs):
+        where = " WHERE valid_to IS NULL" if table == "grid" else ""
+        cur.execute(f"SELECT {column} FROM {table}{where}")
+        known[(table, column)] = pd.Index([row[0] for row in cur.fetchall()])
+    return known
 
 
 def _run(loader: _Loader, layers: Mapping[str, pd.DataFrame]) -> None:

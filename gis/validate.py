@@ -265,7 +265,7 @@ def check_unique(frame: pd.DataFrame, layer: str, column: str) -> list[Problem]:
             int(p) + 1,
             str(values.iloc[p]),
             column,
-            f"duplicate {column} {values.iloc[p]!r} (first seen in row "
+            f"duplicate {column} {_show(values.iloc[p])} (first seen in row "
             f"{first_row[values.iloc[p]]})",
             f"give each record its own {column}",
         )
@@ -318,7 +318,7 @@ def check_allowed(
             int(p) + 1,
             rid,
             column,
-            f"unknown {column} {values.iloc[p]!r}",
+            f"unknown {column} {_show(values.iloc[p])}",
             f"use one of: {', '.join(allowed)}",
         )
         for p, rid in zip(positions, ids, strict=True)
@@ -348,7 +348,7 @@ def check_references(
             int(p) + 1,
             rid,
             column,
-            f"{column} {values.iloc[p]!r} names no record of {target_layer}",
+            f"{column} {_show(values.iloc[p])} names no record of {target_layer}",
             f"load the {target_layer} record first, or correct the reference",
         )
         for p, rid in zip(positions, ids, strict=True)
@@ -368,6 +368,13 @@ _TYPE_IDS = {
 def _promotable(allowed_ids: set[int]) -> set[int]:
     """A MultiPolygon column accepts a repaired Polygon (it is promoted when stored)."""
     return {3} if 6 in allowed_ids else set()
+
+
+def _show(value: object) -> str:
+    """A value as a user wrote it: numbers bare, text in quotes."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def _only(n: int, pos: int) -> np.ndarray:

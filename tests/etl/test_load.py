@@ -218,3 +218,16 @@ def test_unknown_coord_type_is_a_clear_error() -> None:
 
     with pytest.raises(CoordTypeError, match="gcj02"):
         load_layers(None, tiny_district(), coord_type="mars", progress=False)  # type: ignore[arg-type]
+
+
+def test_a_later_file_may_refer_to_records_already_stored(empty: Engine) -> None:
+    layers = tiny_district()
+    first = {k: layers[k] for k in ("admin_area", "grid")}
+    load_layers(empty, first, progress=False)
+    rest = {k: v for k, v in tiny_district().items() if k not in first}
+    report = load_layers(empty, rest, progress=False)
+    assert report.rows["building"] == 2
+    # and a reference to nothing, neither in the file nor stored, is still named
+    orphans = {"household": tiny_district()["household"].assign(building_id=999)}
+    with pytest.raises(ValidationError, match="building_id 999 names no record"):
+        load_layers(empty, orphans, progress=False)
