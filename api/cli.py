@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from api.commands.common import console, fail, ready_engine, say
 from gis import cluster
 from gis.settings import get_settings
 
@@ -21,32 +21,12 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The database: find or start it, migrate it.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-console = Console(stderr=True)
-
-
-def _say(message: str) -> None:
-    """Print a progress line to stderr, as it is (no rich markup)."""
-    console.print(message, markup=False, highlight=False)
-
-
-def _fail(message: str, code: int = 1) -> None:
-    console.print(f"[bold red]error:[/] {escape(message)}")
-    raise typer.Exit(code)
-
-
-def _engine(migrate_to: str | None = "head"):
-    """Ensure a server, the database and PostGIS; migrate to ``migrate_to``; the engine."""
-    from gis.db import get_engine
-    from gis.migrate import upgrade
-
-    try:
-        url = cluster.ensure(get_settings())
-    except cluster.DatabaseUnavailable as exc:
-        _fail(str(exc))
-    engine = get_engine(url=url)
-    if migrate_to is not None:
-        upgrade(engine, migrate_to)
-    return engine
+grids_app = typer.Typer(help="Grids (网格): import, export, check, design.", no_args_is_help=True)
+app.add_typer(grids_app, name="grids")
+areas_app = typer.Typer(
+    help="Admin areas: districts, streets, communities, estates.", no_args_is_help=True
+)
+app.add_typer(areas_app, name="areas")
 
 
 @db_app.command("ensure")
@@ -55,8 +35,8 @@ def db_ensure() -> None:
     try:
         url = cluster.ensure(get_settings())
     except cluster.DatabaseUnavailable as exc:
-        _fail(str(exc))
-    _say(f"[db] using {cluster.display_url(url)}")
+        fail(str(exc))
+    say(f"[db] using {cluster.display_url(url)}")
 
 
 @db_app.command("upgrade")
@@ -64,8 +44,8 @@ def db_upgrade(revision: str = "head") -> None:
     """Create or migrate the schema (Alembic) up to a revision."""
     from gis.migrate import current
 
-    engine = _engine(migrate_to=revision)
-    _say(f"[db] schema at revision {current(engine)}")
+    engine = ready_engine(migrate_to=revision)
+    say(f"[db] schema at revision {current(engine)}")
 
 
 @db_app.command("downgrade")
@@ -73,16 +53,16 @@ def db_downgrade(revision: str = typer.Argument(..., help="target, e.g. 'base'")
     """Take the schema back to a revision ('base' drops every table)."""
     from gis.migrate import current, downgrade
 
-    engine = _engine(migrate_to=None)
+    engine = ready_engine(migrate_to=None)
     downgrade(engine, revision)
-    _say(f"[db] schema at revision {current(engine)}")
+    say(f"[db] schema at revision {current(engine)}")
 
 
 @db_app.command("stop")
 def db_stop() -> None:
     """Stop the private cluster, if Wangge started one."""
     stopped = cluster.stop_private_cluster(get_settings())
-    _say("[db] private cluster stopped" if stopped else "[db] no private cluster ran")
+    say("[db] private cluster stopped" if stopped else "[db] no private cluster ran")
 
 
 @db_app.command("url")
@@ -121,7 +101,7 @@ def load(
     try:
         layers = read_layers(path)
     except LayerFileError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     _load(layers, replace=replace, coord_type=coord_type)
 
 
@@ -130,11 +110,11 @@ def _load(layers, *, replace: bool, coord_type: str | None = None):
     from gis.coords import CoordTypeError
     from gis.validate import ValidationError
 
-    engine = _engine()
+    engine = ready_engine()
     try:
         report = load_layers(engine, layers, replace=replace, coord_type=coord_type)
     except (ValidationError, LoadError, CoordTypeError) as exc:
-        _fail(f"{exc}\nNothing was loaded.")
+        fail(f"{exc}\nNothing was loaded.")
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {escape(str(warning))}")
     for table, n in report.outside_grids.items():
@@ -165,7 +145,7 @@ def demo(
     settings = get_settings()
     households = households or settings.sample_households
     seed = settings.sample_seed if seed is None else seed
-    _say(f"[demo] generating {households:,} households (seed {seed})")
+    say(f"[demo] generating {households:,} households (seed {seed})")
     layers = generate_district(households, seed)
     engine = _load(layers, replace=True)
     if map_out is None and not serve:
@@ -175,7 +155,7 @@ def demo(
 
         map_out.parent.mkdir(parents=True, exist_ok=True)
         map_out.write_text(render_district_map(engine, settings), encoding="utf-8")
-        _say(f"[demo] map written to {map_out}")
+        say(f"[demo] map written to {map_out}")
     if serve:
         _serve(engine.url.render_as_string(hide_password=False))
 
@@ -192,7 +172,7 @@ def _serve(url: str) -> None:
     from api.app import create_app
 
     settings = get_settings()
-    _say(f"[serve] http://{settings.host}:{settings.port}/  (docs at /docs)")
+    say(f"[serve] http://{settings.host}:{settings.port}/  (docs at /docs)")
     uvicorn.run(
         create_app(settings, database_url=url),
         host=settings.host,
@@ -200,6 +180,18 @@ def _serve(url: str) -> None:
         log_level="info",
     )
 
+
+def _register() -> None:
+    """Commands that live in their own modules (api/commands/)."""
+    from api.commands import grids_io
+
+    grids_app.command("import")(grids_io.import_command)
+    grids_app.command("export")(grids_io.export_command)
+    areas_app.command("import")(grids_io.import_areas_command)
+    app.command("locate")(grids_io.locate_command)
+
+
+_register()
 
 if __name__ == "__main__":
     app()

@@ -9,9 +9,10 @@ transaction.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 import geopandas as gpd
 import shapely
@@ -45,7 +46,7 @@ def save_grid_version(
     progress: bool = True,
     settings: Settings | None = None,
 ) -> VersionReport:
-    """Replace the current grids of a community by ``grids`` (EPSG:4326).
+    """Replace the current grids of one community by ``grids`` (EPSG:4326).
 
     ``grids`` may carry ``code``, ``name`` and ``kind``; missing codes are generated
     west to east, north to south, and missing names are "<社区>第N网格".
@@ -55,36 +56,73 @@ def save_grid_version(
     GridVersionError
         When the community does not exist or a code cannot be generated.
     """
-    grids = grids.to_crs(4326).copy() if grids.crs is not None else grids.copy()
+    [report] = save_grid_versions(
+        engine, {community_code: grids}, progress=progress, settings=settings
+    )
+    return report
+
+
+def save_grid_versions(
+    engine: Engine,
+    by_community: Mapping[str, gpd.GeoDataFrame],
+    *,
+    progress: bool = True,
+    settings: Settings | None = None,
+) -> list[VersionReport]:
+    """Replace the grids of several communities in one transaction (see save_grid_version)."""
+    reports: list[VersionReport] = []
     with engine.begin() as conn:
-        found = grid_store.communities(conn, community_code)
-        if found.empty:
-            raise GridVersionError(f"no community with code {community_code}")
-        community = found.iloc[0]
-        if "code" not in grids or grids["code"].isna().any():
-            try:
-                grids["code"] = generate_codes(community_code, grids.geometry.array)
-            except GridCodeError as exc:
-                raise GridVersionError(str(exc)) from exc
-        if "name" not in grids or grids["name"].isna().any():
-            grids["name"] = [f"{community['name']}第{int(c[-3:])}网格" for c in grids["code"]]
-        old = grid_store.current_grids(conn, community_code)
-        created = grid_store.retire_and_insert_grids(conn, int(community["id"]), grids)
-        _carry_over_workers(conn, [int(i) for i in old["id"]], created)
-        area = shapely.union_all([community.geom, *old.geometry, *grids.geometry])
-        report = relocate(
+        areas = []
+        retired: list[int] = []
+        for community_code, new in by_community.items():
+            report, area = _replace(conn, community_code, new)
+            reports.append(report)
+            areas.append(area)
+            retired += report.retired
+        moved = relocate(
             conn,
-            area_wkb=shapely.to_wkb(area),
+            area_wkb=shapely.to_wkb(shapely.union_all(areas)),
+            old_grid_ids=retired,
             progress=progress,
-            old_grid_ids=[int(i) for i in old["id"]],
             settings=settings,
         )
-    return VersionReport(
-        community_code, [int(i) for i in old["id"]], created, list(grids["code"]), report
+    for report in reports:
+        report.relocated = moved
+    return reports
+
+
+def _replace(
+    conn: Connection, community_code: str, grids: gpd.GeoDataFrame
+) -> tuple[VersionReport, shapely.Geometry]:
+    """Retire a community's grids and insert ``grids``; return the report and the area."""
+    grids = grids.to_crs(4326).copy() if grids.crs is not None else grids.copy()
+    found = grid_store.communities(conn, community_code)
+    if found.empty:
+        raise GridVersionError(f"no community with code {community_code}")
+    community = found.iloc[0]
+    if "code" not in grids or grids["code"].isna().any():
+        try:
+            grids["code"] = generate_codes(community_code, grids.geometry.array)
+        except GridCodeError as exc:
+            raise GridVersionError(str(exc)) from exc
+    if "name" not in grids or grids["name"].isna().any():
+        grids["name"] = [f"{community['name']}第{int(c[-3:])}网格" for c in grids["code"]]
+    old = grid_store.current_grids(conn, community_code)
+    old_ids = [int(i) for i in old["id"]]
+    created = grid_store.retire_and_insert_grids(conn, int(community["id"]), grids)
+    _carry_over_workers(conn, old_ids, created)
+    area = shapely.union_all([community.geom, *old.geometry, *grids.geometry])
+    report = VersionReport(
+        community_code,
+        old_ids,
+        created,
+        list(grids["code"]),
+        RelocateReport(changed={}, in_no_grid={}),
     )
+    return report, area
 
 
-def _carry_over_workers(conn, old_ids: list[int], new_ids: list[int]) -> None:
+def _carry_over_workers(conn: Connection, old_ids: list[int], new_ids: list[int]) -> None:
     """Give each new grid the workers of the old grid it overlaps most."""
     if not old_ids or not new_ids:
         return
