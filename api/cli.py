@@ -154,7 +154,7 @@ def demo(
         from api.routers.maps import render_district_map
 
         map_out.parent.mkdir(parents=True, exist_ok=True)
-        map_out.write_text(render_district_map(engine, settings), encoding="utf-8")
+        map_out.write_text(render_district_map(engine, settings, for_file=True), encoding="utf-8")
         say(f"[demo] map written to {map_out}")
     if serve:
         _serve(engine.url.render_as_string(hide_password=False))
@@ -183,10 +183,11 @@ def _serve(url: str) -> None:
 
 def _register() -> None:
     """Commands that live in their own modules (api/commands/)."""
-    from api.commands import grids_io
+    from api.commands import grids_check, grids_io
 
     grids_app.command("import")(grids_io.import_command)
     grids_app.command("export")(grids_io.export_command)
+    grids_app.command("check")(grids_check.check)
     areas_app.command("import")(grids_io.import_areas_command)
     app.command("locate")(grids_io.locate_command)
 

@@ -84,9 +84,9 @@ class RequestLog:
 
 
 def is_local(url: str) -> bool:
-    """Tell whether ``url`` stays on this machine (localhost, data:, blob:, about:)."""
+    """Tell whether ``url`` stays on this machine (localhost, file:, data:, blob:, about:)."""
     parts = urlsplit(url)
-    if parts.scheme in {"data", "blob", "about", "chrome", "devtools"}:
+    if parts.scheme in {"data", "blob", "about", "chrome", "devtools", "file"}:
         return True
     return (parts.hostname or "") in LOCAL_HOSTS
 

@@ -10,22 +10,29 @@ from sqlalchemy import Engine
 from api.deps import EngineDep, SettingsDep
 from gis import queries
 from gis.settings import Settings
-from maps.assets import render_offline
+from maps.assets import STATIC_DIR, STATIC_URL, VENDOR_DIR, VENDOR_URL, render_offline
 from maps.district import district_map
 
 router = APIRouter(tags=["maps"])
 
 
-def render_district_map(engine: Engine, settings: Settings) -> str:
-    """The district overview page: grids by household count, buildings, facilities, shelters."""
+def render_district_map(engine: Engine, settings: Settings, *, for_file: bool = False) -> str:
+    """The district overview page: grids by household count, buildings, facilities, shelters.
+
+    ``for_file``: a page opened from disk, loading the assets from their folders here
+    rather than from the server's ``/static`` paths.
+    """
+    urls = (VENDOR_DIR.as_posix(), STATIC_DIR.as_posix()) if for_file else (VENDOR_URL, STATIC_URL)
     m = district_map(
         queries.grids_with_counts(engine),
         queries.buildings_with_counts(engine),
         queries.facilities(engine),
         queries.shelters(engine),
         settings=settings,
+        vendor_url=urls[0],
+        static_url=urls[1],
     )
-    return render_offline(m)
+    return render_offline(m, *urls)
 
 
 @router.get("/", include_in_schema=False)

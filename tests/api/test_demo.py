@@ -35,8 +35,9 @@ def _grid_codes(engine: Engine) -> list[str]:
         )
 
 
+@pytest.mark.browser
 def test_demo_no_serve_loads_and_writes_the_map(
-    database_url: str, engine: Engine, tmp_path: Path
+    database_url: str, engine: Engine, tmp_path: Path, artifacts: Path
 ) -> None:
     out = tmp_path / "demo.html"
     run = subprocess.run(
@@ -68,6 +69,10 @@ def test_demo_no_serve_loads_and_writes_the_map(
     codes = _grid_codes(engine)
     assert codes and all(code in html for code in codes)
     assert external_references(html) == []
+    # the file works opened straight from disk, with every grid drawn
+    with open_page(out.as_uri(), screenshot=artifacts / "demo_map_file.png") as (page, _):
+        page.wait_for_selector("path.wangge-grid")
+        assert page.locator("path.wangge-grid").count() == len(codes)
 
 
 def _free_port() -> int:

@@ -1,0 +1,210 @@
+"""``wangge grids design``: propose (and with --save store) balanced, road-following grids."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from api.commands.common import console, fail, ready_engine, say
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from grids.design import Design, DesignMetrics
+
+out = Console()
+
+
+def design(
+    community: Annotated[str, typer.Option("--community", help="12-digit community code")],
+    min_households: Annotated[
+        int, typer.Option("--min", min=1, help="fewest households in a grid")
+    ] = 300,
+    max_households: Annotated[
+        int, typer.Option("--max", min=1, help="most households in a grid")
+    ] = 500,
+    count: Annotated[
+        int | None, typer.Option("--count", min=1, help="number of grids (default: best)")
+    ] = None,
+    save: Annotated[
+        bool, typer.Option("--save/--dry-run", help="store the design as the new grids")
+    ] = False,
+    map_out: Annotated[
+        Path | None, typer.Option("--map-out", help="write the before/after map (HTML) here")
+    ] = None,
+) -> None:
+    """Split a community into grids of balanced households along its roads.
+
+    Compares current grids, the design and a naive square grid; --save stores the design.
+    """
+    from etl.grid_versions import GridVersionError, save_grid_version
+    from gis import grid_store
+    from grids.codes import generate_codes
+    from grids.design import DesignError, design_grids, measure, naive_square_grid
+
+    if min_households > max_households:
+        fail(f"--min {min_households} is above --max {max_households}")
+    engine = ready_engine()
+    found = grid_store.communities(engine, community)
+    if found.empty:
+        known = grid_store.communities(engine)["code"].tolist()
+        hint = f" (known: {', '.join(known[:8])}{' …' if len(known) > 8 else ''})" if known else ""
+        fail(f"no community with code {community}{hint}")
+    row = found.iloc[0]
+    buildings = grid_store.building_points(engine, community)
+    if int(buildings["households"].sum()) == 0:
+        fail(
+            f"community {community} ({row['name']}) has no households in its buildings: "
+            "load buildings and households first (wangge load)"
+        )
+    roads = grid_store.road_lines(engine, community)
+    current = grid_store.current_grids(engine, community)
+    say(
+        f"[design] {row['name']} {community}: {len(buildings)} buildings, "
+        f"{int(buildings['households'].sum())} households, {len(roads)} road edges, "
+        f"{len(current)} current grids"
+    )
+    try:
+        proposal = design_grids(
+            row.geom,
+            roads,
+            buildings,
+            min_households=min_households,
+            max_households=max_households,
+            target_count=count,
+        )
+        naive = naive_square_grid(
+            row.geom,
+            buildings,
+            proposal.metrics.n_grids,
+            min_households=min_households,
+            max_households=max_households,
+        )
+    except DesignError as exc:
+        fail(f"community {community}: {exc}")
+    grids = proposal.grids
+    grids["code"] = generate_codes(community, grids.geometry.array)
+    grids["name"] = [f"{row['name']}第{int(c[-3:])}网格" for c in grids["code"]]
+
+    metrics: list[tuple[str, DesignMetrics]] = []
+    if not current.empty:
+        metrics.append(
+            (
+                "current 现状",
+                measure(
+                    current.geometry.array,
+                    current["households"].to_numpy(),
+                    min_households=min_households,
+                    max_households=max_households,
+                ),
+            )
+        )
+    metrics += [("designed 方案", proposal.metrics), ("naive square 方格", naive.metrics)]
+    out.print(_comparison(metrics, community))
+    out.print(_grid_table(proposal))
+    for note in proposal.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}")
+
+    if map_out is not None:
+        _write_map(map_out, current, grids, roads, min_households, max_households, row["name"])
+        say(f"[design] map written to {map_out}")
+
+    if not save:
+        say("[design] dry run: nothing stored (add --save to store this design)")
+        return
+    try:
+        report = save_grid_version(
+            engine, community, grids[["code", "name", "geometry"]], progress=False
+        )
+    except GridVersionError as exc:
+        fail(f"{exc}\nNothing was stored.")
+    out.print(
+        f"stored: {len(report.retired)} grid(s) retired, {len(report.created)} created: "
+        f"{', '.join(report.codes)}",
+        markup=False,
+    )
+    out.print(
+        f"records placed again: {report.relocated.changed}; "
+        f"in no grid: {report.relocated.in_no_grid}",
+        markup=False,
+    )
+
+
+def _comparison(rows: list[tuple[str, DesignMetrics]], community: str) -> Table:
+    band = rows[0][1]
+    table = Table(
+        title=f"community {community}: households per grid "
+        f"(band {band.min_households}–{band.max_households})"
+    )
+    table.add_column("grids")
+    for column in ("n", "households", "std", "min", "max", "in band", "mean Polsby-Popper"):
+        table.add_column(column, justify="right")
+    for name, m in rows:
+        table.add_row(
+            name,
+            str(m.n_grids),
+            f"{m.households:,}",
+            f"{m.households_std:.1f}",
+            str(m.households_min),
+            str(m.households_max),
+            f"{m.share_in_band:.0%}",
+            f"{m.mean_polsby_popper:.3f}",
+        )
+    return table
+
+
+def _grid_table(proposal: Design) -> Table:
+    table = Table(title="designed grids")
+    for column in ("code", "households", "buildings", "blocks", "area m²", "Polsby-Popper"):
+        table.add_column(column, justify="right" if column != "code" else "left")
+    for g in proposal.grids.itertuples():
+        flag = " ▲" if g.heavy else ("" if g.in_band else " *")
+        table.add_row(
+            f"{g.code}{flag}",
+            f"{g.households:,}",
+            str(g.buildings),
+            str(g.blocks),
+            f"{g.area_m2:,.0f}",
+            f"{g.polsby_popper:.3f}",
+        )
+    table.caption = "* outside the band  ▲ one street block above the band"
+    return table
+
+
+def _write_map(
+    path: Path,
+    current: gpd.GeoDataFrame,
+    grids: gpd.GeoDataFrame,
+    roads: gpd.GeoDataFrame,
+    lo: int,
+    hi: int,
+    name: str,
+) -> None:
+    """Write the before/after map with asset links relative to the file (opens from disk)."""
+    from maps.assets import STATIC_DIR, VENDOR_DIR, render_offline
+    from maps.design import DEFAULT_TITLE, design_map
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    folder = path.resolve().parent
+    try:
+        vendor = Path(os.path.relpath(VENDOR_DIR, folder)).as_posix()
+        static = Path(os.path.relpath(STATIC_DIR, folder)).as_posix()
+    except ValueError:  # another drive (Windows): the app's paths
+        vendor, static = "/static/vendor", "/static/maps"
+    m = design_map(
+        current,
+        grids,
+        roads=roads,
+        title=f"{name} · {DEFAULT_TITLE}",
+        min_households=lo,
+        max_households=hi,
+        vendor_url=vendor,
+        static_url=static,
+    )
+    path.write_text(render_offline(m, vendor, static), encoding="utf-8")
