@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyogrio
 from sqlalchemy import Engine
 
 import geopandas as gpd
+import pyogrio
 import shapely
 
 from etl.gpkg import LayerFileError
@@ -79,8 +79,9 @@ def read_polygons(path: str | Path, layer: str | None = None) -> gpd.GeoDataFram
     try:
         frame = pyogrio.read_dataframe(path, layer=layer)
     except Exception as exc:  # pyogrio raises several DataSource errors
-        raise LayerFileError(f"{path}: not a readable GeoJSON, GeoPackage or Shapefile "
-                             f"({exc})") from exc
+        raise LayerFileError(
+            f"{path}: not a readable GeoJSON, GeoPackage or Shapefile ({exc})"
+        ) from exc
     if not isinstance(frame, gpd.GeoDataFrame):
         raise LayerFileError(f"{path}: the layer has no geometry")
     lower = {str(c).lower(): c for c in frame.columns}
@@ -151,9 +152,13 @@ def import_grids(
     problems = check_crs(grids, LAYER)
     if problems:
         raise ValidationError(problems)
-    geoms, problems = check_geometries(grids, LAYER, POLYGONAL, id_column="code"
-                                       if "code" in grids else None,
-                                       service_area=settings.service_area_bounds)
+    geoms, problems = check_geometries(
+        grids,
+        LAYER,
+        POLYGONAL,
+        id_column="code" if "code" in grids else None,
+        service_area=settings.service_area_bounds,
+    )
     errors = [p for p in problems if p.severity == "error"]
     if errors:
         raise ValidationError(problems)
@@ -163,12 +168,20 @@ def import_grids(
     grids["community_code"] = _communities_of(grids, communities, community)
     missing = grids["community_code"].isna().to_numpy()
     if missing.any():
-        raise ValidationError([
-            Problem(LAYER, int(i) + 1, None, "community_code",
+        raise ValidationError(
+            [
+                Problem(
+                    LAYER,
+                    int(i) + 1,
+                    None,
+                    "community_code",
                     "the grid lies in no known community",
                     "add a community_code column, pass --community, or load the "
-                    "community's boundary first")
-            for i in np.flatnonzero(missing)])
+                    "community's boundary first",
+                )
+                for i in np.flatnonzero(missing)
+            ]
+        )
     code_problems = _code_problems(grids)
     if code_problems:
         raise ValidationError(code_problems)
@@ -181,22 +194,26 @@ def import_grids(
 
     involved = communities[communities["code"].isin(grids["community_code"])]
     topology = check(grids, involved)
-    report = GridImportReport(len(grids), sorted(grids["community_code"].unique()),
-                              saved=False, warnings=[p for p in problems
-                                                     if p.severity == "warning"],
-                              topology=topology)
+    report = GridImportReport(
+        len(grids),
+        sorted(grids["community_code"].unique()),
+        saved=False,
+        warnings=[p for p in problems if p.severity == "warning"],
+        topology=topology,
+    )
     if topology.exceeds() and not force:  # type: ignore[attr-defined]
         raise GridImportRejected(
             f"{path}: the grids break the topology rules (see the report); nothing was "
-            "stored. Fix the file, or pass --force to store it anyway.", topology)
+            "stored. Fix the file, or pass --force to store it anyway.",
+            topology,
+        )
     if dry_run:
         return report
     by_community = {
         code: part.drop(columns=["community_code"])
         for code, part in grids.groupby("community_code", sort=True)
     }
-    report.versions = save_grid_versions(engine, by_community, progress=progress,
-                                         settings=settings)
+    report.versions = save_grid_versions(engine, by_community, progress=progress, settings=settings)
     report.saved = True
     return report
 
@@ -207,9 +224,18 @@ def _communities_of(
     """The community code of each grid: given, from the file, or by largest overlap."""
     if community is not None:
         if community not in set(communities["code"]):
-            raise ValidationError([Problem(LAYER, None, community, "community",
-                                           f"no community with code {community}",
-                                           "load the community first, or fix the code")])
+            raise ValidationError(
+                [
+                    Problem(
+                        LAYER,
+                        None,
+                        community,
+                        "community",
+                        f"no community with code {community}",
+                        "load the community first, or fix the code",
+                    )
+                ]
+            )
         return pd.Series(community, index=grids.index, dtype=object)
     known = set(communities["code"])
     if "community_code" in grids:
@@ -221,11 +247,15 @@ def _communities_of(
     c = communities.set_geometry(communities.geometry.to_crs(crs))
     tree = shapely.STRtree(np.asarray(c.geometry.array))
     gi, ci = tree.query(np.asarray(g.array), predicate="intersects")
-    shares = shapely.area(shapely.intersection(np.asarray(g.array)[gi],
-                                               np.asarray(c.geometry.array)[ci]))
+    shares = shapely.area(
+        shapely.intersection(np.asarray(g.array)[gi], np.asarray(c.geometry.array)[ci])
+    )
     shares = shares / np.maximum(shapely.area(np.asarray(g.array)[gi]), 1e-9)
-    best = pd.DataFrame({"g": gi, "c": ci, "share": shares}).sort_values(
-        ["g", "share"], ascending=[True, False]).drop_duplicates("g")
+    best = (
+        pd.DataFrame({"g": gi, "c": ci, "share": shares})
+        .sort_values(["g", "share"], ascending=[True, False])
+        .drop_duplicates("g")
+    )
     best = best[best["share"] > COMMUNITY_SHARE]
     out = pd.Series(None, index=grids.index, dtype=object)
     out.iloc[best["g"].to_numpy()] = c["code"].to_numpy()[best["c"].to_numpy()]
@@ -240,12 +270,17 @@ def _code_problems(grids: gpd.GeoDataFrame) -> list[Problem]:
     for community, part in grids.groupby("community_code", sort=True):
         given = part["code"].notna()
         if given.any() and not given.all():
-            problems += [Problem(LAYER, int(grids.index.get_loc(i)) + 1, None, "code",
-                                 f"some grids of community {community} have codes and "
-                                 "this one has none",
-                                 "give every grid of the community a code, or none "
-                                 "(they are then generated)")
-                         for i in part.index[~given]]
+            problems += [
+                Problem(
+                    LAYER,
+                    int(grids.index.get_loc(i)) + 1,
+                    None,
+                    "code",
+                    f"some grids of community {community} have codes and this one has none",
+                    "give every grid of the community a code, or none (they are then generated)",
+                )
+                for i in part.index[~given]
+            ]
     present = grids[grids["code"].notna()]
     for p in check_codes(list(present["code"]), list(present["community_code"])):
         row = int(grids.index.get_loc(present.index[p.row - 1])) + 1
@@ -261,13 +296,20 @@ def export_grids(engine: Engine, path: str | Path, community: str | None = None)
     """
     path = Path(path)
     grids = grid_store.current_grids(engine, community)
-    out = gpd.GeoDataFrame({
-        "code": grids["code"], "name": grids["name"], "kind": grids["kind"],
-        "community_code": grids["community_code"],
-        "community_name": grids["community_name"],
-        "households": grids["households"], "buildings": grids["buildings"],
-        "valid_from": grids["valid_from"].astype(str),
-    }, geometry=grids.geometry, crs=4326)
+    out = gpd.GeoDataFrame(
+        {
+            "code": grids["code"],
+            "name": grids["name"],
+            "kind": grids["kind"],
+            "community_code": grids["community_code"],
+            "community_name": grids["community_name"],
+            "households": grids["households"],
+            "buildings": grids["buildings"],
+            "valid_from": grids["valid_from"].astype(str),
+        },
+        geometry=grids.geometry,
+        crs=4326,
+    )
     suffix = path.suffix.lower()
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix in (".geojson", ".json"):
@@ -276,16 +318,25 @@ def export_grids(engine: Engine, path: str | Path, community: str | None = None)
         out.to_file(path, driver="GPKG", layer=LAYER)
     elif suffix == ".shp":
         # Shapefile field names have at most 10 characters
-        out.rename(columns={"community_code": "comm_code", "community_name": "comm_name",
-                            "households": "households", "valid_from": "valid_from"}).to_file(
-            path, driver="ESRI Shapefile", encoding="UTF-8")
+        out.rename(
+            columns={
+                "community_code": "comm_code",
+                "community_name": "comm_name",
+                "households": "households",
+                "valid_from": "valid_from",
+            }
+        ).to_file(path, driver="ESRI Shapefile", encoding="UTF-8")
     else:
         raise LayerFileError(f"{path}: unknown format; use .geojson, .gpkg or .shp")
     return path
 
 
 def import_admin_areas(
-    engine: Engine, path: str | Path, *, coord_type: str = "wgs84", layer: str | None = None,
+    engine: Engine,
+    path: str | Path,
+    *,
+    coord_type: str = "wgs84",
+    layer: str | None = None,
     progress: bool = True,
 ) -> LoadReport:
     """Import district / street / community / estate polygons (code, name, level, parent_code).

@@ -41,7 +41,8 @@ def current(engine: Engine) -> list[tuple[str, int]]:
             tuple(r)
             for r in conn.execute(
                 text(
-                    "SELECT g.code, count(b.id) FROM grid g LEFT JOIN building b ON b.grid_id = g.id "
+                    "SELECT g.code, count(b.id) FROM grid g "
+                    "LEFT JOIN building b ON b.grid_id = g.id "
                     "WHERE g.valid_to IS NULL GROUP BY g.code ORDER BY g.code"
                 )
             )
