@@ -50,6 +50,22 @@ class Settings(BaseSettings):
         "used to detect swapped coordinates. Default: mainland China.",
     )
 
+    grid_households_min: int = Field(
+        default=300, ge=0, description="Fewest households a base grid should hold."
+    )
+    grid_households_max: int = Field(
+        default=500, ge=0, description="Most households a base grid should hold."
+    )
+    topology_area_tolerance_m2: float = Field(
+        default=1.0, ge=0, description="Gaps/overlaps/crossings smaller than this are ignored."
+    )
+    topology_sliver_area_m2: float = Field(
+        default=100.0, ge=0, description="A grid part smaller than this is a sliver."
+    )
+    incident_outlier_z: float = Field(
+        default=3.5, gt=0, description="Robust z-score above which a grid's load is an outlier."
+    )
+
     host: str = Field(default="127.0.0.1", description="Address the web server binds.")
     port: int = Field(default=8000, description="Port the web server binds.")
     tile_url: str = Field(

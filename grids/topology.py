@@ -89,6 +89,7 @@ from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
 from gis.coords import local_metric_crs_for
+from gis.settings import Settings, get_settings
 
 __all__ = [
     "AREA_KINDS",
@@ -213,6 +214,20 @@ class CheckTolerances:
     outlier_z: float = 3.5
     outlier_min_grids: int = 10
     gate_kinds: frozenset[str] = field(default=DEFAULT_GATE_KINDS)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> CheckTolerances:
+        """Tolerances configured through ``WANGGE_`` settings (see gis.settings)."""
+        s = settings or get_settings()
+        values: dict[str, Any] = {
+            "area_m2": s.topology_area_tolerance_m2,
+            "sliver_area_m2": s.topology_sliver_area_m2,
+            "band_min": s.grid_households_min,
+            "band_max": s.grid_households_max,
+            "outlier_z": s.incident_outlier_z,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "gate_kinds", frozenset(self.gate_kinds))
@@ -413,7 +428,7 @@ def check_grids(
     TopologyInputError
         If a frame lacks a column the check needs.
     """
-    tol = tolerances or CheckTolerances()
+    tol = tolerances or CheckTolerances.from_settings()
     grids = _wgs84(grids, "grids", ["community_code"])
     communities = _wgs84(communities, "communities", ["code"])
     if buildings is not None:

@@ -30,9 +30,15 @@ def check(
         Path | None, typer.Option(help="write the map of the problems here (HTML)")
     ] = None,
     band_min: Annotated[
-        int, typer.Option(min=0, help="fewest households a grid should hold")
-    ] = 300,
-    band_max: Annotated[int, typer.Option(min=0, help="most households a grid should hold")] = 500,
+        int | None,
+        typer.Option(
+            min=0, help="fewest households a grid should hold [WANGGE_GRID_HOUSEHOLDS_MIN]"
+        ),
+    ] = None,
+    band_max: Annotated[
+        int | None,
+        typer.Option(min=0, help="most households a grid should hold [WANGGE_GRID_HOUSEHOLDS_MAX]"),
+    ] = None,
     incident_days: Annotated[
         int, typer.Option(min=1, help="incident load counted over this many days")
     ] = 90,
@@ -47,7 +53,7 @@ def check(
     from grids.topology import CheckTolerances, check_grids
 
     try:
-        tolerances = CheckTolerances(band_min=band_min, band_max=band_max)
+        tolerances = CheckTolerances.from_settings(band_min=band_min, band_max=band_max)
     except ValueError as exc:
         fail(str(exc))
     engine = ready_engine()
