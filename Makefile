@@ -34,6 +34,7 @@ lint:
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
 bench: setup
+	$(VENV)/bin/pip install -q -e '.[dev,bench]'
 	@set -e; found=0; for f in benchmarks/*.py; do \
 		[ -e "$$f" ] || continue; \
 		case "$$(basename "$$f")" in _*) continue ;; esac; \

@@ -183,11 +183,12 @@ def _serve(url: str) -> None:
 
 def _register() -> None:
     """Commands that live in their own modules (api/commands/)."""
-    from api.commands import grids_check, grids_io
+    from api.commands import grids_check, grids_design, grids_io
 
     grids_app.command("import")(grids_io.import_command)
     grids_app.command("export")(grids_io.export_command)
     grids_app.command("check")(grids_check.check)
+    grids_app.command("design")(grids_design.design)
     areas_app.command("import")(grids_io.import_areas_command)
     app.command("locate")(grids_io.locate_command)
 

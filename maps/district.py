@@ -177,7 +177,7 @@ class PointLabels(Layer):
 # ---------------------------------------------------------------- data preparation
 
 
-def _display(value: Any) -> Any:
+def display_value(value: Any) -> Any:
     """Return a JSON-safe value for a tooltip: escaped text, plain numbers, or a dash."""
     if value is None:
         return NO_DATA
@@ -192,7 +192,7 @@ def _display(value: Any) -> Any:
     return html.escape(str(value))
 
 
-def _number(value: Any) -> float | None:
+def as_number(value: Any) -> float | None:
     """Return ``value`` as a float, or None when missing."""
     if value is None:
         return None
@@ -203,7 +203,7 @@ def _number(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
-def _prepare(gdf: gpd.GeoDataFrame | None, required: Sequence[str], what: str) -> Any:
+def prepare_frame(gdf: gpd.GeoDataFrame | None, required: Sequence[str], what: str) -> Any:
     """Check columns, drop rows without geometry and reproject to EPSG:4326."""
     if gdf is None:
         return None
@@ -216,7 +216,7 @@ def _prepare(gdf: gpd.GeoDataFrame | None, required: Sequence[str], what: str) -
     return gdf
 
 
-def _features(
+def feature_collection(
     gdf: gpd.GeoDataFrame,
     properties: Iterable[dict[str, Any]],
     geometries: Iterable[Any] | None = None,
@@ -250,7 +250,7 @@ def _households_colormap(households: Sequence[float | None]) -> cm.LinearColorma
 
 
 def _add_grids(m: folium.Map, grids: gpd.GeoDataFrame) -> cm.LinearColormap:
-    households = [_number(v) for v in grids["households"]]
+    households = [as_number(v) for v in grids["households"]]
     colormap = _households_colormap(households)
     props = []
     for row, count in zip(
@@ -258,14 +258,14 @@ def _add_grids(m: folium.Map, grids: gpd.GeoDataFrame) -> cm.LinearColormap:
     ):
         props.append(
             {
-                "code": _display(row["code"]),
-                "name": _display(row["name"]),
-                "community": _display(row["community_name"]),
+                "code": display_value(row["code"]),
+                "name": display_value(row["name"]),
+                "community": display_value(row["community_name"]),
                 "households": NO_DATA if count is None else int(count),
                 "fill": "#cccccc" if count is None else colormap(count)[:7],
             }
         )
-    data = _features(grids, props)
+    data = feature_collection(grids, props)
 
     def style(feature: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -292,7 +292,7 @@ def _add_grids(m: folium.Map, grids: gpd.GeoDataFrame) -> cm.LinearColormap:
     ).add_to(m)
 
     points = shapely.point_on_surface(np.asarray(grids.geometry.values))
-    labels = _features(grids, [{"label": p["code"]} for p in props], points)
+    labels = feature_collection(grids, [{"label": p["code"]} for p in props], points)
     PointLabels(labels, name=GRID_LABEL_LAYER).add_to(m)
     colormap.add_to(m)
     return colormap
@@ -301,15 +301,15 @@ def _add_grids(m: folium.Map, grids: gpd.GeoDataFrame) -> cm.LinearColormap:
 def _add_buildings(m: folium.Map, buildings: gpd.GeoDataFrame) -> None:
     props = [
         {
-            "name": _display(row["name"]),
-            "floors": _display(row["floors"]),
-            "use": _display(BUILDING_USES.get(row["use"], row["use"])),
-            "households": _display(row["households"]),
+            "name": display_value(row["name"]),
+            "floors": display_value(row["floors"]),
+            "use": display_value(BUILDING_USES.get(row["use"], row["use"])),
+            "households": display_value(row["households"]),
         }
         for row in _rows(buildings, ["name", "floors", "use", "households"])
     ]
     folium.GeoJson(
-        _features(buildings, props),
+        feature_collection(buildings, props),
         name=BUILDING_LAYER,
         style_function=lambda _f: {
             "className": BUILDING_CLASS,
@@ -337,15 +337,15 @@ def _add_facilities(m: folium.Map, facilities: gpd.GeoDataFrame) -> None:
         subset = facilities[facilities["kind"] == kind]
         props = [
             {
-                "name": _display(row["name"]),
-                "type": _display(type_name),
-                "capacity": _display(row["capacity"]),
+                "name": display_value(row["name"]),
+                "type": display_value(type_name),
+                "capacity": display_value(row["capacity"]),
             }
             for row in _rows(subset, ["name", "capacity"])
         ]
-        group = folium.FeatureGroup(name=_display(layer_name), overlay=True)
+        group = folium.FeatureGroup(name=display_value(layer_name), overlay=True)
         folium.GeoJson(
-            _features(subset, props),
+            feature_collection(subset, props),
             control=False,
             marker=folium.CircleMarker(
                 radius=6,
@@ -368,15 +368,15 @@ def _add_shelters(m: folium.Map, shelters: gpd.GeoDataFrame) -> None:
         class_name, radius = SHELTER_CLASSES.get(row["shelter_class"], (row["shelter_class"], 8))
         props.append(
             {
-                "name": _display(row["name"]),
-                "class": _display(class_name),
-                "capacity": _display(row["capacity"]),
-                "occupancy": _display(row["occupancy"]),
+                "name": display_value(row["name"]),
+                "class": display_value(class_name),
+                "capacity": display_value(row["capacity"]),
+                "occupancy": display_value(row["occupancy"]),
                 "radius": radius,
             }
         )
     folium.GeoJson(
-        _features(shelters, props),
+        feature_collection(shelters, props),
         name=SHELTER_LAYER,
         marker=folium.CircleMarker(
             radius=8,
@@ -396,7 +396,8 @@ def _add_shelters(m: folium.Map, shelters: gpd.GeoDataFrame) -> None:
     ).add_to(m)
 
 
-def _add_title(m: folium.Map, title: str, subtitle: str) -> None:
+def add_title(m: folium.Map, title: str, subtitle: str) -> None:
+    """Put a title box (and the shared map CSS) on a map."""
     box = (
         '<div class="wangge-title">'
         f'<div class="wangge-title-main">{html.escape(title)}</div>'
@@ -462,12 +463,14 @@ def district_map(
         from gis.settings import get_settings
 
         settings = get_settings()
-    grids = _prepare(grids, ["code", "name", "community_name", "households"], "grids")
+    grids = prepare_frame(grids, ["code", "name", "community_name", "households"], "grids")
     if grids is None or grids.empty:
         raise ValueError("grids: at least one grid with a geometry is needed")
-    buildings = _prepare(buildings, ["name", "floors", "use", "households"], "buildings")
-    facilities = _prepare(facilities, ["kind", "name", "capacity"], "facilities")
-    shelters = _prepare(shelters, ["name", "shelter_class", "capacity", "occupancy"], "shelters")
+    buildings = prepare_frame(buildings, ["name", "floors", "use", "households"], "buildings")
+    facilities = prepare_frame(facilities, ["kind", "name", "capacity"], "facilities")
+    shelters = prepare_frame(
+        shelters, ["name", "shelter_class", "capacity", "occupancy"], "shelters"
+    )
 
     west, south, east, north = (float(v) for v in grids.total_bounds)
     m = folium.Map(
@@ -491,13 +494,13 @@ def district_map(
     if shelters is not None and not shelters.empty:
         _add_shelters(m, shelters)
 
-    households = sum(h for h in (_number(v) for v in grids["households"]) if h is not None)
+    households = sum(h for h in (as_number(v) for v in grids["households"]) if h is not None)
     parts = [f"网格 {len(grids)} 个", f"户数 {int(households):,}"]
     if buildings is not None:
         parts.append(f"楼栋 {len(buildings)} 栋")
     if shelters is not None:
         parts.append(f"避难场所 {len(shelters)} 处")
-    _add_title(m, title, " · ".join(parts))
+    add_title(m, title, " · ".join(parts))
 
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
     m.fit_bounds([[south, west], [north, east]], padding=(10, 10))

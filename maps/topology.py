@@ -30,16 +30,16 @@ import shapely
 from grids.topology import KIND_LABELS, KINDS
 from maps.assets import STATIC_URL, VENDOR_URL, localize
 
-# The district map's helpers (private there for now: see the note in the report).
+# shared with the district map
 from maps.district import (
     BASEMAP_LAYER,
     GRID_CLASS,
     GRID_LABEL_LAYER,
     PointLabels,
-    _add_title,
-    _display,
-    _features,
-    _prepare,
+    add_title,
+    display_value,
+    feature_collection,
+    prepare_frame,
 )
 
 if TYPE_CHECKING:
@@ -134,7 +134,7 @@ def _grid_properties(grids: gpd.GeoDataFrame) -> tuple[list[dict[str, Any]], lis
     for i, label in enumerate(labels):
         row = {"code": html.escape(label)}
         for column, _alias in shown:
-            row[column] = _display(grids[column].iloc[i])
+            row[column] = display_value(grids[column].iloc[i])
         props.append(row)
     return props, ["code", *[c for c, _ in shown]], ["网格编码", *[a for _, a in shown]]
 
@@ -142,7 +142,7 @@ def _grid_properties(grids: gpd.GeoDataFrame) -> tuple[list[dict[str, Any]], lis
 def _add_grids(m: folium.Map, grids: gpd.GeoDataFrame) -> None:
     props, fields, aliases = _grid_properties(grids)
     folium.GeoJson(
-        _features(grids, props),
+        feature_collection(grids, props),
         name=GRID_LAYER,
         style_function=lambda _f: {
             "className": GRID_CLASS,
@@ -155,20 +155,20 @@ def _add_grids(m: folium.Map, grids: gpd.GeoDataFrame) -> None:
         tooltip=folium.GeoJsonTooltip(fields=fields, aliases=aliases, localize=True),
     ).add_to(m)
     points = shapely.point_on_surface(np.asarray(grids.geometry.values))
-    labels = _features(grids, [{"label": p["code"]} for p in props], points)
+    labels = feature_collection(grids, [{"label": p["code"]} for p in props], points)
     PointLabels(labels, name=GRID_LABEL_LAYER).add_to(m)
 
 
 def _add_communities(m: folium.Map, communities: gpd.GeoDataFrame) -> None:
     props = [
         {
-            "code": _display(row.get("code")),
-            "name": _display(row.get("name", "")),
+            "code": display_value(row.get("code")),
+            "name": display_value(row.get("name", "")),
         }
         for _, row in communities.iterrows()
     ]
     folium.GeoJson(
-        _features(communities, props),
+        feature_collection(communities, props),
         name=COMMUNITY_LAYER,
         style_function=lambda _f: {
             "className": COMMUNITY_CLASS,
@@ -201,8 +201,8 @@ def _add_problems(m: folium.Map, problems: gpd.GeoDataFrame) -> dict[str, int]:
             {
                 "kind": html.escape(label),
                 "severity": "错误" if row["severity"] == "error" else "警告",
-                "grids": _display(row["grid_codes"] or "—"),
-                "community": _display(row["community_code"]),
+                "grids": display_value(row["grid_codes"] or "—"),
+                "community": display_value(row["community_code"]),
                 "area": _area_text(row["area_m2"]),
                 "message": f'<div class="wangge-problem-message">'
                 f"{html.escape(str(row['message']))}</div>",
@@ -233,7 +233,7 @@ def _add_problems(m: folium.Map, problems: gpd.GeoDataFrame) -> dict[str, int]:
             return out
 
         folium.GeoJson(
-            _features(subset, props, shapes),
+            feature_collection(subset, props, shapes),
             name=f"{label}（{len(subset)}）",
             style_function=style_function,
             highlight_function=lambda _f: {"weight": 4, "fillOpacity": 0.85},
@@ -337,13 +337,13 @@ def topology_map(
         from gis.settings import get_settings
 
         settings = get_settings()
-    grids = _prepare(grids, [], "grids")
-    problems = _prepare(
+    grids = prepare_frame(grids, [], "grids")
+    problems = prepare_frame(
         problems,
         ["kind", "severity", "community_code", "grid_codes", "area_m2", "message"],
         "problems",
     )
-    communities = _prepare(communities, [], "communities")
+    communities = prepare_frame(communities, [], "communities")
     if grids.empty and problems.empty:
         raise ValueError("nothing to draw: no grid and no problem has a geometry")
     bounds = [f.total_bounds for f in (grids, problems) if not f.empty]
@@ -374,7 +374,7 @@ def topology_map(
     warnings = int((problems["severity"] == "warning").sum())
     counts = " · ".join(f"{KIND_LABELS[k]} {drawn[k]}" for k in KINDS if drawn.get(k))
     subtitle = f"网格 {len(grids)} 个 · 错误 {errors} · 警告 {warnings}"
-    _add_title(m, title, subtitle + (f"（{counts}）" if counts else "（未发现问题）"))
+    add_title(m, title, subtitle + (f"（{counts}）" if counts else "（未发现问题）"))
     _add_legend(m, drawn)
 
     folium.LayerControl(collapsed=False, position="topright").add_to(m)

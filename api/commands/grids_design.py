@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,6 +15,7 @@ from api.commands.common import console, fail, ready_engine, say
 if TYPE_CHECKING:
     import geopandas as gpd
 
+    from gis.settings import Settings
     from grids.design import Design, DesignMetrics
 
 out = Console()
@@ -24,11 +24,15 @@ out = Console()
 def design(
     community: Annotated[str, typer.Option("--community", help="12-digit community code")],
     min_households: Annotated[
-        int, typer.Option("--min", min=1, help="fewest households in a grid")
-    ] = 300,
+        int | None,
+        typer.Option(
+            "--min", min=1, help="fewest households in a grid [WANGGE_GRID_HOUSEHOLDS_MIN]"
+        ),
+    ] = None,
     max_households: Annotated[
-        int, typer.Option("--max", min=1, help="most households in a grid")
-    ] = 500,
+        int | None,
+        typer.Option("--max", min=1, help="most households in a grid [WANGGE_GRID_HOUSEHOLDS_MAX]"),
+    ] = None,
     count: Annotated[
         int | None, typer.Option("--count", min=1, help="number of grids (default: best)")
     ] = None,
@@ -45,9 +49,15 @@ def design(
     """
     from etl.grid_versions import GridVersionError, save_grid_version
     from gis import grid_store
+    from gis.settings import get_settings
     from grids.codes import generate_codes
     from grids.design import DesignError, design_grids, measure, naive_square_grid
 
+    settings = get_settings()
+    if min_households is None:
+        min_households = settings.grid_households_min
+    if max_households is None:
+        max_households = settings.grid_households_max
     if min_households > max_households:
         fail(f"--min {min_households} is above --max {max_households}")
     engine = ready_engine()
@@ -112,7 +122,9 @@ def design(
         console.print(f"[yellow]note:[/] {escape(note)}")
 
     if map_out is not None:
-        _write_map(map_out, current, grids, roads, min_households, max_households, row["name"])
+        _write_map(
+            map_out, current, grids, roads, min_households, max_households, row["name"], settings
+        )
         say(f"[design] map written to {map_out}")
 
     if not save:
@@ -120,7 +132,11 @@ def design(
         return
     try:
         report = save_grid_version(
-            engine, community, grids[["code", "name", "geometry"]], progress=False
+            engine,
+            community,
+            grids[["code", "name", "geometry"]],
+            progress=False,
+            settings=settings,
         )
     except GridVersionError as exc:
         fail(f"{exc}\nNothing was stored.")
@@ -185,22 +201,19 @@ def _write_map(
     lo: int,
     hi: int,
     name: str,
+    settings: Settings,
 ) -> None:
-    """Write the before/after map with asset links relative to the file (opens from disk)."""
+    """Write the before/after map, loading its assets from their folders (opens from disk)."""
     from maps.assets import STATIC_DIR, VENDOR_DIR, render_offline
     from maps.design import DEFAULT_TITLE, design_map
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    folder = path.resolve().parent
-    try:
-        vendor = Path(os.path.relpath(VENDOR_DIR, folder)).as_posix()
-        static = Path(os.path.relpath(STATIC_DIR, folder)).as_posix()
-    except ValueError:  # another drive (Windows): the app's paths
-        vendor, static = "/static/vendor", "/static/maps"
+    vendor, static = VENDOR_DIR.as_posix(), STATIC_DIR.as_posix()
     m = design_map(
         current,
         grids,
         roads=roads,
+        settings=settings,
         title=f"{name} · {DEFAULT_TITLE}",
         min_households=lo,
         max_households=hi,
