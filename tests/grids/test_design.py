@@ -371,7 +371,6 @@ def test_design_a_sample_community_and_store_it(sample_district: Engine) -> None
 # ---------------------------------------------------------------- the command
 
 
-
 def wangge_design(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, DATABASE_URL=database_url, COLUMNS="200")
     return subprocess.run(
