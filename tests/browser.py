@@ -78,9 +78,13 @@ class RequestLog:
     page_errors: list[str] = field(default_factory=list)
 
     def local_failures(self) -> list[str]:
-        """Return failed requests other than the ones this helper aborted itself."""
-        blocked = set(self.tiles) | set(self.external)
-        return [f for f in self.failed if f.split(": ", 1)[0] not in blocked]
+        """Return failed requests to this machine (a missing vendor file, a broken route).
+
+        Requests to other hosts are left out: they were aborted on purpose (tiles) or
+        are failures already in ``external``; Leaflet also cancels tile requests
+        itself when the view moves, before they reach the router.
+        """
+        return [f for f in self.failed if is_local(f.split(": ", 1)[0])]
 
 
 def is_local(url: str) -> bool:
