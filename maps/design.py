@@ -33,11 +33,11 @@ from grids.codes import reading_order
 from grids.design import DesignMetrics, measure
 from maps.assets import STATIC_URL, VENDOR_URL, localize
 from maps.district import (
-    BASEMAP_LAYER,
     NO_DATA,
     PointLabels,
     add_title,
     as_number,
+    base_map,
     display_value,
     feature_collection,
     prepare_frame,
@@ -352,20 +352,7 @@ def design_map(
         bounds = np.array(
             [min(bounds[0], b[0]), min(bounds[1], b[1]), max(bounds[2], b[2]), max(bounds[3], b[3])]
         )
-    west, south, east, north = (float(v) for v in bounds)
-    m = folium.Map(
-        location=[(south + north) / 2, (west + east) / 2],
-        zoom_start=16,
-        tiles=None,
-        control_scale=True,
-    )
-    folium.TileLayer(
-        tiles=settings.tile_url,
-        attr=settings.tile_attribution,
-        name=BASEMAP_LAYER,
-        max_zoom=19,
-        overlay=True,
-    ).add_to(m)
+    m = base_map(bounds, settings, zoom_start=16, basemap_overlay=True)
 
     after_props = _grid_properties(after, colormap, "方案")
     _add_grid_layer(m, after, after_props, name=AFTER_LAYER, class_name=AFTER_CLASS, show=True)
@@ -398,7 +385,6 @@ def design_map(
     root.html.add_child(Element(_summary_html(rows)), name="wangge_design_summary")
 
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    m.fit_bounds([[south, west], [north, east]], padding=(10, 10))
     localize(m, vendor_url, static_url)
     return m
 

@@ -396,6 +396,36 @@ def _add_shelters(m: folium.Map, shelters: gpd.GeoDataFrame) -> None:
     ).add_to(m)
 
 
+def base_map(
+    bounds: Sequence[float],
+    settings: Settings,
+    *,
+    zoom_start: int = 15,
+    basemap_overlay: bool = False,
+) -> folium.Map:
+    """A map fitted to ``bounds`` (west, south, east, north; degrees) with the basemap.
+
+    The basemap tiles come from the settings (OpenStreetMap, 天地图 or a local
+    source); with none reachable, every layer still draws.
+    """
+    west, south, east, north = (float(v) for v in bounds)
+    m = folium.Map(
+        location=[(south + north) / 2, (west + east) / 2],
+        zoom_start=zoom_start,
+        tiles=None,
+        control_scale=True,
+    )
+    folium.TileLayer(
+        tiles=settings.tile_url,
+        attr=settings.tile_attribution,
+        name=BASEMAP_LAYER,
+        max_zoom=19,
+        overlay=basemap_overlay,
+    ).add_to(m)
+    m.fit_bounds([[south, west], [north, east]], padding=(10, 10))
+    return m
+
+
 def add_title(m: folium.Map, title: str, subtitle: str) -> None:
     """Put a title box (and the shared map CSS) on a map."""
     box = (
@@ -472,19 +502,7 @@ def district_map(
         shelters, ["name", "shelter_class", "capacity", "occupancy"], "shelters"
     )
 
-    west, south, east, north = (float(v) for v in grids.total_bounds)
-    m = folium.Map(
-        location=[(south + north) / 2, (west + east) / 2],
-        zoom_start=14,
-        tiles=None,
-        control_scale=True,
-    )
-    folium.TileLayer(
-        tiles=settings.tile_url,
-        attr=settings.tile_attribution,
-        name=BASEMAP_LAYER,
-        max_zoom=19,
-    ).add_to(m)
+    m = base_map(grids.total_bounds, settings, zoom_start=14)
 
     _add_grids(m, grids)
     if buildings is not None and not buildings.empty:
@@ -503,6 +521,5 @@ def district_map(
     add_title(m, title, " · ".join(parts))
 
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    m.fit_bounds([[south, west], [north, east]], padding=(10, 10))
     localize(m, vendor_url, static_url)
     return m

@@ -32,11 +32,11 @@ from maps.assets import STATIC_URL, VENDOR_URL, localize
 
 # shared with the district map
 from maps.district import (
-    BASEMAP_LAYER,
     GRID_CLASS,
     GRID_LABEL_LAYER,
     PointLabels,
     add_title,
+    base_map,
     display_value,
     feature_collection,
     prepare_frame,
@@ -347,23 +347,16 @@ def topology_map(
     if grids.empty and problems.empty:
         raise ValueError("nothing to draw: no grid and no problem has a geometry")
     bounds = [f.total_bounds for f in (grids, problems) if not f.empty]
-    west = float(min(b[0] for b in bounds))
-    south = float(min(b[1] for b in bounds))
-    east = float(max(b[2] for b in bounds))
-    north = float(max(b[3] for b in bounds))
-
-    m = folium.Map(
-        location=[(south + north) / 2, (west + east) / 2],
+    m = base_map(
+        (
+            min(b[0] for b in bounds),
+            min(b[1] for b in bounds),
+            max(b[2] for b in bounds),
+            max(b[3] for b in bounds),
+        ),
+        settings,
         zoom_start=15,
-        tiles=None,
-        control_scale=True,
     )
-    folium.TileLayer(
-        tiles=settings.tile_url,
-        attr=settings.tile_attribution,
-        name=BASEMAP_LAYER,
-        max_zoom=19,
-    ).add_to(m)
     if communities is not None and not communities.empty:
         _add_communities(m, communities)
     if not grids.empty:
@@ -378,6 +371,5 @@ def topology_map(
     _add_legend(m, drawn)
 
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
-    m.fit_bounds([[south, west], [north, east]], padding=(10, 10))
     localize(m, vendor_url, static_url)
     return m
