@@ -14,8 +14,11 @@ Use::
 
 from __future__ import annotations
 
+import functools
+import http.server
 import re
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pytest
+
+from maps.assets import STATIC_DIR, STATIC_URL, VENDOR_DIR, VENDOR_URL
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Request, Route
@@ -205,3 +210,34 @@ def open_page(
 def chromium_available() -> bool:
     """Tell whether browser tests can run here."""
     return CHROMIUM.exists() and shutil.which(str(CHROMIUM)) is not None
+
+
+class _SiteHandler(http.server.SimpleHTTPRequestHandler):
+    """Serve a page folder, and the map asset folders where the app mounts them."""
+
+    mounts = ((VENDOR_URL, VENDOR_DIR), (STATIC_URL, STATIC_DIR))
+
+    def translate_path(self, path: str) -> str:
+        for prefix, folder in self.mounts:
+            if path.startswith(prefix + "/"):
+                self.directory = str(folder)
+                return super().translate_path(path[len(prefix) :])
+        return super().translate_path(path)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def serve_page(html: str, folder: Path, name: str = "page.html") -> Iterator[str]:
+    """Serve ``html`` over real HTTP on loopback, with the map assets; yield its URL."""
+    (folder / name).write_text(html, encoding="utf-8")
+    handler = functools.partial(_SiteHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/{name}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
-import sys
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import folium
 import numpy as np
@@ -19,9 +14,6 @@ import geopandas as gpd
 from gis.settings import Settings
 from grids.design import design_grids, naive_square_grid
 from maps.assets import (
-    STATIC_DIR,
-    STATIC_URL,
-    VENDOR_DIR,
     VENDOR_URL,
     assets_missing,
     external_references,
@@ -35,13 +27,8 @@ from maps.design import (
     band_colormap,
     design_map,
 )
-
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:  # tests/ is not a package: make tests.* importable
-    sys.path.insert(0, str(REPO))
-
-from tests.browser import artifact_path, open_page  # noqa: E402
-from tests.grids.test_design import square_community  # noqa: E402
+from tests.browser import artifact_path, open_page, serve_page
+from tests.grids.test_design import square_community
 
 SETTINGS = Settings(
     tile_url="https://tile.openstreetmap.org/{z}/{x}/{y}.png",
@@ -111,36 +98,10 @@ def test_other_crs_is_reprojected(frames: tuple[gpd.GeoDataFrame, ...]) -> None:
     assert f"{COMMUNITY}001" in render_offline(m)
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    """Serve the page folder, and the two asset folders where the app mounts them."""
-
-    mounts = ((VENDOR_URL, VENDOR_DIR), (STATIC_URL, STATIC_DIR))
-
-    def translate_path(self, path: str) -> str:
-        for prefix, folder in self.mounts:
-            if path.startswith(prefix + "/"):
-                self.directory = str(folder)
-                return super().translate_path(path[len(prefix) :])
-        return super().translate_path(path)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def served_page(page_html: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("design-site")
-    (root / "design.html").write_text(page_html, encoding="utf-8")
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_Handler, directory=str(root))
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/design.html"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_page(page_html, tmp_path_factory.mktemp("design-site"), "design.html") as url:
+        yield url
 
 
 @pytest.mark.browser

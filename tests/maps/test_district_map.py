@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,9 +14,7 @@ from shapely.geometry import MultiPolygon, Point, box
 from gis.settings import Settings
 from maps.assets import (
     CDN_ASSETS,
-    STATIC_DIR,
     STATIC_URL,
-    VENDOR_DIR,
     VENDOR_URL,
     OfflineAssetError,
     assets_missing,
@@ -37,12 +31,7 @@ from maps.district import (
     SHELTER_LAYER,
     district_map,
 )
-
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:  # tests/ is not a package: make tests.browser importable
-    sys.path.insert(0, str(REPO))
-
-from tests.browser import artifact_path, open_page  # noqa: E402
+from tests.browser import artifact_path, open_page, serve_page
 
 SETTINGS = Settings(
     tile_url="https://tile.openstreetmap.org/{z}/{x}/{y}.png",
@@ -233,35 +222,10 @@ def test_grids_alone_and_other_crs() -> None:
 # ---------------------------------------------------------------- in a real browser
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    """Serve the page folder, and the two asset folders the way the app mounts them."""
-
-    mounts = ((VENDOR_URL, VENDOR_DIR), (STATIC_URL, STATIC_DIR))
-
-    def translate_path(self, path: str) -> str:
-        for prefix, folder in self.mounts:
-            if path.startswith(prefix + "/"):
-                self.directory = str(folder)
-                return super().translate_path(path[len(prefix) :])
-        return super().translate_path(path)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def served_page(page_html: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("site")
-    (root / "district.html").write_text(page_html, encoding="utf-8")
-    handler = functools.partial(_Handler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/district.html"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_page(page_html, tmp_path_factory.mktemp("site"), "district.html") as url:
+        yield url
 
 
 @pytest.mark.browser

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
-import sys
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import folium
 import pytest
@@ -20,21 +15,13 @@ from etl.sample import generate_district
 from gis.settings import Settings
 from grids.topology import KIND_LABELS, TopologyReport, check_grids
 from maps.assets import (
-    STATIC_DIR,
-    STATIC_URL,
-    VENDOR_DIR,
     VENDOR_URL,
     assets_missing,
     external_references,
     render_offline,
 )
 from maps.topology import GRID_LAYER, PROBLEM_CLASS, topology_map
-
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:  # make tests.browser importable
-    sys.path.insert(0, str(REPO))
-
-from tests.browser import artifact_path, open_page  # noqa: E402
+from tests.browser import artifact_path, open_page, serve_page
 
 SETTINGS = Settings(tile_url="https://tile.openstreetmap.org/{z}/{x}/{y}.png")
 BUFFER_DEG = 0.0005  # as `UPDATE grid SET geom = ST_Multi(ST_Buffer(geom, 0.0005))`
@@ -111,35 +98,10 @@ def test_a_map_without_problems_says_so() -> None:
     assert isinstance(topology_map(layers["grid"], report.problems, settings=SETTINGS), folium.Map)
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    """Serve the page folder, and the asset folders the way the app mounts them."""
-
-    mounts = ((VENDOR_URL, VENDOR_DIR), (STATIC_URL, STATIC_DIR))
-
-    def translate_path(self, path: str) -> str:
-        for prefix, folder in self.mounts:
-            if path.startswith(prefix + "/"):
-                self.directory = str(folder)
-                return super().translate_path(path[len(prefix) :])
-        return super().translate_path(path)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def served_page(page_html: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("topology-site")
-    (root / "topology.html").write_text(page_html, encoding="utf-8")
-    handler = functools.partial(_Handler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/topology.html"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_page(page_html, tmp_path_factory.mktemp("topology-site"), "topology.html") as url:
+        yield url
 
 
 @pytest.mark.browser
