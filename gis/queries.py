@@ -1,5 +1,7 @@
 """Bulk reads of what the maps and pages show, as GeoDataFrames in EPSG:4326.
 
+Grids are read in :mod:`gis.grid_store`.
+
 No personal data is read here: these frames feed pages any signed-in user may see.
 """
 
@@ -8,17 +10,6 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 import geopandas as gpd
-
-GRIDS_WITH_COUNTS = """
-SELECT g.id, g.code, g.name, c.name AS community_name,
-       coalesce(h.households, 0)::int AS households, g.geom
-FROM grid g
-JOIN admin_area c ON c.id = g.community_id
-LEFT JOIN (SELECT grid_id, count(*) AS households FROM household GROUP BY grid_id) h
-       ON h.grid_id = g.id
-WHERE g.valid_to IS NULL
-ORDER BY g.code
-"""
 
 BUILDINGS_WITH_COUNTS = """
 SELECT b.id, coalesce(b.name, '') AS name, b.floors, b.use,
@@ -45,11 +36,6 @@ ORDER BY f.id
 def _read(engine: Engine, sql: str) -> gpd.GeoDataFrame:
     with engine.connect() as conn:
         return gpd.read_postgis(sql, conn, geom_col="geom", crs=4326)
-
-
-def grids_with_counts(engine: Engine) -> gpd.GeoDataFrame:
-    """Current grids with their community name and household count."""
-    return _read(engine, GRIDS_WITH_COUNTS)
 
 
 def buildings_with_counts(engine: Engine) -> gpd.GeoDataFrame:

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import Engine
 
 from api.deps import EngineDep, SettingsDep
-from gis import queries
+from gis import grid_store, queries
 from gis.settings import Settings
 from maps.assets import STATIC_DIR, STATIC_URL, VENDOR_DIR, VENDOR_URL, render_offline
 from maps.district import district_map
@@ -24,7 +24,7 @@ def render_district_map(engine: Engine, settings: Settings, *, for_file: bool = 
     """
     urls = (VENDOR_DIR.as_posix(), STATIC_DIR.as_posix()) if for_file else (VENDOR_URL, STATIC_URL)
     m = district_map(
-        queries.grids_with_counts(engine),
+        grid_store.current_grids(engine),
         queries.buildings_with_counts(engine),
         queries.facilities(engine),
         queries.shelters(engine),
