@@ -51,3 +51,27 @@ def facilities(engine: Engine) -> gpd.GeoDataFrame:
 def shelters(engine: Engine) -> gpd.GeoDataFrame:
     """Shelters (避难场所) with class, capacity and occupancy."""
     return _read(engine, SHELTERS)
+
+
+ROAD_NODES = "SELECT id, geom FROM road_node ORDER BY id"
+ROAD_EDGES = """
+SELECT id, source, target, name, road_class, length_m, walkable, drivable, oneway,
+       walk_speed_mps, drive_speed_kmh, geom
+FROM road_edge ORDER BY id
+"""
+
+
+def road_network_frames(engine: Engine) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The stored road network as (nodes, edges) frames, columns as in ``road_edge``."""
+    nodes = _read(engine, ROAD_NODES).rename_geometry("geometry")
+    edges = _read(engine, ROAD_EDGES).rename_geometry("geometry")
+    return nodes, edges
+
+
+def data_version(engine: Engine, tables: tuple[str, ...]) -> tuple:
+    """A value that changes whenever a row of ``tables`` is inserted, updated or deleted."""
+    parts = " UNION ALL ".join(
+        f"SELECT count(*)::bigint, max(xmin::text::bigint) FROM {t}" for t in tables
+    )
+    with engine.connect() as conn:
+        return tuple(tuple(row) for row in conn.exec_driver_sql(parts))

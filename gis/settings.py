@@ -66,6 +66,12 @@ class Settings(BaseSettings):
         default=3.5, gt=0, description="Robust z-score above which a grid's load is an outlier."
     )
 
+    max_walk_to_road_m: float = Field(
+        default=1000.0,
+        gt=0,
+        description="A point farther than this from every road is outside the area served.",
+    )
+
     host: str = Field(default="127.0.0.1", description="Address the web server binds.")
     port: int = Field(default=8000, description="Port the web server binds.")
     tile_url: str = Field(
