@@ -27,6 +27,8 @@ areas_app = typer.Typer(
     help="Admin areas: districts, streets, communities, estates.", no_args_is_help=True
 )
 app.add_typer(areas_app, name="areas")
+network_app = typer.Typer(help="The road network.", no_args_is_help=True)
+app.add_typer(network_app, name="network")
 
 
 @db_app.command("ensure")
@@ -183,7 +185,7 @@ def _serve(url: str) -> None:
 
 def _register() -> None:
     """Commands that live in their own modules (api/commands/)."""
-    from api.commands import grids_check, grids_design, grids_io
+    from api.commands import grids_check, grids_design, grids_io, network
 
     grids_app.command("import")(grids_io.import_command)
     grids_app.command("export")(grids_io.export_command)
@@ -191,6 +193,7 @@ def _register() -> None:
     grids_app.command("design")(grids_design.design)
     areas_app.command("import")(grids_io.import_areas_command)
     app.command("locate")(grids_io.locate_command)
+    network_app.command("import")(network.import_command)
 
 
 _register()

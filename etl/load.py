@@ -32,7 +32,7 @@ from gis.bulk import copy_frame, deferred_indexes
 from gis.settings import Settings, get_settings
 from gis.validate import Problem, ValidationError
 from grids.categories import DEFAULT_CATEGORIES
-from grids.locate import NO_GRID, h3_cells, locate_points, representative_points
+from grids.locate import NO_GRID, h3_cells, ids_at, locate_points, representative_points
 
 #: Tables emptied by ``replace=True``, children first.
 TABLES = [t.name for t in reversed(models.metadata.sorted_tables)]
@@ -138,10 +138,7 @@ class _Loader:
         """Grid id (nullable) and H3 cell of each point."""
         assert self.grid_ids is not None and self.grid_geoms is not None
         pos = locate_points(lon, lat, self.grid_geoms)
-        grid_id = pd.array(
-            np.where(pos == NO_GRID, 0, self.grid_ids[np.maximum(pos, 0)]), dtype="Int64"
-        )
-        grid_id[pos == NO_GRID] = pd.NA
+        grid_id = ids_at(pos, self.grid_ids)
         outside = int((pos == NO_GRID).sum())
         if outside:
             self.report.outside_grids[table] = outside
@@ -369,6 +366,7 @@ def load_layers(
     progress: bool = True,
     settings: Settings | None = None,
     coord_type: str | None = None,
+    empty_first: tuple[str, ...] = (),
 ) -> LoadReport:
     """Validate a layer set and load it in one transaction.
 
@@ -382,6 +380,9 @@ def load_layers(
         Empty every table first (in the same transaction), so a reload is harmless.
     progress
         Show a progress bar.
+    empty_first
+        Tables to empty (in the same transaction) before loading, e.g. the road
+        network when a new one replaces it.
     coord_type
         The coordinate system of the input (``wgs84``, ``gcj02``, ``bd09``); spatial
         layers are converted to WGS84 first.  None: the input is WGS84 and must say so.
@@ -401,6 +402,8 @@ def load_layers(
         conn = raw.driver_connection
         assert isinstance(conn, psycopg.Connection)
         with conn.transaction(), conn.cursor() as cur:
+            if empty_first and not replace:
+                cur.execute(f"TRUNCATE {', '.join(empty_first)}")
             known = None if replace else _stored_keys(cur, referenced_keys(layers))
             layers, warnings = validate_layers(layers, settings.service_area_bounds, known)
             loader = _Loader(cur, settings, progress)

@@ -20,7 +20,7 @@ import shapely
 
 from gis.bulk import copy_frame
 from gis.settings import Settings, get_settings
-from grids.locate import NO_GRID, h3_cells, locate_points
+from grids.locate import NO_GRID, h3_cells, ids_at, locate_points
 
 #: Located tables and the SQL of the point that places each record.
 POINT_SQL = {
@@ -102,10 +102,7 @@ def relocate(
                     lon = np.array([r[1] for r in batch], dtype=np.float64)
                     lat = np.array([r[2] for r in batch], dtype=np.float64)
                     pos = locate_points(lon, lat, grid_geoms)
-                    grid = pd.array(
-                        np.where(pos == NO_GRID, 0, grid_ids[np.maximum(pos, 0)]), dtype="Int64"
-                    )
-                    grid[pos == NO_GRID] = pd.NA
+                    grid = ids_at(pos, grid_ids)
                     in_no_grid[table] = in_no_grid.get(table, 0) + int((pos == NO_GRID).sum())
                     frame = pd.DataFrame(
                         {

@@ -724,3 +724,20 @@ def representative_points(geoms: npt.ArrayLike) -> tuple[FloatArray, FloatArray]
     """
     pts = shapely.point_on_surface(np.asarray(geoms, dtype=object))
     return shapely.get_x(pts), shapely.get_y(pts)
+
+
+def ids_at(positions: np.ndarray, ids: np.ndarray) -> pd.arrays.IntegerArray:
+    """The id of the grid at each position, ``<NA>`` for :data:`NO_GRID` (also with no grids).
+
+    Parameters
+    ----------
+    positions
+        Positions from :func:`locate_points` / :class:`GridLocator`.
+    ids
+        Grid ids, in the order the grids were given.
+    """
+    positions = np.asarray(positions, dtype=np.int64)
+    found = positions != NO_GRID
+    values = np.zeros(len(positions), dtype=np.int64)
+    values[found] = np.asarray(ids, dtype=np.int64)[positions[found]]
+    return pd.arrays.IntegerArray(values, ~found)

@@ -1,0 +1,31 @@
+"""``wangge network import``: replace the road network by an OpenStreetMap file's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.commands.common import fail, ready_engine, say
+
+
+def import_command(
+    path: Annotated[Path, typer.Argument(help="OpenStreetMap .osm or .osm.pbf file")],
+) -> None:
+    """Replace the stored road network by the highways of an OpenStreetMap file."""
+    from analysis.osm import OsmError
+    from etl.load import LoadError
+    from etl.network_import import import_osm_network
+    from gis.validate import ValidationError
+
+    if not path.exists():
+        fail(f"{path}: no such file")
+    try:
+        report = import_osm_network(ready_engine(), path)
+    except (OsmError, ValidationError, LoadError) as exc:
+        fail(f"{exc}\nThe stored network was left as it was.")
+    say(
+        f"[network] {report.rows.get('road_node', 0):,} nodes, "
+        f"{report.rows.get('road_edge', 0):,} edges loaded from {path}"
+    )
