@@ -11,6 +11,7 @@ straight walk from each point to its road; routes are returned in EPSG:4326.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -21,7 +22,8 @@ from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
 
 import shapely
-from shapely.geometry import LineString
+from pyproj import Transformer
+from shapely.geometry import LineString, Point
 from shapely.ops import substring
 
 from analysis.network import FloatArray, IntArray, NetworkError, RoadNetwork, Snap
@@ -254,6 +256,84 @@ class ShelterIndex:
         ids = np.where(c.shelter >= 0, self.shelter_id[np.maximum(c.shelter, 0)], -1)
         return ids.astype(np.int64), c.distance_m
 
+    @cached_property
+    def _scalar(self) -> _ScalarTables:
+        """Plain-Python copies of what one query reads (built on first use)."""
+        net = self.network
+        tree_edges = np.flatnonzero(net.walkable).astype(np.int64)
+        if len(tree_edges) == 0:
+            raise NetworkError("the network has no walkable edge to snap to")
+        sh = self.shelter_snap
+        on_edge: dict[int, list[tuple[int, float, float]]] = {}
+        order, sorted_edge = self._by_edge
+        for j, e in zip(order.tolist(), sorted_edge.tolist(), strict=True):
+            on_edge.setdefault(e, []).append((j, float(sh.fraction[j]), float(sh.offset_m[j])))
+        return _ScalarTables(
+            forward=Transformer.from_crs(4326, net.crs, always_xy=True),
+            tree=shapely.STRtree(net.edge_geometry[tree_edges]),
+            tree_edges=tree_edges.tolist(),
+            geometry=net.edge_geometry,
+            source=net.edge_source.tolist(),
+            target=net.edge_target.tolist(),
+            length_m=net.length_m.tolist(),
+            node_distance_m=self.node_distance_m.tolist(),
+            node_shelter=self.node_shelter.tolist(),
+            shelter_id=self.shelter_id.tolist(),
+            on_edge=on_edge,
+        )
+
+    def nearest_shelter_id(self, lon: float, lat: float) -> tuple[int, float]:
+        """Nearest open shelter and walking distance for one point, without the route.
+
+        The same answer as :meth:`query` for a single point, computed in plain Python
+        on floats (no array allocations): the fast path for one query at a time.
+
+        Parameters
+        ----------
+        lon, lat : float
+            The point, degrees, EPSG:4326.
+
+        Returns
+        -------
+        shelter_id : int
+            Id of the nearest shelter, -1 when none is reachable.
+        distance_m : float
+            Walking distance, metres (``inf`` when none is reachable).
+
+        Raises
+        ------
+        NetworkError
+            If the point cannot be snapped (coordinates not finite).
+        """
+        t = self._scalar
+        x, y = t.forward.transform(lon, lat)
+        pt = Point(x, y)
+        hit = t.tree.query_nearest(pt, all_matches=False)
+        if len(hit) == 0:
+            raise NetworkError(f"the point ({lon}, {lat}) could not be snapped (not finite?)")
+        e = t.tree_edges[int(hit[0])]
+        line = t.geometry[e]
+        f = line.project(pt, normalized=True)
+        f = 0.0 if f != f else min(max(f, 0.0), 1.0)  # nan: zero-length edge
+        on = line.interpolate(f, normalized=True)
+        offset = math.hypot(x - on.x, y - on.y)
+        length = t.length_m[e]
+        u, v = t.source[e], t.target[e]
+        via_u = offset + f * length + t.node_distance_m[u]
+        via_v = offset + (1.0 - f) * length + t.node_distance_m[v]
+        dist, end = (via_v, v) if via_v < via_u else (via_u, u)
+        shelter = t.node_shelter[end]
+        best, pick = math.inf, -1
+        for j, sf, soff in t.on_edge.get(e, ()):
+            direct = offset + abs(f - sf) * length + soff
+            if direct <= best:
+                best, pick = direct, j
+        if best < dist:
+            dist, shelter = best, pick
+        if not dist < math.inf:
+            return -1, math.inf
+        return t.shelter_id[shelter], dist
+
     def nearest(self, lon: float, lat: float) -> NearestShelter:
         """Nearest open shelter of one point, with the walking route.
 
@@ -320,6 +400,23 @@ class ShelterIndex:
         if len(xy) == 1:
             xy = np.concatenate([xy, xy])
         return xy
+
+
+@dataclass(frozen=True)
+class _ScalarTables:
+    """What :meth:`ShelterIndex.nearest_shelter_id` reads, as Python lists and dicts."""
+
+    forward: Transformer
+    tree: shapely.STRtree
+    tree_edges: list[int]
+    geometry: NDArray[Any]
+    source: list[int]
+    target: list[int]
+    length_m: list[float]
+    node_distance_m: list[float]
+    node_shelter: list[int]
+    shelter_id: list[int]
+    on_edge: dict[int, list[tuple[int, float, float]]]
 
 
 def _piece(line: Any, start: float, end: float) -> FloatArray:

@@ -361,6 +361,82 @@ class RoadNetwork:
             dropped=dropped,
         )
 
+    # ------------------------------------------------------------------ closures
+    def without_edges(self, edge_ids: ArrayLike) -> RoadNetwork:
+        """A copy of the network with some edges closed (a flooded underpass, works).
+
+        Node indexing is kept: the same nodes, in the same order, so node-indexed
+        arrays of this network stay valid for the copy.  The largest connected component
+        is *not* recomputed: nodes cut off by the closure stay, unreachable (``inf``
+        walking times), rather than vanishing.  Edge indices do change (the closed edges
+        are removed and the rest keep their order); use :attr:`edge_id` to map them.
+
+        Parameters
+        ----------
+        edge_ids : array_like of int
+            ``road_edge.id`` values to close.  Ids of edges already left out of the
+            network (:attr:`Dropped.edge_ids`) are accepted and ignored.
+
+        Returns
+        -------
+        RoadNetwork
+            A new network; this one is unchanged.  :attr:`dropped` is carried over
+            as is (it describes the original build, not the closure).
+
+        Raises
+        ------
+        NetworkError
+            If an id is neither an edge of the network nor one of its dropped edges.
+        """
+        closed = np.unique(np.atleast_1d(np.asarray(edge_ids, dtype=np.int64)))
+        unknown = closed[~np.isin(closed, self.edge_id) & ~np.isin(closed, self.dropped.edge_ids)]
+        if unknown.size:
+            raise NetworkError(f"cannot close unknown road edges: {unknown[:10].tolist()}")
+        keep = np.flatnonzero(~np.isin(self.edge_id, closed))
+        s, t = self.edge_source[keep], self.edge_target[keep]
+        w, d, o = self.walkable[keep], self.drivable[keep], self.oneway[keep]
+        walk_s, drive_s = self.walk_s[keep], self.drive_s[keep]
+        n = self.n_nodes
+        edge_index = np.arange(len(keep), dtype=np.int64)
+        wi = np.flatnonzero(w)
+        walk_graph, walk_edge = _csr_min(
+            np.concatenate([s[wi], t[wi]]),
+            np.concatenate([t[wi], s[wi]]),
+            np.concatenate([walk_s[wi], walk_s[wi]]),
+            np.concatenate([edge_index[wi], edge_index[wi]]),
+            n,
+        )
+        fwd = np.flatnonzero(d)
+        back = np.flatnonzero(d & ~o)
+        drive_graph, _ = _csr_min(
+            np.concatenate([s[fwd], t[back]]),
+            np.concatenate([t[fwd], s[back]]),
+            np.concatenate([drive_s[fwd], drive_s[back]]),
+            np.concatenate([edge_index[fwd], edge_index[back]]),
+            n,
+        )
+        return RoadNetwork(
+            node_id=self.node_id,
+            node_xy=self.node_xy,
+            crs=self.crs,
+            edge_id=self.edge_id[keep],
+            edge_source=s,
+            edge_target=t,
+            edge_class=self.edge_class[keep],
+            length_m=self.length_m[keep],
+            walkable=w,
+            drivable=d,
+            oneway=o,
+            walk_s=walk_s,
+            drive_s=drive_s,
+            edge_geometry=self.edge_geometry[keep],
+            walk_speed_mps=self.walk_speed_mps,
+            walk_graph=walk_graph,
+            drive_graph=drive_graph,
+            walk_edge=walk_edge,
+            dropped=self.dropped,
+        )
+
     # ------------------------------------------------------------------ lookups
     def walk_edge_between(self, a: ArrayLike, b: ArrayLike) -> IntArray:
         """Edge index of the walking arc from node index ``a`` to ``b`` (vectorised).

@@ -110,6 +110,30 @@ def test_many_random_shelters_agree_with_networkx(
     _check_against_networkx(district, network, index, seed=2)
 
 
+def test_single_query_fast_path_equals_batch(
+    district: dict[str, Any], network: RoadNetwork
+) -> None:
+    fac = district["facility"]
+    sh = fac[fac["kind"] == "shelter"]
+    lon_s, lat_s = _random_points(network, 40, seed=5)  # many on an edge of a query too
+    index = ShelterIndex.build(
+        network,
+        np.concatenate([sh["id"], np.arange(10_000, 10_040)]),
+        np.concatenate([sh.geometry.x, lon_s]),
+        np.concatenate([sh.geometry.y, lat_s]),
+    )
+    lon, lat = _random_points(network, 500, seed=6)
+    # points on the shelters' own edges, where the direct walk along the edge may win
+    e = index.shelter_snap.edge
+    on = shapely.line_interpolate_point(network.edge_geometry[e], 0.37, normalized=True)
+    ll = shapely.get_coordinates(network.to_wgs84(on))
+    lon, lat = np.concatenate([lon, ll[:, 0]]), np.concatenate([lat, ll[:, 1]])
+    ids, dist = index.query(lon, lat)
+    fast = [index.nearest_shelter_id(float(x), float(y)) for x, y in zip(lon, lat, strict=True)]
+    np.testing.assert_array_equal([f[0] for f in fast], ids)
+    np.testing.assert_allclose([f[1] for f in fast], dist, rtol=1e-12, atol=1e-9)
+
+
 def test_same_edge_is_walked_directly(network: RoadNetwork) -> None:
     e = int(np.argmax(network.length_m))
     line = network.edge_geometry[e]
@@ -212,6 +236,7 @@ def test_unreachable_shelter_is_said_clearly() -> None:
     index2 = ShelterIndex.build(net2, [9], [118.0005], [32.0])
     ids, dist = index2.query([118.0105], [32.0])
     assert ids[0] == -1 and np.isinf(dist[0])
+    assert index2.nearest_shelter_id(118.0105, 32.0) == (-1, np.inf)
     with pytest.raises(NoShelterReachable):
         index2.nearest(118.0105, 32.0)
 
