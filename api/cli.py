@@ -185,7 +185,7 @@ def _serve(url: str) -> None:
 
 def _register() -> None:
     """Commands that live in their own modules (api/commands/)."""
-    from api.commands import grids_check, grids_design, grids_io, network
+    from api.commands import evacuate, grids_check, grids_design, grids_io, network
 
     grids_app.command("import")(grids_io.import_command)
     grids_app.command("export")(grids_io.export_command)
@@ -194,6 +194,7 @@ def _register() -> None:
     areas_app.command("import")(grids_io.import_areas_command)
     app.command("locate")(grids_io.locate_command)
     network_app.command("import")(network.import_command)
+    app.command("evacuate")(evacuate.evacuate)
 
 
 _register()

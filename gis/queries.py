@@ -7,6 +7,7 @@ No personal data is read here: these frames feed pages any signed-in user may se
 
 from __future__ import annotations
 
+import pandas as pd
 from sqlalchemy import Engine
 
 import geopandas as gpd
@@ -75,3 +76,49 @@ def data_version(engine: Engine, tables: tuple[str, ...]) -> tuple:
     )
     with engine.connect() as conn:
         return tuple(tuple(row) for row in conn.exec_driver_sql(parts))
+
+
+EVACUATION_HOUSEHOLDS = """
+SELECT h.id AS household_id, h.building_id, h.size,
+       ST_X(ST_PointOnSurface(b.geom)) AS lon, ST_Y(ST_PointOnSurface(b.geom)) AS lat,
+       coalesce(bool_or(r.living_alone_elderly), false) AS living_alone_elderly,
+       coalesce(bool_or(r.disabled), false) AS disabled,
+       coalesce(bool_or(r.mobility_impaired), false) AS mobility_impaired,
+       coalesce(array_agg(r.id ORDER BY r.id) FILTER (
+           WHERE r.living_alone_elderly OR r.disabled OR r.mobility_impaired), '{}')
+           AS help_resident_ids,
+       g.code AS grid
+FROM household h
+JOIN building b ON b.id = h.building_id
+LEFT JOIN resident r ON r.household_id = h.id
+LEFT JOIN grid g ON g.id = h.grid_id
+GROUP BY h.id, b.id, g.code
+ORDER BY h.id
+"""
+
+EVACUATION_SHELTERS = """
+SELECT f.id AS shelter_id, coalesce(f.capacity, 0) AS capacity, s.occupancy,
+       s.shelter_class, s.is_open, s.zone, f.geom
+FROM facility f JOIN shelter s ON s.facility_id = f.id
+ORDER BY f.id
+"""
+
+
+def evacuation_households(engine: Engine) -> pd.DataFrame:
+    """Households with their building point, needs-help flags and grid (ids only, no names)."""
+    with engine.connect() as conn:
+        frame = pd.read_sql(EVACUATION_HOUSEHOLDS, conn)
+    frame["help_resident_ids"] = frame["help_resident_ids"].map(tuple)
+    return frame
+
+
+def evacuation_shelters(engine: Engine) -> gpd.GeoDataFrame:
+    """Shelters with capacity, occupancy, class, open flag and responsibility zone."""
+    with engine.connect() as conn:
+        frame = gpd.read_postgis(EVACUATION_SHELTERS, conn, geom_col="geom", crs=4326)
+    frame["zone"] = gpd.GeoSeries.from_wkb(
+        frame["zone"].map(
+            lambda z: None if z is None else bytes.fromhex(z) if isinstance(z, str) else bytes(z)
+        )
+    )
+    return frame.rename_geometry("geometry")

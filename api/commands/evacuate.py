@@ -1,0 +1,74 @@
+"""``wangge evacuate``: the evacuation plan and each grid's list for its worker (ids, no names)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.commands.common import console, fail, ready_engine, say
+
+
+def evacuate(
+    out: Annotated[Path, typer.Option(help="the lists: .geojson (with routes) or .csv")],
+    grid: Annotated[str | None, typer.Option(help="only this grid (15-digit code)")] = None,
+    close: Annotated[
+        list[int] | None, typer.Option(help="road_edge id closed (flooded, blocked); repeatable")
+    ] = None,
+    candidates: Annotated[int, typer.Option(min=1, help="nearest shelters per household")] = 10,
+) -> None:
+    """Plan where every household walks to (capacity, zones, special needs first)."""
+    import pandas as pd
+    from rich.table import Table
+
+    from analysis.evacuation_lists import build_evacuation_lists
+    from analysis.network import NetworkError, RoadNetwork
+    from gis import grid_store, queries
+
+    engine = ready_engine()
+    nodes, edges = queries.road_network_frames(engine)
+    if edges.empty:
+        fail("no road network is loaded: wangge demo, wangge load or wangge network import")
+    network = RoadNetwork.from_frames(nodes, edges)
+    if close:
+        try:
+            network = network.without_edges(close)
+        except NetworkError as exc:
+            fail(str(exc))
+        say(f"[evacuate] {len(close)} road segment(s) closed")
+    grids = grid_store.current_grids(engine)
+    if grid is not None and grid not in set(grids["code"]):
+        fail(f"no current grid with code {grid}")
+    lists = build_evacuation_lists(
+        network,
+        queries.evacuation_households(engine),
+        queries.evacuation_shelters(engine),
+        grids.rename_geometry("geometry")[["code", "geometry"]],
+        candidates=candidates,
+    )
+    chosen = [grid] if grid is not None else lists.grids
+    frames = [lists.grid_list(code, routes=out.suffix.lower() != ".csv") for code in chosen]
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if "help_resident_ids" in table:
+        table["help_resident_ids"] = table["help_resident_ids"].map(
+            lambda ids: ";".join(str(i) for i in ids)
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".csv":
+        pd.DataFrame(table.drop(columns="geometry", errors="ignore")).to_csv(out, index=False)
+    else:
+        table.to_file(out, driver="GeoJSON", RFC7946="YES")
+    summary = Table(title="evacuation plan")
+    summary.add_column("households", justify="right")
+    summary.add_column("need help", justify="right")
+    summary.add_column("unassigned people", justify="right")
+    summary.add_column("fixed shelters < 15 % of zone", justify="right")
+    summary.add_row(
+        f"{len(table):,}",
+        f"{int(table['needs_help'].sum()):,}",
+        f"{lists.unassigned_population:,}",
+        str(len(lists.gb51143_short)),
+    )
+    console.print(summary)
+    say(f"[evacuate] {len(chosen)} grid list(s) written to {out}")
