@@ -10,13 +10,13 @@ import numpy as np
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 import h3
 import shapely
 
 from api.deps import EngineDep, SettingsDep
-from gis import grid_store
+from gis import grid_store, queries
 from gis.coords import COORD_TYPES, to_wgs84
 from grids.locate import NO_GRID, h3_cells, locate_points
 
@@ -39,10 +39,7 @@ _lock = threading.Lock()
 
 def _snapshot(request: Request, engine: Engine) -> _Snapshot:
     """Current grids, cached until a grid is added or retired."""
-    with engine.connect() as conn:
-        version = tuple(
-            conn.execute(text("SELECT count(*), max(id), max(valid_to) FROM grid")).one()
-        )
+    version = queries.data_version(engine, ("grid",))
     with _lock:
         cached: _Snapshot | None = getattr(request.app.state, "grid_snapshot", None)
         if cached is not None and cached.version == version:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from gis.migrate import head
 from tests.conftest import LiveServer
 
 
@@ -13,7 +14,7 @@ def test_health_reports_database_and_schema(live_server: LiveServer) -> None:
     body = r.json()
     assert body["status"] == "ok"
     assert body["postgis"].startswith("3.")
-    assert body["schema_revision"] == "0001"
+    assert body["schema_revision"] == head()
 
 
 def test_health_is_503_when_the_database_is_gone() -> None:
