@@ -33,8 +33,8 @@ test:
 lint:
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-bench: setup
-	$(VENV)/bin/pip install -q -e '.[dev,bench]'
+bench:
+	$(SETUP) --bench
 	@set -e; found=0; for f in benchmarks/*.py; do \
 		[ -e "$$f" ] || continue; \
 		case "$$(basename "$$f")" in _*) continue ;; esac; \

@@ -3,6 +3,7 @@
 #
 #   scripts/setup.sh          Python venv + package, PostgreSQL/PostGIS, map assets
 #   scripts/setup.sh --test   the same, plus Chromium for the browser tests
+#   scripts/setup.sh --bench  the same, plus the benchmarks' peers (pgRouting, SedonaDB)
 #
 # As root on Debian/Ubuntu missing system packages are installed with apt-get;
 # otherwise the script says what to install and stops.  With DATABASE_URL set, the
@@ -13,11 +14,13 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 WITH_TEST=0
+WITH_BENCH=0
 for arg in "$@"; do
     case "$arg" in
         --test) WITH_TEST=1 ;;
+        --bench) WITH_BENCH=1 ;;
         -h | --help)
-            sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
@@ -156,6 +159,20 @@ else
         apt_install "postgresql-$PG_V-postgis-3"
     else
         die "PostGIS is not installed for PostgreSQL $PG_V. Install PostgreSQL ≥ 13 with PostGIS 3: sudo apt-get install postgresql postgresql-$PG_V-postgis-3, or set DATABASE_URL to a PostGIS database."
+    fi
+fi
+
+# ------------------------------------------------------------ peers (--bench)
+if [ "$WITH_BENCH" = 1 ]; then
+    "$VENV/bin/pip" install -q -e '.[dev,bench]'
+    if [ -z "${DATABASE_URL:-}" ] && [ -n "${PG_V:-}" ]; then
+        if pkg_installed "postgresql-$PG_V-pgrouting"; then
+            say "pgRouting present"
+        elif can_apt; then
+            apt_install "postgresql-$PG_V-pgrouting"
+        else
+            say "pgRouting missing: the shelters benchmark skips its pgRouting peer"
+        fi
     fi
 fi
 
