@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 import numpy as np
-import pandas as pd
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
@@ -16,10 +13,9 @@ from sqlalchemy import Engine
 
 import shapely
 
-from analysis.nearest import NoShelterReachable, ShelterIndex
-from analysis.network import RoadNetwork
+from analysis.nearest import NoShelterReachable
 from api.deps import EngineDep, SettingsDep
-from gis import queries
+from api.walking import walking_state
 from gis.coords import COORD_TYPES, to_wgs84
 from gis.settings import Settings
 from maps.assets import render_offline
@@ -32,47 +28,6 @@ SHELTER_CLASS_NAMES = {
     "fixed": "固定避难场所",
     "central": "中心避难场所",
 }
-_TABLES = ("road_node", "road_edge", "facility", "shelter")
-_lock = threading.Lock()
-
-
-@dataclass(frozen=True)
-class _Shelters:
-    """The walking network and the shelter index, built once per data version."""
-
-    version: tuple
-    index: ShelterIndex | None
-    network: RoadNetwork | None
-    shelters: pd.DataFrame
-    bounds: tuple[float, float, float, float] | None
-
-
-def _shelters(request: Request, engine: Engine, settings: Settings) -> _Shelters:
-    version = queries.data_version(engine, _TABLES)
-    with _lock:
-        cached: _Shelters | None = getattr(request.app.state, "shelter_index", None)
-        if cached is not None and cached.version == version:
-            return cached
-        nodes, edges = queries.road_network_frames(engine)
-        found = queries.shelters(engine)
-        index = network = bounds = None
-        if not edges.empty:
-            network = RoadNetwork.from_frames(nodes, edges, walk_speed_mps=settings.walk_speed_mps)
-            bounds = tuple(float(v) for v in edges.total_bounds)
-            if found["is_open"].any():
-                geoms = np.asarray(found.geometry.array)
-                index = ShelterIndex.build(
-                    network,
-                    found["facility_id"].to_numpy(),
-                    shapely.get_x(geoms),
-                    shapely.get_y(geoms),
-                    is_open=found["is_open"].to_numpy(),
-                    capacity=found["capacity"].to_numpy(),
-                    occupancy=found["occupancy"].to_numpy(),
-                )
-        snap = _Shelters(version, index, network, found.set_index("facility_id"), bounds)
-        request.app.state.shelter_index = snap
-        return snap
 
 
 class ShelterInfo(BaseModel):
@@ -106,7 +61,7 @@ def _answer(
     request: Request, engine: Engine, settings: Settings, lon: float, lat: float, coord_type: str
 ) -> tuple[NearestShelterAnswer, Any]:
     x, y = to_wgs84(lon, lat, coord_type)
-    data = _shelters(request, engine, settings)
+    data = walking_state(request, engine, settings)
     if data.network is None or data.bounds is None:
         raise HTTPException(503, "no road network is loaded yet")
     w, s, e, n = data.bounds

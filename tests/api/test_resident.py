@@ -135,3 +135,37 @@ def test_phone_page_shows_you_the_route_and_the_shelter(
         assert page.locator("path.wangge-shelter").count() == 1
         assert "最近避难场所" in page.locator(".wangge-title").inner_text()
         assert log.page_errors == [] and log.local_failures() == []
+
+
+def test_service_areas_of_a_clinic_nest_and_follow_the_streets(
+    district: dict, live_server: LiveServer
+) -> None:
+    clinic = district["facility"][district["facility"]["kind"] == "clinic"].iloc[0]
+    r = httpx.get(f"{live_server.url}/api/facilities/{int(clinic['id'])}/service-area")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/geo+json")
+    areas = {
+        f["properties"]["minutes"]: shapely.geometry.shape(f["geometry"])
+        for f in r.json()["features"]
+    }
+    assert sorted(areas) == [5, 10, 15]
+    assert areas[10].buffer(1e-7).covers(areas[5])
+    assert areas[15].buffer(1e-7).covers(areas[10])
+    assert areas[5].area < areas[10].area < areas[15].area
+    assert areas[5].covers(shapely.Point(clinic.geometry.x, clinic.geometry.y))
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/api/facilities/999999/service-area", 404),
+        ("/api/facilities/1/service-area?minutes=0", 422),
+        ("/api/facilities/abc/service-area", 422),
+    ],
+)
+def test_service_area_bad_input(
+    district: dict, live_server: LiveServer, path: str, status: int
+) -> None:
+    r = httpx.get(f"{live_server.url}{path}")
+    assert r.status_code == status
+    assert r.headers["content-type"].startswith("application/problem+json")
