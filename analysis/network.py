@@ -320,25 +320,8 @@ class RoadNetwork:
             drive_s = np.where(d, length_m / (kmh / 3.6), np.inf)
         s, t = new_index[src[keep_edge]], new_index[dst[keep_edge]]
         n = int(keep_node.sum())
-        edge_index = np.arange(len(e), dtype=np.int64)
 
-        wi = np.flatnonzero(w)
-        walk_graph, walk_edge = _csr_min(
-            np.concatenate([s[wi], t[wi]]),
-            np.concatenate([t[wi], s[wi]]),
-            np.concatenate([walk_s[wi], walk_s[wi]]),
-            np.concatenate([edge_index[wi], edge_index[wi]]),
-            n,
-        )
-        fwd = np.flatnonzero(d)
-        back = np.flatnonzero(d & ~o)
-        drive_graph, _ = _csr_min(
-            np.concatenate([s[fwd], t[back]]),
-            np.concatenate([t[fwd], s[back]]),
-            np.concatenate([drive_s[fwd], drive_s[back]]),
-            np.concatenate([edge_index[fwd], edge_index[back]]),
-            n,
-        )
+        walk_graph, walk_edge, drive_graph = _graphs(s, t, w, d, o, walk_s, drive_s, n)
         return cls(
             node_id=all_node_id[keep_node],
             node_xy=node_xy,
@@ -397,24 +380,7 @@ class RoadNetwork:
         w, d, o = self.walkable[keep], self.drivable[keep], self.oneway[keep]
         walk_s, drive_s = self.walk_s[keep], self.drive_s[keep]
         n = self.n_nodes
-        edge_index = np.arange(len(keep), dtype=np.int64)
-        wi = np.flatnonzero(w)
-        walk_graph, walk_edge = _csr_min(
-            np.concatenate([s[wi], t[wi]]),
-            np.concatenate([t[wi], s[wi]]),
-            np.concatenate([walk_s[wi], walk_s[wi]]),
-            np.concatenate([edge_index[wi], edge_index[wi]]),
-            n,
-        )
-        fwd = np.flatnonzero(d)
-        back = np.flatnonzero(d & ~o)
-        drive_graph, _ = _csr_min(
-            np.concatenate([s[fwd], t[back]]),
-            np.concatenate([t[fwd], s[back]]),
-            np.concatenate([drive_s[fwd], drive_s[back]]),
-            np.concatenate([edge_index[fwd], edge_index[back]]),
-            n,
-        )
+        walk_graph, walk_edge, drive_graph = _graphs(s, t, w, d, o, walk_s, drive_s, n)
         return RoadNetwork(
             node_id=self.node_id,
             node_xy=self.node_xy,
@@ -557,6 +523,38 @@ def _drive_speeds(
         o = pd.Series(road_class).map(dict(override)).to_numpy(float)
         by_class = np.where(np.isfinite(o), o, by_class)
     return by_class
+
+
+def _graphs(
+    s: IntArray,
+    t: IntArray,
+    walkable: NDArray[np.bool_],
+    drivable: NDArray[np.bool_],
+    oneway: NDArray[np.bool_],
+    walk_s: FloatArray,
+    drive_s: FloatArray,
+    n: int,
+) -> tuple[sparse.csr_array, sparse.csr_array, sparse.csr_array]:
+    """The walking graph (both ways) with its edge index, and the driving graph (one-way kept)."""
+    edge_index = np.arange(len(s), dtype=np.int64)
+    wi = np.flatnonzero(walkable)
+    walk_graph, walk_edge = _csr_min(
+        np.concatenate([s[wi], t[wi]]),
+        np.concatenate([t[wi], s[wi]]),
+        np.concatenate([walk_s[wi], walk_s[wi]]),
+        np.concatenate([edge_index[wi], edge_index[wi]]),
+        n,
+    )
+    fwd = np.flatnonzero(drivable)
+    back = np.flatnonzero(drivable & ~oneway)
+    drive_graph, _ = _csr_min(
+        np.concatenate([s[fwd], t[back]]),
+        np.concatenate([t[fwd], s[back]]),
+        np.concatenate([drive_s[fwd], drive_s[back]]),
+        np.concatenate([edge_index[fwd], edge_index[back]]),
+        n,
+    )
+    return walk_graph, walk_edge, drive_graph
 
 
 def _csr_min(
