@@ -44,7 +44,6 @@ from scipy.sparse.csgraph import dijkstra
 import shapely
 from geopandas import GeoDataFrame
 from shapely.geometry import LineString
-from shapely.ops import substring
 
 from analysis.evacuation import (
     ASSIGNED,
@@ -288,40 +287,8 @@ class ShelterDistances:
         shapely.LineString
             From the point to the shelter, metres, in the network's CRS.
         """
-        net, sh = self.network, self.snap
-        e, f = int(snap.edge[i]), float(snap.fraction[i])
-        se, sf = int(sh.edge[j]), float(sh.fraction[j])
-        parts: list[Any] = [snap.xy[i : i + 1], snap.snapped_xy[i : i + 1]]
-        if end < 0:
-            parts.append(_piece(net.edge_geometry[e], f, sf))
-        else:
-            parts.append(_piece(net.edge_geometry[e], f, 0.0 if end == net.edge_source[e] else 1.0))
-            pred = self.predecessor[j]
-            nodes = [end]
-            while pred[nodes[-1]] < net.n_nodes:
-                nodes.append(int(pred[nodes[-1]]))
-            a, b = np.asarray(nodes[:-1]), np.asarray(nodes[1:])
-            if len(a):
-                for ai, ei in zip(a.tolist(), net.walk_edge_between(a, b).tolist(), strict=True):
-                    xy = shapely.get_coordinates(net.edge_geometry[ei])
-                    parts.append(xy if net.edge_source[ei] == ai else xy[::-1])
-            last = nodes[-1]
-            parts.append(
-                _piece(net.edge_geometry[se], 0.0 if last == net.edge_source[se] else 1.0, sf)
-            )
-        parts += [sh.snapped_xy[j : j + 1], sh.xy[j : j + 1]]
-        xy = np.concatenate([np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in parts])
-        keep = np.ones(len(xy), dtype=bool)
-        keep[1:] = np.any(np.abs(np.diff(xy, axis=0)) > 1e-9, axis=1)
-        xy = xy[keep]
-        return LineString(np.concatenate([xy, xy]) if len(xy) == 1 else xy)
-
-
-def _piece(line: Any, start: float, end: float) -> FloatArray:
-    """Coordinates of ``line`` from fraction ``start`` to ``end`` (reversed when end < start)."""
-    if start == end:
-        return np.asarray(shapely.get_coordinates(line.interpolate(start, normalized=True)))
-    return np.asarray(shapely.get_coordinates(substring(line, start, end, normalized=True)))
+        xy = self.network.walk_route_xy(snap, i, self.snap, j, end, self.predecessor[j])
+        return LineString(xy)
 
 
 # ---------------------------------------------------------------------- the lists

@@ -24,7 +24,6 @@ from scipy.sparse.csgraph import dijkstra
 import shapely
 from pyproj import Transformer
 from shapely.geometry import LineString, Point
-from shapely.ops import substring
 
 from analysis.network import FloatArray, IntArray, NetworkError, RoadNetwork, Snap
 
@@ -369,37 +368,9 @@ class ShelterIndex:
 
     def _route_xy(self, c: _Choice, j: int) -> FloatArray:
         """Route coordinates in the network CRS for query 0 of ``c`` to shelter ``j``."""
-        net = self.network
-        snap, sh = c.snap, self.shelter_snap
-        e, f = int(snap.edge[0]), float(snap.fraction[0])
-        se, sf = int(sh.edge[j]), float(sh.fraction[j])
-        parts: list[Any] = [snap.xy[:1], snap.snapped_xy[:1]]
-        end = int(c.end_node[0])
-        if end < 0:  # straight along the shared edge
-            parts.append(_piece(net.edge_geometry[e], f, sf))
-        else:
-            parts.append(_piece(net.edge_geometry[e], f, 0.0 if end == net.edge_source[e] else 1.0))
-            nodes = [end]
-            while self.predecessor[nodes[-1]] < net.n_nodes:
-                nodes.append(int(self.predecessor[nodes[-1]]))
-            a, b = np.asarray(nodes[:-1]), np.asarray(nodes[1:])
-            if len(a):
-                edges = net.walk_edge_between(a, b)
-                for ai, ei in zip(a, edges, strict=True):
-                    xy = shapely.get_coordinates(net.edge_geometry[ei])
-                    parts.append(xy if net.edge_source[ei] == ai else xy[::-1])
-            last = nodes[-1]
-            parts.append(
-                _piece(net.edge_geometry[se], 0.0 if last == net.edge_source[se] else 1.0, sf)
-            )
-        parts += [sh.snapped_xy[j : j + 1], sh.xy[j : j + 1]]
-        xy = np.concatenate([np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in parts])
-        keep = np.ones(len(xy), dtype=bool)
-        keep[1:] = np.any(np.abs(np.diff(xy, axis=0)) > 1e-9, axis=1)
-        xy = xy[keep]
-        if len(xy) == 1:
-            xy = np.concatenate([xy, xy])
-        return xy
+        return self.network.walk_route_xy(
+            c.snap, 0, self.shelter_snap, j, int(c.end_node[0]), self.predecessor
+        )
 
 
 @dataclass(frozen=True)
@@ -417,10 +388,3 @@ class _ScalarTables:
     node_shelter: list[int]
     shelter_id: list[int]
     on_edge: dict[int, list[tuple[int, float, float]]]
-
-
-def _piece(line: Any, start: float, end: float) -> FloatArray:
-    """Coordinates of ``line`` from fraction ``start`` to ``end`` (reversed when end < start)."""
-    if start == end:
-        return np.asarray(shapely.get_coordinates(line.interpolate(start, normalized=True)))
-    return np.asarray(shapely.get_coordinates(substring(line, start, end, normalized=True)))

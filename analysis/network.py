@@ -29,6 +29,7 @@ from scipy.sparse.csgraph import connected_components
 import shapely
 from geopandas import GeoDataFrame
 from pyproj import CRS, Transformer
+from shapely.ops import substring
 
 from gis.coords import local_metric_crs_for
 from gis.settings import get_settings
@@ -345,6 +346,63 @@ class RoadNetwork:
         )
 
     # ------------------------------------------------------------------ closures
+    def walk_route_xy(
+        self,
+        start: Snap,
+        i: int,
+        goal: Snap,
+        j: int,
+        end: int,
+        predecessor: NDArray[np.integer[Any]],
+    ) -> FloatArray:
+        """Coordinates (network CRS, metres) of the walk from snapped point ``i`` to ``j``.
+
+        Parameters
+        ----------
+        start, goal : Snap
+            The snapped start points and goal points (e.g. shelters).
+        i, j : int
+            Which start and which goal.
+        end : int
+            The node through which the walk leaves the start's edge; -1 when it goes
+            straight along the edge the two share.
+        predecessor : numpy.ndarray
+            Predecessors of a Dijkstra run from the goal (values ``>= n_nodes`` end the
+            chain: the goal's own virtual node).
+
+        Returns
+        -------
+        numpy.ndarray
+            (n, 2) coordinates: point → its road → streets → the goal's road → goal.
+        """
+        e, f = int(start.edge[i]), float(start.fraction[i])
+        ge, gf = int(goal.edge[j]), float(goal.fraction[j])
+        parts: list[Any] = [start.xy[i : i + 1], start.snapped_xy[i : i + 1]]
+        if end < 0:
+            parts.append(_piece(self.edge_geometry[e], f, gf))
+        else:
+            parts.append(
+                _piece(self.edge_geometry[e], f, 0.0 if end == self.edge_source[e] else 1.0)
+            )
+            nodes = [end]
+            while predecessor[nodes[-1]] < self.n_nodes:
+                nodes.append(int(predecessor[nodes[-1]]))
+            a, b = np.asarray(nodes[:-1]), np.asarray(nodes[1:])
+            if len(a):
+                for ai, ei in zip(a.tolist(), self.walk_edge_between(a, b).tolist(), strict=True):
+                    xy = shapely.get_coordinates(self.edge_geometry[ei])
+                    parts.append(xy if self.edge_source[ei] == ai else xy[::-1])
+            last = nodes[-1]
+            parts.append(
+                _piece(self.edge_geometry[ge], 0.0 if last == self.edge_source[ge] else 1.0, gf)
+            )
+        parts += [goal.snapped_xy[j : j + 1], goal.xy[j : j + 1]]
+        xy = np.concatenate([np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in parts])
+        keep = np.ones(len(xy), dtype=bool)
+        keep[1:] = np.any(np.abs(np.diff(xy, axis=0)) > 1e-9, axis=1)
+        xy = xy[keep]
+        return np.concatenate([xy, xy]) if len(xy) == 1 else xy
+
     def without_edges(self, edge_ids: ArrayLike) -> RoadNetwork:
         """A copy of the network with some edges closed (a flooded underpass, works).
 
@@ -569,3 +627,10 @@ def _csr_min(
     graph = sparse.csr_array((np.maximum(cost, MIN_COST_S), (row, col)), shape=(n, n))
     ids = sparse.csr_array(((edge + 1).astype(np.float64), (row, col)), shape=(n, n))
     return graph, ids
+
+
+def _piece(line: Any, start: float, end: float) -> FloatArray:
+    """Coordinates of ``line`` from fraction ``start`` to ``end`` (reversed when end < start)."""
+    if start == end:
+        return np.asarray(shapely.get_coordinates(line.interpolate(start, normalized=True)))
+    return np.asarray(shapely.get_coordinates(substring(line, start, end, normalized=True)))
