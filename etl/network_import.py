@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine
 
-from analysis.osm import read_osm_roads
 from etl.load import LoadReport, load_layers
+from etl.osm import read_osm_roads
 
 ARTERIAL = {
     "motorway",

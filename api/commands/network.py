@@ -15,9 +15,9 @@ def import_command(
 ) -> None:
     """Replace the stored road network by the highways of an OpenStreetMap file."""
     from analysis.network import RoadNetwork
-    from analysis.osm import OsmError
     from etl.load import LoadError
     from etl.network_import import import_osm_network
+    from etl.osm import OsmError
     from gis import queries
     from gis.validate import ValidationError
 

@@ -15,7 +15,7 @@ import shapely
 
 from analysis.nearest import NoShelterReachable, ShelterIndex
 from analysis.network import NetworkError, RoadNetwork, Snap
-from analysis.osm import read_osm_roads
+from etl.osm import read_osm_roads
 from etl.sample import generate_district
 from tests.conftest import SHARED_DATA
 

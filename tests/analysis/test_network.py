@@ -15,7 +15,7 @@ import geopandas as gpd
 import shapely
 
 from analysis.network import NetworkError, RoadNetwork
-from analysis.osm import OsmError, read_osm_roads
+from etl.osm import OsmError, read_osm_roads
 from etl.sample import generate_district
 from tests.conftest import SHARED_DATA
 
