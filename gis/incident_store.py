@@ -1,0 +1,380 @@
+"""Reads and writes of incidents (事件) and their history: the one place incident SQL lives.
+
+The life cycle itself (who may move a case where) is ``grids.incidents`` and is applied
+by the caller; this module only stores its outcome.  :func:`record_transition` writes
+a step *optimistically*: the ``UPDATE`` of the incident row carries the state the
+caller decided from in its ``WHERE``, so of two writers that both read a case in the
+same state only the first succeeds; the second gets :class:`StaleIncident` and nothing
+of it is written.  This relies on PostgreSQL's default READ COMMITTED isolation, in
+which the blocked ``UPDATE`` re-checks its ``WHERE`` against the winner's committed row.
+
+Writes take a connection so that the caller decides the transaction; reads return
+plain frozen dataclasses.  Times must be timezone-aware.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from gis.models import SRID
+
+#: The incident columns a transition may change besides ``state``.
+CHANGEABLE: frozenset[str] = frozenset({"deadline", "closed_at", "assignee_id", "rating"})
+
+
+class StaleIncident(RuntimeError):
+    """The incident is no longer in the state the caller decided from: someone moved it."""
+
+
+class IncidentNotFound(LookupError):
+    """No incident has the given id."""
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One ``incident_event`` row: a step of the history.
+
+    ``id`` and ``incident_id`` are None for a step not yet stored.
+    """
+
+    from_state: str | None
+    to_state: str
+    at: datetime
+    actor: str | None = None
+    note: str | None = None
+    id: int | None = None
+    incident_id: int | None = None
+
+
+@dataclass(frozen=True)
+class IncidentRow:
+    """One ``incident`` row with its place as WGS84 ``lon``/``lat`` and its events by time.
+
+    ``id`` is None for an incident not yet stored.
+    """
+
+    id: int | None
+    category_code: str
+    source: str
+    description: str
+    state: str
+    reported_at: datetime
+    lon: float
+    lat: float
+    deadline: datetime | None = None
+    closed_at: datetime | None = None
+    assignee_id: int | None = None
+    reporter_id: int | None = None
+    rating: int | None = None
+    grid_id: int | None = None
+    h3_cell: int | None = None
+    events: tuple[EventRow, ...] = ()
+
+    @property
+    def last_event_id(self) -> int | None:
+        """Id of the latest stored event (the version :func:`record_transition` may check)."""
+        ids = [e.id for e in self.events if e.id is not None]
+        return max(ids) if ids else None
+
+
+def _aware(at: datetime | None, what: str) -> None:
+    if at is not None and (at.tzinfo is None or at.utcoffset() is None):
+        raise ValueError(f"{what} {at.isoformat()} has no time zone; give an aware datetime")
+
+
+_EVENT_COLUMNS = "id, incident_id, from_state, to_state, at, actor, note"
+
+
+def _events(conn: Connection, incident_id: int) -> tuple[EventRow, ...]:
+    rows = conn.execute(
+        text(
+            f"SELECT {_EVENT_COLUMNS} FROM incident_event WHERE incident_id = :id ORDER BY at, id"
+        ),
+        {"id": incident_id},
+    ).mappings()
+    return tuple(EventRow(**r) for r in rows)
+
+
+def _latest_event(conn: Connection, incident_id: int) -> EventRow | None:
+    row = (
+        conn.execute(
+            text(
+                f"SELECT {_EVENT_COLUMNS} FROM incident_event "
+                "WHERE incident_id = :id ORDER BY at DESC, id DESC LIMIT 1"
+            ),
+            {"id": incident_id},
+        )
+        .mappings()
+        .first()
+    )
+    return EventRow(**row) if row else None
+
+
+def read_incident(
+    conn: Connection, incident_id: int, *, for_update: bool = False
+) -> IncidentRow | None:
+    """One incident with its events ordered by time (then id).
+
+    Parameters
+    ----------
+    conn
+        An open connection; with ``for_update`` it must be inside a transaction.
+    incident_id
+        ``incident.id``.
+    for_update
+        Lock the incident row (``SELECT … FOR UPDATE``) until the transaction ends, so
+        that concurrent writers of the same incident wait for each other.
+
+    Returns
+    -------
+    IncidentRow or None
+        None when no incident has that id.
+    """
+    lock = " FOR UPDATE" if for_update else ""
+    row = (
+        conn.execute(
+            text(
+                "SELECT id, category_code, source, description, state, reported_at, "
+                "ST_X(geom) AS lon, ST_Y(geom) AS lat, deadline, closed_at, assignee_id, "
+                "reporter_id, rating, grid_id, h3_cell "
+                f"FROM incident WHERE id = :id{lock}"
+            ),
+            {"id": incident_id},
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    return IncidentRow(**row, events=_events(conn, incident_id))
+
+
+def insert_incident(conn: Connection, row: IncidentRow) -> int:
+    """Store a new incident and its events (usually the first, ``reported``), return its id.
+
+    ``incident.id`` has no default, so a new id is ``max(id) + 1`` taken under
+    ``LOCK TABLE incident IN SHARE ROW EXCLUSIVE MODE`` (held to the end of the
+    transaction: concurrent inserts queue, readers and row updates are not blocked).
+
+    Parameters
+    ----------
+    conn
+        An open connection; the caller commits.
+    row
+        The incident; its ``id`` is used when given, else a new one is taken.  Its
+        ``events`` are stored with it (their ``id`` and ``incident_id`` are ignored).
+
+    Returns
+    -------
+    int
+        The incident's id.
+
+    Raises
+    ------
+    ValueError
+        For a naive time.
+    """
+    for name in ("reported_at", "deadline", "closed_at"):
+        _aware(getattr(row, name), name)
+    for event in row.events:
+        _aware(event.at, "event time")
+    incident_id = row.id
+    if incident_id is None:
+        conn.execute(text("LOCK TABLE incident IN SHARE ROW EXCLUSIVE MODE"))
+        incident_id = int(
+            conn.execute(text("SELECT coalesce(max(id), 0) + 1 FROM incident")).one()[0]
+        )
+    conn.execute(
+        text(
+            "INSERT INTO incident (id, category_code, source, description, state, "
+            "reported_at, deadline, closed_at, assignee_id, reporter_id, rating, grid_id, "
+            "h3_cell, geom) VALUES (:id, :category_code, :source, :description, :state, "
+            ":reported_at, :deadline, :closed_at, :assignee_id, :reporter_id, :rating, "
+            ":grid_id, :h3_cell, ST_SetSRID(ST_MakePoint(:lon, :lat), :srid))"
+        ),
+        {
+            "id": incident_id,
+            "category_code": row.category_code,
+            "source": row.source,
+            "description": row.description,
+            "state": row.state,
+            "reported_at": row.reported_at,
+            "deadline": row.deadline,
+            "closed_at": row.closed_at,
+            "assignee_id": row.assignee_id,
+            "reporter_id": row.reporter_id,
+            "rating": row.rating,
+            "grid_id": row.grid_id,
+            "h3_cell": row.h3_cell,
+            "lon": row.lon,
+            "lat": row.lat,
+            "srid": SRID,
+        },
+    )
+    if row.events:
+        conn.execute(
+            text(
+                "INSERT INTO incident_event (incident_id, from_state, to_state, at, actor, note) "
+                "VALUES (:incident_id, :from_state, :to_state, :at, :actor, :note)"
+            ),
+            [
+                {
+                    "incident_id": incident_id,
+                    "from_state": e.from_state,
+                    "to_state": e.to_state,
+                    "at": e.at,
+                    "actor": e.actor,
+                    "note": e.note,
+                }
+                for e in row.events
+            ],
+        )
+    return incident_id
+
+
+def _stale(conn: Connection, incident_id: int, expected: str) -> StaleIncident:
+    """The error for a refused step, saying who moved the incident to what and when."""
+    state = conn.execute(
+        text("SELECT state FROM incident WHERE id = :id"), {"id": incident_id}
+    ).scalar_one_or_none()
+    if state is None:
+        return StaleIncident(f"incident {incident_id} no longer exists")
+    last = _latest_event(conn, incident_id)
+    if last is None:
+        who = "with no recorded event"
+    else:
+        who = (
+            f"by {last.actor or 'an unknown actor'}: {last.from_state} → {last.to_state} "
+            f"at {last.at.isoformat()}"
+        )
+        if last.note:
+            who += f" ({last.note})"
+    return StaleIncident(
+        f"incident {incident_id} was changed meanwhile (expected {expected}, now {state}) "
+        f"{who}; reload it and try again"
+    )
+
+
+def record_transition(
+    conn: Connection,
+    incident_id: int,
+    *,
+    expected_state: str,
+    to_state: str,
+    at: datetime,
+    actor: str | None,
+    note: str | None = None,
+    changes: Mapping[str, Any] | None = None,
+    expected_event_id: int | None = None,
+) -> EventRow:
+    """Store one step: update the incident if it is still in ``expected_state``, add its event.
+
+    Both writes run in a savepoint of the caller's transaction: a refused step leaves
+    nothing written even if the caller goes on and commits.
+
+    Parameters
+    ----------
+    conn
+        An open connection; the caller commits.  READ COMMITTED isolation (the
+        default) is assumed; under REPEATABLE READ a concurrent change raises
+        PostgreSQL's serialization error instead of :class:`StaleIncident`.
+    incident_id
+        ``incident.id``.
+    expected_state
+        The state the caller read and decided from; checked in the ``UPDATE``'s ``WHERE``.
+    to_state
+        The new state.
+    at
+        When the step happened (timezone-aware); the event's time.
+    actor
+        User name recorded in ``incident_event.actor``.
+    note
+        Recorded with the event.
+    changes
+        Other columns to set: any of ``deadline``, ``closed_at``, ``assignee_id``,
+        ``rating`` (and ``state``, which must then equal ``to_state``).
+    expected_event_id
+        The id of the latest event the caller read (:attr:`IncidentRow.last_event_id`).
+        The state check alone cannot tell two steps that leave the state as it was
+        (改派 dispatched → dispatched, 督办 escalated → escalated); given, a step
+        recorded since is refused as well.
+
+    Returns
+    -------
+    EventRow
+        The stored event, with its id.
+
+    Raises
+    ------
+    StaleIncident
+        The incident is no longer in ``expected_state`` (or has a newer event than
+        ``expected_event_id``); the message says who moved it to what, and when.
+    IncidentNotFound
+        No incident has that id.
+    ValueError
+        For an unknown column in ``changes``, a ``state`` differing from ``to_state``
+        or a naive time.
+    """
+    updates = dict(changes or {})
+    if "state" in updates and updates.pop("state") != to_state:
+        raise ValueError("changes['state'] differs from to_state")
+    unknown = set(updates) - CHANGEABLE
+    if unknown:
+        raise ValueError(
+            f"cannot change {', '.join(sorted(unknown))}; a transition may change "
+            f"state, {', '.join(sorted(CHANGEABLE))}"
+        )
+    _aware(at, "at")
+    for name in ("deadline", "closed_at"):
+        _aware(updates.get(name), name)
+    assignments = "".join(f", {name} = :set_{name}" for name in sorted(updates))
+    params: dict[str, Any] = {f"set_{name}": value for name, value in updates.items()}
+    params.update(id=incident_id, expected=expected_state, to_state=to_state)
+    with conn.begin_nested():
+        updated = conn.execute(
+            text(
+                f"UPDATE incident SET state = :to_state{assignments} "
+                "WHERE id = :id AND state = :expected RETURNING id"
+            ),
+            params,
+        ).first()
+        if updated is None:
+            exists = conn.execute(
+                text("SELECT 1 FROM incident WHERE id = :id"), {"id": incident_id}
+            ).first()
+            if exists is None:
+                raise IncidentNotFound(f"no incident {incident_id}")
+            raise _stale(conn, incident_id, expected_state)
+        if expected_event_id is not None:
+            # The row is now locked by us: any step committed before is visible here.
+            newest = conn.execute(
+                text("SELECT max(id) FROM incident_event WHERE incident_id = :id"),
+                {"id": incident_id},
+            ).scalar()
+            if newest is not None and newest != expected_event_id:
+                raise _stale(conn, incident_id, expected_state)
+        event = (
+            conn.execute(
+                text(
+                    "INSERT INTO incident_event (incident_id, from_state, to_state, at, actor, "
+                    "note) VALUES (:id, :from_state, :to_state, :at, :actor, :note) "
+                    f"RETURNING {_EVENT_COLUMNS}"
+                ),
+                {
+                    "id": incident_id,
+                    "from_state": expected_state,
+                    "to_state": to_state,
+                    "at": at,
+                    "actor": actor,
+                    "note": note,
+                },
+            )
+            .mappings()
+            .one()
+        )
+    return EventRow(**event)
