@@ -422,6 +422,7 @@ def load_layers(
                         _run(loader, layers)
                 else:
                     _run(loader, layers)
+                _advance_identities(cur)
             except psycopg.errors.IntegrityError as exc:
                 raise LoadError(_explain(exc)) from exc
             finally:
@@ -429,6 +430,23 @@ def load_layers(
         return loader.report
     finally:
         raw.close()
+
+
+def _advance_identities(cur: psycopg.Cursor) -> None:
+    """Move each id sequence past the ids a load wrote explicitly, so new rows never collide.
+
+    Integer primary keys are identity or serial columns; a load that gives ids
+    (buildings, incidents …) leaves their sequences behind.
+    """
+    cur.execute("""
+        SELECT c.table_name, c.column_name FROM information_schema.columns c
+        WHERE c.table_schema = 'public'
+          AND (c.is_identity = 'YES' OR c.column_default LIKE 'nextval(%')""")
+    for table, column in cur.fetchall():
+        cur.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
+            f"greatest(coalesce(max({column}), 0), 1), max({column}) IS NOT NULL) FROM {table}"
+        )
 
 
 def _stored_keys(

@@ -157,9 +157,8 @@ def read_incident(
 def insert_incident(conn: Connection, row: IncidentRow) -> int:
     """Store a new incident and its events (usually the first, ``reported``), return its id.
 
-    ``incident.id`` has no default, so a new id is ``max(id) + 1`` taken under
-    ``LOCK TABLE incident IN SHARE ROW EXCLUSIVE MODE`` (held to the end of the
-    transaction: concurrent inserts queue, readers and row updates are not blocked).
+    A new id comes from the column's sequence (no lock; loads move the sequence past
+    the ids they write); a given id is stored as it is.
 
     Parameters
     ----------
@@ -185,9 +184,8 @@ def insert_incident(conn: Connection, row: IncidentRow) -> int:
         _aware(event.at, "event time")
     incident_id = row.id
     if incident_id is None:
-        conn.execute(text("LOCK TABLE incident IN SHARE ROW EXCLUSIVE MODE"))
         incident_id = int(
-            conn.execute(text("SELECT coalesce(max(id), 0) + 1 FROM incident")).one()[0]
+            conn.execute(text("SELECT nextval(pg_get_serial_sequence('incident', 'id'))")).one()[0]
         )
     conn.execute(
         text(

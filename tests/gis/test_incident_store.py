@@ -247,3 +247,19 @@ def test_concurrent_starts_one_wins_the_other_is_stale(district: Engine) -> None
     # No update lost: the row carries the winner's assignee, matching its event.
     assert row.state == "in_progress"
     assert row.assignee_id == {"worker1": 1, "worker2": 2}[winner]
+
+
+def test_a_new_report_after_a_load_gets_a_fresh_id(engine) -> None:  # type: ignore[no-untyped-def]
+    from etl.load import load_layers
+    from tests.factories import tiny_district
+
+    load_layers(engine, tiny_district(), replace=True, progress=False)  # ids 1 and 2 given
+    with engine.begin() as conn:
+        new_id = conn.execute(
+            text(
+                "INSERT INTO incident (category_code, source, description, state, reported_at, "
+                "geom) VALUES ('20101', 'patrol', 'x', 'reported', now(), "
+                "ST_SetSRID(ST_MakePoint(120.085, 30.315), 4326)) RETURNING id"
+            )
+        ).scalar_one()
+    assert new_id == 3
