@@ -14,7 +14,7 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry import Polygon, box
 
-from benchmarks.locate import district_grids
+from etl.synthetic_grids import district_grids
 from grids.crosswalk import (
     CROSSWALK_COLUMNS,
     CrosswalkError,

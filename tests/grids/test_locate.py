@@ -15,7 +15,7 @@ import shapely
 import shapely.affinity
 from shapely.geometry import MultiPolygon, Polygon, box
 
-from benchmarks.locate import district_grids
+from etl.synthetic_grids import district_grids
 from grids.locate import (
     CELL_MARGIN_DEG,
     NO_GRID,
