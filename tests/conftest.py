@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,3 +104,26 @@ def live_server(database_url: str) -> Iterator[LiveServer]:
     """The app served over real HTTP against the session's test database."""
     with LiveServer(database_url) as server:
         yield server
+
+
+def empty_database(engine: Engine) -> None:
+    """Empty every data table of the test database (ids restart)."""
+    from sqlalchemy import text
+
+    from etl.load import TABLES
+
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+
+
+def run_wangge(database_url: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run the ``wangge`` command line against the test database, as a user would."""
+    env = dict(os.environ, DATABASE_URL=database_url, COLUMNS="200")
+    return subprocess.run(
+        [sys.executable, "-m", "api.cli", *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,22 +10,10 @@ from sqlalchemy import Engine, text
 import shapely
 
 from etl.gpkg import write_layers
-from etl.load import TABLES
+from tests.conftest import empty_database, run_wangge
 from tests.factories import tiny_district
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def wangge(database_url: str, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, DATABASE_URL=database_url, COLUMNS="200")
-    return subprocess.run(
-        [sys.executable, "-m", "api.cli", *args],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+wangge = run_wangge
 
 
 def households(engine: Engine) -> int:
@@ -38,8 +23,7 @@ def households(engine: Engine) -> int:
 
 @pytest.fixture()
 def empty(engine: Engine) -> Engine:
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    empty_database(engine)
     return engine
 
 

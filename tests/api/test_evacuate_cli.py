@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,20 +13,9 @@ import shapely
 
 from etl.load import load_layers
 from etl.sample import generate_district
+from tests.conftest import run_wangge
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def wangge(database_url: str, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, DATABASE_URL=database_url, COLUMNS="200")
-    return subprocess.run(
-        [sys.executable, "-m", "api.cli", *args],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+wangge = run_wangge
 
 
 @pytest.fixture(scope="module")

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 import h3
 
-from etl.load import TABLES, load_layers
+from etl.load import load_layers
 from gis.coords import wgs84_to_gcj02
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, empty_database
 from tests.factories import MID, E, N, S, W, tiny_district
 
 
 @pytest.fixture(scope="module")
 def served(engine: Engine, live_server: LiveServer) -> LiveServer:
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    empty_database(engine)
     load_layers(engine, tiny_district(), progress=False)
     return live_server
 

@@ -7,9 +7,6 @@ phone page.  Skipped, with the reason, when ../shared/data is absent.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -18,13 +15,11 @@ from sqlalchemy import Engine, text
 
 import shapely
 
-from etl.load import TABLES
 from gis.coords import wgs84_to_gcj02
 from tests.browser import open_page
-from tests.conftest import SHARED_DATA, LiveServer
+from tests.conftest import SHARED_DATA, LiveServer, empty_database, run_wangge
 
 OSM = SHARED_DATA / "nanjing-xinjiekou" / "nanjing_xinjiekou.osm"
-REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = [
     pytest.mark.realdata,
@@ -34,17 +29,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def nanjing(engine: Engine, database_url: str, live_server: LiveServer) -> LiveServer:
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-    env = dict(os.environ, DATABASE_URL=database_url)
-    run = subprocess.run(
-        [sys.executable, "-m", "api.cli", "network", "import", str(OSM)],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    empty_database(engine)
+    run = run_wangge(database_url, "network", "import", str(OSM), timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "largest connected component" in run.stderr and "not used for routing" in run.stderr
     with engine.begin() as conn:

@@ -19,9 +19,10 @@ from etl.grid_files import (
     import_grids,
     read_polygons,
 )
-from etl.load import TABLES, load_layers
+from etl.load import load_layers
 from gis.coords import wgs84_to_gcj02
 from gis.validate import ValidationError
+from tests.conftest import empty_database
 from tests.factories import MID, E, N, S, W, tiny_district
 
 COMMUNITY = "330106109001"
@@ -29,8 +30,7 @@ COMMUNITY = "330106109001"
 
 @pytest.fixture()
 def district(engine: Engine) -> Engine:
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    empty_database(engine)
     load_layers(engine, tiny_district(), progress=False)
     return engine
 

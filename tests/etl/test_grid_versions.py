@@ -9,7 +9,8 @@ import geopandas as gpd
 from shapely import box
 
 from etl.grid_versions import GridVersionError, save_grid_version
-from etl.load import TABLES, load_layers
+from etl.load import load_layers
+from tests.conftest import empty_database
 from tests.factories import E, N, S, W, tiny_district
 
 COMMUNITY = "330106109001"
@@ -17,8 +18,7 @@ COMMUNITY = "330106109001"
 
 @pytest.fixture()
 def district(engine: Engine) -> Engine:
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    empty_database(engine)
     load_layers(engine, tiny_district(), progress=False)
     return engine
 

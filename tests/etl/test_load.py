@@ -11,13 +11,13 @@ import shapely
 
 from etl.load import TABLES, LoadError, load_layers
 from gis.validate import ValidationError
+from tests.conftest import empty_database
 from tests.factories import bowtie, tiny_district
 
 
 @pytest.fixture()
 def empty(engine: Engine) -> Engine:
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    empty_database(engine)
     return engine
 
 

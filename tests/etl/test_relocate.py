@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 from sqlalchemy import Engine, text
 
-from etl.load import TABLES, load_layers
+from etl.load import load_layers
 from etl.relocate import relocate
+from tests.conftest import empty_database, run_wangge
 from tests.factories import tiny_district
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def placements(engine: Engine) -> dict:
@@ -25,8 +19,7 @@ def placements(engine: Engine) -> dict:
 
 
 def test_relocate_repairs_what_was_changed_behind_its_back(engine: Engine) -> None:
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    empty_database(engine)
     load_layers(engine, tiny_district(), progress=False)
     good = placements(engine)
     with engine.begin() as conn:
@@ -44,14 +37,6 @@ def test_relocate_repairs_what_was_changed_behind_its_back(engine: Engine) -> No
 
 
 def test_locate_command_shows_progress_and_succeeds(database_url: str) -> None:
-    env = dict(os.environ, DATABASE_URL=database_url)
-    run = subprocess.run(
-        [sys.executable, "-m", "api.cli", "locate"],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = run_wangge(database_url, "locate", timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "locating" in run.stderr and "changed" in run.stderr

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import math
-import os
 import subprocess
-import sys
 from itertools import combinations
 from pathlib import Path
 
@@ -19,7 +17,7 @@ from pyproj import Transformer
 from shapely.geometry import LineString, Point, box
 
 from etl.grid_versions import save_grid_version
-from etl.load import TABLES, load_layers
+from etl.load import load_layers
 from etl.sample import generate_district
 from gis import grid_store
 from grids.codes import generate_codes
@@ -32,12 +30,8 @@ from grids.design import (
     polsby_popper,
     street_blocks,
 )
-
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:  # tests/ is not a package: make tests.browser importable
-    sys.path.insert(0, str(REPO))
-
-from tests.browser import chromium_available, open_page  # noqa: E402
+from tests.browser import chromium_available, open_page
+from tests.conftest import empty_database, run_wangge
 
 UTM = 32651  # UTM 51N, the sample district's zone
 X0, Y0 = 219_600.0, 3_357_300.0  # south-west corner of the hand-made communities
@@ -321,8 +315,7 @@ COMMUNITY = "330106109001"
 
 @pytest.fixture(scope="module")
 def sample_district(engine: Engine) -> Engine:
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    empty_database(engine)
     load_layers(engine, generate_district(4000, 42, progress=False), progress=False)
     return engine
 
@@ -372,15 +365,7 @@ def test_design_a_sample_community_and_store_it(sample_district: Engine) -> None
 
 
 def wangge_design(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, DATABASE_URL=database_url, COLUMNS="200")
-    return subprocess.run(
-        [sys.executable, "-m", "api.cli", "grids", "design", *args],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return run_wangge(database_url, "grids", "design", *args)
 
 
 def test_command_compares_writes_the_map_and_saves(

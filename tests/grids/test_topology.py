@@ -20,7 +20,7 @@ import shapely
 from pyproj import Transformer
 from shapely import Point, box
 
-from etl.load import TABLES, load_layers
+from etl.load import load_layers
 from etl.sample import generate_district
 from gis import grid_store
 from grids.topology import (
@@ -33,6 +33,7 @@ from grids.topology import (
     polsby_popper,
     robust_z,
 )
+from tests.conftest import empty_database
 from tests.factories import bowtie, tiny_district
 
 UTM51N = 32651
@@ -378,8 +379,7 @@ def test_bad_input_is_named() -> None:
 
 @pytest.fixture()
 def sample(engine: Engine) -> Engine:
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    empty_database(engine)
     load_layers(engine, generate_district(2000, 7, progress=False), replace=True, progress=False)
     return engine
 
