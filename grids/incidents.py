@@ -22,24 +22,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from gis.models import INCIDENT_STATES
+from gis.models import ROLES as MODEL_ROLES
 from grids.categories import CATEGORY_BY_CODE, Category
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
-#: The states, in the order of ``gis.models.INCIDENT_STATES``.
-STATES: tuple[str, ...] = (
-    "reported",
-    "registered",
-    "dispatched",
-    "in_progress",
-    "resolved",
-    "verified",
-    "closed",
-    "rated",
-    "rejected",
-    "returned",
-    "escalated",
-)
+#: The states, as the database knows them.
+STATES: tuple[str, ...] = INCIDENT_STATES
 STATE_NAMES_ZH: Mapping[str, str] = {
     "reported": "采集",
     "registered": "立案",
@@ -53,8 +43,8 @@ STATE_NAMES_ZH: Mapping[str, str] = {
     "returned": "核查不通过",
     "escalated": "督办",
 }
-#: The roles, as in ``gis.models.ROLES``.
-ROLES: tuple[str, ...] = ("resident", "grid_worker", "community_staff", "street_staff", "admin")
+#: The roles, as the database knows them.
+ROLES: tuple[str, ...] = MODEL_ROLES
 STAFF: frozenset[str] = frozenset({"community_staff", "street_staff"})
 
 #: States in which the deadline runs: dispatched and not yet reported back.
