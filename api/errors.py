@@ -10,9 +10,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gis.cluster import DatabaseUnavailable
 from gis.coords import CoordTypeError
+from gis.incident_store import IncidentNotFound, StaleIncident
 from gis.validate import ValidationError
+from grids.access import Forbidden
+from grids.incidents import IllegalTransition, InvalidInput, NotAllowed
 
 PROBLEM = "application/problem+json"
+
+
+class Unauthorized(PermissionError):
+    """No token, or one that is unknown or expired (401)."""
 
 
 class NotFound(LookupError):
@@ -54,6 +61,33 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
         return problem(404, "Not found", str(exc))
+
+    @app.exception_handler(IncidentNotFound)
+    async def _incident_not_found(_: Request, exc: IncidentNotFound) -> JSONResponse:
+        return problem(404, "Not found", str(exc))
+
+    @app.exception_handler(Unauthorized)
+    async def _unauthorized(_: Request, exc: Unauthorized) -> JSONResponse:
+        response = problem(401, "Not signed in", str(exc))
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
+
+    @app.exception_handler(Forbidden)
+    @app.exception_handler(NotAllowed)
+    async def _forbidden(_: Request, exc: Exception) -> JSONResponse:
+        return problem(403, "Not allowed", str(exc))
+
+    @app.exception_handler(IllegalTransition)
+    async def _illegal(_: Request, exc: IllegalTransition) -> JSONResponse:
+        return problem(409, "Not possible in this state", str(exc))
+
+    @app.exception_handler(StaleIncident)
+    async def _stale(_: Request, exc: StaleIncident) -> JSONResponse:
+        return problem(409, "Changed meanwhile", str(exc))
+
+    @app.exception_handler(InvalidInput)
+    async def _invalid(_: Request, exc: InvalidInput) -> JSONResponse:
+        return problem(422, "Invalid input", str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _request(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -24,7 +24,9 @@ from sqlalchemy import Connection, text
 from gis.models import SRID
 
 #: The incident columns a transition may change besides ``state``.
-CHANGEABLE: frozenset[str] = frozenset({"deadline", "closed_at", "assignee_id", "rating"})
+CHANGEABLE: frozenset[str] = frozenset(
+    {"deadline", "closed_at", "assignee_id", "rating", "merged_into", "grid_id"}
+)
 
 
 class StaleIncident(RuntimeError):
@@ -73,6 +75,11 @@ class IncidentRow:
     rating: int | None = None
     grid_id: int | None = None
     h3_cell: int | None = None
+    near_boundary: bool = False
+    duplicate_of: int | None = None
+    merged_into: int | None = None
+    public_token: str | None = None
+    address: str | None = None
     events: tuple[EventRow, ...] = ()
 
     @property
@@ -141,7 +148,8 @@ def read_incident(
             text(
                 "SELECT id, category_code, source, description, state, reported_at, "
                 "ST_X(geom) AS lon, ST_Y(geom) AS lat, deadline, closed_at, assignee_id, "
-                "reporter_id, rating, grid_id, h3_cell "
+                "reporter_id, rating, grid_id, h3_cell, near_boundary, duplicate_of, "
+                "merged_into, public_token, address "
                 f"FROM incident WHERE id = :id{lock}"
             ),
             {"id": incident_id},
@@ -191,9 +199,11 @@ def insert_incident(conn: Connection, row: IncidentRow) -> int:
         text(
             "INSERT INTO incident (id, category_code, source, description, state, "
             "reported_at, deadline, closed_at, assignee_id, reporter_id, rating, grid_id, "
-            "h3_cell, geom) VALUES (:id, :category_code, :source, :description, :state, "
+            "h3_cell, near_boundary, duplicate_of, merged_into, public_token, address, geom) "
+            "VALUES (:id, :category_code, :source, :description, :state, "
             ":reported_at, :deadline, :closed_at, :assignee_id, :reporter_id, :rating, "
-            ":grid_id, :h3_cell, ST_SetSRID(ST_MakePoint(:lon, :lat), :srid))"
+            ":grid_id, :h3_cell, :near_boundary, :duplicate_of, :merged_into, :public_token, "
+            ":address, ST_SetSRID(ST_MakePoint(:lon, :lat), :srid))"
         ),
         {
             "id": incident_id,
@@ -209,6 +219,11 @@ def insert_incident(conn: Connection, row: IncidentRow) -> int:
             "rating": row.rating,
             "grid_id": row.grid_id,
             "h3_cell": row.h3_cell,
+            "near_boundary": row.near_boundary,
+            "duplicate_of": row.duplicate_of,
+            "merged_into": row.merged_into,
+            "public_token": row.public_token,
+            "address": row.address,
             "lon": row.lon,
             "lat": row.lat,
             "srid": SRID,
@@ -376,3 +391,292 @@ def record_transition(
             .one()
         )
     return EventRow(**event)
+
+
+# ------------------------------------------------------------------ lookups and listings
+
+
+def category_rows(conn: Connection) -> list[dict[str, Any]]:
+    """The ``incident_category`` table, by code (the deployment's limits and priorities)."""
+    rows = conn.execute(
+        text(
+            "SELECT code, name, family, group_name, time_limit_hours, priority "
+            "FROM incident_category ORDER BY code"
+        )
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def id_by_token(conn: Connection, token: str) -> int | None:
+    """The incident filed under a public (Open311) token, or None."""
+    found = conn.execute(
+        text("SELECT id FROM incident WHERE public_token = :t"), {"t": token}
+    ).scalar()
+    return None if found is None else int(found)
+
+
+def find_duplicates(
+    conn: Connection,
+    *,
+    category_code: str,
+    lon: float,
+    lat: float,
+    at: datetime,
+    radius_m: float,
+    window_hours: float,
+    exclude_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """Earlier reports that may be the same case: same category, near in place and time.
+
+    Merged reports are skipped (their case lives on in the one they were merged into).
+    Nearest first.  Returns dicts with ``id``, ``state``, ``reported_at``, ``distance_m``.
+    """
+    _aware(at, "at")
+    rows = conn.execute(
+        text(
+            """
+            SELECT id, state, reported_at,
+                   ST_Distance(geom::geography,
+                               ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography)
+                       AS distance_m
+            FROM incident
+            WHERE category_code = :cat
+              AND reported_at BETWEEN :at - make_interval(secs => :window)
+                                  AND :at + make_interval(secs => :window)
+              AND merged_into IS NULL
+              AND (CAST(:exclude AS bigint) IS NULL OR id <> :exclude)
+              AND ST_DWithin(geom::geography,
+                             ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :radius)
+            ORDER BY distance_m, reported_at DESC
+            """
+        ),
+        {
+            "cat": category_code,
+            "lon": lon,
+            "lat": lat,
+            "at": at,
+            "window": window_hours * 3600.0,
+            "radius": radius_m,
+            "exclude": exclude_id,
+        },
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+_LIST_COLUMNS = """
+    i.id, i.category_code, c.name AS category_name, c.priority, i.source, i.description,
+    i.state, i.reported_at, i.deadline, i.closed_at, i.assignee_id, i.reporter_id, i.rating,
+    i.grid_id, g.code AS grid_code, i.h3_cell, i.near_boundary, i.duplicate_of,
+    i.merged_into, i.address, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat
+"""
+
+
+def list_incidents(
+    conn: Connection,
+    *,
+    everything: bool,
+    grid_ids: tuple[int, ...] = (),
+    worker_id: int | None = None,
+    reporter_id: int | None = None,
+    states: tuple[str, ...] = (),
+    category_code: str | None = None,
+    assignee_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Incidents a caller may see (the visibility conditions come from ``grids.access``).
+
+    A row is visible when ``everything`` is set, or its grid is in ``grid_ids``, or it
+    is assigned to ``worker_id``, or it was reported by ``reporter_id``.  Newest first.
+    """
+    _aware(since, "since")
+    _aware(until, "until")
+    where = [
+        "(:everything OR i.grid_id = ANY(:grids) "
+        "OR (CAST(:worker AS int) IS NOT NULL AND i.assignee_id = :worker) "
+        "OR (CAST(:reporter AS int) IS NOT NULL AND i.reporter_id = :reporter))"
+    ]
+    params: dict[str, Any] = {
+        "everything": everything,
+        "grids": list(grid_ids),
+        "worker": worker_id,
+        "reporter": reporter_id,
+        "limit": limit,
+        "offset": offset,
+    }
+    if states:
+        where.append("i.state = ANY(:states)")
+        params["states"] = list(states)
+    if category_code is not None:
+        where.append("i.category_code = :cat")
+        params["cat"] = category_code
+    if assignee_id is not None:
+        where.append("i.assignee_id = :assignee")
+        params["assignee"] = assignee_id
+    if since is not None:
+        where.append("i.reported_at >= :since")
+        params["since"] = since
+    if until is not None:
+        where.append("i.reported_at < :until")
+        params["until"] = until
+    rows = conn.execute(
+        text(
+            f"SELECT {_LIST_COLUMNS} FROM incident i "
+            "JOIN incident_category c ON c.code = i.category_code "
+            "LEFT JOIN grid g ON g.id = i.grid_id "
+            f"WHERE {' AND '.join(where)} ORDER BY i.reported_at DESC, i.id DESC "
+            "LIMIT :limit OFFSET :offset"
+        ),
+        params,
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+# ------------------------------------------------------------------ photos, contact, check-in
+
+
+def insert_photo(
+    conn: Connection,
+    incident_id: int,
+    *,
+    content_type: str,
+    data: bytes,
+    sha256: str,
+    uploaded_by: str | None,
+) -> int:
+    """Store a photo of an incident; the same image twice is stored once (its id returned)."""
+    found = conn.execute(
+        text(
+            "INSERT INTO incident_photo (incident_id, content_type, size_bytes, sha256, data, "
+            "uploaded_by) VALUES (:i, :t, :n, :h, :d, :u) "
+            "ON CONFLICT (incident_id, sha256) DO NOTHING RETURNING id"
+        ),
+        {
+            "i": incident_id,
+            "t": content_type,
+            "n": len(data),
+            "h": sha256,
+            "d": data,
+            "u": uploaded_by,
+        },
+    ).scalar()
+    if found is None:
+        found = conn.execute(
+            text("SELECT id FROM incident_photo WHERE incident_id = :i AND sha256 = :h"),
+            {"i": incident_id, "h": sha256},
+        ).scalar_one()
+    return int(found)
+
+
+def photos_of(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
+    """The photos of an incident without their bytes: id, type, size, checksum, when."""
+    rows = conn.execute(
+        text(
+            "SELECT id, content_type, size_bytes, sha256, uploaded_at FROM incident_photo "
+            "WHERE incident_id = :i ORDER BY id"
+        ),
+        {"i": incident_id},
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def photo_data(conn: Connection, incident_id: int, photo_id: int) -> tuple[str, bytes] | None:
+    """The type and bytes of one photo of an incident, or None."""
+    row = conn.execute(
+        text("SELECT content_type, data FROM incident_photo WHERE id = :p AND incident_id = :i"),
+        {"p": photo_id, "i": incident_id},
+    ).first()
+    return None if row is None else (str(row[0]), bytes(row[1]))
+
+
+def insert_contact(
+    conn: Connection,
+    incident_id: int,
+    *,
+    name: str | None,
+    phone: str | None,
+    email: str | None,
+) -> None:
+    """Store how to reach the reporter (only when something was given)."""
+    if not (name or phone or email):
+        return
+    conn.execute(
+        text(
+            "INSERT INTO incident_contact (incident_id, name, phone, email) VALUES (:i, :n, :p, :e)"
+        ),
+        {"i": incident_id, "n": name, "p": phone, "e": email},
+    )
+
+
+def contact_of(conn: Connection, incident_id: int) -> dict[str, Any] | None:
+    """The reporter's contact of an incident, or None."""
+    row = (
+        conn.execute(
+            text("SELECT name, phone, email FROM incident_contact WHERE incident_id = :i"),
+            {"i": incident_id},
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def insert_checkin(
+    conn: Connection,
+    incident_id: int,
+    *,
+    worker_id: int,
+    at: datetime,
+    lon: float,
+    lat: float,
+    distance_m: float,
+    accepted: bool,
+) -> int:
+    """Record a worker's check-in at a task (accepted or not), return its id."""
+    _aware(at, "at")
+    return int(
+        conn.execute(
+            text(
+                "INSERT INTO incident_checkin (incident_id, worker_id, at, distance_m, accepted, "
+                "geom) VALUES (:i, :w, :at, :d, :ok, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)) "
+                "RETURNING id"
+            ),
+            {
+                "i": incident_id,
+                "w": worker_id,
+                "at": at,
+                "d": distance_m,
+                "ok": accepted,
+                "lon": lon,
+                "lat": lat,
+            },
+        ).scalar_one()
+    )
+
+
+def distance_m(conn: Connection, incident_id: int, lon: float, lat: float) -> float | None:
+    """Metres on the ellipsoid from an incident to a point; None for an unknown incident."""
+    found = conn.execute(
+        text(
+            "SELECT ST_Distance(geom::geography, "
+            "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography) FROM incident WHERE id = :i"
+        ),
+        {"i": incident_id, "lon": lon, "lat": lat},
+    ).scalar()
+    return None if found is None else float(found)
+
+
+def add_note_event(
+    conn: Connection, incident_id: int, *, state: str, at: datetime, actor: str | None, note: str
+) -> None:
+    """Record a step that does not change the state (a merge noted on the surviving case)."""
+    _aware(at, "at")
+    conn.execute(
+        text(
+            "INSERT INTO incident_event (incident_id, from_state, to_state, at, actor, note) "
+            "VALUES (:i, :s, :s, :at, :actor, :note)"
+        ),
+        {"i": incident_id, "s": state, "at": at, "actor": actor, "note": note},
+    )

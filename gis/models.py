@@ -29,6 +29,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
@@ -410,11 +411,18 @@ class Incident(Located, Base):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("grid_worker.id"), index=True)
     reporter_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     rating: Mapped[int | None] = mapped_column(SmallInteger)
+    near_boundary: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("incident.id", ondelete="SET NULL"))
+    merged_into: Mapped[int | None] = mapped_column(ForeignKey("incident.id", ondelete="SET NULL"))
+    public_token: Mapped[str | None] = mapped_column(String(36), unique=True)
+    address: Mapped[str | None] = mapped_column(Text)
     geom = mapped_column(Geometry("POINT", srid=SRID), nullable=False)
     __table_args__ = (
         CheckConstraint(_one_of("source", INCIDENT_SOURCES), name="source"),
         CheckConstraint(_one_of("state", INCIDENT_STATES), name="state"),
         CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating"),
+        # the duplicate search: same category, recent
+        Index("ix_incident_category_code_reported_at", "category_code", "reported_at"),
         *_geometry_checks(),
     )
 
@@ -433,6 +441,66 @@ class IncidentEvent(Base):
     actor: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (CheckConstraint(_one_of("to_state", INCIDENT_STATES), name="to_state"),)
+
+
+class IncidentPhoto(Base):
+    """A photo of an incident: the image bytes, their type, size and SHA-256 checksum."""
+
+    __tablename__ = "incident_photo"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incident.id", ondelete="CASCADE"), index=True
+    )
+    content_type: Mapped[str] = mapped_column(String(32))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    uploaded_by: Mapped[str | None] = mapped_column(String(64))
+    __table_args__ = (
+        CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),
+        CheckConstraint("size_bytes > 0", name="size"),
+        UniqueConstraint("incident_id", "sha256"),
+    )
+
+
+class IncidentContact(Base):
+    """How to reach the person who reported an incident (personal data: staff only)."""
+
+    __tablename__ = "incident_contact"
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incident.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str | None] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(Text)
+
+
+class CheckIn(Base):
+    """A worker's proof of presence at a task: where they were, how far from the incident."""
+
+    __tablename__ = "incident_checkin"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incident.id", ondelete="CASCADE"), index=True
+    )
+    worker_id: Mapped[int] = mapped_column(ForeignKey("grid_worker.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    distance_m: Mapped[float] = mapped_column(Float)
+    accepted: Mapped[bool] = mapped_column(Boolean)
+    geom = mapped_column(Geometry("POINT", srid=SRID), nullable=False)
+    __table_args__ = _geometry_checks()
+
+
+class ApiToken(Base):
+    """A bearer token of a user, stored only as its SHA-256 so a database leak reveals none."""
+
+    __tablename__ = "api_token"
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 # ------------------------------------------------------------------ hazards, audit
@@ -483,3 +551,155 @@ class DataVersion(Base):
     __tablename__ = "data_version"
     table_name: Mapped[str] = mapped_column(String(64), primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+
+# ---- awareness
+
+#: Who an alert is for: every household in the area, or one group of residents
+#: (and, through their household, their family).
+ALERT_GROUPS = (
+    "all",
+    "vulnerable",
+    "elderly_alone",
+    "disabled",
+    "mobility_impaired",
+    "children",
+)
+#: How an alert is delivered: the outbox here; SMS or WeChat gateways in production.
+ALERT_CHANNELS = ("outbox", "sms", "wechat")
+OUTBOX_STATUSES = ("pending", "sent", "failed")
+
+
+class Alert(Base):
+    """A warning (预警通知) sent for a hazard area to the residents of the affected grids."""
+
+    __tablename__ = "alert"
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    hazard_id: Mapped[int] = mapped_column(
+        ForeignKey("hazard_area.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+    target_group: Mapped[str] = mapped_column(String(24))
+    channel: Mapped[str] = mapped_column(String(16), server_default=text("'outbox'"))
+    __table_args__ = (
+        CheckConstraint(_one_of("target_group", ALERT_GROUPS), name="target_group"),
+        CheckConstraint(_one_of("channel", ALERT_CHANNELS), name="channel"),
+    )
+
+
+class AlertRecipient(Base):
+    """One household (or one resident of it) an alert went to, and whether they were reached.
+
+    ``resident_id`` is NULL when the alert is for the whole household.  ``shelter_id``
+    is the nearest safe shelter (a ``facility`` of kind shelter) named in the message;
+    ``confirmed_at`` / ``confirmed_by`` record the grid worker's confirmation that the
+    person was reached (已通知到位).
+    """
+
+    __tablename__ = "alert_recipient"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alert.id", ondelete="CASCADE"), index=True)
+    household_id: Mapped[int] = mapped_column(
+        ForeignKey("household.id", ondelete="CASCADE"), index=True
+    )
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"))
+    grid_id: Mapped[int | None] = mapped_column(
+        ForeignKey("grid.id", ondelete="SET NULL"), index=True
+    )
+    shelter_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id", ondelete="SET NULL"))
+    walk_s: Mapped[float | None] = mapped_column(Float)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    confirmed_by: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Outbox(Base):
+    """Messages waiting for (or handed to) a delivery channel: the pluggable way out.
+
+    Here the outbox *is* the channel; in production a worker reads the pending rows and
+    hands them to an SMS or WeChat gateway, then sets ``sent_at`` and ``status``.
+    """
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    alert_recipient_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alert_recipient.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), server_default=text("'pending'"))
+    __table_args__ = (
+        CheckConstraint(_one_of("channel", ALERT_CHANNELS), name="channel"),
+        CheckConstraint(_one_of("status", OUTBOX_STATUSES), name="status"),
+    )
+
+
+class WorkerPosition(Base):
+    """Where a grid worker was at a moment (from the tablet); the latest is on the live map."""
+
+    __tablename__ = "worker_position"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("grid_worker.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    geom = mapped_column(Geometry("POINT", srid=SRID), nullable=False)
+    __table_args__ = (
+        Index("ix_worker_position_worker_id_at", "worker_id", "at"),
+        *_geometry_checks(),
+    )
+
+
+# ---- planning
+
+PLAN_SITE_ACTIONS = ("add", "remove")
+
+
+class PlanScenario(Base):
+    """A facility plan (规划方案) of one kind: sites added and existing facilities removed.
+
+    Scenarios are compared with today (现状) and with each other in
+    :mod:`analysis.coverage`; the sites are :class:`PlanSite` rows.
+    """
+
+    __tablename__ = "plan_scenario"
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    description: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (CheckConstraint(_one_of("kind", FACILITY_KINDS), name="kind"),)
+
+
+class PlanSite(Base):
+    """One change of a plan: a site added (with a point) or a facility removed (closed)."""
+
+    __tablename__ = "plan_site"
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    scenario_id: Mapped[int] = mapped_column(
+        ForeignKey("plan_scenario.id", ondelete="CASCADE"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(8))
+    facility_id: Mapped[int | None] = mapped_column(
+        ForeignKey("facility.id", ondelete="CASCADE")
+    )
+    name: Mapped[str | None] = mapped_column(Text)
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    cost: Mapped[float | None] = mapped_column(Float)
+    geom = mapped_column(Geometry("POINT", srid=SRID))
+    __table_args__ = (
+        CheckConstraint(_one_of("action", PLAN_SITE_ACTIONS), name="action"),
+        CheckConstraint(
+            "(action = 'add' AND geom IS NOT NULL) "
+            "OR (action = 'remove' AND facility_id IS NOT NULL)",
+            name="what",
+        ),
+        CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity"),
+        CheckConstraint("cost IS NULL OR cost >= 0", name="cost"),
+        *_geometry_checks(),
+    )

@@ -72,6 +72,40 @@ class Settings(BaseSettings):
         description="A point farther than this from every road is outside the area served.",
     )
 
+    near_boundary_m: float = Field(
+        default=30.0,
+        ge=0,
+        description="An incident reported closer than this to its grid's edge is flagged "
+        "for the grid to be confirmed.",
+    )
+    duplicate_radius_m: float = Field(
+        default=50.0, ge=0, description="Reports of one category closer than this may be one case."
+    )
+    duplicate_window_hours: float = Field(
+        default=2.0, ge=0, description="…and reported within this many hours of each other."
+    )
+    photo_max_bytes: int = Field(
+        default=5 * 1024 * 1024, gt=0, description="Largest photo accepted with a report."
+    )
+    photo_max_count: int = Field(default=4, ge=0, description="Most photos per incident.")
+    checkin_tolerance_m: float = Field(
+        default=50.0,
+        gt=0,
+        description="A worker's check-in counts as presence within this distance of the task.",
+    )
+    dispatch_load_penalty_s: float = Field(
+        default=600.0,
+        ge=0,
+        description="Seconds of travel one more open task is worth when choosing a worker.",
+    )
+    task_identity_radius_m: float = Field(
+        default=25.0,
+        ge=0,
+        description="A worker sees residents' names and phones only in buildings this close "
+        "to one of their open tasks (a task needs them); elsewhere they are masked.",
+    )
+    token_days: int = Field(default=90, gt=0, description="How long an issued API token is valid.")
+
     host: str = Field(default="127.0.0.1", description="Address the web server binds.")
     port: int = Field(default=8000, description="Port the web server binds.")
     tile_url: str = Field(

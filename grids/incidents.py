@@ -473,6 +473,73 @@ def apply(
     return replace(new, history=(*incident.history, step)), step
 
 
+def restore(
+    *,
+    incident_id: int,
+    category_code: str,
+    state: str,
+    reported_at: datetime,
+    events: Iterable[tuple[str | None, str, datetime, str | None, str | None]],
+    reporter_id: int | None = None,
+    assignee_id: int | None = None,
+    deadline: datetime | None = None,
+    closed_at: datetime | None = None,
+    rating: int | None = None,
+) -> IncidentState:
+    """A stored incident as the life cycle sees it, its derived times replayed from its events.
+
+    Parameters
+    ----------
+    incident_id, category_code, state, reported_at, reporter_id, assignee_id, deadline,
+    closed_at, rating
+        The ``incident`` row.
+    events
+        Its ``incident_event`` rows as (from state, to state, at, actor, note), by time.
+        The action of each follows from its state pair (:data:`ACTION_OF`); a step that
+        leaves the state unchanged and is no action (a note, e.g. a merge) is kept as
+        action ``"note"``.  The role of a past actor is not stored: replayed steps
+        carry the recorded user name with role ``admin`` and are for display only
+        (guards compare the incident's current fields, never past actors).
+
+    Returns
+    -------
+    IncidentState
+        With ``dispatched_at`` (first dispatch), ``resolved_at`` (latest), and the
+        escalation level and time counted from the 督办 steps.
+    """
+    history: list[Transition] = []
+    dispatched_at = resolved_at = escalated_at = None
+    level = 0
+    for from_state, to_state, at, actor, note in events:
+        at = _local(at, "event time")
+        action = "report" if from_state is None else ACTION_OF.get((from_state, to_state), "note")
+        if action == "dispatch" and dispatched_at is None:
+            dispatched_at = at
+        elif action == "resolve":
+            resolved_at = at
+        elif action == "escalate":
+            level, escalated_at = min(level + 1, STREET), at
+        history.append(
+            Transition(action, from_state, to_state, at, Actor(actor or "system", "admin"), note)
+        )
+    return IncidentState(
+        id=incident_id,
+        category_code=category_code,
+        state=state,
+        reported_at=_local(reported_at),
+        reporter_id=reporter_id,
+        assignee_id=assignee_id,
+        dispatched_at=dispatched_at,
+        deadline=None if deadline is None else _local(deadline),
+        resolved_at=resolved_at,
+        closed_at=None if closed_at is None else _local(closed_at),
+        rating=rating,
+        escalation_level=level,
+        escalated_at=escalated_at,
+        history=tuple(history),
+    )
+
+
 # ------------------------------------------------------------------ reminders, 督办
 
 

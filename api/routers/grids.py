@@ -2,58 +2,23 @@
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
 from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
-from sqlalchemy import Engine
 
 import h3
 import shapely
 
 from api.deps import EngineDep, SettingsDep
-from gis import grid_store, queries
+from api.grid_snapshot import grid_snapshot
+from gis import grid_store
 from gis.coords import COORD_TYPES, to_wgs84
-from grids.locate import NO_GRID, h3_cells, locate_points
+from grids.locate import NO_GRID, h3_cells
 
 router = APIRouter(prefix="/api/grids", tags=["grids"])
-
-
-@dataclass(frozen=True)
-class _Snapshot:
-    """The current grids, read once per grid version."""
-
-    version: tuple
-    codes: list[str]
-    names: list[str]
-    communities: list[str]
-    geoms: np.ndarray
-
-
-_lock = threading.Lock()
-
-
-def _snapshot(request: Request, engine: Engine) -> _Snapshot:
-    """Current grids, cached until a grid is added or retired."""
-    version = queries.data_version(engine, ("grid",))
-    with _lock:
-        cached: _Snapshot | None = getattr(request.app.state, "grid_snapshot", None)
-        if cached is not None and cached.version == version:
-            return cached
-        grids = grid_store.current_grids(engine)
-        snap = _Snapshot(
-            version,
-            list(grids["code"]),
-            list(grids["name"]),
-            list(grids["community_name"]),
-            np.asarray(grids.geometry.array),
-        )
-        request.app.state.grid_snapshot = snap
-        return snap
 
 
 class GridRef(BaseModel):
@@ -86,8 +51,8 @@ async def locate(
 ) -> Located:
     """Which grid a point lies in; a point outside every grid says so (``in_grid: false``)."""
     x, y = to_wgs84(lon, lat, coord_type)
-    snap = await run_in_threadpool(_snapshot, request, engine)
-    pos = int(locate_points([x], [y], snap.geoms)[0])
+    snap = await run_in_threadpool(grid_snapshot, request, engine)
+    pos = snap.locate(x, y)
     cell = int(h3_cells([x], [y], settings.h3_resolution)[0])
     grid = (
         None

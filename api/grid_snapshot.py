@@ -1,0 +1,92 @@
+"""The current grids as the app answers from them, read once per grid version.
+
+Locating a report (which 网格, how close to its edge) happens on every intake, so
+the grids, their spatial index and their edges in metres are kept in memory and
+rebuilt only when the ``grid`` table changes (its data version).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from fastapi import Request
+from sqlalchemy import Engine
+
+import shapely
+from pyproj import Transformer
+
+from gis import grid_store, queries
+from gis.coords import local_metric_crs_for
+from grids.locate import NO_GRID
+
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class GridSnapshot:
+    """The current grids in code order, with an STRtree and their edges in a metric CRS."""
+
+    version: tuple
+    ids: np.ndarray
+    codes: list[str]
+    names: list[str]
+    community_ids: np.ndarray
+    communities: list[str]
+    geoms: np.ndarray
+    tree: shapely.STRtree
+    to_metric: Transformer | None
+    edges_m: np.ndarray
+
+    def locate(self, lon: float, lat: float) -> int:
+        """Position of the grid containing the point (smallest code on an edge), or NO_GRID."""
+        hits = self.tree.query(shapely.Point(lon, lat), predicate="intersects")
+        return int(hits.min()) if len(hits) else NO_GRID
+
+    def edge_distance_m(self, pos: int, lon: float, lat: float) -> float:
+        """Metres from a point to the edge of grid ``pos``."""
+        assert self.to_metric is not None
+        x, y = self.to_metric.transform(lon, lat)
+        return float(shapely.distance(self.edges_m[pos], shapely.Point(x, y)))
+
+    def position_of(self, grid_id: int) -> int:
+        """Position of a current grid by its id, or NO_GRID."""
+        found = np.flatnonzero(self.ids == grid_id)
+        return int(found[0]) if len(found) else NO_GRID
+
+
+def read_snapshot(engine: Engine, version: tuple = ()) -> GridSnapshot:
+    """Read the current grids and index them."""
+    grids = grid_store.current_grids(engine)
+    geoms = np.asarray(grids.geometry.array)
+    to_metric = None
+    edges = np.empty(0, dtype=object)
+    if len(grids):
+        crs = local_metric_crs_for(grids.geometry)
+        to_metric = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+        edges = shapely.boundary(np.asarray(grids.to_crs(crs).geometry.array))
+    return GridSnapshot(
+        version=version,
+        ids=grids["id"].to_numpy(dtype=np.int64),
+        codes=list(grids["code"]),
+        names=list(grids["name"]),
+        community_ids=grids["community_id"].to_numpy(dtype=np.int64),
+        communities=list(grids["community_name"]),
+        geoms=geoms,
+        tree=shapely.STRtree(geoms),
+        to_metric=to_metric,
+        edges_m=edges,
+    )
+
+
+def grid_snapshot(request: Request, engine: Engine) -> GridSnapshot:
+    """The app's current grids, re-read only when a grid was added, changed or retired."""
+    version = queries.data_version(engine, ("grid",))
+    with _lock:
+        cached: GridSnapshot | None = getattr(request.app.state, "grid_snapshot", None)
+        if cached is not None and cached.version == version:
+            return cached
+        snap = read_snapshot(engine, version)
+        request.app.state.grid_snapshot = snap
+        return snap

@@ -1,0 +1,354 @@
+"""Filing a report (采集): one path for the resident app, patrol, the 12345 hotline and Open311.
+
+Whatever door a report comes through, it is checked the same way (known category,
+plausible place converted from its ``coord_type``, inside a grid), placed in its 网格 and
+H3 cell, flagged when it lies near a grid edge (the grid should be confirmed) or
+looks like an earlier report of the same category nearby (a likely duplicate, to merge),
+and stored with its first history step in one transaction.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+import h3
+
+from api.grid_snapshot import GridSnapshot
+from gis import incident_store
+from gis.coords import to_wgs84
+from gis.incident_store import EventRow, IncidentRow
+from gis.models import INCIDENT_SOURCES
+from gis.settings import Settings
+from gis.validate import Problem, ValidationError
+from grids.access import Principal
+from grids.categories import Category
+from grids.incidents import SHANGHAI, InvalidInput, report
+from grids.locate import NO_GRID, h3_cells
+
+#: The sources each role may file under (staff and admins file for the hotline too).
+SOURCES_BY_ROLE: dict[str, tuple[str, ...]] = {
+    "resident": ("resident_app",),
+    "grid_worker": ("patrol",),
+    "community_staff": INCIDENT_SOURCES,
+    "street_staff": INCIDENT_SOURCES,
+    "admin": INCIDENT_SOURCES,
+}
+DEFAULT_SOURCE = {"resident": "resident_app", "grid_worker": "patrol"}
+MAX_DESCRIPTION = 2000
+
+_CATEGORY_SECONDS = 60.0
+_categories: tuple[float, dict[str, Category]] | None = None
+_categories_lock = threading.Lock()
+
+
+def categories(engine: Engine) -> dict[str, Category]:
+    """The deployment's category table (re-read at most once a minute)."""
+    global _categories
+    with _categories_lock:
+        if _categories is not None and time.monotonic() - _categories[0] < _CATEGORY_SECONDS:
+            return _categories[1]
+    with engine.connect() as conn:
+        table = {r["code"]: Category(**r) for r in incident_store.category_rows(conn)}
+    with _categories_lock:
+        _categories = (time.monotonic(), table)
+    return table
+
+
+@dataclass(frozen=True)
+class Report:
+    """A problem as someone reports it, before it is checked and placed."""
+
+    category_code: str
+    description: str
+    lon: float
+    lat: float
+    coord_type: str = "wgs84"
+    source: str | None = None
+    address: str | None = None
+    contact_name: str | None = None
+    contact_phone: str | None = None
+    contact_email: str | None = None
+    reported_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A checked report, placed in its grid and H3 cell."""
+
+    report: Report
+    source: str
+    lon: float
+    lat: float
+    grid_pos: int
+    grid_id: int
+    h3_cell: int
+    near_boundary: bool
+    edge_distance_m: float
+    reported_at: datetime
+
+
+@dataclass(frozen=True)
+class Filed:
+    """A stored report: its id, grid, cell, flags and the likely duplicates found."""
+
+    id: int
+    state: str
+    public_token: str
+    grid_id: int
+    grid_code: str
+    grid_name: str
+    community: str
+    h3_cell: str
+    lon: float
+    lat: float
+    reported_at: datetime
+    near_boundary: bool
+    edge_distance_m: float
+    duplicate_of: int | None
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _problem(row: int | None, fld: str, message: str, fix: str) -> Problem:
+    return Problem(layer="report", row=row, record_id=None, field=fld, message=message, fix=fix)
+
+
+def check_report(
+    rep: Report,
+    user: Principal,
+    snap: GridSnapshot,
+    settings: Settings,
+    table: dict[str, Category],
+    *,
+    row: int | None = None,
+) -> tuple[Placed | None, list[Problem]]:
+    """Check one report and place it; the problems say what, which field, and the fix."""
+    problems: list[Problem] = []
+    if rep.category_code not in table:
+        problems.append(
+            _problem(
+                row,
+                "category_code",
+                f"unknown category {rep.category_code!r}",
+                "use a code of GET /api/categories (e.g. 10101 井盖破损缺失)",
+            )
+        )
+    if not rep.description or not rep.description.strip():
+        problems.append(
+            _problem(row, "description", "the description is empty", "say what is wrong")
+        )
+    elif len(rep.description) > MAX_DESCRIPTION:
+        problems.append(
+            _problem(
+                row,
+                "description",
+                f"the description has {len(rep.description)} characters",
+                f"keep it under {MAX_DESCRIPTION}",
+            )
+        )
+    allowed = SOURCES_BY_ROLE[user.role]
+    source = rep.source or DEFAULT_SOURCE.get(user.role, "hotline_12345")
+    if source not in allowed:
+        problems.append(
+            _problem(
+                row,
+                "source",
+                f"a {user.role} may not file reports from {source!r}",
+                f"use one of {', '.join(allowed)}",
+            )
+        )
+    at = rep.reported_at or datetime.now(SHANGHAI)
+    if at.tzinfo is None:
+        problems.append(
+            _problem(
+                row,
+                "reported_at",
+                f"{at.isoformat()} has no time zone",
+                "give the offset, e.g. 2026-11-23T09:30:00+08:00",
+            )
+        )
+    place = _place(rep, snap, settings, row, problems)
+    if problems or place is None:
+        return None, problems
+    lon, lat, pos = place
+    edge = snap.edge_distance_m(pos, lon, lat)
+    placed = Placed(
+        report=rep,
+        source=source,
+        lon=lon,
+        lat=lat,
+        grid_pos=pos,
+        grid_id=int(snap.ids[pos]),
+        h3_cell=int(h3_cells([lon], [lat], settings.h3_resolution)[0]),
+        near_boundary=edge < settings.near_boundary_m,
+        edge_distance_m=edge,
+        reported_at=at.astimezone(SHANGHAI),
+    )
+    return placed, problems
+
+
+def _place(
+    rep: Report, snap: GridSnapshot, settings: Settings, row: int | None, problems: list[Problem]
+) -> tuple[float, float, int] | None:
+    """WGS84 lon/lat and the grid position of a report, or None with the problem added."""
+    if not (math.isfinite(rep.lon) and math.isfinite(rep.lat)):
+        problems.append(_problem(row, "lon/lat", "the location is not a number", "send degrees"))
+        return None
+    if not (-180 <= rep.lon <= 180 and -90 <= rep.lat <= 90):
+        swapped = -180 <= rep.lat <= 180 and -90 <= rep.lon <= 90
+        problems.append(
+            _problem(
+                row,
+                "lon/lat",
+                f"({rep.lon}, {rep.lat}) is outside the longitude/latitude range",
+                "longitude and latitude look swapped; send lon first"
+                if swapped
+                else "send degrees",
+            )
+        )
+        return None
+    w, s, e, n = settings.service_area_bounds
+    if not (w <= rep.lon <= e and s <= rep.lat <= n):
+        swapped = w <= rep.lat <= e and s <= rep.lon <= n
+        problems.append(
+            _problem(
+                row,
+                "lon/lat",
+                f"({rep.lon}, {rep.lat}) lies outside the area served",
+                "longitude and latitude look swapped; send lon first"
+                if swapped
+                else "check the location",
+            )
+        )
+        return None
+    try:
+        lon, lat = to_wgs84(rep.lon, rep.lat, rep.coord_type)
+    except ValueError as exc:
+        problems.append(_problem(row, "coord_type", str(exc), "use wgs84, gcj02 or bd09"))
+        return None
+    lon, lat = float(lon), float(lat)
+    pos = snap.locate(lon, lat)
+    if pos == NO_GRID:
+        problems.append(
+            _problem(
+                row,
+                "lon/lat",
+                f"({lon:.6f}, {lat:.6f}) (WGS84, from {rep.coord_type}) lies in no grid",
+                "check the location and its coord_type (AMap/WeChat send gcj02, Baidu bd09); "
+                "GET /api/grids/locate tells which grid a point is in",
+            )
+        )
+        return None
+    return lon, lat, pos
+
+
+def _store(
+    conn: Connection, placed: Placed, user: Principal, snap: GridSnapshot, settings: Settings
+) -> Filed:
+    rep = placed.report
+    dups = incident_store.find_duplicates(
+        conn,
+        category_code=rep.category_code,
+        lon=placed.lon,
+        lat=placed.lat,
+        at=placed.reported_at,
+        radius_m=settings.duplicate_radius_m,
+        window_hours=settings.duplicate_window_hours,
+    )
+    state, step = report(rep.category_code, user.actor, placed.reported_at, "上报")
+    token = str(uuid.uuid4())
+    incident_id = incident_store.insert_incident(
+        conn,
+        IncidentRow(
+            id=None,
+            category_code=rep.category_code,
+            source=placed.source,
+            description=rep.description.strip(),
+            state=state.state,
+            reported_at=placed.reported_at,
+            lon=placed.lon,
+            lat=placed.lat,
+            reporter_id=user.user_id,
+            grid_id=placed.grid_id,
+            h3_cell=placed.h3_cell,
+            near_boundary=placed.near_boundary,
+            duplicate_of=int(dups[0]["id"]) if dups else None,
+            public_token=token,
+            address=rep.address,
+            events=(EventRow(step.from_state, step.to_state, step.at, user.username, step.note),),
+        ),
+    )
+    incident_store.insert_contact(
+        conn, incident_id, name=rep.contact_name, phone=rep.contact_phone, email=rep.contact_email
+    )
+    pos = placed.grid_pos
+    return Filed(
+        id=incident_id,
+        state=state.state,
+        public_token=token,
+        grid_id=placed.grid_id,
+        grid_code=snap.codes[pos],
+        grid_name=snap.names[pos],
+        community=snap.communities[pos],
+        h3_cell=h3.int_to_str(placed.h3_cell),
+        lon=placed.lon,
+        lat=placed.lat,
+        reported_at=placed.reported_at,
+        near_boundary=placed.near_boundary,
+        edge_distance_m=round(placed.edge_distance_m, 1),
+        duplicate_of=int(dups[0]["id"]) if dups else None,
+        duplicates=dups,
+    )
+
+
+def file_report(
+    engine: Engine, snap: GridSnapshot, settings: Settings, user: Principal, rep: Report
+) -> Filed:
+    """Check, place and store one report.
+
+    Raises
+    ------
+    ValidationError
+        With every problem found (field and fix); nothing is stored.
+    """
+    placed, problems = check_report(rep, user, snap, settings, categories(engine))
+    if placed is None:
+        raise ValidationError(problems)
+    with engine.begin() as conn:
+        return _store(conn, placed, user, snap, settings)
+
+
+def file_reports(
+    engine: Engine,
+    snap: GridSnapshot,
+    settings: Settings,
+    user: Principal,
+    reports: Sequence[Report],
+) -> list[Filed]:
+    """File many reports (a 12345 hotline export) all or nothing.
+
+    Every row is checked first; one bad row refuses the whole file with every problem
+    listed by row (1-based, the header not counted) and field.
+    """
+    table = categories(engine)
+    placed: list[Placed] = []
+    problems: list[Problem] = []
+    for i, rep in enumerate(reports, start=1):
+        one, found = check_report(rep, user, snap, settings, table, row=i)
+        problems.extend(found)
+        if one is not None:
+            placed.append(one)
+    if problems:
+        raise ValidationError(problems)
+    if not placed:
+        raise InvalidInput("the file holds no reports")
+    with engine.begin() as conn:
+        return [_store(conn, p, user, snap, settings) for p in placed]

@@ -1,0 +1,409 @@
+"""Incidents (事件 / 工单) over HTTP: report, follow, work and merge cases, import the hotline.
+
+Every route needs a signed-in user; what they see and may do is decided by
+:mod:`grids.access` and :mod:`grids.incidents`, applied in :mod:`api.casework`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from api import casework
+from api.auth import CurrentUser
+from api.deps import EngineDep, SettingsDep
+from api.errors import NotFound
+from api.grid_snapshot import grid_snapshot
+from api.intake import Filed, Report, categories, file_report, file_reports
+from etl.photos import PhotoRejected, check_photo
+from gis import incident_store
+from gis.coords import COORD_TYPES
+from gis.models import INCIDENT_SOURCES, INCIDENT_STATES
+from gis.validate import Problem, ValidationError
+from grids.access import Forbidden, incident_filter, require_staff
+from grids.incidents import ACTIONS, SHANGHAI, InvalidInput
+
+router = APIRouter(tags=["incidents"])
+
+
+class NewIncident(BaseModel):
+    """A report as the resident app, a worker's tablet or a staff member sends it."""
+
+    category_code: str = Field(description="a code of GET /api/categories, e.g. 10101")
+    description: str = Field(min_length=1, max_length=2000)
+    lon: float
+    lat: float
+    coord_type: str = Field("wgs84", description=f"one of {', '.join(COORD_TYPES)}")
+    source: Literal["patrol", "resident_app", "hotline_12345"] | None = Field(
+        None, description="default: resident_app for residents, patrol for grid workers"
+    )
+    address: str | None = Field(None, max_length=500)
+    contact_name: str | None = Field(None, max_length=100)
+    contact_phone: str | None = Field(None, max_length=32)
+    reported_at: datetime | None = Field(None, description="default: now (with time zone)")
+
+
+class FiledAnswer(BaseModel):
+    """A stored report: where it landed and what to check."""
+
+    id: int
+    state: str
+    public_token: str
+    grid_code: str
+    grid_name: str
+    community: str
+    h3_cell: str
+    lon: float
+    lat: float
+    reported_at: datetime
+    near_boundary: bool
+    edge_distance_m: float
+    duplicate_of: int | None
+    possible_duplicates: list[dict[str, Any]]
+    checks: list[str]
+
+
+def filed_answer(filed: Filed) -> FiledAnswer:
+    """The answer to a filed report, with the checks a dispatcher should make in words."""
+    checks = []
+    if filed.near_boundary:
+        checks.append(
+            f"距网格边界 {filed.edge_distance_m:.0f} 米，请确认所属网格 "
+            f"(within {filed.edge_distance_m:.0f} m of the grid edge: confirm the grid)"
+        )
+    if filed.duplicate_of is not None:
+        checks.append(
+            f"疑似与事件 {filed.duplicate_of} 重复 (likely a duplicate of {filed.duplicate_of})"
+        )
+    return FiledAnswer(
+        id=filed.id,
+        state=filed.state,
+        public_token=filed.public_token,
+        grid_code=filed.grid_code,
+        grid_name=filed.grid_name,
+        community=filed.community,
+        h3_cell=filed.h3_cell,
+        lon=filed.lon,
+        lat=filed.lat,
+        reported_at=filed.reported_at,
+        near_boundary=filed.near_boundary,
+        edge_distance_m=filed.edge_distance_m,
+        duplicate_of=filed.duplicate_of,
+        possible_duplicates=[
+            {
+                "id": d["id"],
+                "state": d["state"],
+                "distance_m": round(float(d["distance_m"]), 1),
+                "reported_at": d["reported_at"].isoformat(),
+            }
+            for d in filed.duplicates
+        ],
+        checks=checks,
+    )
+
+
+@router.get("/api/categories")
+async def list_categories(engine: EngineDep) -> list[dict[str, Any]]:
+    """The incident categories: code, Chinese name, family, time limit (hours), priority."""
+    table = await run_in_threadpool(categories, engine)
+    return [c.__dict__ for c in table.values()]
+
+
+@router.post("/api/incidents", status_code=201, response_model=FiledAnswer)
+async def report_incident(
+    body: NewIncident,
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+) -> FiledAnswer:
+    """Report a problem (采集); it is placed in its grid and H3 cell on arrival."""
+    snap = await run_in_threadpool(grid_snapshot, request, engine)
+    rep = Report(
+        category_code=body.category_code,
+        description=body.description,
+        lon=body.lon,
+        lat=body.lat,
+        coord_type=body.coord_type,
+        source=body.source,
+        address=body.address,
+        contact_name=body.contact_name,
+        contact_phone=body.contact_phone,
+        reported_at=body.reported_at,
+    )
+    filed = await run_in_threadpool(file_report, engine, snap, settings, user, rep)
+    return filed_answer(filed)
+
+
+@router.get("/api/incidents")
+async def list_incidents(
+    engine: EngineDep,
+    user: CurrentUser,
+    state: Annotated[list[str] | None, Query(description="states to include")] = None,
+    category_code: str | None = None,
+    assignee_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[dict[str, Any]]:
+    """The incidents the user may see, newest first."""
+    unknown = sorted(set(state or ()) - set(INCIDENT_STATES))
+    if unknown:
+        raise InvalidInput(
+            f"unknown state(s) {', '.join(unknown)}; states are {', '.join(INCIDENT_STATES)}"
+        )
+    rule = incident_filter(user)
+
+    def read() -> list[dict[str, Any]]:
+        with engine.connect() as conn:
+            return incident_store.list_incidents(
+                conn,
+                everything=rule.everything,
+                grid_ids=rule.grid_ids,
+                worker_id=rule.worker_id,
+                reporter_id=rule.reporter_id,
+                states=tuple(state or ()),
+                category_code=category_code,
+                assignee_id=assignee_id,
+                limit=limit,
+                offset=offset,
+            )
+
+    rows = await run_in_threadpool(read)
+    for r in rows:
+        r["h3_cell"] = None if r["h3_cell"] is None else format(r["h3_cell"], "x")
+    return rows
+
+
+@router.get("/api/incidents/{incident_id}")
+async def get_incident(incident_id: int, engine: EngineDep, user: CurrentUser) -> dict[str, Any]:
+    """One incident with its full history, photos and the actions the user may take."""
+
+    def read() -> dict[str, Any]:
+        with engine.connect() as conn:
+            row = casework.visible_incident(conn, user, incident_id)
+            return casework.incident_detail(conn, user, row)
+
+    return await run_in_threadpool(read)
+
+
+class ActionRequest(BaseModel):
+    """An action on a case: one of the life-cycle actions, with what it needs."""
+
+    action: str = Field(description=f"one of {', '.join(ACTIONS)}")
+    note: str | None = Field(None, max_length=2000)
+    assignee_id: int | None = Field(None, description="the worker, to dispatch or reassign")
+    rating: int | None = Field(None, description="1–5, to rate")
+
+
+@router.post("/api/incidents/{incident_id}/actions")
+async def take_action(
+    incident_id: int, body: ActionRequest, engine: EngineDep, user: CurrentUser
+) -> dict[str, Any]:
+    """Move a case (立案, 派遣, 处置, 反馈, 核查, 结案, 评价, 督办 …); 409 if moved meanwhile."""
+    step = casework.Step(body.action, body.note, body.assignee_id, body.rating)
+    return await run_in_threadpool(casework.act, engine, user, incident_id, step)
+
+
+class MergeRequest(BaseModel):
+    """Merge this report into the case it repeats."""
+
+    into: int
+
+
+@router.post("/api/incidents/{incident_id}/merge")
+async def merge_incident(
+    incident_id: int, body: MergeRequest, engine: EngineDep, user: CurrentUser
+) -> dict[str, Any]:
+    """Merge a duplicate report into another case; both histories are kept."""
+    return await run_in_threadpool(casework.merge, engine, user, incident_id, body.into)
+
+
+@router.post("/api/incidents/{incident_id}/photos", status_code=201)
+async def add_photos(
+    incident_id: int,
+    engine: EngineDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    files: Annotated[list[UploadFile], File(description="JPEG, PNG or WebP images")],
+) -> list[dict[str, Any]]:
+    """Attach photos to a case: images only, size-limited, stored with their SHA-256."""
+    photos = []
+    for f in files:
+        data = await f.read(settings.photo_max_bytes + 1)
+        try:
+            photo = check_photo(data, max_bytes=settings.photo_max_bytes, filename=f.filename)
+        except PhotoRejected as exc:
+            raise ValidationError(
+                [Problem("photo", len(photos) + 1, f.filename, "files", str(exc), "see message")]
+            ) from None
+        photos.append(photo)
+
+    def store() -> list[dict[str, Any]]:
+        with engine.begin() as conn:
+            row = casework.visible_incident(conn, user, incident_id, for_update=True)
+            if not (user.is_staff or user.user_id == row.reporter_id) and not (
+                user.worker_id is not None and user.worker_id == row.assignee_id
+            ):
+                raise NotFound(f"no incident {incident_id} you may add photos to")
+            have = len(incident_store.photos_of(conn, incident_id))
+            if have + len(photos) > settings.photo_max_count:
+                raise InvalidInput(
+                    f"incident {incident_id} has {have} photo(s); at most "
+                    f"{settings.photo_max_count} are kept, so send at most "
+                    f"{max(settings.photo_max_count - have, 0)} more"
+                )
+            for p in photos:
+                incident_store.insert_photo(
+                    conn,
+                    incident_id,
+                    content_type=p.content_type,
+                    data=p.data,
+                    sha256=p.sha256,
+                    uploaded_by=user.username,
+                )
+            return [
+                {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()}
+                for r in incident_store.photos_of(conn, incident_id)
+            ]
+
+    return await run_in_threadpool(store)
+
+
+@router.get("/api/incidents/{incident_id}/photos/{photo_id}")
+async def get_photo(
+    incident_id: int, photo_id: int, engine: EngineDep, user: CurrentUser
+) -> Response:
+    """One photo of a case the user may see."""
+
+    def read() -> tuple[str, bytes]:
+        with engine.connect() as conn:
+            casework.visible_incident(conn, user, incident_id)
+            found = incident_store.photo_data(conn, incident_id, photo_id)
+        if found is None:
+            raise NotFound(f"incident {incident_id} has no photo {photo_id}")
+        return found
+
+    content_type, data = await run_in_threadpool(read)
+    return Response(data, media_type=content_type, headers={"Cache-Control": "private"})
+
+
+HOTLINE_COLUMNS = ("category_code", "description", "lon", "lat")
+
+
+def read_hotline_csv(data: bytes) -> list[Report]:
+    """Reports from a 12345 hotline export (UTF-8 or GBK CSV with a header row).
+
+    Columns: ``category_code``, ``description``, ``lon``, ``lat`` and optionally
+    ``coord_type``, ``reported_at`` (ISO 8601 with offset), ``address``, ``contact_name``,
+    ``contact_phone``.  Unreadable values are reported by row and field, all at once.
+    """
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            content = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # pragma: no cover - gb18030 decodes any bytes
+        raise InvalidInput("the file is neither UTF-8 nor GBK text")
+    reader = csv.DictReader(io.StringIO(content))
+    missing = [c for c in HOTLINE_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise InvalidInput(
+            f"the CSV lacks column(s) {', '.join(missing)}; it needs "
+            f"{', '.join(HOTLINE_COLUMNS)} (and may have coord_type, reported_at, address, "
+            "contact_name, contact_phone)"
+        )
+    reports: list[Report] = []
+    problems: list[Problem] = []
+    for i, rec in enumerate(reader, start=1):
+        values: dict[str, Any] = {}
+        for name in ("lon", "lat"):
+            try:
+                values[name] = float(rec[name])
+            except (TypeError, ValueError):
+                problems.append(
+                    Problem("hotline", i, None, name, f"{rec[name]!r} is not a number", "degrees")
+                )
+        at = None
+        if rec.get("reported_at"):
+            try:
+                at = datetime.fromisoformat(rec["reported_at"])
+                if at.tzinfo is None:
+                    at = at.replace(tzinfo=SHANGHAI)
+            except ValueError:
+                problems.append(
+                    Problem(
+                        "hotline",
+                        i,
+                        None,
+                        "reported_at",
+                        f"{rec['reported_at']!r} is not a date and time",
+                        "write e.g. 2026-11-23T09:30:00+08:00",
+                    )
+                )
+        if len(values) == 2:
+            reports.append(
+                Report(
+                    category_code=(rec["category_code"] or "").strip(),
+                    description=rec["description"] or "",
+                    lon=values["lon"],
+                    lat=values["lat"],
+                    coord_type=(rec.get("coord_type") or "wgs84").strip(),
+                    source="hotline_12345",
+                    address=rec.get("address") or None,
+                    contact_name=rec.get("contact_name") or None,
+                    contact_phone=rec.get("contact_phone") or None,
+                    reported_at=at,
+                )
+            )
+    if problems:
+        raise ValidationError(problems)
+    return reports
+
+
+@router.post("/api/incidents/hotline", status_code=201)
+async def import_hotline(
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    file: Annotated[UploadFile, File(description="12345 hotline export, CSV")],
+) -> dict[str, Any]:
+    """Import a 12345 hotline export, all or nothing (every bad row named)."""
+    require_staff(user, "import hotline reports")
+    reports = read_hotline_csv(await file.read())
+    snap = await run_in_threadpool(grid_snapshot, request, engine)
+    filed = await run_in_threadpool(file_reports, engine, snap, settings, user, reports)
+    return {
+        "filed": len(filed),
+        "incidents": [filed_answer(f).model_dump(mode="json") for f in filed],
+    }
+
+
+@router.post("/api/incidents/escalations")
+async def run_escalations(engine: EngineDep, user: CurrentUser) -> dict[str, Any]:
+    """Run the reminder / 督办 job now (street staff and admins; it also runs on a timer)."""
+    if user.role not in ("street_staff", "admin"):
+        raise Forbidden("only street staff or an admin may run the escalation job")
+    run = await run_in_threadpool(casework.run_escalations, engine)
+    return {"reminders": run.reminders, "escalated": run.escalated, "skipped": run.skipped}
+
+
+@router.get("/api/me")
+async def me(user: CurrentUser) -> dict[str, Any]:
+    """Who the token belongs to, their role and how many grids they cover."""
+    return {
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role,
+        "worker_id": user.worker_id,
+        "area_id": user.area_id,
+        "grids": None if user.grid_ids is None else len(user.grid_ids),
+        "sources": list(INCIDENT_SOURCES),
+    }

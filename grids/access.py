@@ -1,0 +1,218 @@
+"""Who may see what (数据权限): the one place the access rules of Wangge are decided.
+
+Every door (the HTTP API, the maps, the exports, Open311) asks this module, and only
+this module, whether a user may see an incident, a grid's households, or a resident's
+personal data, and gets the masked form when they may see the record but not the
+identity.  The rules, by role (``app_user.role``):
+
+=================  ===========================================  ==========================
+role               sees incidents                               sees households / identity
+=================  ===========================================  ==========================
+resident           the ones they reported                       none
+grid_worker        in their grids, or assigned to them          their grids; names and
+                                                                phones masked unless an
+                                                                open task of theirs is at
+                                                                the building (the task
+                                                                needs them)
+community_staff    in their community's grids                   their community, in full
+street_staff       in their street's grids                      their street, in full
+admin              all                                          all, in full
+=================  ===========================================  ==========================
+
+Full identity reads are written to the audit log by the caller (the store), so the
+rule here says *whether*, the store records *that*.  Anything not visible is reported
+to the caller as "not found" (404), never as "forbidden with a hint", so a user cannot
+probe which incident ids exist outside their area.
+
+Pure: the ids a user's area covers are resolved by :mod:`gis.access_store` and handed
+in as a :class:`Principal`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from gis.models import ROLES
+from grids.incidents import Actor
+
+#: Roles that see personal data of residents in their area in full (audited).
+FULL_IDENTITY_ROLES = frozenset({"community_staff", "street_staff", "admin"})
+#: Roles that may act as staff on incidents of their area (立案, 派遣, 核查, 结案).
+STAFF_ROLES = frozenset({"community_staff", "street_staff", "admin"})
+
+ROLE_NAMES_ZH = {
+    "resident": "居民",
+    "grid_worker": "网格员",
+    "community_staff": "社区工作人员",
+    "street_staff": "街道工作人员",
+    "admin": "系统管理员",
+}
+
+
+class Forbidden(PermissionError):
+    """The user's role may not use this door at all (403)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A signed-in user and the area their role covers.
+
+    Parameters
+    ----------
+    user_id, username, display_name, role
+        From ``app_user``.
+    worker_id
+        ``grid_worker.id`` when the user is a grid worker.
+    area_id
+        ``admin_area.id`` of the community or street of a staff member.
+    grid_ids
+        Every grid (all versions) the user covers; None means every grid (admin).
+    """
+
+    user_id: int
+    username: str
+    display_name: str
+    role: str
+    worker_id: int | None = None
+    area_id: int | None = None
+    grid_ids: frozenset[int] | None = frozenset()
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"unknown role {self.role!r}; roles are {', '.join(ROLES)}")
+
+    @property
+    def actor(self) -> Actor:
+        """The actor of the incident life cycle this user is."""
+        return Actor(self.username, self.role, user_id=self.user_id, worker_id=self.worker_id)
+
+    @property
+    def sees_everything(self) -> bool:
+        """Whether no area limits what the user sees (admin)."""
+        return self.grid_ids is None
+
+    @property
+    def is_staff(self) -> bool:
+        """Community staff, street staff or admin."""
+        return self.role in STAFF_ROLES
+
+    def covers_grid(self, grid_id: int | None) -> bool:
+        """Whether the grid lies in the user's area (a record in no grid: admin only)."""
+        if self.grid_ids is None:
+            return True
+        return grid_id is not None and grid_id in self.grid_ids
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    """What a listing of incidents must be limited to for a user (SQL-ready plain values).
+
+    A row is visible when any given condition holds: ``everything``; its grid in
+    ``grid_ids``; its assignee is ``worker_id``; its reporter is ``reporter_id``.
+    """
+
+    everything: bool
+    grid_ids: tuple[int, ...] = ()
+    worker_id: int | None = None
+    reporter_id: int | None = None
+
+
+def incident_filter(user: Principal) -> IncidentFilter:
+    """The rows of ``incident`` the user may see, as plain values a query can apply."""
+    if user.sees_everything:
+        return IncidentFilter(everything=True)
+    if user.role == "resident":
+        return IncidentFilter(everything=False, reporter_id=user.user_id)
+    grids = tuple(sorted(user.grid_ids or ()))
+    worker = user.worker_id if user.role == "grid_worker" else None
+    return IncidentFilter(everything=False, grid_ids=grids, worker_id=worker)
+
+
+def may_see_incident(
+    user: Principal, *, grid_id: int | None, reporter_id: int | None, assignee_id: int | None
+) -> bool:
+    """Whether the user may see one incident (the same rule as :func:`incident_filter`)."""
+    rule = incident_filter(user)
+    return (
+        rule.everything
+        or (grid_id is not None and grid_id in rule.grid_ids)
+        or (rule.worker_id is not None and assignee_id == rule.worker_id)
+        or (rule.reporter_id is not None and reporter_id == rule.reporter_id)
+    )
+
+
+def may_see_contact(user: Principal, *, reporter_id: int | None) -> bool:
+    """Whether the user may read how to reach an incident's reporter (name, phone).
+
+    Staff of the area and the reporter themself; not the grid worker, who acts on the
+    case through staff and the case record.
+    """
+    return user.is_staff or (reporter_id is not None and reporter_id == user.user_id)
+
+
+def may_see_households(user: Principal) -> bool:
+    """Whether the user's role may see households at all (workers and staff, not residents)."""
+    return user.role != "resident"
+
+
+def require_households(user: Principal) -> None:
+    """Raise :class:`Forbidden` unless the user's role may see households."""
+    if not may_see_households(user):
+        raise Forbidden(
+            f"a {ROLE_NAMES_ZH[user.role]} ({user.role}) may not see households or residents"
+        )
+
+
+def require_staff(user: Principal, what: str) -> None:
+    """Raise :class:`Forbidden` unless the user is community staff, street staff or admin."""
+    if not user.is_staff:
+        raise Forbidden(
+            f"only community staff, street staff or an admin may {what}; "
+            f"you are {user.role} ({ROLE_NAMES_ZH[user.role]})"
+        )
+
+
+def identity_visible(user: Principal, *, building_id: int, task_buildings: Collection[int]) -> bool:
+    """Whether the user may read residents' names and phones in one building unmasked.
+
+    Parameters
+    ----------
+    user
+        Who asks; they must already cover the building's grid.
+    building_id
+        The building the residents live in.
+    task_buildings
+        Buildings at the user's open tasks (for a grid worker: the task needs the
+        residents' identity, e.g. a 独居老人关爱 visit); ignored for other roles.
+    """
+    if user.role in FULL_IDENTITY_ROLES:
+        return True
+    if user.role == "grid_worker":
+        return building_id in task_buildings
+    return False
+
+
+def mask_name(name: str | None) -> str | None:
+    """``张三丰`` → ``张**``: the family name only, as on a notice board."""
+    if not name:
+        return name
+    return name[0] + "*" * max(len(name) - 1, 1)
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """``13812345678`` → ``138****5678``: enough to recognise, not to call."""
+    if not phone:
+        return phone
+    if len(phone) < 8:
+        return "*" * len(phone)
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+def mask_id_number(id_number: str | None) -> str | None:
+    """``330106199001011234`` → ``330106********1234``: region and check digits only."""
+    if not id_number:
+        return id_number
+    if len(id_number) < 10:
+        return "*" * len(id_number)
+    return id_number[:6] + "*" * (len(id_number) - 10) + id_number[-4:]

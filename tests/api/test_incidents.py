@@ -1,0 +1,341 @@
+"""Incidents over HTTP: the whole loop from a resident's report to their rating, the guards,
+bad input, duplicates, photos, the hotline import and two writers racing for one case."""
+
+from __future__ import annotations
+
+import io
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from PIL import Image
+from sqlalchemy import Engine, text
+
+from api.auth import forget_cached_users, issue_token
+from etl.load import load_layers
+from etl.sample import generate_district
+from tests.conftest import LiveServer
+
+
+@pytest.fixture(scope="module")
+def district(engine: Engine, live_server: LiveServer) -> dict:
+    layers = generate_district(3000, 21, progress=False)
+    load_layers(engine, layers, replace=True, progress=False)
+    forget_cached_users()
+    return layers
+
+
+@pytest.fixture(scope="module")
+def people(engine: Engine, district: dict) -> dict:
+    """Tokens of a resident, the worker of one grid, that grid's community staff, another
+    community's staff, another grid's worker, and the admin."""
+    with engine.connect() as conn:
+        grid = conn.execute(
+            text(
+                "SELECT g.id, g.code, g.community_id, w.id AS worker, u.username "
+                "FROM grid g JOIN grid_assignment a ON a.grid_id = g.id AND a.role = 'primary' "
+                "JOIN grid_worker w ON w.id = a.worker_id JOIN app_user u ON u.id = w.user_id "
+                "WHERE g.valid_to IS NULL ORDER BY g.code LIMIT 1"
+            )
+        ).one()
+        other = conn.execute(
+            text(
+                "SELECT u.username, w.id FROM grid g JOIN grid_assignment a ON a.grid_id = g.id "
+                "AND a.role = 'primary' JOIN grid_worker w ON w.id = a.worker_id "
+                "JOIN app_user u ON u.id = w.user_id WHERE g.community_id <> :c "
+                "ORDER BY g.code LIMIT 1"
+            ),
+            {"c": grid.community_id},
+        ).one()
+        codes = conn.execute(
+            text("SELECT id, code FROM admin_area WHERE level = 'community' ORDER BY code")
+        ).all()
+        point = conn.execute(
+            text(
+                "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(ST_Buffer(geom::geography,"
+                " -60)::geometry) AS p FROM grid WHERE id = :g) s"
+            ),
+            {"g": grid.id},
+        ).one()
+    mine = next(c for i, c in codes if i == grid.community_id)
+    theirs = next(c for i, c in codes if i != grid.community_id)
+
+    def bearer(token: str) -> dict:
+        return {"Authorization": f"Bearer {token}"}
+
+    return {
+        "grid_id": grid.id,
+        "grid_code": grid.code,
+        "worker_id": grid.worker,
+        "other_worker_id": other.id,
+        "point": (float(point[0]), float(point[1])),
+        "resident": bearer(issue_token(engine, "resident00001", "resident")),
+        "resident2": bearer(issue_token(engine, "resident00002", "resident")),
+        "worker": bearer(issue_token(engine, grid.username, "grid_worker")),
+        "other_worker": bearer(issue_token(engine, other.username, "grid_worker")),
+        "staff": bearer(issue_token(engine, "staff_test_mine", "community_staff", mine)),
+        "other_staff": bearer(issue_token(engine, "staff_test_theirs", "community_staff", theirs)),
+        "admin": bearer(issue_token(engine, "admin", "admin")),
+    }
+
+
+def _report(server: LiveServer, headers: dict, lon: float, lat: float, **extra) -> httpx.Response:
+    body = {
+        "category_code": "10101",
+        "description": "井盖缺失，有人险些踩空",
+        "lon": lon,
+        "lat": lat,
+    }
+    body.update(extra)
+    return httpx.post(f"{server.url}/api/incidents", json=body, headers=headers)
+
+
+def _act(server: LiveServer, headers: dict, incident: int, action: str, **extra) -> httpx.Response:
+    return httpx.post(
+        f"{server.url}/api/incidents/{incident}/actions",
+        json={"action": action, **extra},
+        headers=headers,
+    )
+
+
+def test_report_flows_through_the_whole_loop_to_a_rating(
+    live_server: LiveServer, people: dict, engine: Engine
+) -> None:
+    lon, lat = people["point"]
+    r = _report(live_server, people["resident"], lon, lat)
+    assert r.status_code == 201, r.text
+    filed = r.json()
+    assert filed["grid_code"] == people["grid_code"] and filed["state"] == "reported"
+    case = filed["id"]
+    staff, worker, resident = people["staff"], people["worker"], people["resident"]
+    steps = [
+        (staff, "register", {}),
+        (staff, "dispatch", {"assignee_id": people["worker_id"]}),
+        (worker, "start", {}),
+        (worker, "resolve", {"note": "已更换井盖"}),
+        (staff, "verify", {}),
+        (staff, "close", {}),
+        (resident, "rate", {"rating": 5}),
+    ]
+    for headers, action, extra in steps:
+        r = _act(live_server, headers, case, action, **extra)
+        assert r.status_code == 200, (action, r.text)
+    body = r.json()
+    assert body["state"] == "rated" and body["rating"] == 5
+    assert [h["action"] for h in body["history"]] == ["report"] + [s[1] for s in steps]
+    assert body["deadline"] is not None and body["closed_at"] is not None
+    with engine.connect() as conn:
+        events = conn.execute(
+            text("SELECT count(*) FROM incident_event WHERE incident_id = :i"), {"i": case}
+        ).scalar()
+    assert events == 8
+
+
+def test_guards_answer_403_or_409_and_change_nothing(live_server: LiveServer, people: dict) -> None:
+    lon, lat = people["point"]
+    case = _report(live_server, people["resident"], lon, lat).json()["id"]
+    # a resident may not register; a worker may not register
+    assert _act(live_server, people["resident"], case, "register").status_code == 403
+    assert _act(live_server, people["worker"], case, "register").status_code == 403
+    # an illegal transition: close from reported
+    r = _act(live_server, people["staff"], case, "close")
+    assert r.status_code == 409 and "possible now" in r.json()["detail"]
+    # an unknown action
+    assert _act(live_server, people["staff"], case, "fly").status_code == 409
+    # another community's staff cannot see it at all
+    assert _act(live_server, people["other_staff"], case, "register").status_code == 404
+    got = httpx.get(f"{live_server.url}/api/incidents/{case}", headers=people["staff"]).json()
+    assert got["state"] == "reported" and len(got["history"]) == 1
+
+
+def test_who_sees_which_incident(live_server: LiveServer, people: dict) -> None:
+    lon, lat = people["point"]
+    case = _report(live_server, people["resident"], lon, lat).json()["id"]
+    url = f"{live_server.url}/api/incidents/{case}"
+    assert httpx.get(url, headers=people["resident"]).status_code == 200
+    assert httpx.get(url, headers=people["worker"]).status_code == 200
+    assert httpx.get(url, headers=people["staff"]).status_code == 200
+    assert httpx.get(url, headers=people["admin"]).status_code == 200
+    for who in ("resident2", "other_worker", "other_staff"):
+        r = httpx.get(url, headers=people[who])
+        assert r.status_code == 404, who
+        assert "井盖" not in r.text
+    assert httpx.get(url).status_code == 401
+    assert httpx.get(url, headers={"Authorization": "Bearer nonsense"}).status_code == 401
+    listed = httpx.get(f"{live_server.url}/api/incidents", headers=people["resident2"]).json()
+    assert case not in [i["id"] for i in listed]
+    # the reporter's contact is for staff and the reporter, not the worker
+    r = _report(live_server, people["resident"], lon, lat, contact_phone="13912345678")
+    cid = r.json()["id"]
+    seen = httpx.get(f"{live_server.url}/api/incidents/{cid}", headers=people["worker"]).json()
+    assert "contact" not in seen and "13912345678" not in str(seen)
+    staff = httpx.get(f"{live_server.url}/api/incidents/{cid}", headers=people["staff"]).json()
+    assert staff["contact"]["phone"] == "13912345678"
+
+
+def test_bad_reports_get_clear_4xx(live_server: LiveServer, people: dict) -> None:
+    lon, lat = people["point"]
+    r = _report(live_server, people["resident"], lon, lat, category_code="99999")
+    assert r.status_code == 422 and "unknown category" in r.text
+    r = _report(live_server, people["resident"], lat, lon)
+    assert r.status_code == 422 and "swapped" in r.text
+    r = _report(live_server, people["resident"], 116.39, 39.91)  # Beijing: in no grid here
+    assert r.status_code == 422 and "in no grid" in r.text
+    r = _report(live_server, people["resident"], lon, lat, coord_type="mars")
+    assert r.status_code == 422
+    r = _report(live_server, people["resident"], lon, lat, source="hotline_12345")
+    assert r.status_code == 422 and "source" in r.text
+
+
+def test_gcj02_report_lands_where_the_wgs84_one_does(live_server: LiveServer, people: dict) -> None:
+    from gis.coords import wgs84_to_gcj02
+
+    lon, lat = people["point"]
+    glon, glat = wgs84_to_gcj02(lon, lat)
+    r = _report(live_server, people["worker"], glon, glat, coord_type="gcj02")
+    assert r.status_code == 201
+    assert abs(r.json()["lon"] - lon) < 1e-6 and abs(r.json()["lat"] - lat) < 1e-6
+
+
+def test_duplicates_are_flagged_and_merge_keeps_both_histories(
+    live_server: LiveServer, people: dict
+) -> None:
+    lon, lat = people["point"]
+    first = _report(live_server, people["resident"], lon, lat, category_code="20501").json()
+    second = _report(
+        live_server, people["resident2"], lon + 0.0002, lat, category_code="20501"
+    ).json()
+    assert second["duplicate_of"] == first["id"]
+    assert any("重复" in c for c in second["checks"])
+    far = _report(live_server, people["resident2"], lon, lat, category_code="20502").json()
+    assert far["duplicate_of"] is None  # another category is not a duplicate
+    r = httpx.post(
+        f"{live_server.url}/api/incidents/{second['id']}/merge",
+        json={"into": first["id"]},
+        headers=people["resident"],
+    )
+    assert r.status_code == 403
+    r = httpx.post(
+        f"{live_server.url}/api/incidents/{second['id']}/merge",
+        json={"into": first["id"]},
+        headers=people["staff"],
+    )
+    assert r.status_code == 200, r.text
+    assert second["id"] in r.json()["merged"]
+    dup = httpx.get(
+        f"{live_server.url}/api/incidents/{second['id']}", headers=people["resident2"]
+    ).json()
+    assert dup["merged_into"] == first["id"] and dup["state"] == "rejected"
+    assert [h["action"] for h in dup["history"]] == ["report", "reject"]
+
+
+def _png(size: int = 64) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (size, size), (200, 30, 30)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_photos_images_only_with_checksum(live_server: LiveServer, people: dict) -> None:
+    import hashlib
+
+    lon, lat = people["point"]
+    case = _report(live_server, people["resident"], lon, lat).json()["id"]
+    url = f"{live_server.url}/api/incidents/{case}/photos"
+    png = _png()
+    r = httpx.post(url, files={"files": ("hole.png", png, "image/png")}, headers=people["resident"])
+    assert r.status_code == 201, r.text
+    assert r.json()[0]["sha256"] == hashlib.sha256(png).hexdigest()
+    r = httpx.post(
+        url,
+        files={"files": ("x.jpg", b"%PDF-1.4 not an image", "image/jpeg")},
+        headers=people["resident"],
+    )
+    assert r.status_code == 422 and "not an image" in r.text
+    big = b"\xff\xd8" + b"0" * (6 * 1024 * 1024)
+    r = httpx.post(url, files={"files": ("big.jpg", big, "image/jpeg")}, headers=people["resident"])
+    assert r.status_code == 422 and "MB" in r.text
+    detail = httpx.get(f"{live_server.url}/api/incidents/{case}", headers=people["staff"]).json()
+    assert len(detail["photos"]) == 1
+    got = httpx.get(live_server.url + detail["photos"][0]["url"], headers=people["staff"])
+    assert got.content == png and got.headers["content-type"] == "image/png"
+    other = httpx.get(live_server.url + detail["photos"][0]["url"], headers=people["resident2"])
+    assert other.status_code == 404
+
+
+def test_hotline_csv_all_or_nothing(live_server: LiveServer, people: dict, engine: Engine) -> None:
+    lon, lat = people["point"]
+    good = f"category_code,description,lon,lat,reported_at\n10102,路灯不亮,{lon},{lat},2026-11-20T20:00:00+08:00\n"
+    bad = good + f"99999,未知,{lon},{lat},\n10102,坐标错,abc,{lat},\n"
+    with engine.connect() as conn:
+        before = conn.execute(text("SELECT count(*) FROM incident")).scalar()
+    r = httpx.post(
+        f"{live_server.url}/api/incidents/hotline",
+        files={"file": ("12345.csv", bad.encode(), "text/csv")},
+        headers=people["staff"],
+    )
+    assert r.status_code == 422
+    rows = {(p["row"], p["field"]) for p in r.json()["problems"]}
+    assert (3, "lon") in rows
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM incident")).scalar() == before
+    r = httpx.post(
+        f"{live_server.url}/api/incidents/hotline",
+        files={"file": ("12345.csv", good.encode("gb18030"), "text/csv")},
+        headers=people["staff"],
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["filed"] == 1
+    assert r.json()["incidents"][0]["grid_code"] == people["grid_code"]
+    r = httpx.post(
+        f"{live_server.url}/api/incidents/hotline",
+        files={"file": ("12345.csv", good.encode(), "text/csv")},
+        headers=people["resident"],
+    )
+    assert r.status_code == 403
+
+
+def test_two_taps_on_one_task_one_wins_nothing_lost(
+    live_server: LiveServer, people: dict, engine: Engine
+) -> None:
+    lon, lat = people["point"]
+    case = _report(live_server, people["resident"], lon, lat).json()["id"]
+    _act(live_server, people["staff"], case, "register")
+    _act(live_server, people["staff"], case, "dispatch", assignee_id=people["worker_id"])
+    for _ in range(3):  # several rounds: start vs reassign racing
+        with ThreadPoolExecutor(2) as pool:
+            a = pool.submit(_act, live_server, people["worker"], case, "start")
+            b = pool.submit(
+                _act,
+                live_server,
+                people["staff"],
+                case,
+                "reassign",
+                assignee_id=people["other_worker_id"],
+            )
+            codes = sorted([a.result().status_code, b.result().status_code])
+        assert codes in ([200, 200], [200, 409], [200, 403]), codes
+        detail = httpx.get(f"{live_server.url}/api/incidents/{case}", headers=people["admin"])
+        history = detail.json()["history"]
+        with engine.connect() as conn:
+            stored = conn.execute(
+                text("SELECT count(*) FROM incident_event WHERE incident_id = :i"), {"i": case}
+            ).scalar()
+        assert stored == len(history)
+        # put it back for the next round
+        if detail.json()["assignee_id"] != people["worker_id"]:
+            _act(live_server, people["staff"], case, "reassign", assignee_id=people["worker_id"])
+        if detail.json()["state"] == "in_progress":
+            _act(
+                live_server,
+                people["staff"],
+                case,
+                "reassign",
+                assignee_id=people["other_worker_id"],
+            )
+            _act(live_server, people["staff"], case, "reassign", assignee_id=people["worker_id"])
+    # the same worker tapping "start" twice at once: exactly one succeeds
+    with ThreadPoolExecutor(2) as pool:
+        results = list(
+            pool.map(lambda _: _act(live_server, people["worker"], case, "start"), range(2))
+        )
+    assert sorted(r.status_code for r in results) == [200, 409]
