@@ -264,7 +264,10 @@ def test_photos_images_only_with_checksum(live_server: LiveServer, people: dict)
 
 def test_hotline_csv_all_or_nothing(live_server: LiveServer, people: dict, engine: Engine) -> None:
     lon, lat = people["point"]
-    good = f"category_code,description,lon,lat,reported_at\n10102,路灯不亮,{lon},{lat},2026-11-20T20:00:00+08:00\n"
+    good = (
+        "category_code,description,lon,lat,reported_at\n"
+        f"10102,路灯不亮,{lon},{lat},2026-11-20T20:00:00+08:00\n"
+    )
     bad = good + f"99999,未知,{lon},{lat},\n10102,坐标错,abc,{lat},\n"
     with engine.connect() as conn:
         before = conn.execute(text("SELECT count(*) FROM incident")).scalar()
