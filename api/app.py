@@ -2,17 +2,47 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
 
 from api import errors
-from api.routers import facilities, grids, health, incidents, maps, planning, resident
+from api.routers import facilities, grids, health, incidents, maps, resident
 from gis.db import get_engine
 from gis.settings import Settings, get_settings
 from maps.assets import STATIC_DIR, STATIC_URL, VENDOR_DIR, VENDOR_URL
+
+log = logging.getLogger("wangge")
+
+
+async def escalation_loop(engine: Engine, interval_s: float) -> None:
+    """Run the reminder / 督办 job every ``interval_s`` seconds while the server runs.
+
+    Several server processes may run it at once: each escalation is an optimistic
+    write, so a case is escalated once and the other runs skip it.
+    """
+    from api.casework import run_escalations
+    from grids.incidents import SHANGHAI
+
+    since = datetime.now(SHANGHAI)
+    while True:
+        await asyncio.sleep(interval_s)
+        now = datetime.now(SHANGHAI)
+        try:
+            # reminders that fell due since the last run only, so none is sent twice
+            run = await run_in_threadpool(run_escalations, engine, now, since)
+            since = now
+            if run.escalated or run.reminders:
+                log.info("督办: %d escalated, %d reminders", len(run.escalated), len(run.reminders))
+        except Exception:  # a failed run must not stop the server; the next one retries
+            log.exception("the escalation job failed")
 
 
 def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
@@ -24,7 +54,12 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         engine = get_engine(settings, url=database_url)
         app.state.engine = engine
         app.state.settings = settings
+        job = None
+        if settings.escalation_interval_s > 0:
+            job = asyncio.create_task(escalation_loop(engine, settings.escalation_interval_s))
         yield
+        if job is not None:
+            job.cancel()
         engine.dispose()
 
     app = FastAPI(
@@ -40,7 +75,6 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(resident.router)
     app.include_router(facilities.router)
     app.include_router(incidents.router)
-    app.include_router(planning.router)
     # check_dir=False: the app starts before `npm ci` ran, and /health can say so
     app.mount(VENDOR_URL, StaticFiles(directory=VENDOR_DIR, check_dir=False), name="vendor")
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="maps-static")

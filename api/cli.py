@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -175,6 +176,18 @@ def _serve(url: str) -> None:
 
     settings = get_settings()
     say(f"[serve] http://{settings.host}:{settings.port}/  (docs at /docs)")
+    if settings.workers > 1:
+        # several processes need the app by name; they read the database from the environment
+        os.environ["DATABASE_URL"] = url
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level="warning",
+        )
+        return
     uvicorn.run(
         create_app(settings, database_url=url),
         host=settings.host,
@@ -185,7 +198,10 @@ def _serve(url: str) -> None:
 
 def _register() -> None:
     """Commands that live in their own modules (api/commands/)."""
-    from api.commands import evacuate, grids_check, grids_design, grids_io, network
+    from api.commands import evacuate, grids_check, grids_design, grids_io, incidents, network
+
+    app.add_typer(incidents.users_app, name="users")
+    app.add_typer(incidents.incidents_app, name="incidents")
 
     grids_app.command("import")(grids_io.import_command)
     grids_app.command("export")(grids_io.export_command)

@@ -106,6 +106,14 @@ class Settings(BaseSettings):
     )
     token_days: int = Field(default=90, gt=0, description="How long an issued API token is valid.")
 
+    escalation_interval_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="How often the server runs the reminder / 督办 job (0: never; "
+        "'wangge incidents escalate' runs it once).",
+    )
+    workers: int = Field(default=1, ge=1, description="Server processes ('wangge serve').")
+
     host: str = Field(default="127.0.0.1", description="Address the web server binds.")
     port: int = Field(default=8000, description="Port the web server binds.")
     tile_url: str = Field(

@@ -342,3 +342,39 @@ def test_two_taps_on_one_task_one_wins_nothing_lost(
             pool.map(lambda _: _act(live_server, people["worker"], case, "start"), range(2))
         )
     assert sorted(r.status_code for r in results) == [200, 409]
+
+
+def test_overdue_case_is_escalated_once_by_the_job(
+    live_server: LiveServer, people: dict, engine: Engine
+) -> None:
+    lon, lat = people["point"]
+    case = _report(live_server, people["resident"], lon, lat, category_code="20402").json()["id"]
+    _act(live_server, people["staff"], case, "register")
+    r = _act(live_server, people["staff"], case, "dispatch", assignee_id=people["worker_id"])
+    assert r.json()["deadline"] is not None
+    # the fire (火情, 1 hour) was dispatched two hours ago: move its clock back
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE incident_event SET at = at - interval '2 hours' WHERE incident_id = :i"),
+            {"i": case},
+        )
+        conn.execute(
+            text(
+                "UPDATE incident SET reported_at = reported_at - interval '2 hours', "
+                "deadline = deadline - interval '2 hours' WHERE id = :i"
+            ),
+            {"i": case},
+        )
+    url = f"{live_server.url}/api/incidents/escalations"
+    assert httpx.post(url, headers=people["worker"]).status_code == 403
+    assert httpx.post(url, headers=people["staff"]).status_code == 403
+    run = httpx.post(url, headers=people["admin"]).json()
+    assert case in [e["incident_id"] for e in run["escalated"]]
+    again = httpx.post(url, headers=people["admin"]).json()
+    # the street's turn comes half the time limit after the community's: not yet
+    assert case not in [e["incident_id"] for e in again["escalated"]]
+    detail = httpx.get(f"{live_server.url}/api/incidents/{case}", headers=people["staff"]).json()
+    assert detail["state"] == "escalated" and detail["escalation_level"] == 1
+    assert detail["history"][-1]["actor"] == "system" and "督办" in detail["history"][-1]["note"]
+    # the assignee can still work it
+    assert _act(live_server, people["worker"], case, "start").status_code == 200

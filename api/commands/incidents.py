@@ -1,0 +1,108 @@
+"""``wangge users …`` and ``wangge incidents …``: tokens, the 12345 import, the 督办 job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from api.commands.common import console, fail, ready_engine, say
+
+users_app = typer.Typer(help="Users and their API tokens.", no_args_is_help=True)
+incidents_app = typer.Typer(
+    help="Incidents (事件): hotline import, reminders and escalation.", no_args_is_help=True
+)
+
+
+@users_app.command("add")
+def add_user(
+    username: str,
+    role: Annotated[str, typer.Option(help="resident, grid_worker, community_staff, …")],
+    area: Annotated[str | None, typer.Option(help="community or street code (staff)")] = None,
+    worker: Annotated[int | None, typer.Option(help="grid_worker.id (grid workers)")] = None,
+    days: Annotated[int, typer.Option(help="days the token is valid")] = 90,
+) -> None:
+    """Create a user (if missing) and print a new bearer token for them."""
+    from api.auth import issue_token
+    from gis.access_store import UnknownUser
+
+    engine = ready_engine()
+    try:
+        token = issue_token(engine, username, role, area, worker_id=worker, days=days)
+    except (UnknownUser, ValueError) as exc:
+        fail(str(exc))
+    typer.echo(token)
+
+
+@users_app.command("token")
+def user_token(
+    username: str,
+    days: Annotated[int, typer.Option(help="days the token is valid")] = 90,
+) -> None:
+    """Print a new bearer token for an existing user (send it as 'Authorization: Bearer …')."""
+    from gis.access_store import UnknownUser, token_for
+
+    engine = ready_engine()
+    try:
+        typer.echo(token_for(engine, username, days=days, label="cli"))
+    except UnknownUser as exc:
+        fail(f"{exc}; create them with 'wangge users add NAME --role …'")
+
+
+@incidents_app.command("import-hotline")
+def import_hotline(
+    path: Annotated[Path, typer.Argument(help="12345 hotline export (CSV, UTF-8 or GBK)")],
+    as_user: Annotated[str, typer.Option("--as", help="staff user filing the reports")] = "admin",
+) -> None:
+    """File every report of a 12345 hotline CSV, all or nothing."""
+    from api.auth import principal_of
+    from api.grid_snapshot import read_snapshot
+    from api.intake import file_reports
+    from api.routers.incidents import read_hotline_csv
+    from gis.access_store import user_by_name
+    from gis.settings import get_settings
+    from gis.validate import ValidationError
+    from grids.access import Forbidden, require_staff
+    from grids.incidents import InvalidInput
+
+    engine = ready_engine()
+    with engine.connect() as conn:
+        row = user_by_name(conn, as_user)
+    if row is None:
+        fail(f"no user is named {as_user!r}")
+    user = principal_of(row)
+    try:
+        require_staff(user, "import hotline reports")
+        reports = read_hotline_csv(path.read_bytes())
+        say(f"[hotline] {len(reports)} report(s) read from {path}")
+        filed = file_reports(engine, read_snapshot(engine), get_settings(), user, reports)
+    except (ValidationError, InvalidInput, Forbidden, OSError) as exc:
+        fail(f"{exc}\nNothing was filed.")
+    table = Table(title=f"{len(filed)} report(s) filed")
+    for name in ("id", "grid", "near edge", "likely duplicate of"):
+        table.add_column(name)
+    for f in filed:
+        table.add_row(
+            str(f.id),
+            f.grid_code,
+            "yes" if f.near_boundary else "",
+            "" if f.duplicate_of is None else str(f.duplicate_of),
+        )
+    console.print(table)
+
+
+@incidents_app.command("escalate")
+def escalate() -> None:
+    """Remind assignees of near deadlines and escalate (督办) overdue cases one level now."""
+    from api.casework import run_escalations
+
+    engine = ready_engine()
+    run = run_escalations(engine)
+    say(
+        f"[督办] {len(run.escalated)} escalated, {len(run.reminders)} reminder(s), "
+        f"{len(run.skipped)} skipped (changed meanwhile)"
+    )
+    for e in run.escalated:
+        say(f"  incident {e['incident_id']} → {e['level']}")
