@@ -106,3 +106,42 @@ def escalate() -> None:
     )
     for e in run.escalated:
         say(f"  incident {e['incident_id']} → {e['level']}")
+
+
+def print_demo_sign_ins(engine, base_url: str) -> None:
+    """Issue a token for one user of each role of the sample district and print them.
+
+    So that whoever runs the demo can try every door at once: the worker's tablet,
+    the KPI report, the API with ``Authorization: Bearer …``.
+    """
+    from sqlalchemy import text
+
+    from gis.access_store import issue_token
+
+    picks = {
+        "admin": "SELECT id, username FROM app_user WHERE role = 'admin' ORDER BY id LIMIT 1",
+        "street_staff": "SELECT id, username FROM app_user WHERE role = 'street_staff' "
+        "ORDER BY username LIMIT 1",
+        "community_staff": "SELECT id, username FROM app_user WHERE role = 'community_staff' "
+        "ORDER BY username LIMIT 1",
+        "grid_worker": "SELECT u.id, u.username FROM app_user u JOIN grid_worker w "
+        "ON w.user_id = u.id WHERE w.on_duty ORDER BY u.username LIMIT 1",
+        "resident": "SELECT id, username FROM app_user WHERE role = 'resident' "
+        "ORDER BY username LIMIT 1",
+    }
+    table = Table(title="demo sign-ins (tokens valid 7 days)")
+    for name in ("role", "user", "token"):
+        table.add_column(name)
+    tokens = {}
+    with engine.begin() as conn:
+        for role, sql in picks.items():
+            row = conn.execute(text(sql)).first()
+            if row is None:
+                continue
+            tokens[role] = issue_token(conn, int(row[0]), days=7, label="demo")
+            table.add_row(role, str(row[1]), tokens[role])
+    console.print(table)
+    if "grid_worker" in tokens:
+        say(f"[demo] worker's tablet: {base_url}/worker?token={tokens['grid_worker']}")
+    if "street_staff" in tokens:
+        say(f"[demo] KPI report:      {base_url}/kpi?token={tokens['street_staff']}")

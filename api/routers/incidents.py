@@ -15,7 +15,7 @@ from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from api import casework
+from api import casework, dispatching
 from api.auth import CurrentUser
 from api.deps import EngineDep, SettingsDep
 from api.errors import NotFound
@@ -203,11 +203,74 @@ class ActionRequest(BaseModel):
 
 @router.post("/api/incidents/{incident_id}/actions")
 async def take_action(
-    incident_id: int, body: ActionRequest, engine: EngineDep, user: CurrentUser
+    incident_id: int,
+    body: ActionRequest,
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    user: CurrentUser,
 ) -> dict[str, Any]:
-    """Move a case (立案, 派遣, 处置, 反馈, 核查, 结案, 评价, 督办 …); 409 if moved meanwhile."""
+    """Move a case (立案, 派遣, 处置, 反馈, 核查, 结案, 评价, 督办 …); 409 if moved meanwhile.
+
+    ``dispatch`` without ``assignee_id`` goes to the recommended worker (the grid's
+    primary, else a backup, else the best by walking time and load), the reason noted.
+    """
+    if body.action == "dispatch" and body.assignee_id is None:
+        return await run_in_threadpool(
+            dispatching.dispatch_recommended,
+            request,
+            engine,
+            settings,
+            user,
+            incident_id,
+            body.note,
+        )
     step = casework.Step(body.action, body.note, body.assignee_id, body.rating)
     return await run_in_threadpool(casework.act, engine, user, incident_id, step)
+
+
+@router.get("/api/incidents/{incident_id}/recommendation")
+async def recommend_worker(
+    incident_id: int,
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+) -> dict[str, Any]:
+    """Who should take the case and why (staff): the rule, travel time, load, alternatives."""
+    return await run_in_threadpool(
+        dispatching.recommendation, request, engine, settings, user, incident_id
+    )
+
+
+class RedispatchRequest(BaseModel):
+    """Dispatch the area's backlog at once."""
+
+    include_dispatched: bool = Field(
+        False, description="also move dispatched cases not yet started, if that is better"
+    )
+    limit: int = Field(2000, ge=1, le=10_000)
+
+
+@router.post("/api/incidents/redispatch")
+async def redispatch(
+    body: RedispatchRequest,
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+) -> dict[str, Any]:
+    """Dispatch the backlog as one optimal assignment within each worker's capacity (staff)."""
+    return await run_in_threadpool(
+        lambda: dispatching.redispatch_backlog(
+            request,
+            engine,
+            settings,
+            user,
+            include_dispatched=body.include_dispatched,
+            limit=body.limit,
+        )
+    )
 
 
 class MergeRequest(BaseModel):

@@ -378,3 +378,60 @@ def test_overdue_case_is_escalated_once_by_the_job(
     assert detail["history"][-1]["actor"] == "system" and "督办" in detail["history"][-1]["note"]
     # the assignee can still work it
     assert _act(live_server, people["worker"], case, "start").status_code == 200
+
+
+def test_dispatch_goes_to_the_primary_worker_with_a_reason(
+    live_server: LiveServer, people: dict, engine: Engine
+) -> None:
+    lon, lat = people["point"]
+    case = _report(live_server, people["resident"], lon, lat).json()["id"]
+    _act(live_server, people["staff"], case, "register")
+    url = f"{live_server.url}/api/incidents/{case}/recommendation"
+    assert httpx.get(url, headers=people["worker"]).status_code == 403
+    with engine.connect() as conn:
+        on_duty, load, limit = conn.execute(
+            text(
+                "SELECT w.on_duty, (SELECT count(*) FROM incident WHERE assignee_id = w.id AND "
+                "state IN ('dispatched','in_progress','returned','escalated')), w.max_open_tasks "
+                "FROM grid_worker w WHERE id = :w"
+            ),
+            {"w": people["worker_id"]},
+        ).one()
+    rec = httpx.get(url, headers=people["staff"]).json()
+    if on_duty and load < limit:
+        assert rec["rule"] == "primary" and rec["worker_id"] == people["worker_id"]
+    else:
+        assert rec["rule"] in ("backup", "best") and rec["worker_id"] != people["worker_id"]
+    assert rec["reason"]
+    r = _act(live_server, people["staff"], case, "dispatch")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["assignee_id"] == rec["worker_id"]
+    assert body["history"][-1]["note"].startswith("推荐派遣")
+
+
+def test_backlog_redispatch_is_no_costlier_than_greedy(
+    live_server: LiveServer, people: dict
+) -> None:
+    lon, lat = people["point"]
+    cases = [
+        _report(live_server, people["resident"], lon, lat, category_code=c).json()["id"]
+        for c in ("10102", "10201", "10202")
+    ]
+    for case in cases:
+        _act(live_server, people["staff"], case, "register")
+    r = httpx.post(
+        f"{live_server.url}/api/incidents/redispatch", json={}, headers=people["resident"]
+    )
+    assert r.status_code == 403
+    r = httpx.post(f"{live_server.url}/api/incidents/redispatch", json={}, headers=people["staff"])
+    assert r.status_code == 200, r.text
+    run = r.json()
+    moved = {a["incident_id"]: a for a in run["assigned"]}
+    assert set(cases) <= set(moved) | {u["incident_id"] for u in run["unassigned"]}
+    assert run["cost"] <= run["greedy_cost"] + 1e-6
+    for case in cases:
+        if case in moved:
+            got = httpx.get(f"{live_server.url}/api/incidents/{case}", headers=people["staff"])
+            assert got.json()["state"] == "dispatched"
+            assert got.json()["assignee_id"] == moved[case]["worker_id"]

@@ -1,0 +1,80 @@
+"""What dispatch reads: who covers which grid, each worker's load and place, the backlog."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import Connection, text
+
+#: States in which a case counts against its worker's load.
+LOAD_STATES = ("dispatched", "in_progress", "returned", "escalated")
+
+
+def assignments(conn: Connection) -> pd.DataFrame:
+    """Who covers which current grid: ``grid_id``, ``worker_id``, ``role`` (primary/backup)."""
+    return pd.read_sql(
+        text(
+            "SELECT a.grid_id, a.worker_id, a.role FROM grid_assignment a "
+            "JOIN grid g ON g.id = a.grid_id WHERE g.valid_to IS NULL"
+        ),
+        conn,
+    )
+
+
+def worker_statuses(conn: Connection, grid_ids: tuple[int, ...] | None = None) -> pd.DataFrame:
+    """Every worker (or those covering ``grid_ids``) with duty, load and a position.
+
+    Columns ``worker_id``, ``name``, ``on_duty``, ``open_tasks``, ``max_open_tasks``,
+    ``lon``, ``lat``.  The position is a point inside the worker's primary grid (any
+    grid of theirs when they have no primary one): where they are most of the day.
+    """
+    scope = (
+        ""
+        if grid_ids is None
+        else "WHERE w.id IN (SELECT worker_id FROM grid_assignment WHERE grid_id = ANY(:grids))"
+    )
+    return pd.read_sql(
+        text(
+            f"""
+            SELECT w.id AS worker_id, w.name, w.on_duty, w.max_open_tasks,
+                   coalesce(t.n, 0)::int AS open_tasks,
+                   ST_X(p.pt) AS lon, ST_Y(p.pt) AS lat
+            FROM grid_worker w
+            LEFT JOIN (SELECT assignee_id, count(*) AS n FROM incident
+                       WHERE state = ANY(:load) GROUP BY assignee_id) t
+                   ON t.assignee_id = w.id
+            LEFT JOIN LATERAL (
+                SELECT ST_PointOnSurface(g.geom) AS pt FROM grid_assignment a
+                JOIN grid g ON g.id = a.grid_id AND g.valid_to IS NULL
+                WHERE a.worker_id = w.id ORDER BY (a.role = 'primary') DESC, g.code LIMIT 1
+            ) p ON true
+            {scope}
+            ORDER BY w.id
+            """
+        ),
+        conn,
+        params={"load": list(LOAD_STATES), "grids": list(grid_ids or ())},
+    )
+
+
+def backlog(
+    conn: Connection, *, grid_ids: tuple[int, ...] | None, states: tuple[str, ...]
+) -> pd.DataFrame:
+    """Cases waiting for a worker (in ``states``) in the given grids (all when None).
+
+    Columns ``id``, ``state``, ``assignee_id``, ``grid_id``, ``priority``, ``deadline``,
+    ``lon``, ``lat``; most urgent first.
+    """
+    scope = "" if grid_ids is None else "AND i.grid_id = ANY(:grids)"
+    return pd.read_sql(
+        text(
+            f"""
+            SELECT i.id, i.state, i.assignee_id, i.grid_id, c.priority, i.deadline,
+                   ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat
+            FROM incident i JOIN incident_category c ON c.code = i.category_code
+            WHERE i.state = ANY(:states) AND i.merged_into IS NULL {scope}
+            ORDER BY c.priority, i.deadline NULLS LAST, i.id
+            """
+        ),
+        conn,
+        params={"states": list(states), "grids": list(grid_ids or ())},
+    )
