@@ -8,6 +8,7 @@ rebuilt only when the ``grid`` table changes (its data version).
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,9 +81,23 @@ def read_snapshot(engine: Engine, version: tuple = ()) -> GridSnapshot:
     )
 
 
+#: Seconds a snapshot is trusted without asking the database for the grid version.
+RECHECK_SECONDS = 1.0
+
+
 def grid_snapshot(request: Request, engine: Engine) -> GridSnapshot:
-    """The app's current grids, re-read only when a grid was added, changed or retired."""
+    """The app's current grids, re-read only when a grid was added, changed or retired.
+
+    The version is asked at most once a second, so a burst of reports costs no extra
+    query; a grid redrawn is seen by the next report a second later at most.
+    """
+    now = time.monotonic()
+    cached: GridSnapshot | None = getattr(request.app.state, "grid_snapshot", None)
+    checked = getattr(request.app.state, "grid_snapshot_checked", 0.0)
+    if cached is not None and now - checked < RECHECK_SECONDS:
+        return cached
     version = queries.data_version(engine, ("grid",))
+    request.app.state.grid_snapshot_checked = now
     with _lock:
         cached: GridSnapshot | None = getattr(request.app.state, "grid_snapshot", None)
         if cached is not None and cached.version == version:

@@ -254,18 +254,9 @@ def _store(
     conn: Connection, placed: Placed, user: Principal, snap: GridSnapshot, settings: Settings
 ) -> Filed:
     rep = placed.report
-    dups = incident_store.find_duplicates(
-        conn,
-        category_code=rep.category_code,
-        lon=placed.lon,
-        lat=placed.lat,
-        at=placed.reported_at,
-        radius_m=settings.duplicate_radius_m,
-        window_hours=settings.duplicate_window_hours,
-    )
     state, step = report(rep.category_code, user.actor, placed.reported_at, "上报")
     token = str(uuid.uuid4())
-    incident_id = incident_store.insert_incident(
+    incident_id, dups = incident_store.file_incident(
         conn,
         IncidentRow(
             id=None,
@@ -280,11 +271,12 @@ def _store(
             grid_id=placed.grid_id,
             h3_cell=placed.h3_cell,
             near_boundary=placed.near_boundary,
-            duplicate_of=int(dups[0]["id"]) if dups else None,
             public_token=token,
             address=rep.address,
             events=(EventRow(step.from_state, step.to_state, step.at, user.username, step.note),),
         ),
+        radius_m=settings.duplicate_radius_m,
+        window_hours=settings.duplicate_window_hours,
     )
     incident_store.insert_contact(
         conn, incident_id, name=rep.contact_name, phone=rep.contact_phone, email=rep.contact_email

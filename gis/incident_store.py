@@ -415,54 +415,6 @@ def id_by_token(conn: Connection, token: str) -> int | None:
     return None if found is None else int(found)
 
 
-def find_duplicates(
-    conn: Connection,
-    *,
-    category_code: str,
-    lon: float,
-    lat: float,
-    at: datetime,
-    radius_m: float,
-    window_hours: float,
-    exclude_id: int | None = None,
-) -> list[dict[str, Any]]:
-    """Earlier reports that may be the same case: same category, near in place and time.
-
-    Merged reports are skipped (their case lives on in the one they were merged into).
-    Nearest first.  Returns dicts with ``id``, ``state``, ``reported_at``, ``distance_m``.
-    """
-    _aware(at, "at")
-    rows = conn.execute(
-        text(
-            """
-            SELECT id, state, reported_at,
-                   ST_Distance(geom::geography,
-                               ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography)
-                       AS distance_m
-            FROM incident
-            WHERE category_code = :cat
-              AND reported_at BETWEEN :at - make_interval(secs => :window)
-                                  AND :at + make_interval(secs => :window)
-              AND merged_into IS NULL
-              AND (CAST(:exclude AS bigint) IS NULL OR id <> :exclude)
-              AND ST_DWithin(geom::geography,
-                             ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :radius)
-            ORDER BY distance_m, reported_at DESC
-            """
-        ),
-        {
-            "cat": category_code,
-            "lon": lon,
-            "lat": lat,
-            "at": at,
-            "window": window_hours * 3600.0,
-            "radius": radius_m,
-            "exclude": exclude_id,
-        },
-    ).mappings()
-    return [dict(r) for r in rows]
-
-
 _LIST_COLUMNS = """
     i.id, i.category_code, c.name AS category_name, c.priority, i.source, i.description,
     i.state, i.reported_at, i.deadline, i.closed_at, i.assignee_id, i.reporter_id, i.rating,
@@ -680,3 +632,87 @@ def add_note_event(
         ),
         {"i": incident_id, "s": state, "at": at, "actor": actor, "note": note},
     )
+
+
+def file_incident(
+    conn: Connection, row: IncidentRow, *, radius_m: float, window_hours: float
+) -> tuple[int, list[dict[str, Any]]]:
+    """Store a new report with its first event, linked to the likeliest earlier duplicate.
+
+    One statement (a duplicate search and two inserts in one round trip), because
+    intake is the hottest write path: a burst of reports after a storm must not queue.
+    Likely duplicates are earlier reports of the same category within ``radius_m`` and
+    ``window_hours`` that were not merged away; ``row.duplicate_of`` is ignored and set
+    to the nearest of them.
+
+    Returns
+    -------
+    tuple[int, list[dict]]
+        The new id and the likely duplicates (``id``, ``state``, ``reported_at``,
+        ``distance_m``), nearest first.
+    """
+    _aware(row.reported_at, "reported_at")
+    if len(row.events) != 1:
+        raise ValueError("a new report has exactly one event, its report")
+    event = row.events[0]
+    _aware(event.at, "event time")
+    found = conn.execute(
+        text(
+            """
+            WITH here AS (
+                SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS pt
+            ), dup AS (
+                SELECT i.id, i.state, i.reported_at,
+                       ST_Distance(i.geom::geography, here.pt::geography) AS distance_m
+                FROM incident i, here
+                WHERE i.category_code = :category_code
+                  AND i.reported_at BETWEEN :reported_at - make_interval(secs => :window)
+                                        AND :reported_at + make_interval(secs => :window)
+                  AND i.merged_into IS NULL
+                  AND ST_DWithin(i.geom::geography, here.pt::geography, :radius)
+            ), new AS (
+                INSERT INTO incident (category_code, source, description, state, reported_at,
+                    reporter_id, grid_id, h3_cell, near_boundary, duplicate_of, public_token,
+                    address, geom)
+                SELECT :category_code, :source, :description, :state, :reported_at,
+                    :reporter_id, :grid_id, :h3_cell, :near_boundary,
+                    (SELECT id FROM dup ORDER BY distance_m, reported_at DESC LIMIT 1),
+                    :public_token, :address, here.pt
+                FROM here
+                RETURNING id
+            ), ev AS (
+                INSERT INTO incident_event (incident_id, from_state, to_state, at, actor, note)
+                SELECT id, NULL, :to_state, :at, :actor, :note FROM new
+            )
+            SELECT new.id,
+                   (SELECT coalesce(json_agg(json_build_object(
+                        'id', dup.id, 'state', dup.state, 'reported_at', dup.reported_at,
+                        'distance_m', dup.distance_m) ORDER BY dup.distance_m), '[]'::json)
+                    FROM dup) AS duplicates
+            FROM new
+            """
+        ),
+        {
+            "lon": row.lon,
+            "lat": row.lat,
+            "category_code": row.category_code,
+            "source": row.source,
+            "description": row.description,
+            "state": row.state,
+            "reported_at": row.reported_at,
+            "reporter_id": row.reporter_id,
+            "grid_id": row.grid_id,
+            "h3_cell": row.h3_cell,
+            "near_boundary": row.near_boundary,
+            "public_token": row.public_token,
+            "address": row.address,
+            "window": window_hours * 3600.0,
+            "radius": radius_m,
+            "to_state": event.to_state,
+            "at": event.at,
+            "actor": event.actor,
+            "note": event.note,
+        },
+    ).one()
+    duplicates = [{**d, "reported_at": datetime.fromisoformat(d["reported_at"])} for d in found[1]]
+    return int(found[0]), duplicates
