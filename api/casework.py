@@ -262,6 +262,47 @@ def merge(engine: Engine, user: Principal, duplicate_id: int, into_id: int) -> d
         return incident_detail(conn, user, visible_incident(conn, user, into_id))
 
 
+def confirm_grid(
+    engine: Engine, user: Principal, incident_id: int, grid_code: str | None, within_m: float
+) -> dict[str, Any]:
+    """Confirm the grid of a report flagged near a grid edge, or move it to a neighbour.
+
+    The new grid must lie within ``within_m`` of the report (a neighbour across the
+    edge, not anywhere); the flag is cleared and the decision noted in the history.
+    """
+    require_staff(user, "confirm an incident's grid")
+    with engine.begin() as conn:
+        row = visible_incident(conn, user, incident_id, for_update=True)
+        if grid_code is None:
+            grid_id = row.grid_id
+            code = conn.execute(
+                text("SELECT code FROM grid WHERE id = :g"), {"g": grid_id}
+            ).scalar()
+        else:
+            grid_id = incident_store.grid_near(conn, grid_code, row.lon, row.lat, within_m)
+            code = grid_code
+            if grid_id is None:
+                raise InvalidInput(
+                    f"grid {grid_code} is not a current grid within {within_m:.0f} m of "
+                    f"incident {incident_id}; pick the grid on either side of the edge"
+                )
+        if grid_id is None:
+            raise InvalidInput(f"incident {incident_id} lies in no grid; give grid_code")
+        if not user.covers_grid(grid_id):
+            raise NotFound(f"no grid {code} that you may assign cases to")
+        incident_store.confirm_grid(conn, incident_id, grid_id)
+        incident_store.add_note_event(
+            conn,
+            incident_id,
+            state=row.state,
+            at=max(datetime.now(SHANGHAI), state_of(row).last_at),
+            actor=user.username,
+            note=f"确认所属网格 {code} (grid confirmed)",
+        )
+    with engine.connect() as conn:
+        return incident_detail(conn, user, visible_incident(conn, user, incident_id))
+
+
 @dataclass(frozen=True)
 class EscalationRun:
     """What one run of the reminder / escalation job did."""

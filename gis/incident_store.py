@@ -716,3 +716,23 @@ def file_incident(
     ).one()
     duplicates = [{**d, "reported_at": datetime.fromisoformat(d["reported_at"])} for d in found[1]]
     return int(found[0]), duplicates
+
+
+def confirm_grid(conn: Connection, incident_id: int, grid_id: int) -> None:
+    """Set the incident's grid as confirmed by staff, clearing the near-edge flag."""
+    conn.execute(
+        text("UPDATE incident SET grid_id = :g, near_boundary = false WHERE id = :i"),
+        {"g": grid_id, "i": incident_id},
+    )
+
+
+def grid_near(conn: Connection, code: str, lon: float, lat: float, within_m: float) -> int | None:
+    """The id of the current grid ``code`` if it lies within ``within_m`` of the point."""
+    found = conn.execute(
+        text(
+            "SELECT id FROM grid WHERE code = :c AND valid_to IS NULL AND ST_DWithin("
+            "geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography, :d)"
+        ),
+        {"c": code, "lon": lon, "lat": lat, "d": within_m},
+    ).scalar()
+    return None if found is None else int(found)

@@ -287,6 +287,31 @@ async def merge_incident(
     return await run_in_threadpool(casework.merge, engine, user, incident_id, body.into)
 
 
+class GridConfirmation(BaseModel):
+    """The grid a report near an edge belongs to (none: the one it was placed in)."""
+
+    grid_code: str | None = Field(None, pattern=r"^\d{15}$")
+
+
+@router.post("/api/incidents/{incident_id}/grid")
+async def confirm_incident_grid(
+    incident_id: int,
+    body: GridConfirmation,
+    engine: EngineDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+) -> dict[str, Any]:
+    """Confirm the grid of a report flagged near a grid edge, or move it across the edge."""
+    return await run_in_threadpool(
+        casework.confirm_grid,
+        engine,
+        user,
+        incident_id,
+        body.grid_code,
+        max(2 * settings.near_boundary_m, 1.0),
+    )
+
+
 @router.post("/api/incidents/{incident_id}/photos", status_code=201)
 async def add_photos(
     incident_id: int,

@@ -435,3 +435,48 @@ def test_backlog_redispatch_is_no_costlier_than_greedy(
             got = httpx.get(f"{live_server.url}/api/incidents/{case}", headers=people["staff"])
             assert got.json()["state"] == "dispatched"
             assert got.json()["assignee_id"] == moved[case]["worker_id"]
+
+
+def test_report_near_a_grid_edge_is_flagged_and_staff_confirm_the_grid(
+    live_server: LiveServer, people: dict, engine: Engine
+) -> None:
+    with engine.connect() as conn:
+        a_code, b_code, lon, lat = conn.execute(
+            text(
+                """
+                WITH pair AS (
+                    SELECT a.code AS a_code, b.code AS b_code, a.geom AS ag, b.geom AS bg
+                    FROM grid a JOIN grid b ON a.community_id = b.community_id
+                         AND a.id <> b.id AND ST_Intersects(a.geom, b.geom)
+                         AND ST_Length(ST_Intersection(ST_Boundary(a.geom),
+                                                       ST_Boundary(b.geom))::geography) > 100
+                    WHERE a.id = :g AND a.valid_to IS NULL AND b.valid_to IS NULL
+                    ORDER BY b.code LIMIT 1
+                ), edge AS (
+                    SELECT a_code, b_code, ag, ST_LineInterpolatePoint(ST_GeometryN(ST_LineMerge(
+                        ST_CollectionExtract(ST_Intersection(ST_Boundary(ag), ST_Boundary(bg)), 2)
+                    ), 1), 0.5) AS p FROM pair
+                )
+                SELECT a_code, b_code, ST_X(q), ST_Y(q) FROM (
+                    SELECT a_code, b_code, ST_LineInterpolatePoint(
+                        ST_MakeLine(p, ST_ClosestPoint(ST_Buffer(ag::geography, -30)::geometry, p)),
+                        0.3) AS q FROM edge) s
+                """
+            ),
+            {"g": people["grid_id"]},
+        ).one()
+    r = _report(live_server, people["resident"], lon, lat, category_code="30401")
+    assert r.status_code == 201, r.text
+    filed = r.json()
+    assert filed["grid_code"] == a_code
+    assert filed["near_boundary"] and filed["edge_distance_m"] < 30
+    assert any("确认所属网格" in c for c in filed["checks"])
+    url = f"{live_server.url}/api/incidents/{filed['id']}/grid"
+    assert httpx.post(url, json={"grid_code": b_code}, headers=people["worker"]).status_code == 403
+    far = httpx.post(url, json={"grid_code": "330106999999999"}, headers=people["staff"])
+    assert far.status_code == 422
+    moved = httpx.post(url, json={"grid_code": b_code}, headers=people["staff"])
+    assert moved.status_code == 200, moved.text
+    body = moved.json()
+    assert body["grid_code"] == b_code and body["near_boundary"] is False
+    assert "确认所属网格" in body["history"][-1]["note"]
