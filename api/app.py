@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from api import errors
 from api.routers import facilities, grids, health, incidents, maps, resident
+from api.routers import worker as worker_routes
 from gis.db import get_engine
 from gis.settings import Settings, get_settings
 from maps.assets import STATIC_DIR, STATIC_URL, VENDOR_DIR, VENDOR_URL
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(resident.router)
     app.include_router(facilities.router)
     app.include_router(incidents.router)
+    app.include_router(worker_routes.router)
     # check_dir=False: the app starts before `npm ci` ran, and /health can say so
     app.mount(VENDOR_URL, StaticFiles(directory=VENDOR_DIR, check_dir=False), name="vendor")
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="maps-static")

@@ -142,6 +142,29 @@ def may_see_incident(
     )
 
 
+def kpi_filter(user: Principal) -> IncidentFilter:
+    """The cases whose performance (考核) the user may review, as for :func:`incident_filter`.
+
+    Staff and admins review their whole area (every grid, worker, category and source in
+    it).  A grid worker reviews their own record only: the cases assigned to them, in any
+    breakdown, not their colleagues' (a worker's grids also hold cases assigned to a
+    backup).  Residents are assessed by nobody and assess nobody here.
+
+    Raises
+    ------
+    Forbidden
+        For a resident, or a grid worker account not linked to a worker.
+    """
+    if user.is_staff:
+        return incident_filter(user)
+    if user.role == "grid_worker" and user.worker_id is not None:
+        return IncidentFilter(everything=False, worker_id=user.worker_id)
+    raise Forbidden(
+        "the performance review (考核) is for community staff, street staff, admins and "
+        f"grid workers (their own cases); you are {user.role} ({ROLE_NAMES_ZH[user.role]})"
+    )
+
+
 def may_see_contact(user: Principal, *, reporter_id: int | None) -> bool:
     """Whether the user may read how to reach an incident's reporter (name, phone).
 
@@ -171,6 +194,30 @@ def require_staff(user: Principal, what: str) -> None:
             f"only community staff, street staff or an admin may {what}; "
             f"you are {user.role} ({ROLE_NAMES_ZH[user.role]})"
         )
+
+
+def require_grid_worker(user: Principal) -> int:
+    """The user's ``grid_worker.id``; :class:`Forbidden` unless they are a linked grid worker.
+
+    The worker's tablet (网格员工作台) shows *my* grids and *my* tasks: it has nothing to
+    show to an account that is not a grid worker.
+    """
+    if user.role != "grid_worker" or user.worker_id is None:
+        raise Forbidden(
+            "the worker's tablet (网格员工作台) is for grid workers; you are "
+            f"{user.role} ({ROLE_NAMES_ZH[user.role]})"
+            + ("" if user.role != "grid_worker" else " without a linked grid_worker record")
+        )
+    return user.worker_id
+
+
+def is_own_task(user: Principal, *, assignee_id: int | None) -> bool:
+    """Whether a case is the user's own task (assigned to them): a worker checks in only there.
+
+    A worker may *see* other cases of their grids (a colleague's, as a backup), but the
+    tablet's task list, route and check-in (proof of presence) are for their own.
+    """
+    return user.worker_id is not None and assignee_id == user.worker_id
 
 
 def identity_visible(user: Principal, *, building_id: int, task_buildings: Collection[int]) -> bool:
