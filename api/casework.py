@@ -355,6 +355,8 @@ def run_escalations(
     ]
     if reminders:
         with engine.begin() as conn:
-            for r in reminders:
-                access_store.audit(conn, "system", "remind", "incident", r["incident_id"], r)
+            for reminder in reminders:
+                access_store.audit(
+                    conn, "system", "remind", "incident", reminder["incident_id"], reminder
+                )
     return EscalationRun(reminders, escalated, skipped)

@@ -99,7 +99,7 @@ def grid_snapshot(request: Request, engine: Engine) -> GridSnapshot:
     version = queries.data_version(engine, ("grid",))
     request.app.state.grid_snapshot_checked = now
     with _lock:
-        cached: GridSnapshot | None = getattr(request.app.state, "grid_snapshot", None)
+        cached = getattr(request.app.state, "grid_snapshot", None)
         if cached is not None and cached.version == version:
             return cached
         snap = read_snapshot(engine, version)

@@ -44,7 +44,8 @@ def walking_state(request: Request, engine: Engine, settings: Settings) -> Walki
         index = network = bounds = None
         if not edges.empty:
             network = RoadNetwork.from_frames(nodes, edges, walk_speed_mps=settings.walk_speed_mps)
-            bounds = tuple(float(v) for v in edges.total_bounds)
+            w, s, e, n = (float(v) for v in edges.total_bounds)
+            bounds = (w, s, e, n)
             if found["is_open"].any():
                 geoms = np.asarray(found.geometry.array)
                 index = ShelterIndex.build(
