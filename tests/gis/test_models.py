@@ -51,7 +51,7 @@ BOWTIE = "MULTIPOLYGON(((120.08 30.31, 120.09 30.32, 120.09 30.31, 120.08 30.32,
         ),
         (
             "INSERT INTO household (id, building_id, unit, room, size) "
-            "VALUES (1, 999, 1, '101', 2)",
+            "VALUES (987654321987, 987654321987, 1, '101', 2)",
             "fk_household_building_id",
         ),
     ],
