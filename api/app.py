@@ -15,6 +15,8 @@ from sqlalchemy import Engine
 
 from api import errors
 from api.routers import facilities, grids, health, incidents, maps, resident
+from api.routers import kpi as kpi_routes
+from api.routers import open311 as open311_routes
 from api.routers import worker as worker_routes
 from gis.db import get_engine
 from gis.settings import Settings, get_settings
@@ -77,6 +79,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(facilities.router)
     app.include_router(incidents.router)
     app.include_router(worker_routes.router)
+    app.include_router(kpi_routes.router)
+    app.include_router(open311_routes.router)
     # check_dir=False: the app starts before `npm ci` ran, and /health can say so
     app.mount(VENDOR_URL, StaticFiles(directory=VENDOR_DIR, check_dir=False), name="vendor")
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="maps-static")

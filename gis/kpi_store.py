@@ -1,0 +1,187 @@
+"""Reads for the performance review (考核): incidents with their labels, and dispatch times.
+
+The KPIs themselves are computed by ``grids.kpi.kpis`` from what this module returns;
+here is only the SQL.  Which incidents a caller may review comes from
+``grids.access.kpi_filter`` and is handed in as plain values (``everything``, grid ids, a
+worker id, a reporter id), the same visibility rule as
+:func:`gis.incident_store.list_incidents`.
+
+A window (``start``/``end``) selects cases by the date that places them in a period of
+the review: by default their due date ``min(deadline, closed_at)`` (应结案日期: when the
+time limit ran out, or the case was closed if earlier), or their ``reported_at``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import pandas as pd
+from sqlalchemy import Connection, text
+
+__all__ = ["INCIDENT_COLUMNS", "KpiFrames", "area_name", "kpi_frames"]
+
+#: The columns of :attr:`KpiFrames.incidents`.
+INCIDENT_COLUMNS: tuple[str, ...] = (
+    "id",
+    "category_code",
+    "category_name",
+    "source",
+    "state",
+    "reported_at",
+    "deadline",
+    "closed_at",
+    "rating",
+    "assignee_id",
+    "worker_name",
+    "grid_id",
+    "grid_code",
+    "grid_name",
+    "community",
+    "community_name",
+)
+_TIMES = ("reported_at", "deadline", "closed_at")
+
+_WINDOW_DATE = {
+    "due": "LEAST(i.deadline, i.closed_at)",
+    "reported": "i.reported_at",
+}
+
+
+@dataclass(frozen=True)
+class KpiFrames:
+    """The incidents under review and their ``dispatched`` events.
+
+    Attributes
+    ----------
+    incidents
+        One row per incident, columns :data:`INCIDENT_COLUMNS`; times are tz-aware
+        (UTC), missing ones NaT; ``grid_code`` is the code of the grid version the
+        case was filed in, ``community`` the community's division code.
+    events
+        ``incident_id``, ``to_state`` (always ``dispatched``), ``at`` (tz-aware UTC) of
+        those incidents: what ``grids.kpi.kpis`` needs for the time to dispatch.
+    """
+
+    incidents: pd.DataFrame
+    events: pd.DataFrame
+
+
+def _aware(at: datetime | None, what: str) -> None:
+    if at is not None and (at.tzinfo is None or at.utcoffset() is None):
+        raise ValueError(f"{what} {at.isoformat()} has no time zone; give an aware datetime")
+
+
+def kpi_frames(
+    conn: Connection,
+    *,
+    everything: bool,
+    grid_ids: tuple[int, ...] = (),
+    worker_id: int | None = None,
+    reporter_id: int | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    date_by: Literal["due", "reported"] = "due",
+) -> KpiFrames:
+    """The incidents a caller may review, with grid, community, worker and category names.
+
+    Parameters
+    ----------
+    conn
+        An open connection.
+    everything, grid_ids, worker_id, reporter_id
+        Visibility, from ``grids.access.kpi_filter``: a row is read when ``everything``
+        is set, its grid is in ``grid_ids``, it is assigned to ``worker_id`` or it was
+        reported by ``reporter_id``.
+    start, end
+        Optional window ``[start, end)`` (tz-aware) on the date named by ``date_by``.
+        With ``date_by="due"`` a case with neither deadline nor closing (not yet
+        dispatched, or rejected) has no due date and is left out of any window.
+    date_by
+        ``"due"`` (``min(deadline, closed_at)``) or ``"reported"`` (``reported_at``).
+
+    Returns
+    -------
+    KpiFrames
+        Incidents (by id) and their dispatch events.
+
+    Raises
+    ------
+    ValueError
+        For a naive time or an unknown ``date_by``.
+    """
+    _aware(start, "start")
+    _aware(end, "end")
+    if date_by not in _WINDOW_DATE:
+        raise ValueError(f"date_by must be 'due' or 'reported', not {date_by!r}")
+    where = [
+        "(:everything OR i.grid_id = ANY(:grids) "
+        "OR (CAST(:worker AS int) IS NOT NULL AND i.assignee_id = :worker) "
+        "OR (CAST(:reporter AS int) IS NOT NULL AND i.reporter_id = :reporter))"
+    ]
+    params: dict[str, Any] = {
+        "everything": everything,
+        "grids": list(grid_ids),
+        "worker": worker_id,
+        "reporter": reporter_id,
+    }
+    date = _WINDOW_DATE[date_by]
+    if start is not None:
+        where.append(f"{date} >= :start")
+        params["start"] = start
+    if end is not None:
+        where.append(f"{date} < :end")
+        params["end"] = end
+    rows = conn.execute(
+        text(
+            f"""
+            SELECT i.id, i.category_code, c.name AS category_name, i.source, i.state,
+                   i.reported_at, i.deadline, i.closed_at, i.rating, i.assignee_id,
+                   w.name AS worker_name, i.grid_id, g.code AS grid_code,
+                   g.name AS grid_name, a.code AS community, a.name AS community_name
+            FROM incident i
+            JOIN incident_category c ON c.code = i.category_code
+            LEFT JOIN grid g ON g.id = i.grid_id
+            LEFT JOIN admin_area a ON a.id = g.community_id
+            LEFT JOIN grid_worker w ON w.id = i.assignee_id
+            WHERE {" AND ".join(where)}
+            ORDER BY i.id
+            """
+        ),
+        params,
+    ).all()
+    incidents = pd.DataFrame.from_records(rows, columns=list(INCIDENT_COLUMNS))
+    for column in _TIMES:
+        incidents[column] = pd.to_datetime(incidents[column], utc=True)
+    for column in ("rating", "assignee_id", "grid_id"):
+        incidents[column] = incidents[column].astype("Int64")
+    events = conn.execute(
+        text(
+            "SELECT e.incident_id, e.to_state, e.at FROM incident_event e "
+            "WHERE e.to_state = 'dispatched' AND e.incident_id = ANY(:ids) ORDER BY e.id"
+        ),
+        {"ids": incidents["id"].astype("int64").tolist()},
+    ).all()
+    event_frame = pd.DataFrame.from_records(events, columns=["incident_id", "to_state", "at"])
+    event_frame["at"] = pd.to_datetime(event_frame["at"], utc=True)
+    return KpiFrames(incidents=incidents, events=event_frame)
+
+
+def area_name(conn: Connection, area_id: int | None) -> str:
+    """The name of a staff member's area; for ``None`` (an admin) the top-level area's name.
+
+    Returns an empty string when there is no such area (an empty database).
+    """
+    if area_id is not None:
+        found = conn.execute(
+            text("SELECT name FROM admin_area WHERE id = :a"), {"a": area_id}
+        ).scalar()
+    else:
+        found = conn.execute(
+            text(
+                "SELECT string_agg(name, '、' ORDER BY code) FROM admin_area "
+                "WHERE parent_id IS NULL"
+            )
+        ).scalar()
+    return str(found or "")
