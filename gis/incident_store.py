@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from gis.access_store import token_digest
 from gis.models import SRID
 
 #: The incident columns a transition may change besides ``state``.
@@ -57,7 +58,9 @@ class EventRow:
 class IncidentRow:
     """One ``incident`` row with its place as WGS84 ``lon``/``lat`` and its events by time.
 
-    ``id`` is None for an incident not yet stored.
+    ``id`` is None for an incident not yet stored.  ``public_token`` (the token an
+    Open311 client follows a new report with) is written as its SHA-256 and never read
+    back.
     """
 
     id: int | None
@@ -87,6 +90,11 @@ class IncidentRow:
         """Id of the latest stored event (the version :func:`record_transition` may check)."""
         ids = [e.id for e in self.events if e.id is not None]
         return max(ids) if ids else None
+
+
+def _digest(token: str | None) -> str | None:
+    """What is stored of a public token: its SHA-256, so a database copy reveals none."""
+    return None if token is None else token_digest(token)
 
 
 def _aware(at: datetime | None, what: str) -> None:
@@ -149,7 +157,7 @@ def read_incident(
                 "SELECT id, category_code, source, description, state, reported_at, "
                 "ST_X(geom) AS lon, ST_Y(geom) AS lat, deadline, closed_at, assignee_id, "
                 "reporter_id, rating, grid_id, h3_cell, near_boundary, duplicate_of, "
-                "merged_into, public_token, address "
+                "merged_into, address "
                 f"FROM incident WHERE id = :id{lock}"
             ),
             {"id": incident_id},
@@ -199,7 +207,8 @@ def insert_incident(conn: Connection, row: IncidentRow) -> int:
         text(
             "INSERT INTO incident (id, category_code, source, description, state, "
             "reported_at, deadline, closed_at, assignee_id, reporter_id, rating, grid_id, "
-            "h3_cell, near_boundary, duplicate_of, merged_into, public_token, address, geom) "
+            "h3_cell, near_boundary, duplicate_of, merged_into, public_token_sha256, address, "
+            "geom) "
             "VALUES (:id, :category_code, :source, :description, :state, "
             ":reported_at, :deadline, :closed_at, :assignee_id, :reporter_id, :rating, "
             ":grid_id, :h3_cell, :near_boundary, :duplicate_of, :merged_into, :public_token, "
@@ -222,7 +231,7 @@ def insert_incident(conn: Connection, row: IncidentRow) -> int:
             "near_boundary": row.near_boundary,
             "duplicate_of": row.duplicate_of,
             "merged_into": row.merged_into,
-            "public_token": row.public_token,
+            "public_token": _digest(row.public_token),
             "address": row.address,
             "lon": row.lon,
             "lat": row.lat,
@@ -410,7 +419,7 @@ def category_rows(conn: Connection) -> list[dict[str, Any]]:
 def id_by_token(conn: Connection, token: str) -> int | None:
     """The incident filed under a public (Open311) token, or None."""
     found = conn.execute(
-        text("SELECT id FROM incident WHERE public_token = :t"), {"t": token}
+        text("SELECT id FROM incident WHERE public_token_sha256 = :t"), {"t": token_digest(token)}
     ).scalar()
     return None if found is None else int(found)
 
@@ -672,7 +681,7 @@ def file_incident(
                   AND ST_DWithin(i.geom::geography, here.pt::geography, :radius)
             ), new AS (
                 INSERT INTO incident (category_code, source, description, state, reported_at,
-                    reporter_id, grid_id, h3_cell, near_boundary, duplicate_of, public_token,
+                    reporter_id, grid_id, h3_cell, near_boundary, duplicate_of, public_token_sha256,
                     address, geom)
                 SELECT :category_code, :source, :description, :state, :reported_at,
                     :reporter_id, :grid_id, :h3_cell, :near_boundary,
@@ -704,7 +713,7 @@ def file_incident(
             "grid_id": row.grid_id,
             "h3_cell": row.h3_cell,
             "near_boundary": row.near_boundary,
-            "public_token": row.public_token,
+            "public_token": _digest(row.public_token),
             "address": row.address,
             "window": window_hours * 3600.0,
             "radius": radius_m,

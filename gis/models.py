@@ -414,7 +414,8 @@ class Incident(Located, Base):
     near_boundary: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("incident.id", ondelete="SET NULL"))
     merged_into: Mapped[int | None] = mapped_column(ForeignKey("incident.id", ondelete="SET NULL"))
-    public_token: Mapped[str | None] = mapped_column(String(36), unique=True)
+    #: SHA-256 of the token an Open311 client follows its report with (the token is not kept)
+    public_token_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
     address: Mapped[str | None] = mapped_column(Text)
     geom = mapped_column(Geometry("POINT", srid=SRID), nullable=False)
     __table_args__ = (

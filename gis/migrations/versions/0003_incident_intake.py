@@ -4,9 +4,10 @@ Revision ID: 0003
 Revises: 0002
 """
 
-import geoalchemy2
 import sqlalchemy as sa
 from alembic import op
+
+import geoalchemy2
 
 revision = "0003"
 down_revision = "0002"
@@ -32,7 +33,7 @@ def upgrade() -> None:
     )
     op.add_column("incident", sa.Column("duplicate_of", sa.BigInteger(), nullable=True))
     op.add_column("incident", sa.Column("merged_into", sa.BigInteger(), nullable=True))
-    op.add_column("incident", sa.Column("public_token", sa.String(length=36), nullable=True))
+    op.add_column("incident", sa.Column("public_token_sha256", sa.String(length=64), nullable=True))
     op.add_column("incident", sa.Column("address", sa.Text(), nullable=True))
     for column in ("duplicate_of", "merged_into"):
         op.create_foreign_key(
@@ -43,7 +44,9 @@ def upgrade() -> None:
             ["id"],
             ondelete="SET NULL",
         )
-    op.create_unique_constraint(op.f("uq_incident_public_token"), "incident", ["public_token"])
+    op.create_unique_constraint(
+        op.f("uq_incident_public_token_sha256"), "incident", ["public_token_sha256"]
+    )
 
     op.create_table(
         "incident_photo",
@@ -112,7 +115,9 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["worker_id"], ["grid_worker.id"], name=op.f("fk_incident_checkin_worker_id_grid_worker")
+            ["worker_id"],
+            ["grid_worker.id"],
+            name=op.f("fk_incident_checkin_worker_id_grid_worker"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_incident_checkin")),
     )
@@ -160,8 +165,14 @@ def downgrade() -> None:
     op.drop_table("incident_checkin")
     op.drop_table("incident_contact")
     op.drop_table("incident_photo")
-    op.drop_constraint(op.f("uq_incident_public_token"), "incident", type_="unique")
+    op.drop_constraint(op.f("uq_incident_public_token_sha256"), "incident", type_="unique")
     for column in ("merged_into", "duplicate_of"):
         op.drop_constraint(op.f(f"fk_incident_{column}_incident"), "incident", type_="foreignkey")
-    for column in ("address", "public_token", "merged_into", "duplicate_of", "near_boundary"):
+    for column in (
+        "address",
+        "public_token_sha256",
+        "merged_into",
+        "duplicate_of",
+        "near_boundary",
+    ):
         op.drop_column("incident", column)
