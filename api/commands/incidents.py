@@ -144,4 +144,4 @@ def print_demo_sign_ins(engine, base_url: str) -> None:
     if "grid_worker" in tokens:
         say(f"[demo] worker's tablet: {base_url}/worker?token={tokens['grid_worker']}")
     if "street_staff" in tokens:
-        say(f"[demo] KPI report:      {base_url}/kpi?token={tokens['street_staff']}")
+        say(f"[demo] KPI report:      {base_url}/kpi?api_key={tokens['street_staff']}")
