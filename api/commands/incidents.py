@@ -22,12 +22,14 @@ def add_user(
     role: Annotated[str, typer.Option(help="resident, grid_worker, community_staff, …")],
     area: Annotated[str | None, typer.Option(help="community or street code (staff)")] = None,
     worker: Annotated[int | None, typer.Option(help="grid_worker.id (grid workers)")] = None,
-    days: Annotated[int, typer.Option(help="days the token is valid")] = 90,
+    days: Annotated[int | None, typer.Option(help="days valid (WANGGE_TOKEN_DAYS)")] = None,
 ) -> None:
     """Create a user (if missing) and print a new bearer token for them."""
     from api.auth import issue_token
     from gis.access_store import UnknownUser
+    from gis.settings import get_settings
 
+    days = days or get_settings().token_days
     engine = ready_engine()
     try:
         token = issue_token(engine, username, role, area, worker_id=worker, days=days)
@@ -39,11 +41,13 @@ def add_user(
 @users_app.command("token")
 def user_token(
     username: str,
-    days: Annotated[int, typer.Option(help="days the token is valid")] = 90,
+    days: Annotated[int | None, typer.Option(help="days valid (WANGGE_TOKEN_DAYS)")] = None,
 ) -> None:
     """Print a new bearer token for an existing user (send it as 'Authorization: Bearer …')."""
     from gis.access_store import UnknownUser, token_for
+    from gis.settings import get_settings
 
+    days = days or get_settings().token_days
     engine = ready_engine()
     try:
         typer.echo(token_for(engine, username, days=days, label="cli"))
