@@ -1,0 +1,68 @@
+"""The incident commands as an operator runs them: tokens, the 12345 import, the 督办 job."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import Engine, text
+
+from etl.load import load_layers
+from etl.sample import generate_district
+from tests.conftest import LiveServer, run_wangge
+
+
+@pytest.fixture(scope="module")
+def district(engine: Engine, live_server: LiveServer) -> dict:
+    layers = generate_district(2000, 5, progress=False)
+    load_layers(engine, layers, replace=True, progress=False)
+    return layers
+
+
+def test_users_add_prints_a_token_the_api_accepts(
+    district: dict, database_url: str, live_server: LiveServer, engine: Engine
+) -> None:
+    with engine.connect() as conn:
+        community = conn.execute(
+            text("SELECT code FROM admin_area WHERE level = 'community' ORDER BY code LIMIT 1")
+        ).scalar_one()
+    done = run_wangge(
+        database_url, "users", "add", "cli_staff", "--role", "community_staff", "--area", community
+    )
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip().splitlines()[-1]
+    me = httpx.get(f"{live_server.url}/api/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200 and me.json()["role"] == "community_staff"
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT token_sha256 FROM api_token")).scalars().all()
+    assert token not in stored  # only digests are kept
+    bad = run_wangge(database_url, "users", "add", "x", "--role", "mayor")
+    assert bad.returncode != 0 and "unknown role" in bad.stderr
+    missing = run_wangge(database_url, "users", "token", "nobody_here")
+    assert missing.returncode != 0 and "nobody_here" in missing.stderr
+
+
+def test_hotline_import_refuses_a_bad_file_and_files_a_good_one(
+    district: dict, database_url: str, engine: Engine, tmp_path
+) -> None:
+    b = district["building"].geometry.iloc[3].representative_point()
+    good = tmp_path / "good.csv"
+    good.write_text(
+        f"category_code,description,lon,lat\n10102,路灯不亮,{b.x},{b.y}\n", encoding="utf-8"
+    )
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        f"category_code,description,lon,lat\n10102,路灯不亮,{b.x},{b.y}\n10102,没有坐标,,\n",
+        encoding="utf-8",
+    )
+    with engine.connect() as conn:
+        before = conn.execute(text("SELECT count(*) FROM incident")).scalar()
+    refused = run_wangge(database_url, "incidents", "import-hotline", str(bad), "--as", "admin")
+    assert refused.returncode == 1
+    assert "row 2" in refused.stderr and "Nothing was filed" in refused.stderr
+    filed = run_wangge(database_url, "incidents", "import-hotline", str(good), "--as", "admin")
+    assert filed.returncode == 0, filed.stderr
+    with engine.connect() as conn:
+        after = conn.execute(text("SELECT count(*), max(source) FROM incident WHERE id > 0")).one()
+    assert after[0] == before + 1
+    job = run_wangge(database_url, "incidents", "escalate")
+    assert job.returncode == 0 and "escalated" in job.stderr
