@@ -159,6 +159,9 @@ def demo(
         map_out.parent.mkdir(parents=True, exist_ok=True)
         map_out.write_text(render_district_map(engine, settings, for_file=True), encoding="utf-8")
         say(f"[demo] map written to {map_out}")
+    from api.commands.incidents import print_demo_sign_ins
+
+    print_demo_sign_ins(engine, f"http://{settings.host}:{settings.port}")
     if serve:
         _serve(engine.url.render_as_string(hide_password=False))
 
@@ -211,6 +214,11 @@ def _register() -> None:
     app.command("locate")(grids_io.locate_command)
     network_app.command("import")(network.import_command)
     app.command("evacuate")(evacuate.evacuate)
+    from api.commands import hazard
+
+    app.add_typer(hazard.hazard_app, name="hazard")
+    app.add_typer(hazard.alert_app, name="alert")
+    app.add_typer(hazard.report_app, name="report")
 
 
 _register()

@@ -554,3 +554,104 @@ class DataVersion(Base):
     __tablename__ = "data_version"
     table_name: Mapped[str] = mapped_column(String(64), primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+
+
+# ---- awareness
+
+#: Who an alert is for: every household in the area, or one group of residents
+#: (and, through their household, their family).
+ALERT_GROUPS = (
+    "all",
+    "vulnerable",
+    "elderly_alone",
+    "disabled",
+    "mobility_impaired",
+    "children",
+)
+#: How an alert is delivered: the outbox here; SMS or WeChat gateways in production.
+ALERT_CHANNELS = ("outbox", "sms", "wechat")
+OUTBOX_STATUSES = ("pending", "sent", "failed")
+
+
+class Alert(Base):
+    """A warning (预警通知) sent for a hazard area to the residents of the affected grids."""
+
+    __tablename__ = "alert"
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    hazard_id: Mapped[int] = mapped_column(
+        ForeignKey("hazard_area.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(Text)
+    target_group: Mapped[str] = mapped_column(String(24))
+    channel: Mapped[str] = mapped_column(String(16), server_default=text("'outbox'"))
+    __table_args__ = (
+        CheckConstraint(_one_of("target_group", ALERT_GROUPS), name="target_group"),
+        CheckConstraint(_one_of("channel", ALERT_CHANNELS), name="channel"),
+    )
+
+
+class AlertRecipient(Base):
+    """One household (or one resident of it) an alert went to, and whether they were reached.
+
+    ``resident_id`` is NULL when the alert is for the whole household.  ``shelter_id``
+    is the nearest safe shelter (a ``facility`` of kind shelter) named in the message;
+    ``confirmed_at`` / ``confirmed_by`` record the grid worker's confirmation that the
+    person was reached (已通知到位).
+    """
+
+    __tablename__ = "alert_recipient"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alert.id", ondelete="CASCADE"), index=True)
+    household_id: Mapped[int] = mapped_column(
+        ForeignKey("household.id", ondelete="CASCADE"), index=True
+    )
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"))
+    grid_id: Mapped[int | None] = mapped_column(
+        ForeignKey("grid.id", ondelete="SET NULL"), index=True
+    )
+    shelter_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id", ondelete="SET NULL"))
+    walk_s: Mapped[float | None] = mapped_column(Float)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    confirmed_by: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Outbox(Base):
+    """Messages waiting for (or handed to) a delivery channel: the pluggable way out.
+
+    Here the outbox *is* the channel; in production a worker reads the pending rows and
+    hands them to an SMS or WeChat gateway, then sets ``sent_at`` and ``status``.
+    """
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    alert_recipient_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alert_recipient.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), server_default=text("'pending'"))
+    __table_args__ = (
+        CheckConstraint(_one_of("channel", ALERT_CHANNELS), name="channel"),
+        CheckConstraint(_one_of("status", OUTBOX_STATUSES), name="status"),
+    )
+
+
+class WorkerPosition(Base):
+    """Where a grid worker was at a moment (from the tablet); the latest is on the live map."""
+
+    __tablename__ = "worker_position"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("grid_worker.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    geom = mapped_column(Geometry("POINT", srid=SRID), nullable=False)
+    __table_args__ = (
+        Index("ix_worker_position_worker_id_at", "worker_id", "at"),
+        *_geometry_checks(),
+    )

@@ -1,0 +1,154 @@
+"""The wall-screen page in a real headless Chromium: every layer drawn offline, and incident
+changes made in the database reach the open page without a reload."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy import Engine, text
+
+import shapely
+from shapely import box
+from shapely.geometry import mapping
+
+from etl.load import load_layers
+from etl.sample import generate_district
+from gis import awareness_store as store
+from gis import grid_store
+from maps.assets import external_references
+from tests.browser import open_page
+from tests.conftest import LiveServer
+
+NEW_ID = 990001
+
+
+@pytest.fixture(scope="module")
+def district(engine: Engine, live_server: LiveServer) -> dict:
+    layers = generate_district(3000, 11, progress=False)
+    load_layers(engine, layers, replace=True, progress=False)
+    w, s, e, n = grid_store.current_grids(engine).total_bounds
+    cx = (w + e) / 2
+    typhoon = box(cx - 0.003, s - 0.001, cx + 0.003, n + 0.001)
+    r = httpx.post(
+        f"{live_server.url}/api/hazards",
+        params={"kind": "typhoon", "severity": 3, "name": "台风海葵"},
+        json=mapping(typhoon),
+        timeout=60,
+    )
+    assert r.status_code == 201, r.text
+    hazard_id = r.json()["id"]
+    lon, lat = layers["road_node"].geometry.iloc[5].coords[0]
+    r = httpx.post(f"{live_server.url}/api/workers/2/position", json={"lon": lon, "lat": lat})
+    assert r.status_code == 201, r.text
+    return {"layers": layers, "typhoon": typhoon, "hazard_id": hazard_id}
+
+
+def _open_count(engine: Engine) -> int:
+    return len(store.open_incidents(engine))
+
+
+def test_the_live_page_is_offline_and_in_chinese(district: dict, live_server: LiveServer) -> None:
+    r = httpx.get(f"{live_server.url}/live", timeout=120)
+    assert r.status_code == 200
+    assert external_references(r.text) == []
+    for words in ("态势一张图", "未结事件", "灾害影响区 1 处", "EventSource"):
+        assert words in r.text
+
+
+def test_incident_changes_reach_the_open_page_without_reload(
+    district: dict, engine: Engine, live_server: LiveServer
+) -> None:
+    shelters = store.shelters_live(engine)
+    unusable = int(shelters.intersects(district["typhoon"]).sum())
+    with open_page(f"{live_server.url}/live", screenshot="live_map.png") as (page, log):
+        page.wait_for_function("window.wanggeLive && window.wanggeLive.connected === true")
+        page.evaluate("window.__loadedOnce = 'yes'")  # a reload would wipe this
+        markers = page.evaluate("Object.keys(window.wanggeLive.markers).length")
+        assert markers == _open_count(engine) > 0
+        assert page.locator("path.wangge-incident").count() == markers
+        assert page.locator("path.wangge-hazard").count() == 1
+        assert page.locator("path.wangge-shelter").count() == len(shelters)
+        assert page.locator("path.wangge-shelter-unusable").count() == unusable
+        assert page.locator("path.wangge-worker").count() == 1
+        assert page.locator("path.wangge-heat").count() > 0
+        # the typhoon's affected grids and each vulnerable resident's way to safety
+        impact = httpx.get(
+            f"{live_server.url}/api/hazards/{district['hazard_id']}/impact", timeout=120
+        ).json()
+        assert page.locator("path.wangge-affected-grid").count() == len(impact["grids"])
+        assert page.locator("path.wangge-checkon").count() == impact["check_on"] > 0
+        assert page.locator("path.wangge-checkon-route").count() > 0
+        layers = page.inner_text(".leaflet-control-layers")
+        for name in (
+            "受影响网格",
+            "重点人员走访",
+            "未结事件（实时）",
+            "事件热力",
+            "热点",
+            "灾害影响区",
+            "避难场所",
+            "网格员位置",
+        ):
+            assert name in layers
+        reported = int(page.inner_text('#wangge-live-panel [data-state="reported"]'))
+
+        # a new incident, written straight into the database (any path would do)
+        lon, lat = shapely.get_coordinates(district["typhoon"].centroid)[0]
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO incident (id, category_code, source, description, state, "
+                    "reported_at, geom) VALUES (:id, '20401', 'resident_app', '道路积水', "
+                    "'reported', now(), ST_SetSRID(ST_MakePoint(:x, :y), 4326))"
+                ),
+                {"id": NEW_ID, "x": lon, "y": lat},
+            )
+        marker = f'path.wangge-incident[data-incident-id="{NEW_ID}"]'
+        page.wait_for_selector(marker)
+        assert page.get_attribute(marker, "data-state") == "reported"
+        page.wait_for_function(
+            f"document.querySelector('#wangge-live-panel [data-state=\"reported\"]')"
+            f".textContent === '{reported + 1}'"
+        )
+
+        # dispatched: the same marker changes colour and state
+        with engine.begin() as conn:
+            conn.execute(
+                text("UPDATE incident SET state = 'dispatched' WHERE id = :id"), {"id": NEW_ID}
+            )
+        page.wait_for_selector(f'{marker}[data-state="dispatched"]')
+        assert page.locator(marker).count() == 1
+
+        # closed: it leaves the map of open incidents
+        with engine.begin() as conn:
+            conn.execute(
+                text("UPDATE incident SET state = 'closed' WHERE id = :id"), {"id": NEW_ID}
+            )
+        page.wait_for_selector(marker, state="detached")
+        assert page.evaluate("window.__loadedOnce") == "yes"
+        assert page.evaluate("window.wanggeLive.received") >= 3
+        assert page.locator("path.wangge-incident").count() == _open_count(engine)
+        assert log.external == []
+        assert log.local_failures() == []
+        assert log.page_errors == []
+
+
+def test_a_bulk_load_makes_the_page_fetch_the_open_list_again(
+    district: dict, engine: Engine, live_server: LiveServer
+) -> None:
+    with open_page(f"{live_server.url}/live") as (page, log):
+        page.wait_for_function("window.wanggeLive && window.wanggeLive.connected === true")
+        before = page.evaluate("Object.keys(window.wanggeLive.markers).length")
+        lon, lat = shapely.get_coordinates(district["typhoon"].centroid)[0]
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO incident (id, category_code, source, description, state, "
+                    "reported_at, geom) SELECT 995000 + g, '20101', 'patrol', '垃圾', "
+                    "'reported', now(), ST_SetSRID(ST_MakePoint(:x + g * 1e-6, :y), 4326) "
+                    "FROM generate_series(1, 300) g"
+                ),
+                {"x": lon, "y": lat},
+            )
+        page.wait_for_function(f"Object.keys(window.wanggeLive.markers).length === {before + 300}")
+        assert log.page_errors == []
