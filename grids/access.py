@@ -32,6 +32,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
 
 from gis.models import ROLES
 from grids.incidents import Actor
@@ -263,3 +268,134 @@ def mask_id_number(id_number: str | None) -> str | None:
     if len(id_number) < 10:
         return "*" * len(id_number)
     return id_number[:6] + "*" * (len(id_number) - 10) + id_number[-4:]
+
+
+# ---------------------------------------------------------------- situational awareness, planning
+
+
+def require_command_centre(user: Principal, what: str) -> None:
+    """Raise :class:`Forbidden` unless the user may use the command centre (指挥中心) doors.
+
+    Situational awareness — aggregates, hotspots, early warnings, hazard areas and their
+    impact, alerts, the live picture and stream, the daily report — is for the street
+    office and the communities: community staff, street staff and admins.  A resident
+    or a grid worker gets 403 (a worker has their own tablet and check-on list).
+
+    What each door then shows is limited by area where the data are per place (the
+    open incidents, check-on rows, alert status per grid: see :func:`rows_in_area`);
+    aggregate counts without personal data (incidents per cell, hotspots, warnings,
+    hazard areas, shelters) stay district-wide, so a community sees its neighbours'
+    trends.
+    """
+    if not user.is_staff:
+        raise Forbidden(
+            f"the command centre (指挥中心) is for community staff, street staff and admins: "
+            f"only they may {what}; you are {user.role} ({ROLE_NAMES_ZH[user.role]})"
+        )
+
+
+def require_planner(user: Principal, what: str) -> None:
+    """Raise :class:`Forbidden` unless the user may plan facilities (设施规划).
+
+    The planners of the street office are its staff (community staff, street staff,
+    admins); they see the district's aggregates (people per H3 cell, grid and
+    community — no personal data) and may save and delete scenarios.  Residents and
+    grid workers get 403.
+    """
+    if not user.is_staff:
+        raise Forbidden(
+            f"facility planning (设施规划) is for the street office's staff: only community "
+            f"staff, street staff or an admin may {what}; you are {user.role} "
+            f"({ROLE_NAMES_ZH[user.role]})"
+        )
+
+
+def require_check_on(user: Principal) -> None:
+    """Raise :class:`Forbidden` unless the user may read check-on lists (走访名单) at all.
+
+    Staff read the lists of the grids they cover; a grid worker reads those of their own
+    grids (whom to check on in a typhoon is exactly what they need).  Rows outside the
+    user's grids are then left out by :func:`rows_in_area`.  Residents get 403.
+    """
+    if not (user.is_staff or (user.role == "grid_worker" and user.worker_id is not None)):
+        raise Forbidden(
+            "check-on lists (走访名单) are for grid workers (their grids) and community or "
+            f"street staff (their area); you are {user.role} ({ROLE_NAMES_ZH[user.role]})"
+        )
+
+
+def require_alert_confirmer(user: Principal) -> None:
+    """Raise :class:`Forbidden` unless the user may confirm that alerted people were reached.
+
+    The same people as :func:`require_check_on`: the grid worker of the recipients'
+    grids, or staff covering them; which recipients they may confirm is
+    :func:`rows_in_area`.  The confirmation is recorded under the user's own name.
+    """
+    if not (user.is_staff or (user.role == "grid_worker" and user.worker_id is not None)):
+        raise Forbidden(
+            "confirming that residents were reached (已通知到位) is for the grid worker of "
+            "their grid or community / street staff; you are "
+            f"{user.role} ({ROLE_NAMES_ZH[user.role]})"
+        )
+
+
+def rows_in_area(user: Principal, grid_ids: Any) -> NDArray[np.bool_]:
+    """Which per-place rows (by their grid id) lie in the user's area, as a boolean mask.
+
+    Used for every per-place answer of situational awareness: open incidents on the live
+    picture, check-on rows, alert recipients and alert status per grid, hazard impact
+    per grid.  A row in no grid (NA) is in the admin's area only, as for
+    :meth:`Principal.covers_grid`.
+
+    Parameters
+    ----------
+    user
+        Who asks.
+    grid_ids
+        One grid id per row (a column, list or array; nullable).
+    """
+    ids = pd.Series(grid_ids, dtype="Int64")
+    if user.sees_everything:
+        return np.ones(len(ids), dtype=bool)
+    return ids.isin(list(user.grid_ids or ())).fillna(False).to_numpy(dtype=bool)
+
+
+def may_see_area(user: Principal, area_grid_ids: Collection[int]) -> bool:
+    """Whether the user may read a report about a whole street or community (每日态势报告).
+
+    Only when the area lies within theirs: every current grid of it is one they cover
+    (a community's staff read their community, not the street around it; the street's
+    staff read the street and each of its communities).  An area without grids: admin
+    only.  Anything else is answered as not found (404).
+    """
+    if user.sees_everything:
+        return True
+    covered = user.grid_ids or frozenset()
+    return bool(area_grid_ids) and all(int(g) in covered for g in area_grid_ids)
+
+
+def may_see_worker(user: Principal, worker_grid_ids: Collection[int]) -> bool:
+    """Whether the user may see where a grid worker is (their last position).
+
+    A worker's position is personal data of the worker: staff see the workers of the
+    grids they cover (admin: all).  Grid workers and residents use no door that shows it.
+    """
+    if not user.is_staff:
+        return False
+    return user.sees_everything or any(user.covers_grid(int(g)) for g in worker_grid_ids)
+
+
+def require_own_position(user: Principal, worker_id: int) -> None:
+    """Raise :class:`Forbidden` unless the user may report this worker's position.
+
+    Only the worker themself (their tablet, ``user.worker_id == worker_id``) or an admin
+    (for a device bridge): a position is evidence of presence, so nobody may set
+    someone else's.
+    """
+    if user.role == "admin" or (user.worker_id is not None and user.worker_id == worker_id):
+        return
+    raise Forbidden(
+        f"only grid worker {worker_id} themself (or an admin) may report their position; "
+        f"you are {user.role} ({ROLE_NAMES_ZH[user.role]})"
+        + (f", grid worker {user.worker_id}" if user.worker_id is not None else "")
+    )

@@ -5,15 +5,29 @@ alerts and confirmations, workers' positions, the live stream and wall-screen pa
 and the daily report.
 
 Handlers are thin: they read through :mod:`gis.awareness_store`, compute with the pure
-``analysis`` modules and draw with ``maps``.  Access control is the lead's
-``api/auth.py``; these endpoints return **per-resident data** (resident and household
-ids, rooms, vulnerability flags — never names or phones) and need a role with the right
-to see it: ``GET /api/hazards/{id}/check-on``, ``POST /api/hazards/{id}/alerts``,
-``GET /api/alerts/{id}``, ``POST /api/alerts/{id}/confirm`` and ``GET /live`` (its
-check-on layer carries resident ids).  Workers' positions (``GET /api/live``,
-``GET /live``, ``POST /api/workers/{id}/position``) are staff data.  The rest
-(aggregates, hotspots, warnings, hazards, impact counts, the stream of incident
-changes, the daily report) holds counts and incident places only.
+``analysis`` modules and draw with ``maps``.
+
+Who may use which door is decided in :mod:`grids.access` alone (every route needs a
+token, ``Authorization: Bearer`` or ``?api_key=``; none → 401):
+
+* the command centre's doors — aggregates, hotspots, warnings, hazards (create, list,
+  get, impact), alerts (send, status), the live picture, stream and ``/live`` page, the
+  daily report — are for staff (:func:`grids.access.require_command_centre`; a resident
+  or a grid worker → 403);
+* per-place answers are limited to the grids the user covers
+  (:func:`grids.access.rows_in_area`): open incidents on the live picture and stream,
+  the impact's grid rows and check-on counts, check-on lists, alert recipients and
+  status per grid; a daily report of a street or community outside the user's area is
+  404 (:func:`grids.access.may_see_area`).  Aggregate counts without personal data
+  (incidents per cell, hotspots, warnings, hazards, shelters, the impact's totals) stay
+  district-wide;
+* check-on lists and alert confirmations are also the grid worker's, for their own
+  grids (another grid → 404); a confirmation is recorded under the caller's username;
+* a worker's position is reported by that worker (or an admin) only, and seen by the
+  staff covering their grids.
+
+The per-resident answers (check-on rows, alert recipients) carry ids, rooms and
+vulnerability flags only — never names, phones or ID numbers.
 """
 
 from __future__ import annotations
@@ -27,6 +41,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
@@ -37,6 +52,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
+import geopandas as gpd
 import h3
 import shapely
 from shapely.geometry import mapping
@@ -54,6 +70,7 @@ from analysis.alerts import (
 from analysis.hazard import HazardError, HazardImpact, hazard_impact
 from analysis.hotspots import HotspotError, early_warning, gi_star
 from analysis.network import RoadNetwork
+from api.auth import CurrentUser
 from api.deps import EngineDep, SettingsDep
 from api.errors import NotFound, problem
 from api.walking import walking_state
@@ -63,6 +80,16 @@ from gis import grid_store, queries
 from gis.coords import COORD_TYPES, to_wgs84
 from gis.models import ALERT_CHANNELS, HAZARD_KINDS
 from gis.settings import Settings
+from grids.access import (
+    Principal,
+    may_see_area,
+    may_see_worker,
+    require_alert_confirmer,
+    require_check_on,
+    require_command_centre,
+    require_own_position,
+    rows_in_area,
+)
 from grids.locate import cover_cells, representative_points
 from maps.assets import STATIC_DIR, STATIC_URL, VENDOR_DIR, VENDOR_URL, render_offline
 from maps.live import incident_records, live_map
@@ -176,6 +203,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 async def aggregates(
     request: Request,
     engine: EngineDep,
+    user: CurrentUser,
     by: Annotated[str, Query(description=f"one of {', '.join(PLACE_COLUMNS)}")] = "h3_cell",
     window: Annotated[str | None, Query(description="hour, day or week; none: whole range")] = None,
     start: Annotated[datetime | None, Query(description=f"reported from ({ISO})")] = None,
@@ -187,8 +215,10 @@ async def aggregates(
     """Incident counts by H3 cell, grid or community, per hour/day/week, category, state.
 
     Answered from a columnar index rebuilt only when an incident changes, so a map can
-    redraw city-wide on every click.
+    redraw city-wide on every click.  Staff only; counts without personal data, so
+    district-wide for every staff member.
     """
+    require_command_centre(user, "read incident aggregates")
     if by not in PLACE_COLUMNS:
         raise HTTPException(422, f"by must be one of {', '.join(PLACE_COLUMNS)}, not {by!r}")
     if window is not None and window not in WINDOWS:
@@ -236,6 +266,7 @@ async def hotspots(
     request: Request,
     engine: EngineDep,
     settings: SettingsDep,
+    user: CurrentUser,
     start: Annotated[
         datetime | None, Query(description=f"default: 7 days before end ({ISO})")
     ] = None,
@@ -248,7 +279,11 @@ async def hotspots(
         bool, Query(alias="all", description="every cell, not only hot/cold")
     ] = False,
 ) -> dict[str, Any]:
-    """Getis-Ord Gi* hotspots of incidents on H3 cells (k-ring), FDR-corrected, as GeoJSON."""
+    """Getis-Ord Gi* hotspots of incidents on H3 cells (k-ring), FDR-corrected, as GeoJSON.
+
+    Staff only; counts per cell, district-wide.
+    """
+    require_command_centre(user, "read incident hotspots")
     lo, hi = _range(start, end, LIVE_HEAT_DAYS)
 
     def compute() -> dict[str, Any]:
@@ -299,6 +334,7 @@ _WINDOW_LENGTH = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": 
 async def warnings(
     request: Request,
     engine: EngineDep,
+    user: CurrentUser,
     by: Annotated[str, Query(description="grid_id, community_id or h3_cell")] = "grid_id",
     window: Annotated[str, Query(description="hour, day or week")] = "day",
     baseline: Annotated[int, Query(ge=1, le=366, description="previous windows of baseline")] = 28,
@@ -309,7 +345,11 @@ async def warnings(
     ] = None,
     category: Annotated[list[str] | None, Query(description="category codes")] = None,
 ) -> dict[str, Any]:
-    """Early warnings: a category's count in a place far above its own baseline, with evidence."""
+    """Early warnings: a category's count in a place far above its own baseline, with evidence.
+
+    Staff only; counts per place, district-wide.
+    """
+    require_command_centre(user, "read early warnings")
     if by not in PLACE_COLUMNS:
         raise HTTPException(422, f"by must be one of {', '.join(PLACE_COLUMNS)}, not {by!r}")
     if window not in WINDOWS:
@@ -406,6 +446,7 @@ def _opt(value: Any, cast: Any, name: str) -> Any:
 async def create_hazard(
     engine: EngineDep,
     settings: SettingsDep,
+    user: CurrentUser,
     body: Annotated[
         dict[str, Any],
         Body(
@@ -423,8 +464,9 @@ async def create_hazard(
     """Store a hazard area (typhoon, flood, fire, gas leak) drawn on a map or from a bureau.
 
     The polygon is converted from ``coord_type``, repaired when harmless, and rejected
-    (422, with the fix) when empty, invalid or outside the area served.
+    (422, with the fix) when empty, invalid or outside the area served.  Staff only.
     """
+    require_command_centre(user, "store hazard areas")
 
     def create() -> dict[str, Any]:
         served = store.served_area(engine)
@@ -472,9 +514,11 @@ async def create_hazard(
 @router.get("/api/hazards")
 async def list_hazards(
     engine: EngineDep,
+    user: CurrentUser,
     active: Annotated[bool, Query(description="only the hazards in force now")] = False,
 ) -> dict[str, Any]:
-    """Hazard areas as GeoJSON, newest first."""
+    """Hazard areas as GeoJSON, newest first (staff; district-wide)."""
+    require_command_centre(user, "read hazard areas")
     frame = await run_in_threadpool(store.hazards, engine, active_at=_now() if active else None)
     return {
         "type": "FeatureCollection",
@@ -555,8 +599,9 @@ def _impact(request: Request, engine: Engine, settings: Settings, hazard_id: int
 
 
 @router.get("/api/hazards/{hazard_id}")
-async def get_hazard(engine: EngineDep, hazard_id: int) -> dict[str, Any]:
-    """One hazard area as a GeoJSON Feature."""
+async def get_hazard(engine: EngineDep, user: CurrentUser, hazard_id: int) -> dict[str, Any]:
+    """One hazard area as a GeoJSON Feature (staff)."""
+    require_command_centre(user, "read hazard areas")
     row = await run_in_threadpool(_hazard, engine, hazard_id)
     return _hazard_feature(
         {
@@ -573,17 +618,21 @@ async def get_hazard(engine: EngineDep, hazard_id: int) -> dict[str, Any]:
 
 @router.get("/api/hazards/{hazard_id}/impact")
 async def get_impact(
-    request: Request, engine: EngineDep, settings: SettingsDep, hazard_id: int
+    request: Request, engine: EngineDep, settings: SettingsDep, user: CurrentUser, hazard_id: int
 ) -> dict[str, Any]:
     """What a hazard area touches: grids, buildings, households, residents by group.
 
     Also the shelters inside (unusable) and outside, and per grid how many residents
-    its worker must check on.
+    its worker must check on.  Staff only.  The grid rows and the check-on counts are
+    those of the grids the user covers; the totals (buildings, households, residents by
+    group, shelters, closed roads) are the whole hazard's: counts, no personal data.
     """
+    require_command_centre(user, "read a hazard's impact")
     got = await run_in_threadpool(_impact, request, engine, settings, hazard_id)
     imp, inputs = got.impact, got.inputs
-    grids = imp.grids.copy()
-    per_grid = imp.check_on.groupby("grid_id").size()
+    grids = imp.grids[rows_in_area(user, imp.grids["grid_id"])].copy()
+    mine = imp.check_on[rows_in_area(user, imp.check_on["grid_id"])]
+    per_grid = mine.groupby("grid_id").size()
     grids["check_on"] = grids["grid_id"].map(per_grid).fillna(0).astype(int)
     workers = inputs.workers[inputs.workers["role"] == "primary"].set_index("grid_id")
     grids["worker_id"] = grids["grid_id"].map(workers["worker_id"]).astype("Int64")
@@ -597,7 +646,7 @@ async def get_impact(
             strict=True,
         )
     )
-    cut_off = int((imp.check_on["reason"] != "ok").sum()) if len(imp.check_on) else 0
+    cut_off = int((mine["reason"] != "ok").sum()) if len(mine) else 0
     return {
         "hazard": {
             "id": got.hazard.id,
@@ -610,7 +659,7 @@ async def get_impact(
         "buildings": len(imp.buildings),
         "households": len(imp.households),
         "residents_by_group": imp.residents_by_group,
-        "check_on": len(imp.check_on),
+        "check_on": len(mine),
         "check_on_without_safe_shelter": cut_off,
         "shelters_inside": [
             {"id": int(s), "name": names.get(int(s)), "usable": False} for s in imp.shelters_inside
@@ -629,6 +678,7 @@ async def check_on(
     request: Request,
     engine: EngineDep,
     settings: SettingsDep,
+    user: CurrentUser,
     hazard_id: int,
     grid: Annotated[str | None, Query(description="15-digit grid code; default every grid")] = None,
 ) -> dict[str, Any]:
@@ -638,15 +688,20 @@ async def check_on(
     safe shelter and the walking route avoiding the hazard.
 
     Personal data: ids and flags only; names and phones are joined behind access control.
+    Staff read the grids they cover, a grid worker their own grids; any other grid is
+    404, as if it did not exist.  A resident gets 403.
     """
+    require_check_on(user)
 
     def build() -> dict[str, Any]:
         got = _impact(request, engine, settings, hazard_id)
         rows = got.impact.check_on
+        rows = rows[rows_in_area(user, rows["grid_id"])]
         if grid is not None:
             known = store.grids_in_area(engine)
+            known = known[rows_in_area(user, known["id"])]
             if grid not in set(known["code"]):
-                raise NotFound(f"no current grid has code {grid}")
+                raise NotFound(f"no current grid in your area has code {grid}")
             rows = rows[rows["grid_code"] == grid]
         rooms = got.inputs.households.set_index("id")["room"]
         features = []
@@ -688,7 +743,9 @@ class AlertIn(BaseModel):
         default=None, max_length=500, description="default: from the hazard"
     )
     channel: str = Field(default="outbox", description="outbox (here); sms, wechat in production")
-    created_by: str | None = Field(default=None, max_length=64)
+    created_by: str | None = Field(
+        default=None, max_length=64, description="over HTTP: always the caller's username"
+    )
     families: bool = Field(
         default=True,
         description="for a group: also message each member's household (their family)",
@@ -719,29 +776,45 @@ def send_alert(
     settings: Settings,
     hazard_id: int,
     alert: AlertIn,
+    user: Principal | None = None,
 ) -> dict[str, Any]:
     """Target, store and deliver an alert; the work behind ``POST /api/hazards/{id}/alerts``."""
     _check_alert(alert)
     got = _impact(request, engine, settings, hazard_id)
     network = walking_state(request, engine, settings).network
     assert network is not None
-    return deliver_alert(engine, got, network, alert)
+    return deliver_alert(engine, got, network, alert, user=user)
 
 
 def deliver_alert(
-    engine: Engine, got: _Impact, network: RoadNetwork, alert: AlertIn
+    engine: Engine,
+    got: _Impact,
+    network: RoadNetwork,
+    alert: AlertIn,
+    *,
+    user: Principal | None = None,
 ) -> dict[str, Any]:
     """Pick the recipients of an alert, store it and hand its messages to the channel.
+
+    ``user``: who sends it over HTTP; only the households of the grids they cover are
+    alerted and shown (None: the operator at the command line, every household).
 
     Raises
     ------
     NoRecipients
-        When nobody in the hazard area matches the group.
+        When nobody in the hazard area (and the user's area) matches the group.
     """
     _check_alert(alert)
     hazard_id = got.hazard.id
     imp, inputs, hazard = got.impact, got.inputs, got.hazard
     households = inputs.households[inputs.households["id"].isin(imp.households)]
+    if user is not None:
+        households = households[rows_in_area(user, households["grid_id"])]
+        if households.empty:
+            raise NoRecipients(
+                f"nobody would be alerted: hazard {hazard_id} meets no household of the "
+                "grids you cover"
+            )
     buildings = inputs.buildings.set_index("id")
     lon, lat = representative_points(
         np.asarray(buildings.loc[households["building_id"]].geometry.array, dtype=object)
@@ -783,6 +856,8 @@ def deliver_alert(
         outbox_ids = store.OutboxChannel(conn).deliver(messages)
         store.mark_sent(conn, ids, at)
     status = store.alert_status(engine, alert_id)
+    if user is not None:
+        status = status[rows_in_area(user, status["grid_id"])]
     return {
         "alert_id": alert_id,
         "hazard_id": hazard_id,
@@ -805,15 +880,21 @@ async def create_alert(
     request: Request,
     engine: EngineDep,
     settings: SettingsDep,
+    user: CurrentUser,
     hazard_id: int,
     alert: Annotated[AlertIn, Body()] = AlertIn(),  # noqa: B008 - FastAPI body default
 ) -> Any:
     """Alert the residents of a hazard area (or one group), each told a safe shelter.
 
-    Stored with who was alerted and when, and delivered through the outbox.
+    Stored with who was alerted and when (the caller's username), and delivered through
+    the outbox.  Staff only, to the households of the grids they cover.
     """
+    require_command_centre(user, "send alerts")
+    alert = alert.model_copy(update={"created_by": user.username})
     try:
-        return await run_in_threadpool(send_alert, request, engine, settings, hazard_id, alert)
+        return await run_in_threadpool(
+            send_alert, request, engine, settings, hazard_id, alert, user
+        )
     except NoRecipients as exc:
         return problem(422, "No recipients", str(exc), hazard_id=hazard_id, group=alert.group)
 
@@ -823,7 +904,6 @@ class ConfirmIn(BaseModel):
 
     resident_ids: list[int] = Field(default_factory=list)
     household_ids: list[int] = Field(default_factory=list)
-    by: str = Field(min_length=1, max_length=64, description="who confirms (username)")
     note: str | None = Field(default=None, max_length=500)
 
 
@@ -834,24 +914,44 @@ def _alert(engine: Engine, alert_id: int) -> store.AlertRow:
     return row
 
 
+def _alert_in_area(engine: Engine, user: Principal, alert_id: int) -> pd.DataFrame:
+    """The alert's recipients in the user's grids; 404 when none (or no such alert)."""
+    recipients = store.alert_recipients(engine, alert_id)
+    mine = recipients[rows_in_area(user, recipients["grid_id"])]
+    if store.read_alert(engine, alert_id) is None or mine.empty:
+        raise NotFound(f"no alert has id {alert_id} in your area")
+    return mine
+
+
 @router.post("/api/alerts/{alert_id}/confirm")
-async def confirm_alert(engine: EngineDep, alert_id: int, body: ConfirmIn) -> dict[str, Any]:
-    """Record that residents were reached (已通知到位); answers the grid's status after it."""
+async def confirm_alert(
+    engine: EngineDep, user: CurrentUser, alert_id: int, body: ConfirmIn
+) -> dict[str, Any]:
+    """Record that residents were reached (已通知到位); answers the grid's status after it.
+
+    The grid worker of the recipients' grids or staff covering them; recipients outside
+    the caller's grids are not confirmed (answered as not recipients).  Recorded under
+    the caller's username.
+    """
+    require_alert_confirmer(user)
     if not body.resident_ids and not body.household_ids:
         raise HTTPException(422, "give resident_ids or household_ids to confirm")
 
     def confirm() -> dict[str, Any]:
-        _alert(engine, alert_id)
+        mine = _alert_in_area(engine, user, alert_id)
+        own_residents = set(mine["resident_id"].dropna().astype(int))
+        own_households = set(mine["household_id"].astype(int))
         with engine.begin() as conn:
             rows = store.confirm_recipients(
                 conn,
                 alert_id,
-                by=body.by,
+                by=user.username,
                 at=_now(),
-                resident_ids=body.resident_ids,
-                household_ids=body.household_ids,
+                resident_ids=[r for r in body.resident_ids if r in own_residents],
+                household_ids=[h for h in body.household_ids if h in own_households],
                 note=body.note,
             )
+        rows = rows[rows_in_area(user, rows["grid_id"])]
         matched_res = set(rows["resident_id"].dropna().astype(int))
         matched_hh = set(rows["household_id"].astype(int))
         unknown = sorted(set(body.resident_ids) - matched_res) + sorted(
@@ -863,12 +963,14 @@ async def confirm_alert(engine: EngineDep, alert_id: int, body: ConfirmIn) -> di
                 f"none of residents {body.resident_ids} / households {body.household_ids} "
                 f"is a recipient of alert {alert_id}: GET /api/alerts/{alert_id} lists them",
             )
+        status = store.alert_status(engine, alert_id)
         return {
             "alert_id": alert_id,
             "confirmed": len(rows),
+            "confirmed_by": user.username,
             "newly_confirmed": int(rows["newly"].sum()),
             "not_recipients": unknown,
-            "grids": _records(store.alert_status(engine, alert_id)),
+            "grids": _records(status[rows_in_area(user, status["grid_id"])]),
         }
 
     return await run_in_threadpool(confirm)
@@ -877,14 +979,22 @@ async def confirm_alert(engine: EngineDep, alert_id: int, body: ConfirmIn) -> di
 @router.get("/api/alerts/{alert_id}")
 async def get_alert(
     engine: EngineDep,
+    user: CurrentUser,
     alert_id: int,
     recipients: Annotated[bool, Query(description="also list every recipient")] = False,
 ) -> dict[str, Any]:
-    """An alert: who sent what when, and per grid how many were reached and who is pending."""
+    """An alert: who sent what when, and per grid how many were reached and who is pending.
+
+    Staff only; the grids (and recipients) of the caller's area, and the counts over
+    them; an alert that reached nobody in it is 404.
+    """
+    require_command_centre(user, "read the status of alerts")
 
     def read() -> dict[str, Any]:
+        mine = _alert_in_area(engine, user, alert_id)
         row = _alert(engine, alert_id)
         status = store.alert_status(engine, alert_id)
+        status = status[rows_in_area(user, status["grid_id"])]
         out: dict[str, Any] = {
             "id": row.id,
             "hazard_id": row.hazard_id,
@@ -898,7 +1008,7 @@ async def get_alert(
             "grids": _records(status),
         }
         if recipients:
-            out["recipient_list"] = _records(store.alert_recipients(engine, alert_id))
+            out["recipient_list"] = _records(mine)
         return out
 
     return await run_in_threadpool(read)
@@ -918,9 +1028,13 @@ class PositionIn(BaseModel):
 
 @router.post("/api/workers/{worker_id}/position", status_code=201)
 async def worker_position(
-    engine: EngineDep, settings: SettingsDep, worker_id: int, body: PositionIn
+    engine: EngineDep, settings: SettingsDep, user: CurrentUser, worker_id: int, body: PositionIn
 ) -> dict[str, Any]:
-    """Record where a grid worker is; the live map shows each worker's latest position."""
+    """Record where a grid worker is; the live map shows each worker's latest position.
+
+    Only that worker themself (their tablet) or an admin may report it (403 otherwise).
+    """
+    require_own_position(user, worker_id)
     x, y = to_wgs84(body.lon, body.lat, body.coord_type)
     w, s, e, n = settings.service_area_bounds
     if not (w <= x <= e and s <= y <= n):
@@ -945,34 +1059,59 @@ async def worker_position(
 # ---------------------------------------------------------------- live
 
 
-def _open_records(engine: Engine) -> list[dict[str, Any]]:
-    return incident_records(store.open_incidents(engine))
+def _open_incidents(engine: Engine, user: Principal | None) -> pd.DataFrame:
+    """Open incidents of the grids the user covers (None: all, for the command line)."""
+    frame = store.open_incidents(engine)
+    return frame if user is None else frame[rows_in_area(user, frame["grid_id"])]
+
+
+def _positions(engine: Engine, user: Principal | None) -> gpd.GeoDataFrame:
+    """Workers' latest positions the user may see (those of the grids they cover)."""
+    frame = store.latest_positions(engine)
+    if user is None or frame.empty:
+        return frame
+    ids = {code: grid_id for grid_id, code in _grid_codes(engine).items()}
+    visible = [
+        may_see_worker(user, [ids[c] for c in str(codes).split(",") if c in ids])
+        for codes in frame["grids"]
+    ]
+    return frame[np.asarray(visible, dtype=bool)]
+
+
+def _open_records(engine: Engine, user: Principal) -> list[dict[str, Any]]:
+    return incident_records(_open_incidents(engine, user))
 
 
 @router.get("/api/live/incidents")
-async def live_incidents(engine: EngineDep) -> list[dict[str, Any]]:
-    """Open incidents as the live map draws them (id, state, category, place; no description)."""
-    return await run_in_threadpool(_open_records, engine)
+async def live_incidents(engine: EngineDep, user: CurrentUser) -> list[dict[str, Any]]:
+    """Open incidents as the live map draws them (id, state, category, place; no description).
+
+    Staff only; the incidents of the grids they cover (admin: all).
+    """
+    require_command_centre(user, "read the live picture")
+    return await run_in_threadpool(_open_records, engine, user)
 
 
 @router.get("/api/live")
-async def live_snapshot(engine: EngineDep) -> dict[str, Any]:
+async def live_snapshot(engine: EngineDep, user: CurrentUser) -> dict[str, Any]:
     """The live picture as data.
 
     Open incidents by state, hazards in force, shelters with occupancy (and whether a
-    hazard makes them unusable), workers' last positions.
+    hazard makes them unusable), workers' last positions.  Staff only: the incidents
+    and workers of the grids they cover; hazards and shelters district-wide.
     """
+    require_command_centre(user, "read the live picture")
 
     def read() -> dict[str, Any]:
         now = _now()
-        incidents = store.open_incidents(engine)
+        incidents = _open_incidents(engine, user)
         hazards = store.hazards(engine, active_at=now)
         shelters = store.shelters_live(engine)
         inside = np.zeros(len(shelters), dtype=bool)
         if len(hazards) and len(shelters):
             area = shapely.union_all(np.asarray(hazards.geometry.array, dtype=object))
             inside = shapely.intersects(area, np.asarray(shelters.geometry.array, dtype=object))
-        workers = store.latest_positions(engine)
+        workers = _positions(engine, user)
         return {
             "at": now.isoformat(),
             "open_incidents": len(incidents),
@@ -1107,13 +1246,17 @@ def _hub(request: Request, engine: Engine) -> ChangeHub:
 
 
 @router.get("/api/live/stream")
-async def live_stream(request: Request, engine: EngineDep) -> StreamingResponse:
+async def live_stream(request: Request, engine: EngineDep, user: CurrentUser) -> StreamingResponse:
     """Server-sent events of incident changes, pushed from PostgreSQL ``LISTEN``.
 
     Events: ``ready`` (listening), ``incident`` (one changed incident: id, state,
     category, lon, lat, grid …), ``bulk`` (many changed at once: fetch
     ``/api/live/incidents`` again); a comment every 15 s keeps proxies from closing it.
+
+    Staff only, and only the incidents of the grids they cover (admin: all).  A browser's
+    ``EventSource`` sends no headers: sign in with ``?api_key=``.
     """
+    require_command_centre(user, "follow the live stream")
     codes = await run_in_threadpool(_grid_codes, engine)
     names = await run_in_threadpool(_category_names, engine)
     hub = _hub(request, engine)
@@ -1136,6 +1279,8 @@ async def live_stream(request: Request, engine: EngineDep) -> StreamingResponse:
                     yield _sse("bulk", {"count": change.get("count")})
                     continue
                 grid_id = change.get("grid_id")
+                if not user.covers_grid(None if grid_id is None else int(grid_id)):
+                    continue  # outside the user's area: not theirs to see
                 if grid_id is not None and grid_id not in codes:
                     codes.update(await run_in_threadpool(_grid_codes, engine))
                 yield _sse(
@@ -1169,11 +1314,17 @@ def render_live_page(
     *,
     impacts: list[_Impact] | None = None,
     for_file: bool = False,
+    user: Principal | None = None,
+    api_key: str | None = None,
 ) -> str:
     """The wall-screen page (态势一张图) with every layer, rendered offline.
 
     ``impacts``: of the hazards in force, drawn as affected grids and check-on lists.
     ``for_file``: a page opened from disk loads its assets from their folders here.
+    ``user``: who looks; open incidents, affected grids, check-on rows and workers are
+    those of the grids they cover (None: everything, for the command line).
+    ``api_key``: the caller's token, put on the stream and incident URLs the page's
+    script reads (a browser's ``EventSource`` cannot send an ``Authorization`` header).
     """
     urls = (VENDOR_DIR.as_posix(), STATIC_DIR.as_posix()) if for_file else (VENDOR_URL, STATIC_URL)
     grids = grid_store.current_grids(engine)
@@ -1201,25 +1352,33 @@ def render_live_page(
             hot = None
     affected = check_on = None
     if impacts:
-        parts = []
+        parts, rows = [], []
         for got in impacts:
-            per_grid = got.impact.check_on.groupby("grid_id").size()
-            g = got.impact.grids.copy()
+            mine = got.impact.check_on
+            g = got.impact.grids
+            if user is not None:
+                mine = mine[rows_in_area(user, mine["grid_id"])]
+                g = g[rows_in_area(user, g["grid_id"])]
+            per_grid = mine.groupby("grid_id").size()
+            g = g.copy()
             g["check_on"] = g["grid_id"].map(per_grid).fillna(0).astype(int)
             parts.append(g)
+            rows.append(mine)
         affected = pd.concat(parts, ignore_index=True)
-        check_on = pd.concat([got.impact.check_on for got in impacts], ignore_index=True)
-        check_on = check_on.drop_duplicates("resident_id")
+        check_on = pd.concat(rows, ignore_index=True).drop_duplicates("resident_id")
+    key = "" if api_key is None else "?" + urlencode({"api_key": api_key})
     m = live_map(
         grids.rename_geometry("geometry"),
-        store.open_incidents(engine),
+        _open_incidents(engine, user),
         heat=heat,
         hotspots=hot,
         hazards=store.hazards(engine, active_at=now),
         shelters=store.shelters_live(engine),
-        workers=store.latest_positions(engine),
+        workers=_positions(engine, user),
         affected=affected,
         check_on=check_on,
+        stream_url=f"/api/live/stream{key}",
+        incidents_url=f"/api/live/incidents{key}",
         settings=settings,
         vendor_url=urls[0],
         static_url=urls[1],
@@ -1227,13 +1386,28 @@ def render_live_page(
     return render_offline(m, *urls)
 
 
+def _token(request: Request) -> str | None:
+    """The caller's token as sent (``?api_key=`` or ``Authorization: Bearer``)."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.query_params.get("api_key") or None
+
+
 @router.get("/live", response_class=HTMLResponse)
-async def live_page(request: Request, engine: EngineDep, settings: SettingsDep) -> HTMLResponse:
+async def live_page(
+    request: Request, engine: EngineDep, settings: SettingsDep, user: CurrentUser
+) -> HTMLResponse:
     """The command centre's live map (态势一张图), updated by server-sent events.
 
     Hazards in force (the newest :data:`LIVE_HAZARDS`) are drawn with their affected
-    grids and check-on lists (resident ids, safe shelters and routes; staff only).
+    grids and check-on lists (resident ids, safe shelters and routes).  Staff only,
+    opened as ``/live?api_key=TOKEN``: the page's script reads the stream and the open
+    incidents with the same key; incidents, affected grids, check-on rows and workers
+    are those of the grids the user covers.
     """
+    require_command_centre(user, "open the live map")
+    api_key = _token(request)
 
     def render() -> str:
         active = store.hazards(engine, active_at=_now()).head(LIVE_HAZARDS)
@@ -1243,7 +1417,7 @@ async def live_page(request: Request, engine: EngineDep, settings: SettingsDep) 
                 impacts.append(_impact(request, engine, settings, int(hazard_id)))
             except HTTPException:  # no road network yet, or a hazard meeting no grid
                 continue
-        return render_live_page(engine, settings, impacts=impacts)
+        return render_live_page(engine, settings, impacts=impacts, user=user, api_key=api_key)
 
     return HTMLResponse(await run_in_threadpool(render))
 
@@ -1313,12 +1487,19 @@ def gather_daily(engine: Engine, area: store.AreaRow, day: Any) -> Any:
 @router.get("/reports/daily", response_class=HTMLResponse)
 async def daily_report(
     engine: EngineDep,
+    user: CurrentUser,
     street: Annotated[str | None, Query(description="street code (9 digits)")] = None,
     community: Annotated[str | None, Query(description="community code (12 digits)")] = None,
     date: Annotated[str | None, Query(description="YYYY-MM-DD (China time); default today")] = None,
 ) -> HTMLResponse:
-    """The daily situation report (每日态势报告) of a street or community: charts and a map."""
+    """The daily situation report (每日态势报告) of a street or community: charts and a map.
+
+    Staff only, for a street or community within their area (another one: 404).  Opened
+    in a browser as ``/reports/daily?community=CODE&api_key=TOKEN``.
+    """
     from maps.report import daily_report_html
+
+    require_command_centre(user, "read daily reports")
 
     if (street is None) == (community is None):
         raise HTTPException(422, "give exactly one of street= or community= (its code)")
@@ -1331,8 +1512,12 @@ async def daily_report(
 
     def render() -> str:
         area = store.read_area(engine, code)
-        if area is None or area.level != ("street" if street else "community"):
-            raise NotFound(f"no {'street' if street else 'community'} has code {code}")
+        if (
+            area is None
+            or area.level != ("street" if street else "community")
+            or not may_see_area(user, store.grids_in_area(engine, area.code)["id"].tolist())
+        ):
+            raise NotFound(f"no {'street' if street else 'community'} in your area has code {code}")
         return daily_report_html(gather_daily(engine, area, day))
 
     return HTMLResponse(await run_in_threadpool(render))

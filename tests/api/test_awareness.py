@@ -1,7 +1,8 @@
 """Situational awareness through the real HTTP app: a simulated typhoon over the sample
 district gives the affected grids, per-grid check-on lists with safe shelters and routes
 that avoid it, alerts with confirmations; plus aggregates, hotspots, early warnings,
-workers' positions, the event stream and the daily report."""
+workers' positions, the event stream and the daily report; and, from the outside, who
+may use which door (401 / 403 / 404, never the data)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import shapely
 from shapely import box
 from shapely.geometry import LineString, mapping, shape
 
+from api.auth import forget_cached_users, issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
 from gis import awareness_store as store
@@ -36,7 +38,23 @@ FIRE = "20402"  # 火情
 def district(engine: Engine, live_server: LiveServer) -> dict:
     layers = generate_district(3000, 11, progress=False)
     load_layers(engine, layers, replace=True, progress=False)
+    forget_cached_users()
     return layers
+
+
+def _bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture(scope="module")
+def admin(district: dict, engine: Engine) -> dict:
+    """The command centre's admin (sees every grid)."""
+    return _bearer(issue_token(engine, "aw_admin", "admin"))
+
+
+@pytest.fixture(scope="module")
+def resident(district: dict, engine: Engine) -> dict:
+    return _bearer(issue_token(engine, "aw_resident", "resident"))
 
 
 def _typhoon_wgs84(engine: Engine) -> shapely.Polygon:
@@ -47,44 +65,111 @@ def _typhoon_wgs84(engine: Engine) -> shapely.Polygon:
 
 
 def _post_hazard(
-    url: str, geom: shapely.Geometry, coord_type: str = "wgs84", **params
+    url: str, headers: dict, geom: shapely.Geometry, coord_type: str = "wgs84", **params
 ) -> httpx.Response:
     feature = {"type": "Feature", "properties": {"name": "台风海葵"}, "geometry": mapping(geom)}
     return httpx.post(
         f"{url}/api/hazards",
         params={"coord_type": coord_type, "kind": "typhoon", "severity": 3, **params},
         json=feature,
+        headers=headers,
         timeout=60,
     )
 
 
 @pytest.fixture(scope="module")
-def typhoon(district: dict, engine: Engine, live_server: LiveServer) -> dict:
+def typhoon(district: dict, engine: Engine, live_server: LiveServer, admin: dict) -> dict:
     """The typhoon drawn on an AMap front end (GCJ-02) and stored through the API."""
     band = _typhoon_wgs84(engine)
     xy = shapely.get_coordinates(band)
     glon, glat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
-    r = _post_hazard(live_server.url, shapely.Polygon(np.column_stack([glon, glat])), "gcj02")
+    polygon = shapely.Polygon(np.column_stack([glon, glat]))
+    r = _post_hazard(live_server.url, admin, polygon, "gcj02")
     assert r.status_code == 201, r.text
     return {"feature": r.json(), "wgs84": band}
 
 
+def _worker_token(engine: Engine, grid_code: str) -> tuple[dict, str, int]:
+    """The token, username and id of the primary worker of a current grid."""
+    with engine.connect() as conn:
+        username, worker_id = conn.execute(
+            text(
+                "SELECT u.username, w.id FROM grid g JOIN grid_assignment a ON a.grid_id = g.id "
+                "AND a.role = 'primary' JOIN grid_worker w ON w.id = a.worker_id "
+                "JOIN app_user u ON u.id = w.user_id "
+                "WHERE g.code = :code AND g.valid_to IS NULL"
+            ),
+            {"code": grid_code},
+        ).one()
+    return _bearer(issue_token(engine, username, "grid_worker")), username, int(worker_id)
+
+
+@pytest.fixture(scope="module")
+def people(typhoon: dict, engine: Engine, live_server: LiveServer, admin: dict) -> dict:
+    """Who is who around the typhoon: the worker of one affected grid ("mine") with
+    check-ons, another affected grid with check-ons that worker does not cover, the
+    staff of the first grid's community, of another community, and of the street."""
+    hid = typhoon["feature"]["id"]
+    impact = httpx.get(
+        f"{live_server.url}/api/hazards/{hid}/impact", headers=admin, timeout=120
+    ).json()
+    with_check_ons = [g for g in impact["grids"] if g["check_on"] > 0]
+    assert len(with_check_ons) >= 2
+    mine = with_check_ons[0]
+    worker, username, worker_id = _worker_token(engine, mine["code"])
+    with engine.connect() as conn:
+        own = set(
+            conn.execute(
+                text("SELECT grid_id FROM grid_assignment WHERE worker_id = :w"),
+                {"w": worker_id},
+            ).scalars()
+        )
+        areas = dict(
+            conn.execute(
+                text("SELECT id, code FROM admin_area WHERE level IN ('community', 'street')")
+            ).all()
+        )
+        street = conn.execute(
+            text("SELECT code FROM admin_area WHERE level = 'street' ORDER BY code LIMIT 1")
+        ).scalar_one()
+    other = next(g for g in with_check_ons if g["grid_id"] not in own)
+    community = mine["code"][:12]  # a grid code starts with its community's
+    theirs = next(
+        c for c in sorted(areas.values()) if len(c) == 12 and c != community
+    )  # another community
+    return {
+        "mine": mine,
+        "other": other,
+        "community": community,
+        "other_community": theirs,
+        "street": street,
+        "worker": worker,
+        "worker_name": username,
+        "worker_id": worker_id,
+        "staff": _bearer(issue_token(engine, "aw_staff_mine", "community_staff", community)),
+        "other_staff": _bearer(issue_token(engine, "aw_staff_theirs", "community_staff", theirs)),
+        "street_staff": _bearer(issue_token(engine, "aw_street", "street_staff", street)),
+    }
+
+
 def test_a_typhoon_drawn_in_gcj02_is_stored_in_wgs84(
-    typhoon: dict, live_server: LiveServer
+    typhoon: dict, live_server: LiveServer, admin: dict
 ) -> None:
     stored = shape(typhoon["feature"]["geometry"])
     assert shapely.hausdorff_distance(stored, typhoon["wgs84"]) < 2e-7  # ~2 cm
     assert typhoon["feature"]["properties"]["kind"] == "typhoon"
     assert typhoon["feature"]["properties"]["area_m2"] > 100_000
-    listed = httpx.get(f"{live_server.url}/api/hazards", params={"active": True}).json()
+    listed = httpx.get(
+        f"{live_server.url}/api/hazards", params={"active": True}, headers=admin
+    ).json()
     assert typhoon["feature"]["id"] in [f["id"] for f in listed["features"]]
 
 
 def test_the_impact_lists_grids_people_by_group_and_unusable_shelters(
-    typhoon: dict, live_server: LiveServer, engine: Engine
+    typhoon: dict, live_server: LiveServer, engine: Engine, admin: dict
 ) -> None:
     hid = typhoon["feature"]["id"]
-    r = httpx.get(f"{live_server.url}/api/hazards/{hid}/impact", timeout=120)
+    r = httpx.get(f"{live_server.url}/api/hazards/{hid}/impact", headers=admin, timeout=120)
     assert r.status_code == 200, r.text
     impact = r.json()
     band = typhoon["wgs84"]
@@ -113,17 +198,21 @@ def test_the_impact_lists_grids_people_by_group_and_unusable_shelters(
 
 
 def test_each_grid_worker_gets_a_check_on_list_with_safe_shelters_and_routes_around_it(
-    typhoon: dict, live_server: LiveServer, engine: Engine
+    typhoon: dict, live_server: LiveServer, engine: Engine, admin: dict
 ) -> None:
     hid = typhoon["feature"]["id"]
     band = typhoon["wgs84"]
-    impact = httpx.get(f"{live_server.url}/api/hazards/{hid}/impact", timeout=120).json()
+    impact = httpx.get(
+        f"{live_server.url}/api/hazards/{hid}/impact", headers=admin, timeout=120
+    ).json()
     unusable = {s["id"] for s in impact["shelters_inside"]}
     routed = 0
     for grid in impact["grids"]:
+        worker, _, _ = _worker_token(engine, grid["code"])  # the grid's own worker asks
         r = httpx.get(
             f"{live_server.url}/api/hazards/{hid}/check-on",
             params={"grid": grid["code"]},
+            headers=worker,
             timeout=120,
         )
         assert r.status_code == 200, r.text
@@ -147,24 +236,30 @@ def test_each_grid_worker_gets_a_check_on_list_with_safe_shelters_and_routes_aro
                 routed += 1
     assert routed > 0
     unknown = httpx.get(
-        f"{live_server.url}/api/hazards/{hid}/check-on", params={"grid": "330106109999999"}
+        f"{live_server.url}/api/hazards/{hid}/check-on",
+        params={"grid": "330106109999999"},
+        headers=admin,
     )
     assert unknown.status_code == 404
-    assert httpx.get(f"{live_server.url}/api/hazards/99999/check-on").status_code == 404
+    missing = httpx.get(f"{live_server.url}/api/hazards/99999/check-on", headers=admin)
+    assert missing.status_code == 404
 
 
 def test_an_alert_to_the_elderly_living_alone_names_a_safe_shelter_and_is_confirmed(
-    typhoon: dict, live_server: LiveServer, engine: Engine
+    typhoon: dict, live_server: LiveServer, engine: Engine, admin: dict
 ) -> None:
     hid = typhoon["feature"]["id"]
-    impact = httpx.get(f"{live_server.url}/api/hazards/{hid}/impact", timeout=120).json()
+    impact = httpx.get(
+        f"{live_server.url}/api/hazards/{hid}/impact", headers=admin, timeout=120
+    ).json()
     r = httpx.post(
         f"{live_server.url}/api/hazards/{hid}/alerts",
         json={
             "group": "elderly_alone",
             "message": "台风海葵今晚登陆，请勿外出。",
-            "created_by": "admin",
+            "created_by": "someone_else",  # ignored: the sender is the token's user
         },
+        headers=admin,
         timeout=120,
     )
     assert r.status_code == 201, r.text
@@ -183,29 +278,54 @@ def test_an_alert_to_the_elderly_living_alone_names_a_safe_shelter_and_is_confir
     named = outbox["body"].str.extract(r"最近的安全避难场所：(.+?)，")[0].dropna()
     assert len(named) > 0 and not set(named) & unusable
 
-    status = httpx.get(f"{live_server.url}/api/alerts/{alert_id}").json()
+    status = httpx.get(f"{live_server.url}/api/alerts/{alert_id}", headers=admin).json()
     assert status["recipients"] == sent["recipients"] and status["confirmed"] == 0
-    grid = next(g for g in status["grids"] if g["pending_resident_ids"])
+    assert status["created_by"] == "aw_admin"
+    grids = [g for g in status["grids"] if g["pending_resident_ids"]]
+    grid = grids[0]
     resident = grid["pending_resident_ids"][0]
+    # the grid's own worker confirms, under their own name
+    worker, username, _ = _worker_token(engine, grid["grid_code"])
     r = httpx.post(
         f"{live_server.url}/api/alerts/{alert_id}/confirm",
-        json={"resident_ids": [resident], "by": "gw_worker", "note": "已电话联系，女儿接走"},
+        json={"resident_ids": [resident], "note": "已电话联系，女儿接走"},
+        headers=worker,
     )
     assert r.status_code == 200, r.text
+    assert r.json()["confirmed_by"] == username
+    with engine.connect() as conn:
+        own = set(
+            conn.execute(
+                text(
+                    "SELECT g.code FROM grid_assignment a JOIN grid g ON g.id = a.grid_id "
+                    "JOIN grid_worker w ON w.id = a.worker_id JOIN app_user u "
+                    "ON u.id = w.user_id WHERE u.username = :u"
+                ),
+                {"u": username},
+            ).scalars()
+        )
+    assert {g["grid_code"] for g in r.json()["grids"]} <= own  # the worker's grids only
     after = {g["grid_code"]: g for g in r.json()["grids"]}[grid["grid_code"]]
     assert after["confirmed"] == grid["confirmed"] + 1
     assert resident not in after["pending_resident_ids"]
+    listed = httpx.get(
+        f"{live_server.url}/api/alerts/{alert_id}", params={"recipients": True}, headers=admin
+    ).json()["recipient_list"]
+    confirmed = [r for r in listed if r["resident_id"] == resident]
+    assert confirmed[0]["confirmed_by"] == username
+    assert not {"name", "phone", "id_number"} & set(listed[0])  # ids and flags only
     # confirming someone who was not alerted says so
     r = httpx.post(
         f"{live_server.url}/api/alerts/{alert_id}/confirm",
-        json={"resident_ids": [999999999], "by": "gw_worker"},
+        json={"resident_ids": [999999999]},
+        headers=admin,
     )
     assert r.status_code == 422 and "is a recipient of alert" in r.json()["detail"]
-    assert httpx.get(f"{live_server.url}/api/alerts/424242").status_code == 404
+    assert httpx.get(f"{live_server.url}/api/alerts/424242", headers=admin).status_code == 404
 
 
 def test_an_alert_with_no_recipients_says_so(
-    district: dict, engine: Engine, live_server: LiveServer
+    district: dict, engine: Engine, live_server: LiveServer, admin: dict
 ) -> None:
     # a 30 m square in the district as far as possible from any building
     grids = grid_store.current_grids(engine)
@@ -217,9 +337,14 @@ def test_an_alert_with_no_recipients_says_so(
     points = points[shapely.contains(area, points)]
     far = points[np.argmax(shapely.distance(points, buildings))]
     square = shapely.buffer(far, 0.00015, cap_style="square")
-    r = _post_hazard(live_server.url, square, kind="gas_leak", severity=2)
+    r = _post_hazard(live_server.url, admin, square, kind="gas_leak", severity=2)
     assert r.status_code == 201, r.text
-    r = httpx.post(f"{live_server.url}/api/hazards/{r.json()['id']}/alerts", json={}, timeout=60)
+    r = httpx.post(
+        f"{live_server.url}/api/hazards/{r.json()['id']}/alerts",
+        json={},
+        headers=admin,
+        timeout=60,
+    )
     assert r.status_code == 422
     assert r.headers["content-type"].startswith(PROBLEM)
     assert "nobody would be alerted" in r.json()["detail"]
@@ -252,10 +377,17 @@ def test_an_alert_with_no_recipients_says_so(
     ids=["empty", "bow-tie", "beijing", "unknown-coord-type", "unknown-kind"],
 )
 def test_bad_hazard_polygons_are_clear_4xx_errors(
-    district: dict, live_server: LiveServer, geometry: dict, params: dict, expected: str
+    district: dict,
+    live_server: LiveServer,
+    admin: dict,
+    geometry: dict,
+    params: dict,
+    expected: str,
 ) -> None:
     query = {"kind": "flood", "severity": 2, **params}
-    r = httpx.post(f"{live_server.url}/api/hazards", params=query, json=geometry, timeout=60)
+    r = httpx.post(
+        f"{live_server.url}/api/hazards", params=query, json=geometry, headers=admin, timeout=60
+    )
     assert r.status_code == 422, r.text
     assert r.headers["content-type"].startswith(PROBLEM)
     assert expected in json.dumps(r.json(), ensure_ascii=False)
@@ -263,15 +395,17 @@ def test_bad_hazard_polygons_are_clear_4xx_errors(
         f"{live_server.url}/api/hazards",
         params={"kind": "flood", "severity": 2},
         content=b"not json",
-        headers={"content-type": "application/json"},
+        headers={"content-type": "application/json", **admin},
     )
     assert r.status_code == 422
 
 
 def test_aggregates_by_grid_match_the_database(
-    district: dict, engine: Engine, live_server: LiveServer
+    district: dict, engine: Engine, live_server: LiveServer, admin: dict
 ) -> None:
-    r = httpx.get(f"{live_server.url}/api/awareness/aggregates", params={"by": "grid_id"})
+    r = httpx.get(
+        f"{live_server.url}/api/awareness/aggregates", params={"by": "grid_id"}, headers=admin
+    )
     assert r.status_code == 200, r.text
     got = {row["grid_id"]: row["count"] for row in r.json()["rows"]}
     with engine.connect() as conn:
@@ -289,11 +423,14 @@ def test_aggregates_by_grid_match_the_database(
             "split_by": "state",
             "state": ["closed", "rated"],
         },
+        headers=admin,
     )
     rows = r.json()["rows"]
     assert rows and {row["state"] for row in rows} <= {"closed", "rated"}
     assert all(row["h3_index"].startswith("8a") for row in rows)  # resolution 10
-    bad = httpx.get(f"{live_server.url}/api/awareness/aggregates", params={"by": "street"})
+    bad = httpx.get(
+        f"{live_server.url}/api/awareness/aggregates", params={"by": "street"}, headers=admin
+    )
     assert bad.status_code == 422 and "by must be one of" in bad.json()["detail"]
 
 
@@ -317,7 +454,7 @@ def _spike(engine: Engine, grid_id: int, n: int, at: datetime) -> None:
 
 
 def test_early_warning_flags_a_spike_above_its_own_baseline_with_the_evidence(
-    district: dict, engine: Engine, live_server: LiveServer
+    district: dict, engine: Engine, live_server: LiveServer, admin: dict
 ) -> None:
     grid = grid_store.current_grids(engine).iloc[0]
     day = datetime(2026, 10, 31, 8, 0, tzinfo=TZ)
@@ -325,6 +462,7 @@ def test_early_warning_flags_a_spike_above_its_own_baseline_with_the_evidence(
     r = httpx.get(
         f"{live_server.url}/api/awareness/warnings",
         params={"current": day.isoformat(), "window": "day"},
+        headers=admin,
         timeout=60,
     )
     assert r.status_code == 200, r.text
@@ -338,6 +476,7 @@ def test_early_warning_flags_a_spike_above_its_own_baseline_with_the_evidence(
             "start": (day - timedelta(days=30)).isoformat(),
             "end": (day + timedelta(days=1)).isoformat(),
         },
+        headers=admin,
         timeout=60,
     ).json()
     assert hot["type"] == "FeatureCollection" and hot["cells_tested"] >= 3
@@ -346,33 +485,47 @@ def test_early_warning_flags_a_spike_above_its_own_baseline_with_the_evidence(
 
 
 def test_worker_positions_show_on_the_live_picture(
-    district: dict, live_server: LiveServer, engine: Engine
+    district: dict, live_server: LiveServer, engine: Engine, admin: dict, people: dict
 ) -> None:
     lon, lat = district["road_node"].geometry.iloc[3].coords[0]
     glon, glat = wgs84_to_gcj02(lon, lat)
+    me = people["worker_id"]
     r = httpx.post(
-        f"{live_server.url}/api/workers/1/position",
+        f"{live_server.url}/api/workers/{me}/position",
         json={"lon": glon, "lat": glat, "coord_type": "gcj02"},
+        headers=people["worker"],  # the worker's own tablet
     )
     assert r.status_code == 201, r.text
     assert r.json()["lon"] == pytest.approx(lon, abs=1e-6)
-    live = httpx.get(f"{live_server.url}/api/live").json()
-    assert [w["worker_id"] for w in live["workers"]] == [1]
+    live = httpx.get(f"{live_server.url}/api/live", headers=admin).json()
+    assert [w["worker_id"] for w in live["workers"]] == [me]
     assert live["open_incidents"] == sum(live["open_by_state"].values()) > 0
     assert {s["id"] for s in live["shelters"]} == set(district["shelter"]["facility_id"])
-    swapped = httpx.post(f"{live_server.url}/api/workers/1/position", json={"lon": lat, "lat": lon})
+    # the staff of the worker's community see them; another community's staff do not
+    mine = httpx.get(f"{live_server.url}/api/live", headers=people["staff"]).json()
+    assert [w["worker_id"] for w in mine["workers"]] == [me]
+    theirs = httpx.get(f"{live_server.url}/api/live", headers=people["other_staff"]).json()
+    assert theirs["workers"] == []
+    swapped = httpx.post(
+        f"{live_server.url}/api/workers/{me}/position",
+        json={"lon": lat, "lat": lon},
+        headers=people["worker"],
+    )
     assert swapped.status_code == 422 and "swapped" in swapped.json()["detail"]
     nobody = httpx.post(
-        f"{live_server.url}/api/workers/9999/position", json={"lon": lon, "lat": lat}
+        f"{live_server.url}/api/workers/9999/position", json={"lon": lon, "lat": lat}, headers=admin
     )
     assert nobody.status_code == 404
 
 
 def test_the_event_stream_pushes_an_incident_change_to_every_screen(
-    district: dict, engine: Engine, live_server: LiveServer
+    district: dict, engine: Engine, live_server: LiveServer, admin: dict
 ) -> None:
     url = f"{live_server.url}/api/live/stream"
-    with httpx.stream("GET", url, timeout=30) as one, httpx.stream("GET", url, timeout=30) as two:
+    with (
+        httpx.stream("GET", url, headers=admin, timeout=30) as one,
+        httpx.stream("GET", url, headers=admin, timeout=30) as two,
+    ):
         assert one.status_code == two.status_code == 200
         assert one.headers["content-type"].startswith("text/event-stream")
         first, second = _events(one.iter_lines()), _events(two.iter_lines())
@@ -407,12 +560,13 @@ def _events(lines):  # type: ignore[no-untyped-def]
 
 
 def test_the_daily_report_of_a_community_has_figures_charts_and_a_map(
-    district: dict, live_server: LiveServer
+    district: dict, live_server: LiveServer, admin: dict
 ) -> None:
     community = district["admin_area"].query("level == 'community'").iloc[0]
     r = httpx.get(
         f"{live_server.url}/reports/daily",
         params={"community": community["code"], "date": "2026-10-31"},
+        headers=admin,
         timeout=120,
     )
     assert r.status_code == 200, r.text
@@ -423,26 +577,35 @@ def test_the_daily_report_of_a_community_has_figures_charts_and_a_map(
     assert "<script" not in page and "http" not in page.replace("http-equiv", "")
     street = district["admin_area"].query("level == 'street'").iloc[0]
     r = httpx.get(
-        f"{live_server.url}/reports/daily", params={"street": street["code"]}, timeout=120
+        f"{live_server.url}/reports/daily",
+        params={"street": street["code"]},
+        headers=admin,
+        timeout=120,
     )
     assert r.status_code == 200 and "分社区情况" in r.text
-    assert (
-        httpx.get(f"{live_server.url}/reports/daily", params={"community": "1"}).status_code == 404
+    unknown = httpx.get(
+        f"{live_server.url}/reports/daily", params={"community": "1"}, headers=admin
     )
+    assert unknown.status_code == 404
     both = httpx.get(
         f"{live_server.url}/reports/daily",
         params={"community": community["code"], "street": street["code"]},
+        headers=admin,
     )
     assert both.status_code == 422
     bad_day = httpx.get(
-        f"{live_server.url}/reports/daily", params={"community": community["code"], "date": "31/10"}
+        f"{live_server.url}/reports/daily",
+        params={"community": community["code"], "date": "31/10"},
+        headers=admin,
     )
     assert bad_day.status_code == 422
 
 
-def test_unknown_hazards_are_404_problems(district: dict, live_server: LiveServer) -> None:
+def test_unknown_hazards_are_404_problems(
+    district: dict, live_server: LiveServer, admin: dict
+) -> None:
     for path in ("/api/hazards/777777", "/api/hazards/777777/impact"):
-        r = httpx.get(f"{live_server.url}{path}")
+        r = httpx.get(f"{live_server.url}{path}", headers=admin)
         assert r.status_code == 404 and r.headers["content-type"].startswith(PROBLEM)
 
 
@@ -500,3 +663,271 @@ def test_the_command_line_imports_a_typhoon_lists_check_ons_alerts_and_reports(
     done = run_wangge(database_url, "hazard", "import", str(empty), "--kind", "flood")
     assert done.returncode == 1
     assert "Nothing was stored" in done.stderr
+
+
+# ---------------------------------------------------------------- who may use which door
+
+
+@pytest.fixture(scope="module")
+def alert(typhoon: dict, live_server: LiveServer, admin: dict) -> dict:
+    """An alert to the typhoon's vulnerable residents, sent by the command centre."""
+    hid = typhoon["feature"]["id"]
+    r = httpx.post(
+        f"{live_server.url}/api/hazards/{hid}/alerts",
+        json={"group": "vulnerable"},
+        headers=admin,
+        timeout=120,
+    )
+    assert r.status_code == 201, r.text
+    status = httpx.get(f"{live_server.url}/api/alerts/{r.json()['alert_id']}", headers=admin)
+    return status.json()
+
+
+def _command_centre_doors(hid: int, alert_id: int, community: str, band: shapely.Geometry):
+    """(method, path, request options) of every command-centre door."""
+    return [
+        ("GET", "/api/awareness/aggregates", {}),
+        ("GET", "/api/awareness/hotspots", {}),
+        ("GET", "/api/awareness/warnings", {}),
+        ("GET", "/api/hazards", {}),
+        (
+            "POST",
+            "/api/hazards",
+            {"params": {"kind": "flood", "severity": 2}, "json": mapping(band)},
+        ),
+        ("GET", f"/api/hazards/{hid}", {}),
+        ("GET", f"/api/hazards/{hid}/impact", {}),
+        ("POST", f"/api/hazards/{hid}/alerts", {"json": {"group": "vulnerable"}}),
+        ("GET", f"/api/alerts/{alert_id}", {"params": {"recipients": True}}),
+        ("GET", "/api/live", {}),
+        ("GET", "/api/live/incidents", {}),
+        ("GET", "/api/live/stream", {}),
+        ("GET", "/live", {}),
+        ("GET", "/reports/daily", {"params": {"community": community}}),
+    ]
+
+
+def _no_data(r: httpx.Response, *secrets: object) -> None:
+    """A refusal is a problem document and carries none of the data behind the door."""
+    assert r.headers["content-type"].startswith(PROBLEM), r.text
+    assert set(r.json()) <= {"type", "title", "status", "detail"}
+    for secret in secrets:
+        assert str(secret) not in r.text
+
+
+def _pending_elsewhere(alert: dict, own: set[str]) -> tuple[str, int]:
+    grid = next(
+        g for g in alert["grids"] if g["grid_code"] not in own and g["pending_resident_ids"]
+    )
+    return grid["grid_code"], grid["pending_resident_ids"][0]
+
+
+def test_without_a_token_every_door_is_401(
+    typhoon: dict, alert: dict, people: dict, live_server: LiveServer
+) -> None:
+    hid, alert_id = typhoon["feature"]["id"], alert["id"]
+    doors = _command_centre_doors(hid, alert_id, people["community"], typhoon["wgs84"])
+    doors += [
+        ("GET", f"/api/hazards/{hid}/check-on", {"params": {"grid": people["mine"]["code"]}}),
+        ("POST", f"/api/alerts/{alert_id}/confirm", {"json": {"resident_ids": [1]}}),
+        ("POST", f"/api/workers/{people['worker_id']}/position", {"json": {"lon": 120, "lat": 30}}),
+    ]
+    for method, path, options in doors:
+        r = httpx.request(method, f"{live_server.url}{path}", timeout=30, **options)
+        assert r.status_code == 401, (path, r.text)
+        assert r.headers["www-authenticate"] == "Bearer"
+        _no_data(r, people["mine"]["code"])
+
+
+def test_a_resident_is_refused_every_door_and_sees_no_data(
+    typhoon: dict, alert: dict, people: dict, resident: dict, live_server: LiveServer
+) -> None:
+    hid, alert_id = typhoon["feature"]["id"], alert["id"]
+    pending = alert["grids"][0]["pending_resident_ids"]
+    doors = _command_centre_doors(hid, alert_id, people["community"], typhoon["wgs84"])
+    doors += [
+        ("GET", f"/api/hazards/{hid}/check-on", {"params": {"grid": people["mine"]["code"]}}),
+        ("GET", f"/api/hazards/{hid}/check-on", {}),
+        ("POST", f"/api/alerts/{alert_id}/confirm", {"json": {"resident_ids": pending}}),
+        ("POST", f"/api/workers/{people['worker_id']}/position", {"json": {"lon": 120, "lat": 30}}),
+    ]
+    for method, path, options in doors:
+        r = httpx.request(
+            method, f"{live_server.url}{path}", headers=resident, timeout=30, **options
+        )
+        assert r.status_code == 403, (path, r.text)
+        _no_data(r, people["mine"]["code"], *pending[:3])
+    # the live stream with a resident's key, as the browser's EventSource sends it
+    key = resident["Authorization"].split()[1]
+    r = httpx.get(f"{live_server.url}/api/live/stream", params={"api_key": key}, timeout=30)
+    assert r.status_code == 403 and "event:" not in r.text
+
+
+def test_a_grid_worker_gets_their_own_check_on_list_and_no_command_centre_door(
+    typhoon: dict, alert: dict, people: dict, live_server: LiveServer
+) -> None:
+    hid = typhoon["feature"]["id"]
+    worker, mine, other = people["worker"], people["mine"], people["other"]
+    for method, path, options in _command_centre_doors(
+        hid, alert["id"], people["community"], typhoon["wgs84"]
+    ):
+        r = httpx.request(method, f"{live_server.url}{path}", headers=worker, timeout=30, **options)
+        assert r.status_code == 403, (path, r.text)
+        _no_data(r, other["code"])
+    url = f"{live_server.url}/api/hazards/{hid}/check-on"
+    own = httpx.get(url, params={"grid": mine["code"]}, headers=worker, timeout=120)
+    assert own.status_code == 200, own.text
+    assert own.json()["count"] == mine["check_on"] > 0
+    # another grid's list (its residents) is not theirs: 404, as if it did not exist
+    admin_view = httpx.get(url, params={"grid": other["code"]}, headers=people["street_staff"])
+    theirs = {f["properties"]["resident_id"] for f in admin_view.json()["features"]}
+    assert theirs
+    refused = httpx.get(url, params={"grid": other["code"]}, headers=worker, timeout=120)
+    assert refused.status_code == 404
+    _no_data(refused, *sorted(theirs)[:5])
+    # without a grid: every row of their own grids, none of another's
+    everything = httpx.get(url, headers=worker, timeout=120).json()
+    codes = {f["properties"]["grid_code"] for f in everything["features"]}
+    assert mine["code"] in codes and other["code"] not in codes
+    assert not theirs & {f["properties"]["resident_id"] for f in everything["features"]}
+
+
+def test_staff_see_their_area_and_another_communitys_is_404(
+    typhoon: dict, people: dict, live_server: LiveServer, engine: Engine, district: dict
+) -> None:
+    hid = typhoon["feature"]["id"]
+    url = f"{live_server.url}/api/hazards/{hid}/check-on"
+    mine = people["mine"]
+    ok = httpx.get(url, params={"grid": mine["code"]}, headers=people["staff"], timeout=120)
+    assert ok.status_code == 200 and ok.json()["count"] == mine["check_on"]
+    ids = [f["properties"]["resident_id"] for f in ok.json()["features"]]
+    assert not {"name", "phone", "id_number"} & set(ok.json()["features"][0]["properties"])
+    refused = httpx.get(url, params={"grid": mine["code"]}, headers=people["other_staff"])
+    assert refused.status_code == 404
+    _no_data(refused, *ids[:5])
+    # the impact: grid rows and check-on counts of their own area only
+    impact = httpx.get(
+        f"{live_server.url}/api/hazards/{hid}/impact", headers=people["other_staff"], timeout=120
+    ).json()
+    assert all(g["code"].startswith(people["other_community"]) for g in impact["grids"])
+    assert mine["code"] not in {g["code"] for g in impact["grids"]}
+    assert impact["check_on"] == sum(g["check_on"] for g in impact["grids"])
+    # daily reports: their community yes; another community or the street around it, 404
+    report = f"{live_server.url}/reports/daily"
+    own = httpx.get(report, params={"community": people["community"]}, headers=people["staff"])
+    assert own.status_code == 200 and "每日态势报告" in own.text
+    name = district["admin_area"].set_index("code").loc[people["community"], "name"]
+    other = httpx.get(
+        report, params={"community": people["community"]}, headers=people["other_staff"]
+    )
+    assert other.status_code == 404
+    _no_data(other, name)
+    street = httpx.get(report, params={"street": people["street"]}, headers=people["staff"])
+    assert street.status_code == 404
+    by_street = httpx.get(
+        report, params={"street": people["street"]}, headers=people["street_staff"], timeout=120
+    )
+    assert by_street.status_code == 200 and "分社区情况" in by_street.text
+
+
+def test_the_live_incidents_and_stream_carry_only_the_staff_members_grids(
+    people: dict, live_server: LiveServer, engine: Engine
+) -> None:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT i.id, c.code FROM incident i JOIN grid g ON g.id = i.grid_id "
+                "JOIN admin_area c ON c.id = g.community_id "
+                "WHERE i.state NOT IN ('closed', 'rated', 'rejected') ORDER BY i.id"
+            )
+        ).all()
+    in_mine = {i for i, c in rows if c == people["community"]}
+    in_theirs = {i for i, c in rows if c == people["other_community"]}
+    assert in_mine and in_theirs
+    listed = httpx.get(f"{live_server.url}/api/live/incidents", headers=people["staff"]).json()
+    assert {r["id"] for r in listed} == in_mine
+    snapshot = httpx.get(f"{live_server.url}/api/live", headers=people["other_staff"]).json()
+    assert snapshot["open_incidents"] == len(in_theirs)
+
+    url = f"{live_server.url}/api/live/stream"
+    mine_key = people["staff"]["Authorization"].split()[1]
+    theirs_key = people["other_staff"]["Authorization"].split()[1]
+    first, second = min(in_mine), min(in_theirs)
+    with (
+        httpx.stream("GET", url, params={"api_key": mine_key}, timeout=30) as one,
+        httpx.stream("GET", url, params={"api_key": theirs_key}, timeout=30) as two,
+    ):
+        assert one.status_code == two.status_code == 200
+        seen_mine, seen_theirs = _events(one.iter_lines()), _events(two.iter_lines())
+        assert next(seen_mine)[0] == next(seen_theirs)[0] == "ready"
+        for incident_id in (first, second):  # one change in each community, in this order
+            with engine.begin() as conn:
+                conn.execute(
+                    text("UPDATE incident SET state = 'in_progress' WHERE id = :id"),
+                    {"id": incident_id},
+                )
+        # each screen's first incident event is its own community's: the other was withheld
+        assert next(seen_theirs)[1]["id"] == second
+        assert next(seen_mine)[1]["id"] == first
+
+
+def test_a_worker_reports_only_their_own_position(
+    people: dict, resident: dict, live_server: LiveServer, engine: Engine, district: dict
+) -> None:
+    lon, lat = district["road_node"].geometry.iloc[7].coords[0]
+    with engine.connect() as conn:
+        other = conn.execute(
+            text("SELECT min(id) FROM grid_worker WHERE id <> :w"), {"w": people["worker_id"]}
+        ).scalar_one()
+    url = f"{live_server.url}/api/workers/{other}/position"
+    for who in (people["worker"], people["staff"], people["street_staff"], resident):
+        r = httpx.post(url, json={"lon": lon, "lat": lat}, headers=who)
+        assert r.status_code == 403, r.text
+        _no_data(r, f"{lon:.5f}")
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT count(*) FROM worker_position WHERE worker_id = :w"), {"w": other}
+        ).scalar_one()
+    assert stored == 0
+
+
+def test_a_worker_confirms_only_recipients_of_their_grids_and_staff_see_only_theirs(
+    alert: dict, people: dict, live_server: LiveServer, engine: Engine
+) -> None:
+    with engine.connect() as conn:
+        own = set(
+            conn.execute(
+                text(
+                    "SELECT g.code FROM grid_assignment a JOIN grid g ON g.id = a.grid_id "
+                    "WHERE a.worker_id = :w"
+                ),
+                {"w": people["worker_id"]},
+            ).scalars()
+        )
+    code, resident_id = _pending_elsewhere(alert, own)
+    url = f"{live_server.url}/api/alerts/{alert['id']}/confirm"
+    r = httpx.post(url, json={"resident_ids": [resident_id]}, headers=people["worker"])
+    assert r.status_code in (404, 422), r.text
+    assert code not in r.text
+    with engine.connect() as conn:
+        confirmed = conn.execute(
+            text(
+                "SELECT confirmed_at FROM alert_recipient WHERE alert_id = :a AND resident_id = :r"
+            ),
+            {"a": alert["id"], "r": resident_id},
+        ).scalar_one()
+    assert confirmed is None
+    # the status an area's staff read: their grids, and the counts over them
+    for who in ("staff", "other_staff"):
+        r = httpx.get(
+            f"{live_server.url}/api/alerts/{alert['id']}",
+            params={"recipients": True},
+            headers=people[who],
+        )
+        if r.status_code == 404:  # the alert reached nobody in their area
+            continue
+        body = r.json()
+        assert body["recipients"] == sum(g["recipients"] for g in body["grids"])
+        grid_ids = {g["grid_id"] for g in body["grids"]}
+        assert {row["grid_id"] for row in body["recipient_list"]} <= grid_ids
+        assert grid_ids < {g["grid_id"] for g in alert["grids"]}

@@ -1,5 +1,7 @@
 """The wall-screen page in a real headless Chromium: every layer drawn offline, and incident
-changes made in the database reach the open page without a reload."""
+changes made in the database reach the open page without a reload; signed in with
+``?api_key=`` (the stream and the open list are read with the same key), staff only, and a
+community's staff see their own grids' incidents."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import shapely
 from shapely import box
 from shapely.geometry import mapping
 
+from api.auth import forget_cached_users, issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
 from gis import awareness_store as store
@@ -26,21 +29,38 @@ NEW_ID = 990001
 def district(engine: Engine, live_server: LiveServer) -> dict:
     layers = generate_district(3000, 11, progress=False)
     load_layers(engine, layers, replace=True, progress=False)
+    forget_cached_users()
+    admin = issue_token(engine, "live_admin", "admin")
+    community = layers["admin_area"].query("level == 'community'")["code"].iloc[0]
+    staff = issue_token(engine, "live_staff", "community_staff", community)
+    resident = issue_token(engine, "live_resident", "resident")
     w, s, e, n = grid_store.current_grids(engine).total_bounds
     cx = (w + e) / 2
     typhoon = box(cx - 0.003, s - 0.001, cx + 0.003, n + 0.001)
     r = httpx.post(
         f"{live_server.url}/api/hazards",
-        params={"kind": "typhoon", "severity": 3, "name": "台风海葵"},
+        params={"kind": "typhoon", "severity": 3, "name": "台风海葵", "api_key": admin},
         json=mapping(typhoon),
         timeout=60,
     )
     assert r.status_code == 201, r.text
     hazard_id = r.json()["id"]
     lon, lat = layers["road_node"].geometry.iloc[5].coords[0]
-    r = httpx.post(f"{live_server.url}/api/workers/2/position", json={"lon": lon, "lat": lat})
+    r = httpx.post(
+        f"{live_server.url}/api/workers/2/position",
+        json={"lon": lon, "lat": lat},
+        params={"api_key": admin},
+    )
     assert r.status_code == 201, r.text
-    return {"layers": layers, "typhoon": typhoon, "hazard_id": hazard_id}
+    return {
+        "layers": layers,
+        "typhoon": typhoon,
+        "hazard_id": hazard_id,
+        "admin": admin,
+        "staff": staff,
+        "community": community,
+        "resident": resident,
+    }
 
 
 def _open_count(engine: Engine) -> int:
@@ -48,11 +68,30 @@ def _open_count(engine: Engine) -> int:
 
 
 def test_the_live_page_is_offline_and_in_chinese(district: dict, live_server: LiveServer) -> None:
-    r = httpx.get(f"{live_server.url}/live", timeout=120)
+    key = district["admin"]
+    r = httpx.get(f"{live_server.url}/live", params={"api_key": key}, timeout=120)
     assert r.status_code == 200
     assert external_references(r.text) == []
     for words in ("态势一张图", "未结事件", "灾害影响区 1 处", "EventSource"):
         assert words in r.text
+    # the script reads the stream and the open list with the page's own key
+    assert f'"/api/live/stream?api_key={key}"' in r.text
+    assert f'"/api/live/incidents?api_key={key}"' in r.text
+
+
+def test_the_live_page_is_for_staff_and_shows_their_own_grids(
+    district: dict, engine: Engine, live_server: LiveServer
+) -> None:
+    url = f"{live_server.url}/live"
+    assert httpx.get(url, timeout=60).status_code == 401
+    refused = httpx.get(url, params={"api_key": district["resident"]}, timeout=60)
+    assert refused.status_code == 403 and "态势一张图" not in refused.text
+    r = httpx.get(url, params={"api_key": district["staff"]}, timeout=120)
+    assert r.status_code == 200
+    open_now = store.open_incidents(engine)
+    theirs = int((open_now["community_code"] == district["community"]).sum())
+    assert 0 < theirs < len(open_now)
+    assert f"未结事件 {theirs} 件" in r.text
 
 
 def test_incident_changes_reach_the_open_page_without_reload(
@@ -60,7 +99,8 @@ def test_incident_changes_reach_the_open_page_without_reload(
 ) -> None:
     shelters = store.shelters_live(engine)
     unusable = int(shelters.intersects(district["typhoon"]).sum())
-    with open_page(f"{live_server.url}/live", screenshot="live_map.png") as (page, log):
+    url = f"{live_server.url}/live?api_key={district['admin']}"
+    with open_page(url, screenshot="live_map.png") as (page, log):
         page.wait_for_function("window.wanggeLive && window.wanggeLive.connected === true")
         page.evaluate("window.__loadedOnce = 'yes'")  # a reload would wipe this
         markers = page.evaluate("Object.keys(window.wanggeLive.markers).length")
@@ -73,7 +113,9 @@ def test_incident_changes_reach_the_open_page_without_reload(
         assert page.locator("path.wangge-heat").count() > 0
         # the typhoon's affected grids and each vulnerable resident's way to safety
         impact = httpx.get(
-            f"{live_server.url}/api/hazards/{district['hazard_id']}/impact", timeout=120
+            f"{live_server.url}/api/hazards/{district['hazard_id']}/impact",
+            params={"api_key": district["admin"]},
+            timeout=120,
         ).json()
         assert page.locator("path.wangge-affected-grid").count() == len(impact["grids"])
         assert page.locator("path.wangge-checkon").count() == impact["check_on"] > 0
@@ -136,7 +178,7 @@ def test_incident_changes_reach_the_open_page_without_reload(
 def test_a_bulk_load_makes_the_page_fetch_the_open_list_again(
     district: dict, engine: Engine, live_server: LiveServer
 ) -> None:
-    with open_page(f"{live_server.url}/live") as (page, log):
+    with open_page(f"{live_server.url}/live?api_key={district['admin']}") as (page, log):
         page.wait_for_function("window.wanggeLive && window.wanggeLive.connected === true")
         before = page.evaluate("Object.keys(window.wanggeLive.markers).length")
         lon, lat = shapely.get_coordinates(district["typhoon"].centroid)[0]
