@@ -14,7 +14,16 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from api import errors
-from api.routers import awareness, facilities, grids, health, incidents, maps, resident
+from api.routers import (
+    awareness,
+    facilities,
+    grids,
+    health,
+    incidents,
+    maps,
+    planning,
+    resident,
+)
 from api.routers import kpi as kpi_routes
 from api.routers import open311 as open311_routes
 from api.routers import worker as worker_routes
@@ -78,6 +87,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(resident.router)
     app.include_router(facilities.router)
     app.include_router(incidents.router)
+    app.include_router(planning.router)
     app.include_router(awareness.router)
     app.include_router(worker_routes.router)
     app.include_router(kpi_routes.router)

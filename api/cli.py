@@ -214,6 +214,9 @@ def _register() -> None:
     app.command("locate")(grids_io.locate_command)
     network_app.command("import")(network.import_command)
     app.command("evacuate")(evacuate.evacuate)
+    from api.commands import plan
+
+    app.add_typer(plan.plan_app, name="plan")
     from api.commands import hazard
 
     app.add_typer(hazard.hazard_app, name="hazard")

@@ -655,3 +655,52 @@ class WorkerPosition(Base):
         Index("ix_worker_position_worker_id_at", "worker_id", "at"),
         *_geometry_checks(),
     )
+
+
+# ---- planning
+
+PLAN_SITE_ACTIONS = ("add", "remove")
+
+
+class PlanScenario(Base):
+    """A facility plan (规划方案) of one kind: sites added and existing facilities removed.
+
+    Scenarios are compared with today (现状) and with each other in
+    :mod:`analysis.coverage`; the sites are :class:`PlanSite` rows.
+    """
+
+    __tablename__ = "plan_scenario"
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    description: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    __table_args__ = (CheckConstraint(_one_of("kind", FACILITY_KINDS), name="kind"),)
+
+
+class PlanSite(Base):
+    """One change of a plan: a site added (with a point) or a facility removed (closed)."""
+
+    __tablename__ = "plan_site"
+    id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)
+    scenario_id: Mapped[int] = mapped_column(
+        ForeignKey("plan_scenario.id", ondelete="CASCADE"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(8))
+    facility_id: Mapped[int | None] = mapped_column(ForeignKey("facility.id", ondelete="CASCADE"))
+    name: Mapped[str | None] = mapped_column(Text)
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    cost: Mapped[float | None] = mapped_column(Float)
+    geom = mapped_column(Geometry("POINT", srid=SRID))
+    __table_args__ = (
+        CheckConstraint(_one_of("action", PLAN_SITE_ACTIONS), name="action"),
+        CheckConstraint(
+            "(action = 'add' AND geom IS NOT NULL) "
+            "OR (action = 'remove' AND facility_id IS NOT NULL)",
+            name="what",
+        ),
+        CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity"),
+        CheckConstraint("cost IS NULL OR cost >= 0", name="cost"),
+        *_geometry_checks(),
+    )
