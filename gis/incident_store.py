@@ -424,6 +424,31 @@ def id_by_token(conn: Connection, token: str) -> int | None:
     return None if found is None else int(found)
 
 
+def visibility(
+    everything: bool,
+    grid_ids: tuple[int, ...] = (),
+    worker_id: int | None = None,
+    reporter_id: int | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """The SQL condition on ``incident i`` that applies a caller's visibility, and its params.
+
+    The values come from ``grids.access`` (:class:`IncidentFilter`); every read of
+    incidents for a user goes through this one condition.
+    """
+    clause = (
+        "(:everything OR i.grid_id = ANY(:grids) "
+        "OR (CAST(:worker AS int) IS NOT NULL AND i.assignee_id = :worker) "
+        "OR (CAST(:reporter AS int) IS NOT NULL AND i.reporter_id = :reporter))"
+    )
+    params: dict[str, Any] = {
+        "everything": everything,
+        "grids": list(grid_ids),
+        "worker": worker_id,
+        "reporter": reporter_id,
+    }
+    return clause, params
+
+
 _LIST_COLUMNS = """
     i.id, i.category_code, c.name AS category_name, c.priority, i.source, i.description,
     i.state, i.reported_at, i.deadline, i.closed_at, i.assignee_id, i.reporter_id, i.rating,
@@ -454,19 +479,9 @@ def list_incidents(
     """
     _aware(since, "since")
     _aware(until, "until")
-    where = [
-        "(:everything OR i.grid_id = ANY(:grids) "
-        "OR (CAST(:worker AS int) IS NOT NULL AND i.assignee_id = :worker) "
-        "OR (CAST(:reporter AS int) IS NOT NULL AND i.reporter_id = :reporter))"
-    ]
-    params: dict[str, Any] = {
-        "everything": everything,
-        "grids": list(grid_ids),
-        "worker": worker_id,
-        "reporter": reporter_id,
-        "limit": limit,
-        "offset": offset,
-    }
+    clause, params = visibility(everything, grid_ids, worker_id, reporter_id)
+    where = [clause]
+    params.update(limit=limit, offset=offset)
     if states:
         where.append("i.state = ANY(:states)")
         params["states"] = list(states)

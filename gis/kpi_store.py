@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 import pandas as pd
 from sqlalchemy import Connection, text
+
+from gis.incident_store import visibility
 
 __all__ = ["INCIDENT_COLUMNS", "KpiFrames", "area_name", "kpi_frames"]
 
@@ -115,17 +117,8 @@ def kpi_frames(
     _aware(end, "end")
     if date_by not in _WINDOW_DATE:
         raise ValueError(f"date_by must be 'due' or 'reported', not {date_by!r}")
-    where = [
-        "(:everything OR i.grid_id = ANY(:grids) "
-        "OR (CAST(:worker AS int) IS NOT NULL AND i.assignee_id = :worker) "
-        "OR (CAST(:reporter AS int) IS NOT NULL AND i.reporter_id = :reporter))"
-    ]
-    params: dict[str, Any] = {
-        "everything": everything,
-        "grids": list(grid_ids),
-        "worker": worker_id,
-        "reporter": reporter_id,
-    }
+    clause, params = visibility(everything, grid_ids, worker_id, reporter_id)
+    where = [clause]
     date = _WINDOW_DATE[date_by]
     if start is not None:
         where.append(f"{date} >= :start")

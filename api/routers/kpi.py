@@ -19,7 +19,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal, cast
 
 import pandas as pd
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Engine
@@ -347,36 +347,31 @@ def review_page(review: Review) -> str:
     )
 
 
-@router.get("/api/kpi")
-async def get_kpi(
-    engine: EngineDep,
-    user: CurrentUser,
+def review_params(
     by: ByQuery = "grid",
     period: PeriodQuery = None,
     start: StartQuery = None,
     end: EndQuery = None,
     date_by: DateByQuery = "due",
     as_of: AsOfQuery = None,
-) -> dict[str, Any]:
+) -> ReviewQuery:
+    """The review's query parameters, shared by the JSON, the chart and the page."""
+    return review_query(by, period, start, end, date_by, as_of)
+
+
+QueryDep = Annotated[ReviewQuery, Depends(review_params)]
+
+
+@router.get("/api/kpi")
+async def get_kpi(engine: EngineDep, user: CurrentUser, query: QueryDep) -> dict[str, Any]:
     """KPIs of 考核 (结案率, 按期结案率, times, satisfaction) per group, for the caller's area."""
-    query = review_query(by, period, start, end, date_by, as_of)
     review = await run_in_threadpool(build_review, engine, user, query)
     return review_json(review)
 
 
 @router.get("/api/kpi/chart.png", response_class=Response)
-async def get_kpi_chart(
-    engine: EngineDep,
-    user: CurrentUser,
-    by: ByQuery = "grid",
-    period: PeriodQuery = None,
-    start: StartQuery = None,
-    end: EndQuery = None,
-    date_by: DateByQuery = "due",
-    as_of: AsOfQuery = None,
-) -> Response:
+async def get_kpi_chart(engine: EngineDep, user: CurrentUser, query: QueryDep) -> Response:
     """The printable chart (PNG, A4 landscape) of 结案率 and 按期结案率 per group."""
-    query = review_query(by, period, start, end, date_by, as_of)
 
     def draw() -> bytes:
         return review_chart(build_review(engine, user, query))
@@ -386,18 +381,8 @@ async def get_kpi_chart(
 
 
 @router.get("/kpi", response_class=HTMLResponse)
-async def kpi_page(
-    engine: EngineDep,
-    user: CurrentUser,
-    by: ByQuery = "grid",
-    period: PeriodQuery = None,
-    start: StartQuery = None,
-    end: EndQuery = None,
-    date_by: DateByQuery = "due",
-    as_of: AsOfQuery = None,
-) -> HTMLResponse:
+async def kpi_page(engine: EngineDep, user: CurrentUser, query: QueryDep) -> HTMLResponse:
     """The printable review page (网格化管理考核报表): table, chart, print stylesheet."""
-    query = review_query(by, period, start, end, date_by, as_of)
 
     def render() -> str:
         return review_page(build_review(engine, user, query))
