@@ -362,7 +362,7 @@ def test_an_uncoverable_lscp_says_which_demand_and_why() -> None:
     )  # fmt: skip
     assert rec.uncoverable["cell"].tolist() == [99]
     assert len(rec.sites) == 2  # the rest is still covered
-    assert "cannot be reached" in rec.explanation
+    assert "unserved whatever is opened" in rec.explanation
 
 
 def test_bad_solve_input_is_named() -> None:
