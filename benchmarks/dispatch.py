@@ -353,8 +353,9 @@ def part_intake(
         categories = [c.code for c in DEFAULT_CATEGORIES]
         port = free_port()
         proc = start_server(url, port)
-        # warm-up: each worker process connects and answers once, untimed
-        asyncio.run(fire(port, token, points[-100:], categories, 1.0, 4))
+        # warm-up, untimed: each worker process opens its connections (as many as requests
+        # in flight) and loads what it loads lazily (grids, categories, token)
+        asyncio.run(fire(port, token, points[-2000:], categories, 2.0, args.concurrency))
         # one at a time: the service time of one report, without queueing
         serial, serial_ok, _ = asyncio.run(
             fire(port, token, points[-1100:-100], categories, 3.0, 1)

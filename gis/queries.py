@@ -7,6 +7,8 @@ No personal data is read here: these frames feed pages any signed-in user may se
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 from sqlalchemy import Engine
 
@@ -69,6 +71,10 @@ def road_network_frames(engine: Engine) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFr
     return nodes, edges
 
 
+#: Tables written in bursts, whose version is a sequence moved by a trigger (no row lock).
+SEQUENCE_VERSIONS = {"incident": "incident_data_version_seq"}
+
+
 def data_version(engine: Engine, tables: tuple[str, ...]) -> tuple:
     """A value that changes whenever a row of ``tables`` is inserted, updated or deleted.
 
@@ -76,12 +82,19 @@ def data_version(engine: Engine, tables: tuple[str, ...]) -> tuple:
     the size of the tables.
     """
     with engine.connect() as conn:
-        rows = conn.exec_driver_sql(
-            "SELECT table_name, version FROM data_version WHERE table_name = ANY(%(t)s) "
-            "ORDER BY table_name",
-            {"t": list(tables)},
-        ).all()
-    return tuple(tuple(r) for r in rows)
+        rows: list[tuple[Any, ...]] = [
+            tuple(r)
+            for r in conn.exec_driver_sql(
+                "SELECT table_name, version FROM data_version WHERE table_name = ANY(%(t)s)",
+                {"t": list(tables)},
+            )
+        ]
+        for table in sorted(set(tables) & set(SEQUENCE_VERSIONS)):
+            version = conn.exec_driver_sql(
+                f"SELECT last_value * is_called::int FROM {SEQUENCE_VERSIONS[table]}"
+            ).scalar_one()
+            rows.append((table, version))
+    return tuple(sorted(rows))
 
 
 EVACUATION_HOUSEHOLDS = """

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
         description="Where the private cluster, generated data and logs live.",
     )
     private_port: int = Field(default=54329, description="Port of the private cluster.")
+    db_pool_size: int = Field(
+        default=20,
+        ge=1,
+        description="Database connections each server process keeps open (as many again "
+        "may open in a burst).",
+    )
 
     h3_resolution: int = Field(
         default=10, ge=0, le=15, description="H3 resolution of every located record."

@@ -20,6 +20,15 @@ depends_on = None
 #: hundred thousand incidents does not flood the listeners (or the notify queue).
 NOTIFY_ROWS_MAX = 200
 
+
+BUMP_SEQUENCE_FUNCTION = """
+CREATE FUNCTION wangge_bump_sequence() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM nextval(TG_ARGV[0]::regclass);
+    RETURN NULL;
+END $$
+"""
+
 NOTIFY_FUNCTION = f"""
 CREATE FUNCTION wangge_notify_incident_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
@@ -224,14 +233,16 @@ def upgrade() -> None:
     # every incident change, whichever path made it (API, CLI, load, psql), is announced
     # on channel 'incident_changed'; a trigger with transition tables serves one event
     op.execute(NOTIFY_FUNCTION)
-    # caches of incident aggregates (the live map's cube) rebuild when this moves
-    op.execute(
-        "INSERT INTO data_version (table_name, version) VALUES ('incident', 0) "
-        "ON CONFLICT (table_name) DO NOTHING"
-    )
+    # caches of incident aggregates (the live map's cube) rebuild when this moves.  Not a
+    # data_version row: incidents are written hundreds of times a second in a burst, and
+    # every writer would queue on that one row's lock until its commit (and leave a long
+    # chain of dead row versions); a sequence moves without locks or dead rows.
+    op.execute("CREATE SEQUENCE incident_data_version_seq")
+    op.execute(BUMP_SEQUENCE_FUNCTION)
     op.execute(
         "CREATE TRIGGER incident_data_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
-        "ON incident FOR EACH STATEMENT EXECUTE FUNCTION wangge_bump_data_version()"
+        "ON incident FOR EACH STATEMENT "
+        "EXECUTE FUNCTION wangge_bump_sequence('incident_data_version_seq')"
     )
     for event in ("INSERT", "UPDATE"):
         op.execute(
@@ -243,7 +254,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP TRIGGER IF EXISTS incident_data_version ON incident")
-    op.execute("DELETE FROM data_version WHERE table_name = 'incident'")
+    op.execute("DROP FUNCTION IF EXISTS wangge_bump_sequence()")
+    op.execute("DROP SEQUENCE IF EXISTS incident_data_version_seq")
     for event in ("insert", "update"):
         op.execute(f"DROP TRIGGER IF EXISTS incident_notify_{event} ON incident")
     op.execute("DROP FUNCTION IF EXISTS wangge_notify_incident_changed()")
