@@ -143,13 +143,18 @@ def demo(
     map_out: Annotated[Path | None, typer.Option(help="also write the map HTML here")] = None,
 ) -> None:
     """Generate and load the sample district, then serve the map at http://HOST:PORT/."""
+    import pandas as pd
+
     from etl.sample import generate_district
 
     settings = get_settings()
     households = households or settings.sample_households
     seed = settings.sample_seed if seed is None else seed
-    say(f"[demo] generating {households:,} households (seed {seed})")
-    layers = generate_district(households, seed)
+    # six months of incidents up to this hour, so the live picture, the overdue cases and
+    # the KPIs are of today (the same seed gives the same district whatever the date)
+    until = pd.Timestamp.now(tz="Asia/Shanghai").floor("h")
+    say(f"[demo] generating {households:,} households (seed {seed}), incidents up to {until}")
+    layers = generate_district(households, seed, end=until)
     engine = _load(layers, replace=True)
     if map_out is None and not serve:
         map_out = settings.data_dir / "demo_map.html"
