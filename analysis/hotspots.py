@@ -303,7 +303,10 @@ def early_warning(
     window : {"hour", "day", "week"}
         Window length of ``counts``.
     baseline_windows : int
-        Previous windows forming the baseline (28 days, or e.g. 12 weeks).
+        Previous windows forming the baseline (28 days, or e.g. 12 weeks).  For hourly
+        windows they are the same hour of the previous days (28 = four weeks of 14:00s),
+        so the daily rhythm does not read as a spike at the morning peak or hide one at
+        night.
     alpha : float
         Family-wise error level (divided by the number of series tested when
         ``bonferroni``).
@@ -372,7 +375,11 @@ def early_warning(
     np.add.at(table, (series, pos), counts["count"].to_numpy(np.float64))
 
     observed = table[:, -1]
-    base = table[:, max(0, n_w - 1 - baseline_windows) : n_w - 1]
+    # hours compare with the same hour of earlier days: a night is not measured against
+    # the afternoon's rush (nor an afternoon against the quiet night)
+    stride = HOURS_PER_DAY if window == "hour" else 1
+    earlier = np.arange(n_w - 1 - stride, -1, -stride)[:baseline_windows]
+    base = table[:, earlier[::-1]]
     span = max(base.shape[1], 1)
     expected = (base.sum(axis=1) + BASELINE_PRIOR_EVENTS) / span
     p = stats.poisson.sf(observed - 1, expected)
@@ -383,8 +390,9 @@ def early_warning(
 
     names = dict(category_names or {})
     unit = _WINDOW_WORDS[window]
+    same = f"{unit}s (same hour of day)" if window == "hour" else f"{unit}s"
     method = (
-        f"{POISSON_METHOD}: mean of the previous {base.shape[1]} {unit}s "
+        f"{POISSON_METHOD}: mean of the previous {base.shape[1]} {same} "
         f"(+{BASELINE_PRIOR_EVENTS} event prior), flagged when P(X >= observed) < "
         f"{threshold:.2g}"
         + (f" (alpha {alpha:g} / {m} series, Bonferroni)" if m > 1 else "")
@@ -397,7 +405,7 @@ def early_warning(
         name = names.get(str(category), str(category))
         evidence = (
             f"{place_kind} {place}, {name}: {int(observed[i])} {when} vs "
-            f"{expected[i]:.1f}/{unit} over the previous {base.shape[1]} {unit}s, "
+            f"{expected[i]:.1f}/{unit} over the previous {base.shape[1]} {same}, "
             f"p = {p[i]:.1g}"
         )
         out.append(
@@ -416,6 +424,10 @@ def early_warning(
             )
         )
     return out
+
+
+#: The stride of an hourly baseline: the same hour of the previous days.
+HOURS_PER_DAY = 24
 
 
 def _when(start: pd.Timestamp, window: str) -> str:

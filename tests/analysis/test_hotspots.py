@@ -223,3 +223,27 @@ def test_aggregate_feeds_early_warning_and_gi_star() -> None:
     )
     hot = gi_star(last_day["h3_cell"], last_day["count"], study_area=area)
     assert CENTRE in set(hot.hot["h3_cell"].tolist())
+
+
+def test_hourly_windows_compare_with_the_same_hour_of_earlier_days() -> None:
+    # four weeks of a street that is busy 9:00-18:00 (8 an hour) and quiet at night (0)
+    hours = pd.date_range("2026-10-01 00:00", periods=28 * 24, freq="h", tz="Asia/Shanghai")
+    busy = (hours.hour >= 9) & (hours.hour < 18)
+    base = pd.DataFrame(
+        {"place": 1, "category_code": "20502", "window_start": hours, "count": np.where(busy, 8, 0)}
+    )
+
+    def now(at: str, n: int) -> list:
+        start = pd.Timestamp(at, tz="Asia/Shanghai")
+        last = pd.DataFrame(
+            {"place": [1], "category_code": ["20502"], "window_start": [start], "count": [n]}
+        )
+        return early_warning(pd.concat([base, last]), window="hour", alpha=0.01)
+
+    # 10 at 14:00 is an ordinary afternoon (8 expected), not a spike against a mixed
+    # day-and-night mean of 3 an hour
+    assert now("2026-10-29 14:00", 10) == []
+    # 5 at 03:00 is far above the nights' nothing
+    found = now("2026-10-29 03:00", 5)
+    assert len(found) == 1 and found[0].expected < 0.1
+    assert "same hour of day" in found[0].evidence
