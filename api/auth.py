@@ -50,7 +50,8 @@ def _token_of(request: Request) -> str | None:
     return key or None
 
 
-def _lookup(engine: Engine, token: str) -> Principal | None:
+def user_for_token(engine: Engine, token: str) -> Principal | None:
+    """The user of a token (cached for :data:`CACHE_SECONDS`); None when unknown or expired."""
     digest = access_store.token_digest(token)
     now = time.monotonic()
     with _lock:
@@ -87,7 +88,7 @@ async def optional_user(request: Request, engine: EngineDep) -> Principal | None
     token = _token_of(request)
     if token is None:
         return None
-    user = await run_in_threadpool(_lookup, engine, token)
+    user = await run_in_threadpool(user_for_token, engine, token)
     if user is None:
         raise Unauthorized("the token is unknown or expired; ask for a new one")
     return user

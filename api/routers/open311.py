@@ -47,12 +47,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy import Engine
 
-from api.auth import principal_of
+from api.auth import user_for_token
 from api.deps import EngineDep, SettingsDep
 from api.errors import NotFound, Unauthorized
 from api.grid_snapshot import grid_snapshot
 from api.intake import Report, categories, file_report
-from gis import access_store, incident_store, open311_store
+from gis import incident_store, open311_store
 from gis.coords import CoordTypeError, from_wgs84
 from gis.incident_store import IncidentNotFound
 from gis.validate import ValidationError
@@ -178,11 +178,10 @@ def _signed_in(engine: Engine, key: str | None) -> Principal:
             "api_key is required: send the token of your system's account "
             "(from 'wangge users token NAME') as api_key",
         )
-    with engine.connect() as conn:
-        row = access_store.user_by_token(conn, key)
-    if row is None:
+    user = user_for_token(engine, key)
+    if user is None:
         raise Open311Error(403, "api_key is unknown or expired; ask for a new token")
-    return principal_of(row)
+    return user
 
 
 def _key_of(request: Request, fields: Mapping[str, str]) -> str | None:
