@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from analysis.aggregates import AggregateError
+from analysis.alerts import AlertTargetError
+from analysis.coverage import CoverageError
+from analysis.dispatch import DispatchInputError
+from analysis.hazard import HazardError
+from analysis.hotspots import HotspotError
+from analysis.location import LocationError
 from gis.cluster import DatabaseUnavailable
 from gis.coords import CoordTypeError
 from gis.incident_store import IncidentNotFound, StaleIncident
@@ -32,6 +41,34 @@ def problem(status: int, title: str, detail: str, **extra: object) -> JSONRespon
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
+#: Exceptions answered with their message alone: status and title.
+SIMPLE: dict[type[Exception], tuple[int, str]] = {
+    CoordTypeError: (422, "Unknown coordinate type"),
+    InvalidInput: (422, "Invalid input"),
+    NotFound: (404, "Not found"),
+    IncidentNotFound: (404, "Not found"),
+    Forbidden: (403, "Not allowed"),
+    NotAllowed: (403, "Not allowed"),
+    IllegalTransition: (409, "Not possible in this state"),
+    StaleIncident: (409, "Changed meanwhile"),
+    # bad input found deep in an analysis (an empty demand, an unknown window …)
+    AggregateError: (422, "Invalid input"),
+    HotspotError: (422, "Invalid input"),
+    HazardError: (422, "Invalid input"),
+    AlertTargetError: (422, "Invalid input"),
+    CoverageError: (422, "Invalid input"),
+    LocationError: (422, "Invalid input"),
+    DispatchInputError: (422, "Invalid input"),
+}
+
+
+def _simple(status: int, title: str) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def handle(_: Request, exc: Exception) -> JSONResponse:
+        return problem(status, title, str(exc))
+
+    return handle
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn our exceptions into problem responses."""
 
@@ -54,40 +91,14 @@ def install(app: FastAPI) -> None:
             ],
         )
 
-    @app.exception_handler(CoordTypeError)
-    async def _coord_type(_: Request, exc: CoordTypeError) -> JSONResponse:
-        return problem(422, "Unknown coordinate type", str(exc))
-
-    @app.exception_handler(NotFound)
-    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return problem(404, "Not found", str(exc))
-
-    @app.exception_handler(IncidentNotFound)
-    async def _incident_not_found(_: Request, exc: IncidentNotFound) -> JSONResponse:
-        return problem(404, "Not found", str(exc))
+    for exc_type, (status, title) in SIMPLE.items():
+        app.add_exception_handler(exc_type, _simple(status, title))
 
     @app.exception_handler(Unauthorized)
     async def _unauthorized(_: Request, exc: Unauthorized) -> JSONResponse:
         response = problem(401, "Not signed in", str(exc))
         response.headers["WWW-Authenticate"] = "Bearer"
         return response
-
-    @app.exception_handler(Forbidden)
-    @app.exception_handler(NotAllowed)
-    async def _forbidden(_: Request, exc: Exception) -> JSONResponse:
-        return problem(403, "Not allowed", str(exc))
-
-    @app.exception_handler(IllegalTransition)
-    async def _illegal(_: Request, exc: IllegalTransition) -> JSONResponse:
-        return problem(409, "Not possible in this state", str(exc))
-
-    @app.exception_handler(StaleIncident)
-    async def _stale(_: Request, exc: StaleIncident) -> JSONResponse:
-        return problem(409, "Changed meanwhile", str(exc))
-
-    @app.exception_handler(InvalidInput)
-    async def _invalid(_: Request, exc: InvalidInput) -> JSONResponse:
-        return problem(422, "Invalid input", str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _request(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -57,17 +57,16 @@ import h3
 import shapely
 from shapely.geometry import mapping
 
-from analysis.aggregates import WINDOWS, AggregateError, IncidentCube, window_starts
+from analysis.aggregates import WINDOWS, IncidentCube, window_starts
 from analysis.alerts import (
     GROUP_NAMES,
     GROUPS,
-    AlertTargetError,
     NoRecipients,
     compose_messages,
     nearest_safe_shelters,
     select_recipients,
 )
-from analysis.hazard import HazardError, HazardImpact, hazard_impact
+from analysis.hazard import HazardImpact, hazard_impact
 from analysis.hotspots import HotspotError, early_warning, gi_star
 from analysis.network import RoadNetwork
 from api.auth import CurrentUser
@@ -227,18 +226,15 @@ async def aggregates(
     if bad:
         raise HTTPException(422, f"split_by accepts {', '.join(SPLIT_COLUMNS)}, not {bad}")
     snap = await run_in_threadpool(_cube, request, engine)
-    try:
-        table = snap.cube.aggregate(
-            by=by,
-            window=window,
-            start=_aware(start, "start"),
-            end=_aware(end, "end"),
-            categories=category,
-            states=state,
-            split_by=tuple(split_by or ()),
-        )
-    except AggregateError as exc:
-        raise HTTPException(422, str(exc)) from exc
+    table = snap.cube.aggregate(
+        by=by,
+        window=window,
+        start=_aware(start, "start"),
+        end=_aware(end, "end"),
+        categories=category,
+        states=state,
+        split_by=tuple(split_by or ()),
+    )
     if by == "h3_cell":
         table.insert(1, "h3_index", [h3.int_to_str(int(c)) for c in table["h3_cell"]])
         table["h3_cell"] = table["h3_cell"].astype(str)  # 63-bit ints lose digits in JS
@@ -290,17 +286,14 @@ async def hotspots(
         snap = _cube(request, engine)
         counts = snap.cube.aggregate(by="h3_cell", start=lo, end=hi, categories=category)
         area = _study_area(request, engine, settings)
-        try:
-            result = gi_star(
-                counts["h3_cell"].to_numpy(np.int64),
-                counts["count"].to_numpy(np.float64),
-                k=k,
-                alpha=alpha,
-                fdr=fdr,
-                study_area=area,
-            )
-        except HotspotError as exc:
-            raise HTTPException(422, str(exc)) from exc
+        result = gi_star(
+            counts["h3_cell"].to_numpy(np.int64),
+            counts["count"].to_numpy(np.float64),
+            k=k,
+            alpha=alpha,
+            fdr=fdr,
+            study_area=area,
+        )
         frame = result.frame if all_cells else result.frame[result.frame["significant"] != "none"]
         from grids.locate import cell_polygons
 
@@ -560,20 +553,17 @@ def compute_impact(engine: Engine, hazard_id: int, network: RoadNetwork | None) 
             f"hazard {hazard_id} ('{hazard.name}') meets no current grid: it affects nobody "
             "in the area served (check its polygon)",
         )
-    try:
-        impact = hazard_impact(
-            hazard.geom,
-            grids=inputs.grids,
-            buildings=inputs.buildings,
-            households=inputs.households,
-            residents=inputs.residents,
-            shelters=inputs.shelters,
-            network=network,
-            workers=inputs.workers,
-            reference_year=_now().astimezone().year,
-        )
-    except HazardError as exc:
-        raise HTTPException(422, str(exc)) from exc
+    impact = hazard_impact(
+        hazard.geom,
+        grids=inputs.grids,
+        buildings=inputs.buildings,
+        households=inputs.households,
+        residents=inputs.residents,
+        shelters=inputs.shelters,
+        network=network,
+        workers=inputs.workers,
+        reference_year=_now().astimezone().year,
+    )
     return _Impact(hazard, inputs, impact, time.monotonic())
 
 
@@ -822,17 +812,14 @@ def deliver_alert(
     safe = nearest_safe_shelters(
         network, hazard.geom, households["id"].to_numpy(), lon, lat, inputs.shelters
     )
-    try:
-        recipients = select_recipients(
-            households.rename(columns={"id": "household_id"}),
-            inputs.residents,
-            alert.group,
-            reference_year=_now().astimezone().year,
-            shelters=safe.frame,
-            families=alert.families,
-        )
-    except AlertTargetError as exc:
-        raise HTTPException(422, str(exc)) from exc
+    recipients = select_recipients(
+        households.rename(columns={"id": "household_id"}),
+        inputs.residents,
+        alert.group,
+        reference_year=_now().astimezone().year,
+        shelters=safe.frame,
+        families=alert.families,
+    )
     message = alert.message or (
         f"【{KIND_NAMES.get(hazard.kind, hazard.kind)}预警】{hazard.name}影响您所在区域，"
         "请做好防范，必要时前往避难场所。"

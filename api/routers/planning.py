@@ -15,8 +15,6 @@ browser with the token as ``?api_key=`` (like ``/kpi``), e.g.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
@@ -76,15 +74,6 @@ def _bad_input(exc: Exception) -> HTTPException:
     return HTTPException(422, str(exc))
 
 
-@contextmanager
-def _coverage_errors_are_422() -> Iterator[None]:
-    """Bad planning input found deep in the analysis (an empty demand …) answers 422."""
-    try:
-        yield
-    except cv.CoverageError as exc:
-        raise _bad_input(exc) from exc
-
-
 def _network(request: Request, engine: Engine, settings: Settings) -> RoadNetwork:
     network = walking_state(request, engine, settings).network
     if network is None:
@@ -105,12 +94,9 @@ def _demand(engine: Engine, settings: Settings) -> pd.DataFrame:
 
 
 def _kind_group(kind: str, group: str | None) -> tuple[str, str]:
-    try:
-        cv.check_kind(kind)
-        standard = cv.load_standards()[kind]
-        return kind, cv.check_group(group or standard.group)
-    except cv.CoverageError as exc:
-        raise _bad_input(exc) from exc
+    cv.check_kind(kind)
+    standard = cv.load_standards()[kind]
+    return kind, cv.check_group(group or standard.group)
 
 
 def _named_unserved(
@@ -165,10 +151,9 @@ def _access_report(
     network = _network(request, engine, settings)
     demand = _demand(engine, settings) if demand is None else demand
     facilities = plan_store.facilities(engine)
-    with _coverage_errors_are_422():
-        standards = cv.load_standards()
-        result = cv.access(network, demand, facilities, kind, standards=standards)
-        split = cv.capacity_split(network, demand, facilities, kind, standards=standards)
+    standards = cv.load_standards()
+    result = cv.access(network, demand, facilities, kind, standards=standards)
+    split = cv.capacity_split(network, demand, facilities, kind, standards=standards)
     by_grid, by_community = _named_unserved(result, group, engine, top)
     return {
         "kind": kind,
@@ -187,10 +172,9 @@ def _access_cells_geojson(
     request: Request, engine: Engine, settings: Settings, kind: str, group: str
 ) -> str:
     network = _network(request, engine, settings)
-    with _coverage_errors_are_422():
-        demand = _demand(engine, settings)
-        facilities = plan_store.facilities(engine)
-        result = cv.access(network, demand, facilities, kind, standards=cv.load_standards())
+    demand = _demand(engine, settings)
+    facilities = plan_store.facilities(engine)
+    result = cv.access(network, demand, facilities, kind, standards=cv.load_standards())
     cells = access_cells(result, group)
     cells["cell"] = [f"{int(c):x}" for c in cells["cell"]]
     cells["minutes"] = [round(m, 2) if math.isfinite(m) else None for m in cells["minutes"]]
@@ -457,17 +441,14 @@ def _compare(
         plans.append(cv.Plan(s["name"], kind, s["added"], s["removed"]))
     network = _network(request, engine, settings)
     facilities = plan_store.facilities(engine)
-    try:
-        table, accesses = cv.compare_plans(
-            network,
-            _demand(engine, settings),
-            facilities,
-            plans,
-            kind,
-            standards=cv.load_standards(),
-        )
-    except cv.CoverageError as exc:
-        raise _bad_input(exc) from exc
+    table, accesses = cv.compare_plans(
+        network,
+        _demand(engine, settings),
+        facilities,
+        plans,
+        kind,
+        standards=cv.load_standards(),
+    )
     return table, accesses, plans, facilities
 
 
@@ -597,10 +578,9 @@ async def access_page(
     def render() -> str:
         network = _network(request, engine, settings)
         facilities = plan_store.facilities(engine)
-        with _coverage_errors_are_422():
-            result = cv.access(
-                network, _demand(engine, settings), facilities, kind, standards=cv.load_standards()
-            )
+        result = cv.access(
+            network, _demand(engine, settings), facilities, kind, standards=cv.load_standards()
+        )
         return render_offline(access_map(result, facilities, group=group, settings=settings))
 
     return HTMLResponse(await run_in_threadpool(render))
@@ -622,14 +602,13 @@ async def sites_page(
 
     def render() -> str:
         solved = _recommend(request, engine, settings, body)
-        with _coverage_errors_are_422():
-            today = cv.access(
-                solved.network,
-                solved.demand,
-                solved.facilities,
-                solved.kind,
-                standards=cv.load_standards(),
-            )
+        today = cv.access(
+            solved.network,
+            solved.demand,
+            solved.facilities,
+            solved.kind,
+            standards=cv.load_standards(),
+        )
         m = access_map(
             today,
             solved.facilities,
