@@ -35,9 +35,7 @@ from grids.categories import DEFAULT_CATEGORIES
 from grids.locate import NO_GRID, h3_cells, ids_at, locate_points, representative_points
 
 #: Tables emptied by ``replace=True``, children first.
-TABLES = [
-    t.name for t in reversed(models.metadata.sorted_tables) if t.name not in models.BOOKKEEPING
-]
+TABLES = [t.name for t in reversed(models.metadata.sorted_tables)]
 
 
 @dataclass

@@ -540,22 +540,6 @@ class AuditLog(Base):
     detail: Mapped[dict | None] = mapped_column(JSONB)
 
 
-#: Tables that hold no data of their own: never emptied or loaded with the data.
-BOOKKEEPING = frozenset({"data_version"})
-
-
-class DataVersion(Base):
-    """A counter per table, bumped by a statement trigger on every change.
-
-    Caches (the grid locator, the shelter index) compare it to know when to rebuild,
-    at the cost of one primary-key read instead of a scan of the table.
-    """
-
-    __tablename__ = "data_version"
-    table_name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    version: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
-
-
 # ---- awareness
 
 #: Who an alert is for: every household in the area, or one group of residents

@@ -7,8 +7,6 @@ No personal data is read here: these frames feed pages any signed-in user may se
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 from sqlalchemy import Engine
 
@@ -71,30 +69,42 @@ def road_network_frames(engine: Engine) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFr
     return nodes, edges
 
 
-#: Tables written in bursts, whose version is a sequence moved by a trigger (no row lock).
-SEQUENCE_VERSIONS = {"incident": "incident_data_version_seq"}
+#: Tables whose changes caches follow: each has a sequence ``<table>_data_version_seq``
+#: that a statement trigger moves on every insert, update, delete or truncate.
+VERSIONED_TABLES = (
+    "grid",
+    "road_node",
+    "road_edge",
+    "facility",
+    "shelter",
+    "building",
+    "household",
+    "incident",
+)
 
 
 def data_version(engine: Engine, tables: tuple[str, ...]) -> tuple:
     """A value that changes whenever a row of ``tables`` is inserted, updated or deleted.
 
-    Read from the trigger-kept ``data_version`` counters: one index lookup, whatever
-    the size of the tables.
+    Read from the trigger-moved sequences (one statement, whatever the size of the
+    tables): cheap enough to ask before every cached answer.
+
+    Raises
+    ------
+    ValueError
+        For a table whose changes are not followed (see :data:`VERSIONED_TABLES`).
     """
+    unknown = sorted(set(tables) - set(VERSIONED_TABLES))
+    if unknown:
+        raise ValueError(f"no data version is kept for {', '.join(unknown)}")
+    names = sorted(set(tables))
+    if not names:
+        return ()
+    sql = " UNION ALL ".join(
+        f"SELECT '{t}', last_value * is_called::int FROM {t}_data_version_seq" for t in names
+    )
     with engine.connect() as conn:
-        rows: list[tuple[Any, ...]] = [
-            tuple(r)
-            for r in conn.exec_driver_sql(
-                "SELECT table_name, version FROM data_version WHERE table_name = ANY(%(t)s)",
-                {"t": list(tables)},
-            )
-        ]
-        for table in sorted(set(tables) & set(SEQUENCE_VERSIONS)):
-            version = conn.exec_driver_sql(
-                f"SELECT last_value * is_called::int FROM {SEQUENCE_VERSIONS[table]}"
-            ).scalar_one()
-            rows.append((table, version))
-    return tuple(sorted(rows))
+        return tuple(tuple(r) for r in conn.exec_driver_sql(sql))
 
 
 EVACUATION_HOUSEHOLDS = """
