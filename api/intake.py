@@ -9,6 +9,8 @@ and stored with its first history step in one transaction.
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import threading
 import time
@@ -344,3 +346,77 @@ def file_reports(
         raise InvalidInput("the file holds no reports")
     with engine.begin() as conn:
         return [_store(conn, p, user, snap, settings) for p in placed]
+
+
+HOTLINE_COLUMNS = ("category_code", "description", "lon", "lat")
+
+
+def read_hotline_csv(data: bytes) -> list[Report]:
+    """Reports from a 12345 hotline export (UTF-8 or GBK CSV with a header row).
+
+    Columns: ``category_code``, ``description``, ``lon``, ``lat`` and optionally
+    ``coord_type``, ``reported_at`` (ISO 8601 with offset), ``address``, ``contact_name``,
+    ``contact_phone``.  Unreadable values are reported by row and field, all at once.
+    """
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            content = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # pragma: no cover - gb18030 decodes any bytes
+        raise InvalidInput("the file is neither UTF-8 nor GBK text")
+    reader = csv.DictReader(io.StringIO(content))
+    missing = [c for c in HOTLINE_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise InvalidInput(
+            f"the CSV lacks column(s) {', '.join(missing)}; it needs "
+            f"{', '.join(HOTLINE_COLUMNS)} (and may have coord_type, reported_at, address, "
+            "contact_name, contact_phone)"
+        )
+    reports: list[Report] = []
+    problems: list[Problem] = []
+    for i, rec in enumerate(reader, start=1):
+        values: dict[str, Any] = {}
+        for name in ("lon", "lat"):
+            try:
+                values[name] = float(rec[name])
+            except (TypeError, ValueError):
+                problems.append(
+                    Problem("hotline", i, None, name, f"{rec[name]!r} is not a number", "degrees")
+                )
+        at = None
+        if rec.get("reported_at"):
+            try:
+                at = datetime.fromisoformat(rec["reported_at"])
+                if at.tzinfo is None:
+                    at = at.replace(tzinfo=SHANGHAI)
+            except ValueError:
+                problems.append(
+                    Problem(
+                        "hotline",
+                        i,
+                        None,
+                        "reported_at",
+                        f"{rec['reported_at']!r} is not a date and time",
+                        "write e.g. 2026-11-23T09:30:00+08:00",
+                    )
+                )
+        if len(values) == 2:
+            reports.append(
+                Report(
+                    category_code=(rec["category_code"] or "").strip(),
+                    description=rec["description"] or "",
+                    lon=values["lon"],
+                    lat=values["lat"],
+                    coord_type=(rec.get("coord_type") or "wgs84").strip(),
+                    source="hotline_12345",
+                    address=rec.get("address") or None,
+                    contact_name=rec.get("contact_name") or None,
+                    contact_phone=rec.get("contact_phone") or None,
+                    reported_at=at,
+                )
+            )
+    if problems:
+        raise ValidationError(problems)
+    return reports

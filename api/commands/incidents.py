@@ -63,8 +63,7 @@ def import_hotline(
     """File every report of a 12345 hotline CSV, all or nothing."""
     from api.auth import principal_of
     from api.grid_snapshot import read_snapshot
-    from api.intake import file_reports
-    from api.routers.incidents import read_hotline_csv
+    from api.intake import file_reports, read_hotline_csv
     from gis.access_store import user_by_name
     from gis.settings import get_settings
     from gis.validate import ValidationError

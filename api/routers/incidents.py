@@ -6,8 +6,6 @@ Every route needs a signed-in user; what they see and may do is decided by
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -20,14 +18,14 @@ from api.auth import CurrentUser
 from api.deps import EngineDep, SettingsDep
 from api.errors import NotFound
 from api.grid_snapshot import grid_snapshot
-from api.intake import Filed, Report, categories, file_report, file_reports
+from api.intake import Filed, Report, categories, file_report, file_reports, read_hotline_csv
 from etl.photos import PhotoRejected, check_photo
 from gis import incident_store
 from gis.coords import COORD_TYPES
 from gis.models import INCIDENT_SOURCES, INCIDENT_STATES
 from gis.validate import Problem, ValidationError
 from grids.access import Forbidden, incident_filter, require_staff
-from grids.incidents import ACTIONS, SHANGHAI, InvalidInput
+from grids.incidents import ACTIONS, InvalidInput
 
 router = APIRouter(tags=["incidents"])
 
@@ -381,80 +379,6 @@ async def get_photo(
 
     content_type, data = await run_in_threadpool(read)
     return Response(data, media_type=content_type, headers={"Cache-Control": "private"})
-
-
-HOTLINE_COLUMNS = ("category_code", "description", "lon", "lat")
-
-
-def read_hotline_csv(data: bytes) -> list[Report]:
-    """Reports from a 12345 hotline export (UTF-8 or GBK CSV with a header row).
-
-    Columns: ``category_code``, ``description``, ``lon``, ``lat`` and optionally
-    ``coord_type``, ``reported_at`` (ISO 8601 with offset), ``address``, ``contact_name``,
-    ``contact_phone``.  Unreadable values are reported by row and field, all at once.
-    """
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            content = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # pragma: no cover - gb18030 decodes any bytes
-        raise InvalidInput("the file is neither UTF-8 nor GBK text")
-    reader = csv.DictReader(io.StringIO(content))
-    missing = [c for c in HOTLINE_COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise InvalidInput(
-            f"the CSV lacks column(s) {', '.join(missing)}; it needs "
-            f"{', '.join(HOTLINE_COLUMNS)} (and may have coord_type, reported_at, address, "
-            "contact_name, contact_phone)"
-        )
-    reports: list[Report] = []
-    problems: list[Problem] = []
-    for i, rec in enumerate(reader, start=1):
-        values: dict[str, Any] = {}
-        for name in ("lon", "lat"):
-            try:
-                values[name] = float(rec[name])
-            except (TypeError, ValueError):
-                problems.append(
-                    Problem("hotline", i, None, name, f"{rec[name]!r} is not a number", "degrees")
-                )
-        at = None
-        if rec.get("reported_at"):
-            try:
-                at = datetime.fromisoformat(rec["reported_at"])
-                if at.tzinfo is None:
-                    at = at.replace(tzinfo=SHANGHAI)
-            except ValueError:
-                problems.append(
-                    Problem(
-                        "hotline",
-                        i,
-                        None,
-                        "reported_at",
-                        f"{rec['reported_at']!r} is not a date and time",
-                        "write e.g. 2026-11-23T09:30:00+08:00",
-                    )
-                )
-        if len(values) == 2:
-            reports.append(
-                Report(
-                    category_code=(rec["category_code"] or "").strip(),
-                    description=rec["description"] or "",
-                    lon=values["lon"],
-                    lat=values["lat"],
-                    coord_type=(rec.get("coord_type") or "wgs84").strip(),
-                    source="hotline_12345",
-                    address=rec.get("address") or None,
-                    contact_name=rec.get("contact_name") or None,
-                    contact_phone=rec.get("contact_phone") or None,
-                    reported_at=at,
-                )
-            )
-    if problems:
-        raise ValidationError(problems)
-    return reports
 
 
 @router.post("/api/incidents/hotline", status_code=201)
