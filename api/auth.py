@@ -105,7 +105,6 @@ async def current_user(user: Annotated[Principal | None, Depends(optional_user)]
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
-OptionalUser = Annotated[Principal | None, Depends(optional_user)]
 
 
 def issue_token(

@@ -51,11 +51,6 @@ class GridSnapshot:
         x, y = self.to_metric.transform(lon, lat)
         return float(shapely.distance(self.edges_m[pos], shapely.Point(x, y)))
 
-    def position_of(self, grid_id: int) -> int:
-        """Position of a current grid by its id, or NO_GRID."""
-        found = np.flatnonzero(self.ids == grid_id)
-        return int(found[0]) if len(found) else NO_GRID
-
 
 def read_snapshot(engine: Engine, version: tuple = ()) -> GridSnapshot:
     """Read the current grids and index them."""
