@@ -330,7 +330,7 @@ def run_escalations(
             ),
             {"open": sorted(lifecycle.OPEN_STATES)},
         ).scalars()
-        rows = {i: r for i in ids if (r := incident_store.read_incident(conn, int(i))) is not None}
+        rows = incident_store.read_incidents(conn, [int(i) for i in ids])
     table = categories(engine)
     due = lifecycle.escalation_due(
         [state_of(r) for r in rows.values()], now, since=since, categories=table

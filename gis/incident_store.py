@@ -105,14 +105,19 @@ def _aware(at: datetime | None, what: str) -> None:
 _EVENT_COLUMNS = "id, incident_id, from_state, to_state, at, actor, note"
 
 
-def _events(conn: Connection, incident_id: int) -> tuple[EventRow, ...]:
+def _events(conn: Connection, ids: list[int]) -> dict[int, tuple[EventRow, ...]]:
+    """The events of the given incidents, each incident's ordered by time (then id)."""
     rows = conn.execute(
         text(
-            f"SELECT {_EVENT_COLUMNS} FROM incident_event WHERE incident_id = :id ORDER BY at, id"
+            f"SELECT {_EVENT_COLUMNS} FROM incident_event WHERE incident_id = ANY(:ids) "
+            "ORDER BY incident_id, at, id"
         ),
-        {"id": incident_id},
+        {"ids": ids},
     ).mappings()
-    return tuple(EventRow(**r) for r in rows)
+    out: dict[int, list[EventRow]] = {}
+    for r in rows:
+        out.setdefault(int(r["incident_id"]), []).append(EventRow(**r))
+    return {i: tuple(events) for i, events in out.items()}
 
 
 def _latest_event(conn: Connection, incident_id: int) -> EventRow | None:
@@ -130,44 +135,46 @@ def _latest_event(conn: Connection, incident_id: int) -> EventRow | None:
     return EventRow(**row) if row else None
 
 
-def read_incident(
-    conn: Connection, incident_id: int, *, for_update: bool = False
-) -> IncidentRow | None:
-    """One incident with its events ordered by time (then id).
+_INCIDENT_COLUMNS = (
+    "id, category_code, source, description, state, reported_at, "
+    "ST_X(geom) AS lon, ST_Y(geom) AS lat, deadline, closed_at, assignee_id, "
+    "reporter_id, rating, grid_id, h3_cell, near_boundary, duplicate_of, merged_into, address"
+)
+
+
+def read_incidents(
+    conn: Connection, ids: list[int], *, for_update: bool = False
+) -> dict[int, IncidentRow]:
+    """Incidents by id with their events ordered by time (then id); unknown ids are absent.
+
+    Two statements whatever the number of incidents (the escalation job reads every open
+    case at once).
 
     Parameters
     ----------
     conn
         An open connection; with ``for_update`` it must be inside a transaction.
-    incident_id
-        ``incident.id``.
+    ids
+        ``incident.id`` values.
     for_update
-        Lock the incident row (``SELECT … FOR UPDATE``) until the transaction ends, so
+        Lock the incident rows (``SELECT … FOR UPDATE``) until the transaction ends, so
         that concurrent writers of the same incident wait for each other.
-
-    Returns
-    -------
-    IncidentRow or None
-        None when no incident has that id.
     """
     lock = " FOR UPDATE" if for_update else ""
-    row = (
-        conn.execute(
-            text(
-                "SELECT id, category_code, source, description, state, reported_at, "
-                "ST_X(geom) AS lon, ST_Y(geom) AS lat, deadline, closed_at, assignee_id, "
-                "reporter_id, rating, grid_id, h3_cell, near_boundary, duplicate_of, "
-                "merged_into, address "
-                f"FROM incident WHERE id = :id{lock}"
-            ),
-            {"id": incident_id},
-        )
-        .mappings()
-        .first()
-    )
-    if row is None:
-        return None
-    return IncidentRow(**row, events=_events(conn, incident_id))
+    rows = conn.execute(
+        text(f"SELECT {_INCIDENT_COLUMNS} FROM incident WHERE id = ANY(:ids){lock}"),
+        {"ids": list(ids)},
+    ).mappings()
+    found = {int(r["id"]): dict(r) for r in rows}
+    events = _events(conn, list(found))
+    return {i: IncidentRow(**r, events=events.get(i, ())) for i, r in found.items()}
+
+
+def read_incident(
+    conn: Connection, incident_id: int, *, for_update: bool = False
+) -> IncidentRow | None:
+    """One incident with its events (see :func:`read_incidents`); None when unknown."""
+    return read_incidents(conn, [incident_id], for_update=for_update).get(incident_id)
 
 
 def insert_incident(conn: Connection, row: IncidentRow) -> int:
