@@ -27,7 +27,7 @@ from folium.template import Template
 import geopandas as gpd
 import shapely
 
-from analysis.coverage import GROUP_NAMES, KIND_NAMES, TODAY, Access
+from analysis.coverage import GROUP_NAMES, KIND_NAMES, TODAY, Access, Plan
 from grids.locate import cell_polygons
 from maps.assets import STATIC_URL, VENDOR_URL, localize
 from maps.district import add_title, base_map, display_value, feature_collection
@@ -494,3 +494,26 @@ def render_kwargs(for_file: bool) -> dict[str, Any]:
     if for_file:
         return {"vendor_url": VENDOR_DIR.as_posix(), "static_url": STATIC_DIR.as_posix()}
     return {"vendor_url": VENDOR_URL, "static_url": STATIC_URL}
+
+
+def plan_map(
+    accesses: dict[str, Access],
+    table: pd.DataFrame,
+    facilities: pd.DataFrame,
+    plan: Plan,
+    *,
+    group: str,
+    **urls: Any,
+) -> folium.Map:
+    """:func:`compare_map` of one plan against today, from :func:`compare_plans`' output."""
+    return compare_map(
+        accesses[TODAY],
+        accesses[plan.name],
+        facilities,
+        group=group,
+        added=plan.added,
+        removed=plan.removed,
+        table=table,
+        plan_name=plan.name,
+        **urls,
+    )

@@ -330,23 +330,13 @@ def _write_compare_map(
 ) -> None:
     from analysis import coverage as cv
     from maps.assets import render_offline
-    from maps.coverage import compare_map, render_kwargs
+    from maps.coverage import plan_map, render_kwargs
 
     table, accesses = cv.compare_plans(
         network, demand, facilities, [plan], kind, standards=standards
     )
     urls = render_kwargs(for_file=True)
-    m = compare_map(
-        accesses[cv.TODAY],
-        accesses[plan.name],
-        facilities,
-        group=group,
-        added=plan.added,
-        removed=plan.removed,
-        table=table,
-        plan_name=plan.name,
-        **urls,
-    )
+    m = plan_map(accesses, table, facilities, plan, group=group, **urls)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_offline(m, urls["vendor_url"], urls["static_url"]), encoding="utf-8")
     say(f"[plan] before/after map written to {path}")

@@ -37,7 +37,7 @@ from gis.coords import to_wgs84
 from gis.settings import Settings
 from grids.access import Principal, require_planner
 from maps.assets import render_offline
-from maps.coverage import access_cells, access_map, compare_map
+from maps.coverage import access_cells, access_map, plan_map
 
 
 async def planner(user: CurrentUser) -> Principal:
@@ -637,17 +637,7 @@ async def compare_page(
     def render() -> str:
         table, accesses, plans, facilities = _compare(request, engine, settings, kind, [scenario])
         plan = plans[0]
-        m = compare_map(
-            accesses[cv.TODAY],
-            accesses[plan.name],
-            facilities,
-            group=group,
-            added=plan.added,
-            removed=plan.removed,
-            table=table,
-            plan_name=plan.name,
-            settings=settings,
-        )
+        m = plan_map(accesses, table, facilities, plan, group=group, settings=settings)
         return render_offline(m)
 
     return HTMLResponse(await run_in_threadpool(render))
