@@ -41,7 +41,6 @@ Privacy
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Final
 
 import numpy as np
@@ -55,6 +54,7 @@ from shapely.geometry.base import BaseGeometry
 
 from analysis.nearest import NoShelterReachable, ShelterIndex
 from analysis.network import NetworkError, RoadNetwork
+from gis import clock
 from gis.coords import CoordTypeError, geometries_to_wgs84, local_metric_crs_for
 from gis.settings import get_settings
 from grids.locate import locate_points, representative_points
@@ -371,7 +371,7 @@ def hazard_impact(
     hh = hh[["id", "building_id"]].rename(columns={"id": "household_id"})
     res_mask = np.isin(residents["household_id"].to_numpy(np.int64), hh["household_id"])
     res = residents[res_mask]
-    year = reference_year if reference_year is not None else datetime.now(UTC).year
+    year = reference_year if reference_year is not None else clock.utcnow().year
     people = pd.DataFrame(
         {
             "resident_id": res["id"].to_numpy(np.int64),

@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
@@ -27,6 +26,7 @@ from api.routers import (
 from api.routers import kpi as kpi_routes
 from api.routers import open311 as open311_routes
 from api.routers import worker as worker_routes
+from gis import clock
 from gis.db import get_engine
 from gis.settings import Settings, get_settings
 from maps.assets import STATIC_DIR, STATIC_URL, VENDOR_DIR, VENDOR_URL
@@ -41,12 +41,11 @@ async def escalation_loop(engine: Engine, interval_s: float) -> None:
     write, so a case is escalated once and the other runs skip it.
     """
     from api.casework import run_escalations
-    from grids.incidents import SHANGHAI
 
-    since = datetime.now(SHANGHAI)
+    since = clock.now()
     while True:
         await asyncio.sleep(interval_s)
-        now = datetime.now(SHANGHAI)
+        now = clock.now()
         try:
             # reminders that fell due since the last run only, so none is sent twice
             run = await run_in_threadpool(run_escalations, engine, now, since)

@@ -18,7 +18,7 @@ import h3
 
 from api.errors import NotFound
 from api.intake import categories
-from gis import access_store, incident_store
+from gis import access_store, clock, incident_store
 from gis.incident_store import IncidentRow
 from grids import incidents as lifecycle
 from grids.access import Principal, may_see_contact, may_see_incident, require_staff
@@ -84,7 +84,7 @@ def incident_detail(conn: Connection, user: Principal, row: IncidentRow) -> dict
         "overdue": bool(
             row.deadline is not None
             and row.state in lifecycle.OPEN_STATES
-            and row.deadline < datetime.now(SHANGHAI)
+            and row.deadline < clock.now()
         ),
         "closed_at": _iso(row.closed_at),
         "escalation_level": state.escalation_level,
@@ -168,7 +168,7 @@ def apply_step(
         state,
         step.action,
         user.actor,
-        at or datetime.now(SHANGHAI),
+        at or clock.now(),
         step.note,
         assignee_id=step.assignee_id,
         rating=step.rating,
@@ -216,7 +216,7 @@ def merge(engine: Engine, user: Principal, duplicate_id: int, into_id: int) -> d
     require_staff(user, "merge duplicate reports")
     if duplicate_id == into_id:
         raise InvalidInput("an incident cannot be merged into itself")
-    now = datetime.now(SHANGHAI)
+    now = clock.now()
     with engine.begin() as conn:
         dup = visible_incident(conn, user, duplicate_id)
         into = visible_incident(conn, user, into_id)
@@ -295,7 +295,7 @@ def confirm_grid(
             conn,
             incident_id,
             state=row.state,
-            at=max(datetime.now(SHANGHAI), state_of(row).last_at),
+            at=max(clock.now(), state_of(row).last_at),
             actor=user.username,
             note=f"确认所属网格 {code} (grid confirmed)",
         )
@@ -321,7 +321,7 @@ def run_escalations(
     audit log (who was reminded of which case).  A case someone moved while the job
     ran is skipped and reported, not overwritten.
     """
-    now = now or datetime.now(SHANGHAI)
+    now = now or clock.now()
     with engine.connect() as conn:
         ids = conn.execute(
             text(

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from api.commands.common import console, fail, ready_engine, say
-from gis import cluster
+from gis import clock, cluster
 from gis.settings import get_settings
 
 app = typer.Typer(
@@ -152,7 +152,7 @@ def demo(
     seed = settings.sample_seed if seed is None else seed
     # six months of incidents up to this hour, so the live picture, the overdue cases and
     # the KPIs are of today (the same seed gives the same district whatever the date)
-    until = pd.Timestamp.now(tz="Asia/Shanghai").floor("h")
+    until = pd.Timestamp(clock.now()).floor("h")
     say(f"[demo] generating {households:,} households (seed {seed}), incidents up to {until}")
     layers = generate_district(households, seed, end=until)
     engine = _load(layers, replace=True)

@@ -8,7 +8,6 @@ recommended dispatch is guarded and stored like any other step, its reason in th
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -19,10 +18,10 @@ from analysis import dispatch
 from analysis.network import RoadNetwork
 from api import casework
 from api.walking import walking_state
-from gis import dispatch_store, incident_store
+from gis import clock, dispatch_store, incident_store
 from gis.settings import Settings
 from grids.access import Principal, require_staff
-from grids.incidents import SHANGHAI, InvalidInput
+from grids.incidents import InvalidInput
 
 
 def _network(request: Request, engine: Engine, settings: Settings) -> RoadNetwork:
@@ -152,7 +151,7 @@ def redispatch_backlog(
     best = dispatch.assign_batch(travel, **kwargs)  # type: ignore[arg-type]
     greedy = dispatch.assign_greedy(travel, **kwargs)  # type: ignore[arg-type]
     assigned, skipped, unchanged = [], [], []
-    now = datetime.now(SHANGHAI)
+    now = clock.now()
     for i, case in enumerate(cases.itertuples(index=False)):
         worker = int(best.worker_of[i])
         if worker == dispatch.NO_WORKER:

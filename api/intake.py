@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Engine
 import h3
 
 from api.grid_snapshot import GridSnapshot
-from gis import incident_store
+from gis import clock, incident_store
 from gis.coords import to_wgs84
 from gis.incident_store import EventRow, IncidentRow
 from gis.models import INCIDENT_SOURCES
@@ -167,7 +167,7 @@ def check_report(
                 f"use one of {', '.join(allowed)}",
             )
         )
-    at = rep.reported_at or datetime.now(SHANGHAI)
+    at = rep.reported_at or clock.now()
     if at.tzinfo is None:
         problems.append(
             _problem(

@@ -82,6 +82,7 @@ import geopandas as gpd
 import shapely
 from pyproj import Geod, Transformer
 
+from gis import clock
 from grids.categories import DEFAULT_CATEGORIES
 
 __all__ = ["DEFAULT_END", "LAYERS", "generate_district"]
@@ -566,7 +567,7 @@ def _times(seconds: np.ndarray) -> pd.Series:
 def _end_timestamp(end: datetime | None) -> pd.Timestamp:
     """The end of the incident window, tz-aware in Asia/Shanghai."""
     if end is None:
-        return DEFAULT_END
+        return pd.Timestamp(clock.now()).tz_convert(TZ).floor("h")
     ts = pd.Timestamp(end)
     return ts.tz_localize(TZ) if ts.tzinfo is None else ts.tz_convert(TZ)
 
@@ -2111,8 +2112,10 @@ def generate_district(
     months
         Length of the incident window, in calendar months ending at ``end``.
     end
-        End of the incident window (naive times are Asia/Shanghai); defaults to
-        :data:`DEFAULT_END` (2026-11-01 00:00) so that the output does not depend on today.
+        End of the incident window (naive times are Asia/Shanghai); defaults to the start
+        of the current hour by :mod:`gis.clock`, so that the district's cases are of today.
+        Pass a fixed end (e.g. :data:`DEFAULT_END`) for output that does not depend on the
+        day it is made.
 
     Returns
     -------

@@ -12,11 +12,12 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
+from gis import clock
 from gis.models import ROLES
 
 
@@ -81,7 +82,7 @@ def _user(conn: Connection, where: str, **params: Any) -> UserRow | None:
 
 def user_by_token(conn: Connection, token: str, now: datetime | None = None) -> UserRow | None:
     """The user a bearer token belongs to; None for an unknown or expired token."""
-    now = now or datetime.now(UTC)
+    now = now or clock.utcnow()
     return _user(
         conn,
         "u.id = (SELECT user_id FROM api_token WHERE token_sha256 = :digest "
@@ -162,7 +163,7 @@ def issue_token(conn: Connection, user_id: int, *, days: int = 90, label: str | 
             "digest": token_digest(token),
             "uid": user_id,
             "label": label,
-            "expires": datetime.now(UTC) + timedelta(days=days),
+            "expires": clock.utcnow() + timedelta(days=days),
         },
     )
     return token

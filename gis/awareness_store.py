@@ -37,6 +37,7 @@ import geopandas as gpd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from gis import clock
 from gis.models import SRID
 
 #: The NOTIFY channel the incident trigger speaks on.
@@ -486,7 +487,7 @@ def insert_alert(
             text(
                 "INSERT INTO alert (hazard_id, message, target_group, channel, created_by, "
                 "created_at) VALUES (:hazard_id, :message, :group, :channel, :by, "
-                "coalesce(CAST(:at AS timestamptz), now())) RETURNING id"
+                "CAST(:at AS timestamptz)) RETURNING id"
             ),
             {
                 "hazard_id": hazard_id,
@@ -494,7 +495,7 @@ def insert_alert(
                 "group": target_group,
                 "channel": channel,
                 "by": created_by,
-                "at": created_at,
+                "at": created_at or clock.now(),
             },
         ).scalar_one()
     )

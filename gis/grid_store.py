@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, text
 import geopandas as gpd
 import shapely
 
+from gis import clock
 from gis.models import SRID
 
 _COMMUNITY_FILTER = "(CAST(:community AS text) IS NULL OR c.code = :community)"
@@ -174,14 +175,14 @@ def retire_and_insert_grids(
     grids
         Columns code, name, kind (optional, default 'base'), geometry in EPSG:4326.
     at
-        When the change takes effect (default: the transaction's ``now()``).
+        When the change takes effect (default: :func:`gis.clock.now`).
 
     Returns
     -------
     list of int
         The ids of the new grids, in the order of ``grids``.
     """
-    when = at or conn.execute(text("SELECT now()")).scalar_one()
+    when = at or clock.now()
     old_ids = list(
         conn.execute(
             text(

@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, AwareDatetime, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -130,6 +130,13 @@ class Settings(BaseSettings):
         default='&copy; <a href="https://www.openstreetmap.org/copyright">'
         "OpenStreetMap</a> contributors",
         description="Attribution shown for the basemap tiles.",
+    )
+
+    now: AwareDatetime | None = Field(
+        default=None,
+        description="Where the system clock stands at start-up (ISO 8601 with offset, e.g. "
+        "2027-12-05T09:00:00+08:00); it runs on from there.  Unset: real time.  For tests "
+        "and demos: see gis.clock.",
     )
 
     sample_households: int = Field(default=20_000, description="Households in the demo.")

@@ -23,18 +23,20 @@ from sqlalchemy import Connection, Engine, text
 
 import geopandas as gpd
 
+from gis import clock
 from gis.access_store import audit
 from gis.models import SRID
 
 Bind = Engine | Connection
 Mask = Callable[[str | None], str | None]
 
-#: Age groups (年龄段) of residents, by age in whole years at the start of this year.
+#: Age groups (年龄段) of residents, by age in whole years at the start of this year
+#: (``:this_year``, bound from :mod:`gis.clock`).
 AGE_GROUP_SQL = """
     CASE
-        WHEN extract(year FROM now())::int - r.birth_year < 15 THEN 'child'
-        WHEN extract(year FROM now())::int - r.birth_year < 60 THEN 'adult'
-        WHEN extract(year FROM now())::int - r.birth_year < 80 THEN 'elderly'
+        WHEN CAST(:this_year AS int) - r.birth_year < 15 THEN 'child'
+        WHEN CAST(:this_year AS int) - r.birth_year < 60 THEN 'adult'
+        WHEN CAST(:this_year AS int) - r.birth_year < 80 THEN 'elderly'
         ELSE 'very_elderly'
     END
 """
@@ -260,7 +262,7 @@ def grid_residents(
             """
         ),
         conn,
-        params={"grids": sorted(int(g) for g in grid_ids)},
+        params={"grids": sorted(int(g) for g in grid_ids), "this_year": clock.now().year},
     )
     shown = frame["building_id"].isin(list(identity_buildings)).to_numpy()
     for column, mask in (("name", mask_name), ("phone", mask_phone)):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from api.commands.common import console, fail, ready_engine, say
+from gis import clock
 
 if TYPE_CHECKING:
     from grids.topology import TopologyReport
@@ -65,7 +66,7 @@ def check(
         )
     grids = grid_store.current_grids(engine, community)
     lost = grid_store.records_in_no_grid(engine, community)
-    since = datetime.now(UTC) - timedelta(days=incident_days)
+    since = clock.utcnow() - timedelta(days=incident_days)
     incidents = grid_store.incident_counts(engine, since, community)
     report = check_grids(
         grids,

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from api.commands.common import console, fail, ready_engine, say
+from gis import clock
 
 KINDS_HELP = "typhoon, flood, fire or gas_leak"
 
@@ -84,9 +85,7 @@ def import_command(
     severity = severity if severity is not None else props.get("severity")
     if severity is None or not 1 <= int(severity) <= 4:
         fail(f"--severity must be 1 to 4, not {severity!r}")
-    start = (
-        _time(valid_from or props.get("valid_from"), "valid-from") or datetime.now().astimezone()
-    )
+    start = _time(valid_from or props.get("valid_from"), "valid-from") or clock.now()
     stop = _time(valid_to or props.get("valid_to"), "valid-to")
     if stop is not None and stop <= start:
         fail("--valid-to must come after --valid-from")
@@ -139,7 +138,7 @@ def simulate_command(
             kind=kind,
             name=name,
             severity=severity,
-            valid_from=datetime.now().astimezone(),
+            valid_from=clock.now(),
             valid_to=None,
             geom=geom,
         )

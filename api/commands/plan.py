@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +16,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from api.commands.common import console, fail, ready_engine, say
+from gis import clock
 
 plan_app = typer.Typer(
     help="Facility planning (设施规划): walking access, new sites, scenarios.",
@@ -120,7 +120,7 @@ def _context(step: Any, demand_file: Path | None) -> tuple[Any, Any, Any, Any]:
         demand = cv.demand_from_households(
             plan_store.demand_households(engine),
             plan_store.demand_residents(engine),
-            reference_year=date.today().year,
+            reference_year=clock.now().year,
             resolution=settings.h3_resolution,
         )
     if demand.empty:

@@ -39,7 +39,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -75,7 +75,7 @@ from api.errors import NotFound, problem
 from api.walking import walking_state
 from etl.hazard_files import hazard_from_geojson
 from gis import awareness_store as store
-from gis import grid_store, queries
+from gis import clock, grid_store, queries
 from gis.coords import COORD_TYPES, to_wgs84
 from gis.models import ALERT_CHANNELS, HAZARD_KINDS
 from gis.settings import Settings
@@ -115,7 +115,7 @@ ISO = "ISO 8601 date-time with offset, e.g. 2026-10-01T08:00:00+08:00"
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.utcnow()
 
 
 def _aware(at: datetime | None, name: str) -> datetime | None:

@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 
 from api.auth import CurrentUser
 from api.deps import EngineDep
-from gis import kpi_store
+from gis import clock, kpi_store
 from grids.access import Principal, kpi_filter
 from grids.incidents import SHANGHAI, InvalidInput
 from grids.kpi import KPI_COLUMNS, KPI_LABELS, PERIODS, kpis
@@ -162,7 +162,7 @@ def review_query(
     end_at = None if end is None else _parse_time(end, "end", end=True)
     if start_at is not None and end_at is not None and end_at <= start_at:
         raise InvalidInput(f"end ({end}) is not after start ({start}); swap them")
-    when = datetime.now(SHANGHAI) if as_of is None else _parse_time(as_of, "as_of")
+    when = clock.now() if as_of is None else _parse_time(as_of, "as_of")
     return ReviewQuery(
         keys, cast(PeriodName | None, period), start_at, end_at, cast(DateBy, date_by), when
     )

@@ -52,7 +52,7 @@ from api.deps import EngineDep, SettingsDep
 from api.errors import NotFound, Unauthorized
 from api.grid_snapshot import grid_snapshot
 from api.intake import Report, categories, file_report
-from gis import incident_store, open311_store
+from gis import clock, incident_store, open311_store
 from gis.coords import CoordTypeError, from_wgs84
 from gis.incident_store import IncidentNotFound
 from gis.validate import ValidationError
@@ -533,7 +533,7 @@ async def list_requests(request: Request, engine: EngineDep, fmt: str = "json") 
 
 def _filtered(engine: Engine, user: Principal, params: Mapping[str, str]) -> list[dict[str, Any]]:
     """Requests by service_code, start_date / end_date (default the last 90 days) and status."""
-    now = datetime.now(SHANGHAI)
+    now = clock.now()
     end = _w3_time(params["end_date"], "end_date") if params.get("end_date") else None
     start = _w3_time(params["start_date"], "start_date") if params.get("start_date") else None
     if start is None:

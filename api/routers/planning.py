@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date
 from typing import Annotated, Any
 
 import numpy as np
@@ -32,7 +31,7 @@ from analysis.network import RoadNetwork
 from api.auth import CurrentUser
 from api.deps import EngineDep, SettingsDep
 from api.walking import walking_state
-from gis import plan_store
+from gis import clock, plan_store
 from gis.coords import to_wgs84
 from gis.settings import Settings
 from grids.access import Principal, require_planner
@@ -85,7 +84,7 @@ def _demand(engine: Engine, settings: Settings) -> pd.DataFrame:
     demand = cv.demand_from_households(
         plan_store.demand_households(engine),
         plan_store.demand_residents(engine),
-        reference_year=date.today().year,
+        reference_year=clock.now().year,
         resolution=settings.h3_resolution,
     )
     if demand.empty:

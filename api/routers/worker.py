@@ -53,7 +53,7 @@ from api.auth import CurrentUser
 from api.deps import EngineDep, SettingsDep
 from api.errors import NotFound
 from api.walking import walking_state
-from gis import incident_store, worker_store
+from gis import clock, incident_store, worker_store
 from gis.coords import COORD_TYPES, to_wgs84
 from gis.settings import Settings
 from gis.worker_store import AGE_GROUP_NAMES_ZH, FLAGS_ZH
@@ -334,7 +334,7 @@ def _tasks(
         speed = network.walk_speed_mps
     else:
         speed = settings.walk_speed_mps
-    now = datetime.now(SHANGHAI)
+    now = clock.now()
     out = []
     for row, s in zip(worker_store.as_records(tasks), seconds.tolist(), strict=True):
         reachable = bool(np.isfinite(s))
@@ -477,7 +477,7 @@ def _checkin(
 ) -> CheckInAnswer:
     x, y = to_wgs84(body.lon, body.lat, body.coord_type)
     worker_id = require_grid_worker(user)
-    now = datetime.now(SHANGHAI)
+    now = clock.now()
     with engine.begin() as conn:
         row = casework.visible_incident(conn, user, task_id, for_update=True)
         if not is_own_task(user, assignee_id=row.assignee_id):
@@ -630,7 +630,7 @@ async def offline_package(
             return path.read_bytes()
 
     data = await run_in_threadpool(build)
-    name = f"wangge-{user.username}-{datetime.now(SHANGHAI):%Y%m%d}.gpkg"
+    name = f"wangge-{user.username}-{clock.now():%Y%m%d}.gpkg"
     return Response(
         data,
         media_type=GEOPACKAGE,

@@ -15,7 +15,7 @@ from analysis.network import RoadNetwork
 from api.auth import forget_cached_users, issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
-from gis import plan_store, queries
+from gis import clock, plan_store, queries
 from gis.coords import wgs84_to_gcj02
 from tests.conftest import LiveServer, empty_database, run_wangge
 
@@ -190,7 +190,7 @@ def test_best_three_sites_then_compare_with_today(
     demand = cv.demand_from_households(
         plan_store.demand_households(engine),
         plan_store.demand_residents(engine),
-        reference_year=__import__("datetime").date.today().year,
+        reference_year=clock.now().year,
     )
     direct = cv.recommend_sites(
         RoadNetwork.from_frames(nodes, edges),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ import geopandas as gpd
 import shapely
 
 from etl.sample import DEFAULT_END, LAYERS, generate_district
+from gis import clock
 from gis.models import (
     ADMIN_LEVELS,
     BUILDING_USES,
@@ -141,12 +143,12 @@ TRANSITIONS = {
 
 @pytest.fixture(scope="module")
 def district() -> dict[str, pd.DataFrame]:
-    return generate_district(20_000, progress=False)
+    return generate_district(20_000, progress=False, end=DEFAULT_END)
 
 
 @pytest.fixture(scope="module")
 def small() -> dict[str, pd.DataFrame]:
-    return generate_district(2_000, seed=7, progress=False)
+    return generate_district(2_000, seed=7, progress=False, end=DEFAULT_END)
 
 
 def connected_components(n: int, src: np.ndarray, dst: np.ndarray) -> int:
@@ -207,15 +209,26 @@ def test_exact_household_count(district: dict, small: dict) -> None:
 
 
 def test_determinism() -> None:
-    a = generate_district(2_500, seed=11, progress=False)
-    b = generate_district(2_500, seed=11, progress=False)
-    c = generate_district(2_500, seed=12, progress=False)
+    a = generate_district(2_500, seed=11, progress=False, end=DEFAULT_END)
+    b = generate_district(2_500, seed=11, progress=False, end=DEFAULT_END)
+    c = generate_district(2_500, seed=12, progress=False, end=DEFAULT_END)
     for name in LAYERS:
         pd.testing.assert_frame_equal(a[name], b[name], check_exact=True)
     assert not a["resident"]["name"].equals(c["resident"]["name"])
     assert len(a["building"]) != len(c["building"]) or not (
         a["building"].geometry.values.geom_equals(c["building"].geometry.values).all()
     )
+
+
+def test_the_window_ends_at_the_clock_by_default() -> None:
+    at = datetime(2031, 7, 9, 14, 25, tzinfo=UTC)
+    with clock.frozen(at):
+        inc = generate_district(150, seed=3, progress=False, incidents_per_household=0.5)[
+            "incident"
+        ]
+    end = pd.Timestamp(at).tz_convert("Asia/Shanghai").floor("h")
+    assert inc["reported_at"].max() < end
+    assert inc["reported_at"].max() > end - pd.Timedelta(days=7)
 
 
 def test_end_moves_the_incident_window() -> None:

@@ -301,7 +301,7 @@ def district() -> tuple[pd.DataFrame, pd.DataFrame]:
     from etl.sample import generate_district
     from grids.locate import locate_points
 
-    layers = generate_district(20_000, progress=False)
+    layers = generate_district(20_000, progress=False, end=SAMPLE_NOW)
     incidents = pd.DataFrame(layers["incident"].drop(columns="geometry"))
     grid = layers["grid"]
     pos = locate_points(layers["incident"].geometry.x, layers["incident"].geometry.y, grid.geometry)

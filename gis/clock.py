@@ -1,0 +1,81 @@
+"""The system's one clock: every "now" of the application and its tests comes from here.
+
+Real time by default.  ``WANGGE_NOW`` (an ISO 8601 date-time with offset) sets where the
+clock stands when the process starts; it then runs on in real time, as a machine whose
+clock reads that date would.  Tests build their histories relative to :func:`now`, so the
+suite gives the same answers on any day and with the clock set years ahead; a test that
+needs the clock to stand still uses :func:`frozen`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from gis.settings import get_settings
+
+#: Local time of the deployments (Asia/Shanghai, UTC+8, no daylight saving).
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+_lock = threading.Lock()
+_offset: timedelta | None = None
+_frozen: datetime | None = None
+
+
+def _shift() -> timedelta:
+    """How far the clock stands from real time (fixed when first asked)."""
+    global _offset
+    if _offset is None:
+        with _lock:
+            if _offset is None:
+                start = get_settings().now
+                _offset = timedelta(0) if start is None else start - datetime.now(UTC)
+    return _offset
+
+
+def now() -> datetime:
+    """The current time, timezone-aware, in Asia/Shanghai."""
+    if _frozen is not None:
+        return _frozen.astimezone(LOCAL_TZ)
+    return (datetime.now(UTC) + _shift()).astimezone(LOCAL_TZ)
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return now().astimezone(UTC)
+
+
+def today() -> datetime:
+    """Local midnight that starts the current day (Asia/Shanghai)."""
+    n = now()
+    return n.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def monotonic() -> float:
+    """Seconds of a clock that never goes back (for intervals, not dates)."""
+    return time.monotonic()
+
+
+@contextmanager
+def frozen(at: datetime) -> Iterator[datetime]:
+    """Stand the clock still at ``at`` (timezone-aware) inside the block; for tests."""
+    global _frozen
+    if at.tzinfo is None:
+        raise ValueError("frozen() needs a timezone-aware date-time")
+    previous = _frozen
+    _frozen = at
+    try:
+        yield at
+    finally:
+        _frozen = previous
+
+
+def reset() -> None:
+    """Forget the shift read from the settings (after the settings changed)."""
+    global _offset
+    with _lock:
+        _offset = None
