@@ -80,16 +80,18 @@ def read_snapshot(engine: Engine, version: tuple = ()) -> GridSnapshot:
 RECHECK_SECONDS = 1.0
 
 
-def grid_snapshot(request: Request, engine: Engine) -> GridSnapshot:
+def grid_snapshot(request: Request, engine: Engine, *, fresh: bool = False) -> GridSnapshot:
     """The app's current grids, re-read only when a grid was added, changed or retired.
 
-    The version is asked at most once a second, so a burst of reports costs no extra
-    query; a grid redrawn is seen by the next report a second later at most.
+    For lookups the version is asked at most once a second, so a burst of them costs no
+    extra query and a grid redrawn is seen a second later at most.  ``fresh=True`` asks
+    the version every time: a report is stored with its grid, so it must never be placed
+    in grids that were replaced a moment ago.
     """
     now = time.monotonic()
     cached: GridSnapshot | None = getattr(request.app.state, "grid_snapshot", None)
     checked = getattr(request.app.state, "grid_snapshot_checked", 0.0)
-    if cached is not None and now - checked < RECHECK_SECONDS:
+    if cached is not None and not fresh and now - checked < RECHECK_SECONDS:
         return cached
     version = queries.data_version(engine, ("grid",))
     request.app.state.grid_snapshot_checked = now

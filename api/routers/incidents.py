@@ -136,7 +136,7 @@ async def report_incident(
     )
 
     def file() -> Filed:  # one trip to the thread pool: intake is the hottest path
-        return file_report(engine, grid_snapshot(request, engine), settings, user, rep)
+        return file_report(engine, grid_snapshot(request, engine, fresh=True), settings, user, rep)
 
     return filed_answer(await run_in_threadpool(file))
 
@@ -392,7 +392,7 @@ async def import_hotline(
     """Import a 12345 hotline export, all or nothing (every bad row named)."""
     require_staff(user, "import hotline reports")
     reports = read_hotline_csv(await file.read())
-    snap = await run_in_threadpool(grid_snapshot, request, engine)
+    snap = await run_in_threadpool(grid_snapshot, request, engine, fresh=True)
     filed = await run_in_threadpool(file_reports, engine, snap, settings, user, reports)
     return {
         "filed": len(filed),

@@ -479,7 +479,9 @@ async def create_request(
             contact_phone=_text(fields, "phone", 32),
             contact_email=_text(fields, "email", 200),
         )
-        filed = file_report(engine, grid_snapshot(request, engine), settings, user, report)
+        filed = file_report(
+            engine, grid_snapshot(request, engine, fresh=True), settings, user, report
+        )
         notice = (
             f"已受理，归属{filed.community}{filed.grid_name}（网格 {filed.grid_code}）；"
             f"立案派遣后 {category.time_limit_hours} 小时内处置"
