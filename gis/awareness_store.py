@@ -38,6 +38,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gis import clock
+from gis.frames import nullable_cells
 from gis.models import SRID
 
 #: The NOTIFY channel the incident trigger speaks on.
@@ -160,7 +161,7 @@ _INCIDENTS = """
 SELECT i.id, i.category_code, coalesce(cat.name, i.category_code) AS category_name,
        i.source, i.state, i.reported_at, i.deadline, i.closed_at,
        i.grid_id, g.code AS grid_code, g.community_id, c.code AS community_code,
-       i.h3_cell, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat
+       coalesce(i.h3_cell, 0) AS h3_cell, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat
 FROM incident i
 LEFT JOIN incident_category cat ON cat.code = i.category_code
 LEFT JOIN grid g ON g.id = i.grid_id
@@ -242,8 +243,9 @@ def open_incidents(bind: Bind, *, area: str | None = None) -> pd.DataFrame:
 
 
 def _typed_incidents(frame: pd.DataFrame) -> pd.DataFrame:
-    for column in ("grid_id", "community_id", "h3_cell"):
+    for column in ("grid_id", "community_id"):
         frame[column] = frame[column].astype("Int64")
+    frame["h3_cell"] = nullable_cells(frame["h3_cell"])
     for column in ("reported_at", "deadline", "closed_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return frame

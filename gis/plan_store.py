@@ -17,6 +17,7 @@ import pandas as pd
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
+from gis.frames import nullable_cells
 from gis.models import FACILITY_KINDS
 
 
@@ -29,7 +30,8 @@ class ScenarioError(ValueError):
 
 
 PLAN_HOUSEHOLDS = """
-SELECT h.id, ST_X(p.pt) AS lon, ST_Y(p.pt) AS lat, h.h3_cell, h.grid_id, g.community_id
+SELECT h.id, ST_X(p.pt) AS lon, ST_Y(p.pt) AS lat, coalesce(h.h3_cell, 0) AS h3_cell,
+       h.grid_id, g.community_id
 FROM household h
 JOIN building b ON b.id = h.building_id
 CROSS JOIN LATERAL (SELECT ST_PointOnSurface(b.geom) AS pt) p
@@ -73,8 +75,9 @@ def _frame(engine: Engine, sql: str, **params: Any) -> pd.DataFrame:
 def demand_households(engine: Engine) -> pd.DataFrame:
     """Households at their building's point: ``id, lon, lat, h3_cell, grid_id, community_id``."""
     frame = _frame(engine, PLAN_HOUSEHOLDS)
-    for col in ("h3_cell", "grid_id", "community_id"):
+    for col in ("grid_id", "community_id"):
         frame[col] = frame[col].astype("Int64")
+    frame["h3_cell"] = nullable_cells(frame["h3_cell"])
     return frame
 
 

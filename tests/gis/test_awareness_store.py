@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, text
 
+import h3
 from shapely import box
 
 from etl.load import load_layers
@@ -78,6 +79,28 @@ def test_a_bulk_change_is_one_message_not_thousands(district: Engine) -> None:
     finally:
         listener.close()
     assert got == [{"op": "bulk", "count": 500}]
+
+
+def test_cells_stay_exact_beside_an_incident_without_one(district: Engine) -> None:
+    # pandas reads a bigint column holding a NULL as float64, which has no room for the
+    # 64 bits of an H3 cell: the cells came back as ids of no cell at all
+    with district.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO incident (id, category_code, source, description, state, "
+                "reported_at, geom) VALUES (60, '20402', 'patrol', '火情', 'reported', "
+                "now(), ST_SetSRID(ST_MakePoint(:x, :y), 4326))"
+            ),
+            {"x": W + 0.002, "y": S + 0.002},
+        )
+        stored = dict(conn.execute(text("SELECT id, h3_cell FROM incident")).all())
+    for frame in (store.incidents_frame(district), store.open_incidents(district)):
+        got = dict(zip(frame["id"], frame["h3_cell"], strict=True))
+        assert got[60] is pd.NA
+        assert {k: int(v) for k, v in got.items() if k != 60} == {
+            k: v for k, v in stored.items() if k != 60
+        }
+        assert all(h3.is_valid_cell(h3.int_to_str(int(v))) for v in frame["h3_cell"].dropna())
 
 
 def test_incident_frames_filter_by_time_state_and_area(district: Engine) -> None:
