@@ -323,37 +323,42 @@ def test_only_the_street_offices_staff_may_plan(
         live_server, planner, "/api/planning/scenarios", {"name": "规划保留", "kind": "clinic"}
     )
     assert kept.status_code == 201, kept.text
-    with engine.connect() as conn:
-        grid = conn.execute(
-            text(
-                "SELECT g.code, u.username FROM grid g JOIN grid_assignment a "
-                "ON a.grid_id = g.id AND a.role = 'primary' JOIN grid_worker w "
-                "ON w.id = a.worker_id JOIN app_user u ON u.id = w.user_id "
-                "WHERE g.valid_to IS NULL ORDER BY g.code LIMIT 1"
-            )
-        ).one()
-    community = district["admin_area"].query("level == 'community'")["code"].iloc[0]
-    resident = issue_token(engine, "plan_resident", "resident")
-    worker = issue_token(engine, grid.username, "grid_worker")
-    staff = issue_token(engine, "plan_community_staff", "community_staff", community)
-    for method, path, options in PLANNING_DOORS:
-        url = f"{live_server.url}{path}"
-        anonymous = httpx.request(method, url, timeout=60, **options)
-        assert anonymous.status_code == 401, (path, anonymous.text)
-        for token in (resident, worker):
-            # the pages take the token as ?api_key=, like every route
-            params = {**options.get("params", {}), "api_key": token}
-            opts = {**options, "params": params}
-            r = httpx.request(method, url, timeout=60, **opts)
-            assert r.status_code == 403, (path, r.text)
-            assert r.headers["content-type"] == PROBLEM
-            assert set(r.json()) <= {"type", "title", "status", "detail"}
-            assert "规划保留" not in r.text and grid.code not in r.text
-    # nothing was saved or deleted by them; a community's staff plan like the street's
-    names = [s["name"] for s in _get(live_server, _bearer(staff), "/api/planning/scenarios").json()]
-    assert "规划保留" in names and "偷偷保存" not in names
-    page = _get(live_server, {}, "/planning/access", kind="elder_care", api_key=staff)
-    assert page.status_code == 200 and "wangge-access" in page.text
+    try:
+        with engine.connect() as conn:
+            grid = conn.execute(
+                text(
+                    "SELECT g.code, u.username FROM grid g JOIN grid_assignment a "
+                    "ON a.grid_id = g.id AND a.role = 'primary' JOIN grid_worker w "
+                    "ON w.id = a.worker_id JOIN app_user u ON u.id = w.user_id "
+                    "WHERE g.valid_to IS NULL ORDER BY g.code LIMIT 1"
+                )
+            ).one()
+        community = district["admin_area"].query("level == 'community'")["code"].iloc[0]
+        resident = issue_token(engine, "plan_resident", "resident")
+        worker = issue_token(engine, grid.username, "grid_worker")
+        staff = issue_token(engine, "plan_community_staff", "community_staff", community)
+        for method, path, options in PLANNING_DOORS:
+            url = f"{live_server.url}{path}"
+            anonymous = httpx.request(method, url, timeout=60, **options)
+            assert anonymous.status_code == 401, (path, anonymous.text)
+            for token in (resident, worker):
+                # the pages take the token as ?api_key=, like every route
+                params = {**options.get("params", {}), "api_key": token}
+                opts = {**options, "params": params}
+                r = httpx.request(method, url, timeout=60, **opts)
+                assert r.status_code == 403, (path, r.text)
+                assert r.headers["content-type"] == PROBLEM
+                assert set(r.json()) <= {"type", "title", "status", "detail"}
+                assert "规划保留" not in r.text and grid.code not in r.text
+        # nothing was saved or deleted by them; a community's staff plan like the street's
+        names = [
+            s["name"] for s in _get(live_server, _bearer(staff), "/api/planning/scenarios").json()
+        ]
+        assert "规划保留" in names and "偷偷保存" not in names
+        page = _get(live_server, {}, "/planning/access", kind="elder_care", api_key=staff)
+        assert page.status_code == 200 and "wangge-access" in page.text
+    finally:  # the scenario is this test's own: the other tests list the scenarios
+        httpx.delete(f"{live_server.url}/api/planning/scenarios/规划保留", headers=planner)
 
 
 def test_the_command_line_plans_with_progress(
