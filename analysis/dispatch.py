@@ -20,7 +20,11 @@ A backlog
     solved exactly on integer costs (centiseconds) by OR-Tools' ``SimpleMinCostFlow``
     (``solve_max_flow_with_min_cost``: the maximum flow, then the least cost).
     :func:`assign_greedy` is the baseline a dispatcher would do by hand: incidents in
-    priority order, each to the worker that is cheapest right now.
+    priority order, each to the worker that is cheapest right now.  Who may take which
+    incident (the primary and backups of its grid, or its community's workers, see
+    :func:`relations` and :func:`eligible_pairs`) is given as the ``allowed`` pairs, so
+    the optimum is taken among the permitted assignments only; :func:`evaluate` costs a
+    given assignment (the current one) by the same objective.
 
 Travel times
     :func:`travel_times` gives the seconds from every worker to every incident on the
@@ -58,6 +62,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import dijkstra
 
 from analysis.network import FloatArray, IntArray, RoadNetwork, Snap
+from grids.access import home_grids
 
 NO_WORKER = -1
 """``BatchAssignment.worker_of`` of an incident left unassigned."""
@@ -491,6 +496,89 @@ def recommend(
     )
 
 
+# ---------------------------------------------------------------------- who may take a case
+Widen = Literal["grid", "community", "area"]
+"""How far a re-dispatch may look for a worker: the case's grid's own workers (``grid``),
+also the workers of its community (``community``), or anyone given (``area``)."""
+
+#: :func:`relations` codes, nearest first; a case may go to codes up to ``REACH[widen]``.
+RELATIONS = {1: "primary", 2: "backup", 3: "community", 4: "area"}
+REACH: dict[str, int] = {"grid": 2, "community": 3, "area": 4}
+
+
+def relations(
+    case_grid_ids: ArrayLike,
+    case_community_ids: ArrayLike,
+    worker_ids: ArrayLike,
+    assignments: pd.DataFrame,
+) -> NDArray[np.int8]:
+    """How each worker stands to each case, nearest first (codes of :data:`RELATIONS`).
+
+    1 the primary worker of the case's grid, 2 a backup of it (``grid_assignment``),
+    3 a worker who belongs to the case's community (their home grids are there, see
+    :func:`grids.access.home_grids`), 4 anyone else.
+
+    Parameters
+    ----------
+    case_grid_ids, case_community_ids : array_like, shape (n_cases,)
+        The grid and community of each case (nullable: a case in no grid).
+    worker_ids : array_like of int, shape (n_workers,)
+        The workers, as the columns of the answer.
+    assignments : pandas.DataFrame
+        Who covers which current grid: ``grid_id``, ``worker_id``, ``role``,
+        ``community_id``.
+
+    Returns
+    -------
+    numpy.ndarray of int8, shape (n_cases, n_workers)
+    """
+    need = {"grid_id", "worker_id", "role", "community_id"}
+    if not need <= set(assignments.columns):
+        raise DispatchInputError(
+            f"assignments need columns {', '.join(sorted(need))}; got {list(assignments.columns)}"
+        )
+    cases = pd.DataFrame(
+        {
+            "case": np.arange(len(np.atleast_1d(case_grid_ids))),
+            "grid_id": pd.array(np.atleast_1d(case_grid_ids), dtype="Int64"),
+            "community_id": pd.array(np.atleast_1d(case_community_ids), dtype="Int64"),
+        }
+    ).dropna()
+    column = pd.Series(np.arange(np.size(worker_ids)), index=np.ravel(worker_ids).astype(np.int64))
+    mine = assignments[assignments["worker_id"].isin(column.index)].astype(
+        {"grid_id": "Int64", "community_id": "Int64", "worker_id": np.int64}
+    )
+    out = np.full((len(np.atleast_1d(case_grid_ids)), column.size), 4, dtype=np.int8)
+    home = home_grids(mine)[["community_id", "worker_id"]].drop_duplicates()
+    # nearest last: a worker who is both keeps the smaller code
+    for key, pairs, code in (
+        ("community_id", home, 3),
+        ("grid_id", mine[mine["role"] == "backup"], 2),
+        ("grid_id", mine[mine["role"] == "primary"], 1),
+    ):
+        hit = cases.merge(pairs[[key, "worker_id"]], on=key)
+        out[hit["case"].to_numpy(), column.loc[hit["worker_id"].to_numpy()].to_numpy()] = code
+    return out
+
+
+def eligible_pairs(relation: ArrayLike, widen: Widen = "grid") -> NDArray[np.bool_]:
+    """The ``allowed`` pairs of :func:`assign_batch` for a re-dispatch widened this far.
+
+    ``grid``: the case's grid's own workers (primary and backups); ``community``: also
+    those who belong to its community; ``area``: every worker given.  Restrict the
+    workers themselves (e.g. to the caller's area) by the columns passed.
+
+    Parameters
+    ----------
+    relation : array_like of int, shape (n_cases, n_workers)
+        From :func:`relations`.
+    widen : {"grid", "community", "area"}
+    """
+    if widen not in REACH:
+        raise DispatchInputError(f"unknown widen {widen!r}: use {', '.join(REACH)}")
+    return np.asarray(relation) <= REACH[widen]
+
+
 # ---------------------------------------------------------------------- a backlog
 @dataclass(frozen=True)
 class BatchAssignment:
@@ -546,6 +634,13 @@ class _Problem:
     penalty: float
     level: IntArray  # (n,) 0 = most urgent
     worker_ids: IntArray  # (m,)
+    allowed: NDArray[np.bool_]  # (n, m) pairs that may be assigned
+    restricted: bool  # whether ``allowed`` was given (the reasons then say "eligible")
+
+    @property
+    def usable(self) -> NDArray[np.bool_]:
+        """Pairs that may be assigned and are reachable, (n, m)."""
+        return np.isfinite(self.travel) & self.allowed
 
 
 def _problem(
@@ -555,6 +650,7 @@ def _problem(
     load_penalty_s: float,
     priority: ArrayLike | None,
     worker_ids: ArrayLike | None,
+    allowed: ArrayLike | None = None,
 ) -> _Problem:
     travel = np.array(travel_s, dtype=np.float64, copy=True)
     if travel.ndim != 2:
@@ -592,7 +688,17 @@ def _problem(
     )
     if ids.shape != (m,):
         raise DispatchInputError(f"worker_ids needs {m} ids, got {ids.size}")
-    return _Problem(travel, np.clip(cap, 0, n), open_, float(load_penalty_s), level, ids)
+    if allowed is None:
+        ok = np.ones((n, m), dtype=bool)
+    else:
+        ok = np.asarray(allowed)
+        if ok.shape != (n, m) or ok.dtype != np.bool_:
+            raise DispatchInputError(
+                f"allowed must be a boolean matrix like travel_s ({n} × {m}); got "
+                f"{ok.dtype} of shape {ok.shape}"
+            )
+    cap = np.clip(cap, 0, n)
+    return _Problem(travel, cap, open_, float(load_penalty_s), level, ids, ok, allowed is not None)
 
 
 def assign_batch(
@@ -603,6 +709,7 @@ def assign_batch(
     load_penalty_s: float = DEFAULT_LOAD_PENALTY_S,
     priority: ArrayLike | None = None,
     worker_ids: ArrayLike | None = None,
+    allowed: ArrayLike | None = None,
     method: Literal["min_cost_flow", "slots"] = "min_cost_flow",
 ) -> BatchAssignment:
     """Assign a backlog of incidents to workers optimally, within each worker's capacity.
@@ -630,6 +737,11 @@ def assign_batch(
         order matters.  Default: all equal.
     worker_ids : array_like of int, shape (n_workers,), optional
         Ids reported in ``worker_of`` and the reasons; default the column indices.
+    allowed : array_like of bool, shape (n_incidents, n_workers), optional
+        The (incident, worker) pairs that may be assigned, e.g. only the workers of an
+        incident's own grid (:func:`eligible_pairs`); default every pair.  The rule
+        shapes the problem itself (a pair not allowed is no arc of the flow), so the
+        answer is the optimum among the allowed assignments, not a filtered optimum.
     method : {"min_cost_flow", "slots"}
         ``min_cost_flow`` (OR-Tools, the default, faster) or ``slots``
         (``scipy.optimize.linear_sum_assignment`` over one column per worker slot, the
@@ -650,7 +762,7 @@ def assign_batch(
     Costs are rounded to centiseconds for the solver, so the reported ``cost`` (exact
     floats) is optimal to within 0.005 s per incident.
     """
-    p = _problem(travel_s, capacity, open_tasks, load_penalty_s, priority, worker_ids)
+    p = _problem(travel_s, capacity, open_tasks, load_penalty_s, priority, worker_ids, allowed)
     t0 = time.perf_counter()
     if method == "min_cost_flow":
         inc, wk = _solve_min_cost_flow(p)
@@ -667,7 +779,7 @@ def assign_batch(
 def _solve_min_cost_flow(p: _Problem) -> tuple[IntArray, IntArray]:
     """Min-cost max-flow: incidents → workers (travel) → slots → sink (penalty)."""
     n, m = p.travel.shape
-    inc, wk = np.nonzero(np.isfinite(p.travel) & (p.capacity > 0)[None, :])
+    inc, wk = np.nonzero(p.usable & (p.capacity > 0)[None, :])
     if inc.size == 0:
         return inc.astype(np.int64), wk.astype(np.int64)
     travel_c = np.rint(p.travel[inc, wk] * COST_SCALE).astype(np.int64)
@@ -718,6 +830,7 @@ def _solve_slots(p: _Problem) -> tuple[IntArray, IntArray]:
     if slot_w.size == 0 or n == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     cost = p.travel[:, slot_w] + p.penalty * (p.open_tasks[slot_w] + slot_k)[None, :]
+    cost[~p.allowed[:, slot_w]] = np.inf
     finite = np.isfinite(cost)
     c_max = float(cost[finite].max(initial=0.0)) + 1.0
     n_levels = int(p.level.max(initial=0)) + 1
@@ -740,6 +853,7 @@ def assign_greedy(
     load_penalty_s: float = DEFAULT_LOAD_PENALTY_S,
     priority: ArrayLike | None = None,
     worker_ids: ArrayLike | None = None,
+    allowed: ArrayLike | None = None,
     by: Literal["cost", "travel"] = "cost",
 ) -> BatchAssignment:
     """The baseline: incidents one by one in priority order, each to the cheapest worker now.
@@ -751,7 +865,7 @@ def assign_greedy(
     (``by="travel"``, "nearest available").  Parameters and result as
     :func:`assign_batch`; its ``cost`` is measured with the same objective.
     """
-    p = _problem(travel_s, capacity, open_tasks, load_penalty_s, priority, worker_ids)
+    p = _problem(travel_s, capacity, open_tasks, load_penalty_s, priority, worker_ids, allowed)
     t0 = time.perf_counter()
     n, m = p.travel.shape
     order = np.argsort(p.level, kind="stable")
@@ -761,7 +875,7 @@ def assign_greedy(
     use_load = by == "cost"
     for i in order.tolist() if m else ():
         row = p.travel[i] + (p.penalty * (p.open_tasks + load) if use_load else 0.0)
-        row = np.where(remaining > 0, row, np.inf)
+        row = np.where((remaining > 0) & p.allowed[i], row, np.inf)
         w = int(np.argmin(row))
         if math.isfinite(row[w]):
             worker_of[i] = w
@@ -769,6 +883,52 @@ def assign_greedy(
             load[w] += 1
     solve_s = time.perf_counter() - t0
     return _result(p, worker_of, solve_s, "greedy" if use_load else "greedy_travel")
+
+
+def evaluate(
+    travel_s: ArrayLike,
+    worker_of: ArrayLike,
+    *,
+    open_tasks: ArrayLike,
+    load_penalty_s: float = DEFAULT_LOAD_PENALTY_S,
+    worker_ids: ArrayLike | None = None,
+) -> BatchAssignment:
+    """The cost of a given assignment (e.g. the current one) by :func:`assign_batch`'s objective.
+
+    Parameters
+    ----------
+    travel_s : array_like, shape (n_incidents, n_workers)
+        Seconds from each worker to each incident.
+    worker_of : array_like of int, shape (n_incidents,)
+        Per incident, the worker's column in ``travel_s``, or -1 for none.
+    open_tasks : array_like of int, shape (n_workers,)
+        Open tasks of each worker besides these incidents.
+    load_penalty_s : float, default 600
+        Seconds of travel one task of load weighs.
+    worker_ids : array_like of int, shape (n_workers,), optional
+        Ids reported in ``worker_of`` of the result; default the column indices.
+
+    Returns
+    -------
+    BatchAssignment
+        With ``method="given"``; ``cost`` is ``inf`` if a given pair is unreachable.
+
+    Raises
+    ------
+    DispatchInputError
+        On inconsistent shapes or a column out of range.
+    """
+    travel = np.asarray(travel_s, dtype=np.float64)
+    given = np.asarray(worker_of, dtype=np.int64).ravel()
+    n, m = travel.shape if travel.ndim == 2 else (0, 0)
+    if travel.ndim == 2 and (given.shape != (n,) or np.any((given < -1) | (given >= m))):
+        raise DispatchInputError(
+            f"worker_of needs one column (0..{m - 1}) or -1 per incident ({n}); "
+            f"got {given.size} values"
+        )
+    load = np.bincount(given[given >= 0], minlength=m) if travel.ndim == 2 else given[:0]
+    p = _problem(travel, load, open_tasks, load_penalty_s, None, worker_ids)  # checks the rest
+    return _result(p, np.where(given >= 0, given, NO_WORKER), 0.0, "given")
 
 
 def _result(p: _Problem, worker_of: IntArray, solve_s: float, method: str) -> BatchAssignment:
@@ -786,9 +946,10 @@ def _result(p: _Problem, worker_of: IntArray, solve_s: float, method: str) -> Ba
     order = np.lexsort((p.travel[assigned, w_of], w_of))
     start = np.cumsum(load) - load
     slot[assigned[order]] = np.arange(order.size) - start[w_of[order]]
-    reach = np.isfinite(p.travel)
+    reach = p.usable
     nearest = np.argmin(np.where(reach, p.travel, np.inf), axis=1) if m else np.zeros(n, int)
     ids = p.worker_ids
+    who = "eligible worker" if p.restricted else "worker"
     reasons: list[str] = []
     unassigned: list[int] = []
     why_out: list[str] = []
@@ -796,15 +957,17 @@ def _result(p: _Problem, worker_of: IntArray, solve_s: float, method: str) -> Ba
         w = int(worker_of[i])
         if w < 0:
             unassigned.append(i)
-            if not reach[i].any():
-                why = "no worker can reach it by road (不可达)"
+            if p.restricted and not p.allowed[i].any():
+                why = "no worker is eligible for it (不在可派范围)"
+            elif not reach[i].any():
+                why = f"no {who} can reach it by road (不可达)"
             elif not np.any(reach[i] & (p.capacity > 0)):
-                why = "every worker who can reach it has no free slot (已满)"
+                why = f"every {who} who can reach it has no free slot (已满)"
             elif np.any(p.level[assigned] < p.level[i]):
-                why = "the free slots of the workers who can reach it went to more urgent incidents"
+                why = f"the free slots of the {who}s who can reach it went to more urgent incidents"
             else:
                 why = (
-                    f"the free slots of the workers who can reach it are all taken "
+                    f"the free slots of the {who}s who can reach it are all taken "
                     f"(capacity: {int(p.capacity.sum())} free slots for {n} incidents)"
                 )
             why_out.append(why)
@@ -826,9 +989,12 @@ def _result(p: _Problem, worker_of: IntArray, solve_s: float, method: str) -> Ba
                 why = (
                     f"is busier ({p.open_tasks[j] + load[j]} tasks vs {p.open_tasks[w] + load[w]})"
                 )
-            text += f"; the nearest, worker {ids[j]} ({p.travel[i, j] / 60:.1f} min), {why}"
+            text += (
+                f"; the nearest{' eligible' if p.restricted else ''}, worker {ids[j]} "
+                f"({p.travel[i, j] / 60:.1f} min), {why}"
+            )
         else:
-            text = "nearest " + text
+            text = ("nearest eligible " if p.restricted else "nearest ") + text
         reasons.append(text)
     worker_id_of = np.full(n, NO_WORKER, dtype=np.int64)
     worker_id_of[assigned] = ids[w_of]

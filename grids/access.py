@@ -385,6 +385,51 @@ def may_see_worker(user: Principal, worker_grid_ids: Collection[int]) -> bool:
     return user.sees_everything or any(user.covers_grid(int(g)) for g in worker_grid_ids)
 
 
+def home_grids(assignments: pd.DataFrame) -> pd.DataFrame:
+    """Where each grid worker belongs: the grids they are primary of (主责网格).
+
+    A worker who is primary of no grid (a standby) belongs to the grids they back up.
+
+    Parameters
+    ----------
+    assignments
+        Who covers which current grid (``grid_assignment``): columns ``grid_id``,
+        ``worker_id`` and ``role`` (``primary`` / ``backup``); other columns (e.g.
+        ``community_id``) are kept.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of ``assignments`` that are home grids.
+    """
+    primary = (assignments["role"] == "primary").to_numpy(dtype=bool)
+    has_primary = assignments["worker_id"].isin(assignments.loc[primary, "worker_id"])
+    return assignments[primary | ~has_primary.to_numpy(dtype=bool)]
+
+
+def workers_in_area(user: Principal, assignments: pd.DataFrame) -> frozenset[int]:
+    """The grid workers a staff member may give cases to: those who belong to their area.
+
+    A worker belongs where their home grids are (:func:`home_grids`) and is in the
+    user's area when every one of them lies in it: a community's staff give cases to
+    their community's workers, a street's staff to the street's, an admin to anyone
+    with a grid.  A worker who backs up a grid of the area but belongs to another
+    community (a community with a single grid takes its backup from the next one) is
+    outside it: nobody assigns across the line of their own area.
+
+    Parameters
+    ----------
+    user
+        Who assigns.
+    assignments
+        Who covers which current grid, as for :func:`home_grids`.
+    """
+    home = home_grids(assignments)
+    inside = pd.Series(rows_in_area(user, home["grid_id"]), index=home["worker_id"].to_numpy())
+    every = inside.groupby(level=0).all()
+    return frozenset(int(w) for w in every.index[every.to_numpy(dtype=bool)])
+
+
 def require_own_position(user: Principal, worker_id: int) -> None:
     """Raise :class:`Forbidden` unless the user may report this worker's position.
 

@@ -23,8 +23,11 @@ from analysis.dispatch import (
     WorkerStatus,
     assign_batch,
     assign_greedy,
+    eligible_pairs,
+    evaluate,
     network_travel,
     recommend,
+    relations,
     travel_times,
 )
 from analysis.network import RoadNetwork, Snap
@@ -361,6 +364,81 @@ def test_batch_rejects_bad_shapes() -> None:
         assign_batch(-np.ones((2, 2)), capacity=[1, 1], open_tasks=[0, 0])
     with pytest.raises(DispatchInputError, match="matrix"):
         assign_greedy(np.ones(3), capacity=[1], open_tasks=[0])
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_allowed_pairs_give_the_optimum_among_them(seed: int) -> None:
+    rng = np.random.default_rng(500 + seed)
+    n, m = int(rng.integers(3, 7)), int(rng.integers(2, 4))
+    travel = rng.integers(30, 1500, size=(n, m)).astype(float)
+    capacity = rng.integers(1, 3, size=m)
+    open_tasks = rng.integers(0, 5, size=m)
+    allowed = rng.random((n, m)) < 0.5
+    # the oracle: the brute-force optimum when a pair not allowed is as if unreachable
+    key, _ = _brute_force(
+        np.where(allowed, travel, np.inf), capacity, open_tasks, 600.0, np.zeros(n, int)
+    )
+    for method in ("min_cost_flow", "slots"):
+        got = assign_batch(
+            travel, capacity=capacity, open_tasks=open_tasks, allowed=allowed, method=method
+        )
+        used = np.flatnonzero(got.worker_of >= 0)
+        assert allowed[used, got.worker_of[used]].all(), method
+        assert (-got.n_assigned, got.cost) == (key[0], pytest.approx(key[-1])), method
+    greedy = assign_greedy(travel, capacity=capacity, open_tasks=open_tasks, allowed=allowed)
+    used = np.flatnonzero(greedy.worker_of >= 0)
+    assert allowed[used, greedy.worker_of[used]].all()
+
+
+def test_a_case_with_no_eligible_worker_stays_unassigned_and_says_why() -> None:
+    # worker 1 is nearer to both, but may take only the first
+    travel = np.array([[60.0, 600.0], [60.0, 600.0]])
+    allowed = np.array([[True, True], [False, False]])
+    free = assign_batch(travel, capacity=[2, 2], open_tasks=[0, 0], load_penalty_s=0.0)
+    assert free.worker_of.tolist() == [0, 0]
+    got = assign_batch(
+        travel, capacity=[2, 2], open_tasks=[0, 0], load_penalty_s=0.0, allowed=allowed
+    )
+    assert got.worker_of.tolist() == [0, NO_WORKER]
+    assert got.unassigned_reason == ("no worker is eligible for it (不在可派范围)",)
+    assert got.reasons[0].startswith("nearest eligible worker 0")
+    with pytest.raises(DispatchInputError, match="boolean matrix"):
+        assign_batch(travel, capacity=[1, 1], open_tasks=[0, 0], allowed=np.ones((2, 3), bool))
+
+
+def test_evaluate_costs_a_given_assignment_like_the_solver() -> None:
+    travel = np.array([[100.0, 400.0], [100.0, 400.0], [100.0, 400.0]])
+    best = assign_batch(travel, capacity=[3, 3], open_tasks=[1, 0], load_penalty_s=600.0)
+    assert evaluate(travel, best.worker_of, open_tasks=[1, 0]).cost == best.cost == 2100.0
+    given = evaluate(travel, [0, 0, 1], open_tasks=[1, 0], load_penalty_s=600.0)
+    # worker 0: 2 × 100 + 600 × (1 + 2); worker 1: 400 + 600 × 0
+    assert given.cost == 2400.0 and given.method == "given"
+    assert evaluate(travel, [-1, -1, 1], open_tasks=[1, 0]).cost == 400.0
+    with pytest.raises(DispatchInputError, match="worker_of"):
+        evaluate(travel, [0, 2, 1], open_tasks=[0, 0])
+
+
+def test_relations_rank_own_grid_then_community_then_area() -> None:
+    assignments = pd.DataFrame(
+        {
+            "grid_id": [1, 1, 2, 3, 3],
+            "worker_id": [12, 7, 7, 31, 8],
+            "role": ["primary", "backup", "primary", "primary", "backup"],
+            "community_id": [10, 10, 10, 20, 20],
+        }
+    )
+    # cases in grid 1 (community 10), grid 3 (community 20), and in no grid
+    rel = relations([1, 3, None], [10, 20, None], [12, 7, 8, 31], assignments)
+    assert rel.tolist() == [[1, 2, 4, 4], [4, 4, 2, 1], [4, 4, 4, 4]]
+    # a case in grid 2: 7 is its primary, 12 belongs to the same community (10); 8 is
+    # primary nowhere and so belongs where they back up (grid 3, community 20)
+    rel = relations([2], [10], [12, 7, 8, 31], assignments)
+    assert rel.tolist() == [[3, 1, 4, 4]]
+    assert eligible_pairs(rel, "grid").tolist() == [[False, True, False, False]]
+    assert eligible_pairs(rel, "community").tolist() == [[True, True, False, False]]
+    assert eligible_pairs(rel, "area").all()
+    with pytest.raises(DispatchInputError, match="widen"):
+        eligible_pairs(rel, "city")  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------- travel times

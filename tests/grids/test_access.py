@@ -5,11 +5,13 @@ The doors are tested from outside in tests/api; these pin the rules down one by 
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from grids.access import (
     Forbidden,
     Principal,
+    home_grids,
     identity_visible,
     incident_filter,
     kpi_filter,
@@ -26,6 +28,7 @@ from grids.access import (
     require_own_position,
     require_staff,
     rows_in_area,
+    workers_in_area,
 )
 
 RESIDENT = Principal(1, "r1", "居民", "resident")
@@ -121,3 +124,33 @@ def test_rows_and_areas() -> None:
     assert not may_see_area(STAFF, [])
     assert may_see_worker(STAFF, [12]) and not may_see_worker(OTHER_STAFF, [12])
     assert not may_see_worker(WORKER, [10])
+
+
+#: grids 10-12 are STAFF's community, 20 OTHER_STAFF's; worker 40 is primary in 20 and
+#: backs up 12 (a community's only grid borrows the next one's worker), 50 is a standby
+#: who only backs up 11.
+ASSIGNMENTS = pd.DataFrame(
+    {
+        "grid_id": [10, 10, 11, 12, 12, 20, 11],
+        "worker_id": [7, 8, 8, 9, 40, 40, 50],
+        "role": ["primary", "backup", "primary", "primary", "backup", "primary", "backup"],
+    }
+)
+
+
+def test_a_worker_belongs_to_the_grids_they_are_primary_of() -> None:
+    home = home_grids(ASSIGNMENTS)
+    assert sorted(zip(home["worker_id"], home["grid_id"], strict=True)) == [
+        (7, 10),
+        (8, 11),
+        (9, 12),
+        (40, 20),
+        (50, 11),  # primary nowhere: where they back up
+    ]
+
+
+def test_staff_assign_only_to_the_workers_of_their_own_area() -> None:
+    # 40 backs up STAFF's grid 12 but belongs to the other community
+    assert workers_in_area(STAFF, ASSIGNMENTS) == {7, 8, 9, 50}
+    assert workers_in_area(OTHER_STAFF, ASSIGNMENTS) == {40}
+    assert workers_in_area(ADMIN, ASSIGNMENTS) == {7, 8, 9, 40, 50}
