@@ -10,28 +10,38 @@ LOAD_STATES = ("dispatched", "in_progress", "returned", "escalated")
 
 
 def assignments(conn: Connection) -> pd.DataFrame:
-    """Who covers which current grid: ``grid_id``, ``worker_id``, ``role`` (primary/backup)."""
+    """Who covers which current grid: ``grid_id``, ``worker_id``, ``role``, ``community_id``.
+
+    ``role`` is ``primary`` or ``backup``; ``community_id`` is the grid's community.
+    """
     return pd.read_sql(
         text(
-            "SELECT a.grid_id, a.worker_id, a.role FROM grid_assignment a "
+            "SELECT a.grid_id, a.worker_id, a.role, g.community_id FROM grid_assignment a "
             "JOIN grid g ON g.id = a.grid_id WHERE g.valid_to IS NULL"
         ),
         conn,
     )
 
 
-def worker_statuses(conn: Connection, grid_ids: tuple[int, ...] | None = None) -> pd.DataFrame:
-    """Every worker (or those covering ``grid_ids``) with duty, load and a position.
+def worker_statuses(
+    conn: Connection,
+    grid_ids: tuple[int, ...] | None = None,
+    *,
+    worker_ids: tuple[int, ...] | None = None,
+) -> pd.DataFrame:
+    """Every worker (or those covering ``grid_ids``, or those listed) with duty, load, place.
 
     Columns ``worker_id``, ``name``, ``on_duty``, ``open_tasks``, ``max_open_tasks``,
     ``lon``, ``lat``.  The position is a point inside the worker's primary grid (any
-    grid of theirs when they have no primary one): where they are most of the day.
+    grid of theirs when they have no primary one): where they are most of the day; null
+    for a worker with no current grid.
     """
-    scope = (
-        ""
-        if grid_ids is None
-        else "WHERE w.id IN (SELECT worker_id FROM grid_assignment WHERE grid_id = ANY(:grids))"
-    )
+    if worker_ids is not None:
+        scope = "WHERE w.id = ANY(:workers)"
+    elif grid_ids is not None:
+        scope = "WHERE w.id IN (SELECT worker_id FROM grid_assignment WHERE grid_id = ANY(:grids))"
+    else:
+        scope = ""
     return pd.read_sql(
         text(
             f"""
@@ -52,29 +62,44 @@ def worker_statuses(conn: Connection, grid_ids: tuple[int, ...] | None = None) -
             """
         ),
         conn,
-        params={"load": list(LOAD_STATES), "grids": list(grid_ids or ())},
+        params={
+            "load": list(LOAD_STATES),
+            "grids": list(grid_ids or ()),
+            "workers": list(worker_ids or ()),
+        },
     )
 
 
 def backlog(
-    conn: Connection, *, grid_ids: tuple[int, ...] | None, states: tuple[str, ...]
+    conn: Connection,
+    *,
+    grid_ids: tuple[int, ...] | None,
+    states: tuple[str, ...],
+    ids: tuple[int, ...] | None = None,
 ) -> pd.DataFrame:
     """Cases waiting for a worker (in ``states``) in the given grids (all when None).
 
-    Columns ``id``, ``state``, ``assignee_id``, ``grid_id``, ``priority``, ``deadline``,
+    ``ids`` limits them to those cases.  Columns ``id``, ``state``, ``assignee_id``,
+    ``grid_id``, ``grid_code``, ``community_id``, ``priority``, ``deadline``, ``version``
+    (the id of the case's latest event, as :attr:`gis.incident_store.IncidentRow.last_event_id`),
     ``lon``, ``lat``; most urgent first.
     """
     scope = "" if grid_ids is None else "AND i.grid_id = ANY(:grids)"
+    only = "" if ids is None else "AND i.id = ANY(:ids)"
     return pd.read_sql(
         text(
             f"""
-            SELECT i.id, i.state, i.assignee_id, i.grid_id, c.priority, i.deadline,
+            SELECT i.id, i.state, i.assignee_id, i.grid_id, g.code AS grid_code,
+                   g.community_id, c.priority, i.deadline,
+                   (SELECT max(e.id) FROM incident_event e WHERE e.incident_id = i.id)
+                       AS version,
                    ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat
             FROM incident i JOIN incident_category c ON c.code = i.category_code
-            WHERE i.state = ANY(:states) AND i.merged_into IS NULL {scope}
+            LEFT JOIN grid g ON g.id = i.grid_id
+            WHERE i.state = ANY(:states) AND i.merged_into IS NULL {scope} {only}
             ORDER BY c.priority, i.deadline NULLS LAST, i.id
             """
         ),
         conn,
-        params={"states": list(states), "grids": list(grid_ids or ())},
+        params={"states": list(states), "grids": list(grid_ids or ()), "ids": list(ids or ())},
     )
