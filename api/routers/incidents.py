@@ -243,13 +243,44 @@ async def recommend_worker(
     )
 
 
-class RedispatchRequest(BaseModel):
-    """Dispatch the area's backlog at once."""
+Id = Annotated[int, Field(ge=1, lt=2**63)]
 
+
+class RedispatchMove(BaseModel):
+    """One move of a preview, sent back unchanged to confirm it (other fields are ignored)."""
+
+    incident_id: Id
+    version: Id | None = Field(description="the case's latest event id when previewed")
+    state: Literal["registered", "dispatched"]
+    from_worker_id: Id | None
+    to_worker_id: Id
+    action: Literal["dispatch", "reassign"]
+    reason: str = Field(max_length=4000)
+
+
+class RedispatchRequest(BaseModel):
+    """Preview a batch re-dispatch of the area's backlog, or confirm a preview."""
+
+    widen: Literal["grid", "community", "area"] = Field(
+        "grid",
+        description="who may take a case: its grid's own primary and backups (grid), also "
+        "its community's workers (community), or any worker of your area (area)",
+    )
     include_dispatched: bool = Field(
         False, description="also move dispatched cases not yet started, if that is better"
     )
+    incident_ids: list[Id] | None = Field(
+        None, max_length=10_000, description="only these cases (default: the whole backlog)"
+    )
     limit: int = Field(2000, ge=1, le=10_000)
+    confirm: str | None = Field(
+        None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="the preview_id of a preview to apply, sent with its widen and moves",
+    )
+    moves: list[RedispatchMove] | None = Field(
+        None, max_length=10_000, description="with confirm: the moves of the preview, unchanged"
+    )
 
 
 @router.post("/api/incidents/redispatch")
@@ -260,16 +291,36 @@ async def redispatch(
     settings: SettingsDep,
     user: CurrentUser,
 ) -> dict[str, Any]:
-    """Dispatch the backlog as one optimal assignment within each worker's capacity (staff)."""
-    return await run_in_threadpool(
-        lambda: dispatching.redispatch_backlog(
-            request,
-            engine,
-            settings,
-            user,
-            include_dispatched=body.include_dispatched,
-            limit=body.limit,
+    """Preview a batch re-dispatch (staff), changing nothing; apply it with ``confirm``.
+
+    Without ``confirm``: the backlog of your area as one optimal assignment within each
+    worker's capacity, never to a worker outside your area and, unless widened, only to
+    the primary and backups of each case's grid: the moves (from whom to whom, why,
+    travel now and after), the cost beside the current and the greedy one, and a
+    ``preview_id``.  With ``confirm`` (that id), ``widen`` and ``moves`` of the preview:
+    the moves are applied, each checked again; a case changed meanwhile is a conflict,
+    not moved.  A preview that is not yours, or moves that differ, are not found (404).
+    """
+    if body.confirm is None:
+        if body.moves is not None:
+            raise InvalidInput("moves are applied only with confirm: the preview_id they came with")
+        return await run_in_threadpool(
+            lambda: dispatching.redispatch_preview(
+                request,
+                engine,
+                settings,
+                user,
+                widen=body.widen,
+                include_dispatched=body.include_dispatched,
+                incident_ids=None if body.incident_ids is None else tuple(body.incident_ids),
+                limit=body.limit,
+            )
         )
+    if body.moves is None:
+        raise InvalidInput("confirm needs the moves of the preview, sent back unchanged")
+    moves = [dispatching.Move(**m.model_dump()) for m in body.moves]
+    return await run_in_threadpool(
+        dispatching.redispatch_confirm, engine, user, body.confirm, body.widen, moves
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -410,31 +411,262 @@ def test_dispatch_goes_to_the_primary_worker_with_a_reason(
     assert body["history"][-1]["note"].startswith("推荐派遣")
 
 
-def test_backlog_redispatch_is_no_costlier_than_greedy(
-    live_server: LiveServer, people: dict
-) -> None:
+# ---------------------------------------------------------------------- batch re-dispatch
+REDISPATCH = "/api/incidents/redispatch"
+
+
+@pytest.fixture(scope="module")
+def area(engine: Engine, people: dict) -> dict:
+    """The workers around the people's grid: its own, its community's, the street's, and a
+    street staff token."""
+    with engine.connect() as conn:
+        own = conn.execute(
+            text("SELECT worker_id FROM grid_assignment WHERE grid_id = :g"),
+            {"g": people["grid_id"]},
+        ).scalars()
+        homes = conn.execute(
+            text(
+                "SELECT a.worker_id, g.community_id FROM grid_assignment a "
+                "JOIN grid g ON g.id = a.grid_id AND g.valid_to IS NULL WHERE a.role = 'primary'"
+            )
+        ).all()
+        community, street = conn.execute(
+            text(
+                "SELECT c.id, s.code FROM grid g JOIN admin_area c ON c.id = g.community_id "
+                "JOIN admin_area s ON s.id = c.parent_id WHERE g.id = :g"
+            ),
+            {"g": people["grid_id"]},
+        ).one()
+    return {
+        "own": set(own),
+        "community": {w for w, c in homes if c == community},
+        "elsewhere": {w for w, c in homes if c != community},
+        "street": bearer(issue_token(engine, "street_test_mine", "street_staff", street)),
+    }
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@contextmanager
+def _workers_set(engine: Engine, on_duty: dict[int, bool], backup: tuple[int, int] | None = None):
+    """Set workers on or off duty and make ``backup`` = (worker, grid) a backup; restore."""
+    with engine.begin() as conn:
+        before = conn.execute(
+            text("SELECT id, on_duty FROM grid_worker WHERE id = ANY(:w)"), {"w": list(on_duty)}
+        ).all()
+        duty = text("UPDATE grid_worker SET on_duty = :d WHERE id = :w")
+        for worker, flag in on_duty.items():
+            conn.execute(duty, {"d": flag, "w": worker})
+        if backup is not None:
+            conn.execute(
+                text(
+                    "INSERT INTO grid_assignment (worker_id, grid_id, role) "
+                    "VALUES (:w, :g, 'backup')"
+                ),
+                {"w": backup[0], "g": backup[1]},
+            )
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            for worker, flag in before:
+                conn.execute(duty, {"d": flag, "w": worker})
+            if backup is not None:
+                conn.execute(
+                    text("DELETE FROM grid_assignment WHERE worker_id = :w AND grid_id = :g"),
+                    {"w": backup[0], "g": backup[1]},
+                )
+
+
+def _registered(server: LiveServer, people: dict, n: int) -> list[int]:
+    """``n`` new registered cases of our own in the people's grid."""
     lon, lat = people["point"]
-    cases = [
-        _report(live_server, people["resident"], lon, lat, category_code=c).json()["id"]
-        for c in ("10102", "10201", "10202")
-    ]
-    for case in cases:
-        _act(live_server, people["staff"], case, "register")
-    r = httpx.post(
-        f"{live_server.url}/api/incidents/redispatch", json={}, headers=people["resident"]
-    )
-    assert r.status_code == 403
-    r = httpx.post(f"{live_server.url}/api/incidents/redispatch", json={}, headers=people["staff"])
+    cases = []
+    for k in range(n):
+        case = _report(server, people["resident"], lon + k * 1e-5, lat, category_code="10201")
+        cases.append(case.json()["id"])
+        assert _act(server, people["staff"], cases[-1], "register").status_code == 200
+    return cases
+
+
+def _snapshot(engine: Engine) -> dict[int, tuple]:
+    """Every incident's state, worker, deadline and the ids of its history rows."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT i.id, i.state, i.assignee_id, i.deadline, (SELECT array_agg(e.id "
+                "ORDER BY e.id) FROM incident_event e WHERE e.incident_id = i.id) FROM incident i"
+            )
+        ).all()
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def _preview(server: LiveServer, headers: dict, **body) -> dict:
+    r = httpx.post(f"{server.url}{REDISPATCH}", json=body, headers=headers, timeout=60)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_redispatch_preview_changes_nothing_and_shows_each_move(
+    live_server: LiveServer, people: dict, area: dict, engine: Engine
+) -> None:
+    cases = _registered(live_server, people, 3)
+    away = min(area["community"] - area["own"])  # a worker of another grid of the community
+    assert _act(live_server, people["staff"], cases[2], "dispatch", assignee_id=away).is_success
+    for headers in (people["resident"], people["worker"]):
+        r = httpx.post(f"{live_server.url}{REDISPATCH}", json={}, headers=headers)
+        assert r.status_code == 403
+    with _workers_set(engine, {w: True for w in area["own"]}):
+        before = _snapshot(engine)
+        got = _preview(live_server, people["staff"], include_dispatched=True, incident_ids=cases)
+        assert _snapshot(engine) == before  # nothing assigned, no history written
+    assert len(got["preview_id"]) == 64 and got["widen"] == "grid" and got["cases"] == 3
+    moves = {m["incident_id"]: m for m in got["moves"]}
+    assert set(moves) == set(cases)
+    for case in cases[:2]:
+        assert moves[case]["action"] == "dispatch" and moves[case]["from_worker_id"] is None
+        assert moves[case]["current_travel_s"] is None
+    back = moves[cases[2]]  # the dispatched case goes back to its grid's own workers
+    assert back["action"] == "reassign" and back["from_worker_id"] == away
+    assert back["current_travel_s"] > 0 and back["from_worker_name"]
+    for m in moves.values():
+        assert m["to_worker_id"] in area["own"] and m["relation"] in ("primary", "backup")
+        assert m["grid_code"] == people["grid_code"] and m["to_worker_name"]
+        assert m["reason"].startswith(("主责网格员", "备用网格员")) and m["travel_s"] >= 0
+        assert m["version"] == before[m["incident_id"]][3][-1]
+    assert got["assigned"] == 3 and got["current_assigned"] == 1
+    assert got["cost"] <= got["greedy_cost"] + 0.01
+    assert got["current_cost"] > 0
+
+
+def test_redispatch_keeps_a_case_with_its_grid_and_never_leaves_the_area(
+    live_server: LiveServer, people: dict, area: dict, engine: Engine
+) -> None:
+    cases = _registered(live_server, people, 2)
+    outsider = min(area["elsewhere"])  # of another community, made a backup of our grid
+    duty = {w: False for w in area["own"]} | {outsider: True}
+    duty |= {w: True for w in area["community"] - area["own"]}
+    with _workers_set(engine, duty, backup=(outsider, people["grid_id"])):
+        # the grid's own workers of the community are off duty: nobody, and says why
+        got = _preview(live_server, people["staff"], incident_ids=cases)
+        assert got["moves"] == []
+        assert {u["incident_id"] for u in got["unassigned"]} == set(cases)
+        assert all("widen" in u["reason"] for u in got["unassigned"])
+        # a case someone gave the outsider by hand is not kept there by the batch either
+        handed = _registered(live_server, people, 1)[0]
+        assert _act(
+            live_server, people["staff"], handed, "dispatch", assignee_id=outsider
+        ).is_success
+        got = _preview(live_server, people["staff"], incident_ids=[handed], include_dispatched=True)
+        assert got["moves"] == [] and got["unchanged"] == []
+        assert [(u["incident_id"], u["stays_with"]) for u in got["unassigned"]] == [
+            (handed, outsider)
+        ]
+        cases.append(handed)
+        # the street's staff may use the backup from the next community: it is the grid's own
+        got = _preview(live_server, area["street"], incident_ids=cases[:2])
+        assert {m["incident_id"] for m in got["moves"]} == set(cases[:2])
+        assert {(m["to_worker_id"], m["relation"]) for m in got["moves"]} == {(outsider, "backup")}
+        # widened, the community's other workers, never the outsider of another community
+        for widen in ("community", "area"):
+            got = _preview(
+                live_server,
+                people["staff"],
+                incident_ids=cases,
+                widen=widen,
+                include_dispatched=True,
+            )
+            assert {m["incident_id"] for m in got["moves"]} == set(cases), widen
+            to = {m["to_worker_id"] for m in got["moves"]}
+            assert to <= area["community"] - area["own"], widen
+            assert {m["relation"] for m in got["moves"]} == {"community"}
+        # the street's staff, widened to their area, stay in the street
+        got = _preview(
+            live_server, area["street"], incident_ids=cases, widen="area", include_dispatched=True
+        )
+        assert {m["incident_id"] for m in got["moves"]} | set(got["unchanged"]) == set(cases)
+        assert {m["to_worker_id"] for m in got["moves"]} <= area["community"] | area["elsewhere"]
+    # the outsider's load back as it was
+    assert _act(
+        live_server, people["staff"], handed, "reassign", assignee_id=min(area["own"])
+    ).is_success
+
+
+def test_confirm_applies_exactly_the_preview_and_reports_a_changed_case(
+    live_server: LiveServer, people: dict, area: dict, engine: Engine
+) -> None:
+    cases = _registered(live_server, people, 3)
+    url = f"{live_server.url}{REDISPATCH}"
+    with _workers_set(engine, {w: True for w in area["own"]}):
+        got = _preview(live_server, people["staff"], incident_ids=cases)
+    assert {m["incident_id"] for m in got["moves"]} == set(cases)
+    confirm = {"confirm": got["preview_id"], "widen": got["widen"], "moves": got["moves"]}
+    # someone dispatches one of them by hand meanwhile
+    changed = cases[1]
+    hand = min(area["own"])
+    assert _act(live_server, people["staff"], changed, "dispatch", assignee_id=hand).is_success
+    before = _snapshot(engine)
+    # a move altered, or a preview that is not theirs: not found, nothing applied
+    altered = [dict(m) for m in got["moves"]]
+    altered[0]["to_worker_id"] = min(area["elsewhere"])
+    r = httpx.post(url, json=confirm | {"moves": altered}, headers=people["staff"])
+    assert r.status_code == 404
+    assert httpx.post(url, json=confirm, headers=people["other_staff"]).status_code == 404
+    assert httpx.post(url, json=confirm, headers=people["worker"]).status_code == 403
+    assert _snapshot(engine) == before
+    r = httpx.post(url, json=confirm, headers=people["staff"], timeout=60)
     assert r.status_code == 200, r.text
     run = r.json()
-    moved = {a["incident_id"]: a for a in run["assigned"]}
-    assert set(cases) <= set(moved) | {u["incident_id"] for u in run["unassigned"]}
-    assert run["cost"] <= run["greedy_cost"] + 1e-6
-    for case in cases:
-        if case in moved:
-            got = httpx.get(f"{live_server.url}/api/incidents/{case}", headers=people["staff"])
-            assert got.json()["state"] == "dispatched"
-            assert got.json()["assignee_id"] == moved[case]["worker_id"]
+    assert [c["incident_id"] for c in run["conflicts"]] == [changed]
+    assert "changed since the preview" in run["conflicts"][0]["reason"]
+    after = _snapshot(engine)
+    assert {i for i in after if after[i] != before.get(i)} == set(cases) - {changed}
+    moves = {m["incident_id"]: m for m in got["moves"]}
+    assert {a["incident_id"] for a in run["applied"]} == set(cases) - {changed}
+    for case in set(cases) - {changed}:
+        detail = httpx.get(f"{live_server.url}/api/incidents/{case}", headers=people["staff"])
+        body = detail.json()
+        assert body["state"] == "dispatched"
+        assert body["assignee_id"] == moves[case]["to_worker_id"]
+        last = body["history"][-1]
+        assert last["action"] == "dispatch" and last["actor"] == "staff_test_mine"
+        assert got["preview_id"][:12] in last["note"] and moves[case]["reason"] in last["note"]
+    # the hand-dispatched case keeps the hand's worker and history
+    assert after[changed] == before[changed]
+    # confirming again moves nothing: every case has changed since the preview
+    again = httpx.post(url, json=confirm, headers=people["staff"]).json()
+    assert again["applied"] == [] and len(again["conflicts"]) == 3
+    assert _snapshot(engine) == after
+
+
+def test_staff_of_another_area_get_nothing_of_this_area(
+    live_server: LiveServer, people: dict, area: dict, engine: Engine
+) -> None:
+    cases = _registered(live_server, people, 2)
+    away = min(area["community"] - area["own"])
+    assert _act(live_server, people["staff"], cases[1], "dispatch", assignee_id=away).is_success
+    theirs = _preview(live_server, people["other_staff"], include_dispatched=True, widen="area")
+    listed = (
+        {m["incident_id"] for m in theirs["moves"]}
+        | set(theirs["unchanged"])
+        | {u["incident_id"] for u in theirs["unassigned"]}
+    )
+    assert not listed & set(cases)
+    assert not {m["to_worker_id"] for m in theirs["moves"]} & area["community"]
+    r = httpx.post(
+        f"{live_server.url}{REDISPATCH}",
+        json={"incident_ids": cases},
+        headers=people["other_staff"],
+    )
+    assert r.status_code == 404 and str(cases[0]) in r.json()["detail"]
+    mine = _preview(live_server, people["staff"], include_dispatched=True, incident_ids=cases)
+    before = _snapshot(engine)
+    confirm = {"confirm": mine["preview_id"], "widen": "grid", "moves": mine["moves"]}
+    r = httpx.post(f"{live_server.url}{REDISPATCH}", json=confirm, headers=people["other_staff"])
+    assert r.status_code == 404
+    assert _snapshot(engine) == before
 
 
 def test_report_near_a_grid_edge_is_flagged_and_staff_confirm_the_grid(
