@@ -92,13 +92,19 @@ def sample(
 
 @app.command()
 def load(
-    path: Annotated[Path, typer.Argument(help="GeoPackage with the district's layers")],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="GeoPackage with the district's layers, or one layer as a CSV, GeoJSON or "
+            "Shapefile named after it (household.csv)"
+        ),
+    ],
     replace: Annotated[bool, typer.Option(help="empty every table first")] = False,
     coord_type: Annotated[
         str, typer.Option(help="coordinates of the file: wgs84, gcj02 (AMap) or bd09 (Baidu)")
     ] = "wgs84",
 ) -> None:
-    """Load a district GeoPackage into the database, all or nothing."""
+    """Load a district GeoPackage, or one layer file, into the database, all or nothing."""
     from etl.gpkg import LayerFileError, read_layers
 
     try:

@@ -13,12 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
+from sqlalchemy import Boolean, Column, DateTime, Float, Integer, String
 
 import geopandas as gpd
 
 from gis import models
 from gis.coords import geometries_to_wgs84
 from gis.validate import (
+    ColumnKind,
     Problem,
     ValidationError,
     check_allowed,
@@ -27,6 +29,7 @@ from gis.validate import (
     check_references,
     check_required,
     check_unique,
+    coerce_columns,
 )
 from grids.categories import DEFAULT_CATEGORIES
 
@@ -54,6 +57,8 @@ class LayerSpec:
     allowed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     references: tuple[Reference, ...] = ()
     extra_geometry: str | None = None
+    #: columns of the file stored in another table (their types are declared there)
+    also_in: tuple[str, ...] = ()
 
 
 CATEGORY_CODES = tuple(c.code for c in DEFAULT_CATEGORIES)
@@ -99,6 +104,7 @@ LAYER_SPECS: tuple[LayerSpec, ...] = (
         None,
         {"sex": ("M", "F")},
         (Reference("household_id", "household", "id"),),
+        also_in=("resident_identity",),
     ),
     LayerSpec(
         "facility", "id", ("id", "kind", "name"), ("Point",), {"kind": models.FACILITY_KINDS}
@@ -171,6 +177,38 @@ LAYER_SPECS: tuple[LayerSpec, ...] = (
 )
 
 SPEC_BY_NAME: dict[str, LayerSpec] = {s.name: s for s in LAYER_SPECS}
+
+
+def _kind(column: Column) -> ColumnKind | None:
+    """The kind of value a table column holds; None for geometry and binary columns."""
+    kinds: tuple[tuple[type, ColumnKind], ...] = (
+        (Boolean, "boolean"),
+        (Integer, "integer"),
+        (Float, "float"),
+        (DateTime, "timestamp"),
+        (String, "text"),
+    )
+    return next((kind for sql, kind in kinds if isinstance(column.type, sql)), None)
+
+
+def column_kinds(spec: LayerSpec) -> dict[str, ColumnKind]:
+    """The declared type of every column a layer's file may hold.
+
+    The types are those of the tables in :mod:`gis.models` (the one declaration of
+    the data model): the layer's own table, the tables in ``also_in``, and for a
+    reference written as a code (``community_code``) the type of the column it names.
+    """
+    tables = [models.metadata.tables[name] for name in (spec.name, *spec.also_in)]
+    kinds = {c.name: k for t in tables for c in t.columns if (k := _kind(c)) is not None}
+    for ref in spec.references:
+        target = _kind(models.metadata.tables[ref.layer].columns[ref.target])
+        if target is not None:
+            kinds[ref.column] = target
+    return kinds
+
+
+#: Layer name → column → declared type, read by :func:`validate_layers`.
+COLUMN_KINDS: dict[str, dict[str, ColumnKind]] = {s.name: column_kinds(s) for s in LAYER_SPECS}
 
 
 def layers_to_wgs84(layers: Mapping[str, pd.DataFrame], coord_type: str) -> dict[str, pd.DataFrame]:
@@ -248,11 +286,19 @@ def validate_layers(
         )
         for name in unknown
     ]
+    # every reader (GeoPackage, GeoJSON, Shapefile, CSV) gets the declared types here
+    typed: dict[str, pd.DataFrame] = {}
+    type_problems: dict[str, list[Problem]] = {}
+    for spec in LAYER_SPECS:
+        if spec.name in layers:
+            typed[spec.name], type_problems[spec.name] = coerce_columns(
+                layers[spec.name], spec.name, COLUMN_KINDS[spec.name], spec.key
+            )
     cleaned: dict[str, pd.DataFrame] = {}
     for spec in LAYER_SPECS:
-        if spec.name not in layers:
+        if spec.name not in typed:
             continue
-        frame = layers[spec.name]
+        frame = typed[spec.name]
         id_col = spec.key
         layer_problems = check_required(frame, spec.name, spec.required, id_col)
         if spec.key and spec.key in frame.columns:
@@ -260,7 +306,7 @@ def validate_layers(
         for column, allowed in spec.allowed.items():
             layer_problems += check_allowed(frame, spec.name, column, allowed, id_col)
         for ref in spec.references:
-            targets = _reference_targets(layers, ref, known)
+            targets = _reference_targets(typed, ref, known)
             if targets is not None:
                 layer_problems += check_references(
                     frame, spec.name, ref.column, targets, ref.layer, id_col, ref.nullable
@@ -296,7 +342,10 @@ def validate_layers(
                         frame[frame.geometry.name] = gpd.GeoSeries(
                             geoms, index=frame.index, crs=frame.crs
                         )
-        problems += layer_problems
+        # a value that could not be read is reported once, not again as missing or unknown
+        unreadable = {(p.row, p.field) for p in type_problems[spec.name]}
+        problems += type_problems[spec.name]
+        problems += [p for p in layer_problems if (p.row, p.field) not in unreadable]
         cleaned[spec.name] = frame
     if any(p.severity == "error" for p in problems):
         raise ValidationError(problems)

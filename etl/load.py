@@ -332,7 +332,9 @@ class _Loader:
                 "id": frame["id"].to_numpy(),
                 "category_code": frame["category_code"].to_numpy(),
                 "source": frame["source"].to_numpy(),
-                "description": frame["description"].to_numpy() if "description" in frame else "",
+                "description": (
+                    frame["description"].fillna("").to_numpy() if "description" in frame else ""
+                ),
                 "state": frame["state"].to_numpy(),
                 "reported_at": frame["reported_at"].array,
                 "deadline": frame.get("deadline", pd.Series(pd.NaT, index=frame.index)).array,

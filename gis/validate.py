@@ -19,8 +19,11 @@ Rules
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -29,8 +32,16 @@ import geopandas as gpd
 import shapely
 from pyproj import CRS
 
+from gis.clock import LOCAL_TZ
+
 WGS84_ALIASES = (4326, 4490)
 REPAIR_MAX_AREA_CHANGE = 0.01
+
+#: The types a column may be declared with (see :func:`coerce_columns`).
+ColumnKind = Literal["integer", "float", "boolean", "timestamp", "text"]
+#: Spellings of true and false accepted in a boolean column (case-insensitive).
+TRUE_SPELLINGS = frozenset({"true", "t", "yes", "y", "1", "是", "真", "对"})
+FALSE_SPELLINGS = frozenset({"false", "f", "no", "n", "0", "否", "假", "错"})
 
 
 @dataclass(frozen=True)
@@ -353,6 +364,199 @@ def check_references(
         )
         for p, rid in zip(positions, ids, strict=True)
     ]
+
+
+def coerce_columns(
+    frame: pd.DataFrame,
+    layer: str,
+    kinds: Mapping[str, ColumnKind],
+    id_column: str | None = "id",
+) -> tuple[pd.DataFrame, list[Problem]]:
+    """Give every column its declared type, whatever file format it was read from.
+
+    A CSV holds only text and a Shapefile or spreadsheet may hold a code as a number:
+    ``"5"`` becomes the integer 5, ``"是"`` or ``"yes"`` becomes True, ``"2024-05-01 08:30"``
+    a timestamp in Asia/Shanghai (unless it carries an offset), 330106109001001 the text
+    ``"330106109001001"``.  Blank text is a missing value.  Columns already of their
+    type are kept as they are; columns not in ``kinds`` are left alone.
+
+    Returns
+    -------
+    (frame, problems)
+        The converted frame (a copy when anything changed) and one problem per value
+        that cannot be converted, naming row and field; such a value becomes missing.
+    """
+    out = frame
+    problems: list[Problem] = []
+    for column, kind in kinds.items():
+        if column not in frame.columns:
+            continue
+        converter, message, fix = _COERCIONS[kind]
+        given = frame[column]
+        values, bad = converter(given)
+        if values is not given:
+            if out is frame:
+                out = frame.copy()
+            out[column] = values
+        positions = np.flatnonzero(bad)
+        raw = given.to_numpy()
+        problems += [
+            Problem(
+                layer,
+                int(p) + 1,
+                rid,
+                column,
+                f"{_show(raw[p])} {message}",
+                fix.format(column=column),
+            )
+            for p, rid in zip(positions, _ids(frame, positions, id_column), strict=True)
+        ]
+    return out, problems
+
+
+def _blank(value: object) -> bool:
+    if isinstance(value, str):
+        return not value.strip()
+    return value is None or value is pd.NA or value is pd.NaT or _is_nan(value)
+
+
+def _is_nan(value: object) -> bool:
+    return isinstance(value, float | np.floating) and bool(np.isnan(value))
+
+
+def _each(values: pd.Series, parse: Callable[[object], object]) -> tuple[list[object], np.ndarray]:
+    """Parse value by value; blanks become None, failures None and flagged."""
+    out: list[object] = []
+    bad = np.zeros(len(values), dtype=bool)
+    for i, value in enumerate(values.to_numpy(dtype=object)):
+        if _blank(value):
+            out.append(None)
+            continue
+        try:
+            out.append(parse(value))
+        except (ValueError, TypeError, OverflowError):
+            out.append(None)
+            bad[i] = True
+    return out, bad
+
+
+_WHOLE = re.compile(r"[+-]?\d+(\.0*)?")
+
+
+def _integer(value: object) -> int:
+    if isinstance(value, str) and _WHOLE.fullmatch(value.strip()):
+        number = int(value.strip().split(".")[0])
+    elif isinstance(value, bool | np.bool_):
+        raise ValueError(value)
+    elif isinstance(value, int | np.integer) or (
+        isinstance(value, float | np.floating) and float(value).is_integer()
+    ):
+        number = int(value)
+    else:
+        raise ValueError(value)
+    if not -(2**63) <= number < 2**63:
+        raise OverflowError(value)
+    return number
+
+
+def _to_integers(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    if pd.api.types.is_integer_dtype(values):
+        return values, np.zeros(len(values), dtype=bool)
+    out, bad = _each(values, _integer)
+    array = pd.array(out, dtype="Int64")
+    if not array.isna().any():
+        array = array.to_numpy(dtype=np.int64)
+    return pd.Series(array, index=values.index), bad
+
+
+def _float(value: object) -> float:
+    if isinstance(value, bool | np.bool_):
+        raise ValueError(value)
+    number = float(value.strip() if isinstance(value, str) else value)  # type: ignore[arg-type]
+    if not np.isfinite(number):
+        raise ValueError(value)
+    return number
+
+
+def _to_floats(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values, np.zeros(len(values), dtype=bool)
+    out, bad = _each(values, _float)
+    return pd.Series(np.array(out, dtype=float), index=values.index), bad
+
+
+def _boolean(value: object) -> bool:
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | float | np.integer | np.floating) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in TRUE_SPELLINGS:
+            return True
+        if word in FALSE_SPELLINGS:
+            return False
+    raise ValueError(value)
+
+
+def _to_booleans(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    if pd.api.types.is_bool_dtype(values):
+        return values, np.zeros(len(values), dtype=bool)
+    out, bad = _each(values, _boolean)
+    array = pd.array(out, dtype="boolean")
+    if not array.isna().any():
+        array = array.to_numpy(dtype=bool)
+    return pd.Series(array, index=values.index), bad
+
+
+def _timestamp(value: object) -> pd.Timestamp:
+    if not isinstance(value, str | datetime | np.datetime64):
+        raise ValueError(value)
+    stamp = pd.Timestamp(value.strip() if isinstance(value, str) else value)
+    if stamp is pd.NaT:
+        raise ValueError(value)
+    return stamp.tz_localize(LOCAL_TZ) if stamp.tzinfo is None else stamp.tz_convert(LOCAL_TZ)
+
+
+def _to_timestamps(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values, np.zeros(len(values), dtype=bool)
+    if pd.api.types.is_datetime64_dtype(values):  # naive: local time
+        return values.dt.tz_localize(LOCAL_TZ), np.zeros(len(values), dtype=bool)
+    out, bad = _each(values, _timestamp)
+    stamps = pd.to_datetime(pd.Series(out, index=values.index, dtype=object), utc=True)
+    return stamps.dt.tz_convert(LOCAL_TZ), bad
+
+
+def _text(value: object) -> str:
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        value = int(value)  # a code a spreadsheet stored as a number: 3.30106e14
+    return str(value)
+
+
+def _to_texts(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    if isinstance(values.dtype, pd.StringDtype):
+        blank = values.str.strip().eq("").fillna(False).to_numpy(dtype=bool)
+        return (values.mask(blank) if blank.any() else values), np.zeros(len(values), dtype=bool)
+    out, bad = _each(values, _text)
+    return pd.Series(out, index=values.index, dtype=object), bad
+
+
+_COERCIONS: dict[str, tuple[Callable[[pd.Series], tuple[pd.Series, np.ndarray]], str, str]] = {
+    "integer": (_to_integers, "is not a whole number", "write {column} as a whole number, e.g. 12"),
+    "float": (_to_floats, "is not a number", "write {column} as a number, e.g. 12.5"),
+    "boolean": (
+        _to_booleans,
+        "is not true or false",
+        "write {column} as true or false (also yes/no, 1/0, 是/否)",
+    ),
+    "timestamp": (
+        _to_timestamps,
+        "is not a date and time",
+        "write {column} as e.g. 2024-05-01 08:30 (Asia/Shanghai time unless an offset is given)",
+    ),
+    "text": (_to_texts, "is not text", "write {column} as text"),
+}
 
 
 _TYPE_IDS = {

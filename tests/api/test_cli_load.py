@@ -57,3 +57,54 @@ def test_swapped_coordinates_in_a_file_reject_the_load_and_keep_the_database(
     assert "facility row 2 (id 2), field 'geometry': longitude and latitude look swapped" in message
     assert "Nothing was loaded" in message
     assert households(empty) == 0
+
+
+def _load_buildings(database_url: str, tmp_path: Path) -> None:
+    """The tiny district without its households and residents, from a GeoPackage."""
+    layers = {k: v for k, v in tiny_district().items() if k not in ("household", "resident")}
+    path = write_layers(layers, tmp_path / "buildings.gpkg", progress=False)
+    run = wangge(database_url, "load", str(path))
+    assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_a_households_csv_refers_to_buildings_loaded_before(
+    database_url: str, empty: Engine, tmp_path: Path
+) -> None:
+    _load_buildings(database_url, tmp_path)
+    csv = tmp_path / "household.csv"
+    csv.write_text(
+        "id,building_id,unit,room,size\n11,1,1,101,2\n12,1,2,302,1\n21,2,1,1201,3\n",
+        encoding="utf-8",
+    )
+    run = wangge(database_url, "load", str(csv))
+    assert run.returncode == 0, run.stderr[-2000:]
+    with empty.connect() as conn:
+        placed = conn.execute(
+            text(
+                "SELECT h.id, b.id, h.room, h.grid_id = b.grid_id FROM household h "
+                "JOIN building b ON b.id = h.building_id ORDER BY h.id"
+            )
+        ).all()
+    assert [tuple(r) for r in placed] == [
+        (11, 1, "101", True),
+        (12, 1, "302", True),
+        (21, 2, "1201", True),
+    ]
+
+
+def test_a_bad_id_in_a_csv_names_row_and_field(
+    database_url: str, empty: Engine, tmp_path: Path
+) -> None:
+    _load_buildings(database_url, tmp_path)
+    csv = tmp_path / "household.csv"
+    csv.write_text("id,building_id,unit,room,size\n11,1,1,101,2\n12,x5,2,302,1\n", encoding="utf-8")
+    run = wangge(database_url, "load", str(csv))
+    assert run.returncode == 1
+    message = " ".join(run.stderr.split())
+    assert (
+        "household row 2 (id 12), field 'building_id': 'x5' is not a whole number — "
+        "write building_id as a whole number" in message
+    ), message
+    assert "names no record" not in message and "value is missing" not in message
+    assert "Nothing was loaded" in message
+    assert households(empty) == 0

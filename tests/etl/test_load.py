@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
 
+import geopandas as gpd
 import h3
 import shapely
 
@@ -231,3 +233,53 @@ def test_a_later_file_may_refer_to_records_already_stored(empty: Engine) -> None
     orphans = {"household": tiny_district()["household"].assign(building_id=999)}
     with pytest.raises(ValidationError, match="building_id 999 names no record"):
         load_layers(empty, orphans, progress=False)
+
+
+def _tabular_tables(engine: Engine) -> dict[str, list[tuple]]:
+    tables = ("household", "resident", "resident_identity", "app_user", "grid_worker")
+    tables += ("grid_assignment", "incident_event")
+    with engine.connect() as conn:
+        return {
+            t: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {t} ORDER BY 1, 2")).all()]
+            for t in tables
+        }
+
+
+def test_layers_read_from_csv_load_like_the_same_rows_typed(empty: Engine, tmp_path) -> None:
+    """A CSV holds only text; every column still gets the type its table declares."""
+    from etl.gpkg import read_layers
+
+    district = tiny_district()
+    tabular = [k for k, v in district.items() if not isinstance(v, gpd.GeoDataFrame)]
+    load_layers(empty, district, progress=False)
+    typed = _tabular_tables(empty)
+
+    empty_database(empty)
+    residents = district["resident"]
+    flags = residents["living_alone_elderly"]
+    # booleans as a clerk writes them, a local time without an offset
+    district["resident"] = residents.assign(
+        living_alone_elderly=flags.map({True: "是", False: "否"}),
+        disabled="no",
+        mobility_impaired="FALSE",
+        low_income="0",
+    )
+    events = district["incident_event"]
+    district["incident_event"] = events.assign(at=events["at"].dt.strftime("%Y-%m-%d %H:%M"))
+
+    def from_csv(names: list[str]) -> dict[str, pd.DataFrame]:
+        layers: dict[str, pd.DataFrame] = {}
+        for name in names:
+            district[name].to_csv(tmp_path / f"{name}.csv", index=False)
+            layers |= read_layers(tmp_path / f"{name}.csv")
+        return layers
+
+    spatial = [k for k in district if k not in tabular and k != "incident"]
+    load_layers(empty, {k: district[k] for k in spatial}, progress=False)
+    people = from_csv([k for k in tabular if k != "incident_event"])
+    assert all(pd.api.types.is_string_dtype(people["household"][c]) for c in ("id", "size"))
+    load_layers(empty, people, progress=False)
+    load_layers(
+        empty, {"incident": district["incident"], **from_csv(["incident_event"])}, progress=False
+    )
+    assert _tabular_tables(empty) == typed
