@@ -21,11 +21,10 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
 
-import shapely
 from pyproj import Transformer
 from shapely.geometry import LineString, Point
 
-from analysis.network import FloatArray, IntArray, NetworkError, RoadNetwork, Snap
+from analysis.network import FloatArray, IntArray, NetworkError, RoadNetwork, Snap, SnapEdges
 
 
 class NoShelterReachable(NetworkError):
@@ -259,9 +258,6 @@ class ShelterIndex:
     def _scalar(self) -> _ScalarTables:
         """Plain-Python copies of what one query reads (built on first use)."""
         net = self.network
-        tree_edges = np.flatnonzero(net.walkable).astype(np.int64)
-        if len(tree_edges) == 0:
-            raise NetworkError("the network has no walkable edge to snap to")
         sh = self.shelter_snap
         on_edge: dict[int, list[tuple[int, float, float]]] = {}
         order, sorted_edge = self._by_edge
@@ -269,8 +265,7 @@ class ShelterIndex:
             on_edge.setdefault(e, []).append((j, float(sh.fraction[j]), float(sh.offset_m[j])))
         return _ScalarTables(
             forward=Transformer.from_crs(4326, net.crs, always_xy=True),
-            tree=shapely.STRtree(net.edge_geometry[tree_edges]),
-            tree_edges=tree_edges.tolist(),
+            snap_edges=net.snap_edges,
             geometry=net.edge_geometry,
             source=net.edge_source.tolist(),
             target=net.edge_target.tolist(),
@@ -307,10 +302,9 @@ class ShelterIndex:
         t = self._scalar
         x, y = t.forward.transform(lon, lat)
         pt = Point(x, y)
-        hit = t.tree.query_nearest(pt, all_matches=False)
-        if len(hit) == 0:
+        e = t.snap_edges.nearest_one(pt)
+        if e < 0:
             raise NetworkError(f"the point ({lon}, {lat}) could not be snapped (not finite?)")
-        e = t.tree_edges[int(hit[0])]
         line = t.geometry[e]
         f = line.project(pt, normalized=True)
         f = 0.0 if f != f else min(max(f, 0.0), 1.0)  # nan: zero-length edge
@@ -378,8 +372,7 @@ class _ScalarTables:
     """What :meth:`ShelterIndex.nearest_shelter_id` reads, as Python lists and dicts."""
 
     forward: Transformer
-    tree: shapely.STRtree
-    tree_edges: list[int]
+    snap_edges: SnapEdges
     geometry: NDArray[Any]
     source: list[int]
     target: list[int]

@@ -9,6 +9,11 @@ distances are metres.  Only the largest connected component of the road network
 (a motorway) is unreachable on foot, and one-way streets may leave a node without a
 way back by car: the answers there are ``inf``, not errors.
 
+Points join the network on the ground: at the nearest walkable edge with ``z_level``
+0 within :data:`GROUND_SNAP_RADIUS_M`, and only when there is none that near at the
+nearest walkable tunnel or bridge edge.  A home beside a tunnel portal walks to the
+street beside it, not into the tunnel (which may surface a kilometre away).
+
 Node *indices* (0..n-1, the rows of the graphs) are distinct from node *ids* (the
 ``road_node.id`` values); :attr:`RoadNetwork.node_id` maps one to the other.
 """
@@ -16,7 +21,7 @@ Node *indices* (0..n-1, the rows of the graphs) are distinct from node *ids* (th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -62,6 +67,9 @@ DRIVE_SPEED_KMH: dict[str, float] = {
 DEFAULT_DRIVE_SPEED_KMH = 30.0
 #: Smallest edge cost, seconds: csgraph reads a stored zero as "no edge".
 MIN_COST_S = 1e-9
+#: A point snaps to the nearest walkable edge on the ground within this distance, metres,
+#: before any tunnel or bridge edge; beyond it, to the nearest walkable edge of any level.
+GROUND_SNAP_RADIUS_M = 100.0
 
 _REQUIRED_EDGE_COLUMNS = ("id", "source", "target", "length_m", "geometry")
 
@@ -101,7 +109,9 @@ class Snap:
     Attributes
     ----------
     edge : numpy.ndarray of int64
-        Edge index (into the network's edge arrays) of the nearest walkable edge.
+        Edge index (into the network's edge arrays) of the edge joined: the nearest
+        walkable edge on the ground, unless none lies within
+        :data:`GROUND_SNAP_RADIUS_M` (then the nearest walkable edge).
     fraction : numpy.ndarray of float64
         Position of the snapped point along the edge, 0 at its source, 1 at its target.
     offset_m : numpy.ndarray of float64
@@ -147,6 +157,8 @@ class RoadNetwork:
         Edge length, metres (as given, normally geodesic).
     walkable, drivable, oneway : numpy.ndarray of bool
         Edge flags; ``oneway`` means drivable from source to target only.
+    z_level : numpy.ndarray of int64
+        0 for an edge on the ground, below 0 in a tunnel, above 0 on a bridge.
     walk_s : numpy.ndarray of float64
         Walking time of each edge, seconds (``length_m / walk_speed_mps``).
     drive_s : numpy.ndarray of float64
@@ -177,6 +189,7 @@ class RoadNetwork:
     walkable: BoolArray
     drivable: BoolArray
     oneway: BoolArray
+    z_level: IntArray
     walk_s: FloatArray
     drive_s: FloatArray
     edge_geometry: NDArray[Any]
@@ -185,8 +198,6 @@ class RoadNetwork:
     drive_graph: sparse.csr_array
     walk_edge: sparse.csr_array
     dropped: Dropped
-    _tree: shapely.STRtree | None = field(default=None, repr=False)
-    _tree_edges: IntArray | None = field(default=None, repr=False)
 
     @property
     def n_nodes(self) -> int:
@@ -218,8 +229,8 @@ class RoadNetwork:
             Columns ``id``, ``source``, ``target`` (node ids), ``length_m`` (metres) and
             line ``geometry`` (EPSG:4326, from source to target); optional
             ``road_class``, ``walkable``, ``drivable``, ``oneway`` (default: walkable,
-            drivable, two-way) and ``drive_speed_kmh`` (km/h; missing values come from
-            the class table).
+            drivable, two-way), ``z_level`` (default 0, on the ground) and
+            ``drive_speed_kmh`` (km/h; missing values come from the class table).
         walk_speed_mps : float, optional
             Walking speed, m/s; default the ``walk_speed_mps`` setting (1.2).  One speed
             for the whole network, so the nearest by time is the nearest by distance; a
@@ -335,6 +346,7 @@ class RoadNetwork:
             walkable=w,
             drivable=d,
             oneway=o,
+            z_level=_int_column(e, "z_level"),
             walk_s=walk_s,
             drive_s=drive_s,
             edge_geometry=geom,
@@ -451,6 +463,7 @@ class RoadNetwork:
             walkable=w,
             drivable=d,
             oneway=o,
+            z_level=self.z_level[keep],
             walk_s=walk_s,
             drive_s=drive_s,
             edge_geometry=self.edge_geometry[keep],
@@ -502,7 +515,10 @@ class RoadNetwork:
 
     # ------------------------------------------------------------------ snapping
     def snap(self, lon: ArrayLike, lat: ArrayLike) -> Snap:
-        """Join points to the network at the nearest point of the nearest walkable edge.
+        """Join points to the network at the nearest point of their walkable edge.
+
+        The edge is the nearest walkable edge on the ground within
+        :data:`GROUND_SNAP_RADIUS_M`, else the nearest walkable edge (a tunnel or bridge).
 
         Parameters
         ----------
@@ -520,16 +536,8 @@ class RoadNetwork:
     def snap_xy(self, xy: ArrayLike) -> Snap:
         """Snap points given in the network's metric CRS; see :meth:`snap`."""
         pts_xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-        if self._tree is None:
-            self._tree_edges = np.flatnonzero(self.walkable).astype(np.int64)
-            if len(self._tree_edges) == 0:
-                raise NetworkError("the network has no walkable edge to snap to")
-            self._tree = shapely.STRtree(self.edge_geometry[self._tree_edges])
-        assert self._tree_edges is not None
         pts = shapely.points(pts_xy)
-        pairs = self._tree.query_nearest(pts, all_matches=False)
-        edge = np.full(len(pts_xy), -1, dtype=np.int64)
-        edge[pairs[0]] = self._tree_edges[pairs[1]]
+        edge = self.snap_edges.nearest(pts)
         if np.any(edge < 0):
             raise NetworkError("some points could not be snapped (not finite coordinates?)")
         lines = self.edge_geometry[edge]
@@ -549,6 +557,75 @@ class RoadNetwork:
             snapped_xy=snapped_xy,
         )
 
+    @cached_property
+    def snap_edges(self) -> SnapEdges:
+        """The spatial indexes points are snapped with (built on first use)."""
+        return SnapEdges.of(self)
+
+
+@dataclass(frozen=True)
+class SnapEdges:
+    """Which edge a point joins: walkable edges on the ground first, then the others.
+
+    Attributes
+    ----------
+    ground, walkable : shapely.STRtree or None
+        Indexes of the walkable edges on the ground (``z_level`` 0) and of all walkable
+        edges, in the network's metric CRS; None when there is none.
+    ground_edges, walkable_edges : list of int
+        Edge index of each tree item.
+    radius_m : float
+        How far a ground edge is preferred, metres (:data:`GROUND_SNAP_RADIUS_M`).
+    """
+
+    ground: shapely.STRtree | None
+    ground_edges: list[int]
+    walkable: shapely.STRtree
+    walkable_edges: list[int]
+    radius_m: float = GROUND_SNAP_RADIUS_M
+
+    @classmethod
+    def of(cls, network: RoadNetwork) -> SnapEdges:
+        """The snapping indexes of a network.
+
+        Raises
+        ------
+        NetworkError
+            If no edge is walkable.
+        """
+        walkable = np.flatnonzero(network.walkable)
+        if len(walkable) == 0:
+            raise NetworkError("the network has no walkable edge to snap to")
+        ground = walkable[network.z_level[walkable] == 0]
+        geoms = network.edge_geometry
+        return cls(
+            ground=shapely.STRtree(geoms[ground]) if len(ground) else None,
+            ground_edges=ground.tolist(),
+            walkable=shapely.STRtree(geoms[walkable]),
+            walkable_edges=walkable.tolist(),
+        )
+
+    def nearest(self, points: NDArray[Any]) -> IntArray:
+        """Edge index each point (shapely, network CRS) joins; -1 for an unusable point."""
+        edge = np.full(len(points), -1, dtype=np.int64)
+        if self.ground is not None:
+            i, j = self.ground.query_nearest(points, max_distance=self.radius_m, all_matches=False)
+            edge[i] = np.asarray(self.ground_edges, dtype=np.int64)[j]
+        rest = np.flatnonzero(edge < 0)
+        if len(rest):
+            i, j = self.walkable.query_nearest(points[rest], all_matches=False)
+            edge[rest[i]] = np.asarray(self.walkable_edges, dtype=np.int64)[j]
+        return edge
+
+    def nearest_one(self, point: shapely.Point) -> int:
+        """Edge index one point joins, without arrays (the fast path); -1 if unusable."""
+        if self.ground is not None:
+            hit = self.ground.query_nearest(point, max_distance=self.radius_m, all_matches=False)
+            if len(hit):
+                return self.ground_edges[int(hit[0])]
+        hit = self.walkable.query_nearest(point, all_matches=False)
+        return self.walkable_edges[int(hit[0])] if len(hit) else -1
+
 
 # ---------------------------------------------------------------------- helpers
 def _to_wgs84(frame: GeoDataFrame) -> GeoDataFrame:
@@ -561,6 +638,12 @@ def _bool_column(frame: pd.DataFrame, name: str, n: int, default: bool = True) -
     if name not in frame.columns:
         return np.full(n, default, dtype=bool)
     return frame[name].fillna(default).to_numpy(bool)
+
+
+def _int_column(frame: pd.DataFrame, name: str, default: int = 0) -> IntArray:
+    if name not in frame.columns:
+        return np.full(len(frame), default, dtype=np.int64)
+    return frame[name].fillna(default).to_numpy(np.int64)
 
 
 def _metric_xy(points: NDArray[Any], transformer: Transformer) -> FloatArray:

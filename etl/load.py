@@ -261,6 +261,7 @@ class _Loader:
                     "oneway": frame.get("oneway", False),
                     "walk_speed_mps": frame.get("walk_speed_mps", walk),
                     "drive_speed_kmh": frame.get("drive_speed_kmh"),
+                    "z_level": frame.get("z_level", 0),
                     "geom": hex_ewkb(frame.geometry.to_numpy()),
                 }
             ).reset_index(drop=True),

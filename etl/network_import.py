@@ -60,6 +60,7 @@ def import_osm_network(engine: Engine, path: str | Path, *, progress: bool = Tru
         "oneway",
         "walk_speed_mps",
         "drive_speed_kmh",
+        "z_level",
         "geometry",
     ]
     return load_layers(

@@ -12,9 +12,25 @@ and is little maintained.
 
 Ways tagged ``highway`` are split at every node they share with another highway way
 (and at their ends) into edges; lengths are geodesic metres on the WGS84 ellipsoid.
-Walkable and drivable follow the highway class (as osmnx's ``walk`` and ``drive``
-filters do) and the ``foot``, ``access`` and ``motor_vehicle`` tags; ``oneway=yes``,
-``oneway=-1`` (the way is reversed), roundabouts and motorways are one-way for driving.
+``oneway=yes``, ``oneway=-1`` (the way is reversed), roundabouts and motorways are
+one-way for driving.  Drivable follows the highway class and the ``access`` and
+``motor_vehicle`` tags.
+
+Walking follows OSM's routing profiles (osmnx's ``walk`` filter, OSRM's foot profile):
+a pedestrian may not use
+
+* motorways and their links, cycleways and bridleways;
+* a trunk road (城市快速路 in Chinese cities) off the ground: in a tunnel, on a bridge or
+  elevated (any ``layer`` but 0), or any road tagged ``motorroad=yes``;
+* the tunnel of a primary or secondary road (a car tunnel; the underpass of a street,
+  a service road or a footway stays walkable);
+* a way tagged ``foot=no`` or ``foot=use_sidepath``, or ``access=no``/``private``.
+
+``foot=yes``, ``designated`` or ``permissive`` overrides all of these; a ``sidewalk``
+overrides the class and tunnel rules (not a ``foot`` or ``access`` ban).  Every edge
+also carries its ``z_level`` (0 on the ground, below 0 in a tunnel or underground,
+above 0 on a bridge or elevated road), from the ``tunnel``, ``bridge`` and ``layer``
+tags, so that points are snapped to roads on the ground.
 """
 
 from __future__ import annotations
@@ -53,8 +69,12 @@ EXCLUDED_HIGHWAYS = frozenset(
         "bus_stop",
     }
 )
-#: Highway values closed to pedestrians unless tagged ``foot=yes``.
+#: Highway values closed to pedestrians unless tagged ``foot=yes`` (or with a sidewalk).
 NOT_WALKABLE = frozenset({"motorway", "motorway_link", "cycleway", "bridleway"})
+#: Highway values closed to pedestrians off the ground: in tunnels, on bridges, elevated.
+NOT_WALKABLE_OFF_GROUND = frozenset({"trunk", "trunk_link"})
+#: Highway values whose tunnels are car tunnels, closed to pedestrians.
+NOT_WALKABLE_IN_TUNNELS = frozenset({"primary", "primary_link", "secondary", "secondary_link"})
 #: Highway values open to cars.
 DRIVABLE = frozenset(
     {
@@ -76,7 +96,13 @@ DRIVABLE = frozenset(
     }
 )
 _NO = frozenset({"no", "private"})
+_FOOT_NO = frozenset({"no", "private", "use_sidepath"})
 _YES = frozenset({"yes", "designated", "permissive"})
+#: ``tunnel`` values that do not take a way underground (a passage through a building).
+_NOT_UNDERGROUND = frozenset({"no", "building_passage", "culvert"})
+_SIDEWALK_KEYS = ("sidewalk", "sidewalk:both", "sidewalk:left", "sidewalk:right")
+_NO_SIDEWALK = frozenset({"", "no", "none", "separate"})
+_LAYER = re.compile(r"^\s*([+-]?\d+)\s*$")
 _MAXSPEED = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(mph|km/h|kmh)?\s*$")
 
 
@@ -84,14 +110,46 @@ class OsmError(ValueError):
     """The OpenStreetMap file holds no usable road network."""
 
 
-def _flags(tags: dict[str, str]) -> tuple[bool, bool, int, float]:
-    """Walkable, drivable, oneway (0 no, 1 yes, -1 reversed) and maxspeed km/h of a way."""
+def z_level(tags: dict[str, str]) -> int:
+    """Vertical position of a way: 0 on the ground, < 0 below it, > 0 above it.
+
+    ``tunnel`` (but not a building passage or culvert) puts a way below the ground and
+    ``bridge`` above it, at their ``layer`` or one level; otherwise ``layer`` decides
+    (an elevated road is often tagged ``layer=1`` without ``bridge``).
+    """
+    m = _LAYER.match(tags.get("layer", ""))
+    layer = int(m.group(1)) if m else 0
+    if tags.get("tunnel", "no") not in _NOT_UNDERGROUND:
+        return min(layer, -1)
+    if tags.get("bridge", "no") != "no":
+        return max(layer, 1)
+    return layer
+
+
+def _walkable(tags: dict[str, str], level: int) -> bool:
+    """Whether a pedestrian may use the way (see the module docstring for the rules)."""
+    hw = tags["highway"]
+    foot = tags.get("foot", "")
+    if foot in _YES:
+        return True
+    if foot in _FOOT_NO or tags.get("access", "") in _NO:
+        return False
+    if any(tags.get(k, "") not in _NO_SIDEWALK for k in _SIDEWALK_KEYS):
+        return True
+    return not (
+        hw in NOT_WALKABLE
+        or tags.get("motorroad") == "yes"
+        or (hw in NOT_WALKABLE_OFF_GROUND and level != 0)
+        or (hw in NOT_WALKABLE_IN_TUNNELS and level < 0)
+    )
+
+
+def _flags(tags: dict[str, str]) -> tuple[bool, bool, int, float, int]:
+    """Walkable, drivable, oneway (0 no, 1 yes, -1 reversed), maxspeed km/h and z level."""
     hw = tags["highway"]
     access = tags.get("access", "")
-    foot = tags.get("foot", "")
-    walkable = hw not in NOT_WALKABLE and access not in _NO and foot not in _NO
-    if foot in _YES:
-        walkable = True
+    level = z_level(tags)
+    walkable = _walkable(tags, level)
     motor = tags.get("motor_vehicle", tags.get("motorcar", ""))
     drivable = hw in DRIVABLE and access not in _NO and motor not in _NO
     ow = tags.get("oneway", "")
@@ -108,7 +166,7 @@ def _flags(tags: dict[str, str]) -> tuple[bool, bool, int, float]:
     m = _MAXSPEED.match(tags.get("maxspeed", ""))
     if m:
         speed = float(m.group(1)) * (1.609344 if m.group(2) == "mph" else 1.0)
-    return walkable, drivable, oneway, speed
+    return walkable, drivable, oneway, speed, level
 
 
 def read_osm_roads(
@@ -132,8 +190,9 @@ def read_osm_roads(
         ``id`` (1..n), ``source``, ``target`` (OSM node ids), ``osm_way_id``, ``name``,
         ``road_class`` (the ``highway`` value), ``length_m`` (geodesic metres),
         ``walkable``, ``drivable``, ``oneway`` (drivable source → target only),
-        ``walk_speed_mps``, ``drive_speed_kmh`` (from ``maxspeed``, NaN when absent)
-        and line ``geometry`` from source to target, EPSG:4326.
+        ``walk_speed_mps``, ``drive_speed_kmh`` (from ``maxspeed``, NaN when absent),
+        ``z_level`` (0 on the ground, below 0 in a tunnel, above 0 on a bridge) and
+        line ``geometry`` from source to target, EPSG:4326.
 
     Raises
     ------
@@ -147,7 +206,7 @@ def read_osm_roads(
     lons: list[float] = []
     lats: list[float] = []
     way_len: list[int] = []
-    attrs: list[tuple[int, str | None, str, bool, bool, bool, float]] = []
+    attrs: list[tuple[int, str | None, str, bool, bool, bool, float, int]] = []
     for obj in osmium.FileProcessor(str(path)).with_locations():
         if not isinstance(obj, osmium.osm.Way):
             continue
@@ -155,7 +214,7 @@ def read_osm_roads(
         hw = tags.get("highway")
         if hw is None or hw in EXCLUDED_HIGHWAYS or tags.get("area") == "yes":
             continue
-        walkable, drivable, oneway, kmh = _flags(dict(tags))
+        walkable, drivable, oneway, kmh, level = _flags(dict(tags))
         if not (walkable or drivable):
             continue
         nodes = [(n.ref, n.lon, n.lat) for n in obj.nodes if n.location.valid()]
@@ -168,7 +227,7 @@ def read_osm_roads(
             lons.append(x)
             lats.append(y)
         way_len.append(len(nodes))
-        attrs.append((obj.id, tags.get("name"), hw, walkable, drivable, oneway != 0, kmh))
+        attrs.append((obj.id, tags.get("name"), hw, walkable, drivable, oneway != 0, kmh, level))
     if not way_len:
         raise OsmError(f"{path}: no highway way with located nodes; is it an OSM road extract?")
     return _split(
@@ -218,7 +277,16 @@ def _split(
     way = way_of[starts]
     table = pd.DataFrame(
         attrs,
-        columns=["osm_way_id", "name", "road_class", "walkable", "drivable", "oneway", "kmh"],
+        columns=[
+            "osm_way_id",
+            "name",
+            "road_class",
+            "walkable",
+            "drivable",
+            "oneway",
+            "kmh",
+            "z_level",
+        ],
     ).iloc[way]
     edges = gpd.GeoDataFrame(
         {
@@ -234,6 +302,7 @@ def _split(
             "oneway": table["oneway"].to_numpy(bool),
             "walk_speed_mps": np.full(len(starts), walk_speed_mps),
             "drive_speed_kmh": table["kmh"].to_numpy(float),
+            "z_level": table["z_level"].to_numpy(np.int16),
         },
         geometry=geometry,
         crs=4326,

@@ -321,6 +321,8 @@ class RoadEdge(Base):
     oneway: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     walk_speed_mps: Mapped[float] = mapped_column(Float)
     drive_speed_kmh: Mapped[float | None] = mapped_column(Float)
+    #: 0 on the ground, below 0 in a tunnel or underground, above 0 on a bridge or elevated
+    z_level: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
     geom = mapped_column(Geometry("LINESTRING", srid=SRID), nullable=False)
     __table_args__ = (
         CheckConstraint(_one_of("road_class", ROAD_CLASSES), name="road_class"),

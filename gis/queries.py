@@ -57,7 +57,7 @@ def shelters(engine: Engine) -> gpd.GeoDataFrame:
 ROAD_NODES = "SELECT id, geom FROM road_node ORDER BY id"
 ROAD_EDGES = """
 SELECT id, source, target, name, road_class, length_m, walkable, drivable, oneway,
-       walk_speed_mps, drive_speed_kmh, geom
+       walk_speed_mps, drive_speed_kmh, z_level, geom
 FROM road_edge ORDER BY id
 """
 

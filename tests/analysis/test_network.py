@@ -238,3 +238,195 @@ def test_nanjing_xml_and_pbf(tmp_path: Path) -> None:
         pd.DataFrame(edges.drop(columns="geometry")), pd.DataFrame(edges2.drop(columns="geometry"))
     )
     assert shapely.equals_exact(edges.geometry.to_numpy(), edges2.geometry.to_numpy(), 1e-7).all()
+
+
+# ---------------------------------------------------------------- who may walk where
+M_PER_DEG_LON, M_PER_DEG_LAT = 94_430.0, 110_870.0  # at 32° N, near enough for a layout
+
+
+def _lonlat(x: float, y: float) -> tuple[float, float]:
+    """A point x metres east and y metres north of 118.0° E, 32.0° N."""
+    return 118.0 + x / M_PER_DEG_LON, 32.0 + y / M_PER_DEG_LAT
+
+
+def _write_osm(path: Path, ways: dict[int, tuple[list[tuple[float, float]], dict[str, str]]]):
+    """Write ways (coordinates in metres, see _lonlat) as OSM XML; shared points share a node."""
+    ids: dict[tuple[float, float], int] = {}
+    for coords, _ in ways.values():
+        for xy in coords:
+            ids.setdefault(xy, len(ids) + 1)
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6">']
+    for (x, y), i in ids.items():
+        lon, lat = _lonlat(x, y)
+        lines.append(f' <node id="{i}" lat="{lat:.8f}" lon="{lon:.8f}" version="1"/>')
+    for way_id, (coords, tags) in ways.items():
+        nds = "".join(f'<nd ref="{ids[xy]}"/>' for xy in coords)
+        kv = "".join(f'<tag k="{k}" v="{v}"/>' for k, v in tags.items())
+        lines.append(f' <way id="{way_id}" version="1">{nds}{kv}</way>')
+    path.write_text("\n".join([*lines, "</osm>"]), encoding="utf-8")
+    return path
+
+
+def test_osm_walking_leaves_out_what_pedestrians_may_not_use(tmp_path: Path) -> None:
+    cases = {  # way id: (tags, walkable, z level); None: not read at all
+        1: ({"highway": "motorway"}, False, 0),
+        2: ({"highway": "motorway_link"}, False, 0),
+        3: ({"highway": "trunk"}, True, 0),
+        4: ({"highway": "trunk", "tunnel": "yes", "layer": "-1"}, False, -1),
+        5: ({"highway": "trunk", "layer": "1"}, False, 1),  # elevated, no bridge tag
+        6: ({"highway": "trunk_link", "bridge": "yes"}, False, 1),
+        7: ({"highway": "trunk", "tunnel": "yes", "foot": "yes"}, True, -1),
+        8: ({"highway": "primary", "tunnel": "yes"}, False, -1),
+        9: ({"highway": "primary", "tunnel": "yes", "sidewalk": "both"}, True, -1),
+        10: ({"highway": "residential", "tunnel": "yes"}, True, -1),  # an underpass
+        11: ({"highway": "footway", "tunnel": "yes", "layer": "-2"}, True, -2),
+        12: ({"highway": "footway", "bridge": "yes"}, True, 1),
+        13: ({"highway": "residential", "foot": "no"}, False, 0),
+        14: ({"highway": "service", "access": "private"}, None, None),  # for no one
+        15: ({"highway": "service", "access": "private", "foot": "yes"}, True, 0),
+        16: ({"highway": "primary_link", "motorroad": "yes"}, False, 0),
+        17: ({"highway": "secondary", "foot": "use_sidepath"}, False, 0),
+        18: ({"highway": "service", "tunnel": "building_passage"}, True, 0),
+        19: ({"highway": "cycleway", "foot": "designated"}, True, 0),
+    }
+    ways = {i: ([(0.0, 30.0 * i), (80.0, 30.0 * i)], tags) for i, (tags, _, _) in cases.items()}
+    _, edges = read_osm_roads(_write_osm(tmp_path / "ways.osm", ways))
+    got = edges.set_index("osm_way_id")
+    for i, (tags, walkable, level) in cases.items():
+        read = None
+        if i in got.index:
+            read = (bool(got.loc[i, "walkable"]), int(got.loc[i, "z_level"]))
+        assert read == ((walkable, level) if walkable is not None else None), tags
+
+
+# a trunk tunnel 1 km long under y = 0 whose portals meet the streets at x = 0 and 1000;
+# a footway at y = 25 between them, on the ground
+TUNNEL_AND_FOOTWAY = {
+    1: ([(0.0, 0.0), (1000.0, 0.0)], {"highway": "trunk", "tunnel": "yes", "layer": "-1"}),
+    2: ([(0.0, 0.0), (0.0, 25.0)], {"highway": "residential"}),
+    3: ([(1000.0, 0.0), (1000.0, 25.0)], {"highway": "residential"}),
+    4: ([(0.0, 25.0), (500.0, 25.0), (1000.0, 25.0)], {"highway": "footway"}),
+}
+
+
+def test_a_home_beside_a_tunnel_walks_by_the_footway_to_a_clinic(tmp_path: Path) -> None:
+    from analysis.coverage import travel_times
+    from analysis.nearest import ShelterIndex
+
+    nodes, edges = read_osm_roads(_write_osm(tmp_path / "tunnel.osm", TUNNEL_AND_FOOTWAY))
+    net = RoadNetwork.from_frames(nodes, edges)
+    home, clinic = _lonlat(500, 5), _lonlat(500, 35)  # 5 m from the tunnel, 20 m from the footway
+    snap = net.snap([home[0]], [home[1]])
+    footway = edges.loc[edges["osm_way_id"] == 4, "id"].to_numpy()
+    assert net.edge_id[snap.edge[0]] in footway
+    assert snap.offset_m[0] == pytest.approx(20.0, abs=0.5)
+    seconds = travel_times(net, [home[0]], [home[1]], [clinic[0]], [clinic[1]])[0, 0]
+    assert seconds * net.walk_speed_mps == pytest.approx(30.0, abs=1.0)  # not 1 km round
+    index = ShelterIndex.build(net, [7], [clinic[0]], [clinic[1]])
+    assert index.nearest_shelter_id(*home) == (7, pytest.approx(30.0, abs=1.0))
+    assert index.query([home[0]], [home[1]])[1][0] == pytest.approx(30.0, abs=1.0)
+
+
+def test_snapping_prefers_the_ground_unless_only_a_tunnel_is_near(tmp_path: Path) -> None:
+    ways = {  # a street on the ground, and a pedestrian tunnel 600 m long leaving it
+        1: ([(-200.0, 0.0), (0.0, 0.0), (200.0, 0.0)], {"highway": "footway"}),
+        2: ([(0.0, 0.0), (0.0, 600.0)], {"highway": "footway", "tunnel": "yes", "layer": "-1"}),
+        3: ([(0.0, 600.0), (100.0, 600.0)], {"highway": "footway"}),
+    }
+    nodes, edges = read_osm_roads(_write_osm(tmp_path / "underpass.osm", ways))
+    net = RoadNetwork.from_frames(nodes, edges)
+    way_of = dict(zip(edges["id"], edges["osm_way_id"], strict=True))
+    near, far = _lonlat(5, 60), _lonlat(5, 300)  # 60 m / 300 m from the street, 5 m from the tunnel
+    snap = net.snap([near[0], far[0]], [near[1], far[1]])
+    assert [way_of[i] for i in net.edge_id[snap.edge]] == [1, 2]
+    assert snap.offset_m == pytest.approx([60.0, 5.0], abs=0.5)
+    one = [net.snap_edges.nearest_one(shapely.Point(xy)) for xy in snap.xy]
+    assert one == snap.edge.tolist()
+
+
+def _nanjing_way_tags() -> dict[int, dict[str, str]]:
+    import osmium
+
+    return {
+        o.id: dict(o.tags)
+        for o in osmium.FileProcessor(str(NANJING))
+        if isinstance(o, osmium.osm.Way) and "highway" in o.tags
+    }
+
+
+def _off_ground(tags: dict[str, str]) -> bool:
+    return (
+        tags.get("tunnel", "no") not in ("no", "building_passage")
+        or tags.get("bridge", "no") != "no"
+        or tags.get("layer", "0") != "0"
+    )
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not NANJING.exists(), reason=f"Nanjing extract absent: {NANJING}")
+def test_nanjing_no_walking_on_expressways_in_tunnels_or_where_foot_is_barred() -> None:
+    tags = _nanjing_way_tags()
+    _, edges = read_osm_roads(NANJING)
+    way_tags = edges["osm_way_id"].map(tags)
+
+    def barred(t: dict[str, str]) -> bool:
+        hw = t["highway"]
+        return t.get("foot") not in ("yes", "designated") and (
+            hw.startswith("motorway")
+            or (hw.startswith("trunk") and _off_ground(t))
+            or t.get("foot") == "no"
+            or t.get("motorroad") == "yes"
+        )
+
+    is_barred = way_tags.map(barred).to_numpy(bool)
+    # the 水西门 tunnel, the 内环西线 viaduct and motorroad links are in the extract
+    assert is_barred.sum() >= 8
+    assert not edges["walkable"].to_numpy()[is_barred].any()
+    # Xinjiekou's pedestrian underpasses stay walkable, below the ground
+    underpass = way_tags.map(lambda t: t["highway"] == "footway" and "tunnel" in t).to_numpy(bool)
+    assert underpass.sum() > 20
+    assert edges["walkable"].to_numpy()[underpass].all()
+    assert (edges["z_level"].to_numpy()[underpass] < 0).all()
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(not NANJING.exists(), reason=f"Nanjing extract absent: {NANJING}")
+def test_nanjing_homes_by_the_tunnel_walk_to_a_clinic_on_the_street_not_round_it() -> None:
+    """Homes within 40 m of the 水西门 tunnel, each with a clinic on its nearest street."""
+    from analysis.coverage import travel_times
+
+    tags = _nanjing_way_tags()
+    nodes, edges = read_osm_roads(NANJING)
+    net = RoadNetwork.from_frames(nodes, edges)
+    tunnel = edges[edges["osm_way_id"].map(lambda i: tags[i].get("tunnel") == "yes")]
+    tunnel = tunnel[tunnel["road_class"].str.startswith("trunk")].to_crs(net.crs)
+    corridor = shapely.union_all(tunnel.geometry.to_numpy()).buffer(40)
+    x0, y0, x1, y1 = corridor.bounds
+    gx, gy = np.meshgrid(np.arange(x0, x1, 10.0), np.arange(y0, y1, 10.0))
+    homes = shapely.points(gx.ravel(), gy.ravel())
+    homes = homes[shapely.contains(corridor, homes)]
+    # the clinic: at the nearest point of the nearest street on the ground
+    way_of_edge = edges.set_index("id").loc[net.edge_id, "osm_way_id"].to_numpy()
+    on_ground = np.array([not _off_ground(tags[w]) for w in way_of_edge])
+    streets = net.edge_geometry[net.walkable & on_ground]
+    nearest = shapely.STRtree(streets).query_nearest(homes, all_matches=False)[1]
+    street = streets[nearest]
+    clinics = shapely.line_interpolate_point(street, shapely.line_locate_point(street, homes))
+    straight = shapely.distance(homes, clinics)
+    keep = (straight >= 10) & (straight <= 50)  # clinics tens of metres away
+    homes, clinics, straight = homes[keep], clinics[keep], straight[keep]
+    assert len(homes) > 50
+    home_ll, clinic_ll = net.to_wgs84(homes), net.to_wgs84(clinics)
+    seconds = travel_times(
+        net,
+        shapely.get_x(home_ll),
+        shapely.get_y(home_ll),
+        shapely.get_x(clinic_ll),
+        shapely.get_y(clinic_ll),
+    ).diagonal()
+    walk_m = seconds * net.walk_speed_mps
+    worst = int(np.argmax(walk_m / straight))
+    assert walk_m[worst] < 3 * straight[worst], (
+        f"{walk_m[worst]:.0f} m on foot for {straight[worst]:.0f} m "
+        f"at {shapely.get_coordinates(home_ll[worst])}"
+    )

@@ -62,6 +62,32 @@ def test_osm_network_is_stored_with_our_road_classes(nanjing: LiveServer, engine
     assert {"arterial", "branch", "footway"} <= set(classes)
 
 
+def test_the_stored_network_keeps_homes_beside_the_tunnel_on_the_street(
+    nanjing: LiveServer, engine: Engine
+) -> None:
+    from analysis.network import RoadNetwork
+    from gis import queries
+
+    with engine.connect() as conn:
+        # the 水西门 trunk tunnel: stored below the ground, and not for walking
+        tunnel = conn.execute(
+            text(
+                "SELECT count(*), bool_or(walkable), bool_and(drivable), max(z_level) "
+                "FROM road_edge WHERE name = '水西门隧道'"
+            )
+        ).one()
+        underpasses = conn.execute(
+            text("SELECT count(*) FROM road_edge WHERE z_level < 0 AND walkable")
+        ).scalar_one()
+    assert tuple(tunnel) == (2, False, True, -1)
+    assert underpasses > 20  # Xinjiekou's pedestrian underpasses
+    network = RoadNetwork.from_frames(*queries.road_network_frames(engine))
+    assert (network.z_level < 0).any()
+    # a home 4 m from the tunnel, 11 m from 虎踞南路 on the ground
+    snap = network.snap([118.76455], [32.03233])
+    assert network.z_level[snap.edge[0]] == 0 and snap.offset_m[0] < 20
+
+
 def test_a_resident_in_xinjiekou_gets_a_route(nanjing: LiveServer) -> None:
     lon, lat = 118.7800, 32.0380  # a few hundred metres south-west of the shelter
     glon, glat = wgs84_to_gcj02(lon, lat)
