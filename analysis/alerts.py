@@ -6,9 +6,10 @@ and, through their household, their families — and tells each household the ne
 shelter it can still walk to safely.  This module is the pure part of that:
 
 * :func:`group_mask` — which residents belong to a target group;
-* :func:`safe_network` and :func:`nearest_safe_shelters` — the walking network with the
-  roads inside the hazard area closed, and each household's nearest shelter outside
-  the area on it (shelters inside are unusable);
+* :func:`nearest_safe_shelters` — each household's nearest shelter outside the hazard
+  area, on the walking network with the roads meeting the area closed (shelters inside
+  are unusable): :func:`analysis.hazard.close_hazard`, the rule of the check-on lists,
+  so an alert and a check-on list name the same shelter;
 * :func:`select_recipients` — one row per household (group ``all``) or per resident of
   the group, with the household's grid and safe shelter; :class:`NoRecipients` when
   nobody matches, with the reason;
@@ -31,8 +32,7 @@ from numpy.typing import ArrayLike, NDArray
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from analysis.hazard import edges_inside
-from analysis.nearest import ShelterIndex
+from analysis.hazard import close_hazard
 from analysis.network import RoadNetwork
 
 #: Target groups of an alert, and what each means (the database allows the same names).
@@ -107,32 +107,6 @@ def group_mask(residents: pd.DataFrame, group: str, *, reference_year: int) -> N
 # ---------------------------------------------------------------- safe shelters
 
 
-def safe_network(
-    network: RoadNetwork, hazard: BaseGeometry
-) -> tuple[RoadNetwork, NDArray[np.int64]]:
-    """The walking network with every road segment meeting the hazard area closed.
-
-    The closing rule is :func:`analysis.hazard.edges_inside`, the same as the
-    check-on lists use, so an alert and a check-on list name the same shelter.
-
-    Parameters
-    ----------
-    network
-        The walking network (metric CRS inside).
-    hazard
-        The hazard area, WGS84.
-
-    Returns
-    -------
-    (RoadNetwork, numpy.ndarray of int64)
-        The network without those edges, and the ``road_edge`` ids closed.
-    """
-    closed = edges_inside(network, hazard)
-    if closed.size == 0:
-        return network, closed
-    return network.without_edges(closed), closed
-
-
 @dataclass(frozen=True)
 class SafeShelters:
     """Each household's nearest usable shelter, walking around the hazard area.
@@ -181,26 +155,28 @@ def nearest_safe_shelters(
     """
     ids = np.asarray(household_id, dtype=np.int64)
     points = np.asarray(shelters.geometry.array, dtype=object)
-    inside = shapely.intersects(hazard, points) if len(points) else np.zeros(0, dtype=bool)
-    is_open = shelters["is_open"].fillna(False).to_numpy(dtype=bool)
-    usable = is_open & ~inside
-    unusable = shelters["facility_id"].to_numpy(dtype=np.int64)[~usable]
-    safe, closed = safe_network(network, hazard)
+    closure = close_hazard(
+        network,
+        hazard,
+        shelters["facility_id"].to_numpy(dtype=np.int64),
+        shapely.get_x(points),
+        shapely.get_y(points),
+        is_open=shelters["is_open"].fillna(False).to_numpy(dtype=bool),
+    )
     shelter = np.full(len(ids), -1, dtype=np.int64)
     distance = np.full(len(ids), np.inf)
-    if usable.any() and len(ids) and safe.walkable.any():
-        index = ShelterIndex.build(
-            safe,
-            shelters["facility_id"].to_numpy(dtype=np.int64)[usable],
-            shapely.get_x(points[usable]),
-            shapely.get_y(points[usable]),
-        )
+    index = closure.shelter_index() if len(ids) else None
+    if index is not None:
         shelter, distance = index.query(lon, lat)
     walk_s = distance / network.walk_speed_mps
     frame = pd.DataFrame(
         {"household_id": ids, "shelter_id": shelter, "distance_m": distance, "walk_s": walk_s}
     )
-    return SafeShelters(frame=frame, unusable=np.sort(unusable), closed_edges=np.sort(closed))
+    return SafeShelters(
+        frame=frame,
+        unusable=np.sort(closure.shelter_id[~closure.usable]),
+        closed_edges=closure.closed_edges,
+    )
 
 
 # ---------------------------------------------------------------- recipients

@@ -29,6 +29,9 @@ Routing
     open, which may cross the hazard area (the resident must get out of it): that first
     leg is the only part of a route inside the hazard area.  A building from which no
     safe shelter can be reached is *cut off* (``reason`` says so; ``route`` is None).
+    :func:`close_hazard` is this rule, once: the check-on lists, the alerts, the
+    resident's nearest shelter and the evacuation plan all take their network and their
+    usable shelters from it, so they name the same shelter for the same building.
 Groups
     ``elderly_alone``, ``disabled`` and ``mobility_impaired`` are the resident flags;
     ``children`` are residents aged :data:`CHILD_MAX_AGE` or less in the reference year
@@ -45,7 +48,7 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 import shapely
 from geopandas import GeoDataFrame
@@ -62,11 +65,15 @@ from grids.locate import locate_points, representative_points
 __all__ = [
     "CHILD_MAX_AGE",
     "GROUPS",
+    "KIND_NAMES",
     "REASONS",
+    "HazardClosure",
     "HazardError",
     "HazardImpact",
+    "close_hazard",
     "edges_inside",
     "hazard_impact",
+    "points_inside",
     "validate_hazard",
 ]
 
@@ -88,6 +95,8 @@ REASONS: Final = {
     "cut_off": "cut off: no safe shelter can be reached on foot without entering the hazard area",
     "no_safe_shelter": "no safe shelter: every shelter is inside the hazard area or closed",
 }
+#: Chinese names of the hazard kinds, for messages and pages.
+KIND_NAMES: Final = {"typhoon": "台风", "flood": "洪涝", "fire": "火灾", "gas_leak": "燃气泄漏"}
 #: Largest relative area change accepted when repairing an invalid polygon.
 REPAIR_MAX_AREA_CHANGE: Final = 0.01
 
@@ -269,6 +278,146 @@ def edges_inside(network: RoadNetwork, hazard: BaseGeometry) -> NDArray[np.int64
     return np.sort(network.edge_id[np.asarray(hit, dtype=np.int64)])
 
 
+def points_inside(
+    hazard: BaseGeometry, lon: ArrayLike, lat: ArrayLike, crs: Any
+) -> NDArray[np.bool_]:
+    """Which points the hazard area covers, tested in a metric CRS.
+
+    Parameters
+    ----------
+    hazard : shapely geometry
+        The hazard area, EPSG:4326.
+    lon, lat : array_like of float
+        Points, degrees, EPSG:4326.
+    crs
+        The metric CRS the test runs in (the road network's, :attr:`RoadNetwork.crs`).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        True where the area covers the point (a point on its boundary is inside).
+    """
+    x_a = np.atleast_1d(np.asarray(lon, dtype=np.float64))
+    y_a = np.atleast_1d(np.asarray(lat, dtype=np.float64))
+    if len(x_a) == 0:
+        return np.zeros(0, dtype=bool)
+    t = Transformer.from_crs(4326, crs, always_xy=True)
+    area = _transform(hazard, t)
+    x, y = t.transform(x_a, y_a)
+    return np.asarray(shapely.intersects_xy(area, x, y), dtype=bool).reshape(-1)
+
+
+@dataclass(frozen=True)
+class HazardClosure:
+    """The walking network and the shelters as a hazard area leaves them.
+
+    Attributes
+    ----------
+    network : RoadNetwork
+        The walking network with every edge meeting the area closed.
+    closed_edges : numpy.ndarray of int64
+        ``road_edge`` ids closed (:func:`edges_inside`), sorted.
+    shelter_id : numpy.ndarray of int64
+        The shelters given, in their order.
+    lon, lat : numpy.ndarray of float64
+        Their points, degrees, EPSG:4326.
+    inside : numpy.ndarray of bool
+        Per shelter: the area covers it (unusable).
+    usable : numpy.ndarray of bool
+        Per shelter: open and outside the area.
+    """
+
+    network: RoadNetwork
+    closed_edges: NDArray[np.int64]
+    shelter_id: NDArray[np.int64]
+    lon: NDArray[np.float64]
+    lat: NDArray[np.float64]
+    inside: NDArray[np.bool_]
+    usable: NDArray[np.bool_]
+
+    def shelter_index(
+        self, *, capacity: ArrayLike | None = None, occupancy: ArrayLike | None = None
+    ) -> ShelterIndex | None:
+        """The nearest usable shelter on the network left open; None when there is none.
+
+        Parameters
+        ----------
+        capacity, occupancy : array_like of int, optional
+            Per shelter given (people), carried into the answers.
+        """
+        if not self.usable.any() or not self.network.walkable.any():
+            return None
+        try:
+            return ShelterIndex.build(
+                self.network,
+                self.shelter_id,
+                self.lon,
+                self.lat,
+                is_open=self.usable,
+                capacity=capacity,
+                occupancy=occupancy,
+            )
+        except NetworkError:
+            return None
+
+
+def close_hazard(
+    network: RoadNetwork,
+    hazard: BaseGeometry | None,
+    shelter_id: ArrayLike,
+    lon: ArrayLike,
+    lat: ArrayLike,
+    *,
+    is_open: ArrayLike | None = None,
+) -> HazardClosure:
+    """Close the roads meeting a hazard area and set aside the shelters it covers.
+
+    The routing rule of every door (see *Routing* in the module docstring): a point is
+    then snapped to the nearest road left open and routed on open roads only.
+
+    Parameters
+    ----------
+    network : RoadNetwork
+        The walking network.
+    hazard : shapely geometry or None
+        The hazard area (the union of those in force), EPSG:4326; None or empty: no
+        hazard, nothing is closed.
+    shelter_id : array_like of int
+        Shelter (facility) ids.
+    lon, lat : array_like of float
+        Their points, degrees, EPSG:4326.
+    is_open : array_like of bool, optional
+        Which shelters are open; default all.
+
+    Returns
+    -------
+    HazardClosure
+    """
+    ids = np.atleast_1d(np.asarray(shelter_id, dtype=np.int64))
+    x = np.atleast_1d(np.asarray(lon, dtype=np.float64))
+    y = np.atleast_1d(np.asarray(lat, dtype=np.float64))
+    open_ = (
+        np.ones(len(ids), dtype=bool)
+        if is_open is None
+        else np.atleast_1d(np.asarray(is_open, dtype=bool))
+    )
+    if hazard is None or hazard.is_empty:
+        closed = np.zeros(0, dtype=np.int64)
+        inside = np.zeros(len(ids), dtype=bool)
+    else:
+        closed = edges_inside(network, hazard)
+        inside = points_inside(hazard, x, y, network.crs)
+    return HazardClosure(
+        network=network.without_edges(closed) if len(closed) else network,
+        closed_edges=closed,
+        shelter_id=ids,
+        lon=x,
+        lat=y,
+        inside=inside,
+        usable=open_ & ~inside,
+    )
+
+
 # ---------------------------------------------------------------------- impact
 def hazard_impact(
     hazard: Any,
@@ -393,8 +542,6 @@ def hazard_impact(
     sid_col = next(c for c in ("shelter_id", "facility_id", "id") if c in shelters.columns)
     s_ids = shelters[sid_col].to_numpy(np.int64)
     s_ll = shapely.get_coordinates(shapely.point_on_surface(np.asarray(shelters.geometry.array)))
-    s_x, s_y = to_m.transform(s_ll[:, 0], s_ll[:, 1])
-    s_inside = np.asarray(shapely.intersects_xy(area, s_x, s_y), dtype=bool).reshape(-1)
     s_open = (
         shelters["is_open"].fillna(True).to_numpy(bool)
         if "is_open" in shelters.columns
@@ -405,15 +552,13 @@ def hazard_impact(
         if "name" in shelters.columns
         else np.full(len(shelters), None, dtype=object)
     )
-    safe = s_open & ~s_inside
+    closure = close_hazard(network, geom, s_ids, s_ll[:, 0], s_ll[:, 1], is_open=s_open)
+    s_inside = closure.inside
 
-    closed = edges_inside(network, geom)
     check_on = _check_on(
         people,
         include_children=include_children,
-        network=network.without_edges(closed) if len(closed) else network,
-        safe_ids=s_ids[safe],
-        safe_ll=s_ll[safe],
+        closure=closure,
         names=dict(zip(s_ids.tolist(), s_names.tolist(), strict=True)),
         codes=dict(zip(g_ids.tolist(), g["code"].astype(str).tolist(), strict=True)),
         workers=_primary_workers(workers),
@@ -427,7 +572,7 @@ def hazard_impact(
         shelters_inside=np.sort(s_ids[s_inside]),
         shelters_outside=np.sort(s_ids[~s_inside]),
         check_on=check_on,
-        closed_edges=closed,
+        closed_edges=closure.closed_edges,
         hazard=geom,
         area_m2=float(shapely.area(area)),
         notes=notes,
@@ -482,9 +627,7 @@ def _check_on(
     people: pd.DataFrame,
     *,
     include_children: bool,
-    network: RoadNetwork,
-    safe_ids: NDArray[np.int64],
-    safe_ll: NDArray[np.float64],
+    closure: HazardClosure,
     names: dict[int, Any],
     codes: dict[int, str],
     workers: dict[int, int],
@@ -505,11 +648,8 @@ def _check_on(
     dist = np.full(n, np.inf)
     route: list[Any] = [None] * n
     reason = np.full(n, "no_safe_shelter", dtype=object)
-    if n and len(safe_ids):
-        try:
-            index = ShelterIndex.build(network, safe_ids, safe_ll[:, 0], safe_ll[:, 1])
-        except NetworkError:
-            index = None
+    if n:
+        index = closure.shelter_index()
         if index is not None:
             blon, blat = bld["lon"].to_numpy(float), bld["lat"].to_numpy(float)
             shelter, dist = index.query(blon, blat)
@@ -520,7 +660,7 @@ def _check_on(
                         route[i] = index.nearest(float(blon[i]), float(blat[i])).route
                     except NoShelterReachable:  # pragma: no cover - query said reachable
                         reason[i] = "cut_off"
-    speed = network.walk_speed_mps
+    speed = closure.network.walk_speed_mps
     answer = pd.DataFrame(
         {
             "building_id": bld["building_id"].to_numpy(np.int64),

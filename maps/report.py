@@ -28,6 +28,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from analysis.hazard import KIND_NAMES
+
 if TYPE_CHECKING:
     import geopandas as gpd
 
@@ -57,7 +59,6 @@ STATE_NAMES = {
     "rejected": "不予立案",
 }
 FINISHED = ("closed", "rated", "rejected")
-KIND_NAMES = {"typhoon": "台风", "flood": "洪涝", "fire": "火灾", "gas_leak": "燃气泄漏"}
 LEVEL_NAMES = {"street": "街道", "community": "社区"}
 
 

@@ -66,7 +66,7 @@ from analysis.alerts import (
     nearest_safe_shelters,
     select_recipients,
 )
-from analysis.hazard import HazardImpact, hazard_impact
+from analysis.hazard import KIND_NAMES, HazardImpact, hazard_impact
 from analysis.hotspots import HotspotError, early_warning, gi_star
 from analysis.network import RoadNetwork
 from api.auth import CurrentUser
@@ -740,9 +740,6 @@ class AlertIn(BaseModel):
         default=True,
         description="for a group: also message each member's household (their family)",
     )
-
-
-KIND_NAMES = {"typhoon": "台风", "flood": "洪涝", "fire": "火灾", "gas_leak": "燃气泄漏"}
 
 
 def _check_alert(alert: AlertIn) -> None:
