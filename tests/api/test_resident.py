@@ -2,28 +2,80 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
 import httpx
 import numpy as np
 import pytest
 from sqlalchemy import Engine, text
 
+import geopandas as gpd
 import shapely
+from pyproj import Transformer
+from shapely.geometry import LineString, Point, box, mapping, shape
 
 from analysis.nearest import ShelterIndex
 from analysis.network import RoadNetwork
+from api.auth import forget_cached_users, issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
-from gis import queries
-from gis.coords import wgs84_to_gcj02
+from gis import clock, queries
+from gis.coords import local_metric_crs_for, wgs84_to_gcj02
 from tests.browser import open_page
 from tests.conftest import LiveServer
+
+NEAREST = "/api/resident/nearest-shelter"
+TYPHOON = "台风海燕（测试）"
 
 
 @pytest.fixture(scope="module")
 def district(engine: Engine, live_server: LiveServer) -> dict:
     layers = generate_district(3000, 11, progress=False)
     load_layers(engine, layers, replace=True, progress=False)
+    forget_cached_users()
     return layers
+
+
+@pytest.fixture(scope="module")
+def staff(district: dict, engine: Engine) -> dict:
+    """The command centre, who may store hazard areas."""
+    return {"Authorization": f"Bearer {issue_token(engine, 'res_admin', 'admin')}"}
+
+
+@contextmanager
+def _hazard(
+    url: str, headers: dict, area: shapely.Geometry, engine: Engine, **params: str
+) -> Iterator[dict]:
+    """A typhoon stored over HTTP as the command centre would; removed when the block ends
+    (other tests share the database)."""
+    feature = {"type": "Feature", "properties": {"name": TYPHOON}, "geometry": mapping(area)}
+    r = httpx.post(
+        f"{url}/api/hazards",
+        params={"kind": "typhoon", "severity": 3, **params},
+        json=feature,
+        headers=headers,
+        timeout=60,
+    )
+    assert r.status_code == 201, r.text
+    try:
+        yield r.json()
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM hazard_area WHERE id = :id"), {"id": r.json()["id"]})
+
+
+def _square(centre: Point, half_m: float) -> shapely.Polygon:
+    """A square of half-side ``half_m`` metres around a WGS84 point, in WGS84."""
+    crs = local_metric_crs_for(centre)
+    there = gpd.GeoSeries([centre], crs=4326).to_crs(crs).iloc[0]
+    return gpd.GeoSeries([box(*there.buffer(half_m).bounds)], crs=crs).to_crs(4326).iloc[0]
+
+
+def _metres(geom: shapely.Geometry) -> shapely.Geometry:
+    t = Transformer.from_crs(4326, local_metric_crs_for(geom), always_xy=True)
+    return shapely.transform(geom, lambda xy: np.column_stack(t.transform(*xy.T)))
 
 
 def _inside(layers: dict) -> tuple[float, float]:
@@ -51,7 +103,14 @@ def test_nearest_shelter_with_route_and_no_personal_data(
         "minutes",
         "walk_to_road_m",
         "route",
+        "hazards",
+        "skipped_shelters",
+        "in_hazard_area",
+        "warning",
     }
+    # no hazard in force: nothing skipped, no warning
+    assert body["hazards"] == [] and body["skipped_shelters"] == []
+    assert body["warning"] is None and body["in_hazard_area"] is False
     assert not {"phone", "id_number", "resident"} & set(str(body).split("'"))
     # the same answer as the analysis computed directly
     nodes, edges = queries.road_network_frames(engine)
@@ -120,6 +179,112 @@ def test_no_open_shelter_is_a_clear_answer(
             conn.execute(text("UPDATE shelter SET is_open = true"))
 
 
+def test_a_typhoon_over_the_nearest_shelter_sends_the_resident_to_a_safe_one(
+    district: dict, live_server: LiveServer, engine: Engine, staff: dict
+) -> None:
+    lon, lat = _inside(district)
+    url = f"{live_server.url}{NEAREST}"
+    before = httpx.get(url, params={"lon": lon, "lat": lat}).json()
+    nearest = Point(before["shelter"]["lon"], before["shelter"]["lat"])
+    # a typhoon over that shelter, short of the resident
+    half = min(100.0, _metres(LineString([(lon, lat), nearest.coords[0]])).length / 2)
+    area = _square(nearest, half)
+    assert area.covers(nearest) and not area.intersects(Point(lon, lat))
+    with _hazard(live_server.url, staff, area, engine) as hazard:
+        r = httpx.get(url, params={"lon": lon, "lat": lat})
+        assert r.status_code == 200
+        body = r.json()
+        assert body["found"], body
+        safe = Point(body["shelter"]["lon"], body["shelter"]["lat"])
+        assert body["shelter"]["id"] != before["shelter"]["id"] and not area.intersects(safe)
+        route = shape(body["route"])
+        assert not route.intersects(area)  # around the typhoon, not through it
+        assert Point(route.coords[0]).distance(Point(lon, lat)) < 1e-6
+        assert Point(route.coords[-1]).distance(safe) < 1e-6
+        assert body["distance_m"] >= before["distance_m"]
+        assert _metres(route).length == pytest.approx(body["distance_m"], rel=5e-3)
+        # the answer names the hazard and the shelter it skipped
+        assert body["hazards"] == [
+            {
+                "id": hazard["id"],
+                "kind": "typhoon",
+                "kind_name": "台风",
+                "name": TYPHOON,
+                "severity": 3,
+            }
+        ]
+        assert before["shelter"]["id"] in {s["id"] for s in body["skipped_shelters"]}
+        assert body["in_hazard_area"] is False
+        assert body["warning"].startswith(f"台风预警生效中：{TYPHOON}，已避开危险区域内的避难场所")
+        assert before["shelter"]["name"] in body["warning"]
+        assert "安全避难场所" in body["message"]
+        # the phone page says it too (the served HTML; the browser test draws it)
+        page = httpx.get(
+            f"{live_server.url}/resident/shelter", params={"lon": lon, "lat": lat}, timeout=60
+        )
+        assert page.status_code == 200 and f"台风预警生效中：{TYPHOON}" in page.text
+    # the typhoon removed: the first answer again, with no warning
+    after = httpx.get(url, params={"lon": lon, "lat": lat}).json()
+    assert after["shelter"]["id"] == before["shelter"]["id"] and after["warning"] is None
+
+
+def test_a_resident_inside_the_typhoon_is_routed_out_of_it(
+    district: dict, live_server: LiveServer, engine: Engine, staff: dict
+) -> None:
+    lon, lat = _inside(district)
+    area = _square(Point(lon, lat), 150.0)
+    with _hazard(live_server.url, staff, area, engine):
+        body = httpx.get(f"{live_server.url}{NEAREST}", params={"lon": lon, "lat": lat}).json()
+    assert body["found"] and body["in_hazard_area"] is True, body
+    assert "您正位于危险区域内" in body["warning"]
+    safe = Point(body["shelter"]["lon"], body["shelter"]["lat"])
+    assert not area.intersects(safe)
+    # the straight walk to the nearest open road is the way out; then it stays outside
+    coords = shape(body["route"]).coords
+    assert Point(coords[0]).distance(Point(lon, lat)) < 1e-6
+    assert not LineString(coords[1:]).intersects(area.buffer(-1e-6))
+
+
+def test_a_hazard_not_yet_in_force_changes_nothing(
+    district: dict, live_server: LiveServer, engine: Engine, staff: dict
+) -> None:
+    lon, lat = _inside(district)
+    url = f"{live_server.url}{NEAREST}"
+    before = httpx.get(url, params={"lon": lon, "lat": lat}).json()
+    area = _square(Point(before["shelter"]["lon"], before["shelter"]["lat"]), 60.0)
+    start = (clock.now() + timedelta(hours=6)).isoformat()
+    with _hazard(live_server.url, staff, area, engine, valid_from=start):
+        later = httpx.get(url, params={"lon": lon, "lat": lat}).json()
+    assert later == before
+
+
+@pytest.mark.browser
+def test_phone_page_warns_of_the_typhoon_it_avoids(
+    district: dict, live_server: LiveServer, engine: Engine, staff: dict, artifacts
+) -> None:
+    lon, lat = _inside(district)
+    before = httpx.get(f"{live_server.url}{NEAREST}", params={"lon": lon, "lat": lat}).json()
+    area = _square(Point(before["shelter"]["lon"], before["shelter"]["lat"]), 60.0)
+    url = f"{live_server.url}/resident/shelter?lon={lon}&lat={lat}"
+    with (
+        _hazard(live_server.url, staff, area, engine),
+        open_page(
+            url, screenshot=artifacts / "resident_shelter_typhoon.png", viewport=(390, 844)
+        ) as (page, log),
+    ):
+        page.wait_for_selector("path.wangge-route")
+        page.wait_for_function("!document.querySelector('.leaflet-zoom-anim')")
+        warning = page.locator(".wangge-hazard-warning")
+        assert warning.is_visible()
+        assert warning.inner_text().startswith(f"台风预警生效中：{TYPHOON}")
+        assert "已避开危险区域内的避难场所" in warning.inner_text()
+        assert page.locator("path.wangge-hazard").count() == 1
+        title = page.locator(".wangge-title-main").inner_text()
+        assert title.startswith("最近安全避难场所：")
+        assert title != f"最近安全避难场所：{before['shelter']['name']}"
+        assert log.page_errors == [] and log.local_failures() == []
+
+
 @pytest.mark.browser
 def test_phone_page_shows_you_the_route_and_the_shelter(
     district: dict, live_server: LiveServer, artifacts
@@ -134,6 +299,7 @@ def test_phone_page_shows_you_the_route_and_the_shelter(
         assert page.locator("path.wangge-route").count() == 1
         assert page.locator("path.wangge-shelter").count() == 1
         assert "最近避难场所" in page.locator(".wangge-title").inner_text()
+        assert page.locator(".wangge-hazard-warning").count() == 0
         assert log.page_errors == [] and log.local_failures() == []
 
 
