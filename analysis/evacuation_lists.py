@@ -17,6 +17,11 @@ Plan
     shelter's zone; emergency shelters take anyone), special needs first.  Households
     left out and fixed shelters below 15 % of their zone's population (GB 51143) are
     reported, not hidden.
+Hazards
+    With a hazard area in force the plan follows the rule of the check-on lists
+    (:func:`analysis.hazard.close_hazard`): roads meeting the area are closed, shelters
+    inside it are left out (:attr:`EvacuationLists.shelters_inside`), and a household
+    inside walks straight to the nearest road left open, then on open roads only.
 Lists
     Every household is placed in the grid (网格) whose polygon covers its building
     point (:func:`grids.locate.locate_points`).  A grid's list has one row per
@@ -32,7 +37,7 @@ No personal data
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -44,6 +49,7 @@ from scipy.sparse.csgraph import dijkstra
 import shapely
 from geopandas import GeoDataFrame
 from shapely.geometry import LineString
+from shapely.geometry.base import BaseGeometry
 
 from analysis.evacuation import (
     ASSIGNED,
@@ -52,6 +58,7 @@ from analysis.evacuation import (
     CandidateCosts,
     EvacuationPlan,
 )
+from analysis.hazard import close_hazard
 from analysis.network import FloatArray, IntArray, NetworkError, RoadNetwork, Snap
 from grids.locate import locate_points, representative_points
 
@@ -317,6 +324,10 @@ class EvacuationLists:
         Walking times from every node to every shelter (for routes and recomputes).
     building_snap : Snap
         Where each building joins the network (households index it by ``_point``).
+    shelters_inside : numpy.ndarray of int64
+        Shelters the hazard area covers, left out of the plan (none without a hazard).
+    closed_edges : numpy.ndarray of int64
+        ``road_edge`` ids closed because they meet the hazard area.
     """
 
     plan: EvacuationPlan
@@ -326,6 +337,8 @@ class EvacuationLists:
     building_snap: Snap
     _point: IntArray
     _end: IntArray
+    shelters_inside: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    closed_edges: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     @property
     def unassigned_population(self) -> int:
@@ -416,6 +429,7 @@ def build_evacuation_lists(
     candidates: int = DEFAULT_CANDIDATES,
     flags: tuple[str, ...] = NEED_FLAGS,
     time_limit_s: float = 10.0,
+    hazard: BaseGeometry | None = None,
 ) -> EvacuationLists:
     """Plan the evacuation of households to shelters and make the per-grid lists.
 
@@ -442,6 +456,12 @@ def build_evacuation_lists(
         The household columns that mean "needs help" (special needs, placed first).
     time_limit_s : float
         Passed to :meth:`EvacuationPlan.solve`.
+    hazard : shapely geometry, optional
+        The hazard area in force (the union of those in force), EPSG:4326: the roads
+        meeting it are closed and the shelters it covers left out
+        (:func:`analysis.hazard.close_hazard`, the rule of the check-on lists); a
+        household inside walks straight to the nearest road left open, then on open
+        roads only.
 
     Returns
     -------
@@ -450,7 +470,7 @@ def build_evacuation_lists(
     Raises
     ------
     NetworkError
-        If no shelter is open.
+        If no shelter is open (and outside the hazard area).
     """
     if candidates < 1:
         raise NetworkError(f"candidates must be >= 1, got {candidates}")
@@ -459,9 +479,20 @@ def build_evacuation_lists(
         if "is_open" in shelters.columns
         else np.ones(len(shelters), bool)
     )
-    sh = shelters.iloc[np.flatnonzero(open_)]
+    all_pts = np.asarray(shelters.geometry.array, dtype=object)
+    closure = close_hazard(
+        network,
+        hazard,
+        shelters["shelter_id"].to_numpy(np.int64),
+        shapely.get_x(all_pts),
+        shapely.get_y(all_pts),
+        is_open=open_,
+    )
+    network = closure.network
+    sh = shelters.iloc[np.flatnonzero(closure.usable)]
     if len(sh) == 0:
-        raise NetworkError("no open shelter to evacuate to: open one or add shelters")
+        where = " outside the hazard area" if closure.inside.any() else ""
+        raise NetworkError(f"no open shelter{where} to evacuate to: open one or add shelters")
     pts = np.asarray(sh.geometry.array, dtype=object)
     dist = ShelterDistances.compute(network, shapely.get_x(pts), shapely.get_y(pts))
     m = dist.n_shelters
@@ -580,4 +611,6 @@ def build_evacuation_lists(
         building_snap=bsnap,
         _point=point,
         _end=end,
+        shelters_inside=np.sort(closure.shelter_id[closure.inside]),
+        closed_edges=closure.closed_edges,
     )

@@ -18,13 +18,21 @@ def evacuate(
     ] = None,
     candidates: Annotated[int, typer.Option(min=1, help="nearest shelters per household")] = 10,
 ) -> None:
-    """Plan where every household walks to (capacity, zones, special needs first)."""
+    """Plan where every household walks to (capacity, zones, special needs first).
+
+    Hazard areas in force now are avoided: their roads are closed and the shelters
+    inside them are not used.
+    """
+    import numpy as np
     import pandas as pd
     from rich.table import Table
 
+    import shapely
+
     from analysis.evacuation_lists import build_evacuation_lists
+    from analysis.hazard import KIND_NAMES
     from analysis.network import NetworkError, RoadNetwork
-    from gis import grid_store, queries
+    from gis import awareness_store, clock, grid_store, queries
 
     engine = ready_engine()
     nodes, edges = queries.road_network_frames(engine)
@@ -40,13 +48,33 @@ def evacuate(
     grids = grid_store.current_grids(engine)
     if grid is not None and grid not in set(grids["code"]):
         fail(f"no current grid with code {grid}")
-    lists = build_evacuation_lists(
-        network,
-        queries.evacuation_households(engine),
-        queries.evacuation_shelters(engine),
-        grids.rename_geometry("geometry")[["code", "geometry"]],
-        candidates=candidates,
-    )
+    hazards = awareness_store.hazards(engine, active_at=clock.now())
+    for h in hazards.itertuples():
+        say(
+            f"[evacuate] hazard {h.id} in force: {h.name} "
+            f"({KIND_NAMES.get(h.kind, h.kind)}, severity {h.severity})"
+        )
+    try:
+        lists = build_evacuation_lists(
+            network,
+            queries.evacuation_households(engine),
+            queries.evacuation_shelters(engine),
+            grids.rename_geometry("geometry")[["code", "geometry"]],
+            candidates=candidates,
+            hazard=(
+                shapely.union_all(np.asarray(hazards.geometry.array, dtype=object))
+                if len(hazards)
+                else None
+            ),
+        )
+    except NetworkError as exc:
+        fail(str(exc))
+    if len(hazards):
+        say(
+            f"[evacuate] {len(lists.shelters_inside)} shelter(s) inside the hazard area left "
+            f"out {lists.shelters_inside.tolist()}, {len(lists.closed_edges)} road "
+            "segment(s) meeting it closed"
+        )
     chosen = [grid] if grid is not None else lists.grids
     frames = [lists.grid_list(code, routes=out.suffix.lower() != ".csv") for code in chosen]
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

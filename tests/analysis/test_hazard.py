@@ -12,9 +12,12 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry import LineString, Point, Polygon, box
 
+from analysis.alerts import nearest_safe_shelters
+from analysis.evacuation_lists import NEED_FLAGS, build_evacuation_lists
 from analysis.hazard import (
     CHILD_MAX_AGE,
     HazardError,
+    close_hazard,
     edges_inside,
     hazard_impact,
 )
@@ -273,3 +276,43 @@ def test_a_gcj02_hazard_area_is_converted_first(district: dict[str, Any]) -> Non
     assert as_gcj.residents_by_group == as_wgs.residents_by_group
     with pytest.raises(HazardError, match="unknown coordinate system"):
         _impact(d, gcj, coord_type="mars")
+
+
+def test_every_door_names_the_same_safe_shelter(district: dict[str, Any]) -> None:
+    """The check-on list, the alert, the resident's answer and the evacuation plan follow
+    one rule (close_hazard): for each building, the same safe shelter and the same walk."""
+    d = district
+    hz = _crossing_box(d)
+    rows = _impact(d, hz, routes=False).check_on.drop_duplicates("building_id")
+    assert len(rows) > 0
+    lon, lat = rows["lon"].to_numpy(), rows["lat"].to_numpy()
+    sh = d["shelters"].assign(facility_id=d["shelters"]["id"], is_open=True)
+    alert = nearest_safe_shelters(d["net"], hz, rows["building_id"], lon, lat, sh).frame
+    closure = close_hazard(d["net"], hz, sh["id"], sh.geometry.x, sh.geometry.y)
+    index = closure.shelter_index()
+    assert index is not None
+    resident, walk_m = index.query(lon, lat)
+    households = pd.DataFrame(
+        {"household_id": rows["building_id"], "building_id": rows["building_id"], "size": 1}
+    ).assign(lon=lon, lat=lat, **{f: False for f in NEED_FLAGS})
+    plan = build_evacuation_lists(
+        d["net"],
+        households,
+        sh.assign(shelter_id=sh["id"], capacity=10**6)[["shelter_id", "capacity", "geometry"]],
+        hazard=hz,
+    )
+    assert not np.isin(rows["shelter_id"], closure.shelter_id[closure.inside]).any()
+    assert rows["shelter_id"].tolist() == alert["shelter_id"].tolist() == resident.tolist()
+    assert plan.households["shelter_id"].tolist() == resident.tolist()
+    assert plan.shelters_inside.tolist() == sorted(closure.shelter_id[closure.inside].tolist())
+    np.testing.assert_allclose(rows["walk_m"], walk_m, rtol=1e-9)
+    np.testing.assert_allclose(alert["distance_m"], walk_m, rtol=1e-9)
+    np.testing.assert_allclose(plan.households["walk_m"], walk_m, rtol=1e-3)
+
+
+def test_no_hazard_closes_nothing(district: dict[str, Any]) -> None:
+    d = district
+    sh = d["shelters"]
+    closure = close_hazard(d["net"], None, sh["id"], sh.geometry.x, sh.geometry.y)
+    assert closure.network is d["net"] and len(closure.closed_edges) == 0
+    assert closure.usable.all() and not closure.inside.any()

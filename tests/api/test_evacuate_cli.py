@@ -13,6 +13,7 @@ import shapely
 
 from etl.load import load_layers
 from etl.sample import generate_district
+from gis.coords import local_metric_crs_for
 from tests.conftest import run_wangge
 
 wangge = run_wangge
@@ -84,3 +85,53 @@ def test_unknown_grid_or_edge_is_a_clear_error(
     assert run.returncode == 1 and "no current grid" in run.stderr
     run = wangge(database_url, "evacuate", "--close", "987654321", "--out", str(tmp_path / "x.csv"))
     assert run.returncode == 1
+
+
+def test_a_typhoon_in_force_empties_the_shelters_inside_it(
+    district: dict, database_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    before = tmp_path / "before.geojson"
+    assert wangge(database_url, "evacuate", "--out", str(before)).returncode == 0
+    used = gpd.read_file(before)
+    busiest = int(used.loc[used["shelter_id"] >= 0, "shelter_id"].value_counts().index[0])
+    shelters = gpd.read_postgis(
+        "SELECT f.id, f.geom FROM facility f JOIN shelter s ON s.facility_id = f.id",
+        engine,
+        geom_col="geom",
+    )
+    # a typhoon drawn over the shelter most households walk to, from a bureau's file
+    point = shelters.loc[shelters["id"] == busiest, "geom"].iloc[0]
+    crs = local_metric_crs_for(point)
+    there = gpd.GeoSeries([point], crs=4326).to_crs(crs).iloc[0]
+    area = gpd.GeoSeries([shapely.box(*there.buffer(60).bounds)], crs=crs).to_crs(4326)
+    path = tmp_path / "typhoon.geojson"
+    gpd.GeoDataFrame({"name": ["台风测试"]}, geometry=area).to_file(path, driver="GeoJSON")
+    stored = wangge(
+        database_url, "hazard", "import", str(path), "--kind", "typhoon", "--severity", "3"
+    )
+    assert stored.returncode == 0, stored.stderr[-2000:]
+    hazard_id = int(stored.stdout.strip().splitlines()[-1])
+    try:
+        band = area.iloc[0]
+        inside = set(shelters.loc[shelters.intersects(band), "id"])
+        assert inside == {busiest}
+        after = tmp_path / "after.geojson"
+        run = wangge(database_url, "evacuate", "--out", str(after))
+        assert run.returncode == 0, run.stderr[-2000:]
+        plan = gpd.read_file(after)
+        assert len(plan) == len(used)
+        assert not plan["shelter_id"].isin(inside).any()
+        assert f"hazard {hazard_id} in force: 台风测试" in run.stderr
+        assert f"1 shelter(s) inside the hazard area left out [{busiest}]" in run.stderr
+        routed = plan[plan["status"] == "assigned"]
+        assert len(routed) > 0
+        core = band.buffer(-1e-6)
+        for row in routed.itertuples():
+            coords = row.geometry.coords
+            # outside the typhoon a route never enters it; inside, only the walk out does
+            start_inside = band.covers(shapely.Point(coords[0]))
+            rest = shapely.LineString(coords[1:] if start_inside else coords)
+            assert not rest.intersects(core), row.household_id
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM hazard_area WHERE id = :id"), {"id": hazard_id})
