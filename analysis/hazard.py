@@ -43,7 +43,7 @@ Privacy
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 import numpy as np
@@ -73,7 +73,6 @@ __all__ = [
     "close_hazard",
     "edges_inside",
     "hazard_impact",
-    "points_inside",
     "validate_hazard",
 ]
 
@@ -278,35 +277,6 @@ def edges_inside(network: RoadNetwork, hazard: BaseGeometry) -> NDArray[np.int64
     return np.sort(network.edge_id[np.asarray(hit, dtype=np.int64)])
 
 
-def points_inside(
-    hazard: BaseGeometry, lon: ArrayLike, lat: ArrayLike, crs: Any
-) -> NDArray[np.bool_]:
-    """Which points the hazard area covers, tested in a metric CRS.
-
-    Parameters
-    ----------
-    hazard : shapely geometry
-        The hazard area, EPSG:4326.
-    lon, lat : array_like of float
-        Points, degrees, EPSG:4326.
-    crs
-        The metric CRS the test runs in (the road network's, :attr:`RoadNetwork.crs`).
-
-    Returns
-    -------
-    numpy.ndarray of bool
-        True where the area covers the point (a point on its boundary is inside).
-    """
-    x_a = np.atleast_1d(np.asarray(lon, dtype=np.float64))
-    y_a = np.atleast_1d(np.asarray(lat, dtype=np.float64))
-    if len(x_a) == 0:
-        return np.zeros(0, dtype=bool)
-    t = Transformer.from_crs(4326, crs, always_xy=True)
-    area = _transform(hazard, t)
-    x, y = t.transform(x_a, y_a)
-    return np.asarray(shapely.intersects_xy(area, x, y), dtype=bool).reshape(-1)
-
-
 @dataclass(frozen=True)
 class HazardClosure:
     """The walking network and the shelters as a hazard area leaves them.
@@ -325,6 +295,8 @@ class HazardClosure:
         Per shelter: the area covers it (unusable).
     usable : numpy.ndarray of bool
         Per shelter: open and outside the area.
+    area_m : shapely geometry or None
+        The hazard area in the network's metric CRS (None without a hazard).
     """
 
     network: RoadNetwork
@@ -334,6 +306,22 @@ class HazardClosure:
     lat: NDArray[np.float64]
     inside: NDArray[np.bool_]
     usable: NDArray[np.bool_]
+    area_m: BaseGeometry | None = None
+
+    def covers(self, lon: ArrayLike, lat: ArrayLike) -> NDArray[np.bool_]:
+        """Which points the hazard area covers (a point on its boundary is inside).
+
+        The test of the shelters, run in the network's metric CRS.
+
+        Parameters
+        ----------
+        lon, lat : array_like of float
+            Points, degrees, EPSG:4326.
+        """
+        xy = self.network.to_metric(lon, lat)
+        if self.area_m is None:
+            return np.zeros(len(xy), dtype=bool)
+        return np.asarray(shapely.intersects_xy(self.area_m, xy[:, 0], xy[:, 1]), dtype=bool)
 
     def shelter_index(
         self, *, capacity: ArrayLike | None = None, occupancy: ArrayLike | None = None
@@ -402,20 +390,25 @@ def close_hazard(
         else np.atleast_1d(np.asarray(is_open, dtype=bool))
     )
     if hazard is None or hazard.is_empty:
-        closed = np.zeros(0, dtype=np.int64)
-        inside = np.zeros(len(ids), dtype=bool)
+        closed, area = np.zeros(0, dtype=np.int64), None
     else:
         closed = edges_inside(network, hazard)
-        inside = points_inside(hazard, x, y, network.crs)
-    return HazardClosure(
+        area = _transform(hazard, Transformer.from_crs(4326, network.crs, always_xy=True))
+        shapely.prepare(area)
+    closure = HazardClosure(
         network=network.without_edges(closed) if len(closed) else network,
         closed_edges=closed,
         shelter_id=ids,
         lon=x,
         lat=y,
-        inside=inside,
-        usable=open_ & ~inside,
+        inside=np.zeros(len(ids), dtype=bool),
+        usable=open_,
+        area_m=area,
     )
+    if area is None or len(ids) == 0:
+        return closure
+    inside = closure.covers(x, y)
+    return replace(closure, inside=inside, usable=open_ & ~inside)
 
 
 # ---------------------------------------------------------------------- impact

@@ -3,8 +3,9 @@
 The shelter index follows the hazard areas in force as well (:func:`shelter_state`):
 their roads are closed and the shelters inside them left out
 (:func:`analysis.hazard.close_hazard`, the rule of the check-on lists).  Which hazards
-are in force changes with the clock as much as with the table, so it is read on every
-call (one small query) and the index is rebuilt when that set changes.
+are in force changes with the clock as much as with the table, so their ids and row
+versions are read on every call (one small statement) and the index is rebuilt when
+they change.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import geopandas as gpd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from analysis.hazard import close_hazard
+from analysis.hazard import HazardClosure, close_hazard
 from analysis.nearest import ShelterIndex
 from analysis.network import RoadNetwork
 from gis import awareness_store, clock, queries
@@ -49,7 +50,7 @@ class ShelterState:
     Attributes
     ----------
     key : tuple
-        The data version and the hazards in force (ids and geometries) it was built for.
+        The data version and the hazards in force (ids and row versions) it was built for.
     walking : WalkingState
         The full walking network and every shelter.
     hazards : geopandas.GeoDataFrame
@@ -57,6 +58,8 @@ class ShelterState:
         geometry (EPSG:4326); empty when none.
     area : shapely geometry or None
         Their union, EPSG:4326; None when none is in force.
+    closure : HazardClosure or None
+        The roads closed and the shelters set aside (None without a road network).
     index : ShelterIndex or None
         The nearest open shelter outside the hazard areas, on the roads left open; None
         when there is none (or no road network).
@@ -68,6 +71,7 @@ class ShelterState:
     walking: WalkingState
     hazards: gpd.GeoDataFrame
     area: BaseGeometry | None
+    closure: HazardClosure | None
     index: ShelterIndex | None
     shelters_inside: NDArray[np.int64]
 
@@ -94,20 +98,18 @@ def walking_state(request: Request, engine: Engine, settings: Settings) -> Walki
 def shelter_state(request: Request, engine: Engine, settings: Settings) -> ShelterState:
     """The shelter index for now: rebuilt when the data or the hazards in force change."""
     walking = walking_state(request, engine, settings)
-    hazards = awareness_store.hazards(engine, active_at=clock.now())
-    geoms = np.asarray(hazards.geometry.array, dtype=object)
-    key = (
-        walking.version,
-        tuple(zip(hazards["id"].tolist(), shapely.to_wkb(geoms).tolist(), strict=True)),
-    )
+    now = clock.now()
+    key = (walking.version, awareness_store.hazard_versions(engine, active_at=now))
     with _lock:
         cached: ShelterState | None = getattr(request.app.state, "shelters_now", None)
         if cached is not None and cached.key == key:
             return cached
+        hazards = awareness_store.hazards(engine, active_at=now)
+        geoms = np.asarray(hazards.geometry.array, dtype=object)
         area = shapely.union_all(geoms) if len(geoms) else None
-        index, inside = None, np.zeros(0, dtype=np.int64)
+        closure, index, inside = None, None, np.zeros(0, dtype=np.int64)
         found = walking.shelters
-        if walking.network is not None and len(found):
+        if walking.network is not None:
             points = np.asarray(found.geometry.array, dtype=object)
             closure = close_hazard(
                 walking.network,
@@ -121,6 +123,6 @@ def shelter_state(request: Request, engine: Engine, settings: Settings) -> Shelt
                 capacity=found["capacity"].to_numpy(), occupancy=found["occupancy"].to_numpy()
             )
             inside = np.sort(closure.shelter_id[closure.inside])
-        state = ShelterState(key, walking, hazards, area, index, inside)
+        state = ShelterState(key, walking, hazards, area, closure, index, inside)
         request.app.state.shelters_now = state
         return state

@@ -323,6 +323,28 @@ def hazards(bind: Bind, *, active_at: datetime | None = None) -> gpd.GeoDataFram
     return _geo(bind, _HAZARDS, id=None, at=active_at)
 
 
+_HAZARD_VERSIONS = """
+SELECT id, xmin::text::bigint FROM hazard_area
+WHERE valid_from <= :at AND (valid_to IS NULL OR valid_to > :at)
+ORDER BY id
+"""
+
+
+def hazard_versions(bind: Bind, *, active_at: datetime) -> tuple[tuple[int, int], ...]:
+    """The hazards in force at ``active_at`` as (id, row version) pairs, without geometry.
+
+    The row version (``xmin``) moves on every update of the row, so the pairs change
+    whenever a hazard starts, ends, is drawn again or removed: a cheap cache key (one
+    small statement) for what is built from :func:`hazards`.
+    """
+    _aware(active_at, "active_at")
+    if isinstance(bind, Engine):
+        with bind.connect() as conn:
+            return hazard_versions(conn, active_at=active_at)
+    rows = bind.execute(text(_HAZARD_VERSIONS), {"at": active_at}).all()
+    return tuple((int(i), int(v)) for i, v in rows)
+
+
 def read_hazard(bind: Bind, hazard_id: int) -> HazardRow | None:
     """One hazard area, or None when no hazard has that id."""
     frame = _geo(bind, _HAZARDS, id=hazard_id, at=None)

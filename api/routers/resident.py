@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 import shapely
 
-from analysis.hazard import KIND_NAMES, points_inside
+from analysis.hazard import KIND_NAMES
 from analysis.nearest import NoShelterReachable
 from api.deps import EngineDep, SettingsDep
 from api.walking import ShelterState, shelter_state
@@ -91,7 +91,7 @@ class NearestShelterAnswer(BaseModel):
 
 def _hazard_fields(data: ShelterState, x: float, y: float) -> dict[str, Any]:
     """The hazards in force, the shelters skipped and the warning to show (none: empty)."""
-    if data.area is None or data.walking.network is None:
+    if data.closure is None or data.closure.area_m is None:
         return {}
     hazards = [
         HazardInfo(
@@ -105,7 +105,7 @@ def _hazard_fields(data: ShelterState, x: float, y: float) -> dict[str, Any]:
     ]
     names = data.walking.shelters["name"]
     skipped = [ShelterRef(id=int(i), name=str(names.loc[i])) for i in data.shelters_inside]
-    inside = bool(points_inside(data.area, [x], [y], data.walking.network.crs)[0])
+    inside = bool(data.closure.covers([x], [y])[0])
     warning = "；".join(f"{h.kind_name}预警生效中：{h.name}" for h in hazards)
     warning += "，已避开危险区域内的避难场所"
     if skipped:
