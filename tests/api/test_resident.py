@@ -245,17 +245,26 @@ def test_a_resident_inside_the_typhoon_is_routed_out_of_it(
     assert not LineString(coords[1:]).intersects(area.buffer(-1e-6))
 
 
-def test_a_hazard_not_yet_in_force_changes_nothing(
+def test_only_a_hazard_in_force_counts_as_the_clock_runs(
     district: dict, live_server: LiveServer, engine: Engine, staff: dict
 ) -> None:
     lon, lat = _inside(district)
     url = f"{live_server.url}{NEAREST}"
     before = httpx.get(url, params={"lon": lon, "lat": lat}).json()
     area = _square(Point(before["shelter"]["lon"], before["shelter"]["lat"]), 60.0)
-    start = (clock.now() + timedelta(hours=6)).isoformat()
-    with _hazard(live_server.url, staff, area, engine, valid_from=start):
-        later = httpx.get(url, params={"lon": lon, "lat": lat}).json()
-    assert later == before
+    now = clock.now()
+    params = {
+        "valid_from": (now + timedelta(hours=6)).isoformat(),
+        "valid_to": (now + timedelta(hours=12)).isoformat(),
+    }
+    with _hazard(live_server.url, staff, area, engine, **params):
+        assert httpx.get(url, params={"lon": lon, "lat": lat}).json() == before  # not yet
+        with clock.frozen(now + timedelta(hours=7)):  # the server's clock too (same process)
+            during = httpx.get(url, params={"lon": lon, "lat": lat}).json()
+        with clock.frozen(now + timedelta(hours=13)):
+            after = httpx.get(url, params={"lon": lon, "lat": lat}).json()
+    assert during["shelter"]["id"] != before["shelter"]["id"] and len(during["hazards"]) == 1
+    assert after == before  # over: no table changed, the clock did
 
 
 @pytest.mark.browser
