@@ -232,14 +232,22 @@ def test_lanes_give_balance_where_whole_blocks_cannot() -> None:
     assert design.metrics.share_in_band == 1.0
     assert_contiguous(design)
     assert_tiles(design, community)
-    whole = design_grids(community, roads, buildings, extend_dangles_m=0)
+    whole = design_grids(community, roads, buildings, extend_dangles_m=0, split_blocks=False)
     assert whole.metrics.share_in_band < 1.0
+    # without the lanes, cuts along the gap between each block's two buildings do the same
+    gaps = design_grids(community, roads, buildings, extend_dangles_m=0)
+    assert gaps.metrics.share_in_band == 1.0
+    assert_tiles(gaps, community)
 
 
 def test_a_block_heavier_than_the_band_is_a_grid_of_its_own() -> None:
     households = uneven(5, seed=7)
-    households[2, 2] = 820  # a tower block in the middle
+    households[2, 2] = 820  # a tower block in the middle: one building, it cannot be cut
     community, roads, buildings = square_community(5, households=households)
+    tower = buildings["households"] == 410
+    assert tower.sum() == 2
+    buildings.loc[tower.idxmax(), "households"] = 820
+    buildings = buildings.drop(index=tower[tower].index[1])
     design = design_grids(community, roads, buildings)
     assert len(design.heavy_blocks) == 1
     heavy = design.grids[design.grids["heavy"]]
@@ -281,8 +289,13 @@ def test_no_roads_and_a_community_with_a_hole() -> None:
     design = design_grids(community, roads, buildings[keep])
     assert_tiles(design, community)
     assert_contiguous(design)
-    alone = design_grids(community, None, buildings[keep])
+    alone = design_grids(community, None, buildings[keep], split_blocks=False)
     assert alone.metrics.n_grids == 1 and len(alone.blocks) == 1
+    # one street block of 800 households: cut between its buildings into two in the band
+    cut = design_grids(community, None, buildings[keep])
+    assert cut.grids["households"].tolist() == [400, 400]
+    assert_tiles(cut, community)
+    assert_contiguous(cut)
 
 
 # ---------------------------------------------------------------- metrics and the baseline
