@@ -68,17 +68,20 @@ def current_grids(bind: Engine | Connection, community: str | None = None) -> gp
     )
 
 
-def building_points(bind: Engine | Connection, community: str | None = None) -> gpd.GeoDataFrame:
+def building_points(
+    bind: Engine | Connection, community: str | None = None, *, footprints: bool = False
+) -> gpd.GeoDataFrame:
     """Buildings as their point on surface, with grid and household count.
 
-    Columns: id, grid_id (nullable), households, geom (Point).  With ``community``,
-    the buildings whose point lies in that community.
+    Columns: id, grid_id (nullable), households, geom (Point; with ``footprints``, the
+    footprint MultiPolygon instead).  With ``community``, the buildings whose point lies
+    in that community.
     """
+    shape = "b.geom" if footprints else "ST_PointOnSurface(b.geom)"
     return _read(
         bind,
-        """
-        SELECT b.id, b.grid_id, coalesce(h.n, 0)::int AS households,
-               ST_PointOnSurface(b.geom) AS geom
+        f"""
+        SELECT b.id, b.grid_id, coalesce(h.n, 0)::int AS households, {shape} AS geom
         FROM building b
         LEFT JOIN (SELECT building_id, count(*) AS n FROM household GROUP BY building_id) h
                ON h.building_id = b.id

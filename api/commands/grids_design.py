@@ -36,8 +36,23 @@ def design(
     count: Annotated[
         int | None, typer.Option("--count", min=1, help="number of grids (default: best)")
     ] = None,
+    split_blocks: Annotated[
+        bool,
+        typer.Option(
+            "--split-blocks/--whole-blocks",
+            help="cut street blocks along gaps between buildings when whole blocks miss the "
+            "band (--whole-blocks: grid boundaries on roads only)",
+        ),
+    ] = True,
     save: Annotated[
         bool, typer.Option("--save/--dry-run", help="store the design as the new grids")
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="with --save, store the design even when it is worse than the square lattice",
+        ),
     ] = False,
     map_out: Annotated[
         Path | None, typer.Option("--map-out", help="write the before/after map (HTML) here")
@@ -45,7 +60,9 @@ def design(
 ) -> None:
     """Split a community into grids of balanced households along its roads.
 
-    Compares current grids, the design and a naive square grid; --save stores the design.
+    Compares current grids, the design and a naive square grid; --save stores the design,
+    unless it is worse than the square lattice (fewer grids in the band, or as many and
+    one farther from it): then --force is needed.
     """
     from etl.grid_versions import GridVersionError, save_grid_version
     from gis import grid_store
@@ -67,7 +84,7 @@ def design(
         hint = f" (known: {', '.join(known[:8])}{' …' if len(known) > 8 else ''})" if known else ""
         fail(f"no community with code {community}{hint}")
     row = found.iloc[0]
-    buildings = grid_store.building_points(engine, community)
+    buildings = grid_store.building_points(engine, community, footprints=True)
     if int(buildings["households"].sum()) == 0:
         fail(
             f"community {community} ({row['name']}) has no households in its buildings: "
@@ -88,6 +105,7 @@ def design(
             min_households=min_households,
             max_households=max_households,
             target_count=count,
+            split_blocks=split_blocks,
         )
         naive = naive_square_grid(
             row.geom,
@@ -127,9 +145,22 @@ def design(
         )
         say(f"[design] map written to {map_out}")
 
+    shortfall = proposal.metrics.worse_than(naive.metrics)
+    if shortfall is not None:
+        console.print(
+            f"[yellow]warning:[/] the design is worse than the naive square lattice: "
+            f"{escape(shortfall)}"
+        )
     if not save:
         say("[design] dry run: nothing stored (add --save to store this design)")
         return
+    if shortfall is not None and not force:
+        fail(
+            f"community {community}: not saving a design worse than the naive square lattice "
+            f"printed beside it ({shortfall}). Nothing was stored. Try other --min/--max or "
+            "--count, check the roads and buildings of the community, or add --force to "
+            "store this design anyway."
+        )
     try:
         report = save_grid_version(
             engine,
@@ -159,7 +190,16 @@ def _comparison(rows: list[tuple[str, DesignMetrics]], community: str) -> Table:
         f"(band {band.min_households}–{band.max_households})"
     )
     table.add_column("grids")
-    for column in ("n", "households", "std", "min", "max", "in band", "mean Polsby-Popper"):
+    for column in (
+        "n",
+        "households",
+        "std",
+        "min",
+        "max",
+        "in band",
+        "worst miss",
+        "mean Polsby-Popper",
+    ):
         table.add_column(column, justify="right")
     for name, m in rows:
         table.add_row(
@@ -170,6 +210,7 @@ def _comparison(rows: list[tuple[str, DesignMetrics]], community: str) -> Table:
             str(m.households_min),
             str(m.households_max),
             f"{m.share_in_band:.0%}",
+            str(m.worst_deviation),
             f"{m.mean_polsby_popper:.3f}",
         )
     return table
@@ -189,7 +230,7 @@ def _grid_table(proposal: Design) -> Table:
             f"{g.area_m2:,.0f}",
             f"{g.polsby_popper:.3f}",
         )
-    table.caption = "* outside the band  ▲ one street block above the band"
+    table.caption = "* outside the band  ▲ one block above the band (buildings not separable)"
     return table
 
 
