@@ -13,7 +13,6 @@ import csv
 import io
 import math
 import threading
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from sqlalchemy import Connection, Engine
 import h3
 
 from api.grid_snapshot import GridSnapshot
-from gis import clock, incident_store
+from gis import clock, incident_store, queries
 from gis.coords import to_wgs84
 from gis.incident_store import EventRow, IncidentRow
 from gis.models import INCIDENT_SOURCES
@@ -47,21 +46,21 @@ SOURCES_BY_ROLE: dict[str, tuple[str, ...]] = {
 DEFAULT_SOURCE = {"resident": "resident_app", "grid_worker": "patrol"}
 MAX_DESCRIPTION = 2000
 
-_CATEGORY_SECONDS = 60.0
-_categories: tuple[float, dict[str, Category]] | None = None
+_categories: tuple[tuple, dict[str, Category]] | None = None
 _categories_lock = threading.Lock()
 
 
 def categories(engine: Engine) -> dict[str, Category]:
-    """The deployment's category table (re-read at most once a minute)."""
+    """The deployment's category table, re-read only when it changed (its data version)."""
     global _categories
+    version = queries.data_version(engine, ("incident_category",))
     with _categories_lock:
-        if _categories is not None and time.monotonic() - _categories[0] < _CATEGORY_SECONDS:
+        if _categories is not None and _categories[0] == version:
             return _categories[1]
     with engine.connect() as conn:
         table = {r["code"]: Category(**r) for r in incident_store.category_rows(conn)}
     with _categories_lock:
-        _categories = (time.monotonic(), table)
+        _categories = (version, table)
     return table
 
 

@@ -80,6 +80,8 @@ VERSIONED_TABLES = (
     "building",
     "household",
     "incident",
+    "incident_category",
+    "hazard_area",
 )
 
 
