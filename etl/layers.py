@@ -19,6 +19,7 @@ import geopandas as gpd
 
 from gis import models
 from gis.coords import geometries_to_wgs84
+from gis.times import check_time_column
 from gis.validate import (
     ColumnKind,
     Problem,
@@ -59,6 +60,8 @@ class LayerSpec:
     extra_geometry: str | None = None
     #: columns of the file stored in another table (their types are declared there)
     also_in: tuple[str, ...] = ()
+    #: time columns checked by :func:`gis.times.check_time_column`; True: a planned time
+    times: Mapping[str, bool] = field(default_factory=dict)
 
 
 CATEGORY_CODES = tuple(c.code for c in DEFAULT_CATEGORIES)
@@ -165,6 +168,7 @@ LAYER_SPECS: tuple[LayerSpec, ...] = (
             Reference("assignee_id", "grid_worker", "id", nullable=True),
             Reference("reporter_username", "app_user", "username", nullable=True),
         ),
+        times={"reported_at": False, "closed_at": False, "deadline": True},
     ),
     LayerSpec(
         "incident_event",
@@ -173,6 +177,7 @@ LAYER_SPECS: tuple[LayerSpec, ...] = (
         None,
         {"to_state": models.INCIDENT_STATES},
         (Reference("incident_id", "incident", "id"),),
+        times={"at": False},
     ),
 )
 
@@ -305,6 +310,10 @@ def validate_layers(
             layer_problems += check_unique(frame, spec.name, spec.key)
         for column, allowed in spec.allowed.items():
             layer_problems += check_allowed(frame, spec.name, column, allowed, id_col)
+        for column, planned in spec.times.items():
+            layer_problems += check_time_column(
+                frame, spec.name, column, planned=planned, id_column=id_col
+            )
         for ref in spec.references:
             targets = _reference_targets(typed, ref, known)
             if targets is not None:

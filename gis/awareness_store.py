@@ -40,6 +40,7 @@ from shapely.geometry.base import BaseGeometry
 from gis import clock
 from gis.frames import nullable_cells
 from gis.models import SRID
+from gis.times import readable_times
 
 #: The NOTIFY channel the incident trigger speaks on.
 INCIDENT_CHANNEL = "incident_changed"
@@ -202,7 +203,9 @@ def incidents_frame(
     pandas.DataFrame
         id, category_code, category_name, source, state, reported_at, deadline,
         closed_at, grid_id, grid_code, community_id, community_code, h3_cell, lon, lat
-        (times timezone-aware; ``grid_id``/``community_id``/``h3_cell`` nullable Int64).
+        (times timezone-aware UTC nanosecond timestamps; a row whose stored times cannot
+        be read is left out with a logged warning, see :func:`gis.times.readable_times`;
+        ``grid_id``/``community_id``/``h3_cell`` nullable Int64).
     """
     _aware(start, "start")
     _aware(end, "end")
@@ -246,9 +249,9 @@ def _typed_incidents(frame: pd.DataFrame) -> pd.DataFrame:
     for column in ("grid_id", "community_id"):
         frame[column] = frame[column].astype("Int64")
     frame["h3_cell"] = nullable_cells(frame["h3_cell"])
-    for column in ("reported_at", "deadline", "closed_at"):
-        frame[column] = pd.to_datetime(frame[column], utc=True)
-    return frame
+    return readable_times(
+        frame, ("reported_at", "deadline", "closed_at"), table="incident", required=("reported_at",)
+    )
 
 
 def category_names(bind: Bind) -> dict[str, str]:

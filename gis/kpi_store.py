@@ -21,6 +21,7 @@ import pandas as pd
 from sqlalchemy import Connection, text
 
 from gis.incident_store import visibility
+from gis.times import readable_times
 
 __all__ = ["INCIDENT_COLUMNS", "KpiFrames", "area_name", "kpi_frames"]
 
@@ -59,8 +60,10 @@ class KpiFrames:
     ----------
     incidents
         One row per incident, columns :data:`INCIDENT_COLUMNS`; times are tz-aware
-        (UTC), missing ones NaT; ``grid_code`` is the code of the grid version the
-        case was filed in, ``community`` the community's division code.
+        (UTC) nanosecond timestamps, missing ones NaT; ``grid_code`` is the code of the
+        grid version the case was filed in, ``community`` the community's division
+        code.  A row whose stored times cannot be read is left out, with a logged
+        warning (:func:`gis.times.readable_times`).
     events
         ``incident_id``, ``to_state`` (always ``dispatched``), ``at`` (tz-aware UTC) of
         those incidents: what ``grids.kpi.kpis`` needs for the time to dispatch.
@@ -144,9 +147,12 @@ def kpi_frames(
         ),
         params,
     ).all()
-    incidents = pd.DataFrame.from_records(rows, columns=list(INCIDENT_COLUMNS))
-    for column in _TIMES:
-        incidents[column] = pd.to_datetime(incidents[column], utc=True)
+    incidents = readable_times(
+        pd.DataFrame.from_records(rows, columns=list(INCIDENT_COLUMNS)),
+        _TIMES,
+        table="incident",
+        required=("reported_at",),
+    )
     for column in ("rating", "assignee_id", "grid_id"):
         incidents[column] = incidents[column].astype("Int64")
     events = conn.execute(
@@ -156,8 +162,13 @@ def kpi_frames(
         ),
         {"ids": incidents["id"].astype("int64").tolist()},
     ).all()
-    event_frame = pd.DataFrame.from_records(events, columns=["incident_id", "to_state", "at"])
-    event_frame["at"] = pd.to_datetime(event_frame["at"], utc=True)
+    event_frame = readable_times(
+        pd.DataFrame.from_records(events, columns=["incident_id", "to_state", "at"]),
+        ("at",),
+        table="incident_event",
+        required=("at",),
+        id_column="incident_id",
+    )
     return KpiFrames(incidents=incidents, events=event_frame)
 
 

@@ -17,7 +17,7 @@ Conventions
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
@@ -75,6 +75,10 @@ INCIDENT_STATES = (
 ROLES = ("resident", "grid_worker", "community_staff", "street_staff", "admin")
 HAZARD_KINDS = ("typhoon", "flood", "fire", "gas_leak")
 ASSIGNMENT_ROLES = ("primary", "backup")
+#: ``[from, until)``: the incident times the database holds.  Wide enough for any import
+#: (the doors accept a narrower, configurable range), narrow enough that every stored time
+#: is a pandas nanosecond timestamp (1677–2262) and a Python datetime in any time zone.
+STORED_TIMES = (datetime(1900, 1, 1, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC))
 
 metadata = MetaData(
     naming_convention={
@@ -85,6 +89,12 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
+
+
+def _stored_time(column: str) -> str:
+    """SQL for 'column lies within :data:`STORED_TIMES`' (a NULL passes, as in any CHECK)."""
+    lo, hi = (f"'{t:%Y-%m-%d %H:%M:%S}+00'" for t in STORED_TIMES)
+    return f"{column} >= {lo} AND {column} < {hi}"
 
 
 def _one_of(column: str, values: tuple[str, ...]) -> str:
@@ -424,6 +434,9 @@ class Incident(Located, Base):
         CheckConstraint(_one_of("source", INCIDENT_SOURCES), name="source"),
         CheckConstraint(_one_of("state", INCIDENT_STATES), name="state"),
         CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating"),
+        CheckConstraint(_stored_time("reported_at"), name="reported_at_range"),
+        CheckConstraint(_stored_time("deadline"), name="deadline_range"),
+        CheckConstraint(_stored_time("closed_at"), name="closed_at_range"),
         # the duplicate search: same category, recent
         Index("ix_incident_category_code_reported_at", "category_code", "reported_at"),
         *_geometry_checks(),
@@ -443,7 +456,10 @@ class IncidentEvent(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     actor: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(Text)
-    __table_args__ = (CheckConstraint(_one_of("to_state", INCIDENT_STATES), name="to_state"),)
+    __table_args__ = (
+        CheckConstraint(_one_of("to_state", INCIDENT_STATES), name="to_state"),
+        CheckConstraint(_stored_time("at"), name="at_range"),
+    )
 
 
 class IncidentPhoto(Base):

@@ -9,6 +9,7 @@ that ``wangge db ensure`` starts in the project's data folder (see
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
@@ -130,6 +131,24 @@ class Settings(BaseSettings):
         default='&copy; <a href="https://www.openstreetmap.org/copyright">'
         "OpenStreetMap</a> contributors",
         description="Attribution shown for the basemap tiles.",
+    )
+
+    earliest_time: AwareDatetime = Field(
+        default=datetime(2000, 1, 1, tzinfo=timezone(timedelta(hours=8))),
+        description="No time given to the system (a report, a hazard, a query window) may "
+        "lie before this: when its records begin.  Set it earlier to import older records.",
+    )
+    clock_skew_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="How far past gis.clock's now a time that has happened (a report, a "
+        "worker's position) may lie: phones and hotline systems run a little fast.",
+    )
+    horizon_days: float = Field(
+        default=366.0,
+        gt=0,
+        description="How far ahead of now a planned time (a hazard's validity) or the bound "
+        "of a query window (KPI, awareness, Open311) may lie.",
     )
 
     now: AwareDatetime | None = Field(

@@ -14,7 +14,7 @@ def run_migrations_online() -> None:
     """Run migrations with a live connection (the only mode Wangge uses)."""
     connection = config.attributes.get("connection")
     if connection is None:
-        engine = create_engine(config.get_main_option("sqlalchemy.url"))
+        engine = create_engine(config.get_main_option("sqlalchemy.url"), hide_parameters=True)
         with engine.begin() as conn:
             _run(conn)
     else:

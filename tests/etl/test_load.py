@@ -283,3 +283,17 @@ def test_layers_read_from_csv_load_like_the_same_rows_typed(empty: Engine, tmp_p
         empty, {"incident": district["incident"], **from_csv(["incident_event"])}, progress=False
     )
     assert _tabular_tables(empty) == typed
+
+
+def test_implausible_incident_times_are_rejected_by_row_and_field() -> None:
+    layers = tiny_district()
+    incidents = layers["incident"].astype({"reported_at": object})
+    incidents.loc[1, "reported_at"] = "9999-12-31T23:59:59+14:00"
+    layers["incident"] = incidents
+    events = layers["incident_event"].astype({"at": object})
+    events.loc[0, "at"] = "1970-01-01T08:00:00+08:00"
+    layers["incident_event"] = events
+    problems = {(p.layer, p.row, p.field): p for p in _problems(layers)}
+    assert set(problems) == {("incident", 2, "reported_at"), ("incident_event", 1, "at")}
+    for p in problems.values():
+        assert "out of range" in p.message and "2000-01-01T00:00:00+08:00" in p.fix
