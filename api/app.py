@@ -6,11 +6,14 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import parse_qsl, urlencode
 
+import psycopg
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from sqlalchemy.exc import StatementError
 
 from api import errors
 from api.routers import (
@@ -27,11 +30,44 @@ from api.routers import kpi as kpi_routes
 from api.routers import open311 as open311_routes
 from api.routers import worker as worker_routes
 from gis import clock
-from gis.db import get_engine
+from gis.db import describe_error, get_engine
 from gis.settings import Settings, get_settings
 from maps.assets import STATIC_DIR, STATIC_URL, VENDOR_DIR, VENDOR_URL
 
 log = logging.getLogger("wangge")
+
+#: Query parameters that carry a credential (``?api_key=`` of the pages and Open311,
+#: ``/worker?token=``); the access log shows them as ``***``.
+CREDENTIAL_PARAMS = frozenset({"api_key", "token", "access_token"})
+
+
+def redact_query(target: str) -> str:
+    """A request target (path and query) with the values of credential parameters blanked."""
+    path, mark, query = target.partition("?")
+    if not mark:
+        return target
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if not any(key.lower() in CREDENTIAL_PARAMS for key, _ in pairs):
+        return target
+    kept = [(key, "***" if key.lower() in CREDENTIAL_PARAMS else value) for key, value in pairs]
+    return f"{path}?{urlencode(kept, safe='*')}"
+
+
+class RedactCredentials(logging.Filter):
+    """Blanks credentials in the request line of uvicorn's access log; the path stays."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the request target of an access-log record (``client, method, target, …``)."""
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], redact_query(args[2]), *args[3:])
+        return True
+
+
+def _redact_access_log() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactCredentials) for f in access.filters):
+        access.addFilter(RedactCredentials())
 
 
 async def escalation_loop(engine: Engine, interval_s: float) -> None:
@@ -52,13 +88,18 @@ async def escalation_loop(engine: Engine, interval_s: float) -> None:
             since = now
             if run.escalated or run.reminders:
                 log.info("督办: %d escalated, %d reminders", len(run.escalated), len(run.reminders))
-        except Exception:  # a failed run must not stop the server; the next one retries
+        # a failed run must not stop the server; the next one retries
+        except (StatementError, psycopg.Error) as exc:
+            # its kind only: a database error's message carries the row's values
+            log.error("the escalation job failed: %s", describe_error(exc))
+        except Exception:
             log.exception("the escalation job failed")
 
 
 def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
     """Build the application; the database is connected when it starts, not at import."""
     settings = settings or get_settings()
+    _redact_access_log()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -19,6 +19,8 @@ app = typer.Typer(
     help="Wangge 网格化管理: grid management for urban communities.",
     no_args_is_help=True,
     add_completion=False,
+    # a crash's traceback must not print local variables: reports, names, phones, tokens
+    pretty_exceptions_show_locals=False,
 )
 db_app = typer.Typer(help="The database: find or start it, migrate it.", no_args_is_help=True)
 app.add_typer(db_app, name="db")

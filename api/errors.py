@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import traceback
 from collections.abc import Awaitable, Callable
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from analysis.aggregates import AggregateError
@@ -19,12 +22,15 @@ from analysis.hotspots import HotspotError
 from analysis.location import LocationError
 from gis.cluster import DatabaseUnavailable
 from gis.coords import CoordTypeError
+from gis.db import describe_error
 from gis.incident_store import IncidentNotFound, StaleIncident
 from gis.validate import ValidationError
 from grids.access import Forbidden
 from grids.incidents import IllegalTransition, InvalidInput, NotAllowed
 
 PROBLEM = "application/problem+json"
+
+log = logging.getLogger("wangge.errors")
 
 
 class Unauthorized(PermissionError):
@@ -116,3 +122,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     async def _database(_: Request, exc: Exception) -> JSONResponse:
         return problem(503, "Database unavailable", str(exc).splitlines()[0])
+
+    @app.exception_handler(StatementError)
+    @app.exception_handler(psycopg.Error)
+    async def _refused(request: Request, exc: Exception) -> JSONResponse:
+        # Handled here rather than left to the server, whose log would print the error's
+        # message: the row's values (a reporter's name and phone) and the statement.
+        what = describe_error(exc)
+        frames = "".join(traceback.format_tb(exc.__traceback__))
+        log.error("database error in %s %s: %s\n%s", request.method, request.url.path, what, frames)
+        return problem(500, "Internal error", f"the database refused the request ({what})")

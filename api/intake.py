@@ -1,10 +1,11 @@
 """Filing a report (采集): one path for the resident app, patrol, the 12345 hotline and Open311.
 
 Whatever door a report comes through, it is checked the same way (known category,
-plausible place converted from its ``coord_type``, inside a grid), placed in its 网格 and
-H3 cell, flagged when it lies near a grid edge (the grid should be confirmed) or
-looks like an earlier report of the same category nearby (a likely duplicate, to merge),
-and stored with its first history step in one transaction.
+plausible place converted from its ``coord_type``, inside a grid, a plausible time:
+:func:`gis.times.time_problem`), placed in its 网格 and H3 cell, flagged when it lies
+near a grid edge (the grid should be confirmed) or looks like an earlier report of the
+same category nearby (a likely duplicate, to merge), and stored with its first history
+step in one transaction.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from gis.coords import to_wgs84
 from gis.incident_store import EventRow, IncidentRow
 from gis.models import INCIDENT_SOURCES
 from gis.settings import Settings
+from gis.times import time_problem
 from gis.validate import Problem, ValidationError
 from grids.access import Principal
 from grids.categories import Category
@@ -176,6 +178,10 @@ def check_report(
                 "give the offset, e.g. 2026-11-23T09:30:00+08:00",
             )
         )
+    elif (
+        late := time_problem(at, "reported_at", layer="report", row=row, settings=settings)
+    ) is not None:
+        problems.append(late)
     place = _place(rep, snap, settings, row, problems)
     if problems or place is None:
         return None, problems

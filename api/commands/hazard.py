@@ -29,15 +29,24 @@ def _network(engine: Any) -> Any:
 
 
 def _time(value: str | None, name: str) -> datetime | None:
+    """A date-time option (naive: China time), checked as every door checks a time."""
     if value is None:
         return None
     import pandas as pd
 
+    from gis.times import check_time
+    from gis.validate import ValidationError
+
     try:
-        at = pd.Timestamp(value)
+        at = pd.Timestamp(value).to_pydatetime()
     except ValueError:
         fail(f"--{name} {value!r} is not a date-time (e.g. 2026-10-01T08:00+08:00)")
-    return (at.tz_localize("Asia/Shanghai") if at.tzinfo is None else at).to_pydatetime()
+    try:
+        return check_time(
+            at if at.tzinfo else at.replace(tzinfo=clock.LOCAL_TZ), name, planned=True
+        )
+    except ValidationError as exc:
+        fail(f"--{name}: {exc.problems[0].message}; {exc.problems[0].fix}")
 
 
 def _impact(engine: Any, hazard_id: int) -> Any:
@@ -279,8 +288,6 @@ def report_daily_command(
     date: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default today, China time)")] = None,
 ) -> None:
     """Write the daily situation report (每日态势报告) of a street or community."""
-    import pandas as pd
-
     from api.routers.awareness import gather_daily
     from gis import awareness_store as store
     from maps.report import daily_report_html
@@ -289,10 +296,7 @@ def report_daily_command(
         fail("give exactly one of --street or --community")
     code = street or community
     assert code is not None
-    try:
-        day = pd.Timestamp(date).date() if date else pd.Timestamp.now(tz="Asia/Shanghai").date()
-    except ValueError:
-        fail(f"--date {date!r} is not YYYY-MM-DD")
+    day = (_time(date, "date") or clock.now()).date()
     engine = ready_engine()
     area = store.read_area(engine, code)
     level = "street" if street else "community"

@@ -79,6 +79,7 @@ from gis import clock, grid_store, queries
 from gis.coords import COORD_TYPES, to_wgs84
 from gis.models import ALERT_CHANNELS, HAZARD_KINDS
 from gis.settings import Settings
+from gis.times import check_time
 from grids.access import (
     Principal,
     may_see_area,
@@ -118,13 +119,17 @@ def _now() -> datetime:
     return clock.utcnow()
 
 
-def _aware(at: datetime | None, name: str) -> datetime | None:
-    """Naive times are read as China time (the street office's clock)."""
+def _aware(at: datetime | None, name: str, *, planned: bool = True) -> datetime | None:
+    """A time given to a door, checked (:func:`gis.times.check_time`, 422 naming ``name``).
+
+    Naive times are read as China time (the street office's clock).  ``planned``: a
+    planned time or a query bound (up to the horizon ahead), else a time that happened.
+    """
     if at is None:
         return None
     if at.tzinfo is None or at.utcoffset() is None:
-        return pd.Timestamp(at).tz_localize(TZ).to_pydatetime()
-    return at
+        at = at.replace(tzinfo=clock.LOCAL_TZ)
+    return check_time(at, name, planned=planned)
 
 
 # ---------------------------------------------------------------- caches
@@ -1028,7 +1033,7 @@ async def worker_position(
             f"the position ({x:.5f}, {y:.5f}) is outside the service area "
             f"(W {w}, S {s}, E {e}, N {n}){hint}: send lon, lat in degrees",
         )
-    at = _aware(body.at, "at") or _now()
+    at = _aware(body.at, "at", planned=False) or _now()
 
     def record() -> int:
         if not store.worker_exists(engine, worker_id):
@@ -1318,7 +1323,7 @@ def render_live_page(
     # the last week of incidents; when none came in it (a demo district whose incidents
     # end in the past), the last week that has some, so the heat layer is never blank
     latest = store.latest_report_time(engine)
-    until = now if latest is None else min(now, latest + timedelta(seconds=1))
+    until = now if latest is None or latest >= now else latest + timedelta(seconds=1)
     recent = store.incidents_frame(engine, start=until - timedelta(days=LIVE_HEAT_DAYS), end=until)
     heat = recent.dropna(subset=["h3_cell"]).groupby("h3_cell").size().rename("count").reset_index()
     hot = None
@@ -1490,9 +1495,10 @@ async def daily_report(
     code = street or community
     assert code is not None
     try:
-        day = pd.Timestamp(date).date() if date else pd.Timestamp.now(tz=TZ).date()
+        day = pd.Timestamp(date).date() if date else clock.now().date()
     except ValueError as exc:
         raise HTTPException(422, f"date {date!r} is not YYYY-MM-DD") from exc
+    _aware(datetime.combine(day, datetime.min.time()), "date")
 
     def render() -> str:
         area = store.read_area(engine, code)

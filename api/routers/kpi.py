@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 from api.auth import CurrentUser
 from api.deps import EngineDep
 from gis import clock, kpi_store
+from gis.times import check_time
 from grids.access import Principal, kpi_filter
 from grids.incidents import SHANGHAI, InvalidInput
 from grids.kpi import KPI_COLUMNS, KPI_LABELS, PERIODS, kpis
@@ -125,11 +126,8 @@ def _parse_time(value: str, what: str, *, end: bool = False) -> datetime:
             f"{what}={value!r} is not a date or time; write e.g. 2026-10-01 or "
             "2026-10-01T08:00:00+08:00"
         ) from None
-    if not 1900 <= at.year <= 2200:
-        raise InvalidInput(f"{what}={value!r} is out of range; give a year from 1900 to 2200")
-    if whole_day and end:
-        at += timedelta(days=1)
-    return at.replace(tzinfo=SHANGHAI) if at.tzinfo is None else at
+    at = check_time(at.replace(tzinfo=SHANGHAI) if at.tzinfo is None else at, what, planned=True)
+    return at + timedelta(days=1) if whole_day and end else at
 
 
 def review_query(

@@ -55,6 +55,7 @@ from api.intake import Report, categories, file_report
 from gis import clock, incident_store, open311_store
 from gis.coords import CoordTypeError, from_wgs84
 from gis.incident_store import IncidentNotFound
+from gis.times import check_time
 from gis.validate import ValidationError
 from grids.access import Forbidden, Principal, incident_filter, may_see_incident
 from grids.categories import Category
@@ -216,9 +217,7 @@ def _w3_time(raw: str, name: str) -> datetime:
         raise Open311Error(
             400, f"{name}={raw!r} is not a w3 date-time; write e.g. 2026-11-01T00:00:00+08:00"
         ) from None
-    if not 1900 <= at.year <= 2200:
-        raise Open311Error(400, f"{name}={raw!r} is out of range; give a year from 1900 to 2200")
-    return at.replace(tzinfo=SHANGHAI) if at.tzinfo is None else at
+    return check_time(at.replace(tzinfo=SHANGHAI) if at.tzinfo is None else at, name, planned=True)
 
 
 def _text(fields: Mapping[str, str], name: str, limit: int) -> str | None:
