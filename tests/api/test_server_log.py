@@ -1,0 +1,138 @@
+"""The server's log, read from the outside: ``wangge serve`` in its own process, a database
+error on a report that carries a reporter's name and phone, requests signed in with
+``?api_key=`` and ``/worker?token=``; nothing personal and no token ends up in the log."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine, text
+
+from api.auth import forget_cached_users, issue_token
+from etl.load import load_layers
+from etl.sample import generate_district
+from tests.conftest import REPO
+
+NAME = "测试张三丰"
+PHONE = "13912345678"
+#: Refuses the one phone above, so that storing the report fails in the database itself
+#: (as any constraint violation would) with the name and phone in the failing row.
+REFUSE = (
+    f"ALTER TABLE incident_contact ADD CONSTRAINT test_refuse_phone "
+    f"CHECK (phone IS DISTINCT FROM '{PHONE}') NOT VALID"
+)
+
+
+@pytest.fixture(scope="module")
+def town(engine: Engine) -> dict:
+    layers = generate_district(3000, 23, progress=False)
+    load_layers(engine, layers, replace=True, progress=False)
+    forget_cached_users()
+    with engine.connect() as conn:
+        lon, lat = conn.execute(
+            text(
+                "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(ST_Buffer(geom::geography,"
+                " -60)::geometry) AS p FROM grid WHERE valid_to IS NULL ORDER BY code LIMIT 1) s"
+            )
+        ).one()
+        worker = conn.execute(
+            text("SELECT u.username FROM grid_worker w JOIN app_user u ON u.id = w.user_id LIMIT 1")
+        ).scalar_one()
+    return {
+        "point": (float(lon), float(lat)),
+        "resident": issue_token(engine, "resident00001", "resident"),
+        "admin": issue_token(engine, "admin", "admin"),
+        "worker": issue_token(engine, worker, "grid_worker"),
+    }
+
+
+@pytest.fixture
+def served(database_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """``wangge serve`` on a free port, its output (both streams) in a log file."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(
+        os.environ,
+        DATABASE_URL=database_url,
+        WANGGE_HOST="127.0.0.1",
+        WANGGE_PORT=str(port),
+        WANGGE_ESCALATION_INTERVAL_S="0",
+    )
+    log = tmp_path / "server.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code < 500:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None, log.read_text(encoding="utf-8")
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.2)
+        yield url, log
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_the_log_holds_no_name_phone_or_token(
+    town: dict, engine: Engine, served: tuple[str, Path]
+) -> None:
+    url, log = served
+    lon, lat = town["point"]
+    with engine.begin() as conn:
+        conn.execute(text(REFUSE))
+    try:
+        refused = httpx.post(
+            f"{url}/api/incidents",
+            json={
+                "category_code": "10101",
+                "description": "井盖缺失",
+                "lon": lon,
+                "lat": lat,
+                "contact_name": NAME,
+                "contact_phone": PHONE,
+            },
+            headers={"Authorization": f"Bearer {town['resident']}"},
+        )
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE incident_contact DROP CONSTRAINT test_refuse_phone"))
+    assert refused.status_code == 500
+    assert NAME not in refused.text and PHONE not in refused.text
+    with engine.connect() as conn:  # the report went with its contact: nothing half-stored
+        kept = conn.execute(
+            text("SELECT count(*) FROM incident WHERE description = '井盖缺失'")
+        ).scalar()
+    assert kept == 0
+    assert httpx.get(f"{url}/api/kpi", params={"api_key": town["admin"]}).status_code == 200
+    assert httpx.get(f"{url}/kpi", params={"by": "grid", "api_key": town["admin"]}).is_success
+    assert httpx.get(f"{url}/worker", params={"token": town["worker"]}).status_code == 200
+    time.sleep(0.5)  # let the server write its last lines
+    written = log.read_text(encoding="utf-8")
+    # the log is written, names the requests and the error …
+    assert "GET /api/kpi?api_key=***" in written and "GET /kpi?by=grid&api_key=***" in written
+    assert "GET /worker?token=***" in written
+    assert "CheckViolation" in written and "test_refuse_phone" in written
+    # … and holds nothing personal, no token
+    for secret in (NAME, PHONE, town["admin"], town["worker"], town["resident"]):
+        assert secret not in written, secret
