@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from psycopg.adapt import Loader
@@ -17,7 +17,11 @@ from gis.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-_TIMESTAMPTZ = psycopg.adapters.types["timestamptz"].oid
+#: psycopg's own (C, when installed) loader of text ``timestamptz`` values.
+_PSYCOPG_LOADER = cast(
+    type[Loader],
+    psycopg.adapters.get_loader(psycopg.adapters.types["timestamptz"].oid, Format.TEXT),
+)
 #: What :class:`LenientTimestamptzLoader` reads for times before year 1 and after 9999.
 READ_FROM = datetime(1, 1, 2, tzinfo=UTC)
 READ_UNTIL = datetime(9999, 12, 30, tzinfo=UTC)
@@ -39,7 +43,7 @@ class LenientTimestamptzLoader(Loader):
 
     def __init__(self, oid: int, context: Any = None):
         super().__init__(oid, context)
-        self._inner = psycopg.adapters.get_loader(_TIMESTAMPTZ, Format.TEXT)(oid, context)
+        self._inner = _PSYCOPG_LOADER(oid, context)
 
     def load(self, data: Any) -> Any:
         """The datetime, or the nearest one Python holds."""

@@ -106,13 +106,17 @@ def time_problem(
 def check_time(
     at: datetime, field: str, *, planned: bool = False, settings: Settings | None = None
 ) -> datetime:
-    """``at`` itself when it lies in the accepted range (see :func:`time_problem`).
+    """``at`` when it lies in the accepted range (see :func:`time_problem`), made aware.
+
+    A naive ``at`` is read, and returned, as China time (Asia/Shanghai).
 
     Raises
     ------
     gis.validate.ValidationError
         Naming the field, the time and the accepted range (422 over HTTP).
     """
+    if at.tzinfo is None or at.utcoffset() is None:
+        at = at.replace(tzinfo=clock.LOCAL_TZ)
     problem = time_problem(at, field, planned=planned, settings=settings)
     if problem is not None:
         raise ValidationError([problem])

@@ -42,9 +42,7 @@ def _time(value: str | None, name: str) -> datetime | None:
     except ValueError:
         fail(f"--{name} {value!r} is not a date-time (e.g. 2026-10-01T08:00+08:00)")
     try:
-        return check_time(
-            at if at.tzinfo else at.replace(tzinfo=clock.LOCAL_TZ), name, planned=True
-        )
+        return check_time(at, name, planned=True)
     except ValidationError as exc:
         fail(f"--{name}: {exc.problems[0].message}; {exc.problems[0].fix}")
 

@@ -125,11 +125,7 @@ def _aware(at: datetime | None, name: str, *, planned: bool = True) -> datetime 
     Naive times are read as China time (the street office's clock).  ``planned``: a
     planned time or a query bound (up to the horizon ahead), else a time that happened.
     """
-    if at is None:
-        return None
-    if at.tzinfo is None or at.utcoffset() is None:
-        at = at.replace(tzinfo=clock.LOCAL_TZ)
-    return check_time(at, name, planned=planned)
+    return None if at is None else check_time(at, name, planned=planned)
 
 
 # ---------------------------------------------------------------- caches

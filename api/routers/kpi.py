@@ -126,7 +126,7 @@ def _parse_time(value: str, what: str, *, end: bool = False) -> datetime:
             f"{what}={value!r} is not a date or time; write e.g. 2026-10-01 or "
             "2026-10-01T08:00:00+08:00"
         ) from None
-    at = check_time(at.replace(tzinfo=SHANGHAI) if at.tzinfo is None else at, what, planned=True)
+    at = check_time(at, what, planned=True)  # naive: China time
     return at + timedelta(days=1) if whole_day and end else at
 
 

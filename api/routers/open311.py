@@ -217,7 +217,7 @@ def _w3_time(raw: str, name: str) -> datetime:
         raise Open311Error(
             400, f"{name}={raw!r} is not a w3 date-time; write e.g. 2026-11-01T00:00:00+08:00"
         ) from None
-    return check_time(at.replace(tzinfo=SHANGHAI) if at.tzinfo is None else at, name, planned=True)
+    return check_time(at, name, planned=True)  # naive: China time
 
 
 def _text(fields: Mapping[str, str], name: str, limit: int) -> str | None:

@@ -4,6 +4,7 @@ stored times that Python or pandas cannot hold, and the database's own range."""
 from __future__ import annotations
 
 import logging
+import os
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -130,3 +131,67 @@ def test_the_database_refuses_incident_times_outside_its_range(engine: Engine) -
             engine.begin() as conn,
         ):
             conn.execute(text(insert), {"at": at})
+
+
+def test_the_migration_keeps_old_rows_and_checks_new_ones(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Migration 0007 on a database that already holds a report dated 9999: the row stays,
+    its constraint checks new rows only (NOT VALID) and the log says which row to correct;
+    the constraints no row breaks are validated."""
+    from sqlalchemy import create_engine
+
+    from gis import cluster
+    from gis.migrate import upgrade
+
+    name = f"wangge_test_0007_{os.getpid()}"
+    admin = create_engine(
+        cluster.server_url(database_url, "postgres"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    url = cluster.server_url(database_url, name)
+    cluster.ensure_database(url)
+    engine = create_engine(url)
+    try:
+        upgrade(engine, "0006")
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO incident_category "
+                    "VALUES ('10101', '井盖', 'component', '公用设施', 72, 2)"
+                )
+            )
+            old = conn.execute(
+                text(
+                    "INSERT INTO incident (category_code, source, description, state, "
+                    "reported_at, geom) VALUES ('10101', 'patrol', '旧', 'reported', "
+                    "'9999-12-31T23:59:59+14:00', ST_SetSRID(ST_MakePoint(120.08, 30.31), 4326)) "
+                    "RETURNING id"
+                )
+            ).scalar_one()
+        with caplog.at_level(logging.WARNING):
+            upgrade(engine)
+        with engine.connect() as conn:
+            valid = dict(
+                conn.execute(
+                    text(
+                        "SELECT conname, convalidated FROM pg_constraint "
+                        "WHERE conname LIKE 'ck_incident%_range' AND conname NOT LIKE '%geom%'"
+                    )
+                ).all()
+            )
+            assert conn.execute(text("SELECT count(*) FROM incident")).scalar_one() == 1
+        assert valid == {
+            "ck_incident_reported_at_range": False,
+            "ck_incident_deadline_range": True,
+            "ck_incident_closed_at_range": True,
+            "ck_incident_event_at_range": True,
+        }
+        assert f"rows {old} lie outside 1900–2200" in caplog.text
+        assert "VALIDATE CONSTRAINT ck_incident_reported_at_range" in caplog.text
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
