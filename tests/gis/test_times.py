@@ -136,7 +136,7 @@ def test_the_database_refuses_incident_times_outside_its_range(engine: Engine) -
 def test_the_migration_keeps_old_rows_and_checks_new_ones(
     database_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Migration 0007 on a database that already holds a report dated 9999: the row stays,
+    """Migration 0009 on a database that already holds a report dated 9999: the row stays,
     its constraint checks new rows only (NOT VALID) and the log says which row to correct;
     the constraints no row breaks are validated."""
     from sqlalchemy import create_engine
@@ -144,7 +144,7 @@ def test_the_migration_keeps_old_rows_and_checks_new_ones(
     from gis import cluster
     from gis.migrate import upgrade
 
-    name = f"wangge_test_0007_{os.getpid()}"
+    name = f"wangge_test_0009_{os.getpid()}"
     admin = create_engine(
         cluster.server_url(database_url, "postgres"), isolation_level="AUTOCOMMIT"
     )
@@ -154,7 +154,7 @@ def test_the_migration_keeps_old_rows_and_checks_new_ones(
     cluster.ensure_database(url)
     engine = create_engine(url)
     try:
-        upgrade(engine, "0006")
+        upgrade(engine, "0008")
         with engine.begin() as conn:
             conn.execute(
                 text(
