@@ -1,69 +1,4 @@
-"""Generate a synthetic but plausible sample district (区) around 三墩镇, Hangzhou, layer by layer.
-
-:func:`generate_district` builds, from a household count and a seed, every layer the
-database holds for a district: admin areas (district → street → community → estate),
-grids, buildings, households, residents, facilities, shelters, the road network,
-users, grid workers and their assignments, and six months of incidents with their full
-histories.  The output is deterministic for ``(households, seed, end)`` and scales from
-2,000 to 2,000,000 households (everything is vectorised with numpy, shapely 2 and
-pyarrow strings; there is no loop per building, household or resident).
-
-Geometry is built in UTM 51N (EPSG:32651) and returned in WGS84 (EPSG:4326).
-
-Published figures the generator is calibrated on
------------------------------------------------
-* **Population** — 7th national population census of China (2020), communiqué no. 5
-  and the 2020 census tabulation: aged 0–14 17.95 %, 15–59 63.35 %, 60+ 18.70 %,
-  65+ 13.50 %; five-year shares within 60+ (60–64 27.8 %, 65–69 28.0 %, 70–74 18.8 %,
-  75–79 11.7 %, 80–84 7.7 %, 85+ 6.0 %); sex ratio 105.07 men per 100 women;
-  average family household size 2.62; household sizes 1 person 25.4 %, 2 29.7 %,
-  3 21.0 %, 4 13.2 %, 5 6.2 %, 6+ 4.6 %.
-* **Disability** — second China national sample survey on disability (2006): 6.34 %
-  of the population, prevalence rising steeply with age; mobility impairment
-  (肢体/行动不便) concentrated in the oldest old.  Modelled as disabled 1.5 % under 15,
-  3.5 % at 15–59, 14 % at 60–74 and 27 % at 75+; mobility-impaired 0.2 % under 60, 2 %
-  at 60–74 and 22 % at 75+ (≈2 % overall).
-* **Minimum living allowance (低保)** — about 2 % of residents, granted per
-  household, more often to elderly people living alone and single parents.
-* **Communities** — an urban community (社区) in Hangzhou covers about 30 ha
-  (≈550 m × 550 m), holds about 9 estates (小区), ~1,900 households and ~5,000–5,800
-  residents (community household counts drawn between ≈1,250 and 2,550); a street
-  office (街道) has a few to a few dozen communities (here ~12).
-* **Grids** — Zhejiang's grid-management guidance: one grid per 300–500 households
-  (here ~400), one full-time grid worker per grid.
-* **Buildings** — 多层 slab blocks (5–7 floors, 2–3 units, 2 dwellings per floor per
-  unit, ≈60 m × 12 m) in older estates, 小高层 (11–18 floors) in middle-aged ones and
-  高层 towers (18–33 floors, 1–2 units, 2–4 dwellings per floor per unit) in new ones;
-  row spacing ≈1.2 × building height (Hangzhou sunlight spacing), 75–95 % occupancy.
-* **Facilities** — GB 50180-2018 (urban residential area planning: 5/10/15-minute life
-  circles) for a community service centre, a community health station (社区卫生服务站),
-  a pocket park per community, elder care per 2–3 communities and a primary school
-  (classes of 45) per ~4 communities.
-* **Shelters** — GB 51143-2015 (防灾避难场所设计规范): emergency shelters (紧急) for
-  on-the-spot evacuation at ≈1 m² of effective area per person, short-term fixed
-  shelters (固定) in school grounds at ≈2 m² per person serving a responsibility zone of
-  4–6 communities (which they must hold 15 % of).
-* **Roads** — arterials (红线 ≈40 m) on community boundaries at 50 km/h, branch roads
-  (≈16–20 m) between estates at 30 km/h, estate lanes at 15 km/h; walking 1.2 m/s.
-  Estate lanes are walkable and drivable (fire-engine and resident access at low
-  speed); a few branch roads are one-way.
-* **Incidents** — CJ/T 214 / GB/T 30428 categories (:mod:`grids.categories`) with a mix
-  dominated by streetscape and parking events; sources patrol ≈50 %, resident app
-  ≈30 %, 12345 hotline ≈20 %; daily (few at night, peaks mid-morning and afternoon) and
-  weekly (fewer patrol reports, more app reports at weekends) rhythms; a handful of
-  hotspots (market streets with stalls, old estates with repairs, school gates,
-  construction sites).
-
-Contract notes for the loader
------------------------------
-* String columns use pandas' ``str`` dtype (pyarrow-backed); missing values are NaN.
-* ``deadline`` is the dispatch time plus the category time limit (the deadline clock
-  starts at 派遣, as in the design) and NaT until dispatch.
-* Buildings are ``Polygon`` (the table wants ``MULTIPOLYGON``: promote with ST_Multi);
-  school campuses are not estates and carry no building footprints.
-* ``reporter_username`` / ``actor`` / ``username`` refer to ``app_user.username``;
-  ``actor`` may also be ``"system"``.
-"""
+"""The sample district's builder: its stages share arrays in one working state."""
 
 from __future__ import annotations
 
@@ -82,456 +17,111 @@ import geopandas as gpd
 import shapely
 from pyproj import Geod, Transformer
 
+from etl.sample.constants import (
+    ARTERIAL_SETBACK_M,
+    BRANCH_REAL,
+    BRANCH_SETBACK_M,
+    CATEGORY_MIX,
+    CENTRE_LAT,
+    CENTRE_LON,
+    CENTRE_SLOT,
+    CHILD1,
+    CHILD2,
+    CHILD3,
+    COMMUNITIES_PER_SHELTER_ZONE,
+    COMMUNITIES_PER_STREET,
+    COMMUNITY_SIDE_M,
+    DAY,
+    DAY_W,
+    DESCRIPTIONS,
+    DISTRICT_CODE,
+    DISTRICT_NAME,
+    ELDER,
+    ELDER1,
+    ELDER2,
+    ELDER_BINS,
+    ESTATE_BRANDS,
+    ESTATE_MARGIN_M,
+    ESTATE_MID_SUFFIX,
+    ESTATE_NEW_NAMES,
+    ESTATE_OLD_SUFFIX,
+    ESTATE_PHASES,
+    EW_ARTERIALS,
+    GRID_MAX,
+    GRID_MIN,
+    GRID_TARGET,
+    HOLIDAYS,
+    HOTSPOT_LABEL,
+    HOTSPOT_MIX,
+    HOTSPOT_SHARE,
+    HOUR,
+    HOUR_W,
+    HOUSEHOLD_TYPE_P,
+    HOUSEHOLD_TYPES,
+    HOUSEHOLDS_PER_COMMUNITY,
+    HOUSING,
+    LANE_CLEAR_M,
+    LANE_END_M,
+    LAYERS,
+    LOW_INCOME_HH_P,
+    MARKET,
+    METRIC_CRS,
+    MID,
+    MINUTE,
+    NEW,
+    NS_ARTERIALS,
+    OLD,
+    PARK,
+    PATH,
+    PLACE_A,
+    PLACE_B,
+    POINTS_LAYOUT,
+    RATING_P,
+    RATING_P_BAD,
+    REAL_STREETS,
+    REJECT_NOTES,
+    RESOLVE_NOTES,
+    RETURN_NOTES,
+    ROAD_A,
+    ROAD_B,
+    ROWS_LAYOUT,
+    SCHOOL,
+    SELF,
+    SERPENTINE,
+    SERVICE,
+    SOURCE_P,
+    SOURCES,
+    SPORTS,
+    SPOUSE,
+    STEPS,
+    STYLE_P,
+    SURNAME_WEIGHTS,
+    SURNAMES,
+    TZ,
+    WGS84,
+)
+from etl.sample.helpers import (
+    apportion,
+    ascii_str,
+    bilinear,
+    group_rank,
+    group_start,
+    int_str,
+    join_str,
+    local_times,
+    lonlat,
+    multi,
+    name_pool,
+    person_names,
+    phones,
+    pick_names,
+    rects,
+    str_array,
+    str_column,
+    take_str,
+)
 from gis import clock
 from grids.categories import DEFAULT_CATEGORIES
-
-__all__ = ["DEFAULT_END", "LAYERS", "generate_district"]
-
-TZ = "Asia/Shanghai"
-DEFAULT_END = pd.Timestamp("2026-11-01 00:00", tz=TZ)
-METRIC_CRS = "EPSG:32651"
-WGS84 = "EPSG:4326"
-CENTRE_LON, CENTRE_LAT = 120.09, 30.32
-
-DISTRICT_CODE = "330106"
-DISTRICT_NAME = "西湖区"
-
-LAYERS: tuple[str, ...] = (
-    "admin_area",
-    "grid",
-    "building",
-    "household",
-    "resident",
-    "facility",
-    "shelter",
-    "road_node",
-    "road_edge",
-    "app_user",
-    "grid_worker",
-    "grid_assignment",
-    "incident",
-    "incident_event",
-)
-
-# ----------------------------------------------------------------- layout constants
-COMMUNITY_SIDE_M = 550.0
-HOUSEHOLDS_PER_COMMUNITY = 1900
-COMMUNITIES_PER_STREET = 12
-COMMUNITIES_PER_SHELTER_ZONE = 4.0
-GRID_TARGET, GRID_MIN, GRID_MAX = 400, 300, 500
-ARTERIAL_SETBACK_M = 22.0  # road centreline → estate fence on an arterial
-BRANCH_SETBACK_M = 10.0  # road centreline → estate fence on a branch road
-ESTATE_MARGIN_M = 6.0  # estate fence → buildings
-LANE_CLEAR_M = 8.0  # lane centreline → buildings
-LANE_END_M = 8.0  # spine lane ends this far from the estate fence
-
-# serpentine order of the 3 × 3 estate blocks of a community: (row from south, column)
-SERPENTINE = ((2, 0), (2, 1), (2, 2), (1, 2), (1, 1), (1, 0), (0, 0), (0, 1), (0, 2))
-CENTRE_SLOT = 4
-
-# region programmes
-HOUSING, SERVICE, PARK, ELDER, MARKET, SCHOOL, SPORTS = range(7)
-# estate styles
-OLD, MID, NEW = 0, 1, 2
-STYLE_P = (0.40, 0.25, 0.35)
-
-# slot layouts: (slot width, slot depth, gap across, gap between rows), metres
-ROWS_LAYOUT = (60.0, 15.0, 10.0, 22.0)
-POINTS_LAYOUT = (36.0, 25.0, 15.0, 15.0)
-
-
-def _words(text: str) -> list[str]:
-    """The whitespace-separated words of ``text`` (compact tables of names and numbers)."""
-    return text.split()
-
-
-# -------------------------------------------------------------------------- names
-# common surnames with weights (national frequency, Zhejiang-leaning: 陈 吴 周 徐 沈 钱 俞)
-_SURNAME_TABLE = _words(
-    "王7.1 李7 张6.8 刘5.4 陈6.3 杨3.1 黄2.3 赵2.3 吴2.6 "
-    "周2.4 徐2.1 孙1.5 马1.5 朱1.6 胡1.6 郭1.2 何1.3 "
-    "林1.3 高1.1 罗1 郑1.2 梁0.9 谢0.8 宋0.8 唐0.8 许0.8 "
-    "韩0.7 冯0.7 邓0.7 曹0.6 彭0.6 曾0.6 肖0.6 田0.6 "
-    "董0.6 袁0.5 潘0.6 于0.5 蒋0.6 蔡0.5 余0.6 杜0.5 "
-    "叶0.7 程0.5 苏0.4 魏0.4 吕0.4 丁0.4 任0.4 沈0.6 "
-    "姚0.4 卢0.4 姜0.4 崔0.3 钟0.3 谭0.3 陆0.5 汪0.5 "
-    "范0.3 金0.5 石0.3 廖0.3 贾0.3 夏0.3 韦0.3 方0.4 "
-    "邵0.3 钱0.3 俞0.4 楼0.3 应0.4 章0.3 毛0.3 顾0.2 "
-    "孔0.2 严0.2 洪0.1 傅0.2"
-)
-SURNAMES = "".join(x[0] for x in _SURNAME_TABLE)
-SURNAME_WEIGHTS = np.array([float(x[1:]) for x in _SURNAME_TABLE])
-GIVEN_M_OLD = "建国军华明强平伟勇刚林海东志文荣福忠金根祥德富宝兴生庆良才"
-GIVEN_M_YOUNG = "浩宇轩睿泽子然天佳一铭皓博晨俊杰涛磊鹏辉帆凯航宸奕诚逸昊"
-GIVEN_F_OLD = "秀英芳娟玉兰珍凤霞红梅琴丽华萍云美桂花月爱素菊娣敏静燕"
-GIVEN_F_YOUNG = "婷雪慧颖琳洁倩怡欣诗涵梓萱雨思可嘉悦彤妍晴瑶菲琪璐蕾淑"
-PLACE_A = "兰竹桂梅荷杏柳枫翠华金古墩文紫振星嘉绿锦德瑞和盛安康益丰蒋政庆同新花湖塘骆荆双吉"
-PLACE_B = "里苑园庭湾城桥港溪浜亭庄岭坊洲渡堂荡漾埠阳泉山林苑汇景宸晖"
-ESTATE_BRANDS = _words(
-    "金地 万科 绿城 融创 保利 滨江 中海 华润 龙湖 招商 新城 旭辉 越秀 德信 "
-    "中天 西房 杭房 大家 金隅 建发"
-)
-ESTATE_NEW_NAMES = _words(
-    "自在城 西溪云庐 桂语江南 玫瑰园 翡翠城 春江花月 蓝庭 紫金府 锦绣天地 公元里 "
-    "云栖 悦府 江南里 湖畔居 雲境 桃花源 明月江南 星河湾 海棠园 晓风印月 御园 "
-    "和府 大都会 启航社 观云府 印象城 映月台 溪岸 未来城 澄园"
-)
-ESTATE_PHASES = ("", "一期", "二期", "三期", "四期", "东区", "西区")
-ESTATE_MID_SUFFIX = ("花园", "家园", "嘉苑", "公寓", "名苑", "雅苑")
-ESTATE_OLD_SUFFIX = ("新村", "小区", "苑", "西苑", "东苑", "北苑", "南苑", "坊")
-REAL_STREETS = (
-    ("109", "三墩镇"),
-    ("006", "文新街道"),
-    ("005", "翠苑街道"),
-    ("008", "古荡街道"),
-    ("002", "西溪街道"),
-    ("001", "北山街道"),
-    ("004", "灵隐街道"),
-    ("010", "蒋村街道"),
-    ("011", "留下街道"),
-    ("012", "转塘街道"),
-    ("110", "双浦镇"),
-    ("009", "西湖街道"),
-)
-EW_ARTERIALS = ("文一西路", "余杭塘路", "文二西路", "申花路", "紫宣路", "三墩路", "文三西路")
-NS_ARTERIALS = ("古墩路", "紫金港路", "丰潭路", "学院路", "花蒋路", "西园路", "益乐路")
-BRANCH_REAL = ("振华路", "墩余路", "厚仁路", "星洲街", "金蓬街", "三墩街", "政苑路", "华联街")
-ROAD_A = "振华厚仁星金政联同庆祥和嘉丰泰康宁安景繁育才兴文博荷蓬坊溪云"
-ROAD_B = "华仁洲蓬苑联兴源安和盛德泰丰宁祥利达园明康平新塘隆昌晖"
-PHONE_PREFIXES = np.array(
-    _words(
-        "133 134 135 136 137 138 139 150 151 152 157 158 159 182 183 187 188 130 131 132 155 "
-        "156 185 186 180 181 189 153 177 199 191 198 166 173 175 176 178 184 147"
-    ),
-    dtype=np.int64,
-)
-
-# ---------------------------------------------------------------- census figures
-# 60+ five-year bins (60–64 … 85+) of the 2020 census
-ELDER_BINS = np.array([60, 65, 70, 75, 80, 85, 100])
-ELDER_BIN_P = np.array([0.278, 0.280, 0.188, 0.117, 0.077, 0.060])
-
-# household types: (name, role sequence, size choices, size probabilities)
-SELF, SPOUSE, CHILD1, CHILD2, CHILD3, ELDER1, ELDER2 = range(7)
-HOUSEHOLD_TYPES: tuple[tuple[str, tuple[int, ...], tuple[int, ...], tuple[float, ...]], ...] = (
-    ("single_young", (SELF,), (1,), (1.0,)),
-    ("elder_alone", (SELF,), (1,), (1.0,)),
-    ("couple", (SELF, SPOUSE), (2,), (1.0,)),
-    ("elder_couple", (SELF, SPOUSE), (2,), (1.0,)),
-    ("single_parent", (SELF, CHILD1), (2,), (1.0,)),
-    ("elder_with_child", (SELF, ELDER1), (2,), (1.0,)),
-    ("couple_child", (SELF, SPOUSE, CHILD1), (3,), (1.0,)),
-    ("couple_elder", (SELF, SPOUSE, ELDER1), (3,), (1.0,)),
-    ("couple_children", (SELF, SPOUSE, CHILD1, CHILD2, CHILD3), (4, 5), (0.9, 0.1)),
-    (
-        "three_generations",
-        (SELF, SPOUSE, CHILD1, ELDER1, ELDER2, CHILD2),
-        (4, 5, 6),
-        (0.4, 0.35, 0.25),
-    ),
-)
-# probability of each household type by estate style (old, mid, new)
-HOUSEHOLD_TYPE_P = np.array(
-    [
-        [0.170, 0.100, 0.115, 0.135, 0.030, 0.030, 0.155, 0.040, 0.080, 0.145],
-        [0.185, 0.075, 0.125, 0.100, 0.030, 0.025, 0.190, 0.035, 0.100, 0.135],
-        [0.200, 0.050, 0.135, 0.070, 0.030, 0.020, 0.220, 0.030, 0.120, 0.125],
-    ]
-)
-LOW_INCOME_HH_P = 0.019  # base per-household rate of 低保
-
-# -------------------------------------------------------------------- incidents
-SOURCES = ("patrol", "resident_app", "hotline_12345")
-SOURCE_P = (0.5, 0.3, 0.2)
-# hourly weights, 00:00 … 23:00
-HOUR_W = {
-    key: np.array(_words(values), dtype=float)
-    for key, values in {
-        "patrol_weekday": "0 0 0 0 0 0 .1 .6 2.6 4 4.4 3 1 1.8 3.4 3.9 3.4 1.6 .5 .4 .3 .1 0 0",
-        "patrol_weekend": "0 0 0 0 0 0 .1 .4 1.8 2.6 2.8 2 .8 1.2 2.4 2.6 2.2 1 .3 .2 .1 0 0 0",
-        "resident_app_weekday": ".3 .15 .1 .1 .1 .3 .8 1.8 2.6 3 2.8 2.2 1.8 2 2.4 2.5 2.3 2.1 "
-        "2.2 2.5 2.3 1.8 1.2 .6",
-        "resident_app_weekend": ".4 .2 .1 .1 .1 .2 .5 1 1.9 2.8 3.1 2.6 2 2 2.5 2.7 2.5 2.2 2.3 "
-        "2.6 2.4 2 1.4 .8",
-        "hotline_12345_weekday": ".1 .05 .05 .05 .05 .1 .4 1.5 3.5 4 3.8 2.5 1.5 2.5 3.5 3.5 3 "
-        "2.2 1.5 1.2 1 .7 .4 .2",
-        "hotline_12345_weekend": ".15 .05 .05 .05 .05 .1 .3 1 2.4 3.2 3.2 2.4 1.6 2 2.6 2.6 2.3 "
-        "1.9 1.5 1.3 1.1 .8 .5 .3",
-    }.items()
-}
-DAY_W = {  # Monday … Sunday
-    "patrol": (1.0, 1.0, 1.0, 1.0, 0.95, 0.45, 0.35),
-    "resident_app": (0.9, 0.9, 0.9, 0.9, 0.95, 1.25, 1.2),
-    "hotline_12345": (1.05, 1.0, 1.0, 1.0, 0.95, 0.8, 0.75),
-}
-HOLIDAYS = ("01-01", "05-01", "05-02", "05-03", "05-04", "05-05", "10-01", "10-02")
-HOLIDAYS += ("10-03", "10-04", "10-05", "10-06", "10-07")
-# category weights: (code, place, patrol, app, hotline); place: road / building
-CATEGORY_MIX: tuple[tuple[str, str, float, float, float], ...] = (
-    ("10101", "road", 2.0, 1.0, 1.0),
-    ("10102", "road", 2.5, 2.0, 1.5),
-    ("10103", "road", 0.8, 0.3, 0.3),
-    ("10201", "road", 1.5, 0.5, 0.5),
-    ("10202", "road", 2.0, 1.5, 1.5),
-    ("10301", "road", 5.0, 3.0, 1.5),
-    ("10302", "road", 1.0, 0.8, 0.5),
-    ("10401", "road", 1.5, 1.0, 0.8),
-    ("10402", "building", 1.0, 0.8, 0.3),
-    ("10501", "building", 1.5, 1.0, 1.5),
-    ("20101", "road", 13.0, 6.0, 4.0),
-    ("20102", "road", 12.0, 4.0, 4.0),
-    ("20201", "road", 8.0, 2.0, 1.0),
-    ("20301", "building", 1.5, 3.0, 6.0),
-    ("20302", "road", 2.0, 1.0, 1.5),
-    ("20401", "road", 1.0, 1.2, 1.5),
-    ("20402", "building", 0.1, 0.2, 0.4),
-    ("20501", "road", 15.0, 12.0, 6.0),
-    ("20502", "building", 1.0, 5.0, 9.0),
-    ("30101", "building", 1.0, 2.5, 4.0),
-    ("30201", "building", 3.0, 3.0, 2.0),
-    ("30202", "building", 0.6, 0.8, 1.2),
-    ("30203", "building", 0.5, 0.5, 0.8),
-    ("30301", "building", 2.5, 0.5, 0.5),
-    ("30401", "building", 2.0, 10.0, 5.0),
-    ("30402", "building", 0.5, 4.0, 4.0),
-)
-HOTSPOT_SHARE = 0.25
-HOTSPOT_MIX = {
-    "market": {"20102": 0.35, "20101": 0.2, "20501": 0.15, "20502": 0.1, "10301": 0.1}
-    | {"20201": 0.1},
-    "old_estate": {"30401": 0.3, "30203": 0.1, "30202": 0.1, "30201": 0.15, "30101": 0.1}
-    | {"30301": 0.1, "10102": 0.05, "20101": 0.1},
-    "school_gate": {"20501": 0.6, "20102": 0.2, "10201": 0.1, "20101": 0.1},
-    "construction": {"20301": 0.45, "20302": 0.35, "10202": 0.1, "20502": 0.1},
-}
-HOTSPOT_LABEL = {
-    "market": "农贸市场周边",
-    "old_estate": "",
-    "school_gate": "校门口",
-    "construction": "工地周边",
-}
-DESCRIPTIONS: dict[str, tuple[str, ...]] = {
-    "10101": ("井盖破损，存在安全隐患", "人行道井盖缺失", "雨水井盖松动异响"),
-    "10102": ("路灯不亮", "多盏路灯夜间不亮", "路灯杆倾斜"),
-    "10103": ("消防栓漏水", "消防栓被撞损坏", "消防栓缺少栓帽"),
-    "10201": ("交通护栏被撞变形", "隔离护栏缺失", "护栏倒伏"),
-    "10202": ("路面坑洼积水", "人行道板松动破损", "道路塌陷"),
-    "10301": ("垃圾桶满溢未清运", "垃圾箱破损", "分类垃圾桶缺失"),
-    "10302": ("公厕冲水设施损坏", "公厕灯具损坏", "公厕卫生差"),
-    "10401": ("行道树倒伏", "树枝断裂挂在电线上", "行道树枯死缺株"),
-    "10402": ("绿地被踩踏破坏", "绿化带被毁种菜", "草坪被占用堆物"),
-    "10501": ("楼顶搭建违章建筑", "私自搭建阳光房", "违规圈占公共绿地搭建"),
-    "20101": ("暴露垃圾未清理", "建筑垃圾随意堆放", "绿化带内有垃圾"),
-    "20102": ("流动摊贩占道经营", "店铺出店经营", "早餐摊占用人行道"),
-    "20201": ("墙面张贴小广告", "电线杆上小广告", "楼道内喷涂小广告"),
-    "20301": ("夜间施工噪音扰民", "装修施工噪声大", "施工超时作业"),
-    "20302": ("渣土车撒漏", "路面渣土未清扫", "渣土车未覆盖"),
-    "20401": ("路段积水严重", "下穿通道积水", "雨水篦子堵塞积水"),
-    "20402": ("楼道内杂物起火", "电动车起火", "垃圾桶着火冒烟"),
-    "20501": ("机动车乱停占用人行道", "共享单车乱停放", "车辆堵塞小区出入口"),
-    "20502": ("广场舞音响扰民", "夜间商铺噪音扰民", "宠物犬吠扰民"),
-    "30101": ("邻里因漏水发生纠纷", "邻里因噪音发生纠纷", "停车位纠纷"),
-    "30201": ("消防通道被车辆堵塞", "楼道堆放杂物堵塞通道", "消防通道被占用"),
-    "30202": ("闻到燃气异味", "燃气软管老化", "违规使用液化气钢瓶"),
-    "30203": ("外墙开裂", "阳台混凝土剥落", "楼体墙面空鼓脱落"),
-    "30301": ("独居老人多日未出门", "独居老人需要帮助", "独居老人家中无人应答"),
-    "30401": ("楼道灯损坏", "单元门禁损坏", "水管漏水"),
-    "30402": ("电梯故障停运", "电梯困人", "电梯异响"),
-}
-REJECT_NOTES = ("重复上报", "不属于受理范围", "信息不全，无法核实")
-RETURN_NOTES = ("处置不到位，退回重办", "现场核查未解决")
-RESOLVE_NOTES = ("已处置完毕", "已联系相关单位处理", "已现场整改")
-RATING_P = np.array([0.02, 0.03, 0.08, 0.25, 0.62])
-RATING_P_BAD = np.array([0.10, 0.15, 0.25, 0.25, 0.25])
-
-# incident event path: the maximal sequence of steps, optional ones masked per incident
-PATH = (
-    "reported",
-    "registered",
-    "dispatched",
-    "in_progress",
-    "escalated",
-    "resolved",
-    "returned",
-    "in_progress",
-    "resolved",
-    "verified",
-    "closed",
-    "rated",
-)
-STEPS = (
-    "layout",
-    "grids",
-    "estates",
-    "buildings",
-    "households",
-    "residents",
-    "identities",
-    "facilities",
-    "roads",
-    "people at work",
-    "incidents",
-    "frames",
-)
-
-MINUTE, HOUR, DAY = 60, 3600, 86400
-
-
-# =========================================================================== helpers
-
-
-def _strings(values: Any) -> pa.Array:
-    """A pyarrow string array from a Python sequence (``None`` stays null)."""
-    return pa.array(list(values), type=pa.string())
-
-
-def _take(values: Any, index: np.ndarray) -> pa.Array:
-    """Vectorised lookup: ``values[index]`` as a pyarrow string array."""
-    table = values if isinstance(values, pa.Array) else _strings(values)
-    return table.take(pa.array(np.asarray(index, dtype=np.int64)))
-
-
-def _join(*parts: Any) -> pa.Array:
-    """Concatenate string arrays and scalars element-wise."""
-    return pc.binary_join_element_wise(*parts, "")
-
-
-def _int_str(values: np.ndarray, width: int = 0) -> pa.Array:
-    """Integers as decimal strings, zero-padded to ``width``."""
-    out = pc.cast(pa.array(np.asarray(values, dtype=np.int64)), pa.string())
-    return pc.utf8_lpad(out, width=width, padding="0") if width else out
-
-
-def _ascii(chars: np.ndarray) -> pa.Array:
-    """Rows of an ``(n, k)`` uint8 array of ASCII codes as a string array."""
-    chars = np.ascontiguousarray(chars, dtype=np.uint8)
-    n, k = chars.shape
-    fixed = pa.FixedSizeBinaryArray.from_buffers(pa.binary(k), n, [None, pa.py_buffer(chars)])
-    return fixed.cast(pa.binary()).cast(pa.string())
-
-
-def _str(values: Any) -> pd.Series:
-    """A pandas ``str`` column (pyarrow-backed; missing values are NaN)."""
-    if isinstance(values, pa.ChunkedArray | pa.Array):
-        return pd.Series(values, dtype="str")
-    return pd.Series(list(values), dtype="str")
-
-
-def _apportion(total: int, weights: np.ndarray) -> np.ndarray:
-    """Split ``total`` into integers proportional to ``weights`` (largest remainder)."""
-    weights = np.asarray(weights, dtype=float)
-    raw = total * weights / weights.sum()
-    out = np.floor(raw).astype(np.int64)
-    rest = int(total - out.sum())
-    if rest:
-        out[np.argsort(-(raw - out), kind="stable")[:rest]] += 1
-    return out
-
-
-def _group_rank(groups: np.ndarray) -> np.ndarray:
-    """Position of each element within its run of equal (sorted) ``groups``."""
-    n = len(groups)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    start = np.r_[True, groups[1:] != groups[:-1]]
-    first = np.maximum.accumulate(np.where(start, np.arange(n), 0))
-    return np.arange(n) - first
-
-
-def _group_rank_start(groups: np.ndarray) -> np.ndarray:
-    """Index of the first element of each element's run of equal (sorted) ``groups``."""
-    n = len(groups)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    start = np.r_[True, groups[1:] != groups[:-1]]
-    return np.maximum.accumulate(np.where(start, np.arange(n), 0))
-
-
-def _bilinear(quads: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Points of bilinear patches: corners SW, SE, NE, NW ``(..., 4, 2)`` at ``(u, v)``."""
-    u = np.asarray(u, dtype=float)[..., None]
-    v = np.asarray(v, dtype=float)[..., None]
-    return (
-        (1 - u) * (1 - v) * quads[..., 0, :]
-        + u * (1 - v) * quads[..., 1, :]
-        + u * v * quads[..., 2, :]
-        + (1 - u) * v * quads[..., 3, :]
-    )
-
-
-def _rects(quads: np.ndarray, u0: Any, u1: Any, v0: Any, v1: Any) -> np.ndarray:
-    """Closed rings ``(n, 5, 2)`` of the images of uv rectangles in bilinear patches.
-
-    A bilinear map sends lines of constant u or v to straight lines, so the image of an
-    axis-aligned uv rectangle is exactly the quad through its four mapped corners.
-    """
-    us = np.stack([u0, u1, u1, u0, u0], axis=-1)
-    vs = np.stack([v0, v0, v1, v1, v0], axis=-1)
-    return _bilinear(quads[:, None], us, vs)
-
-
-def _lonlat(xy: np.ndarray) -> np.ndarray:
-    """UTM 51N coordinates ``(..., 2)`` to lon/lat (vectorised)."""
-    lon, lat = _to_wgs84().transform(xy[..., 0], xy[..., 1])
-    return np.stack([np.asarray(lon), np.asarray(lat)], axis=-1)
-
-
-def _to_wgs84() -> Transformer:
-    return Transformer.from_crs(METRIC_CRS, WGS84, always_xy=True)
-
-
-def _multi(geoms: np.ndarray) -> np.ndarray:
-    """Polygons (or MultiPolygons) as MultiPolygons."""
-    geoms = np.asarray(geoms, dtype=object)
-    out = np.empty(len(geoms), dtype=object)
-    single = shapely.get_type_id(geoms) == 3
-    if single.any():
-        out[single] = shapely.multipolygons(geoms[single][:, None])
-    out[~single] = geoms[~single]
-    return out
-
-
-def _name_pool(rng: np.random.Generator, *parts: Any) -> list[str]:
-    """Every combination of the given word lists, shuffled."""
-    names = [""]
-    for part in parts:
-        names = [a + b for a in names for b in part]
-    return [names[i] for i in rng.permutation(len(names))]
-
-
-def _pick_names(pool: list[str], n: int, *, number: bool = True) -> list[str]:
-    """``n`` names from a pool, cycling when it runs out (numbering repeats if ``number``)."""
-    out = []
-    for i in range(n):
-        name = pool[i % len(pool)]
-        out.append(name if i < len(pool) or not number else f"{name}{i // len(pool) + 1}")
-    return out
-
-
-def _person_names(
-    rng: np.random.Generator, male: np.ndarray, old: np.ndarray, surname: np.ndarray | None = None
-) -> pa.Array:
-    """Chinese names: a common surname and one or two given characters (vectorised)."""
-    n = len(male)
-    if surname is None:
-        surname = rng.choice(len(SURNAMES), n, p=SURNAME_WEIGHTS / SURNAME_WEIGHTS.sum())
-    pools = [GIVEN_F_YOUNG, GIVEN_F_OLD, GIVEN_M_YOUNG, GIVEN_M_OLD]
-    offsets = np.cumsum([0] + [len(p) for p in pools])
-    table = _strings(list("".join(pools)))
-    pool = 2 * male.astype(np.int64) + old.astype(np.int64)
-    size = np.diff(offsets)[pool]
-    first = offsets[pool] + (rng.random(n) * size).astype(np.int64)
-    second = first + 1 + (rng.random(n) * (size - 1)).astype(np.int64)
-    second = np.where(second >= offsets[pool] + size, second - size, second)  # ≠ first
-    two = rng.random(n) < np.where(old, 0.55, 0.8)
-    given2 = pc.if_else(pa.array(two), _take(table, second), pa.scalar(""))
-    return _join(_take(list(SURNAMES), surname), _take(table, first), given2)
-
-
-def _phones(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Plausible 11-digit mainland mobile numbers as int64."""
-    prefix = PHONE_PREFIXES[rng.integers(0, len(PHONE_PREFIXES), n)]
-    return prefix * 100_000_000 + rng.integers(0, 100_000_000, n)
 
 
 def id_check_char(first17: np.ndarray) -> np.ndarray:
@@ -555,24 +145,12 @@ def id_check_char(first17: np.ndarray) -> np.ndarray:
     return np.where(check == 10, ord("X"), ord("0") + check).astype(np.uint8)
 
 
-def _times(seconds: np.ndarray) -> pd.Series:
-    """Epoch seconds (float, NaN = missing) as a tz-aware Asia/Shanghai series."""
-    seconds = np.asarray(seconds, dtype=float)
-    ns = np.where(np.isnan(seconds), 0, np.round(seconds * 1e9)).astype(np.int64)
-    values = ns.view("datetime64[ns]").copy()
-    values[np.isnan(seconds)] = np.datetime64("NaT")
-    return pd.Series(values).dt.tz_localize("UTC").dt.tz_convert(TZ)
-
-
-def _end_timestamp(end: datetime | None) -> pd.Timestamp:
+def end_timestamp(end: datetime | None) -> pd.Timestamp:
     """The end of the incident window, tz-aware in Asia/Shanghai."""
     if end is None:
         return pd.Timestamp(clock.now()).tz_convert(TZ).floor("h")
     ts = pd.Timestamp(end)
     return ts.tz_localize(TZ) if ts.tzinfo is None else ts.tz_convert(TZ)
-
-
-# ======================================================================= the builder
 
 
 @dataclass
@@ -617,7 +195,7 @@ class _District:
         if n == 1:
             a["comm_hh"] = np.array([self.households], dtype=np.int64)
         else:
-            a["comm_hh"] = _apportion(self.households, rng.uniform(0.65, 1.35, n))
+            a["comm_hh"] = apportion(self.households, rng.uniform(0.65, 1.35, n))
         n_streets = max(1, round(n / COMMUNITIES_PER_STREET))
         street = np.arange(n) * n_streets // n
         zone = np.empty(n, dtype=np.int64)
@@ -659,7 +237,7 @@ class _District:
             ],
             axis=-2,
         )
-        fine = _bilinear(quads, fu[None, :], fv[:, None])
+        fine = bilinear(quads, fu[None, :], fv[:, None])
         inner = ((fj % 3 != 0)[:, None] & (fi % 3 != 0)[None, :])[..., None]
         fine = fine + inner * np.clip(rng.normal(0, 5, fine.shape), -8, 8)
         a["fine"] = fine
@@ -717,10 +295,10 @@ class _District:
             school = a["school_b"][k] - 9 * k if a["school_b"][k] >= 0 else -1
             res = [s for s in range(9) if s != school]
             g = max(1, min(g, len(res)))
-            totals = _apportion(size, rng.uniform(0.85, 1.15, g))
+            totals = apportion(size, rng.uniform(0.85, 1.15, g))
             if totals.min() < min(GRID_MIN, size) or totals.max() > GRID_MAX:
-                totals = _apportion(size, np.ones(g))
-            lengths = rng.permutation(_apportion(len(res), np.ones(g)))
+                totals = apportion(size, np.ones(g))
+            lengths = rng.permutation(apportion(len(res), np.ones(g)))
             run = np.repeat(np.arange(g), lengths)
             gid0 = len(grid_comm)
             for s, r in zip(res, run, strict=True):
@@ -730,7 +308,7 @@ class _District:
             for r in range(g):
                 blocks = 9 * k + np.array([s for s, rr in zip(res, run, strict=True) if rr == r])
                 w = housing_w[blocks] * rng.uniform(0.7, 1.3, len(blocks))
-                blk_hh[blocks] = _apportion(int(totals[r]), w)
+                blk_hh[blocks] = apportion(int(totals[r]), w)
                 grid_comm.append(k)
                 grid_hh.append(int(totals[r]))
                 grid_first.append(int(blocks.min() - 9 * k))
@@ -745,7 +323,7 @@ class _District:
         col = np.bincount(blk_grid, weights=a["blk_lc"], minlength=ng) / cnt
         order = np.lexsort((np.array(grid_first), col, np.floor(row_n + 0.5), a["grid_comm"]))
         seq = np.empty(ng, dtype=np.int64)
-        seq[order] = _group_rank(a["grid_comm"][order]) + 1
+        seq[order] = group_rank(a["grid_comm"][order]) + 1
         a["grid_seq"] = seq
         # the run order (serpentine) of grids in a community, for backups
         a["grid_first"] = np.array(grid_first)
@@ -770,7 +348,7 @@ class _District:
         vs = setback(lr == 0) / lv
         vn = setback(lr == 2) / lv
         a["inset"] = np.stack([uw, ue, vs, vn], axis=1)
-        a["estate_ring"] = _rects(q, uw, 1 - ue, vs, 1 - vn)
+        a["estate_ring"] = rects(q, uw, 1 - ue, vs, 1 - vn)
         width = lu * (1 - uw - ue)  # estate width and depth in metres
         depth = lv * (1 - vs - vn)
         a["est_w"], a["est_d"] = width, depth
@@ -963,9 +541,9 @@ class _District:
             "units": units.astype(np.int64),
             "per_floor": per_floor.astype(np.int64),
             "mixed": mixed,
-            "number": _group_rank(blk) + 1,
+            "number": group_rank(blk) + 1,
         }
-        a["bld_ring"] = _rects(a["blk_quad"][blk], u0, u1, v0, v1)
+        a["bld_ring"] = rects(a["blk_quad"][blk], u0, u1, v0, v1)
 
     # --------------------------------------------------------------- households
     def households_(self) -> None:
@@ -986,7 +564,7 @@ class _District:
         blk = bld["blk"][b]
         order = np.lexsort((rng.random(len(b)), blk))
         rank = np.empty(len(b), dtype=np.int64)
-        rank[order] = _group_rank(blk[order])
+        rank[order] = group_rank(blk[order])
         take = rank < a["blk_hh"][blk]
         if take.sum() != self.households:
             raise RuntimeError("dwellings do not match the household count")
@@ -1136,10 +714,10 @@ class _District:
         key = birth.astype(np.int64) * 2 + res["male"]
         order = np.lexsort((rng.random(n), key))
         rank = np.empty(n, dtype=np.int64)
-        rank[order] = _group_rank(key[order])
+        rank[order] = group_rank(key[order])
         if rank.max(initial=0) >= 500:
             raise RuntimeError("too many residents share a birth date for unique ID numbers")
-        offset = rng.integers(0, 500, n)[order][_group_rank_start(key[order])]
+        offset = rng.integers(0, 500, n)[order][group_start(key[order])]
         off = np.empty(n, dtype=np.int64)
         off[order] = offset
         seq = 2 * ((rank * 173 + off) % 500) + res["male"]
@@ -1152,7 +730,7 @@ class _District:
         check = id_check_char(digits[:, :17])
         digits[:, :17] += ord("0")
         digits[:, 17] = check
-        res["id_number"] = _ascii(digits)
+        res["id_number"] = ascii_str(digits)
 
         # names: children take the father's surname
         nh = self.households
@@ -1167,14 +745,14 @@ class _District:
             [fam[hh, 0], fam[hh, 1], father[hh]],
             own,
         )
-        res["name"] = _person_names(rng, res["male"], res["age"] >= 45, surname)
+        res["name"] = person_names(rng, res["male"], res["age"] >= 45, surname)
 
         # phones: children under 16 are registered with a parent's number
-        phone = _phones(rng, n)
+        phone = phones(rng, n)
         first = np.cumsum(a["hh_size"]) - a["hh_size"]
         kid = (role >= CHILD1) & (role <= CHILD3) & (res["age"] < 16)
         phone[kid] = phone[first[hh[kid]]]
-        res["phone"] = _int_str(phone)
+        res["phone"] = int_str(phone)
 
     # --------------------------------------------------------------- facilities
     def facilities(self) -> None:
@@ -1241,7 +819,7 @@ class _District:
         fac["s"] = fac["s"].astype(float)
         fac["t"] = fac["t"].astype(float)
         u, v = self._uv(fac["blk"], fac["s"], fac["t"])
-        fac["xy"] = _bilinear(a["blk_quad"][fac["blk"]], u, v)
+        fac["xy"] = bilinear(a["blk_quad"][fac["blk"]], u, v)
         a["fac"] = fac
 
     # -------------------------------------------------------------------- roads
@@ -1266,10 +844,10 @@ class _District:
         nb = len(a["blk_quad"])
         q = a["blk_quad"]
         ug, vm, ua, ub = a["lane_uv"].T
-        gate = _bilinear(q, ug, np.zeros(nb))
-        centre = _bilinear(q, ug, vm)
-        west = _bilinear(q, ua, vm)
-        east = _bilinear(q, ub, vm)
+        gate = bilinear(q, ug, np.zeros(nb))
+        centre = bilinear(q, ug, vm)
+        west = bilinear(q, ua, vm)
+        east = bilinear(q, ub, vm)
         gate_id = nid + np.arange(nb)
         centre_id, west_id, east_id = gate_id + nb, gate_id + 2 * nb, gate_id + 3 * nb
         node_xy += [gate, centre, west, east]
@@ -1283,15 +861,15 @@ class _District:
         # names: arterials per lattice line, branch roads per line and community
         n_ew, n_ns = ny + 1, nx + 1
         taken = set(EW_ARTERIALS + NS_ARTERIALS + BRANCH_REAL)
-        gen = [x for x in _name_pool(rng, ROAD_A, ROAD_B, ["路", "大道"]) if x not in taken]
+        gen = [x for x in name_pool(rng, ROAD_A, ROAD_B, ["路", "大道"]) if x not in taken]
         ew, ns = list(EW_ARTERIALS[:n_ew]), list(NS_ARTERIALS[:n_ns])
         k_ew, k_ns = n_ew - len(ew), n_ns - len(ns)
-        extra = _pick_names(gen, k_ew + k_ns, number=False)
+        extra = pick_names(gen, k_ew + k_ns, number=False)
         ew += extra[:k_ew]
         ns += extra[k_ew:]
         taken |= set(ew) | set(ns)
         br_pool = list(BRANCH_REAL) + [
-            x for x in _name_pool(rng, ROAD_A, ROAD_B, ["路", "街", "巷"]) if x not in taken
+            x for x in name_pool(rng, ROAD_A, ROAD_B, ["路", "街", "巷"]) if x not in taken
         ]
         # a branch road runs along a lattice line for up to three communities:
         # keys (line J, community column // 3) horizontally, (line I, row // 3) vertically
@@ -1299,7 +877,7 @@ class _District:
         h_key = hj * sx + np.minimum(hi // 9, sx - 1)
         v_key = (3 * ny + 1) * sx + vi * sy + np.minimum(vj // 9, sy - 1)
         n_keys = (3 * ny + 1) * sx + (3 * nx + 1) * sy
-        names_table = _strings([*_pick_names(br_pool, n_keys, number=False), *ew, *ns])
+        names_table = str_array([*pick_names(br_pool, n_keys, number=False), *ew, *ns])
         flip_key = rng.random(n_keys) < 0.5
         h_art, v_art = hj % 3 == 0, vi % 3 == 0
         h_name = np.where(h_art, n_keys + hj // 3, h_key)
@@ -1369,15 +947,15 @@ class _District:
         ng = len(a["grid_comm"])
         nw = ng + (1 if ng == 1 else 0)  # a standby worker when there is a single grid
         male = rng.random(nw) < 0.45
-        a["worker_name"] = _person_names(rng, male, rng.random(nw) < 0.3)
-        a["worker_phone"] = _int_str(_phones(rng, nw))
+        a["worker_name"] = person_names(rng, male, rng.random(nw) < 0.3)
+        a["worker_phone"] = int_str(phones(rng, nw))
         a["worker_on_duty"] = rng.random(nw) < 0.95
         # backups: the next grid of the same community along the serpentine (or the
         # previous one); a community's only grid takes the first grid of the next
         # community, and a district's only grid the standby worker (index ng)
         order = np.lexsort((a["grid_first"], a["grid_comm"]))
         comm_sorted = a["grid_comm"][order]
-        rank = _group_rank(comm_sorted)
+        rank = group_rank(comm_sorted)
         count = np.bincount(comm_sorted)[comm_sorted]
         pos = np.arange(ng)
         nxt = np.where(rank + 1 < count, pos + 1, pos - 1)
@@ -1505,7 +1083,7 @@ class _District:
         blk[idx] = s_blk
         u[idx] = np.clip(su + rng.normal(0, sigma, len(idx)), 0.01, 0.99)
         v[idx] = np.clip(sv + rng.normal(0, sigma, len(idx)), 0.01, 0.99)
-        xy = _bilinear(a["blk_quad"][blk], u, v)
+        xy = bilinear(a["blk_quad"][blk], u, v)
 
         # order by time; ids follow
         order = np.argsort(t, kind="stable")
@@ -1615,11 +1193,11 @@ class _District:
         a, rng = self.a, self.rng
         out = self.layers
         n = a["n_comm"]
-        fine_ll = _lonlat(a["fine"])
+        fine_ll = lonlat(a["fine"])
 
         # ---- admin areas
         pool_a, pool_b = list(PLACE_A), list(dict.fromkeys(PLACE_B))
-        places = _pick_names(_name_pool(rng, pool_a, pool_b), n + a["n_streets"])
+        places = pick_names(name_pool(rng, pool_a, pool_b), n + a["n_streets"])
         comm_place = places[:n]
         real = REAL_STREETS[: a["n_streets"]]
         used_codes = {c for c, _ in REAL_STREETS}
@@ -1630,7 +1208,7 @@ class _District:
             (spare_codes[i], f"{gen[i % len(gen)]}街道") for i in range(a["n_streets"] - len(real))
         ]
         street_code = [DISTRICT_CODE + c for c, _ in streets]
-        seq_in_street = _group_rank(a["comm_street"]) + 1
+        seq_in_street = group_rank(a["comm_street"]) + 1
         comm_code = [
             f"{street_code[s]}{q:03d}" for s, q in zip(a["comm_street"], seq_in_street, strict=True)
         ]
@@ -1654,15 +1232,15 @@ class _District:
         # estates
         est_b = np.flatnonzero(a["is_estate"])
         est_seq = np.empty(len(a["prog"]), dtype=np.int64)
-        est_seq[est_b] = _group_rank(est_b // 9) + 1
+        est_seq[est_b] = group_rank(est_b // 9) + 1
         style = a["style"]
-        new_pool = _name_pool(rng, ESTATE_BRANDS, ESTATE_NEW_NAMES, ESTATE_PHASES)
-        mid_pool = _name_pool(rng, pool_a, pool_b, ESTATE_MID_SUFFIX)
-        old_pool = _name_pool(rng, pool_a, pool_b, ESTATE_OLD_SUFFIX)
+        new_pool = name_pool(rng, ESTATE_BRANDS, ESTATE_NEW_NAMES, ESTATE_PHASES)
+        mid_pool = name_pool(rng, pool_a, pool_b, ESTATE_MID_SUFFIX)
+        old_pool = name_pool(rng, pool_a, pool_b, ESTATE_OLD_SUFFIX)
         est_name = np.empty(len(a["prog"]), dtype=object)
         for st, pool in ((OLD, old_pool), (MID, mid_pool), (NEW, new_pool)):
             m = a["is_estate"] & (style == st)
-            est_name[m] = _pick_names(pool, int(m.sum()))
+            est_name[m] = pick_names(pool, int(m.sum()))
         school_name = {}
         for b in np.flatnonzero(~a["is_estate"]):
             p = comm_place[b // 9]
@@ -1675,22 +1253,22 @@ class _District:
             ],
             dtype=object,
         )
-        est_ring = _lonlat(a["estate_ring"][est_b])
+        est_ring = lonlat(a["estate_ring"][est_b])
         est_poly = shapely.polygons(est_ring)
 
         admin = pd.DataFrame(
             {
-                "code": _str([DISTRICT_CODE, *street_code, *comm_code, *est_code[est_b]]),
-                "name": _str(
+                "code": str_column([DISTRICT_CODE, *street_code, *comm_code, *est_code[est_b]]),
+                "name": str_column(
                     [DISTRICT_NAME, *(nm for _, nm in streets), *comm_name, *est_name[est_b]]
                 ),
-                "level": _str(
+                "level": str_column(
                     ["district"]
                     + ["street"] * len(streets)
                     + ["community"] * n
                     + ["estate"] * len(est_b)
                 ),
-                "parent_code": _str(
+                "parent_code": str_column(
                     [None]
                     + [DISTRICT_CODE] * len(streets)
                     + [street_code[s] for s in a["comm_street"]]
@@ -1698,7 +1276,7 @@ class _District:
                 ),
             }
         )
-        admin_geom = _multi(
+        admin_geom = multi(
             np.concatenate([[district_poly], street_poly, comm_poly, est_poly]).astype(object)
         )
         out["admin_area"] = gpd.GeoDataFrame(admin, geometry=admin_geom, crs=WGS84)
@@ -1728,32 +1306,32 @@ class _District:
         a["grid_code"] = grid_code
         grid_df = pd.DataFrame(
             {
-                "code": _str(grid_code[grid_order]),
-                "name": _str(
+                "code": str_column(grid_code[grid_order]),
+                "name": str_column(
                     [f"{comm_name[a['grid_comm'][g]]}第{a['grid_seq'][g]}网格" for g in grid_order]
                 ),
-                "community_code": _str([comm_code[a["grid_comm"][g]] for g in grid_order]),
-                "kind": _str(["base"] * ng),
+                "community_code": str_column([comm_code[a["grid_comm"][g]] for g in grid_order]),
+                "kind": str_column(["base"] * ng),
             }
         )
-        out["grid"] = gpd.GeoDataFrame(grid_df, geometry=_multi(grid_poly[grid_order]), crs=WGS84)
+        out["grid"] = gpd.GeoDataFrame(grid_df, geometry=multi(grid_poly[grid_order]), crs=WGS84)
 
         # ---- buildings
         bld = a["bld"]
         nbld = len(bld["blk"])
-        b_est = _take(list(est_name), bld["blk"])
+        b_est = take_str(list(est_name), bld["blk"])
         bld_df = pd.DataFrame(
             {
                 "id": np.arange(1, nbld + 1, dtype=np.int64),
-                "name": _str(_join(b_est, _int_str(bld["number"]), "幢")),
-                "estate_code": _str(_take(list(est_code), bld["blk"])),
-                "use": _str(bld["use"]),
+                "name": str_column(join_str(b_est, int_str(bld["number"]), "幢")),
+                "estate_code": str_column(take_str(list(est_code), bld["blk"])),
+                "use": str_column(bld["use"]),
                 "floors": bld["floors"],
                 "units": bld["units"],
             }
         )
         out["building"] = gpd.GeoDataFrame(
-            bld_df, geometry=shapely.polygons(_lonlat(a["bld_ring"])), crs=WGS84
+            bld_df, geometry=shapely.polygons(lonlat(a["bld_ring"])), crs=WGS84
         )
 
         # ---- households
@@ -1766,7 +1344,7 @@ class _District:
                 "id": np.arange(1, nh + 1, dtype=np.int64),
                 "building_id": a["hh_bld"].astype(np.int64) + 1,
                 "unit": a["hh_unit"].astype(np.int64),
-                "room": _str(_int_str(a["hh_room"])),
+                "room": str_column(int_str(a["hh_room"])),
                 "size": a["hh_size"].astype(np.int64),
             }
         )
@@ -1779,14 +1357,14 @@ class _District:
                 "id": np.arange(1, nr + 1, dtype=np.int64),
                 "household_id": res["hh"].astype(np.int64) + 1,
                 "birth_year": res["birth"].astype("datetime64[Y]").astype(np.int64) + 1970,
-                "sex": _str(pc.if_else(pa.array(res["male"]), "M", "F")),
+                "sex": str_column(pc.if_else(pa.array(res["male"]), "M", "F")),
                 "living_alone_elderly": res["alone"],
                 "disabled": res["disabled"],
                 "mobility_impaired": res["mobility"],
                 "low_income": res["low"],
-                "name": _str(res["name"]),
-                "id_number": _str(res["id_number"]),
-                "phone": _str(res["phone"]),
+                "name": str_column(res["name"]),
+                "id_number": str_column(res["id_number"]),
+                "phone": str_column(res["phone"]),
             }
         )
 
@@ -1816,12 +1394,12 @@ class _District:
         fac_df = pd.DataFrame(
             {
                 "id": np.arange(1, nf + 1, dtype=np.int64),
-                "kind": _str(kinds),
-                "name": _str(fname),
+                "kind": str_column(kinds),
+                "name": str_column(fname),
                 "capacity": fac["capacity"].astype(np.int64),
             }
         )
-        fac_xy = _lonlat(fac["xy"])
+        fac_xy = lonlat(fac["xy"])
         out["facility"] = gpd.GeoDataFrame(fac_df, geometry=shapely.points(fac_xy), crs=WGS84)
         sh = np.flatnonzero(kinds == "shelter")
         zone_poly = np.empty(len(sh), dtype=object)
@@ -1834,17 +1412,17 @@ class _District:
         out["shelter"] = gpd.GeoDataFrame(
             {
                 "facility_id": (sh + 1).astype(np.int64),
-                "shelter_class": _str(fac["shelter_class"][sh]),
+                "shelter_class": str_column(fac["shelter_class"][sh]),
                 "area_m2": fac["area_m2"][sh].astype(float),
                 "occupancy": np.zeros(len(sh), dtype=np.int64),
             },
-            geometry=_multi(zone_poly),
+            geometry=multi(zone_poly),
             crs=WGS84,
         )
 
         # ---- roads
         road = a["road"]
-        node_ll = _lonlat(road["nodes"])
+        node_ll = lonlat(road["nodes"])
         src, dst = road["src"], road["dst"]
         out["road_node"] = gpd.GeoDataFrame(
             {"id": np.arange(1, len(node_ll) + 1, dtype=np.int64)},
@@ -1859,7 +1437,7 @@ class _District:
         named = road["name_idx"] >= 0
         names = pc.if_else(
             pa.array(named),
-            _take(a["road_names"], np.maximum(road["name_idx"], 0)),
+            take_str(a["road_names"], np.maximum(road["name_idx"], 0)),
             pa.scalar(None, pa.string()),
         )
         out["road_edge"] = gpd.GeoDataFrame(
@@ -1867,8 +1445,8 @@ class _District:
                 "id": np.arange(1, len(src) + 1, dtype=np.int64),
                 "source": src.astype(np.int64) + 1,
                 "target": dst.astype(np.int64) + 1,
-                "name": _str(names),
-                "road_class": _str(cls),
+                "name": str_column(names),
+                "road_class": str_column(cls),
                 "length_m": np.asarray(length, dtype=float),
                 "walkable": np.ones(len(src), dtype=bool),
                 "drivable": np.ones(len(src), dtype=bool),
@@ -1895,14 +1473,14 @@ class _District:
         ns_ = len(street_code)
         nru = a["n_res_users"]
         res_user = [f"resident{i:05d}" for i in range(1, nru + 1)]
-        other_names = _person_names(
+        other_names = person_names(
             rng,
             rng.random(1 + ns_ + len(staff_user) + nru) < 0.5,
             np.zeros(1 + ns_ + len(staff_user) + nru, bool),
         ).to_pylist()
         out["app_user"] = pd.DataFrame(
             {
-                "username": _str(
+                "username": str_column(
                     [
                         "admin",
                         *(f"ss{c}" for c in street_code),
@@ -1911,7 +1489,7 @@ class _District:
                         *res_user,
                     ]
                 ),
-                "display_name": _str(
+                "display_name": str_column(
                     [
                         "系统管理员",
                         *other_names[1 : 1 + ns_ + len(staff_user)],
@@ -1919,14 +1497,14 @@ class _District:
                         *other_names[1 + ns_ + len(staff_user) :],
                     ]
                 ),
-                "role": _str(
+                "role": str_column(
                     ["admin"]
                     + ["street_staff"] * ns_
                     + ["community_staff"] * len(staff_user)
                     + ["grid_worker"] * nw
                     + ["resident"] * nru
                 ),
-                "area_code": _str([None, *street_code, *staff_area] + [None] * (nw + nru)),
+                "area_code": str_column([None, *street_code, *staff_area] + [None] * (nw + nru)),
             }
         )
         # workers in grid-code order
@@ -1936,9 +1514,9 @@ class _District:
         out["grid_worker"] = pd.DataFrame(
             {
                 "id": np.arange(1, nw + 1, dtype=np.int64),
-                "username": _str([worker_user[i] for i in w_order]),
-                "name": _str([worker_name[i] for i in w_order]),
-                "phone": _str(a["worker_phone"].take(pa.array(w_order))),
+                "username": str_column([worker_user[i] for i in w_order]),
+                "name": str_column([worker_name[i] for i in w_order]),
+                "phone": str_column(a["worker_phone"].take(pa.array(w_order))),
                 "max_open_tasks": np.full(nw, 20, dtype=np.int64),
                 "on_duty": a["worker_on_duty"][w_order],
             }
@@ -1948,8 +1526,8 @@ class _District:
         out["grid_assignment"] = pd.DataFrame(
             {
                 "worker_id": np.c_[worker_of_grid, backup_worker][grid_order].ravel() + 1,
-                "grid_code": _str(np.repeat(grid_code[grid_order], 2)),
-                "role": _str(np.tile(["primary", "backup"], ng)),
+                "grid_code": str_column(np.repeat(grid_code[grid_order], 2)),
+                "role": str_column(np.tile(["primary", "backup"], ng)),
             }
         )
 
@@ -1997,17 +1575,17 @@ class _District:
         pick = (rng.random(n) * tmpl).astype(np.int64)
         flat = [s for ss in suffixes for s in ss]
         offs = np.cumsum([0] + [len(s) for s in suffixes])[:-1]
-        phrase = _take(flat, offs[inc["cat"]] + pick)
+        phrase = take_str(flat, offs[inc["cat"]] + pick)
         bld = a["bld"]
-        bld_names = _join(_take(list(place), bld["blk"]), _int_str(bld["number"]), "幢")
+        bld_names = join_str(take_str(list(place), bld["blk"]), int_str(bld["number"]), "幢")
         on_bld = inc["bld"] >= 0
         on_road = inc["side"] >= 0
-        road_name = _take(
+        road_name = take_str(
             a["road_names"],
             a["blk_side_name"][inc["blk"], np.maximum(inc["side"], 0)],
         )
-        blk_place = _take(list(place), inc["blk"])
-        spot_label = _take(
+        blk_place = take_str(list(place), inc["blk"])
+        spot_label = take_str(
             [HOTSPOT_LABEL[k] for k in inc["spot_kind"]] + [""],
             np.where(inc["spot"] >= 0, inc["spot"], len(inc["spot_kind"])),
         )
@@ -2016,30 +1594,30 @@ class _District:
             bld_names.take(pa.array(np.maximum(inc["bld"], 0))),
             pc.if_else(
                 pa.array(on_road),
-                _join(road_name, "（", blk_place, "旁）"),
-                _join(blk_place, spot_label),
+                join_str(road_name, "（", blk_place, "旁）"),
+                join_str(blk_place, spot_label),
             ),
         )
-        description = _join(loc, phrase)
+        description = join_str(loc, phrase)
 
         times, active = inc["times"], inc["active"]
         inc_df = pd.DataFrame(
             {
                 "id": np.arange(1, n + 1, dtype=np.int64),
-                "category_code": _str(np.array(codes, dtype=object)[inc["cat"]]),
-                "source": _str(np.array(SOURCES, dtype=object)[inc["source"]]),
-                "description": _str(description),
-                "state": _str(inc["state"]),
-                "reported_at": _times(times[:, 0]),
-                "deadline": _times(inc["deadline"]),
-                "closed_at": _times(inc["closed"]),
+                "category_code": str_column(np.array(codes, dtype=object)[inc["cat"]]),
+                "source": str_column(np.array(SOURCES, dtype=object)[inc["source"]]),
+                "description": str_column(description),
+                "state": str_column(inc["state"]),
+                "reported_at": local_times(times[:, 0]),
+                "deadline": local_times(inc["deadline"]),
+                "closed_at": local_times(inc["closed"]),
                 "assignee_id": assignee,
-                "reporter_username": _str(reporter),
+                "reporter_username": str_column(reporter),
                 "rating": pd.array(np.where(inc["rating"] > 0, inc["rating"], None), dtype="Int64"),
             }
         )
         self.layers["incident"] = gpd.GeoDataFrame(
-            inc_df, geometry=shapely.points(_lonlat(inc["xy"])), crs=WGS84
+            inc_df, geometry=shapely.points(lonlat(inc["xy"])), crs=WGS84
         )
 
         # events: every active step in order; the rejection replaces registration
@@ -2077,11 +1655,11 @@ class _District:
         self.layers["incident_event"] = pd.DataFrame(
             {
                 "incident_id": (rows + 1).astype(np.int64),
-                "from_state": _str(from_state),
-                "to_state": _str(to_state),
-                "at": _times(times[rows, steps]),
-                "actor": _str(actor),
-                "note": _str(note),
+                "from_state": str_column(from_state),
+                "to_state": str_column(to_state),
+                "at": local_times(times[rows, steps]),
+                "actor": str_column(actor),
+                "note": str_column(note),
             }
         )
 
@@ -2131,7 +1709,7 @@ def generate_district(
     district = _District(
         households=int(households),
         rng=np.random.default_rng(seed),
-        end=_end_timestamp(end),
+        end=end_timestamp(end),
         months=int(months),
         incidents_per_household=float(incidents_per_household),
     )
