@@ -10,6 +10,17 @@ pyarrow strings; there is no loop per building, household or resident).
 
 Geometry is built in UTM 51N (EPSG:32651) and returned in WGS84 (EPSG:4326).
 
+:mod:`~etl.sample.district` runs twelve stages in order on one random generator, each a
+function that takes the frozen dataclasses of the stages it needs and returns its own:
+:mod:`~etl.sample.layout` (communities, blocks, grids, estates),
+:mod:`~etl.sample.buildings`, :mod:`~etl.sample.population` (households, residents,
+identities), :mod:`~etl.sample.facilities`, :mod:`~etl.sample.roads`,
+:mod:`~etl.sample.people` (grid workers), :mod:`~etl.sample.incidents` (with their
+histories), then :mod:`~etl.sample.frames` and :mod:`~etl.sample.work_frames` assemble
+the layers; the figures and name tables are in :mod:`~etl.sample.constants`, the small
+array helpers in :mod:`~etl.sample.helpers`.  The generator's calls keep their order, so
+a seed gives the same district it always gave.
+
 Published figures the generator is calibrated on
 -----------------------------------------------
 * **Population** — 7th national population census of China (2020), communiqué no. 5
@@ -66,6 +77,7 @@ Contract notes for the loader
 """
 
 from etl.sample.constants import DEFAULT_END, LAYERS
-from etl.sample.district import generate_district, id_check_char
+from etl.sample.district import generate_district
+from etl.sample.population import id_check_char
 
 __all__ = ["DEFAULT_END", "LAYERS", "generate_district", "id_check_char"]

@@ -182,7 +182,7 @@ DAY_W = {  # Monday … Sunday
     "resident_app": (0.9, 0.9, 0.9, 0.9, 0.95, 1.25, 1.2),
     "hotline_12345": (1.05, 1.0, 1.0, 1.0, 0.95, 0.8, 0.75),
 }
-HOLIDAYS = ("01-01", "05-01", "05-02", "05-03", "05-04", "05-05", "10-01", "10-02")
+HOLIDAYS: tuple[str, ...] = ("01-01", "05-01", "05-02", "05-03", "05-04", "05-05", "10-01", "10-02")
 HOLIDAYS += ("10-03", "10-04", "10-05", "10-06", "10-07")
 # category weights: (code, place, patrol, app, hotline); place: road / building
 CATEGORY_MIX: tuple[tuple[str, str, float, float, float], ...] = (
@@ -276,20 +276,6 @@ PATH = (
     "verified",
     "closed",
     "rated",
-)
-STEPS = (
-    "layout",
-    "grids",
-    "estates",
-    "buildings",
-    "households",
-    "residents",
-    "identities",
-    "facilities",
-    "roads",
-    "people at work",
-    "incidents",
-    "frames",
 )
 
 MINUTE, HOUR, DAY = 60, 3600, 86400

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from numpy.typing import NDArray
 
 import shapely
 from pyproj import Transformer
@@ -24,6 +25,12 @@ from etl.sample.constants import (
     TZ,
     WGS84,
 )
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+StrArray = NDArray[np.str_]
+ObjectArray = NDArray[np.object_]
 
 
 def str_array(values: Any) -> pa.Array:
