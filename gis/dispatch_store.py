@@ -9,18 +9,30 @@ from sqlalchemy import Connection, text
 LOAD_STATES = ("dispatched", "in_progress", "returned", "escalated")
 
 
-def assignments(conn: Connection) -> pd.DataFrame:
+def assignments(conn: Connection, *, worker_ids: tuple[int, ...] | None = None) -> pd.DataFrame:
     """Who covers which current grid: ``grid_id``, ``worker_id``, ``role``, ``community_id``.
 
     ``role`` is ``primary`` or ``backup``; ``community_id`` is the grid's community.
+    ``worker_ids`` limits the rows to those workers.
     """
+    only = "" if worker_ids is None else "AND a.worker_id = ANY(:workers)"
     return pd.read_sql(
         text(
             "SELECT a.grid_id, a.worker_id, a.role, g.community_id FROM grid_assignment a "
-            "JOIN grid g ON g.id = a.grid_id WHERE g.valid_to IS NULL"
+            f"JOIN grid g ON g.id = a.grid_id WHERE g.valid_to IS NULL {only}"
         ),
         conn,
+        params={"workers": list(worker_ids or ())},
     )
+
+
+def community_of(conn: Connection, grid_id: int | None) -> int | None:
+    """The community (``admin_area.id``) of a grid, current or not; None for no grid."""
+    if grid_id is None:
+        return None
+    return conn.execute(
+        text("SELECT community_id FROM grid WHERE id = :g"), {"g": grid_id}
+    ).scalar()
 
 
 def worker_statuses(
