@@ -4,9 +4,10 @@ One incident
     :func:`recommend` follows the rule a street office writes down: the grid's primary
     worker (主责网格员) when on duty and under their workload limit; otherwise the
     least-loaded available backup (备用网格员) of the grid; otherwise the best available
-    worker anywhere by network travel time plus a load penalty per open task (就近派遣).
-    Every answer says why, which workers were ruled out and why, and what the next
-    choices would have been.
+    worker by network travel time plus a load penalty per open task (就近派遣), looking
+    first among the workers of the incident's community and beyond it only when none of
+    them is available (:func:`relations`).  Every answer says why, which workers were
+    ruled out and why, and what the next choices would have been.
 
 A backlog
     :func:`assign_batch` re-dispatches many incidents at once as an optimal assignment:
@@ -78,6 +79,7 @@ TravelFn = Callable[[FloatArray, FloatArray, float, float], ArrayLike]
 """``(worker_lon, worker_lat, incident_lon, incident_lat) -> seconds per worker``."""
 
 _INT64_SAFE = 2**62
+_NOT_GIVEN = "not among the workers who may take it (e.g. outside your area, 不可派)"
 
 
 class DispatchInputError(ValueError):
@@ -272,6 +274,7 @@ def recommend(
     travel_s: TravelFn | ArrayLike,
     load_penalty_s: float = DEFAULT_LOAD_PENALTY_S,
     n_alternatives: int = 3,
+    relation: ArrayLike | None = None,
 ) -> Recommendation:
     """Recommend the worker for one incident: primary, else a backup, else the best.
 
@@ -281,9 +284,13 @@ def recommend(
        (``open_tasks < max_open_tasks``);
     2. **backup** — else the grid's available backup with the fewest open tasks
        (ties: the nearer, then the smaller id);
-    3. **best** — else, among every available worker who can reach the incident, the
-       one with the least ``travel_s + load_penalty_s * open_tasks``;
+    3. **best** — else, among the available workers who can reach the incident and
+       stand nearest to it (with ``relation``: those of its community before anyone
+       else given), the one with the least ``travel_s + load_penalty_s * open_tasks``;
     4. **none** — else nobody: ``worker_id`` is None and the reason counts why.
+
+    Who may be named at all is who is given in ``workers``: the caller limits them
+    (e.g. to the workers of their area, :func:`grids.access.workers_in_area`).
 
     Parameters
     ----------
@@ -298,7 +305,8 @@ def recommend(
     workers : sequence of WorkerStatus, or pandas.DataFrame
         Every worker that may be dispatched (frame columns as the WorkerStatus fields;
         ``worker_id`` may be called ``id``).  A worker named in ``assignments`` but not
-        here counts as unavailable.
+        here counts as unavailable (e.g. a backup of the grid from outside the caller's
+        area).
     travel_s : callable or array_like
         Seconds from each worker to the incident: an array aligned with ``workers``
         (``inf`` = unreachable), or a function ``(worker_lon, worker_lat, incident_lon,
@@ -308,6 +316,12 @@ def recommend(
         Seconds of travel one open task weighs in the ``best`` rule.
     n_alternatives : int, default 3
         How many next choices to list.
+    relation : array_like of int, optional
+        How each worker given stands to the incident, in the order of ``workers``: the
+        codes of :data:`RELATIONS` from :func:`relations` (3 of its community, 4 anyone
+        else).  The ``best`` rule and the alternatives take the nearest relation first,
+        so a worker beyond the incident's community is named only when none of it is
+        available.  Default: every worker alike.
 
     Returns
     -------
@@ -316,7 +330,8 @@ def recommend(
     Raises
     ------
     DispatchInputError
-        If a frame lacks a column, ids repeat or ``travel_s`` does not match ``workers``.
+        If a frame lacks a column, ids repeat, or ``travel_s`` or ``relation`` does not
+        match ``workers``.
     """
     w = _workers_from(workers)
     n = len(w.worker_id)
@@ -347,6 +362,12 @@ def recommend(
                 "in the order of workers"
             )
         travel = np.where(np.isnan(given), np.inf, given)
+    near = np.zeros(n, dtype=np.int64) if relation is None else np.asarray(relation).ravel()
+    if near.shape != (n,):
+        raise DispatchInputError(
+            f"relation has {near.size} values for {n} workers: give one per worker, "
+            "in the order of workers"
+        )
 
     def secs(r: int) -> float | None:
         t = float(travel[r])
@@ -364,7 +385,7 @@ def recommend(
     primary_note = f"grid {grid_id} has no primary worker (网格未设主责)"
     for pid in primary_ids:
         r = row_of.get(pid)
-        why = "not among the workers given (未登记)" if r is None else w.why_not(r)
+        why = _NOT_GIVEN if r is None else w.why_not(r)
         if not why and r is not None:
             chosen, rule = r, "primary"
             reason = f"主责网格员 worker {pid} ({status(r)})"
@@ -376,7 +397,7 @@ def recommend(
     backup_rows = [row_of[b] for b in backup_ids if b in row_of]
     for b in backup_ids:
         if b not in row_of:
-            considered.append((b, f"backup of grid {grid_id}: not among the workers given"))
+            considered.append((b, f"backup of grid {grid_id}: {_NOT_GIVEN}"))
     ok_backups = sorted(
         (r for r in backup_rows if available[r]),
         key=lambda r: (int(w.open_tasks[r]), float(travel[r]), int(w.worker_id[r])),
@@ -389,12 +410,12 @@ def recommend(
         chosen, rule = r, "backup"
         reason = f"备用网格员 worker {w.worker_id[r]} ({status(r)}): {primary_note}"
 
-    # 3. best by travel + load among every available, reachable worker
+    # 3. best by travel + load among the available, reachable workers, nearest relation first
     score = travel + load_penalty_s * w.open_tasks
     own_rows = set(own)
     pool = np.flatnonzero(available & np.isfinite(travel))
-    pool = pool[np.lexsort((w.worker_id[pool], score[pool]))]
-    if chosen is None:  # the whole district is considered: say who was ruled out
+    pool = pool[np.lexsort((w.worker_id[pool], score[pool], near[pool]))]
+    if chosen is None:  # every worker given is considered: say who was ruled out
         for r in np.flatnonzero(~available).tolist():
             if r not in own_rows:
                 considered.append((int(w.worker_id[r]), w.why_not(r)))
@@ -419,9 +440,11 @@ def recommend(
             if backup_ids
             else f"grid {grid_id} has no backup"
         )
+        tier = int((near[pool] == near[r]).sum())
         reason = (
             best_reason(r, "就近派遣 best")
-            + f", the lowest of {pool.size} available workers; {primary_note}, {grid_note}"
+            + f", the lowest of {tier} available workers{_TIER_TEXT.get(int(near[r]), '')}; "
+            f"{primary_note}, {grid_note}"
         )
 
     if chosen is None:
@@ -504,6 +527,12 @@ also the workers of its community (``community``), or anyone given (``area``).""
 #: :func:`relations` codes, nearest first; a case may go to codes up to ``REACH[widen]``.
 RELATIONS = {1: "primary", 2: "backup", 3: "community", 4: "area"}
 REACH: dict[str, int] = {"grid": 2, "community": 3, "area": 4}
+
+#: How :func:`recommend` names the relation of a worker it takes by the ``best`` rule.
+_TIER_TEXT = {
+    3: " of its community (同社区)",
+    4: " beyond its community (跨社区), none of its community being available",
+}
 
 
 def relations(

@@ -125,6 +125,46 @@ def test_best_by_travel_and_load_when_the_grid_has_nobody() -> None:
     assert rec.worker_id == 40
 
 
+def test_best_looks_in_the_community_before_anyone_else() -> None:
+    workers = _workers(w12={"on_duty": False}, w7={"open_tasks": 20}, w8={"on_duty": False})
+    # 31 scores 300 s but stands outside the community; 40 (2460 s) is of it
+    relation = [1, 2, 2, 4, 3]
+    rec = recommend(
+        GRID,
+        120.08,
+        30.31,
+        assignments=ASSIGNMENTS,
+        workers=workers,
+        travel_s=TRAVEL,
+        relation=relation,
+    )
+    assert (rec.worker_id, rec.rule) == (40, "best")
+    assert "the lowest of 1 available workers of its community (同社区)" in rec.reason
+    assert [a.worker_id for a in rec.alternatives] == [31]
+    # nobody of the community available: beyond it, and the reason says so
+    workers = _workers(w12={"on_duty": False}, w7={"on_duty": False}, w8={"on_duty": False})
+    rec = recommend(
+        GRID,
+        120.08,
+        30.31,
+        assignments=ASSIGNMENTS,
+        workers=workers,
+        travel_s=TRAVEL,
+        relation=[1, 2, 2, 4, 4],
+    )
+    assert rec.worker_id == 31 and "跨社区" in rec.reason
+    with pytest.raises(DispatchInputError, match="relation has 2 values for 5 workers"):
+        recommend(
+            GRID,
+            1.0,
+            2.0,
+            assignments=ASSIGNMENTS,
+            workers=_workers(),
+            travel_s=TRAVEL,
+            relation=[1, 2],
+        )
+
+
 def test_nobody_available_gives_none_with_the_reason() -> None:
     workers = _workers(
         w12={"on_duty": False},
