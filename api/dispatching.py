@@ -49,12 +49,27 @@ def _scope(user: Principal) -> tuple[int, ...] | None:
 def recommendation(
     request: Request, engine: Engine, settings: Settings, user: Principal, incident_id: int
 ) -> dict[str, Any]:
-    """Who should take a case, and why: primary, backup, or the best by walking time and load."""
+    """Who should take a case, and why, among the workers the user may give it to.
+
+    The same rule as the batch re-dispatch (:func:`redispatch_preview`): only workers of
+    the user's area (:func:`grids.access.workers_in_area`) are considered, so a backup
+    of the grid borrowed from another community is named only to those whose area holds
+    it.  Of them: the grid's primary, else its least-loaded available backup, else the
+    best by walking time and load among the workers of the case's community, and only
+    when none of them is available, among the rest of the area
+    (:func:`analysis.dispatch.relations`).  Community staff's area is their community,
+    so they are never offered a worker of another one; street staff and admins, who
+    coordinate between communities, are offered a worker of a neighbouring community of
+    their area as the last resort, marked ``relation: "area"`` with the reason.
+    """
     require_staff(user, "ask for a dispatch recommendation")
     with engine.connect() as conn:
         row = casework.visible_incident(conn, user, incident_id)
+        community = dispatch_store.community_of(conn, row.grid_id)
         assignments = dispatch_store.assignments(conn)
-        workers = dispatch_store.worker_statuses(conn, _scope(user))
+        area = workers_in_area(user, assignments)
+        workers = dispatch_store.worker_statuses(conn, worker_ids=tuple(sorted(area)))
+    relation = dispatch.relations([row.grid_id], [community], workers["worker_id"], assignments)[0]
     network = _network(request, engine, settings)
     rec = dispatch.recommend(
         row.grid_id,
@@ -64,13 +79,17 @@ def recommendation(
         workers=workers,
         travel_s=dispatch.network_travel(network),
         load_penalty_s=settings.dispatch_load_penalty_s,
+        relation=relation,
     )
-    names = dict(zip(workers["worker_id"], workers["name"], strict=True))
+    ids = workers["worker_id"].astype(int)
+    names = dict(zip(ids, workers["name"], strict=True))
+    related = {w: dispatch.RELATIONS[int(r)] for w, r in zip(ids, relation, strict=True)}
     return {
         "incident_id": incident_id,
         "worker_id": rec.worker_id,
         "worker_name": names.get(rec.worker_id) if rec.worker_id is not None else None,
         "rule": rec.rule,
+        "relation": related.get(rec.worker_id) if rec.worker_id is not None else None,
         "travel_s": None if rec.travel_s is None else round(rec.travel_s, 1),
         "open_tasks": rec.open_tasks,
         "reason": rec.reason,
@@ -79,6 +98,7 @@ def recommendation(
                 "worker_id": a.worker_id,
                 "worker_name": names.get(a.worker_id),
                 "rule": a.rule,
+                "relation": related.get(a.worker_id),
                 "travel_s": None if a.travel_s is None else round(a.travel_s, 1),
                 "open_tasks": a.open_tasks,
                 "reason": a.reason,

@@ -213,7 +213,8 @@ async def take_action(
     """Move a case (立案, 派遣, 处置, 反馈, 核查, 结案, 评价, 督办 …); 409 if moved meanwhile.
 
     ``dispatch`` without ``assignee_id`` goes to the recommended worker (the grid's
-    primary, else a backup, else the best by walking time and load), the reason noted.
+    primary, else a backup, else the best of its community by walking time and load),
+    the reason noted.
     """
     if body.action == "dispatch" and body.assignee_id is None:
         return await run_in_threadpool(
@@ -237,7 +238,11 @@ async def recommend_worker(
     settings: SettingsDep,
     user: CurrentUser,
 ) -> dict[str, Any]:
-    """Who should take the case and why (staff): the rule, travel time, load, alternatives."""
+    """Who should take the case and why (staff): the rule, travel time, load, alternatives.
+
+    Only workers of your area: the grid's own first, then its community's; a worker of
+    another community of your area (street staff, admin) only when none of its own is.
+    """
     return await run_in_threadpool(
         dispatching.recommendation, request, engine, settings, user, incident_id
     )

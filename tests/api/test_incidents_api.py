@@ -712,3 +712,127 @@ def test_report_near_a_grid_edge_is_flagged_and_staff_confirm_the_grid(
     body = moved.json()
     assert body["grid_code"] == b_code and body["near_boundary"] is False
     assert "确认所属网格" in body["history"][-1]["note"]
+
+
+# ---------------------------------------------------------------------- one case: who may take it
+def _recommend(server: LiveServer, headers: dict, case: int) -> dict:
+    r = httpx.get(f"{server.url}/api/incidents/{case}/recommendation", headers=headers, timeout=60)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _named(rec: dict) -> set[int]:
+    """Every worker a recommendation names: the chosen one and the alternatives."""
+    return {w for w in [rec["worker_id"], *(a["worker_id"] for a in rec["alternatives"])] if w}
+
+
+def _open_tasks(engine: Engine, worker: int) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            text(
+                "SELECT count(*) FROM incident WHERE assignee_id = :w AND state IN "
+                "('dispatched', 'in_progress', 'returned', 'escalated')"
+            ),
+            {"w": worker},
+        ).scalar()
+
+
+def test_recommendation_stays_in_the_area_and_community_past_nearer_workers(
+    live_server: LiveServer, people: dict, area: dict, engine: Engine
+) -> None:
+    # a case at the edge of the community, by the nearest worker of the next community
+    # of the street, and the community's worker farthest from it (not one of the grid's own)
+    with engine.connect() as conn:
+        grid, near, lon, lat = conn.execute(
+            text(
+                """
+                WITH pos AS (
+                    SELECT DISTINCT ON (a.worker_id) a.worker_id, g.community_id,
+                           ST_PointOnSurface(g.geom) AS pt
+                    FROM grid_assignment a JOIN grid g ON g.id = a.grid_id AND g.valid_to IS NULL
+                    WHERE a.role = 'primary' ORDER BY a.worker_id, g.code
+                ), edge AS (
+                    SELECT g.id, o.worker_id, ST_ClosestPoint(
+                        ST_Buffer(g.geom::geography, -40)::geometry, o.pt) AS p
+                    FROM grid g JOIN admin_area mc ON mc.id = g.community_id
+                    JOIN pos o ON o.community_id <> g.community_id
+                    JOIN admin_area oc ON oc.id = o.community_id AND oc.parent_id = mc.parent_id
+                    WHERE g.valid_to IS NULL AND g.community_id =
+                        (SELECT community_id FROM grid WHERE id = :g)
+                    ORDER BY ST_Distance(g.geom, o.pt), g.code, o.worker_id LIMIT 1
+                )
+                SELECT id, worker_id, ST_X(p), ST_Y(p) FROM edge
+                """
+            ),
+            {"g": people["grid_id"]},
+        ).one()
+        far = conn.execute(
+            text(
+                "SELECT a.worker_id FROM grid_assignment a JOIN grid g ON g.id = a.grid_id "
+                "WHERE a.role = 'primary' AND g.valid_to IS NULL AND a.worker_id = ANY(:w) "
+                "AND a.worker_id NOT IN (SELECT worker_id FROM grid_assignment "
+                "WHERE grid_id = :g) ORDER BY ST_Distance(ST_PointOnSurface(g.geom)::geography, "
+                "ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography) DESC LIMIT 1"
+            ),
+            {"w": list(area["community"]), "g": grid, "x": lon, "y": lat},
+        ).scalar()
+    r = _report(live_server, people["resident"], lon, lat, category_code="10201")
+    case = r.json()["id"]
+    assert _act(live_server, people["staff"], case, "register").status_code == 200
+    duty = {w: w == far for w in area["community"]} | {w: True for w in area["elsewhere"]}
+    # the next community's worker made a backup of the case's grid: not for community staff
+    with _workers_set(engine, duty, backup=(near, grid)):
+        rec = _recommend(live_server, people["staff"], case)
+        assert rec["worker_id"] == far and _named(rec) <= area["community"], rec
+        assert (rec["rule"], rec["relation"]) == ("best", "community")
+        assert "同社区" in rec["reason"]
+    with _workers_set(engine, duty):
+        # street staff: the community's worker, although one of the next is nearer
+        rec = _recommend(live_server, area["street"], case)
+        assert rec["worker_id"] == far and rec["relation"] == "community", rec
+        nearer = [
+            a
+            for a in rec["alternatives"]
+            if a["relation"] == "area" and a["travel_s"] < rec["travel_s"]
+        ]
+        assert nearer and {a["worker_id"] for a in nearer} <= area["elsewhere"]
+        assert _recommend(live_server, people["staff"], case)["worker_id"] == far
+    with _workers_set(engine, duty | {far: False}):
+        # nobody of the community: community staff get nobody, street staff the next one
+        rec = _recommend(live_server, people["staff"], case)
+        assert rec["worker_id"] is None and rec["rule"] == "none" and rec["alternatives"] == []
+        rec = _recommend(live_server, area["street"], case)
+        assert rec["relation"] == "area" and rec["worker_id"] in area["elsewhere"]
+        assert "跨社区" in rec["reason"]
+
+
+def test_dispatch_without_a_worker_keeps_the_case_with_its_grids_own(
+    live_server: LiveServer, people: dict, area: dict, engine: Engine
+) -> None:
+    primary = people["worker_id"]
+    backups = area["own"] - {primary}
+    with engine.connect() as conn:  # the least-loaded worker of another community
+        outsider = conn.execute(
+            text(
+                "SELECT w.id FROM grid_worker w WHERE w.id = ANY(:w) ORDER BY (SELECT count(*) "
+                "FROM incident i WHERE i.assignee_id = w.id AND i.state IN ('dispatched', "
+                "'in_progress', 'returned', 'escalated')), w.id LIMIT 1"
+            ),
+            {"w": list(area["elsewhere"])},
+        ).scalar()
+    duty = {primary: False, outsider: True} | {w: True for w in backups}
+    with _workers_set(engine, duty, backup=(outsider, people["grid_id"])):
+        # the grid's own backups busier than the borrowed one, who would win on load
+        for backup in backups:
+            while _open_tasks(engine, backup) <= _open_tasks(engine, outsider):
+                case = _registered(live_server, people, 1)[0]
+                r = _act(live_server, people["staff"], case, "dispatch", assignee_id=backup)
+                assert r.status_code == 200, r.text
+        case = _registered(live_server, people, 1)[0]
+        rec = _recommend(live_server, people["staff"], case)
+        assert outsider not in _named(rec)
+        r = _act(live_server, people["staff"], case, "dispatch")
+        assert r.status_code == 200, r.text
+        body = r.json()
+    assert body["assignee_id"] in backups and body["recommendation"]["rule"] == "backup"
+    assert body["history"][-1]["note"].startswith("推荐派遣: 备用网格员")
