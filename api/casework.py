@@ -18,10 +18,17 @@ import h3
 
 from api.errors import NotFound
 from api.intake import categories
-from gis import access_store, clock, incident_store
+from gis import access_store, clock, dispatch_store, incident_store
 from gis.incident_store import IncidentRow
 from grids import incidents as lifecycle
-from grids.access import Principal, may_see_contact, may_see_incident, require_staff
+from grids.access import (
+    Forbidden,
+    Principal,
+    may_see_contact,
+    may_see_incident,
+    require_staff,
+    workers_in_area,
+)
 from grids.categories import Category
 from grids.incidents import SHANGHAI, STATE_NAMES_ZH, SYSTEM, IncidentState, InvalidInput
 
@@ -137,10 +144,28 @@ class Step:
     rating: int | None = None
 
 
-def _check_worker(conn: Connection, worker_id: int) -> None:
-    found = conn.execute(text("SELECT 1 FROM grid_worker WHERE id = :w"), {"w": worker_id}).first()
-    if found is None:
+def _check_worker(conn: Connection, user: Principal, worker_id: int) -> None:
+    """Refuse a worker the user may not give a case to: unknown, outside their area, off duty.
+
+    The area is :func:`grids.access.workers_in_area`, the rule of the recommendation and
+    the batch re-dispatch too: community staff give cases to their community's workers,
+    street staff to their street's, an admin to anyone with a grid.
+    """
+    found = dispatch_store.worker_statuses(conn, worker_ids=(worker_id,))
+    if found.empty:
         raise InvalidInput(f"no grid worker has id {worker_id}; GET /api/workers lists them")
+    worker = f"grid worker {worker_id} ({found['name'].iloc[0]})"
+    grids = dispatch_store.assignments(conn, worker_ids=(worker_id,))
+    if worker_id not in workers_in_area(user, grids):
+        raise Forbidden(
+            f"{worker} is not a worker of your area (their grids lie outside it, or they "
+            "have none), so you may not give them a case; pick a worker of your area"
+        )
+    if not bool(found["on_duty"].iloc[0]):
+        raise InvalidInput(
+            f"{worker} is off duty (不在岗) and cannot take a case now; pick a worker on duty "
+            "(the case's recommendation names one)"
+        )
 
 
 def apply_step(
@@ -157,12 +182,15 @@ def apply_step(
     Raises
     ------
     grids.incidents.IllegalTransition, NotAllowed, InvalidInput
-        From the life cycle (409 / 403 / 422).
+        From the life cycle (409 / 403 / 422); InvalidInput also for an unknown or
+        off-duty worker to dispatch or reassign to.
+    grids.access.Forbidden
+        A worker to dispatch or reassign to who is outside the user's area (403).
     gis.incident_store.StaleIncident
         Someone else moved the case since it was read (409); nothing is written.
     """
     if step.assignee_id is not None:
-        _check_worker(conn, step.assignee_id)
+        _check_worker(conn, user, step.assignee_id)
     state = state_of(row)
     new, transition = lifecycle.apply(
         state,

@@ -31,7 +31,7 @@ from api.walking import walking_state
 from gis import clock, dispatch_store, incident_store
 from gis.settings import Settings
 from grids import incidents as lifecycle
-from grids.access import Principal, require_staff, workers_in_area
+from grids.access import Forbidden, Principal, require_staff, workers_in_area
 from grids.incidents import InvalidInput
 
 
@@ -391,9 +391,11 @@ def redispatch_confirm(
     user made (else "not found": nothing is applied).  Each move is then checked as
     if asked for alone: the case is still one of the user's area waiting for a worker,
     in the state, with the worker and at the version the preview saw, and the new
-    worker is still of the user's area and within ``widen`` of the case.  A move that
-    fails is a conflict, reported and not applied; the others are applied one by one,
-    each a guarded step (派遣 or 改派) with its reason in the history.
+    worker is still of the user's area, within ``widen`` of the case and on duty (the
+    check of every dispatch and reassignment, :func:`api.casework.apply_step`, made in
+    the move's own transaction).  A move that fails is a conflict, reported and not
+    applied; the others are applied one by one, each a guarded step (派遣 or 改派) with
+    its reason in the history.
     """
     require_staff(user, "re-dispatch a backlog")
     ids = tuple(sorted({m.incident_id for m in moves}))
@@ -449,6 +451,7 @@ def _apply(engine: Engine, user: Principal, move: Move, note: str, at: datetime)
         lifecycle.IllegalTransition,
         lifecycle.NotAllowed,
         lifecycle.InvalidInput,
+        Forbidden,
     ) as exc:
         return str(exc)
     return None

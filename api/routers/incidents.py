@@ -214,7 +214,8 @@ async def take_action(
 
     ``dispatch`` without ``assignee_id`` goes to the recommended worker (the grid's
     primary, else a backup, else the best of its community by walking time and load),
-    the reason noted.
+    the reason noted.  A worker to dispatch or reassign to must be of your area (else
+    403) and on duty (else 422).
     """
     if body.action == "dispatch" and body.assignee_id is None:
         return await run_in_threadpool(

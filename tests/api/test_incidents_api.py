@@ -299,12 +299,17 @@ def test_hotline_csv_all_or_nothing(live_server: LiveServer, people: dict, engin
 
 
 def test_two_taps_on_one_task_one_wins_nothing_lost(
-    live_server: LiveServer, people: dict, engine: Engine
+    live_server: LiveServer, people: dict, area: dict, engine: Engine
 ) -> None:
     lon, lat = people["point"]
     case = _report(live_server, people["resident"], lon, lat).json()["id"]
     _act(live_server, people["staff"], case, "register")
     _act(live_server, people["staff"], case, "dispatch", assignee_id=people["worker_id"])
+    with engine.connect() as conn:  # a worker on duty the staff may give the case to
+        colleague = conn.execute(
+            text("SELECT min(id) FROM grid_worker WHERE on_duty AND id = ANY(:w)"),
+            {"w": list(area["community"] - {people["worker_id"]})},
+        ).scalar()
     for _ in range(3):  # several rounds: start vs reassign racing
         with ThreadPoolExecutor(2) as pool:
             a = pool.submit(_act, live_server, people["worker"], case, "start")
@@ -314,7 +319,7 @@ def test_two_taps_on_one_task_one_wins_nothing_lost(
                 people["staff"],
                 case,
                 "reassign",
-                assignee_id=people["other_worker_id"],
+                assignee_id=colleague,
             )
             codes = sorted([a.result().status_code, b.result().status_code])
         assert codes in ([200, 200], [200, 409], [200, 403]), codes
@@ -334,7 +339,7 @@ def test_two_taps_on_one_task_one_wins_nothing_lost(
                 people["staff"],
                 case,
                 "reassign",
-                assignee_id=people["other_worker_id"],
+                assignee_id=colleague,
             )
             _act(live_server, people["staff"], case, "reassign", assignee_id=people["worker_id"])
     # the same worker tapping "start" twice at once: exactly one succeeds
@@ -554,10 +559,10 @@ def test_redispatch_keeps_a_case_with_its_grid_and_never_leaves_the_area(
         assert got["moves"] == []
         assert {u["incident_id"] for u in got["unassigned"]} == set(cases)
         assert all("widen" in u["reason"] for u in got["unassigned"])
-        # a case someone gave the outsider by hand is not kept there by the batch either
+        # a case the admin gave the outsider by hand is not kept there by the batch either
         handed = _registered(live_server, people, 1)[0]
         assert _act(
-            live_server, people["staff"], handed, "dispatch", assignee_id=outsider
+            live_server, people["admin"], handed, "dispatch", assignee_id=outsider
         ).is_success
         got = _preview(live_server, people["staff"], incident_ids=[handed], include_dispatched=True)
         assert got["moves"] == [] and got["unchanged"] == []
@@ -836,3 +841,56 @@ def test_dispatch_without_a_worker_keeps_the_case_with_its_grids_own(
         body = r.json()
     assert body["assignee_id"] in backups and body["recommendation"]["rule"] == "backup"
     assert body["history"][-1]["note"].startswith("推荐派遣: 备用网格员")
+
+
+def test_reassign_to_a_worker_of_another_area_or_off_duty_is_refused(
+    live_server: LiveServer, people: dict, area: dict, engine: Engine
+) -> None:
+    own, colleague = min(area["own"]), min(area["community"] - area["own"])
+    stranger = min(area["elsewhere"])
+    cases = _registered(live_server, people, 2)
+    duty = {own: True, stranger: True, colleague: False}
+    with _workers_set(engine, duty):
+        assert _act(live_server, people["staff"], cases[0], "dispatch", assignee_id=own).is_success
+        before = _snapshot(engine)
+        r = _act(live_server, people["staff"], cases[0], "reassign", assignee_id=stranger)
+        assert r.status_code == 403
+        assert f"grid worker {stranger} (" in r.json()["detail"]
+        assert "not a worker of your area" in r.json()["detail"]
+        r = _act(live_server, people["staff"], cases[1], "dispatch", assignee_id=stranger)
+        assert r.status_code == 403 and str(stranger) in r.json()["detail"]
+        r = _act(live_server, people["staff"], cases[0], "reassign", assignee_id=colleague)
+        assert r.status_code == 422
+        assert f"grid worker {colleague} (" in r.json()["detail"]
+        assert "off duty" in r.json()["detail"]
+        assert _snapshot(engine) == before
+        # the street's staff may: the worker is of their area
+        r = _act(live_server, area["street"], cases[0], "reassign", assignee_id=stranger)
+        assert r.status_code == 200 and r.json()["assignee_id"] == stranger
+        r = _act(live_server, area["street"], cases[0], "reassign", assignee_id=own)
+        assert r.status_code == 200
+
+
+def test_confirm_reports_a_move_to_a_worker_now_off_duty_as_a_conflict(
+    live_server: LiveServer, people: dict, area: dict, engine: Engine
+) -> None:
+    cases = _registered(live_server, people, 2)
+    with _workers_set(engine, {w: True for w in area["own"]}):
+        got = _preview(live_server, people["staff"], incident_ids=cases)
+        assert {m["incident_id"] for m in got["moves"]} == set(cases)
+        gone = got["moves"][0]["to_worker_id"]
+        confirm = {"confirm": got["preview_id"], "widen": got["widen"], "moves": got["moves"]}
+        with _workers_set(engine, {gone: False}):
+            before = _snapshot(engine)
+            r = httpx.post(
+                f"{live_server.url}{REDISPATCH}", json=confirm, headers=people["staff"], timeout=60
+            )
+            assert r.status_code == 200, r.text
+            after = _snapshot(engine)
+    run = r.json()
+    stopped = {m["incident_id"] for m in got["moves"] if m["to_worker_id"] == gone}
+    assert {c["incident_id"] for c in run["conflicts"]} == stopped
+    assert all(f"grid worker {gone} (" in c["reason"] for c in run["conflicts"])
+    assert all("off duty" in c["reason"] for c in run["conflicts"])
+    assert {a["incident_id"] for a in run["applied"]} == set(cases) - stopped
+    assert {i for i in after if after[i] != before.get(i)} == set(cases) - stopped
