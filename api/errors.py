@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import traceback
 from collections.abc import Awaitable, Callable
@@ -41,10 +42,41 @@ class NotFound(LookupError):
     """The thing asked for does not exist (or the caller may not know it does)."""
 
 
+class ProblemResponse(JSONResponse):
+    r"""A problem+json answer that can carry any text, even text that UTF-8 cannot encode.
+
+    A message may quote what the caller sent; a lone surrogate in it (from a JSON
+    ``"\ud800"``) is written as its JSON escape instead of failing the answer.
+    """
+
+    media_type = PROBLEM
+
+    def render(self, content: object) -> bytes:
+        r"""The body as UTF-8 JSON, unencodable characters as ``\uXXXX`` escapes."""
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return text.encode("utf-8", "backslashreplace")
+
+
 def problem(status: int, title: str, detail: str, **extra: object) -> JSONResponse:
     """A problem+json response."""
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+    return ProblemResponse(body, status_code=status)
+
+
+def _plain_errors(exc: RequestValidationError) -> list[dict[str, object]]:
+    """The errors of a refused request, fit to send back: where, what and the error type.
+
+    The input itself is not echoed: it may be large, binary, or text UTF-8 cannot
+    encode, and the caller has it.
+    """
+    return [
+        {
+            "loc": [p if isinstance(p, int) else str(p) for p in e.get("loc", ())],
+            "msg": str(e.get("msg", "")),
+            "type": str(e.get("type", "")),
+        }
+        for e in exc.errors()
+    ]
 
 
 #: Exceptions answered with their message alone: status and title.
@@ -108,10 +140,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        return problem(422, "Invalid request", details, errors=exc.errors())
+        errors = _plain_errors(exc)
+        details = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
+        return problem(422, "Invalid request", details, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

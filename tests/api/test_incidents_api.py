@@ -298,6 +298,52 @@ def test_hotline_csv_all_or_nothing(live_server: LiveServer, people: dict, engin
     assert r.status_code == 403
 
 
+def _incidents(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM incident")).scalar_one()
+
+
+def test_a_lone_surrogate_or_a_body_of_any_bytes_is_a_422_never_a_500(
+    live_server: LiveServer, people: dict, engine: Engine
+) -> None:
+    lon, lat = people["point"]
+    url = f"{live_server.url}/api/incidents"
+    before = _incidents(engine)
+    fields = f'"category_code": "10101", "lon": {lon}, "lat": {lat}'
+    surrogate = ("{" + fields + ', "description": "\\ud800 x"}').encode()  # JSON's own escape
+    for content_type, body, field in [
+        ("application/json", surrogate, ["body", "description"]),
+        ("text/plain", surrogate, ["body"]),  # JSON sent as text: refused, not echoed
+        ("application/json", b"\xff\xfe\x00 not json", ["body", 0]),
+    ]:
+        r = httpx.post(
+            url, content=body, headers={**people["resident"], "content-type": content_type}
+        )
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        problem = r.json()  # valid JSON, whatever came in
+        assert field in [e["loc"] for e in problem["errors"]], problem
+        assert "input" not in problem["errors"][0]  # what was sent is not echoed back
+    assert _incidents(engine) == before
+
+
+def test_photos_sent_as_plain_form_fields_are_a_422_naming_files(
+    live_server: LiveServer, people: dict
+) -> None:
+    lon, lat = people["point"]
+    case = _report(live_server, people["resident"], lon, lat).json()["id"]
+    url = f"{live_server.url}/api/incidents/{case}/photos"
+    for sent in (
+        {"files": {"files": (None, "not a file")}},  # multipart, a part without a filename
+        {"data": {"files": "not a file"}},  # form-urlencoded
+    ):
+        r = httpx.post(url, headers=people["resident"], **sent)
+        assert r.status_code == 422, r.text
+        assert any(e["loc"][:2] == ["body", "files"] for e in r.json()["errors"]), r.text
+    detail = httpx.get(f"{live_server.url}/api/incidents/{case}", headers=people["resident"])
+    assert detail.json()["photos"] == []
+
+
 def test_two_taps_on_one_task_one_wins_nothing_lost(
     live_server: LiveServer, people: dict, area: dict, engine: Engine
 ) -> None:
