@@ -23,6 +23,7 @@ that cannot be read.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ import numpy as np
 
 import geopandas as gpd
 import shapely
+from shapely.errors import ShapelyError
 from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
@@ -107,15 +109,32 @@ def _features(obj: Any) -> list[dict[str, Any]]:
     return [{"type": "Feature", "properties": {}, "geometry": obj}]
 
 
+def _nonfinite(coordinates: Any) -> bool:
+    """Whether GeoJSON coordinates (nested lists) hold a NaN or an infinite number."""
+    if isinstance(coordinates, list | tuple):
+        return any(_nonfinite(c) for c in coordinates)
+    return isinstance(coordinates, float) and not math.isfinite(coordinates)
+
+
 def _geometry(feature: Any, row: int) -> BaseGeometry | None:
     if not isinstance(feature, dict):
         raise ValidationError([_problem("not a GeoJSON Feature", "send Feature objects", row)])
     geometry = feature.get("geometry")
     if geometry is None:
         return None
+    if isinstance(geometry, dict) and _nonfinite(geometry.get("coordinates")):
+        raise ValidationError(
+            [
+                _problem(
+                    "a coordinate is not a finite number (NaN or infinity)",
+                    "give every vertex as [lon, lat] in degrees",
+                    row,
+                )
+            ]
+        )
     try:
         return shape(geometry)
-    except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError, ShapelyError) as exc:
         raise ValidationError(
             [
                 _problem(

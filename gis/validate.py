@@ -6,6 +6,7 @@ Rules
   they differ by centimetres).  A frame without a CRS or in another CRS is rejected:
   reprojecting silently would hide a wrong assumption.
 * Missing or empty geometries, and geometries of the wrong type, are rejected.
+* A vertex that is not a finite number (NaN, infinity) is rejected.
 * Coordinates outside lon [-180, 180] / lat [-90, 90] are rejected; coordinates that
   fit the service area only once lon and lat are swapped are rejected as *swapped*;
   coordinates outside the service area are rejected.
@@ -215,16 +216,25 @@ def check_geometries(
         message="longitude and latitude look swapped",
         fix="swap the coordinate columns: GeoJSON and WKT are lon, lat",
     )
-    nonfinite = check & ~np.isfinite(xmin + ymin + xmax + ymax)
+    # bounds skip a NaN vertex, so look at every vertex
+    xy, owner = shapely.get_coordinates(geoms[check], return_index=True)
+    nonfinite = np.zeros(len(geoms), dtype=bool)
+    nonfinite[np.flatnonzero(check)[owner[~np.isfinite(xy).all(axis=1)]]] = True
+    nonfinite |= check & ~np.isfinite(xmin + ymin + xmax + ymax)
+    report(
+        nonfinite & ~swapped,
+        message="a coordinate is not a finite number (NaN or infinity)",
+        fix="give every vertex as lon, lat in degrees",
+    )
     out_of_range = (
-        check & ~swapped & (nonfinite | (xmin < -180) | (xmax > 180) | (ymin < -90) | (ymax > 90))
+        check & ~swapped & ~nonfinite & ((xmin < -180) | (xmax > 180) | (ymin < -90) | (ymax > 90))
     )
     report(
         out_of_range,
         message="coordinates out of range (lon must be within ±180, lat within ±90)",
         fix="check the coordinate columns and their order (lon, lat)",
     )
-    rest = check & ~swapped & ~out_of_range
+    rest = check & ~swapped & ~nonfinite & ~out_of_range
     report(
         rest & ~inside,
         message=f"outside the service area (W {w}, S {s}, E {e}, N {n})",

@@ -400,6 +400,40 @@ def test_bad_hazard_polygons_are_clear_4xx_errors(
     assert r.status_code == 422
 
 
+def _hazard_count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM hazard_area")).scalar_one()
+
+
+@pytest.mark.parametrize("coord_type", ["wgs84", "gcj02"])
+def test_nan_or_infinite_vertices_are_a_422_naming_the_geometry_and_store_nothing(
+    district: dict, engine: Engine, live_server: LiveServer, admin: dict, coord_type: str
+) -> None:
+    ring = [list(xy) for xy in _typhoon_wgs84(engine).exterior.coords]
+    nan, inf = float("nan"), float("inf")
+    variants = {
+        "nan first and last": [[nan, ring[0][1]], *ring[1:-1], [nan, ring[0][1]]],
+        "nan latitude": [ring[0], [ring[1][0], nan], *ring[2:]],
+        "infinite longitude": [ring[0], [inf, ring[1][1]], *ring[2:]],
+        "all nan": [[nan, nan]] * 4,
+    }
+    before = _hazard_count(engine)
+    for name, coords in [*variants.items(), ("nan hole", None)]:
+        rings = [ring, [[nan, nan]] * 4] if coords is None else [coords]
+        body = json.dumps({"type": "Polygon", "coordinates": rings})  # NaN, Infinity tokens
+        r = httpx.post(
+            f"{live_server.url}/api/hazards",
+            params={"kind": "flood", "severity": 2, "coord_type": coord_type},
+            content=body,
+            headers={**admin, "content-type": "application/json"},
+            timeout=60,
+        )
+        assert r.status_code == 422, (name, r.text)
+        [problem] = r.json()["problems"]
+        assert problem["field"] == "geometry" and "not a finite number" in problem["message"]
+    assert _hazard_count(engine) == before
+
+
 def test_aggregates_by_grid_match_the_database(
     district: dict, engine: Engine, live_server: LiveServer, admin: dict
 ) -> None:

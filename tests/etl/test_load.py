@@ -89,6 +89,16 @@ def test_constraint_failure_in_a_late_table_rolls_everything_back(empty: Engine)
     assert sum(counts(empty).values()) == 0
 
 
+def test_a_nan_vertex_is_named_though_the_bounds_look_fine() -> None:
+    layers = tiny_district()
+    ring = np.asarray(layers["building"].geometry.iloc[0].exterior.coords)
+    ring[1, 1] = np.nan  # a bounding box skips NaN, so this polygon's box is in range
+    layers["building"].loc[0, "geometry"] = shapely.Polygon(ring)
+    [p] = _problems(layers)
+    assert (p.layer, p.row, p.field) == ("building", 1, "geometry")
+    assert "not a finite number" in p.message
+
+
 def _problems(layers) -> list:
     with pytest.raises(ValidationError) as info:
         load_layers_no_db(layers)
