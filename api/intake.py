@@ -31,7 +31,7 @@ from gis.incident_store import EventRow, IncidentRow
 from gis.models import INCIDENT_SOURCES
 from gis.settings import Settings
 from gis.times import time_problem
-from gis.validate import Problem, ValidationError
+from gis.validate import Problem, ValidationError, text_problem
 from grids.access import Principal
 from grids.categories import Category
 from grids.incidents import SHANGHAI, InvalidInput, report
@@ -354,6 +354,7 @@ def file_reports(
 
 
 HOTLINE_COLUMNS = ("category_code", "description", "lon", "lat")
+HOTLINE_OPTIONAL = ("coord_type", "reported_at", "address", "contact_name", "contact_phone")
 
 
 def read_hotline_csv(data: bytes) -> list[Report]:
@@ -376,12 +377,15 @@ def read_hotline_csv(data: bytes) -> list[Report]:
     if missing:
         raise InvalidInput(
             f"the CSV lacks column(s) {', '.join(missing)}; it needs "
-            f"{', '.join(HOTLINE_COLUMNS)} (and may have coord_type, reported_at, address, "
-            "contact_name, contact_phone)"
+            f"{', '.join(HOTLINE_COLUMNS)} (and may have {', '.join(HOTLINE_OPTIONAL)})"
         )
     reports: list[Report] = []
     problems: list[Problem] = []
     for i, rec in enumerate(reader, start=1):
+        for column in (*HOTLINE_COLUMNS, *HOTLINE_OPTIONAL):
+            wrong = text_problem(rec.get(column) or "")
+            if wrong is not None:
+                problems.append(Problem("hotline", i, None, column, wrong, "correct the cell"))
         values: dict[str, Any] = {}
         for name in ("lon", "lat"):
             try:

@@ -569,6 +569,26 @@ _COERCIONS: dict[str, tuple[Callable[[pd.Series], tuple[pd.Series, np.ndarray]],
 }
 
 
+def text_problem(value: str) -> str | None:
+    r"""What makes a text unfit to store, or None: a NUL character or a lone UTF-16 surrogate.
+
+    PostgreSQL's text cannot hold NUL (``\x00``), and a lone surrogate (what a JSON
+    ``"\ud800"`` decodes to) is no character at all: UTF-8 cannot encode it.  The answer
+    says what and where (1-based position) and how to fix it, never echoing the value.
+    """
+    nul = value.find("\x00")
+    if nul >= 0:
+        return f"contains a NUL character (\\x00) at position {nul + 1}; remove it"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return (
+            f"contains an unpaired UTF-16 surrogate (\\u{ord(value[exc.start]):04x}) at "
+            f"position {exc.start + 1}; send valid Unicode text"
+        )
+    return None
+
+
 _TYPE_IDS = {
     "Point": 0,
     "LineString": 1,

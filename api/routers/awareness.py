@@ -72,6 +72,7 @@ from analysis.network import RoadNetwork
 from api.auth import CurrentUser
 from api.deps import EngineDep, SettingsDep
 from api.errors import NotFound, problem
+from api.inputs import BigId, Id, Text
 from api.walking import walking_state
 from etl.hazard_files import hazard_from_geojson
 from gis import awareness_store as store
@@ -80,6 +81,7 @@ from gis.coords import COORD_TYPES, to_wgs84
 from gis.models import ALERT_CHANNELS, HAZARD_KINDS
 from gis.settings import Settings
 from gis.times import check_time
+from gis.validate import text_problem
 from grids.access import (
     Principal,
     may_see_area,
@@ -450,7 +452,7 @@ async def create_hazard(
     ],
     coord_type: Annotated[str, Query(description=f"one of {', '.join(COORD_TYPES)}")] = "wgs84",
     kind: Annotated[str | None, Query(description=", ".join(HAZARD_KINDS))] = None,
-    name: str | None = None,
+    name: Text | None = None,
     severity: Annotated[int | None, Query(ge=1, le=4, description="1 (low) to 4 (extreme)")] = None,
     valid_from: Annotated[datetime | None, Query(description=f"default now ({ISO})")] = None,
     valid_to: Annotated[datetime | None, Query(description=ISO)] = None,
@@ -484,12 +486,15 @@ async def create_hazard(
         )
         if stop is not None and stop <= start:
             raise HTTPException(422, f"valid_to {stop.isoformat()} is not after valid_from")
-        label = name or props.get("name") or f"{k} {start:%Y-%m-%d %H:%M}"
+        label = str(name or props.get("name") or f"{k} {start:%Y-%m-%d %H:%M}")
+        wrong = text_problem(label)
+        if wrong is not None:
+            raise HTTPException(422, f"name (query or properties) {wrong}")
         with engine.begin() as conn:
             hazard_id = store.insert_hazard(
                 conn,
                 kind=k,
-                name=str(label),
+                name=label,
                 severity=int(sev),
                 valid_from=start,
                 valid_to=stop,
@@ -590,7 +595,7 @@ def _impact(request: Request, engine: Engine, settings: Settings, hazard_id: int
 
 
 @router.get("/api/hazards/{hazard_id}")
-async def get_hazard(engine: EngineDep, user: CurrentUser, hazard_id: int) -> dict[str, Any]:
+async def get_hazard(engine: EngineDep, user: CurrentUser, hazard_id: Id) -> dict[str, Any]:
     """One hazard area as a GeoJSON Feature (staff)."""
     require_command_centre(user, "read hazard areas")
     row = await run_in_threadpool(_hazard, engine, hazard_id)
@@ -609,7 +614,7 @@ async def get_hazard(engine: EngineDep, user: CurrentUser, hazard_id: int) -> di
 
 @router.get("/api/hazards/{hazard_id}/impact")
 async def get_impact(
-    request: Request, engine: EngineDep, settings: SettingsDep, user: CurrentUser, hazard_id: int
+    request: Request, engine: EngineDep, settings: SettingsDep, user: CurrentUser, hazard_id: Id
 ) -> dict[str, Any]:
     """What a hazard area touches: grids, buildings, households, residents by group.
 
@@ -670,8 +675,10 @@ async def check_on(
     engine: EngineDep,
     settings: SettingsDep,
     user: CurrentUser,
-    hazard_id: int,
-    grid: Annotated[str | None, Query(description="15-digit grid code; default every grid")] = None,
+    hazard_id: Id,
+    grid: Annotated[
+        Text | None, Query(description="15-digit grid code; default every grid")
+    ] = None,
 ) -> dict[str, Any]:
     """Per grid, who its worker must check on, with safe shelter and route (GeoJSON).
 
@@ -726,15 +733,15 @@ async def check_on(
 class AlertIn(BaseModel):
     """An alert to send for a hazard area."""
 
-    group: str = Field(
+    group: Text = Field(
         default="all",
         description="all, vulnerable, elderly_alone, disabled, mobility_impaired or children",
     )
-    message: str | None = Field(
+    message: Text | None = Field(
         default=None, max_length=500, description="default: from the hazard"
     )
-    channel: str = Field(default="outbox", description="outbox (here); sms, wechat in production")
-    created_by: str | None = Field(
+    channel: Text = Field(default="outbox", description="outbox (here); sms, wechat in production")
+    created_by: Text | None = Field(
         default=None, max_length=64, description="over HTTP: always the caller's username"
     )
     families: bool = Field(
@@ -866,7 +873,7 @@ async def create_alert(
     engine: EngineDep,
     settings: SettingsDep,
     user: CurrentUser,
-    hazard_id: int,
+    hazard_id: Id,
     alert: Annotated[AlertIn, Body()] = AlertIn(),  # noqa: B008 - FastAPI body default
 ) -> Any:
     """Alert the residents of a hazard area (or one group), each told a safe shelter.
@@ -887,9 +894,9 @@ async def create_alert(
 class ConfirmIn(BaseModel):
     """A grid worker's confirmation that residents (or households) were reached."""
 
-    resident_ids: list[int] = Field(default_factory=list)
-    household_ids: list[int] = Field(default_factory=list)
-    note: str | None = Field(default=None, max_length=500)
+    resident_ids: list[BigId] = Field(default_factory=list)
+    household_ids: list[BigId] = Field(default_factory=list)
+    note: Text | None = Field(default=None, max_length=500)
 
 
 def _alert(engine: Engine, alert_id: int) -> store.AlertRow:
@@ -910,7 +917,7 @@ def _alert_in_area(engine: Engine, user: Principal, alert_id: int) -> pd.DataFra
 
 @router.post("/api/alerts/{alert_id}/confirm")
 async def confirm_alert(
-    engine: EngineDep, user: CurrentUser, alert_id: int, body: ConfirmIn
+    engine: EngineDep, user: CurrentUser, alert_id: Id, body: ConfirmIn
 ) -> dict[str, Any]:
     """Record that residents were reached (已通知到位); answers the grid's status after it.
 
@@ -965,7 +972,7 @@ async def confirm_alert(
 async def get_alert(
     engine: EngineDep,
     user: CurrentUser,
-    alert_id: int,
+    alert_id: Id,
     recipients: Annotated[bool, Query(description="also list every recipient")] = False,
 ) -> dict[str, Any]:
     """An alert: who sent what when, and per grid how many were reached and who is pending.
@@ -1007,13 +1014,13 @@ class PositionIn(BaseModel):
 
     lon: float = Field(description="longitude, degrees (checked against the service area)")
     lat: float = Field(description="latitude, degrees")
-    coord_type: str = Field(default="wgs84", description=", ".join(COORD_TYPES))
+    coord_type: Text = Field(default="wgs84", description=", ".join(COORD_TYPES))
     at: datetime | None = Field(default=None, description=f"default now ({ISO})")
 
 
 @router.post("/api/workers/{worker_id}/position", status_code=201)
 async def worker_position(
-    engine: EngineDep, settings: SettingsDep, user: CurrentUser, worker_id: int, body: PositionIn
+    engine: EngineDep, settings: SettingsDep, user: CurrentUser, worker_id: Id, body: PositionIn
 ) -> dict[str, Any]:
     """Record where a grid worker is; the live map shows each worker's latest position.
 
@@ -1473,8 +1480,8 @@ def gather_daily(engine: Engine, area: store.AreaRow, day: Any) -> Any:
 async def daily_report(
     engine: EngineDep,
     user: CurrentUser,
-    street: Annotated[str | None, Query(description="street code (9 digits)")] = None,
-    community: Annotated[str | None, Query(description="community code (12 digits)")] = None,
+    street: Annotated[Text | None, Query(description="street code (9 digits)")] = None,
+    community: Annotated[Text | None, Query(description="community code (12 digits)")] = None,
     date: Annotated[str | None, Query(description="YYYY-MM-DD (China time); default today")] = None,
 ) -> HTMLResponse:
     """The daily situation report (每日态势报告) of a street or community: charts and a map.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import text
 
@@ -12,6 +12,7 @@ import shapely
 
 from analysis.service_area import service_areas
 from api.deps import EngineDep, SettingsDep
+from api.inputs import BigId
 from api.walking import walking_state
 
 router = APIRouter(prefix="/api/facilities", tags=["facilities"])
@@ -26,7 +27,7 @@ async def service_area(
     request: Request,
     engine: EngineDep,
     settings: SettingsDep,
-    facility_id: Annotated[int, Path(ge=1)],
+    facility_id: BigId,
     minutes: Annotated[
         list[int] | None, Query(description="walking minutes; default 5, 10, 15")
     ] = None,

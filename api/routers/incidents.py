@@ -18,6 +18,7 @@ from api.auth import CurrentUser
 from api.deps import EngineDep, SettingsDep
 from api.errors import NotFound
 from api.grid_snapshot import grid_snapshot
+from api.inputs import INT8_MAX, BigId, Id, Text
 from api.intake import Filed, Report, categories, file_report, file_reports, read_hotline_csv
 from etl.photos import PhotoRejected, check_photo
 from gis import incident_store
@@ -33,17 +34,17 @@ router = APIRouter(tags=["incidents"])
 class NewIncident(BaseModel):
     """A report as the resident app, a worker's tablet or a staff member sends it."""
 
-    category_code: str = Field(description="a code of GET /api/categories, e.g. 10101")
-    description: str = Field(min_length=1, max_length=2000)
+    category_code: Text = Field(description="a code of GET /api/categories, e.g. 10101")
+    description: Text = Field(min_length=1, max_length=2000)
     lon: float
     lat: float
-    coord_type: str = Field("wgs84", description=f"one of {', '.join(COORD_TYPES)}")
+    coord_type: Text = Field("wgs84", description=f"one of {', '.join(COORD_TYPES)}")
     source: Literal["patrol", "resident_app", "hotline_12345"] | None = Field(
         None, description="default: resident_app for residents, patrol for grid workers"
     )
-    address: str | None = Field(None, max_length=500)
-    contact_name: str | None = Field(None, max_length=100)
-    contact_phone: str | None = Field(None, max_length=32)
+    address: Text | None = Field(None, max_length=500)
+    contact_name: Text | None = Field(None, max_length=100)
+    contact_phone: Text | None = Field(None, max_length=32)
     reported_at: datetime | None = Field(None, description="default: now (with time zone)")
 
 
@@ -145,11 +146,11 @@ async def report_incident(
 async def list_incidents(
     engine: EngineDep,
     user: CurrentUser,
-    state: Annotated[list[str] | None, Query(description="states to include")] = None,
-    category_code: str | None = None,
-    assignee_id: int | None = None,
+    state: Annotated[list[Text] | None, Query(description="states to include")] = None,
+    category_code: Text | None = None,
+    assignee_id: Id | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=INT8_MAX)] = 0,
 ) -> list[dict[str, Any]]:
     """The incidents the user may see, newest first."""
     unknown = sorted(set(state or ()) - set(INCIDENT_STATES))
@@ -181,7 +182,7 @@ async def list_incidents(
 
 
 @router.get("/api/incidents/{incident_id}")
-async def get_incident(incident_id: int, engine: EngineDep, user: CurrentUser) -> dict[str, Any]:
+async def get_incident(incident_id: BigId, engine: EngineDep, user: CurrentUser) -> dict[str, Any]:
     """One incident with its full history, photos and the actions the user may take."""
 
     def read() -> dict[str, Any]:
@@ -195,15 +196,15 @@ async def get_incident(incident_id: int, engine: EngineDep, user: CurrentUser) -
 class ActionRequest(BaseModel):
     """An action on a case: one of the life-cycle actions, with what it needs."""
 
-    action: str = Field(description=f"one of {', '.join(ACTIONS)}")
-    note: str | None = Field(None, max_length=2000)
-    assignee_id: int | None = Field(None, description="the worker, to dispatch or reassign")
+    action: Text = Field(description=f"one of {', '.join(ACTIONS)}")
+    note: Text | None = Field(None, max_length=2000)
+    assignee_id: Id | None = Field(None, description="the worker, to dispatch or reassign")
     rating: int | None = Field(None, description="1–5, to rate")
 
 
 @router.post("/api/incidents/{incident_id}/actions")
 async def take_action(
-    incident_id: int,
+    incident_id: BigId,
     body: ActionRequest,
     request: Request,
     engine: EngineDep,
@@ -233,7 +234,7 @@ async def take_action(
 
 @router.get("/api/incidents/{incident_id}/recommendation")
 async def recommend_worker(
-    incident_id: int,
+    incident_id: BigId,
     request: Request,
     engine: EngineDep,
     settings: SettingsDep,
@@ -333,12 +334,12 @@ async def redispatch(
 class MergeRequest(BaseModel):
     """Merge this report into the case it repeats."""
 
-    into: int
+    into: BigId
 
 
 @router.post("/api/incidents/{incident_id}/merge")
 async def merge_incident(
-    incident_id: int, body: MergeRequest, engine: EngineDep, user: CurrentUser
+    incident_id: BigId, body: MergeRequest, engine: EngineDep, user: CurrentUser
 ) -> dict[str, Any]:
     """Merge a duplicate report into another case; both histories are kept."""
     return await run_in_threadpool(casework.merge, engine, user, incident_id, body.into)
@@ -352,7 +353,7 @@ class GridConfirmation(BaseModel):
 
 @router.post("/api/incidents/{incident_id}/grid")
 async def confirm_incident_grid(
-    incident_id: int,
+    incident_id: BigId,
     body: GridConfirmation,
     engine: EngineDep,
     settings: SettingsDep,
@@ -371,7 +372,7 @@ async def confirm_incident_grid(
 
 @router.post("/api/incidents/{incident_id}/photos", status_code=201)
 async def add_photos(
-    incident_id: int,
+    incident_id: BigId,
     engine: EngineDep,
     settings: SettingsDep,
     user: CurrentUser,
@@ -422,7 +423,7 @@ async def add_photos(
 
 @router.get("/api/incidents/{incident_id}/photos/{photo_id}")
 async def get_photo(
-    incident_id: int, photo_id: int, engine: EngineDep, user: CurrentUser
+    incident_id: BigId, photo_id: BigId, engine: EngineDep, user: CurrentUser
 ) -> Response:
     """One photo of a case the user may see."""
 

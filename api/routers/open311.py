@@ -56,7 +56,7 @@ from gis import clock, incident_store, open311_store
 from gis.coords import CoordTypeError, from_wgs84
 from gis.incident_store import IncidentNotFound
 from gis.times import check_time
-from gis.validate import ValidationError
+from gis.validate import ValidationError, text_problem
 from grids.access import Forbidden, Principal, incident_filter, may_see_incident
 from grids.categories import Category
 from grids.incidents import SHANGHAI, STATE_NAMES_ZH, InvalidInput
@@ -242,9 +242,14 @@ async def _fields(request: Request) -> dict[str, str]:
             body = body[0]
         if not isinstance(body, dict):
             raise Open311Error(400, "the JSON body must be an object of request fields")
-        return {str(k): "" if v is None else str(v) for k, v in body.items()}
-    form = await request.form()
-    return {k: v for k, v in form.items() if isinstance(v, str)}
+        fields = {str(k): "" if v is None else str(v) for k, v in body.items()}
+    else:
+        form = await request.form()
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    wrong = [f"{k!r} {problem}" for k, v in fields.items() if (problem := text_problem(v))]
+    if wrong:
+        raise Open311Error(400, *wrong)
+    return fields
 
 
 # ------------------------------------------------------------------ discovery

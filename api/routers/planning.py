@@ -30,6 +30,7 @@ from analysis import coverage as cv
 from analysis.network import RoadNetwork
 from api.auth import CurrentUser
 from api.deps import EngineDep, SettingsDep
+from api.inputs import INT4_MAX, BigId, Text
 from api.walking import walking_state
 from gis import clock, plan_store
 from gis.coords import to_wgs84
@@ -184,13 +185,13 @@ def _access_cells_geojson(
 class DemandAccessRequest(BaseModel):
     """Access for demand a planner brings (a census grid …) instead of the residents."""
 
-    kind: str
-    group: str | None = None
+    kind: Text
+    group: Text | None = None
     demand: dict[str, Any] = Field(
         description="GeoJSON FeatureCollection of points or polygons with an 'everyone' "
         "property (people) and any of elderly_60, elderly_80, children, disabled"
     )
-    coord_type: str = "wgs84"
+    coord_type: Text = "wgs84"
     top: int = Field(default=20, ge=1, le=500)
 
 
@@ -221,10 +222,10 @@ class Site(BaseModel):
 
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
-    name: str | None = None
-    capacity: int | None = Field(default=None, ge=0)
+    name: Text | None = None
+    capacity: int | None = Field(default=None, ge=0, le=INT4_MAX)
     cost: float | None = Field(default=None, ge=0)
-    site_id: str | None = Field(default=None, description="your id for excluding it")
+    site_id: Text | None = Field(default=None, description="your id for excluding it")
 
 
 def _sites_frame(sites: list[Site], coord_type: str, source: str) -> pd.DataFrame:
@@ -249,18 +250,18 @@ def _sites_frame(sites: list[Site], coord_type: str, source: str) -> pd.DataFram
 class SolveRequest(BaseModel):
     """Where should new facilities go (选址)."""
 
-    kind: str = Field(description="facility kind, e.g. elder_care")
-    group: str | None = Field(default=None, description="whose demand; default the standard's")
-    model: str = Field(default="mclp", description=f"one of {', '.join(cv.MODELS)}")
+    kind: Text = Field(description="facility kind, e.g. elder_care")
+    group: Text | None = Field(default=None, description="whose demand; default the standard's")
+    model: Text = Field(default="mclp", description=f"one of {', '.join(cv.MODELS)}")
     p: int = Field(default=3, ge=1, le=200, description="new sites (not for lscp)")
-    candidates: str = Field(
+    candidates: Text = Field(
         default="cells",
         description="'cells' (H3 cells with people), 'buildings:<use>' (e.g. buildings:public)"
         " or 'sites' (the sites given below)",
     )
     sites: list[Site] = Field(default_factory=list, description="candidate sites, e.g. a file")
-    coord_type: str = "wgs84"
-    exclude: list[str] = Field(default_factory=list, description="site_id values not allowed")
+    coord_type: Text = "wgs84"
+    exclude: list[Text] = Field(default_factory=list, description="site_id values not allowed")
     unserved_minutes: float | None = Field(
         default=None,
         gt=0,
@@ -271,7 +272,7 @@ class SolveRequest(BaseModel):
         default=None, ge=0, description="capacity of a new site where none is given (unlimited)"
     )
     time_limit: float = Field(default=30.0, gt=0, le=600)
-    save_as: str | None = Field(default=None, description="save the result as a scenario")
+    save_as: Text | None = Field(default=None, description="save the result as a scenario")
 
 
 def _candidates(engine: Engine, demand: pd.DataFrame, body: SolveRequest, group: str) -> Any:
@@ -381,12 +382,12 @@ def _solve(
 class ScenarioRequest(BaseModel):
     """A plan to save: sites added and facilities removed."""
 
-    name: str = Field(min_length=1, max_length=200)
-    kind: str
+    name: Text = Field(min_length=1, max_length=200)
+    kind: Text
     add: list[Site] = Field(default_factory=list)
-    remove: list[int] = Field(default_factory=list, description="facility ids closed")
-    coord_type: str = "wgs84"
-    description: str | None = None
+    remove: list[BigId] = Field(default_factory=list, description="facility ids closed")
+    coord_type: Text = "wgs84"
+    description: Text | None = None
 
 
 def _save(engine: Engine, body: ScenarioRequest) -> dict[str, Any]:
@@ -539,13 +540,13 @@ async def list_scenarios(engine: EngineDep, kind: str | None = None) -> list[dic
 
 
 @router.get("/api/planning/scenarios/{key}")
-async def get_scenario(engine: EngineDep, key: str) -> dict[str, Any]:
+async def get_scenario(engine: EngineDep, key: Text) -> dict[str, Any]:
     """One saved plan, by id or name."""
     return _scenario_dict(await run_in_threadpool(_load, engine, key))
 
 
 @router.delete("/api/planning/scenarios/{key}", status_code=204)
-async def delete_scenario(engine: EngineDep, key: str) -> Response:
+async def delete_scenario(engine: EngineDep, key: Text) -> Response:
     """Delete a saved plan."""
     scenario = await run_in_threadpool(_load, engine, key)
     await run_in_threadpool(plan_store.delete_scenario, engine, scenario["id"])
@@ -558,7 +559,7 @@ async def compare(
     engine: EngineDep,
     settings: SettingsDep,
     kind: KindQ,
-    scenario: Annotated[list[str] | None, Query(description="scenario ids or names")] = None,
+    scenario: Annotated[list[Text] | None, Query(description="scenario ids or names")] = None,
 ) -> dict[str, Any]:
     """Today and each plan side by side: people served per group, walking times, cost."""
     table, _, _, _ = await run_in_threadpool(
@@ -627,7 +628,7 @@ async def compare_page(
     engine: EngineDep,
     settings: SettingsDep,
     kind: KindQ,
-    scenario: Annotated[str, Query(description="the scenario (id or name) shown after")],
+    scenario: Annotated[Text, Query(description="the scenario (id or name) shown after")],
     group: GroupQ = None,
 ) -> HTMLResponse:
     """Before and after one plan (现状 / 规划后) on a map, with the comparison table."""

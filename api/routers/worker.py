@@ -52,6 +52,7 @@ from api import casework
 from api.auth import CurrentUser
 from api.deps import EngineDep, SettingsDep
 from api.errors import NotFound
+from api.inputs import BigId, Text
 from api.walking import walking_state
 from gis import clock, incident_store, worker_store
 from gis.coords import COORD_TYPES, to_wgs84
@@ -439,7 +440,7 @@ async def route_to_task(
     engine: EngineDep,
     settings: SettingsDep,
     user: CurrentUser,
-    task: Annotated[int, Query(description="the task (incident) id")],
+    task: Annotated[BigId, Query(description="the task (incident) id")],
     lon: Lon = None,
     lat: Lat = None,
     coord_type: CoordType = "wgs84",
@@ -455,7 +456,7 @@ class CheckIn(BaseModel):
 
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
-    coord_type: str = Field("wgs84", description=f"one of {', '.join(COORD_TYPES)}")
+    coord_type: Text = Field("wgs84", description=f"one of {', '.join(COORD_TYPES)}")
 
 
 class CheckInAnswer(BaseModel):
@@ -522,7 +523,7 @@ def _checkin(
 
 @router.post("/api/worker/tasks/{task_id}/checkin", response_model=CheckInAnswer)
 async def check_in(
-    task_id: int, body: CheckIn, engine: EngineDep, settings: SettingsDep, user: CurrentUser
+    task_id: BigId, body: CheckIn, engine: EngineDep, settings: SettingsDep, user: CurrentUser
 ) -> CheckInAnswer:
     """Check in at one of my tasks (签到): accepted within the tolerance, recorded either way."""
     return await run_in_threadpool(_checkin, engine, settings, user, task_id, body)

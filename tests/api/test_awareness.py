@@ -434,6 +434,52 @@ def test_nan_or_infinite_vertices_are_a_422_naming_the_geometry_and_store_nothin
     assert _hazard_count(engine) == before
 
 
+def test_a_nul_in_a_hazard_name_is_a_422_naming_it(
+    district: dict, engine: Engine, live_server: LiveServer, admin: dict
+) -> None:
+    feature = {
+        "type": "Feature",
+        "properties": {"name": "台风\x00海葵"},
+        "geometry": mapping(_typhoon_wgs84(engine)),
+    }
+    before = _hazard_count(engine)
+    for params, body in [
+        ({}, feature),
+        ({"name": "台风\x00海葵"}, {**feature, "properties": {}}),
+    ]:
+        r = httpx.post(
+            f"{live_server.url}/api/hazards",
+            params={"kind": "typhoon", "severity": 3, **params},
+            json=body,
+            headers=admin,
+            timeout=60,
+        )
+        assert r.status_code == 422, r.text
+        assert "name" in r.json()["detail"] and "NUL" in r.json()["detail"]
+    assert _hazard_count(engine) == before
+
+
+def test_hazard_ids_beyond_the_integer_key_are_422_on_every_sub_path(
+    district: dict, live_server: LiveServer, admin: dict
+) -> None:
+    for method, tail in [
+        ("GET", ""),
+        ("GET", "/impact"),
+        ("GET", "/check-on"),
+        ("POST", "/alerts"),
+    ]:
+        for hazard_id in (2**31, 2**63, -1):
+            r = httpx.request(
+                method, f"{live_server.url}/api/hazards/{hazard_id}{tail}", json={}, headers=admin
+            )
+            assert r.status_code == 422, r.text
+            assert ["path", "hazard_id"] in [e["loc"] for e in r.json()["errors"]]
+        largest = httpx.request(
+            method, f"{live_server.url}/api/hazards/{2**31 - 1}{tail}", json={}, headers=admin
+        )
+        assert largest.status_code == 404, largest.text  # fits the key: merely unknown
+
+
 def test_aggregates_by_grid_match_the_database(
     district: dict, engine: Engine, live_server: LiveServer, admin: dict
 ) -> None:
@@ -621,6 +667,8 @@ def test_the_daily_report_of_a_community_has_figures_charts_and_a_map(
         f"{live_server.url}/reports/daily", params={"community": "1"}, headers=admin
     )
     assert unknown.status_code == 404
+    nul = httpx.get(f"{live_server.url}/reports/daily", params={"street": "3\x00"}, headers=admin)
+    assert nul.status_code == 422 and "query.street" in nul.json()["detail"]
     both = httpx.get(
         f"{live_server.url}/reports/daily",
         params={"community": community["code"], "street": street["code"]},

@@ -66,3 +66,20 @@ def test_hotline_import_refuses_a_bad_file_and_files_a_good_one(
     assert after[0] == before + 1
     job = run_wangge(database_url, "incidents", "escalate")
     assert job.returncode == 0 and "escalated" in job.stderr
+
+
+def test_hotline_import_of_a_nul_byte_is_one_clear_line_and_no_traceback(
+    district: dict, database_url: str, engine: Engine, tmp_path
+) -> None:
+    b = district["building"].geometry.iloc[3].representative_point()
+    nul = tmp_path / "nul.csv"
+    nul.write_bytes(f"category_code,description,lon,lat\n10102,路灯\x00不亮,{b.x},{b.y}\n".encode())
+    with engine.connect() as conn:
+        before = conn.execute(text("SELECT count(*) FROM incident")).scalar()
+    done = run_wangge(database_url, "incidents", "import-hotline", str(nul), "--as", "admin")
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr + done.stdout
+    [line] = [x for x in done.stderr.splitlines() if "NUL" in x]
+    assert "row 1" in line and "'description'" in line
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM incident")).scalar() == before

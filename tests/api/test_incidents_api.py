@@ -303,6 +303,20 @@ def _incidents(engine: Engine) -> int:
         return conn.execute(text("SELECT count(*) FROM incident")).scalar_one()
 
 
+@pytest.mark.parametrize("field", ["description", "address", "contact_name", "contact_phone"])
+def test_a_nul_in_a_text_field_is_a_422_naming_it_and_nothing_is_stored(
+    live_server: LiveServer, people: dict, engine: Engine, field: str
+) -> None:
+    lon, lat = people["point"]
+    before = _incidents(engine)
+    r = _report(live_server, people["resident"], lon, lat, **{field: "井盖\x00缺失"})
+    assert r.status_code == 422, r.text
+    problem = r.json()
+    assert [e["loc"] for e in problem["errors"]] == [["body", field]]
+    assert f"body.{field}" in problem["detail"] and "NUL" in problem["detail"]
+    assert _incidents(engine) == before
+
+
 def test_a_lone_surrogate_or_a_body_of_any_bytes_is_a_422_never_a_500(
     live_server: LiveServer, people: dict, engine: Engine
 ) -> None:
@@ -342,6 +356,29 @@ def test_photos_sent_as_plain_form_fields_are_a_422_naming_files(
         assert any(e["loc"][:2] == ["body", "files"] for e in r.json()["errors"]), r.text
     detail = httpx.get(f"{live_server.url}/api/incidents/{case}", headers=people["resident"])
     assert detail.json()["photos"] == []
+
+
+def test_a_nul_in_a_hotline_csv_names_its_row_and_column_and_files_nothing(
+    live_server: LiveServer, people: dict, engine: Engine
+) -> None:
+    lon, lat = people["point"]
+    csv = (
+        "category_code,description,lon,lat,address,contact_phone\n"
+        f"10102,路灯不亮,{lon},{lat},文一西路,13912345678\n"
+        f"10102,路灯\x00不亮,{lon},{lat},,\n"
+        f"10102,路灯不亮,{lon},{lat},文一西路,139\x0012345678\n"
+    )
+    before = _incidents(engine)
+    r = httpx.post(
+        f"{live_server.url}/api/incidents/hotline",
+        files={"file": ("12345.csv", csv.encode(), "text/csv")},
+        headers=people["staff"],
+    )
+    assert r.status_code == 422, r.text
+    found = {(p["row"], p["field"]): p["message"] for p in r.json()["problems"]}
+    assert set(found) == {(2, "description"), (3, "contact_phone")}
+    assert all("NUL" in m for m in found.values())
+    assert _incidents(engine) == before
 
 
 def test_two_taps_on_one_task_one_wins_nothing_lost(

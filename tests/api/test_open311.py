@@ -262,6 +262,36 @@ def test_bad_requests_get_the_spec_error_array(
     assert len(after) == len(before)  # nothing was filed
 
 
+def _requests(h: dict) -> list:
+    return httpx.get(f"{h['url']}/requests.json", params={"api_key": h["key"]}).json()
+
+
+@pytest.mark.parametrize("field", ["description", "address_string", "last_name", "phone", "email"])
+def test_a_nul_in_a_request_field_is_a_400_naming_it_and_nothing_is_filed(
+    hotline: dict, field: str
+) -> None:
+    before = _requests(hotline)
+    says = _errors(_file(hotline, **{field: "文二路\x00 88 号"}), 400)
+    assert field in says and "NUL" in says
+    assert len(_requests(hotline)) == len(before)
+
+
+def test_a_lone_surrogate_in_a_json_request_is_a_400_naming_the_field(hotline: dict) -> None:
+    before = _requests(hotline)
+    fields = (
+        f'"api_key": "{hotline["key"]}", "service_code": "10101", '
+        f'"lat": {hotline["lat"]}, "long": {hotline["lon"]}'
+    )
+    r = httpx.post(
+        f"{hotline['url']}/requests.json",
+        content=("{" + fields + ', "description": "\\ud800 x"}').encode(),  # JSON's escape
+        headers={"content-type": "application/json"},
+    )
+    says = _errors(r, 400)
+    assert "description" in says and "surrogate" in says
+    assert len(_requests(hotline)) == len(before)
+
+
 def test_reads_need_a_key_and_bad_filters_are_400(hotline: dict) -> None:
     assert "api_key" in _errors(httpx.get(f"{hotline['url']}/requests.json"), 403)
     assert _errors(httpx.get(f"{hotline['url']}/requests/1.json"), 403)
