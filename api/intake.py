@@ -372,7 +372,14 @@ def read_hotline_csv(data: bytes) -> list[Report]:
             continue
     else:  # pragma: no cover - gb18030 decodes any bytes
         raise InvalidInput("the file is neither UTF-8 nor GBK text")
-    reader = csv.DictReader(io.StringIO(content))
+    # newline="": a lone carriage return (old Mac exports) ends a line, as in a file
+    reader = csv.DictReader(io.StringIO(content, newline=""))
+    try:
+        records = list(reader)
+    except csv.Error as exc:
+        raise InvalidInput(
+            f"line {reader.line_num} of the CSV cannot be read ({exc}); save it again as CSV"
+        ) from None
     missing = [c for c in HOTLINE_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
         raise InvalidInput(
@@ -381,7 +388,7 @@ def read_hotline_csv(data: bytes) -> list[Report]:
         )
     reports: list[Report] = []
     problems: list[Problem] = []
-    for i, rec in enumerate(reader, start=1):
+    for i, rec in enumerate(records, start=1):
         for column in (*HOTLINE_COLUMNS, *HOTLINE_OPTIONAL):
             wrong = text_problem(rec.get(column) or "")
             if wrong is not None:

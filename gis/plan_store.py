@@ -232,7 +232,10 @@ def load_scenario(engine: Engine, key: int | str) -> dict[str, Any]:
     ScenarioNotFound
         When there is none.
     """
-    by_id = isinstance(key, int) or (isinstance(key, str) and key.isdigit())
+    # an id is ASCII digits that fit the integer key; any other text is a name
+    by_id = not isinstance(key, str) or (
+        key.isascii() and key.isdigit() and len(key) <= 10 and int(key) < 2**31
+    )
     where = "id = :k" if by_id else "name = :k"
     with engine.connect() as conn:
         row = (

@@ -434,7 +434,7 @@ def _opt(value: Any, cast: Any, name: str) -> Any:
         return None
     try:
         return cast(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise HTTPException(422, f"{name} {value!r} cannot be read: {exc}") from exc
 
 
@@ -1495,7 +1495,7 @@ async def daily_report(
 
     if (street is None) == (community is None):
         raise HTTPException(422, "give exactly one of street= or community= (its code)")
-    code = street or community
+    code = street if street is not None else community
     assert code is not None
     try:
         day = pd.Timestamp(date).date() if date else clock.now().date()

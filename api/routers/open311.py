@@ -420,8 +420,8 @@ def _row(engine: Engine, incident_id: int) -> dict[str, Any] | None:
 
 
 def _is_id(text: str) -> bool:
-    """Whether the text can be an incident id (digits that fit a bigint)."""
-    return text.isdigit() and int(text) < 2**63
+    """Whether the text can be an incident id (ASCII digits that fit a bigint)."""
+    return text.isascii() and text.isdigit() and len(text) <= 19 and int(text) < 2**63
 
 
 def _visible_row(engine: Engine, user: Principal, incident_id: int) -> dict[str, Any] | None:

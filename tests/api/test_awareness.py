@@ -667,6 +667,8 @@ def test_the_daily_report_of_a_community_has_figures_charts_and_a_map(
         f"{live_server.url}/reports/daily", params={"community": "1"}, headers=admin
     )
     assert unknown.status_code == 404
+    empty = httpx.get(f"{live_server.url}/reports/daily", params={"street": ""}, headers=admin)
+    assert empty.status_code == 404  # an empty code names no street: not a 500
     nul = httpx.get(f"{live_server.url}/reports/daily", params={"street": "3\x00"}, headers=admin)
     assert nul.status_code == 422 and "query.street" in nul.json()["detail"]
     both = httpx.get(

@@ -381,6 +381,20 @@ def test_a_nul_in_a_hotline_csv_names_its_row_and_column_and_files_nothing(
     assert _incidents(engine) == before
 
 
+def test_a_hotline_csv_with_old_mac_line_ends_is_read_row_by_row(
+    live_server: LiveServer, people: dict, engine: Engine
+) -> None:
+    lon, lat = people["point"]
+    csv = f"category_code,description,lon,lat\r10102,路灯不亮,{lon},{lat}\r10102,坐标错,abc,{lat}\r"
+    r = httpx.post(
+        f"{live_server.url}/api/incidents/hotline",
+        files={"file": ("12345.csv", csv.encode(), "text/csv")},
+        headers=people["staff"],
+    )
+    assert r.status_code == 422, r.text  # not a 500: each CR ends a row
+    assert [(p["row"], p["field"]) for p in r.json()["problems"]] == [(2, "lon")]
+
+
 def test_two_taps_on_one_task_one_wins_nothing_lost(
     live_server: LiveServer, people: dict, area: dict, engine: Engine
 ) -> None:

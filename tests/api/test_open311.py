@@ -292,6 +292,14 @@ def test_a_lone_surrogate_in_a_json_request_is_a_400_naming_the_field(hotline: d
     assert len(_requests(hotline)) == len(before)
 
 
+def test_digits_that_are_no_ascii_number_are_no_request_id(hotline: dict) -> None:
+    key = {"api_key": hotline["key"]}
+    for other in ("²", "١٢", "9" * 5000):
+        assert _errors(httpx.get(f"{hotline['url']}/requests/{other}.json", params=key), 404)
+        url = f"{hotline['url']}/requests.json"
+        assert _errors(httpx.get(url, params={**key, "service_request_id": other}), 400)
+
+
 def test_reads_need_a_key_and_bad_filters_are_400(hotline: dict) -> None:
     assert "api_key" in _errors(httpx.get(f"{hotline['url']}/requests.json"), 403)
     assert _errors(httpx.get(f"{hotline['url']}/requests/1.json"), 403)

@@ -299,6 +299,23 @@ def test_scenarios_are_saved_listed_and_deleted(
     assert gone.status_code == 404 and gone.headers["content-type"] == PROBLEM
 
 
+def test_a_scenario_key_that_is_no_id_is_a_name_and_capacities_fit_the_column(
+    planner: dict, district: dict, live_server: LiveServer
+) -> None:
+    for key in ("²", "9" * 30, str(2**31)):  # not ASCII, or beyond the integer key
+        r = _get(live_server, planner, f"/api/planning/scenarios/{key}")
+        assert r.status_code == 404 and r.headers["content-type"] == PROBLEM, r.text
+    site = {"lon": 120.0850, "lat": 30.3180, "capacity": 2**31}
+    body = {"name": "太大", "kind": "clinic", "add": [site]}
+    r = _post(live_server, planner, "/api/planning/scenarios", body)
+    assert r.status_code == 422, r.text
+    assert ["body", "add", 0, "capacity"] in [e["loc"] for e in r.json()["errors"]]
+    r = _post(live_server, planner, "/api/planning/scenarios", {**body, "name": "太\x00大"})
+    assert ["body", "name"] in [e["loc"] for e in r.json()["errors"]]
+    names = [s["name"] for s in _get(live_server, planner, "/api/planning/scenarios").json()]
+    assert "太大" not in names
+
+
 PLANNING_DOORS = [
     ("GET", "/api/planning/standards", {}),
     ("GET", "/api/planning/access", {"params": {"kind": "elder_care"}}),
