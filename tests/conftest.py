@@ -7,6 +7,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,20 +22,27 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 ARTIFACTS = REPO / "test-artifacts"
 
 
-@pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
-    """URL of a throwaway database with the schema migrated; dropped at the end."""
+@contextmanager
+def throwaway_database(prefix: str = "wangge_test") -> Iterator[str]:
+    """URL of a new database with the schema migrated; dropped on leaving."""
     base = cluster.ensure_server(get_settings())
-    name = f"wangge_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     url = cluster.server_url(base, name)
     cluster.ensure_database(url)
-    engine = create_engine(url)
-    upgrade(engine)
-    engine.dispose()
     try:
+        engine = create_engine(url)
+        upgrade(engine)
+        engine.dispose()
         yield url
     finally:
         _drop_database(base, name)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """URL of the session's throwaway database; dropped at the end."""
+    with throwaway_database() as url:
+        yield url
 
 
 def _drop_database(base: str, name: str) -> None:
