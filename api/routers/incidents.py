@@ -250,14 +250,11 @@ async def recommend_worker(
     )
 
 
-Id = Annotated[int, Field(ge=1, lt=2**63)]
-
-
 class RedispatchMove(BaseModel):
     """One move of a preview, sent back unchanged to confirm it (other fields are ignored)."""
 
-    incident_id: Id
-    version: Id | None = Field(description="the case's latest event id when previewed")
+    incident_id: BigId
+    version: BigId | None = Field(description="the case's latest event id when previewed")
     state: Literal["registered", "dispatched"]
     from_worker_id: Id | None
     to_worker_id: Id
@@ -276,7 +273,7 @@ class RedispatchRequest(BaseModel):
     include_dispatched: bool = Field(
         False, description="also move dispatched cases not yet started, if that is better"
     )
-    incident_ids: list[Id] | None = Field(
+    incident_ids: list[BigId] | None = Field(
         None, max_length=10_000, description="only these cases (default: the whole backlog)"
     )
     limit: int = Field(2000, ge=1, le=10_000)
