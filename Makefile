@@ -48,4 +48,4 @@ clean:
 		-type d -name __pycache__ -prune -exec rm -rf {} +
 
 stop-db:
-	$(PYTHON) -m gis.cluster stop
+	$(PYTHON) -m gis.db.cluster stop

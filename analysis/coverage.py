@@ -50,7 +50,7 @@ import shapely
 
 from analysis.nearest import ShelterIndex
 from analysis.network import FloatArray, IntArray, RoadNetwork
-from gis.models import FACILITY_KINDS
+from gis.db.models import FACILITY_KINDS
 from grids.locate import h3_cells
 
 __all__ = [

@@ -30,7 +30,7 @@ from api.routers import kpi as kpi_routes
 from api.routers import open311 as open311_routes
 from api.routers import worker as worker_routes
 from gis import clock
-from gis.db import describe_error, get_engine
+from gis.db.engine import describe_error, get_engine
 from gis.settings import Settings, get_settings
 from maps.assets import STATIC_DIR, STATIC_URL, VENDOR_DIR, VENDOR_URL
 

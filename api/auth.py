@@ -19,8 +19,8 @@ from sqlalchemy import Engine
 
 from api.deps import EngineDep
 from api.errors import Unauthorized
-from gis import access_store
-from gis.access_store import UserRow
+from gis.store import access_store
+from gis.store.access_store import UserRow
 from grids.access import Principal
 
 CACHE_SECONDS = 30.0

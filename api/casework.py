@@ -3,7 +3,7 @@
 The routers (incidents, worker tablet, Open311) and the command line all call these
 functions, so an incident is shown, moved and guarded the same way whichever door a
 user comes through.  Visibility is :mod:`grids.access`; legality is
-:mod:`grids.incidents`; storage is :mod:`gis.incident_store`.
+:mod:`grids.incidents`; storage is :mod:`gis.store.incident_store`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import h3
 
 from api.errors import NotFound
 from api.intake import categories
-from gis import access_store, clock, dispatch_store, incident_store
-from gis.incident_store import IncidentRow
+from gis import clock
+from gis.store import access_store, dispatch_store, incident_store
+from gis.store.incident_store import IncidentRow
 from grids import incidents as lifecycle
 from grids.access import (
     Forbidden,
@@ -186,7 +187,7 @@ def apply_step(
         off-duty worker to dispatch or reassign to.
     grids.access.Forbidden
         A worker to dispatch or reassign to who is outside the user's area (403).
-    gis.incident_store.StaleIncident
+    gis.store.incident_store.StaleIncident
         Someone else moved the case since it was read (409); nothing is written.
     """
     if step.assignee_id is not None:

@@ -12,7 +12,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from api.commands.common import console, fail, ready_engine, say
-from gis import clock, cluster
+from gis import clock
+from gis.db import cluster
 from gis.settings import get_settings
 
 app = typer.Typer(
@@ -47,7 +48,7 @@ def db_ensure() -> None:
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Create or migrate the schema (Alembic) up to a revision."""
-    from gis.migrate import current
+    from gis.db.migrate import current
 
     engine = ready_engine(migrate_to=revision)
     say(f"[db] schema at revision {current(engine)}")
@@ -56,7 +57,7 @@ def db_upgrade(revision: str = "head") -> None:
 @db_app.command("downgrade")
 def db_downgrade(revision: str = typer.Argument(..., help="target, e.g. 'base'")) -> None:
     """Take the schema back to a revision ('base' drops every table)."""
-    from gis.migrate import current, downgrade
+    from gis.db.migrate import current, downgrade
 
     engine = ready_engine(migrate_to=None)
     downgrade(engine, revision)

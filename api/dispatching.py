@@ -1,7 +1,7 @@
 """Choosing the worker (派遣): one case by the grid's rules, or a whole backlog at once.
 
 The rules and the optimisation are :mod:`analysis.dispatch`; this module gathers what
-they need (assignments, load, positions from :mod:`gis.dispatch_store`, walking times on
+they need (assignments, load, positions from :mod:`gis.store.dispatch_store`, walking times on
 the cached network) and records the outcome through :mod:`api.casework`, so a
 recommended dispatch is guarded and stored like any other step, its reason in the note.
 A backlog is first previewed (:func:`redispatch_preview`, nothing changes), then the
@@ -28,8 +28,9 @@ from analysis.network import RoadNetwork
 from api import casework
 from api.errors import NotFound
 from api.walking import walking_state
-from gis import clock, dispatch_store, incident_store
+from gis import clock
 from gis.settings import Settings
+from gis.store import dispatch_store, incident_store
 from grids import incidents as lifecycle
 from grids.access import Forbidden, Principal, require_staff, workers_in_area
 from grids.incidents import InvalidInput

@@ -21,10 +21,10 @@ from analysis.dispatch import DispatchInputError
 from analysis.hazard import HazardError
 from analysis.hotspots import HotspotError
 from analysis.location import LocationError
-from gis.cluster import DatabaseUnavailable
 from gis.coords import CoordTypeError
-from gis.db import describe_error
-from gis.incident_store import IncidentNotFound, StaleIncident
+from gis.db.cluster import DatabaseUnavailable
+from gis.db.engine import describe_error
+from gis.store.incident_store import IncidentNotFound, StaleIncident
 from gis.validate import ValidationError
 from grids.access import Forbidden
 from grids.incidents import IllegalTransition, InvalidInput, NotAllowed

@@ -18,8 +18,8 @@ from sqlalchemy import Engine
 import shapely
 from pyproj import Transformer
 
-from gis import grid_store, queries
 from gis.coords import local_metric_crs_for
+from gis.store import grid_store, queries
 from grids.locate import NO_GRID
 
 _lock = threading.Lock()

@@ -25,11 +25,12 @@ from sqlalchemy import Connection, Engine
 import h3
 
 from api.grid_snapshot import GridSnapshot
-from gis import clock, incident_store, queries
+from gis import clock
 from gis.coords import to_wgs84
-from gis.incident_store import EventRow, IncidentRow
-from gis.models import INCIDENT_SOURCES
+from gis.db.models import INCIDENT_SOURCES
 from gis.settings import Settings
+from gis.store import incident_store, queries
+from gis.store.incident_store import EventRow, IncidentRow
 from gis.times import time_problem
 from gis.validate import Problem, ValidationError, text_problem
 from grids.access import Principal

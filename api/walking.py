@@ -26,8 +26,9 @@ from shapely.geometry.base import BaseGeometry
 from analysis.hazard import HazardClosure, close_hazard
 from analysis.nearest import ShelterIndex
 from analysis.network import RoadNetwork
-from gis import awareness_store, clock, queries
+from gis import clock
 from gis.settings import Settings
+from gis.store import awareness_store, queries
 
 _TABLES = ("road_node", "road_edge", "facility", "shelter")
 _lock = threading.Lock()

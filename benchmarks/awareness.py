@@ -67,10 +67,10 @@ from analysis.hotspots import gi_star, k_ring_weights
 from analysis.network import RoadNetwork
 from etl.load import load_layers
 from etl.sample import generate_district
-from gis import cluster
-from gis.migrate import upgrade
-from gis.queries import road_network_frames
+from gis.db import cluster
+from gis.db.migrate import upgrade
 from gis.settings import get_settings
+from gis.store.queries import road_network_frames
 from grids.locate import cover_cells
 
 BENCH_DB = "wangge_bench_awareness"

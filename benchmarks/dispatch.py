@@ -58,8 +58,8 @@ from analysis.dispatch import COST_SCALE, assign_batch, assign_greedy, travel_ti
 from analysis.network import RoadNetwork
 from etl.load import load_layers
 from etl.sample import generate_district
-from gis import cluster
-from gis.migrate import upgrade
+from gis.db import cluster
+from gis.db.migrate import upgrade
 from gis.settings import get_settings
 
 REPO = Path(__file__).resolve().parent.parent

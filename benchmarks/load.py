@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from etl.load import load_layers
 from etl.sample import generate_district
-from gis import cluster
-from gis.migrate import upgrade
+from gis.db import cluster
+from gis.db.migrate import upgrade
 from gis.settings import get_settings
 
 BENCH_DB = "wangge_bench_load"

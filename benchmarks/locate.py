@@ -199,7 +199,7 @@ def _ewkb_copy(lon: np.ndarray, lat: np.ndarray) -> bytes:
 def run_postgis(grids: gpd.GeoDataFrame, lon: np.ndarray, lat: np.ndarray) -> dict[str, Any]:
     import psycopg
 
-    from gis import cluster
+    from gis.db import cluster
     from gis.settings import get_settings
 
     base = cluster.ensure_server(get_settings())

@@ -64,9 +64,9 @@ from analysis.nearest import ShelterIndex
 from analysis.network import RoadNetwork
 from etl.load import load_layers
 from etl.sample import generate_district
-from gis import cluster
 from gis.coords import local_metric_crs_for
-from gis.migrate import upgrade
+from gis.db import cluster
+from gis.db.migrate import upgrade
 from gis.settings import get_settings
 
 BENCH_DB = "wangge_bench_shelters"

@@ -24,9 +24,9 @@ from etl.gpkg import LayerFileError
 from etl.grid_versions import VersionReport, save_grid_versions
 from etl.layers import POLYGONAL, layers_to_wgs84
 from etl.load import LoadReport, load_layers
-from gis import grid_store
 from gis.coords import local_metric_crs_for
 from gis.settings import Settings, get_settings
+from gis.store import grid_store
 from gis.validate import Problem, ValidationError, check_crs, check_geometries
 from grids.codes import check_codes
 

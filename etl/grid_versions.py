@@ -18,8 +18,8 @@ import geopandas as gpd
 import shapely
 
 from etl.relocate import RelocateReport, relocate
-from gis import grid_store
 from gis.settings import Settings
+from gis.store import grid_store
 from grids.codes import GridCodeError, generate_codes
 
 

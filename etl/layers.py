@@ -3,7 +3,7 @@
 A *layer set* is a mapping of layer name to (Geo)DataFrame, as produced by
 :func:`etl.sample.generate_district` or read from a GeoPackage by
 :func:`etl.gpkg.read_layers`.  The names and columns are those of the tables in
-:mod:`gis.models`, with references written as codes and ids of the file (a grid
+:mod:`gis.db.models`, with references written as codes and ids of the file (a grid
 names its community by ``community_code``) rather than database keys.
 """
 
@@ -17,8 +17,8 @@ from sqlalchemy import Boolean, Column, DateTime, Float, Integer, String
 
 import geopandas as gpd
 
-from gis import models
 from gis.coords import geometries_to_wgs84
+from gis.db import models
 from gis.times import check_time_column
 from gis.validate import (
     ColumnKind,
@@ -199,7 +199,7 @@ def _kind(column: Column) -> ColumnKind | None:
 def column_kinds(spec: LayerSpec) -> dict[str, ColumnKind]:
     """The declared type of every column a layer's file may hold.
 
-    The types are those of the tables in :mod:`gis.models` (the one declaration of
+    The types are those of the tables in :mod:`gis.db.models` (the one declaration of
     the data model): the layer's own table, the tables in ``also_in``, and for a
     reference written as a code (``community_code``) the type of the column it names.
     """

@@ -27,8 +27,8 @@ import geopandas as gpd
 import shapely
 
 from etl.layers import layers_to_wgs84, referenced_keys, validate_layers
-from gis import models
-from gis.bulk import copy_frame, deferred_indexes
+from gis.db import models
+from gis.db.bulk import copy_frame, deferred_indexes
 from gis.settings import Settings, get_settings
 from gis.validate import Problem, ValidationError
 from grids.categories import DEFAULT_CATEGORIES

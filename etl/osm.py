@@ -1,6 +1,6 @@
 """Read an OpenStreetMap file (``.osm`` XML or ``.osm.pbf``) into road node and edge frames.
 
-The frames have the columns of ``road_node`` / ``road_edge`` (see :mod:`gis.models`)
+The frames have the columns of ``road_node`` / ``road_edge`` (see :mod:`gis.db.models`)
 and feed :meth:`analysis.network.RoadNetwork.from_frames`.
 
 Reader: **pyosmium** (PyPI ``osmium``), the Python binding of libosmium, maintained

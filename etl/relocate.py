@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 import shapely
 
-from gis.bulk import copy_frame
+from gis.db.bulk import copy_frame
 from gis.settings import Settings, get_settings
 from grids.locate import NO_GRID, h3_cells, ids_at, locate_points
 

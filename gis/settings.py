@@ -4,7 +4,7 @@
 is unset the system uses a local default that needs no configuration: the local
 PostgreSQL server on 127.0.0.1:5432, or, when none answers there, a private cluster
 that ``wangge db ensure`` starts in the project's data folder (see
-:mod:`gis.cluster`).
+:mod:`gis.db.cluster`).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ times with the same words: the field, the time and the accepted range.
 
 The reading
 -----------
-The database holds a wider, fixed range (:data:`gis.models.STORED_TIMES`, CHECK
+The database holds a wider, fixed range (:data:`gis.db.models.STORED_TIMES`, CHECK
 constraints of migration 0007), but rows older than those constraints may hold
 anything (``gis.db`` reads a value Python cannot hold, such as a year before 1 or
 ``infinity``, as the nearest one it can).  :func:`readable_times` turns the time columns
@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from gis import clock
-from gis.models import STORED_TIMES
+from gis.db.models import STORED_TIMES
 from gis.settings import Settings, get_settings
 from gis.validate import Problem, ValidationError
 
@@ -184,7 +184,7 @@ def readable_times(
 ) -> pd.DataFrame:
     """``frame`` with ``columns`` as tz-aware (UTC) nanosecond times, unreadable rows left out.
 
-    A row is left out when one of its times lies outside :data:`gis.models.STORED_TIMES`
+    A row is left out when one of its times lies outside :data:`gis.db.models.STORED_TIMES`
     or a ``required`` time is missing; a warning names the table and the rows, so that
     someone corrects them.
 

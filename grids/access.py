@@ -24,7 +24,7 @@ rule here says *whether*, the store records *that*.  Anything not visible is rep
 to the caller as "not found" (404), never as "forbidden with a hint", so a user cannot
 probe which incident ids exist outside their area.
 
-Pure: the ids a user's area covers are resolved by :mod:`gis.access_store` and handed
+Pure: the ids a user's area covers are resolved by :mod:`gis.store.access_store` and handed
 in as a :class:`Principal`.
 """
 
@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from gis.models import ROLES
+from gis.db.models import ROLES
 from grids.incidents import Actor
 
 #: Roles that see personal data of residents in their area in full (audited).

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from gis.models import INCIDENT_STATES
-from gis.models import ROLES as MODEL_ROLES
+from gis.db.models import INCIDENT_STATES
+from gis.db.models import ROLES as MODEL_ROLES
 from grids.categories import CATEGORY_BY_CODE, Category
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -1,7 +1,7 @@
 """Compute the incident KPIs of 考核 (结案率, 按期结案率, times, satisfaction) per group.
 
 Pure: DataFrames in, a DataFrame out, no database.  :func:`kpis` takes the ``incident``
-rows (as :mod:`gis.models` / ``etl.sample`` lay them out) and optionally their
+rows (as :mod:`gis.db.models` / ``etl.sample`` lay them out) and optionally their
 ``incident_event`` history, and returns one row per group with the columns of
 :data:`KPI_COLUMNS`; :data:`KPI_LABELS` names them in Chinese for printed reports.
 

@@ -404,8 +404,8 @@ def check_grids(
         communities given are checked for gaps.
     buildings
         Either building points (``grid_id`` nullable, ``households``; as
-        :func:`gis.grid_store.building_points` gives) or the records in no grid
-        (``kind``, ``id``, ``households``; :func:`gis.grid_store.records_in_no_grid`).
+        :func:`gis.store.grid_store.building_points` gives) or the records in no grid
+        (``kind``, ``id``, ``households``; :func:`gis.store.grid_store.records_in_no_grid`).
         Building points are in no grid when ``grid_id`` is null, or, when the grids
         carry no ``id`` (a file not loaded yet) or the frame has no ``grid_id``, when
         no grid covers them.  When ``grids`` has no ``households`` column, building

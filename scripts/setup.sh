@@ -223,5 +223,5 @@ if [ -f maps/package.json ]; then
 fi
 
 # ------------------------------------------------------------ database server
-"$VPY" -m gis.cluster ensure || die "no usable PostGIS database (see the message above)"
+"$VPY" -m gis.db.cluster ensure || die "no usable PostGIS database (see the message above)"
 say "done"

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine
 
-from gis import cluster
-from gis.migrate import upgrade
+from gis.db import cluster
+from gis.db.migrate import upgrade
 from gis.settings import get_settings
 
 REPO = Path(__file__).resolve().parent.parent

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from sqlalchemy import Engine
 
-from gis import cluster
+from gis.db import cluster
 from gis.settings import get_settings
 
 console = Console(stderr=True)
@@ -28,8 +28,8 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 def ready_engine(migrate_to: str | None = "head") -> Engine:
     """Ensure a server, the database and PostGIS; migrate to ``migrate_to``; the engine."""
-    from gis.db import get_engine
-    from gis.migrate import upgrade
+    from gis.db.engine import get_engine
+    from gis.db.migrate import upgrade
 
     try:
         url = cluster.ensure(get_settings())

@@ -32,7 +32,8 @@ def evacuate(
     from analysis.evacuation_lists import build_evacuation_lists
     from analysis.hazard import KIND_NAMES
     from analysis.network import NetworkError, RoadNetwork
-    from gis import awareness_store, clock, grid_store, queries
+    from gis import clock
+    from gis.store import awareness_store, grid_store, queries
 
     engine = ready_engine()
     nodes, edges = queries.road_network_frames(engine)

@@ -50,7 +50,7 @@ def check(
     buildings in no grid, grids outside the household band and incident outliers.
     Exits with status 1 when errors exceed the tolerances (to gate an import), else 0.
     """
-    from gis import grid_store
+    from gis.store import grid_store
     from grids.topology import CheckTolerances, check_grids
 
     try:

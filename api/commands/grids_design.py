@@ -65,8 +65,8 @@ def design(
     one farther from it): then --force is needed.
     """
     from etl.grid_versions import GridVersionError, save_grid_version
-    from gis import grid_store
     from gis.settings import get_settings
+    from gis.store import grid_store
     from grids.codes import generate_codes
     from grids.design import DesignError, design_grids, measure, naive_square_grid
 

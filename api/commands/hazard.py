@@ -20,7 +20,7 @@ KINDS_HELP = "typhoon, flood, fire or gas_leak"
 
 def _network(engine: Any) -> Any:
     from analysis.network import RoadNetwork
-    from gis import queries
+    from gis.store import queries
 
     nodes, edges = queries.road_network_frames(engine)
     if edges.empty:
@@ -73,9 +73,9 @@ def import_command(
     """Import a hazard area; refuse it when empty, invalid or outside the area served."""
     from etl.gpkg import LayerFileError
     from etl.hazard_files import read_hazard_file
-    from gis import awareness_store as store
     from gis.coords import CoordTypeError
-    from gis.models import HAZARD_KINDS
+    from gis.db.models import HAZARD_KINDS
+    from gis.store import awareness_store as store
     from gis.validate import ValidationError
 
     engine = ready_engine()
@@ -124,9 +124,9 @@ def simulate_command(
     import geopandas as gpd
     from shapely import box
 
-    from gis import awareness_store as store
     from gis.coords import local_metric_crs_for
-    from gis.models import HAZARD_KINDS
+    from gis.db.models import HAZARD_KINDS
+    from gis.store import awareness_store as store
 
     if kind not in HAZARD_KINDS:
         fail(f"--kind must be one of {', '.join(HAZARD_KINDS)}, not {kind!r}")
@@ -260,7 +260,7 @@ def alert_status_command(alert_id: Annotated[int, typer.Argument(help="alert id"
     """Per grid: how many were alerted, how many confirmed reached, who is still pending."""
     from rich.table import Table
 
-    from gis import awareness_store as store
+    from gis.store import awareness_store as store
 
     engine = ready_engine()
     row = store.read_alert(engine, alert_id)
@@ -287,7 +287,7 @@ def report_daily_command(
 ) -> None:
     """Write the daily situation report (每日态势报告) of a street or community."""
     from api.routers.awareness import gather_daily
-    from gis import awareness_store as store
+    from gis.store import awareness_store as store
     from maps.report import daily_report_html
 
     if (street is None) == (community is None):

@@ -26,8 +26,8 @@ def add_user(
 ) -> None:
     """Create a user (if missing) and print a new bearer token for them."""
     from api.auth import issue_token
-    from gis.access_store import UnknownUser
     from gis.settings import get_settings
+    from gis.store.access_store import UnknownUser
 
     days = days or get_settings().token_days
     engine = ready_engine()
@@ -44,8 +44,8 @@ def user_token(
     days: Annotated[int | None, typer.Option(help="days valid (WANGGE_TOKEN_DAYS)")] = None,
 ) -> None:
     """Print a new bearer token for an existing user (send it as 'Authorization: Bearer …')."""
-    from gis.access_store import UnknownUser, token_for
     from gis.settings import get_settings
+    from gis.store.access_store import UnknownUser, token_for
 
     days = days or get_settings().token_days
     engine = ready_engine()
@@ -64,8 +64,8 @@ def import_hotline(
     from api.auth import principal_of
     from api.grid_snapshot import read_snapshot
     from api.intake import file_reports, read_hotline_csv
-    from gis.access_store import user_by_name
     from gis.settings import get_settings
+    from gis.store.access_store import user_by_name
     from gis.validate import ValidationError
     from grids.access import Forbidden, require_staff
     from grids.incidents import InvalidInput
@@ -119,7 +119,7 @@ def print_demo_sign_ins(engine, base_url: str) -> None:
     """
     from sqlalchemy import text
 
-    from gis.access_store import issue_token
+    from gis.store.access_store import issue_token
 
     picks = {
         "admin": "SELECT id, username FROM app_user WHERE role = 'admin' ORDER BY id LIMIT 1",

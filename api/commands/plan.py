@@ -84,8 +84,8 @@ def _context(step: Any, demand_file: Path | None) -> tuple[Any, Any, Any, Any]:
 
     from analysis import coverage as cv
     from analysis.network import RoadNetwork
-    from gis import grid_store, plan_store, queries
     from gis.settings import get_settings
+    from gis.store import grid_store, plan_store, queries
     from gis.validate import ValidationError
 
     settings = get_settings()
@@ -145,7 +145,7 @@ def access_command(
 ) -> None:
     """Who lacks a facility within walking distance: by group, grid, capacity and equity."""
     from analysis import coverage as cv
-    from gis import plan_store
+    from gis.store import plan_store
 
     standards, kind, group = _setup(kind, group, standards_file)
     with _progress() as step:
@@ -242,8 +242,8 @@ def solve_command(
     import geopandas as gpd
 
     from analysis import coverage as cv
-    from gis import plan_store
-    from gis.models import BUILDING_USES
+    from gis.db.models import BUILDING_USES
+    from gis.store import plan_store
 
     standards, kind, group = _setup(kind, group, standards_file)
     with _progress() as step:
@@ -356,7 +356,7 @@ def compare_command(
 ) -> None:
     """Today (现状) and saved plans side by side: people served, walking times, cost."""
     from analysis import coverage as cv
-    from gis import plan_store
+    from gis.store import plan_store
 
     standards, kind, group = _setup(kind, group, standards_file)
     with _progress() as step:

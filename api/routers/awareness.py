@@ -4,7 +4,7 @@ Aggregates, hotspots, early warnings, hazard areas and their impact, check-on li
 alerts and confirmations, workers' positions, the live stream and wall-screen page,
 and the daily report.
 
-Handlers are thin: they read through :mod:`gis.awareness_store`, compute with the pure
+Handlers are thin: they read through :mod:`gis.store.awareness_store`, compute with the pure
 ``analysis`` modules and draw with ``maps``.
 
 Who may use which door is decided in :mod:`grids.access` alone (every route needs a
@@ -75,11 +75,12 @@ from api.errors import NotFound, problem
 from api.inputs import BigId, Id, Text
 from api.walking import walking_state
 from etl.hazard_files import hazard_from_geojson
-from gis import awareness_store as store
-from gis import clock, grid_store, queries
+from gis import clock
 from gis.coords import COORD_TYPES, to_wgs84
-from gis.models import ALERT_CHANNELS, HAZARD_KINDS
+from gis.db.models import ALERT_CHANNELS, HAZARD_KINDS
 from gis.settings import Settings
+from gis.store import awareness_store as store
+from gis.store import grid_store, queries
 from gis.times import check_time
 from gis.validate import text_problem
 from grids.access import (

@@ -14,8 +14,8 @@ import shapely
 
 from api.deps import EngineDep, SettingsDep
 from api.grid_snapshot import grid_snapshot
-from gis import grid_store
 from gis.coords import COORD_TYPES, to_wgs84
+from gis.store import grid_store
 from grids.locate import NO_GRID, h3_cells
 
 router = APIRouter(prefix="/api/grids", tags=["grids"])

@@ -9,8 +9,8 @@ from pydantic import BaseModel
 
 from api.deps import EngineDep
 from api.errors import problem
-from gis.db import check_database
-from gis.migrate import current
+from gis.db.engine import check_database
+from gis.db.migrate import current
 
 router = APIRouter(tags=["health"])
 

@@ -21,9 +21,9 @@ from api.grid_snapshot import grid_snapshot
 from api.inputs import INT8_MAX, BigId, Id, Text
 from api.intake import Filed, Report, categories, file_report, file_reports, read_hotline_csv
 from etl.photos import PhotoRejected, check_photo
-from gis import incident_store
 from gis.coords import COORD_TYPES
-from gis.models import INCIDENT_SOURCES, INCIDENT_STATES
+from gis.db.models import INCIDENT_SOURCES, INCIDENT_STATES
+from gis.store import incident_store
 from gis.validate import Problem, ValidationError
 from grids.access import Forbidden, incident_filter, require_staff
 from grids.incidents import ACTIONS, InvalidInput

@@ -26,7 +26,8 @@ from sqlalchemy import Engine
 
 from api.auth import CurrentUser
 from api.deps import EngineDep
-from gis import clock, kpi_store
+from gis import clock
+from gis.store import kpi_store
 from gis.times import check_time
 from grids.access import Principal, kpi_filter
 from grids.incidents import SHANGHAI, InvalidInput
@@ -37,7 +38,7 @@ router = APIRouter(tags=["kpi"])
 
 TITLE = "网格化管理考核报表"
 #: Breakdowns of the review.  ``grids.kpi.DIMENSIONS`` says which incident column each
-#: reads; ``community`` is the community code column of ``gis.kpi_store``.
+#: reads; ``community`` is the community code column of ``gis.store.kpi_store``.
 BREAKDOWNS: tuple[str, ...] = ("grid", "worker", "category", "source", "community", "period")
 LABELS_ZH: dict[str, str] = {**KPI_LABELS, "community": "社区"}
 SOURCE_NAMES_ZH = {"patrol": "网格员巡查", "resident_app": "居民上报", "hotline_12345": "12345热线"}

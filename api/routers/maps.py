@@ -8,8 +8,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import Engine
 
 from api.deps import EngineDep, SettingsDep
-from gis import grid_store, queries
 from gis.settings import Settings
+from gis.store import grid_store, queries
 from maps.assets import STATIC_DIR, STATIC_URL, VENDOR_DIR, VENDOR_URL, render_offline
 from maps.district import district_map
 

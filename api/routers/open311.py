@@ -52,9 +52,10 @@ from api.deps import EngineDep, SettingsDep
 from api.errors import NotFound, Unauthorized
 from api.grid_snapshot import grid_snapshot
 from api.intake import Report, categories, file_report
-from gis import clock, incident_store, open311_store
+from gis import clock
 from gis.coords import CoordTypeError, from_wgs84
-from gis.incident_store import IncidentNotFound
+from gis.store import incident_store, open311_store
+from gis.store.incident_store import IncidentNotFound
 from gis.times import check_time
 from gis.validate import ValidationError, text_problem
 from grids.access import Forbidden, Principal, incident_filter, may_see_incident

@@ -2,7 +2,7 @@
 
 Aggregates only (people per H3 cell, grid and community; no personal data).  The
 handlers are thin: each reads the request, calls a ``_…`` function that does the work
-with :mod:`gis.plan_store` and :mod:`analysis.coverage`, and answers.
+with :mod:`gis.store.plan_store` and :mod:`analysis.coverage`, and answers.
 
 Every route, JSON or page, is for the street office's planners — community staff,
 street staff and admins (:func:`grids.access.require_planner`, one dependency on the
@@ -32,9 +32,10 @@ from api.auth import CurrentUser
 from api.deps import EngineDep, SettingsDep
 from api.inputs import INT4_MAX, BigId, Text
 from api.walking import walking_state
-from gis import clock, plan_store
+from gis import clock
 from gis.coords import to_wgs84
 from gis.settings import Settings
+from gis.store import plan_store
 from grids.access import Principal, require_planner
 from maps.assets import render_offline
 from maps.coverage import access_cells, access_map, plan_map
@@ -198,8 +199,8 @@ class DemandAccessRequest(BaseModel):
 def _demand_from_geojson(engine: Engine, settings: Settings, body: DemandAccessRequest) -> Any:
     import geopandas as gpd
 
-    from gis import grid_store
     from gis.coords import geometries_to_wgs84
+    from gis.store import grid_store
 
     features = (
         body.demand.get("features") if body.demand.get("type") == "FeatureCollection" else None
@@ -285,7 +286,7 @@ def _candidates(engine: Engine, demand: pd.DataFrame, body: SolveRequest, group:
         return _sites_frame(body.sites, body.coord_type, "site")
     if source.startswith("buildings:"):
         use = source.split(":", 1)[1]
-        from gis.models import BUILDING_USES
+        from gis.db.models import BUILDING_USES
 
         if use not in BUILDING_USES:
             raise HTTPException(

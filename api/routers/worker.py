@@ -54,10 +54,11 @@ from api.deps import EngineDep, SettingsDep
 from api.errors import NotFound
 from api.inputs import BigId, Text
 from api.walking import walking_state
-from gis import clock, incident_store, worker_store
+from gis import clock
 from gis.coords import COORD_TYPES, to_wgs84
 from gis.settings import Settings
-from gis.worker_store import AGE_GROUP_NAMES_ZH, FLAGS_ZH
+from gis.store import incident_store, worker_store
+from gis.store.worker_store import AGE_GROUP_NAMES_ZH, FLAGS_ZH
 from grids.access import (
     Principal,
     identity_visible,
@@ -230,7 +231,7 @@ def _households(
 def _group_households(rows: pd.DataFrame, only_vulnerable: bool) -> list[dict[str, Any]]:
     """One entry per household with its residents, vulnerable households first.
 
-    ``rows`` is :func:`gis.worker_store.grid_residents`' answer: one row per resident,
+    ``rows`` is :func:`gis.store.worker_store.grid_residents`' answer: one row per resident,
     ordered by household.
     """
     households: dict[int, dict[str, Any]] = {}

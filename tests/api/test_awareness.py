@@ -24,9 +24,9 @@ from shapely.geometry import LineString, mapping, shape
 from api.auth import forget_cached_users, issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
-from gis import awareness_store as store
-from gis import grid_store
 from gis.coords import wgs84_to_gcj02
+from gis.store import awareness_store as store
+from gis.store import grid_store
 from tests.conftest import LiveServer, run_wangge
 
 TZ = ZoneInfo("Asia/Shanghai")

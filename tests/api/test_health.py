@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from gis.migrate import head
+from gis.db.migrate import head
 from tests.conftest import LiveServer
 
 

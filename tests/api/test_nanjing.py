@@ -66,7 +66,7 @@ def test_the_stored_network_keeps_homes_beside_the_tunnel_on_the_street(
     nanjing: LiveServer, engine: Engine
 ) -> None:
     from analysis.network import RoadNetwork
-    from gis import queries
+    from gis.store import queries
 
     with engine.connect() as conn:
         # the 水西门 trunk tunnel: stored below the ground, and not for walking

@@ -15,8 +15,9 @@ from analysis.network import RoadNetwork
 from api.auth import forget_cached_users, issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
-from gis import clock, plan_store, queries
+from gis import clock
 from gis.coords import wgs84_to_gcj02
+from gis.store import plan_store, queries
 from tests.conftest import LiveServer, empty_database, run_wangge
 
 PROBLEM = "application/problem+json"

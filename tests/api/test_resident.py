@@ -21,8 +21,9 @@ from analysis.network import RoadNetwork
 from api.auth import forget_cached_users, issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
-from gis import clock, queries
+from gis import clock
 from gis.coords import local_metric_crs_for, wgs84_to_gcj02
+from gis.store import queries
 from tests.browser import open_page
 from tests.conftest import LiveServer
 

@@ -14,7 +14,7 @@ import shapely
 
 from etl.sample import DEFAULT_END, LAYERS, generate_district
 from gis import clock
-from gis.models import (
+from gis.db.models import (
     ADMIN_LEVELS,
     BUILDING_USES,
     FACILITY_KINDS,

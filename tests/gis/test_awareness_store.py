@@ -16,7 +16,7 @@ import h3
 from shapely import box
 
 from etl.load import load_layers
-from gis import awareness_store as store
+from gis.store import awareness_store as store
 from tests.factories import MID, E, N, S, W, tiny_district
 
 TZ = ZoneInfo("Asia/Shanghai")

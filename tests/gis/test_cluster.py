@@ -1,4 +1,4 @@
-"""Tests of gis.cluster: URL resolution, database creation, the private cluster."""
+"""Tests of gis.db.cluster: URL resolution, database creation, the private cluster."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from gis import cluster
-from gis.cluster import (
+from gis.db import cluster
+from gis.db.cluster import (
     DatabaseUnavailable,
     connect_kwargs,
     display_url,

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Connection, Engine, text
 
 from etl.load import load_layers
-from gis.incident_store import (
+from gis.store.incident_store import (
     EventRow,
     IncidentNotFound,
     IncidentRow,

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.exc import DataError, IntegrityError, InternalError
 
-from gis import cluster
-from gis.migrate import current, downgrade, head, upgrade
+from gis.db import cluster
+from gis.db.migrate import current, downgrade, head, upgrade
 
 COMMUNITY = (
     "INSERT INTO admin_area (code, name, level, geom) VALUES "
@@ -111,7 +111,7 @@ def test_migrations_go_down_to_nothing_and_up_again(database_url: str) -> None:
 def test_the_migrations_match_the_models(engine: Engine) -> None:
     from alembic import command
 
-    from gis.migrate import alembic_config
+    from gis.db.migrate import alembic_config
 
     cfg = alembic_config(engine)
     with engine.begin() as conn:
@@ -120,7 +120,7 @@ def test_the_migrations_match_the_models(engine: Engine) -> None:
 
 
 def test_every_change_to_a_cached_table_bumps_its_version(engine: Engine) -> None:
-    from gis.queries import data_version
+    from gis.store.queries import data_version
 
     before = data_version(engine, ("facility",))
     with engine.begin() as conn:

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from gis import clock
-from gis.db import READ_FROM, READ_UNTIL, get_engine
+from gis.db.engine import READ_FROM, READ_UNTIL, get_engine
 from gis.settings import Settings
 from gis.times import check_time, check_time_column, readable_times, time_problem
 from gis.validate import ValidationError
@@ -141,8 +141,8 @@ def test_the_migration_keeps_old_rows_and_checks_new_ones(
     the constraints no row breaks are validated."""
     from sqlalchemy import create_engine
 
-    from gis import cluster
-    from gis.migrate import upgrade
+    from gis.db import cluster
+    from gis.db.migrate import upgrade
 
     name = f"wangge_test_0009_{os.getpid()}"
     admin = create_engine(

@@ -19,7 +19,7 @@ from shapely.geometry import LineString, Point, box
 from etl.grid_versions import save_grid_version
 from etl.load import load_layers
 from etl.sample import generate_district
-from gis import grid_store
+from gis.store import grid_store
 from grids.codes import generate_codes
 from grids.design import (
     Design,

@@ -15,7 +15,7 @@ import shapely
 from shapely.geometry import LineString, box
 
 from etl.load import load_layers
-from gis import grid_store
+from gis.store import grid_store
 from grids.design import Design, design_grids, measure, naive_square_grid
 from tests.conftest import SHARED_DATA, run_wangge
 from tests.grids.test_design import (

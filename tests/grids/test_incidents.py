@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gis.models import INCIDENT_STATES
-from gis.models import ROLES as MODEL_ROLES
+from gis.db.models import INCIDENT_STATES
+from gis.db.models import ROLES as MODEL_ROLES
 from grids.categories import CATEGORY_BY_CODE, Category
 from grids.incidents import (
     ACTION_OF,

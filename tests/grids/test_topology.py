@@ -22,7 +22,7 @@ from shapely import Point, box
 
 from etl.load import load_layers
 from etl.sample import generate_district
-from gis import grid_store
+from gis.store import grid_store
 from grids.topology import (
     DEFAULT_GATE_KINDS,
     KINDS,

@@ -16,8 +16,8 @@ from shapely.geometry import mapping
 from api.auth import forget_cached_users, issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
-from gis import awareness_store as store
-from gis import grid_store
+from gis.store import awareness_store as store
+from gis.store import grid_store
 from maps.assets import external_references
 from tests.browser import open_page
 from tests.conftest import LiveServer

@@ -1,6 +1,6 @@
 """Bulk reads of what the maps and pages show, as GeoDataFrames in EPSG:4326.
 
-Grids are read in :mod:`gis.grid_store`.
+Grids are read in :mod:`gis.store.grid_store`.
 
 No personal data is read here: these frames feed pages any signed-in user may see.
 """

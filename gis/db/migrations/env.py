@@ -5,7 +5,7 @@ from sqlalchemy import create_engine
 
 from geoalchemy2 import alembic_helpers
 
-from gis.models import metadata
+from gis.db.models import metadata
 
 config = context.config
 

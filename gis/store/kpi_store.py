@@ -4,7 +4,7 @@ The KPIs themselves are computed by ``grids.kpi.kpis`` from what this module ret
 here is only the SQL.  Which incidents a caller may review comes from
 ``grids.access.kpi_filter`` and is handed in as plain values (``everything``, grid ids, a
 worker id, a reporter id), the same visibility rule as
-:func:`gis.incident_store.list_incidents`.
+:func:`gis.store.incident_store.list_incidents`.
 
 A window (``start``/``end``) selects cases by the date that places them in a period of
 the review: by default their due date ``min(deadline, closed_at)`` (应结案日期: when the
@@ -20,7 +20,7 @@ from typing import Literal
 import pandas as pd
 from sqlalchemy import Connection, text
 
-from gis.incident_store import visibility
+from gis.store.incident_store import visibility
 from gis.times import readable_times
 
 __all__ = ["INCIDENT_COLUMNS", "KpiFrames", "area_name", "kpi_frames"]

@@ -24,8 +24,8 @@ from sqlalchemy import Connection, Engine, text
 import geopandas as gpd
 
 from gis import clock
-from gis.access_store import audit
-from gis.models import SRID
+from gis.db.models import SRID
+from gis.store.access_store import audit
 
 Bind = Engine | Connection
 Mask = Callable[[str | None], str | None]

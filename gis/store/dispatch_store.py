@@ -93,8 +93,9 @@ def backlog(
 
     ``ids`` limits them to those cases.  Columns ``id``, ``state``, ``assignee_id``,
     ``grid_id``, ``grid_code``, ``community_id``, ``priority``, ``deadline``, ``version``
-    (the id of the case's latest event, as :attr:`gis.incident_store.IncidentRow.last_event_id`),
-    ``lon``, ``lat``; most urgent first.
+    (the id of the case's latest event, as
+    :attr:`gis.store.incident_store.IncidentRow.last_event_id`), ``lon``, ``lat``; most urgent
+    first.
     """
     scope = "" if grid_ids is None else "AND i.grid_id = ANY(:grids)"
     only = "" if ids is None else "AND i.id = ANY(:ids)"

@@ -12,7 +12,7 @@ from psycopg.adapt import Loader
 from psycopg.pq import Format
 from sqlalchemy import Engine, create_engine, event, text
 
-from gis.cluster import resolve_url
+from gis.db.cluster import resolve_url
 from gis.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)

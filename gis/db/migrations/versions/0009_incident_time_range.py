@@ -1,4 +1,4 @@
-"""The database refuses incident times outside 1900–2200 (``gis.models.STORED_TIMES``).
+"""The database refuses incident times outside 1900–2200 (``gis.db.models.STORED_TIMES``).
 
 A report dated 9999-12-31 was once accepted and then broke every dashboard that reads
 incidents into pandas (nanosecond timestamps end in 2262).  The doors now check every

@@ -38,8 +38,8 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from gis import clock
-from gis.frames import nullable_cells
-from gis.models import SRID
+from gis.db.models import SRID
+from gis.store.frames import nullable_cells
 from gis.times import readable_times
 
 #: The NOTIFY channel the incident trigger speaks on.

@@ -3,7 +3,7 @@
 An Open311 request carries the agency responsible (our community), when it was last
 updated (its latest history step), the latest note, and a photo URL.  Listing up to
 1000 requests must not cost a query each, so they are read here for many incidents at
-once; the incidents themselves are listed by :func:`gis.incident_store.list_incidents`.
+once; the incidents themselves are listed by :func:`gis.store.incident_store.list_incidents`.
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from gis.access_store import token_digest
-from gis.models import SRID
+from gis.db.models import SRID
+from gis.store.access_store import token_digest
 
 #: The incident columns a transition may change besides ``state``.
 CHANGEABLE: frozenset[str] = frozenset(

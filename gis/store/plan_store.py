@@ -17,8 +17,8 @@ import pandas as pd
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from gis.frames import nullable_cells
-from gis.models import FACILITY_KINDS
+from gis.db.models import FACILITY_KINDS
+from gis.store.frames import nullable_cells
 
 
 class ScenarioNotFound(LookupError):

@@ -18,9 +18,9 @@ private cluster belongs to the ``postgres`` system user.  Its state is kept in
 
 Command line::
 
-    python -m gis.cluster ensure   # server + database + postgis; prints the URL
-    python -m gis.cluster stop     # stop the private cluster, if we started one
-    python -m gis.cluster url      # the URL resolve_url gives (password masked)
+    python -m gis.db.cluster ensure   # server + database + postgis; prints the URL
+    python -m gis.db.cluster stop     # stop the private cluster, if we started one
+    python -m gis.db.cluster url      # the URL resolve_url gives (password masked)
 """
 
 from __future__ import annotations
@@ -539,7 +539,7 @@ def _write_conf(pgdata: Path, port: int, owner: str | None) -> None:
     if len(f"{socket_dir}/.s.PGSQL.{port}") > MAX_SOCKET_PATH:
         socket_dir = ""  # path too long for a Unix socket: TCP only
     conf = (
-        "# Written by gis.cluster at every start; edit settings, not this file.\n"
+        "# Written by gis.db.cluster at every start; edit settings, not this file.\n"
         "listen_addresses = '127.0.0.1'\n"
         f"port = {port}\n"
         f"unix_socket_directories = '{socket_dir}'\n"
@@ -757,7 +757,7 @@ def ensure(settings: Settings | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``python -m gis.cluster ensure|stop|url``.
+    """Run ``python -m gis.db.cluster ensure|stop|url``.
 
     Parameters
     ----------
@@ -770,7 +770,7 @@ def main(argv: list[str] | None = None) -> int:
         The exit status.
     """
     parser = argparse.ArgumentParser(
-        prog="python -m gis.cluster", description=__doc__.split("\n")[0]
+        prog="python -m gis.db.cluster", description=__doc__.split("\n")[0]
     )
     parser.add_argument("command", choices=["ensure", "stop", "url"])
     args = parser.parse_args(argv)

@@ -1,4 +1,4 @@
-"""Initial schema: every table of gis.models, with PostGIS enabled.
+"""Initial schema: every table of gis.db.models, with PostGIS enabled.
 
 Revision ID: 0001
 Revises:

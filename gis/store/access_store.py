@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from gis import clock
-from gis.models import ROLES
+from gis.db.models import ROLES
 
 
 class UnknownUser(LookupError):

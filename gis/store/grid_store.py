@@ -18,7 +18,7 @@ import geopandas as gpd
 import shapely
 
 from gis import clock
-from gis.models import SRID
+from gis.db.models import SRID
 
 _COMMUNITY_FILTER = "(CAST(:community AS text) IS NULL OR c.code = :community)"
 

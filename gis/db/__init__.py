@@ -1,0 +1,1 @@
+"""The database machinery: engine, cluster, migrations and the table models."""
