@@ -27,7 +27,7 @@ from gis.db.engine import describe_error
 from gis.store.incident_store import IncidentNotFound, StaleIncident
 from gis.validate import ValidationError
 from grids.access import Forbidden
-from grids.incidents import IllegalTransition, InvalidInput, NotAllowed
+from grids.incidents import IllegalTransition, InvalidInput, NotAllowed, TooLarge
 
 PROBLEM = "application/problem+json"
 
@@ -83,6 +83,7 @@ def _plain_errors(exc: RequestValidationError) -> list[dict[str, object]]:
 SIMPLE: dict[type[Exception], tuple[int, str]] = {
     CoordTypeError: (422, "Unknown coordinate type"),
     InvalidInput: (422, "Invalid input"),
+    TooLarge: (413, "Too large"),
     NotFound: (404, "Not found"),
     IncidentNotFound: (404, "Not found"),
     Forbidden: (403, "Not allowed"),

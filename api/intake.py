@@ -10,15 +10,18 @@ step in one transaction.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import hashlib
 import io
+import json
 import math
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import Connection, Engine
 
@@ -35,7 +38,7 @@ from gis.times import time_problem
 from gis.validate import Problem, ValidationError, text_problem
 from grids.access import Principal
 from grids.categories import Category
-from grids.incidents import SHANGHAI, InvalidInput, report
+from grids.incidents import SHANGHAI, InvalidInput, TooLarge, report
 from grids.locate import NO_GRID, h3_cells
 
 #: The sources each role may file under (staff and admins file for the hotline too).
@@ -82,6 +85,8 @@ class Report:
     contact_phone: str | None = None
     contact_email: str | None = None
     reported_at: datetime | None = None
+    #: its key at the source (a 12345 case number or row digest): filed once, however often sent
+    source_ref: str | None = None
 
 
 @dataclass(frozen=True)
@@ -102,7 +107,11 @@ class Placed:
 
 @dataclass(frozen=True)
 class Filed:
-    """A stored report: its id, grid, cell, flags and the likely duplicates found."""
+    """A stored report: its id, grid, cell, flags and the likely duplicates found.
+
+    ``duplicates`` lists the nearest few (``Settings.duplicate_max_listed``);
+    ``duplicate_count`` says how many there are in all.
+    """
 
     id: int
     state: str
@@ -118,7 +127,22 @@ class Filed:
     near_boundary: bool
     edge_distance_m: float
     duplicate_of: int | None
+    duplicate_count: int = 0
     duplicates: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Imported:
+    """The outcome of a file of reports: the rows filed now, and those filed before.
+
+    Rows are numbered from 1, the header not counted.  ``already_filed`` pairs a row
+    with the incident filed from it earlier (a file sent again, an export that repeats
+    yesterday's rows, a case listed twice).
+    """
+
+    rows: int
+    filed: list[tuple[int, Filed]]
+    already_filed: list[tuple[int, int]]
 
 
 def _problem(row: int | None, fld: str, message: str, fix: str) -> Problem:
@@ -159,7 +183,7 @@ def check_report(
             )
         )
     allowed = SOURCES_BY_ROLE[user.role]
-    source = rep.source or DEFAULT_SOURCE.get(user.role, "hotline_12345")
+    source = _source_of(rep, user)
     if source not in allowed:
         problems.append(
             _problem(
@@ -201,6 +225,11 @@ def check_report(
         reported_at=at.astimezone(SHANGHAI),
     )
     return placed, problems
+
+
+def _source_of(rep: Report, user: Principal) -> str:
+    """The source a report is filed under: the one it names, else the user's usual one."""
+    return rep.source or DEFAULT_SOURCE.get(user.role, "hotline_12345")
 
 
 def _place(
@@ -264,7 +293,7 @@ def _store(
     rep = placed.report
     state, step = report(rep.category_code, user.actor, placed.reported_at, "上报")
     token = str(uuid.uuid4())
-    incident_id, dups = incident_store.file_incident(
+    incident_id, dups, dup_count = incident_store.file_incident(
         conn,
         IncidentRow(
             id=None,
@@ -281,10 +310,12 @@ def _store(
             near_boundary=placed.near_boundary,
             public_token=token,
             address=rep.address,
+            source_ref=rep.source_ref,
             events=(EventRow(step.from_state, step.to_state, step.at, user.username, step.note),),
         ),
         radius_m=settings.duplicate_radius_m,
         window_hours=settings.duplicate_window_hours,
+        max_listed=settings.duplicate_max_listed,
     )
     incident_store.insert_contact(
         conn, incident_id, name=rep.contact_name, phone=rep.contact_phone, email=rep.contact_email
@@ -305,6 +336,7 @@ def _store(
         near_boundary=placed.near_boundary,
         edge_distance_m=round(placed.edge_distance_m, 1),
         duplicate_of=int(dups[0]["id"]) if dups else None,
+        duplicate_count=dup_count,
         duplicates=dups,
     )
 
@@ -332,56 +364,144 @@ def file_reports(
     settings: Settings,
     user: Principal,
     reports: Sequence[Report],
-) -> list[Filed]:
-    """File many reports (a 12345 hotline export) all or nothing.
+) -> Imported:
+    """File many reports (a 12345 hotline export) all or nothing, each at most once.
 
-    Every row is checked first; one bad row refuses the whole file with every problem
-    listed by row (1-based, the header not counted) and field.
+    A report whose ``source_ref`` was filed before from the same source, or that
+    repeats an earlier row of the same file, is not filed again: it is answered with
+    the incident filed from it.  Every other row is checked first; one bad row refuses
+    the whole file with every problem listed by row (1-based, the header not counted)
+    and field.  Imports from one source run one at a time, so that two uploads of one
+    file at once file its rows once.
     """
-    table = categories(engine)
-    placed: list[Placed] = []
-    problems: list[Problem] = []
-    for i, rep in enumerate(reports, start=1):
-        one, found = check_report(rep, user, snap, settings, table, row=i)
-        problems.extend(found)
-        if one is not None:
-            placed.append(one)
-    if problems:
-        raise ValidationError(problems)
-    if not placed:
+    if not reports:
         raise InvalidInput("the file holds no reports")
+    table = categories(engine)
+    keys = [(_source_of(r, user), r.source_ref) if r.source_ref else None for r in reports]
     with engine.begin() as conn:
-        return [_store(conn, p, user, snap, settings) for p in placed]
+        known: dict[tuple[str, str], int] = {}
+        for source in sorted({k[0] for k in keys if k is not None}):
+            incident_store.lock_imports(conn, source)
+            refs = [k[1] for k in keys if k is not None and k[0] == source]
+            found = incident_store.filed_by_source_ref(conn, source, refs)
+            known.update(((source, ref), i) for ref, i in found.items())
+        first_row: dict[tuple[str, str], int] = {}
+        repeats: list[tuple[int, tuple[str, str]]] = []
+        placed: list[tuple[int, Placed]] = []
+        problems: list[Problem] = []
+        for i, (rep, key) in enumerate(zip(reports, keys, strict=True), start=1):
+            if key is not None and (key in known or key in first_row):
+                repeats.append((i, key))
+                continue
+            if key is not None:
+                first_row[key] = i
+            one, found_problems = check_report(rep, user, snap, settings, table, row=i)
+            problems.extend(found_problems)
+            if one is not None:
+                placed.append((i, one))
+        if problems:
+            raise ValidationError(problems)
+        filed = [(i, _store(conn, p, user, snap, settings)) for i, p in placed]
+    by_row = {i: f.id for i, f in filed}
+    already = [(i, known[k] if k in known else by_row[first_row[k]]) for i, k in repeats]
+    return Imported(rows=len(reports), filed=filed, already_filed=already)
 
 
 HOTLINE_COLUMNS = ("category_code", "description", "lon", "lat")
-HOTLINE_OPTIONAL = ("coord_type", "reported_at", "address", "contact_name", "contact_phone")
+HOTLINE_OPTIONAL = (
+    "coord_type",
+    "reported_at",
+    "address",
+    "contact_name",
+    "contact_phone",
+    "case_no",
+)
+#: The columns that tell one row from another, in the order they are digested.
+_ROW_KEY_COLUMNS = (*HOTLINE_COLUMNS, *HOTLINE_OPTIONAL[:-1])
+MAX_CASE_NO = 64
 
 
-def read_hotline_csv(data: bytes) -> list[Report]:
+def hotline_too_large(what: str, settings: Settings) -> TooLarge:
+    """The refusal of a hotline file over a limit, saying the limits and how to split it."""
+    return TooLarge(
+        f"{what}; at most {settings.hotline_max_rows:,} rows "
+        f"(WANGGE_HOTLINE_MAX_ROWS) and {settings.hotline_max_bytes:,} bytes "
+        "(WANGGE_HOTLINE_MAX_BYTES) are accepted at once. Split the export into files of at "
+        f"most {settings.hotline_max_rows:,} rows, each starting with the header row, and send "
+        "them one after another (rows filed before are skipped, so a file may be sent again). "
+        "Nothing of this file was filed."
+    )
+
+
+def _text(stream: BinaryIO) -> io.TextIOWrapper:
+    """The file as text: UTF-8 (BOM or not) if all of it decodes so, else GBK (GB 18030).
+
+    The file is decoded a chunk at a time to find its encoding, then read again.
+    """
+    for encoding in ("utf-8-sig", "gb18030"):
+        stream.seek(0)
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            while chunk := stream.read(1 << 16):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            continue
+        stream.seek(0)
+        return io.TextIOWrapper(stream, encoding=encoding, newline="")
+    raise InvalidInput("the file is neither UTF-8 nor GBK text; save it as CSV UTF-8")
+
+
+def _unreadable(reader: csv.DictReader, exc: csv.Error) -> InvalidInput:
+    return InvalidInput(
+        f"line {reader.line_num} of the CSV cannot be read ({exc}); save it again as CSV"
+    )
+
+
+def _records(reader: csv.DictReader) -> Iterator[dict[str, str]]:
+    """The rows of a CSV, a line that cannot be read named by its number."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise _unreadable(reader, exc) from None
+
+
+def read_hotline_csv(stream: BinaryIO, settings: Settings) -> list[Report]:
     """Reports from a 12345 hotline export (UTF-8 or GBK CSV with a header row).
 
     Columns: ``category_code``, ``description``, ``lon``, ``lat`` and optionally
     ``coord_type``, ``reported_at`` (ISO 8601 with offset), ``address``, ``contact_name``,
-    ``contact_phone``.  Unreadable values are reported by row and field, all at once.
+    ``contact_phone`` and ``case_no`` (the hotline's own case number, 工单编号).
+    Unreadable values are reported by row and field, all at once.
+
+    Each report carries its key at the source (``source_ref``), so that a file sent
+    again files nothing twice: ``case:`` and the case number where there is one, else
+    ``row:``, the SHA-256 of the row's values and the row's occurrence among identical
+    rows of the file (two identical calls in one file stay two reports).  A row changed
+    since it was filed is a new report (likely a duplicate of the first), unless it has
+    a case number: then it is the same case, and is not filed again.
+
+    The file is read as a stream, a row at a time: a file over
+    ``settings.hotline_max_bytes`` bytes or ``settings.hotline_max_rows`` rows is
+    refused (:class:`~grids.incidents.TooLarge`) as soon as that is known.
+
+    Parameters
+    ----------
+    stream
+        The file, binary and seekable (an upload spooled to disk, an open file).
+    settings
+        The limits.
     """
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            content = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # pragma: no cover - gb18030 decodes any bytes
-        raise InvalidInput("the file is neither UTF-8 nor GBK text")
-    # newline="": a lone carriage return (old Mac exports) ends a line, as in a file
-    reader = csv.DictReader(io.StringIO(content, newline=""))
+    size = stream.seek(0, io.SEEK_END)
+    if size > settings.hotline_max_bytes:
+        raise hotline_too_large(f"the file has {size:,} bytes", settings)
+    # newline="" (in _text): a lone carriage return (old Mac exports) ends a line
+    reader = csv.DictReader(_text(stream))
     try:
-        records = list(reader)
+        fieldnames = reader.fieldnames
     except csv.Error as exc:
-        raise InvalidInput(
-            f"line {reader.line_num} of the CSV cannot be read ({exc}); save it again as CSV"
-        ) from None
-    missing = [c for c in HOTLINE_COLUMNS if c not in (reader.fieldnames or [])]
+        raise _unreadable(reader, exc) from None
+    missing = [c for c in HOTLINE_COLUMNS if c not in (fieldnames or [])]
     if missing:
         raise InvalidInput(
             f"the CSV lacks column(s) {', '.join(missing)}; it needs "
@@ -389,11 +509,35 @@ def read_hotline_csv(data: bytes) -> list[Report]:
         )
     reports: list[Report] = []
     problems: list[Problem] = []
-    for i, rec in enumerate(records, start=1):
+    seen: dict[str, int] = {}
+    for i, rec in enumerate(_records(reader), start=1):
+        if i > settings.hotline_max_rows:
+            raise hotline_too_large(
+                f"the file has more than {settings.hotline_max_rows:,} rows", settings
+            )
         for column in (*HOTLINE_COLUMNS, *HOTLINE_OPTIONAL):
             wrong = text_problem(rec.get(column) or "")
             if wrong is not None:
                 problems.append(Problem("hotline", i, None, column, wrong, "correct the cell"))
+        case_no = (rec.get("case_no") or "").strip()
+        if len(case_no) > MAX_CASE_NO:
+            problems.append(
+                Problem(
+                    "hotline",
+                    i,
+                    None,
+                    "case_no",
+                    f"the case number has {len(case_no)} characters",
+                    f"keep it under {MAX_CASE_NO}",
+                )
+            )
+        if case_no:
+            ref = f"case:{case_no}"
+        else:
+            row = [(rec.get(c) or "").strip() for c in _ROW_KEY_COLUMNS]
+            digest = hashlib.sha256(json.dumps(row, ensure_ascii=False).encode()).hexdigest()
+            seen[digest] = seen.get(digest, 0) + 1
+            ref = f"row:{digest}:{seen[digest]}"
         values: dict[str, Any] = {}
         for name in ("lon", "lat"):
             try:
@@ -432,6 +576,7 @@ def read_hotline_csv(data: bytes) -> list[Report]:
                     contact_name=rec.get("contact_name") or None,
                     contact_phone=rec.get("contact_phone") or None,
                     reported_at=at,
+                    source_ref=ref,
                 )
             )
     if problems:

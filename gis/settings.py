@@ -91,6 +91,24 @@ class Settings(BaseSettings):
     duplicate_window_hours: float = Field(
         default=2.0, ge=0, description="…and reported within this many hours of each other."
     )
+    duplicate_max_listed: int = Field(
+        default=5,
+        ge=1,
+        description="Likely duplicates listed with a new report (the nearest, then the most "
+        "recent; the first is the one it is linked to); all are counted, however many.",
+    )
+    hotline_max_rows: int = Field(
+        default=10_000,
+        ge=1,
+        description="Most rows of one 12345 hotline file; a longer export is refused and "
+        "must be split.",
+    )
+    hotline_max_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        gt=0,
+        description="Largest 12345 hotline file accepted, in bytes; a bigger one is refused "
+        "before it is read.",
+    )
     photo_max_bytes: int = Field(
         default=5 * 1024 * 1024, gt=0, description="Largest photo accepted with a report."
     )

@@ -72,6 +72,10 @@ class InvalidInput(ValueError):
     """The action is legal and permitted but its details are missing or wrong."""
 
 
+class TooLarge(InvalidInput):
+    """More input at once than is accepted (a file over its size or row limit): split it."""
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who acts: a user name (recorded), a role, and the ids the guards compare.

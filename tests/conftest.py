@@ -15,7 +15,7 @@ from sqlalchemy import Engine, create_engine
 
 from gis.db import cluster
 from gis.db.migrate import upgrade
-from gis.settings import get_settings
+from gis.settings import Settings, get_settings
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -68,9 +68,12 @@ def artifacts() -> Path:
 
 
 class LiveServer:
-    """The real app under uvicorn on a free loopback port, in a background thread."""
+    """The real app under uvicorn on a free loopback port, in a background thread.
 
-    def __init__(self, database_url: str):
+    ``settings`` (default: the process-wide ones) lets a test serve with other limits.
+    """
+
+    def __init__(self, database_url: str, settings: Settings | None = None):
         import socket
         import threading
 
@@ -83,7 +86,7 @@ class LiveServer:
             self.port = s.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            create_app(database_url=database_url),
+            create_app(settings, database_url=database_url),
             host="127.0.0.1",
             port=self.port,
             log_level="warning",
@@ -124,9 +127,14 @@ def empty_database(engine: Engine) -> None:
         conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
 
 
-def run_wangge(database_url: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run the ``wangge`` command line against the test database, as a user would."""
-    env = dict(os.environ, DATABASE_URL=database_url, COLUMNS="200")
+def run_wangge(
+    database_url: str, *args: str, timeout: float = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run the ``wangge`` command line against the test database, as a user would.
+
+    ``env`` adds environment variables (settings such as ``WANGGE_HOTLINE_MAX_ROWS``).
+    """
+    env = dict(os.environ, DATABASE_URL=database_url, COLUMNS="200", **(env or {}))
     return subprocess.run(
         [sys.executable, "-m", "api.cli", *args],
         env=env,

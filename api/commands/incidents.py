@@ -60,7 +60,7 @@ def import_hotline(
     path: Annotated[Path, typer.Argument(help="12345 hotline export (CSV, UTF-8 or GBK)")],
     as_user: Annotated[str, typer.Option("--as", help="staff user filing the reports")] = "admin",
 ) -> None:
-    """File every report of a 12345 hotline CSV, all or nothing."""
+    """File every report of a 12345 hotline CSV, all or nothing; rows filed before are skipped."""
     from api.auth import principal_of
     from api.grid_snapshot import read_snapshot
     from api.intake import file_reports, read_hotline_csv
@@ -70,6 +70,7 @@ def import_hotline(
     from grids.access import Forbidden, require_staff
     from grids.incidents import InvalidInput
 
+    settings = get_settings()
     engine = ready_engine()
     with engine.connect() as conn:
         row = user_by_name(conn, as_user)
@@ -78,22 +79,32 @@ def import_hotline(
     user = principal_of(row)
     try:
         require_staff(user, "import hotline reports")
-        reports = read_hotline_csv(path.read_bytes())
+        with path.open("rb") as stream:
+            reports = read_hotline_csv(stream, settings)
         say(f"[hotline] {len(reports)} report(s) read from {path}")
-        filed = file_reports(engine, read_snapshot(engine), get_settings(), user, reports)
+        imported = file_reports(engine, read_snapshot(engine), settings, user, reports)
     except (ValidationError, InvalidInput, Forbidden, OSError) as exc:
         fail(f"{exc}\nNothing was filed.")
-    table = Table(title=f"{len(filed)} report(s) filed")
-    for name in ("id", "grid", "near edge", "likely duplicate of"):
+    table = Table(title=f"{len(imported.filed)} report(s) filed")
+    for name in ("row", "id", "grid", "near edge", "likely duplicate of", "nearby"):
         table.add_column(name)
-    for f in filed:
+    for i, f in imported.filed:
         table.add_row(
+            str(i),
             str(f.id),
             f.grid_code,
             "yes" if f.near_boundary else "",
             "" if f.duplicate_of is None else str(f.duplicate_of),
+            str(f.duplicate_count) if f.duplicate_count else "",
         )
     console.print(table)
+    if imported.already_filed:
+        first = ", ".join(f"row {i} → {n}" for i, n in imported.already_filed[:5])
+        more = " …" if len(imported.already_filed) > 5 else ""
+        say(
+            f"[hotline] {len(imported.already_filed)} row(s) filed before, not filed again "
+            f"({first}{more})"
+        )
 
 
 @incidents_app.command("escalate")

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
+from starlette.datastructures import UploadFile as FormFile
+from starlette.types import Message
 
 from api import casework, dispatching
 from api.auth import CurrentUser
@@ -19,10 +21,20 @@ from api.deps import EngineDep, SettingsDep
 from api.errors import NotFound
 from api.grid_snapshot import grid_snapshot
 from api.inputs import INT8_MAX, BigId, Id, Text
-from api.intake import Filed, Report, categories, file_report, file_reports, read_hotline_csv
+from api.intake import (
+    Filed,
+    Imported,
+    Report,
+    categories,
+    file_report,
+    file_reports,
+    hotline_too_large,
+    read_hotline_csv,
+)
 from etl.photos import PhotoRejected, check_photo
 from gis.coords import COORD_TYPES
 from gis.db.models import INCIDENT_SOURCES, INCIDENT_STATES
+from gis.settings import Settings
 from gis.store import incident_store
 from gis.validate import Problem, ValidationError
 from grids.access import Forbidden, incident_filter, require_staff
@@ -64,7 +76,13 @@ class FiledAnswer(BaseModel):
     near_boundary: bool
     edge_distance_m: float
     duplicate_of: int | None
-    possible_duplicates: list[dict[str, Any]]
+    possible_duplicates: list[dict[str, Any]] = Field(
+        description="the nearest likely duplicates (at most WANGGE_DUPLICATE_MAX_LISTED), "
+        "nearest then most recent first"
+    )
+    duplicate_count: int = Field(
+        description="how many earlier reports of the category lie this close, listed or not"
+    )
     checks: list[str]
 
 
@@ -80,6 +98,11 @@ def filed_answer(filed: Filed) -> FiledAnswer:
         checks.append(
             f"疑似与事件 {filed.duplicate_of} 重复 (likely a duplicate of {filed.duplicate_of})"
         )
+        if filed.duplicate_count > 1:
+            checks.append(
+                f"附近同类事件共 {filed.duplicate_count} 起 "
+                f"({filed.duplicate_count} likely duplicates nearby)"
+            )
     return FiledAnswer(
         id=filed.id,
         state=filed.state,
@@ -103,6 +126,7 @@ def filed_answer(filed: Filed) -> FiledAnswer:
             }
             for d in filed.duplicates
         ],
+        duplicate_count=filed.duplicate_count,
         checks=checks,
     )
 
@@ -436,23 +460,107 @@ async def get_photo(
     return Response(data, media_type=content_type, headers={"Cache-Control": "private"})
 
 
-@router.post("/api/incidents/hotline", status_code=201)
+#: Bytes of the multipart envelope allowed around the hotline file (boundaries, headers).
+_ENVELOPE_BYTES = 64 * 1024
+_HOTLINE_FIELD = "file"
+_HOTLINE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": [_HOTLINE_FIELD],
+                    "properties": {
+                        _HOTLINE_FIELD: {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "12345 hotline export, CSV (UTF-8 or GBK)",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+async def _upload(request: Request, settings: Settings) -> FormFile:
+    """The hotline file of a multipart body, spooled to disk a chunk at a time.
+
+    A body over the byte limit is refused as soon as that is known (its declared length,
+    else the bytes received so far), not after it has all been received.
+    """
+    limit = settings.hotline_max_bytes + _ENVELOPE_BYTES
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise hotline_too_large(f"the upload has {int(declared):,} bytes", settings)
+    received = 0
+
+    async def receive() -> Message:
+        nonlocal received
+        message = await request.receive()
+        received += len(message.get("body", b""))
+        if received > limit:
+            raise hotline_too_large(f"the upload has more than {limit:,} bytes", settings)
+        return message
+
+    form = await Request(request.scope, receive).form(max_files=1, max_fields=10)
+    upload = form.get(_HOTLINE_FIELD)
+    if not isinstance(upload, FormFile):
+        await form.close()
+        raise InvalidInput(
+            f"send the CSV as the multipart/form-data field {_HOTLINE_FIELD!r} "
+            f"(curl -F {_HOTLINE_FIELD}=@12345.csv …)"
+        )
+    return upload
+
+
+def imported_answer(imported: Imported) -> dict[str, Any]:
+    """The answer to a hotline file: counts, each new incident by row, earlier ones by row."""
+    return {
+        "rows": imported.rows,
+        "filed": len(imported.filed),
+        "already_filed": len(imported.already_filed),
+        "likely_duplicates": sum(f.duplicate_of is not None for _, f in imported.filed),
+        "incidents": [
+            {"row": row, **filed_answer(f).model_dump(mode="json")} for row, f in imported.filed
+        ],
+        "already_filed_incidents": [{"row": row, "id": i} for row, i in imported.already_filed],
+    }
+
+
+@router.post("/api/incidents/hotline", status_code=201, openapi_extra=_HOTLINE_BODY)
 async def import_hotline(
     request: Request,
+    response: Response,
     engine: EngineDep,
     settings: SettingsDep,
     user: CurrentUser,
-    file: Annotated[UploadFile, File(description="12345 hotline export, CSV")],
 ) -> dict[str, Any]:
-    """Import a 12345 hotline export, all or nothing (every bad row named)."""
+    """Import a 12345 hotline export, all or nothing (every bad row named), each row once.
+
+    Rows filed before (the same file sent again, an export repeating earlier rows) are
+    not filed again; they are answered with their incident, and the answer is 200
+    rather than 201 when nothing new was filed.  A file over WANGGE_HOTLINE_MAX_ROWS
+    rows or WANGGE_HOTLINE_MAX_BYTES bytes is refused with 413.
+    """
     require_staff(user, "import hotline reports")
-    reports = read_hotline_csv(await file.read())
-    snap = await run_in_threadpool(grid_snapshot, request, engine, fresh=True)
-    filed = await run_in_threadpool(file_reports, engine, snap, settings, user, reports)
-    return {
-        "filed": len(filed),
-        "incidents": [filed_answer(f).model_dump(mode="json") for f in filed],
-    }
+    upload = await _upload(request, settings)
+
+    def file() -> Imported:
+        try:
+            reports = read_hotline_csv(upload.file, settings)
+        finally:
+            upload.file.close()
+        return file_reports(
+            engine, grid_snapshot(request, engine, fresh=True), settings, user, reports
+        )
+
+    imported = await run_in_threadpool(file)
+    if not imported.filed:
+        response.status_code = 200
+    return imported_answer(imported)
 
 
 @router.post("/api/incidents/escalations")

@@ -429,9 +429,12 @@ class Incident(Located, Base):
     #: SHA-256 of the token an Open311 client follows its report with (the token is not kept)
     public_token_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
     address: Mapped[str | None] = mapped_column(Text)
+    #: the report's key at its source (a 12345 case number or CSV row digest): filed once
+    source_ref: Mapped[str | None] = mapped_column(String(100))
     geom = mapped_column(Geometry("POINT", srid=SRID), nullable=False)
     __table_args__ = (
         CheckConstraint(_one_of("source", INCIDENT_SOURCES), name="source"),
+        UniqueConstraint("source", "source_ref"),
         CheckConstraint(_one_of("state", INCIDENT_STATES), name="state"),
         CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating"),
         CheckConstraint(_stored_time("reported_at"), name="reported_at_range"),

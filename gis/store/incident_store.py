@@ -60,7 +60,8 @@ class IncidentRow:
 
     ``id`` is None for an incident not yet stored.  ``public_token`` (the token an
     Open311 client follows a new report with) is written as its SHA-256 and never read
-    back.
+    back.  ``source_ref`` is the report's key at its source (a 12345 case number, or a
+    digest of its CSV row): one per source, so that a report sent again is filed once.
     """
 
     id: int | None
@@ -83,6 +84,7 @@ class IncidentRow:
     merged_into: int | None = None
     public_token: str | None = None
     address: str | None = None
+    source_ref: str | None = None
     events: tuple[EventRow, ...] = ()
 
     @property
@@ -215,11 +217,11 @@ def insert_incident(conn: Connection, row: IncidentRow) -> int:
             "INSERT INTO incident (id, category_code, source, description, state, "
             "reported_at, deadline, closed_at, assignee_id, reporter_id, rating, grid_id, "
             "h3_cell, near_boundary, duplicate_of, merged_into, public_token_sha256, address, "
-            "geom) "
+            "source_ref, geom) "
             "VALUES (:id, :category_code, :source, :description, :state, "
             ":reported_at, :deadline, :closed_at, :assignee_id, :reporter_id, :rating, "
             ":grid_id, :h3_cell, :near_boundary, :duplicate_of, :merged_into, :public_token, "
-            ":address, ST_SetSRID(ST_MakePoint(:lon, :lat), :srid))"
+            ":address, :source_ref, ST_SetSRID(ST_MakePoint(:lon, :lat), :srid))"
         ),
         {
             "id": incident_id,
@@ -240,6 +242,7 @@ def insert_incident(conn: Connection, row: IncidentRow) -> int:
             "merged_into": row.merged_into,
             "public_token": _digest(row.public_token),
             "address": row.address,
+            "source_ref": row.source_ref,
             "lon": row.lon,
             "lat": row.lat,
             "srid": SRID,
@@ -666,21 +669,23 @@ def add_note_event(
 
 
 def file_incident(
-    conn: Connection, row: IncidentRow, *, radius_m: float, window_hours: float
-) -> tuple[int, list[dict[str, Any]]]:
+    conn: Connection, row: IncidentRow, *, radius_m: float, window_hours: float, max_listed: int
+) -> tuple[int, list[dict[str, Any]], int]:
     """Store a new report with its first event, linked to the likeliest earlier duplicate.
 
     One statement (a duplicate search and two inserts in one round trip), because
     intake is the hottest write path: a burst of reports after a storm must not queue.
     Likely duplicates are earlier reports of the same category within ``radius_m`` and
     ``window_hours`` that were not merged away; ``row.duplicate_of`` is ignored and set
-    to the nearest of them.
+    to the nearest of them.  At a busy spot there may be thousands: all are counted,
+    only the first ``max_listed`` are returned.
 
     Returns
     -------
-    tuple[int, list[dict]]
-        The new id and the likely duplicates (``id``, ``state``, ``reported_at``,
-        ``distance_m``), nearest first.
+    tuple[int, list[dict], int]
+        The new id, at most ``max_listed`` likely duplicates (``id``, ``state``,
+        ``reported_at``, ``distance_m``), nearest first then most recent, and how many
+        likely duplicates there are in all.
     """
     _aware(row.reported_at, "reported_at")
     if len(row.events) != 1:
@@ -704,11 +709,11 @@ def file_incident(
             ), new AS (
                 INSERT INTO incident (category_code, source, description, state, reported_at,
                     reporter_id, grid_id, h3_cell, near_boundary, duplicate_of, public_token_sha256,
-                    address, geom)
+                    address, source_ref, geom)
                 SELECT :category_code, :source, :description, :state, :reported_at,
                     :reporter_id, :grid_id, :h3_cell, :near_boundary,
-                    (SELECT id FROM dup ORDER BY distance_m, reported_at DESC LIMIT 1),
-                    :public_token, :address, here.pt
+                    (SELECT id FROM dup ORDER BY distance_m, reported_at DESC, id DESC LIMIT 1),
+                    :public_token, :address, :source_ref, here.pt
                 FROM here
                 RETURNING id
             ), ev AS (
@@ -717,9 +722,12 @@ def file_incident(
             )
             SELECT new.id,
                    (SELECT coalesce(json_agg(json_build_object(
-                        'id', dup.id, 'state', dup.state, 'reported_at', dup.reported_at,
-                        'distance_m', dup.distance_m) ORDER BY dup.distance_m), '[]'::json)
-                    FROM dup) AS duplicates
+                        'id', l.id, 'state', l.state, 'reported_at', l.reported_at,
+                        'distance_m', l.distance_m)
+                        ORDER BY l.distance_m, l.reported_at DESC, l.id DESC), '[]'::json)
+                    FROM (SELECT * FROM dup ORDER BY distance_m, reported_at DESC, id DESC
+                          LIMIT :max_listed) l) AS duplicates,
+                   (SELECT count(*) FROM dup) AS duplicate_count
             FROM new
             """
         ),
@@ -737,8 +745,10 @@ def file_incident(
             "near_boundary": row.near_boundary,
             "public_token": _digest(row.public_token),
             "address": row.address,
+            "source_ref": row.source_ref,
             "window": window_hours * 3600.0,
             "radius": radius_m,
+            "max_listed": max_listed,
             "to_state": event.to_state,
             "at": event.at,
             "actor": event.actor,
@@ -746,7 +756,27 @@ def file_incident(
         },
     ).one()
     duplicates = [{**d, "reported_at": datetime.fromisoformat(d["reported_at"])} for d in found[1]]
-    return int(found[0]), duplicates
+    return int(found[0]), duplicates, int(found[2])
+
+
+def filed_by_source_ref(conn: Connection, source: str, refs: list[str]) -> dict[str, int]:
+    """The incidents already filed from ``source`` under the given keys: key → incident id."""
+    rows = conn.execute(
+        text("SELECT source_ref, id FROM incident WHERE source = :s AND source_ref = ANY(:refs)"),
+        {"s": source, "refs": refs},
+    )
+    return {str(r[0]): int(r[1]) for r in rows}
+
+
+def lock_imports(conn: Connection, source: str) -> None:
+    """Make other imports from ``source`` wait until this transaction ends.
+
+    So that two uploads of one file at once cannot both find a row new and file it
+    twice (the second would otherwise fail on the unique key instead of skipping it).
+    """
+    conn.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext('wangge.import.' || :s))"), {"s": source}
+    )
 
 
 def confirm_grid(conn: Connection, incident_id: int, grid_id: int) -> None:

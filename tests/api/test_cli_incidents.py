@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 import pytest
 from sqlalchemy import Engine, text
 
 from etl.load import load_layers
 from etl.sample import generate_district
+from gis import clock
 from tests.conftest import LiveServer, run_wangge
 
 
@@ -83,3 +86,46 @@ def test_hotline_import_of_a_nul_byte_is_one_clear_line_and_no_traceback(
     assert "row 1" in line and "'description'" in line
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM incident")).scalar() == before
+
+
+def test_hotline_import_files_each_case_once_and_refuses_a_file_too_long(
+    district: dict, database_url: str, engine: Engine, tmp_path
+) -> None:
+    b = district["building"].geometry.iloc[5].representative_point()
+    at = clock.now() - timedelta(days=2)
+    head = "case_no,category_code,description,lon,lat,reported_at\n"
+    rows = [
+        f"GD{i:05d},10103,消防栓漏水,{b.x},{b.y},{(at + timedelta(minutes=i)).isoformat()}\n"
+        for i in range(30)
+    ]
+    export = tmp_path / "12345.csv"
+    export.write_text(head + "".join(rows), encoding="utf-8")
+
+    def count() -> int:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM incident")).scalar_one()
+
+    before = count()
+    first = run_wangge(database_url, "incidents", "import-hotline", str(export), "--as", "admin")
+    assert first.returncode == 0, first.stderr
+    assert count() == before + 30
+    # the next export repeats those cases, one of them edited, and brings one new case
+    rows[3] = rows[3].replace("消防栓漏水", "消防栓漏水，已关阀")
+    rows.append(f"GD99999,10103,消防栓倾倒,{b.x},{b.y},{at.isoformat()}\n")
+    export.write_text(head + "".join(rows), encoding="utf-8")
+    again = run_wangge(database_url, "incidents", "import-hotline", str(export), "--as", "admin")
+    assert again.returncode == 0, again.stderr
+    assert "30 row(s) filed before" in again.stderr
+    assert count() == before + 31
+    long = run_wangge(
+        database_url,
+        "incidents",
+        "import-hotline",
+        str(export),
+        "--as",
+        "admin",
+        env={"WANGGE_HOTLINE_MAX_ROWS": "20"},
+    )
+    assert long.returncode == 1
+    assert "more than 20 rows" in long.stderr and "Nothing was filed" in long.stderr
+    assert count() == before + 31

@@ -4,8 +4,10 @@ bad input, duplicates, photos, the hotline import and two writers racing for one
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -15,6 +17,8 @@ from sqlalchemy import Engine, text
 from api.auth import forget_cached_users, issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
+from gis import clock
+from gis.settings import get_settings
 from tests.conftest import LiveServer
 
 
@@ -296,6 +300,138 @@ def test_hotline_csv_all_or_nothing(live_server: LiveServer, people: dict, engin
         headers=people["resident"],
     )
     assert r.status_code == 403
+
+
+def _crowd(lon: float, lat: float, rows: int, at: datetime, words: str = "消防栓漏水") -> str:
+    """A hotline CSV of ``rows`` calls about hydrants within 3 m of (lon, lat), 10 s apart."""
+    lines = [
+        f"10103,{words} 第{i}个电话,{lon + (i % 7) * 4e-6:.7f},{lat + (i % 5) * 4e-6:.7f},"
+        f"{(at + timedelta(seconds=10 * i)).isoformat()}\n"
+        for i in range(rows)
+    ]
+    return "category_code,description,lon,lat,reported_at\n" + "".join(lines)
+
+
+def _upload(server: LiveServer, headers: dict, csv_text: str) -> httpx.Response:
+    return httpx.post(
+        f"{server.url}/api/incidents/hotline",
+        files={"file": ("12345.csv", csv_text.encode(), "text/csv")},
+        headers=headers,
+        timeout=120,
+    )
+
+
+def test_hotline_crowd_answer_is_bounded_and_each_row_is_filed_once(
+    live_server: LiveServer, people: dict, engine: Engine
+) -> None:
+    lon, lat = people["point"]
+    rows, listed = 300, get_settings().duplicate_max_listed
+    crowd = _crowd(lon, lat, rows, clock.now() - timedelta(days=3))
+    before = _incidents(engine)
+    r = _upload(live_server, people["staff"], crowd)
+    assert r.status_code == 201, r.text
+    first = r.json()
+    assert (first["rows"], first["filed"], first["already_filed"]) == (rows, rows, 0)
+    assert first["likely_duplicates"] == rows - 1
+    assert [i["row"] for i in first["incidents"]] == list(range(1, rows + 1))
+    # every earlier call is counted, only the nearest few are listed
+    assert [i["duplicate_count"] for i in first["incidents"]] == list(range(rows))
+    assert max(len(i["possible_duplicates"]) for i in first["incidents"]) == listed
+    last = first["incidents"][-1]["possible_duplicates"]
+    assert [d["distance_m"] for d in last] == sorted(d["distance_m"] for d in last)
+    # the whole answer grows with the rows, not with their square (was ~5 MB here)
+    assert len(r.content) < 1500 * rows
+    assert _incidents(engine) == before + rows
+
+    again = _upload(live_server, people["staff"], crowd)
+    assert again.status_code == 200, again.text
+    second = again.json()
+    assert (second["filed"], second["already_filed"], second["incidents"]) == (0, rows, [])
+    assert [(a["row"], a["id"]) for a in second["already_filed_incidents"]] == [
+        (i["row"], i["id"]) for i in first["incidents"]
+    ]
+    assert _incidents(engine) == before + rows
+
+    # one call corrected in the export: only that row is new (and flagged a duplicate)
+    changed = crowd.replace("第7个电话", "第7个电话，水已漫到路面")
+    third = _upload(live_server, people["staff"], changed).json()
+    assert (third["filed"], third["already_filed"]) == (1, rows - 1)
+    (new,) = third["incidents"]
+    assert new["row"] == 8 and new["duplicate_count"] == rows
+    assert len(new["possible_duplicates"]) == listed
+    assert _incidents(engine) == before + rows + 1
+
+
+def test_one_report_at_a_busy_spot_lists_a_few_duplicates_and_counts_all(
+    live_server: LiveServer, people: dict
+) -> None:
+    lon, lat = people["point"]
+    lon += 0.0003  # a spot of its own, about 30 m east
+    at = clock.now() - timedelta(days=4)
+    crowd = _upload(live_server, people["staff"], _crowd(lon, lat, 40, at, "井盖松动"))
+    assert crowd.status_code == 201, crowd.text
+    r = _report(
+        live_server,
+        people["resident"],
+        lon,
+        lat,
+        category_code="10103",
+        reported_at=(at + timedelta(minutes=10)).isoformat(),
+    )
+    assert r.status_code == 201, r.text
+    one = r.json()
+    assert one["duplicate_count"] == 40
+    assert len(one["possible_duplicates"]) == get_settings().duplicate_max_listed
+    assert one["duplicate_of"] == one["possible_duplicates"][0]["id"]
+    assert any("40 likely duplicates nearby" in c for c in one["checks"])
+
+
+@pytest.fixture(scope="module")
+def tight_server(database_url: str, people: dict) -> Iterator[LiveServer]:
+    """The app with small hotline limits: 50 rows, 20,000 bytes."""
+    settings = get_settings().model_copy(
+        update={"hotline_max_rows": 50, "hotline_max_bytes": 20_000, "escalation_interval_s": 0}
+    )
+    with LiveServer(database_url, settings) as server:
+        yield server
+
+
+def test_hotline_file_over_a_limit_is_refused_whole_with_how_to_split_it(
+    tight_server: LiveServer, people: dict, engine: Engine
+) -> None:
+    lon, lat = people["point"]
+    at = clock.now() - timedelta(days=5)
+    before = _incidents(engine)
+    r = _upload(tight_server, people["staff"], _crowd(lon, lat, 51, at))
+    assert r.status_code == 413, r.text
+    assert "more than 50 rows" in r.json()["detail"] and "Split" in r.json()["detail"]
+    long_words = "消防栓漏水" * 80  # ~1.2 KB a row: 20 rows pass the row limit, not the bytes
+    r = _upload(tight_server, people["staff"], _crowd(lon, lat, 20, at, long_words))
+    assert r.status_code == 413, r.text
+    assert "20,000 bytes" in r.json()["detail"]
+    # no declared length (chunked): refused while it arrives
+    body = _crowd(lon, lat, 100, at, long_words).encode()
+    envelope = (
+        b"--b0\r\nContent-Disposition: form-data; name=file; filename=a.csv\r\n\r\n",
+        b"\r\n--b0--\r\n",
+    )
+
+    def chunks() -> Iterator[bytes]:
+        yield envelope[0]
+        for k in range(0, len(body), 8192):
+            yield body[k : k + 8192]
+        yield envelope[1]
+
+    r = httpx.post(
+        f"{tight_server.url}/api/incidents/hotline",
+        content=chunks(),
+        headers={**people["staff"], "Content-Type": "multipart/form-data; boundary=b0"},
+    )
+    assert r.status_code == 413, r.text
+    assert _incidents(engine) == before
+    r = _upload(tight_server, people["staff"], _crowd(lon, lat, 50, at))
+    assert r.status_code == 201 and r.json()["filed"] == 50
+    assert _incidents(engine) == before + 50
 
 
 def _incidents(engine: Engine) -> int:
