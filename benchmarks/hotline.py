@@ -14,6 +14,21 @@ Usage::
         [--mem-limit-gb 3] [--timeout 900]
 
 Prints one line ``RESULT {json}``.
+
+Measured on the shared 2-core machine (loaded), server at 361 MB after start-up:
+
+=====================  ==========  =======  ============  ====================
+file                   answer      time     server peak   sent again
+=====================  ==========  =======  ============  ====================
+2,000 rows, before     182 MB      33 s     6.4 GB        filed all again, 500
+2,000 rows, after      2.0 MB      28 s     394 MB        0 filed, 0.2 s
+10,000 rows, after     9.9 MB      253 s    465 MB        0 filed, 0.3 s
+20,000 rows, after     413, 431 B  0.5 s    372 MB        nothing stored
+20,000 (limit raised)  19.9 MB     1330 s   553 MB        0 filed, 0.7 s
+=====================  ==========  =======  ============  ====================
+
+The time still grows with the square of a crowd's size: every row counts the earlier
+reports around it (a few microseconds each in PostGIS); memory and the answer do not.
 """
 
 from __future__ import annotations
