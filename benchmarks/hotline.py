@@ -53,8 +53,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from api.auth import issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
-from gis import cluster
-from gis.migrate import upgrade
+from gis.db import cluster
+from gis.db.migrate import upgrade
 from gis.settings import get_settings
 
 REPO = Path(__file__).resolve().parent.parent
