@@ -39,6 +39,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from gis.errors import AnalysisError, InvalidInput
+
 __all__ = [
     "DEFAULT_TZ",
     "PLACES",
@@ -64,7 +66,7 @@ _MONDAY_SHIFT_DAYS: Final = 3
 _MAX_DENSE_BINS: Final = 20_000_000
 
 
-class AggregateError(ValueError):
+class AggregateError(AnalysisError, InvalidInput):
     """An aggregate was asked for with a column, window or range that does not exist."""
 
 

@@ -34,6 +34,7 @@ from shapely.geometry.base import BaseGeometry
 
 from analysis.hazard import close_hazard
 from analysis.network import RoadNetwork
+from gis.errors import AnalysisError, InvalidInput
 
 #: Target groups of an alert, and what each means (the database allows the same names).
 GROUPS: dict[str, str] = {
@@ -61,7 +62,7 @@ class NoRecipients(ValueError):
     """Nobody matches the alert's target; the message says why and what to do."""
 
 
-class AlertTargetError(ValueError):
+class AlertTargetError(AnalysisError, InvalidInput):
     """The target group is unknown or an input frame lacks a column."""
 
 

@@ -51,6 +51,7 @@ import shapely
 from analysis.nearest import ShelterIndex
 from analysis.network import FloatArray, IntArray, RoadNetwork
 from gis.db.models import FACILITY_KINDS
+from gis.errors import AnalysisError, InvalidInput
 from grids.locate import h3_cells
 
 __all__ = [
@@ -123,7 +124,7 @@ _DIJKSTRA_CELLS = 4_000_000
 _GB50180 = "GB 50180-2018 城市居住区规划设计标准（15/10/5分钟生活圈）"
 
 
-class CoverageError(ValueError):
+class CoverageError(AnalysisError, InvalidInput):
     """Bad planning input: an unknown kind or group, an empty demand, a bad standard."""
 
 
@@ -381,7 +382,7 @@ def demand_from_file(
         Naming each row and column with a missing, negative or non-numeric count, or
         a missing location.
     """
-    from gis.validate import Problem, ValidationError
+    from gis.errors import Problem, ValidationError
 
     problems: list[Problem] = []
     if "everyone" not in frame.columns:

@@ -63,6 +63,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import dijkstra
 
 from analysis.network import FloatArray, IntArray, RoadNetwork, Snap
+from gis.errors import AnalysisError, InvalidInput
 from grids.access import home_grids
 
 NO_WORKER = -1
@@ -82,7 +83,7 @@ _INT64_SAFE = 2**62
 _NOT_GIVEN = "not among the workers who may take it (e.g. outside your area, 不可派)"
 
 
-class DispatchInputError(ValueError):
+class DispatchInputError(AnalysisError, InvalidInput):
     """The inputs of a dispatch are inconsistent (shapes, signs, unknown columns)."""
 
 

@@ -56,6 +56,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from ortools.graph.python import min_cost_flow
 
+from gis.errors import AnalysisError, InvalidInput
+
 NO_SHELTER = -1
 """Shelter index of a household left unassigned."""
 
@@ -73,7 +75,7 @@ COST_SCALE = 10
 """Walking seconds are rounded to 1/COST_SCALE s (deciseconds) for the integer solver."""
 
 
-class EvacuationInputError(ValueError):
+class EvacuationInputError(AnalysisError, InvalidInput):
     """The inputs of an evacuation plan are inconsistent (shapes, signs, indices)."""
 
 

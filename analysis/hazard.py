@@ -59,6 +59,7 @@ from analysis.nearest import NoShelterReachable, ShelterIndex
 from analysis.network import NetworkError, RoadNetwork
 from gis import clock
 from gis.coords import CoordTypeError, geometries_to_wgs84, local_metric_crs_for
+from gis.errors import AnalysisError, InvalidInput
 from gis.settings import get_settings
 from grids.locate import locate_points, representative_points
 
@@ -100,7 +101,7 @@ KIND_NAMES: Final = {"typhoon": "台风", "flood": "洪涝", "fire": "火灾", "
 REPAIR_MAX_AREA_CHANGE: Final = 0.01
 
 
-class HazardError(ValueError):
+class HazardError(AnalysisError, InvalidInput):
     """A hazard area that cannot be analysed: what is wrong and how to fix it."""
 
 

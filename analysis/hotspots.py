@@ -48,6 +48,7 @@ from scipy import sparse, stats
 import h3ronpy
 
 from analysis.aggregates import DEFAULT_TZ, WINDOWS, window_starts
+from gis.errors import AnalysisError, InvalidInput
 
 __all__ = [
     "EarlyWarning",
@@ -69,7 +70,7 @@ BASELINE_PRIOR_EVENTS: Final = 0.5
 _WINDOW_WORDS: Final = {"hour": "hour", "day": "day", "week": "week"}
 
 
-class HotspotError(ValueError):
+class HotspotError(AnalysisError, InvalidInput):
     """Hotspot or early-warning input that cannot be analysed (what is wrong, how to fix)."""
 
 

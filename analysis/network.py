@@ -37,6 +37,7 @@ from pyproj import CRS, Transformer
 from shapely.ops import substring
 
 from gis.coords import local_metric_crs_for
+from gis.errors import AnalysisError, InvalidInput
 from gis.settings import get_settings
 
 FloatArray = NDArray[np.float64]
@@ -74,7 +75,7 @@ GROUND_SNAP_RADIUS_M = 100.0
 _REQUIRED_EDGE_COLUMNS = ("id", "source", "target", "length_m", "geometry")
 
 
-class NetworkError(ValueError):
+class NetworkError(AnalysisError, InvalidInput):
     """The road network cannot be built or used as asked."""
 
 

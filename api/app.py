@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import StatementError
 
 from api import errors
+from api.changes import ChangeHub
 from api.routers import (
     awareness,
     facilities,
@@ -29,9 +30,11 @@ from api.routers import (
 from api.routers import kpi as kpi_routes
 from api.routers import open311 as open311_routes
 from api.routers import worker as worker_routes
+from api.state import AppState
 from gis import clock
 from gis.db.engine import describe_error, get_engine
 from gis.settings import Settings, get_settings
+from gis.store import awareness_store
 from maps.assets import STATIC_DIR, STATIC_URL, VENDOR_DIR, VENDOR_URL
 
 log = logging.getLogger("wangge")
@@ -104,8 +107,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = get_engine(settings, url=database_url)
-        app.state.engine = engine
-        app.state.settings = settings
+        app.state.wangge = AppState(engine, settings, ChangeHub(awareness_store.conninfo(engine)))
         job = None
         if settings.escalation_interval_s > 0:
             job = asyncio.create_task(escalation_loop(engine, settings.escalation_interval_s))

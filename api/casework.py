@@ -16,9 +16,9 @@ from sqlalchemy import Connection, Engine, text
 
 import h3
 
-from api.errors import NotFound
 from api.intake import categories
 from gis import clock
+from gis.errors import InvalidInput, NotFound
 from gis.store import access_store, dispatch_store, incident_store
 from gis.store.incident_store import IncidentRow
 from grids import incidents as lifecycle
@@ -31,7 +31,7 @@ from grids.access import (
     workers_in_area,
 )
 from grids.categories import Category
-from grids.incidents import SHANGHAI, STATE_NAMES_ZH, SYSTEM, IncidentState, InvalidInput
+from grids.incidents import SHANGHAI, STATE_NAMES_ZH, SYSTEM, IncidentState
 
 
 def visible_incident(

@@ -14,6 +14,7 @@ from rich.table import Table
 from api.commands.common import console, fail, ready_engine, say
 from gis import clock
 from gis.db import cluster
+from gis.errors import InvalidInput
 from gis.settings import get_settings
 
 app = typer.Typer(
@@ -120,7 +121,7 @@ def load(
 def _load(layers, *, replace: bool, coord_type: str | None = None):
     from etl.load import LoadError, load_layers
     from gis.coords import CoordTypeError
-    from gis.validate import ValidationError
+    from gis.errors import ValidationError
 
     engine = ready_engine()
     try:
@@ -240,5 +241,21 @@ def _register() -> None:
 
 _register()
 
+
+def main() -> None:
+    """The ``wangge`` command: an error of ours ends as its message and a non-zero status.
+
+    Every kind of error (:mod:`gis.errors`) already says what, where and how to fix it,
+    so the operator sees that line, not a traceback; other failures keep theirs.
+    """
+    from gis.errors import WanggeError
+
+    try:
+        app()
+    except WanggeError as exc:
+        console.print(f"[bold red]error:[/] {escape(str(exc))}")
+        raise SystemExit(2 if isinstance(exc, InvalidInput) else 1) from None
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -7,18 +7,25 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 
+from api.state import AppState
 from gis.settings import Settings
+
+
+def get_state(request: Request) -> AppState:
+    """The application's state, made in its lifespan (:mod:`api.state`)."""
+    return request.app.state.wangge
 
 
 def get_engine(request: Request) -> Engine:
     """The engine created in the app's lifespan."""
-    return request.app.state.engine
+    return get_state(request).engine
 
 
 def get_app_settings(request: Request) -> Settings:
     """The settings the app was created with."""
-    return request.app.state.settings
+    return get_state(request).settings
 
 
+StateDep = Annotated[AppState, Depends(get_state)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]

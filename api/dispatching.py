@@ -26,18 +26,17 @@ from sqlalchemy import Connection, Engine
 from analysis import dispatch
 from analysis.network import RoadNetwork
 from api import casework
-from api.errors import NotFound
-from api.walking import walking_state
+from api.deps import get_state
 from gis import clock
+from gis.errors import InvalidInput, NotFound
 from gis.settings import Settings
 from gis.store import dispatch_store, incident_store
 from grids import incidents as lifecycle
 from grids.access import Forbidden, Principal, require_staff, workers_in_area
-from grids.incidents import InvalidInput
 
 
 def _network(request: Request, engine: Engine, settings: Settings) -> RoadNetwork:
-    network = walking_state(request, engine, settings).network
+    network = get_state(request).walking_now().network
     if network is None:
         raise InvalidInput("there is no road network loaded; load a district or OSM roads")
     return network

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import traceback
-from collections.abc import Awaitable, Callable
 
 import psycopg
 from fastapi import FastAPI, Request
@@ -14,32 +13,21 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from analysis.aggregates import AggregateError
-from analysis.alerts import AlertTargetError
-from analysis.coverage import CoverageError
-from analysis.dispatch import DispatchInputError
-from analysis.hazard import HazardError
-from analysis.hotspots import HotspotError
-from analysis.location import LocationError
-from gis.coords import CoordTypeError
-from gis.db.cluster import DatabaseUnavailable
 from gis.db.engine import describe_error
-from gis.store.incident_store import IncidentNotFound, StaleIncident
-from gis.validate import ValidationError
-from grids.access import Forbidden
-from grids.incidents import IllegalTransition, InvalidInput, NotAllowed, TooLarge
+from gis.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooLarge,
+    Unauthorized,
+    Unavailable,
+    WanggeError,
+)
 
 PROBLEM = "application/problem+json"
 
 log = logging.getLogger("wangge.errors")
-
-
-class Unauthorized(PermissionError):
-    """No token, or one that is unknown or expired (401)."""
-
-
-class NotFound(LookupError):
-    """The thing asked for does not exist (or the caller may not know it does)."""
 
 
 class ProblemResponse(JSONResponse):
@@ -79,65 +67,49 @@ def _plain_errors(exc: RequestValidationError) -> list[dict[str, object]]:
     ]
 
 
-#: Exceptions answered with their message alone: status and title.
-SIMPLE: dict[type[Exception], tuple[int, str]] = {
-    CoordTypeError: (422, "Unknown coordinate type"),
+#: Each kind of error (:mod:`gis.errors`) and its answer: status and title.  An error's
+#: own ``title`` (e.g. "Changed meanwhile") replaces the kind's.
+STATUS: dict[type[WanggeError], tuple[int, str]] = {
     InvalidInput: (422, "Invalid input"),
     TooLarge: (413, "Too large"),
     NotFound: (404, "Not found"),
-    IncidentNotFound: (404, "Not found"),
     Forbidden: (403, "Not allowed"),
-    NotAllowed: (403, "Not allowed"),
-    IllegalTransition: (409, "Not possible in this state"),
-    StaleIncident: (409, "Changed meanwhile"),
-    # bad input found deep in an analysis (an empty demand, an unknown window …)
-    AggregateError: (422, "Invalid input"),
-    HotspotError: (422, "Invalid input"),
-    HazardError: (422, "Invalid input"),
-    AlertTargetError: (422, "Invalid input"),
-    CoverageError: (422, "Invalid input"),
-    LocationError: (422, "Invalid input"),
-    DispatchInputError: (422, "Invalid input"),
+    Conflict: (409, "Conflict"),
+    Unavailable: (503, "Service unavailable"),
+    Unauthorized: (401, "Not signed in"),
 }
 
 
-def _simple(status: int, title: str) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
-    async def handle(_: Request, exc: Exception) -> JSONResponse:
-        return problem(status, title, str(exc))
-
-    return handle
+def answer(exc: WanggeError) -> JSONResponse:
+    """The problem answer to one of our errors, by its kind."""
+    kind = next(k for k in type(exc).__mro__ if k in STATUS)
+    status, title = STATUS[kind]  # type: ignore[index]
+    extra: dict[str, object] = {}
+    problems = getattr(exc, "problems", ())
+    if problems:
+        extra["problems"] = [
+            {
+                "layer": p.layer,
+                "row": p.row,
+                "id": p.record_id,
+                "field": p.field,
+                "message": p.message,
+                "fix": p.fix,
+            }
+            for p in problems
+        ]
+    response = problem(status, exc.title or title, str(exc), **extra)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
 
 
 def install(app: FastAPI) -> None:
     """Register the handlers that turn our exceptions into problem responses."""
 
-    @app.exception_handler(ValidationError)
-    async def _validation(_: Request, exc: ValidationError) -> JSONResponse:
-        return problem(
-            422,
-            "Invalid input",
-            str(exc),
-            problems=[
-                {
-                    "layer": p.layer,
-                    "row": p.row,
-                    "id": p.record_id,
-                    "field": p.field,
-                    "message": p.message,
-                    "fix": p.fix,
-                }
-                for p in exc.problems
-            ],
-        )
-
-    for exc_type, (status, title) in SIMPLE.items():
-        app.add_exception_handler(exc_type, _simple(status, title))
-
-    @app.exception_handler(Unauthorized)
-    async def _unauthorized(_: Request, exc: Unauthorized) -> JSONResponse:
-        response = problem(401, "Not signed in", str(exc))
-        response.headers["WWW-Authenticate"] = "Bearer"
-        return response
+    @app.exception_handler(WanggeError)
+    async def _ours(_: Request, exc: WanggeError) -> JSONResponse:
+        return answer(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -150,7 +122,6 @@ def install(app: FastAPI) -> None:
         titles = {404: "Not found", 422: "Invalid request", 503: "Service unavailable"}
         return problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail))
 
-    @app.exception_handler(DatabaseUnavailable)
     @app.exception_handler(OperationalError)
     async def _database(_: Request, exc: Exception) -> JSONResponse:
         return problem(503, "Database unavailable", str(exc).splitlines()[0])

@@ -16,7 +16,6 @@ import hashlib
 import io
 import json
 import math
-import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,19 +26,19 @@ from sqlalchemy import Connection, Engine
 
 import h3
 
-from api.grid_snapshot import GridSnapshot
 from gis import clock
 from gis.coords import to_wgs84
 from gis.db.models import INCIDENT_SOURCES
+from gis.errors import InvalidInput, Problem, TooLarge, ValidationError
 from gis.settings import Settings
-from gis.store import incident_store, queries
+from gis.store import incident_store
 from gis.store.incident_store import EventRow, IncidentRow
 from gis.times import time_problem
-from gis.validate import Problem, ValidationError, text_problem
+from gis.validate import text_problem
 from grids.access import Principal
 from grids.categories import Category
-from grids.incidents import SHANGHAI, InvalidInput, TooLarge, report
-from grids.locate import NO_GRID, h3_cells
+from grids.incidents import SHANGHAI, report
+from grids.locate import NO_GRID, CurrentGrids
 
 #: The sources each role may file under (staff and admins file for the hotline too).
 SOURCES_BY_ROLE: dict[str, tuple[str, ...]] = {
@@ -52,22 +51,11 @@ SOURCES_BY_ROLE: dict[str, tuple[str, ...]] = {
 DEFAULT_SOURCE = {"resident": "resident_app", "grid_worker": "patrol"}
 MAX_DESCRIPTION = 2000
 
-_categories: tuple[tuple, dict[str, Category]] | None = None
-_categories_lock = threading.Lock()
-
 
 def categories(engine: Engine) -> dict[str, Category]:
-    """The deployment's category table, re-read only when it changed (its data version)."""
-    global _categories
-    version = queries.data_version(engine, ("incident_category",))
-    with _categories_lock:
-        if _categories is not None and _categories[0] == version:
-            return _categories[1]
+    """The deployment's category table (a small table: read where it is needed)."""
     with engine.connect() as conn:
-        table = {r["code"]: Category(**r) for r in incident_store.category_rows(conn)}
-    with _categories_lock:
-        _categories = (version, table)
-    return table
+        return {r["code"]: Category(**r) for r in incident_store.category_rows(conn)}
 
 
 @dataclass(frozen=True)
@@ -152,7 +140,7 @@ def _problem(row: int | None, fld: str, message: str, fix: str) -> Problem:
 def check_report(
     rep: Report,
     user: Principal,
-    snap: GridSnapshot,
+    snap: CurrentGrids,
     settings: Settings,
     table: dict[str, Category],
     *,
@@ -210,7 +198,7 @@ def check_report(
     place = _place(rep, snap, settings, row, problems)
     if problems or place is None:
         return None, problems
-    lon, lat, pos = place
+    lon, lat, pos, cell = place
     edge = snap.edge_distance_m(pos, lon, lat)
     placed = Placed(
         report=rep,
@@ -219,7 +207,7 @@ def check_report(
         lat=lat,
         grid_pos=pos,
         grid_id=int(snap.ids[pos]),
-        h3_cell=int(h3_cells([lon], [lat], settings.h3_resolution)[0]),
+        h3_cell=cell,
         near_boundary=edge < settings.near_boundary_m,
         edge_distance_m=edge,
         reported_at=at.astimezone(SHANGHAI),
@@ -233,9 +221,9 @@ def _source_of(rep: Report, user: Principal) -> str:
 
 
 def _place(
-    rep: Report, snap: GridSnapshot, settings: Settings, row: int | None, problems: list[Problem]
-) -> tuple[float, float, int] | None:
-    """WGS84 lon/lat and the grid position of a report, or None with the problem added."""
+    rep: Report, snap: CurrentGrids, settings: Settings, row: int | None, problems: list[Problem]
+) -> tuple[float, float, int, int] | None:
+    """WGS84 lon/lat, grid position and H3 cell of a report, or None with the problem added."""
     if not (math.isfinite(rep.lon) and math.isfinite(rep.lat)):
         problems.append(_problem(row, "lon/lat", "the location is not a number", "send degrees"))
         return None
@@ -272,7 +260,7 @@ def _place(
         problems.append(_problem(row, "coord_type", str(exc), "use wgs84, gcj02 or bd09"))
         return None
     lon, lat = float(lon), float(lat)
-    pos = snap.locate(lon, lat)
+    pos, cell = snap.place(lon, lat)
     if pos == NO_GRID:
         problems.append(
             _problem(
@@ -284,11 +272,11 @@ def _place(
             )
         )
         return None
-    return lon, lat, pos
+    return lon, lat, pos, cell
 
 
 def _store(
-    conn: Connection, placed: Placed, user: Principal, snap: GridSnapshot, settings: Settings
+    conn: Connection, placed: Placed, user: Principal, snap: CurrentGrids, settings: Settings
 ) -> Filed:
     rep = placed.report
     state, step = report(rep.category_code, user.actor, placed.reported_at, "上报")
@@ -342,7 +330,7 @@ def _store(
 
 
 def file_report(
-    engine: Engine, snap: GridSnapshot, settings: Settings, user: Principal, rep: Report
+    engine: Engine, snap: CurrentGrids, settings: Settings, user: Principal, rep: Report
 ) -> Filed:
     """Check, place and store one report.
 
@@ -360,7 +348,7 @@ def file_report(
 
 def file_reports(
     engine: Engine,
-    snap: GridSnapshot,
+    snap: CurrentGrids,
     settings: Settings,
     user: Principal,
     reports: Sequence[Report],

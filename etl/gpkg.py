@@ -11,8 +11,10 @@ from tqdm import tqdm
 import geopandas as gpd
 import pyogrio
 
+from gis.errors import EtlError, InvalidInput
 
-class LayerFileError(ValueError):
+
+class LayerFileError(EtlError, InvalidInput):
     """A layer file cannot be read: missing, not a GeoPackage, or a layer is unreadable."""
 
 

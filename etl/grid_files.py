@@ -25,9 +25,10 @@ from etl.grid_versions import VersionReport, save_grid_versions
 from etl.layers import POLYGONAL, layers_to_wgs84
 from etl.load import LoadReport, load_layers
 from gis.coords import local_metric_crs_for
+from gis.errors import EtlError, InvalidInput, Problem, ValidationError
 from gis.settings import Settings, get_settings
 from gis.store import grid_store
-from gis.validate import Problem, ValidationError, check_crs, check_geometries
+from gis.validate import check_crs, check_geometries
 from grids.codes import check_codes
 
 #: Column names users' files use for the fields we need (Chinese GIS exports often use
@@ -57,7 +58,7 @@ class GridImportReport:
     topology: object | None = None
 
 
-class GridImportRejected(ValueError):
+class GridImportRejected(EtlError, InvalidInput):
     """The grid file breaks the topology rules; nothing was stored."""
 
     def __init__(self, message: str, topology: object):

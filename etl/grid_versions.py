@@ -18,6 +18,7 @@ import geopandas as gpd
 import shapely
 
 from etl.relocate import RelocateReport, relocate
+from gis.errors import EtlError, InvalidInput
 from gis.settings import Settings
 from gis.store import grid_store
 from grids.codes import GridCodeError, generate_codes
@@ -34,7 +35,7 @@ class VersionReport:
     relocated: RelocateReport
 
 
-class GridVersionError(ValueError):
+class GridVersionError(EtlError, InvalidInput):
     """The new grids cannot be stored (unknown community, bad codes …)."""
 
 

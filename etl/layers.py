@@ -19,11 +19,10 @@ import geopandas as gpd
 
 from gis.coords import geometries_to_wgs84
 from gis.db import models
+from gis.errors import Problem, ValidationError
 from gis.times import check_time_column
 from gis.validate import (
     ColumnKind,
-    Problem,
-    ValidationError,
     check_allowed,
     check_crs,
     check_geometries,

@@ -29,8 +29,8 @@ import shapely
 from etl.layers import layers_to_wgs84, referenced_keys, validate_layers
 from gis.db import models
 from gis.db.bulk import copy_frame, deferred_indexes
+from gis.errors import EtlError, InvalidInput, Problem, ValidationError
 from gis.settings import Settings, get_settings
-from gis.validate import Problem, ValidationError
 from grids.categories import DEFAULT_CATEGORIES
 from grids.locate import NO_GRID, h3_cells, ids_at, locate_points, representative_points
 
@@ -47,7 +47,7 @@ class LoadReport:
     outside_grids: dict[str, int] = field(default_factory=dict)
 
 
-class LoadError(RuntimeError):
+class LoadError(EtlError, InvalidInput):
     """The database refused a row; nothing of the load was kept."""
 
 

@@ -47,6 +47,7 @@ import geopandas as gpd
 import shapely
 from pyproj import Geod
 
+from gis.errors import EtlError, InvalidInput
 from gis.settings import get_settings
 
 #: Highway values that are not roads for anyone (planned, disused, racing, indoor).
@@ -106,7 +107,7 @@ _LAYER = re.compile(r"^\s*([+-]?\d+)\s*$")
 _MAXSPEED = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(mph|km/h|kmh)?\s*$")
 
 
-class OsmError(ValueError):
+class OsmError(EtlError, InvalidInput):
     """The OpenStreetMap file holds no usable road network."""
 
 

@@ -16,13 +16,15 @@ from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
+from gis.errors import EtlError, InvalidInput
+
 #: Image formats a phone or tablet sends, as Pillow names them → the MIME type stored.
 FORMATS: dict[str, str] = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 #: Most pixels an accepted photo may have (a 50-megapixel camera fits).
 MAX_PIXELS = 60_000_000
 
 
-class PhotoRejected(ValueError):
+class PhotoRejected(EtlError, InvalidInput):
     """The file is not an accepted image, or too large; the message says which and the fix."""
 
 

@@ -38,6 +38,8 @@ from numpy.typing import ArrayLike, NDArray
 import shapely
 from pyproj import CRS, Transformer
 
+from gis.errors import GisError, InvalidInput
+
 if TYPE_CHECKING:
     from geopandas import GeoDataFrame, GeoSeries
     from shapely.geometry.base import BaseGeometry
@@ -106,7 +108,7 @@ and ``"BD_09"`` are accepted too.
 """
 
 
-class CoordTypeError(ValueError):
+class CoordTypeError(GisError, InvalidInput):
     """An unknown coordinate-system name was given."""
 
 

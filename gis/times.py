@@ -33,8 +33,8 @@ import pandas as pd
 
 from gis import clock
 from gis.db.models import STORED_TIMES
+from gis.errors import Problem, ValidationError
 from gis.settings import Settings, get_settings
-from gis.validate import Problem, ValidationError
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -34,6 +33,7 @@ import shapely
 from pyproj import CRS
 
 from gis.clock import LOCAL_TZ
+from gis.errors import Problem
 
 WGS84_ALIASES = (4326, 4490)
 REPAIR_MAX_AREA_CHANGE = 0.01
@@ -43,42 +43,6 @@ ColumnKind = Literal["integer", "float", "boolean", "timestamp", "text"]
 #: Spellings of true and false accepted in a boolean column (case-insensitive).
 TRUE_SPELLINGS = frozenset({"true", "t", "yes", "y", "1", "是", "真", "对"})
 FALSE_SPELLINGS = frozenset({"false", "f", "no", "n", "0", "否", "假", "错"})
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with one record: what, where (layer, row, field) and how to fix it.
-
-    ``row`` is the 1-based position of the record in its layer, as a user counts rows
-    in a file; ``record_id`` is its id or code when it has one.
-    """
-
-    layer: str
-    row: int | None
-    record_id: str | None
-    field: str
-    message: str
-    fix: str
-    severity: str = "error"
-
-    def __str__(self) -> str:
-        where = f"{self.layer}"
-        if self.row is not None:
-            where += f" row {self.row}"
-        if self.record_id is not None:
-            where += f" (id {self.record_id})"
-        return f"{where}, field '{self.field}': {self.message} — {self.fix}"
-
-
-class ValidationError(ValueError):
-    """Raised when input is rejected; carries every problem found, not just the first."""
-
-    def __init__(self, problems: Sequence[Problem]):
-        self.problems = list(problems)
-        errors = [p for p in self.problems if p.severity == "error"]
-        shown = "\n".join(f"  - {p}" for p in errors[:20])
-        more = f"\n  … and {len(errors) - 20} more" if len(errors) > 20 else ""
-        super().__init__(f"{len(errors)} problem(s) in the input:\n{shown}{more}")
 
 
 def _ids(frame: pd.DataFrame, positions: np.ndarray, id_column: str | None) -> list[str | None]:

@@ -39,6 +39,8 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from gis.db.models import ROLES
+from gis.errors import Forbidden  # the policy's refusal (re-exported)
+from gis.store.access_store import UserRow
 from grids.incidents import Actor
 
 #: Roles that see personal data of residents in their area in full (audited).
@@ -53,10 +55,6 @@ ROLE_NAMES_ZH = {
     "street_staff": "街道工作人员",
     "admin": "系统管理员",
 }
-
-
-class Forbidden(PermissionError):
-    """The user's role may not use this door at all (403)."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +84,19 @@ class Principal:
     def __post_init__(self) -> None:
         if self.role not in ROLES:
             raise ValueError(f"unknown role {self.role!r}; roles are {', '.join(ROLES)}")
+
+    @classmethod
+    def of(cls, row: UserRow) -> Principal:
+        """The principal of a stored user (its grids as the store read them)."""
+        return cls(
+            user_id=row.id,
+            username=row.username,
+            display_name=row.display_name,
+            role=row.role,
+            worker_id=row.worker_id,
+            area_id=row.area_id,
+            grid_ids=row.grid_ids,
+        )
 
     @property
     def actor(self) -> Actor:

@@ -17,13 +17,14 @@ import numpy.typing as npt
 
 import shapely
 
+from gis.errors import GridError, InvalidInput
 from grids.locate import representative_points
 
 COMMUNITY_CODE_DIGITS = 12
 GRID_CODE_DIGITS = 15
 
 
-class GridCodeError(ValueError):
+class GridCodeError(GridError, InvalidInput):
     """A grid or community code is malformed, duplicated or in the wrong community."""
 
 

@@ -43,6 +43,7 @@ from geopandas import GeoDataFrame
 from pyproj import Transformer
 
 from gis.coords import local_metric_crs_for
+from gis.errors import GridError, InvalidInput
 from grids.locate import NO_GRID, GridLocator, cell_polygons, cover_cells
 
 __all__ = [
@@ -78,7 +79,7 @@ if TYPE_CHECKING:
     from pandas.core.groupby import DataFrameGroupBy
 
 
-class CrosswalkError(ValueError):
+class CrosswalkError(GridError, InvalidInput):
     """Values refer to cells or grids the crosswalk does not know, or bad input."""
 
 

@@ -145,6 +145,7 @@ from pyproj import CRS
 from shapely.geometry.base import BaseGeometry
 
 from gis.coords import local_metric_crs_for
+from gis.errors import GridError, InvalidInput
 from grids.codes import reading_order
 from grids.locate import NO_GRID, locate_points
 
@@ -176,7 +177,7 @@ _SNAP_DEG = 1e-7
 """Road vertices this close to the community boundary (about 1 cm) are moved onto it."""
 
 
-class DesignError(ValueError):
+class DesignError(GridError, InvalidInput):
     """The community cannot be designed as asked (no households, too many grids …)."""
 
 

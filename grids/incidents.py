@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from gis.db.models import INCIDENT_STATES
 from gis.db.models import ROLES as MODEL_ROLES
+from gis.errors import Conflict, Forbidden, GridError, InvalidInput
 from grids.categories import CATEGORY_BY_CODE, Category
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -60,20 +61,14 @@ LEVEL_NAMES: Mapping[int, str] = {COMMUNITY: "community", STREET: "street"}
 REPORTERS: frozenset[str] = frozenset(ROLES)
 
 
-class IllegalTransition(ValueError):
+class IllegalTransition(GridError, Conflict):
     """The action is unknown or cannot be taken from the incident's current state."""
 
+    title = "Not possible in this state"
 
-class NotAllowed(PermissionError):
+
+class NotAllowed(GridError, Forbidden):
     """The actor's role, or their relation to the case, does not permit the action."""
-
-
-class InvalidInput(ValueError):
-    """The action is legal and permitted but its details are missing or wrong."""
-
-
-class TooLarge(InvalidInput):
-    """More input at once than is accepted (a file over its size or row limit): split it."""
 
 
 @dataclass(frozen=True)

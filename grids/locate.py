@@ -65,11 +65,15 @@ import h3
 import shapely
 from h3ronpy import ContainmentMode
 from h3ronpy.vector import cells_to_wkb_polygons, coordinates_to_cells, wkb_to_cells
+from pyproj import Transformer
+
+from gis.coords import local_metric_crs_for
 
 __all__ = [
     "CELL_MARGIN_DEG",
     "NO_GRID",
     "CellCover",
+    "CurrentGrids",
     "GridLocator",
     "cell_polygons",
     "cover_cells",
@@ -741,3 +745,83 @@ def ids_at(positions: np.ndarray, ids: np.ndarray) -> pd.arrays.IntegerArray:
     values = np.zeros(len(positions), dtype=np.int64)
     values[found] = np.asarray(ids, dtype=np.int64)[positions[found]]
     return pd.arrays.IntegerArray(values, ~found)
+
+
+@dataclass(frozen=True)
+class CurrentGrids:
+    """The grids in force, ready to place one report after another (which 网格, how near its edge).
+
+    Built once per grid version from the current grids in code order (the tie rule: a
+    point on a shared edge belongs to the smallest code); read-only, safe to share
+    between threads.
+
+    Attributes
+    ----------
+    version : tuple
+        The data version the grids were read at (what a cache compares).
+    ids, codes, names, community_ids, communities
+        Per grid, in code order.
+    locator : GridLocator
+        Places points, with their H3 cells in the same pass.
+    to_metric : pyproj.Transformer or None
+        EPSG:4326 → the local metric CRS of the grids (None without grids).
+    edges_m : numpy.ndarray
+        Each grid's boundary in that CRS, metres.
+    """
+
+    version: tuple
+    ids: npt.NDArray[np.int64]
+    codes: list[str]
+    names: list[str]
+    community_ids: npt.NDArray[np.int64]
+    communities: list[str]
+    locator: GridLocator
+    to_metric: Transformer | None
+    edges_m: npt.NDArray[np.object_]
+
+    @classmethod
+    def from_frame(cls, grids: Any, resolution: int, version: tuple = ()) -> CurrentGrids:
+        """From a frame of current grids (id, code, name, community_id, community_name, geometry).
+
+        Parameters
+        ----------
+        grids
+            GeoDataFrame in EPSG:4326, sorted by code.
+        resolution
+            H3 resolution of the cells placed reports get.
+        version
+            The data version the frame was read at.
+        """
+        geoms = np.asarray(grids.geometry.array, dtype=object)
+        to_metric = None
+        edges = np.empty(0, dtype=object)
+        if len(grids):
+            crs = local_metric_crs_for(grids.geometry)
+            to_metric = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+            edges = shapely.boundary(np.asarray(grids.to_crs(crs).geometry.array))
+        return cls(
+            version=version,
+            ids=grids["id"].to_numpy(dtype=np.int64),
+            codes=list(grids["code"]),
+            names=list(grids["name"]),
+            community_ids=grids["community_id"].to_numpy(dtype=np.int64),
+            communities=list(grids["community_name"]),
+            locator=GridLocator.build(geoms, resolution),
+            to_metric=to_metric,
+            edges_m=edges,
+        )
+
+    def place(self, lon: float, lat: float) -> tuple[int, int]:
+        """Position of the grid holding the point (:data:`NO_GRID` for none) and its H3 cell."""
+        positions, cells = self.locator.locate_with_cells([lon], [lat], workers=1)
+        return int(positions[0]), int(cells[0])
+
+    def locate(self, lon: float, lat: float) -> int:
+        """Position of the grid holding the point, or :data:`NO_GRID`."""
+        return int(self.locator.locate([lon], [lat], workers=1)[0])
+
+    def edge_distance_m(self, pos: int, lon: float, lat: float) -> float:
+        """Metres from a point to the edge of grid ``pos``."""
+        assert self.to_metric is not None
+        x, y = self.to_metric.transform(lon, lat)
+        return float(shapely.distance(self.edges_m[pos], shapely.Point(x, y)))

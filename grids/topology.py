@@ -89,6 +89,7 @@ from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
 from gis.coords import local_metric_crs_for
+from gis.errors import GridError, InvalidInput
 from gis.settings import Settings, get_settings
 
 __all__ = [
@@ -167,7 +168,7 @@ _TOUCH_DEG: Final = 1e-7
 """Distance (degrees, about 1 cm) within which a grid counts as a gap's neighbour."""
 
 
-class TopologyInputError(ValueError):
+class TopologyInputError(GridError, InvalidInput):
     """A frame handed to the check lacks a column or a CRS it needs."""
 
 

@@ -27,6 +27,8 @@ from typing import Any, Literal
 
 from branca.element import Element, Figure, Link
 
+from gis.errors import MapError, Unavailable
+
 MAPS_DIR = Path(__file__).resolve().parent
 VENDOR_DIR = MAPS_DIR / "node_modules"
 """npm packages from ``maps/package.json``; served at :data:`VENDOR_URL`."""
@@ -36,7 +38,7 @@ VENDOR_URL = "/static/vendor"
 STATIC_URL = "/static/maps"
 
 
-class OfflineAssetError(LookupError):
+class OfflineAssetError(MapError, Unavailable):
     """A map loads a script or stylesheet from another host that has no local copy."""
 
 

@@ -16,6 +16,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import sparse
 
+from gis.errors import AnalysisError, InvalidInput
+
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
@@ -37,7 +39,7 @@ MODEL_NAMES = {
 EMPTY = np.zeros(0, dtype=np.int64)
 
 
-class LocationError(ValueError):
+class LocationError(AnalysisError, InvalidInput):
     """The location model was given bad input; the message says what and how to fix it."""
 
 

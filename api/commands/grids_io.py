@@ -23,7 +23,7 @@ def import_command(
     from etl.gpkg import LayerFileError
     from etl.grid_files import GridImportRejected, import_grids
     from gis.coords import CoordTypeError
-    from gis.validate import ValidationError
+    from gis.errors import ValidationError
 
     engine = ready_engine()
     try:
@@ -97,7 +97,7 @@ def import_areas_command(
     from etl.grid_files import import_admin_areas
     from etl.load import LoadError
     from gis.coords import CoordTypeError
-    from gis.validate import ValidationError
+    from gis.errors import ValidationError
 
     try:
         report = import_admin_areas(ready_engine(), path, coord_type=coord_type, layer=layer)

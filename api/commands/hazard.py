@@ -34,8 +34,8 @@ def _time(value: str | None, name: str) -> datetime | None:
         return None
     import pandas as pd
 
+    from gis.errors import ValidationError
     from gis.times import check_time
-    from gis.validate import ValidationError
 
     try:
         at = pd.Timestamp(value).to_pydatetime()
@@ -75,8 +75,8 @@ def import_command(
     from etl.hazard_files import read_hazard_file
     from gis.coords import CoordTypeError
     from gis.db.models import HAZARD_KINDS
+    from gis.errors import ValidationError
     from gis.store import awareness_store as store
-    from gis.validate import ValidationError
 
     engine = ready_engine()
     try:

@@ -61,14 +61,13 @@ def import_hotline(
     as_user: Annotated[str, typer.Option("--as", help="staff user filing the reports")] = "admin",
 ) -> None:
     """File every report of a 12345 hotline CSV, all or nothing; rows filed before are skipped."""
-    from api.auth import principal_of
-    from api.grid_snapshot import read_snapshot
     from api.intake import file_reports, read_hotline_csv
+    from gis.errors import WanggeError
     from gis.settings import get_settings
     from gis.store.access_store import user_by_name
-    from gis.validate import ValidationError
-    from grids.access import Forbidden, require_staff
-    from grids.incidents import InvalidInput
+    from gis.store.grid_store import current_grids
+    from grids.access import Principal, require_staff
+    from grids.locate import CurrentGrids
 
     settings = get_settings()
     engine = ready_engine()
@@ -76,14 +75,15 @@ def import_hotline(
         row = user_by_name(conn, as_user)
     if row is None:
         fail(f"no user is named {as_user!r}")
-    user = principal_of(row)
+    user = Principal.of(row)
     try:
         require_staff(user, "import hotline reports")
         with path.open("rb") as stream:
             reports = read_hotline_csv(stream, settings)
         say(f"[hotline] {len(reports)} report(s) read from {path}")
-        imported = file_reports(engine, read_snapshot(engine), settings, user, reports)
-    except (ValidationError, InvalidInput, Forbidden, OSError) as exc:
+        grids = CurrentGrids.from_frame(current_grids(engine), settings.h3_resolution)
+        imported = file_reports(engine, grids, settings, user, reports)
+    except (WanggeError, OSError) as exc:
         fail(f"{exc}\nNothing was filed.")
     table = Table(title=f"{len(imported.filed)} report(s) filed")
     for name in ("row", "id", "grid", "near edge", "likely duplicate of", "nearby"):

@@ -18,8 +18,8 @@ def import_command(
     from etl.load import LoadError
     from etl.network_import import import_osm_network
     from etl.osm import OsmError
+    from gis.errors import ValidationError
     from gis.store import queries
-    from gis.validate import ValidationError
 
     if not path.exists():
         fail(f"{path}: no such file")

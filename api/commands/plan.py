@@ -84,9 +84,9 @@ def _context(step: Any, demand_file: Path | None) -> tuple[Any, Any, Any, Any]:
 
     from analysis import coverage as cv
     from analysis.network import RoadNetwork
+    from gis.errors import ValidationError
     from gis.settings import get_settings
     from gis.store import grid_store, plan_store, queries
-    from gis.validate import ValidationError
 
     settings = get_settings()
     step("connecting to the database")

@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -45,7 +43,6 @@ from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
-import psycopg
 from fastapi import APIRouter, Body, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, StreamingResponse
@@ -57,7 +54,7 @@ import h3
 import shapely
 from shapely.geometry import mapping
 
-from analysis.aggregates import WINDOWS, IncidentCube, window_starts
+from analysis.aggregates import WINDOWS, window_starts
 from analysis.alerts import (
     GROUP_NAMES,
     GROUPS,
@@ -66,21 +63,23 @@ from analysis.alerts import (
     nearest_safe_shelters,
     select_recipients,
 )
-from analysis.hazard import KIND_NAMES, HazardImpact, hazard_impact
+from analysis.hazard import KIND_NAMES, HazardError, HazardImpact, hazard_impact
 from analysis.hotspots import HotspotError, early_warning, gi_star
 from analysis.network import RoadNetwork
+from analysis.walking import require_network
 from api.auth import CurrentUser
-from api.deps import EngineDep, SettingsDep
-from api.errors import NotFound, problem
+from api.changes import HEARTBEAT_S
+from api.deps import EngineDep, SettingsDep, get_state
+from api.errors import problem
 from api.inputs import BigId, Id, Text
-from api.walking import walking_state
 from etl.hazard_files import hazard_from_geojson
 from gis import clock
 from gis.coords import COORD_TYPES, to_wgs84
 from gis.db.models import ALERT_CHANNELS, HAZARD_KINDS
+from gis.errors import NotFound
 from gis.settings import Settings
 from gis.store import awareness_store as store
-from gis.store import grid_store, queries
+from gis.store import grid_store
 from gis.times import check_time
 from gis.validate import text_problem
 from grids.access import (
@@ -100,18 +99,13 @@ from maps.live import incident_records, live_map
 router = APIRouter(tags=["awareness"])
 
 TZ = "Asia/Shanghai"
-#: Seconds between keep-alive comments on a quiet live stream.
-HEARTBEAT_S = 15.0
 #: A live stream ends after this long; the browser reconnects by itself (``retry``).
 STREAM_MAX_S = 15 * 60
-#: How long a computed hazard impact is reused (residents carry no data version).
-IMPACT_TTL_S = 60.0
 #: Days of incidents behind the live map's heat and hotspot layers.
 LIVE_HEAT_DAYS = 7
 #: Hazards in force whose impact (affected grids, check-on lists) the live map draws.
 LIVE_HAZARDS = 3
 
-_lock = threading.Lock()
 PLACE_COLUMNS = ("h3_cell", "grid_id", "community_id")
 SPLIT_COLUMNS = ("category_code", "state", "source")
 
@@ -129,51 +123,6 @@ def _aware(at: datetime | None, name: str, *, planned: bool = True) -> datetime 
     planned time or a query bound (up to the horizon ahead), else a time that happened.
     """
     return None if at is None else check_time(at, name, planned=planned)
-
-
-# ---------------------------------------------------------------- caches
-
-
-@dataclass(frozen=True)
-class _Cube:
-    version: tuple
-    cube: IncidentCube
-    n: int
-
-
-def _cube(request: Request, engine: Engine) -> _Cube:
-    """The incident cube, rebuilt only when an incident changed (trigger-kept version)."""
-    version = queries.data_version(engine, ("incident",))
-    with _lock:
-        cached: _Cube | None = getattr(request.app.state, "incident_cube", None)
-        if cached is not None and cached.version == version and version:
-            return cached
-    frame = store.incidents_frame(engine)
-    cube = IncidentCube.build(
-        frame, columns=[*PLACE_COLUMNS, *SPLIT_COLUMNS], time_column="reported_at", tz=TZ
-    )
-    snap = _Cube(version, cube, len(frame))
-    with _lock:
-        request.app.state.incident_cube = snap
-    return snap
-
-
-def _study_area(request: Request, engine: Engine, settings: Settings) -> np.ndarray:
-    """Every H3 cell of the served area (the study area of Gi*), per grid version."""
-    version = queries.data_version(engine, ("grid",))
-    with _lock:
-        cached = getattr(request.app.state, "awareness_cells", None)
-        if cached is not None and cached[0] == version and version:
-            return cached[1]
-    grids = grid_store.current_grids(engine)
-    cells = (
-        cover_cells(np.asarray(grids.geometry.array, dtype=object), settings.h3_resolution).cells
-        if len(grids)
-        else np.zeros(0, dtype=np.int64)
-    )
-    with _lock:
-        request.app.state.awareness_cells = (version, cells)
-    return cells
 
 
 def _h3(cell: Any) -> str | None:
@@ -229,8 +178,8 @@ async def aggregates(
     bad = [s for s in split_by or [] if s not in SPLIT_COLUMNS]
     if bad:
         raise HTTPException(422, f"split_by accepts {', '.join(SPLIT_COLUMNS)}, not {bad}")
-    snap = await run_in_threadpool(_cube, request, engine)
-    table = snap.cube.aggregate(
+    cube = await run_in_threadpool(get_state(request).cube.get, engine)
+    table = cube.aggregate(
         by=by,
         window=window,
         start=_aware(start, "start"),
@@ -287,9 +236,11 @@ async def hotspots(
     lo, hi = _range(start, end, LIVE_HEAT_DAYS)
 
     def compute() -> dict[str, Any]:
-        snap = _cube(request, engine)
-        counts = snap.cube.aggregate(by="h3_cell", start=lo, end=hi, categories=category)
-        area = _study_area(request, engine, settings)
+        state = get_state(request)
+        counts = state.cube.get(engine).aggregate(
+            by="h3_cell", start=lo, end=hi, categories=category
+        )
+        area = state.study_cells.get(engine)
         result = gi_star(
             counts["h3_cell"].to_numpy(np.int64),
             counts["count"].to_numpy(np.float64),
@@ -356,15 +307,19 @@ async def warnings(
     since = now - baseline * _WINDOW_LENGTH[window]
 
     def compute() -> dict[str, Any]:
-        snap = _cube(request, engine)
-        counts = snap.cube.aggregate(
-            by=by,
-            window=window,
-            start=since,
-            end=now + _WINDOW_LENGTH[window],
-            categories=category,
-            split_by=("category_code",),
-        ).rename(columns={by: "place"})
+        counts = (
+            get_state(request)
+            .cube.get(engine)
+            .aggregate(
+                by=by,
+                window=window,
+                start=since,
+                end=now + _WINDOW_LENGTH[window],
+                categories=category,
+                split_by=("category_code",),
+            )
+            .rename(columns={by: "place"})
+        )
         names = dict(
             store.incidents_frame(engine, start=since)[["category_code", "category_name"]]
             .drop_duplicates()
@@ -546,19 +501,20 @@ def compute_impact(engine: Engine, hazard_id: int, network: RoadNetwork | None) 
 
     Raises
     ------
-    HTTPException
-        404 for an unknown hazard, 503 without a road network, 422 when the hazard
-        meets no grid.
+    NotFound
+        For an unknown hazard.
+    NoRoadNetwork
+        Without a road network.
+    HazardError
+        When the hazard meets no grid.
     """
     hazard = _hazard(engine, hazard_id)
-    if network is None:
-        raise HTTPException(503, "no road network is loaded yet: wangge demo or wangge load")
+    network = require_network(network)
     inputs = store.impact_inputs(engine, hazard.geom)
     if inputs.grids.empty:
-        raise HTTPException(
-            422,
+        raise HazardError(
             f"hazard {hazard_id} ('{hazard.name}') meets no current grid: it affects nobody "
-            "in the area served (check its polygon)",
+            "in the area served (check its polygon)"
         )
     impact = hazard_impact(
         hazard.geom,
@@ -575,24 +531,14 @@ def compute_impact(engine: Engine, hazard_id: int, network: RoadNetwork | None) 
 
 
 def _impact(request: Request, engine: Engine, settings: Settings, hazard_id: int) -> _Impact:
-    """The impact of a stored hazard, reused for a minute while the data stand still."""
+    """The impact of a stored hazard, reused while the data stand still (a minute at most)."""
     _hazard(engine, hazard_id)
-    version = queries.data_version(
-        engine, ("grid", "building", "household", "facility", "shelter", "road_edge")
+    state = get_state(request)
+    return state.impacts.get(
+        engine,
+        hazard_id,
+        lambda: compute_impact(engine, hazard_id, state.walking_now().network),
     )
-    key = (hazard_id, version)
-    with _lock:
-        cache: dict = getattr(request.app.state, "hazard_impacts", None) or {}
-        request.app.state.hazard_impacts = cache
-        hit = cache.get(key)
-        if hit is not None and time.monotonic() - hit.at < IMPACT_TTL_S:
-            return hit
-    result = compute_impact(engine, hazard_id, walking_state(request, engine, settings).network)
-    with _lock:
-        if len(cache) > 16:
-            cache.clear()
-        cache[key] = result
-    return result
 
 
 @router.get("/api/hazards/{hazard_id}")
@@ -777,8 +723,7 @@ def send_alert(
     """Target, store and deliver an alert; the work behind ``POST /api/hazards/{id}/alerts``."""
     _check_alert(alert)
     got = _impact(request, engine, settings, hazard_id)
-    network = walking_state(request, engine, settings).network
-    assert network is not None
+    network = require_network(get_state(request).walking_now().network)
     return deliver_alert(engine, got, network, alert, user=user)
 
 
@@ -1157,87 +1102,6 @@ def _sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-#: Changes a slow page may fall behind by before it is told to fetch everything again.
-QUEUE_MAX = 1000
-log = logging.getLogger("wangge.live")
-
-
-class ChangeHub:
-    """One ``LISTEN`` connection per server process, fanned out to every open stream.
-
-    However many wall screens are open, the database sees one listening connection.
-    It opens with the first subscriber, closes within a heartbeat of the last one
-    leaving, and reconnects after a lost connection (subscribers then get a ``bulk``
-    message: whatever happened meanwhile is fetched again).  A subscriber whose queue
-    overflows (a stalled page) gets one ``bulk`` message instead of the backlog.
-    """
-
-    def __init__(self, dsn: str) -> None:
-        self.dsn = dsn
-        self.queues: set[asyncio.Queue[dict[str, Any]]] = set()
-        self.ready = asyncio.Event()
-        self.task: asyncio.Task[None] | None = None
-
-    def _publish(self, change: dict[str, Any]) -> None:
-        for queue in list(self.queues):
-            try:
-                queue.put_nowait(change)
-            except asyncio.QueueFull:
-                while not queue.empty():
-                    queue.get_nowait()
-                queue.put_nowait({"op": "bulk", "count": None})
-
-    async def _run(self) -> None:
-        lost = False
-        try:
-            while self.queues:
-                stream = store.incident_change_stream(self.dsn, heartbeat_s=HEARTBEAT_S)
-                try:
-                    async for change in stream:
-                        if change is None:
-                            if not self.queues:
-                                break
-                        elif change.get("op") == "listening":
-                            self.ready.set()
-                            if lost:
-                                self._publish({"op": "bulk", "count": None})
-                        else:
-                            self._publish(change)
-                except (psycopg.Error, OSError):
-                    log.warning("the incident LISTEN connection was lost; reconnecting")
-                    lost = True
-                    await asyncio.sleep(1.0)
-                finally:
-                    self.ready.clear()
-                    await stream.aclose()
-        finally:
-            self.task = None
-
-    async def subscribe(self, timeout_s: float = 10.0) -> asyncio.Queue[dict[str, Any]]:
-        """A queue of every change committed from now on (``LISTEN`` is in force)."""
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=QUEUE_MAX)
-        self.queues.add(queue)
-        if self.task is None or self.task.done():
-            self.task = asyncio.create_task(self._run())
-        try:
-            await asyncio.wait_for(self.ready.wait(), timeout_s)
-        except TimeoutError:
-            self.queues.discard(queue)
-            raise HTTPException(503, "the database does not answer LISTEN; retry") from None
-        return queue
-
-    def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
-        """Stop delivering to ``queue``."""
-        self.queues.discard(queue)
-
-
-def _hub(request: Request, engine: Engine) -> ChangeHub:
-    hub: ChangeHub | None = getattr(request.app.state, "change_hub", None)
-    if hub is None:
-        hub = request.app.state.change_hub = ChangeHub(store.conninfo(engine))
-    return hub
-
-
 @router.get("/api/live/stream")
 async def live_stream(request: Request, engine: EngineDep, user: CurrentUser) -> StreamingResponse:
     """Server-sent events of incident changes, pushed from PostgreSQL ``LISTEN``.
@@ -1252,7 +1116,7 @@ async def live_stream(request: Request, engine: EngineDep, user: CurrentUser) ->
     require_command_centre(user, "follow the live stream")
     codes = await run_in_threadpool(_grid_codes, engine)
     names = await run_in_threadpool(_category_names, engine)
-    hub = _hub(request, engine)
+    hub = get_state(request).hub
     queue = await hub.subscribe()
 
     async def events() -> AsyncIterator[str]:

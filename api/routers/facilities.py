@@ -11,9 +11,8 @@ from sqlalchemy import text
 import shapely
 
 from analysis.service_area import service_areas
-from api.deps import EngineDep, SettingsDep
+from api.deps import EngineDep, SettingsDep, get_state
 from api.inputs import BigId
-from api.walking import walking_state
 
 router = APIRouter(prefix="/api/facilities", tags=["facilities"])
 
@@ -45,7 +44,7 @@ async def service_area(
             ).one_or_none()
         if row is None:
             raise HTTPException(404, f"no facility with id {facility_id}")
-        network = walking_state(request, engine, settings).network
+        network = get_state(request).walking_now().network
         if network is None:
             raise HTTPException(503, "no road network is loaded yet")
         areas = service_areas(network, [row[0]], [row[1]], minutes=tuple(minutes))

@@ -12,8 +12,7 @@ from pydantic import BaseModel
 import h3
 import shapely
 
-from api.deps import EngineDep, SettingsDep
-from api.grid_snapshot import grid_snapshot
+from api.deps import EngineDep, SettingsDep, get_state
 from gis.coords import COORD_TYPES, to_wgs84
 from gis.store import grid_store
 from grids.locate import NO_GRID, h3_cells
@@ -51,7 +50,7 @@ async def locate(
 ) -> Located:
     """Which grid a point lies in; a point outside every grid says so (``in_grid: false``)."""
     x, y = to_wgs84(lon, lat, coord_type)
-    snap = await run_in_threadpool(grid_snapshot, request, engine)
+    snap = await run_in_threadpool(get_state(request).current_grids, for_lookup=True)
     pos = snap.locate(x, y)
     cell = int(h3_cells([x], [y], settings.h3_resolution)[0])
     grid = (

@@ -17,9 +17,7 @@ from starlette.types import Message
 
 from api import casework, dispatching
 from api.auth import CurrentUser
-from api.deps import EngineDep, SettingsDep
-from api.errors import NotFound
-from api.grid_snapshot import grid_snapshot
+from api.deps import EngineDep, SettingsDep, get_state
 from api.inputs import INT8_MAX, BigId, Id, Text
 from api.intake import (
     Filed,
@@ -34,11 +32,11 @@ from api.intake import (
 from etl.photos import PhotoRejected, check_photo
 from gis.coords import COORD_TYPES
 from gis.db.models import INCIDENT_SOURCES, INCIDENT_STATES
+from gis.errors import InvalidInput, NotFound, Problem, ValidationError
 from gis.settings import Settings
 from gis.store import incident_store
-from gis.validate import Problem, ValidationError
 from grids.access import Forbidden, incident_filter, require_staff
-from grids.incidents import ACTIONS, InvalidInput
+from grids.incidents import ACTIONS
 
 router = APIRouter(tags=["incidents"])
 
@@ -161,7 +159,7 @@ async def report_incident(
     )
 
     def file() -> Filed:  # one trip to the thread pool: intake is the hottest path
-        return file_report(engine, grid_snapshot(request, engine, fresh=True), settings, user, rep)
+        return file_report(engine, get_state(request).current_grids(), settings, user, rep)
 
     return filed_answer(await run_in_threadpool(file))
 
@@ -553,9 +551,7 @@ async def import_hotline(
             reports = read_hotline_csv(upload.file, settings)
         finally:
             upload.file.close()
-        return file_reports(
-            engine, grid_snapshot(request, engine, fresh=True), settings, user, reports
-        )
+        return file_reports(engine, get_state(request).current_grids(), settings, user, reports)
 
     imported = await run_in_threadpool(file)
     if not imported.filed:

@@ -27,10 +27,11 @@ from sqlalchemy import Engine
 from api.auth import CurrentUser
 from api.deps import EngineDep
 from gis import clock
+from gis.errors import InvalidInput
 from gis.store import kpi_store
 from gis.times import check_time
 from grids.access import Principal, kpi_filter
-from grids.incidents import SHANGHAI, InvalidInput
+from grids.incidents import SHANGHAI
 from grids.kpi import KPI_COLUMNS, KPI_LABELS, PERIODS, kpis
 from maps.kpi_chart import TABLE_COLUMNS, kpi_chart_png, kpi_report_html
 

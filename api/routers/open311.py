@@ -47,20 +47,18 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy import Engine
 
-from api.auth import user_for_token
-from api.deps import EngineDep, SettingsDep
-from api.errors import NotFound, Unauthorized
-from api.grid_snapshot import grid_snapshot
+from api.deps import EngineDep, SettingsDep, get_state
 from api.intake import Report, categories, file_report
 from gis import clock
 from gis.coords import CoordTypeError, from_wgs84
+from gis.errors import InvalidInput, NotFound, Unauthorized, ValidationError
 from gis.store import incident_store, open311_store
 from gis.store.incident_store import IncidentNotFound
 from gis.times import check_time
-from gis.validate import ValidationError, text_problem
+from gis.validate import text_problem
 from grids.access import Forbidden, Principal, incident_filter, may_see_incident
 from grids.categories import Category
-from grids.incidents import SHANGHAI, STATE_NAMES_ZH, InvalidInput
+from grids.incidents import SHANGHAI, STATE_NAMES_ZH
 
 router = APIRouter(prefix="/open311", tags=["open311"])
 
@@ -172,7 +170,7 @@ async def _guarded(fmt: str | None, work: Callable[[str], Any]) -> Response:
 # ------------------------------------------------------------------ inputs
 
 
-def _signed_in(engine: Engine, key: str | None) -> Principal:
+def _signed_in(request: Request, key: str | None) -> Principal:
     """The user of an ``api_key``; 403 when it is missing, unknown or expired."""
     if not key:
         raise Open311Error(
@@ -180,7 +178,7 @@ def _signed_in(engine: Engine, key: str | None) -> Principal:
             "api_key is required: send the token of your system's account "
             "(from 'wangge users token NAME') as api_key",
         )
-    user = user_for_token(engine, key)
+    user = get_state(request).user_for_token(key)
     if user is None:
         raise Open311Error(403, "api_key is unknown or expired; ask for a new token")
     return user
@@ -456,7 +454,7 @@ async def create_request(
         return _error(exc.status, exc.descriptions, "xml" if fmt == "xml" else "json")
 
     def work(f: str) -> Response:
-        user = _signed_in(engine, _key_of(request, fields))
+        user = _signed_in(request, _key_of(request, fields))
         code = (fields.get("service_code") or "").strip()
         if not code:
             raise Open311Error(400, "service_code is required; GET /open311/v2/services.json")
@@ -484,9 +482,7 @@ async def create_request(
             contact_phone=_text(fields, "phone", 32),
             contact_email=_text(fields, "email", 200),
         )
-        filed = file_report(
-            engine, grid_snapshot(request, engine, fresh=True), settings, user, report
-        )
+        filed = file_report(engine, get_state(request).current_grids(), settings, user, report)
         notice = (
             f"已受理，归属{filed.community}{filed.grid_name}（网格 {filed.grid_code}）；"
             f"立案派遣后 {category.time_limit_hours} 小时内处置"
@@ -518,7 +514,7 @@ async def list_requests(request: Request, engine: EngineDep, fmt: str = "json") 
     params = request.query_params
 
     def work(f: str) -> Response:
-        user = _signed_in(engine, _key_of(request, {}))
+        user = _signed_in(request, _key_of(request, {}))
         coord_type = _coord_type(request)
         ids_raw = params.get("service_request_id")
         if ids_raw:
@@ -597,7 +593,7 @@ async def get_request(name: str, request: Request, engine: EngineDep) -> Respons
     stem, fmt = _split(name)
 
     def work(f: str) -> Response:
-        user = _signed_in(engine, _key_of(request, {}))
+        user = _signed_in(request, _key_of(request, {}))
         coord_type = _coord_type(request)
         row = _visible_row(engine, user, int(stem)) if _is_id(stem) else None
         if row is None:

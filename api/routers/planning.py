@@ -29,9 +29,8 @@ from sqlalchemy import Engine
 from analysis import coverage as cv
 from analysis.network import RoadNetwork
 from api.auth import CurrentUser
-from api.deps import EngineDep, SettingsDep
+from api.deps import EngineDep, SettingsDep, get_state
 from api.inputs import INT4_MAX, BigId, Text
-from api.walking import walking_state
 from gis import clock
 from gis.coords import to_wgs84
 from gis.settings import Settings
@@ -76,7 +75,7 @@ def _bad_input(exc: Exception) -> HTTPException:
 
 
 def _network(request: Request, engine: Engine, settings: Settings) -> RoadNetwork:
-    network = walking_state(request, engine, settings).network
+    network = get_state(request).walking_now().network
     if network is None:
         raise HTTPException(503, "no road network is loaded yet: load a district first")
     return network

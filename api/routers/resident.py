@@ -16,8 +16,8 @@ import shapely
 
 from analysis.hazard import KIND_NAMES
 from analysis.nearest import NoShelterReachable
-from api.deps import EngineDep, SettingsDep
-from api.walking import ShelterState, shelter_state
+from analysis.walking import SheltersNow
+from api.deps import EngineDep, SettingsDep, get_state
 from gis.coords import COORD_TYPES, to_wgs84
 from gis.settings import Settings
 from maps.assets import render_offline
@@ -89,7 +89,7 @@ class NearestShelterAnswer(BaseModel):
     warning: str | None = None
 
 
-def _hazard_fields(data: ShelterState, x: float, y: float) -> dict[str, Any]:
+def _hazard_fields(data: SheltersNow, x: float, y: float) -> dict[str, Any]:
     """The hazards in force, the shelters skipped and the warning to show (none: empty)."""
     if data.closure is None or data.closure.area_m is None:
         return {}
@@ -125,9 +125,9 @@ def _hazard_fields(data: ShelterState, x: float, y: float) -> dict[str, Any]:
 
 def _answer(
     request: Request, engine: Engine, settings: Settings, lon: float, lat: float, coord_type: str
-) -> tuple[NearestShelterAnswer, Any, ShelterState]:
+) -> tuple[NearestShelterAnswer, Any, SheltersNow]:
     x, y = to_wgs84(lon, lat, coord_type)
-    data = shelter_state(request, engine, settings)
+    data = get_state(request).shelters_now()
     network, bounds = data.walking.network, data.walking.bounds
     if network is None or bounds is None:
         raise HTTPException(503, "no road network is loaded yet")

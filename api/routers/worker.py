@@ -50,12 +50,11 @@ from analysis.evacuation_lists import ShelterDistances
 from analysis.network import RoadNetwork
 from api import casework
 from api.auth import CurrentUser
-from api.deps import EngineDep, SettingsDep
-from api.errors import NotFound
+from api.deps import EngineDep, SettingsDep, get_state
 from api.inputs import BigId, Text
-from api.walking import walking_state
 from gis import clock
 from gis.coords import COORD_TYPES, to_wgs84
+from gis.errors import NotFound
 from gis.settings import Settings
 from gis.store import incident_store, worker_store
 from gis.store.worker_store import AGE_GROUP_NAMES_ZH, FLAGS_ZH
@@ -153,7 +152,7 @@ def _origin(
 
 
 def _network(request: Request, engine: Engine, settings: Settings) -> RoadNetwork:
-    network = walking_state(request, engine, settings).network
+    network = get_state(request).walking_now().network
     if network is None:
         raise HTTPException(503, "no road network is loaded yet; load the district first")
     return network

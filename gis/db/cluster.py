@@ -41,6 +41,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import URL, make_url
 
+from gis.errors import GisError, Unavailable
 from gis.settings import Settings, get_settings
 
 DRIVER = "postgresql+psycopg"
@@ -56,7 +57,7 @@ MAX_SOCKET_PATH = 100
 _MISSING_DATABASE = re.compile(r'database "[^"]*" does not exist')
 
 
-class DatabaseUnavailable(RuntimeError):
+class DatabaseUnavailable(GisError, Unavailable):
     """No usable PostGIS database; the message says what to do about it."""
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from gis.db.models import SRID
+from gis.errors import Conflict, GisError, NotFound
 from gis.store.access_store import token_digest
 
 #: The incident columns a transition may change besides ``state``.
@@ -30,11 +31,13 @@ CHANGEABLE: frozenset[str] = frozenset(
 )
 
 
-class StaleIncident(RuntimeError):
+class StaleIncident(GisError, Conflict):
     """The incident is no longer in the state the caller decided from: someone moved it."""
 
+    title = "Changed meanwhile"
 
-class IncidentNotFound(LookupError):
+
+class IncidentNotFound(GisError, NotFound):
     """No incident has the given id."""
 
 

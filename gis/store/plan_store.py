@@ -18,15 +18,20 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
 from gis.db.models import FACILITY_KINDS
+from gis.errors import Conflict, GisError, InvalidInput, NotFound
 from gis.store.frames import nullable_cells
 
 
-class ScenarioNotFound(LookupError):
+class ScenarioNotFound(GisError, NotFound):
     """No saved scenario with that id or name."""
 
 
-class ScenarioError(ValueError):
-    """A scenario cannot be saved as given (duplicate name, unknown facility …)."""
+class ScenarioError(GisError, InvalidInput):
+    """A scenario cannot be saved as given (unknown kind or facility, no name)."""
+
+
+class ScenarioExists(GisError, Conflict):
+    """A scenario of that name exists already."""
 
 
 PLAN_HOUSEHOLDS = """
@@ -166,7 +171,7 @@ def save_scenario(
                 {"name": name, "kind": kind, "d": description, "by": created_by},
             ).scalar_one()
         except IntegrityError as exc:
-            raise ScenarioError(
+            raise ScenarioExists(
                 f"a scenario named {name!r} exists already: choose another name"
             ) from exc
         rows = [

@@ -82,6 +82,10 @@ VERSIONED_TABLES = (
     "incident",
     "incident_category",
     "hazard_area",
+    "app_user",
+    "api_token",
+    "grid_worker",
+    "grid_assignment",
 )
 
 

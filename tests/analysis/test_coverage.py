@@ -16,7 +16,7 @@ from shapely.geometry import LineString, Point, box
 
 from analysis import coverage as cv
 from analysis.network import RoadNetwork
-from gis.validate import ValidationError
+from gis.errors import ValidationError
 
 SPEED = 1.2
 STEP_M = 100.0

@@ -21,7 +21,7 @@ import shapely
 from shapely import box
 from shapely.geometry import LineString, mapping, shape
 
-from api.auth import forget_cached_users, issue_token
+from api.auth import issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
 from gis.coords import wgs84_to_gcj02
@@ -38,7 +38,6 @@ FIRE = "20402"  # 火情
 def district(engine: Engine, live_server: LiveServer) -> dict:
     layers = generate_district(3000, 11, progress=False)
     load_layers(engine, layers, replace=True, progress=False)
-    forget_cached_users()
     return layers
 
 

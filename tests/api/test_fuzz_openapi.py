@@ -29,7 +29,7 @@ from schemathesis.checks import not_a_server_error
 from sqlalchemy import create_engine, text
 
 from api.app import create_app
-from api.auth import forget_cached_users, issue_token
+from api.auth import issue_token
 from api.inputs import INT4_MAX, INT8_MAX
 from etl.load import load_layers
 from etl.sample import generate_district
@@ -72,7 +72,6 @@ def fuzzed() -> Iterator[Fuzzed]:
             load_layers(
                 engine, generate_district(1000, 3, progress=False), replace=True, progress=False
             )
-            forget_cached_users()
             with engine.connect() as conn:
                 worker = conn.execute(
                     text(

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
-from api.auth import forget_cached_users, issue_token
+from api.auth import issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
 from gis import clock
@@ -38,7 +38,6 @@ def town(engine: Engine, live_server: LiveServer) -> dict:
     """The sample district; a point inside a grid, its bounds, and tokens."""
     layers = generate_district(3000, 17, progress=False)
     load_layers(engine, layers, replace=True, progress=False)
-    forget_cached_users()
     with engine.connect() as conn:
         grid = conn.execute(
             text("SELECT id FROM grid WHERE valid_to IS NULL ORDER BY code LIMIT 1")

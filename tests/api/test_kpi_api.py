@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import Engine, text
 
-from api.auth import forget_cached_users, issue_token
+from api.auth import issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
 from gis import clock
@@ -30,7 +30,6 @@ def review(engine: Engine, live_server: LiveServer) -> dict:
     one of its grids, a resident and the admin."""
     layers = generate_district(3000, 41, progress=False)
     load_layers(engine, layers, replace=True, progress=False)
-    forget_cached_users()
     with engine.connect() as conn:
         staff = conn.execute(
             text(

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
-from api.auth import forget_cached_users, issue_token
+from api.auth import issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
 from gis import clock
@@ -30,7 +30,6 @@ def hotline(engine: Engine, live_server: LiveServer) -> dict:
     keys, a staff bearer token, and a point well inside a grid."""
     layers = generate_district(3000, 31, progress=False)
     load_layers(engine, layers, replace=True, progress=False)
-    forget_cached_users()
     with engine.connect() as conn:
         street_user = conn.execute(
             text("SELECT username FROM app_user WHERE role = 'street_staff' ORDER BY id LIMIT 1")

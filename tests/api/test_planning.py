@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 
 from analysis import coverage as cv
 from analysis.network import RoadNetwork
-from api.auth import forget_cached_users, issue_token
+from api.auth import issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
 from gis import clock
@@ -27,7 +27,6 @@ PROBLEM = "application/problem+json"
 def district(engine: Engine, live_server: LiveServer) -> Iterator[dict]:
     layers = generate_district(3000, 11, progress=False)
     load_layers(engine, layers, replace=True, progress=False)
-    forget_cached_users()
     yield layers
     empty_database(engine)  # leave the session's database as other test files expect it
 

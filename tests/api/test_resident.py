@@ -18,7 +18,7 @@ from shapely.geometry import LineString, Point, box, mapping, shape
 
 from analysis.nearest import ShelterIndex
 from analysis.network import RoadNetwork
-from api.auth import forget_cached_users, issue_token
+from api.auth import issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
 from gis import clock
@@ -35,7 +35,6 @@ TYPHOON = "台风海燕（测试）"
 def district(engine: Engine, live_server: LiveServer) -> dict:
     layers = generate_district(3000, 11, progress=False)
     load_layers(engine, layers, replace=True, progress=False)
-    forget_cached_users()
     return layers
 
 

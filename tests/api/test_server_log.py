@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
-from api.auth import forget_cached_users, issue_token
+from api.auth import issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
 from tests.conftest import REPO
@@ -35,7 +35,6 @@ REFUSE = (
 def town(engine: Engine) -> dict:
     layers = generate_district(3000, 23, progress=False)
     load_layers(engine, layers, replace=True, progress=False)
-    forget_cached_users()
     with engine.connect() as conn:
         lon, lat = conn.execute(
             text(

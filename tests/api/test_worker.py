@@ -15,7 +15,7 @@ import geopandas as gpd
 import pyogrio
 import shapely
 
-from api.auth import forget_cached_users, issue_token
+from api.auth import issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
 from gis.coords import from_wgs84, local_metric_crs
@@ -43,7 +43,6 @@ def metres(a: tuple[float, float], b: tuple[float, float]) -> float:
 def district(engine: Engine, live_server: LiveServer) -> dict:
     layers = generate_district(3000, SEED, progress=False)
     load_layers(engine, layers, replace=True, progress=False)
-    forget_cached_users()
     return layers
 
 

@@ -21,7 +21,7 @@ from etl.grid_files import (
 )
 from etl.load import load_layers
 from gis.coords import wgs84_to_gcj02
-from gis.validate import ValidationError
+from gis.errors import ValidationError
 from tests.conftest import empty_database
 from tests.factories import MID, E, N, S, W, tiny_district
 

@@ -17,7 +17,7 @@ from shapely.geometry import mapping
 from etl.gpkg import LayerFileError
 from etl.hazard_files import HazardPolygon, hazard_from_geojson, read_hazard_file
 from gis.coords import wgs84_to_gcj02
-from gis.validate import ValidationError
+from gis.errors import ValidationError
 from tests.factories import MID, E, N, S, W, bowtie
 
 SERVED = box(W, S, E, N)

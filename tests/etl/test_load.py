@@ -12,7 +12,7 @@ import h3
 import shapely
 
 from etl.load import TABLES, LoadError, load_layers
-from gis.validate import ValidationError
+from gis.errors import ValidationError
 from tests.conftest import empty_database
 from tests.factories import bowtie, tiny_district
 

@@ -13,9 +13,9 @@ from sqlalchemy import Engine, text
 
 from gis import clock
 from gis.db.engine import READ_FROM, READ_UNTIL, get_engine
+from gis.errors import ValidationError
 from gis.settings import Settings
 from gis.times import check_time, check_time_column, readable_times, time_problem
-from gis.validate import ValidationError
 
 NOW = datetime(2031, 7, 9, 14, 25, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from api.auth import forget_cached_users, issue_token
+from api.auth import issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
 from maps.assets import assets_missing
@@ -21,7 +21,6 @@ from tests.conftest import LiveServer, empty_database
 def plan(engine: Engine, live_server: LiveServer) -> Iterator[dict]:
     layers = generate_district(3000, 11, progress=False)
     load_layers(engine, layers, replace=True, progress=False)
-    forget_cached_users()
     street = layers["admin_area"].query("level == 'street'")["code"].iloc[0]
     key = issue_token(engine, "map_planner", "street_staff", street)
     r = httpx.post(

@@ -13,7 +13,7 @@ import shapely
 from shapely import box
 from shapely.geometry import mapping
 
-from api.auth import forget_cached_users, issue_token
+from api.auth import issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
 from gis.store import awareness_store as store
@@ -29,7 +29,6 @@ NEW_ID = 990001
 def district(engine: Engine, live_server: LiveServer) -> dict:
     layers = generate_district(3000, 11, progress=False)
     load_layers(engine, layers, replace=True, progress=False)
-    forget_cached_users()
     admin = issue_token(engine, "live_admin", "admin")
     community = layers["admin_area"].query("level == 'community'")["code"].iloc[0]
     staff = issue_token(engine, "live_staff", "community_staff", community)

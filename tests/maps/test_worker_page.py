@@ -7,7 +7,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
-from api.auth import forget_cached_users, issue_token
+from api.auth import issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
 from maps.assets import render_offline
@@ -29,7 +29,6 @@ def tablet(engine: Engine, live_server: LiveServer) -> dict:
     """The sample district, the worker of its first grid and a fresh task of theirs."""
     require_chromium()
     load_layers(engine, generate_district(3000, 23, progress=False), replace=True, progress=False)
-    forget_cached_users()
     with engine.connect() as conn:
         a = conn.execute(
             text(
