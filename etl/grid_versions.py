@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 
 import geopandas as gpd
 import shapely
@@ -111,7 +111,7 @@ def _replace(
     old = grid_store.current_grids(conn, community_code)
     old_ids = [int(i) for i in old["id"]]
     created = grid_store.retire_and_insert_grids(conn, int(community["id"]), grids)
-    _carry_over_workers(conn, old_ids, created)
+    grid_store.carry_over_workers(conn, old_ids, created)
     area = shapely.union_all([community.geom, *old.geometry, *grids.geometry])
     report = VersionReport(
         community_code,
@@ -122,23 +122,3 @@ def _replace(
     )
     return report, area
 
-
-def _carry_over_workers(conn: Connection, old_ids: list[int], new_ids: list[int]) -> None:
-    """Give each new grid the workers of the old grid it overlaps most."""
-    if not old_ids or not new_ids:
-        return
-    conn.execute(
-        text("""
-        INSERT INTO grid_assignment (worker_id, grid_id, role)
-        SELECT DISTINCT ON (n.id, a.worker_id) a.worker_id, n.id, a.role
-        FROM grid n
-        CROSS JOIN LATERAL (
-            SELECT o.id FROM grid o
-            WHERE o.id = ANY(:old) AND ST_Intersects(o.geom, n.geom)
-            ORDER BY ST_Area(ST_Intersection(o.geom, n.geom)) DESC, o.code LIMIT 1) best
-        JOIN grid_assignment a ON a.grid_id = best.id
-        WHERE n.id = ANY(:new)
-        ORDER BY n.id, a.worker_id, a.role = 'primary' DESC
-        ON CONFLICT DO NOTHING"""),
-        {"old": old_ids, "new": new_ids},
-    )

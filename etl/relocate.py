@@ -2,34 +2,24 @@
 
 The same locator as the loader places the records (one rule everywhere: a point on
 a shared boundary goes to the grid with the smallest code), and the changes are
-written back with COPY into a temporary table and one UPDATE per table, inside the
-caller's transaction: grids and the records in them change together or not at all.
+written back through :mod:`gis.store.placement_store` (COPY into a temporary table and
+one UPDATE per table) inside the caller's transaction: grids and the records in them
+change together or not at all.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
-import psycopg
 from sqlalchemy import Connection
 from tqdm import tqdm
 
 import shapely
 
-from gis.db.bulk import copy_frame
 from gis.settings import Settings, get_settings
+from gis.store import placement_store
 from grids.locate import NO_GRID, h3_cells, ids_at, locate_points
-
-#: Located tables and the SQL of the point that places each record.
-POINT_SQL = {
-    "building": "ST_PointOnSurface(geom)",
-    "facility": "geom",
-    "road_node": "geom",
-    "incident": "geom",
-}
-FETCH_ROWS = 200_000
 
 
 @dataclass
@@ -38,12 +28,6 @@ class RelocateReport:
 
     changed: dict[str, int]
     in_no_grid: dict[str, int]
-
-
-def _cursor(conn: Connection) -> psycopg.Cursor:
-    raw = conn.connection.driver_connection
-    assert isinstance(raw, psycopg.Connection)
-    return raw.cursor()
 
 
 def relocate(
@@ -74,57 +58,28 @@ def relocate(
     RelocateReport
     """
     settings = settings or get_settings()
-    cur = _cursor(conn)
-    cur.execute("SELECT id, ST_AsBinary(geom) FROM grid WHERE valid_to IS NULL ORDER BY code")
-    rows = cur.fetchall()
-    grid_ids = np.array([r[0] for r in rows], dtype=np.int64)
-    grid_geoms = shapely.from_wkb([bytes(r[1]) for r in rows])
-    cur.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS _placed (id bigint PRIMARY KEY, grid_id int, "
-        "h3_cell bigint) ON COMMIT DROP"
-    )
+    grid_ids, grid_wkb = placement_store.current_grid_shapes(conn)
+    grid_geoms = shapely.from_wkb(grid_wkb)
+    placement_store.start_placing(conn)
     changed: dict[str, int] = {}
     in_no_grid: dict[str, int] = {}
-    where = ""
-    if area_wkb is not None:
-        where = " WHERE ST_Covers(ST_GeomFromWKB(%(area)s, 4326), {p})"
-        if old_grid_ids:
-            where += " OR grid_id = ANY(%(old)s)"
     with tqdm(desc="locating", unit="rows", disable=not progress) as bar:
-        for table, point in POINT_SQL.items():
+        for table in placement_store.POINT_SQL:
             bar.set_description(f"locating {table}")
-            cur.execute("TRUNCATE _placed")
-            select = f"SELECT id, ST_X({point}), ST_Y({point}) FROM {table}" + where.format(p=point)
-            with conn.connection.driver_connection.cursor(name=f"read_{table}") as reader:
-                reader.execute(select, {"area": area_wkb, "old": old_grid_ids or []})
-                while batch := reader.fetchmany(FETCH_ROWS):
-                    ids = np.array([r[0] for r in batch], dtype=np.int64)
-                    lon = np.array([r[1] for r in batch], dtype=np.float64)
-                    lat = np.array([r[2] for r in batch], dtype=np.float64)
-                    pos = locate_points(lon, lat, grid_geoms)
-                    grid = ids_at(pos, grid_ids)
-                    in_no_grid[table] = in_no_grid.get(table, 0) + int((pos == NO_GRID).sum())
-                    frame = pd.DataFrame(
-                        {
-                            "id": ids,
-                            "grid_id": grid,
-                            "h3_cell": h3_cells(lon, lat, settings.h3_resolution),
-                        }
-                    )
-                    copy_frame(cur, "_placed", frame)
-                    bar.update(len(batch))
-            cur.execute(f"""
-                UPDATE {table} t SET grid_id = p.grid_id, h3_cell = p.h3_cell
-                FROM _placed p WHERE t.id = p.id
-                  AND (t.grid_id IS DISTINCT FROM p.grid_id
-                       OR t.h3_cell IS DISTINCT FROM p.h3_cell)""")
-            changed[table] = cur.rowcount
-            if table == "building":
-                cur.execute("""
-                    UPDATE household h SET grid_id = b.grid_id, h3_cell = b.h3_cell
-                    FROM building b JOIN _placed p ON p.id = b.id
-                    WHERE h.building_id = b.id
-                      AND (h.grid_id IS DISTINCT FROM b.grid_id
-                           OR h.h3_cell IS DISTINCT FROM b.h3_cell)""")
-                changed["household"] = cur.rowcount
+            placement_store.clear_places(conn)
+            for batch in placement_store.point_batches(
+                conn, table, area_wkb=area_wkb, old_grid_ids=old_grid_ids
+            ):
+                pos = locate_points(batch.lon, batch.lat, grid_geoms)
+                in_no_grid[table] = in_no_grid.get(table, 0) + int((pos == NO_GRID).sum())
+                places = pd.DataFrame(
+                    {
+                        "id": batch.ids,
+                        "grid_id": ids_at(pos, grid_ids),
+                        "h3_cell": h3_cells(batch.lon, batch.lat, settings.h3_resolution),
+                    }
+                )
+                placement_store.stage_places(conn, places)
+                bar.update(len(batch.ids))
+            changed.update(placement_store.write_places(conn, table))
     return RelocateReport(changed=changed, in_no_grid=in_no_grid)

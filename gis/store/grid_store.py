@@ -237,3 +237,32 @@ def retire_and_insert_grids(
             {"old": old_ids, "new": new_ids, "at": when},
         )
     return new_ids
+
+
+def carry_over_workers(conn: Connection, old_ids: list[int], new_ids: list[int]) -> None:
+    """Give each new grid the workers of the old grid it overlaps most (by area, then code).
+
+    Parameters
+    ----------
+    conn
+        A connection inside the caller's transaction.
+    old_ids, new_ids
+        ``grid.id`` of the retired and of the new grids.
+    """
+    if not old_ids or not new_ids:
+        return
+    conn.execute(
+        text("""
+        INSERT INTO grid_assignment (worker_id, grid_id, role)
+        SELECT DISTINCT ON (n.id, a.worker_id) a.worker_id, n.id, a.role
+        FROM grid n
+        CROSS JOIN LATERAL (
+            SELECT o.id FROM grid o
+            WHERE o.id = ANY(:old) AND ST_Intersects(o.geom, n.geom)
+            ORDER BY ST_Area(ST_Intersection(o.geom, n.geom)) DESC, o.code LIMIT 1) best
+        JOIN grid_assignment a ON a.grid_id = best.id
+        WHERE n.id = ANY(:new)
+        ORDER BY n.id, a.worker_id, a.role = 'primary' DESC
+        ON CONFLICT DO NOTHING"""),
+        {"old": old_ids, "new": new_ids},
+    )
