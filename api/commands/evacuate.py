@@ -23,68 +23,42 @@ def evacuate(
     Hazard areas in force now are avoided: their roads are closed and the shelters
     inside them are not used.
     """
-    import numpy as np
     import pandas as pd
     from rich.table import Table
 
-    import shapely
-
-    from analysis.evacuation_lists import build_evacuation_lists
     from analysis.hazard import KIND_NAMES
-    from analysis.network import NetworkError, RoadNetwork
-    from gis import clock
-    from gis.store import awareness_store, grid_store, queries
+    from analysis.network import NetworkError
+    from api.services.evacuation import plan_evacuation
 
     engine = ready_engine()
-    nodes, edges = queries.road_network_frames(engine)
-    if edges.empty:
-        fail("no road network is loaded: wangge demo, wangge load or wangge network import")
-    network = RoadNetwork.from_frames(nodes, edges)
+    routes = out.suffix.lower() != ".csv"
+    try:
+        plan = plan_evacuation(
+            engine, grid=grid, closed_edges=close or (), candidates=candidates, routes=routes
+        )
+    except NetworkError as exc:
+        fail(str(exc))
     if close:
-        try:
-            network = network.without_edges(close)
-        except NetworkError as exc:
-            fail(str(exc))
         say(f"[evacuate] {len(close)} road segment(s) closed")
-    grids = grid_store.current_grids(engine)
-    if grid is not None and grid not in set(grids["code"]):
-        fail(f"no current grid with code {grid}")
-    hazards = awareness_store.hazards(engine, active_at=clock.now())
-    for h in hazards.itertuples():
+    for h in plan.hazards.itertuples():
         say(
             f"[evacuate] hazard {h.id} in force: {h.name} "
             f"({KIND_NAMES.get(h.kind, h.kind)}, severity {h.severity})"
         )
-    try:
-        lists = build_evacuation_lists(
-            network,
-            queries.evacuation_households(engine),
-            queries.evacuation_shelters(engine),
-            grids.rename_geometry("geometry")[["code", "geometry"]],
-            candidates=candidates,
-            hazard=(
-                shapely.union_all(np.asarray(hazards.geometry.array, dtype=object))
-                if len(hazards)
-                else None
-            ),
-        )
-    except NetworkError as exc:
-        fail(str(exc))
-    if len(hazards):
+    lists = plan.lists
+    if len(plan.hazards):
         say(
             f"[evacuate] {len(lists.shelters_inside)} shelter(s) inside the hazard area left "
             f"out {lists.shelters_inside.tolist()}, {len(lists.closed_edges)} road "
             "segment(s) meeting it closed"
         )
-    chosen = [grid] if grid is not None else lists.grids
-    frames = [lists.grid_list(code, routes=out.suffix.lower() != ".csv") for code in chosen]
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    table = plan.table
     if "help_resident_ids" in table:
         table["help_resident_ids"] = table["help_resident_ids"].map(
             lambda ids: ";".join(str(i) for i in ids)
         )
     out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".csv":
+    if not routes:
         pd.DataFrame(table.drop(columns="geometry", errors="ignore")).to_csv(out, index=False)
     else:
         table.to_file(out, driver="GeoJSON", RFC7946="YES")
@@ -100,4 +74,4 @@ def evacuate(
         str(len(lists.gb51143_short)),
     )
     console.print(summary)
-    say(f"[evacuate] {len(chosen)} grid list(s) written to {out}")
+    say(f"[evacuate] {len(plan.grids)} grid list(s) written to {out}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,7 +11,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from api.commands.common import console, fail, ready_engine, say
-from gis import clock
 
 if TYPE_CHECKING:
     from grids.topology import TopologyReport
@@ -50,31 +48,21 @@ def check(
     buildings in no grid, grids outside the household band and incident outliers.
     Exits with status 1 when errors exceed the tolerances (to gate an import), else 0.
     """
-    from gis.store import grid_store
-    from grids.topology import CheckTolerances, check_grids
+    from api.services.grids import UnknownCommunity, check_stored_grids
+    from grids.topology import CheckTolerances
 
     try:
         tolerances = CheckTolerances.from_settings(band_min=band_min, band_max=band_max)
     except ValueError as exc:
         fail(str(exc))
     engine = ready_engine()
-    communities = grid_store.communities(engine, community)
-    if community is not None and communities.empty:
-        fail(
-            f"no community with code {community}: give a 12-digit community code that is "
-            "loaded (wangge areas import), or leave out --community to check every community"
+    try:
+        checked = check_stored_grids(
+            engine, tolerances, community=community, incident_days=incident_days
         )
-    grids = grid_store.current_grids(engine, community)
-    lost = grid_store.records_in_no_grid(engine, community)
-    since = clock.utcnow() - timedelta(days=incident_days)
-    incidents = grid_store.incident_counts(engine, since, community)
-    report = check_grids(
-        grids,
-        communities,
-        buildings=lost,
-        incidents_per_grid=incidents.set_index("grid_id")["incidents"],
-        tolerances=tolerances,
-    )
+    except UnknownCommunity as exc:
+        fail(str(exc))
+    report, grids = checked.report, checked.grids
     print_report(report, title=f"topology of {community or 'every community'}")
 
     if geojson_out is not None:
@@ -95,7 +83,7 @@ def check(
             m = topology_map(
                 grids,
                 report.problems,
-                communities=communities,
+                communities=checked.communities,
                 vendor_url=VENDOR_DIR.as_posix(),
                 static_url=STATIC_DIR.as_posix(),
             )

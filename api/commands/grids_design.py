@@ -64,11 +64,10 @@ def design(
     unless it is worse than the square lattice (fewer grids in the band, or as many and
     one farther from it): then --force is needed.
     """
-    from etl.grid_versions import GridVersionError, save_grid_version
+    from api.services.grid_design import design_inputs, propose_design, save_design
+    from etl.grid_versions import GridVersionError
     from gis.settings import get_settings
-    from gis.store import grid_store
-    from grids.codes import generate_codes
-    from grids.design import DesignError, design_grids, measure, naive_square_grid
+    from grids.design import DesignError
 
     settings = get_settings()
     if min_households is None:
@@ -78,97 +77,50 @@ def design(
     if min_households > max_households:
         fail(f"--min {min_households} is above --max {max_households}")
     engine = ready_engine()
-    found = grid_store.communities(engine, community)
-    if found.empty:
-        known = grid_store.communities(engine)["code"].tolist()
-        hint = f" (known: {', '.join(known[:8])}{' …' if len(known) > 8 else ''})" if known else ""
-        fail(f"no community with code {community}{hint}")
-    row = found.iloc[0]
-    buildings = grid_store.building_points(engine, community, footprints=True)
-    if int(buildings["households"].sum()) == 0:
-        fail(
-            f"community {community} ({row['name']}) has no households in its buildings: "
-            "load buildings and households first (wangge load)"
-        )
-    roads = grid_store.road_lines(engine, community)
-    current = grid_store.current_grids(engine, community)
+    inputs = design_inputs(engine, community)
     say(
-        f"[design] {row['name']} {community}: {len(buildings)} buildings, "
-        f"{int(buildings['households'].sum())} households, {len(roads)} road edges, "
-        f"{len(current)} current grids"
+        f"[design] {inputs.name} {community}: {len(inputs.buildings)} buildings, "
+        f"{inputs.households} households, {len(inputs.roads)} road edges, "
+        f"{len(inputs.current)} current grids"
     )
     try:
-        proposal = design_grids(
-            row.geom,
-            roads,
-            buildings,
+        proposal = propose_design(
+            inputs,
             min_households=min_households,
             max_households=max_households,
-            target_count=count,
+            count=count,
             split_blocks=split_blocks,
-        )
-        naive = naive_square_grid(
-            row.geom,
-            buildings,
-            proposal.metrics.n_grids,
-            min_households=min_households,
-            max_households=max_households,
         )
     except DesignError as exc:
         fail(f"community {community}: {exc}")
-    grids = proposal.grids
-    grids["code"] = generate_codes(community, grids.geometry.array)
-    grids["name"] = [f"{row['name']}第{int(c[-3:])}网格" for c in grids["code"]]
-
-    metrics: list[tuple[str, DesignMetrics]] = []
-    if not current.empty:
-        metrics.append(
-            (
-                "current 现状",
-                measure(
-                    current.geometry.array,
-                    current["households"].to_numpy(),
-                    min_households=min_households,
-                    max_households=max_households,
-                ),
-            )
-        )
-    metrics += [("designed 方案", proposal.metrics), ("naive square 方格", naive.metrics)]
-    out.print(_comparison(metrics, community))
-    out.print(_grid_table(proposal))
-    for note in proposal.notes:
+    out.print(_comparison(proposal.compared, community))
+    out.print(_grid_table(proposal.design))
+    for note in proposal.design.notes:
         console.print(f"[yellow]note:[/] {escape(note)}")
 
     if map_out is not None:
         _write_map(
-            map_out, current, grids, roads, min_households, max_households, row["name"], settings
+            map_out,
+            inputs.current,
+            proposal.grids,
+            inputs.roads,
+            min_households,
+            max_households,
+            inputs.name,
+            settings,
         )
         say(f"[design] map written to {map_out}")
 
-    shortfall = proposal.metrics.worse_than(naive.metrics)
-    if shortfall is not None:
+    if proposal.shortfall is not None:
         console.print(
             f"[yellow]warning:[/] the design is worse than the naive square lattice: "
-            f"{escape(shortfall)}"
+            f"{escape(proposal.shortfall)}"
         )
     if not save:
         say("[design] dry run: nothing stored (add --save to store this design)")
         return
-    if shortfall is not None and not force:
-        fail(
-            f"community {community}: not saving a design worse than the naive square lattice "
-            f"printed beside it ({shortfall}). Nothing was stored. Try other --min/--max or "
-            "--count, check the roads and buildings of the community, or add --force to "
-            "store this design anyway."
-        )
     try:
-        report = save_grid_version(
-            engine,
-            community,
-            grids[["code", "name", "geometry"]],
-            progress=False,
-            settings=settings,
-        )
+        report = save_design(engine, proposal, force=force, settings=settings)
     except GridVersionError as exc:
         fail(f"{exc}\nNothing was stored.")
     out.print(

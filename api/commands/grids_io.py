@@ -1,4 +1,4 @@
-"""Commands that move grids in and out and keep records placed: import, export, locate."""
+"""Commands that move grids and admin areas in and out: import, export."""
 
 from __future__ import annotations
 
@@ -20,14 +20,15 @@ def import_command(
     dry_run: Annotated[bool, typer.Option(help="check only, store nothing")] = False,
 ) -> None:
     """Import a grid file as the new grids of the communities it covers (all or nothing)."""
+    from api.services.grids import import_grid_file
     from etl.gpkg import LayerFileError
-    from etl.grid_files import GridImportRejected, import_grids
+    from etl.grid_files import GridImportRejected
     from gis.coords import CoordTypeError
     from gis.errors import ValidationError
 
     engine = ready_engine()
     try:
-        report = import_grids(
+        report = import_grid_file(
             engine,
             path,
             coord_type=coord_type,
@@ -77,11 +78,11 @@ def export_command(
     community: Annotated[str | None, typer.Option(help="only this community")] = None,
 ) -> None:
     """Export the current grids, with household counts."""
+    from api.services.grids import export_grid_file
     from etl.gpkg import LayerFileError
-    from etl.grid_files import export_grids
 
     try:
-        out = export_grids(ready_engine(), path, community)
+        out = export_grid_file(ready_engine(), path, community)
     except LayerFileError as exc:
         fail(str(exc))
     console.print(f"grids written to {out}", markup=False)
@@ -93,24 +94,14 @@ def import_areas_command(
     layer: Annotated[str | None, typer.Option(help="layer of a multi-layer file")] = None,
 ) -> None:
     """Import district / street / community / estate boundaries (code, name, level, parent_code)."""
+    from api.services.grids import import_area_file
     from etl.gpkg import LayerFileError
-    from etl.grid_files import import_admin_areas
     from etl.load import LoadError
     from gis.coords import CoordTypeError
     from gis.errors import ValidationError
 
     try:
-        report = import_admin_areas(ready_engine(), path, coord_type=coord_type, layer=layer)
+        report = import_area_file(ready_engine(), path, coord_type=coord_type, layer=layer)
     except (LayerFileError, ValidationError, LoadError, CoordTypeError) as exc:
         fail(f"{exc}\nNothing was stored.")
     console.print(f"admin areas loaded: {report.rows.get('admin_area', 0)}", markup=False)
-
-
-def locate_command() -> None:
-    """Place every located record again in its grid and H3 cell (with progress)."""
-    from etl.relocate import relocate
-
-    engine = ready_engine()
-    with engine.begin() as conn:
-        report = relocate(conn)
-    console.print(f"changed: {report.changed}; in no grid: {report.in_no_grid}", markup=False)

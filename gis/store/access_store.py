@@ -178,6 +178,33 @@ def token_for(engine: Engine, username: str, *, days: int = 90, label: str | Non
         return issue_token(conn, user.id, days=days, label=label)
 
 
+#: One user of each role to sign in as, picked the same way on every run.
+_ONE_OF_EACH_ROLE = {
+    "admin": "SELECT id, username FROM app_user WHERE role = 'admin' ORDER BY id LIMIT 1",
+    "street_staff": "SELECT id, username FROM app_user WHERE role = 'street_staff' "
+    "ORDER BY username LIMIT 1",
+    "community_staff": "SELECT id, username FROM app_user WHERE role = 'community_staff' "
+    "ORDER BY username LIMIT 1",
+    "grid_worker": "SELECT u.id, u.username FROM app_user u JOIN grid_worker w "
+    "ON w.user_id = u.id WHERE w.on_duty ORDER BY u.username LIMIT 1",
+    "resident": "SELECT id, username FROM app_user WHERE role = 'resident' "
+    "ORDER BY username LIMIT 1",
+}
+
+
+def one_user_of_each_role(conn: Connection) -> dict[str, tuple[int, str]]:
+    """Role → (id, username) of one user in it (a grid worker on duty); roles with none left out.
+
+    The first admin by id, the others by username: the same users on every run.
+    """
+    found: dict[str, tuple[int, str]] = {}
+    for role, sql in _ONE_OF_EACH_ROLE.items():
+        row = conn.execute(text(sql)).first()
+        if row is not None:
+            found[role] = (int(row[0]), str(row[1]))
+    return found
+
+
 def audit(
     conn: Connection,
     username: str | None,

@@ -40,10 +40,14 @@ class PointBatch:
     lat: NDArray[np.float64]
 
 
-def _cursor(conn: Connection) -> psycopg.Cursor:
+def _raw(conn: Connection) -> psycopg.Connection:
     raw = conn.connection.driver_connection
     assert isinstance(raw, psycopg.Connection)
-    return raw.cursor()
+    return raw
+
+
+def _cursor(conn: Connection) -> psycopg.Cursor:
+    return _raw(conn).cursor()
 
 
 def current_grid_shapes(conn: Connection) -> tuple[NDArray[np.int64], list[bytes]]:
@@ -99,7 +103,7 @@ def point_batches(
         if old_grid_ids:
             where += " OR grid_id = ANY(%(old)s)"
     select = f"SELECT id, ST_X({point}), ST_Y({point}) FROM {table}" + where.format(p=point)
-    with conn.connection.driver_connection.cursor(name=f"read_{table}") as reader:
+    with _raw(conn).cursor(name=f"read_{table}") as reader:
         reader.execute(select, {"area": area_wkb, "old": old_grid_ids or []})
         while batch := reader.fetchmany(rows):
             yield PointBatch(

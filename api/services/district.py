@@ -1,0 +1,149 @@
+"""The district's data: the sample district, loading a district file, placing every record.
+
+Each use case once, for every door: ``wangge sample`` / ``load`` / ``demo`` / ``locate``
+call these, and so may a page or a job.  A load is all or nothing; relocation writes
+only what changed, in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from etl.gpkg import read_layers, write_layers
+from etl.load import LoadReport, load_layers
+from etl.relocate import RelocateReport, relocate
+from etl.sample import generate_district
+from gis import clock
+from gis.settings import Settings
+from gis.store import access_store
+
+Layers = dict[str, pd.DataFrame]
+
+#: Days the demo's sign-in tokens stay valid.
+DEMO_TOKEN_DAYS = 7
+
+
+def write_sample(path: Path, households: int, seed: int) -> Layers:
+    """Generate the sample street office (三墩镇, Hangzhou) and write it as a GeoPackage.
+
+    Parameters
+    ----------
+    path
+        The GeoPackage to write (replaced if it exists).
+    households
+        Households (户) in the district; everything else scales with it.
+    seed
+        Random seed: the same seed gives the same district (incidents up to this hour).
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        The layers written, by name.
+    """
+    layers = generate_district(households, seed)
+    write_layers(layers, path)
+    return layers
+
+
+def read_district_file(path: Path) -> Layers:
+    """The layers of a district GeoPackage, or of one layer file named after its layer.
+
+    Raises
+    ------
+    etl.gpkg.LayerFileError
+        When the file is missing or unreadable.
+    """
+    return read_layers(path)
+
+
+def load_district(
+    engine: Engine,
+    layers: Mapping[str, pd.DataFrame],
+    *,
+    replace: bool = False,
+    coord_type: str | None = None,
+    progress: bool = True,
+) -> LoadReport:
+    """Load a district's layers, all or nothing, placing every record in its grid and cell.
+
+    Parameters
+    ----------
+    engine
+        A migrated database.
+    layers
+        Layer name → frame (see :mod:`etl.layers`).
+    replace
+        Empty every table first (in the same transaction).
+    coord_type
+        ``wgs84``, ``gcj02`` (AMap) or ``bd09`` (Baidu); None: WGS84, as the layers say.
+
+    Raises
+    ------
+    gis.errors.ValidationError, etl.load.LoadError, gis.coords.CoordTypeError
+        With every problem (layer, row, field, fix); nothing was loaded.
+    """
+    return load_layers(engine, layers, replace=replace, coord_type=coord_type, progress=progress)
+
+
+def relocate_all(engine: Engine, *, progress: bool = True) -> RelocateReport:
+    """Place every located record again in its grid and H3 cell, writing what changed."""
+    with engine.begin() as conn:
+        return relocate(conn, progress=progress)
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    """The demo's district: its size, its seed and the end of its six months of incidents."""
+
+    households: int
+    seed: int
+    until: datetime
+
+
+def plan_demo(
+    settings: Settings, households: int | None = None, seed: int | None = None
+) -> DemoPlan:
+    """The demo's district: the settings' size and seed unless given, incidents up to this hour.
+
+    The incidents end at the current hour, so the live picture, the overdue cases and
+    the KPIs are of today (the same seed gives the same district whatever the date).
+    """
+    return DemoPlan(
+        households=households or settings.sample_households,
+        seed=settings.sample_seed if seed is None else seed,
+        until=pd.Timestamp(clock.now()).floor("h"),
+    )
+
+
+def load_demo(engine: Engine, plan: DemoPlan) -> LoadReport:
+    """Generate the demo's district and load it in place of everything stored."""
+    layers = generate_district(plan.households, plan.seed, end=plan.until)
+    return load_district(engine, layers, replace=True)
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """A bearer token for one user of a role, to try that role's doors with."""
+
+    role: str
+    username: str
+    token: str
+
+
+def demo_sign_ins(engine: Engine, *, days: int = DEMO_TOKEN_DAYS) -> list[SignIn]:
+    """Issue a token for one user of each role of the district (admin to resident).
+
+    So that whoever runs the demo can try every door at once: the worker's tablet, the
+    KPI report, the API with ``Authorization: Bearer …``.
+    """
+    with engine.begin() as conn:
+        return [
+            SignIn(role, username, access_store.issue_token(conn, user_id, days=days, label="demo"))
+            for role, (user_id, username) in access_store.one_user_of_each_role(conn).items()
+        ]

@@ -1,0 +1,171 @@
+"""Grids (网格) in and out and checked: import and export grid files, admin areas, topology.
+
+An import is checked (geometry, codes, community, topology) before anything is stored,
+and stored as a new grid version of each community it covers, all in one transaction.
+The topology check reads the stored grids and what lies in no grid, and says what to
+fix where.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+import geopandas as gpd
+
+from etl.grid_files import GridImportReport, export_grids, import_admin_areas, import_grids
+from etl.load import LoadReport
+from gis import clock
+from gis.errors import NotFound, ServiceError
+from gis.settings import Settings
+from gis.store import grid_store
+from grids.topology import CheckTolerances, TopologyReport, check_grids
+
+
+class UnknownCommunity(ServiceError, NotFound):
+    """No community is loaded with the code asked for."""
+
+
+def import_grid_file(
+    engine: Engine,
+    path: Path,
+    *,
+    coord_type: str = "wgs84",
+    community: str | None = None,
+    layer: str | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    progress: bool = True,
+    settings: Settings | None = None,
+) -> GridImportReport:
+    """Import a grid file as the new grids of the communities it covers (all or nothing).
+
+    Parameters
+    ----------
+    engine
+        The database.
+    path
+        GeoJSON, GeoPackage or Shapefile of grid polygons.
+    coord_type
+        ``wgs84``, ``gcj02`` (AMap, Tencent) or ``bd09`` (Baidu).
+    community
+        Put every grid in this community (12-digit code); otherwise the file's
+        ``community_code``, or else the community holding most of each grid.
+    layer
+        The layer of a multi-layer file.
+    force
+        Store even when the topology check finds errors.
+    dry_run
+        Check everything, store nothing.
+
+    Raises
+    ------
+    etl.grid_files.GridImportRejected
+        When the grids break the topology rules (its ``topology`` says where).
+    etl.gpkg.LayerFileError, gis.errors.ValidationError, gis.coords.CoordTypeError
+        With what is wrong, where, and how to fix it; nothing is stored.
+    """
+    return import_grids(
+        engine,
+        path,
+        coord_type=coord_type,
+        community=community,
+        layer=layer,
+        force=force,
+        dry_run=dry_run,
+        progress=progress,
+        settings=settings,
+    )
+
+
+def export_grid_file(engine: Engine, path: Path, community: str | None = None) -> Path:
+    """Write the current grids (with household counts) to ``.geojson``, ``.gpkg`` or ``.shp``.
+
+    Raises
+    ------
+    etl.gpkg.LayerFileError
+        When the file name has another extension.
+    """
+    return export_grids(engine, path, community)
+
+
+def import_area_file(
+    engine: Engine,
+    path: Path,
+    *,
+    coord_type: str = "wgs84",
+    layer: str | None = None,
+) -> LoadReport:
+    """Import district / street / community / estate boundaries, all or nothing.
+
+    Each polygon has a code, a name, a level and a parent code; parents may be in the
+    same file or already stored.
+    """
+    return import_admin_areas(engine, path, coord_type=coord_type, layer=layer)
+
+
+@dataclass(frozen=True)
+class GridCheck:
+    """A topology check of the stored grids, with what it checked (to draw the problems).
+
+    Attributes
+    ----------
+    report : TopologyReport
+        The problems, their summary and the tolerances they were judged by.
+    grids : geopandas.GeoDataFrame
+        The current grids checked (:func:`gis.store.grid_store.current_grids`).
+    communities : geopandas.GeoDataFrame
+        The communities checked.
+    """
+
+    report: TopologyReport
+    grids: gpd.GeoDataFrame
+    communities: gpd.GeoDataFrame
+
+
+def check_stored_grids(
+    engine: Engine,
+    tolerances: CheckTolerances,
+    *,
+    community: str | None = None,
+    incident_days: int = 90,
+) -> GridCheck:
+    """Check the current grids: topology, records in no grid, household band, incident load.
+
+    Parameters
+    ----------
+    engine
+        The database.
+    tolerances
+        What is reported and what fails the check.
+    community
+        Only this community (12-digit code); None: every community.
+    incident_days
+        The incident load is counted over this many days up to now.
+
+    Raises
+    ------
+    UnknownCommunity
+        When ``community`` is not loaded.
+    """
+    communities = grid_store.communities(engine, community)
+    if community is not None and communities.empty:
+        raise UnknownCommunity(
+            f"no community with code {community}: give a 12-digit community code that is "
+            "loaded (wangge areas import), or leave out --community to check every community"
+        )
+    grids = grid_store.current_grids(engine, community)
+    lost = grid_store.records_in_no_grid(engine, community)
+    since = clock.utcnow() - timedelta(days=incident_days)
+    incidents = grid_store.incident_counts(engine, since, community)
+    report = check_grids(
+        grids,
+        communities,
+        buildings=lost,
+        incidents_per_grid=incidents.set_index("grid_id")["incidents"],
+        tolerances=tolerances,
+    )
+    return GridCheck(report, grids, communities)
