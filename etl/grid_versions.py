@@ -121,4 +121,3 @@ def _replace(
         RelocateReport(changed={}, in_no_grid={}),
     )
     return report, area
-
