@@ -72,6 +72,7 @@ __all__ = [
     "capacity_split",
     "check_group",
     "check_kind",
+    "check_model",
     "compare_plans",
     "demand_from_file",
     "demand_from_households",
@@ -188,6 +189,13 @@ def check_group(group: str) -> str:
     if group not in GROUPS:
         raise CoverageError(f"unknown group {group!r}: use one of {', '.join(GROUPS)}")
     return group
+
+
+def check_model(model: str) -> str:
+    """Return ``model`` if it is a location model, else raise naming the valid ones."""
+    if model not in MODELS:
+        raise CoverageError(f"unknown model {model!r}: use one of {', '.join(MODELS)}")
+    return model
 
 
 def load_standards(source: str | Path | Mapping[str, Any] | None = None) -> dict[str, Standard]:
@@ -1211,8 +1219,7 @@ def recommend_sites(
 
     standard = _standard(kind, standards)
     group = check_group(group or standard.group)
-    if model not in MODELS:
-        raise CoverageError(f"unknown model {model!r}: use one of {', '.join(MODELS)}")
+    check_model(model)
     _check_demand(demand)
     if len(candidates) == 0:
         raise CoverageError("no candidate sites: give a file, a building use, or use cells")

@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from analysis.aggregates import IncidentCube
 from analysis.walking import SheltersNow, Walking
 from api.changes import ChangeHub
+from api.services.walking import load_walking
 from gis import clock
 from gis.settings import Settings
 from gis.store import access_store, awareness_store, grid_store, queries
@@ -146,12 +147,7 @@ class AppState:
         )
         self.walking = Cached(
             ("road_node", "road_edge", "facility", "shelter"),
-            lambda engine, version: Walking.build(
-                *queries.road_network_frames(engine),
-                queries.shelters(engine),
-                walk_speed_mps=settings.walk_speed_mps,
-                version=version,
-            ),
+            lambda engine, version: load_walking(engine, settings, version),
         )
         self.cube = Cached(
             ("incident",),

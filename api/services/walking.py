@@ -1,0 +1,24 @@
+"""The walking network and the shelters read from the database: the one way they are built."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from analysis.walking import Walking
+from gis.settings import Settings
+from gis.store import queries
+
+
+def load_walking(engine: Engine, settings: Settings, version: tuple = ()) -> Walking:
+    """The stored road network (None when no road is loaded) and every shelter.
+
+    The application's state keeps one per data version; a command reads one per run.
+    """
+    nodes, edges = queries.road_network_frames(engine)
+    return Walking.build(
+        nodes,
+        edges,
+        queries.shelters(engine),
+        walk_speed_mps=settings.walk_speed_mps,
+        version=version,
+    )
