@@ -17,6 +17,7 @@ from sqlalchemy.exc import StatementError
 
 from api import errors
 from api.changes import ChangeHub
+from api.pages import planning as planning_pages
 from api.routers import (
     awareness,
     facilities,
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(facilities.router)
     app.include_router(incidents.router)
     app.include_router(planning.router)
+    app.include_router(planning_pages.router)
     app.include_router(awareness.router)
     app.include_router(worker_routes.router)
     app.include_router(kpi_routes.router)

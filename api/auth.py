@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from api.deps import StateDep
 from gis.errors import Unauthorized
 from gis.store import access_store
-from grids.access import Principal
+from grids.access import Principal, require_planner
 
 
 def _token_of(request: Request) -> str | None:
@@ -75,3 +75,16 @@ def issue_token(
             conn, username, role, area_code=area_code, worker_id=worker_id
         )
         return access_store.issue_token(conn, user_id, days=days)
+
+
+async def planner(user: CurrentUser) -> Principal:
+    """The signed-in planner (设施规划): 401 without a token, 403 for a resident or a worker.
+
+    On a planning router, so that an outsider is refused before any input is read;
+    the planning services apply the same rule (:func:`grids.access.require_planner`).
+    """
+    require_planner(user, "use facility planning (coverage, sites, scenarios)")
+    return user
+
+
+Planner = Annotated[Principal, Depends(planner)]

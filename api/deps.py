@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 
+from api.services.planning import PlanningData
 from api.state import AppState
 from gis.settings import Settings
 
@@ -29,3 +30,11 @@ def get_app_settings(request: Request) -> Settings:
 StateDep = Annotated[AppState, Depends(get_state)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+def planning_data(state: StateDep) -> PlanningData:
+    """What a planning answer reads: the engine, the walking network now, the H3 resolution."""
+    return PlanningData(state.engine, state.walking_now().network, state.settings.h3_resolution)
+
+
+PlanningDataDep = Annotated[PlanningData, Depends(planning_data)]
