@@ -1,6 +1,9 @@
 """``wangge plan``: facility coverage (access), recommended sites (solve), plans side by side.
 
-Aggregates only, as the planning API: people per group, grid and community.
+Aggregates only, as the planning API: people per group, grid and community.  Each
+command calls the use cases the API calls (:mod:`api.services.planning`,
+``scenarios`` and ``siting``) as the operator, shows their steps, prints their answer
+with rich and draws it with :mod:`maps.coverage`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from api.commands.common import console, fail, ready_engine, say
-from gis import clock
 
 plan_app = typer.Typer(
     help="Facility planning (设施规划): walking access, new sites, scenarios.",
@@ -64,68 +66,64 @@ def _progress() -> Iterator[Any]:
             progress.update(task.id, completed=1, total=1)
 
 
-def _setup(kind: str, group: str | None, standards_file: Path | None) -> tuple[Any, str, str]:
-    from analysis import coverage as cv
+def _operator() -> Any:
+    """The command line acts with the database's own credentials: as an admin of it all."""
+    from grids.access import Principal
+    from grids.incidents import SYSTEM
 
-    try:
-        standards = cv.load_standards(standards_file)
-        cv.check_kind(kind)
-        group = cv.check_group(group or standards[kind].group)
-    except cv.CoverageError as exc:
-        fail(str(exc))
+    return Principal(0, SYSTEM.username, "系统", SYSTEM.role, grid_ids=None)
+
+
+def _setup(kind: str, group: str | None, standards_file: Path | None) -> tuple[Any, str, str]:
+    """The standards of ``--standards-file`` (None: the server's), the checked kind and group."""
+    from analysis import coverage as cv
+    from api.services.planning import kind_and_group
+
+    standards = cv.load_standards(standards_file) if standards_file is not None else None
+    kind, group = kind_and_group(kind, group, standards)
     return standards, kind, group
 
 
-def _context(step: Any, demand_file: Path | None) -> tuple[Any, Any, Any, Any]:
-    """Engine, walking network, demand and facilities from the database (or a file)."""
+def _read_table(path: Path, what: str) -> Any:
+    """A CSV (lon/lat columns) or a GIS file (GeoJSON, GeoPackage, Shapefile …) as a frame."""
     import pandas as pd
 
     import geopandas as gpd
 
-    from analysis import coverage as cv
-    from analysis.network import RoadNetwork
-    from gis.errors import ValidationError
+    try:
+        return pd.read_csv(path) if path.suffix.lower() == ".csv" else gpd.read_file(path)
+    except Exception as exc:
+        fail(f"cannot read {what} {path}: {exc}")
+
+
+def _data(step: Any, standards: Any, demand_file: Path | None) -> Any:
+    """The planning data: engine, walking network and (``--demand-file``) the demand."""
+    from api.services import planning
+    from api.services.walking import load_walking
     from gis.settings import get_settings
-    from gis.store import grid_store, plan_store, queries
 
     settings = get_settings()
     step("connecting to the database")
     engine = ready_engine()
     step("building the walking network")
-    nodes, edges = queries.road_network_frames(engine)
-    if edges.empty:
-        fail("no road network is loaded: wangge demo, wangge load or wangge network import")
-    network = RoadNetwork.from_frames(nodes, edges, walk_speed_mps=settings.walk_speed_mps)
-    step("counting demand per H3 cell and grid")
+    network = load_walking(engine, settings).network
+    demand = None
     if demand_file is not None:
-        try:
-            frame = (
-                pd.read_csv(demand_file)
-                if demand_file.suffix.lower() == ".csv"
-                else gpd.read_file(demand_file)
-            )
-        except Exception as exc:
-            fail(f"cannot read {demand_file}: {exc}")
-        grids = grid_store.current_grids(engine)
-        try:
-            demand = cv.demand_from_file(
-                frame,
-                resolution=settings.h3_resolution,
-                grids=grids.rename_geometry("geometry"),
-                layer=demand_file.name,
-            )
-        except ValidationError as exc:
-            fail(str(exc))
-    else:
-        demand = cv.demand_from_households(
-            plan_store.demand_households(engine),
-            plan_store.demand_residents(engine),
-            reference_year=clock.now().year,
-            resolution=settings.h3_resolution,
+        frame = _read_table(demand_file, "the demand file")
+        step("counting demand per H3 cell and grid")
+        demand = planning.demand_from_frame(
+            _operator(), engine, frame, resolution=settings.h3_resolution, layer=demand_file.name
         )
-    if demand.empty:
-        fail("no demand: no residents are loaded (wangge demo / wangge load)")
-    return engine, network, demand, plan_store.facilities(engine)
+    return planning.PlanningData(engine, network, settings.h3_resolution, standards, demand)
+
+
+def _write_map(path: Path, m: Any, urls: dict[str, Any], what: str) -> None:
+    """Write a map as a page that works offline, its assets read from this checkout."""
+    from maps.assets import render_offline
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_offline(m, urls["vendor_url"], urls["static_url"]), encoding="utf-8")
+    say(f"[plan] {what} written to {path}")
 
 
 def _fmt(value: float, pattern: str = "{:,.0f}") -> str:
@@ -145,18 +143,15 @@ def access_command(
 ) -> None:
     """Who lacks a facility within walking distance: by group, grid, capacity and equity."""
     from analysis import coverage as cv
-    from gis.store import plan_store
+    from api.services import planning
 
     standards, kind, group = _setup(kind, group, standards_file)
     with _progress() as step:
-        engine, network, demand, facilities = _context(step, demand_file)
-        step(f"walking times to the nearest {kind}")
-        result = cv.access(network, demand, facilities, kind, standards=standards)
-        step("capacity: served / lack of capacity / too far")
-        split = cv.capacity_split(network, demand, facilities, kind, standards=standards)
-    s = result.standard
-    shares = cv.served_shares(result)
-    fair = cv.equity(result)
+        data = _data(step, standards, demand_file)
+        report = planning.access_report(_operator(), data, kind, group, top=top, step=step)
+    found, split = report.coverage, report.split
+    s = found.access.standard
+    shares, fair = report.served, report.equity
     table = Table(title=f"{cv.KIND_NAMES[kind]} within {s.minutes:g} min on foot ({s.circle})")
     for col in ("group", "people", "served", "share", "mean min", "p90 min", "Gini"):
         table.add_column(col, justify="left" if col == "group" else "right")
@@ -176,33 +171,26 @@ def access_command(
         f"{split.lack_of_capacity:,} lacking capacity + {split.outside_limit:,} beyond "
         f"{s.minutes:g} min"
     )
-    grids = plan_store.grid_names(engine)
-    worst = cv.unserved_by(result, "grid_id", group)
-    worst = worst[worst["unserved"] > 0].head(top)
+    worst = report.unserved_by_grid
     by_grid = Table(title=f"grids with the most {group} beyond {s.minutes:g} min")
     for col in ("grid", "name", "community", "people", "unserved"):
         by_grid.add_column(col, justify="right" if col in ("people", "unserved") else "left")
-    for grid_id, row in worst.iterrows():
-        known = grid_id is not None and grid_id == grid_id and grid_id in grids.index
+    for row in worst[worst["unserved"] > 0].itertuples():
+        known = isinstance(row.grid_code, str)
         by_grid.add_row(
-            str(grids.loc[grid_id, "code"]) if known else "(no grid)",
-            escape(str(grids.loc[grid_id, "name"])) if known else "",
-            escape(str(grids.loc[grid_id, "community_name"])) if known else "",
-            _fmt(row["people"]),
-            _fmt(row["unserved"]),
+            row.grid_code if known else "(no grid)",
+            escape(str(row.grid_name)) if known else "",
+            escape(str(row.community_name)) if known else "",
+            _fmt(row.people),
+            _fmt(row.unserved),
         )
     console.print(by_grid)
     if map_out is not None:
-        from maps.assets import render_offline
         from maps.coverage import access_map, render_kwargs
 
         urls = render_kwargs(for_file=True)
-        m = access_map(result, facilities, group=group, **urls)
-        map_out.parent.mkdir(parents=True, exist_ok=True)
-        map_out.write_text(
-            render_offline(m, urls["vendor_url"], urls["static_url"]), encoding="utf-8"
-        )
-        say(f"[plan] access map written to {map_out}")
+        m = access_map(found.access, found.facilities, group=group, **urls)
+        _write_map(map_out, m, urls, "access map")
 
 
 @plan_app.command("solve")
@@ -237,109 +225,64 @@ def solve_command(
     map_out: Annotated[Path | None, typer.Option(help="write the before/after map here")] = None,
 ) -> None:
     """Recommend new sites, today's facilities kept; optionally save them as a scenario."""
-    import pandas as pd
-
-    import geopandas as gpd
-
     from analysis import coverage as cv
-    from gis.db.models import BUILDING_USES
-    from gis.store import plan_store
+    from api.services import scenarios, siting
 
     standards, kind, group = _setup(kind, group, standards_file)
+    sites = None
+    if candidates != "cells" and not candidates.startswith("buildings:"):
+        path = Path(candidates)
+        if not path.exists():
+            fail(f"candidates: {path} does not exist (or use 'cells' / 'buildings:<use>')")
+        sites = _read_table(path, "the candidates file")
+    query = siting.SolveQuery(
+        kind=kind,
+        group=group,
+        model=model,
+        p=p,
+        candidates=candidates if sites is None else "sites",
+        sites=sites,
+        sites_source="file",
+        exclude=exclude or (),
+        unserved_minutes=unserved_minutes,
+        new_capacity=new_capacity,
+        time_limit=time_limit,
+        save_as=save,
+    )
     with _progress() as step:
-        engine, network, demand, facilities = _context(step, demand_file)
-        step(f"candidate sites ({candidates})")
-        if candidates == "cells":
-            sites = cv.candidates_from_demand(demand, group=group)
-        elif candidates.startswith("buildings:"):
-            use = candidates.split(":", 1)[1]
-            if use not in BUILDING_USES:
-                fail(f"unknown building use {use!r}: use one of {', '.join(BUILDING_USES)}")
-            sites = cv.candidates_from_points(
-                plan_store.buildings_of_use(engine, use), source=f"building:{use}"
-            )
-        else:
-            path = Path(candidates)
-            if not path.exists():
-                fail(f"candidates: {path} does not exist (or use 'cells' / 'buildings:<use>')")
-            try:
-                frame = pd.read_csv(path) if path.suffix.lower() == ".csv" else gpd.read_file(path)
-                sites = cv.candidates_from_points(frame, source="file")
-            except (cv.CoverageError, OSError, ValueError) as exc:
-                fail(f"candidates file {path}: {exc}")
-        if sites.empty:
-            fail("no candidate sites")
-        if new_capacity is not None:
-            sites["capacity"] = sites["capacity"].fillna(float(new_capacity))
-        step(f"solving {model} on {len(demand):,} demand rows × {len(sites):,} candidates")
-        try:
-            rec = cv.recommend_sites(
-                network,
-                demand,
-                facilities,
-                sites,
-                kind,
-                model=model,
-                p=p,
-                group=group,
-                standards=standards,
-                excluded=exclude or (),
-                time_limit=time_limit,
-                unserved_minutes=unserved_minutes,
-            )
-        except ValueError as exc:
-            fail(str(exc))
+        data = _data(step, standards, demand_file)
+        solved = siting.solve(_operator(), data, query, step)
+        rec = solved.recommendation
+        before_after = None
+        if map_out is not None:
+            before_after = scenarios.compare_on(solved.inputs, kind, group, [rec.plan], step)
     table = Table(title=f"recommended {cv.KIND_NAMES[kind]} sites ({rec.model}, {rec.status})")
     for col in ("site", "name", "lon", "lat"):
         table.add_column(col)
     for row in rec.sites.itertuples():
         table.add_row(str(row.site_id), escape(str(row.name)), f"{row.lon:.6f}", f"{row.lat:.6f}")
     console.print(table)
-    people = float(demand[group].sum())
+    minutes = solved.inputs.standards[kind].minutes
     say(
-        f"[plan] {group} within {standards[kind].minutes:g} min: "
-        f"{rec.served_before:,.0f} → {rec.served_after:,.0f} of {people:,.0f}"
+        f"[plan] {group} within {minutes:g} min: "
+        f"{rec.served_before:,.0f} → {rec.served_after:,.0f} of {solved.people:,.0f}"
     )
     if len(rec.uncoverable):
         say(f"[plan] {len(rec.uncoverable)} demand cell(s) no candidate can serve in time")
     say(rec.explanation)
-    if save and len(rec.sites) == 0:
-        fail(f"nothing saved as {save!r}: no new site was chosen")
-    if save:
-        try:
-            sid = plan_store.save_scenario(engine, name=save, kind=kind, added=rec.plan.added)
-        except plan_store.ScenarioError as exc:
-            fail(str(exc))
-        say(f"[plan] saved as scenario {sid} ({save})")
-    if map_out is not None:
-        _write_compare_map(
-            map_out, network, demand, facilities, kind, group, standards, rec.plan, sites
-        )
+    if solved.scenario_id is not None:
+        say(f"[plan] saved as scenario {solved.scenario_id} ({save})")
+    if before_after is not None and map_out is not None:
+        _write_plan_map(map_out, before_after)
 
 
-def _write_compare_map(
-    path: Path,
-    network: Any,
-    demand: Any,
-    facilities: Any,
-    kind: str,
-    group: str,
-    standards: Any,
-    plan: Any,
-    candidates: Any = None,
-) -> None:
-    from analysis import coverage as cv
-    from maps.assets import render_offline
+def _write_plan_map(path: Path, c: Any) -> None:
+    """Today against the first plan of a comparison, as a map file."""
     from maps.coverage import plan_map, render_kwargs
 
-    table, accesses = cv.compare_plans(
-        network, demand, facilities, [plan], kind, standards=standards
-    )
     urls = render_kwargs(for_file=True)
-    m = plan_map(accesses, table, facilities, plan, group=group, **urls)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_offline(m, urls["vendor_url"], urls["static_url"]), encoding="utf-8")
-    say(f"[plan] before/after map written to {path}")
+    m = plan_map(c.accesses, c.table, c.facilities, c.plans[0], group=c.group, **urls)
+    _write_map(path, m, urls, "before/after map")
 
 
 @plan_app.command("compare")
@@ -356,44 +299,29 @@ def compare_command(
 ) -> None:
     """Today (现状) and saved plans side by side: people served, walking times, cost."""
     from analysis import coverage as cv
-    from gis.store import plan_store
+    from api.services import scenarios
 
     standards, kind, group = _setup(kind, group, standards_file)
     with _progress() as step:
-        engine, network, demand, facilities = _context(step, None)
-        plans = []
-        for key in scenario or []:
-            try:
-                s = plan_store.load_scenario(engine, key)
-            except plan_store.ScenarioNotFound as exc:
-                fail(str(exc))
-            if s["kind"] != kind:
-                fail(f"scenario {s['name']!r} plans {s['kind']} facilities, not {kind}")
-            plans.append(cv.Plan(s["name"], kind, s["added"], s["removed"]))
-        step(f"comparing {len(plans) + 1} plan(s)")
-        try:
-            table, _ = cv.compare_plans(
-                network, demand, facilities, plans, kind, standards=standards
-            )
-        except cv.CoverageError as exc:
-            fail(str(exc))
+        data = _data(step, standards, None)
+        c = scenarios.compare(_operator(), data, kind, scenario or [], group, step)
     out = Table(title=f"{cv.KIND_NAMES[kind]}: plans side by side")
     columns = ["facilities", *(f"share_{g}" for g in cv.GROUPS), "mean_min", "p90_min", "cost"]
     out.add_column("plan")
     for col in columns:
         out.add_column(col, justify="right")
-    for name, row in table.iterrows():
+    for name, row in c.table.iterrows():
         out.add_row(
             escape(str(name)),
             *(
-                _fmt(row[c], "{:.1%}")
-                if c.startswith("share_")
-                else _fmt(row[c], "{:.1f}")
-                if c.endswith("_min")
-                else _fmt(row[c])
-                for c in columns
+                _fmt(row[col], "{:.1%}")
+                if col.startswith("share_")
+                else _fmt(row[col], "{:.1f}")
+                if col.endswith("_min")
+                else _fmt(row[col])
+                for col in columns
             ),
         )
     console.print(out)
-    if map_out is not None and plans:
-        _write_compare_map(map_out, network, demand, facilities, kind, group, standards, plans[0])
+    if map_out is not None and c.plans:
+        _write_plan_map(map_out, c)
