@@ -1,4 +1,4 @@
-"""Facility coverage for planners (设施规划): demand, walking access, scenarios, plans compared.
+"""Facility coverage for planners (设施规划): the standards, the demand, walking access.
 
 Every door calls these use cases: the JSON routes, the planners' pages and
 ``wangge plan``; saved plans and their comparison with today are
