@@ -3,7 +3,8 @@
 Every route that shows or changes anything personal depends on :data:`CurrentUser`;
 what that user may then see is decided by :mod:`grids.access` alone.  Who a token
 belongs to is kept by the application's state (:meth:`api.state.AppState.user_for_token`)
-while no account, token or assignment changes.
+while no account, token or assignment changes.  Tokens are issued by
+:mod:`api.services.accounts`.
 """
 
 from __future__ import annotations
@@ -12,11 +13,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import Engine
 
 from api.deps import StateDep
 from gis.errors import Unauthorized
-from gis.store import access_store
 from grids.access import Principal, require_planner
 
 
@@ -58,23 +57,6 @@ async def current_user(user: Annotated[Principal | None, Depends(optional_user)]
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
-
-
-def issue_token(
-    engine: Engine,
-    username: str,
-    role: str,
-    area_code: str | None = None,
-    *,
-    worker_id: int | None = None,
-    days: int = 90,
-) -> str:
-    """A token for ``username``, creating the user with ``role`` when missing."""
-    with engine.begin() as conn:
-        user_id = access_store.ensure_user(
-            conn, username, role, area_code=area_code, worker_id=worker_id
-        )
-        return access_store.issue_token(conn, user_id, days=days)
 
 
 async def planner(user: CurrentUser) -> Principal:

@@ -20,10 +20,10 @@ district, the real app is started as a subprocess (uvicorn, 2 workers, a free lo
 port, the database vacuumed and analysed as a district in service would be), and
 ``POST /api/incidents`` is fired by a lean asyncio keep-alive client at a bounded
 concurrency for a bounded time (default 16 in flight for 10 s), with a bearer token from
-``api.auth.issue_token``.  Every request's latency is recorded; afterwards the ids of
-the 201 answers are looked up in ``incident``: ``lost`` = accepted but not found.  If
-``api/auth.py`` or the endpoint is missing, part 2 is skipped and says why (its keys
-are then null).
+``api.services.accounts.issue_token``.  Every request's latency is recorded; afterwards
+the ids of the 201 answers are looked up in ``incident``: ``lost`` = accepted but not
+found.  If ``api/services/accounts.py`` or the endpoint is missing, part 2 is skipped and
+says why (its keys are then null).
 
 Usage::
 
@@ -214,9 +214,9 @@ def part_batch(args: argparse.Namespace, layers: dict[str, Any], rng: np.random.
 def intake_missing() -> str | None:
     """Why part 2 cannot run yet (None when it can)."""
     try:
-        from api.auth import issue_token  # noqa: F401
+        from api.services.accounts import issue_token  # noqa: F401
     except ImportError as exc:
-        return f"api.auth.issue_token is not there yet ({exc})"
+        return f"api.services.accounts.issue_token is not there yet ({exc})"
     from api.app import create_app
 
     paths = create_app().openapi().get("paths", {})
@@ -350,7 +350,7 @@ async def fire(
 def part_intake(
     args: argparse.Namespace, layers: dict[str, Any], rng: np.random.Generator
 ) -> dict[str, Any]:
-    from api.auth import issue_token
+    from api.services.accounts import issue_token
     from grids.categories import DEFAULT_CATEGORIES
 
     base, url = fresh_database()

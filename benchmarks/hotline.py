@@ -50,7 +50,7 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.auth import issue_token
+from api.services.accounts import issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
 from gis.db import cluster

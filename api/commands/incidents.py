@@ -25,17 +25,12 @@ def add_user(
     days: Annotated[int | None, typer.Option(help="days valid (WANGGE_TOKEN_DAYS)")] = None,
 ) -> None:
     """Create a user (if missing) and print a new bearer token for them."""
-    from api.auth import issue_token
+    from api.services.accounts import issue_token
     from gis.settings import get_settings
-    from gis.store.access_store import UnknownUser
 
     days = days or get_settings().token_days
     engine = ready_engine()
-    try:
-        token = issue_token(engine, username, role, area, worker_id=worker, days=days)
-    except (UnknownUser, ValueError) as exc:
-        fail(str(exc))
-    typer.echo(token)
+    typer.echo(issue_token(engine, username, role, area, worker_id=worker, days=days))
 
 
 @users_app.command("token")
@@ -44,15 +39,12 @@ def user_token(
     days: Annotated[int | None, typer.Option(help="days valid (WANGGE_TOKEN_DAYS)")] = None,
 ) -> None:
     """Print a new bearer token for an existing user (send it as 'Authorization: Bearer …')."""
+    from api.services.accounts import token_for
     from gis.settings import get_settings
-    from gis.store.access_store import UnknownUser, token_for
 
     days = days or get_settings().token_days
     engine = ready_engine()
-    try:
-        typer.echo(token_for(engine, username, days=days, label="cli"))
-    except UnknownUser as exc:
-        fail(f"{exc}; create them with 'wangge users add NAME --role …'")
+    typer.echo(token_for(engine, username, days=days, label="cli"))
 
 
 @incidents_app.command("import-hotline")

@@ -15,14 +15,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, text
 
 from gis import clock
 from gis.db.models import ROLES
+from gis.errors import GisError, InvalidInput, NotFound
 
 
-class UnknownUser(LookupError):
-    """No user has that name, or no area has that code."""
+class UnknownUser(GisError, NotFound):
+    """No user has that name, or no area or grid worker has that code or id."""
+
+
+class UnknownRole(GisError, InvalidInput):
+    """A role that is not one of :data:`gis.db.models.ROLES`."""
 
 
 @dataclass(frozen=True)
@@ -115,11 +120,11 @@ def ensure_user(
     ------
     UnknownUser
         When ``area_code`` names no admin area or ``worker_id`` no grid worker.
-    ValueError
+    UnknownRole
         For an unknown role.
     """
     if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+        raise UnknownRole(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
     found = conn.execute(
         text("SELECT id FROM app_user WHERE username = :u"), {"u": username}
     ).scalar()
@@ -169,13 +174,29 @@ def issue_token(conn: Connection, user_id: int, *, days: int = 90, label: str | 
     return token
 
 
-def token_for(engine: Engine, username: str, *, days: int = 90, label: str | None = None) -> str:
-    """A new token for an existing user (for the CLI, tests and benchmarks)."""
-    with engine.begin() as conn:
-        user = user_by_name(conn, username)
-        if user is None:
-            raise UnknownUser(f"no user is named {username!r}")
-        return issue_token(conn, user.id, days=days, label=label)
+#: For each role, how the demo picks one of its users: the first by name (an admin, the
+#: first by id; a grid worker, the first on duty).
+_ONE_PER_ROLE = {
+    "admin": "SELECT id, username FROM app_user WHERE role = 'admin' ORDER BY id LIMIT 1",
+    "street_staff": "SELECT id, username FROM app_user WHERE role = 'street_staff' "
+    "ORDER BY username LIMIT 1",
+    "community_staff": "SELECT id, username FROM app_user WHERE role = 'community_staff' "
+    "ORDER BY username LIMIT 1",
+    "grid_worker": "SELECT u.id, u.username FROM app_user u JOIN grid_worker w "
+    "ON w.user_id = u.id WHERE w.on_duty ORDER BY u.username LIMIT 1",
+    "resident": "SELECT id, username FROM app_user WHERE role = 'resident' "
+    "ORDER BY username LIMIT 1",
+}
+
+
+def one_user_per_role(conn: Connection) -> dict[str, tuple[int, str]]:
+    """One user (id, username) of each role that has any, for the demo's sign-ins."""
+    found = {}
+    for role, sql in _ONE_PER_ROLE.items():
+        row = conn.execute(text(sql)).first()
+        if row is not None:
+            found[role] = (int(row[0]), str(row[1]))
+    return found
 
 
 #: One user of each role to sign in as, picked the same way on every run.

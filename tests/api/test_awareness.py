@@ -21,7 +21,7 @@ import shapely
 from shapely import box
 from shapely.geometry import LineString, mapping, shape
 
-from api.auth import issue_token
+from api.services.accounts import issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
 from gis.coords import wgs84_to_gcj02

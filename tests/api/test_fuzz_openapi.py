@@ -29,8 +29,8 @@ from schemathesis.checks import not_a_server_error
 from sqlalchemy import create_engine, text
 
 from api.app import create_app
-from api.auth import issue_token
 from api.inputs import INT4_MAX, INT8_MAX
+from api.services.accounts import issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
 from tests.conftest import LiveServer, throwaway_database

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import Engine, text
 
-from api.auth import issue_token
+from api.services.accounts import issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
 from gis import clock

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 
 from analysis import coverage as cv
 from analysis.network import RoadNetwork
-from api.auth import issue_token
+from api.services.accounts import issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
 from gis import clock

@@ -18,7 +18,7 @@ from shapely.geometry import LineString, Point, box, mapping, shape
 
 from analysis.nearest import ShelterIndex
 from analysis.network import RoadNetwork
-from api.auth import issue_token
+from api.services.accounts import issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
 from gis import clock

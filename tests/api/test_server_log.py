@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
-from api.auth import issue_token
+from api.services.accounts import issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
 from tests.conftest import REPO

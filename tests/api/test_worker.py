@@ -15,7 +15,7 @@ import geopandas as gpd
 import pyogrio
 import shapely
 
-from api.auth import issue_token
+from api.services.accounts import issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
 from gis.coords import from_wgs84, local_metric_crs

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from api.auth import issue_token
+from api.services.accounts import issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
 from maps.assets import assets_missing

@@ -13,7 +13,7 @@ import shapely
 from shapely import box
 from shapely.geometry import mapping
 
-from api.auth import issue_token
+from api.services.accounts import issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
 from gis.store import awareness_store as store
