@@ -4,7 +4,8 @@ Two values, each built once per data version by the application's state and shar
 every door: :class:`Walking` (the network and every shelter) and :class:`SheltersNow`
 (the nearest-shelter index once the hazard areas in force have closed their roads and
 set aside the shelters inside them, the rule of :func:`analysis.hazard.close_hazard`).
-:func:`require_network` is the one answer to "no road network is loaded".
+:func:`require_network` is the one answer to "no road network is loaded", and
+:func:`snap_near_roads` the one answer to "this point is far from every road".
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from shapely.geometry.base import BaseGeometry
 
 from analysis.hazard import HazardClosure, close_hazard
 from analysis.nearest import ShelterIndex
-from analysis.network import RoadNetwork
-from gis.errors import AnalysisError, Unavailable
+from analysis.network import RoadNetwork, Snap
+from gis.errors import AnalysisError, InvalidInput, Unavailable
 
 
 class NoRoadNetwork(AnalysisError, Unavailable):
@@ -88,6 +89,57 @@ def require_network(network: RoadNetwork | None) -> RoadNetwork:
     if network is None:
         raise NoRoadNetwork(NO_NETWORK)
     return network
+
+
+class OffTheRoads(AnalysisError, InvalidInput):
+    """A point too far from every road to walk from: wrong coordinates or coord_type."""
+
+
+def snap_near_roads(
+    network: RoadNetwork,
+    lon: float,
+    lat: float,
+    *,
+    max_walk_m: float,
+    bounds: tuple[float, float, float, float] | None = None,
+) -> Snap:
+    """Join a point to its nearest road, refusing one farther than ``max_walk_m`` from it.
+
+    Parameters
+    ----------
+    network
+        The walking network.
+    lon, lat
+        The point, degrees, EPSG:4326.
+    max_walk_m
+        The farthest straight walk to a road that is believed, metres (farther: the
+        coordinates are wrong, most often GCJ-02 sent as WGS84).
+    bounds
+        ``(W, S, E, N)`` of the roads, degrees, named in the message when given.
+
+    Returns
+    -------
+    Snap
+        The point on the network; ``offset_m[0]`` is the straight walk to the road, metres.
+
+    Raises
+    ------
+    OffTheRoads
+        Saying how far the point is, which area is served and what to check.
+    """
+    snap = network.snap([lon], [lat])
+    offset = float(np.asarray(snap.offset_m)[0])
+    if offset > max_walk_m:
+        served = ""
+        if bounds is not None:
+            w, s, e, n = bounds
+            served = f" (the roads of this district, lon {w:.4f}–{e:.4f}, lat {s:.4f}–{n:.4f})"
+        raise OffTheRoads(
+            f"the point ({lon:.5f}, {lat:.5f}) is {offset:,.0f} m from the nearest road, "
+            f"farther than {max_walk_m:,.0f} m: outside the area served{served}. Check lon/lat "
+            "and coord_type (AMap and WeChat mini-programs send gcj02)."
+        )
+    return snap
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from sqlalchemy.exc import StatementError
 from api import errors
 from api.changes import ChangeHub
 from api.pages import planning as planning_pages
+from api.pages import resident as resident_pages
 from api.routers import (
     awareness,
     facilities,
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(maps.router)
     app.include_router(grids.router)
     app.include_router(resident.router)
+    app.include_router(resident_pages.router)
     app.include_router(facilities.router)
     app.include_router(incidents.router)
     app.include_router(planning.router)

@@ -1,19 +1,44 @@
-"""Shaping every family shares: numbers JSON can carry, frames as records, GeoJSON answers."""
+"""Shapes several families share: GeoJSON answers (RFC 7946) and JSON-safe values.
+
+GeoJSON answers are declared with ``geojson-pydantic`` models (a
+``FeatureCollection[Feature[geometry, properties]]`` with the properties typed), so that
+``/docs`` shows each answer's shape, and sent as ``application/geo+json`` through
+:class:`GeoJSONResponse`.  Coordinates are lon/lat, WGS84 (EPSG:4326).
+"""
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
+from fastapi import Query
 from fastapi.responses import JSONResponse
+from pydantic import Field
+
+import geopandas as gpd
+import shapely
+from geojson_pydantic import MultiPolygon, Polygon
+from shapely.geometry.base import BaseGeometry
+
+from gis.coords import COORD_TYPES
 
 GEOJSON = "application/geo+json"
 
+#: Query parameters of a point: longitude and latitude in degrees, in ``coord_type``.
+LonQuery = Annotated[float, Query(ge=-180, le=180, description="longitude, degrees")]
+LatQuery = Annotated[float, Query(ge=-90, le=90, description="latitude, degrees")]
+CoordTypeQuery = Annotated[
+    str, Query(description=f"coordinates of lon/lat: one of {', '.join(COORD_TYPES)}")
+]
+
+#: An area: a Polygon or a MultiPolygon.
+Area = Annotated[Polygon | MultiPolygon, Field(discriminator="type")]
+
 
 class GeoJSONResponse(JSONResponse):
-    """A GeoJSON answer (RFC 7946): ``application/geo+json``."""
+    """A JSON answer sent as ``application/geo+json`` (Chinese text as UTF-8)."""
 
     media_type = GEOJSON
 
@@ -35,3 +60,41 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
         {k: json_number(v) if isinstance(v, str) or not pd.isna(v) else None for k, v in r.items()}
         for r in frame.to_dict("records")
     ]
+
+
+def feature_collection(
+    frame: gpd.GeoDataFrame, *, drop: tuple[str, ...] = (), precision: float | None = None
+) -> dict[str, Any]:
+    """A GeoDataFrame as a GeoJSON FeatureCollection (its index not written as ids).
+
+    Parameters
+    ----------
+    frame
+        Features in EPSG:4326; properties must be JSON values already (no times).
+    drop
+        Columns left out.
+    precision
+        Grid size the coordinates are rounded to, degrees (1e-7 is about 1 cm).
+    """
+    out = frame.drop(columns=[c for c in drop if c in frame.columns])
+    if precision is not None:
+        out = out.set_geometry(shapely.set_precision(np.asarray(out.geometry.array), precision))
+    return out.to_geo_dict(drop_id=True)
+
+
+def geometry(geom: BaseGeometry, precision: float = 1e-7) -> dict[str, Any]:
+    """A shapely geometry as a GeoJSON geometry, coordinates rounded to ``precision`` degrees."""
+    return shapely.geometry.mapping(shapely.set_precision(geom, precision))
+
+
+def json_value(value: Any) -> Any:
+    """A value as JSON can carry it: numpy scalars as Python, NaN and NA as None, days as text."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    if hasattr(value, "item"):
+        return json_value(value.item())
+    return value

@@ -12,8 +12,9 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Query
-from geojson_pydantic import Feature, FeatureCollection, Polygon
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from geojson_pydantic import Feature, FeatureCollection, Polygon
 
 from analysis import coverage as cv
 from api.inputs import INT4_MAX, BigId, Text
