@@ -19,6 +19,7 @@ from api import errors
 from api.changes import ChangeHub
 from api.pages import planning as planning_pages
 from api.pages import resident as resident_pages
+from api.pages import worker as worker_pages
 from api.routers import (
     awareness,
     facilities,
@@ -136,6 +137,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(planning_pages.router)
     app.include_router(awareness.router)
     app.include_router(worker_routes.router)
+    app.include_router(worker_pages.router)
     app.include_router(kpi_routes.router)
     app.include_router(open311_routes.router)
     # check_dir=False: the app starts before `npm ci` ran, and /health can say so
