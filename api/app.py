@@ -17,6 +17,7 @@ from sqlalchemy.exc import StatementError
 
 from api import errors
 from api.changes import ChangeHub
+from api.pages import kpi as kpi_pages
 from api.pages import planning as planning_pages
 from api.pages import resident as resident_pages
 from api.pages import worker as worker_pages
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(worker_routes.router)
     app.include_router(worker_pages.router)
     app.include_router(kpi_routes.router)
+    app.include_router(kpi_pages.router)
     app.include_router(open311_routes.router)
     # check_dir=False: the app starts before `npm ci` ran, and /health can say so
     app.mount(VENDOR_URL, StaticFiles(directory=VENDOR_DIR, check_dir=False), name="vendor")

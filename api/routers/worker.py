@@ -66,10 +66,12 @@ async def my_households(
     Names and phones are masked except in buildings at one of my open tasks (the task
     needs them; the read is audited); ID numbers are always masked.
     """
-    found = await run_in_threadpool(
-        lambda: worker.households(engine, settings, user, grid, only_vulnerable=only_vulnerable)
-    )
-    return HouseholdsAnswer.of(grid, found)
+
+    def read() -> HouseholdsAnswer:
+        found = worker.households(engine, settings, user, grid, only_vulnerable=only_vulnerable)
+        return HouseholdsAnswer.of(grid, found)
+
+    return await run_in_threadpool(read)
 
 
 @router.get("/api/worker/tasks", response_model=TasksAnswer)
