@@ -18,6 +18,7 @@ from sqlalchemy.exc import StatementError
 from api import errors
 from api.changes import ChangeHub
 from api.pages import kpi as kpi_pages
+from api.pages import maps as map_pages
 from api.pages import planning as planning_pages
 from api.pages import resident as resident_pages
 from api.pages import worker as worker_pages
@@ -27,7 +28,6 @@ from api.routers import (
     grids,
     health,
     incidents,
-    maps,
     planning,
     resident,
 )
@@ -128,7 +128,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     )
     errors.install(app)
     app.include_router(health.router)
-    app.include_router(maps.router)
+    app.include_router(map_pages.router)
     app.include_router(grids.router)
     app.include_router(resident.router)
     app.include_router(resident_pages.router)

@@ -17,7 +17,7 @@ from gis.settings import get_settings
 if TYPE_CHECKING:
     import pandas as pd
 
-    from api.services.district import SignIn
+    from api.services.accounts import SignIn
     from etl.load import LoadReport
 
 
@@ -67,7 +67,8 @@ def demo(
 ) -> None:
     """Generate and load the sample district, then serve the map at http://HOST:PORT/."""
     from api.commands.serve import serve as serve_app
-    from api.services.district import demo_sign_ins, load_demo, plan_demo
+    from api.services.accounts import demo_sign_ins
+    from api.services.district import load_demo, plan_demo
 
     settings = get_settings()
     plan = plan_demo(settings, households, seed)
@@ -80,12 +81,10 @@ def demo(
     if map_out is None and not serve:
         map_out = settings.data_dir / "demo_map.html"
     if map_out is not None:
-        # NOTE(layout): another branch moves render_district_map out of the router into a
-        # service; import it from there once merged (a command must not import a router)
-        from api.routers.maps import render_district_map
+        from api.services.district import district_map_html
 
         map_out.parent.mkdir(parents=True, exist_ok=True)
-        map_out.write_text(render_district_map(engine, settings, for_file=True), encoding="utf-8")
+        map_out.write_text(district_map_html(engine, settings, for_file=True), encoding="utf-8")
         say(f"[demo] map written to {map_out}")
     _print_sign_ins(demo_sign_ins(engine), f"http://{settings.host}:{settings.port}")
     if serve:
@@ -128,7 +127,7 @@ def _print_counts(rows: Mapping[str, int | pd.DataFrame], title: str) -> None:
 
 def _print_sign_ins(sign_ins: list[SignIn], base_url: str) -> None:
     """Print the demo's sign-ins, and the worker's tablet and KPI report links."""
-    from api.services.district import DEMO_TOKEN_DAYS
+    from api.services.accounts import DEMO_TOKEN_DAYS
 
     table = Table(title=f"demo sign-ins (tokens valid {DEMO_TOKEN_DAYS} days)")
     for name in ("role", "user", "token"):

@@ -2,56 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from annotated_types import Interval
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import text
 
-import shapely
-
-from analysis.service_area import service_areas
-from api.deps import EngineDep, SettingsDep, get_state
+from api.deps import StateDep
 from api.inputs import BigId
+from api.schemas.common import GeoJSONResponse, feature_collection
+from api.schemas.facilities import ServiceAreas
+from api.services.facilities import LIFE_CIRCLE_MINUTES, service_area
 
 router = APIRouter(prefix="/api/facilities", tags=["facilities"])
 
+#: Walking minutes a service area may be asked for.
+Minutes = Annotated[int, Interval(ge=1, le=60)]
+
 
 @router.get(
-    "/{facility_id}/service-area",
-    response_class=Response,
-    responses={200: {"content": {"application/geo+json": {}}}},
+    "/{facility_id}/service-area", response_model=ServiceAreas, response_class=GeoJSONResponse
 )
-async def service_area(
-    request: Request,
-    engine: EngineDep,
-    settings: SettingsDep,
+async def facility_service_area(
+    state: StateDep,
     facility_id: BigId,
     minutes: Annotated[
-        list[int] | None, Query(description="walking minutes; default 5, 10, 15")
+        list[Minutes] | None, Query(description="walking minutes, 1 to 60; default 5, 10, 15")
     ] = None,
-) -> Response:
+) -> dict[str, Any]:
     """Walking areas around a facility (生活圈), built from the streets reached, as GeoJSON."""
-    minutes = sorted(set(minutes or [5, 10, 15]))
-    if any(m < 1 or m > 60 for m in minutes):
-        raise HTTPException(422, "minutes must be between 1 and 60")
 
-    def compute() -> str:
-        with engine.connect() as conn:
-            row = conn.execute(
-                text("SELECT ST_X(geom), ST_Y(geom), kind, name FROM facility WHERE id = :i"),
-                {"i": facility_id},
-            ).one_or_none()
-        if row is None:
-            raise HTTPException(404, f"no facility with id {facility_id}")
-        network = get_state(request).walking_now().network
-        if network is None:
-            raise HTTPException(503, "no road network is loaded yet")
-        areas = service_areas(network, [row[0]], [row[1]], minutes=tuple(minutes))
-        areas["facility_id"] = facility_id
-        areas["kind"] = row[2]
-        areas["name"] = row[3]
-        areas = areas.set_geometry(shapely.set_precision(areas.geometry.values, 1e-7))
-        return areas.to_json(drop_id=True)
+    def compute() -> dict[str, Any]:
+        areas = service_area(
+            state.engine, state.walking_now(), facility_id, minutes or LIFE_CIRCLE_MINUTES
+        )
+        return feature_collection(areas, precision=1e-7)
 
-    return Response(await run_in_threadpool(compute), media_type="application/geo+json")
+    return await run_in_threadpool(compute)

@@ -21,12 +21,13 @@ from etl.relocate import RelocateReport, relocate
 from etl.sample import generate_district
 from gis import clock
 from gis.settings import Settings
-from gis.store import access_store
+from gis.store import grid_store, queries
+from maps.assets import STATIC_DIR, STATIC_URL, VENDOR_DIR, VENDOR_URL, render_offline
+from maps.district import district_map
 
 Layers = dict[str, pd.DataFrame]
 
 #: Days the demo's sign-in tokens stay valid.
-DEMO_TOKEN_DAYS = 7
 
 
 def write_sample(path: Path, households: int, seed: int) -> Layers:
@@ -127,23 +128,20 @@ def load_demo(engine: Engine, plan: DemoPlan) -> LoadReport:
     return load_district(engine, layers, replace=True)
 
 
-@dataclass(frozen=True)
-class SignIn:
-    """A bearer token for one user of a role, to try that role's doors with."""
+def district_map_html(engine: Engine, settings: Settings, *, for_file: bool = False) -> str:
+    """The district overview page, with local copies of Leaflet and friends (no CDN).
 
-    role: str
-    username: str
-    token: str
-
-
-def demo_sign_ins(engine: Engine, *, days: int = DEMO_TOKEN_DAYS) -> list[SignIn]:
-    """Issue a token for one user of each role of the district (admin to resident).
-
-    So that whoever runs the demo can try every door at once: the worker's tablet, the
-    KPI report, the API with ``Authorization: Bearer …``.
+    ``for_file``: a page opened from disk (``wangge demo --map-out``), loading the
+    assets from their folders here rather than from the server's ``/static`` paths.
     """
-    with engine.begin() as conn:
-        return [
-            SignIn(role, username, access_store.issue_token(conn, user_id, days=days, label="demo"))
-            for role, (user_id, username) in access_store.one_user_of_each_role(conn).items()
-        ]
+    urls = (VENDOR_DIR.as_posix(), STATIC_DIR.as_posix()) if for_file else (VENDOR_URL, STATIC_URL)
+    m = district_map(
+        grid_store.current_grids(engine),
+        queries.buildings_with_counts(engine),
+        queries.facilities(engine),
+        queries.shelters(engine),
+        settings=settings,
+        vendor_url=urls[0],
+        static_url=urls[1],
+    )
+    return render_offline(m, *urls)

@@ -1,4 +1,4 @@
-"""Grids (网格) in and out and checked: import and export grid files, admin areas, topology.
+"""Grids (网格): which grid a point is in, the grids on a map, grid files in and out, topology.
 
 An import is checked (geometry, codes, community, topology) before anything is stored,
 and stored as a new grid version of each community it covers, all in one transaction.
@@ -15,13 +15,16 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 import geopandas as gpd
+import h3
 
 from etl.grid_files import GridImportReport, export_grids, import_admin_areas, import_grids
 from etl.load import LoadReport
 from gis import clock
+from gis.coords import to_wgs84
 from gis.errors import NotFound, ServiceError
 from gis.settings import Settings
 from gis.store import grid_store
+from grids.locate import NO_GRID, CurrentGrids
 from grids.topology import CheckTolerances, TopologyReport, check_grids
 
 
@@ -169,3 +172,61 @@ def check_stored_grids(
         tolerances=tolerances,
     )
     return GridCheck(report, grids, communities)
+
+
+#: The columns of the public grid map (no personal data).
+GRID_MAP_COLUMNS = (
+    "code",
+    "name",
+    "kind",
+    "community_code",
+    "community_name",
+    "buildings",
+    "households",
+)
+
+
+@dataclass(frozen=True)
+class GridRef:
+    """A grid, as a resident or worker needs to know it."""
+
+    code: str
+    name: str
+    community: str
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a point is (WGS84, degrees): its grid (None when in none) and its H3 cell."""
+
+    lon: float
+    lat: float
+    grid: GridRef | None
+    h3_cell: str
+    h3_resolution: int
+
+    @property
+    def in_grid(self) -> bool:
+        """Whether the point lies in a grid."""
+        return self.grid is not None
+
+
+def locate(grids: CurrentGrids, lon: float, lat: float, coord_type: str = "wgs84") -> Location:
+    """The grid in force holding a point (in ``coord_type``) and its H3 cell.
+
+    A point on an edge shared by two grids belongs to the smaller code.
+    """
+    x, y = to_wgs84(lon, lat, coord_type)
+    pos, cell = grids.place(x, y)
+    grid = (
+        None
+        if pos == NO_GRID
+        else GridRef(code=grids.codes[pos], name=grids.names[pos], community=grids.communities[pos])
+    )
+    return Location(x, y, grid, h3.int_to_str(cell), grids.locator.resolution)
+
+
+def grid_map(engine: Engine, community: str | None = None) -> gpd.GeoDataFrame:
+    """The current grids (of one community, by its 12-digit code) with their counts, EPSG:4326."""
+    grids = grid_store.current_grids(engine, community)
+    return grids[[*GRID_MAP_COLUMNS, "geom"]].set_geometry("geom")

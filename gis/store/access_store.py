@@ -213,19 +213,6 @@ _ONE_OF_EACH_ROLE = {
 }
 
 
-def one_user_of_each_role(conn: Connection) -> dict[str, tuple[int, str]]:
-    """Role → (id, username) of one user in it (a grid worker on duty); roles with none left out.
-
-    The first admin by id, the others by username: the same users on every run.
-    """
-    found: dict[str, tuple[int, str]] = {}
-    for role, sql in _ONE_OF_EACH_ROLE.items():
-        row = conn.execute(text(sql)).first()
-        if row is not None:
-            found[role] = (int(row[0]), str(row[1]))
-    return found
-
-
 def audit(
     conn: Connection,
     username: str | None,

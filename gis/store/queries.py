@@ -7,8 +7,10 @@ No personal data is read here: these frames feed pages any signed-in user may se
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 import geopandas as gpd
 
@@ -52,6 +54,29 @@ def facilities(engine: Engine) -> gpd.GeoDataFrame:
 def shelters(engine: Engine) -> gpd.GeoDataFrame:
     """Shelters (避难场所) with class, capacity and occupancy."""
     return _read(engine, SHELTERS)
+
+
+@dataclass(frozen=True)
+class FacilityPoint:
+    """Where a facility is (lon/lat, EPSG:4326, degrees), its kind and its name."""
+
+    id: int
+    lon: float
+    lat: float
+    kind: str
+    name: str
+
+
+def facility_point(engine: Engine, facility_id: int) -> FacilityPoint | None:
+    """One facility (any kind, shelters too) by id; None when there is none."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT ST_X(geom), ST_Y(geom), kind, name FROM facility WHERE id = :i"),
+            {"i": facility_id},
+        ).one_or_none()
+    if row is None:
+        return None
+    return FacilityPoint(facility_id, float(row[0]), float(row[1]), str(row[2]), str(row[3]))
 
 
 ROAD_NODES = "SELECT id, geom FROM road_node ORDER BY id"
