@@ -19,5 +19,9 @@ class ServiceAreaProperties(BaseModel):
     name: str
 
 
-#: One feature per walking time, ascending (geometry null when nothing is reached).
-ServiceAreas = FeatureCollection[Feature[Area | None, ServiceAreaProperties]]
+class ServiceArea(Feature[Area | None, ServiceAreaProperties]):
+    """The area reached within some minutes (lon/lat, WGS84; null when nothing is reached)."""
+
+
+class ServiceAreas(FeatureCollection[ServiceArea]):
+    """One area per walking time, ascending."""

@@ -44,4 +44,9 @@ class GridProperties(BaseModel):
     households: int
 
 
-GridMap = FeatureCollection[Feature[Area, GridProperties]]
+class GridFeature(Feature[Area, GridProperties]):
+    """A current grid (lon/lat, WGS84)."""
+
+
+class GridMap(FeatureCollection[GridFeature]):
+    """The current grids, in code order."""

@@ -50,8 +50,20 @@ class BuildingProperties(BaseModel):
     low_income: int
 
 
-WorkerGrids = FeatureCollection[Feature[Area, WorkerGridProperties]]
-WorkerBuildings = FeatureCollection[Feature[Area, BuildingProperties]]
+class WorkerGrid(Feature[Area, WorkerGridProperties]):
+    """One of my current grids (lon/lat, WGS84)."""
+
+
+class WorkerGrids(FeatureCollection[WorkerGrid]):
+    """My current grids, primary first."""
+
+
+class WorkerBuilding(Feature[Area, BuildingProperties]):
+    """A building's footprint (lon/lat, WGS84) with its counts."""
+
+
+class WorkerBuildings(FeatureCollection[WorkerBuilding]):
+    """The buildings of one of my grids."""
 
 
 # ------------------------------------------------------------------ households

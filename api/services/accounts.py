@@ -1,8 +1,8 @@
 """Accounts: bearer tokens for users, created with their role when they are new.
 
 Called by the command line (``wangge users add|token``, the demo's sign-ins), tests and
-benchmarks; who a token belongs to at request time is the application state's
-(:meth:`api.state.AppState.user_for_token`).
+benchmarks.  Who a token belongs to at request time is the doors' concern (``api/auth.py``,
+through the application's cached state).
 """
 
 from __future__ import annotations
