@@ -190,6 +190,19 @@ def may_see_contact(user: Principal, *, reporter_id: int | None) -> bool:
     return user.is_staff or (reporter_id is not None and reporter_id == user.user_id)
 
 
+def may_add_photos(user: Principal, *, reporter_id: int | None, assignee_id: int | None) -> bool:
+    """Whether the user may add photos to an incident they see.
+
+    Staff, the reporter (a picture of what they reported) and the worker it is
+    assigned to (the evidence of its handling); not a colleague who merely sees it.
+    """
+    return (
+        user.is_staff
+        or (reporter_id is not None and reporter_id == user.user_id)
+        or (user.worker_id is not None and user.worker_id == assignee_id)
+    )
+
+
 def may_see_households(user: Principal) -> bool:
     """Whether the user's role may see households at all (workers and staff, not residents)."""
     return user.role != "resident"
@@ -208,6 +221,15 @@ def require_staff(user: Principal, what: str) -> None:
     if not user.is_staff:
         raise Forbidden(
             f"only community staff, street staff or an admin may {what}; "
+            f"you are {user.role} ({ROLE_NAMES_ZH[user.role]})"
+        )
+
+
+def require_street_staff(user: Principal, what: str) -> None:
+    """Raise :class:`Forbidden` unless the user is street staff or an admin."""
+    if user.role not in ("street_staff", "admin"):
+        raise Forbidden(
+            f"only street staff or an admin may {what}; "
             f"you are {user.role} ({ROLE_NAMES_ZH[user.role]})"
         )
 

@@ -235,3 +235,30 @@ def audit(
             "d": json.dumps(detail or {}, ensure_ascii=False),
         },
     )
+
+
+#: Whom the demo signs in as, one user per role: the first by id (admin) or by name.
+_DEMO_USERS = {
+    "admin": "SELECT id, username FROM app_user WHERE role = 'admin' ORDER BY id LIMIT 1",
+    "street_staff": "SELECT id, username FROM app_user WHERE role = 'street_staff' "
+    "ORDER BY username LIMIT 1",
+    "community_staff": "SELECT id, username FROM app_user WHERE role = 'community_staff' "
+    "ORDER BY username LIMIT 1",
+    "grid_worker": "SELECT u.id, u.username FROM app_user u JOIN grid_worker w "
+    "ON w.user_id = u.id WHERE w.on_duty ORDER BY u.username LIMIT 1",
+    "resident": "SELECT id, username FROM app_user WHERE role = 'resident' "
+    "ORDER BY username LIMIT 1",
+}
+
+
+def demo_users(conn: Connection) -> dict[str, tuple[int, str]]:
+    """One user of each role to sign the demo in as (a worker on duty): role → (id, name).
+
+    Roles without a user are absent.
+    """
+    found: dict[str, tuple[int, str]] = {}
+    for role, sql in _DEMO_USERS.items():
+        row = conn.execute(text(sql)).first()
+        if row is not None:
+            found[role] = (int(row[0]), str(row[1]))
+    return found

@@ -800,3 +800,31 @@ def grid_near(conn: Connection, code: str, lon: float, lat: float, within_m: flo
         {"c": code, "lon": lon, "lat": lat, "d": within_m},
     ).scalar()
     return None if found is None else int(found)
+
+
+def grid_label(conn: Connection, grid_id: int | None) -> tuple[str, str] | None:
+    """The code and name of a grid (any version), or None."""
+    if grid_id is None:
+        return None
+    row = conn.execute(text("SELECT code, name FROM grid WHERE id = :g"), {"g": grid_id}).first()
+    return None if row is None else (str(row[0]), str(row[1]))
+
+
+def merged_into_this(conn: Connection, incident_id: int) -> list[int]:
+    """The ids of the reports merged into an incident, in order."""
+    found = conn.execute(
+        text("SELECT id FROM incident WHERE merged_into = :i ORDER BY id"), {"i": incident_id}
+    ).scalars()
+    return [int(i) for i in found]
+
+
+def open_with_deadline(conn: Connection, states: tuple[str, ...]) -> list[int]:
+    """The ids of the incidents in ``states`` that have a deadline and were not merged away."""
+    found = conn.execute(
+        text(
+            "SELECT id FROM incident WHERE state = ANY(:open) AND deadline IS NOT NULL "
+            "AND merged_into IS NULL"
+        ),
+        {"open": list(states)},
+    ).scalars()
+    return [int(i) for i in found]
