@@ -24,6 +24,7 @@ from api.pages import resident as resident_pages
 from api.pages import worker as worker_pages
 from api.routers import (
     awareness,
+    dispatch,
     facilities,
     grids,
     health,
@@ -83,7 +84,7 @@ async def escalation_loop(engine: Engine, interval_s: float) -> None:
     Several server processes may run it at once: each escalation is an optimistic
     write, so a case is escalated once and the other runs skip it.
     """
-    from api.casework import run_escalations
+    from api.services.casework import run_escalations
 
     since = clock.now()
     while True:
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(resident_pages.router)
     app.include_router(facilities.router)
     app.include_router(incidents.router)
+    app.include_router(dispatch.router)
     app.include_router(planning.router)
     app.include_router(planning_pages.router)
     app.include_router(awareness.router)

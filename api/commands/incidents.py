@@ -53,12 +53,12 @@ def import_hotline(
     as_user: Annotated[str, typer.Option("--as", help="staff user filing the reports")] = "admin",
 ) -> None:
     """File every report of a 12345 hotline CSV, all or nothing; rows filed before are skipped."""
-    from api.intake import file_reports, read_hotline_csv
+    from api.services.intake import import_hotline
     from gis.errors import WanggeError
     from gis.settings import get_settings
     from gis.store.access_store import user_by_name
     from gis.store.grid_store import current_grids
-    from grids.access import Principal, require_staff
+    from grids.access import Principal
     from grids.locate import CurrentGrids
 
     settings = get_settings()
@@ -69,14 +69,12 @@ def import_hotline(
         fail(f"no user is named {as_user!r}")
     user = Principal.of(row)
     try:
-        require_staff(user, "import hotline reports")
-        with path.open("rb") as stream:
-            reports = read_hotline_csv(stream, settings)
-        say(f"[hotline] {len(reports)} report(s) read from {path}")
         grids = CurrentGrids.from_frame(current_grids(engine), settings.h3_resolution)
-        imported = file_reports(engine, grids, settings, user, reports)
-    except (WanggeError, OSError) as exc:
+        with path.open("rb") as stream:
+            imported = import_hotline(engine, grids, settings, user, stream)
+    except (WanggeError, OSError) as exc:  # the context: nothing of the file was filed
         fail(f"{exc}\nNothing was filed.")
+    say(f"[hotline] {imported.rows} row(s) read from {path}")
     table = Table(title=f"{len(imported.filed)} report(s) filed")
     for name in ("row", "id", "grid", "near edge", "likely duplicate of", "nearby"):
         table.add_column(name)
@@ -102,7 +100,7 @@ def import_hotline(
 @incidents_app.command("escalate")
 def escalate() -> None:
     """Remind assignees of near deadlines and escalate (督办) overdue cases one level now."""
-    from api.casework import run_escalations
+    from api.services.casework import run_escalations
 
     engine = ready_engine()
     run = run_escalations(engine)
@@ -111,4 +109,4 @@ def escalate() -> None:
         f"{len(run.skipped)} skipped (changed meanwhile)"
     )
     for e in run.escalated:
-        say(f"  incident {e['incident_id']} → {e['level']}")
+        say(f"  incident {e.incident_id} → {e.level}")

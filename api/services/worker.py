@@ -17,7 +17,7 @@ Every use case here is for a grid worker (any other role: :class:`gis.errors.For
   can be lost).
 
 The worker's actions on a case (接单 ``start``, 反馈 ``resolve``) are the case work of
-every role (:mod:`api.casework`).
+every role (:mod:`api.services.casework`).
 """
 
 from __future__ import annotations

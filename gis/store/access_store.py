@@ -249,16 +249,3 @@ _DEMO_USERS = {
     "resident": "SELECT id, username FROM app_user WHERE role = 'resident' "
     "ORDER BY username LIMIT 1",
 }
-
-
-def demo_users(conn: Connection) -> dict[str, tuple[int, str]]:
-    """One user of each role to sign the demo in as (a worker on duty): role → (id, name).
-
-    Roles without a user are absent.
-    """
-    found: dict[str, tuple[int, str]] = {}
-    for role, sql in _DEMO_USERS.items():
-        row = conn.execute(text(sql)).first()
-        if row is not None:
-            found[role] = (int(row[0]), str(row[1]))
-    return found

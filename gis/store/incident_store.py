@@ -478,8 +478,9 @@ def list_incidents(
     worker_id: int | None = None,
     reporter_id: int | None = None,
     states: tuple[str, ...] = (),
-    category_code: str | None = None,
+    category_codes: tuple[str, ...] = (),
     assignee_id: int | None = None,
+    ids: tuple[int, ...] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = 100,
@@ -488,7 +489,9 @@ def list_incidents(
     """Incidents a caller may see (the visibility conditions come from ``grids.access``).
 
     A row is visible when ``everything`` is set, or its grid is in ``grid_ids``, or it
-    is assigned to ``worker_id``, or it was reported by ``reporter_id``.  Newest first.
+    is assigned to ``worker_id``, or it was reported by ``reporter_id``.  Of those: in
+    ``states`` and of ``category_codes`` (when given), only ``ids`` (when given).
+    Newest first.
     """
     _aware(since, "since")
     _aware(until, "until")
@@ -498,12 +501,15 @@ def list_incidents(
     if states:
         where.append("i.state = ANY(:states)")
         params["states"] = list(states)
-    if category_code is not None:
-        where.append("i.category_code = :cat")
-        params["cat"] = category_code
+    if category_codes:
+        where.append("i.category_code = ANY(:cats)")
+        params["cats"] = list(category_codes)
     if assignee_id is not None:
         where.append("i.assignee_id = :assignee")
         params["assignee"] = assignee_id
+    if ids is not None:
+        where.append("i.id = ANY(:ids)")
+        params["ids"] = list(ids)
     if since is not None:
         where.append("i.reported_at >= :since")
         params["since"] = since

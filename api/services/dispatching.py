@@ -2,7 +2,8 @@
 
 The rules and the optimisation are :mod:`analysis.dispatch`; this module gathers what
 they need (assignments, load, positions from :mod:`gis.store.dispatch_store`, walking times on
-the cached network) and records the outcome through :mod:`api.casework`, so a
+the network the door hands in) and records the outcome through
+:mod:`api.services.casework`, so a
 recommended dispatch is guarded and stored like any other step, its reason in the note.
 A backlog is first previewed (:func:`redispatch_preview`, nothing changes), then the
 preview is confirmed (:func:`redispatch_confirm`), each move checked again.
@@ -13,20 +14,19 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, astuple, dataclass
+from dataclasses import asdict, astuple, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from fastapi import Request
 from numpy.typing import NDArray
 from sqlalchemy import Connection, Engine
 
 from analysis import dispatch
 from analysis.network import RoadNetwork
-from api import casework
-from api.deps import get_state
+from analysis.walking import require_network
+from api.services import casework
 from gis import clock
 from gis.errors import InvalidInput, NotFound
 from gis.settings import Settings
@@ -35,20 +35,54 @@ from grids import incidents as lifecycle
 from grids.access import Forbidden, Principal, require_staff, workers_in_area
 
 
-def _network(request: Request, engine: Engine, settings: Settings) -> RoadNetwork:
-    network = get_state(request).walking_now().network
-    if network is None:
-        raise InvalidInput("there is no road network loaded; load a district or OSM roads")
-    return network
-
-
 def _scope(user: Principal) -> tuple[int, ...] | None:
     return None if user.grid_ids is None else tuple(sorted(user.grid_ids))
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """A worker who could take a case: by which rule, how related to its grid, and why."""
+
+    worker_id: int
+    worker_name: str | None
+    rule: str
+    relation: str | None
+    travel_s: float | None
+    open_tasks: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class NotChosen:
+    """A worker ruled out (off duty, at their limit, unreachable) and why."""
+
+    worker_id: int
+    why: str
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """Who should take a case (``worker_id`` None: nobody can), the alternatives, and why."""
+
+    incident_id: int
+    worker_id: int | None
+    worker_name: str | None
+    rule: str
+    relation: str | None
+    travel_s: float | None
+    open_tasks: int
+    reason: str
+    alternatives: list[Candidate]
+    not_chosen: list[NotChosen]
+
+
 def recommendation(
-    request: Request, engine: Engine, settings: Settings, user: Principal, incident_id: int
-) -> dict[str, Any]:
+    engine: Engine,
+    settings: Settings,
+    user: Principal,
+    incident_id: int,
+    network: RoadNetwork | None,
+) -> Recommendation:
     """Who should take a case, and why, among the workers the user may give it to.
 
     The same rule as the batch re-dispatch (:func:`redispatch_preview`): only workers of
@@ -61,6 +95,9 @@ def recommendation(
     so they are never offered a worker of another one; street staff and admins, who
     coordinate between communities, are offered a worker of a neighbouring community of
     their area as the last resort, marked ``relation: "area"`` with the reason.
+
+    ``network`` is the walking network loaded now (None: none is, and the answer is
+    :class:`analysis.walking.NoRoadNetwork`).
     """
     require_staff(user, "ask for a dispatch recommendation")
     with engine.connect() as conn:
@@ -70,63 +107,59 @@ def recommendation(
         area = workers_in_area(user, assignments)
         workers = dispatch_store.worker_statuses(conn, worker_ids=tuple(sorted(area)))
     relation = dispatch.relations([row.grid_id], [community], workers["worker_id"], assignments)[0]
-    network = _network(request, engine, settings)
     rec = dispatch.recommend(
         row.grid_id,
         row.lon,
         row.lat,
         assignments=assignments,
         workers=workers,
-        travel_s=dispatch.network_travel(network),
+        travel_s=dispatch.network_travel(require_network(network)),
         load_penalty_s=settings.dispatch_load_penalty_s,
         relation=relation,
     )
     ids = workers["worker_id"].astype(int)
     names = dict(zip(ids, workers["name"], strict=True))
     related = {w: dispatch.RELATIONS[int(r)] for w, r in zip(ids, relation, strict=True)}
-    return {
-        "incident_id": incident_id,
-        "worker_id": rec.worker_id,
-        "worker_name": names.get(rec.worker_id) if rec.worker_id is not None else None,
-        "rule": rec.rule,
-        "relation": related.get(rec.worker_id) if rec.worker_id is not None else None,
-        "travel_s": None if rec.travel_s is None else round(rec.travel_s, 1),
-        "open_tasks": rec.open_tasks,
-        "reason": rec.reason,
-        "alternatives": [
-            {
-                "worker_id": a.worker_id,
-                "worker_name": names.get(a.worker_id),
-                "rule": a.rule,
-                "relation": related.get(a.worker_id),
-                "travel_s": None if a.travel_s is None else round(a.travel_s, 1),
-                "open_tasks": a.open_tasks,
-                "reason": a.reason,
-            }
+    return Recommendation(
+        incident_id=incident_id,
+        worker_id=rec.worker_id,
+        worker_name=names.get(rec.worker_id) if rec.worker_id is not None else None,
+        rule=rec.rule,
+        relation=related.get(rec.worker_id) if rec.worker_id is not None else None,
+        travel_s=None if rec.travel_s is None else round(rec.travel_s, 1),
+        open_tasks=rec.open_tasks,
+        reason=rec.reason,
+        alternatives=[
+            Candidate(
+                worker_id=a.worker_id,
+                worker_name=names.get(a.worker_id),
+                rule=a.rule,
+                relation=related.get(a.worker_id),
+                travel_s=None if a.travel_s is None else round(a.travel_s, 1),
+                open_tasks=a.open_tasks,
+                reason=a.reason,
+            )
             for a in rec.alternatives
         ],
-        "not_chosen": [{"worker_id": w, "why": why} for w, why in rec.considered],
-    }
+        not_chosen=[NotChosen(int(w), why) for w, why in rec.considered],
+    )
 
 
 def dispatch_recommended(
-    request: Request,
     engine: Engine,
     settings: Settings,
     user: Principal,
     incident_id: int,
     note: str | None,
-) -> dict[str, Any]:
+    network: RoadNetwork | None,
+) -> casework.Case:
     """Dispatch a registered case to the recommended worker, the reason in the note."""
-    rec = recommendation(request, engine, settings, user, incident_id)
-    if rec["worker_id"] is None:
-        raise InvalidInput(f"no worker can take incident {incident_id}: {rec['reason']}")
-    text = f"推荐派遣: {rec['reason']}" + (f"; {note}" if note else "")
-    detail = casework.act(
-        engine, user, incident_id, casework.Step("dispatch", text, int(rec["worker_id"]))
-    )
-    detail["recommendation"] = rec
-    return detail
+    rec = recommendation(engine, settings, user, incident_id, network)
+    if rec.worker_id is None:
+        raise InvalidInput(f"no worker can take incident {incident_id}: {rec.reason}")
+    text = f"推荐派遣: {rec.reason}" + (f"; {note}" if note else "")
+    case = casework.act(engine, user, incident_id, casework.Step("dispatch", text, rec.worker_id))
+    return replace(case, recommendation=rec)
 
 
 @dataclass(frozen=True)
@@ -184,17 +217,66 @@ def _backlog(
     return cases.head(limit)
 
 
+@dataclass(frozen=True)
+class ShownMove(Move):
+    """A move as a preview shows it: with the grid, the workers' names and travel times."""
+
+    grid_code: str
+    from_worker_name: str | None
+    to_worker_name: str | None
+    relation: str
+    travel_s: float
+    current_travel_s: float | None
+
+
+@dataclass(frozen=True)
+class Unassigned:
+    """A case the optimum leaves where it is, and why."""
+
+    incident_id: int
+    stays_with: int | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Totals:
+    """The cost of the optimum beside the current and the greedy assignment (seconds)."""
+
+    workers: int = 0
+    cost: float = 0.0
+    travel_s: float = 0.0
+    assigned: int = 0
+    current_cost: float = 0.0
+    current_travel_s: float = 0.0
+    current_assigned: int = 0
+    greedy_cost: float = 0.0
+    solve_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Preview(Totals):
+    """What a batch re-dispatch would do: the costs, the moves, what stays, what is left."""
+
+    preview_id: str = ""
+    widen: str = "grid"
+    include_dispatched: bool = False
+    cases: int = 0
+    moves: list[ShownMove] = field(default_factory=list)
+    unchanged: list[int] = field(default_factory=list)
+    unassigned: list[Unassigned] = field(default_factory=list)
+
+
 def redispatch_preview(
-    request: Request,
     engine: Engine,
     settings: Settings,
     user: Principal,
+    network: RoadNetwork | None,
     *,
     widen: dispatch.Widen = "grid",
     include_dispatched: bool = False,
     incident_ids: tuple[int, ...] | None = None,
     limit: int = 2000,
-) -> dict[str, Any]:
+) -> Preview:
     """What a batch re-dispatch of the user's backlog would do, changing nothing (预览).
 
     The registered cases of the user's area (and, with ``include_dispatched``,
@@ -219,6 +301,8 @@ def redispatch_preview(
     to keep): it binds a confirmation to what was shown; the safety is that every
     move is checked again on confirmation exactly as the caller's own single 改派
     would be, so moves made up by hand gain nothing.
+
+    ``network`` is the walking network loaded now (needed only when there are cases).
     """
     require_staff(user, "re-dispatch a backlog")
     if widen not in dispatch.REACH:
@@ -232,18 +316,17 @@ def redispatch_preview(
         workers = dispatch_store.worker_statuses(conn, worker_ids=tuple(sorted(area | current_ids)))
     plan = _Plan.nothing() if cases.empty else None
     if plan is None:
-        network = _network(request, engine, settings)
-        plan = _plan(network, settings, cases, workers, assignments, area, widen)
-    return {
-        "preview_id": preview_id(user, widen, plan.moves),
-        "widen": widen,
-        "include_dispatched": include_dispatched,
-        "cases": len(cases),
-        **plan.totals,
-        "moves": plan.shown,
-        "unchanged": plan.unchanged,
-        "unassigned": plan.unassigned,
-    }
+        plan = _plan(require_network(network), settings, cases, workers, assignments, area, widen)
+    return Preview(
+        preview_id=preview_id(user, widen, plan.moves),
+        widen=widen,
+        include_dispatched=include_dispatched,
+        cases=len(cases),
+        **asdict(plan.totals),
+        moves=plan.shown,
+        unchanged=plan.unchanged,
+        unassigned=plan.unassigned,
+    )
 
 
 @dataclass(frozen=True)
@@ -251,16 +334,14 @@ class _Plan:
     """A solved re-dispatch: the moves (as confirmed and as shown) and the rest."""
 
     moves: list[Move]
-    shown: list[dict[str, Any]]
+    shown: list[ShownMove]
     unchanged: list[int]
-    unassigned: list[dict[str, Any]]
-    totals: dict[str, Any]
+    unassigned: list[Unassigned]
+    totals: Totals
 
     @classmethod
     def nothing(cls) -> _Plan:
-        totals = dict.fromkeys(("cost", "travel_s", "current_cost", "current_travel_s"), 0.0)
-        totals |= {"workers": 0, "assigned": 0, "current_assigned": 0, "greedy_cost": 0.0}
-        return cls([], [], [], [], totals | {"solve_s": 0.0})
+        return cls([], [], [], [], Totals())
 
 
 _WIDER = {
@@ -324,7 +405,7 @@ def _plan(
     current = dispatch.evaluate(travel, now_col, **common)
     names = dict(zip(workers["worker_id"].astype(int), workers["name"], strict=True))
     moves: list[Move] = []
-    shown: list[dict[str, Any]] = []
+    shown: list[ShownMove] = []
     unchanged: list[int] = []
     for i, case in enumerate(cases.itertuples(index=False)):
         worker = int(best.worker_of[i])
@@ -344,33 +425,31 @@ def _plan(
         )
         moves.append(move)
         shown.append(
-            asdict(move)
-            | {
-                "grid_code": case.grid_code,
-                "from_worker_name": None if assignee[i] is None else names.get(assignee[i]),
-                "to_worker_name": names.get(worker),
-                "relation": rel,
-                "travel_s": round(float(travel[i, column[worker]]), 1),
-                "current_travel_s": round(float(now_travel[i]), 1) if now_col[i] >= 0 else None,
-            }
+            ShownMove(
+                **asdict(move),
+                grid_code=str(case.grid_code),
+                from_worker_name=None if assignee[i] is None else names.get(assignee[i]),
+                to_worker_name=names.get(worker),
+                relation=rel,
+                travel_s=round(float(travel[i, column[worker]]), 1),
+                current_travel_s=round(float(now_travel[i]), 1) if now_col[i] >= 0 else None,
+            )
         )
     unassigned = [
-        {"incident_id": int(cases["id"].iloc[i]), "stays_with": assignee[i], "reason": why}
+        Unassigned(int(cases["id"].iloc[i]), assignee[i], why + _WIDER[widen])
         for i, why in zip(best.unassigned.tolist(), best.unassigned_reason, strict=True)
     ]
-    for u in unassigned:
-        u["reason"] += _WIDER[widen]
-    totals = {
-        "workers": int(allowed.any(axis=0).sum()),
-        "cost": round(best.cost, 1),
-        "travel_s": round(best.travel_s, 1),
-        "assigned": best.n_assigned,
-        "current_cost": round(current.cost, 1),
-        "current_travel_s": round(current.travel_s, 1),
-        "current_assigned": current.n_assigned,
-        "greedy_cost": round(greedy.cost, 1),
-        "solve_s": round(best.solve_s, 4),
-    }
+    totals = Totals(
+        workers=int(allowed.any(axis=0).sum()),
+        cost=round(best.cost, 1),
+        travel_s=round(best.travel_s, 1),
+        assigned=best.n_assigned,
+        current_cost=round(current.cost, 1),
+        current_travel_s=round(current.travel_s, 1),
+        current_assigned=current.n_assigned,
+        greedy_cost=round(greedy.cost, 1),
+        solve_s=round(best.solve_s, 4),
+    )
     return _Plan(moves, shown, unchanged, unassigned, totals)
 
 
@@ -382,9 +461,33 @@ _RELATION_TEXT = {
 }
 
 
+@dataclass(frozen=True)
+class AppliedMove(Move):
+    """A move of a confirmed preview, applied with this note in the case's history."""
+
+    note: str
+
+
+@dataclass(frozen=True)
+class MoveConflict:
+    """A move of a confirmed preview that was not applied, and why."""
+
+    incident_id: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    """What the confirmation of a preview did: the moves applied and those refused."""
+
+    preview_id: str
+    applied: list[AppliedMove]
+    conflicts: list[MoveConflict]
+
+
 def redispatch_confirm(
     engine: Engine, user: Principal, preview: str, widen: dispatch.Widen, moves: Sequence[Move]
-) -> dict[str, Any]:
+) -> Confirmed:
     """Apply the moves of a preview of :func:`redispatch_preview`, each checked again.
 
     ``preview``, ``widen`` and ``moves`` must be exactly those of a preview the same
@@ -392,7 +495,7 @@ def redispatch_confirm(
     if asked for alone: the case is still one of the user's area waiting for a worker,
     in the state, with the worker and at the version the preview saw, and the new
     worker is still of the user's area, within ``widen`` of the case and on duty (the
-    check of every dispatch and reassignment, :func:`api.casework.apply_step`, made in
+    check of every dispatch and reassignment, :func:`api.services.casework.apply_step`, made in
     the move's own transaction).  A move that fails is a conflict, reported and not
     applied; the others are applied one by one, each a guarded step (派遣 or 改派) with
     its reason in the history.
@@ -418,8 +521,8 @@ def redispatch_confirm(
     allowed = dispatch.eligible_pairs(relation, widen)
     row_of = {int(c): r for r, c in enumerate(cases["id"])}
     now = clock.now()
-    applied: list[dict[str, Any]] = []
-    conflicts: list[dict[str, Any]] = []
+    applied: list[AppliedMove] = []
+    conflicts: list[MoveConflict] = []
     for move in moves:
         verb = "批量派遣" if move.action == "dispatch" else "批量改派"
         note = (
@@ -431,10 +534,10 @@ def redispatch_confirm(
             move, cases, row_of, area, allowed[:, target_col[move.to_worker_id]]
         ) or _apply(engine, user, move, note, now)
         if why is None:
-            applied.append(asdict(move) | {"note": note})
+            applied.append(AppliedMove(**asdict(move), note=note))
         else:
-            conflicts.append({"incident_id": move.incident_id, "reason": why + "; not moved"})
-    return {"preview_id": preview, "applied": applied, "conflicts": conflicts}
+            conflicts.append(MoveConflict(move.incident_id, why + "; not moved"))
+    return Confirmed(preview, applied, conflicts)
 
 
 def _apply(engine: Engine, user: Principal, move: Move, note: str, at: datetime) -> str | None:
