@@ -39,7 +39,7 @@ from shapely import LineString
 from analysis.evacuation_lists import ShelterDistances
 from analysis.network import RoadNetwork
 from analysis.walking import Walking, require_network, snap_near_roads
-from api import casework
+from api.services import casework
 from gis import clock
 from gis.coords import to_wgs84
 from gis.errors import InvalidInput, NotFound
