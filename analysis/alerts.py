@@ -58,8 +58,10 @@ GROUP_NAMES: dict[str, str] = {
 }
 
 
-class NoRecipients(ValueError):
+class NoRecipients(AnalysisError, InvalidInput):
     """Nobody matches the alert's target; the message says why and what to do."""
+
+    title = "No recipients"
 
 
 class AlertTargetError(AnalysisError, InvalidInput):

@@ -23,14 +23,18 @@ from api.pages import planning as planning_pages
 from api.pages import resident as resident_pages
 from api.pages import worker as worker_pages
 from api.routers import (
-    awareness,
+    alerts,
     dispatch,
     facilities,
     grids,
+    hazards,
     health,
     incidents,
+    live,
     planning,
+    reports,
     resident,
+    trends,
 )
 from api.routers import kpi as kpi_routes
 from api.routers import open311 as open311_routes
@@ -138,7 +142,11 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(dispatch.router)
     app.include_router(planning.router)
     app.include_router(planning_pages.router)
-    app.include_router(awareness.router)
+    app.include_router(trends.router)
+    app.include_router(hazards.router)
+    app.include_router(alerts.router)
+    app.include_router(live.router)
+    app.include_router(reports.router)
     app.include_router(worker_routes.router)
     app.include_router(worker_pages.router)
     app.include_router(kpi_routes.router)

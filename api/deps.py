@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 
+from api.services.awareness import Impact, ImpactOf, compute_impact
 from api.services.planning import PlanningData
 from api.state import AppState
 from gis.settings import Settings
@@ -38,3 +39,20 @@ def planning_data(state: StateDep) -> PlanningData:
 
 
 PlanningDataDep = Annotated[PlanningData, Depends(planning_data)]
+
+
+def get_impacts(request: Request) -> ImpactOf:
+    """The impact of a hazard by id, kept in the state while the data stand still."""
+    state = get_state(request)
+
+    def impact(hazard_id: int) -> Impact:
+        return state.impacts.get(
+            state.engine,
+            hazard_id,
+            lambda: compute_impact(state.engine, hazard_id, state.walking_now().network),
+        )
+
+    return impact
+
+
+ImpactsDep = Annotated[ImpactOf, Depends(get_impacts)]

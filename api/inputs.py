@@ -8,10 +8,10 @@ id beyond the range of its column.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from annotated_types import Interval
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator
 
 from gis.validate import text_problem
 
@@ -34,3 +34,18 @@ Text = Annotated[str, AfterValidator(storable)]
 Id = Annotated[int, Interval(ge=1, le=INT4_MAX)]
 #: The id of a row of a ``bigint`` key: incidents, photos, households, residents, facilities.
 BigId = Annotated[int, Interval(ge=1, le=INT8_MAX)]
+
+
+def one_of(name: str, values: tuple[str, ...]) -> Any:
+    """A choice among ``values``: an enumeration in ``/docs``, refused before the route runs.
+
+    The refusal (422) names the parameter and the choices: ``by must be one of h3_cell,
+    grid_id, community_id, not 'street'``.
+    """
+
+    def check(value: object) -> object:
+        if value not in values:
+            raise ValueError(f"{name} must be one of {', '.join(values)}, not {value!r}")
+        return value
+
+    return Annotated[Literal[values], BeforeValidator(check)]  # type: ignore[valid-type]

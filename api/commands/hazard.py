@@ -6,26 +6,21 @@ situation report.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from api.commands.common import console, fail, ready_engine, say
-from gis import clock
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from api.services.awareness import Impact, ImpactOf
 
 KINDS_HELP = "typhoon, flood, fire or gas_leak"
-
-
-def _network(engine: Any) -> Any:
-    from analysis.network import RoadNetwork
-    from gis.store import queries
-
-    nodes, edges = queries.road_network_frames(engine)
-    if edges.empty:
-        fail("no road network is loaded: wangge demo, wangge load or wangge network import")
-    return RoadNetwork.from_frames(nodes, edges)
 
 
 def _time(value: str | None, name: str) -> datetime | None:
@@ -47,17 +42,16 @@ def _time(value: str | None, name: str) -> datetime | None:
         fail(f"--{name}: {exc.problems[0].message}; {exc.problems[0].fix}")
 
 
-def _impact(engine: Any, hazard_id: int) -> Any:
-    from fastapi import HTTPException
+def _impacts(engine: Engine) -> ImpactOf:
+    """Impacts computed on the stored road network, each once per command."""
+    from api.services.awareness import compute_impact, road_network
+    from gis.settings import get_settings
 
-    from api.routers.awareness import compute_impact
+    @functools.cache
+    def impact(hazard_id: int) -> Impact:
+        return compute_impact(engine, hazard_id, road_network(engine, get_settings()))
 
-    try:
-        return compute_impact(engine, hazard_id, _network(engine))
-    except HTTPException as exc:
-        fail(str(exc.detail))
-    except LookupError as exc:
-        fail(str(exc))
+    return impact
 
 
 def import_command(
@@ -71,47 +65,23 @@ def import_command(
     layer: Annotated[str | None, typer.Option(help="layer of a GeoPackage")] = None,
 ) -> None:
     """Import a hazard area; refuse it when empty, invalid or outside the area served."""
-    from etl.gpkg import LayerFileError
-    from etl.hazard_files import read_hazard_file
-    from gis.coords import CoordTypeError
-    from gis.db.models import HAZARD_KINDS
-    from gis.errors import ValidationError
-    from gis.store import awareness_store as store
+    from api.services.awareness import HazardFields, import_hazard
+    from gis.errors import InvalidInput
 
+    given = HazardFields(
+        kind, name, severity, _time(valid_from, "valid-from"), _time(valid_to, "valid-to")
+    )
     engine = ready_engine()
     try:
-        checked = read_hazard_file(
-            path, coord_type=coord_type, served=store.served_area(engine), layer=layer
-        )
-    except (LayerFileError, ValidationError, CoordTypeError) as exc:
+        stored = import_hazard(engine, path, coord_type=coord_type, layer=layer, given=given)
+    except InvalidInput as exc:
         fail(f"{exc}\nNothing was stored.")
-    props = checked.properties
-    kind = kind or props.get("kind")
-    if kind not in HAZARD_KINDS:
-        fail(f"--kind must be one of {', '.join(HAZARD_KINDS)}, not {kind!r}")
-    severity = severity if severity is not None else props.get("severity")
-    if severity is None or not 1 <= int(severity) <= 4:
-        fail(f"--severity must be 1 to 4, not {severity!r}")
-    start = _time(valid_from or props.get("valid_from"), "valid-from") or clock.now()
-    stop = _time(valid_to or props.get("valid_to"), "valid-to")
-    if stop is not None and stop <= start:
-        fail("--valid-to must come after --valid-from")
-    label = name or props.get("name") or f"{kind} {start:%Y-%m-%d %H:%M}"
-    for warning in checked.warnings:
+    for warning in stored.warnings:
         console.print(f"[yellow]warning:[/] {warning}", markup=True, highlight=False)
-    with engine.begin() as conn:
-        hazard_id = store.insert_hazard(
-            conn,
-            kind=kind,
-            name=str(label),
-            severity=int(severity),
-            valid_from=start,
-            valid_to=stop,
-            geom=checked.geometry,
-        )
-    km2 = checked.area_m2 / 1e6
-    say(f"[hazard] {hazard_id} stored: {label} ({kind}, severity {severity}), {km2:.2f} km²")
-    typer.echo(hazard_id)
+    h = stored.hazard
+    km2 = stored.area_m2 / 1e6
+    say(f"[hazard] {h.id} stored: {h.name} ({h.kind}, severity {h.severity}), {km2:.2f} km²")
+    typer.echo(h.id)
 
 
 def simulate_command(
@@ -121,36 +91,13 @@ def simulate_command(
     name: Annotated[str, typer.Option(help="name shown on maps and in alerts")] = "模拟台风",
 ) -> None:
     """Store a simulated hazard: a north–south band through the middle of the area served."""
-    import geopandas as gpd
-    from shapely import box
+    from api.services.awareness import simulate_hazard
 
-    from gis.coords import local_metric_crs_for
-    from gis.db.models import HAZARD_KINDS
-    from gis.store import awareness_store as store
-
-    if kind not in HAZARD_KINDS:
-        fail(f"--kind must be one of {', '.join(HAZARD_KINDS)}, not {kind!r}")
     engine = ready_engine()
-    served = store.served_area(engine)
-    if served is None:
-        fail("no grids are loaded: wangge demo or wangge load first")
-    crs = local_metric_crs_for(served)
-    w, s, e, n = gpd.GeoSeries([served], crs=4326).to_crs(crs).total_bounds
-    middle = (w + e) / 2
-    band = box(middle - width_m / 2, s - 100, middle + width_m / 2, n + 100)
-    geom = gpd.GeoSeries([band], crs=crs).to_crs(4326).iloc[0]
-    with engine.begin() as conn:
-        hazard_id = store.insert_hazard(
-            conn,
-            kind=kind,
-            name=name,
-            severity=severity,
-            valid_from=clock.now(),
-            valid_to=None,
-            geom=geom,
-        )
-    say(f"[hazard] {hazard_id} stored: {name} ({kind}), a {width_m:.0f} m band north to south")
-    typer.echo(hazard_id)
+    stored = simulate_hazard(engine, kind=kind, width_m=width_m, severity=severity, name=name)
+    h = stored.hazard
+    say(f"[hazard] {h.id} stored: {h.name} ({h.kind}), a {width_m:.0f} m band north to south")
+    typer.echo(h.id)
 
 
 def impact_command(
@@ -166,15 +113,16 @@ def impact_command(
 
     import geopandas as gpd
 
+    from api.services.awareness import check_on_list, impact_view
+
     engine = ready_engine()
-    got = _impact(engine, hazard_id)
-    imp = got.impact
-    table = Table(title=f"hazard {hazard_id}: {got.hazard.name}")
+    impacts = _impacts(engine)
+    view = impact_view(None, hazard_id, impacts)
+    table = Table(title=f"hazard {hazard_id}: {view.hazard.name}")
     columns = ("grid", "area inside", "households", "residents", "elderly alone", "disabled")
     for column in (*columns, "mobility", "check on"):
         table.add_column(column, justify="right")
-    per_grid = imp.check_on.groupby("grid_id").size()
-    for row in imp.grids.itertuples(index=False):
+    for row in view.grids.itertuples(index=False):
         table.add_row(
             row.code,
             f"{row.area_share:.0%}",
@@ -183,23 +131,18 @@ def impact_command(
             str(row.elderly_alone),
             str(row.disabled),
             str(row.mobility_impaired),
-            str(int(per_grid.get(row.grid_id, 0))),
+            str(row.check_on),
         )
     console.print(table)
-    names = dict(zip(got.inputs.shelters["facility_id"], got.inputs.shelters["name"], strict=True))
-    unusable = ", ".join(str(names.get(int(s), s)) for s in imp.shelters_inside) or "none"
-    people = imp.residents_by_group["residents"]
+    unusable = ", ".join(s.name or str(s.id) for s in view.shelters_inside) or "none"
+    people = view.residents_by_group["residents"]
     say(
-        f"[impact] {len(imp.households):,} households, {people:,} residents; shelters "
-        f"inside (unusable): {unusable}; {len(imp.closed_edges)} road segments closed"
+        f"[impact] {view.households:,} households, {people:,} residents; shelters "
+        f"inside (unusable): {unusable}; {view.closed_road_edges} road segments closed"
     )
     if out is None:
         return
-    rows = imp.check_on if grid is None else imp.check_on[imp.check_on["grid_code"] == grid]
-    if grid is not None and rows.empty and grid not in set(imp.grids["code"]):
-        fail(f"grid {grid} is not touched by hazard {hazard_id}")
-    rooms = got.inputs.households.set_index("id")["room"]
-    rows = rows.assign(room=rows["household_id"].map(rooms))
+    rows = check_on_list(engine, None, hazard_id, impacts, grid).rows
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".csv":
         pd.DataFrame(rows.drop(columns="route")).to_csv(out, index=False)
@@ -225,52 +168,37 @@ def alert_send_command(
     by: Annotated[str | None, typer.Option(help="who sends it (username)")] = None,
 ) -> None:
     """Alert the residents of a hazard area (or one group), each told a safe shelter."""
-    from fastapi import HTTPException
     from rich.table import Table
 
-    from analysis.alerts import NoRecipients
-    from api.routers.awareness import AlertIn, deliver_alert
+    from api.services.alerts import AlertRequest, send_alert
 
     engine = ready_engine()
-    got = _impact(engine, hazard_id)
-    try:
-        sent = deliver_alert(
-            engine, got, _network(engine), AlertIn(group=group, message=message, created_by=by)
-        )
-    except NoRecipients as exc:
-        fail(str(exc))
-    except HTTPException as exc:
-        fail(str(exc.detail))
-    table = Table(title=f"alert {sent['alert_id']} ({sent['group_name']})")
+    request = AlertRequest(group=group, message=message, created_by=by)
+    sent = send_alert(engine, hazard_id, request, impact_of=_impacts(engine))
+    table = Table(title=f"alert {sent.alert_id} ({sent.group_name})")
     for column in ("grid", "recipients", "sent", "vulnerable"):
         table.add_column(column, justify="right")
-    for g in sent["grids"]:
-        table.add_row(
-            str(g["grid_code"]), str(g["recipients"]), str(g["sent"]), str(g["vulnerable"])
-        )
+    for g in sent.grids.itertuples(index=False):
+        table.add_row(str(g.grid_code), str(g.recipients), str(g.sent), str(g.vulnerable))
     console.print(table)
     say(
-        f"[alert] {sent['recipients']} recipient(s), {sent['outbox_messages']} message(s) in "
-        f"the outbox; {sent['without_safe_shelter']} without a safe shelter"
+        f"[alert] {sent.recipients} recipient(s), {sent.outbox_messages} message(s) in "
+        f"the outbox; {sent.without_safe_shelter} without a safe shelter"
     )
-    typer.echo(sent["alert_id"])
+    typer.echo(sent.alert_id)
 
 
 def alert_status_command(alert_id: Annotated[int, typer.Argument(help="alert id")]) -> None:
     """Per grid: how many were alerted, how many confirmed reached, who is still pending."""
     from rich.table import Table
 
-    from gis.store import awareness_store as store
+    from api.services.alerts import alert_status
 
-    engine = ready_engine()
-    row = store.read_alert(engine, alert_id)
-    if row is None:
-        fail(f"no alert has id {alert_id}")
-    status = store.alert_status(engine, alert_id)
-    table = Table(title=f"alert {alert_id}: {row.message}")
+    status = alert_status(ready_engine(), None, alert_id)
+    table = Table(title=f"alert {alert_id}: {status.alert.message}")
     for column in ("grid", "recipients", "confirmed", "vulnerable", "pending residents"):
         table.add_column(column, justify="right")
-    for g in status.itertuples(index=False):
+    for g in status.grids.itertuples(index=False):
         pending = ", ".join(str(r) for r in g.pending_resident_ids[:10])
         more = " …" if len(g.pending_resident_ids) > 10 else ""
         table.add_row(
@@ -286,23 +214,17 @@ def report_daily_command(
     date: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default today, China time)")] = None,
 ) -> None:
     """Write the daily situation report (每日态势报告) of a street or community."""
-    from api.routers.awareness import gather_daily
-    from gis.store import awareness_store as store
+    from api.services.reports import daily_report
     from maps.report import daily_report_html
 
-    if (street is None) == (community is None):
-        fail("give exactly one of --street or --community")
-    code = street or community
-    assert code is not None
-    day = (_time(date, "date") or clock.now()).date()
+    at = _time(date, "date")
     engine = ready_engine()
-    area = store.read_area(engine, code)
-    level = "street" if street else "community"
-    if area is None or area.level != level:
-        fail(f"no {level} has code {code}")
+    data = daily_report(
+        engine, None, street=street, community=community, day=None if at is None else at.date()
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(daily_report_html(gather_daily(engine, area, day)), encoding="utf-8")
-    say(f"[report] {area.name} {day}: written to {out}")
+    out.write_text(daily_report_html(data), encoding="utf-8")
+    say(f"[report] {data.area_name} {data.day}: written to {out}")
 
 
 hazard_app = typer.Typer(

@@ -9,6 +9,7 @@ GeoJSON answers are declared with ``geojson-pydantic`` models (a
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Annotated, Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 
 import geopandas as gpd
+import h3
 import shapely
 from geojson_pydantic import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
@@ -43,23 +45,9 @@ class GeoJSONResponse(JSONResponse):
     media_type = GEOJSON
 
 
-def json_number(value: Any) -> Any:
-    """A JSON-safe value: numpy scalars as Python's, NaN and infinity as null."""
-    if value is None:
-        return None
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """The rows of ``frame`` as JSON-safe dicts (missing values as null)."""
-    return [
-        {k: json_number(v) if isinstance(v, str) or not pd.isna(v) else None for k, v in r.items()}
-        for r in frame.to_dict("records")
-    ]
+    """The rows of ``frame`` as JSON-safe dicts (see :func:`json_value`)."""
+    return [{k: json_value(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
 
 
 def feature_collection(
@@ -88,13 +76,18 @@ def geometry(geom: BaseGeometry, precision: float = 1e-7) -> dict[str, Any]:
 
 
 def json_value(value: Any) -> Any:
-    """A value as JSON can carry it: numpy scalars as Python, NaN and NA as None, days as text."""
+    """A value as JSON can carry it: numpy as Python, NA/NaN/infinity as null, times ISO."""
     if value is None or value is pd.NA or value is pd.NaT:
         return None
-    if isinstance(value, pd.Timestamp):
-        return value.date().isoformat()
-    if isinstance(value, float):
-        return None if math.isnan(value) else value
-    if hasattr(value, "item"):
-        return json_value(value.item())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, pd.Timestamp | datetime):
+        return value.isoformat()
     return value
+
+
+def h3_text(cell: Any) -> str | None:
+    """An H3 cell (64-bit integer) as its hex index, None for NA."""
+    return None if cell is None or pd.isna(cell) else h3.int_to_str(int(cell))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
+import pandas as pd
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 
@@ -64,6 +65,11 @@ class KpiRow(KpiValues):
     period_name: str | None = None
 
 
+def _value(value: Any) -> Any:
+    """A row's value for its model: a period's start as its day, the rest JSON-safe."""
+    return value.date() if isinstance(value, pd.Timestamp) else json_value(value)
+
+
 class KpiReview(BaseModel):
     """A review (网格化管理考核报表) of the caller's area: heading, labels, rows and total."""
 
@@ -85,7 +91,7 @@ class KpiReview(BaseModel):
         q = review.query
         keys = [*q.by, *review.label_columns, *KPI_COLUMNS]
         rows = [
-            KpiRow.model_validate({k: json_value(v) for k, v in zip(keys, values, strict=True)})
+            KpiRow.model_validate({k: _value(v) for k, v in zip(keys, values, strict=True)})
             for values in review.table[keys].itertuples(index=False, name=None)
         ]
         labels: dict[str, Any] = {

@@ -18,7 +18,7 @@ from geojson_pydantic import Feature, FeatureCollection, Polygon
 
 from analysis import coverage as cv
 from api.inputs import INT4_MAX, BigId, Text
-from api.schemas.common import json_number, records
+from api.schemas.common import json_value, records
 from api.services.planning import AccessReport, Coverage, Group, Kind, Model
 from api.services.scenarios import Comparison, Scenario, ScenarioDraft, SitePoint, sites_frame
 from api.services.siting import Solved, SolveQuery
@@ -354,7 +354,7 @@ class SolveOut(BaseModel):
                 "group": group,
                 "model": rec.model,
                 "status": rec.status,
-                "objective": json_number(rec.objective),
+                "objective": json_value(rec.objective),
                 "candidates": len(solved.candidates),
                 "sites": records(rec.sites),
                 "served_before": rec.served_before,

@@ -1,0 +1,159 @@
+"""The live picture over HTTP (态势一张图): snapshot, open incidents, event stream, wall screen.
+
+For the command centre's staff (a resident or a grid worker: 403): the open incidents,
+affected grids, check-on rows and workers of the grids they cover; hazards and shelters
+district-wide.  Workers report their own positions here (the worker themself or an
+admin).  The work is :mod:`api.services.live`; :mod:`maps.live` draws the page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, StreamingResponse
+
+from api.auth import CurrentUser
+from api.changes import HEARTBEAT_S
+from api.deps import EngineDep, ImpactsDep, SettingsDep, StateDep
+from api.inputs import Id
+from api.schemas.awareness import LiveIncident, LiveSnapshot, PositionIn, PositionOut
+from api.services import awareness as aw
+from api.services import live
+from maps.assets import render_offline
+from maps.live import incident_records, live_map
+
+router = APIRouter(tags=["awareness"])
+
+#: A live stream ends after this long; the browser reconnects by itself (``retry``).
+STREAM_MAX_S = 15 * 60
+
+
+@router.get("/api/live/incidents", response_model=list[LiveIncident])
+def live_incidents(engine: EngineDep, user: CurrentUser) -> list[dict[str, Any]]:
+    """Open incidents as the live map draws them (id, state, category, place; no description).
+
+    Staff only; the incidents of the grids they cover (admin: all).
+    """
+    return incident_records(live.open_incidents(engine, user))
+
+
+@router.get("/api/live", response_model=LiveSnapshot)
+def live_snapshot(engine: EngineDep, user: CurrentUser) -> LiveSnapshot:
+    """The live picture as data.
+
+    Open incidents by state, hazards in force, shelters with occupancy (and whether a
+    hazard makes them unusable), workers' last positions.  Staff only: the incidents
+    and workers of the grids they cover; hazards and shelters district-wide.
+    """
+    return LiveSnapshot.of(live.snapshot(engine, user))
+
+
+def _sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+@router.get(
+    "/api/live/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "the events"}},
+)
+async def live_stream(request: Request, state: StateDep, user: CurrentUser) -> StreamingResponse:
+    """Server-sent events of incident changes, pushed from PostgreSQL ``LISTEN``.
+
+    Events: ``ready`` (listening), ``incident`` (one changed incident: id, state,
+    category, lon, lat, grid …), ``bulk`` (many changed at once: fetch
+    ``/api/live/incidents`` again); a comment every 15 s keeps proxies from closing it.
+
+    Staff only, and only the incidents of the grids they cover (admin: all).  A browser's
+    ``EventSource`` sends no headers: sign in with ``?api_key=``.
+    """
+    follower = await run_in_threadpool(live.follow, state.engine, user)
+    queue = await state.hub.subscribe()
+
+    async def events() -> AsyncIterator[str]:
+        started = time.monotonic()
+        try:
+            yield f"retry: 3000\n: {'.' * 2048}\n\n"  # padding flushes buffering proxies
+            yield _sse("ready", {"at": aw.now().isoformat()})
+            while time.monotonic() - started < STREAM_MAX_S:
+                try:
+                    change = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
+                except TimeoutError:
+                    if await request.is_disconnected():
+                        break
+                    yield ": keep-alive\n\n"
+                    continue
+                if change.get("op") == "bulk":
+                    yield _sse("bulk", {"count": change.get("count")})
+                    continue
+                event = await run_in_threadpool(follower.incident_event, change)
+                if event is not None:
+                    yield _sse("incident", event)
+        finally:
+            state.hub.unsubscribe(queue)
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _token(request: Request) -> str | None:
+    """The caller's token as sent (``?api_key=`` or ``Authorization: Bearer``)."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.query_params.get("api_key") or None
+
+
+@router.get("/live", response_class=HTMLResponse)
+def live_page(
+    request: Request, state: StateDep, user: CurrentUser, impacts: ImpactsDep
+) -> HTMLResponse:
+    """The command centre's live map (态势一张图), updated by server-sent events.
+
+    Hazards in force (the newest :data:`api.services.live.LIVE_HAZARDS`) are drawn with
+    their affected grids and check-on lists (resident ids, safe shelters and routes).
+    Staff only, opened as ``/live?api_key=TOKEN``: the page's script reads the stream and
+    the open incidents with the same key; incidents, affected grids, check-on rows and
+    workers are those of the grids the user covers.
+    """
+    engine = state.engine
+    page = live.live_page(engine, user, state.study_cells.get(engine), impacts)
+    key = _token(request)
+    query = "" if key is None else "?" + urlencode({"api_key": key})
+    m = live_map(
+        page.grids,
+        page.incidents,
+        heat=page.heat,
+        hotspots=page.hotspots,
+        hazards=page.hazards,
+        shelters=page.shelters,
+        workers=page.workers,
+        affected=page.affected,
+        check_on=page.check_on,
+        stream_url=f"/api/live/stream{query}",
+        incidents_url=f"/api/live/incidents{query}",
+        settings=state.settings,
+    )
+    return HTMLResponse(render_offline(m))
+
+
+@router.post("/api/workers/{worker_id}/position", status_code=201, response_model=PositionOut)
+def worker_position(
+    engine: EngineDep, settings: SettingsDep, user: CurrentUser, worker_id: Id, body: PositionIn
+) -> PositionOut:
+    """Record where a grid worker is; the live map shows each worker's latest position.
+
+    Only that worker themself (their tablet) or an admin may report it (403 otherwise).
+    """
+    report = aw.PositionReport(body.lon, body.lat, body.coord_type, body.at)
+    return PositionOut.of(aw.record_position(engine, settings, user, worker_id, report))

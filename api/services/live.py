@@ -1,0 +1,193 @@
+"""The live picture (态势一张图): open incidents, hazards in force, shelters, workers, changes.
+
+What the wall screen, its JSON snapshot and its event stream show.  For the command
+centre's staff; the open incidents, affected grids, check-on rows and workers are those
+of the grids the user covers (``user`` None: everything, for the command line); hazards
+and shelters are district-wide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine
+
+import geopandas as gpd
+import shapely
+
+from analysis.hazard import HazardError
+from analysis.hotspots import HotspotError, gi_star
+from analysis.walking import NoRoadNetwork
+from api.services.awareness import (
+    NO_GRIDS,
+    ImpactOf,
+    NoGrids,
+    affected_grids,
+    grid_codes,
+    now,
+    visible_positions,
+)
+from gis.store import awareness_store as store
+from gis.store import grid_store
+from grids.access import Principal, require_command_centre, rows_in_area
+
+#: Days of incidents behind the live map's heat and hotspot layers.
+LIVE_HEAT_DAYS = 7
+#: Hazards in force whose impact (affected grids, check-on lists) the live map draws.
+LIVE_HAZARDS = 3
+
+
+def _open(engine: Engine, user: Principal | None) -> pd.DataFrame:
+    frame = store.open_incidents(engine)
+    return frame if user is None else frame[rows_in_area(user, frame["grid_id"])]
+
+
+def open_incidents(engine: Engine, user: Principal) -> pd.DataFrame:
+    """Open incidents of the grids the user covers (admin: all).
+
+    Columns of :func:`gis.store.awareness_store.open_incidents`: id, state, category,
+    place (no description, no people).
+    """
+    require_command_centre(user, "read the live picture")
+    return _open(engine, user)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The live picture as data.
+
+    ``shelters``: with ``usable`` (open and outside every hazard in force).
+    """
+
+    at: datetime
+    incidents: pd.DataFrame
+    hazards: gpd.GeoDataFrame
+    shelters: gpd.GeoDataFrame
+    workers: gpd.GeoDataFrame
+
+
+def snapshot(engine: Engine, user: Principal) -> Snapshot:
+    """Open incidents, hazards in force, shelters with occupancy, workers' last positions."""
+    require_command_centre(user, "read the live picture")
+    at = now()
+    hazards = store.hazards(engine, active_at=at)
+    shelters = store.shelters_live(engine)
+    inside = np.zeros(len(shelters), dtype=bool)
+    if len(hazards) and len(shelters):
+        area = shapely.union_all(np.asarray(hazards.geometry.array, dtype=object))
+        inside = shapely.intersects(area, np.asarray(shelters.geometry.array, dtype=object))
+    shelters = shelters.assign(usable=shelters["is_open"].astype(bool).to_numpy() & ~inside)
+    return Snapshot(at, _open(engine, user), hazards, shelters, visible_positions(engine, user))
+
+
+@dataclass
+class Follower:
+    """One screen following the incident changes: whom it is for, the names it shows."""
+
+    engine: Engine
+    user: Principal
+    codes: dict[int, str]
+    names: dict[str, str] = field(default_factory=dict)
+
+    def incident_event(self, change: dict[str, Any]) -> dict[str, Any] | None:
+        """A changed incident as the screen receives it; None when outside the user's area."""
+        grid_id = change.get("grid_id")
+        if not self.user.covers_grid(None if grid_id is None else int(grid_id)):
+            return None  # outside the user's area: not theirs to see
+        if grid_id is not None and grid_id not in self.codes:
+            self.codes.update(grid_codes(self.engine))  # a grid added meanwhile
+        return {
+            "id": change.get("id"),
+            "op": change.get("op"),
+            "state": change.get("state"),
+            "category": self.names.get(
+                str(change.get("category_code")), change.get("category_code")
+            ),
+            "lon": change.get("lon"),
+            "lat": change.get("lat"),
+            "reported_at": change.get("reported_at"),
+            "grid": self.codes.get(grid_id) if grid_id is not None else None,
+        }
+
+
+def follow(engine: Engine, user: Principal) -> Follower:
+    """Start following the incident changes (the stream's door delivers them)."""
+    require_command_centre(user, "follow the live stream")
+    return Follower(engine, user, grid_codes(engine), store.category_names(engine))
+
+
+@dataclass(frozen=True)
+class LivePage:
+    """Every layer of the wall screen, for :func:`maps.live.live_map` to draw."""
+
+    grids: gpd.GeoDataFrame
+    incidents: pd.DataFrame
+    heat: pd.DataFrame
+    hotspots: pd.DataFrame | None
+    hazards: gpd.GeoDataFrame
+    shelters: gpd.GeoDataFrame
+    workers: gpd.GeoDataFrame
+    affected: pd.DataFrame | None
+    check_on: pd.DataFrame | None
+
+
+def live_page(
+    engine: Engine, user: Principal | None, study_cells: np.ndarray, impact_of: ImpactOf
+) -> LivePage:
+    """The layers of the live map.
+
+    The heat and hotspot layers count the last :data:`LIVE_HEAT_DAYS` days of incidents
+    (``study_cells``: every H3 cell of the area served); the newest :data:`LIVE_HAZARDS`
+    hazards in force are drawn with their affected grids and check-on lists (a hazard
+    whose impact cannot be computed — no road network yet, or meeting no grid — is drawn
+    without them).
+    """
+    if user is not None:
+        require_command_centre(user, "open the live map")
+    grids = grid_store.current_grids(engine)
+    if grids.empty:
+        raise NoGrids(NO_GRIDS)
+    at = now()
+    # the last week of incidents; when none came in it (a demo district whose incidents
+    # end in the past), the last week that has some, so the heat layer is never blank
+    latest = store.latest_report_time(engine)
+    until = at if latest is None or latest >= at else latest + timedelta(seconds=1)
+    recent = store.incidents_frame(engine, start=until - timedelta(days=LIVE_HEAT_DAYS), end=until)
+    heat = recent.dropna(subset=["h3_cell"]).groupby("h3_cell").size().rename("count").reset_index()
+    hot = None
+    if len(heat):
+        try:
+            hot = gi_star(
+                heat["h3_cell"].to_numpy(np.int64),
+                heat["count"].to_numpy(np.float64),
+                study_area=study_cells,
+            ).frame
+        except HotspotError:
+            hot = None
+    hazards = store.hazards(engine, active_at=at)
+    parts, rows = [], []
+    for hazard_id in hazards["id"].head(LIVE_HAZARDS):
+        try:
+            got = impact_of(int(hazard_id))
+        except (NoRoadNetwork, HazardError):
+            continue
+        g, mine = affected_grids(got, user)
+        parts.append(g)
+        rows.append(mine)
+    return LivePage(
+        grids=grids.rename_geometry("geometry"),
+        incidents=_open(engine, user),
+        heat=heat,
+        hotspots=hot,
+        hazards=hazards,
+        shelters=store.shelters_live(engine),
+        workers=visible_positions(engine, user),
+        affected=pd.concat(parts, ignore_index=True) if parts else None,
+        check_on=(
+            pd.concat(rows, ignore_index=True).drop_duplicates("resident_id") if rows else None
+        ),
+    )
