@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 
-from api.services.awareness import Impact, ImpactOf, compute_impact
+from api.services.impact import Impact, ImpactOf, compute_impact
 from api.services.planning import PlanningData
 from api.state import AppState
 from gis.settings import Settings

@@ -18,7 +18,7 @@ from api.commands.common import console, fail, ready_engine, say
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from api.services.awareness import Impact, ImpactOf
+    from api.services.impact import Impact, ImpactOf
 
 KINDS_HELP = "typhoon, flood, fire or gas_leak"
 
@@ -44,7 +44,7 @@ def _time(value: str | None, name: str) -> datetime | None:
 
 def _impacts(engine: Engine) -> ImpactOf:
     """Impacts computed on the stored road network, each once per command."""
-    from api.services.awareness import compute_impact, road_network
+    from api.services.impact import compute_impact, road_network
     from gis.settings import get_settings
 
     @functools.cache
@@ -113,7 +113,7 @@ def impact_command(
 
     import geopandas as gpd
 
-    from api.services.awareness import check_on_list, impact_view
+    from api.services.impact import check_on_list, impact_view
 
     engine = ready_engine()
     impacts = _impacts(engine)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Body, Query
 from api.auth import CurrentUser
 from api.deps import EngineDep, ImpactsDep
 from api.inputs import Id
-from api.schemas.awareness import AlertIn, AlertOut, ConfirmationOut, ConfirmIn, SentAlertOut
+from api.schemas.alerts import AlertIn, AlertOut, ConfirmationOut, ConfirmIn, SentAlertOut
 from api.services import alerts
 
 router = APIRouter(tags=["awareness"])

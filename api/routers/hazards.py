@@ -17,14 +17,10 @@ from fastapi import APIRouter, Body, Query
 from api.auth import CurrentUser
 from api.deps import EngineDep, ImpactsDep, SettingsDep
 from api.inputs import Id, Text
-from api.schemas.awareness import (
-    ISO,
-    CheckOnList,
-    HazardCollection,
-    HazardFeature,
-    ImpactOut,
-)
+from api.schemas.common import ISO
+from api.schemas.hazards import CheckOnList, HazardCollection, HazardFeature, ImpactOut
 from api.services import awareness as aw
+from api.services import impact
 from gis.coords import COORD_TYPES
 from gis.db.models import HAZARD_KINDS
 
@@ -94,7 +90,7 @@ def get_impact(user: CurrentUser, impacts: ImpactsDep, hazard_id: Id) -> ImpactO
     those of the grids the user covers; the totals (buildings, households, residents by
     group, shelters, closed roads) are the whole hazard's: counts, no personal data.
     """
-    return ImpactOut.of(aw.impact_view(user, hazard_id, impacts))
+    return ImpactOut.of(impact.impact_view(user, hazard_id, impacts))
 
 
 @router.get(
@@ -120,4 +116,4 @@ def check_on(
     Staff read the grids they cover, a grid worker their own grids; any other grid is
     404, as if it did not exist.  A resident gets 403.
     """
-    return CheckOnList.of(aw.check_on_list(engine, user, hazard_id, impacts, grid))
+    return CheckOnList.of(impact.check_on_list(engine, user, hazard_id, impacts, grid))

@@ -23,7 +23,7 @@ from api.auth import CurrentUser
 from api.changes import HEARTBEAT_S
 from api.deps import EngineDep, ImpactsDep, SettingsDep, StateDep
 from api.inputs import Id
-from api.schemas.awareness import LiveIncident, LiveSnapshot, PositionIn, PositionOut
+from api.schemas.live import LiveIncident, LiveSnapshot, PositionIn, PositionOut
 from api.services import awareness as aw
 from api.services import live
 from maps.assets import render_offline
@@ -155,5 +155,5 @@ def worker_position(
 
     Only that worker themself (their tablet) or an admin may report it (403 otherwise).
     """
-    report = aw.PositionReport(body.lon, body.lat, body.coord_type, body.at)
-    return PositionOut.of(aw.record_position(engine, settings, user, worker_id, report))
+    report = live.PositionReport(body.lon, body.lat, body.coord_type, body.at)
+    return PositionOut.of(live.record_position(engine, settings, user, worker_id, report))

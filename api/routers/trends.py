@@ -13,7 +13,8 @@ from fastapi import APIRouter, Query
 
 from api.auth import CurrentUser
 from api.deps import StateDep
-from api.schemas.awareness import ISO, Aggregates, Hotspots, Place, SplitColumn, Warnings, Window
+from api.schemas.common import ISO
+from api.schemas.trends import Aggregates, Hotspots, Place, SplitColumn, Warnings, Window
 from api.services import trends
 
 router = APIRouter(tags=["awareness"])

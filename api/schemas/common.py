@@ -38,6 +38,11 @@ CoordTypeQuery = Annotated[
 #: An area: a Polygon or a MultiPolygon.
 Area = Annotated[Polygon | MultiPolygon, Field(discriminator="type")]
 
+#: How a time is written in the answers and accepted in the queries.
+ISO = "ISO 8601 date-time with offset, e.g. 2026-10-01T08:00:00+08:00"
+#: Coordinates sent to a browser are rounded to this (degrees, about 1 cm).
+PRECISION_DEG = 1e-7
+
 
 class GeoJSONResponse(JSONResponse):
     """A JSON answer sent as ``application/geo+json`` (Chinese text as UTF-8)."""
@@ -70,7 +75,7 @@ def feature_collection(
     return out.to_geo_dict(drop_id=True)
 
 
-def geometry(geom: BaseGeometry, precision: float = 1e-7) -> dict[str, Any]:
+def geometry(geom: BaseGeometry, precision: float = PRECISION_DEG) -> dict[str, Any]:
     """A shapely geometry as a GeoJSON geometry, coordinates rounded to ``precision`` degrees."""
     return shapely.geometry.mapping(shapely.set_precision(geom, precision))
 

@@ -29,7 +29,8 @@ from analysis.alerts import (
     select_recipients,
 )
 from analysis.hazard import KIND_NAMES
-from api.services.awareness import Impact, ImpactOf, now
+from api.services.awareness import now
+from api.services.impact import Impact, ImpactOf
 from gis import clock
 from gis.db.models import ALERT_CHANNELS
 from gis.errors import InvalidInput, NotFound, ServiceError

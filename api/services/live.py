@@ -1,6 +1,7 @@
 """The live picture (态势一张图): open incidents, hazards in force, shelters, workers, changes.
 
-What the wall screen, its JSON snapshot and its event stream show.  For the command
+What the wall screen, its JSON snapshot and its event stream show, and the workers'
+positions they draw (reported by the worker themself, or an admin).  For the command
 centre's staff; the open incidents, affected grids, check-on rows and workers are those
 of the grids the user covers (``user`` None: everything, for the command line); hazards
 and shelters are district-wide.
@@ -22,18 +23,20 @@ import shapely
 from analysis.hazard import HazardError
 from analysis.hotspots import HotspotError, gi_star
 from analysis.walking import NoRoadNetwork
-from api.services.awareness import (
-    NO_GRIDS,
-    ImpactOf,
-    NoGrids,
-    affected_grids,
-    grid_codes,
-    now,
-    visible_positions,
-)
+from api.services.awareness import NO_GRIDS, NoGrids, checked_time, grid_codes, now
+from api.services.impact import ImpactOf, affected_grids
+from gis.coords import to_wgs84
+from gis.errors import InvalidInput, NotFound, ServiceError
+from gis.settings import Settings
 from gis.store import awareness_store as store
 from gis.store import grid_store
-from grids.access import Principal, require_command_centre, rows_in_area
+from grids.access import (
+    Principal,
+    may_see_worker,
+    require_command_centre,
+    require_own_position,
+    rows_in_area,
+)
 
 #: Days of incidents behind the live map's heat and hotspot layers.
 LIVE_HEAT_DAYS = 7
@@ -54,6 +57,71 @@ def open_incidents(engine: Engine, user: Principal) -> pd.DataFrame:
     """
     require_command_centre(user, "read the live picture")
     return _open(engine, user)
+
+
+# ---------------------------------------------------------------- workers' positions
+
+
+class PositionError(ServiceError, InvalidInput):
+    """A worker's position that cannot be right (outside the service area)."""
+
+
+@dataclass(frozen=True)
+class PositionReport:
+    """A position report from a grid worker's tablet (degrees in ``coord_type``)."""
+
+    lon: float
+    lat: float
+    coord_type: str = "wgs84"
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Position:
+    """A stored position (WGS84)."""
+
+    id: int
+    worker_id: int
+    lon: float
+    lat: float
+    at: datetime
+
+
+def record_position(
+    engine: Engine, settings: Settings, user: Principal, worker_id: int, report: PositionReport
+) -> Position:
+    """Record where a grid worker is; only that worker themself or an admin may."""
+    require_own_position(user, worker_id)
+    x, y = to_wgs84(report.lon, report.lat, report.coord_type)
+    w, s, e, n = settings.service_area_bounds
+    if not (w <= x <= e and s <= y <= n):
+        hint = " (lon and lat look swapped)" if w <= y <= e and s <= x <= n else ""
+        raise PositionError(
+            f"the position ({x:.5f}, {y:.5f}) is outside the service area "
+            f"(W {w}, S {s}, E {e}, N {n}){hint}: send lon, lat in degrees"
+        )
+    at = checked_time(report.at, "at", planned=False) or now()
+    if not store.worker_exists(engine, worker_id):
+        raise NotFound(f"no grid worker has id {worker_id}")
+    with engine.begin() as conn:
+        position_id = store.record_position(conn, worker_id, x, y, at)
+    return Position(position_id, worker_id, x, y, at)
+
+
+def visible_positions(engine: Engine, user: Principal | None) -> gpd.GeoDataFrame:
+    """Workers' latest positions the user may see (those of the grids they cover)."""
+    frame = store.latest_positions(engine)
+    if user is None or frame.empty:
+        return frame
+    ids = {code: grid_id for grid_id, code in grid_codes(engine).items()}
+    visible = [
+        may_see_worker(user, [ids[c] for c in str(codes).split(",") if c in ids])
+        for codes in frame["grids"]
+    ]
+    return frame[np.asarray(visible, dtype=bool)]
+
+
+# ---------------------------------------------------------------- the picture
 
 
 @dataclass(frozen=True)
