@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+
 import pytest
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.exc import DataError, IntegrityError, InternalError
@@ -86,7 +89,7 @@ def test_h3_cells_are_bigint_and_located_tables_have_grid_and_cell(engine: Engin
 
 def test_migrations_go_down_to_nothing_and_up_again(database_url: str) -> None:
     base = cluster.server_url(database_url, "postgres")
-    name = "wangge_test_migrations"
+    name = f"wangge_test_migrations_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
