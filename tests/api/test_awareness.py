@@ -1,8 +1,8 @@
 """Situational awareness through the real HTTP app: a simulated typhoon over the sample
 district gives the affected grids, per-grid check-on lists with safe shelters and routes
 that avoid it, alerts with confirmations; plus aggregates, hotspots, early warnings,
-workers' positions, the event stream and the daily report; and, from the outside, who
-may use which door (401 / 403 / 404, never the data)."""
+workers' positions, the event stream and the daily report.  Who may use which door is
+test_awareness_access.py."""
 
 from __future__ import annotations
 
@@ -21,134 +21,26 @@ import shapely
 from shapely import box
 from shapely.geometry import LineString, mapping, shape
 
-from api.services.accounts import issue_token
-from etl.load import load_layers
-from etl.sample import generate_district
 from gis.coords import wgs84_to_gcj02
 from gis.store import awareness_store as store
 from gis.store import grid_store
+from tests.api.awareness_shared import (
+    PROBLEM,
+    _events,
+    _post_hazard,
+    _typhoon_wgs84,
+    _worker_token,
+)
+
+# module-scoped fixtures shared with test_awareness_access.py: each module loads its own district
+from tests.api.awareness_shared import admin as admin
+from tests.api.awareness_shared import district as district
+from tests.api.awareness_shared import people as people
+from tests.api.awareness_shared import typhoon as typhoon
 from tests.conftest import LiveServer, run_wangge
 
 TZ = ZoneInfo("Asia/Shanghai")
-PROBLEM = "application/problem+json"
 FIRE = "20402"  # 火情
-
-
-@pytest.fixture(scope="module")
-def district(engine: Engine, live_server: LiveServer) -> dict:
-    layers = generate_district(3000, 11, progress=False)
-    load_layers(engine, layers, replace=True, progress=False)
-    return layers
-
-
-def _bearer(token: str) -> dict:
-    return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture(scope="module")
-def admin(district: dict, engine: Engine) -> dict:
-    """The command centre's admin (sees every grid)."""
-    return _bearer(issue_token(engine, "aw_admin", "admin"))
-
-
-@pytest.fixture(scope="module")
-def resident(district: dict, engine: Engine) -> dict:
-    return _bearer(issue_token(engine, "aw_resident", "resident"))
-
-
-def _typhoon_wgs84(engine: Engine) -> shapely.Polygon:
-    """A 600 m band across the whole district, north to south: it crosses several grids."""
-    w, s, e, n = grid_store.current_grids(engine).total_bounds
-    cx = (w + e) / 2
-    return box(cx - 0.003, s - 0.001, cx + 0.003, n + 0.001)
-
-
-def _post_hazard(
-    url: str, headers: dict, geom: shapely.Geometry, coord_type: str = "wgs84", **params
-) -> httpx.Response:
-    feature = {"type": "Feature", "properties": {"name": "台风海葵"}, "geometry": mapping(geom)}
-    return httpx.post(
-        f"{url}/api/hazards",
-        params={"coord_type": coord_type, "kind": "typhoon", "severity": 3, **params},
-        json=feature,
-        headers=headers,
-        timeout=60,
-    )
-
-
-@pytest.fixture(scope="module")
-def typhoon(district: dict, engine: Engine, live_server: LiveServer, admin: dict) -> dict:
-    """The typhoon drawn on an AMap front end (GCJ-02) and stored through the API."""
-    band = _typhoon_wgs84(engine)
-    xy = shapely.get_coordinates(band)
-    glon, glat = wgs84_to_gcj02(xy[:, 0], xy[:, 1])
-    polygon = shapely.Polygon(np.column_stack([glon, glat]))
-    r = _post_hazard(live_server.url, admin, polygon, "gcj02")
-    assert r.status_code == 201, r.text
-    return {"feature": r.json(), "wgs84": band}
-
-
-def _worker_token(engine: Engine, grid_code: str) -> tuple[dict, str, int]:
-    """The token, username and id of the primary worker of a current grid."""
-    with engine.connect() as conn:
-        username, worker_id = conn.execute(
-            text(
-                "SELECT u.username, w.id FROM grid g JOIN grid_assignment a ON a.grid_id = g.id "
-                "AND a.role = 'primary' JOIN grid_worker w ON w.id = a.worker_id "
-                "JOIN app_user u ON u.id = w.user_id "
-                "WHERE g.code = :code AND g.valid_to IS NULL"
-            ),
-            {"code": grid_code},
-        ).one()
-    return _bearer(issue_token(engine, username, "grid_worker")), username, int(worker_id)
-
-
-@pytest.fixture(scope="module")
-def people(typhoon: dict, engine: Engine, live_server: LiveServer, admin: dict) -> dict:
-    """Who is who around the typhoon: the worker of one affected grid ("mine") with
-    check-ons, another affected grid with check-ons that worker does not cover, the
-    staff of the first grid's community, of another community, and of the street."""
-    hid = typhoon["feature"]["id"]
-    impact = httpx.get(
-        f"{live_server.url}/api/hazards/{hid}/impact", headers=admin, timeout=120
-    ).json()
-    with_check_ons = [g for g in impact["grids"] if g["check_on"] > 0]
-    assert len(with_check_ons) >= 2
-    mine = with_check_ons[0]
-    worker, username, worker_id = _worker_token(engine, mine["code"])
-    with engine.connect() as conn:
-        own = set(
-            conn.execute(
-                text("SELECT grid_id FROM grid_assignment WHERE worker_id = :w"),
-                {"w": worker_id},
-            ).scalars()
-        )
-        areas = dict(
-            conn.execute(
-                text("SELECT id, code FROM admin_area WHERE level IN ('community', 'street')")
-            ).all()
-        )
-        street = conn.execute(
-            text("SELECT code FROM admin_area WHERE level = 'street' ORDER BY code LIMIT 1")
-        ).scalar_one()
-    other = next(g for g in with_check_ons if g["grid_id"] not in own)
-    community = mine["code"][:12]  # a grid code starts with its community's
-    theirs = next(
-        c for c in sorted(areas.values()) if len(c) == 12 and c != community
-    )  # another community
-    return {
-        "mine": mine,
-        "other": other,
-        "community": community,
-        "other_community": theirs,
-        "street": street,
-        "worker": worker,
-        "worker_name": username,
-        "worker_id": worker_id,
-        "staff": _bearer(issue_token(engine, "aw_staff_mine", "community_staff", community)),
-        "other_staff": _bearer(issue_token(engine, "aw_staff_theirs", "community_staff", theirs)),
-        "street_staff": _bearer(issue_token(engine, "aw_street", "street_staff", street)),
-    }
 
 
 def test_a_typhoon_drawn_in_gcj02_is_stored_in_wgs84(
@@ -626,18 +518,6 @@ def test_the_event_stream_pushes_an_incident_change_to_every_screen(
         assert data["grid"] is None or len(data["grid"]) == 15
 
 
-def _events(lines):  # type: ignore[no-untyped-def]
-    name, data = None, []
-    for line in lines:
-        if line.startswith("event:"):
-            name = line.split(":", 1)[1].strip()
-        elif line.startswith("data:"):
-            data.append(line.split(":", 1)[1].strip())
-        elif line == "" and name is not None:
-            yield name, json.loads("\n".join(data))
-            name, data = None, []
-
-
 def test_the_daily_report_of_a_community_has_figures_charts_and_a_map(
     district: dict, live_server: LiveServer, admin: dict
 ) -> None:
@@ -746,271 +626,3 @@ def test_the_command_line_imports_a_typhoon_lists_check_ons_alerts_and_reports(
     done = run_wangge(database_url, "hazard", "import", str(empty), "--kind", "flood")
     assert done.returncode == 1
     assert "Nothing was stored" in done.stderr
-
-
-# ---------------------------------------------------------------- who may use which door
-
-
-@pytest.fixture(scope="module")
-def alert(typhoon: dict, live_server: LiveServer, admin: dict) -> dict:
-    """An alert to the typhoon's vulnerable residents, sent by the command centre."""
-    hid = typhoon["feature"]["id"]
-    r = httpx.post(
-        f"{live_server.url}/api/hazards/{hid}/alerts",
-        json={"group": "vulnerable"},
-        headers=admin,
-        timeout=120,
-    )
-    assert r.status_code == 201, r.text
-    status = httpx.get(f"{live_server.url}/api/alerts/{r.json()['alert_id']}", headers=admin)
-    return status.json()
-
-
-def _command_centre_doors(hid: int, alert_id: int, community: str, band: shapely.Geometry):
-    """(method, path, request options) of every command-centre door."""
-    return [
-        ("GET", "/api/awareness/aggregates", {}),
-        ("GET", "/api/awareness/hotspots", {}),
-        ("GET", "/api/awareness/warnings", {}),
-        ("GET", "/api/hazards", {}),
-        (
-            "POST",
-            "/api/hazards",
-            {"params": {"kind": "flood", "severity": 2}, "json": mapping(band)},
-        ),
-        ("GET", f"/api/hazards/{hid}", {}),
-        ("GET", f"/api/hazards/{hid}/impact", {}),
-        ("POST", f"/api/hazards/{hid}/alerts", {"json": {"group": "vulnerable"}}),
-        ("GET", f"/api/alerts/{alert_id}", {"params": {"recipients": True}}),
-        ("GET", "/api/live", {}),
-        ("GET", "/api/live/incidents", {}),
-        ("GET", "/api/live/stream", {}),
-        ("GET", "/live", {}),
-        ("GET", "/reports/daily", {"params": {"community": community}}),
-    ]
-
-
-def _no_data(r: httpx.Response, *secrets: object) -> None:
-    """A refusal is a problem document and carries none of the data behind the door."""
-    assert r.headers["content-type"].startswith(PROBLEM), r.text
-    assert set(r.json()) <= {"type", "title", "status", "detail"}
-    for secret in secrets:
-        assert str(secret) not in r.text
-
-
-def _pending_elsewhere(alert: dict, own: set[str]) -> tuple[str, int]:
-    grid = next(
-        g for g in alert["grids"] if g["grid_code"] not in own and g["pending_resident_ids"]
-    )
-    return grid["grid_code"], grid["pending_resident_ids"][0]
-
-
-def test_without_a_token_every_door_is_401(
-    typhoon: dict, alert: dict, people: dict, live_server: LiveServer
-) -> None:
-    hid, alert_id = typhoon["feature"]["id"], alert["id"]
-    doors = _command_centre_doors(hid, alert_id, people["community"], typhoon["wgs84"])
-    doors += [
-        ("GET", f"/api/hazards/{hid}/check-on", {"params": {"grid": people["mine"]["code"]}}),
-        ("POST", f"/api/alerts/{alert_id}/confirm", {"json": {"resident_ids": [1]}}),
-        ("POST", f"/api/workers/{people['worker_id']}/position", {"json": {"lon": 120, "lat": 30}}),
-    ]
-    for method, path, options in doors:
-        r = httpx.request(method, f"{live_server.url}{path}", timeout=30, **options)
-        assert r.status_code == 401, (path, r.text)
-        assert r.headers["www-authenticate"] == "Bearer"
-        _no_data(r, people["mine"]["code"])
-
-
-def test_a_resident_is_refused_every_door_and_sees_no_data(
-    typhoon: dict, alert: dict, people: dict, resident: dict, live_server: LiveServer
-) -> None:
-    hid, alert_id = typhoon["feature"]["id"], alert["id"]
-    pending = alert["grids"][0]["pending_resident_ids"]
-    doors = _command_centre_doors(hid, alert_id, people["community"], typhoon["wgs84"])
-    doors += [
-        ("GET", f"/api/hazards/{hid}/check-on", {"params": {"grid": people["mine"]["code"]}}),
-        ("GET", f"/api/hazards/{hid}/check-on", {}),
-        ("POST", f"/api/alerts/{alert_id}/confirm", {"json": {"resident_ids": pending}}),
-        ("POST", f"/api/workers/{people['worker_id']}/position", {"json": {"lon": 120, "lat": 30}}),
-    ]
-    for method, path, options in doors:
-        r = httpx.request(
-            method, f"{live_server.url}{path}", headers=resident, timeout=30, **options
-        )
-        assert r.status_code == 403, (path, r.text)
-        _no_data(r, people["mine"]["code"], *pending[:3])
-    # the live stream with a resident's key, as the browser's EventSource sends it
-    key = resident["Authorization"].split()[1]
-    r = httpx.get(f"{live_server.url}/api/live/stream", params={"api_key": key}, timeout=30)
-    assert r.status_code == 403 and "event:" not in r.text
-
-
-def test_a_grid_worker_gets_their_own_check_on_list_and_no_command_centre_door(
-    typhoon: dict, alert: dict, people: dict, live_server: LiveServer
-) -> None:
-    hid = typhoon["feature"]["id"]
-    worker, mine, other = people["worker"], people["mine"], people["other"]
-    for method, path, options in _command_centre_doors(
-        hid, alert["id"], people["community"], typhoon["wgs84"]
-    ):
-        r = httpx.request(method, f"{live_server.url}{path}", headers=worker, timeout=30, **options)
-        assert r.status_code == 403, (path, r.text)
-        _no_data(r, other["code"])
-    url = f"{live_server.url}/api/hazards/{hid}/check-on"
-    own = httpx.get(url, params={"grid": mine["code"]}, headers=worker, timeout=120)
-    assert own.status_code == 200, own.text
-    assert own.json()["count"] == mine["check_on"] > 0
-    # another grid's list (its residents) is not theirs: 404, as if it did not exist
-    admin_view = httpx.get(url, params={"grid": other["code"]}, headers=people["street_staff"])
-    theirs = {f["properties"]["resident_id"] for f in admin_view.json()["features"]}
-    assert theirs
-    refused = httpx.get(url, params={"grid": other["code"]}, headers=worker, timeout=120)
-    assert refused.status_code == 404
-    _no_data(refused, *sorted(theirs)[:5])
-    # without a grid: every row of their own grids, none of another's
-    everything = httpx.get(url, headers=worker, timeout=120).json()
-    codes = {f["properties"]["grid_code"] for f in everything["features"]}
-    assert mine["code"] in codes and other["code"] not in codes
-    assert not theirs & {f["properties"]["resident_id"] for f in everything["features"]}
-
-
-def test_staff_see_their_area_and_another_communitys_is_404(
-    typhoon: dict, people: dict, live_server: LiveServer, engine: Engine, district: dict
-) -> None:
-    hid = typhoon["feature"]["id"]
-    url = f"{live_server.url}/api/hazards/{hid}/check-on"
-    mine = people["mine"]
-    ok = httpx.get(url, params={"grid": mine["code"]}, headers=people["staff"], timeout=120)
-    assert ok.status_code == 200 and ok.json()["count"] == mine["check_on"]
-    ids = [f["properties"]["resident_id"] for f in ok.json()["features"]]
-    assert not {"name", "phone", "id_number"} & set(ok.json()["features"][0]["properties"])
-    refused = httpx.get(url, params={"grid": mine["code"]}, headers=people["other_staff"])
-    assert refused.status_code == 404
-    _no_data(refused, *ids[:5])
-    # the impact: grid rows and check-on counts of their own area only
-    impact = httpx.get(
-        f"{live_server.url}/api/hazards/{hid}/impact", headers=people["other_staff"], timeout=120
-    ).json()
-    assert all(g["code"].startswith(people["other_community"]) for g in impact["grids"])
-    assert mine["code"] not in {g["code"] for g in impact["grids"]}
-    assert impact["check_on"] == sum(g["check_on"] for g in impact["grids"])
-    # daily reports: their community yes; another community or the street around it, 404
-    report = f"{live_server.url}/reports/daily"
-    own = httpx.get(report, params={"community": people["community"]}, headers=people["staff"])
-    assert own.status_code == 200 and "每日态势报告" in own.text
-    name = district["admin_area"].set_index("code").loc[people["community"], "name"]
-    other = httpx.get(
-        report, params={"community": people["community"]}, headers=people["other_staff"]
-    )
-    assert other.status_code == 404
-    _no_data(other, name)
-    street = httpx.get(report, params={"street": people["street"]}, headers=people["staff"])
-    assert street.status_code == 404
-    by_street = httpx.get(
-        report, params={"street": people["street"]}, headers=people["street_staff"], timeout=120
-    )
-    assert by_street.status_code == 200 and "分社区情况" in by_street.text
-
-
-def test_the_live_incidents_and_stream_carry_only_the_staff_members_grids(
-    people: dict, live_server: LiveServer, engine: Engine
-) -> None:
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT i.id, c.code FROM incident i JOIN grid g ON g.id = i.grid_id "
-                "JOIN admin_area c ON c.id = g.community_id "
-                "WHERE i.state NOT IN ('closed', 'rated', 'rejected') ORDER BY i.id"
-            )
-        ).all()
-    in_mine = {i for i, c in rows if c == people["community"]}
-    in_theirs = {i for i, c in rows if c == people["other_community"]}
-    assert in_mine and in_theirs
-    listed = httpx.get(f"{live_server.url}/api/live/incidents", headers=people["staff"]).json()
-    assert {r["id"] for r in listed} == in_mine
-    snapshot = httpx.get(f"{live_server.url}/api/live", headers=people["other_staff"]).json()
-    assert snapshot["open_incidents"] == len(in_theirs)
-
-    url = f"{live_server.url}/api/live/stream"
-    mine_key = people["staff"]["Authorization"].split()[1]
-    theirs_key = people["other_staff"]["Authorization"].split()[1]
-    first, second = min(in_mine), min(in_theirs)
-    with (
-        httpx.stream("GET", url, params={"api_key": mine_key}, timeout=30) as one,
-        httpx.stream("GET", url, params={"api_key": theirs_key}, timeout=30) as two,
-    ):
-        assert one.status_code == two.status_code == 200
-        seen_mine, seen_theirs = _events(one.iter_lines()), _events(two.iter_lines())
-        assert next(seen_mine)[0] == next(seen_theirs)[0] == "ready"
-        for incident_id in (first, second):  # one change in each community, in this order
-            with engine.begin() as conn:
-                conn.execute(
-                    text("UPDATE incident SET state = 'in_progress' WHERE id = :id"),
-                    {"id": incident_id},
-                )
-        # each screen's first incident event is its own community's: the other was withheld
-        assert next(seen_theirs)[1]["id"] == second
-        assert next(seen_mine)[1]["id"] == first
-
-
-def test_a_worker_reports_only_their_own_position(
-    people: dict, resident: dict, live_server: LiveServer, engine: Engine, district: dict
-) -> None:
-    lon, lat = district["road_node"].geometry.iloc[7].coords[0]
-    with engine.connect() as conn:
-        other = conn.execute(
-            text("SELECT min(id) FROM grid_worker WHERE id <> :w"), {"w": people["worker_id"]}
-        ).scalar_one()
-    url = f"{live_server.url}/api/workers/{other}/position"
-    for who in (people["worker"], people["staff"], people["street_staff"], resident):
-        r = httpx.post(url, json={"lon": lon, "lat": lat}, headers=who)
-        assert r.status_code == 403, r.text
-        _no_data(r, f"{lon:.5f}")
-    with engine.connect() as conn:
-        stored = conn.execute(
-            text("SELECT count(*) FROM worker_position WHERE worker_id = :w"), {"w": other}
-        ).scalar_one()
-    assert stored == 0
-
-
-def test_a_worker_confirms_only_recipients_of_their_grids_and_staff_see_only_theirs(
-    alert: dict, people: dict, live_server: LiveServer, engine: Engine
-) -> None:
-    with engine.connect() as conn:
-        own = set(
-            conn.execute(
-                text(
-                    "SELECT g.code FROM grid_assignment a JOIN grid g ON g.id = a.grid_id "
-                    "WHERE a.worker_id = :w"
-                ),
-                {"w": people["worker_id"]},
-            ).scalars()
-        )
-    code, resident_id = _pending_elsewhere(alert, own)
-    url = f"{live_server.url}/api/alerts/{alert['id']}/confirm"
-    r = httpx.post(url, json={"resident_ids": [resident_id]}, headers=people["worker"])
-    assert r.status_code in (404, 422), r.text
-    assert code not in r.text
-    with engine.connect() as conn:
-        confirmed = conn.execute(
-            text(
-                "SELECT confirmed_at FROM alert_recipient WHERE alert_id = :a AND resident_id = :r"
-            ),
-            {"a": alert["id"], "r": resident_id},
-        ).scalar_one()
-    assert confirmed is None
-    # the status an area's staff read: their grids, and the counts over them
-    for who in ("staff", "other_staff"):
-        r = httpx.get(
-            f"{live_server.url}/api/alerts/{alert['id']}",
-            params={"recipients": True},
-            headers=people[who],
-        )
-        if r.status_code == 404:  # the alert reached nobody in their area
-            continue
-        body = r.json()
-        assert body["recipients"] == sum(g["recipients"] for g in body["grids"])
-        grid_ids = {g["grid_id"] for g in body["grids"]}
-        assert {row["grid_id"] for row in body["recipient_list"]} <= grid_ids
-        assert grid_ids < {g["grid_id"] for g in alert["grids"]}
