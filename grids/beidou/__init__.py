@@ -33,6 +33,7 @@ from grids.beidou.lattice import (
     LEVELS,
     NO_CELL,
     BeidouError,
+    BeidouTooLarge,
     descendant_range,
     levels_of,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "NEIGHBOUR_OFFSETS",
     "NO_CELL",
     "BeidouError",
+    "BeidouTooLarge",
     "CellBoxes",
     "cell_polygons",
     "cells_in_box",

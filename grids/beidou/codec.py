@@ -30,6 +30,7 @@ from grids.beidou.lattice import (
     SPLIT_LON,
     Z_ORDER_LEVELS,
     BeidouError,
+    BeidouTooLarge,
     BoolArray,
     FloatArray,
     IntArray,
@@ -228,9 +229,16 @@ def to_strings(cells: npt.ArrayLike) -> npt.NDArray[np.str_]:
     BeidouError
         When a value is neither a cell nor ``NO_CELL``.
     """
+    chars, _ = _code_bytes(cells)
+    width = CODE_LENGTH[LEVELS]
+    return chars.view(f"S{width}").reshape(-1).astype(f"U{width}")
+
+
+def _code_bytes(cells: npt.ArrayLike) -> tuple[npt.NDArray[np.uint8], IntArray]:
+    """``(n, 20)`` ASCII characters of the codes of cells (NUL-padded) and their lengths."""
     arr = np.ascontiguousarray(cells, dtype=np.int64).reshape(-1)
     empty = arr == NO_CELL
-    _, level, pos = checked(np.where(empty, 2 * 10 + 1, arr))  # any valid cell in the gaps
+    _, level, pos = checked(np.where(empty, 1, arr))  # 1: a level-10 cell, in the gaps
     rest = pos * np.asarray(SPAN, dtype=np.int64)[level]
     chars = np.zeros((arr.size, CODE_LENGTH[LEVELS]), dtype=np.uint8)
     column = CODE_LENGTH[LEVELS]
@@ -252,7 +260,7 @@ def to_strings(cells: npt.ArrayLike) -> npt.NDArray[np.str_]:
     chars[:, 3] = ord("A") + band
     length = np.where(empty, 0, np.asarray(CODE_LENGTH, dtype=np.int64)[level])
     chars[np.arange(CODE_LENGTH[LEVELS]) >= length[:, None]] = 0
-    return chars.view(f"S{CODE_LENGTH[LEVELS]}").reshape(-1).astype(f"U{CODE_LENGTH[LEVELS]}")
+    return chars, length
 
 
 def _char_values() -> npt.NDArray[np.int8]:
@@ -462,7 +470,7 @@ def children(cells: npt.ArrayLike, level: int | None = None) -> IntArray:
         raise BeidouError(f"children must be of a finer level than {lev}, not {target}")
     k = SPAN[lev] // SPAN[target]
     if k * arr.size > 100_000_000:
-        raise BeidouError(
+        raise BeidouTooLarge(
             f"{arr.size} cells of level {lev} hold {k * arr.size:,} cells of level "
             f"{target}; ask for fewer cells or a coarser level"
         )
@@ -554,7 +562,7 @@ def cells_in_box(west: float, south: float, east: float, north: float, level: in
     col1, row1 = _signed_at(hi[0], hi[1], level, low=False)
     n_cols, n_rows = col1 - col0 + 1, row1 - row0 + 1
     if n_cols * n_rows > 100_000_000:
-        raise BeidouError(
+        raise BeidouTooLarge(
             f"the box holds {n_cols * n_rows:,} cells of level {level}; choose a coarser level"
         )
     col = np.repeat(np.arange(col0, col1 + 1, dtype=np.int64), n_rows)

@@ -31,7 +31,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from gis.errors import GridError, InvalidInput
+from gis.errors import GridError, InvalidInput, TooLarge
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -74,6 +74,10 @@ _HALF_TURN: Final = 180 * _U
 
 class BeidouError(GridError, InvalidInput):
     """A 北斗 grid code, cell, level or coordinate is not one the standard defines."""
+
+
+class BeidouTooLarge(BeidouError, TooLarge):
+    """An answer would hold more cells than the limit; the message says how to ask for less."""
 
 
 def check_level(level: int) -> int:
@@ -163,8 +167,8 @@ def unpack(cells: IntArray) -> tuple[IntArray, IntArray]:
     cells = np.asarray(cells, dtype=np.int64)
     odd = (cells & 1) == 1
     tag = (cells >> 1) & 63
-    level = np.where(odd, LEVELS, LEVELS - tag)
-    level = np.where((level >= 1) & (level <= LEVELS) & (cells > 0), level, 0)
+    level = np.where(odd, LEVELS, np.where((tag >= 1) & (tag < LEVELS), LEVELS - tag, 0))
+    level = np.where(cells > 0, level, 0)
     span = np.asarray(SPAN, dtype=np.int64)[level]
     start = (cells >> 1) - (LEVELS - level)
     pos = np.where(odd, cells >> 1, start // span)
