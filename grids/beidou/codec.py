@@ -55,6 +55,7 @@ __all__ = [
     "NEIGHBOUR_OFFSETS",
     "CellBoxes",
     "cell_polygons",
+    "cells_in_box",
     "children",
     "compact",
     "decode",
@@ -64,6 +65,7 @@ __all__ = [
     "parent",
     "to_strings",
     "uncompact",
+    "valid",
 ]
 
 NEIGHBOUR_OFFSETS: Final = ((0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1), (-1, 0), (-1, 1))

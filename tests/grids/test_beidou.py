@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 import shapely
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box
 
-from gis.errors import InvalidInput
+from gis.errors import InvalidInput, TooLarge
 from grids import beidou as bd
 from grids.beidou import height as h3d
 from grids.beidou.cover import cover, cover_exact
@@ -519,8 +519,10 @@ def test_cover_at_a_fine_level_stays_compact():
     sample = split.boundary[:: max(1, split.boundary.size // 300)]
     boxes = bd.cell_polygons(sample)
     assert shapely.intersects(polygon.boundary, boxes).all()
-    with pytest.raises(bd.BeidouError, match="coarser level"):
+    with pytest.raises(TooLarge, match="coarser level"):
         cover(polygon, 10, max_cells=1_000_000)
+    with pytest.raises(bd.BeidouTooLarge, match="outline crosses about"):
+        cover_exact(polygon, 10, max_outline_cells=100_000)
 
 
 @pytest.mark.parametrize(
