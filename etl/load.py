@@ -66,17 +66,33 @@ def _multi(geoms: np.ndarray) -> np.ndarray:
     return out
 
 
+def _optional(frame: pd.DataFrame, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The columns of ``frame`` among ``columns`` (the office's ids and addresses)."""
+    return {c: frame[c].to_numpy() for c in columns if c in frame.columns}
+
+
 def _code_map(cursor: psycopg.Cursor, sql: str) -> dict:
     cursor.execute(sql)
     return dict(cursor.fetchall())
 
 
 class _Loader:
-    """One load, within one transaction on one connection."""
+    """One load, within one transaction on one connection.
 
-    def __init__(self, cursor: psycopg.Cursor, settings: Settings, progress: bool):
+    ``into`` maps a table to the one its rows are copied into instead (a staging table
+    of the same columns, for an import that then merges them).
+    """
+
+    def __init__(
+        self,
+        cursor: psycopg.Cursor,
+        settings: Settings,
+        progress: bool,
+        into: Mapping[str, str] | None = None,
+    ):
         self.cur = cursor
         self.settings = settings
+        self.into = dict(into or {})
         self.report = LoadReport()
         self.bar = tqdm(total=0, unit="rows", disable=not progress, desc="loading")
         self.grid_geoms: np.ndarray | None = None
@@ -85,7 +101,7 @@ class _Loader:
     def copy(self, table: str, frame: pd.DataFrame) -> None:
         self.bar.set_description(f"loading {table}")
         self.report.rows[table] = self.report.rows.get(table, 0) + copy_frame(
-            self.cur, table, frame, progress=self.bar.update
+            self.cur, self.into.get(table, table), frame, progress=self.bar.update
         )
 
     # ---------------------------------------------------------------- places
@@ -158,6 +174,7 @@ class _Loader:
             pd.DataFrame(
                 {
                     "id": frame["id"].to_numpy(),
+                    **_optional(frame, ("ref", "address")),
                     "name": frame.get("name"),
                     "estate_id": (
                         frame["estate_code"].map(areas).astype("Int64")
@@ -186,6 +203,7 @@ class _Loader:
             pd.DataFrame(
                 {
                     "id": frame["id"].to_numpy(),
+                    **_optional(frame, ("ref", "address")),
                     "building_id": frame["building_id"].to_numpy(),
                     "unit": frame["unit"].to_numpy(),
                     "room": frame["room"].to_numpy(),
@@ -198,7 +216,10 @@ class _Loader:
 
     def residents(self, frame: pd.DataFrame) -> None:
         flags = ["living_alone_elderly", "disabled", "mobility_impaired", "low_income"]
-        data = frame[["id", "household_id", "birth_year", "sex"]].copy()
+        data = frame[
+            ["id", "household_id", "birth_year", "sex"]
+            + [c for c in ("ref", "relation") if c in frame.columns]
+        ].copy()
         for flag in flags:
             data[flag] = frame[flag].fillna(False).astype(bool) if flag in frame else False
         self.copy("resident", data)
@@ -425,7 +446,7 @@ def load_layers(
                     _run(loader, layers)
                 _advance_identities(cur)
             except psycopg.errors.IntegrityError as exc:
-                raise LoadError(_explain(exc)) from exc
+                raise LoadError(explain_refusal(exc)) from exc
             finally:
                 loader.bar.close()
         return loader.report
@@ -480,6 +501,7 @@ def _run(loader: _Loader, layers: Mapping[str, pd.DataFrame]) -> None:
             f,
             {
                 "id": f["id"].to_numpy(),
+                **_optional(f, ("ref", "address", "source_tag")),
                 "kind": f["kind"].to_numpy(),
                 "name": f["name"].to_numpy(),
                 "capacity": f["capacity"].astype("Int64").array if "capacity" in f else None,
@@ -504,7 +526,46 @@ def _run(loader: _Loader, layers: Mapping[str, pd.DataFrame]) -> None:
         loader.events(layers["incident_event"])
 
 
-def _explain(exc: psycopg.errors.IntegrityError) -> str:
+def copy_layers(
+    cursor: psycopg.Cursor,
+    layers: Mapping[str, pd.DataFrame],
+    *,
+    into: Mapping[str, str] | None = None,
+    settings: Settings | None = None,
+    progress: bool = False,
+) -> LoadReport:
+    """Copy validated layers on the caller's cursor, inside the caller's transaction.
+
+    The same path as :func:`load_layers` (records placed in their grid and H3 cell,
+    COPY), for layers :func:`etl.layers.validate_layers` has already passed.
+
+    Parameters
+    ----------
+    cursor
+        A cursor of the connection whose transaction the caller owns.
+    layers
+        Layer name → validated frame, with database ids and keys resolved.
+    into
+        Table → the table its rows are copied into instead (e.g. a staging table
+        ``CREATE TEMP TABLE … (LIKE household)`` that an import then merges).
+
+    Raises
+    ------
+    LoadError
+        When the database refuses a row; the caller's transaction must be rolled back.
+    """
+    loader = _Loader(cursor, settings or get_settings(), progress, into)
+    loader.bar.total = sum(len(f) for f in layers.values()) + len(layers.get("resident", ()))
+    try:
+        _run(loader, layers)
+    except psycopg.errors.IntegrityError as exc:
+        raise LoadError(explain_refusal(exc)) from exc
+    finally:
+        loader.bar.close()
+    return loader.report
+
+
+def explain_refusal(exc: psycopg.errors.IntegrityError) -> str:
     """Turn the database's refusal into a sentence that names table, key and fix."""
     diag = exc.diag
     table = diag.table_name or "?"
@@ -536,4 +597,13 @@ def _explain(exc: psycopg.errors.IntegrityError) -> str:
     return f"{table}: {diag.message_primary} {detail}. Nothing was loaded."
 
 
-__all__ = ["LoadError", "LoadReport", "ValidationError", "copy_frame", "hex_ewkb", "load_layers"]
+__all__ = [
+    "LoadError",
+    "LoadReport",
+    "ValidationError",
+    "copy_frame",
+    "copy_layers",
+    "explain_refusal",
+    "hex_ewkb",
+    "load_layers",
+]

@@ -13,6 +13,10 @@ Conventions
 * Personal data of residents (name, ID number, phone) lives in its own table,
   ``resident_identity``, so that who may read it is decided in one place and a query
   that does not need it cannot leak it by accident.
+* Records a street office brings from its own registers carry the office's own id in
+  ``ref`` (户编号, 楼栋编号 …; unique where present): a re-import matches on it and
+  updates in place (see :mod:`gis.register_store`); their ``id`` comes from the
+  column's sequence when the file has none.
 """
 
 from __future__ import annotations
@@ -201,7 +205,11 @@ class Building(Located, Base):
 
     __tablename__ = "building"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    #: the office's own id of the building (楼栋编号), or ``osm:w123`` for OSM footprints
+    ref: Mapped[str | None] = mapped_column(Text, unique=True)
     name: Mapped[str | None] = mapped_column(Text)
+    #: its address as the office writes it (地址), matched against households' addresses
+    address: Mapped[str | None] = mapped_column(Text)
     estate_id: Mapped[int | None] = mapped_column(ForeignKey("admin_area.id"), index=True)
     use: Mapped[str] = mapped_column(String(16), server_default=text("'residential'"))
     floors: Mapped[int] = mapped_column(SmallInteger)
@@ -220,6 +228,9 @@ class Household(Located, Base):
 
     __tablename__ = "household"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    #: the office's own id of the household (户编号)
+    ref: Mapped[str | None] = mapped_column(Text, unique=True)
+    address: Mapped[str | None] = mapped_column(Text)
     building_id: Mapped[int] = mapped_column(
         ForeignKey("building.id", ondelete="CASCADE"), index=True
     )
@@ -237,6 +248,10 @@ class Resident(Base):
 
     __tablename__ = "resident"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    #: the office's own id of the person (人员编号)
+    ref: Mapped[str | None] = mapped_column(Text, unique=True)
+    #: 与户主关系: 本人/户主, 配偶, 子女 …
+    relation: Mapped[str | None] = mapped_column(Text)
     household_id: Mapped[int] = mapped_column(
         ForeignKey("household.id", ondelete="CASCADE"), index=True
     )
@@ -273,8 +288,13 @@ class Facility(Located, Base):
 
     __tablename__ = "facility"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    #: the office's own id (编号), ``osm:n123`` from OpenStreetMap
+    ref: Mapped[str | None] = mapped_column(Text, unique=True)
     kind: Mapped[str] = mapped_column(String(24), index=True)
     name: Mapped[str] = mapped_column(Text)
+    address: Mapped[str | None] = mapped_column(Text)
+    #: the tag that decided the kind of a facility from OpenStreetMap (amenity=hospital)
+    source_tag: Mapped[str | None] = mapped_column(Text)
     capacity: Mapped[int | None] = mapped_column(Integer)
     geom = mapped_column(Geometry("POINT", srid=SRID), nullable=False)
     __table_args__ = (
