@@ -61,6 +61,11 @@ def _register() -> None:
     app.add_typer(hazard.hazard_app, name="hazard")
     app.add_typer(hazard.alert_app, name="alert")
     app.add_typer(hazard.report_app, name="report")
+    from api.commands import registry
+
+    app.command("import")(registry.import_command)
+    app.command("template")(registry.template_command)
+    app.command("export")(registry.export_command)
 
 
 _register()

@@ -22,25 +22,16 @@ import shapely
 
 from etl.gpkg import LayerFileError
 from etl.grid_versions import VersionReport, save_grid_versions
+from etl.imports.dictionary import GRIDS
+from etl.imports.headers import recognise
 from etl.layers import POLYGONAL, layers_to_wgs84
-from etl.load import LoadReport, load_layers
-from gis.coords import local_metric_crs_for
+from gis.coords import geometries_to_wgs84, local_metric_crs_for
 from gis.errors import EtlError, InvalidInput, Problem, ValidationError
 from gis.settings import Settings, get_settings
-from gis.store import grid_store
+from gis.store import grid_store, register_store
 from gis.validate import check_crs, check_geometries
 from grids.codes import check_codes
 
-#: Column names users' files use for the fields we need (Chinese GIS exports often use
-#: pinyin initials: WGBM 网格编码, WGMC 网格名称, SQBM 社区编码).
-ALIASES = {
-    "code": ("code", "grid_code", "wgbm", "网格编码", "编码"),
-    "name": ("name", "grid_name", "wgmc", "网格名称", "名称"),
-    "community_code": ("community_code", "comm_code", "sqbm", "社区编码"),
-    "kind": ("kind", "grid_kind", "类型"),
-    "level": ("level", "级别"),
-    "parent_code": ("parent_code", "parent", "上级编码"),
-}
 #: A grid belongs to the community holding more than this share of its area.
 COMMUNITY_SHARE = 0.5
 LAYER = "grid"
@@ -56,6 +47,8 @@ class GridImportReport:
     versions: list[VersionReport] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     topology: object | None = None
+    #: grids of communities the file leaves exactly as stored (no new version made)
+    unchanged: int = 0
 
 
 class GridImportRejected(EtlError, InvalidInput):
@@ -68,6 +61,9 @@ class GridImportRejected(EtlError, InvalidInput):
 
 def read_polygons(path: str | Path, layer: str | None = None) -> gpd.GeoDataFrame:
     """Read a polygon layer (GeoJSON, GeoPackage, Shapefile …) with our column names.
+
+    The grid fields' headers are those of the data dictionary
+    (:data:`etl.imports.dictionary.GRIDS`: 网格编码, WGBM, grid_code …).
 
     Raises
     ------
@@ -85,13 +81,8 @@ def read_polygons(path: str | Path, layer: str | None = None) -> gpd.GeoDataFram
         ) from exc
     if not isinstance(frame, gpd.GeoDataFrame):
         raise LayerFileError(f"{path}: the layer has no geometry")
-    lower = {str(c).lower(): c for c in frame.columns}
-    renames = {}
-    for ours, names in ALIASES.items():
-        for name in names:
-            if name in lower and ours not in frame.columns:
-                renames[lower[name]] = ours
-                break
+    columns = [c for c in frame.columns if c != frame.geometry.name]
+    renames = {k: v for k, v in recognise(columns, GRIDS).renames.items() if k != v}
     frame = frame.rename(columns=renames)
     for column in ("code", "community_code", "parent_code"):
         if column in frame:
@@ -158,7 +149,7 @@ def import_grids(
         LAYER,
         POLYGONAL,
         id_column="code" if "code" in grids else None,
-        service_area=settings.service_area_bounds,
+        service_area=_service_area(engine, settings),
     )
     errors = [p for p in problems if p.severity == "error"]
     if errors:
@@ -203,20 +194,74 @@ def import_grids(
         topology=topology,
     )
     if topology.exceeds() and not force:  # type: ignore[attr-defined]
+        hint = _gcj02_hint(grids, involved, check) if coord_type == "wgs84" else ""
         raise GridImportRejected(
             f"{path}: the grids break the topology rules (see the report); nothing was "
-            "stored. Fix the file, or pass --force to store it anyway.",
+            f"stored. Fix the file, or pass --force to store it anyway.{hint}",
             topology,
         )
-    if dry_run:
-        return report
     by_community = {
         code: part.drop(columns=["community_code"])
         for code, part in grids.groupby("community_code", sort=True)
+        if not _same_as_stored(engine, code, part)
     }
+    report.unchanged = int(
+        grids["community_code"].isin(set(grids["community_code"]) - set(by_community)).sum()
+    )
+    if dry_run or not by_community:
+        return report
     report.versions = save_grid_versions(engine, by_community, progress=progress, settings=settings)
     report.saved = True
     return report
+
+
+def _service_area(engine: Engine, settings: Settings) -> tuple[float, float, float, float]:
+    with engine.connect() as conn:
+        return register_store.service_area(conn, settings)
+
+
+def _same_as_stored(engine: Engine, community: str, grids: gpd.GeoDataFrame) -> bool:
+    """Whether a community's grids in the file are exactly its current grids (by code)."""
+    if "code" not in grids or grids["code"].isna().any():
+        return False
+    stored = grid_store.current_grids(engine, community)
+    if len(stored) != len(grids) or set(stored["code"]) != set(grids["code"]):
+        return False
+    mine = grids.set_index("code").loc[list(stored["code"])]
+    for column in ("name", "kind"):
+        if column in mine:
+            given = mine[column].to_numpy(dtype=object)
+            same = pd.isna(given) | (given == stored[column].to_numpy(dtype=object))
+            if not same.all():
+                return False
+    return bool(shapely.equals(mine.geometry.to_numpy(), stored.geometry.to_numpy()).all())
+
+
+def _gcj02_hint(
+    grids: gpd.GeoDataFrame,
+    communities: gpd.GeoDataFrame,
+    check: Callable[[gpd.GeoDataFrame, gpd.GeoDataFrame], object],
+) -> str:
+    """A hint when the grids pass the topology check once converted from GCJ-02 or BD-09."""
+    if communities.empty:
+        return ""
+    for coord_type in ("gcj02", "bd09"):
+        converted = grids.set_geometry(
+            gpd.GeoSeries(
+                geometries_to_wgs84(grids.geometry.to_numpy(), coord_type),
+                index=grids.index,
+                crs=4326,
+            )
+        )
+        if converted.geometry.equals(grids.geometry):  # outside China: the identity
+            return ""
+        if not check(converted, communities).exceeds():  # type: ignore[attr-defined]
+            return (
+                f" They fit their communities once converted from {coord_type}: the file looks "
+                f"copied from {'AMap/Tencent' if coord_type == 'gcj02' else 'Baidu'} — import "
+                f"again with --coord-type {coord_type}."
+            )
+    return ""
 
 
 def _communities_of(
@@ -330,21 +375,3 @@ def export_grids(engine: Engine, path: str | Path, community: str | None = None)
     else:
         raise LayerFileError(f"{path}: unknown format; use .geojson, .gpkg or .shp")
     return path
-
-
-def import_admin_areas(
-    engine: Engine,
-    path: str | Path,
-    *,
-    coord_type: str = "wgs84",
-    layer: str | None = None,
-    progress: bool = True,
-) -> LoadReport:
-    """Import district / street / community / estate polygons (code, name, level, parent_code).
-
-    Parents may be in the same file or already stored.
-    """
-    areas = read_polygons(path, layer)
-    if "parent_code" not in areas:
-        areas["parent_code"] = None
-    return load_layers(engine, {"admin_area": areas}, coord_type=coord_type, progress=progress)

@@ -31,6 +31,7 @@ from gis.db import models
 from gis.db.bulk import copy_frame, deferred_indexes
 from gis.errors import EtlError, InvalidInput, Problem, ValidationError
 from gis.settings import Settings, get_settings
+from gis.store import register_store
 from grids.categories import DEFAULT_CATEGORIES
 from grids.locate import NO_GRID, h3_cells, ids_at, locate_points, representative_points
 
@@ -421,6 +422,11 @@ def load_layers(
     settings = settings or get_settings()
     if coord_type is not None:
         layers = layers_to_wgs84(layers, coord_type)
+    area = settings.service_area_bounds
+    if not replace and "admin_area" not in layers:
+        # the boundaries already imported say where records may lie
+        with engine.connect() as conn:
+            area = register_store.service_area(conn, settings)
     raw = engine.raw_connection()
     try:
         conn = raw.driver_connection
@@ -429,7 +435,7 @@ def load_layers(
             if empty_first and not replace:
                 cur.execute(f"TRUNCATE {', '.join(empty_first)}")
             known = None if replace else _stored_keys(cur, referenced_keys(layers))
-            layers, warnings = validate_layers(layers, settings.service_area_bounds, known)
+            layers, warnings = validate_layers(layers, area, known)
             loader = _Loader(cur, settings, progress)
             loader.report.warnings = warnings
             # every layer's rows, plus the identities split off the residents

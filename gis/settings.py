@@ -53,8 +53,14 @@ class Settings(BaseSettings):
     walk_speed_mps: float = Field(default=1.2, gt=0, description="Walking speed, m/s.")
     service_area_bounds: tuple[float, float, float, float] = Field(
         default=(73.0, 18.0, 135.5, 54.0),
-        description="lon/lat box (W, S, E, N) in which input points are plausible; "
-        "used to detect swapped coordinates. Default: mainland China.",
+        description="lon/lat box (W, S, E, N) in which input points are plausible until "
+        "boundaries are imported (then their box and the margin); used to detect swapped "
+        "coordinates. Default: mainland China.",
+    )
+    service_area_margin_m: float = Field(
+        default=5000.0,
+        ge=0,
+        description="Records may lie this far outside the imported boundaries' box, metres.",
     )
 
     grid_households_min: int = Field(

@@ -93,15 +93,12 @@ def import_areas_command(
     coord_type: Annotated[str, typer.Option(help="wgs84, gcj02 or bd09")] = "wgs84",
     layer: Annotated[str | None, typer.Option(help="layer of a multi-layer file")] = None,
 ) -> None:
-    """Import district / street / community / estate boundaries (code, name, level, parent_code)."""
-    from api.services.grids import import_area_file
-    from etl.gpkg import LayerFileError
-    from etl.load import LoadError
-    from gis.coords import CoordTypeError
-    from gis.errors import ValidationError
+    """Import district / street / community / estate boundaries (the same as 'import areas').
 
-    try:
-        report = import_area_file(ready_engine(), path, coord_type=coord_type, layer=layer)
-    except (LayerFileError, ValidationError, LoadError, CoordTypeError) as exc:
-        fail(f"{exc}\nNothing was stored.")
-    console.print(f"admin areas loaded: {report.rows.get('admin_area', 0)}", markup=False)
+    Codes, names, levels (区/街道/社区/小区) and parents are read in any of the data
+    dictionary's spellings (AMap's adcode …); a bare geometry named by its code
+    (320102.geojson) is read too, and the hierarchy is built from the codes.
+    """
+    from api.commands.registry import import_command
+
+    import_command("areas", path, coord_type=coord_type, sheet=layer)

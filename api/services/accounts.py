@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from gis.store import access_store
+from gis.store.access_store import UnknownUser
+from grids.access import Principal
 
 #: How long the demo's tokens are valid, days.
 DEMO_TOKEN_DAYS = 7
@@ -84,3 +86,18 @@ def demo_sign_ins(engine: Engine, *, days: int = DEMO_TOKEN_DAYS) -> list[SignIn
             token = access_store.issue_token(conn, user_id, days=days, label="demo")
             out.append(SignIn(role, username, token))
     return out
+
+
+def principal_named(engine: Engine, username: str) -> Principal:
+    """The principal of the user ``username`` (a command's ``--as``).
+
+    Raises
+    ------
+    gis.store.access_store.UnknownUser
+        When no user has that name.
+    """
+    with engine.connect() as conn:
+        row = access_store.user_by_name(conn, username)
+    if row is None:
+        raise UnknownUser(f"no user is named {username!r}; 'wangge users add' creates one")
+    return Principal.of(row)

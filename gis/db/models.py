@@ -15,7 +15,7 @@ Conventions
   that does not need it cannot leak it by accident.
 * Records a street office brings from its own registers carry the office's own id in
   ``ref`` (户编号, 楼栋编号 …; unique where present): a re-import matches on it and
-  updates in place (see :mod:`gis.register_store`); their ``id`` comes from the
+  updates in place (see :mod:`gis.store.register_store`); their ``id`` comes from the
   column's sequence when the file has none.
 """
 

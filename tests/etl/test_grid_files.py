@@ -15,7 +15,6 @@ from shapely import box
 from etl.grid_files import (
     GridImportRejected,
     export_grids,
-    import_admin_areas,
     import_grids,
     read_polygons,
 )
@@ -171,5 +170,7 @@ def test_admin_areas_import_with_parents_already_stored(district: Engine, tmp_pa
         geometry=[box(E, S, E + 0.01, N)],
         crs=4326,
     ).to_file(path, driver="GeoJSON")
-    report = import_admin_areas(district, path, progress=False)
-    assert report.rows["admin_area"] == 1
+    from api.services.registry_io import ImportOptions, import_file
+
+    report = import_file(district, "areas", path, ImportOptions())
+    assert (report.added, report.changed) == (1, 0)

@@ -1,0 +1,123 @@
+"""Recognise which column of an office's file is which field of the data dictionary.
+
+A header is compared after normalisation: full-width characters made half-width
+(NFKC), letters lower-cased, text in brackets dropped (``人数（人）``, ``面积(m²)``),
+spaces, punctuation and a leading or trailing ``*`` (a required-field marker) removed.
+It then matches a field's Chinese header, any alias (Chinese, pinyin in full or as
+initials, English) or the field's own name.  ``--map 源列=field`` names any other header.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from etl.imports.dictionary import IGNORED_HEADERS, Kind
+
+_BRACKETS = re.compile(r"[（(\[【<《].*?[)）\]】>》]")
+_NOISE = re.compile(r"[\s_\-—·•.,，。:：;；/\\*'\"`~!！?？#]+")
+
+
+def normalise_header(header: object) -> str:
+    """The form headers are compared in: ``' 户 编号（必填）*'`` → ``'户编号'``."""
+    text = unicodedata.normalize("NFKC", str(header)).strip().lower()
+    stripped = _BRACKETS.sub("", text)
+    return _NOISE.sub("", stripped or text)
+
+
+class MappingError(ValueError):
+    """A ``--map`` entry names a field the kind does not have, or is not ``源列=field``."""
+
+
+@dataclass(frozen=True)
+class Recognised:
+    """What each column of a file is.
+
+    Attributes
+    ----------
+    renames
+        Column of the file → field name.
+    unknown
+        Columns recognised as no field (they are left out, and the summary says so).
+    duplicates
+        Columns naming a field another column already gave (left out).
+    """
+
+    renames: dict[str, str]
+    unknown: list[str]
+    duplicates: list[tuple[str, str]]
+
+    def header_of(self, field: str) -> str | None:
+        """The file's header for a field, or None when the file has no such column."""
+        return next((h for h, f in self.renames.items() if f == field), None)
+
+
+def parse_mapping(entries: Iterable[str], kind: Kind) -> dict[str, str]:
+    """``["楼号=building", "人口=size"]`` → ``{"楼号": "building", "人口": "size"}``.
+
+    Raises
+    ------
+    MappingError
+        For an entry without ``=`` or naming no field of ``kind``.
+    """
+    names = {f.name for f in kind.fields}
+    by_zh = {f.zh: f.name for f in kind.fields}
+    out: dict[str, str] = {}
+    for entry in entries:
+        source, sep, target = entry.partition("=")
+        if not sep or not source.strip() or not target.strip():
+            raise MappingError(f"--map {entry!r}: write it as 源列=field, e.g. 楼号=building")
+        target = by_zh.get(target.strip(), target.strip())
+        if target not in names:
+            raise MappingError(
+                f"--map {entry!r}: {kind.name} have no field {target!r}; "
+                f"fields: {', '.join(sorted(names))}"
+            )
+        out[source.strip()] = target
+    return out
+
+
+def recognise(columns: Iterable[object], kind: Kind, mapping: Mapping[str, str] = {}) -> Recognised:
+    """Which field each column is: ``mapping`` first, then the dictionary's headers.
+
+    Parameters
+    ----------
+    columns
+        The file's headers, in order.
+    kind
+        The kind of record the file holds.
+    mapping
+        Header → field name given by the user (``--map``); headers compared normalised.
+    """
+    lookup: dict[str, str] = {}
+    for f in kind.fields:
+        for spelling in (f.name, f.zh, *f.aliases):
+            lookup.setdefault(normalise_header(spelling), f.name)
+    given = {normalise_header(k): v for k, v in mapping.items()}
+    ignored = {normalise_header(h) for h in IGNORED_HEADERS}
+    renames: dict[str, str] = {}
+    unknown: list[str] = []
+    duplicates: list[tuple[str, str]] = []
+    taken: dict[str, str] = {}
+    for column in columns:
+        header = str(column)
+        key = normalise_header(header)
+        field = given.get(key) or lookup.get(key)
+        if field is None:
+            if key and key not in ignored and not header.startswith("Unnamed"):
+                unknown.append(header)
+            continue
+        if field in taken:
+            duplicates.append((header, taken[field]))
+            continue
+        taken[field] = header
+        renames[header] = field
+    return Recognised(renames, unknown, duplicates)
+
+
+def header_score(cells: Iterable[object], kind: Kind) -> int:
+    """How many cells of a row are headers of ``kind`` (to find the header row of a sheet)."""
+    lookup = {normalise_header(s) for f in kind.fields for s in (f.name, f.zh, *f.aliases) if s}
+    return sum(1 for c in cells if c not in (None, "") and normalise_header(c) in lookup)

@@ -1,0 +1,405 @@
+"""Read an office's file as it is: Excel, CSV in any encoding, GeoJSON, GeoPackage, Shapefile.
+
+Every reader returns a :class:`Table`: the records under the file's own headers, each
+with the row number a user sees in the file, so that a problem can be named by sheet,
+row and column.
+
+* **Excel** (``.xlsx``, ``.xlsm``, ``.xls``, ``.ods``) is read with python-calamine (Rust,
+  several times faster than openpyxl).  The header row is found, not assumed: the row
+  among the first :data:`HEADER_SCAN_ROWS` with the most headers of the kind, together
+  with the rows next to it that hold headers too (a group header such as 住址 merged
+  over 地址 / 楼栋 / 单元 / 室), reading merged cells as their top-left value.  Title rows
+  above it (``XX社区人口台账``) and the notes row of ``wangge template`` are passed over,
+  so are empty rows and total rows (合计).
+* **CSV** (``.csv``, ``.txt``) in UTF-8 (with or without BOM), GBK / GB18030 (Excel's
+  export on Chinese Windows) or anything charset-normalizer recognises; the separator is
+  sniffed; the header row is found as for Excel.
+* **GeoJSON**, **GeoPackage**, **Shapefile** through pyogrio (GDAL).  A Shapefile's
+  ``.cpg`` names its encoding; without one the ``.dbf`` is detected like a CSV.  A bare
+  GeoJSON geometry (AMap-derived boundary files: a ``MultiPolygon`` with perhaps a
+  non-standard ``properties`` member) is read as one feature.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import geopandas as gpd
+import pyogrio
+import shapely
+
+from etl.imports.dictionary import Kind
+from etl.imports.headers import header_score, normalise_header
+
+HEADER_SCAN_ROWS = 20
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
+CSV_SUFFIXES = (".csv", ".txt", ".tsv")
+SPATIAL_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb")
+SUFFIXES = EXCEL_SUFFIXES + CSV_SUFFIXES + SPATIAL_SUFFIXES
+#: The first cell of a row that totals the ones above it.
+TOTAL_WORDS = frozenset({"合计", "总计", "小计", "total"})
+#: How the notes row of ``wangge template`` begins each cell.
+NOTE_MARKS = ("必填", "选填")
+GEOMETRY_TYPES = frozenset(
+    {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"}
+)
+
+
+class FileReadError(ValueError):
+    """The file cannot be read: missing, of an unknown format, damaged, or without headers."""
+
+
+@dataclass
+class Table:
+    """The records of one sheet or layer under the file's own headers.
+
+    Attributes
+    ----------
+    frame
+        One row per record; headers as in the file (text); values as read.  A
+        GeoDataFrame for a spatial file.
+    rows
+        The row number of each record in the file, as a user counts (Excel: the row
+        number on the left; CSV: the line; a spatial file: the feature's position).
+    source
+        The file name, for messages.
+    sheet
+        The sheet (Excel) or layer read, when the file has several.
+    notes
+        What the reader found out (encoding, header row), for the summary.
+    """
+
+    frame: pd.DataFrame
+    rows: np.ndarray
+    source: str
+    sheet: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def read_table(
+    source: Path | str | bytes,
+    kind: Kind,
+    *,
+    filename: str | None = None,
+    sheet: str | None = None,
+) -> Table:
+    """Read a file (a path, or its bytes with ``filename`` naming the format).
+
+    Parameters
+    ----------
+    source
+        The file, or its content.
+    kind
+        The kind of record expected: its headers find the header row.
+    filename
+        The file's name when ``source`` is bytes (its suffix decides the format).
+    sheet
+        The sheet of a workbook or layer of a GeoPackage; default the first one that
+        holds headers of ``kind``.
+
+    Raises
+    ------
+    FileReadError
+        Saying what is wrong with the file and how to fix it.
+    """
+    name = filename or (Path(source).name if not isinstance(source, bytes) else "upload")
+    suffix = Path(name).suffix.lower()
+    if not isinstance(source, bytes):
+        path = Path(source)
+        if not path.exists():
+            raise FileReadError(f"{path}: no such file")
+    if suffix not in SUFFIXES:
+        raise FileReadError(
+            f"{name}: unknown format {suffix or '(no suffix)'}; use one of {', '.join(SUFFIXES)}"
+        )
+    if suffix in EXCEL_SUFFIXES:
+        return _read_excel(source, name, kind, sheet)
+    if suffix in CSV_SUFFIXES:
+        data = source if isinstance(source, bytes) else Path(source).read_bytes()
+        return _read_csv(data, name, kind)
+    return read_spatial(source, name, layer=sheet)
+
+
+# ----------------------------------------------------------------------------- Excel
+
+
+def _read_excel(source: Path | str | bytes, name: str, kind: Kind, sheet: str | None) -> Table:
+    from python_calamine import CalamineError, CalamineWorkbook
+
+    try:
+        book = (
+            CalamineWorkbook.from_filelike(io.BytesIO(source))
+            if isinstance(source, bytes)
+            else CalamineWorkbook.from_path(str(source))
+        )
+    except (CalamineError, ValueError, OSError) as exc:
+        raise FileReadError(f"{name}: not a readable workbook ({exc})") from exc
+    names = list(book.sheet_names)
+    if sheet is not None and sheet not in names:
+        raise FileReadError(f"{name}: no sheet named {sheet!r}; it has: {', '.join(names)}")
+    candidates = [sheet] if sheet is not None else names
+    best: tuple[int, str, list[list[object]], list] | None = None
+    for candidate in candidates:
+        ws = book.get_sheet_by_name(candidate)
+        grid = ws.to_python(skip_empty_area=False)
+        merged = ws.merged_cell_ranges or []
+        score = max((header_score(r, kind) for r in grid[:HEADER_SCAN_ROWS]), default=0)
+        if best is None or score > best[0]:
+            best = (score, candidate, grid, merged)
+        if sheet is None and score >= 2:
+            break
+    assert best is not None
+    score, chosen, grid, merged = best
+    where = f"{name}, sheet {chosen!r}"
+    if score == 0:
+        raise FileReadError(_no_header(where, kind))
+    _fill_merged(grid, merged)
+    table = _from_grid(grid, kind, where)
+    table.source, table.sheet = name, chosen
+    if len(names) > 1:
+        table.notes.insert(0, f"read sheet {chosen!r} of {', '.join(repr(n) for n in names)}")
+    return table
+
+
+def _fill_merged(grid: list[list[object]], merged: Sequence) -> None:
+    """Give every cell of a merged range its top-left value (header cells only matter)."""
+    for (r0, c0), (r1, c1) in merged:
+        if r0 >= HEADER_SCAN_ROWS + 3:
+            continue
+        value = grid[r0][c0] if r0 < len(grid) and c0 < len(grid[r0]) else None
+        for r in range(r0, min(r1, len(grid) - 1) + 1):
+            row = grid[r]
+            for c in range(c0, min(c1, len(row) - 1) + 1):
+                if row[c] in (None, ""):
+                    row[c] = value
+
+
+def _no_header(where: str, kind: Kind) -> str:
+    expected = ", ".join(f.zh for f in kind.fields if f.required) or kind.fields[0].zh
+    return (
+        f"{where}: no header row of {kind.name} ({kind.zh}) found in the first "
+        f"{HEADER_SCAN_ROWS} rows; expected headers such as {expected}. Rename the "
+        "columns, or name them with --map 源列=field (see 'wangge template')."
+    )
+
+
+def _header_block(grid: list[list[object]], kind: Kind) -> tuple[int, int]:
+    """First and last row (0-based) of the header: the best row and its header neighbours."""
+    scores = [header_score(r, kind) for r in grid[:HEADER_SCAN_ROWS]]
+    top = int(np.argmax(scores))
+    first = last = top
+    while first > 0 and scores[first - 1] > 0 and last - first < 2:
+        first -= 1
+    while last + 1 < len(scores) and scores[last + 1] > 0 and last - first < 2:
+        last += 1
+    return first, last
+
+
+def _headers(grid: list[list[object]], first: int, last: int, kind: Kind) -> list[str]:
+    """One header per column: the lowest recognised cell of the block, else the lowest one."""
+    width = max(len(r) for r in grid[first : last + 1])
+    out: list[str] = []
+    for c in range(width):
+        cells = [
+            str(grid[r][c]).strip()
+            for r in range(first, last + 1)
+            if c < len(grid[r]) and grid[r][c] not in (None, "")
+        ]
+        known = [x for x in cells if header_score([x], kind)]
+        out.append((known or cells or [f"column {c + 1}"])[-1])
+    # the same header twice (a merged group over unnamed columns): number the repeats
+    seen: dict[str, int] = {}
+    for i, h in enumerate(out):
+        seen[h] = seen.get(h, 0) + 1
+        if seen[h] > 1:
+            out[i] = f"{h} ({seen[h]})"
+    return out
+
+
+def _is_note_row(cells: Sequence[object]) -> bool:
+    filled = [str(c) for c in cells if c not in (None, "")]
+    return bool(filled) and sum(x.startswith(NOTE_MARKS) for x in filled) * 2 >= len(filled)
+
+
+def _is_total_row(cells: Sequence[object]) -> bool:
+    first = next((c for c in cells if c not in (None, "")), None)
+    return first is not None and normalise_header(first) in TOTAL_WORDS
+
+
+def _from_grid(grid: list[list[object]], kind: Kind, where: str) -> Table:
+    first, last = _header_block(grid, kind)
+    headers = _headers(grid, first, last, kind)
+    width = len(headers)
+    records: list[list[object]] = []
+    rows: list[int] = []
+    skipped_notes = 0
+    for r in range(last + 1, len(grid)):
+        cells = list(grid[r][:width]) + [None] * max(0, width - len(grid[r]))
+        if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
+            continue
+        if _is_note_row(cells):
+            skipped_notes += 1
+            continue
+        if _is_total_row(cells):
+            continue
+        records.append([None if c == "" else c for c in cells])
+        rows.append(r + 1)
+    frame = pd.DataFrame(records, columns=headers, dtype=object)
+    notes = [f"header in row {first + 1}" + (f"–{last + 1}" if last > first else "")]
+    if skipped_notes:
+        notes.append("the notes row of the template was skipped")
+    return Table(frame, np.asarray(rows, dtype=np.int64), where, notes=notes)
+
+
+# ----------------------------------------------------------------------------- CSV
+
+
+def detect_encoding(data: bytes) -> str:
+    """The text encoding of ``data``: UTF-8 when it decodes, else charset-normalizer's guess.
+
+    A GBK guess is widened to GB18030 (its superset: rare characters of names decode).
+    """
+    head = data[:2_000_000]
+    try:
+        head.decode("utf-8")
+        return "utf-8-sig"
+    except UnicodeDecodeError as exc:
+        if exc.start > len(head) - 4:  # a character cut at the sample's end
+            return "utf-8-sig"
+    from charset_normalizer import from_bytes
+
+    match = from_bytes(head, cp_isolation=["gb18030", "gbk", "big5", "utf_16", "cp1252"]).best()
+    if match is None:
+        match = from_bytes(head).best()
+    if match is None:
+        return "gb18030"
+    encoding = match.encoding.lower().replace("-", "_")
+    return "gb18030" if encoding in ("gbk", "gb2312", "cp936", "hz") else encoding
+
+
+def _read_csv(data: bytes, name: str, kind: Kind) -> Table:
+    encoding = detect_encoding(data)
+    try:
+        text = data.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise FileReadError(
+            f"{name}: cannot read the text ({exc}); save it as UTF-8 or GBK CSV"
+        ) from exc
+    head_lines = text[:65536].splitlines()[:HEADER_SCAN_ROWS]
+    try:
+        dialect = csv.Sniffer().sniff("\n".join(head_lines[:10]), delimiters=",\t;|")
+        delimiter = dialect.delimiter
+    except csv.Error:
+        delimiter = ","
+    head = list(csv.reader(head_lines, delimiter=delimiter))
+    scores = [header_score(r, kind) for r in head]
+    if not scores or max(scores) == 0:
+        raise FileReadError(_no_header(name, kind))
+    top = int(np.argmax(scores))
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            skiprows=top,
+            header=0,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            skip_blank_lines=False,
+            engine="c",
+        )
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise FileReadError(f"{name}: not a readable CSV ({exc})") from exc
+    frame.columns = [str(c).strip() for c in frame.columns]
+    rows = np.arange(len(frame), dtype=np.int64) + top + 2
+    keep = frame.notna().any(axis=1).to_numpy().copy()
+    if len(frame):
+        first = frame.iloc[:, 0].fillna("").map(normalise_header)
+        keep &= ~first.isin(TOTAL_WORDS).to_numpy()
+        if _is_note_row(list(frame.iloc[0].dropna())):  # the template's notes row
+            keep[0] = False
+    frame = frame[keep].reset_index(drop=True).astype(object)
+    label = {"utf_8": "UTF-8", "utf_8_sig": "UTF-8", "gb18030": "GBK/GB18030"}
+    enc = label.get(encoding.replace("-", "_"), encoding)
+    notes_out = [f"encoding {enc}", f"header in line {top + 1}"]
+    return Table(frame.where(frame.notna(), None), rows[keep], name, notes=notes_out)
+
+
+# ----------------------------------------------------------------------------- spatial
+
+
+def read_spatial(source: Path | str | bytes, name: str, *, layer: str | None = None) -> Table:
+    """Read a GeoJSON, GeoPackage or Shapefile (or a zipped Shapefile) as a Table."""
+    suffix = Path(name).suffix.lower()
+    notes: list[str] = []
+    if suffix in (".geojson", ".json"):
+        data = source if isinstance(source, bytes) else Path(source).read_bytes()
+        bare = _bare_geometry(data)
+        if bare is not None:
+            return Table(bare, np.array([1]), name, notes=["a bare GeoJSON geometry"])
+        source = data
+    kwargs: dict[str, object] = {}
+    if suffix == ".shp" and not isinstance(source, bytes):
+        path = Path(source)
+        cpg = path.with_suffix(".cpg")
+        if not cpg.exists() and path.with_suffix(".dbf").exists():
+            encoding = detect_encoding(path.with_suffix(".dbf").read_bytes())
+            if encoding not in ("utf-8-sig", "ascii"):
+                kwargs["encoding"] = encoding
+                notes.append(f"no .cpg: encoding {encoding} detected")
+        elif cpg.exists():
+            notes.append(f"encoding from .cpg: {cpg.read_text(errors='replace').strip()}")
+    try:
+        if isinstance(source, bytes):
+            if suffix == ".zip":
+                frame = _read_zip(source, layer)
+            else:
+                frame = pyogrio.read_dataframe(io.BytesIO(source), layer=layer, **kwargs)
+        else:
+            frame = pyogrio.read_dataframe(source, layer=layer, **kwargs)
+    except Exception as exc:  # pyogrio raises several DataSource errors
+        raise FileReadError(
+            f"{name}: not a readable GeoJSON, GeoPackage or Shapefile ({exc})"
+        ) from exc
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise FileReadError(f"{name}: the layer has no geometry; export it as a spatial layer")
+    frame.columns = [str(c) if c != frame.geometry.name else c for c in frame.columns]
+    return Table(frame, np.arange(1, len(frame) + 1, dtype=np.int64), name, layer, notes)
+
+
+def _read_zip(data: bytes, layer: str | None) -> gpd.GeoDataFrame:
+    with tempfile.TemporaryDirectory() as tmp:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            archive.extractall(tmp)
+        shapes = sorted(Path(tmp).rglob("*.shp")) or sorted(Path(tmp).rglob("*.gpkg"))
+        if not shapes:
+            raise FileReadError("the zip holds no .shp or .gpkg")
+        return pyogrio.read_dataframe(shapes[0], layer=layer)
+
+
+def _bare_geometry(data: bytes) -> gpd.GeoDataFrame | None:
+    """A GeoJSON file holding a bare geometry, as one feature (its ``properties`` kept)."""
+    head = data[:4096].lstrip()
+    if not head.startswith(b"{") or b'"coordinates"' not in data[:1_000_000]:
+        return None
+    try:
+        obj = json.loads(data)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict) or obj.get("type") not in GEOMETRY_TYPES:
+        return None
+    props = obj.get("properties") if isinstance(obj.get("properties"), dict) else {}
+    geometry = shapely.geometry.shape({"type": obj["type"], "coordinates": obj["coordinates"]})
+    return gpd.GeoDataFrame(
+        {k: [v] for k, v in props.items()}, geometry=[geometry], crs=None
+    ).set_crs(4326)

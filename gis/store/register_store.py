@@ -1,0 +1,390 @@
+"""The SQL of the registers a street office imports and exports: ids, staging, merge, reads.
+
+Contract
+--------
+* An import is matched on the office's own id (``ref``) to the stored records; it is
+  loaded by COPY into a staging table (``CREATE TEMP TABLE … ON COMMIT DROP``, no
+  constraints) and merged into the register by :func:`merge`: new records inserted,
+  records whose data differ updated, the others left alone, and with ``remove`` the
+  records of the scope that are not in the file deleted.  The counts say which.
+* Every function runs on the caller's connection, inside the caller's transaction.
+* Reads for exports return plain frames; who may see which column is decided by the
+  caller (:mod:`grids.access`), never here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, text
+
+import shapely
+
+from gis.settings import Settings
+
+#: Tables whose ids the registers draw (an import without ids) and the column they live in.
+ID_COLUMN = {"building": "id", "household": "id", "resident": "id", "facility": "id"}
+#: A degree of latitude, metres.
+_M_PER_DEGREE = 111_320.0
+
+
+@dataclass(frozen=True)
+class MergeCounts:
+    """What a merge did to one table: rows added, changed, unchanged, removed.
+
+    ``changed_keys`` are the keys of the changed rows (to combine the tables of one
+    record: a resident whose phone changed is a changed resident).
+    """
+
+    added: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    changed_keys: frozenset = frozenset()
+
+
+class UnknownArea(LookupError):
+    """No admin area has the code given."""
+
+
+# ----------------------------------------------------------------------------- ids
+
+
+def ids_by_ref(conn: Connection, table: str, refs: Sequence[str]) -> dict[str, int]:
+    """The id of every stored record of ``table`` whose ``ref`` is among ``refs``."""
+    if not refs:
+        return {}
+    rows = conn.execute(
+        text(f"SELECT ref, id FROM {table} WHERE ref = ANY(:refs)"), {"refs": list(refs)}
+    )
+    return {r[0]: int(r[1]) for r in rows}
+
+
+def new_ids(conn: Connection, table: str, n: int) -> np.ndarray:
+    """``n`` fresh ids of ``table`` from its sequence."""
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
+    rows = conn.execute(
+        text(
+            f"SELECT nextval(pg_get_serial_sequence('{table}', '{ID_COLUMN[table]}')) "
+            "FROM generate_series(1, :n)"
+        ),
+        {"n": n},
+    )
+    return np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
+
+
+def residents_by_id_number(conn: Connection, numbers: Sequence[str]) -> dict[str, int]:
+    """The resident id of every stored ID number among ``numbers``."""
+    if not numbers:
+        return {}
+    rows = conn.execute(
+        text(
+            "SELECT id_number, resident_id FROM resident_identity WHERE id_number = ANY(:numbers)"
+        ),
+        {"numbers": list(numbers)},
+    )
+    return {r[0]: int(r[1]) for r in rows}
+
+
+def building_addresses(conn: Connection) -> pd.DataFrame:
+    """``id`` and ``address`` of every stored building that has an address."""
+    rows = conn.execute(text("SELECT id, address FROM building WHERE address IS NOT NULL"))
+    return pd.DataFrame(rows.fetchall(), columns=["id", "address"])
+
+
+def stored_keys(conn: Connection, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], pd.Index]:
+    """Keys already stored that a layer may refer to (current grids only)."""
+    known: dict[tuple[str, str], pd.Index] = {}
+    for table, column in sorted(pairs):
+        where = " WHERE valid_to IS NULL" if table == "grid" else ""
+        rows = conn.execute(text(f"SELECT {column} FROM {table}{where}"))
+        known[(table, column)] = pd.Index([r[0] for r in rows])
+    return known
+
+
+def area_codes(conn: Connection) -> pd.DataFrame:
+    """``code`` and ``level`` of every stored admin area."""
+    rows = conn.execute(text("SELECT code, level FROM admin_area"))
+    return pd.DataFrame(rows.fetchall(), columns=["code", "level"])
+
+
+# ----------------------------------------------------------------------------- staging, merge
+
+
+def create_stage(conn: Connection, table: str) -> str:
+    """A temporary table with the columns of ``table`` and no constraints, dropped at commit."""
+    stage = f"_import_{table}"
+    conn.execute(text(f"DROP TABLE IF EXISTS {stage}"))
+    conn.execute(
+        text(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT * FROM {table} WITH NO DATA")
+    )
+    return stage
+
+
+def _row(alias: str, columns: Sequence[str]) -> str:
+    return "ROW(" + ", ".join(f"{alias}.{c}" for c in columns) + ")"
+
+
+def merge(
+    conn: Connection,
+    table: str,
+    stage: str,
+    *,
+    key: str,
+    data: Sequence[str],
+    placement: Sequence[str] = (),
+    insert_only: Sequence[str] = (),
+    remove_scope: str | None = None,
+    keep: Sequence[object] = (),
+) -> MergeCounts:
+    """Merge the staged rows into ``table``, matched on ``key``; count what changed.
+
+    Parameters
+    ----------
+    key
+        The column matching a staged row to a stored one (``id``; ``code`` for areas).
+    data
+        Columns compared and updated: a stored row is *changed* when any differs.
+    placement
+        Columns updated with the data but not counted as a change (the grid and H3
+        cell a record lies in follow the grids, not the office's file).
+    insert_only
+        Columns written for new rows only (a shelter's live occupancy).
+    remove_scope
+        With it, the stored rows matching this SQL condition (on alias ``t``) that are
+        not staged are deleted (``--replace``); ``"TRUE"`` for the whole table.
+    keep
+        Keys never removed (records of the file that were refused and left out).
+    """
+    compare_t, compare_s = _row("t", data), _row("s", data)
+    total, added = conn.execute(
+        text(
+            f"SELECT count(*), count(*) FILTER (WHERE t.{key} IS NULL) "
+            f"FROM {stage} s LEFT JOIN {table} t ON t.{key} = s.{key}"
+        )
+    ).one()
+    changed_keys = frozenset(
+        r[0]
+        for r in conn.execute(
+            text(
+                f"SELECT s.{key} FROM {stage} s JOIN {table} t ON t.{key} = s.{key} "
+                f"WHERE {compare_t} IS DISTINCT FROM {compare_s}"
+            )
+        )
+    )
+    updated = [c for c in (*data, *placement) if c != key]
+    if updated:
+        moved = list(placement)
+        differs = f"{compare_t} IS DISTINCT FROM {compare_s}"
+        if moved:
+            differs += f" OR {_row('t', moved)} IS DISTINCT FROM {_row('s', moved)}"
+        conn.execute(
+            text(f"""
+                UPDATE {table} t SET ({", ".join(updated)}) = {_row("s", updated)}
+                FROM {stage} s WHERE t.{key} = s.{key} AND ({differs})""")
+        )
+    columns = list(dict.fromkeys([key, *data, *placement, *insert_only]))
+    if key == "code":  # admin areas: the id is the table's own identity
+        columns = [c for c in columns if c != "id"]
+    conn.execute(
+        text(f"""
+            INSERT INTO {table} ({", ".join(columns)})
+            SELECT {", ".join(f"s.{c}" for c in columns)} FROM {stage} s
+            WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.{key} = s.{key})""")
+    )
+    removed = 0
+    if remove_scope is not None:
+        result = conn.execute(
+            text(f"""
+                DELETE FROM {table} t WHERE ({remove_scope})
+                  AND NOT (t.{key} = ANY(:keep))
+                  AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE s.{key} = t.{key})"""),
+            {"keep": list(keep)},
+        )
+        removed = result.rowcount
+    changed = len(changed_keys)
+    return MergeCounts(
+        int(added), changed, int(total) - int(added) - changed, removed, changed_keys
+    )
+
+
+def unplaced(conn: Connection, table: str, ids: Sequence[int]) -> int:
+    """How many of the records ``ids`` of ``table`` lie in no grid."""
+    return int(
+        conn.execute(
+            text(f"SELECT count(*) FROM {table} WHERE id = ANY(:ids) AND grid_id IS NULL"),
+            {"ids": [int(i) for i in ids]},
+        ).scalar_one()
+    )
+
+
+def count_rows(conn: Connection, table: str, where: str = "TRUE") -> int:
+    """Rows of ``table`` matching ``where``."""
+    return int(conn.execute(text(f"SELECT count(*) FROM {table} WHERE {where}")).scalar_one())
+
+
+# ----------------------------------------------------------------------------- the service area
+
+
+def service_area(conn: Connection, settings: Settings) -> tuple[float, float, float, float]:
+    """Where records may lie: the imported boundaries' box widened by the margin.
+
+    ``settings.service_area_margin_m`` on every side; the configured
+    ``service_area_bounds`` when no boundary has been imported yet.
+    """
+    box = conn.execute(
+        text(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+            "FROM (SELECT ST_Extent(geom) AS e FROM admin_area) x"
+        )
+    ).one()
+    if box[0] is None:
+        return settings.service_area_bounds
+    w, s, e, n = (float(v) for v in box)
+    margin_lat = settings.service_area_margin_m / _M_PER_DEGREE
+    margin_lon = margin_lat / max(np.cos(np.radians((s + n) / 2)), 0.01)
+    return (
+        max(w - margin_lon, -180.0),
+        max(s - margin_lat, -90.0),
+        min(e + margin_lon, 180.0),
+        min(n + margin_lat, 90.0),
+    )
+
+
+def walkable_roads(conn: Connection, bounds: tuple[float, float, float, float]) -> np.ndarray:
+    """The stored road edges within ``bounds`` (W, S, E, N), as shapely lines (EPSG:4326)."""
+    rows = conn.execute(
+        text(
+            "SELECT ST_AsBinary(geom) FROM road_edge "
+            "WHERE geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)"
+        ),
+        dict(zip("wsen", bounds, strict=True)),
+    )
+    return np.asarray(shapely.from_wkb([bytes(r[0]) for r in rows]), dtype=object)
+
+
+def building_footprints(conn: Connection, bounds: tuple[float, float, float, float]) -> np.ndarray:
+    """The stored building footprints within ``bounds`` (W, S, E, N), EPSG:4326."""
+    rows = conn.execute(
+        text(
+            "SELECT ST_AsBinary(geom) FROM building "
+            "WHERE geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)"
+        ),
+        dict(zip("wsen", bounds, strict=True)),
+    )
+    return np.asarray(shapely.from_wkb([bytes(r[0]) for r in rows]), dtype=object)
+
+
+# ----------------------------------------------------------------------------- areas, exports
+
+
+@dataclass(frozen=True)
+class Area:
+    """An admin area and the current grids within it."""
+
+    id: int
+    code: str
+    name: str
+    level: str
+    grid_ids: tuple[int, ...]
+
+
+def area(conn: Connection, code: str) -> Area:
+    """The admin area with ``code`` and every current grid inside it (any depth).
+
+    Raises
+    ------
+    UnknownArea
+        When no area has the code.
+    """
+    row = conn.execute(
+        text("SELECT id, code, name, level FROM admin_area WHERE code = :code"), {"code": code}
+    ).first()
+    if row is None:
+        raise UnknownArea(f"no admin area has the code {code!r}; 'wangge areas import' adds them")
+    grids = conn.execute(
+        text("""
+            WITH RECURSIVE below AS (
+                SELECT id FROM admin_area WHERE id = :id
+                UNION ALL
+                SELECT a.id FROM admin_area a JOIN below b ON a.parent_id = b.id)
+            SELECT g.id FROM grid g JOIN below b ON g.community_id = b.id
+            WHERE g.valid_to IS NULL ORDER BY g.code"""),
+        {"id": row[0]},
+    )
+    return Area(int(row[0]), row[1], row[2], row[3], tuple(int(r[0]) for r in grids))
+
+
+def _frame(conn: Connection, sql: str, params: dict) -> pd.DataFrame:
+    result = conn.execute(text(sql), params)
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+def households_in(conn: Connection, grid_ids: Sequence[int]) -> pd.DataFrame:
+    """The households of the grids: office id, address, building, unit, room, size, grid."""
+    return _frame(
+        conn,
+        """SELECT h.ref, h.address, b.ref AS building_ref, h.unit, h.room, h.size,
+                  g.code AS grid_code, h.id
+           FROM household h JOIN building b ON b.id = h.building_id
+           LEFT JOIN grid g ON g.id = h.grid_id
+           WHERE h.grid_id = ANY(:grids) ORDER BY h.ref NULLS LAST, h.id""",
+        {"grids": list(grid_ids)},
+    )
+
+
+def residents_in(conn: Connection, grid_ids: Sequence[int]) -> pd.DataFrame:
+    """The residents of the grids' households, with their identity and building id."""
+    return _frame(
+        conn,
+        """SELECT r.ref, h.ref AS household_ref, i.name, r.sex, r.birth_year, i.id_number,
+                  i.phone, r.relation, r.living_alone_elderly, r.disabled,
+                  r.mobility_impaired, r.low_income, h.building_id, r.id
+           FROM resident r JOIN household h ON h.id = r.household_id
+           LEFT JOIN resident_identity i ON i.resident_id = r.id
+           WHERE h.grid_id = ANY(:grids) ORDER BY h.ref NULLS LAST, r.id""",
+        {"grids": list(grid_ids)},
+    )
+
+
+def buildings_in(conn: Connection, grid_ids: Sequence[int]) -> pd.DataFrame:
+    """The buildings of the grids, with their footprint as WKB."""
+    return _frame(
+        conn,
+        """SELECT b.ref, b.name, b.address, b.floors, b.use, b.units, g.code AS grid_code,
+                  b.id, ST_AsBinary(b.geom) AS wkb
+           FROM building b LEFT JOIN grid g ON g.id = b.grid_id
+           WHERE b.grid_id = ANY(:grids) ORDER BY b.ref NULLS LAST, b.id""",
+        {"grids": list(grid_ids)},
+    )
+
+
+def facilities_in(conn: Connection, grid_ids: Sequence[int]) -> pd.DataFrame:
+    """The facilities of the grids (shelters with their class), with their point as WKB."""
+    return _frame(
+        conn,
+        """SELECT f.ref, f.name, f.kind, f.address, f.capacity, s.shelter_class,
+                  f.source_tag, g.code AS grid_code, f.id, ST_AsBinary(f.geom) AS wkb
+           FROM facility f LEFT JOIN shelter s ON s.facility_id = f.id
+           LEFT JOIN grid g ON g.id = f.grid_id
+           WHERE f.grid_id = ANY(:grids) ORDER BY f.kind, f.name""",
+        {"grids": list(grid_ids)},
+    )
+
+
+def incidents_in(conn: Connection, grid_ids: Sequence[int]) -> pd.DataFrame:
+    """The incidents of the grids (no reporter's contact), with their point as WKB."""
+    return _frame(
+        conn,
+        """SELECT i.id, i.category_code, c.name AS category, i.source, i.state,
+                  i.reported_at, i.deadline, i.closed_at, i.address, g.code AS grid_code,
+                  ST_AsBinary(i.geom) AS wkb
+           FROM incident i JOIN incident_category c ON c.code = i.category_code
+           LEFT JOIN grid g ON g.id = i.grid_id
+           WHERE i.grid_id = ANY(:grids) AND i.merged_into IS NULL ORDER BY i.reported_at""",
+        {"grids": list(grid_ids)},
+    )
