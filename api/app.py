@@ -25,6 +25,7 @@ from api.pages import worker as worker_pages
 from api.routers import (
     alerts,
     dispatch,
+    exports,
     facilities,
     grids,
     hazards,
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(kpi_routes.router)
     app.include_router(kpi_pages.router)
     app.include_router(open311_routes.router)
+    app.include_router(exports.router)
     # check_dir=False: the app starts before `npm ci` ran, and /health can say so
     app.mount(VENDOR_URL, StaticFiles(directory=VENDOR_DIR, check_dir=False), name="vendor")
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="maps-static")

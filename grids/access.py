@@ -477,3 +477,54 @@ def require_own_position(user: Principal, worker_id: int) -> None:
         f"you are {user.role} ({ROLE_NAMES_ZH[user.role]})"
         + (f", grid worker {user.worker_id}" if user.worker_id is not None else "")
     )
+
+
+# ---------------------------------------------------------------- exports of the registers
+
+
+def require_exporter(user: Principal) -> None:
+    """Raise :class:`Forbidden` unless the user may export registers (workers and staff)."""
+    if user.role == "resident":
+        raise Forbidden(
+            "exports of the registers (台账导出) are for grid workers and community or street "
+            f"staff; you are {user.role} ({ROLE_NAMES_ZH[user.role]})"
+        )
+
+
+def export_grids(user: Principal, area_grid_ids: Collection[int]) -> tuple[int, ...]:
+    """The grids of an area whose registers the user may export; empty: answer not found.
+
+    Staff export an area that lies within theirs (:func:`may_see_area`), whole; a grid
+    worker exports the grids of the area they cover.
+    """
+    require_exporter(user)
+    grids = tuple(sorted(int(g) for g in area_grid_ids))
+    if user.is_staff:
+        return grids if may_see_area(user, grids) else ()
+    return tuple(g for g in grids if user.covers_grid(g))
+
+
+def mask_identities(user: Principal, residents: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+    """Residents' names, ID numbers and phones as the user may read them in an export.
+
+    Roles that see identities in full (:data:`FULL_IDENTITY_ROLES`) get them unmasked
+    (the caller audits that); anyone else gets them masked: an export is not a task, so
+    a grid worker's open tasks unmask nothing here.
+
+    Parameters
+    ----------
+    residents
+        With columns ``name``, ``id_number`` and ``phone`` (others kept as they are).
+
+    Returns
+    -------
+    (frame, masked)
+        The frame to export and whether it was masked.
+    """
+    if user.role in FULL_IDENTITY_ROLES:
+        return residents, False
+    out = residents.copy()
+    for column, mask in (("name", mask_name), ("id_number", mask_id_number), ("phone", mask_phone)):
+        if column in out:
+            out[column] = out[column].map(lambda v, m=mask: m(v) if isinstance(v, str) else None)
+    return out, True

@@ -42,6 +42,7 @@ from gis.coords import COORD_TYPES
 from gis.db.models import ADMIN_LEVELS
 from gis.settings import Settings, get_settings
 from gis.store import register_store as store
+from grids.access import Principal
 
 RegisterKind = Literal["buildings", "households", "residents", "facilities", "shelters"]
 ImportKind = Literal[
@@ -676,7 +677,7 @@ def _zh_choices(values: pd.Series, kind: str, field_name: str) -> pd.Series:
 
 
 def _export_frame(
-    conn: Connection, user, kind: ExportKind, grids: Sequence[int]
+    conn: Connection, user: Principal, kind: ExportKind, grids: Sequence[int]
 ) -> tuple[pd.DataFrame, bool]:
     from grids.access import mask_identities
 
@@ -766,7 +767,7 @@ def _export_frame(
 
 
 def export_registers(
-    engine: Engine, user, kind: ExportKind, area_code: str, fmt: ExportFormat
+    engine: Engine, user: Principal, kind: ExportKind, area_code: str, fmt: ExportFormat
 ) -> ExportFile:
     """The registers of one kind in an area, as a file, masked by the user's role.
 

@@ -1,0 +1,410 @@
+"""The registers through the command line and HTTP, as an office uses them, on a made-up district.
+
+Import what changed and only that, remove with --replace, refuse all or skip the bad
+rows (with a rejects file), match Chinese addresses written a dozen ways and report the
+ones that match no building, fill in the template, export masked by role and audited.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+from sqlalchemy import Engine, text
+
+import geopandas as gpd
+from shapely import box
+
+from api.auth import forget_cached_users, issue_token
+from tests.conftest import empty_database, run_wangge
+from tests.office_files import gbk_csv, id_number, register_workbook, shapefile_gbk
+
+# a community near 三墩, Hangzhou, split west / east
+W, S, E, N = 120.08, 30.31, 120.09, 30.32
+MID = (W + E) / 2
+STREET, COMMUNITY = "330106109", "330106109001"
+COUNTS = "│ {:>5} │ {:>7} │ {:>9} │ {:>7} │ {:>8} │"
+
+
+def ok(result) -> str:
+    assert result.returncode == 0, result.stderr + result.stdout
+    return result.stderr + result.stdout
+
+
+def refused(result) -> str:
+    assert result.returncode != 0, result.stderr + result.stdout
+    return " ".join((result.stderr + result.stdout).split())
+
+
+def counts(*values: int) -> str:
+    return COUNTS.format(*values)
+
+
+def scalar(engine: Engine, sql: str, **params) -> object:
+    with engine.connect() as conn:
+        return conn.execute(text(sql), params).scalar_one()
+
+
+@pytest.fixture(scope="module")
+def place(engine: Engine, database_url: str, tmp_path_factory) -> Path:
+    """Boundaries, buildings (a GBK Shapefile with a .cpg) and grids, through the CLI."""
+    empty_database(engine)
+    forget_cached_users()
+    tmp = tmp_path_factory.mktemp("office")
+    areas = tmp / "areas.geojson"
+    gpd.GeoDataFrame(
+        {
+            "adcode": ["330106", STREET, COMMUNITY],
+            "name": ["西湖区", "三墩镇", "测试社区"],
+            "level": ["区", "镇", "社区"],
+        },
+        geometry=[
+            box(W - 0.02, S - 0.02, E + 0.02, N + 0.02),
+            box(W - 0.01, S - 0.01, E + 0.01, N + 0.01),
+            box(W, S, E, N),
+        ],
+        crs=4326,
+    ).to_file(areas, driver="GeoJSON")
+    ok(run_wangge(database_url, "import", "areas", str(areas)))
+    d = 0.0004
+    footprints = [
+        box(W + 0.001, S + 0.001, W + 0.001 + d, S + 0.001 + d),
+        box(W + 0.002, S + 0.001, W + 0.002 + d, S + 0.001 + d),
+        box(MID + 0.001, S + 0.002, MID + 0.001 + d, S + 0.002 + d),
+        box(MID + 0.002, N - 0.002, MID + 0.002 + d, N - 0.002 + d),
+    ]
+    shapefile_gbk(
+        tmp / "楼栋.shp",
+        {
+            "楼栋编号": ["B01", "B02", "B03", "B04"],
+            "名称": ["1幢", "2幢", "文一西路90号", "锦绣花园3幢"],
+            "地址": ["文一西路88号1幢", "文一西路88号2幢", "文一西路90号", "锦绣花园3栋"],
+            "层数": [6, 6, 3, 18],
+            "用途": ["住宅", "住宅", "商住", "住宅"],
+        },
+        footprints,
+    )
+    ok(run_wangge(database_url, "import", "buildings", str(tmp / "楼栋.shp")))
+    grids = tmp / "grids.geojson"
+    gpd.GeoDataFrame(
+        {"WGBM": [f"{COMMUNITY}001", f"{COMMUNITY}002"], "WGMC": ["西", "东"]},
+        geometry=[box(W, S, MID, N), box(MID, S, E, N)],
+        crs=4326,
+    ).to_file(grids, driver="GeoJSON")
+    ok(run_wangge(database_url, "import", "grids", str(grids)))
+    return tmp
+
+
+HOUSEHOLDS = [
+    ["H01", "杭州市西湖区文一西路８８号", "1幢", 1, 101, "甲", 3, None],
+    ["H02", "文一西路88号2号楼3单元502室", None, None, None, "乙", 2, None],
+    ["H03", "文一西路88号二栋1单元201", None, None, None, "丙", 1, None],
+    ["H04", "文一西路90号301室", None, None, None, "丁", 2, None],
+    ["H05", "锦绣花园3座1单元1201室", None, None, None, "戊", 4, None],
+]
+UNMATCHED = [
+    ["H06", "文一西路88号", None, None, "808", "己", 1, None],
+    ["H07", "文二路5号", None, None, "101", "庚", 1, None],
+]
+
+
+def test_the_buildings_came_from_a_gbk_shapefile(place, engine: Engine) -> None:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT b.ref, b.name, b.address, b.use, g.name FROM building b "
+                "JOIN grid g ON g.id = b.grid_id ORDER BY b.ref"
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("B01", "1幢", "文一西路88号1幢", "residential", "西"),
+        ("B02", "2幢", "文一西路88号2幢", "residential", "西"),
+        ("B03", "文一西路90号", "文一西路90号", "mixed", "东"),
+        ("B04", "锦绣花园3幢", "锦绣花园3栋", "residential", "东"),
+    ]
+
+
+def test_abort_lists_every_problem_and_stores_nothing(place, database_url, engine) -> None:
+    path = register_workbook(place / "户籍台账.xlsx", HOUSEHOLDS + UNMATCHED)
+    out = refused(run_wangge(database_url, "import", "households", str(path)))
+    # sheet, row (as Excel numbers it: title row 1, header rows 2-3), column, value, fix
+    assert (
+        "户籍台账.xlsx, sheet '户籍' row 9, column '地址' ('文一西路88号'): not placed: "
+        "'文一西路88号' has several buildings (栋/幢): the address must name one — "
+        "correct the address" in out
+    )
+    assert (
+        "row 10, column '地址' ('文二路5号'): not placed: no building has the address "
+        "'文二路5号'" in out
+    )
+    assert "nothing was stored" in out
+    assert scalar(engine, "SELECT count(*) FROM household") == 0
+
+
+def test_addresses_written_many_ways_find_their_building(place, database_url, engine) -> None:
+    path = register_workbook(place / "户籍台账.xlsx", HOUSEHOLDS + UNMATCHED)
+    rejects = place / "rejects.csv"
+    out = ok(
+        run_wangge(
+            database_url,
+            "import",
+            "households",
+            str(path),
+            "--on-error",
+            "skip",
+            "--rejects",
+            str(rejects),
+        )
+    )
+    assert counts(5, 0, 0, 0, 2) in out
+    assert f"the refused rows, with a reason column, are in {rejects}" in " ".join(out.split())
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT h.ref, b.ref, h.unit, h.room, g.name FROM household h "
+                "JOIN building b ON b.id = h.building_id JOIN grid g ON g.id = h.grid_id "
+                "ORDER BY h.ref"
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("H01", "B01", 1, "101", "西"),  # full-width digits, the 楼栋 in its own column
+        ("H02", "B02", 3, "502", "西"),  # 2号楼3单元502室
+        ("H03", "B02", 1, "201", "西"),  # 二栋, no 室
+        ("H04", "B03", 1, "301", "东"),  # a house number that is one building
+        ("H05", "B04", 1, "1201", "东"),  # 座 for 幢/栋
+    ]
+    back = pd.read_csv(rejects, encoding="utf-8-sig", dtype=str)
+    assert list(back["户编号"]) == ["H06", "H07"]
+    assert list(back["原行号"]) == ["9", "10"]
+    assert back["原因"].str.contains("not placed").all()
+
+
+def test_the_same_file_again_changes_nothing(place, database_url) -> None:
+    path = register_workbook(place / "户籍台账.xlsx", HOUSEHOLDS)
+    out = ok(run_wangge(database_url, "import", "households", str(path)))
+    assert counts(0, 0, 5, 0, 0) in out, out
+
+
+def test_a_changed_file_changes_exactly_what_changed(place, database_url, engine) -> None:
+    changed = [list(r) for r in HOUSEHOLDS]
+    changed[0][6] = 4  # H01: 3 → 4 people
+    changed[3][1] = "文一西路90号302室"  # H04 moved to room 302
+    changed.append(["H08", "锦绣花园3幢2单元801", None, None, None, "辛", 2, None])
+    path = register_workbook(place / "户籍台账_v2.xlsx", changed)
+    out = ok(run_wangge(database_url, "import", "households", str(path), "--dry-run"))
+    assert counts(1, 2, 3, 0, 0) in out and "dry run: nothing was stored" in out
+    assert scalar(engine, "SELECT size FROM household WHERE ref = 'H01'") == 3
+    out = ok(run_wangge(database_url, "import", "households", str(path)))
+    assert counts(1, 2, 3, 0, 0) in out
+    assert scalar(engine, "SELECT size FROM household WHERE ref = 'H01'") == 4
+    assert scalar(engine, "SELECT room FROM household WHERE ref = 'H04'") == "302"
+    assert scalar(engine, "SELECT count(*) FROM household") == 6
+
+
+def test_residents_from_a_gbk_csv_with_a_bad_id_number(place, database_url, engine) -> None:
+    rows = [
+        [
+            "H01",
+            "张三",
+            id_number("330106", "19500301", 1, True),
+            "13812345678",
+            "户主",
+            "独居老人",
+        ],
+        ["H01", "李梅", id_number("330106", "19520512", 2, False), "13912345678", "配偶", ""],
+        ["H02", "王五", "330106197001011235", "", "户主", "残疾, 低保"],  # check digit wrong
+        ["H09", "赵六", id_number("330106", "19800101", 4, True), "", "户主", ""],  # no such 户
+    ]
+    path = gbk_csv(
+        place / "居民.csv", ["户编号", "姓名", "身份证号", "联系电话", "与户主关系", "标签"], rows
+    )
+    out = refused(run_wangge(database_url, "import", "residents", str(path)))
+    assert (
+        "居民.csv row 4, column '身份证号' ('330106197001011235'): is not a valid ID number" in out
+    )
+    assert "居民.csv row 5, column '户编号' ('H09'): names no stored household" in out
+    assert scalar(engine, "SELECT count(*) FROM resident") == 0
+    out = ok(run_wangge(database_url, "import", "residents", str(path), "--on-error", "skip"))
+    assert counts(2, 0, 0, 0, 2) in out
+    assert (place / "居民.rejects.xlsx").exists()
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT r.sex, r.birth_year, r.living_alone_elderly, i.phone FROM resident r "
+                "JOIN resident_identity i ON i.resident_id = r.id WHERE i.name = '张三'"
+            )
+        ).one()
+    assert tuple(row) == ("M", 1950, True, "13812345678")
+
+
+def test_replace_removes_what_the_file_no_longer_holds(place, database_url, engine) -> None:
+    kept = [list(r) for r in HOUSEHOLDS[:4]]
+    kept[0][6] = 4
+    kept[3][1] = "文一西路90号302室"
+    path = register_workbook(place / "户籍台账_v3.xlsx", kept)
+    out = ok(run_wangge(database_url, "import", "households", str(path), "--replace"))
+    assert counts(0, 0, 4, 2, 0) in out
+    assert sorted(r[0] for r in _all(engine, "SELECT ref FROM household")) == [
+        "H01",
+        "H02",
+        "H03",
+        "H04",
+    ]
+
+
+def _all(engine: Engine, sql: str) -> list:
+    with engine.connect() as conn:
+        return list(conn.execute(text(sql)).all())
+
+
+def test_the_template_is_filled_in_and_imported(place, database_url, engine) -> None:
+    from openpyxl import load_workbook
+
+    path = place / "居民模板.xlsx"
+    ok(run_wangge(database_url, "template", "residents", str(path)))
+    book = load_workbook(path)
+    sheet = book["居民"]
+    headers = [c.value for c in sheet[1]]
+    assert headers[:4] == ["人员编号", "户编号", "姓名", "性别"]
+    notes = [c.value for c in sheet[2]]
+    assert notes[1].startswith("必填 · 编码(文本) · 例: H000123")
+    assert notes[3].startswith("选填 · 选项 · 例: 男 · 可选: 男、女")
+    lists = {dv.formula1 for dv in sheet.data_validations.dataValidation if dv.type == "list"}
+    assert '"男,女"' in lists and '"是,否"' in lists
+    assert "说明" in book.sheetnames
+    # staff fill it in under the notes row, as Excel would
+    values = {
+        "人员编号": "P100",
+        "户编号": "H03",
+        "姓名": "孙八",
+        "性别": "女",
+        "出生日期": "1990-05-06",
+        "与户主关系": "户主",
+        "独居老人": "否",
+    }
+    for column, header in enumerate(headers, start=1):
+        if header in values:
+            sheet.cell(row=3, column=column, value=values[header])
+    book.save(path)
+    out = ok(run_wangge(database_url, "import", "residents", str(path)))
+    assert counts(1, 0, 0, 0, 0) in out and "notes row of the template was skipped" in out
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT sex, birth_year FROM resident WHERE ref = 'P100'")).one()
+    assert tuple(row) == ("F", 1990)
+
+
+@pytest.fixture(scope="module")
+def people(place, engine: Engine) -> dict[str, str]:
+    """A street staff member, the west grid's worker and a resident, with tokens."""
+    with engine.begin() as conn:
+        west = conn.execute(
+            text("SELECT id FROM grid WHERE code = :c AND valid_to IS NULL"),
+            {"c": f"{COMMUNITY}001"},
+        ).scalar_one()
+        conn.execute(text("INSERT INTO grid_worker (id, name) VALUES (901, '网格员甲')"))
+        conn.execute(
+            text(
+                "INSERT INTO grid_assignment (worker_id, grid_id, role) VALUES (901, :g, 'primary')"
+            ),
+            {"g": west},
+        )
+    return {
+        "staff": issue_token(engine, "staff_reg", "street_staff", STREET),
+        "worker": issue_token(engine, "worker_reg", "grid_worker", worker_id=901),
+        "resident": issue_token(engine, "resident_reg", "resident"),
+    }
+
+
+def test_export_masks_by_role_and_is_audited(place, people, database_url, engine) -> None:
+    staff = place / "居民_staff.xlsx"
+    out = ok(
+        run_wangge(
+            database_url,
+            "export",
+            "residents",
+            str(staff),
+            "--area",
+            COMMUNITY,
+            "--as",
+            "staff_reg",
+        )
+    )
+    assert "written to the audit log" in out
+    full = pd.read_excel(staff, dtype=str, engine="openpyxl")
+    assert "张三" in set(full["姓名"]) and "13812345678" in set(full["联系电话"])
+    worker = place / "居民_worker.csv"
+    out = ok(
+        run_wangge(
+            database_url,
+            "export",
+            "residents",
+            str(worker),
+            "--area",
+            COMMUNITY,
+            "--as",
+            "worker_reg",
+        )
+    )
+    masked = pd.read_csv(worker, dtype=str, encoding="utf-8-sig")
+    # only the west grid's households (H01-H03), and no name or phone in full
+    assert set(masked["户编号"]) <= {"H01", "H02", "H03"} and len(masked) == 3
+    assert "张三" not in set(masked["姓名"]) and "张*" in set(masked["姓名"])
+    assert "138****5678" in set(masked["联系电话"])
+    audits = _all(
+        engine,
+        "SELECT username, detail->>'masked' FROM audit_log WHERE action = 'export' ORDER BY id",
+    )
+    assert [tuple(a) for a in audits][-2:] == [("staff_reg", "false"), ("worker_reg", "true")]
+    # the exported households come back in unchanged
+    households = place / "户_export.xlsx"
+    ok(
+        run_wangge(
+            database_url,
+            "export",
+            "households",
+            str(households),
+            "--area",
+            COMMUNITY,
+            "--as",
+            "staff_reg",
+        )
+    )
+    out = ok(run_wangge(database_url, "import", "households", str(households)))
+    assert counts(0, 0, 4, 0, 0) in out
+
+
+def test_export_over_http(place, people, live_server, engine) -> None:
+    url = f"{live_server.url}/api/exports/residents"
+
+    def get(who: str | None, **params) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {people[who]}"} if who else {}
+        return httpx.get(url, params=params, headers=headers, timeout=30)
+
+    r = get("staff", area=COMMUNITY, format="csv")
+    assert r.status_code == 200, r.text
+    assert r.headers["x-wangge-masked"] == "false" and r.headers["x-wangge-audited"] == "true"
+    assert "attachment" in r.headers["content-disposition"]
+    frame = pd.read_csv(io.BytesIO(r.content), dtype=str, encoding="utf-8-sig")
+    assert "张三" in set(frame["姓名"])
+    r = get("worker", area=COMMUNITY, format="xlsx")
+    assert r.status_code == 200 and r.headers["x-wangge-masked"] == "true"
+    assert "张三" not in set(
+        pd.read_excel(io.BytesIO(r.content), dtype=str, engine="openpyxl")["姓名"]
+    )
+    gpkg = httpx.get(
+        f"{live_server.url}/api/exports/buildings",
+        params={"area": COMMUNITY, "format": "gpkg"},
+        headers={"Authorization": f"Bearer {people['staff']}"},
+        timeout=30,
+    )
+    assert gpkg.status_code == 200
+    path = place / "b.gpkg"
+    path.write_bytes(gpkg.content)
+    assert sorted(gpd.read_file(path)["楼栋编号"]) == ["B01", "B02", "B03", "B04"]
+    assert get("resident", area=COMMUNITY).status_code == 403
+    assert get("staff", area="999999999999").status_code == 404
+    assert get(None, area=COMMUNITY).status_code == 401
+    assert get("staff", area=COMMUNITY, format="pdf").status_code == 422
