@@ -138,6 +138,23 @@ class ValidationError(GisError, InvalidInput):
     def __init__(self, problems: Sequence[Problem]):
         self.problems = list(problems)
         errors = [p for p in self.problems if p.severity == "error"]
-        shown = "\n".join(f"  - {p}" for p in errors[:20])
-        more = f"\n  … and {len(errors) - 20} more" if len(errors) > 20 else ""
+        lines = _grouped(errors)
+        shown = "\n".join(f"  - {line}" for line in lines[:20])
+        more = f"\n  … and {len(lines) - 20} more" if len(lines) > 20 else ""
         super().__init__(f"{len(errors)} problem(s) in the input:\n{shown}{more}")
+
+
+def _grouped(errors: Sequence[Problem], after: int = 3) -> list[str]:
+    """One line per problem, but one line with a count for more than ``after`` alike ones."""
+    groups: dict[tuple[str, str, str, str], list[Problem]] = {}
+    for p in errors:
+        groups.setdefault((p.layer, p.field, p.message, p.fix), []).append(p)
+    lines: list[str] = []
+    for (layer, field, message, fix), group in groups.items():
+        if len(group) <= after:
+            lines += [str(p) for p in group]
+            continue
+        rows = [str(p.row) for p in group if p.row is not None][:5]
+        shown = ", ".join(rows) + (" …" if len(group) > len(rows) else "")
+        lines.append(f"{layer}, {len(group):,} rows ({shown}), field '{field}': {message} — {fix}")
+    return lines

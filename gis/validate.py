@@ -202,7 +202,9 @@ def check_geometries(
     report(
         rest & ~inside,
         message=f"outside the service area (W {w}, S {s}, E {e}, N {n})",
-        fix="check the coordinates, or widen WANGGE_SERVICE_AREA_BOUNDS",
+        fix="check the coordinates and their system (--coord-type); the area is the "
+        "imported boundaries and WANGGE_SERVICE_AREA_MARGIN_M around them (before any: "
+        "WANGGE_SERVICE_AREA_BOUNDS)",
     )
 
     invalid = rest & inside & ~shapely.is_valid(geoms)

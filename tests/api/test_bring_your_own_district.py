@@ -265,3 +265,35 @@ def test_importing_the_same_files_again_changes_nothing(
         "(SELECT count(*) FROM grid)",
     )
     assert after == before
+
+
+def test_coordinates_declared_wgs84_that_are_gcj02_are_found(
+    district, engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    # twelve clinics copied from AMap into a CSV that does not say so: GCJ-02
+    with engine.connect() as conn:
+        points = conn.execute(
+            text(
+                "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) AS p FROM building "
+                "ORDER BY ST_Area(geom) DESC LIMIT 12) x"
+            )
+        ).all()
+    path = amap_csv(
+        tmp_path / "诊所.csv",
+        ["名称", "类型", "地址"],
+        [[f"诊所{i}", "诊所", ""] for i in range(len(points))],
+        [tuple(p) for p in points],
+    )
+    before = counts(engine, "SELECT count(*) FROM facility")
+    result = run_wangge(database_url, "import", "facilities", str(path))
+    assert result.returncode != 0
+    message = " ".join((result.stderr + result.stdout).split())
+    assert "the 12 设施 look copied from AMap/Tencent (GCJ-02), not WGS84" in message
+    assert "Import again with --coord-type gcj02" in message
+    assert counts(engine, "SELECT count(*) FROM facility") == before
+    out = ok(
+        run_wangge(
+            database_url, "import", "facilities", str(path), "--coord-type", "gcj02", "--dry-run"
+        )
+    )
+    assert "│    12 │       0 │         0 │       0 │        0 │" in out

@@ -110,15 +110,53 @@ UNMATCHED = [
     ["H07", "文二路5号", None, None, "101", "庚", 1, None],
 ]
 
+RESIDENTS_HEADER = ["户编号", "姓名", "身份证号", "联系电话", "与户主关系", "标签"]
+GOOD_RESIDENTS = [
+    ["H01", "张三", id_number("330106", "19500301", 1, True), "13812345678", "户主", "独居老人"],
+    ["H01", "李梅", id_number("330106", "19520512", 2, False), "13912345678", "配偶", ""],
+    ["H04", "周九", id_number("330106", "19900101", 9, True), "13600000000", "户主", ""],
+]
+
+
+def _all(engine: Engine, sql: str) -> list:
+    with engine.connect() as conn:
+        return list(conn.execute(text(sql)).all())
+
+
+@pytest.fixture()
+def no_registers(place: Path, engine: Engine) -> Path:
+    """The place without households or residents: each test starts from its own state."""
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM household"))
+    return place
+
+
+def _import(engine: Engine, kind: str, path: Path) -> None:
+    from api.services.registry_io import ImportOptions, import_file
+
+    import_file(engine, kind, path, ImportOptions())  # type: ignore[arg-type]
+
+
+@pytest.fixture()
+def households(no_registers: Path, engine: Engine) -> Path:
+    """Households H01-H05, imported."""
+    _import(engine, "households", register_workbook(no_registers / "hh.xlsx", HOUSEHOLDS))
+    return no_registers
+
+
+@pytest.fixture()
+def registers(households: Path, engine: Engine) -> Path:
+    """Households H01-H05 and three residents, imported."""
+    _import(engine, "residents", gbk_csv(households / "rs.csv", RESIDENTS_HEADER, GOOD_RESIDENTS))
+    return households
+
 
 def test_the_buildings_came_from_a_gbk_shapefile(place, engine: Engine) -> None:
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT b.ref, b.name, b.address, b.use, g.name FROM building b "
-                "JOIN grid g ON g.id = b.grid_id ORDER BY b.ref"
-            )
-        ).all()
+    rows = _all(
+        engine,
+        "SELECT b.ref, b.name, b.address, b.use, g.name FROM building b "
+        "JOIN grid g ON g.id = b.grid_id ORDER BY b.ref",
+    )
     assert [tuple(r) for r in rows] == [
         ("B01", "1幢", "文一西路88号1幢", "residential", "西"),
         ("B02", "2幢", "文一西路88号2幢", "residential", "西"),
@@ -127,8 +165,8 @@ def test_the_buildings_came_from_a_gbk_shapefile(place, engine: Engine) -> None:
     ]
 
 
-def test_abort_lists_every_problem_and_stores_nothing(place, database_url, engine) -> None:
-    path = register_workbook(place / "户籍台账.xlsx", HOUSEHOLDS + UNMATCHED)
+def test_abort_lists_every_problem_and_stores_nothing(no_registers, database_url, engine) -> None:
+    path = register_workbook(no_registers / "户籍台账.xlsx", HOUSEHOLDS + UNMATCHED)
     out = refused(run_wangge(database_url, "import", "households", str(path)))
     # sheet, row (as Excel numbers it: title row 1, header rows 2-3), column, value, fix
     assert (
@@ -144,9 +182,11 @@ def test_abort_lists_every_problem_and_stores_nothing(place, database_url, engin
     assert scalar(engine, "SELECT count(*) FROM household") == 0
 
 
-def test_addresses_written_many_ways_find_their_building(place, database_url, engine) -> None:
-    path = register_workbook(place / "户籍台账.xlsx", HOUSEHOLDS + UNMATCHED)
-    rejects = place / "rejects.csv"
+def test_addresses_written_many_ways_find_their_building(
+    no_registers, database_url, engine
+) -> None:
+    path = register_workbook(no_registers / "户籍台账.xlsx", HOUSEHOLDS + UNMATCHED)
+    rejects = no_registers / "rejects.csv"
     out = ok(
         run_wangge(
             database_url,
@@ -161,14 +201,12 @@ def test_addresses_written_many_ways_find_their_building(place, database_url, en
     )
     assert counts(5, 0, 0, 0, 2) in out
     assert f"the refused rows, with a reason column, are in {rejects}" in " ".join(out.split())
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT h.ref, b.ref, h.unit, h.room, g.name FROM household h "
-                "JOIN building b ON b.id = h.building_id JOIN grid g ON g.id = h.grid_id "
-                "ORDER BY h.ref"
-            )
-        ).all()
+    rows = _all(
+        engine,
+        "SELECT h.ref, b.ref, h.unit, h.room, g.name FROM household h "
+        "JOIN building b ON b.id = h.building_id JOIN grid g ON g.id = h.grid_id "
+        "ORDER BY h.ref",
+    )
     assert [tuple(r) for r in rows] == [
         ("H01", "B01", 1, "101", "西"),  # full-width digits, the 楼栋 in its own column
         ("H02", "B02", 3, "502", "西"),  # 2号楼3单元502室
@@ -182,18 +220,20 @@ def test_addresses_written_many_ways_find_their_building(place, database_url, en
     assert back["原因"].str.contains("not placed").all()
 
 
-def test_the_same_file_again_changes_nothing(place, database_url) -> None:
-    path = register_workbook(place / "户籍台账.xlsx", HOUSEHOLDS)
+def test_a_register_imported_again_changes_exactly_what_changed(
+    no_registers, database_url, engine
+) -> None:
+    path = register_workbook(no_registers / "户籍台账.xlsx", HOUSEHOLDS)
+    assert counts(5, 0, 0, 0, 0) in ok(run_wangge(database_url, "import", "households", str(path)))
+    # the same file again: nothing changes
     out = ok(run_wangge(database_url, "import", "households", str(path)))
     assert counts(0, 0, 5, 0, 0) in out, out
-
-
-def test_a_changed_file_changes_exactly_what_changed(place, database_url, engine) -> None:
+    # a changed file: exactly what changed (a dry run first)
     changed = [list(r) for r in HOUSEHOLDS]
     changed[0][6] = 4  # H01: 3 → 4 people
     changed[3][1] = "文一西路90号302室"  # H04 moved to room 302
     changed.append(["H08", "锦绣花园3幢2单元801", None, None, None, "辛", 2, None])
-    path = register_workbook(place / "户籍台账_v2.xlsx", changed)
+    path = register_workbook(no_registers / "户籍台账_v2.xlsx", changed)
     out = ok(run_wangge(database_url, "import", "households", str(path), "--dry-run"))
     assert counts(1, 2, 3, 0, 0) in out and "dry run: nothing was stored" in out
     assert scalar(engine, "SELECT size FROM household WHERE ref = 'H01'") == 3
@@ -202,25 +242,21 @@ def test_a_changed_file_changes_exactly_what_changed(place, database_url, engine
     assert scalar(engine, "SELECT size FROM household WHERE ref = 'H01'") == 4
     assert scalar(engine, "SELECT room FROM household WHERE ref = 'H04'") == "302"
     assert scalar(engine, "SELECT count(*) FROM household") == 6
+    # --replace: what the file no longer holds goes
+    path = register_workbook(no_registers / "户籍台账_v3.xlsx", changed[:4])
+    out = ok(run_wangge(database_url, "import", "households", str(path), "--replace"))
+    assert counts(0, 0, 4, 2, 0) in out
+    refs = [r[0] for r in _all(engine, "SELECT ref FROM household ORDER BY ref")]
+    assert refs == ["H01", "H02", "H03", "H04"]
 
 
-def test_residents_from_a_gbk_csv_with_a_bad_id_number(place, database_url, engine) -> None:
+def test_residents_from_a_gbk_csv_with_a_bad_id_number(households, database_url, engine) -> None:
     rows = [
-        [
-            "H01",
-            "张三",
-            id_number("330106", "19500301", 1, True),
-            "13812345678",
-            "户主",
-            "独居老人",
-        ],
-        ["H01", "李梅", id_number("330106", "19520512", 2, False), "13912345678", "配偶", ""],
+        *GOOD_RESIDENTS[:2],
         ["H02", "王五", "330106197001011235", "", "户主", "残疾, 低保"],  # check digit wrong
         ["H09", "赵六", id_number("330106", "19800101", 4, True), "", "户主", ""],  # no such 户
     ]
-    path = gbk_csv(
-        place / "居民.csv", ["户编号", "姓名", "身份证号", "联系电话", "与户主关系", "标签"], rows
-    )
+    path = gbk_csv(households / "居民.csv", RESIDENTS_HEADER, rows)
     out = refused(run_wangge(database_url, "import", "residents", str(path)))
     assert (
         "居民.csv row 4, column '身份证号' ('330106197001011235'): is not a valid ID number" in out
@@ -229,41 +265,19 @@ def test_residents_from_a_gbk_csv_with_a_bad_id_number(place, database_url, engi
     assert scalar(engine, "SELECT count(*) FROM resident") == 0
     out = ok(run_wangge(database_url, "import", "residents", str(path), "--on-error", "skip"))
     assert counts(2, 0, 0, 0, 2) in out
-    assert (place / "居民.rejects.xlsx").exists()
-    with engine.connect() as conn:
-        row = conn.execute(
-            text(
-                "SELECT r.sex, r.birth_year, r.living_alone_elderly, i.phone FROM resident r "
-                "JOIN resident_identity i ON i.resident_id = r.id WHERE i.name = '张三'"
-            )
-        ).one()
+    assert (households / "居民.rejects.xlsx").exists()
+    [row] = _all(
+        engine,
+        "SELECT r.sex, r.birth_year, r.living_alone_elderly, i.phone FROM resident r "
+        "JOIN resident_identity i ON i.resident_id = r.id WHERE i.name = '张三'",
+    )
     assert tuple(row) == ("M", 1950, True, "13812345678")
 
 
-def test_replace_removes_what_the_file_no_longer_holds(place, database_url, engine) -> None:
-    kept = [list(r) for r in HOUSEHOLDS[:4]]
-    kept[0][6] = 4
-    kept[3][1] = "文一西路90号302室"
-    path = register_workbook(place / "户籍台账_v3.xlsx", kept)
-    out = ok(run_wangge(database_url, "import", "households", str(path), "--replace"))
-    assert counts(0, 0, 4, 2, 0) in out
-    assert sorted(r[0] for r in _all(engine, "SELECT ref FROM household")) == [
-        "H01",
-        "H02",
-        "H03",
-        "H04",
-    ]
-
-
-def _all(engine: Engine, sql: str) -> list:
-    with engine.connect() as conn:
-        return list(conn.execute(text(sql)).all())
-
-
-def test_the_template_is_filled_in_and_imported(place, database_url, engine) -> None:
+def test_the_template_is_filled_in_and_imported(households, database_url, engine) -> None:
     from openpyxl import load_workbook
 
-    path = place / "居民模板.xlsx"
+    path = households / "居民模板.xlsx"
     ok(run_wangge(database_url, "template", "residents", str(path)))
     book = load_workbook(path)
     sheet = book["居民"]
@@ -291,8 +305,7 @@ def test_the_template_is_filled_in_and_imported(place, database_url, engine) -> 
     book.save(path)
     out = ok(run_wangge(database_url, "import", "residents", str(path)))
     assert counts(1, 0, 0, 0, 0) in out and "notes row of the template was skipped" in out
-    with engine.connect() as conn:
-        row = conn.execute(text("SELECT sex, birth_year FROM resident WHERE ref = 'P100'")).one()
+    [row] = _all(engine, "SELECT sex, birth_year FROM resident WHERE ref = 'P100'")
     assert tuple(row) == ("F", 1990)
 
 
@@ -318,65 +331,43 @@ def people(place, engine: Engine) -> dict[str, str]:
     }
 
 
-def test_export_masks_by_role_and_is_audited(place, people, database_url, engine) -> None:
-    staff = place / "居民_staff.xlsx"
-    out = ok(
-        run_wangge(
-            database_url,
-            "export",
-            "residents",
-            str(staff),
-            "--area",
-            COMMUNITY,
-            "--as",
-            "staff_reg",
-        )
-    )
+def test_export_masks_by_role_and_is_audited(registers, people, database_url, engine) -> None:
+    staff = registers / "居民_staff.xlsx"
+    args = ("export", "residents")
+    out = ok(run_wangge(database_url, *args, str(staff), "--area", COMMUNITY, "--as", "staff_reg"))
     assert "written to the audit log" in out
     full = pd.read_excel(staff, dtype=str, engine="openpyxl")
-    assert "张三" in set(full["姓名"]) and "13812345678" in set(full["联系电话"])
-    worker = place / "居民_worker.csv"
-    out = ok(
-        run_wangge(
-            database_url,
-            "export",
-            "residents",
-            str(worker),
-            "--area",
-            COMMUNITY,
-            "--as",
-            "worker_reg",
-        )
-    )
+    assert set(full["姓名"]) == {"张三", "李梅", "周九"} and "13812345678" in set(full["联系电话"])
+    worker = registers / "居民_worker.csv"
+    ok(run_wangge(database_url, *args, str(worker), "--area", COMMUNITY, "--as", "worker_reg"))
     masked = pd.read_csv(worker, dtype=str, encoding="utf-8-sig")
-    # only the west grid's households (H01-H03), and no name or phone in full
-    assert set(masked["户编号"]) <= {"H01", "H02", "H03"} and len(masked) == 3
-    assert "张三" not in set(masked["姓名"]) and "张*" in set(masked["姓名"])
-    assert "138****5678" in set(masked["联系电话"])
+    # only the west grid's households (H01 of the three), no name or phone in full
+    assert set(masked["户编号"]) == {"H01"}
+    assert set(masked["姓名"]) == {"张*", "李*"} and "138****5678" in set(masked["联系电话"])
     audits = _all(
         engine,
         "SELECT username, detail->>'masked' FROM audit_log WHERE action = 'export' ORDER BY id",
     )
     assert [tuple(a) for a in audits][-2:] == [("staff_reg", "false"), ("worker_reg", "true")]
-    # the exported households come back in unchanged
-    households = place / "户_export.xlsx"
+    # exported households come back in unchanged
+    exported = registers / "户_export.xlsx"
     ok(
         run_wangge(
             database_url,
             "export",
             "households",
-            str(households),
+            str(exported),
             "--area",
             COMMUNITY,
             "--as",
             "staff_reg",
         )
     )
-    out = ok(run_wangge(database_url, "import", "households", str(households)))
-    assert counts(0, 0, 4, 0, 0) in out
+    out = ok(run_wangge(database_url, "import", "households", str(exported)))
+    assert counts(0, 0, 5, 0, 0) in out
 
 
-def test_export_over_http(place, people, live_server, engine) -> None:
+def test_export_over_http(registers, people, live_server) -> None:
     url = f"{live_server.url}/api/exports/residents"
 
     def get(who: str | None, **params) -> httpx.Response:
@@ -391,9 +382,8 @@ def test_export_over_http(place, people, live_server, engine) -> None:
     assert "张三" in set(frame["姓名"])
     r = get("worker", area=COMMUNITY, format="xlsx")
     assert r.status_code == 200 and r.headers["x-wangge-masked"] == "true"
-    assert "张三" not in set(
-        pd.read_excel(io.BytesIO(r.content), dtype=str, engine="openpyxl")["姓名"]
-    )
+    names = set(pd.read_excel(io.BytesIO(r.content), dtype=str, engine="openpyxl")["姓名"])
+    assert "张三" not in names and "张*" in names
     gpkg = httpx.get(
         f"{live_server.url}/api/exports/buildings",
         params={"area": COMMUNITY, "format": "gpkg"},
@@ -401,10 +391,24 @@ def test_export_over_http(place, people, live_server, engine) -> None:
         timeout=30,
     )
     assert gpkg.status_code == 200
-    path = place / "b.gpkg"
+    path = registers / "b.gpkg"
     path.write_bytes(gpkg.content)
     assert sorted(gpd.read_file(path)["楼栋编号"]) == ["B01", "B02", "B03", "B04"]
     assert get("resident", area=COMMUNITY).status_code == 403
     assert get("staff", area="999999999999").status_code == 404
     assert get(None, area=COMMUNITY).status_code == 401
     assert get("staff", area=COMMUNITY, format="pdf").status_code == 422
+
+
+def test_records_far_outside_the_boundaries_are_one_line(place, database_url, engine) -> None:
+    path = place / "设施.csv"
+    path.write_text(
+        "名称,类型,经度,纬度\n"
+        + "".join(f"北京诊所{i},诊所,116.40{i},39.90{i}\n" for i in range(6))
+        + "三墩诊所,诊所,120.085,30.315\n",
+        encoding="utf-8",
+    )
+    out = refused(run_wangge(database_url, "import", "facilities", str(path)))
+    assert "设施.csv, 6 rows (2, 3, 4, 5, 6 …), column '经度/纬度': outside the service area" in out
+    assert out.count("outside the service area") == 1
+    assert scalar(engine, "SELECT count(*) FROM facility") == 0
