@@ -221,20 +221,31 @@ def _service_area(engine: Engine, settings: Settings) -> tuple[float, float, flo
 
 
 def _same_as_stored(engine: Engine, community: str, grids: gpd.GeoDataFrame) -> bool:
-    """Whether a community's grids in the file are exactly its current grids (by code)."""
-    if "code" not in grids or grids["code"].isna().any():
-        return False
+    """Whether a community's grids in the file are exactly its current grids.
+
+    Matched by code when the file gives codes, else by geometry; given names and kinds
+    must be the stored ones too.
+    """
     stored = grid_store.current_grids(engine, community)
-    if len(stored) != len(grids) or set(stored["code"]) != set(grids["code"]):
+    if len(stored) != len(grids):
         return False
-    mine = grids.set_index("code").loc[list(stored["code"])]
+    if "code" in grids and grids["code"].notna().all():
+        if set(stored["code"]) != set(grids["code"]):
+            return False
+        order = grids.set_index("code").loc[list(stored["code"])].reset_index()
+    else:
+        theirs = stored.geometry.to_numpy()
+        found = [np.flatnonzero(shapely.equals(theirs, g)) for g in grids.geometry.to_numpy()]
+        if any(len(f) != 1 for f in found) or len({int(f[0]) for f in found}) != len(found):
+            return False
+        order = grids.iloc[np.argsort([int(f[0]) for f in found])].reset_index(drop=True)
     for column in ("name", "kind"):
-        if column in mine:
-            given = mine[column].to_numpy(dtype=object)
+        if column in order:
+            given = order[column].to_numpy(dtype=object)
             same = pd.isna(given) | (given == stored[column].to_numpy(dtype=object))
             if not same.all():
                 return False
-    return bool(shapely.equals(mine.geometry.to_numpy(), stored.geometry.to_numpy()).all())
+    return bool(shapely.equals(order.geometry.to_numpy(), stored.geometry.to_numpy()).all())
 
 
 def _gcj02_hint(

@@ -150,9 +150,9 @@ def match_buildings(addresses: Sequence[Address], keys: Sequence[str]) -> Match:
         if not a.building_key:
             reasons[pos] = "the address is empty"
             continue
-        hits = by_key.get(a.building_key, [])
+        hits, named = by_key.get(a.building_key, []), a.building_key
         if not hits and a.house_key and a.house_key not in houses_with_parts:
-            hits = by_house.get(a.house_key, [])
+            hits, named = by_house.get(a.house_key, []), a.house_key
         if len(hits) == 1:
             out[pos] = hits[0]
         elif not hits and a.building_key in houses_with_parts:
@@ -162,7 +162,7 @@ def match_buildings(addresses: Sequence[Address], keys: Sequence[str]) -> Match:
         elif not hits:
             reasons[pos] = f"no building has the address {a.building_key!r}"
         else:
-            reasons[pos] = f"{len(hits)} buildings have the address {a.building_key!r}"
+            reasons[pos] = f"{len(hits)} buildings have the address {named!r}"
     return Match(out, reasons)
 
 

@@ -653,3 +653,7 @@ def markdown() -> str:
             )
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+if __name__ == "__main__":  # python -m etl.imports.dictionary > the README's tables
+    print(markdown(), end="")

@@ -91,6 +91,7 @@ def district(engine: Engine, database_url: str, tmp_path_factory) -> dict[str, P
         geometry=[box(W, S, MID, N), box(MID, S, E, N)],
         crs=4326,
     ).to_file(grids, driver="GeoJSON")
+    files["grids"] = grids
     ok(run_wangge(database_url, "import", "grids", str(grids)))
     # 5. households: a workbook with a title row and merged headers, placed by address
     files["households"] = register_workbook(
@@ -257,6 +258,8 @@ def test_importing_the_same_files_again_changes_nothing(
     out = ok(
         run_wangge(database_url, "import", "areas", str(district["areas"]), "--coord-type", "gcj02")
     )
+    assert "│     0 │       0 │         2 │       0 │        0 │" in out, out
+    out = ok(run_wangge(database_url, "import", "grids", str(district["grids"])))
     assert "│     0 │       0 │         2 │       0 │        0 │" in out, out
     after = counts(
         engine,

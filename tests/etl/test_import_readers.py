@@ -1,0 +1,234 @@
+"""The readers and the recognisers of the importers, on files as offices make them (no database)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import geopandas as gpd
+import shapely
+from shapely import box
+
+from etl.imports.addresses import match_buildings, parse_address
+from etl.imports.areas import area_layer, level_of
+from etl.imports.dictionary import AREAS, HOUSEHOLDS, KINDS, RESIDENTS, markdown
+from etl.imports.headers import MappingError, normalise_header, parse_mapping, recognise
+from etl.imports.problems import ImportRejected
+from etl.imports.readers import FileReadError, read_table
+from etl.imports.registers import map_columns
+from etl.imports.values import birth_years, choices, id_numbers, tags
+from gis.coords import to_wgs84
+from tests.conftest import REPO, SHARED_DATA
+from tests.office_files import gbk_csv, id_number, register_workbook, shapefile_gbk
+
+
+def test_headers_are_recognised_in_chinese_pinyin_and_english() -> None:
+    found = recognise(
+        [
+            " 户 编号（必填）*",
+            "HBH2",
+            "ZZ",
+            "单元号",
+            "房号",
+            "家庭人口(人)",
+            "Size",
+            "党员",
+            "序号",
+        ],
+        HOUSEHOLDS,
+    )
+    assert found.renames == {
+        " 户 编号（必填）*": "ref",
+        "ZZ": "address",
+        "单元号": "unit",
+        "房号": "room",
+        "家庭人口(人)": "size",
+    }
+    assert found.duplicates == [("Size", "家庭人口(人)")]
+    assert found.unknown == ["HBH2", "党员"]  # 序号 is passed over without a word
+    assert normalise_header("ＳＦＺＨ") == "sfzh"
+    assert recognise(["SFZH", "XM", "xb"], RESIDENTS).renames == {
+        "SFZH": "id_number",
+        "XM": "name",
+        "xb": "sex",
+    }
+
+
+def test_map_names_any_other_header_and_refuses_unknown_fields() -> None:
+    mapping = parse_mapping(["楼号=building", "人口=人数"], HOUSEHOLDS)
+    assert mapping == {"楼号": "building", "人口": "size"}
+    assert recognise(["楼号", "人口"], HOUSEHOLDS, mapping).renames == mapping
+    with pytest.raises(MappingError, match="households have no field 'floor'"):
+        parse_mapping(["楼层=floor"], HOUSEHOLDS)
+    with pytest.raises(MappingError, match="源列=field"):
+        parse_mapping(["楼号"], HOUSEHOLDS)
+
+
+def test_a_workbook_with_a_title_row_and_merged_headers(tmp_path: Path) -> None:
+    path = register_workbook(
+        tmp_path / "台账.xlsx",
+        [
+            ["H1", "中山路1号", "2幢", 1, 101, "张三", 3, None],
+            ["H2", "中山路1号", "2幢", 1, 102, "李四", 2, "空"],
+        ],
+    )
+    table = read_table(path, HOUSEHOLDS)
+    assert list(table.frame.columns) == [
+        "户编号",
+        "地址",
+        "楼栋",
+        "单元",
+        "室",
+        "户主",
+        "人数",
+        "备注",
+    ]
+    assert list(table.rows) == [4, 5]  # Excel's row numbers: title 1, headers 2-3; total left out
+    assert table.sheet == "户籍" and table.frame.iloc[1]["户编号"] == "H2"
+    assert "header in row 2–3" in table.notes
+
+
+def test_a_gbk_csv_is_read_and_said_so(tmp_path: Path) -> None:
+    path = gbk_csv(tmp_path / "居民.csv", ["户编号", "姓名", "性别"], [["H1", "张三丰", "男"]] * 3)
+    table = read_table(path, RESIDENTS)
+    assert table.frame.iloc[0].to_dict() == {"户编号": "H1", "姓名": "张三丰", "性别": "男"}
+    assert "encoding GBK/GB18030" in table.notes and list(table.rows) == [2, 3, 4]
+    with pytest.raises(FileReadError, match="no header row of residents"):
+        read_table(gbk_csv(tmp_path / "x.csv", ["a", "b"], [["1", "2"]]), RESIDENTS)
+
+
+def test_a_shapefile_with_a_cpg_keeps_its_chinese(tmp_path: Path) -> None:
+    path = shapefile_gbk(
+        tmp_path / "楼栋.shp",
+        {"楼栋编号": ["B1"], "地址": ["文一西路88号1幢"]},
+        [box(120.08, 30.31, 120.081, 30.311)],
+    )
+    table = read_table(path, KINDS["buildings"])
+    assert table.frame.iloc[0]["地址"] == "文一西路88号1幢"
+    assert any("GBK" in n.upper() for n in table.notes)
+    path.with_suffix(".cpg").unlink()  # without it, the .dbf is detected
+    assert read_table(path, KINDS["buildings"]).frame.iloc[0]["地址"] == "文一西路88号1幢"
+
+
+def test_a_bare_amap_geometry_gets_its_code_from_the_file_name(tmp_path: Path) -> None:
+    path = tmp_path / "320102.geojson"
+    path.write_text(json.dumps(shapely.geometry.mapping(box(118.7, 32.0, 118.8, 32.1))))
+    source = map_columns(read_table(path, AREAS), AREAS)
+    layer, notes = area_layer(source, path.name, pd.DataFrame(columns=["code", "level"]), "wgs84")
+    assert layer.iloc[0][["code", "name", "level"]].tolist() == ["320102", "320102", "district"]
+    assert "code 320102 from the file name" in notes
+    # two areas and no code: refused, saying how to fix it
+    two = tmp_path / "areas.geojson"
+    gpd.GeoDataFrame(geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)], crs=4326).to_file(two)
+    source = map_columns(read_table(two, AREAS), AREAS)
+    with pytest.raises(ImportRejected, match="one area per file named by its code"):
+        area_layer(source, two.name, pd.DataFrame(columns=["code", "level"]), "wgs84")
+
+
+@pytest.mark.skipif(
+    not (SHARED_DATA / "china-districts-gcj02" / "330106.geojson").exists(),
+    reason="../shared/data (AMap district files) is absent",
+)
+def test_the_real_amap_district_file_reads_as_one_area() -> None:
+    path = SHARED_DATA / "china-districts-gcj02" / "330106.geojson"
+    source = map_columns(read_table(path, AREAS), AREAS)
+    layer, _ = area_layer(source, path.name, pd.DataFrame(columns=["code", "level"]), "gcj02")
+    assert layer.iloc[0]["code"] == "330106" and layer.iloc[0]["level"] == "district"
+    assert layer.geometry.iloc[0].geom_type == "MultiPolygon"
+
+
+def test_levels_and_parents_from_chinese_names_and_codes(tmp_path: Path) -> None:
+    path = tmp_path / "amap.geojson"
+    gpd.GeoDataFrame(
+        {
+            "adcode": ["320102002", "320102002001"],
+            "name": ["街", "社区"],
+            "级别": ["街道", "居委会"],
+        },
+        geometry=[box(0, 0, 2, 2), box(0, 0, 1, 1)],
+        crs=4326,
+    ).to_file(path, driver="GeoJSON")
+    stored = pd.DataFrame({"code": ["320102"], "level": ["district"]})
+    layer, _ = area_layer(map_columns(read_table(path, AREAS), AREAS), path.name, stored, "wgs84")
+    assert layer[["level", "parent_code"]].values.tolist() == [
+        ["street", "320102"],
+        ["community", "320102002"],
+    ]
+    assert [level_of(c) for c in ("320102", "320102002", "320102002001", "320102002001E1")] == [
+        "district",
+        "street",
+        "community",
+        "estate",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("address", "key", "unit", "room"),
+    [
+        ("南京市玄武区中山路８８号三幢2单元301室", "中山路88号3栋", 2, "301"),
+        ("中山路88号3号楼2单元301", "中山路88号3栋", 2, "301"),
+        ("中山路 88 号 3栋 2单元 301室", "中山路88号3栋", 2, "301"),
+        ("新街口街道中山路88号3座二单元301房", "中山路88号3栋", 2, "301"),
+        ("中山路88号-3-2-301室", "中山路88号3栋", 2, "301"),
+        ("锦绣花园十二幢1单元502室", "锦绣花园12栋", 1, "502"),
+        ("中山大街5号301室", "中山大街5号", None, "301"),
+        ("锦绣小区12栋", "锦绣小区12栋", None, None),
+    ],
+)
+def test_addresses_are_normalised(address: str, key: str, unit: int | None, room: str | None):
+    parsed = parse_address(address)
+    assert (parsed.building_key, parsed.unit, parsed.room) == (key, unit, room)
+
+
+def test_addresses_that_name_no_single_building_are_reported_not_guessed() -> None:
+    stored = ("中山路88号1幢", "中山路88号2幢", "汉中路5号", "中山东路300号", "中山东路300号")
+    keys = [parse_address(a).building_key for a in stored]
+    asked = ("中山路88号2栋", "汉中路５号3栋", "中山路88号", "中山路90号", "中山东路300号A座")
+    match = match_buildings([parse_address(a) for a in asked], keys)
+    # 汉中路5号 is one building: its house number names it
+    assert list(match.building) == [1, 2, -1, -1, -1]
+    assert match.reasons == {
+        2: "'中山路88号' has several buildings (栋/幢): the address must name one",
+        3: "no building has the address '中山路90号'",
+        4: "2 buildings have the address '中山东路300号'",
+    }
+
+
+def test_values_written_the_chinese_way() -> None:
+    sex, bad = choices(pd.Series(["男", "女", "F", None, "未知"]), RESIDENTS.field("sex"))
+    assert sex.tolist() == ["M", "F", "F", None, None] and bad.tolist() == [0, 0, 0, 0, 1]
+    kind, bad = choices(
+        pd.Series(["社区卫生服务站", "幼儿园", "体育馆"]), KINDS["facilities"].field("kind")
+    )
+    assert kind.tolist() == ["clinic", "school", None] and bad.tolist() == [0, 0, 1]
+    good = id_number("330106", "19500301", 1, True)
+    numbers, bad = id_numbers(pd.Series([good.lower(), good[:-1] + "0", 3.3e17]))
+    assert numbers.iloc[0] == good.upper() and bad.tolist() == [False, True, True]
+    years, bad = birth_years(
+        pd.Series(["1950-03-08", "1950年3月", "19500308", pd.Timestamp("1961-1-1"), "3月"])
+    )
+    assert years.tolist()[:4] == [1950, 1950, 1950, 1961] and bad.tolist() == [0, 0, 0, 0, 1]
+    flags, other = tags(pd.Series(["独居老人、低保", "残疾,党员", None]))
+    assert flags.to_dict("list") == {
+        "living_alone_elderly": [True, False, False],
+        "disabled": [False, True, False],
+        "mobility_impaired": [False, False, False],
+        "low_income": [True, False, False],
+    }
+    assert other == ["党员"]
+
+
+def test_gcj02_and_bd09_are_the_identity_outside_china() -> None:
+    lon, lat = np.array([2.3522, -74.006, 151.2093]), np.array([48.8566, 40.7128, -33.8688])
+    for coord_type in ("gcj02", "bd09"):
+        x, y = to_wgs84(lon, lat, coord_type)
+        assert np.array_equal(x, lon) and np.array_equal(y, lat)
+
+
+def test_the_readme_holds_the_data_dictionary_as_the_code_has_it() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert markdown() in readme, "regenerate the README's data dictionary: etl.imports.dictionary"
