@@ -20,6 +20,7 @@ Rules
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -400,19 +401,32 @@ def _is_nan(value: object) -> bool:
     return isinstance(value, float | np.floating) and bool(np.isnan(value))
 
 
+_FAILED = object()
+
+
 def _each(values: pd.Series, parse: Callable[[object], object]) -> tuple[list[object], np.ndarray]:
-    """Parse value by value; blanks become None, failures None and flagged."""
+    """Parse value by value, once per distinct one; blanks become None, failures flagged."""
     out: list[object] = []
     bad = np.zeros(len(values), dtype=bool)
+    seen: dict[object, object] = {}
     for i, value in enumerate(values.to_numpy(dtype=object)):
-        if _blank(value):
-            out.append(None)
-            continue
         try:
-            out.append(parse(value))
-        except (ValueError, TypeError, OverflowError):
+            parsed = seen[value]
+        except (KeyError, TypeError):  # new, or unhashable
+            if _blank(value):
+                parsed = None
+            else:
+                try:
+                    parsed = parse(value)
+                except (ValueError, TypeError, OverflowError):
+                    parsed = _FAILED
+            with contextlib.suppress(TypeError):  # an unhashable value is parsed each time
+                seen[value] = parsed
+        if parsed is _FAILED:
             out.append(None)
             bad[i] = True
+        else:
+            out.append(parsed)
     return out, bad
 
 

@@ -39,6 +39,7 @@ from etl.imports.readers import Table, read_table
 from etl.layers import referenced_keys
 from etl.load import LoadError, copy_layers, explain_refusal
 from gis.coords import COORD_TYPES
+from gis.db.bulk import deferred_indexes
 from gis.db.models import ADMIN_LEVELS
 from gis.settings import Settings, get_settings
 from gis.store import register_store as store
@@ -372,7 +373,13 @@ def _import_register(
     direct = not checked.prepared.existing.any() and not options.replace
     into = {} if direct else {t: store.create_stage(conn, t) for t in _TABLES[kind]}
     try:
-        copy_layers(_cursor(conn), layers, into=into, progress=progress)
+        cur = _cursor(conn)
+        if direct and store.all_empty(conn, _TABLES[kind]):
+            # into empty tables: indexes and keys built once at the end, as a full load does
+            with deferred_indexes(cur, _TABLES[kind]):
+                copy_layers(cur, layers, progress=progress)
+        else:
+            copy_layers(cur, layers, into=into, progress=progress)
         if direct:
             summary.added = len(layers[main])
         else:

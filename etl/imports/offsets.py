@@ -37,6 +37,8 @@ from pyproj import Transformer
 from gis.coords import geometries_to_wgs84, local_metric_crs
 
 MIN_RECORDS = 5
+#: at most this many records are measured (a random, reproducible draw): enough to tell
+SAMPLE = 2000
 #: the conflicts once converted must be at most this share of those as declared …
 IMPROVEMENT = 0.6
 #: … fewer by at least this share of the records …
@@ -150,6 +152,8 @@ def detect_offset(
     geoms = geoms[~(shapely.is_missing(geoms) | shapely.is_empty(geoms))]
     if len(geoms) < MIN_RECORDS or len(roads) == 0:
         return None
+    if len(geoms) > SAMPLE:
+        geoms = geoms[np.random.default_rng(0).choice(len(geoms), SAMPLE, replace=False)]
     centre = shapely.centroid(geoms)
     lon, lat = shapely.get_x(centre), shapely.get_y(centre)
     ref = _Reference(

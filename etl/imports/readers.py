@@ -240,25 +240,31 @@ def _from_grid(grid: list[list[object]], kind: Kind, where: str) -> Table:
     first, last = _header_block(grid, kind)
     headers = _headers(grid, first, last, kind)
     width = len(headers)
-    records: list[list[object]] = []
-    rows: list[int] = []
+    body = grid[last + 1 :]
+    frame = pd.DataFrame(body, dtype=object)
+    if frame.shape[1] < width:
+        for c in range(frame.shape[1], width):
+            frame[c] = None
+    frame = frame.iloc[:, :width]
+    frame.columns = headers
+    rows = np.arange(len(frame), dtype=np.int64) + last + 2
+    blank = frame.isna() | frame.eq("")  # calamine gives "" for an empty cell
+    keep = ~blank.all(axis=1).to_numpy()
     skipped_notes = 0
-    for r in range(last + 1, len(grid)):
-        cells = list(grid[r][:width]) + [None] * max(0, width - len(grid[r]))
-        if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
-            continue
-        if _is_note_row(cells):
+    # the template's notes row follows the header; total rows close the sheet
+    for pos in np.flatnonzero(keep)[:2]:
+        if _is_note_row(frame.iloc[pos].tolist()):
+            keep[pos] = False
             skipped_notes += 1
-            continue
-        if _is_total_row(cells):
-            continue
-        records.append([None if c == "" else c for c in cells])
-        rows.append(r + 1)
-    frame = pd.DataFrame(records, columns=headers, dtype=object)
+    for pos in np.flatnonzero(keep)[-5:]:
+        if _is_total_row(frame.iloc[pos].tolist()):
+            keep[pos] = False
+    frame = frame[keep].reset_index(drop=True)
+    frame = frame.mask(blank[keep].reset_index(drop=True).to_numpy(), None)
     notes = [f"header in row {first + 1}" + (f"–{last + 1}" if last > first else "")]
     if skipped_notes:
         notes.append("the notes row of the template was skipped")
-    return Table(frame, np.asarray(rows, dtype=np.int64), where, notes=notes)
+    return Table(frame, rows[keep], where, notes=notes)
 
 
 # ----------------------------------------------------------------------------- CSV

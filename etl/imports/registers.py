@@ -409,7 +409,7 @@ def _households(w: _Work, stored: Stored) -> Prepared:
             "id": ids,
             "ref": refs.to_numpy(dtype=object),
             "address": address.to_numpy(dtype=object) if w.has("address") else None,
-            "building_id": building.where(building >= 0, None).to_numpy(dtype=object),
+            "building_id": building.astype("Int64").where(building >= 0).array,
             "unit": unit.to_numpy(dtype=object),
             "room": room.to_numpy(dtype=object),
             "size": w.col("size").to_numpy(dtype=object),
@@ -420,20 +420,24 @@ def _households(w: _Work, stored: Stored) -> Prepared:
 
 
 def _duplicate_rooms(w: _Work, frame: pd.DataFrame) -> None:
-    placed = frame["building_id"].notna() & frame["room"].notna()
-    key = frame.loc[placed, ["building_id", "unit", "room"]].astype(str).agg("/".join, axis=1)
-    dup = key.duplicated(keep="first")
+    columns = ["building_id", "unit", "room"]
+    placed = (frame["building_id"].notna() & frame["room"].notna()).to_numpy()
+    keys = frame.loc[placed, columns].astype(str)
+    dup = keys.duplicated(keep="first").to_numpy()
     if not dup.any():
         return
-    first = {k: w.src.rows[i] for i, k in reversed(list(zip(key.index, key, strict=True)))}
-    for i in key.index[dup.to_numpy()]:
+    first_of = keys.drop_duplicates(keep="first")
+    first_row = {
+        tuple(k): w.src.rows[i] for i, k in zip(first_of.index, first_of.to_numpy(), strict=True)
+    }
+    for i in keys.index[dup]:
         w.problems.append(
             RowProblem(
                 w.src.sheet,
                 int(w.src.rows[i]),
                 w.header("room"),
                 frame.at[i, "room"],
-                f"the same building, unit and room as row {first[key[i]]}",
+                f"the same building, unit and room as row {first_row[tuple(keys.loc[i])]}",
                 "one household per room: correct the address or merge the rows",
             )
         )
@@ -519,7 +523,7 @@ def _residents(w: _Work, stored: Stored) -> Prepared:
         {
             "id": ids.astype(np.int64),
             "ref": refs.to_numpy(dtype=object),
-            "household_id": household.to_numpy(dtype=object),
+            "household_id": household.astype("Int64").array,
             "birth_year": year.to_numpy(dtype=object),
             "sex": sex.to_numpy(dtype=object),
             "relation": w.texts("relation").to_numpy(dtype=object),

@@ -67,14 +67,14 @@ def new_ids(conn: Connection, table: str, n: int) -> np.ndarray:
     """``n`` fresh ids of ``table`` from its sequence."""
     if n <= 0:
         return np.zeros(0, dtype=np.int64)
-    rows = conn.execute(
+    ids = conn.execute(
         text(
-            f"SELECT nextval(pg_get_serial_sequence('{table}', '{ID_COLUMN[table]}')) "
+            f"SELECT array_agg(nextval(pg_get_serial_sequence('{table}', '{ID_COLUMN[table]}'))) "
             "FROM generate_series(1, :n)"
         ),
         {"n": n},
-    )
-    return np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
+    ).scalar_one()
+    return np.asarray(ids, dtype=np.int64)
 
 
 def residents_by_id_number(conn: Connection, numbers: Sequence[str]) -> dict[str, int]:
@@ -219,6 +219,13 @@ def unplaced(conn: Connection, table: str, ids: Sequence[int]) -> int:
             text(f"SELECT count(*) FROM {table} WHERE id = ANY(:ids) AND grid_id IS NULL"),
             {"ids": [int(i) for i in ids]},
         ).scalar_one()
+    )
+
+
+def all_empty(conn: Connection, tables: Sequence[str]) -> bool:
+    """Whether every one of ``tables`` is empty."""
+    return all(
+        conn.execute(text(f"SELECT NOT EXISTS (SELECT 1 FROM {t})")).scalar_one() for t in tables
     )
 
 
