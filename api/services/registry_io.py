@@ -208,6 +208,8 @@ def import_file(
     etl.imports.readers.FileReadError
         When the file cannot be read.
     """
+    if kind == "grids":
+        raise ValueError("grids are imported by import_grids_file (they are versioned)")
     settings = settings or get_settings()
     spec = KINDS[kind]
     coord_type = check_coord_type(options.coord_type)
@@ -330,7 +332,7 @@ _TABLES: dict[str, tuple[str, ...]] = {
 
 def _remove_scope(kind: str, prepared: registers.Prepared, osm: bool) -> str:
     if osm:
-        return "t.ref LIKE 'osm:%%'"
+        return "t.ref LIKE 'osm:%'"
     if kind == "facilities":
         kinds = sorted(set(prepared.layers["facility"]["kind"].dropna()))
         return "t.kind IN ({})".format(", ".join(f"'{k}'" for k in kinds) or "NULL")

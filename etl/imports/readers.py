@@ -330,15 +330,16 @@ def _read_csv(data: bytes, name: str, kind: Kind) -> Table:
     rows = np.arange(len(frame), dtype=np.int64) + top + 2
     keep = frame.notna().any(axis=1).to_numpy().copy()
     if len(frame):
-        first = frame.iloc[:, 0].fillna("").map(normalise_header)
-        keep &= ~first.isin(TOTAL_WORDS).to_numpy()
         if _is_note_row(list(frame.iloc[0].dropna())):  # the template's notes row
             keep[0] = False
-    frame = frame[keep].reset_index(drop=True).astype(object)
+        for pos in np.flatnonzero(keep)[-5:]:  # total rows close the file
+            if _is_total_row(frame.iloc[pos].tolist()):
+                keep[pos] = False
+    frame = frame[keep].reset_index(drop=True)
     label = {"utf_8": "UTF-8", "utf_8_sig": "UTF-8", "gb18030": "GBK/GB18030"}
     enc = label.get(encoding.replace("-", "_"), encoding)
     notes_out = [f"encoding {enc}", f"header in line {top + 1}"]
-    return Table(frame.where(frame.notna(), None), rows[keep], name, notes=notes_out)
+    return Table(frame, rows[keep], name, notes=notes_out)
 
 
 # ----------------------------------------------------------------------------- spatial

@@ -34,19 +34,24 @@ def _per_distinct(
     values: pd.Series, parse: Callable[[object], object]
 ) -> tuple[pd.Series, np.ndarray]:
     """Apply ``parse`` once per distinct non-blank value; None and a flag where it fails."""
-    present = values.notna().to_numpy() & ~values.map(
-        lambda v: isinstance(v, str) and not v.strip()
-    ).to_numpy(dtype=bool)
-    results: dict[object, object] = {}
-    failed = object()
-    for v in pd.unique(values[present]):
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    results = np.empty(len(uniques), dtype=object)
+    failed = np.zeros(len(uniques), dtype=bool)
+    blank = np.zeros(len(uniques), dtype=bool)
+    for i, v in enumerate(uniques):
+        if isinstance(v, str) and not v.strip():
+            blank[i] = True
+            continue
         try:
-            results[v] = parse(v)
+            results[i] = parse(v)
         except (ValueError, TypeError):
-            results[v] = failed
-    out = values.map(lambda v: results.get(v)).where(present, None)
-    bad = present & out.map(lambda r: r is failed).to_numpy(dtype=bool)
-    return out.mask(bad, None).astype(object), bad
+            failed[i] = True
+    present = codes >= 0
+    at = np.where(present, codes, 0)
+    out = np.where(present, results[at] if len(uniques) else None, None)
+    bad = present & (failed[at] if len(uniques) else False)
+    out[bad] = None
+    return pd.Series(out, index=values.index, dtype=object), np.asarray(bad, dtype=bool)
 
 
 def choices(values: pd.Series, field: Field) -> tuple[pd.Series, np.ndarray]:
@@ -102,7 +107,7 @@ def tags(values: pd.Series) -> tuple[pd.DataFrame, list[str]]:
     other: set[str] = set()
     parsed: dict[object, tuple[set[str], set[str]]] = {}
     for i, v in enumerate(values.to_numpy(dtype=object)):
-        if v is None or (isinstance(v, float) and np.isnan(v)):
+        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
             continue
         if v not in parsed:
             words = [w for w in _TAG_SPLIT.split(normalise_value(v)) if w]
@@ -206,12 +211,17 @@ def from_id_number(numbers: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 def texts(values: pd.Series) -> pd.Series:
     """Text as stored: trimmed, a spreadsheet's 1001.0 written 1001, blanks missing."""
-    if len(values) and pd.api.types.infer_dtype(values, skipna=True) == "string":
+    if isinstance(values.dtype, pd.StringDtype) or (
+        len(values) and pd.api.types.infer_dtype(values, skipna=True) == "string"
+    ):
         stripped = values.astype("string").str.strip()
-        return stripped.astype(object).where((stripped != "").fillna(False), None)
+        stripped = stripped.where((stripped != "").fillna(False))
+        return pd.Series(
+            stripped.to_numpy(dtype=object, na_value=None), index=values.index, dtype=object
+        )
 
     def one(v: object) -> object:
-        if v is None or (isinstance(v, float) and np.isnan(v)):
+        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
             return None
         if isinstance(v, float) and v.is_integer():
             v = int(v)

@@ -300,3 +300,22 @@ def test_coordinates_declared_wgs84_that_are_gcj02_are_found(
         )
     )
     assert "│    12 │       0 │         0 │       0 │        0 │" in out
+
+
+def test_a_gcj02_grid_file_declared_wgs84_gets_the_hint(
+    district, engine: Engine, database_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "amap_grids.geojson"
+    gpd.GeoDataFrame(
+        {"网格名称": ["西网格", "东网格"]},
+        geometry=[to_gcj02(box(W, S, MID, N)), to_gcj02(box(MID, S, E, N))],
+        crs=4326,
+    ).to_file(path, driver="GeoJSON")
+    before = counts(engine, "SELECT count(*) FROM grid")
+    result = run_wangge(database_url, "import", "grids", str(path), "--community", COMMUNITY)
+    assert result.returncode != 0
+    message = " ".join((result.stderr + result.stdout).split())
+    assert "break the topology rules" in message
+    assert "They fit their communities once converted from gcj02" in message
+    assert "--coord-type gcj02" in message
+    assert counts(engine, "SELECT count(*) FROM grid") == before
