@@ -408,10 +408,11 @@ def _each(values: pd.Series, parse: Callable[[object], object]) -> tuple[list[ob
     """Parse value by value, once per distinct one; blanks become None, failures flagged."""
     out: list[object] = []
     bad = np.zeros(len(values), dtype=bool)
-    seen: dict[object, object] = {}
+    seen: dict[tuple[type, object], object] = {}
     for i, value in enumerate(values.to_numpy(dtype=object)):
+        key = (type(value), value)  # True and 1 are equal, but not the same value here
         try:
-            parsed = seen[value]
+            parsed = seen[key]
         except (KeyError, TypeError):  # new, or unhashable
             if _blank(value):
                 parsed = None
@@ -421,7 +422,7 @@ def _each(values: pd.Series, parse: Callable[[object], object]) -> tuple[list[ob
                 except (ValueError, TypeError, OverflowError):
                     parsed = _FAILED
             with contextlib.suppress(TypeError):  # an unhashable value is parsed each time
-                seen[value] = parsed
+                seen[key] = parsed
         if parsed is _FAILED:
             out.append(None)
             bad[i] = True
@@ -452,6 +453,21 @@ def _integer(value: object) -> int:
 def _to_integers(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     if pd.api.types.is_integer_dtype(values):
         return values, np.zeros(len(values), dtype=bool)
+    if pd.api.types.is_float_dtype(values) or (
+        values.dtype == object
+        and pd.api.types.infer_dtype(values, skipna=True) in ("integer", "floating")
+    ):  # numbers as a spreadsheet gives them: checked whole, at once
+        numbers = pd.to_numeric(values)
+        if pd.api.types.is_integer_dtype(numbers):
+            return numbers, np.zeros(len(values), dtype=bool)
+        x = numbers.to_numpy(dtype=float, na_value=np.nan)
+        present = ~np.isnan(x)
+        whole = present & (x == np.floor(x)) & (np.abs(x) < 2.0**63)
+        out = pd.array(np.where(whole, x, 0).astype(np.int64), dtype="Int64")
+        out[~whole] = pd.NA
+        if whole.all():
+            return pd.Series(out.to_numpy(dtype=np.int64), index=values.index), ~whole
+        return pd.Series(out, index=values.index), present & ~whole
     out, bad = _each(values, _integer)
     array = pd.array(out, dtype="Int64")
     if not array.isna().any():

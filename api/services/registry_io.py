@@ -331,8 +331,13 @@ _TABLES: dict[str, tuple[str, ...]] = {
 
 
 def _remove_scope(kind: str, prepared: registers.Prepared, osm: bool) -> str:
-    if osm:
-        return "t.ref LIKE 'osm:%'"
+    if osm:  # what an earlier extract brought, kind by kind
+        shelters = "=" if kind == "shelters" else "<>"
+        return (
+            "t.ref LIKE 'osm:%'"
+            if kind == "buildings"
+            else f"t.ref LIKE 'osm:%' AND t.kind {shelters} 'shelter'"
+        )
     if kind == "facilities":
         kinds = sorted(set(prepared.layers["facility"]["kind"].dropna()))
         return "t.kind IN ({})".format(", ".join(f"'{k}'" for k in kinds) or "NULL")

@@ -158,7 +158,7 @@ def id_numbers(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
 
 def _id_numbers_text(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """The same check, vectorised, for a column of text (a CSV, text cells of a workbook)."""
-    text = values.astype("string").str.replace(r"\s+", "", regex=True).str.upper()
+    text = values.astype("string").str.strip().str.replace(" ", "", regex=False).str.upper()
     present = (text.notna() & (text != "")).to_numpy(dtype=bool)
     shaped = text.str.fullmatch(r"\d{17}[\dX]").fillna(False).to_numpy(dtype=bool)
     good = shaped.copy()
