@@ -17,8 +17,7 @@ from sqlalchemy import Engine
 import geopandas as gpd
 import h3
 
-from etl.grid_files import GridImportReport, export_grids, import_admin_areas, import_grids
-from etl.load import LoadReport
+from etl.grid_files import GridImportReport, export_grids, import_grids
 from gis import clock
 from gis.coords import to_wgs84
 from gis.errors import NotFound, ServiceError
@@ -93,21 +92,6 @@ def export_grid_file(engine: Engine, path: Path, community: str | None = None) -
         When the file name has another extension.
     """
     return export_grids(engine, path, community)
-
-
-def import_area_file(
-    engine: Engine,
-    path: Path,
-    *,
-    coord_type: str = "wgs84",
-    layer: str | None = None,
-) -> LoadReport:
-    """Import district / street / community / estate boundaries, all or nothing.
-
-    Each polygon has a code, a name, a level and a parent code; parents may be in the
-    same file or already stored.
-    """
-    return import_admin_areas(engine, path, coord_type=coord_type, layer=layer)
 
 
 @dataclass(frozen=True)

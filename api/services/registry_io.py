@@ -41,6 +41,7 @@ from etl.load import LoadError, copy_layers, explain_refusal
 from gis.coords import COORD_TYPES
 from gis.db.bulk import deferred_indexes
 from gis.db.models import ADMIN_LEVELS
+from gis.errors import NotFound, ServiceError
 from gis.settings import Settings, get_settings
 from gis.store import register_store as store
 from grids.access import Principal
@@ -598,11 +599,11 @@ def import_osm(
     broken footprints at the edge of an extract are left out and counted (``skip`` is
     the default here), never a reason to refuse the rest.
     """
+    from api.services.network import load_osm_network
     from etl.imports.osm_features import read_osm_features
-    from etl.network_import import import_osm_network
 
     settings = settings or get_settings()
-    roads = import_osm_network(engine, path, progress=progress)
+    roads = load_osm_network(engine, path, progress=progress)
     features = read_osm_features(path)
     parts: list[ImportSummary] = []
     sources = {
@@ -637,8 +638,8 @@ def import_osm(
         part.dry_run = options.dry_run
     return OsmImportSummary(
         path.name,
-        roads.rows.get("road_node", 0),
-        roads.rows.get("road_edge", 0),
+        roads.nodes,
+        roads.edges,
         parts,
         features.decided_by,
         features.incomplete_buildings,
@@ -672,7 +673,7 @@ class ExportFile:
     audited: bool
 
 
-class AreaNotFound(LookupError):
+class AreaNotFound(ServiceError, NotFound):
     """The area does not exist, or lies outside what the user may export (404)."""
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from etl.imports.dictionary import IGNORED_HEADERS, Kind
+from gis.errors import EtlError, InvalidInput
 
 _BRACKETS = re.compile(r"[（(\[【<《].*?[)）\]】>》]")
 _NOISE = re.compile(r"[\s_\-—·•.,，。:：;；/\\*'\"`~!！?？#]+")
@@ -27,7 +28,7 @@ def normalise_header(header: object) -> str:
     return _NOISE.sub("", stripped or text)
 
 
-class MappingError(ValueError):
+class MappingError(EtlError, InvalidInput):
     """A ``--map`` entry names a field the kind does not have, or is not ``源列=field``."""
 
 

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from gis.errors import EtlError, InvalidInput
+
 #: The columns a rejects file adds (the importers pass over them when it comes back).
 ROW_COLUMN = "原行号"
 REASON_COLUMN = "原因"
@@ -48,7 +50,7 @@ class RowProblem:
         return f"{where}{value}: {self.message} — {self.fix}"
 
 
-class ImportRejected(ValueError):
+class ImportRejected(EtlError, InvalidInput):
     """The file was refused as a whole: nothing was stored.  Carries every problem."""
 
     def __init__(self, problems: Sequence[RowProblem], hint: str | None = None):

@@ -40,6 +40,7 @@ import shapely
 
 from etl.imports.dictionary import Kind
 from etl.imports.headers import header_score, normalise_header
+from gis.errors import EtlError, InvalidInput
 
 HEADER_SCAN_ROWS = 20
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
@@ -55,7 +56,7 @@ GEOMETRY_TYPES = frozenset(
 )
 
 
-class FileReadError(ValueError):
+class FileReadError(EtlError, InvalidInput):
     """The file cannot be read: missing, of an unknown format, damaged, or without headers."""
 
 
