@@ -13,7 +13,9 @@ from typing import Annotated, Any, Literal
 from annotated_types import Interval
 from pydantic import AfterValidator, BeforeValidator
 
-from gis.validate import text_problem
+from gis.validate import (
+    text_problem,
+)
 
 #: The largest value of PostgreSQL's ``integer`` and ``bigint``.
 INT4_MAX = 2**31 - 1

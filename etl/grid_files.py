@@ -29,7 +29,10 @@ from gis.coords import geometries_to_wgs84, local_metric_crs_for
 from gis.errors import EtlError, InvalidInput, Problem, ValidationError
 from gis.settings import Settings, get_settings
 from gis.store import grid_store, register_store
-from gis.validate import check_crs, check_geometries
+from gis.validate import (
+    check_crs,
+    check_geometries,
+)
 from grids.codes import check_codes
 
 #: A grid belongs to the community holding more than this share of its area.

@@ -40,7 +40,9 @@ from etl.gpkg import LayerFileError
 from gis.coords import geometries_to_wgs84, local_metric_crs_for
 from gis.errors import Problem, ValidationError
 from gis.settings import Settings, get_settings
-from gis.validate import check_geometries
+from gis.validate import (
+    check_geometries,
+)
 
 LAYER = "hazard"
 #: A hazard smaller than this (m², a 10 m square) has no real area: a stray click.

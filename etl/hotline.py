@@ -21,7 +21,9 @@ from typing import Any, BinaryIO
 
 from gis.errors import EtlError, InvalidInput, Problem, TooLarge, ValidationError
 from gis.settings import Settings
-from gis.validate import text_problem
+from gis.validate import (
+    text_problem,
+)
 from grids.incidents import SHANGHAI
 
 HOTLINE_COLUMNS = ("category_code", "description", "lon", "lat")

@@ -122,7 +122,7 @@ def import_command(
     from etl.load import LoadError
     from etl.osm import OsmError
     from gis.coords import CoordTypeError
-    from gis.validate import ValidationError
+    from gis.errors import ValidationError
 
     if kind not in (*IMPORT_KINDS, "osm"):
         fail(f"unknown kind {kind!r}: use one of {KINDS_HELP}")

@@ -49,7 +49,9 @@ from api.services import intake, open311
 from api.state import AppState
 from gis import clock
 from gis.coords import from_wgs84
-from gis.validate import text_problem
+from gis.validate import (
+    text_problem,
+)
 from grids.access import Principal
 
 router = APIRouter(prefix="/open311", tags=["open311"])

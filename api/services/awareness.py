@@ -33,7 +33,9 @@ from gis.settings import Settings
 from gis.store import awareness_store as store
 from gis.store.awareness_store import HazardRow
 from gis.times import check_time
-from gis.validate import text_problem
+from gis.validate import (
+    text_problem,
+)
 from grids.access import Principal, require_command_centre
 
 

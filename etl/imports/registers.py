@@ -32,7 +32,10 @@ from etl.imports.problems import ImportRejected, RowProblem
 from etl.imports.readers import Table
 from etl.layers import validate_layers
 from gis.coords import geometries_to_wgs84
-from gis.validate import Problem, ValidationError, coerce_columns
+from gis.errors import Problem, ValidationError
+from gis.validate import (
+    coerce_columns,
+)
 
 OnError = Literal["abort", "skip"]
 #: The table of each kind's records (the one matched on ``ref``).

@@ -17,7 +17,10 @@ import numpy as np
 import pandas as pd
 
 from etl.imports.dictionary import TAGS, Field
-from gis.validate import FALSE_SPELLINGS, TRUE_SPELLINGS
+from gis.validate import (
+    FALSE_SPELLINGS,
+    TRUE_SPELLINGS,
+)
 
 _TAG_SPLIT = re.compile(r"[、,，;；/|\s]+")
 _ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])

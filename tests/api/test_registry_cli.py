@@ -18,7 +18,7 @@ from sqlalchemy import Engine, text
 import geopandas as gpd
 from shapely import box
 
-from api.auth import forget_cached_users, issue_token
+from api.services.accounts import issue_token
 from tests.conftest import empty_database, run_wangge
 from tests.office_files import gbk_csv, id_number, register_workbook, shapefile_gbk
 
@@ -52,7 +52,6 @@ def scalar(engine: Engine, sql: str, **params) -> object:
 def place(engine: Engine, database_url: str, tmp_path_factory) -> Path:
     """Boundaries, buildings (a GBK Shapefile with a .cpg) and grids, through the CLI."""
     empty_database(engine)
-    forget_cached_users()
     tmp = tmp_path_factory.mktemp("office")
     areas = tmp / "areas.geojson"
     gpd.GeoDataFrame(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gis.validate import coerce_columns
+from gis.validate import (
+    coerce_columns,
+)
 
 KINDS = {
     "id": "integer",
