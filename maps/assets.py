@@ -118,6 +118,18 @@ CDN_ASSETS: Mapping[str, LocalAsset] = {
     "//cdnjs.cloudflare.com/ajax/libs/d3/3.5.5/d3.min.js": _vendor("d3/d3.min.js"),
 }
 
+#: Files the server-rendered pages (``api/templates``) and the offline API docs load, by
+#: name; installed from npm like the maps' copies (``maps/package.json``).  ``axe`` is the
+#: accessibility checker the browser tests inject (a dev dependency, served all the same).
+PAGE_ASSETS: Mapping[str, LocalAsset] = {
+    "htmx": _vendor("htmx.org/dist/htmx.min.js"),
+    "leaflet_js": _vendor("leaflet/dist/leaflet.js"),
+    "leaflet_css": _vendor("leaflet/dist/leaflet.css"),
+    "swagger_js": _vendor("swagger-ui-dist/swagger-ui-bundle.js"),
+    "swagger_css": _vendor("swagger-ui-dist/swagger-ui.css"),
+    "axe": _vendor("axe-core/axe.min.js"),
+}
+
 _REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*:)?//", re.IGNORECASE)
 
 
@@ -306,11 +318,12 @@ def render_offline(m: Element, base_url: str = VENDOR_URL, static_url: str = STA
 
 
 def assets_missing() -> list[str]:
-    """List the local copies that are not on disk (``npm ci`` in ``maps/`` not run yet).
+    """List the local copies (maps' and pages') not on disk (``npm ci`` in ``maps/`` not run yet).
 
     Returns
     -------
     list of str
         Paths of missing files, empty when every asset is in place.
     """
-    return sorted({str(a.file) for a in CDN_ASSETS.values() if not a.file.is_file()})
+    assets = [*CDN_ASSETS.values(), *PAGE_ASSETS.values()]
+    return sorted({str(a.file) for a in assets if not a.file.is_file()})

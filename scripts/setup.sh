@@ -210,10 +210,10 @@ if [ -f maps/package.json ]; then
         fi
         if [ -f maps/package-lock.json ]; then
             say "installing map assets (npm ci in maps/)"
-            (cd maps && npm ci --no-audit --no-fund)
+            (cd maps && npm ci --no-audit --no-fund --ignore-scripts)
         else
             say "installing map assets (npm install in maps/; no package-lock.json yet)"
-            (cd maps && npm install --no-audit --no-fund)
+            (cd maps && npm install --no-audit --no-fund --ignore-scripts)
         fi
         mkdir -p maps/node_modules
         touch "$NPM_STAMP"
