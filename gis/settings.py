@@ -136,6 +136,47 @@ class Settings(BaseSettings):
         "to one of their open tasks (a task needs them); elsewhere they are masked.",
     )
     token_days: int = Field(default=90, gt=0, description="How long an issued API token is valid.")
+    session_idle_minutes: float = Field(
+        default=30.0,
+        gt=0,
+        description="A signed-in browser session ends after this many minutes without a "
+        "request (sign in again).",
+    )
+    session_max_hours: float = Field(
+        default=12.0,
+        gt=0,
+        description="A browser session ends this many hours after sign-in, however busy.",
+    )
+    signin_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Wrong passwords for one user name within signin_lockout_minutes that "
+        "lock the name until the oldest of them is that old.",
+    )
+    signin_max_failures_per_address: int = Field(
+        default=20,
+        ge=1,
+        description="Failed sign-ins from one network address (any user names) within "
+        "signin_lockout_minutes that lock the address likewise.",
+    )
+    signin_lockout_minutes: float = Field(
+        default=15.0,
+        gt=0,
+        description="The window in which failed sign-ins are counted, and so how long a "
+        "lock lasts.",
+    )
+    signin_failure_delay_s: float = Field(
+        default=0.5,
+        ge=0,
+        description="Each recent failure for a name or address delays the answer to a wrong "
+        "password by this much more (at most signin_max_delay_s).",
+    )
+    signin_max_delay_s: float = Field(
+        default=3.0, ge=0, description="Longest delay before answering a wrong password."
+    )
+    min_password_length: int = Field(
+        default=10, ge=8, description="Shortest password 'wangge users add|passwd' accepts."
+    )
 
     escalation_interval_s: float = Field(
         default=300.0,

@@ -374,7 +374,10 @@ class AppUser(Base):
     display_name: Mapped[str] = mapped_column(Text)
     role: Mapped[str] = mapped_column(String(24))
     area_id: Mapped[int | None] = mapped_column(ForeignKey("admin_area.id"), index=True)
+    #: argon2id hash (``$argon2id$…``); NULL: the user cannot sign in with a password
     password_hash: Mapped[str | None] = mapped_column(Text)
+    #: set when the account is disabled: its sessions and tokens stop working at once
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (CheckConstraint(_one_of("role", ROLES), name="role"),)
 
 
@@ -545,6 +548,36 @@ class ApiToken(Base):
     label: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AppSession(Base):
+    """A signed-in browser session (登录会话), stored only as the SHA-256 of its cookie's id.
+
+    It ends at ``expires_at`` (absolute), when idle too long after ``last_seen_at``, or
+    when ``revoked_at`` is set (sign-out, a disabled account).
+    """
+
+    __tablename__ = "app_session"
+    id_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SignInFailure(Base):
+    """A refused sign-in (wrong password, unknown name): counted to slow down and lock out."""
+
+    __tablename__ = "sign_in_failure"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    username: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str | None] = mapped_column(String(64))
+    __table_args__ = (
+        Index("ix_sign_in_failure_username_at", "username", "at"),
+        Index("ix_sign_in_failure_address_at", "address", "at"),
+    )
 
 
 # ------------------------------------------------------------------ hazards, audit

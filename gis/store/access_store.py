@@ -1,9 +1,11 @@
-"""Users, their bearer tokens, the grids their role covers, and the audit log: the SQL of access.
+"""Users, their tokens and sessions, the grids their role covers, the audit log: the SQL of access.
 
-Tokens are random (``secrets.token_urlsafe``) and stored only as their SHA-256, so a
-copy of the database does not let anyone sign in.  The grids a user covers follow
-from their role and area (see :mod:`grids.access` for the rules); they are resolved
-here in one query so every door applies the same area.
+Tokens and session ids are random (``secrets.token_urlsafe``) and stored only as their
+SHA-256, so a copy of the database does not let anyone sign in; passwords are stored
+only as the argon2 hashes :mod:`api.services.accounts` makes.  A disabled account
+(``disabled_at`` set) is nobody's: no token or session resolves to it.  The grids a
+user covers follow from their role and area (see :mod:`grids.access` for the rules);
+they are resolved here in one query so every door applies the same area.
 """
 
 from __future__ import annotations
@@ -86,12 +88,12 @@ def _user(conn: Connection, where: str, **params: Any) -> UserRow | None:
 
 
 def user_by_token(conn: Connection, token: str, now: datetime | None = None) -> UserRow | None:
-    """The user a bearer token belongs to; None for an unknown or expired token."""
+    """The user a bearer token belongs to; None if unknown, expired or the account disabled."""
     now = now or clock.utcnow()
     return _user(
         conn,
-        "u.id = (SELECT user_id FROM api_token WHERE token_sha256 = :digest "
-        "AND (expires_at IS NULL OR expires_at > :now))",
+        "u.disabled_at IS NULL AND u.id = (SELECT user_id FROM api_token "
+        "WHERE token_sha256 = :digest AND (expires_at IS NULL OR expires_at > :now))",
         digest=token_digest(token),
         now=now,
     )
@@ -199,20 +201,6 @@ def one_user_per_role(conn: Connection) -> dict[str, tuple[int, str]]:
     return found
 
 
-#: One user of each role to sign in as, picked the same way on every run.
-_ONE_OF_EACH_ROLE = {
-    "admin": "SELECT id, username FROM app_user WHERE role = 'admin' ORDER BY id LIMIT 1",
-    "street_staff": "SELECT id, username FROM app_user WHERE role = 'street_staff' "
-    "ORDER BY username LIMIT 1",
-    "community_staff": "SELECT id, username FROM app_user WHERE role = 'community_staff' "
-    "ORDER BY username LIMIT 1",
-    "grid_worker": "SELECT u.id, u.username FROM app_user u JOIN grid_worker w "
-    "ON w.user_id = u.id WHERE w.on_duty ORDER BY u.username LIMIT 1",
-    "resident": "SELECT id, username FROM app_user WHERE role = 'resident' "
-    "ORDER BY username LIMIT 1",
-}
-
-
 def audit(
     conn: Connection,
     username: str | None,
@@ -237,15 +225,165 @@ def audit(
     )
 
 
-#: Whom the demo signs in as, one user per role: the first by id (admin) or by name.
-_DEMO_USERS = {
-    "admin": "SELECT id, username FROM app_user WHERE role = 'admin' ORDER BY id LIMIT 1",
-    "street_staff": "SELECT id, username FROM app_user WHERE role = 'street_staff' "
-    "ORDER BY username LIMIT 1",
-    "community_staff": "SELECT id, username FROM app_user WHERE role = 'community_staff' "
-    "ORDER BY username LIMIT 1",
-    "grid_worker": "SELECT u.id, u.username FROM app_user u JOIN grid_worker w "
-    "ON w.user_id = u.id WHERE w.on_duty ORDER BY u.username LIMIT 1",
-    "resident": "SELECT id, username FROM app_user WHERE role = 'resident' "
-    "ORDER BY username LIMIT 1",
-}
+# ------------------------------------------------------------------ passwords and sessions
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What checking a password needs: user id, argon2 hash (None: not set), disabled or not."""
+
+    user_id: int
+    password_hash: str | None
+    disabled: bool
+
+
+def credentials(conn: Connection, username: str) -> Credentials | None:
+    """The stored credentials of ``username``, or None when no user has that name."""
+    row = conn.execute(
+        text("SELECT id, password_hash, disabled_at IS NOT NULL FROM app_user WHERE username = :u"),
+        {"u": username},
+    ).first()
+    return None if row is None else Credentials(int(row[0]), row[1], bool(row[2]))
+
+
+def set_password_hash(conn: Connection, user_id: int, password_hash: str) -> None:
+    """Store a user's new password hash."""
+    conn.execute(
+        text("UPDATE app_user SET password_hash = :h WHERE id = :i"),
+        {"h": password_hash, "i": user_id},
+    )
+
+
+def set_disabled(conn: Connection, username: str, at: datetime | None) -> int | None:
+    """Disable the account (``at``: since when) or enable it (None); its id, None if unknown."""
+    found = conn.execute(
+        text("UPDATE app_user SET disabled_at = :at WHERE username = :u RETURNING id"),
+        {"at": at, "u": username},
+    ).scalar()
+    return None if found is None else int(found)
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """A session that is not revoked, of an account that is not disabled, and its user."""
+
+    user: UserRow
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+
+
+def insert_session(
+    conn: Connection, digest: str, user_id: int, *, now: datetime, expires_at: datetime
+) -> None:
+    """Store a new session under the digest of its id."""
+    conn.execute(
+        text(
+            "INSERT INTO app_session (id_sha256, user_id, created_at, last_seen_at, expires_at) "
+            "VALUES (:d, :u, :now, :now, :exp)"
+        ),
+        {"d": digest, "u": user_id, "now": now, "exp": expires_at},
+    )
+
+
+def session_by_digest(conn: Connection, digest: str) -> SessionRow | None:
+    """The session stored under ``digest`` with its user.
+
+    None when unknown, revoked or the account is disabled; whether it has expired is the
+    caller's rule (:mod:`api.services.accounts`).
+    """
+    row = conn.execute(
+        text(
+            "SELECT s.user_id, s.created_at, s.last_seen_at, s.expires_at FROM app_session s "
+            "JOIN app_user u ON u.id = s.user_id "
+            "WHERE s.id_sha256 = :d AND s.revoked_at IS NULL AND u.disabled_at IS NULL"
+        ),
+        {"d": digest},
+    ).first()
+    if row is None:
+        return None
+    user = _user(conn, "u.id = :i", i=row[0])
+    if user is None:
+        return None
+    return SessionRow(user, row[1], row[2], row[3])
+
+
+def touch_session(conn: Connection, digest: str, now: datetime) -> None:
+    """Record that the session was used at ``now`` (its idle time starts again)."""
+    conn.execute(
+        text(
+            "UPDATE app_session SET last_seen_at = :now "
+            "WHERE id_sha256 = :d AND last_seen_at < :now"
+        ),
+        {"d": digest, "now": now},
+    )
+
+
+def revoke_session(conn: Connection, digest: str, now: datetime) -> None:
+    """End one session (sign-out)."""
+    conn.execute(
+        text(
+            "UPDATE app_session SET revoked_at = :now WHERE id_sha256 = :d AND revoked_at IS NULL"
+        ),
+        {"d": digest, "now": now},
+    )
+
+
+def revoke_sessions_of(conn: Connection, user_id: int, now: datetime) -> int:
+    """End every live session of a user; how many there were."""
+    return conn.execute(
+        text(
+            "UPDATE app_session SET revoked_at = :now "
+            "WHERE user_id = :u AND revoked_at IS NULL AND expires_at > :now"
+        ),
+        {"u": user_id, "now": now},
+    ).rowcount
+
+
+def recent_failures(
+    conn: Connection,
+    *,
+    since: datetime,
+    most: int,
+    username: str | None = None,
+    address: str | None = None,
+) -> list[datetime]:
+    """When sign-ins failed since ``since`` for a user name or an address, newest first.
+
+    At most ``most`` times: enough to tell whether a limit of ``most`` is reached and
+    when the oldest of them leaves the window.
+    """
+    column, value = ("username", username) if username is not None else ("address", address)
+    if value is None:
+        return []
+    rows = conn.execute(
+        text(
+            f"SELECT at FROM sign_in_failure WHERE {column} = :v AND at > :since "
+            "ORDER BY at DESC LIMIT :most"
+        ),
+        {"v": value, "since": since, "most": most},
+    )
+    return [r[0] for r in rows]
+
+
+def record_failure(
+    conn: Connection, username: str, address: str | None, at: datetime, *, forget_before: datetime
+) -> None:
+    """Record a failed sign-in.
+
+    Failures of that name and address before ``forget_before`` (outside every window)
+    are deleted on the way.
+    """
+    conn.execute(
+        text("DELETE FROM sign_in_failure WHERE at < :old AND (username = :u OR address = :a)"),
+        {"old": forget_before, "u": username, "a": address},
+    )
+    conn.execute(
+        text("INSERT INTO sign_in_failure (at, username, address) VALUES (:at, :u, :a)"),
+        {"at": at, "u": username, "a": address},
+    )
+
+
+def clear_failures(conn: Connection, username: str) -> None:
+    """Forget a user name's failed sign-ins (after a successful one)."""
+    conn.execute(text("DELETE FROM sign_in_failure WHERE username = :u"), {"u": username})

@@ -111,6 +111,7 @@ VERSIONED_TABLES = (
     "api_token",
     "grid_worker",
     "grid_assignment",
+    "app_session",
 )
 
 
