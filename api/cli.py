@@ -36,6 +36,7 @@ def _register() -> None:
         network,
         plan,
         serve,
+        users,
     )
 
     app.add_typer(db.db_app, name="db")
@@ -46,7 +47,7 @@ def _register() -> None:
     app.command()(district.load)
     app.command()(district.demo)
     app.command("serve")(serve.serve_command)
-    app.add_typer(incidents.users_app, name="users")
+    app.add_typer(users.users_app, name="users")
     app.add_typer(incidents.incidents_app, name="incidents")
 
     grids_app.command("import")(grids_io.import_command)

@@ -25,10 +25,12 @@ from sqlalchemy import Engine
 from analysis.aggregates import IncidentCube
 from analysis.walking import SheltersNow, Walking
 from api.changes import ChangeHub
+from api.services import accounts
 from api.services.walking import load_walking
 from gis import clock
 from gis.settings import Settings
 from gis.store import access_store, awareness_store, grid_store, queries
+from gis.store.access_store import SessionRow
 from grids.access import Principal
 from grids.locate import CurrentGrids, cover_cells
 
@@ -39,6 +41,8 @@ T = TypeVar("T")
 LOOKUP_TRUST_S = 1.0
 #: Tables whose changes can change who a token belongs to or what they may see.
 ACCOUNT_TABLES = ("app_user", "api_token", "grid_assignment", "grid_worker", "grid")
+#: The same for a browser session: its own table instead of the tokens'.
+SESSION_TABLES = ("app_user", "app_session", "grid_assignment", "grid_worker", "grid")
 #: Columns the incident cube is indexed by: where, and how it can be split.
 CUBE_PLACES = ("h3_cell", "grid_id", "community_id")
 CUBE_SPLITS = ("category_code", "state", "source")
@@ -120,6 +124,11 @@ class KeyedCache(Generic[T]):
         with self._lock:
             self._values.clear()
 
+    def drop(self, key: Hashable) -> None:
+        """Drop the value of one key: the next :meth:`get` of it builds it again."""
+        with self._lock:
+            self._values.pop(key, None)
+
 
 @dataclass
 class AppState:
@@ -134,6 +143,7 @@ class AppState:
     study_cells: Cached[np.ndarray] = field(init=False)
     impacts: KeyedCache[Any] = field(init=False)
     users: KeyedCache[Principal | None] = field(init=False)
+    sessions: KeyedCache[SessionRow | None] = field(init=False)
     _shelters: tuple[tuple, SheltersNow] | None = field(init=False, default=None)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
@@ -165,6 +175,7 @@ class AppState:
             most=16,
         )
         self.users = KeyedCache(ACCOUNT_TABLES, max_age_s=30.0, most=10_000)
+        self.sessions = KeyedCache(SESSION_TABLES, max_age_s=30.0, most=10_000)
 
     # ------------------------------------------------------------------ the grids
 
@@ -224,3 +235,33 @@ class AppState:
             return None if row is None else Principal.of(row)
 
         return self.users.get(self.engine, digest, read)
+
+    def user_for_session(self, session_id: str) -> Principal | None:
+        """The user of a browser session; None when unknown, revoked, idle or expired.
+
+        Kept like :meth:`user_for_token`, and the session's revocation or its user's
+        disabling moves the data versions, so either is seen by the next request.  Its
+        last use is written at most once a minute (that write moves no version); a
+        session that looks idle here is read again before it is refused, since another
+        server process may have seen it meanwhile.
+        """
+        digest = accounts.session_digest(session_id)
+        row = self.sessions.get(
+            self.engine, digest, lambda: accounts.read_session(self.engine, digest)
+        )
+        if row is None:
+            return None
+        now = clock.utcnow()
+        verdict = accounts.session_verdict(row, now, self.settings)
+        if verdict == "idle":
+            self.sessions.drop(digest)
+            row = accounts.read_session(self.engine, digest)
+            if row is None:
+                return None
+            verdict = accounts.session_verdict(row, now, self.settings)
+        if verdict != "live":
+            return None
+        if accounts.needs_touch(row, now):
+            accounts.touch_session(self.engine, digest, now)
+            self.sessions.drop(digest)
+        return Principal.of(row.user)

@@ -128,11 +128,16 @@ def empty_database(engine: Engine) -> None:
 
 
 def run_wangge(
-    database_url: str, *args: str, timeout: float = 600, env: dict[str, str] | None = None
+    database_url: str,
+    *args: str,
+    timeout: float = 600,
+    env: dict[str, str] | None = None,
+    input_text: str | None = None,
 ) -> subprocess.CompletedProcess:
     """Run the ``wangge`` command line against the test database, as a user would.
 
-    ``env`` adds environment variables (settings such as ``WANGGE_HOTLINE_MAX_ROWS``).
+    ``env`` adds environment variables (settings such as ``WANGGE_HOTLINE_MAX_ROWS``);
+    ``input_text`` is its standard input (a password for ``users passwd``).
     """
     env = dict(os.environ, DATABASE_URL=database_url, COLUMNS="200", **(env or {}))
     return subprocess.run(
@@ -142,4 +147,5 @@ def run_wangge(
         capture_output=True,
         text=True,
         timeout=timeout,
+        input=input_text,
     )

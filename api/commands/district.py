@@ -126,17 +126,22 @@ def _print_counts(rows: Mapping[str, int | pd.DataFrame], title: str) -> None:
 
 
 def _print_sign_ins(sign_ins: list[SignIn], base_url: str) -> None:
-    """Print the demo's sign-ins, and the worker's tablet and KPI report links."""
+    """Print the demo's sign-ins in full, one line each (never cut to the terminal's width).
+
+    A user name and a fresh password per role for the sign-in page, and a bearer token
+    for the API and the worker's tablet.
+    """
     from api.services.accounts import DEMO_TOKEN_DAYS
 
-    table = Table(title=f"demo sign-ins (tokens valid {DEMO_TOKEN_DAYS} days)")
-    for name in ("role", "user", "token"):
-        table.add_column(name)
+    say(f"[demo] sign in at {base_url}/login (new passwords on every run):")
+    width = max((len(s.role) for s in sign_ins), default=0)
     for s in sign_ins:
-        table.add_row(s.role, s.username, s.token)
-    console.print(table)
+        typer.echo(f"  {s.role:<{width}}  user: {s.username}  password: {s.password}")
+    say(f"[demo] API tokens (valid {DEMO_TOKEN_DAYS} days; 'Authorization: Bearer TOKEN'):")
+    for s in sign_ins:
+        typer.echo(f"  {s.role:<{width}}  {s.token}")
     tokens = {s.role: s.token for s in sign_ins}
     if "grid_worker" in tokens:
         say(f"[demo] worker's tablet: {base_url}/worker?token={tokens['grid_worker']}")
     if "street_staff" in tokens:
-        say(f"[demo] KPI report:      {base_url}/kpi?api_key={tokens['street_staff']}")
+        say(f"[demo] KPI report:      {base_url}/kpi (signed in as street_staff)")

@@ -1,4 +1,4 @@
-"""``wangge users …`` and ``wangge incidents …``: tokens, the 12345 import, the 督办 job."""
+"""``wangge incidents …``: the 12345 import, the 督办 job."""
 
 from __future__ import annotations
 
@@ -10,41 +10,9 @@ from rich.table import Table
 
 from api.commands.common import console, fail, ready_engine, say
 
-users_app = typer.Typer(help="Users and their API tokens.", no_args_is_help=True)
 incidents_app = typer.Typer(
     help="Incidents (事件): hotline import, reminders and escalation.", no_args_is_help=True
 )
-
-
-@users_app.command("add")
-def add_user(
-    username: str,
-    role: Annotated[str, typer.Option(help="resident, grid_worker, community_staff, …")],
-    area: Annotated[str | None, typer.Option(help="community or street code (staff)")] = None,
-    worker: Annotated[int | None, typer.Option(help="grid_worker.id (grid workers)")] = None,
-    days: Annotated[int | None, typer.Option(help="days valid (WANGGE_TOKEN_DAYS)")] = None,
-) -> None:
-    """Create a user (if missing) and print a new bearer token for them."""
-    from api.services.accounts import issue_token
-    from gis.settings import get_settings
-
-    days = days or get_settings().token_days
-    engine = ready_engine()
-    typer.echo(issue_token(engine, username, role, area, worker_id=worker, days=days))
-
-
-@users_app.command("token")
-def user_token(
-    username: str,
-    days: Annotated[int | None, typer.Option(help="days valid (WANGGE_TOKEN_DAYS)")] = None,
-) -> None:
-    """Print a new bearer token for an existing user (send it as 'Authorization: Bearer …')."""
-    from api.services.accounts import token_for
-    from gis.settings import get_settings
-
-    days = days or get_settings().token_days
-    engine = ready_engine()
-    typer.echo(token_for(engine, username, days=days, label="cli"))
 
 
 @incidents_app.command("import-hotline")

@@ -1,22 +1,361 @@
-"""Accounts: bearer tokens for users, created with their role when they are new.
+"""Accounts: users, their passwords, browser sessions and bearer tokens.
 
-Called by the command line (``wangge users add|token``, the demo's sign-ins), tests and
-benchmarks.  Who a token belongs to at request time is the doors' concern (``api/auth.py``,
-through the application's cached state).
+Called by the command line (``wangge users add|passwd|token|disable|enable``, the demo's
+sign-ins), the sign-in page, tests and benchmarks.  Who a token or session belongs to
+at request time is the doors' concern (``api/auth.py``, through the application's
+cached state, which asks :func:`read_session` and :func:`session_verdict`).
+
+Passwords are stored as argon2id hashes (``argon2-cffi``'s defaults, RFC 9106's
+low-memory profile), re-hashed on sign-in when those defaults change.  A session id
+(the browser's cookie) and a token are random and stored only as their SHA-256.
+
+Sign-in is slowed down and locked out by failures counted per user name and per
+network address over ``signin_lockout_minutes`` (settings): each recent failure makes
+the answer to a wrong password wait :attr:`Settings.signin_failure_delay_s` more, and
+``signin_max_failures`` failures for a name (``signin_max_failures_per_address`` from an
+address) refuse every attempt, right or wrong, until the oldest of them leaves the
+window.  An unknown name is answered, counted and locked exactly like a wrong password,
+so the answers never tell whether a user exists.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Literal
 
-from sqlalchemy import Engine
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Connection, Engine
 
+from gis import clock
+from gis.errors import Conflict, Forbidden, InvalidInput, ServiceError, Unauthorized
+from gis.settings import Settings
 from gis.store import access_store
-from gis.store.access_store import UnknownUser
+from gis.store.access_store import SessionRow, UnknownUser
 from grids.access import Principal
 
 #: How long the demo's tokens are valid, days.
 DEMO_TOKEN_DAYS = 7
+#: A session's last use is written at most this often (its idle clock, seconds).
+TOUCH_EVERY_S = 60.0
+
+#: What the sign-in page says, in Chinese; never whether the user name exists.
+WRONG_PASSWORD = "用户名或密码不正确。"
+LOCKED = "登录失败次数过多，已暂时锁定。请在 {minutes} 分钟后再试，或联系管理员。"
+DISABLED = "该账号已停用，请联系管理员。"
+
+
+class WeakPassword(ServiceError, InvalidInput):
+    """A new password that is too short or too plain."""
+
+
+class UserExists(ServiceError, Conflict):
+    """``users add`` with a name in use: change its password with ``users passwd``."""
+
+
+class SessionEnded(ServiceError, Unauthorized):
+    """A browser's session ended: signed out, idle or past its end, or the account disabled."""
+
+
+class CsrfRefused(ServiceError, Forbidden):
+    """A form sent with a session cookie but without that session's CSRF token."""
+
+
+_HASHER = PasswordHasher()
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash no password matches, verified for unknown names so they take as long."""
+    return _HASHER.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    """The argon2id hash of a password (``$argon2id$v=19$…``), salted at random."""
+    return _HASHER.hash(password)
+
+
+def check_new_password(password: str, settings: Settings, username: str = "") -> None:
+    """Refuse a password that is too short, all one character, or the user name.
+
+    Raises
+    ------
+    WeakPassword
+        Saying what is wrong and what a good one looks like.
+    """
+    if len(password) < settings.min_password_length:
+        raise WeakPassword(
+            f"the password has {len(password)} characters; use at least "
+            f"{settings.min_password_length} (WANGGE_MIN_PASSWORD_LENGTH), e.g. four unrelated "
+            "words or a password manager's"
+        )
+    if len(set(password)) < 4 or password.strip().lower() == username.strip().lower():
+        raise WeakPassword(
+            "the password is too easy to guess (the user name, or only a few different "
+            "characters); choose another"
+        )
+
+
+def _password_ok(stored: str | None, password: str) -> bool:
+    """Whether ``password`` matches the stored hash (always false with none, same cost)."""
+    try:
+        return _HASHER.verify(stored or _dummy_hash(), password) and stored is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# ------------------------------------------------------------------ users
+
+
+def add_user(
+    engine: Engine,
+    settings: Settings,
+    username: str,
+    role: str,
+    password: str,
+    area_code: str | None = None,
+    *,
+    worker_id: int | None = None,
+    display_name: str | None = None,
+) -> int:
+    """Create a user who signs in with ``password``; their id.
+
+    Raises
+    ------
+    WeakPassword
+        For a password :func:`check_new_password` refuses.
+    UserExists
+        When the name is taken (nothing is changed).
+    gis.store.access_store.UnknownRole, gis.store.access_store.UnknownUser
+        For an unknown role, area code or grid worker.
+    """
+    check_new_password(password, settings, username)
+    with engine.begin() as conn:
+        if access_store.credentials(conn, username) is not None:
+            raise UserExists(
+                f"a user is already named {username!r}; change their password with "
+                f"'wangge users passwd {username}'"
+            )
+        user_id = access_store.ensure_user(
+            conn,
+            username,
+            role,
+            display_name=display_name,
+            area_code=area_code,
+            worker_id=worker_id,
+        )
+        access_store.set_password_hash(conn, user_id, hash_password(password))
+    return user_id
+
+
+def _existing(conn: Connection, username: str) -> access_store.Credentials:
+    found = access_store.credentials(conn, username)
+    if found is None:
+        raise UnknownUser(
+            f"no user is named {username!r}; create them with 'wangge users add NAME --role …'"
+        )
+    return found
+
+
+def set_password(engine: Engine, settings: Settings, username: str, password: str) -> None:
+    """Give a user a new password; every session of theirs ends (sign in again).
+
+    Raises
+    ------
+    WeakPassword
+        For a password :func:`check_new_password` refuses.
+    gis.store.access_store.UnknownUser
+        When no user has that name.
+    """
+    check_new_password(password, settings, username)
+    with engine.begin() as conn:
+        user = _existing(conn, username)
+        access_store.set_password_hash(conn, user.user_id, hash_password(password))
+        access_store.revoke_sessions_of(conn, user.user_id, clock.utcnow())
+        access_store.clear_failures(conn, username)
+
+
+def set_disabled(engine: Engine, username: str, disabled: bool = True) -> int:
+    """Disable an account (its sessions and tokens stop working at once) or enable it again.
+
+    Disabling also revokes the user's sessions, so enabling the account later does not
+    bring an old browser back; their tokens work again once enabled.  Returns how many
+    sessions were revoked.
+
+    Raises
+    ------
+    gis.store.access_store.UnknownUser
+        When no user has that name.
+    """
+    now = clock.utcnow()
+    with engine.begin() as conn:
+        user = _existing(conn, username)
+        access_store.set_disabled(conn, username, now if disabled else None)
+        return access_store.revoke_sessions_of(conn, user.user_id, now) if disabled else 0
+
+
+# ------------------------------------------------------------------ sign-in and sessions
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A new session: ``session_id`` goes into the browser's cookie, nowhere else."""
+
+    username: str
+    session_id: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class SignInRefused:
+    """A refused sign-in: what to tell the person, in Chinese, and how long to wait first.
+
+    ``retry_after_s`` is set when the name or address is locked.
+    """
+
+    message: str
+    delay_s: float
+    retry_after_s: float | None = None
+
+
+def _locked_until(times: list[datetime], most: int, window: timedelta) -> datetime | None:
+    """When a lock of ``most`` failures in ``window`` ends (None: not locked)."""
+    if len(times) < most:
+        return None
+    return times[most - 1] + window
+
+
+def sign_in(
+    engine: Engine, settings: Settings, username: str, password: str, address: str | None
+) -> SignedIn | SignInRefused:
+    """Check a user name and password and open a session, or say why not.
+
+    The refusal never tells whether the name exists (see the module's docstring for the
+    delays and locks).
+
+    Parameters
+    ----------
+    username, password
+        As typed.
+    address
+        The network address the attempt came from (counted for the per-address lock).
+    """
+    username = username.strip()
+    now = clock.utcnow()
+    window = timedelta(minutes=settings.signin_lockout_minutes)
+    with engine.begin() as conn:
+        by_name = access_store.recent_failures(
+            conn, since=now - window, most=settings.signin_max_failures, username=username
+        )
+        by_address = access_store.recent_failures(
+            conn,
+            since=now - window,
+            most=settings.signin_max_failures_per_address,
+            address=address,
+        )
+        until = max(
+            (
+                t
+                for t in (
+                    _locked_until(by_name, settings.signin_max_failures, window),
+                    _locked_until(by_address, settings.signin_max_failures_per_address, window),
+                )
+                if t is not None
+            ),
+            default=None,
+        )
+        if until is not None:  # not even checked: guessing gains nothing while locked
+            wait = max((until - now).total_seconds(), 1.0)
+            return SignInRefused(
+                LOCKED.format(minutes=max(1, round(wait / 60))),
+                delay_s=settings.signin_max_delay_s,
+                retry_after_s=wait,
+            )
+        found = access_store.credentials(conn, username)
+        stored = None if found is None else found.password_hash
+        matches = _password_ok(stored, password)  # as slow for an unknown name
+        if found is None or stored is None or not matches:
+            access_store.record_failure(conn, username, address, now, forget_before=now - window)
+            recent = max(len(by_name), len(by_address)) + 1
+            delay = min(settings.signin_failure_delay_s * recent, settings.signin_max_delay_s)
+            return SignInRefused(WRONG_PASSWORD, delay_s=delay)
+        if found.disabled:
+            return SignInRefused(DISABLED, delay_s=0.0)
+        if _HASHER.check_needs_rehash(stored):
+            access_store.set_password_hash(conn, found.user_id, hash_password(password))
+        access_store.clear_failures(conn, username)
+        session_id = secrets.token_urlsafe(32)
+        expires = now + timedelta(hours=settings.session_max_hours)
+        access_store.insert_session(
+            conn, session_digest(session_id), found.user_id, now=now, expires_at=expires
+        )
+    return SignedIn(username, session_id, expires)
+
+
+def session_digest(session_id: str) -> str:
+    """The SHA-256 under which a session is stored (never the id itself)."""
+    return access_store.token_digest(session_id)
+
+
+def csrf_token(session_id: str) -> str:
+    """The token a session's forms carry (hidden field or ``X-CSRF-Token`` header).
+
+    An HMAC of the session id: another site cannot know it (the cookie is HttpOnly and
+    never leaves this host), and the server needs to store nothing to check it.
+    """
+    return hmac.new(session_id.encode(), b"wangge csrf", hashlib.sha256).hexdigest()
+
+
+def csrf_ok(session_id: str, sent: str | None) -> bool:
+    """Whether ``sent`` is the session's CSRF token (compared in constant time)."""
+    return bool(sent) and hmac.compare_digest(csrf_token(session_id), str(sent))
+
+
+def read_session(engine: Engine, digest: str) -> SessionRow | None:
+    """The session stored under ``digest`` and its user, unless revoked or disabled."""
+    with engine.connect() as conn:
+        return access_store.session_by_digest(conn, digest)
+
+
+Verdict = Literal["live", "idle", "expired"]
+
+
+def session_verdict(row: SessionRow, now: datetime, settings: Settings) -> Verdict:
+    """Whether a (not revoked) session may still be used at ``now``.
+
+    ``expired`` past its absolute end (``session_max_hours`` after sign-in); ``idle``
+    when unused for longer than ``session_idle_minutes``.
+    """
+    if now >= row.expires_at:
+        return "expired"
+    if now - row.last_seen_at > timedelta(minutes=settings.session_idle_minutes):
+        return "idle"
+    return "live"
+
+
+def needs_touch(row: SessionRow, now: datetime) -> bool:
+    """Whether the session's last use should be written now (once a minute at most)."""
+    return (now - row.last_seen_at).total_seconds() >= TOUCH_EVERY_S
+
+
+def touch_session(engine: Engine, digest: str, now: datetime) -> None:
+    """Record a session's use at ``now``: its idle time starts again."""
+    with engine.begin() as conn:
+        access_store.touch_session(conn, digest, now)
+
+
+def sign_out(engine: Engine, session_id: str) -> None:
+    """End a session (its cookie stops working everywhere at once)."""
+    with engine.begin() as conn:
+        access_store.revoke_session(conn, session_digest(session_id), clock.utcnow())
+
+
+# ------------------------------------------------------------------ bearer tokens
 
 
 def issue_token(
@@ -57,34 +396,42 @@ def token_for(engine: Engine, username: str, *, days: int = 90, label: str | Non
         When no user has that name; the message says how to create one.
     """
     with engine.begin() as conn:
-        user = access_store.user_by_name(conn, username)
-        if user is None:
-            raise access_store.UnknownUser(
-                f"no user is named {username!r}; create them with 'wangge users add NAME --role …'"
-            )
-        return access_store.issue_token(conn, user.id, days=days, label=label)
+        user = _existing(conn, username)
+        return access_store.issue_token(conn, user.user_id, days=days, label=label)
 
 
 @dataclass(frozen=True)
 class SignIn:
-    """A token issued for one user of a role."""
+    """One user of a role, a fresh password to sign in with and a token for the API."""
 
     role: str
     username: str
+    password: str
     token: str
 
 
-def demo_sign_ins(engine: Engine, *, days: int = DEMO_TOKEN_DAYS) -> list[SignIn]:
-    """A token for one user of each role of the loaded district (roles with none are skipped).
+def new_password() -> str:
+    """A random password for the demo or a reset: 16 characters, about 96 bits."""
+    return secrets.token_urlsafe(12)
 
-    So that whoever runs the demo can try every door at once: the worker's tablet, the
-    KPI report, the API with ``Authorization: Bearer …``.
+
+def demo_sign_ins(engine: Engine, *, days: int = DEMO_TOKEN_DAYS) -> list[SignIn]:
+    """A fresh password and a token for one user of each role of the loaded district.
+
+    Roles with no user are skipped.  So that whoever runs the demo can try every door
+    at once: the sign-in page, the worker's tablet, the API with ``Authorization: Bearer``.
+    Earlier demo passwords stop working (each run sets new ones and ends their sessions).
     """
     out = []
+    now = clock.utcnow()
     with engine.begin() as conn:
         for role, (user_id, username) in access_store.one_user_per_role(conn).items():
+            password = new_password()
+            access_store.set_password_hash(conn, user_id, hash_password(password))
+            access_store.revoke_sessions_of(conn, user_id, now)
+            access_store.clear_failures(conn, username)
             token = access_store.issue_token(conn, user_id, days=days, label="demo")
-            out.append(SignIn(role, username, token))
+            out.append(SignIn(role, username, password, token))
     return out
 
 

@@ -9,15 +9,15 @@ password guessing per user name and per address.  An account can be disabled.
 working on the next request in every server process; its trigger leaves out updates of
 ``last_seen_at`` alone, which happen on every minute of use and change nobody's access.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,110 @@
+"""``wangge users …``: accounts, their passwords (for the sign-in page) and API tokens.
+
+A password is never a command-line argument (it would stay in the shell's history and
+in the process list): ``--password-stdin`` and ``passwd`` read it from standard input,
+its first line, or ask twice without echo on a terminal.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from api.commands.common import fail, ready_engine, say
+
+users_app = typer.Typer(
+    help="Users: passwords to sign in at /login, API tokens, disabling.", no_args_is_help=True
+)
+
+
+def _read_password() -> str:
+    """The new password: asked twice without echo on a terminal, else stdin's first line."""
+    if sys.stdin.isatty():
+        return str(typer.prompt("new password", hide_input=True, confirmation_prompt=True))
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        fail("no password on standard input (e.g. 'printf %s \"$PW\" | wangge users …')", 2)
+    return line
+
+
+@users_app.command("add")
+def add_user(
+    username: str,
+    role: Annotated[str, typer.Option(help="resident, grid_worker, community_staff, …")],
+    area: Annotated[str | None, typer.Option(help="community or street code (staff)")] = None,
+    worker: Annotated[int | None, typer.Option(help="grid_worker.id (grid workers)")] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="create the user with the password read from standard input (they sign in "
+            "at /login); without it, print a bearer token for the API instead",
+        ),
+    ] = False,
+    days: Annotated[int | None, typer.Option(help="days valid (WANGGE_TOKEN_DAYS)")] = None,
+) -> None:
+    """Create a user: with a password to sign in, or (if missing) with a new bearer token."""
+    from gis.settings import get_settings
+
+    settings = get_settings()
+    if password_stdin:
+        from api.services.accounts import add_user as add
+
+        password = _read_password()
+        engine = ready_engine()
+        add(engine, settings, username, role, password, area, worker_id=worker)
+        say(f"user {username} ({role}) created: they sign in at /login with that password")
+        return
+    from api.services.accounts import issue_token
+
+    engine = ready_engine()
+    typer.echo(
+        issue_token(
+            engine, username, role, area, worker_id=worker, days=days or settings.token_days
+        )
+    )
+
+
+@users_app.command("passwd")
+def change_password(username: str) -> None:
+    """Set a user's password (read from standard input); their browser sessions end."""
+    from api.services.accounts import set_password
+    from gis.settings import get_settings
+
+    password = _read_password()
+    set_password(ready_engine(), get_settings(), username, password)
+    say(f"password of {username} changed; their sessions were ended")
+
+
+@users_app.command("token")
+def user_token(
+    username: str,
+    days: Annotated[int | None, typer.Option(help="days valid (WANGGE_TOKEN_DAYS)")] = None,
+) -> None:
+    """Print a new bearer token for an existing user (send it as 'Authorization: Bearer …')."""
+    from api.services.accounts import token_for
+    from gis.settings import get_settings
+
+    days = days or get_settings().token_days
+    engine = ready_engine()
+    typer.echo(token_for(engine, username, days=days, label="cli"))
+
+
+@users_app.command("disable")
+def disable_user(username: str) -> None:
+    """Disable an account: its sessions and tokens stop working at once."""
+    from api.services.accounts import set_disabled
+
+    ended = set_disabled(ready_engine(), username, True)
+    say(f"{username} disabled; {ended} session(s) ended, their tokens refused")
+
+
+@users_app.command("enable")
+def enable_user(username: str) -> None:
+    """Enable a disabled account again (they sign in anew; their tokens work again)."""
+    from api.services.accounts import set_disabled
+
+    set_disabled(ready_engine(), username, False)
+    say(f"{username} enabled")
