@@ -1,4 +1,4 @@
-"""The FastAPI application: the database engine made in the lifespan, routers, static files."""
+"""The FastAPI application: the engine made in the lifespan, routers, pages, static files."""
 
 from __future__ import annotations
 
@@ -17,11 +17,17 @@ from sqlalchemy.exc import StatementError
 
 from api import errors
 from api.changes import ChangeHub
+from api.headers import SecurityHeaders
+from api.pages import docs as docs_page
+from api.pages import home as home_page
 from api.pages import kpi as kpi_pages
 from api.pages import maps as map_pages
 from api.pages import planning as planning_pages
 from api.pages import resident as resident_pages
+from api.pages import signin as signin_pages
 from api.pages import worker as worker_pages
+from api.pages.render import STATIC_DIR as PAGES_STATIC_DIR
+from api.pages.render import STATIC_URL as PAGES_STATIC_URL
 from api.routers import (
     alerts,
     dispatch,
@@ -131,9 +137,17 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         description="Grid management and situational awareness for urban communities.",
         version="0.1.0",
         lifespan=lifespan,
+        # served offline by api/pages/docs.py (the defaults load Swagger UI and ReDoc
+        # from a CDN)
+        docs_url=None,
+        redoc_url=None,
     )
     errors.install(app)
+    app.add_middleware(SecurityHeaders, tile_url=settings.tile_url)
     app.include_router(health.router)
+    app.include_router(home_page.router)
+    app.include_router(signin_pages.router)
+    app.include_router(docs_page.router)
     app.include_router(map_pages.router)
     app.include_router(grids.router)
     app.include_router(resident.router)
@@ -157,4 +171,5 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     # check_dir=False: the app starts before `npm ci` ran, and /health can say so
     app.mount(VENDOR_URL, StaticFiles(directory=VENDOR_DIR, check_dir=False), name="vendor")
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="maps-static")
+    app.mount(PAGES_STATIC_URL, StaticFiles(directory=PAGES_STATIC_DIR), name="pages-static")
     return app

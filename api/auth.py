@@ -1,10 +1,21 @@
-"""Who is calling: bearer tokens (or Open311's ``api_key``) to a :class:`grids.access.Principal`.
+"""Who is calling: a bearer token or a browser session, to a :class:`grids.access.Principal`.
+
+Two credentials, one principal, so the access rules are the same whichever door:
+
+* the JSON API sends ``Authorization: Bearer <token>`` (Open311 and the older pages also
+  ``?api_key=``);
+* pages send the session cookie (:data:`SESSION_COOKIE`, set by the sign-in page,
+  HttpOnly, SameSite=Lax, Secure over HTTPS).  A request that changes anything (any
+  method but GET, HEAD, OPTIONS) with the cookie must carry the session's CSRF token,
+  as the form field :data:`CSRF_FIELD` or the header :data:`CSRF_HEADER` (htmx sends
+  it), or is refused with 403 before the route runs.
 
 Every route that shows or changes anything personal depends on :data:`CurrentUser`;
-what that user may then see is decided by :mod:`grids.access` alone.  Who a token
-belongs to is kept by the application's state (:meth:`api.state.AppState.user_for_token`)
-while no account, token or assignment changes.  Tokens are issued by
-:mod:`api.services.accounts`.
+what that user may then see is decided by :mod:`grids.access` alone.  Who a token or
+session belongs to is kept by the application's state
+(:meth:`api.state.AppState.user_for_token`, :meth:`~api.state.AppState.user_for_session`)
+while no account, token, session or assignment changes.  Tokens, passwords and
+sessions are made by :mod:`api.services.accounts`.
 """
 
 from __future__ import annotations
@@ -15,8 +26,17 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import StateDep
+from api.services.accounts import CsrfRefused, SessionEnded, csrf_ok
 from gis.errors import Unauthorized
 from grids.access import Principal, require_planner
+
+#: The cookie that carries a browser's session id.
+SESSION_COOKIE = "wangge_session"
+#: Where a form sends its CSRF token, and where htmx and scripts send it.
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def _token_of(request: Request) -> str | None:
@@ -28,35 +48,74 @@ def _token_of(request: Request) -> str | None:
     return key or None
 
 
+async def _check_csrf(request: Request, session_id: str) -> None:
+    """Refuse a changing request of a session that does not carry the session's token."""
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and request.headers.get("content-type", "").startswith(_FORMS):
+        value = (await request.form()).get(CSRF_FIELD)
+        sent = value if isinstance(value, str) else None
+    if not csrf_ok(session_id, sent):
+        raise CsrfRefused(
+            "请刷新页面后重新提交：表单缺少有效的安全令牌 (the request has no valid CSRF "
+            f"token: send the page's '{CSRF_FIELD}' field or the '{CSRF_HEADER}' header)"
+        )
+
+
 async def optional_user(request: Request, state: StateDep) -> Principal | None:
-    """The signed-in user, or None when the request carries no token.
+    """The signed-in user, or None when the request carries no credential.
+
+    A bearer token wins over the cookie.  A session that ended counts as none (the
+    request is anonymous; :func:`current_user` then says the session ended).  The
+    user and the session id are kept in ``request.state`` for the page's drawing.
 
     Raises
     ------
     Unauthorized
         When a token is given but unknown or expired: a wrong token is an error, not
         an anonymous request.
+    CsrfRefused
+        For a changing request of a session without its CSRF token (403).
     """
     token = _token_of(request)
-    if token is None:
-        return None
-    user = await run_in_threadpool(state.user_for_token, token)
-    if user is None:
-        raise Unauthorized("the token is unknown or expired; ask for a new one")
+    if token is not None:
+        user = await run_in_threadpool(state.user_for_token, token)
+        if user is None:
+            raise Unauthorized("the token is unknown or expired; ask for a new one")
+    else:
+        session_id = request.cookies.get(SESSION_COOKIE)
+        if not session_id:
+            return None
+        user = await run_in_threadpool(state.user_for_session, session_id)
+        if user is None:
+            request.state.session_ended = True
+            return None
+        if request.method not in SAFE_METHODS:
+            await _check_csrf(request, session_id)
+        request.state.session_id = session_id
+    request.state.user = user
     return user
 
 
-async def current_user(user: Annotated[Principal | None, Depends(optional_user)]) -> Principal:
-    """The signed-in user; a request without a token is refused (401)."""
+async def current_user(
+    request: Request, user: Annotated[Principal | None, Depends(optional_user)]
+) -> Principal:
+    """The signed-in user; a request without a credential is refused (401).
+
+    A page answers the refusal by sending the browser to the sign-in page
+    (:mod:`api.errors`).
+    """
     if user is None:
+        if getattr(request.state, "session_ended", False):
+            raise SessionEnded("登录已过期或已退出，请重新登录 (the session ended: sign in again)")
         raise Unauthorized(
             "sign in: send 'Authorization: Bearer <token>' (a token comes from "
-            "'wangge users token NAME')"
+            "'wangge users token NAME'), or sign in at /login in a browser"
         )
     return user
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
+OptionalUser = Annotated[Principal | None, Depends(optional_user)]
 
 
 async def planner(user: CurrentUser) -> Principal:

@@ -1,18 +1,29 @@
-"""Errors of every package mapped to HTTP problem responses (RFC 9457), in one place."""
+"""Errors of every package mapped to HTTP answers, in one place.
+
+An API client gets a problem document (RFC 9457, ``application/problem+json``).  A
+browser that asks for a page (``Accept: text/html``) gets the same status as an HTML
+page in Chinese (``api/templates/error.html``), and when it is not signed in, or its
+session ended, a redirect to the sign-in page that comes back afterwards; an htmx
+request (``HX-Request``) gets the message as a flash fragment swapped into ``#flash``,
+or ``HX-Redirect`` to the sign-in page.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import traceback
+from urllib.parse import urlencode
 
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import OperationalError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.auth import SESSION_COOKIE
+from api.pages.render import render
 from gis.db.engine import describe_error
 from gis.errors import (
     Conflict,
@@ -80,6 +91,67 @@ STATUS: dict[type[WanggeError], tuple[int, str]] = {
 }
 
 
+#: The titles of the statuses, in Chinese, for pages.
+TITLES_ZH = {
+    401: "未登录",
+    403: "无权操作",
+    404: "未找到",
+    409: "操作冲突",
+    413: "内容过大",
+    422: "输入有误",
+    429: "请求过于频繁",
+    500: "内部错误",
+    503: "服务暂不可用",
+}
+
+
+def wants_page(request: Request) -> bool:
+    """Whether the caller is a browser asking for a page (or htmx for a fragment)."""
+    return bool(request.headers.get("hx-request")) or "text/html" in request.headers.get(
+        "accept", ""
+    )
+
+
+def _sign_in_again(request: Request) -> Response:
+    """Send a browser to the sign-in page, to come back to where it was."""
+    back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    query = {"next": back}
+    if getattr(request.state, "session_ended", False):
+        query["ended"] = "1"
+    target = f"/login?{urlencode(query)}"
+    response: Response
+    if request.headers.get("hx-request"):
+        response = Response(status_code=401, headers={"HX-Redirect": target})
+    else:
+        response = RedirectResponse(target, status_code=303)
+    if SESSION_COOKIE in request.cookies:
+        response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+def page_answer(request: Request, status: int, detail: str) -> Response:
+    """The answer to a browser: the sign-in page for 401, otherwise the error page.
+
+    An htmx request gets the message as a flash fragment retargeted to ``#flash``.
+    """
+    if status == 401 and request.method in ("GET", "HEAD"):
+        return _sign_in_again(request)
+    title = TITLES_ZH.get(status, "出错了")
+    user = getattr(request.state, "user", None)
+    if request.headers.get("hx-request"):
+        message = {"level": "error", "text": f"{title}：{detail}"}
+        return render(
+            request,
+            "_flash.html",
+            {"flashes": [message]},
+            user=user,
+            status_code=status,
+            headers={"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"},
+        )
+    context = {"status": status, "title": title, "detail": detail}
+    return render(request, "error.html", context, user=user, status_code=status)
+
+
 def answer(exc: WanggeError) -> JSONResponse:
     """The problem answer to one of our errors, by its kind."""
     kind = next(k for k in type(exc).__mro__ if k in STATUS)
@@ -108,22 +180,31 @@ def install(app: FastAPI) -> None:
     """Register the handlers that turn our exceptions into problem responses."""
 
     @app.exception_handler(WanggeError)
-    async def _ours(_: Request, exc: WanggeError) -> JSONResponse:
-        return answer(exc)
+    async def _ours(request: Request, exc: WanggeError) -> Response:
+        json_answer = answer(exc)
+        if wants_page(request):
+            return page_answer(request, json_answer.status_code, str(exc))
+        return json_answer
 
     @app.exception_handler(RequestValidationError)
-    async def _request(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _request(request: Request, exc: RequestValidationError) -> Response:
         errors = _plain_errors(exc)
         details = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
+        if wants_page(request):
+            return page_answer(request, 422, details)
         return problem(422, "Invalid request", details, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if wants_page(request):
+            return page_answer(request, exc.status_code, str(exc.detail))
         titles = {404: "Not found", 422: "Invalid request", 503: "Service unavailable"}
         return problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail))
 
     @app.exception_handler(OperationalError)
-    async def _database(_: Request, exc: Exception) -> JSONResponse:
+    async def _database(request: Request, exc: Exception) -> Response:
+        if wants_page(request):
+            return page_answer(request, 503, "数据库暂不可用，请稍后再试")
         return problem(503, "Database unavailable", str(exc).splitlines()[0])
 
     @app.exception_handler(StatementError)

@@ -127,6 +127,7 @@ PAGE_ASSETS: Mapping[str, LocalAsset] = {
     "leaflet_css": _vendor("leaflet/dist/leaflet.css"),
     "swagger_js": _vendor("swagger-ui-dist/swagger-ui-bundle.js"),
     "swagger_css": _vendor("swagger-ui-dist/swagger-ui.css"),
+    "swagger_favicon": _vendor("swagger-ui-dist/favicon-32x32.png"),
     "axe": _vendor("axe-core/axe.min.js"),
 }
 

@@ -35,6 +35,9 @@ def add_user(
     role: Annotated[str, typer.Option(help="resident, grid_worker, community_staff, …")],
     area: Annotated[str | None, typer.Option(help="community or street code (staff)")] = None,
     worker: Annotated[int | None, typer.Option(help="grid_worker.id (grid workers)")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="the name the pages show (e.g. 张三); default NAME")
+    ] = None,
     password_stdin: Annotated[
         bool,
         typer.Option(
@@ -54,7 +57,7 @@ def add_user(
 
         password = _read_password()
         engine = ready_engine()
-        add(engine, settings, username, role, password, area, worker_id=worker)
+        add(engine, settings, username, role, password, area, worker_id=worker, display_name=name)
         say(f"user {username} ({role}) created: they sign in at /login with that password")
         return
     from api.services.accounts import issue_token

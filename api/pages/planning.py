@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse
 
 from api.auth import Planner, planner
 from api.deps import PlanningDataDep, SettingsDep
+from api.headers import InlinePage
 from api.inputs import Text
 from api.schemas.planning import GroupQ, KindQ, ModelParam
 from api.services import planning, scenarios, siting
@@ -25,7 +26,7 @@ from maps.coverage import access_map, plan_map
 router = APIRouter(tags=["planning"], dependencies=[Depends(planner)])
 
 
-@router.get("/planning/access", response_class=HTMLResponse)
+@router.get("/planning/access", response_class=InlinePage)
 async def access_page(
     user: Planner, data: PlanningDataDep, settings: SettingsDep, kind: KindQ, group: GroupQ = None
 ) -> HTMLResponse:
@@ -39,7 +40,7 @@ async def access_page(
     return HTMLResponse(await run_in_threadpool(render))
 
 
-@router.get("/planning/sites", response_class=HTMLResponse)
+@router.get("/planning/sites", response_class=InlinePage)
 async def sites_page(
     user: Planner,
     data: PlanningDataDep,
@@ -69,7 +70,7 @@ async def sites_page(
     return HTMLResponse(await run_in_threadpool(render))
 
 
-@router.get("/planning/compare", response_class=HTMLResponse)
+@router.get("/planning/compare", response_class=InlinePage)
 async def compare_page(
     user: Planner,
     data: PlanningDataDep,

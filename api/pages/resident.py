@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from api.deps import SettingsDep, StateDep
+from api.headers import InlinePage
 from api.schemas.common import CoordTypeQuery, LatQuery, LonQuery
 from api.services.resident import nearest_shelter
 from maps.assets import render_offline
@@ -17,7 +18,7 @@ from maps.resident import WARNING_CLASS, shelter_route_map
 router = APIRouter(tags=["resident"])
 
 
-@router.get("/resident/shelter", response_class=HTMLResponse)
+@router.get("/resident/shelter", response_class=InlinePage)
 async def shelter_page(
     state: StateDep,
     settings: SettingsDep,

@@ -7,12 +7,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
 from api.deps import EngineDep, SettingsDep
+from api.headers import InlinePage
 from api.services.worker import tablet_page
 
 router = APIRouter(tags=["worker"])
 
 
-@router.get("/worker", response_class=HTMLResponse)
+@router.get("/worker", response_class=InlinePage)
 async def worker_tablet(engine: EngineDep, settings: SettingsDep) -> HTMLResponse:
     """The worker's tablet page: open it once as ``/worker?token=…``.
 

@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from api.auth import CurrentUser
 from api.changes import HEARTBEAT_S
 from api.deps import EngineDep, ImpactsDep, SettingsDep, StateDep
+from api.headers import InlinePage
 from api.inputs import Id
 from api.schemas.live import LiveIncident, LiveSnapshot, PositionIn, PositionOut
 from api.services import awareness as aw
@@ -114,7 +115,7 @@ def _token(request: Request) -> str | None:
     return request.query_params.get("api_key") or None
 
 
-@router.get("/live", response_class=HTMLResponse)
+@router.get("/live", response_class=InlinePage)
 def live_page(
     request: Request, state: StateDep, user: CurrentUser, impacts: ImpactsDep
 ) -> HTMLResponse:

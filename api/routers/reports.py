@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from api.auth import CurrentUser
 from api.deps import EngineDep
+from api.headers import InlinePage
 from api.inputs import Text
 from api.services import reports
 from maps.report import daily_report_html
@@ -21,7 +22,7 @@ from maps.report import daily_report_html
 router = APIRouter(tags=["awareness"])
 
 
-@router.get("/reports/daily", response_class=HTMLResponse)
+@router.get("/reports/daily", response_class=InlinePage)
 def daily_report(
     engine: EngineDep,
     user: CurrentUser,
