@@ -241,3 +241,29 @@ def serve_page(html: str, folder: Path, name: str = "page.html") -> Iterator[str
     finally:
         server.shutdown()
         server.server_close()
+
+
+#: The accessibility checker injected into pages (axe-core from npm, served by the app).
+AXE_URL = f"{VENDOR_URL}/axe-core/axe.min.js"
+
+
+def accessibility_violations(
+    page: Page, impacts: tuple[str, ...] = ("serious", "critical")
+) -> list[dict[str, Any]]:
+    """Run axe-core on the open page; the violations of the given impacts.
+
+    axe is loaded from the app's own ``/static/vendor`` (so the page's
+    Content-Security-Policy allows it, and nothing comes from another host).
+
+    Returns
+    -------
+    list of dict
+        ``id``, ``impact``, ``help`` and the CSS ``targets`` of each violation.
+    """
+    page.add_script_tag(url=AXE_URL)
+    found = page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ['violations']})).violations
+            .map(v => ({id: v.id, impact: v.impact, help: v.help,
+                        targets: v.nodes.map(n => n.target.join(' '))}))"""
+    )
+    return [v for v in found if v["impact"] in impacts]

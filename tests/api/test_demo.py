@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -13,6 +14,8 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
+from api.services import accounts
+from gis.settings import get_settings
 from maps.assets import external_references
 from tests.browser import open_page
 
@@ -59,6 +62,19 @@ def test_demo_no_serve_loads_and_writes_the_map(
         timeout=600,
     )
     assert run.returncode == 0, run.stderr[-3000:]
+    # a user name and a fresh password per role, in full, that sign in
+    printed = re.findall(r"^\s+(\w+)\s+user: (\S+)\s+password: (\S+)$", run.stdout, re.M)
+    assert {role for role, _, _ in printed} == {
+        "admin",
+        "street_staff",
+        "community_staff",
+        "grid_worker",
+        "resident",
+    }
+    settings = get_settings()
+    for _, username, password in printed:
+        signed = accounts.sign_in(engine, settings, username, password, "127.0.0.1")
+        assert isinstance(signed, accounts.SignedIn), (username, signed)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM household")).scalar_one() == 2000
         in_no_grid = conn.execute(
@@ -108,7 +124,7 @@ def test_demo_serves_a_map_that_draws_every_grid_in_chromium(
             assert time.monotonic() < deadline, "the demo server did not come up"
             time.sleep(0.5)
         grids = _grid_codes(engine)
-        with open_page(f"{base}/", screenshot=artifacts / "demo_map.png") as (page, log):
+        with open_page(f"{base}/map", screenshot=artifacts / "demo_map.png") as (page, log):
             page.wait_for_selector("path.wangge-grid")
             drawn = page.locator("path.wangge-grid").count()
             layers = page.locator(".leaflet-control-layers").inner_text()

@@ -1,0 +1,279 @@
+"""The staff desk's front door, driven as its users would: sign in with the password the CLI
+set, the home page's to-do counts and navigation, sign-out, lockout, CSRF, a disabled
+account, the offline API docs and the security headers, in Debian Chromium with every
+request outside 127.0.0.1 blocked, no console error and no serious accessibility
+violation (axe-core)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, time, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine, text
+
+from api.services import accounts
+from etl.load import load_layers
+from etl.sample import generate_district
+from gis import clock
+from gis.settings import get_settings
+from grids.incidents import SHANGHAI
+from tests.browser import accessibility_violations, artifact_path, open_page
+from tests.conftest import LiveServer, run_wangge
+
+STAFF, PASSWORD = "desk_staff", "zhang san 2024 desk"
+OTHER, OTHER_PASSWORD = "desk_other", "li si 2024 desk"
+OPEN = ("dispatched", "in_progress", "returned", "escalated")
+HTML = {"Accept": "text/html"}
+
+
+@pytest.fixture(scope="module")
+def desk(engine: Engine, database_url: str) -> Any:
+    """The sample district served by a server of its own (no 督办 timer, short delays); two
+    community staff members created with the CLI; cases of their community put in every
+    to-do state, relative to now."""
+    layers = generate_district(3000, 23, progress=False)
+    load_layers(engine, layers, replace=True, progress=False)
+    with engine.connect() as conn:
+        community = conn.execute(
+            text(
+                "SELECT a.id, a.code FROM admin_area a JOIN grid g ON g.community_id = a.id "
+                "JOIN incident i ON i.grid_id = g.id WHERE a.level = 'community' "
+                "GROUP BY a.id ORDER BY count(*) DESC LIMIT 1"
+            )
+        ).one()
+    for name, password in ((STAFF, PASSWORD), (OTHER, OTHER_PASSWORD)):
+        done = run_wangge(
+            database_url,
+            *("users", "add", name, "--role", "community_staff", "--area", community.code),
+            *("--name", f"社区{name[-5:]}", "--password-stdin"),
+            input_text=password + "\n",
+        )
+        assert done.returncode == 0, done.stderr
+    now = clock.now()
+    tomorrow = datetime.combine(now.date() + timedelta(days=1), time(0), tzinfo=SHANGHAI)
+    due_today = now + min(timedelta(hours=1), (tomorrow - now) / 2)
+    states = [
+        ("reported", None),
+        ("registered", None),
+        ("resolved", now - timedelta(hours=3)),
+        ("escalated", now - timedelta(hours=5)),
+        ("dispatched", now - timedelta(hours=2)),
+        ("in_progress", due_today),
+        ("dispatched", now + timedelta(days=3)),
+    ]
+    with engine.begin() as conn:
+        ids = conn.execute(
+            text(
+                "SELECT i.id FROM incident i JOIN grid g ON g.id = i.grid_id "
+                "WHERE g.community_id = :c AND i.merged_into IS NULL ORDER BY i.id LIMIT :n"
+            ),
+            {"c": community.id, "n": len(states)},
+        ).scalars()
+        for incident_id, (state, deadline) in zip(ids, states, strict=True):
+            conn.execute(
+                text("UPDATE incident SET state = :s, deadline = :d WHERE id = :i"),
+                {"s": state, "d": deadline, "i": incident_id},
+            )
+    settings = get_settings().model_copy(
+        update={
+            "escalation_interval_s": 0,
+            "signin_failure_delay_s": 0.05,
+            "signin_max_delay_s": 0.2,
+        }
+    )
+    with LiveServer(database_url, settings) as server:
+        yield {"url": server.url, "community_id": community.id, "now": now, "settings": settings}
+
+
+def _expected_counts(engine: Engine, community_id: int, now: datetime) -> dict[str, int]:
+    """The to-do counts of a community's staff, straight from the tables."""
+    tomorrow = datetime.combine(
+        now.astimezone(SHANGHAI).date() + timedelta(days=1), time(0), tzinfo=SHANGHAI
+    )
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT "
+                "count(*) FILTER (WHERE state = ANY(:open) AND deadline < :now), "
+                "count(*) FILTER (WHERE state = 'escalated'), "
+                "count(*) FILTER (WHERE state = ANY(:open) AND deadline >= :now "
+                "  AND deadline < :tomorrow), "
+                "count(*) FILTER (WHERE state = 'reported'), "
+                "count(*) FILTER (WHERE state = 'registered'), "
+                "count(*) FILTER (WHERE state = 'resolved') "
+                "FROM incident WHERE merged_into IS NULL AND grid_id IN "
+                "(SELECT id FROM grid WHERE community_id = :c)"
+            ),
+            {"open": list(OPEN), "now": now, "tomorrow": tomorrow, "c": community_id},
+        ).one()
+    keys = ("overdue", "escalated", "due_today", "reported", "registered", "resolved")
+    return dict(zip(keys, (int(v) for v in row), strict=True))
+
+
+def _signin_form(client: httpx.Client, url: str) -> str:
+    """Open the sign-in page; the CSRF token of its form."""
+    page = client.get(f"{url}/login", headers=HTML)
+    assert page.status_code == 200
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+def _sign_in(client: httpx.Client, url: str, name: str, password: str) -> httpx.Response:
+    token = _signin_form(client, url)
+    return client.post(
+        f"{url}/login",
+        data={"username": name, "password": password, "csrf_token": token, "next": "/"},
+        headers=HTML,
+    )
+
+
+def _page_csrf(client: httpx.Client, url: str) -> str:
+    home = client.get(f"{url}/", headers=HTML)
+    assert home.status_code == 200, home.text[:300]
+    return re.search(r'name="csrf_token" value="([^"]+)"', home.text).group(1)
+
+
+@pytest.mark.browser
+def test_staff_sign_in_see_their_to_do_and_sign_out(desk: dict, engine: Engine) -> None:
+    url = desk["url"]
+    with clock.frozen(desk["now"]):
+        expected = _expected_counts(engine, desk["community_id"], desk["now"])
+        assert all(expected.values()), expected  # every kind of to-do is there to count
+        with open_page(f"{url}/", screenshot="signin_login.png") as (page, log):
+            assert page.url.startswith(f"{url}/login?next=")  # not signed in: sent to sign in
+            assert accessibility_violations(page) == []
+            page.get_by_label("用户名").fill(STAFF)
+            page.get_by_label("密码").fill(PASSWORD)
+            page.get_by_role("button", name="登录").click()
+            page.wait_for_url(f"{url}/")
+            assert "已登录" in page.locator("#flash").inner_text()
+            assert "社区staff" in page.locator("header").inner_text()  # the name given
+            counts = {
+                item.get_attribute("data-key"): int(item.locator(".count").inner_text())
+                for item in page.locator(".todo-item").all()
+            }
+            nav = page.get_by_role("navigation", name="主导航").get_by_role("link")
+            labels = set(nav.all_inner_texts())
+            assert accessibility_violations(page) == []
+            page.screenshot(path=str(artifact_path("signin_home.png")), full_page=True)
+            cookie = next(c for c in page.context.cookies() if c["name"] == "wangge_session")
+            page.get_by_role("button", name="退出登录").click()
+            page.wait_for_url(f"{url}/login?bye=1")
+            assert "您已安全退出" in page.content()
+        assert log.console_errors == [] and log.page_errors == []
+        assert log.local_failures() == []
+    assert counts == expected
+    assert {"首页", "考核", "实时态势", "辖区地图", "设施规划", "接口文档"} <= labels
+    assert not labels & {"用户管理", "审计日志", "数据导入"}  # admin's only
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    # the signed-out cookie no longer works, for the pages or the API
+    old = {"wangge_session": cookie["value"]}
+    home = httpx.get(f"{url}/", cookies=old, headers=HTML)
+    assert home.status_code == 303 and home.headers["location"].startswith("/login?")
+    assert httpx.get(f"{url}/api/me", cookies=old).status_code == 401
+
+
+def test_five_wrong_passwords_lock_the_account_for_a_while(desk: dict, engine: Engine) -> None:
+    url, settings = desk["url"], desk["settings"]
+    with httpx.Client() as client:
+        for _ in range(settings.signin_max_failures):
+            wrong = _sign_in(client, url, OTHER, "not the password")
+            assert wrong.status_code == 401 and accounts.WRONG_PASSWORD in wrong.text
+        locked = _sign_in(client, url, OTHER, OTHER_PASSWORD)
+        assert locked.status_code == 429 and "锁定" in locked.text
+        assert int(locked.headers["Retry-After"]) > 60
+        # a name nobody has is answered the same way, word for word
+        for _ in range(settings.signin_max_failures):
+            unknown = _sign_in(client, url, "nobody_at_all", "not the password")
+            assert unknown.status_code == 401 and accounts.WRONG_PASSWORD in unknown.text
+        assert _sign_in(client, url, "nobody_at_all", "x" * 12).status_code == 429
+    # once the failures are older than the window, the right password works again
+    later = clock.now() + timedelta(minutes=settings.signin_lockout_minutes, seconds=5)
+    with clock.frozen(later), httpx.Client() as client:
+        assert _sign_in(client, url, OTHER, OTHER_PASSWORD).status_code == 303
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM sign_in_failure"))
+
+
+def test_a_form_without_its_csrf_token_is_refused(desk: dict) -> None:
+    url = desk["url"]
+    with httpx.Client() as client:
+        no_token = client.post(
+            f"{url}/login", data={"username": STAFF, "password": PASSWORD}, headers=HTML
+        )
+        assert no_token.status_code == 403 and "wangge_session" not in client.cookies
+        assert _sign_in(client, url, STAFF, PASSWORD).status_code == 303
+        token = _page_csrf(client, url)
+        assert client.post(f"{url}/logout", headers=HTML).status_code == 403
+        forged = client.post(f"{url}/logout", data={"csrf_token": "0" * 64}, headers=HTML)
+        assert forged.status_code == 403 and "安全令牌" in forged.text
+        assert client.get(f"{url}/", headers=HTML).status_code == 200  # still signed in
+        # the JSON API takes the token as a header (as htmx sends it) when the cookie signs in
+        assert client.post(f"{url}/api/incidents", json={}).status_code == 403
+        out = client.post(f"{url}/logout", data={"csrf_token": token}, headers=HTML)
+        assert out.status_code == 303 and out.headers["location"] == "/login?bye=1"
+
+
+def test_a_disabled_users_session_and_token_stop_at_once(
+    desk: dict, database_url: str, engine: Engine
+) -> None:
+    url = desk["url"]
+    token = accounts.token_for(engine, OTHER)
+    bearer = {"Authorization": f"Bearer {token}"}
+    with httpx.Client() as client:
+        assert _sign_in(client, url, OTHER, OTHER_PASSWORD).status_code == 303
+        assert client.get(f"{url}/", headers=HTML).status_code == 200
+        assert httpx.get(f"{url}/api/me", headers=bearer).status_code == 200
+        done = run_wangge(database_url, "users", "disable", OTHER)
+        assert done.returncode == 0, done.stderr
+        try:
+            gone = client.get(f"{url}/", headers=HTML)
+            assert gone.status_code == 303 and "ended=1" in gone.headers["location"]
+            assert httpx.get(f"{url}/api/me", headers=bearer).status_code == 401
+            again = _sign_in(client, url, OTHER, OTHER_PASSWORD)
+            assert again.status_code == 401 and "停用" in again.text
+        finally:
+            assert run_wangge(database_url, "users", "enable", OTHER).returncode == 0
+
+
+@pytest.mark.browser
+def test_the_api_docs_work_offline(desk: dict) -> None:
+    with open_page(f"{desk['url']}/docs", screenshot="api_docs_offline.png") as (page, log):
+        page.wait_for_selector(".swagger-ui .info .title")
+        assert "Wangge" in page.locator(".swagger-ui .info .title").inner_text()
+        page.wait_for_selector(".opblock")
+        assert page.locator(".opblock").count() > 20
+    assert log.external == []  # every script and style came from 127.0.0.1
+    assert log.console_errors == [] and log.page_errors == [] and log.local_failures() == []
+
+
+@pytest.mark.browser
+def test_pages_carry_the_security_headers_and_the_map_still_draws(
+    desk: dict, engine: Engine
+) -> None:
+    url = desk["url"]
+    login = httpx.get(f"{url}/login", headers=HTML)
+    csp = login.headers["content-security-policy"]
+    assert "script-src 'self' 'nonce-" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert login.headers["x-frame-options"] == "DENY"
+    assert login.headers["x-content-type-options"] == "nosniff"
+    assert login.headers["referrer-policy"] == "same-origin"
+    health = httpx.get(f"{url}/health")
+    assert health.headers["x-content-type-options"] == "nosniff"
+    assert "content-security-policy" not in health.headers
+    # folium's map page runs inline scripts: its policy allows them, and it still draws
+    assert (
+        "script-src 'self' 'unsafe-inline'"
+        in httpx.get(f"{url}/map").headers["content-security-policy"]
+    )
+    with engine.connect() as conn:
+        grids = conn.execute(text("SELECT count(*) FROM grid WHERE valid_to IS NULL")).scalar()
+    with open_page(f"{url}/map", screenshot="map_under_csp.png") as (page, log):
+        page.wait_for_selector("path.wangge-grid")
+        assert page.locator("path.wangge-grid").count() == grids
+    tiles_blocked = "net::ERR_INTERNET_DISCONNECTED"  # the basemap, offline on purpose
+    assert [e for e in log.console_errors if tiles_blocked not in e] == []
+    assert log.page_errors == [] and log.tiles
