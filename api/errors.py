@@ -132,9 +132,10 @@ def _sign_in_again(request: Request) -> Response:
 def page_answer(request: Request, status: int, detail: str) -> Response:
     """The answer to a browser: the sign-in page for 401, otherwise the error page.
 
-    An htmx request gets the message as a flash fragment retargeted to ``#flash``.
+    An htmx request gets the message as a flash fragment retargeted to ``#flash`` (or,
+    not signed in, ``HX-Redirect`` to the sign-in page).
     """
-    if status == 401 and request.method in ("GET", "HEAD"):
+    if status == 401 and (request.method in ("GET", "HEAD") or request.headers.get("hx-request")):
         return _sign_in_again(request)
     title = TITLES_ZH.get(status, "出错了")
     user = getattr(request.state, "user", None)
@@ -197,7 +198,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if wants_page(request):
-            return page_answer(request, exc.status_code, str(exc.detail))
+            unknown = exc.status_code == 404 and exc.detail == "Not Found"
+            detail = f"没有这个页面：{request.url.path}" if unknown else str(exc.detail)
+            return page_answer(request, exc.status_code, detail)
         titles = {404: "Not found", 422: "Invalid request", 503: "Service unavailable"}
         return problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail))
 

@@ -82,8 +82,8 @@ NAV: tuple[NavItem, ...] = (
 )
 
 
-#: Other paths pages link to only once they exist (the home page's ``/desk`` and ``/worker``).
-LINKED_PATHS = ("/desk", "/worker")
+#: Other paths pages link to only once they exist (the home page's ``/desk``).
+LINKED_PATHS = ("/desk",)
 
 
 def _answers_get(request: Request, path: str) -> bool:

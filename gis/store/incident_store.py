@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from gis.db.models import SRID
+from gis.db.models import INCIDENT_STATES, SRID
 from gis.errors import Conflict, GisError, NotFound
 from gis.store.access_store import token_digest
 
@@ -877,12 +877,12 @@ def to_do_counts(
     _aware(now, "now")
     _aware(day_end, "day_end")
     clause, params = visibility(everything, grid_ids, worker_id, reporter_id)
-    done = ("closed", "rated", "rejected")
-    where = [clause, "i.merged_into IS NULL", "NOT (i.state = ANY(:done))"]
+    active = [s for s in INCIDENT_STATES if s not in ("closed", "rated", "rejected")]
+    where = [clause, "i.merged_into IS NULL", "i.state = ANY(:active)"]
     if assignee_id is not None:
         where.append("i.assignee_id = :assignee")
         params["assignee"] = assignee_id
-    params.update(open=list(open_states), done=list(done), now=now, day_end=day_end)
+    params.update(open=list(open_states), active=active, now=now, day_end=day_end)
     row = (
         conn.execute(
             text(

@@ -238,6 +238,29 @@ def test_a_disabled_users_session_and_token_stop_at_once(
             assert run_wangge(database_url, "users", "enable", OTHER).returncode == 0
 
 
+def test_errors_are_chinese_pages_for_browsers_and_problems_for_clients(desk: dict) -> None:
+    url = desk["url"]
+    with httpx.Client() as client:
+        assert _sign_in(client, url, STAFF, PASSWORD).status_code == 303
+        missing = client.get(f"{url}/no/such/page", headers=HTML)
+        assert missing.status_code == 404 and "没有这个页面：/no/such/page" in missing.text
+        elsewhere = client.get(f"{url}/reports/daily", params={"community": "1"}, headers=HTML)
+        assert elsewhere.status_code == 404 and "未找到" in elsewhere.text
+        assert "退出登录" in elsewhere.text  # the layout with the signed-in user
+        bad = client.get(f"{url}/planning/access", params={"kind": "casino"}, headers=HTML)
+        assert bad.status_code == 422 and "输入有误" in bad.text and "kind" in bad.text
+        fragment = client.post(
+            f"{url}/logout", headers={**HTML, "HX-Request": "true"}, data={"csrf_token": "x"}
+        )
+        assert fragment.status_code == 403 and fragment.headers["HX-Retarget"] == "#flash"
+        assert 'class="flash flash-error"' in fragment.text and "<html" not in fragment.text
+        problem = client.get(f"{url}/api/incidents/999999999")
+        assert problem.status_code == 404
+        assert problem.headers["content-type"].startswith("application/problem+json")
+    away = httpx.get(f"{url}/kpi", headers={**HTML, "HX-Request": "true"})
+    assert away.status_code == 401 and away.headers["HX-Redirect"].startswith("/login?next=")
+
+
 @pytest.mark.browser
 def test_the_api_docs_work_offline(desk: dict) -> None:
     with open_page(f"{desk['url']}/docs", screenshot="api_docs_offline.png") as (page, log):
@@ -277,3 +300,32 @@ def test_pages_carry_the_security_headers_and_the_map_still_draws(
     tiles_blocked = "net::ERR_INTERNET_DISCONNECTED"  # the basemap, offline on purpose
     assert [e for e in log.console_errors if tiles_blocked not in e] == []
     assert log.page_errors == [] and log.tiles
+
+
+def test_a_grid_workers_home_counts_their_own_cases(desk: dict, engine: Engine) -> None:
+    url = desk["url"]
+    with engine.connect() as conn:
+        worker = conn.execute(
+            text(
+                "SELECT u.username, w.id FROM grid_worker w JOIN app_user u ON u.id = w.user_id "
+                "JOIN incident i ON i.assignee_id = w.id WHERE i.state = ANY(:open) "
+                "GROUP BY u.username, w.id ORDER BY count(*) DESC LIMIT 1"
+            ),
+            {"open": list(OPEN)},
+        ).one()
+    accounts.set_password(engine, desk["settings"], worker.username, "worker password 1")
+    with clock.frozen(desk["now"]), httpx.Client() as client:
+        assert _sign_in(client, url, worker.username, "worker password 1").status_code == 303
+        home = client.get(f"{url}/", headers=HTML).text
+        with engine.connect() as conn:
+            want = conn.execute(
+                text(
+                    "SELECT count(*) FILTER (WHERE deadline < :now), count(*) "
+                    "FROM incident WHERE assignee_id = :w AND state = ANY(:open) "
+                    "AND merged_into IS NULL"
+                ),
+                {"w": worker.id, "open": list(OPEN), "now": desk["now"]},
+            ).one()
+    shown = dict(re.findall(r'data-key="(\w+)">\s*<span class="count">(\d+)</span>', home))
+    assert shown["overdue"] == str(want[0]) and shown["open"] == str(want[1]) != "0"
+    assert "待立案" not in home and "案件办理" not in home  # staff's, not a worker's
