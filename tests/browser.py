@@ -8,8 +8,12 @@ aborted and collected as a failure.  Screenshots go to ``<repo>/test-artifacts/`
 Use::
 
     with open_page(url, screenshot="district_map.png") as (page, log):
-        page.wait_for_function("window.L !== undefined")
+        page.wait_for_function("() => window.L !== undefined")
     # leaving the block fails the test if the page asked another host for anything
+
+Pages carry a Content-Security-Policy without ``'unsafe-eval'`` (``api/headers.py``): give
+``wait_for_function`` a function (``"() => window.L !== undefined"``), not a bare
+expression, which Playwright would evaluate with ``eval`` in the page.
 """
 
 from __future__ import annotations

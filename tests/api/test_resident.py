@@ -282,7 +282,7 @@ def test_phone_page_warns_of_the_typhoon_it_avoids(
         ) as (page, log),
     ):
         page.wait_for_selector("path.wangge-route")
-        page.wait_for_function("!document.querySelector('.leaflet-zoom-anim')")
+        page.wait_for_function("() => !document.querySelector('.leaflet-zoom-anim')")
         warning = page.locator(".wangge-hazard-warning")
         assert warning.is_visible()
         assert warning.inner_text().startswith(f"台风预警生效中：{TYPHOON}")

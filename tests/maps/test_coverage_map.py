@@ -46,10 +46,10 @@ def test_before_and_after_a_plan_draw_offline(plan: dict, live_server: LiveServe
     query = f"kind=elder_care&scenario=地图方案&api_key={plan['key']}"
     url = f"{live_server.url}/planning/compare?{query}"
     with open_page(url, screenshot="coverage_compare_map.png") as (page, log):
-        page.wait_for_function("window.L !== undefined")
+        page.wait_for_function("() => window.L !== undefined")
         n = plan["cells"]
         page.wait_for_function(
-            f"document.querySelectorAll('path.wangge-access-after').length === {n}"
+            f"() => document.querySelectorAll('path.wangge-access-after').length === {n}"
         )
         assert page.locator("path.wangge-access").count() == 0  # today: a hidden layer
         assert page.locator("path.wangge-recommended").count() == len(plan["solve"]["sites"])
@@ -65,7 +65,9 @@ def test_before_and_after_a_plan_draw_offline(plan: dict, live_server: LiveServe
         assert "现状：步行时间" in names and "地图方案：步行时间" in names
         # switch to today: its cells draw, coloured by walking time
         page.locator(".leaflet-control-layers-list label", has_text="现状：步行时间").click()
-        page.wait_for_function(f"document.querySelectorAll('path.wangge-access').length === {n}")
+        page.wait_for_function(
+            f"() => document.querySelectorAll('path.wangge-access').length === {n}"
+        )
         fills = page.eval_on_selector_all(
             "path.wangge-access", "ps => new Set(ps.map(p => p.getAttribute('fill'))).size"
         )

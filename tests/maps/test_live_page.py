@@ -100,7 +100,7 @@ def test_incident_changes_reach_the_open_page_without_reload(
     unusable = int(shelters.intersects(district["typhoon"]).sum())
     url = f"{live_server.url}/live?api_key={district['admin']}"
     with open_page(url, screenshot="live_map.png") as (page, log):
-        page.wait_for_function("window.wanggeLive && window.wanggeLive.connected === true")
+        page.wait_for_function("() => window.wanggeLive && window.wanggeLive.connected === true")
         page.evaluate("window.__loadedOnce = 'yes'")  # a reload would wipe this
         markers = page.evaluate("Object.keys(window.wanggeLive.markers).length")
         assert markers == _open_count(engine) > 0
@@ -148,7 +148,7 @@ def test_incident_changes_reach_the_open_page_without_reload(
         page.wait_for_selector(marker)
         assert page.get_attribute(marker, "data-state") == "reported"
         page.wait_for_function(
-            f"document.querySelector('#wangge-live-panel [data-state=\"reported\"]')"
+            f"() => document.querySelector('#wangge-live-panel [data-state=\"reported\"]')"
             f".textContent === '{reported + 1}'"
         )
 
@@ -178,7 +178,7 @@ def test_a_bulk_load_makes_the_page_fetch_the_open_list_again(
     district: dict, engine: Engine, live_server: LiveServer
 ) -> None:
     with open_page(f"{live_server.url}/live?api_key={district['admin']}") as (page, log):
-        page.wait_for_function("window.wanggeLive && window.wanggeLive.connected === true")
+        page.wait_for_function("() => window.wanggeLive && window.wanggeLive.connected === true")
         before = page.evaluate("Object.keys(window.wanggeLive.markers).length")
         lon, lat = shapely.get_coordinates(district["typhoon"].centroid)[0]
         with engine.begin() as conn:
@@ -191,5 +191,7 @@ def test_a_bulk_load_makes_the_page_fetch_the_open_list_again(
                 ),
                 {"x": lon, "y": lat},
             )
-        page.wait_for_function(f"Object.keys(window.wanggeLive.markers).length === {before + 300}")
+        page.wait_for_function(
+            f"() => Object.keys(window.wanggeLive.markers).length === {before + 300}"
+        )
         assert log.page_errors == []
