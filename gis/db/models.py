@@ -79,6 +79,9 @@ INCIDENT_STATES = (
 ROLES = ("resident", "grid_worker", "community_staff", "street_staff", "admin")
 HAZARD_KINDS = ("typhoon", "flood", "fire", "gas_leak")
 ASSIGNMENT_ROLES = ("primary", "backup")
+#: Areas the offline basemap draws under the streets (from OpenStreetMap or a register).
+MAP_AREA_KINDS = ("water", "green")
+MAP_AREA_SOURCES = ("osm", "register")
 #: ``[from, until)``: the incident times the database holds.  Wide enough for any import
 #: (the doors accept a narrower, configurable range), narrow enough that every stored time
 #: is a pandas nanosecond timestamp (1677–2262) and a Python datetime in any time zone.
@@ -577,6 +580,22 @@ class SignInFailure(Base):
     __table_args__ = (
         Index("ix_sign_in_failure_username_at", "username", "at"),
         Index("ix_sign_in_failure_address_at", "address", "at"),
+    )
+
+
+class MapArea(Base):
+    """Water (水系) and green (绿地) areas of the basemap, from OpenStreetMap or a register."""
+
+    __tablename__ = "map_area"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16), server_default=text("'register'"))
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID), nullable=False)
+    __table_args__ = (
+        CheckConstraint(_one_of("kind", MAP_AREA_KINDS), name="kind"),
+        CheckConstraint(_one_of("source", MAP_AREA_SOURCES), name="source"),
+        *_geometry_checks(),
     )
 
 

@@ -112,6 +112,8 @@ VERSIONED_TABLES = (
     "grid_worker",
     "grid_assignment",
     "app_session",
+    "map_area",
+    "resident",
 )
 
 
