@@ -41,6 +41,7 @@ from api.routers import (
     planning,
     reports,
     resident,
+    tiles,
     trends,
 )
 from api.routers import kpi as kpi_routes
@@ -149,6 +150,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(signin_pages.router)
     app.include_router(docs_page.router)
     app.include_router(map_pages.router)
+    app.include_router(tiles.router)
     app.include_router(grids.router)
     app.include_router(resident.router)
     app.include_router(resident_pages.router)

@@ -129,3 +129,6 @@ async def planner(user: CurrentUser) -> Principal:
 
 
 Planner = Annotated[Principal, Depends(planner)]
+
+
+OptionalUser = Annotated[Principal | None, Depends(optional_user)]

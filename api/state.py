@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import numpy as np
+import pandas as pd
 from sqlalchemy import Engine
 
 from analysis.aggregates import IncidentCube
@@ -29,10 +31,12 @@ from api.services import accounts
 from api.services.walking import load_walking
 from gis import clock
 from gis.settings import Settings
-from gis.store import access_store, awareness_store, grid_store, queries
+from gis.store import access_store, awareness_store, grid_store, queries, tile_store
 from gis.store.access_store import SessionRow
 from grids.access import Principal
 from grids.locate import CurrentGrids, cover_cells
+from maps.cells import CellShapes
+from maps.live import FINISHED_STATES
 
 T = TypeVar("T")
 
@@ -130,6 +134,67 @@ class KeyedCache(Generic[T]):
             self._values.pop(key, None)
 
 
+class TileCache:
+    """Built vector tiles, each kept with the data versions it was built at.
+
+    A tile is answered from here while its layer's versions stand still; the versions of
+    a layer are read at most once per ``trust_s`` seconds (a page asks for dozens of
+    tiles at once), so a change shows in the tiles asked for a moment later.  The least
+    recently used tiles go first when the tiles held pass ``max_bytes``.
+    """
+
+    def __init__(self, max_bytes: int, *, trust_s: float = 1.0) -> None:
+        self.max_bytes = max_bytes
+        self.trust_s = trust_s
+        self._lock = threading.Lock()
+        self._tiles: OrderedDict[Hashable, tuple[tuple, bytes]] = OrderedDict()
+        self._bytes = 0
+        self._versions: dict[str, tuple[float, tuple]] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def version(self, layer: str, read: Callable[[], tuple]) -> tuple:
+        """The layer's data versions, read again when older than ``trust_s``."""
+        now = time.monotonic()
+        with self._lock:
+            seen = self._versions.get(layer)
+        if seen is not None and now - seen[0] < self.trust_s:
+            return seen[1]
+        got = read()
+        with self._lock:
+            self._versions[layer] = (now, got)
+        return got
+
+    def get(self, key: Hashable, version: tuple, build: Callable[[], bytes]) -> bytes:
+        """The tile of ``key`` at ``version``, built by ``build()`` when missing or stale."""
+        with self._lock:
+            hit = self._tiles.get(key)
+            if hit is not None and hit[0] == version:
+                self._tiles.move_to_end(key)
+                self.hits += 1
+                return hit[1]
+        body = build()
+        with self._lock:
+            self.misses += 1
+            old = self._tiles.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old[1])
+            if len(body) <= self.max_bytes:
+                self._tiles[key] = (version, body)
+                self._bytes += len(body)
+            while self._bytes > self.max_bytes and self._tiles:
+                _, (_, dropped) = self._tiles.popitem(last=False)
+                self._bytes -= len(dropped)
+        return body
+
+    def forget(self) -> None:
+        """Drop every tile and every version read."""
+        with self._lock:
+            self._tiles.clear()
+            self._versions.clear()
+            self._bytes = 0
+
+
 @dataclass
 class AppState:
     """Everything the doors share in one server process: engine, settings, caches."""
@@ -144,6 +209,10 @@ class AppState:
     impacts: KeyedCache[Any] = field(init=False)
     users: KeyedCache[Principal | None] = field(init=False)
     sessions: KeyedCache[SessionRow | None] = field(init=False)
+    people_by_grid: Cached[pd.DataFrame] = field(init=False)
+    people_cells: Cached[CellShapes] = field(init=False)
+    incident_cells: Cached[CellShapes] = field(init=False)
+    tiles: TileCache = field(init=False)
     _shelters: tuple[tuple, SheltersNow] | None = field(init=False, default=None)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
@@ -176,6 +245,25 @@ class AppState:
         )
         self.users = KeyedCache(ACCOUNT_TABLES, max_age_s=30.0, most=10_000)
         self.sessions = KeyedCache(SESSION_TABLES, max_age_s=30.0, most=10_000)
+        # the people and incident counts the map tiles show, per grid and per H3 cell
+        self.people_by_grid = Cached(
+            ("grid", "household", "resident"),
+            lambda engine, version: tile_store.people_by_grid(engine),
+        )
+        self.people_cells = Cached(
+            ("household", "resident"),
+            lambda engine, version: CellShapes.from_frame(
+                tile_store.people_by_cell(engine), settings.h3_resolution
+            ),
+        )
+        self.incident_cells = Cached(
+            ("incident",),
+            lambda engine, version: CellShapes.from_frame(
+                tile_store.open_incidents_by_cell(engine, FINISHED_STATES),
+                settings.h3_resolution,
+            ),
+        )
+        self.tiles = TileCache(int(settings.tile_cache_mb * 1024 * 1024))
 
     # ------------------------------------------------------------------ the grids
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, AwareDatetime, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -188,14 +189,43 @@ class Settings(BaseSettings):
 
     host: str = Field(default="127.0.0.1", description="Address the web server binds.")
     port: int = Field(default=8000, description="Port the web server binds.")
-    tile_url: str = Field(
-        default="https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-        description="Basemap tile URL template (OpenStreetMap, 天地图 or a local source).",
+    tile_url: str | None = Field(
+        default=None,
+        description="Raster basemap: a tile URL template ({z}/{x}/{y}, {s} for subdomains) or "
+        "a preset name ('osm', 'tianditu' with WANGGE_TIANDITU_KEY, 'amap'); unset: the "
+        "offline basemap drawn from the district's own streets, buildings, water and green "
+        "areas (vector tiles served by Wangge, no internet needed).",
     )
-    tile_attribution: str = Field(
-        default='&copy; <a href="https://www.openstreetmap.org/copyright">'
-        "OpenStreetMap</a> contributors",
-        description="Attribution shown for the basemap tiles.",
+    tile_attribution: str | None = Field(
+        default=None,
+        description="Attribution shown for raster basemap tiles; unset: the preset's own.",
+    )
+    tile_coord_type: Literal["wgs84", "gcj02"] | None = Field(
+        default=None,
+        description="Datum of the raster tiles: 'gcj02' for AMap/Tencent-style tiles, which "
+        "are then shifted onto WGS84 so the layers line up; unset: the preset's own "
+        "(wgs84 for OSM, 天地图 and a URL).",
+    )
+    tile_subdomains: str = Field(
+        default="abc", description="Values of {s} in the raster tile URL template."
+    )
+    tianditu_key: str | None = Field(
+        default=None, description="天地图 key (tk) for the 'tianditu' basemap preset."
+    )
+    privacy_k: int = Field(
+        default=5,
+        ge=1,
+        description="Counts of households, residents or vulnerable people below this (and "
+        "above zero) are suppressed in every public map layer, tile and OGC collection.",
+    )
+    tile_cache_mb: float = Field(
+        default=128.0, ge=0, description="Memory for vector tiles kept by each server process."
+    )
+    tile_max_age_s: int = Field(
+        default=60,
+        ge=0,
+        description="How long a browser may reuse a public vector tile before asking again "
+        "(the ETag answers 304 while the data stand still).",
     )
 
     earliest_time: AwareDatetime = Field(

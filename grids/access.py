@@ -39,7 +39,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from gis.db.models import ROLES
-from gis.errors import Forbidden  # the policy's refusal (re-exported)
+from gis.errors import Forbidden, Unauthorized  # the policy's refusals (re-exported)
 from gis.store.access_store import UserRow
 from grids.incidents import Actor
 
@@ -528,3 +528,79 @@ def mask_identities(user: Principal, residents: pd.DataFrame) -> tuple[pd.DataFr
         if column in out:
             out[column] = out[column].map(lambda v, m=mask: m(v) if isinstance(v, str) else None)
     return out, True
+
+
+# ---------------------------------------------------------------- published maps (tiles, OGC API)
+
+#: Map layers (vector tiles) anyone may read: places, and people only as counts, each
+#: suppressed below k.
+PUBLIC_MAP_LAYERS = frozenset({"basemap", "grids", "buildings", "roads", "h3", "shelters"})
+#: Map layers of the command centre: open incidents, hazard areas.
+STAFF_MAP_LAYERS = frozenset({"incidents", "hazards"})
+#: The check-on layer (走访: vulnerable residents' buildings and their routes to safety).
+CHECK_ON_LAYER = "checkon"
+
+#: OGC API collections (``pub_*`` views) anyone may read.
+PUBLIC_COLLECTIONS = frozenset(
+    {
+        "pub_grid",
+        "pub_admin_area",
+        "pub_building",
+        "pub_facility",
+        "pub_shelter",
+        "pub_road",
+        "pub_map_area",
+    }
+)
+#: OGC API collections for the command centre; rows of ``pub_incident`` limited to the area.
+STAFF_COLLECTIONS = frozenset({"pub_incident", "pub_hazard"})
+#: Collections whose rows carry a ``grid_id`` and are shown only in the user's area.
+AREA_COLLECTIONS = frozenset({"pub_incident"})
+
+
+def require_map_layer(user: Principal | None, layer: str) -> None:
+    """Raise unless the user may read a map layer (vector tiles).
+
+    The public layers are for anyone, signed in or not; incidents and hazards for the
+    command centre (:func:`require_command_centre`); the check-on layer for those who
+    read check-on lists (:func:`require_check_on`).
+
+    Raises
+    ------
+    Unauthorized
+        For a layer that is not public, asked without signing in.
+    Forbidden
+        For a role that may not read it.
+    """
+    if layer in PUBLIC_MAP_LAYERS:
+        return
+    if user is None:
+        raise Unauthorized(
+            f"the map layer '{layer}' is not public: sign in ('?api_key=TOKEN' or "
+            "'Authorization: Bearer TOKEN')"
+        )
+    if layer == CHECK_ON_LAYER:
+        require_check_on(user)
+    else:
+        require_command_centre(user, f"read the map layer '{layer}'")
+
+
+def visible_collections(user: Principal | None) -> frozenset[str]:
+    """The OGC API collections the user may list and read.
+
+    The public set for anyone; the staff set too for the command centre's staff.
+    """
+    if user is not None and user.is_staff:
+        return PUBLIC_COLLECTIONS | STAFF_COLLECTIONS
+    return PUBLIC_COLLECTIONS
+
+
+def collection_grids(user: Principal | None, collection: str) -> frozenset[int] | None:
+    """The grids whose rows of a collection the user may read; None: every row.
+
+    Only :data:`AREA_COLLECTIONS` are limited (to the grids the user covers, as for the
+    live picture's incidents); the others are district-wide for whoever may read them.
+    """
+    if collection not in AREA_COLLECTIONS or user is None or user.sees_everything:
+        return None
+    return frozenset(int(g) for g in (user.grid_ids or ()))

@@ -222,6 +222,33 @@ def cell_polygons(cells: IntArray) -> npt.NDArray[np.object_]:
     return np.asarray(shapely.from_wkb(wkb.to_numpy(zero_copy_only=False)), dtype=object)
 
 
+def parent_cells(cells: IntArray, resolution: int) -> IntArray:
+    """The parent at ``resolution`` of each H3 cell, by the index's bit layout.
+
+    An H3 index holds its resolution in bits 52-55 and one 3-bit digit per resolution
+    below it, unused digits set to 7: the parent at ``r`` is the same index with the
+    resolution field set to ``r`` and digits ``r + 1 … 15`` set to 7.
+
+    Parameters
+    ----------
+    cells
+        ``int64`` H3 cells, each at ``resolution`` or finer.
+    resolution
+        0 to 15.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``int64`` parent cells.
+    """
+    if not 0 <= resolution <= 15:
+        raise ValueError(f"an H3 resolution is 0 to 15, not {resolution}")
+    cells = np.asarray(cells, dtype=np.int64)
+    res_field = np.int64(0xF) << np.int64(52)
+    unused = (np.int64(1) << np.int64(3 * (15 - resolution))) - np.int64(1)
+    return (cells & ~res_field) | (np.int64(resolution) << np.int64(52)) | unused
+
+
 def _largest_bow_deg(polygons: npt.NDArray[np.object_]) -> float:
     """Largest gap between a cell edge's great-circle midpoint and its chord's, degrees."""
     if polygons.size == 0:

@@ -116,6 +116,10 @@ CDN_ASSETS: Mapping[str, LocalAsset] = {
     "leaflet.awesome.rotate.min.css": LocalAsset("static", "leaflet.awesome.rotate.css"),
     # branca colour-map legends (added straight to the page header at render time)
     "//cdnjs.cloudflare.com/ajax/libs/d3/3.5.5/d3.min.js": _vendor("d3/d3.min.js"),
+    # folium.plugins.VectorGridProtobuf (Leaflet.VectorGrid: vector tiles on Leaflet)
+    "//unpkg.com/leaflet.vectorgrid@latest/dist/Leaflet.VectorGrid.bundled.js": _vendor(
+        "leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js"
+    ),
 }
 
 #: Files the server-rendered pages (``api/templates``) and the offline API docs load, by
@@ -130,6 +134,14 @@ PAGE_ASSETS: Mapping[str, LocalAsset] = {
     "swagger_favicon": _vendor("swagger-ui-dist/favicon-32x32.png"),
     "axe": _vendor("axe-core/axe.min.js"),
 }
+
+#: Files pages load from the local paths directly (no CDN address to replace): MapLibre GL
+#: and its Leaflet binding, which draw the offline basemap (:mod:`maps.basemap`).
+LOCAL_ASSETS: tuple[LocalAsset, ...] = (
+    _vendor("maplibre-gl/dist/maplibre-gl.js"),
+    _vendor("maplibre-gl/dist/maplibre-gl.css"),
+    _vendor("@maplibre/maplibre-gl-leaflet/leaflet-maplibre-gl.js"),
+)
 
 _REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*:)?//", re.IGNORECASE)
 
@@ -326,5 +338,5 @@ def assets_missing() -> list[str]:
     list of str
         Paths of missing files, empty when every asset is in place.
     """
-    assets = [*CDN_ASSETS.values(), *PAGE_ASSETS.values()]
+    assets = [*CDN_ASSETS.values(), *PAGE_ASSETS.values(), *LOCAL_ASSETS]
     return sorted({str(a.file) for a in assets if not a.file.is_file()})

@@ -27,6 +27,7 @@ import shapely
 from shapely.geometry import mapping
 
 from maps.assets import STATIC_URL, VENDOR_URL, localize
+from maps.basemap import BASEMAP_STYLE, add_basemap
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -39,7 +40,6 @@ GRID_LAYER = "网格（按户数着色）"
 GRID_LABEL_LAYER = "网格编码"
 BUILDING_LAYER = "楼栋"
 SHELTER_LAYER = "避难场所"
-BASEMAP_LAYER = "底图"
 HOUSEHOLDS_CAPTION = "网格户数"
 
 GRID_CLASS = "wangge-grid"
@@ -402,11 +402,15 @@ def base_map(
     *,
     zoom_start: int = 15,
     basemap_overlay: bool = False,
+    style_url: str | None = BASEMAP_STYLE,
+    vendor_url: str = VENDOR_URL,
 ) -> folium.Map:
     """A map fitted to ``bounds`` (west, south, east, north; degrees) with the basemap.
 
-    The basemap tiles come from the settings (OpenStreetMap, 天地图 or a local
-    source); with none reachable, every layer still draws.
+    The basemap comes from the settings (:func:`maps.basemap.add_basemap`): the offline
+    vector basemap served at ``style_url`` when no tile source is configured, else raster
+    tiles (OpenStreetMap, 天地图, AMap or a local source); with none reachable, every
+    layer still draws.  ``style_url`` None: a page opened as a file, without the server.
     """
     west, south, east, north = (float(v) for v in bounds)
     m = folium.Map(
@@ -415,13 +419,7 @@ def base_map(
         tiles=None,
         control_scale=True,
     )
-    folium.TileLayer(
-        tiles=settings.tile_url,
-        attr=settings.tile_attribution,
-        name=BASEMAP_LAYER,
-        max_zoom=19,
-        overlay=basemap_overlay,
-    ).add_to(m)
+    add_basemap(m, settings, style_url=style_url, vendor_url=vendor_url, overlay=basemap_overlay)
     m.fit_bounds([[south, west], [north, east]], padding=(10, 10))
     return m
 
@@ -453,8 +451,12 @@ def district_map(
     title: str = DEFAULT_TITLE,
     vendor_url: str = VENDOR_URL,
     static_url: str = STATIC_URL,
+    style_url: str | None = BASEMAP_STYLE,
 ) -> folium.Map:
-    """Build the district overview map (辖区总览), ready to save and serve offline.
+    """Build the district overview map (辖区总览) with every feature in the page (GeoJSON).
+
+    For a page kept as a file (``wangge demo --map-out``) and small districts; the
+    server's overview draws vector tiles instead (:func:`maps.overview.overview_map`).
 
     Parameters
     ----------
@@ -502,7 +504,9 @@ def district_map(
         shelters, ["name", "shelter_class", "capacity", "occupancy"], "shelters"
     )
 
-    m = base_map(grids.total_bounds, settings, zoom_start=14)
+    m = base_map(
+        grids.total_bounds, settings, zoom_start=14, style_url=style_url, vendor_url=vendor_url
+    )
 
     _add_grids(m, grids)
     if buildings is not None and not buildings.empty:

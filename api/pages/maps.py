@@ -6,14 +6,23 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
-from api.deps import EngineDep, SettingsDep
+from api.deps import StateDep
 from api.headers import InlinePage
-from api.services.district import district_map_html
+from api.services.district import overview_html
 
 router = APIRouter(tags=["maps"])
 
 
 @router.get("/map", response_class=InlinePage)
-async def district_page(engine: EngineDep, settings: SettingsDep) -> HTMLResponse:
-    """The district overview map, served with local copies of Leaflet and friends."""
-    return HTMLResponse(await run_in_threadpool(district_map_html, engine, settings))
+async def district_page(state: StateDep) -> HTMLResponse:
+    """The district overview map (辖区总览): vector tiles over the basemap, no CDN.
+
+    Open to anyone: grids, buildings, shelters and people per H3 cell come from the
+    public tile layers, whose counts below k are left out.
+    """
+
+    def page() -> str:
+        people = state.people_by_grid.get(state.engine)
+        return overview_html(state.engine, state.settings, people)
+
+    return HTMLResponse(await run_in_threadpool(page))

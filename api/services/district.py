@@ -15,15 +15,18 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import Engine
 
+from api.services.awareness import NO_GRIDS, NoGrids
 from etl.gpkg import read_layers, write_layers
 from etl.load import LoadReport, load_layers
 from etl.relocate import RelocateReport, relocate
 from etl.sample import generate_district
 from gis import clock
 from gis.settings import Settings
-from gis.store import grid_store, queries
+from gis.store import grid_store, queries, tile_store
 from maps.assets import STATIC_DIR, STATIC_URL, VENDOR_DIR, VENDOR_URL, render_offline
+from maps.basemap import BASEMAP_STYLE
 from maps.district import district_map
+from maps.overview import DistrictSummary, overview_map
 
 Layers = dict[str, pd.DataFrame]
 
@@ -129,10 +132,11 @@ def load_demo(engine: Engine, plan: DemoPlan) -> LoadReport:
 
 
 def district_map_html(engine: Engine, settings: Settings, *, for_file: bool = False) -> str:
-    """The district overview page, with local copies of Leaflet and friends (no CDN).
+    """The district overview with every feature in the page (GeoJSON), no CDN.
 
-    ``for_file``: a page opened from disk (``wangge demo --map-out``), loading the
-    assets from their folders here rather than from the server's ``/static`` paths.
+    For a page kept as a file (``wangge demo --map-out``; ``for_file``: loading the
+    assets from their folders here rather than from the server's ``/static`` paths, and
+    no offline basemap, which the server draws) and for comparing with the tile page.
     """
     urls = (VENDOR_DIR.as_posix(), STATIC_DIR.as_posix()) if for_file else (VENDOR_URL, STATIC_URL)
     m = district_map(
@@ -143,5 +147,38 @@ def district_map_html(engine: Engine, settings: Settings, *, for_file: bool = Fa
         settings=settings,
         vendor_url=urls[0],
         static_url=urls[1],
+        style_url=None if for_file else BASEMAP_STYLE,
     )
     return render_offline(m, *urls)
+
+
+def overview_html(engine: Engine, settings: Settings, people_by_grid: pd.DataFrame) -> str:
+    """The district overview page over vector tiles (the server's ``/map``).
+
+    ``people_by_grid``: the counts per grid the server keeps
+    (:func:`gis.store.tile_store.people_by_grid`), for the legend's range and the title.
+
+    Raises
+    ------
+    NoGrids
+        When no grid is loaded yet (nothing to frame the map).
+    """
+    summary = tile_store.map_summary(engine)
+    if summary["west"] is None:
+        raise NoGrids(NO_GRIDS)
+    shown = people_by_grid["households"]
+    shown = shown[(shown == 0) | (shown >= settings.privacy_k)]
+    m = overview_map(
+        (summary["west"], summary["south"], summary["east"], summary["north"]),
+        DistrictSummary(
+            grids=len(people_by_grid),
+            households=int(people_by_grid["households"].sum()),
+            buildings=int(summary["buildings"]),
+            shelters=int(summary["shelters"]),
+            households_min=int(shown.min()) if len(shown) else 0,
+            households_max=int(shown.max()) if len(shown) else 1,
+        ),
+        queries.facilities(engine),
+        settings=settings,
+    )
+    return render_offline(m)

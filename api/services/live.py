@@ -33,6 +33,7 @@ from gis.store import grid_store
 from grids.access import (
     Principal,
     may_see_worker,
+    require_check_on,
     require_command_centre,
     require_own_position,
     rows_in_area,
@@ -237,6 +238,24 @@ def live_page(
         except HotspotError:
             hot = None
     hazards = store.hazards(engine, active_at=at)
+    affected, check_on = _in_force(hazards, user, impact_of)
+    return LivePage(
+        grids=grids.rename_geometry("geometry"),
+        incidents=_open(engine, user),
+        heat=heat,
+        hotspots=hot,
+        hazards=hazards,
+        shelters=store.shelters_live(engine),
+        workers=visible_positions(engine, user),
+        affected=affected,
+        check_on=check_on,
+    )
+
+
+def _in_force(
+    hazards: gpd.GeoDataFrame, user: Principal | None, impact_of: ImpactOf
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Affected grids and check-on rows of the newest :data:`LIVE_HAZARDS` hazards given."""
     parts, rows = [], []
     for hazard_id in hazards["id"].head(LIVE_HAZARDS):
         try:
@@ -246,16 +265,20 @@ def live_page(
         g, mine = affected_grids(got, user)
         parts.append(g)
         rows.append(mine)
-    return LivePage(
-        grids=grids.rename_geometry("geometry"),
-        incidents=_open(engine, user),
-        heat=heat,
-        hotspots=hot,
-        hazards=hazards,
-        shelters=store.shelters_live(engine),
-        workers=visible_positions(engine, user),
-        affected=pd.concat(parts, ignore_index=True) if parts else None,
-        check_on=(
-            pd.concat(rows, ignore_index=True).drop_duplicates("resident_id") if rows else None
-        ),
+    return (
+        pd.concat(parts, ignore_index=True) if parts else None,
+        pd.concat(rows, ignore_index=True).drop_duplicates("resident_id") if rows else None,
     )
+
+
+def check_on_now(
+    engine: Engine, user: Principal | None, impact_of: ImpactOf
+) -> pd.DataFrame | None:
+    """Whom to check on in the hazards in force the live map draws, in the user's grids.
+
+    The rows of :attr:`analysis.hazard.HazardImpact.check_on` (with ``lon``, ``lat`` and
+    ``route``); None when no hazard is in force or none could be computed.
+    """
+    if user is not None:
+        require_check_on(user)
+    return _in_force(store.hazards(engine, active_at=now()), user, impact_of)[1]
