@@ -38,6 +38,7 @@ from api.routers import (
     health,
     incidents,
     live,
+    ogc,
     planning,
     reports,
     resident,
@@ -124,13 +125,16 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = get_engine(settings, url=database_url)
-        app.state.wangge = AppState(engine, settings, ChangeHub(awareness_store.conninfo(engine)))
+        state = AppState(engine, settings, ChangeHub(awareness_store.conninfo(engine)))
+        app.state.wangge = state
+        await ogc.start(ogc_app, state)
         job = None
         if settings.escalation_interval_s > 0:
             job = asyncio.create_task(escalation_loop(engine, settings.escalation_interval_s))
         yield
         if job is not None:
             job.cancel()
+        await ogc.stop(ogc_app)
         engine.dispose()
 
     app = FastAPI(
@@ -174,4 +178,5 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.mount(VENDOR_URL, StaticFiles(directory=VENDOR_DIR, check_dir=False), name="vendor")
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="maps-static")
     app.mount(PAGES_STATIC_URL, StaticFiles(directory=PAGES_STATIC_DIR), name="pages-static")
+    ogc_app = ogc.mount(app)
     return app

@@ -1,0 +1,174 @@
+"""OGC API — Features (Part 1 Core, GeoJSON) and Tiles over the published views, at ``/ogc``.
+
+The standard is not written here: **tipg** (developmentseed) serves it from PostGIS —
+landing page, conformance, collections, items with ``bbox``, ``limit``/``offset`` paging
+(``next`` links), ``datetime``, property and CQL2 filters, single items, queryables, tile
+matrix sets (WebMercatorQuad …) and vector tiles per collection.  This door only decides
+what it may show:
+
+* the collections are the ``pub_*`` views of migration 0012 (made for publication: no
+  personal data, households and residents only as counts suppressed below k — the
+  pool's sessions carry ``wangge.privacy_k`` from the settings);
+* who sees which is :mod:`grids.access`'s rule: the public set for anyone, the staff set
+  for the command centre (:func:`grids.access.visible_collections`); a collection the
+  caller may not see is answered 404, as if it did not exist;
+* rows of the area-limited collections (incidents) are limited to the grids the caller
+  covers (:func:`grids.access.collection_grids`) by a CQL2 condition joined to theirs.
+
+Sign in as everywhere else: ``Authorization: Bearer TOKEN`` or ``?api_key=TOKEN`` (GDAL:
+``--config GDAL_HTTP_HEADERS "Authorization: Bearer TOKEN"``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from cql2 import Expr
+from fastapi import Depends, FastAPI
+from sqlalchemy import Engine
+from tipg.collections import Collection, CollectionList, register_collection_catalog
+from tipg.database import close_db_connection, connect_to_db
+from tipg.dependencies import CollectionParams, CollectionsParams
+from tipg.errors import DEFAULT_STATUS_CODES, add_exception_handlers
+from tipg.factory import Endpoints
+from tipg.settings import DatabaseSettings, PostgresSettings
+
+from api import errors
+from api.auth import OptionalUser
+from api.state import AppState
+from gis.errors import NotFound
+from grids.access import (
+    PUBLIC_COLLECTIONS,
+    STAFF_COLLECTIONS,
+    collection_grids,
+    visible_collections,
+)
+
+OGC_PATH = "/ogc"
+SCHEMA = "public"
+#: The datetime each collection's ``datetime`` filter reads (tipg would take the first in
+#: alphabetical order).
+DATETIME_COLUMNS = {"pub_incident": "reported_at", "pub_hazard": "valid_from"}
+
+
+def _table(collection_id: str) -> str:
+    return collection_id.split(".", 1)[-1]
+
+
+class AreaLimited:
+    """A collection whose rows are read only in some grids (a CQL2 ``grid_id IN (…)``)."""
+
+    def __init__(self, collection: Collection, grid_ids: frozenset[int]) -> None:
+        self._collection = collection
+        ids = sorted(grid_ids)
+        self._area: dict[str, Any] = (
+            {"op": "in", "args": [{"property": "grid_id"}, ids]}
+            if ids
+            else {"op": "=", "args": [{"property": "grid_id"}, -1]}
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._collection, name)
+
+    def _within(self, cql: Expr | None) -> Expr:
+        if cql is None:
+            return Expr(self._area)
+        return Expr({"op": "and", "args": [cql.to_json(), self._area]})
+
+    async def features(self, *args: Any, cql_filter: Expr | None = None, **kwargs: Any) -> Any:
+        """The rows asked for, in the area."""
+        return await self._collection.features(*args, cql_filter=self._within(cql_filter), **kwargs)
+
+    async def get_tile(self, *args: Any, cql_filter: Expr | None = None, **kwargs: Any) -> Any:
+        """The tile asked for, with the rows of the area."""
+        return await self._collection.get_tile(*args, cql_filter=self._within(cql_filter), **kwargs)
+
+
+def visible_collection(
+    collection: Annotated[Collection, Depends(CollectionParams)], user: OptionalUser
+) -> Collection:
+    """The collection asked for, if the caller may see it (else 404), limited to their area."""
+    table = _table(collection.id)
+    if table not in visible_collections(user):
+        raise NotFound(f"no collection '{collection.id}' (or it is not published to you)")
+    grids = collection_grids(user, table)
+    return collection if grids is None else AreaLimited(collection, grids)  # type: ignore[return-value]
+
+
+def listed_collections(
+    collections: Annotated[CollectionList, Depends(CollectionsParams)], user: OptionalUser
+) -> CollectionList:
+    """The collections the caller may see."""
+    shown = visible_collections(user)
+    kept = [c for c in collections["collections"] if _table(c.id) in shown]
+    return CollectionList(
+        collections=kept,
+        matched=len(kept),
+        next=collections["next"],
+        prev=collections["prev"],
+    )
+
+
+def create_ogc_app() -> FastAPI:
+    """The OGC API application, mounted at :data:`OGC_PATH` (its pool made by :func:`start`)."""
+    app = FastAPI(
+        title="Wangge 网格化管理 · OGC API",
+        description="OGC API — Features and Tiles over Wangge's published layers (tipg).",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+    )
+    endpoints = Endpoints(
+        title="Wangge 网格化管理 · OGC API",
+        collection_dependency=visible_collection,
+        collections_dependency=listed_collections,
+        with_tiles_viewer=False,
+        router_prefix=OGC_PATH,
+    )
+    app.include_router(endpoints.router)
+    add_exception_handlers(app, DEFAULT_STATUS_CODES)
+    errors.install(app)
+    return app
+
+
+def libpq_url(engine: Engine) -> str:
+    """The engine's database as a plain ``postgresql://`` URL (for asyncpg)."""
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def start(app: FastAPI, state: AppState) -> None:
+    """Open the OGC API's connection pool and read its catalogue of ``pub_*`` views."""
+    app.state.wangge = state
+    await connect_to_db(
+        app,
+        schemas=[SCHEMA],
+        settings=PostgresSettings(database_url=libpq_url(state.engine), db_max_conn_size=4),
+        server_settings={
+            "wangge.privacy_k": str(state.settings.privacy_k),
+            "application_name": "wangge-ogc",
+        },
+    )
+    tables = sorted(PUBLIC_COLLECTIONS | STAFF_COLLECTIONS)
+    await register_collection_catalog(
+        app,
+        db_settings=DatabaseSettings(
+            schemas=[SCHEMA], tables=[f"{SCHEMA}.{t}" for t in tables], spatial_extent=True
+        ),
+    )
+    for collection in app.state.collection_catalog["collections"].values():
+        wanted = DATETIME_COLUMNS.get(collection.table)
+        if wanted:
+            column = next((c for c in collection.table_columns if c.name == wanted), None)
+            if column is not None:
+                collection.datetime_column = column
+
+
+async def stop(app: FastAPI) -> None:
+    """Close the OGC API's connection pool."""
+    await close_db_connection(app)
+
+
+def mount(app: FastAPI) -> FastAPI:
+    """Mount the OGC API on the application; returns the mounted one (to start and stop)."""
+    ogc = create_ogc_app()
+    app.mount(OGC_PATH, ogc)
+    return ogc
