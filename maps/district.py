@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import branca.colormap as cm
 import folium
 import numpy as np
-from branca.element import Element, Figure
+from branca.element import Element, Figure, MacroElement
 from folium.map import Layer
 from folium.template import Template
 
@@ -118,6 +118,9 @@ class PointLabels(Layer):
         CSS class of each label.
     min_zoom
         Labels are hidden (class ``wangge-labels-hidden`` on the map) below this zoom.
+    max_zoom
+        Given: the labels are hidden outside ``min_zoom``-``max_zoom`` one by one (not
+        through the map's class), so several label layers can differ.
     """
 
     _template = Template(
@@ -136,15 +139,25 @@ class PointLabels(Layer):
                 });
             }
         });
-        (function (map) {
+        (function (map, layer) {
             function toggle() {
-                var hide = map.getZoom() < {{ this.min_zoom|tojson }};
+                var z = map.getZoom();
+                {% if this.max_zoom is none %}
+                var hide = z < {{ this.min_zoom|tojson }};
                 L.DomUtil[hide ? "addClass" : "removeClass"](
                     map.getContainer(), "wangge-labels-hidden");
+                {% else %}
+                var hide = z < {{ this.min_zoom|tojson }} || z > {{ this.max_zoom|tojson }};
+                layer.eachLayer(function (m) {
+                    var el = m.getElement && m.getElement();
+                    if (el) { el.style.display = hide ? "none" : ""; }
+                });
+                {% endif %}
             }
+            layer.on("add", toggle);
             map.on("zoomend", toggle);
             map.whenReady(toggle);
-        })({{ this.parent_map_name }});
+        })({{ this.parent_map_name }}, {{ this.get_name() }});
         {% endmacro %}
         """
     )
@@ -155,12 +168,14 @@ class PointLabels(Layer):
         name: str,
         class_name: str = GRID_LABEL_CLASS,
         min_zoom: int = LABEL_MIN_ZOOM,
+        max_zoom: int | None = None,
     ) -> None:
-        super().__init__(name=name, overlay=True, control=True, show=True)
+        super().__init__(name=name, overlay=True, control=bool(name), show=True)
         self._name = "PointLabels"
         self.data = data
         self.class_name = class_name
         self.min_zoom = min_zoom
+        self.max_zoom = max_zoom
         self.parent_map_name = ""
 
     def render(self, **kwargs: Any) -> Any:
@@ -396,6 +411,18 @@ def _add_shelters(m: folium.Map, shelters: gpd.GeoDataFrame) -> None:
     ).add_to(m)
 
 
+class _MapHook(MacroElement):
+    """Names the page's map ``window.wanggeMap`` (for tests, benchmarks and scripts)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        window.wanggeMap = {{ this._parent.get_name() }};
+        {% endmacro %}
+        """
+    )
+
+
 def base_map(
     bounds: Sequence[float],
     settings: Settings,
@@ -420,6 +447,7 @@ def base_map(
         control_scale=True,
     )
     add_basemap(m, settings, style_url=style_url, vendor_url=vendor_url, overlay=basemap_overlay)
+    m.add_child(_MapHook(), name="wangge_map_hook")
     m.fit_bounds([[south, west], [north, east]], padding=(10, 10))
     return m
 

@@ -27,6 +27,7 @@ and ``connected``.
 from __future__ import annotations
 
 import html
+import json
 from typing import TYPE_CHECKING, Any
 
 import branca.colormap as cm
@@ -43,11 +44,14 @@ from shapely import LineString
 from maps.assets import STATIC_URL, VENDOR_URL, localize
 from maps.district import (
     SHELTER_CLASSES,
+    PointLabels,
     add_title,
     base_map,
     display_value,
     feature_collection,
 )
+from maps.overview import tile_url
+from maps.vector import MvtLayer
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -99,6 +103,7 @@ WORKER_CLASS = "wangge-worker"
 AFFECTED_CLASS = "wangge-affected-grid"
 CHECK_ON_CLASS = "wangge-checkon"
 ROUTE_CLASS = "wangge-checkon-route"
+CHECK_ON_COUNT_CLASS = "wangge-checkon-count"
 
 GROUP_NAMES = {
     "elderly_alone": "独居老人",
@@ -120,6 +125,12 @@ _CSS = """
 #wangge-live-panel .dot { display: inline-block; width: 9px; height: 9px;
   border-radius: 50%; margin-right: 6px; }
 #wangge-live-panel .status { margin-top: 4px; font-size: 11px; color: #bbb; }
+.leaflet-marker-icon.wangge-checkon-count { background: none; border: none; }
+.wangge-checkon-count span {
+  position: absolute; transform: translate(-50%, -50%); white-space: nowrap;
+  font: 600 12px/1.4 sans-serif; color: #fff; background: rgba(197, 27, 138, 0.85);
+  border-radius: 9px; padding: 1px 7px; pointer-events: none;
+}
 </style>
 """
 
@@ -607,6 +618,87 @@ def _add_check_on(m: folium.Map, check_on: pd.DataFrame) -> None:
     group.add_to(m)
 
 
+#: Below this zoom the check-on layer is a count per affected grid; from it, each resident's
+#: building and their route to safety (a route means something only at street level).
+CHECK_ON_ZOOM = 16
+
+
+def _add_grid_tiles(m: folium.Map, tiles: str) -> None:
+    MvtLayer(
+        tile_url(tiles, "grids"),
+        GRID_LAYER,
+        {"grids": "{className: 'wangge-grid', color: '#555555', weight: 1, fill: false}"},
+        tooltip={"grids": [("code", "网格编码"), ("name", "名称")]},
+    ).add_to(m)
+
+
+def _add_heat_tiles(m: folium.Map, tiles: str, api_key: str | None) -> None:
+    """Open incidents per H3 cell (the resolution by zoom), up to street zoom."""
+    MvtLayer(
+        tile_url(tiles, "incidents", api_key),
+        HEAT_LAYER,
+        {
+            "incidents": "function (p) { var n = p.incidents || 0; var c = n >= 20 ? "
+            "'#bd0026' : n >= 10 ? '#f03b20' : n >= 5 ? '#fd8d3c' : n >= 2 ? '#fecc5c' : "
+            "'#ffffb2'; return {className: " + json.dumps(HEAT_CLASS) + ", color: c, "
+            "weight: 0.5, fill: true, fillColor: c, fillOpacity: 0.55}; }"
+        },
+        tooltip={"incidents": [("incidents", "未结事件数")]},
+        max_zoom=CHECK_ON_ZOOM - 2,
+    ).add_to(m)
+
+
+def _add_check_on_tiles(
+    m: folium.Map,
+    grids: gpd.GeoDataFrame,
+    affected: pd.DataFrame | None,
+    count: int,
+    tiles: str,
+    api_key: str | None,
+) -> None:
+    """Whom to check on: a count per affected grid when zoomed out, residents and routes in."""
+    group = folium.FeatureGroup(name=f"{CHECK_ON_LAYER} {count} 人", show=True)
+    if affected is not None and not affected.empty:
+        rows = affected.drop_duplicates("code").set_index("code")
+        chosen = grids[grids["code"].isin(rows.index)]
+        points = shapely.point_on_surface(np.asarray(chosen.geometry.array, dtype=object))
+        labels = [
+            {"label": f"需走访 {int(rows.loc[code, 'check_on'])} 人"}
+            for code in chosen["code"]
+            if int(rows.loc[code, "check_on"]) > 0
+        ]
+        keep = np.asarray([int(rows.loc[c, "check_on"]) > 0 for c in chosen["code"]], bool)
+        if keep.any():
+            PointLabels(
+                feature_collection(chosen[keep], labels, points[keep]),
+                name="",
+                class_name=CHECK_ON_COUNT_CLASS,
+                min_zoom=0,
+                max_zoom=CHECK_ON_ZOOM - 1,
+            ).add_to(group)
+    group.add_to(m)
+    MvtLayer(
+        tile_url(tiles, "checkon", api_key),
+        f"{CHECK_ON_LAYER}（街区级）",
+        {
+            "checkon": "function (p) { return {className: " + json.dumps(CHECK_ON_CLASS) + ", "
+            "radius: 5, color: '#ffffff', weight: 1.5, fill: true, fillOpacity: 1, "
+            "fillColor: p.reachable ? '#c51b8a' : '#000000'}; }",
+            "checkon_routes": "{className: " + json.dumps(ROUTE_CLASS) + ", color: '#1f6feb', "
+            "weight: 2, opacity: 0.6}",
+        },
+        tooltip={
+            "checkon": [
+                ("grid", "网格"),
+                ("resident", "居民"),
+                ("groups", "类别"),
+                ("where", "去向"),
+            ]
+        },
+        min_zoom=CHECK_ON_ZOOM,
+    ).add_to(m)
+
+
 def _add_workers(m: folium.Map, workers: gpd.GeoDataFrame) -> None:
     props = []
     for name, at, grids in zip(workers["name"], workers["at"], workers["grids"], strict=True):
@@ -643,6 +735,8 @@ def live_map(
     check_on: pd.DataFrame | None = None,
     stream_url: str = "/api/live/stream",
     incidents_url: str = "/api/live/incidents",
+    tiles_base: str | None = None,
+    api_key: str | None = None,
     settings: Settings | None = None,
     title: str = TITLE,
     vendor_url: str = VENDOR_URL,
@@ -677,6 +771,11 @@ def live_map(
         resident's building (ids only, no names) and the route to the safe shelter.
     stream_url, incidents_url
         The server-sent event stream and the open-incident list the script reads.
+    tiles_base, api_key
+        Where the server answers vector tiles, and the key the page reads them with: the
+        grids, the incident heat and the check-on layer then come as tiles (check-on
+        residents and routes from zoom :data:`CHECK_ON_ZOOM`, a count per affected grid
+        below it); None: every layer in the page.
     settings
         Basemap tiles; default :func:`gis.settings.get_settings`.
 
@@ -697,9 +796,13 @@ def live_map(
     if grids is None or grids.empty:
         raise ValueError("grids: at least one grid is needed to frame the live map")
     m = base_map(grids.total_bounds, settings, zoom_start=14)
-    _add_grids(m, grids)
-    if heat is not None and not heat.empty:
-        _add_heat(m, heat)
+    if tiles_base is not None:
+        _add_grid_tiles(m, tiles_base)
+        _add_heat_tiles(m, tiles_base, api_key)
+    else:
+        _add_grids(m, grids)
+        if heat is not None and not heat.empty:
+            _add_heat(m, heat)
     if hotspots is not None:
         _add_hotspots(m, hotspots)
     if hazards is not None and not hazards.empty:
@@ -709,7 +812,10 @@ def live_map(
     if affected is not None and not affected.empty:
         _add_affected(m, grids, affected)
     if check_on is not None and not check_on.empty:
-        _add_check_on(m, check_on)
+        if tiles_base is not None:
+            _add_check_on_tiles(m, grids, affected, len(check_on), tiles_base, api_key)
+        else:
+            _add_check_on(m, check_on)
     if workers is not None and not workers.empty:
         _add_workers(m, workers)
     records = incident_records(incidents)

@@ -2,7 +2,7 @@
 # Set up everything Wangge needs on this machine; safe to run again (fast when done).
 #
 #   scripts/setup.sh          Python venv + package, PostgreSQL/PostGIS, map assets
-#   scripts/setup.sh --test   the same, plus Chromium for the browser tests
+#   scripts/setup.sh --test   the same, plus Chromium and GDAL for the browser and OGC tests
 #   scripts/setup.sh --bench  the same, plus the benchmarks' peers (pgRouting, SedonaDB)
 #
 # As root on Debian/Ubuntu missing system packages are installed with apt-get;
@@ -184,6 +184,15 @@ if [ "$WITH_TEST" = 1 ]; then
         apt_install chromium
     else
         die "Chromium is needed for the browser tests: sudo apt-get install chromium"
+    fi
+    # GDAL's command-line tools: the OGC API tests read Wangge with a client nobody here
+    # wrote (ogrinfo OAPIF:..., ogr2ogr to a GeoPackage, ogrinfo of a vector tile)
+    if command -v ogr2ogr >/dev/null 2>&1; then
+        say "GDAL present ($(ogrinfo --version))"
+    elif can_apt; then
+        apt_install gdal-bin
+    else
+        say "GDAL missing: the OGC API tests skip (sudo apt-get install gdal-bin)"
     fi
     # a CJK font, so that screenshots of Chinese pages show characters, not boxes
     if pkg_installed fonts-wqy-microhei || pkg_installed fonts-noto-cjk; then

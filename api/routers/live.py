@@ -143,6 +143,8 @@ def live_page(
         check_on=page.check_on,
         stream_url=f"/api/live/stream{query}",
         incidents_url=f"/api/live/incidents{query}",
+        tiles_base="/tiles",
+        api_key=key,
         settings=state.settings,
     )
     return HTMLResponse(render_offline(m))

@@ -19,7 +19,7 @@ from etl.sample import generate_district
 from gis.store import awareness_store as store
 from gis.store import grid_store
 from maps.assets import external_references
-from tests.browser import open_page
+from tests.browser import artifact_path, open_page
 from tests.conftest import LiveServer
 
 NEW_ID = 990001
@@ -109,16 +109,22 @@ def test_incident_changes_reach_the_open_page_without_reload(
         assert page.locator("path.wangge-shelter").count() == len(shelters)
         assert page.locator("path.wangge-shelter-unusable").count() == unusable
         assert page.locator("path.wangge-worker").count() == 1
+        # zoomed out (the whole district at city scale): heat per cell, counts per grid
+        page.evaluate("wanggeMap.setZoom(14)")
+        page.wait_for_function("window.wanggeTiles['事件热力（H3）'].loaded")
         assert page.locator("path.wangge-heat").count() > 0
-        # the typhoon's affected grids and each vulnerable resident's way to safety
+        # the typhoon's affected grids; zoomed out, whom to check on is a count per grid
         impact = httpx.get(
             f"{live_server.url}/api/hazards/{district['hazard_id']}/impact",
             params={"api_key": district["admin"]},
             timeout=120,
         ).json()
         assert page.locator("path.wangge-affected-grid").count() == len(impact["grids"])
-        assert page.locator("path.wangge-checkon").count() == impact["check_on"] > 0
-        assert page.locator("path.wangge-checkon-route").count() > 0
+        shown = "es => es.filter(e => e.style.display !== 'none').map(e => e.innerText)"
+        counts = page.eval_on_selector_all("div.wangge-checkon-count", shown)
+        assert sum(int(t.split()[1]) for t in counts) == impact["check_on"] > 0
+        assert page.locator("path.wangge-checkon").count() == 0  # no routes zoomed out
+        page.screenshot(path=str(artifact_path("live_map_hazard_zoomed_out.png")))
         layers = page.inner_text(".leaflet-control-layers")
         for name in (
             "受影响网格",
@@ -132,6 +138,21 @@ def test_incident_changes_reach_the_open_page_without_reload(
         ):
             assert name in layers
         reported = int(page.inner_text('#wangge-live-panel [data-state="reported"]'))
+
+        # at street zoom each resident to check on and their route come as tiles
+        rows = httpx.get(
+            f"{live_server.url}/api/hazards/{district['hazard_id']}/check-on",
+            params={"api_key": district["admin"]},
+            timeout=120,
+        ).json()["features"]
+        lon, lat = rows[0]["properties"]["lon"], rows[0]["properties"]["lat"]
+        page.evaluate(f"wanggeMap.setView([{lat}, {lon}], 17)")
+        page.wait_for_function("window.wanggeTiles['重点人员走访（安全避难场所与路线）（街区级）'].loaded")
+        page.wait_for_selector("path.wangge-checkon")
+        assert page.locator("path.wangge-checkon-route").count() > 0
+        assert page.eval_on_selector_all("div.wangge-checkon-count", shown) == []
+        page.screenshot(path=str(artifact_path("live_map_hazard_street.png")))
+        page.evaluate(f"wanggeMap.setView([{lat}, {lon}], 14)")
 
         # a new incident, written straight into the database (any path would do)
         lon, lat = shapely.get_coordinates(district["typhoon"].centroid)[0]
