@@ -178,6 +178,13 @@ LAYER_SPECS: tuple[LayerSpec, ...] = (
         (Reference("incident_id", "incident", "id"),),
         times={"at": False},
     ),
+    LayerSpec(
+        "map_area",
+        None,
+        ("kind",),
+        POLYGONAL,
+        {"kind": models.MAP_AREA_KINDS},
+    ),
 )
 
 SPEC_BY_NAME: dict[str, LayerSpec] = {s.name: s for s in LAYER_SPECS}

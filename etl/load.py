@@ -289,6 +289,20 @@ class _Loader:
             ).reset_index(drop=True),
         )
 
+    def map_areas(self, frame: gpd.GeoDataFrame) -> None:
+        """Water and green areas of the offline basemap (``source``: register unless given)."""
+        self.copy(
+            "map_area",
+            pd.DataFrame(
+                {
+                    "kind": frame["kind"],
+                    "name": frame.get("name"),
+                    "source": frame.get("source", "register"),
+                    "geom": hex_ewkb(_multi(frame.geometry.to_numpy())),
+                }
+            ).reset_index(drop=True),
+        )
+
     def users(self, frame: pd.DataFrame) -> None:
         areas = _code_map(self.cur, "SELECT code, id FROM admin_area")
         area = frame["area_code"].map(areas) if "area_code" in frame else None
@@ -530,6 +544,8 @@ def _run(loader: _Loader, layers: Mapping[str, pd.DataFrame]) -> None:
         loader.incidents(layers["incident"])
     if "incident_event" in layers:
         loader.events(layers["incident_event"])
+    if "map_area" in layers:
+        loader.map_areas(layers["map_area"])
 
 
 def copy_layers(

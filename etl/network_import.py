@@ -14,7 +14,7 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from etl.load import LoadReport, load_layers
-from etl.osm import read_osm_roads
+from etl.osm import read_osm_areas, read_osm_roads
 
 ARTERIAL = {
     "motorway",
@@ -43,6 +43,9 @@ def road_class(highway: pd.Series) -> pd.Series:
 def import_osm_network(engine: Engine, path: str | Path, *, progress: bool = True) -> LoadReport:
     """Replace the stored road network by the highways of an ``.osm`` / ``.osm.pbf`` file.
 
+    The file's water and green areas (:func:`etl.osm.read_osm_areas`), when it has any,
+    replace the stored ones too: the offline basemap draws them under the streets.
+
     Everything happens in one transaction: the old network is removed and the new one
     loaded (each node placed in its grid and H3 cell), or nothing changes.
     """
@@ -63,9 +66,11 @@ def import_osm_network(engine: Engine, path: str | Path, *, progress: bool = Tru
         "z_level",
         "geometry",
     ]
-    return load_layers(
-        engine,
-        {"road_node": nodes, "road_edge": edges[keep]},
-        empty_first=("road_edge", "road_node"),
-        progress=progress,
-    )
+    layers = {"road_node": nodes, "road_edge": edges[keep]}
+    empty = ["road_edge", "road_node"]
+    areas = read_osm_areas(path)
+    if len(areas):
+        # the basemap's water and green areas come with the streets from the same file
+        layers["map_area"] = areas
+        empty.append("map_area")
+    return load_layers(engine, layers, empty_first=tuple(empty), progress=progress)

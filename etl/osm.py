@@ -313,3 +313,79 @@ def _split(
     at = np.argsort(ref, kind="stable")[first]
     nodes = gpd.GeoDataFrame({"id": node_ref}, geometry=shapely.points(lon[at], lat[at]), crs=4326)
     return nodes, edges
+
+
+#: OSM tags (key → values) of the areas the offline basemap draws, by kind.
+AREA_TAGS: dict[str, dict[str, frozenset[str]]] = {
+    "water": {
+        "natural": frozenset({"water", "bay"}),
+        "waterway": frozenset({"riverbank", "dock", "canal"}),
+        "landuse": frozenset({"reservoir", "basin"}),
+        "water": frozenset({"river", "lake", "pond", "canal", "reservoir"}),
+    },
+    "green": {
+        "leisure": frozenset({"park", "garden", "nature_reserve", "pitch", "playground"}),
+        "landuse": frozenset(
+            {"grass", "forest", "meadow", "recreation_ground", "village_green", "cemetery"}
+        ),
+        "natural": frozenset({"wood", "scrub", "grassland", "wetland"}),
+    },
+}
+
+
+def area_kind(tags: dict[str, str]) -> str | None:
+    """``water``, ``green`` or None for an OSM area's tags (water first)."""
+    for kind, keys in AREA_TAGS.items():
+        if any(tags.get(key) in values for key, values in keys.items()):
+            return kind
+    return None
+
+
+def read_osm_areas(path: str | PathLike[str]) -> gpd.GeoDataFrame:
+    """Read the water (水系) and green (绿地) areas of an OSM file, for the offline basemap.
+
+    Closed ways and multipolygon relations tagged as water (``natural=water``,
+    ``waterway=riverbank``, ``landuse=reservoir`` …) or green (``leisure=park``,
+    ``landuse=grass``/``forest`` …, ``natural=wood``), assembled by libosmium.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``kind`` (water, green), ``name`` (the ``name:zh`` or ``name`` tag, may be None),
+        ``source`` (``osm``) and MultiPolygon ``geometry``, EPSG:4326; invalid
+        geometries are repaired, empty ones dropped.
+    """
+    import osmium  # a reader dependency, imported where it is used
+
+    wkb = osmium.geom.WKBFactory()
+    kinds: list[str] = []
+    names: list[str | None] = []
+    shapes: list[bytes] = []
+    for obj in (
+        osmium.FileProcessor(str(path))
+        .with_areas()
+        .with_filter(osmium.filter.EntityFilter(osmium.osm.AREA))
+    ):
+        tags = dict(obj.tags)
+        kind = area_kind(tags)
+        if kind is None:
+            continue
+        try:
+            shape = wkb.create_multipolygon(obj)
+        except RuntimeError:  # an unclosed or broken ring in the data
+            continue
+        kinds.append(kind)
+        names.append(tags.get("name:zh") or tags.get("name"))
+        shapes.append(bytes.fromhex(shape) if isinstance(shape, str) else shape)
+    geometry = shapely.make_valid(shapely.from_wkb(np.asarray(shapes, dtype=object)))
+    frame = gpd.GeoDataFrame(
+        {"kind": kinds, "name": names, "source": "osm"}, geometry=geometry, crs=4326
+    )
+    frame = frame[~frame.geometry.is_empty].copy()
+    frame["geometry"] = [
+        shapely.MultiPolygon(
+            [p for p in shapely.get_parts(g) if p.geom_type == "Polygon" and not p.is_empty]
+        )
+        for g in frame.geometry
+    ]
+    return frame[~frame.geometry.is_empty].reset_index(drop=True)

@@ -29,6 +29,7 @@ LAYERS: tuple[str, ...] = (
     "grid_assignment",
     "incident",
     "incident_event",
+    "map_area",
 )
 
 # ----------------------------------------------------------------- layout constants

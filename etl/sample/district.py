@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 from etl.sample.buildings import place_buildings
 from etl.sample.constants import LAYERS, TZ
 from etl.sample.facilities import place_facilities
-from etl.sample.frames import place_frames
+from etl.sample.frames import map_area_frame, place_frames
 from etl.sample.incidents import draw_incidents
 from etl.sample.layout import cut_grids, inset_estates, lay_out_blocks, lay_out_communities
 from etl.sample.people import staff_grids
@@ -132,6 +132,7 @@ def generate_district(
             layers |= work_frames(
                 layout, buildings, roads, workers, incidents, areas, grid_codes, rng
             )
+            layers["map_area"] = map_area_frame(layers["facility"])
     return {name: layers[name] for name in LAYERS}
 
 

@@ -352,6 +352,41 @@ def facility_frames(
     return facility, shelter
 
 
+#: Half the side of a park's green square, and the radius of its pond, metres.
+PARK_HALF_SIDE_M = 45.0
+POND_RADIUS_M = 18.0
+
+
+def map_area_frame(facility: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Green squares around the parks (and park shelters), a pond in every other park.
+
+    The basemap's water and green areas (``map_area``), drawn from the register's parks:
+    a square of :data:`PARK_HALF_SIDE_M` around each, named after it, and a round pond
+    named ``…湖`` in every second one.
+    """
+    parks = facility[
+        (facility["kind"] == "park") | facility["name"].str.endswith("公园紧急避难场所")
+    ]
+    # a park and the shelter in it are one place: one square
+    parks = parks[~parks["name"].str.replace("紧急避难场所", "").duplicated()]
+    metric = parks.to_crs(parks.estimate_utm_crs()) if len(parks) else parks
+    xy = shapely.get_coordinates(metric.geometry.to_numpy()) if len(parks) else np.zeros((0, 2))
+    half = PARK_HALF_SIDE_M
+    greens = shapely.box(xy[:, 0] - half, xy[:, 1] - half, xy[:, 0] + half, xy[:, 1] + half)
+    names = parks["name"].str.replace("紧急避难场所", "", regex=False).to_numpy()
+    ponds = np.arange(len(parks)) % 2 == 0
+    water = shapely.buffer(shapely.points(xy[ponds] + [half / 3, -half / 3]), POND_RADIUS_M)
+    frame = gpd.GeoDataFrame(
+        {
+            "kind": ["green"] * len(parks) + ["water"] * int(ponds.sum()),
+            "name": [*names, *(f"{n.removesuffix('公园')}湖" for n in names[ponds])],
+        },
+        geometry=np.concatenate([greens, water]) if len(parks) else [],
+        crs=metric.crs if len(parks) else WGS84,
+    )
+    return frame.to_crs(WGS84)
+
+
 def road_frames(roads: Roads) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """The road nodes and edges, with lengths on the WGS84 ellipsoid."""
     node_ll = lonlat(roads.nodes)
