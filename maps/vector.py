@@ -108,7 +108,19 @@ class MvtLayer(VectorGridProtobuf):
             });
             layer.on("load", function () { seen.loaded = true; });
             layer.on("loading", function () { seen.loaded = false; });
-            layer.on("tileload", function () { seen.tiles += 1; });
+            layer.on("tileload", function (e) {
+                seen.tiles += 1;
+                // a point feature answers getLatLng() (Leaflet asks it on every mouse event)
+                var map = layer._map, r = layer._vectorTiles[layer._tileCoordsToKey(e.coords)];
+                if (!map || !r || !r._features) { return; }
+                var origin = e.coords.scaleBy(layer.getTileSize());
+                Object.keys(r._features).forEach(function (id) {
+                    var f = r._features[id].feature;
+                    if (f._point && !f._latlng) {
+                        f._latlng = map.unproject(origin.add(f._point), e.coords.z);
+                    }
+                });
+            });
             layer.on("mouseover", function (e) {
                 var p = e.layer && e.layer.properties;
                 var which = p && TIP[p.__layer] && p.__layer;
