@@ -1,0 +1,290 @@
+"""Maps at city scale: the overview over vector tiles vs today's folium page embedding GeoJSON.
+
+The data: the sample district of ``--households`` households (200,000 by default), loaded
+into a scratch PostGIS database with the project's loader, served by the real app under
+uvicorn on loopback.
+
+Contenders, in one run:
+
+tiles (ours)
+    ``/map``: the offline basemap (MapLibre GL) and Leaflet.VectorGrid layers over
+    ``/tiles/{layer}/{z}/{x}/{y}.pbf`` (``ST_AsMVT``), no feature in the page.
+folium GeoJSON (today's page)
+    :func:`api.services.district.district_map_html`: every grid, building, facility and
+    shelter embedded as GeoJSON (OpenStreetMap raster tiles, blocked as offline).
+
+Measured: the overview ready in headless Chromium with every non-local request blocked
+(all layers drawn: the basemap idle and every tile layer loaded; for the GeoJSON page
+every grid path drawn), the bytes transferred (``performance`` entries), tile latency
+p50/p99 cold (first request, built from PostGIS) and warm (the server's tile cache) over
+zooms 12-17 and the public layers, and OGC API items pages of 1,000 buildings.  Answers
+checked: the grids each page drew against the database, the OGC pages' ids and matched
+count against the table.
+
+Usage::
+
+    .venv/bin/python benchmarks/maps.py                      # 200,000 households
+    .venv/bin/python benchmarks/maps.py --households 20000
+
+Prints a summary to stderr and one final line ``RESULT {json}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, create_engine, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from api.services.district import district_map_html
+from etl.load import load_layers
+from etl.sample import generate_district
+from gis.db import cluster
+from gis.db.migrate import upgrade
+from gis.settings import Settings, get_settings
+from tests.browser import open_page, serve_page
+
+BENCH_DB = "wangge_bench_maps"
+LAYERS = ("basemap", "grids", "buildings", "h3", "roads", "shelters")
+ZOOMS = (12, 13, 14, 15, 16, 17)
+
+READY_TILES = (
+    "window.wanggeBasemap && window.wanggeBasemap.loaded && "
+    "Object.values(window.wanggeTiles || {}).every(t => t.loaded || t.tiles === 0)"
+)
+BYTES = (
+    "performance.getEntries().filter(e => e.transferSize !== undefined)"
+    ".reduce((s, e) => s + e.transferSize, 0)"
+)
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def fresh_database() -> str:
+    base = cluster.ensure_server(get_settings())
+    admin = create_engine(cluster.server_url(base, "postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+    admin.dispose()
+    url = cluster.server_url(base, BENCH_DB)
+    cluster.ensure_database(url)
+    return url
+
+
+def serve(url: str, settings: Settings) -> tuple[str, Any]:
+    import uvicorn
+
+    from api.app import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings, database_url=url), port=port, log_level="warning")
+    )
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    return f"http://127.0.0.1:{port}", server
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2**z
+    r = math.radians(lat)
+    return int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(r)) / math.pi) / 2 * n)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def grids_in_view(engine: Engine, bounds: dict[str, float]) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            text(
+                "SELECT count(*) FROM grid WHERE valid_to IS NULL AND ST_Intersects(geom, "
+                "ST_MakeEnvelope(:w, :s, :e, :n, 4326))"
+            ),
+            bounds,
+        ).scalar_one()
+
+
+def measure_tile_page(base: str, engine: Engine) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    with open_page(f"{base}/map", timeout_ms=120_000) as (page, _log):
+        page.wait_for_function(READY_TILES, timeout=120_000, polling=50)
+        ready = time.perf_counter() - t0
+        drawn = page.evaluate(
+            "new Set(Object.values(window.wanggeTiles['网格（按户数着色）'].features.grids)"
+            ".map(p => p.code)).size"
+        )
+        b = page.evaluate(
+            "(() => { var b = wanggeMap.getBounds(); return {w: b.getWest(), s: b.getSouth(),"
+            " e: b.getEast(), n: b.getNorth()}; })()"
+        )
+        transferred = page.evaluate(BYTES)
+    expected = grids_in_view(engine, b)
+    return {"ready_s": ready, "bytes": transferred, "grids_drawn": drawn, "grids_in_view": expected}
+
+
+def measure_geojson_page(html: str, engine: Engine) -> dict[str, Any]:
+    with engine.connect() as conn:
+        n_grids = conn.execute(
+            text("SELECT count(*) FROM grid WHERE valid_to IS NULL")
+        ).scalar_one()
+    with tempfile.TemporaryDirectory() as folder, serve_page(html, Path(folder), "old.html") as url:
+        t0 = time.perf_counter()
+        with open_page(url, timeout_ms=300_000) as (page, _log):
+            page.wait_for_function(
+                f"document.querySelectorAll('path.wangge-grid').length >= {n_grids}",
+                timeout=300_000,
+                polling=100,
+            )
+            ready = time.perf_counter() - t0
+            drawn = page.evaluate("document.querySelectorAll('path.wangge-grid').length")
+            transferred = page.evaluate(BYTES)
+    return {"ready_s": ready, "bytes": transferred, "grids_drawn": drawn, "grids_in_view": n_grids}
+
+
+def measure_tiles(base: str, centre: tuple[float, float], spread: int) -> dict[str, Any]:
+    cold: list[float] = []
+    warm: list[float] = []
+    sizes: list[int] = []
+    with httpx.Client(timeout=120) as client:
+        for z in ZOOMS:
+            cx, cy = tile_of(*centre, z)
+            for dx in range(-spread, spread + 1):
+                for dy in range(-spread, spread + 1):
+                    for layer in LAYERS:
+                        url = f"{base}/tiles/{layer}/{z}/{cx + dx}/{cy + dy}.pbf"
+                        t = time.perf_counter()
+                        r = client.get(url)
+                        cold.append(time.perf_counter() - t)
+                        r.raise_for_status()
+                        sizes.append(len(r.content))
+                        t = time.perf_counter()
+                        client.get(url).raise_for_status()
+                        warm.append(time.perf_counter() - t)
+    return {
+        "tiles": len(cold),
+        "cold_p50_ms": 1000 * percentile(cold, 0.5),
+        "cold_p99_ms": 1000 * percentile(cold, 0.99),
+        "warm_p50_ms": 1000 * percentile(warm, 0.5),
+        "warm_p99_ms": 1000 * percentile(warm, 0.99),
+        "max_tile_bytes": max(sizes),
+    }
+
+
+def measure_ogc(base: str, engine: Engine, pages: int) -> dict[str, Any]:
+    with engine.connect() as conn:
+        total = conn.execute(text("SELECT count(*) FROM building")).scalar_one()
+    times = []
+    with httpx.Client(timeout=120) as client:
+        url = f"{base}/ogc/collections/public.pub_building/items"
+        client.get(url, params={"limit": 10}).raise_for_status()
+        for i in range(pages):
+            t = time.perf_counter()
+            r = client.get(url, params={"limit": 1000, "offset": (i * 1000) % max(total, 1)})
+            times.append(time.perf_counter() - t)
+            body = r.json()
+            assert body["numberMatched"] == total, (body["numberMatched"], total)
+            assert body["numberReturned"] == min(1000, total - (i * 1000) % max(total, 1))
+    return {"pages": pages, "p50_ms": 1000 * statistics.median(times), "buildings": total}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--households", type=int, default=200_000)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--spread", type=int, default=1, help="tiles each side of the centre")
+    ap.add_argument("--ogc-pages", type=int, default=20)
+    ap.add_argument("--keep", action="store_true", help="keep the scratch database")
+    args = ap.parse_args()
+
+    url = fresh_database()
+    engine = create_engine(url)
+    upgrade(engine)
+    t = time.perf_counter()
+    layers = generate_district(args.households, args.seed, progress=False)
+    load_layers(engine, layers, replace=True, progress=False)
+    del layers
+    log(f"district of {args.households:,} households loaded in {time.perf_counter() - t:.0f} s")
+    settings = Settings(escalation_interval_s=0)
+    base, server = serve(url, settings)
+    try:
+        with engine.connect() as conn:
+            w, s, e, n = conn.execute(
+                text(
+                    "SELECT ST_XMin(x), ST_YMin(x), ST_XMax(x), ST_YMax(x) FROM (SELECT "
+                    "ST_Extent(geom)::geometry x FROM grid WHERE valid_to IS NULL) t"
+                )
+            ).one()
+        centre = ((w + e) / 2, (s + n) / 2)
+        tiles = measure_tiles(base, centre, args.spread)
+        log(f"tiles: {tiles}")
+        ours = measure_tile_page(base, engine)
+        log(f"overview over tiles: {ours}")
+        old_html = district_map_html(engine, Settings(tile_url="osm"), for_file=False)
+        peer = measure_geojson_page(old_html, engine)
+        peer["page_bytes"] = len(old_html.encode())
+        log(f"folium GeoJSON page: {peer}")
+        ogc = measure_ogc(base, engine, args.ogc_pages)
+        log(f"OGC items: {ogc}")
+    finally:
+        server.should_exit = True
+        engine.dispose()
+        if not args.keep:
+            admin = create_engine(
+                cluster.server_url(cluster.ensure_server(get_settings()), "postgres"),
+                isolation_level="AUTOCOMMIT",
+            )
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+            admin.dispose()
+    checks = {
+        "tile_page_grids_ok": ours["grids_drawn"] == ours["grids_in_view"],
+        "geojson_page_grids_ok": peer["grids_drawn"] >= peer["grids_in_view"],
+    }
+    targets = {
+        "ready_le_2s": ours["ready_s"] <= 2.0,
+        "bytes_le_3MB": ours["bytes"] <= 3 * 1024**2,
+        "tile_warm_p50_le_20ms": tiles["warm_p50_ms"] <= 20,
+        "tile_warm_p99_le_100ms": tiles["warm_p99_ms"] <= 100,
+        "tile_cold_p99_le_150ms": tiles["cold_p99_ms"] <= 150,
+        "ogc_1000_p50_le_100ms": ogc["p50_ms"] <= 100,
+    }
+    result = {
+        "households": args.households,
+        "tiles_page": ours,
+        "geojson_page": peer,
+        "ratio_bytes": peer["bytes"] / max(ours["bytes"], 1),
+        "ratio_ready": peer["ready_s"] / max(ours["ready_s"], 1e-9),
+        "tiles": tiles,
+        "ogc": ogc,
+        "checks": checks,
+        "targets": targets,
+    }
+    log(
+        f"ratio folium/tiles: bytes {result['ratio_bytes']:.1f}x, "
+        f"time to ready {result['ratio_ready']:.1f}x"
+    )
+    print("RESULT " + json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
