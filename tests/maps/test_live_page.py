@@ -147,7 +147,9 @@ def test_incident_changes_reach_the_open_page_without_reload(
         ).json()["features"]
         lon, lat = rows[0]["properties"]["lon"], rows[0]["properties"]["lat"]
         page.evaluate(f"wanggeMap.setView([{lat}, {lon}], 17)")
-        page.wait_for_function("window.wanggeTiles['重点人员走访（安全避难场所与路线）（街区级）'].loaded")
+        page.wait_for_function(
+            "window.wanggeTiles['重点人员走访（安全避难场所与路线）（街区级）'].loaded"
+        )
         page.wait_for_selector("path.wangge-checkon")
         assert page.locator("path.wangge-checkon-route").count() > 0
         assert page.eval_on_selector_all("div.wangge-checkon-count", shown) == []
