@@ -130,8 +130,8 @@ def test_demo_serves_a_map_that_draws_every_grid_in_chromium(
                 "Object.values(window.wanggeTiles).every(t => t.loaded || t.tiles === 0)"
             )
             drawn = page.evaluate(
-                "() => new Set(Object.values(window.wanggeTiles['网格（按户数着色）'].features.grids)"
-                ".map(p => p.code)).size"
+                "() => new Set(Object.values("
+                "window.wanggeTiles['网格（按户数着色）'].features.grids).map(p => p.code)).size"
             )
             layers = page.locator(".leaflet-control-layers").inner_text()
         assert drawn == len(grids) > 0
