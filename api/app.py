@@ -54,6 +54,7 @@ from gis.db.engine import describe_error, get_engine
 from gis.settings import Settings, get_settings
 from gis.store import awareness_store
 from maps.assets import STATIC_DIR, STATIC_URL, VENDOR_DIR, VENDOR_URL
+from maps.basemap import raster_source
 
 log = logging.getLogger("wangge")
 
@@ -127,14 +128,14 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         engine = get_engine(settings, url=database_url)
         state = AppState(engine, settings, ChangeHub(awareness_store.conninfo(engine)))
         app.state.wangge = state
-        await ogc.start(ogc_app, state)
+        await ogc_app.start(state)
         job = None
         if settings.escalation_interval_s > 0:
             job = asyncio.create_task(escalation_loop(engine, settings.escalation_interval_s))
         yield
         if job is not None:
             job.cancel()
-        await ogc.stop(ogc_app)
+        await ogc_app.stop()
         engine.dispose()
 
     app = FastAPI(
@@ -148,7 +149,10 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         redoc_url=None,
     )
     errors.install(app)
-    app.add_middleware(SecurityHeaders, tile_url=settings.tile_url)
+    # the raster basemap's host (none with the offline basemap) may serve the pages' images
+    source = raster_source(settings)
+    tile_urls = [] if source is None else [u for u in (source.url, source.label_url) if u]
+    app.add_middleware(SecurityHeaders, tile_urls=tile_urls)
     app.include_router(health.router)
     app.include_router(home_page.router)
     app.include_router(signin_pages.router)

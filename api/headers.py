@@ -20,6 +20,7 @@ host, and no framing (``frame-ancestors 'none'``):
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from fastapi.responses import HTMLResponse
@@ -68,6 +69,8 @@ def policy(nonce: str, *, inline: bool, tiles: str | None) -> str:
             f"img-src {images}",
             "font-src 'self' data:",
             "connect-src 'self'",
+            # MapLibre GL (the offline basemap) runs its tile workers from blob: URLs
+            "worker-src 'self' blob:",
             "object-src 'none'",
             "base-uri 'self'",
             "form-action 'self'",
@@ -89,9 +92,10 @@ class SecurityHeaders:
     pass through untouched.  A header the route set itself is kept.
     """
 
-    def __init__(self, app: ASGIApp, tile_url: str) -> None:
+    def __init__(self, app: ASGIApp, tile_urls: Sequence[str] = ()) -> None:
         self.app = app
-        self.tiles = tile_source(tile_url)
+        sources = sorted({s for s in map(tile_source, tile_urls) if s})
+        self.tiles = " ".join(sources) or None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer the request, adding the headers to the start of the response."""

@@ -21,11 +21,15 @@ Sign in as everywhere else: ``Authorization: Bearer TOKEN`` or ``?api_key=TOKEN`
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Annotated, Any
 
+import asyncpg
 from cql2 import Expr
 from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
+from starlette.types import Receive, Scope, Send
 from tipg.collections import Collection, CollectionList, register_collection_catalog
 from tipg.database import close_db_connection, connect_to_db
 from tipg.dependencies import CollectionParams, CollectionsParams
@@ -44,6 +48,7 @@ from grids.access import (
     visible_collections,
 )
 
+log = logging.getLogger("wangge.ogc")
 OGC_PATH = "/ogc"
 SCHEMA = "public"
 #: The datetime each collection's ``datetime`` filter reads (tipg would take the first in
@@ -167,8 +172,52 @@ async def stop(app: FastAPI) -> None:
     await close_db_connection(app)
 
 
-def mount(app: FastAPI) -> FastAPI:
-    """Mount the OGC API on the application; returns the mounted one (to start and stop)."""
-    ogc = create_ogc_app()
+class LazyOGC:
+    """The OGC API, started with the server when the database answers, else on a request.
+
+    The server must start (and ``/health`` answer 503) while the database is down; the
+    OGC API's pool and catalogue then open with the first request that finds it back,
+    and until then its requests are answered 503.
+    """
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.state: AppState | None = None
+        self.started = False
+        self._lock = asyncio.Lock()
+
+    async def start(self, state: AppState) -> None:
+        """Try to start now; a database that does not answer is tried again later."""
+        self.state = state
+        await self._ensure()
+
+    async def _ensure(self) -> bool:
+        async with self._lock:
+            if not self.started and self.state is not None:
+                try:
+                    await start(self.app, self.state)
+                    self.started = True
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                    log.warning("the OGC API waits for the database: %s", type(exc).__name__)
+            return self.started
+
+    async def stop(self) -> None:
+        """Close the pool if it was opened."""
+        if self.started:
+            await stop(self.app)
+            self.started = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer through the OGC API, or 503 while the database does not answer."""
+        if scope["type"] == "http" and not await self._ensure():
+            answer = errors.problem(503, "Database unavailable", "the database does not answer")
+            await answer(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def mount(app: FastAPI) -> LazyOGC:
+    """Mount the OGC API on the application; returns it (to start and stop)."""
+    ogc = LazyOGC(create_ogc_app())
     app.mount(OGC_PATH, ogc)
     return ogc

@@ -396,7 +396,7 @@ def test_command_compares_writes_the_map_and_saves(
     if chromium_available():  # the file works opened from disk, with no server
         with open_page(out.as_uri()) as (page, log):
             page.wait_for_function(
-                "document.querySelectorAll('path.wangge-design-after').length > 0"
+                "() => (document.querySelectorAll('path.wangge-design-after').length > 0)"
             )
             assert page.locator("path.wangge-design-before-outline").count() == len(before)
             assert log.page_errors == [] and log.local_failures() == []

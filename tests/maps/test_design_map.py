@@ -112,9 +112,9 @@ def test_before_and_after_in_a_real_browser(
         pytest.fail("local map assets missing: run `npm ci` in maps/")
     before, after, roads = frames
     with open_page(served_page, viewport=(1280, 900)) as (page, log):
-        page.wait_for_function("window.L !== undefined")
+        page.wait_for_function("() => (window.L !== undefined)")
         page.wait_for_function(
-            f"document.querySelectorAll('path.wangge-design-after').length === {len(after)}"
+            f"() => document.querySelectorAll('path.wangge-design-after').length === {len(after)}"
         )
         # the proposal is shown first, with the current lines dashed on top
         assert page.locator("path.wangge-design-after").count() == len(after)
@@ -148,7 +148,7 @@ def test_before_and_after_in_a_real_browser(
         # the radio button switches to the current grids
         page.get_by_text(BEFORE_LAYER, exact=True).click()
         page.wait_for_function(
-            f"document.querySelectorAll('path.wangge-design-before').length === {len(before)}"
+            f"() => document.querySelectorAll('path.wangge-design-before').length === {len(before)}"
         )
         assert page.locator("path.wangge-design-after").count() == 0
         assert page.locator("div.wangge-grid-label").count() == len(before)

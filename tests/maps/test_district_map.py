@@ -233,9 +233,9 @@ def test_district_map_draws_every_layer_offline(served_page: str) -> None:
     if assets_missing():
         pytest.fail("local map assets missing: run `npm ci` in maps/")
     with open_page(served_page, screenshot="district_map_popup.png") as (page, log):
-        page.wait_for_function("window.L !== undefined && window.L.version === '1.9.3'")
+        page.wait_for_function("() => (window.L !== undefined && window.L.version === '1.9.3')")
         page.wait_for_function(
-            f"document.querySelectorAll('path.wangge-grid').length === {N_GRIDS}"
+            f"() => document.querySelectorAll('path.wangge-grid').length === {N_GRIDS}"
         )
         assert page.locator("path.wangge-grid").count() == N_GRIDS
         assert page.locator("path.wangge-building").count() == 3

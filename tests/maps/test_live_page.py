@@ -111,7 +111,7 @@ def test_incident_changes_reach_the_open_page_without_reload(
         assert page.locator("path.wangge-worker").count() == 1
         # zoomed out (the whole district at city scale): heat per cell, counts per grid
         page.evaluate("wanggeMap.setZoom(14)")
-        page.wait_for_function("window.wanggeTiles['事件热力（H3）'].loaded")
+        page.wait_for_function("() => (window.wanggeTiles['事件热力（H3）'].loaded)")
         assert page.locator("path.wangge-heat").count() > 0
         # the typhoon's affected grids; zoomed out, whom to check on is a count per grid
         impact = httpx.get(
@@ -148,7 +148,7 @@ def test_incident_changes_reach_the_open_page_without_reload(
         lon, lat = rows[0]["properties"]["lon"], rows[0]["properties"]["lat"]
         page.evaluate(f"wanggeMap.setView([{lat}, {lon}], 17)")
         page.wait_for_function(
-            "window.wanggeTiles['重点人员走访（安全避难场所与路线）（街区级）'].loaded"
+            "() => (window.wanggeTiles['重点人员走访（安全避难场所与路线）（街区级）'].loaded)"
         )
         page.wait_for_selector("path.wangge-checkon")
         assert page.locator("path.wangge-checkon-route").count() > 0

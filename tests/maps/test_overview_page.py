@@ -33,7 +33,7 @@ def district(engine: Engine, live_server: LiveServer) -> dict:
 
 
 READY = (
-    "window.wanggeBasemap && window.wanggeBasemap.loaded && "
+    "() => window.wanggeBasemap && window.wanggeBasemap.loaded && "
     "Object.values(window.wanggeTiles).every(t => t.loaded || t.tiles === 0)"
 )
 
@@ -98,7 +98,7 @@ def test_a_gcj02_raster_source_is_shifted_as_the_server_would(tmp_path_factory) 
     with serve_page(html, tmp_path_factory.mktemp("amap"), "amap.html") as url:
         amap = re.compile(r"autonavi\.com/appmaptile")
         with open_page(url, screenshot="amap_shifted.png", tile_pattern=amap) as (page, log):
-            page.wait_for_function("window.wanggeMap !== undefined")
+            page.wait_for_function("() => (window.wanggeMap !== undefined)")
             for lon, lat in points:
                 glat, glon = page.evaluate(f"wanggeToGcj02({lat}, {lon})")
                 want = wgs84_to_gcj02(lon, lat)

@@ -114,9 +114,9 @@ def test_topology_map_draws_every_problem_offline(
     problems = report.problems
     expected = _expected_paths(problems)
     with open_page(served_page, screenshot="topology_map_popup.png") as (page, log):
-        page.wait_for_function("window.L !== undefined")
+        page.wait_for_function("() => (window.L !== undefined)")
         page.wait_for_function(
-            f"document.querySelectorAll('path.{PROBLEM_CLASS}').length === {expected}"
+            f"() => document.querySelectorAll('path.{PROBLEM_CLASS}').length === {expected}"
         )
         assert page.locator(f"path.{PROBLEM_CLASS}").count() == expected
         for kind in ("overlap", "crossing"):

@@ -90,7 +90,7 @@ def test_tablet_shows_my_grid_and_tasks_in_chinese_at_1280x800(tablet: dict) -> 
     with open_page(url, screenshot="worker_tablet.png", viewport=(1280, 800)) as (page, log):
         page.wait_for_selector(f".{TASK_CLASS}[data-task='{tablet['task']}']")
         page.wait_for_function(
-            f"document.querySelectorAll('path.{GRID_CLASS}').length >= {tablet['grids']}"
+            f"() => document.querySelectorAll('path.{GRID_CLASS}').length >= {tablet['grids']}"
         )
         panel = page.inner_text(f"#{PANEL_ID}")
         assert "网格员工作台" in panel and "我的网格" in panel
@@ -177,6 +177,6 @@ def test_tablet_buttons_take_the_task_check_in_route_and_feed_back(tablet: dict)
 def test_without_a_token_the_page_says_how_to_open_it(live_server: LiveServer) -> None:
     with open_page(f"{live_server.url}/worker") as (page, _):
         page.wait_for_function(
-            "document.getElementById('wangge-status').textContent.includes('令牌')"
+            "() => (document.getElementById('wangge-status').textContent.includes('令牌'))"
         )
         assert page.locator(f".{TASK_CLASS}").count() == 0
