@@ -28,6 +28,7 @@ from analysis.aggregates import IncidentCube
 from analysis.walking import SheltersNow, Walking
 from api.changes import ChangeHub
 from api.services import accounts
+from api.services.grids import load_current_grids
 from api.services.walking import load_walking
 from gis import clock
 from gis.settings import Settings
@@ -220,9 +221,7 @@ class AppState:
         settings = self.settings
         self.grids = Cached(
             ("grid",),
-            lambda engine, version: CurrentGrids.from_frame(
-                grid_store.current_grids(engine), settings.h3_resolution, version
-            ),
+            lambda engine, version: load_current_grids(engine, settings, version),
         )
         self.walking = Cached(
             ("road_node", "road_edge", "facility", "shelter"),

@@ -31,7 +31,7 @@ from gis.db import models
 from gis.db.bulk import copy_frame, deferred_indexes
 from gis.errors import EtlError, InvalidInput, Problem, ValidationError
 from gis.settings import Settings, get_settings
-from gis.store import register_store
+from gis.store import load_store, register_store
 from grids.categories import DEFAULT_CATEGORIES
 from grids.locate import NO_GRID, h3_cells, ids_at, locate_points, representative_points
 
@@ -72,11 +72,6 @@ def _optional(frame: pd.DataFrame, columns: tuple[str, ...]) -> dict[str, np.nda
     return {c: frame[c].to_numpy() for c in columns if c in frame.columns}
 
 
-def _code_map(cursor: psycopg.Cursor, sql: str) -> dict:
-    cursor.execute(sql)
-    return dict(cursor.fetchall())
-
-
 class _Loader:
     """One load, within one transaction on one connection.
 
@@ -114,7 +109,7 @@ class _Loader:
             part = frame[frame["level"] == level]
             if part.empty:
                 continue
-            parents = _code_map(self.cur, "SELECT code, id FROM admin_area")
+            parents = load_store.ids_by_key(self.cur, "admin_area")
             parent = part.get("parent_code", pd.Series(None, index=part.index))
             self.copy(
                 "admin_area",
@@ -130,7 +125,7 @@ class _Loader:
             )
 
     def grids(self, frame: gpd.GeoDataFrame) -> None:
-        areas = _code_map(self.cur, "SELECT code, id FROM admin_area")
+        areas = load_store.ids_by_key(self.cur, "admin_area")
         data = {
             "code": frame["code"],
             "name": frame["name"],
@@ -144,12 +139,7 @@ class _Loader:
 
     def load_current_grids(self) -> None:
         """Read back the current grids, sorted by code (the tie rule of the locator)."""
-        self.cur.execute(
-            "SELECT id, ST_AsBinary(geom) FROM grid WHERE valid_to IS NULL ORDER BY code"
-        )
-        rows = self.cur.fetchall()
-        self.grid_ids = np.array([r[0] for r in rows], dtype=np.int64)
-        self.grid_geoms = shapely.from_wkb([bytes(r[1]) for r in rows])
+        self.grid_ids, self.grid_geoms = load_store.current_grid_shapes(self.cur)
 
     def place(self, table: str, lon: np.ndarray, lat: np.ndarray) -> tuple[pd.Series, np.ndarray]:
         """Grid id (nullable) and H3 cell of each point."""
@@ -164,7 +154,7 @@ class _Loader:
     # ---------------------------------------------------------------- things and people
 
     def buildings(self, frame: gpd.GeoDataFrame) -> pd.DataFrame:
-        areas = _code_map(self.cur, "SELECT code, id FROM admin_area")
+        areas = load_store.ids_by_key(self.cur, "admin_area")
         lon, lat = representative_points(frame.geometry.to_numpy())
         grid_id, cell = self.place("building", lon, lat)
         located = pd.DataFrame(
@@ -195,8 +185,7 @@ class _Loader:
 
     def households(self, frame: pd.DataFrame, buildings: pd.DataFrame | None) -> None:
         if buildings is None:
-            self.cur.execute("SELECT id, grid_id, h3_cell FROM building")
-            buildings = pd.DataFrame(self.cur.fetchall(), columns=["id", "grid_id", "h3_cell"])
+            buildings = load_store.building_places(self.cur)
         located = buildings.set_index("id")
         where = located.reindex(frame["building_id"].to_numpy())
         self.copy(
@@ -304,7 +293,7 @@ class _Loader:
         )
 
     def users(self, frame: pd.DataFrame) -> None:
-        areas = _code_map(self.cur, "SELECT code, id FROM admin_area")
+        areas = load_store.ids_by_key(self.cur, "admin_area")
         area = frame["area_code"].map(areas) if "area_code" in frame else None
         self.copy(
             "app_user",
@@ -319,7 +308,7 @@ class _Loader:
         )
 
     def workers(self, frame: pd.DataFrame) -> None:
-        users = _code_map(self.cur, "SELECT username, id FROM app_user")
+        users = load_store.ids_by_key(self.cur, "app_user")
         self.copy(
             "grid_worker",
             pd.DataFrame(
@@ -337,7 +326,7 @@ class _Loader:
         )
 
     def assignments(self, frame: pd.DataFrame) -> None:
-        grids = _code_map(self.cur, "SELECT code, id FROM grid WHERE valid_to IS NULL")
+        grids = load_store.ids_by_key(self.cur, "grid")
         self.copy(
             "grid_assignment",
             pd.DataFrame(
@@ -350,13 +339,12 @@ class _Loader:
         )
 
     def categories(self) -> None:
-        self.cur.execute("SELECT count(*) FROM incident_category")
-        if self.cur.fetchone()[0]:
+        if load_store.has_categories(self.cur):
             return
         self.copy("incident_category", pd.DataFrame([c.__dict__ for c in DEFAULT_CATEGORIES]))
 
     def incidents(self, frame: gpd.GeoDataFrame) -> None:
-        users = _code_map(self.cur, "SELECT username, id FROM app_user")
+        users = load_store.ids_by_key(self.cur, "app_user")
         reporter = (
             frame["reporter_username"].map(users).astype("Int64")
             if "reporter_username" in frame
@@ -447,8 +435,8 @@ def load_layers(
         assert isinstance(conn, psycopg.Connection)
         with conn.transaction(), conn.cursor() as cur:
             if empty_first and not replace:
-                cur.execute(f"TRUNCATE {', '.join(empty_first)}")
-            known = None if replace else _stored_keys(cur, referenced_keys(layers))
+                load_store.empty_tables(cur, list(empty_first))
+            known = None if replace else load_store.stored_keys(cur, referenced_keys(layers))
             layers, warnings = validate_layers(layers, area, known)
             loader = _Loader(cur, settings, progress)
             loader.report.warnings = warnings
@@ -459,12 +447,12 @@ def load_layers(
             try:
                 if replace:
                     # from empty: build indexes and check foreign keys once, at the end
-                    cur.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+                    load_store.empty_tables(cur, TABLES, restart=True)
                     with deferred_indexes(cur, TABLES):
                         _run(loader, layers)
                 else:
                     _run(loader, layers)
-                _advance_identities(cur)
+                load_store.advance_identities(cur)
             except psycopg.errors.IntegrityError as exc:
                 raise LoadError(explain_refusal(exc)) from exc
             finally:
@@ -472,35 +460,6 @@ def load_layers(
         return loader.report
     finally:
         raw.close()
-
-
-def _advance_identities(cur: psycopg.Cursor) -> None:
-    """Move each id sequence past the ids a load wrote explicitly, so new rows never collide.
-
-    Integer primary keys are identity or serial columns; a load that gives ids
-    (buildings, incidents …) leaves their sequences behind.
-    """
-    cur.execute("""
-        SELECT c.table_name, c.column_name FROM information_schema.columns c
-        WHERE c.table_schema = 'public'
-          AND (c.is_identity = 'YES' OR c.column_default LIKE 'nextval(%')""")
-    for table, column in cur.fetchall():
-        cur.execute(
-            f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
-            f"greatest(coalesce(max({column}), 0), 1), max({column}) IS NOT NULL) FROM {table}"
-        )
-
-
-def _stored_keys(
-    cur: psycopg.Cursor, pairs: set[tuple[str, str]]
-) -> dict[tuple[str, str], pd.Index]:
-    """Keys already in the database that a file may refer to (current grids only)."""
-    known: dict[tuple[str, str], pd.Index] = {}
-    for table, column in sorted(pairs):
-        where = " WHERE valid_to IS NULL" if table == "grid" else ""
-        cur.execute(f"SELECT {column} FROM {table}{where}")
-        known[(table, column)] = pd.Index([row[0] for row in cur.fetchall()])
-    return known
 
 
 def _run(loader: _Loader, layers: Mapping[str, pd.DataFrame]) -> None:

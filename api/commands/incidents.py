@@ -21,23 +21,20 @@ def import_hotline(
     as_user: Annotated[str, typer.Option("--as", help="staff user filing the reports")] = "admin",
 ) -> None:
     """File every report of a 12345 hotline CSV, all or nothing; rows filed before are skipped."""
+    from api.services.accounts import UnknownUser, principal_named
+    from api.services.grids import load_current_grids
     from api.services.intake import import_hotline
     from gis.errors import WanggeError
     from gis.settings import get_settings
-    from gis.store.access_store import user_by_name
-    from gis.store.grid_store import current_grids
-    from grids.access import Principal
-    from grids.locate import CurrentGrids
 
     settings = get_settings()
     engine = ready_engine()
-    with engine.connect() as conn:
-        row = user_by_name(conn, as_user)
-    if row is None:
-        fail(f"no user is named {as_user!r}")
-    user = Principal.of(row)
     try:
-        grids = CurrentGrids.from_frame(current_grids(engine), settings.h3_resolution)
+        user = principal_named(engine, as_user)
+    except UnknownUser as exc:
+        fail(str(exc))
+    try:
+        grids = load_current_grids(engine, settings)
         with path.open("rb") as stream:
             imported = import_hotline(engine, grids, settings, user, stream)
     except (WanggeError, OSError) as exc:  # the context: nothing of the file was filed

@@ -206,9 +206,8 @@ def export_command(
     as_user: Annotated[str, typer.Option("--as", help="who exports (masking follows the role)")],
 ) -> None:
     """Export the registers of an area, masked by the user's role (audited)."""
-    from api.services.accounts import principal_named
+    from api.services.accounts import UnknownUser, principal_named
     from api.services.registry_io import AreaNotFound, export_registers
-    from gis.store.access_store import UnknownUser
     from grids.access import Forbidden
 
     fmt = path.suffix.lower().lstrip(".")

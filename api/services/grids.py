@@ -195,6 +195,12 @@ class Location:
         return self.grid is not None
 
 
+def load_current_grids(engine: Engine, settings: Settings, version: int = 0) -> CurrentGrids:
+    """Today's grids (网格) ready for point lookup, as the server caches them."""
+    frame = grid_store.current_grids(engine)
+    return CurrentGrids.from_frame(frame, settings.h3_resolution, version)
+
+
 def locate(grids: CurrentGrids, lon: float, lat: float, coord_type: str = "wgs84") -> Location:
     """The grid in force holding a point (in ``coord_type``) and its H3 cell.
 

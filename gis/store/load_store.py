@@ -1,0 +1,84 @@
+"""The statements of a bulk load (etl.load), run on the loader's own cursor.
+
+A load holds one psycopg cursor inside one transaction (COPY needs the raw driver), so
+these functions take that cursor rather than an Engine; what the loader asks of the
+database besides COPY itself is here: the ids of keys the files name, the grids to place
+records in, emptying tables and moving sequences past explicit ids.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import psycopg
+
+import shapely
+
+#: Table → (its natural key column, the rows a file may refer to).
+_KEYS = {
+    "admin_area": ("code", ""),
+    "app_user": ("username", ""),
+    "grid": ("code", " WHERE valid_to IS NULL"),
+}
+
+
+def ids_by_key(cur: psycopg.Cursor, table: str) -> dict:
+    """Natural key → id of ``admin_area`` (code), ``app_user`` (username) or current ``grid``."""
+    column, where = _KEYS[table]
+    cur.execute(f"SELECT {column}, id FROM {table}{where}")
+    return dict(cur.fetchall())
+
+
+def current_grid_shapes(cur: psycopg.Cursor) -> tuple[np.ndarray, np.ndarray]:
+    """Ids and geometries of the current grids, sorted by code (the locator's tie rule)."""
+    cur.execute("SELECT id, ST_AsBinary(geom) FROM grid WHERE valid_to IS NULL ORDER BY code")
+    rows = cur.fetchall()
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    return ids, shapely.from_wkb([bytes(r[1]) for r in rows])
+
+
+def building_places(cur: psycopg.Cursor) -> pd.DataFrame:
+    """Every stored building's grid and H3 cell (households take their building's)."""
+    cur.execute("SELECT id, grid_id, h3_cell FROM building")
+    return pd.DataFrame(cur.fetchall(), columns=["id", "grid_id", "h3_cell"])
+
+
+def has_categories(cur: psycopg.Cursor) -> bool:
+    """Whether the incident categories were loaded already."""
+    cur.execute("SELECT EXISTS (SELECT 1 FROM incident_category)")
+    return bool(cur.fetchone()[0])
+
+
+def empty_tables(cur: psycopg.Cursor, tables: list[str], *, restart: bool = False) -> None:
+    """TRUNCATE ``tables`` (with ``restart``: reset their ids and cascade)."""
+    tail = " RESTART IDENTITY CASCADE" if restart else ""
+    cur.execute(f"TRUNCATE {', '.join(tables)}{tail}")
+
+
+def advance_identities(cur: psycopg.Cursor) -> None:
+    """Move each id sequence past the ids a load wrote explicitly, so new rows never collide.
+
+    Integer primary keys are identity or serial columns; a load that gives ids
+    (buildings, incidents …) leaves their sequences behind.
+    """
+    cur.execute("""
+        SELECT c.table_name, c.column_name FROM information_schema.columns c
+        WHERE c.table_schema = 'public'
+          AND (c.is_identity = 'YES' OR c.column_default LIKE 'nextval(%')""")
+    for table, column in cur.fetchall():
+        cur.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
+            f"greatest(coalesce(max({column}), 0), 1), max({column}) IS NOT NULL) FROM {table}"
+        )
+
+
+def stored_keys(
+    cur: psycopg.Cursor, pairs: set[tuple[str, str]]
+) -> dict[tuple[str, str], pd.Index]:
+    """Keys already in the database that a file may refer to (current grids only)."""
+    known: dict[tuple[str, str], pd.Index] = {}
+    for table, column in sorted(pairs):
+        where = " WHERE valid_to IS NULL" if table == "grid" else ""
+        cur.execute(f"SELECT {column} FROM {table}{where}")
+        known[(table, column)] = pd.Index([row[0] for row in cur.fetchall()])
+    return known
