@@ -3,7 +3,11 @@
 A file is accepted when Pillow can read it as one of :data:`FORMATS` (the bytes are
 checked, not the name or the declared type, so a renamed PDF is refused), it is no
 larger than the configured limit, and its pixel count is sane (a decompression bomb
-is refused before it is decoded).  The checksum stored with it lets anyone verify
+is refused before it is decoded).  An accepted photo is re-encoded from its pixels, so
+that nothing but the picture is kept: EXIF (the GPS position where it was taken, the
+phone's serial number, the owner's name), XMP, IPTC and text chunks are dropped and the
+original bytes are not stored.  The camera's orientation is applied to the pixels first,
+so the photo still shows upright.  The checksum of what is stored lets anyone verify
 later that the evidence was not altered.
 """
 
@@ -14,7 +18,7 @@ import io
 import warnings
 from dataclasses import dataclass
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from gis.errors import EtlError, InvalidInput
 
@@ -92,4 +96,32 @@ def check_photo(data: bytes, *, max_bytes: int, filename: str | None = None) -> 
         raise PhotoRejected(
             f"{name} is a {kind} image; only {', '.join(FORMATS)} photos are accepted"
         )
-    return Photo(data, FORMATS[kind], hashlib.sha256(data).hexdigest(), width, height)
+    clean = strip_metadata(data, kind)
+    return Photo(clean.data, FORMATS[kind], hashlib.sha256(clean.data).hexdigest(), *clean.size)
+
+
+@dataclass(frozen=True)
+class _Clean:
+    data: bytes
+    size: tuple[int, int]
+
+
+def strip_metadata(data: bytes, kind: str) -> _Clean:
+    """The image of ``data`` re-encoded in its format ``kind`` with no metadata at all.
+
+    Pillow writes only what it is given: without ``exif=``, ``pnginfo=`` or ``xmp=`` the
+    new file holds the pixels (and, for colour fidelity, the ICC profile) and nothing
+    else.  JPEG and WebP are re-compressed at quality 90, which keeps a photo of a
+    broken street light as evidence while dropping what it said about its taker.
+    """
+    with Image.open(io.BytesIO(data)) as image:
+        upright = ImageOps.exif_transpose(image)
+        icc = image.info.get("icc_profile")
+        if kind == "JPEG" and upright.mode not in ("RGB", "L", "CMYK"):
+            upright = upright.convert("RGB")
+        out = io.BytesIO()
+        options: dict = {"icc_profile": icc} if icc else {}
+        if kind in ("JPEG", "WEBP"):
+            options["quality"] = 90
+        upright.save(out, format=kind, **options)
+        return _Clean(out.getvalue(), upright.size)

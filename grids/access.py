@@ -295,12 +295,18 @@ def mask_phone(phone: str | None) -> str | None:
 
 
 def mask_id_number(id_number: str | None) -> str | None:
-    """``330106199001011234`` → ``330106********1234``: region and check digits only."""
+    """``330106199001011234`` → ``3****************4``: the first and last character only.
+
+    Why so little: the region code and the last four digits beside a birth year shown
+    elsewhere leave about 33 candidate ID numbers (the check digit does the rest), so
+    masking that keeps them can be undone; with one character at each end the region,
+    the birth date and the sequence stay unknown.
+    """
     if not id_number:
         return id_number
     if len(id_number) < 10:
         return "*" * len(id_number)
-    return id_number[:6] + "*" * (len(id_number) - 10) + id_number[-4:]
+    return id_number[0] + "*" * (len(id_number) - 2) + id_number[-1]
 
 
 # ---------------------------------------------------------------- situational awareness, planning

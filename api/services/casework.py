@@ -513,7 +513,7 @@ def add_photos(
     incident_id: int,
     files: Sequence[tuple[str | None, bytes]],
 ) -> list[PhotoInfo]:
-    """Attach photos (file name, bytes) to a case: images only, size-limited, with SHA-256.
+    """Attach photos (file name, bytes) to a case: images only, size-limited, metadata stripped.
 
     Every file is checked first (:func:`etl.photos.check_photo`), the first refused one
     named by its position and name; then the case must be one the user may add photos
