@@ -91,9 +91,16 @@ class RequestLog:
 
         Requests to other hosts are left out: they were aborted on purpose (tiles) or
         are failures already in ``external``; Leaflet also cancels tile requests
-        itself when the view moves, before they reach the router.
+        itself when the view moves, before they reach the router.  A tile of our own
+        server (``/tiles/…``) that the map cancelled (``ERR_ABORTED``) because the view
+        moved on is not a failure either; any other error of it is.
         """
-        return [f for f in self.failed if is_local(f.split(": ", 1)[0])]
+        return [
+            f
+            for f in self.failed
+            if is_local(f.split(": ", 1)[0])
+            and not ("/tiles/" in f.split(": ", 1)[0] and f.endswith("net::ERR_ABORTED"))
+        ]
 
 
 def is_local(url: str) -> bool:

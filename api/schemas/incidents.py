@@ -79,7 +79,13 @@ class FiledAnswer(Answer):
         "nearest then most recent first"
     )
     duplicate_count: int = Field(
-        description="how many earlier reports of the category lie this close, listed or not"
+        description="how many earlier reports of the category you may see lie this close, "
+        "listed or not"
+    )
+    similar_report_nearby: bool = Field(
+        False,
+        description="a similar report you may not see lies nearby and is being handled "
+        "(nothing more is said about it)",
     )
     checks: list[str] = Field(description="what a dispatcher should check, in words")
 
@@ -101,6 +107,10 @@ class FiledAnswer(Answer):
                     f"附近同类事件共 {filed.duplicate_count} 起 "
                     f"({filed.duplicate_count} likely duplicates nearby)"
                 )
+        elif filed.similar_elsewhere:
+            checks.append(
+                "附近已有类似报告正在处理 (a similar report nearby is already being handled)"
+            )
         return cls(
             id=filed.id,
             state=filed.state,
@@ -125,6 +135,7 @@ class FiledAnswer(Answer):
                 for d in filed.duplicates
             ],
             duplicate_count=filed.duplicate_count,
+            similar_report_nearby=filed.similar_elsewhere and filed.duplicate_of is None,
             checks=checks,
         )
 

@@ -138,6 +138,23 @@ def visible_incident(
     return row
 
 
+def _seen(conn: Connection, user: Principal, ids: list[int]) -> set[int]:
+    """Those of ``ids`` the user may see: a case names only cases its reader may open."""
+    rule = incident_filter(user)
+    if rule.everything or not ids:
+        return set(ids)
+    found = incident_store.list_incidents(
+        conn,
+        everything=False,
+        grid_ids=rule.grid_ids,
+        worker_id=rule.worker_id,
+        reporter_id=rule.reporter_id,
+        ids=tuple(ids),
+        limit=len(ids),
+    )
+    return {int(r["id"]) for r in found}
+
+
 def state_of(row: IncidentRow) -> IncidentState:
     """The life-cycle view of a stored incident (derived times replayed from its events)."""
     return lifecycle.restore(
@@ -253,6 +270,9 @@ def incident_detail(conn: Connection, user: Principal, row: IncidentRow) -> Case
     if may_see_contact(user, reporter_id=row.reporter_id):
         found = incident_store.contact_of(conn, incident_id)
         contact = None if found is None else Contact(**found)
+    merged = incident_store.merged_into_this(conn, incident_id)
+    linked = [i for i in (row.duplicate_of, row.merged_into) if i is not None]
+    seen = _seen(conn, user, linked + merged)
     return Case(
         id=incident_id,
         category_code=row.category_code,
@@ -281,9 +301,9 @@ def incident_detail(conn: Connection, user: Principal, row: IncidentRow) -> Case
         grid_name=grid[1] if grid else None,
         h3_cell=None if row.h3_cell is None else h3.int_to_str(row.h3_cell),
         near_boundary=row.near_boundary,
-        duplicate_of=row.duplicate_of,
-        merged_into=row.merged_into,
-        merged=incident_store.merged_into_this(conn, incident_id),
+        duplicate_of=row.duplicate_of if row.duplicate_of in seen else None,
+        merged_into=row.merged_into if row.merged_into in seen else None,
+        merged=[i for i in merged if i in seen],
         history=[
             HistoryEntry(
                 action=step.action,
@@ -439,7 +459,9 @@ def merge(engine: Engine, user: Principal, duplicate_id: int, into_id: int) -> C
                 f"incident {duplicate_id} is already {dup.state}; only a report not yet "
                 "registered (立案) can be merged"
             )
-        note = f"重复上报，合并至事件 {into_id} (merged into {into_id})"
+        # the reporter reads this note: it says what happened, not which case (theirs to
+        # open or not); staff see the link as ``merged_into``
+        note = "重复上报，已并入同一事件处理 (merged into the case already being handled)"
         state = state_of(dup)
         _, transition = lifecycle.apply(state, "reject", user.actor, now, note)
         incident_store.record_transition(

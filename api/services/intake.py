@@ -30,7 +30,7 @@ from gis.settings import Settings
 from gis.store import incident_store
 from gis.store.incident_store import EventRow, IncidentRow
 from gis.times import time_problem
-from grids.access import Principal, require_staff
+from grids.access import Principal, incident_filter, require_staff
 from grids.categories import Category
 from grids.incidents import SHANGHAI, report
 from grids.locate import NO_GRID, CurrentGrids
@@ -93,7 +93,9 @@ class Filed:
     """A stored report: its id, grid, cell, flags and the likely duplicates found.
 
     ``duplicates`` lists the nearest few (``Settings.duplicate_max_listed``);
-    ``duplicate_count`` says how many there are in all.
+    ``duplicate_count`` says how many there are in all.  Both hold only reports the
+    reporter may see; ``similar_elsewhere`` says that others exist, and nothing more
+    (their ids, states and times are not the reporter's to know).
     """
 
     id: int
@@ -112,6 +114,7 @@ class Filed:
     duplicate_of: int | None
     duplicate_count: int = 0
     duplicates: list[dict[str, Any]] = field(default_factory=list)
+    similar_elsewhere: bool = False
 
 
 @dataclass(frozen=True)
@@ -276,7 +279,8 @@ def _store(
     rep = placed.report
     state, step = report(rep.category_code, user.actor, placed.reported_at, "上报")
     token = str(uuid.uuid4())
-    incident_id, dups, dup_count = incident_store.file_incident(
+    rule = incident_filter(user)
+    incident_id, dups, dup_count, hidden = incident_store.file_incident(
         conn,
         IncidentRow(
             id=None,
@@ -299,6 +303,9 @@ def _store(
         radius_m=settings.duplicate_radius_m,
         window_hours=settings.duplicate_window_hours,
         max_listed=settings.duplicate_max_listed,
+        seen_by=incident_store.visibility(
+            rule.everything, rule.grid_ids, rule.worker_id, rule.reporter_id
+        ),
     )
     incident_store.insert_contact(
         conn, incident_id, name=rep.contact_name, phone=rep.contact_phone, email=rep.contact_email
@@ -321,6 +328,7 @@ def _store(
         duplicate_of=int(dups[0]["id"]) if dups else None,
         duplicate_count=dup_count,
         duplicates=dups,
+        similar_elsewhere=hidden > 0,
     )
 
 

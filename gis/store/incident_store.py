@@ -678,8 +678,14 @@ def add_note_event(
 
 
 def file_incident(
-    conn: Connection, row: IncidentRow, *, radius_m: float, window_hours: float, max_listed: int
-) -> tuple[int, list[dict[str, Any]], int]:
+    conn: Connection,
+    row: IncidentRow,
+    *,
+    radius_m: float,
+    window_hours: float,
+    max_listed: int,
+    seen_by: tuple[str, dict[str, Any]],
+) -> tuple[int, list[dict[str, Any]], int, int]:
     """Store a new report with its first event, linked to the likeliest earlier duplicate.
 
     One statement (a duplicate search and two inserts in one round trip), because
@@ -687,28 +693,33 @@ def file_incident(
     Likely duplicates are earlier reports of the same category within ``radius_m`` and
     ``window_hours`` that were not merged away; ``row.duplicate_of`` is ignored and set
     to the nearest of them.  At a busy spot there may be thousands: all are counted,
-    only the first ``max_listed`` are returned.
+    only the first ``max_listed`` are returned.  Only those the reporter may see
+    (``seen_by``) are listed and counted; the
+    others are counted apart, so that a resident learns that a similar report is being
+    handled and nothing about it (``seen_by`` is the reporter's :func:`visibility`).
 
     Returns
     -------
-    tuple[int, list[dict], int]
-        The new id, at most ``max_listed`` likely duplicates (``id``, ``state``,
-        ``reported_at``, ``distance_m``), nearest first then most recent, and how many
-        likely duplicates there are in all.
+    tuple[int, list[dict], int, int]
+        The new id, at most ``max_listed`` visible likely duplicates (``id``, ``state``,
+        ``reported_at``, ``distance_m``), nearest first then most recent, how many
+        visible likely duplicates there are in all, and how many the reporter may not see.
     """
     _aware(row.reported_at, "reported_at")
     if len(row.events) != 1:
         raise ValueError("a new report has exactly one event, its report")
     event = row.events[0]
     _aware(event.at, "event time")
+    seen, seen_params = seen_by
     found = conn.execute(
         text(
-            """
+            f"""
             WITH here AS (
                 SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS pt
             ), dup AS (
                 SELECT i.id, i.state, i.reported_at,
-                       ST_Distance(i.geom::geography, here.pt::geography) AS distance_m
+                       ST_Distance(i.geom::geography, here.pt::geography) AS distance_m,
+                       {seen} AS visible
                 FROM incident i, here
                 WHERE i.category_code = :category_code
                   AND i.reported_at BETWEEN :reported_at - make_interval(secs => :window)
@@ -734,9 +745,11 @@ def file_incident(
                         'id', l.id, 'state', l.state, 'reported_at', l.reported_at,
                         'distance_m', l.distance_m)
                         ORDER BY l.distance_m, l.reported_at DESC, l.id DESC), '[]'::json)
-                    FROM (SELECT * FROM dup ORDER BY distance_m, reported_at DESC, id DESC
+                    FROM (SELECT * FROM dup WHERE visible
+                          ORDER BY distance_m, reported_at DESC, id DESC
                           LIMIT :max_listed) l) AS duplicates,
-                   (SELECT count(*) FROM dup) AS duplicate_count
+                   (SELECT count(*) FROM dup WHERE visible) AS duplicate_count,
+                   (SELECT count(*) FROM dup WHERE NOT visible) AS hidden_count
             FROM new
             """
         ),
@@ -758,6 +771,7 @@ def file_incident(
             "window": window_hours * 3600.0,
             "radius": radius_m,
             "max_listed": max_listed,
+            **seen_params,
             "to_state": event.to_state,
             "at": event.at,
             "actor": event.actor,
@@ -765,7 +779,7 @@ def file_incident(
         },
     ).one()
     duplicates = [{**d, "reported_at": datetime.fromisoformat(d["reported_at"])} for d in found[1]]
-    return int(found[0]), duplicates, int(found[2])
+    return int(found[0]), duplicates, int(found[2]), int(found[3])
 
 
 def filed_by_source_ref(conn: Connection, source: str, refs: list[str]) -> dict[str, int]:

@@ -130,8 +130,17 @@ def test_duplicates_are_flagged_and_merge_keeps_both_histories(
     second = _report(
         live_server, people["resident2"], lon + 0.0002, lat, category_code="20501"
     ).json()
-    assert second["duplicate_of"] == first["id"]
-    assert any("重复" in c for c in second["checks"])
+    # resident2 may not see resident's report: told it is being handled, and nothing more
+    assert second["duplicate_of"] is None and second["possible_duplicates"] == []
+    assert second["duplicate_count"] == 0 and second["similar_report_nearby"] is True
+    assert any("正在处理" in c for c in second["checks"])
+    assert str(first["id"]) not in str(second["checks"])
+    own = httpx.get(f"{live_server.url}/api/incidents/{second['id']}", headers=people["resident2"])
+    assert own.status_code == 200 and own.json()["duplicate_of"] is None
+    staff_view = httpx.get(
+        f"{live_server.url}/api/incidents/{second['id']}", headers=people["staff"]
+    ).json()
+    assert staff_view["duplicate_of"] == first["id"]  # staff see the link
     far = _report(live_server, people["resident2"], lon, lat, category_code="20502").json()
     assert far["duplicate_of"] is None  # another category is not a duplicate
     r = httpx.post(
@@ -150,8 +159,14 @@ def test_duplicates_are_flagged_and_merge_keeps_both_histories(
     dup = httpx.get(
         f"{live_server.url}/api/incidents/{second['id']}", headers=people["resident2"]
     ).json()
-    assert dup["merged_into"] == first["id"] and dup["state"] == "rejected"
+    # resident2 learns their report was folded into another, not which (not theirs to open)
+    assert dup["merged_into"] is None and dup["state"] == "rejected"
     assert [h["action"] for h in dup["history"]] == ["report", "reject"]
+    assert str(first["id"]) not in str(dup["history"])
+    staff_view = httpx.get(
+        f"{live_server.url}/api/incidents/{second['id']}", headers=people["staff"]
+    ).json()
+    assert staff_view["merged_into"] == first["id"]
 
 
 def _png(size: int = 64) -> bytes:
@@ -308,11 +323,23 @@ def test_one_report_at_a_busy_spot_lists_a_few_duplicates_and_counts_all(
         reported_at=(at + timedelta(minutes=10)).isoformat(),
     )
     assert r.status_code == 201, r.text
-    one = r.json()
-    assert one["duplicate_count"] == 40
-    assert len(one["possible_duplicates"]) == get_settings().duplicate_max_listed
-    assert one["duplicate_of"] == one["possible_duplicates"][0]["id"]
-    assert any("40 likely duplicates nearby" in c for c in one["checks"])
+    one = r.json()  # the resident sees none of the 40 hotline calls, only that they exist
+    assert (one["duplicate_count"], one["possible_duplicates"]) == (0, [])
+    assert one["similar_report_nearby"] is True and one["duplicate_of"] is None
+    r = _report(
+        live_server,
+        people["staff"],
+        lon,
+        lat,
+        category_code="10103",
+        reported_at=(at + timedelta(minutes=20)).isoformat(),
+    )
+    assert r.status_code == 201, r.text
+    seen = r.json()  # staff of the area see the 40 calls and the resident's report
+    assert seen["duplicate_count"] == 41 and seen["similar_report_nearby"] is False
+    assert len(seen["possible_duplicates"]) == get_settings().duplicate_max_listed
+    assert seen["duplicate_of"] == seen["possible_duplicates"][0]["id"]
+    assert any("41 likely duplicates nearby" in c for c in seen["checks"])
 
 
 @pytest.fixture(scope="module")
