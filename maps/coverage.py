@@ -311,7 +311,12 @@ def access_map(
     cells = access_cells(result, group)
     if "kind" in facilities.columns:
         facilities = facilities[facilities["kind"] == result.kind]
-    m = base_map(_bounds(cells, facilities, candidates, recommended), settings, zoom_start=14)
+    m = base_map(
+        _bounds(cells, facilities, candidates, recommended),
+        settings,
+        zoom_start=14,
+        vendor_url=vendor_url,
+    )
     _add_css(m)
     _add_cells(m, cells, name="步行时间（H3单元）", class_name=ACCESS_CLASS)
     groups = [_add_hotspots(m, cells, hotspots)]
@@ -431,7 +436,9 @@ def compare_map(
         facilities = facilities[facilities["kind"] == before.kind]
     closed = facilities[facilities["id"].isin(list(removed))]
     kept = facilities[~facilities["id"].isin(list(removed))]
-    m = base_map(_bounds(cells_after, facilities, added), settings, zoom_start=14)
+    m = base_map(
+        _bounds(cells_after, facilities, added), settings, zoom_start=14, vendor_url=vendor_url
+    )
     _add_css(m)
     _add_cells(m, cells_before, name=f"{TODAY}：步行时间", class_name=ACCESS_CLASS, show=False)
     _add_cells(m, cells_after, name=f"{plan_name}：步行时间", class_name=AFTER_CLASS)

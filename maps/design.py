@@ -352,7 +352,7 @@ def design_map(
         bounds = np.array(
             [min(bounds[0], b[0]), min(bounds[1], b[1]), max(bounds[2], b[2]), max(bounds[3], b[3])]
         )
-    m = base_map(bounds, settings, zoom_start=16, basemap_overlay=True)
+    m = base_map(bounds, settings, zoom_start=16, basemap_overlay=True, vendor_url=vendor_url)
 
     after_props = _grid_properties(after, colormap, "方案")
     _add_grid_layer(m, after, after_props, name=AFTER_LAYER, class_name=AFTER_CLASS, show=True)

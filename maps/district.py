@@ -437,8 +437,12 @@ def base_map(
     The basemap comes from the settings (:func:`maps.basemap.add_basemap`): the offline
     vector basemap served at ``style_url`` when no tile source is configured, else raster
     tiles (OpenStreetMap, 天地图, AMap or a local source); with none reachable, every
-    layer still draws.  ``style_url`` None: a page opened as a file, without the server.
+    layer still draws.  ``style_url`` None: a page opened as a file, without the server;
+    so is a page whose assets are files on disk (``vendor_url`` a folder, not the app's
+    URL): nothing would serve it the basemap's style and tiles.
     """
+    if not vendor_url.startswith(("/static", "http://", "https://")):
+        style_url = None
     west, south, east, north = (float(v) for v in bounds)
     m = folium.Map(
         location=[(south + north) / 2, (west + east) / 2],

@@ -356,6 +356,7 @@ def topology_map(
         ),
         settings,
         zoom_start=15,
+        vendor_url=vendor_url,
     )
     if communities is not None and not communities.empty:
         _add_communities(m, communities)
