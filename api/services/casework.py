@@ -270,6 +270,9 @@ def incident_detail(conn: Connection, user: Principal, row: IncidentRow) -> Case
     if may_see_contact(user, reporter_id=row.reporter_id):
         found = incident_store.contact_of(conn, incident_id)
         contact = None if found is None else Contact(**found)
+        if contact is not None and user.user_id != row.reporter_id:
+            # someone else's name and phone read: the audit log says who, and when
+            access_store.audit(conn, user.username, "read_contact", "incident", incident_id)
     merged = incident_store.merged_into_this(conn, incident_id)
     linked = [i for i in (row.duplicate_of, row.merged_into) if i is not None]
     seen = _seen(conn, user, linked + merged)
@@ -322,8 +325,11 @@ def incident_detail(conn: Connection, user: Principal, row: IncidentRow) -> Case
 
 
 def read_case(engine: Engine, user: Principal, incident_id: int) -> Case:
-    """One case with its full history, photos and the actions the user may take."""
-    with engine.connect() as conn:
+    """One case with its full history, photos and the actions the user may take.
+
+    A transaction that commits: reading a reporter's contact details writes an audit row.
+    """
+    with engine.begin() as conn:
         return incident_detail(conn, user, visible_incident(conn, user, incident_id))
 
 

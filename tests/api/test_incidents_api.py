@@ -73,7 +73,7 @@ def test_guards_answer_403_or_409_and_change_nothing(live_server: LiveServer, pe
     assert got["state"] == "reported" and len(got["history"]) == 1
 
 
-def test_who_sees_which_incident(live_server: LiveServer, people: dict) -> None:
+def test_who_sees_which_incident(live_server: LiveServer, people: dict, engine: Engine) -> None:
     lon, lat = people["point"]
     case = _report(live_server, people["resident"], lon, lat).json()["id"]
     url = f"{live_server.url}/api/incidents/{case}"
@@ -94,8 +94,18 @@ def test_who_sees_which_incident(live_server: LiveServer, people: dict) -> None:
     cid = r.json()["id"]
     seen = httpx.get(f"{live_server.url}/api/incidents/{cid}", headers=people["worker"]).json()
     assert "contact" not in seen and "13912345678" not in str(seen)
+    own = httpx.get(f"{live_server.url}/api/incidents/{cid}", headers=people["resident"]).json()
+    assert own["contact"]["phone"] == "13912345678"
+    audited = text(
+        "SELECT username FROM audit_log WHERE action = 'read_contact' AND object_id = :i"
+    )
+    with engine.connect() as conn:  # the reporter reading their own: not an access to audit
+        assert conn.execute(audited, {"i": str(cid)}).scalars().all() == []
     staff = httpx.get(f"{live_server.url}/api/incidents/{cid}", headers=people["staff"]).json()
     assert staff["contact"]["phone"] == "13912345678"
+    with engine.connect() as conn:  # staff reading a resident's phone: audited, by name
+        readers = conn.execute(audited, {"i": str(cid)}).scalars().all()
+    assert readers == ["staff_test_mine"]
 
 
 def test_bad_reports_get_clear_4xx(live_server: LiveServer, people: dict) -> None:
