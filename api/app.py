@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from urllib.parse import parse_qsl, urlencode
 
 import psycopg
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
@@ -18,6 +18,7 @@ from sqlalchemy.exc import StatementError
 from api import errors
 from api.changes import ChangeHub
 from api.headers import SecurityHeaders
+from api.limits import RateLimits, limit_rate
 from api.pages import docs as docs_page
 from api.pages import home as home_page
 from api.pages import kpi as kpi_pages
@@ -147,7 +148,9 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         # from a CDN)
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(limit_rate)],
     )
+    app.state.limits = RateLimits(settings)
     errors.install(app)
     # the raster basemap's host (none with the offline basemap) may serve the pages' images
     source = raster_source(settings)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import traceback
 from urllib.parse import urlencode
 
@@ -31,6 +32,7 @@ from gis.errors import (
     InvalidInput,
     NotFound,
     TooLarge,
+    TooManyRequests,
     Unauthorized,
     Unavailable,
     WanggeError,
@@ -83,6 +85,7 @@ def _plain_errors(exc: RequestValidationError) -> list[dict[str, object]]:
 STATUS: dict[type[WanggeError], tuple[int, str]] = {
     InvalidInput: (422, "Invalid input"),
     TooLarge: (413, "Too large"),
+    TooManyRequests: (429, "Too many requests"),
     NotFound: (404, "Not found"),
     Forbidden: (403, "Not allowed"),
     Conflict: (409, "Conflict"),
@@ -174,6 +177,8 @@ def answer(exc: WanggeError) -> JSONResponse:
     response = problem(status, exc.title or title, str(exc), **extra)
     if status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, TooManyRequests):
+        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
     return response
 
 
@@ -184,7 +189,10 @@ def install(app: FastAPI) -> None:
     async def _ours(request: Request, exc: WanggeError) -> Response:
         json_answer = answer(exc)
         if wants_page(request):
-            return page_answer(request, json_answer.status_code, str(exc))
+            page = page_answer(request, json_answer.status_code, str(exc))
+            if "Retry-After" in json_answer.headers:
+                page.headers["Retry-After"] = json_answer.headers["Retry-After"]
+            return page
         return json_answer
 
     @app.exception_handler(RequestValidationError)

@@ -11,7 +11,8 @@ kind                built-in               meaning (the HTTP answer, in ``api/er
 ``NotFound``        ``LookupError``        no such thing, or the caller may not know it (404)
 ``Forbidden``       ``PermissionError``    the caller may not do this (403)
 ``Conflict``        ``RuntimeError``       the state does not allow it now (409)
-``Unavailable``     ``RuntimeError``       a part the answer needs is missing or down (503)
+``Unavailable``     ``RuntimeError``       a part the answer needs is missing or down (503;
+                                           429 when :class:`TooManyRequests`)
 ``Unauthorized``    ``PermissionError``    no valid credentials (401)
 ==================  =====================  ===========================================
 
@@ -65,6 +66,14 @@ class Conflict(WanggeError, RuntimeError):
 
 class Unavailable(WanggeError, RuntimeError):
     """Something the answer needs is missing or down (the database, the road network …)."""
+
+
+class TooManyRequests(Unavailable):
+    """The caller sent more than their share; ``retry_after_s`` says when to try again."""
+
+    def __init__(self, message: str, retry_after_s: float):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class Unauthorized(WanggeError, PermissionError):

@@ -116,6 +116,18 @@ class Settings(BaseSettings):
         description="Largest 12345 hotline file accepted, in bytes; a bigger one is refused "
         "before it is read.",
     )
+    rate_writes_per_min: int = Field(
+        default=120,
+        ge=0,
+        description="Most changing requests (reports, photos, alerts …) one credential may "
+        "send a minute, with bursts of as many; then 429 with Retry-After. 0: no limit.",
+    )
+    rate_public_per_min: int = Field(
+        default=600,
+        ge=0,
+        description="Most requests a minute from one address without a credential (the "
+        "resident pages and APIs, Open311 reads and writes, sign-in); then 429. 0: no limit.",
+    )
     photo_max_bytes: int = Field(
         default=5 * 1024 * 1024, gt=0, description="Largest photo accepted with a report."
     )
