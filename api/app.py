@@ -18,6 +18,7 @@ from sqlalchemy.exc import StatementError
 from api import errors
 from api.changes import ChangeHub
 from api.headers import SecurityHeaders
+from api.idempotency import Idempotency
 from api.limits import RateLimits, limit_rate
 from api.pages import docs as docs_page
 from api.pages import home as home_page
@@ -155,6 +156,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     # the raster basemap's host (none with the offline basemap) may serve the pages' images
     source = raster_source(settings)
     tile_urls = [] if source is None else [u for u in (source.url, source.label_url) if u]
+    # the headers wrap every answer, a replayed one too
+    app.add_middleware(Idempotency)
     app.add_middleware(SecurityHeaders, tile_urls=tile_urls)
     app.include_router(health.router)
     app.include_router(home_page.router)

@@ -583,6 +583,24 @@ class SignInFailure(Base):
     )
 
 
+class IdempotentRequest(Base):
+    """A create sent with an ``Idempotency-Key`` and the answer it got (幂等请求).
+
+    A retry with the same key by the same caller gets the stored answer instead of a
+    second report, alert or hazard; ``status`` is NULL while the first is still running.
+    The caller is kept as the SHA-256 of their credential (or address), never in clear.
+    """
+
+    __tablename__ = "idempotent_request"
+    caller_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    status: Mapped[int | None] = mapped_column(SmallInteger)
+    content_type: Mapped[str | None] = mapped_column(String(255))
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
 class MapArea(Base):
     """Water (水系) and green (绿地) areas of the basemap, from OpenStreetMap or a register."""
 
