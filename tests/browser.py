@@ -278,3 +278,19 @@ def accessibility_violations(
                         targets: v.nodes.map(n => n.target.join(' '))}))"""
     )
     return [v for v in found if v["impact"] in impacts]
+
+
+#: True once the overview's basemap and every tile layer have drawn (``/map``).
+TILE_MAP_READY = (
+    "() => window.wanggeBasemap && window.wanggeBasemap.loaded && "
+    "Object.values(window.wanggeTiles).every(t => t.loaded || t.tiles === 0)"
+)
+
+
+def grid_codes_drawn(page: Page) -> int:
+    """How many grids the overview drew from its tiles, once :data:`TILE_MAP_READY` holds."""
+    page.wait_for_function(TILE_MAP_READY)
+    return page.evaluate(
+        "() => new Set(Object.values("
+        "window.wanggeTiles['网格（按户数着色）'].features.grids).map(p => p.code)).size"
+    )

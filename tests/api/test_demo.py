@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 from api.services import accounts
 from gis.settings import get_settings
 from maps.assets import external_references
-from tests.browser import open_page
+from tests.browser import grid_codes_drawn, open_page
 
 WANGGE = [sys.executable, "-m", "api.cli"]
 REPO = Path(__file__).resolve().parents[2]
@@ -125,14 +125,7 @@ def test_demo_serves_a_map_that_draws_every_grid_in_chromium(
             time.sleep(0.5)
         grids = _grid_codes(engine)
         with open_page(f"{base}/map", screenshot=artifacts / "demo_map.png") as (page, log):
-            page.wait_for_function(
-                "() => window.wanggeBasemap && window.wanggeBasemap.loaded && "
-                "Object.values(window.wanggeTiles).every(t => t.loaded || t.tiles === 0)"
-            )
-            drawn = page.evaluate(
-                "() => new Set(Object.values("
-                "window.wanggeTiles['网格（按户数着色）'].features.grids).map(p => p.code)).size"
-            )
+            drawn = grid_codes_drawn(page)
             layers = page.locator(".leaflet-control-layers").inner_text()
         assert drawn == len(grids) > 0
         assert "网格" in layers and "避难场所" in layers and "底图" in layers

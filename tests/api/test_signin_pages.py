@@ -20,7 +20,7 @@ from etl.sample import generate_district
 from gis import clock
 from gis.settings import get_settings
 from grids.incidents import SHANGHAI
-from tests.browser import accessibility_violations, artifact_path, open_page
+from tests.browser import accessibility_violations, artifact_path, grid_codes_drawn, open_page
 from tests.conftest import LiveServer, run_wangge
 
 STAFF, PASSWORD = "desk_staff", "zhang san 2024 desk"
@@ -293,15 +293,7 @@ def test_pages_carry_the_security_headers_and_the_map_still_draws(
     with engine.connect() as conn:
         grids = conn.execute(text("SELECT count(*) FROM grid WHERE valid_to IS NULL")).scalar()
     with open_page(f"{url}/map", screenshot="map_under_csp.png") as (page, log):
-        page.wait_for_function(
-            "() => window.wanggeBasemap && window.wanggeBasemap.loaded && "
-            "Object.values(window.wanggeTiles).every(t => t.loaded || t.tiles === 0)"
-        )
-        drawn = page.evaluate(
-            "() => new Set(Object.values("
-            "window.wanggeTiles['网格（按户数着色）'].features.grids).map(p => p.code)).size"
-        )
-        assert drawn == grids
+        assert grid_codes_drawn(page) == grids
     assert log.console_errors == [] and log.page_errors == []
     assert log.external == [] and log.tiles == []  # the offline basemap: no tile left
 

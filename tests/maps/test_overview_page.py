@@ -16,7 +16,7 @@ from gis.coords import wgs84_to_gcj02
 from gis.settings import Settings
 from maps.assets import external_references, render_offline
 from maps.district import base_map
-from tests.browser import artifact_path, open_page, serve_page
+from tests.browser import TILE_MAP_READY, artifact_path, open_page, serve_page
 from tests.conftest import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -32,10 +32,7 @@ def district(engine: Engine, live_server: LiveServer) -> dict:
     return {"roads": names, "grids": grids}
 
 
-READY = (
-    "() => window.wanggeBasemap && window.wanggeBasemap.loaded && "
-    "Object.values(window.wanggeTiles).every(t => t.loaded || t.tiles === 0)"
-)
+READY = TILE_MAP_READY
 
 
 def test_overview_draws_the_offline_basemap_and_every_layer(
