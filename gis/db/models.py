@@ -468,6 +468,17 @@ class Incident(Located, Base):
         CheckConstraint(_stored_time("closed_at"), name="closed_at_range"),
         # the duplicate search: same category, recent
         Index("ix_incident_category_code_reported_at", "category_code", "reported_at"),
+        # the case desk's keyset pages (migration 0018): a grid's cases, by state, all
+        Index("ix_incident_grid_id_reported_at_id", "grid_id", "reported_at", "id"),
+        Index("ix_incident_grid_id_state_reported_at_id", "grid_id", "state", "reported_at", "id"),
+        Index("ix_incident_reported_at_id", "reported_at", "id"),
+        # the desk's text search: ILIKE '%…%' from trigrams (pg_trgm)
+        Index(
+            "ix_incident_description_trgm",
+            "description",
+            postgresql_using="gin",
+            postgresql_ops={"description": "gin_trgm_ops"},
+        ),
         *_geometry_checks(),
     )
 
