@@ -20,6 +20,7 @@ from api.changes import ChangeHub
 from api.headers import SecurityHeaders
 from api.idempotency import Idempotency
 from api.limits import RateLimits, limit_rate
+from api.pages import desk as desk_pages
 from api.pages import docs as docs_page
 from api.pages import home as home_page
 from api.pages import kpi as kpi_pages
@@ -161,6 +162,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.add_middleware(SecurityHeaders, tile_urls=tile_urls)
     app.include_router(health.router)
     app.include_router(home_page.router)
+    app.include_router(desk_pages.router)
     app.include_router(signin_pages.router)
     app.include_router(docs_page.router)
     app.include_router(map_pages.router)
