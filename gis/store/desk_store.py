@@ -7,8 +7,13 @@ grids) the statement walks each grid's cases down an index in order (and, with s
 asked for, each (grid, state) pair: ``ix_incident_grid_id_state_reported_at_id``),
 takes at most ``limit`` from each walk and merges them, so a community of twenty grids
 reads at most twenty short index ranges whatever the size of the table (migration 0018).
-A text search or a worker filter is selective on its own: those are one statement that
-the planner answers from the trigram index on ``description`` or the assignee index.
+Each walk is exact (every row it reads belongs on the page) as long as the conditions
+are the area, the states, the report dates and the position.  A category, a source, a
+text or a worker are conditions a walk would have to test row by row, twenty grids
+over: with any of them the page is one statement (the area as ``grid_id = ANY``) and
+the planner picks the cheapest of a walk down ``(reported_at, id)`` testing each row,
+the trigram index on ``description`` (three characters or more), or the category's or
+the worker's index and a sort.
 
 The caller decides visibility (:mod:`grids.access`): ``grid_ids`` None means every
 grid.  Cases merged into another (``merged_into``) are left out, as in the home page's
@@ -99,8 +104,8 @@ def _conditions(q: PageQuery) -> tuple[list[str], dict[str, Any]]:
 def _ids_sql(q: PageQuery, where: list[str], params: dict[str, Any]) -> str:
     """The statement choosing the page's ids (and times), newest first."""
     order = "ORDER BY i.reported_at DESC, i.id DESC LIMIT :limit"
-    flat = q.grid_ids is None or q.text or q.assignee_id is not None
-    if flat:
+    exact = not (q.category_codes or q.sources or q.text or q.assignee_id is not None)
+    if q.grid_ids is None or not exact:
         if q.grid_ids is not None:
             where = [*where, "i.grid_id = ANY(:grids)"]
             params["grids"] = list(q.grid_ids)
