@@ -8,12 +8,14 @@ asked for, each (grid, state) pair: ``ix_incident_grid_id_state_reported_at_id``
 takes at most ``limit`` from each walk and merges them, so a community of twenty grids
 reads at most twenty short index ranges whatever the size of the table (migration 0018).
 Each walk is exact (every row it reads belongs on the page) as long as the conditions
-are the area, the states, the report dates and the position.  A category, a source, a
-text or a worker are conditions a walk would have to test row by row, twenty grids
-over: with any of them the page is one statement (the area as ``grid_id = ANY``) and
-the planner picks the cheapest of a walk down ``(reported_at, id)`` testing each row,
-the trigram index on ``description`` (three characters or more), or the category's or
-the worker's index and a sort.
+are the area, the states, the report dates, the deadlines and the position.  A category,
+a source, a worker or a text would have to be tested row by row in every walk; with any
+of them the page is one statement (the area as ``grid_id = ANY``, still continuing after
+the position, never skipping) and the planner picks the cheapest of a walk down
+``(reported_at, id)`` testing each row, the worker's index, or the category's.  A text of
+three characters or more is looked up in the trigram index on ``description`` first (all
+its matches, then the newest): a walk testing each row would read the whole area for a
+rare word, and the planner cannot tell a rare word from a common one.
 
 The caller decides visibility (:mod:`grids.access`): ``grid_ids`` None means every
 grid.  Cases merged into another (``merged_into``) are left out, as in the home page's
@@ -61,31 +63,40 @@ class PageQuery:
 
 
 def _like(value: str) -> str:
-    """``value`` as an ILIKE pattern matching it anywhere (its own wildcards taken literally)."""
+    """``value`` as a LIKE pattern matching it anywhere (its own wildcards taken literally)."""
     escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
 
-def _conditions(q: PageQuery) -> tuple[list[str], dict[str, Any]]:
-    """The conditions other than the area and the states, and their parameters."""
+def _equal(where: list[str], params: dict[str, Any], column: str, name: str, values: Any) -> None:
+    """Add ``column`` among ``values``: one value as '=', several as '= ANY'.
+
+    With '=' the planner may walk an index on the column in order, e.g.
+    ``(category_code, reported_at)``.
+    """
+    if len(values) == 1:
+        where.append(f"{column} = :{name}")
+        params[name] = values[0]
+    elif values:
+        where.append(f"{column} = ANY(:{name})")
+        params[name] = list(values)
+
+
+def _conditions(q: PageQuery) -> tuple[list[str], list[str], dict[str, Any]]:
+    """The conditions of a page, in two kinds, and the parameters of both.
+
+    First those a walk down ``(grid, [state,] reported_at, id)`` meets in order or tests on
+    few rows (position, dates, deadlines); then the others (category, source, worker, text).
+    """
     for name in ("since", "until", "deadline_from", "deadline_before"):
         at = getattr(q, name)
         if at is not None and (at.tzinfo is None or at.utcoffset() is None):
             raise InvalidInput(f"{name} {at.isoformat()} has no time zone; give an aware time")
-    where = ["i.merged_into IS NULL"]
+    exact = ["i.merged_into IS NULL"]
     params: dict[str, Any] = {"limit": q.limit}
     if q.after is not None:
-        where.append("(i.reported_at, i.id) < (:after_at, :after_id)")
+        exact.append("(i.reported_at, i.id) < (:after_at, :after_id)")
         params.update(after_at=q.after[0], after_id=q.after[1])
-    if q.category_codes:
-        where.append("i.category_code = ANY(:cats)")
-        params["cats"] = list(q.category_codes)
-    if q.assignee_id is not None:
-        where.append("i.assignee_id = :assignee")
-        params["assignee"] = q.assignee_id
-    if q.sources:
-        where.append("i.source = ANY(:sources)")
-        params["sources"] = list(q.sources)
     for name, op in (
         ("since", "i.reported_at >="),
         ("until", "i.reported_at <"),
@@ -93,39 +104,74 @@ def _conditions(q: PageQuery) -> tuple[list[str], dict[str, Any]]:
         ("deadline_before", "i.deadline <"),
     ):
         if getattr(q, name) is not None:
-            where.append(f"{op} :{name}")
+            exact.append(f"{op} :{name}")
             params[name] = getattr(q, name)
+    other: list[str] = []
+    _equal(other, params, "i.category_code", "cats", q.category_codes)
+    _equal(other, params, "i.source", "sources", q.sources)
+    if q.assignee_id is not None:
+        other.append("i.assignee_id = :assignee")
+        params["assignee"] = q.assignee_id
     if q.text:
-        where.append("i.description ILIKE :pattern")
+        # LIKE, not ILIKE: descriptions are Chinese, and ILIKE costs several times more a row
+        other.append("i.description LIKE :pattern")
         params["pattern"] = _like(q.text)
-    return where, params
+    return exact, other, params
 
 
-def _ids_sql(q: PageQuery, where: list[str], params: dict[str, Any]) -> str:
-    """The statement choosing the page's ids (and times), newest first."""
-    order = "ORDER BY i.reported_at DESC, i.id DESC LIMIT :limit"
-    exact = not (q.category_codes or q.sources or q.text or q.assignee_id is not None)
-    if q.grid_ids is None or not exact:
-        if q.grid_ids is not None:
-            where = [*where, "i.grid_id = ANY(:grids)"]
-            params["grids"] = list(q.grid_ids)
-        if q.states:
-            where = [*where, "i.state = ANY(:states)"]
-            params["states"] = list(q.states)
-        return f"SELECT i.id, i.reported_at FROM incident i WHERE {' AND '.join(where)} {order}"
-    # one short index walk per grid (per grid and state), merged
-    params["grids"] = list(q.grid_ids or ())
+_ORDER = "ORDER BY i.reported_at DESC, i.id DESC"
+
+
+def _walks(q: PageQuery, exact: list[str], params: dict[str, Any], per_walk: str) -> str:
+    """The area's cases meeting ``exact``, newest first, at most ``:per_walk`` of each walk.
+
+    Columns ``id`` and ``reported_at``.  With an area, one walk per grid (per grid and
+    state); without, one walk over everything.
+    """
+    if q.grid_ids is None:
+        where = list(exact)
+        _equal(where, params, "i.state", "states", q.states)
+        return (
+            "SELECT i.id, i.reported_at FROM incident i "
+            f"WHERE {' AND '.join(where)} {_ORDER} LIMIT :{per_walk}"
+        )
+    params["grids"] = list(q.grid_ids)
     drivers = "unnest(CAST(:grids AS integer[])) AS gg(v)"
-    inner = [*where, "i.grid_id = gg.v"]
+    inner = [*exact, "i.grid_id = gg.v"]
     if q.states:
         drivers += " CROSS JOIN unnest(CAST(:states AS text[])) AS ss(v)"
         inner.append("i.state = ss.v")
         params["states"] = list(q.states)
     return (
         f"SELECT p.id, p.reported_at FROM {drivers} CROSS JOIN LATERAL ("
-        f"SELECT i.id, i.reported_at FROM incident i WHERE {' AND '.join(inner)} {order}"
-        f") p ORDER BY p.reported_at DESC, p.id DESC LIMIT :limit"
+        f"SELECT i.id, i.reported_at FROM incident i WHERE {' AND '.join(inner)} "
+        f"{_ORDER} LIMIT :{per_walk}) p"
     )
+
+
+def _page_ids(conn: Connection, q: PageQuery) -> list[int]:
+    """The ids of the page, newest first (see the module's docstring for how)."""
+    exact, other, params = _conditions(q)
+    if not other and q.grid_ids is not None:  # every walk is exact: `limit` of each, merged
+        walks = _walks(q, exact, params, "limit")
+        sql = f"SELECT w.id FROM ({walks}) w ORDER BY w.reported_at DESC, w.id DESC LIMIT :limit"
+        return [int(i) for i in conn.execute(text(sql), params).scalars()]
+    where = [*exact, *other]
+    if q.grid_ids is not None:
+        where.append("i.grid_id = ANY(:grids)")
+        params["grids"] = list(q.grid_ids)
+    _equal(where, params, "i.state", "states", q.states)
+    if q.text and len(q.text) >= 3:
+        # three characters or more: every match from the trigram index first, then the
+        # newest (a walk testing each row reads the whole area when the word is rare)
+        sql = (
+            f"WITH hits AS MATERIALIZED (SELECT i.id, i.reported_at FROM incident i "
+            f"WHERE {' AND '.join(where)}) "
+            "SELECT id FROM hits ORDER BY reported_at DESC, id DESC LIMIT :limit"
+        )
+    else:
+        sql = f"SELECT i.id FROM incident i WHERE {' AND '.join(where)} {_ORDER} LIMIT :limit"
+    return [int(i) for i in conn.execute(text(sql), params).scalars()]
 
 
 def page(conn: Connection, q: PageQuery) -> list[dict[str, Any]]:
@@ -135,18 +181,18 @@ def page(conn: Connection, q: PageQuery) -> list[dict[str, Any]]:
     reported_at, deadline, assignee id and name, grid id and code, near_boundary,
     duplicate_of, address, lon, lat (WGS84).
     """
-    where, params = _conditions(q)
-    ids = _ids_sql(q, where, params)
+    ids = _page_ids(conn, q)
+    if not ids:
+        return []
     rows = conn.execute(
         text(
-            f"WITH page AS ({ids}) SELECT {_COLUMNS} FROM page p "
-            "JOIN incident i ON i.id = p.id "
+            f"SELECT {_COLUMNS} FROM incident i "
             "JOIN incident_category c ON c.code = i.category_code "
             "LEFT JOIN grid g ON g.id = i.grid_id "
             "LEFT JOIN grid_worker w ON w.id = i.assignee_id "
-            "ORDER BY i.reported_at DESC, i.id DESC"
+            f"WHERE i.id = ANY(:ids) {_ORDER}"
         ),
-        params,
+        {"ids": ids},
     ).mappings()
     return [dict(r) for r in rows]
 

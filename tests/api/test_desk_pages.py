@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from html import unescape as html_unescape
 from typing import Any
 
 import httpx
@@ -313,3 +314,117 @@ def test_the_list_pages_by_keyset_and_the_partial_is_a_fragment(site: dict, engi
             {"c": site["mine"].id, "n": 2 * desk.PAGE_SIZE},
         ).scalars()
         assert one + two == list(expected)[: len(one) + len(two)]
+
+
+def _reopen(engine: Engine, community_id: int, n: int, state: str, skip: int = 10) -> list[int]:
+    """``n`` closed cases of a community put back into ``state`` (history cut to the report);
+    ``skip`` leaves the first ones to the fixture's cases."""
+    with engine.begin() as conn:
+        ids = list(
+            conn.execute(
+                text(
+                    "SELECT i.id FROM incident i JOIN grid g ON g.id = i.grid_id "
+                    "WHERE g.community_id = :c AND i.state IN ('closed', 'rated') "
+                    "AND i.merged_into IS NULL ORDER BY i.id DESC LIMIT :n OFFSET :skip"
+                ),
+                {"c": community_id, "n": n, "skip": skip},
+            ).scalars()
+        )
+        conn.execute(
+            text(
+                "UPDATE incident SET state = :s, deadline = NULL, closed_at = NULL, "
+                "rating = NULL, assignee_id = NULL WHERE id = ANY(:i)"
+            ),
+            {"s": state, "i": ids},
+        )
+        conn.execute(
+            text(
+                "DELETE FROM incident_event WHERE incident_id = ANY(:i) AND from_state IS NOT NULL"
+            ),
+            {"i": ids},
+        )
+    return ids
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def test_a_duplicate_is_merged_and_a_boundary_case_confirmed(site: dict, engine: Engine) -> None:
+    url = site["url"]
+    dup, into, edge = _reopen(engine, site["mine"].id, 3, "reported", skip=20)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE incident SET duplicate_of = :into, category_code = "
+                "(SELECT category_code FROM incident WHERE id = :into) WHERE id = :dup"
+            ),
+            {"dup": dup, "into": into},
+        )
+        conn.execute(text("UPDATE incident SET near_boundary = true WHERE id = :i"), {"i": edge})
+        code = conn.execute(
+            text("SELECT g.code FROM incident i JOIN grid g ON g.id = i.grid_id WHERE i.id = :i"),
+            {"i": edge},
+        ).scalar_one()
+    with clock.frozen(site["now"]), httpx.Client() as client:
+        _sign_in(client, url, STAFF, PASSWORD)
+        page = client.get(f"{url}/desk/cases/{dup}", headers=HTML).text
+        assert "疑似重复上报" in page and f"合并至事件 #{into}" in page
+        merged = client.post(
+            f"{url}/desk/cases/{dup}/merge", data={"into": into, "csrf_token": _csrf(page)}
+        )
+        assert merged.status_code == 303 and merged.headers["location"] == f"/desk/cases/{into}"
+        shown = client.get(f"{url}/desk/cases/{into}", headers=HTML).text
+        assert f"已作为重复上报合并至事件 {into}" in shown and f'href="/desk/cases/{dup}"' in shown
+        page = client.get(f"{url}/desk/cases/{edge}", headers=HTML).text
+        assert "网格边界确认" in page
+        confirmed = client.post(
+            f"{url}/desk/cases/{edge}/grid",
+            data={"grid_code": code, "csrf_token": _csrf(page)},
+            headers={"HX-Request": "true"},
+        )
+        assert confirmed.status_code == 204
+        assert confirmed.headers["HX-Redirect"] == f"/desk/cases/{edge}"
+        after = client.get(f"{url}/desk/cases/{edge}", headers=HTML).text
+        assert "网格边界确认" not in after and "确认所属网格" in after  # noted in the history
+        # a form without its CSRF token changes nothing
+        refused = client.post(f"{url}/desk/cases/{edge}/actions", data={"action": "register"})
+        assert refused.status_code == 403
+    with engine.connect() as conn:
+        rows = dict(
+            conn.execute(
+                text("SELECT id, state FROM incident WHERE id = ANY(:i)"), {"i": [dup, edge]}
+            ).all()
+        )
+    assert rows == {dup: "rejected", edge: "reported"}
+
+
+def test_batch_redispatch_applies_only_the_confirmed_preview(site: dict, engine: Engine) -> None:
+    url = site["url"]
+    backlog = _reopen(engine, site["theirs"].id, 3, "registered")
+    with clock.frozen(site["now"]), httpx.Client() as client:
+        _sign_in(client, url, OUTSIDER, OUTSIDER_PASSWORD)
+        preview = client.get(f"{url}/desk/redispatch", params={"widen": "community"}, headers=HTML)
+        assert preview.status_code == 200 and "尚未生效" in preview.text
+        with engine.connect() as conn:
+            unchanged = conn.execute(
+                text("SELECT count(*) FROM incident WHERE id = ANY(:i) AND state = 'registered'"),
+                {"i": backlog},
+            ).scalar_one()
+        assert unchanged == len(backlog)  # the preview moved nothing
+        form = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', preview.text))
+        moves = html_unescape(form["moves"])
+        done = client.post(
+            f"{url}/desk/redispatch",
+            data={**form, "moves": moves},
+            headers=HTML,
+        )
+        assert done.status_code == 200 and "批量重新派遣：已执行" in done.text
+        again = client.post(f"{url}/desk/redispatch", data={**form, "moves": "[]"}, headers=HTML)
+        assert again.status_code == 404  # not the preview that was shown
+    with engine.connect() as conn:
+        dispatched = conn.execute(
+            text("SELECT count(*) FROM incident WHERE id = ANY(:i) AND state = 'dispatched'"),
+            {"i": backlog},
+        ).scalar_one()
+    assert dispatched == len(backlog)
