@@ -398,6 +398,15 @@ def case_sheet(
     max_open = dict(
         zip(statuses["worker_id"].astype(int), statuses["max_open_tasks"].astype(int), strict=True)
     )
+    load = {
+        int(r.worker_id): f"在办 {int(r.open_tasks)}/{int(r.max_open_tasks)}"
+        + ("" if bool(r.on_duty) else "，不在岗")
+        for r in statuses.itertuples(index=False)
+    }
+    workers = [
+        Choice(w.value, f"{w.label}（{load[int(w.value)]}）") if int(w.value) in load else w
+        for w in workers
+    ]
     advice = unavailable = None
     if allowed & {"dispatch", "reassign"}:
         try:
