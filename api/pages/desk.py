@@ -291,6 +291,27 @@ async def redispatch_preview(
     return render(request, "desk/redispatch.html", context, user=user)
 
 
+_MOVE_FIELDS = {
+    "incident_id": int,
+    "version": (int, type(None)),
+    "state": str,
+    "from_worker_id": (int, type(None)),
+    "to_worker_id": int,
+    "action": str,
+    "reason": str,
+}
+
+
+def _move(sent: object) -> dispatching.Move:
+    """One move of a preview as the form sends it back; TypeError when it is not one."""
+    if not isinstance(sent, dict) or set(sent) != set(_MOVE_FIELDS):
+        raise TypeError("a move has exactly the fields " + ", ".join(_MOVE_FIELDS))
+    for name, kind in _MOVE_FIELDS.items():
+        if not isinstance(sent[name], kind) or isinstance(sent[name], bool):
+            raise TypeError(f"a move's {name} has the wrong type")
+    return dispatching.Move(**sent)
+
+
 @router.post("/desk/redispatch", response_class=HTMLResponse)
 async def redispatch_confirm(
     request: Request,
@@ -302,7 +323,7 @@ async def redispatch_confirm(
 ) -> HTMLResponse:
     """Apply a confirmed preview, each move checked again; show what was and was not moved."""
     try:
-        sent = [dispatching.Move(**m) for m in json.loads(moves)]
+        sent = [_move(m) for m in json.loads(moves)]
     except (ValueError, TypeError) as exc:
         raise InvalidInput(
             f"moves is not the preview's list of moves ({exc}); preview again"

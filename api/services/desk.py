@@ -90,6 +90,8 @@ def parse_cursor(value: str) -> tuple[datetime, int]:
             "'下一页' link gives it); open /desk again to start from the newest case"
         )
     micros, incident_id = int(found[1]), int(found[2])
+    if incident_id > 2**63 - 1:
+        raise InvalidInput(f"after={value[:40]!r} names no case; open /desk again")
     try:
         at = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
     except OverflowError:
