@@ -35,6 +35,7 @@ Usage::
     .venv/bin/python benchmarks/desk.py                      # 200,000 households, 1M incidents
     .venv/bin/python benchmarks/desk.py --households 50000 --incidents 250000
     .venv/bin/python benchmarks/desk.py --reuse              # the scratch database of a run before
+    .venv/bin/python benchmarks/desk.py --reuse --drop       # … and drop it afterwards
 
 Prints a table to stderr and one final line ``RESULT {json}``.
 """
@@ -270,6 +271,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--reuse", action="store_true", help="use the scratch database as left")
+    parser.add_argument("--drop", action="store_true", help="drop the scratch database at the end")
     args = parser.parse_args()
     url, reused = database(args.reuse)
     engine = create_engine(url, pool_size=2)
@@ -346,6 +348,13 @@ def main() -> None:
     result["ours_worst_p95_ms"] = worst
     result["target_ms"] = 150
     print("RESULT " + json.dumps(result, ensure_ascii=False))
+    engine.dispose()
+    if args.drop:
+        base = cluster.ensure_server(get_settings())
+        admin = create_engine(cluster.server_url(base, "postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -303,6 +303,15 @@ def test_the_list_pages_by_keyset_and_the_partial_is_a_fragment(site: dict, engi
         fragment = client.get(f"{url}/desk", params={"after": after}, headers={"HX-Request": "1"})
         assert "<html" not in fragment.text and "回到第一页" in fragment.text
         one, two = _listed(first.text), _listed(fragment.text)
+        # every count of the home page opens the list of exactly those cases
+        home = client.get(f"{url}/", headers=HTML).text
+        counts = re.findall(
+            r'data-key="(\w+)">\s*<a href="(/desk[^"]*)"><span class="count">(\d+)</span>', home
+        )
+        assert len(counts) == 6
+        for _key, link, count in counts:
+            listed = _listed(client.get(f"{url}{html_unescape(link)}", headers=HTML).text)
+            assert len(listed) == min(int(count), desk.PAGE_SIZE), link
     assert len(one) == desk.PAGE_SIZE and two and not set(one) & set(two)
     with engine.connect() as conn:
         expected = conn.execute(
