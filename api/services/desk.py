@@ -467,5 +467,8 @@ def reassign_recommended(
             f"{rec.worker_name or rec.worker_id} (推荐人选即现承办人); "
             "pick another worker to reassign to"
         )
-    text = f"推荐改派: {rec.reason}" + (f"; {note}" if note else "")
+    advice = explain(rec, {})
+    text = f"推荐改派：{advice.worker_name}；{'；'.join(advice.reasons)}" + (
+        f"；{note}" if note else ""
+    )
     return casework.act(engine, user, incident_id, casework.Step("reassign", text, rec.worker_id))
