@@ -12,14 +12,14 @@ continuing after the last case shown (keyset: ``(reported_at, id) < (…, …)``
 * a trigram index (``pg_trgm``) on ``description``: ``ILIKE '%…%'`` with three or more
   characters is answered from it instead of reading every row.
 
-Revision ID: 0018
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 """
 
 from alembic import op
 
-revision = "0018"
-down_revision = "0014"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
