@@ -223,6 +223,18 @@ class Building(Located, Base):
         CheckConstraint("floors BETWEEN 1 AND 200", name="floors"),
         CheckConstraint("units BETWEEN 1 AND 100", name="units"),
         *_geometry_checks(),
+        Index(
+            "ix_building_name_trgm",
+            "name",
+            postgresql_using="gin",
+            postgresql_ops={"name": "gin_trgm_ops"},
+        ),
+        Index(
+            "ix_building_address_trgm",
+            "address",
+            postgresql_using="gin",
+            postgresql_ops={"address": "gin_trgm_ops"},
+        ),
     )
 
 
@@ -243,6 +255,18 @@ class Household(Located, Base):
     __table_args__ = (
         CheckConstraint("size BETWEEN 0 AND 30", name="size"),
         UniqueConstraint("building_id", "unit", "room"),
+        Index(
+            "ix_household_address_trgm",
+            "address",
+            postgresql_using="gin",
+            postgresql_ops={"address": "gin_trgm_ops"},
+        ),
+        Index(
+            "ix_household_ref_trgm",
+            "ref",
+            postgresql_using="gin",
+            postgresql_ops={"ref": "gin_trgm_ops"},
+        ),
     )
 
 
@@ -280,7 +304,46 @@ class ResidentIdentity(Base):
     name: Mapped[str] = mapped_column(Text)
     id_number: Mapped[str | None] = mapped_column(String(18), unique=True)
     phone: Mapped[str | None] = mapped_column(String(20))
-    __table_args__ = (CheckConstraint("id_number ~ '^[0-9]{17}[0-9X]$'", name="id_number_format"),)
+    __table_args__ = (
+        CheckConstraint("id_number ~ '^[0-9]{17}[0-9X]$'", name="id_number_format"),
+        Index(
+            "ix_resident_identity_name_trgm",
+            "name",
+            postgresql_using="gin",
+            postgresql_ops={"name": "gin_trgm_ops"},
+        ),
+        Index(
+            "ix_resident_identity_phone_trgm",
+            "phone",
+            postgresql_using="gin",
+            postgresql_ops={"phone": "gin_trgm_ops"},
+        ),
+    )
+
+
+#: What the registry desk records in a household's history.
+HOUSEHOLD_CHANGES = ("move_in", "move_out", "flags")
+
+
+class HouseholdHistory(Base):
+    """A change made to a household at the registry desk (迁入, 迁出, 标记); append-only.
+
+    ``detail`` holds what changed, with personal data only masked.
+    """
+
+    __tablename__ = "household_history"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    username: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))
+    resident_id: Mapped[int | None] = mapped_column(BigInteger)
+    reason: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict | None] = mapped_column(JSONB)
+    __table_args__ = (
+        CheckConstraint(_one_of("action", HOUSEHOLD_CHANGES), name="action"),
+        Index("ix_household_history_household_at", "household_id", "at"),
+    )
 
 
 # ------------------------------------------------------------------ facilities, roads
