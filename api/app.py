@@ -26,6 +26,7 @@ from api.pages import home as home_page
 from api.pages import kpi as kpi_pages
 from api.pages import maps as map_pages
 from api.pages import planning as planning_pages
+from api.pages import registry as registry_pages
 from api.pages import resident as resident_pages
 from api.pages import signin as signin_pages
 from api.pages import worker as worker_pages
@@ -50,6 +51,7 @@ from api.routers import (
 )
 from api.routers import kpi as kpi_routes
 from api.routers import open311 as open311_routes
+from api.routers import registry as registry_routes
 from api.routers import worker as worker_routes
 from api.state import AppState
 from gis import clock
@@ -186,6 +188,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(kpi_pages.router)
     app.include_router(open311_routes.router)
     app.include_router(exports.router)
+    app.include_router(registry_routes.router)
+    app.include_router(registry_pages.router)
     # check_dir=False: the app starts before `npm ci` ran, and /health can say so
     app.mount(VENDOR_URL, StaticFiles(directory=VENDOR_DIR, check_dir=False), name="vendor")
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="maps-static")

@@ -20,9 +20,13 @@ admin              all                                          all, in full
 =================  ===========================================  ==========================
 
 Full identity reads are written to the audit log by the caller (the store), so the
-rule here says *whether*, the store records *that*.  Anything not visible is reported
-to the caller as "not found" (404), never as "forbidden with a hint", so a user cannot
-probe which incident ids exist outside their area.
+rule here says *whether*, the store records *that*.  On the staff's registry desk
+(``/registry``) identities are masked for every role at first and revealed one household
+at a time with a stated reason (:func:`may_reveal_identity`), each reveal audited.
+
+Anything not visible is reported to the caller as "not found" (404), never as
+"forbidden with a hint", so a user cannot probe which incident ids exist outside their
+area.
 
 Pure: the ids a user's area covers are resolved by :mod:`gis.store.access_store` and handed
 in as a :class:`Principal`.
@@ -610,3 +614,71 @@ def collection_grids(user: Principal | None, collection: str) -> frozenset[int] 
     if collection not in AREA_COLLECTIONS or user is None or user.sees_everything:
         return None
     return frozenset(int(g) for g in (user.grid_ids or ()))
+
+
+# ---------------------------------------------------------------- the staff desk: registry, grids
+
+
+def require_registry(user: Principal, what: str = "use the registry desk (人口房屋)") -> None:
+    """Raise :class:`Forbidden` unless the user may open the registry desk (人口房屋).
+
+    The desk is for the staff of an area (community staff, street staff, admins): the
+    buildings, households and residents of the grids they cover.  A grid worker reads
+    their own grids on their tablet; a resident reads nothing of others.
+    """
+    if not user.is_staff:
+        raise Forbidden(
+            f"the registry desk (人口房屋) is for community staff, street staff and admins: "
+            f"only they may {what}; you are {user.role} ({ROLE_NAMES_ZH[user.role]})"
+            + ("; grid workers use their tablet (/worker)" if user.role == "grid_worker" else "")
+        )
+
+
+def registry_grids(user: Principal) -> tuple[int, ...] | None:
+    """The grids whose buildings, households and residents the desk shows; None: every one.
+
+    Staff see exactly the grids their area covers (every version, so a household placed
+    in a grid that was since redrawn stays theirs).  A record outside them — another
+    community's household, one in no grid — is answered as not found (404).
+    """
+    require_registry(user)
+    if user.sees_everything:
+        return None
+    return tuple(sorted(user.grid_ids or ()))
+
+
+def may_reveal_identity(user: Principal) -> bool:
+    """Whether the user may reveal residents' names, ID numbers and phones at the desk.
+
+    On the registry desk everyone sees identities masked at first, even the roles that
+    may read them in full (:data:`FULL_IDENTITY_ROLES`): they reveal one household at a
+    time, saying why, and each reveal is written to the audit log (``reveal_identity``).
+    """
+    return user.role in FULL_IDENTITY_ROLES
+
+
+def require_reveal(user: Principal) -> None:
+    """Raise :class:`Forbidden` unless the user may reveal a household's identities."""
+    if not may_reveal_identity(user):
+        raise Forbidden(
+            "revealing residents' names, ID numbers and phones (查看实名信息) is for community "
+            f"staff, street staff and admins; you are {user.role} ({ROLE_NAMES_ZH[user.role]})"
+        )
+
+
+def may_manage_grid(user: Principal, grid_id: int) -> bool:
+    """Whether the user may hand one grid over to another worker (网格交接).
+
+    Staff covering the grid (its community's staff, its street's staff, an admin).  A
+    grid outside their area is answered as not found.
+    """
+    return user.is_staff and user.covers_grid(grid_id)
+
+
+def require_grid_desk(user: Principal, what: str = "open the grids desk (网格与人员)") -> None:
+    """Raise :class:`Forbidden` unless the user may use the grids desk (网格与人员)."""
+    if not user.is_staff:
+        raise Forbidden(
+            f"the grids desk (网格与人员) is for community staff, street staff and admins: "
+            f"only they may {what}; you are {user.role} ({ROLE_NAMES_ZH[user.role]})"
+        )

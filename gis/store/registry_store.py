@@ -1,0 +1,393 @@
+"""The registry desk's SQL (人口房屋): search households, read one, move residents in and out.
+
+Contract: every read takes the grids of the caller's area (``grid_ids``; None: every grid)
+and returns only rows placed in them, so a caller that passes the area of
+:func:`grids.access.registry_grids` cannot read another area's records.  Identities
+(name, ID number, phone) are returned as stored: masking them, and auditing a reveal
+(:func:`gis.store.access_store.audit`), is the service's job.  Writers take an open
+connection and leave the commit to the caller.
+
+Search is by substring over the trigram (``pg_trgm``) indexes of migration 0016: a text of
+three characters or more matches anywhere in a household's address or number (户编号),
+a building's name or address, a resident's name or phone; a shorter text matches the
+start of a household's address or number and of a resident's name (a surname, ``王``),
+and anywhere in a building's name (there are few buildings).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from gis.store.register_store import new_ids
+
+#: The vulnerability flags of ``resident`` the desk filters and edits by.
+FLAGS = ("living_alone_elderly", "disabled", "mobility_impaired", "low_income")
+
+
+def like_escape(value: str) -> str:
+    """``value`` with LIKE's wildcards (``%``, ``_``) and its escape character taken literally."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def patterns(query: str) -> tuple[str, str]:
+    """The LIKE patterns of a search text: (anywhere, for long texts or the start of a field).
+
+    Returns ``(contains, field)``: ``contains`` is ``%text%`` (buildings, which are few);
+    ``field`` is ``%text%`` for three characters or more, ``text%`` for fewer (the
+    trigram index cannot find a shorter text inside a field).
+    """
+    escaped = like_escape(query)
+    contains = f"%{escaped}%"
+    return contains, contains if len(query) >= 3 else f"{escaped}%"
+
+
+_AREA = "(CAST(:grids AS bigint[]) IS NULL OR h.grid_id = ANY(CAST(:grids AS bigint[])))"
+
+
+def _hits(digits: bool) -> str:
+    """The ids of households matching a search (one index scan per field, then their union)."""
+    phone = " OR i.phone LIKE :field" if digits else ""
+    return f"""
+        SELECT id FROM household WHERE address ILIKE :field OR ref ILIKE :field
+        UNION
+        SELECT h.id FROM building b JOIN household h ON h.building_id = b.id
+        WHERE b.name ILIKE :contains OR b.address ILIKE :contains
+        UNION
+        SELECT r.household_id FROM resident_identity i JOIN resident r ON r.id = i.resident_id
+        WHERE i.name ILIKE :field{phone}
+    """
+
+
+_HOUSEHOLD_COLUMNS = """
+    h.id, h.ref, h.address, h.unit, h.room, h.size, h.building_id,
+    b.name AS building_name, b.address AS building_address, h.grid_id, g.code AS grid_code,
+    g.name AS grid_name, c.name AS community_name
+"""
+
+_RESIDENT_COLUMNS = """
+    r.id, r.household_id, r.ref, r.relation, r.birth_year, r.sex, r.living_alone_elderly,
+    r.disabled, r.mobility_impaired, r.low_income, i.name, i.id_number, i.phone
+"""
+
+
+def _grids_param(grid_ids: Sequence[int] | None) -> list[int] | None:
+    return None if grid_ids is None else [int(g) for g in grid_ids]
+
+
+def search_households(
+    conn: Connection,
+    *,
+    grid_ids: Sequence[int] | None,
+    query: str | None = None,
+    building_id: int | None = None,
+    flags: Sequence[str] = (),
+    after_id: int = 0,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    """Households of the area matching the search, by id after ``after_id``, at most ``limit``.
+
+    Parameters
+    ----------
+    grid_ids
+        The caller's area (None: every grid).
+    query
+        Text searched as described in the module docstring; None or empty: every household.
+    building_id
+        Only this building's households.
+    flags
+        Only households with a resident of each of these groups (:data:`FLAGS`).
+    after_id, limit
+        Keyset paging: households with a greater id, this many.
+
+    Returns
+    -------
+    list of dict
+        The columns of a household (id, ref, address, unit, room, size, building and grid),
+        with ``residents`` (count), one count per flag, and ``head_name`` / ``head_phone``
+        (the first resident's, as stored).
+    """
+    unknown = set(flags) - set(FLAGS)
+    if unknown:
+        raise ValueError(f"unknown flags {sorted(unknown)}")
+    where = [_AREA, "h.id > :after"]
+    params: dict[str, Any] = {
+        "grids": _grids_param(grid_ids),
+        "after": after_id,
+        "limit": limit,
+    }
+    source = "household h"
+    if query:
+        contains, field = patterns(query)
+        params |= {"contains": contains, "field": field}
+        source = f"({_hits(query.isdigit())}) hit JOIN household h ON h.id = hit.id"
+    if building_id is not None:
+        where.append("h.building_id = :building")
+        params["building"] = building_id
+    for flag in flags:
+        where.append(f"EXISTS (SELECT 1 FROM resident f WHERE f.household_id = h.id AND f.{flag})")
+    sql = f"""
+        WITH page AS (
+            SELECT h.id FROM {source} WHERE {" AND ".join(where)} ORDER BY h.id LIMIT :limit
+        )
+        SELECT {_HOUSEHOLD_COLUMNS},
+               coalesce(p.residents, 0) AS residents,
+               {", ".join(f"coalesce(p.{f}, 0) AS {f}" for f in FLAGS)},
+               head.name AS head_name, head.phone AS head_phone
+        FROM page JOIN household h ON h.id = page.id
+        JOIN building b ON b.id = h.building_id
+        LEFT JOIN grid g ON g.id = h.grid_id
+        LEFT JOIN admin_area c ON c.id = g.community_id
+        LEFT JOIN LATERAL (
+            SELECT count(*) AS residents,
+                   {", ".join(f"count(*) FILTER (WHERE r.{f}) AS {f}" for f in FLAGS)}
+            FROM resident r WHERE r.household_id = h.id
+        ) p ON true
+        LEFT JOIN LATERAL (
+            SELECT i.name, i.phone FROM resident r JOIN resident_identity i ON i.resident_id = r.id
+            WHERE r.household_id = h.id ORDER BY (r.relation IN ('本人', '户主')) DESC, r.id
+            LIMIT 1
+        ) head ON true
+        ORDER BY h.id
+    """
+    return [dict(r) for r in conn.execute(text(sql), params).mappings()]
+
+
+def search_buildings(
+    conn: Connection, *, grid_ids: Sequence[int] | None, query: str, limit: int = 20
+) -> list[dict[str, Any]]:
+    """Buildings of the area whose name or address holds ``query``, with their household counts."""
+    contains, _ = patterns(query)
+    sql = f"""
+        SELECT b.id, b.name, b.address, b.floors, b.units, g.code AS grid_code,
+               count(h.id) AS households
+        FROM building b LEFT JOIN grid g ON g.id = b.grid_id
+        JOIN household h ON h.building_id = b.id
+        WHERE (b.name ILIKE :contains OR b.address ILIKE :contains) AND {_AREA}
+        GROUP BY b.id, g.code ORDER BY b.name, b.id LIMIT :limit
+    """
+    params = {"contains": contains, "grids": _grids_param(grid_ids), "limit": limit}
+    return [dict(r) for r in conn.execute(text(sql), params).mappings()]
+
+
+def building(conn: Connection, building_id: int, grid_ids: Sequence[int] | None) -> dict | None:
+    """One building with a household of the area (its households are the area's), or None."""
+    row = (
+        conn.execute(
+            text(
+                "SELECT b.id, b.name, b.address, b.floors, b.units, b.use FROM building b "
+                f"WHERE b.id = :b AND EXISTS (SELECT 1 FROM household h WHERE "
+                f"h.building_id = b.id AND {_AREA})"
+            ),
+            {"b": building_id, "grids": _grids_param(grid_ids)},
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else dict(row)
+
+
+def household(
+    conn: Connection, household_id: int, grid_ids: Sequence[int] | None, *, lock: bool = False
+) -> dict[str, Any] | None:
+    """One household of the area with its building and grid, or None (also when outside it).
+
+    ``lock``: hold the household's row until the transaction ends (writers).
+    """
+    row = (
+        conn.execute(
+            text(
+                f"SELECT {_HOUSEHOLD_COLUMNS}, ST_X(ST_Centroid(b.geom)) AS lon, "
+                "ST_Y(ST_Centroid(b.geom)) AS lat "
+                "FROM household h JOIN building b ON b.id = h.building_id "
+                "LEFT JOIN grid g ON g.id = h.grid_id "
+                "LEFT JOIN admin_area c ON c.id = g.community_id "
+                f"WHERE h.id = :h AND {_AREA}" + (" FOR UPDATE OF h" if lock else "")
+            ),
+            {"h": household_id, "grids": _grids_param(grid_ids)},
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else dict(row)
+
+
+def residents(conn: Connection, household_id: int) -> list[dict[str, Any]]:
+    """The residents of a household with their identities (as stored), head first."""
+    rows = conn.execute(
+        text(
+            f"SELECT {_RESIDENT_COLUMNS} FROM resident r "
+            "LEFT JOIN resident_identity i ON i.resident_id = r.id "
+            "WHERE r.household_id = :h ORDER BY (r.relation IN ('本人', '户主')) DESC, r.id"
+        ),
+        {"h": household_id},
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def id_number_taken(conn: Connection, id_number: str) -> int | None:
+    """The household of the resident holding this ID number, or None when nobody does."""
+    found = conn.execute(
+        text(
+            "SELECT r.household_id FROM resident_identity i JOIN resident r "
+            "ON r.id = i.resident_id WHERE i.id_number = :n"
+        ),
+        {"n": id_number},
+    ).scalar()
+    return None if found is None else int(found)
+
+
+@dataclass(frozen=True)
+class NewResident:
+    """A resident moving in: who they are to the household, birth year, sex, flags, identity."""
+
+    name: str
+    sex: str
+    birth_year: int
+    relation: str | None = None
+    id_number: str | None = None
+    phone: str | None = None
+    living_alone_elderly: bool = False
+    disabled: bool = False
+    mobility_impaired: bool = False
+    low_income: bool = False
+
+
+def insert_resident(conn: Connection, household_id: int, person: NewResident) -> int:
+    """Add a resident (and their identity) to a household; its size grows by one.  Their id."""
+    resident_id = int(new_ids(conn, "resident", 1)[0])
+    conn.execute(
+        text(
+            "INSERT INTO resident (id, household_id, relation, birth_year, sex, "
+            "living_alone_elderly, disabled, mobility_impaired, low_income) VALUES "
+            "(:id, :h, :relation, :birth_year, :sex, :living_alone_elderly, :disabled, "
+            ":mobility_impaired, :low_income)"
+        ),
+        {
+            "id": resident_id,
+            "h": household_id,
+            "relation": person.relation,
+            "birth_year": person.birth_year,
+            "sex": person.sex,
+            **{f: getattr(person, f) for f in FLAGS},
+        },
+    )
+    conn.execute(
+        text(
+            "INSERT INTO resident_identity (resident_id, name, id_number, phone) "
+            "VALUES (:id, :name, :id_number, :phone)"
+        ),
+        {
+            "id": resident_id,
+            "name": person.name,
+            "id_number": person.id_number,
+            "phone": person.phone,
+        },
+    )
+    conn.execute(
+        text("UPDATE household SET size = LEAST(size + 1, 30) WHERE id = :h"), {"h": household_id}
+    )
+    return resident_id
+
+
+def delete_resident(conn: Connection, household_id: int, resident_id: int) -> bool:
+    """Remove a resident from a household (迁出; identity with them); its size shrinks by one.
+
+    False when the household has no such resident.
+    """
+    gone = conn.execute(
+        text("DELETE FROM resident WHERE id = :r AND household_id = :h RETURNING id"),
+        {"r": resident_id, "h": household_id},
+    ).first()
+    if gone is None:
+        return False
+    conn.execute(
+        text("UPDATE household SET size = GREATEST(size - 1, 0) WHERE id = :h"),
+        {"h": household_id},
+    )
+    return True
+
+
+def set_flags(
+    conn: Connection, household_id: int, resident_id: int, flags: dict[str, bool]
+) -> dict[str, bool] | None:
+    """Set a resident's vulnerability flags; the flags they had before, None if not there."""
+    unknown = set(flags) - set(FLAGS)
+    if unknown:
+        raise ValueError(f"unknown flags {sorted(unknown)}")
+    before = (
+        conn.execute(
+            text(
+                f"SELECT {', '.join(FLAGS)} FROM resident WHERE id = :r AND household_id = :h "
+                "FOR UPDATE"
+            ),
+            {"r": resident_id, "h": household_id},
+        )
+        .mappings()
+        .first()
+    )
+    if before is None:
+        return None
+    if flags:
+        sets = ", ".join(f"{f} = :{f}" for f in flags)
+        conn.execute(text(f"UPDATE resident SET {sets} WHERE id = :r"), {"r": resident_id, **flags})
+    return {f: bool(before[f]) for f in FLAGS}
+
+
+def add_history(
+    conn: Connection,
+    household_id: int,
+    *,
+    at: datetime,
+    username: str | None,
+    action: str,
+    resident_id: int | None,
+    reason: str | None,
+    detail: dict[str, Any],
+) -> None:
+    """Append one change to a household's history."""
+    conn.execute(
+        text(
+            "INSERT INTO household_history (household_id, at, username, action, resident_id, "
+            "reason, detail) VALUES (:h, :at, :u, :a, :r, :reason, CAST(:d AS jsonb))"
+        ),
+        {
+            "h": household_id,
+            "at": at,
+            "u": username,
+            "a": action,
+            "r": resident_id,
+            "reason": reason,
+            "d": json.dumps(detail, ensure_ascii=False),
+        },
+    )
+
+
+def history(conn: Connection, household_id: int, limit: int = 200) -> list[dict[str, Any]]:
+    """A household's changes, newest first."""
+    rows = conn.execute(
+        text(
+            "SELECT id, at, username, action, resident_id, reason, detail FROM household_history "
+            "WHERE household_id = :h ORDER BY at DESC, id DESC LIMIT :n"
+        ),
+        {"h": household_id, "n": limit},
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def reveals(conn: Connection, household_id: int, limit: int = 50) -> list[dict[str, Any]]:
+    """Who revealed a household's identities, when and why (from the audit log), newest first."""
+    rows = conn.execute(
+        text(
+            "SELECT at, username, detail->>'reason' AS reason FROM audit_log "
+            "WHERE action = 'reveal_identity' AND object_type = 'household' "
+            "AND object_id = :h ORDER BY at DESC, id DESC LIMIT :n"
+        ),
+        {"h": str(household_id), "n": limit},
+    ).mappings()
+    return [dict(r) for r in rows]
