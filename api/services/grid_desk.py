@@ -45,7 +45,7 @@ from grids.access import (
     require_street_staff,
     workers_in_area,
 )
-from grids.incidents import OPEN_STATES
+from grids.incidents import OPEN_STATES, SHANGHAI
 from grids.topology import CheckTolerances
 
 _OPEN = tuple(sorted(OPEN_STATES))
@@ -148,6 +148,8 @@ def overview(engine: Engine, user: Principal) -> GridsOverview:
         choices = workers_in_area(user, dispatch_store.assignments(conn))
         eligible = grid_desk_store.workers(conn, sorted(choices))
         handovers = grid_desk_store.handovers(conn, area)
+    for row in handovers:  # China time, as everything the desk shows
+        row["at"] = row["at"].astimezone(SHANGHAI)
     load = {int(p["worker_id"]): int(p["open_tasks"]) for p in people}
     kpis = _kpis(engine, user)
     rows = []

@@ -32,6 +32,7 @@ from grids.access import (
     registry_grids,
     require_reveal,
 )
+from grids.incidents import SHANGHAI
 
 #: The vulnerable groups in Chinese, in the order of :data:`FLAGS`.
 FLAG_NAMES_ZH = {
@@ -170,6 +171,11 @@ def address_of(row: dict[str, Any]) -> str:
     return f"{building}{row['unit']}单元{row['room']}室"
 
 
+def _local(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with their ``at`` in China time, as every time the desk shows."""
+    return [{**row, "at": row["at"].astimezone(SHANGHAI)} for row in rows]
+
+
 def _flags(row: dict[str, Any]) -> tuple[str, ...]:
     return tuple(f for f in FLAGS if row.get(f))
 
@@ -263,8 +269,8 @@ def _view(
         lon=row["lon"],
         lat=row["lat"],
         people=people,
-        history=registry_store.history(conn, household_id),
-        reveals=registry_store.reveals(conn, household_id),
+        history=_local(registry_store.history(conn, household_id)),
+        reveals=_local(registry_store.reveals(conn, household_id)),
         revealed=revealed,
         may_reveal=may_reveal_identity(user),
     )

@@ -87,7 +87,8 @@ def my_grids(engine: Engine, user: Principal) -> gpd.GeoDataFrame:
     community, assignment role, counts, centre).
     """
     grids = worker_store.worker_grids(engine, require_grid_worker(user))
-    return grids[[user.covers_grid(int(g)) for g in grids["id"]]]
+    # a Series, not a list: an empty list would select no columns (and lose the geometry)
+    return grids[grids["id"].map(lambda g: user.covers_grid(int(g))).astype(bool)]
 
 
 def _my_grid(engine: Engine, user: Principal, code: str) -> int:
