@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.auth import CurrentUser
 from api.deps import EngineDep
-from api.inputs import BigId, Text
+from api.inputs import INT8_MAX, BigId, Text
 from api.pages.render import flash, render, session_id
 from api.schemas.registry import Flag
 from api.services import registry
@@ -41,10 +41,10 @@ async def registry_page(
     request: Request,
     engine: EngineDep,
     user: CurrentUser,
-    q: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[Text | None, Query(max_length=64)] = None,
     building: Annotated[BigId | None, Query()] = None,
     flag: Annotated[list[Flag], Query()] = [],  # noqa: B006
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=INT8_MAX)] = 0,
 ) -> HTMLResponse:
     """Search the households of my area (address, building, number, name, phone, groups)."""
     query = registry.search_query(q, building_id=building, flags=flag, after_id=after)

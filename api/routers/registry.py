@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.auth import CurrentUser
 from api.deps import EngineDep
-from api.inputs import BigId
+from api.inputs import INT8_MAX, BigId, Text
 from api.schemas.registry import (
     Flag,
     FlagsBody,
@@ -38,12 +38,14 @@ async def search(
     engine: EngineDep,
     user: CurrentUser,
     q: Annotated[
-        str | None,
+        Text | None,
         Query(max_length=64, description="address, building, household number, name or phone"),
     ] = None,
     building: Annotated[BigId | None, Query(description="only this building")] = None,
     flag: Annotated[list[Flag], Query(description="only households with these groups")] = [],  # noqa: B006
-    after: Annotated[int, Query(ge=0, description="the last id of the previous page")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=INT8_MAX, description="the last id of the previous page")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=registry.MAX_LIMIT)] = 50,
 ) -> SearchAnswer:
     """Households of my area matching the search, by id (keyset pages); names masked."""

@@ -11,7 +11,12 @@ Search is by substring over the trigram (``pg_trgm``) indexes of migration 0016:
 three characters or more matches anywhere in a household's address or number (户编号),
 a building's name or address, a resident's name or phone; a shorter text matches the
 start of a household's address or number and of a resident's name (a surname, ``王``),
-and anywhere in a building's name (there are few buildings).
+and anywhere in a building's name (there are few buildings).  A short text is usually
+frequent: its page is first looked for by walking the area's households in id order
+(:data:`SHORT_SCAN` at most), which finds a frequent surname's first page at once; only
+when the walk ends without a full page are the indexes asked.  Both ways give the same
+page.  The area's condition is written into each branch, so the planner may start from
+the area (a community) or from the index (a rare name in a street).
 """
 
 from __future__ import annotations
@@ -48,20 +53,75 @@ def patterns(query: str) -> tuple[str, str]:
 
 
 _AREA = "(CAST(:grids AS bigint[]) IS NULL OR h.grid_id = ANY(CAST(:grids AS bigint[])))"
+#: How many households of the area a short search walks (in id order) before it asks the
+#: indexes instead: a short text (a surname) is usually frequent, and its first page is
+#: then found within the first few hundred households.
+SHORT_SCAN = 3000
 
 
-def _hits(digits: bool) -> str:
-    """The ids of households matching a search (one index scan per field, then their union)."""
+def _in_area(grid_ids: Sequence[int] | None, alias: str = "h") -> str:
+    """The area condition on ``alias.grid_id``, written out (the planner then sees it as is)."""
+    return "TRUE" if grid_ids is None else f"{alias}.grid_id = ANY(CAST(:grids AS bigint[]))"
+
+
+def _hits(digits: bool, area: str) -> str:
+    """The ids of households of the area matching a search: each field's index, then a union."""
     phone = " OR i.phone LIKE :field" if digits else ""
     return f"""
-        SELECT id FROM household WHERE address ILIKE :field OR ref ILIKE :field
+        SELECT h.id FROM household h WHERE (h.address ILIKE :field OR h.ref ILIKE :field)
+        AND {area}
         UNION
         SELECT h.id FROM building b JOIN household h ON h.building_id = b.id
-        WHERE b.name ILIKE :contains OR b.address ILIKE :contains
+        WHERE (b.name ILIKE :contains OR b.address ILIKE :contains) AND {area}
         UNION
-        SELECT r.household_id FROM resident_identity i JOIN resident r ON r.id = i.resident_id
-        WHERE i.name ILIKE :field{phone}
+        SELECT h.id FROM resident_identity i JOIN resident r ON r.id = i.resident_id
+        JOIN household h ON h.id = r.household_id
+        WHERE (i.name ILIKE :field{phone}) AND {area}
     """
+
+
+def _matches(digits: bool) -> str:
+    """Whether household ``s`` matches a search (for a walk over households in id order)."""
+    phone = " OR i.phone LIKE :field" if digits else ""
+    return f"""(
+        s.address ILIKE :field OR s.ref ILIKE :field
+        OR EXISTS (SELECT 1 FROM building b WHERE b.id = s.building_id
+                   AND (b.name ILIKE :contains OR b.address ILIKE :contains))
+        OR EXISTS (SELECT 1 FROM resident r JOIN resident_identity i ON i.resident_id = r.id
+                   WHERE r.household_id = s.id AND (i.name ILIKE :field{phone}))
+    )"""
+
+
+def _page_ids(
+    conn: Connection, where: str, params: dict[str, Any], query: str | None, area: str
+) -> list[int]:
+    """The ids of the page: households satisfying ``where`` (and the search), by id."""
+    if not query:
+        sql = f"SELECT h.id FROM household h WHERE {where} ORDER BY h.id LIMIT :limit"
+        return [int(r[0]) for r in conn.execute(text(sql), params)]
+    digits = query.isdigit()
+    if len(query) < 3:
+        walked = conn.execute(
+            text(
+                f"""
+                WITH scan AS MATERIALIZED (
+                    SELECT h.id, h.building_id, h.address, h.ref FROM household h
+                    WHERE {where} ORDER BY h.id LIMIT :scan
+                )
+                SELECT (SELECT count(*) FROM scan) AS scanned,
+                       ARRAY(SELECT s.id FROM scan s WHERE {_matches(digits)}
+                             ORDER BY s.id LIMIT :limit) AS ids
+                """
+            ),
+            {**params, "scan": SHORT_SCAN},
+        ).one()
+        if len(walked.ids) >= params["limit"] or walked.scanned < SHORT_SCAN:
+            return [int(i) for i in walked.ids]
+    sql = f"""
+        SELECT h.id FROM ({_hits(digits, area)}) hit JOIN household h ON h.id = hit.id
+        WHERE {where} ORDER BY h.id LIMIT :limit
+    """
+    return [int(r[0]) for r in conn.execute(text(sql), params)]
 
 
 _HOUSEHOLD_COLUMNS = """
@@ -115,26 +175,26 @@ def search_households(
     unknown = set(flags) - set(FLAGS)
     if unknown:
         raise ValueError(f"unknown flags {sorted(unknown)}")
-    where = [_AREA, "h.id > :after"]
+    area = _in_area(grid_ids)
+    where = [area, "h.id > :after"]
     params: dict[str, Any] = {
         "grids": _grids_param(grid_ids),
         "after": after_id,
         "limit": limit,
     }
-    source = "household h"
     if query:
         contains, field = patterns(query)
         params |= {"contains": contains, "field": field}
-        source = f"({_hits(query.isdigit())}) hit JOIN household h ON h.id = hit.id"
     if building_id is not None:
         where.append("h.building_id = :building")
         params["building"] = building_id
     for flag in flags:
         where.append(f"EXISTS (SELECT 1 FROM resident f WHERE f.household_id = h.id AND f.{flag})")
+    ids = _page_ids(conn, " AND ".join(where), params, query, area)
+    if not ids:
+        return []
     sql = f"""
-        WITH page AS (
-            SELECT h.id FROM {source} WHERE {" AND ".join(where)} ORDER BY h.id LIMIT :limit
-        )
+        WITH page AS (SELECT unnest(CAST(:ids AS bigint[])) AS id)
         SELECT {_HOUSEHOLD_COLUMNS},
                coalesce(p.residents, 0) AS residents,
                {", ".join(f"coalesce(p.{f}, 0) AS {f}" for f in FLAGS)},
@@ -155,7 +215,7 @@ def search_households(
         ) head ON true
         ORDER BY h.id
     """
-    return [dict(r) for r in conn.execute(text(sql), params).mappings()]
+    return [dict(r) for r in conn.execute(text(sql), {"ids": ids}).mappings()]
 
 
 def search_buildings(

@@ -268,3 +268,46 @@ def test_vulnerable_group_filters_and_bad_input(desk: dict, engine: Engine) -> N
     assert bad.status_code == 422 and "flag" in bad.text
     odd = httpx.get(f"{url}/api/registry", params={"q": "100%_\\"}, headers=a["bearer"])
     assert odd.status_code == 200 and odd.json()["households"] == []
+
+
+def test_a_short_search_walks_or_asks_the_indexes_for_the_same_page(
+    desk: dict, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gis.store import registry_store
+
+    community = desk["users"][STAFF_A]["community_id"]
+    with engine.connect() as conn:
+        grids = conn.execute(
+            text("SELECT id FROM grid WHERE community_id = :c"), {"c": community}
+        ).scalars()
+        grids = sorted(grids)
+        rows = conn.execute(
+            text(
+                "SELECT h.id, b.name AS building, i.name, i.phone FROM household h "
+                "JOIN building b ON b.id = h.building_id "
+                "LEFT JOIN resident r ON r.household_id = h.id "
+                "LEFT JOIN resident_identity i ON i.resident_id = r.id "
+                "WHERE h.grid_id = ANY(:g)"
+            ),
+            {"g": grids},
+        ).all()
+        surname = max(
+            {r.name[0] for r in rows if r.name},
+            key=lambda s: (sum(1 for r in rows if r.name and r.name.startswith(s)), s),
+        )
+        for q, limit in ((surname, 20), (surname, 500), ("幢", 30), ("7", 25)):
+            expected = sorted(
+                {
+                    r.id
+                    for r in rows
+                    if (r.name or "").startswith(q)
+                    or q in (r.building or "")
+                    or (q.isdigit() and len(q) >= 3 and q in (r.phone or ""))
+                }
+            )[:limit]
+            walked = registry_store.search_households(conn, grid_ids=grids, query=q, limit=limit)
+            monkeypatch.setattr(registry_store, "SHORT_SCAN", 1)  # straight to the indexes
+            asked = registry_store.search_households(conn, grid_ids=grids, query=q, limit=limit)
+            monkeypatch.undo()
+            assert [h["id"] for h in walked] == expected, q
+            assert [h["id"] for h in asked] == expected, q
