@@ -11,12 +11,13 @@ Search is by substring over the trigram (``pg_trgm``) indexes of migration 0016:
 three characters or more matches anywhere in a household's address or number (户编号),
 a building's name or address, a resident's name or phone; a shorter text matches the
 start of a household's address or number and of a resident's name (a surname, ``王``),
-and anywhere in a building's name (there are few buildings).  A short text is usually
-frequent: its page is first looked for by walking the area's households in id order
-(:data:`SHORT_SCAN` at most), which finds a frequent surname's first page at once; only
-when the walk ends without a full page are the indexes asked.  Both ways give the same
-page.  The area's condition is written into each branch, so the planner may start from
-the area (a community) or from the index (a rare name in a street).
+and anywhere in a building's name (there are few buildings).  A short text that is
+frequent (a common surname, a word of many buildings' names: counted on the indexes up to
+:data:`FREQUENT_NAMES` / :data:`FREQUENT_BUILDINGS`) is first looked for by walking the
+area's households in id order (:data:`SHORT_SCAN` at most), which finds its first page at
+once; any other text, or a walk that ends without a full page, asks the indexes.  Both
+ways give the same page.  The area's condition is written into each branch, so the
+planner may start from the area (a community) or from the index (a rare name in a street).
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ _AREA = "(CAST(:grids AS bigint[]) IS NULL OR h.grid_id = ANY(CAST(:grids AS big
 #: indexes instead: a short text (a surname) is usually frequent, and its first page is
 #: then found within the first few hundred households.
 SHORT_SCAN = 1500
+#: A short text held by this many residents' names (or buildings) is frequent: walk.
+FREQUENT_NAMES = 2000
+FREQUENT_BUILDINGS = 20
 
 
 def _in_area(grid_ids: Sequence[int] | None, alias: str = "h") -> str:
@@ -115,6 +119,24 @@ def _walk(digits: bool, where: str) -> str:
     """
 
 
+def _frequent(conn: Connection, params: dict[str, Any]) -> bool:
+    """Whether a short text is frequent: many residents' names, or many buildings, hold it.
+
+    Counted through the trigram indexes, stopping at the thresholds (a few milliseconds).
+    """
+    return bool(
+        conn.execute(
+            text(
+                "SELECT (SELECT count(*) FROM (SELECT 1 FROM resident_identity i "
+                "WHERE i.name ILIKE :field LIMIT :names) n) >= :names "
+                "OR (SELECT count(*) FROM (SELECT 1 FROM building b WHERE b.name ILIKE :contains "
+                "OR b.address ILIKE :contains LIMIT :buildings) b) >= :buildings"
+            ),
+            {**params, "names": FREQUENT_NAMES, "buildings": FREQUENT_BUILDINGS},
+        ).scalar_one()
+    )
+
+
 def _page_ids(
     conn: Connection, where: str, params: dict[str, Any], query: str | None, area: str
 ) -> list[int]:
@@ -123,7 +145,7 @@ def _page_ids(
         sql = f"SELECT h.id FROM household h WHERE {where} ORDER BY h.id LIMIT :limit"
         return [int(r[0]) for r in conn.execute(text(sql), params)]
     digits = query.isdigit()
-    if len(query) < 3:
+    if len(query) < 3 and _frequent(conn, params):
         walk = {**params, "scan": SHORT_SCAN}
         ids = [int(r[0]) for r in conn.execute(text(_walk(digits, where)), walk)]
         if len(ids) >= params["limit"]:
