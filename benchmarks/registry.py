@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -223,6 +224,7 @@ def main() -> None:
             "households": args.households,
             "residents": residents,
             "queries": args.queries,
+            "load_average_1min_before": round(os.getloadavg()[0], 1),
         }
         for label, role, level in (
             ("community", "community_staff", "community"),
@@ -254,6 +256,7 @@ def main() -> None:
         engine.dispose()
         if not args.keep_db:
             drop_database()
+    result["load_average_1min_after"] = round(os.getloadavg()[0], 1)
     print("RESULT " + json.dumps(result, ensure_ascii=False))
 
 
