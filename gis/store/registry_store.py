@@ -57,8 +57,11 @@ _AREA = "(CAST(:grids AS bigint[]) IS NULL OR h.grid_id = ANY(CAST(:grids AS big
 #: How many households of the area a short search walks (in id order) before it asks the
 #: indexes instead: a short text (a surname) is usually frequent, and its first page is
 #: then found within the first few hundred households.
-SHORT_SCAN = 1500
-#: A short text held by this many residents' names (or buildings) is frequent: walk.
+SHORT_SCAN = 2500
+#: A short text held by this share of residents' names (at least :data:`FREQUENT_NAMES`)
+#: or by this many buildings is frequent: a walk of :data:`SHORT_SCAN` households (about
+#: 2.6 residents each) then expects some 100 matches, enough for a page.
+FREQUENT_SHARE = 0.015
 FREQUENT_NAMES = 2000
 FREQUENT_BUILDINGS = 20
 
@@ -132,8 +135,13 @@ def _walk(digits: bool, where: str, order: str) -> str:
 def _frequent(conn: Connection, params: dict[str, Any]) -> bool:
     """Whether a short text is frequent: many residents' names, or many buildings, hold it.
 
-    Counted through the trigram indexes, stopping at the thresholds (a few milliseconds).
+    Counted through the trigram indexes, stopping at the thresholds; the share is of the
+    residents the table statistics estimate (``pg_class.reltuples``).
     """
+    estimate = conn.execute(
+        text("SELECT reltuples FROM pg_class WHERE oid = 'resident_identity'::regclass")
+    ).scalar_one()
+    names = max(FREQUENT_NAMES, int(FREQUENT_SHARE * max(float(estimate or 0), 0)))
     return bool(
         conn.execute(
             text(
@@ -142,7 +150,7 @@ def _frequent(conn: Connection, params: dict[str, Any]) -> bool:
                 "OR (SELECT count(*) FROM (SELECT 1 FROM building b WHERE b.name ILIKE :contains "
                 "OR b.address ILIKE :contains LIMIT :buildings) b) >= :buildings"
             ),
-            {**params, "names": FREQUENT_NAMES, "buildings": FREQUENT_BUILDINGS},
+            {**params, "names": names, "buildings": FREQUENT_BUILDINGS},
         ).scalar_one()
     )
 
