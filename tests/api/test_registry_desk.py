@@ -305,9 +305,12 @@ def test_a_short_search_walks_or_asks_the_indexes_for_the_same_page(
                     or (q.isdigit() and len(q) >= 3 and q in (r.phone or ""))
                 }
             )[:limit]
+            as_is = registry_store.search_households(conn, grid_ids=grids, query=q, limit=limit)
+            monkeypatch.setattr(registry_store, "FREQUENT_NAMES", 1)  # every text walks
+            monkeypatch.setattr(registry_store, "FREQUENT_SHARE", 0.0)
             walked = registry_store.search_households(conn, grid_ids=grids, query=q, limit=limit)
-            monkeypatch.setattr(registry_store, "SHORT_SCAN", 1)  # straight to the indexes
+            monkeypatch.setattr(registry_store, "SHORT_SCAN", 1)  # a walk too short: the indexes
             asked = registry_store.search_households(conn, grid_ids=grids, query=q, limit=limit)
             monkeypatch.undo()
-            assert [h["id"] for h in walked] == expected, q
-            assert [h["id"] for h in asked] == expected, q
+            for found in (as_is, walked, asked):
+                assert [h["id"] for h in found] == expected, q
