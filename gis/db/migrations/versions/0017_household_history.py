@@ -7,16 +7,16 @@
   number (户编号), buildings' name and address, residents' name and phone.  A search of
   the caller's area then reads index hits, not every row of the district.
 
-Revision ID: 0016
-Revises: 0014
+Revision ID: 0017
+Revises: 0016
 """
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0016"
-down_revision = "0014"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
