@@ -20,8 +20,8 @@ from api.inputs import INT8_MAX, BigId, Text
 from api.pages.render import flash, render, session_id
 from api.schemas.registry import Flag
 from api.services import registry
+from api.services.registry import FLAGS, NewResident
 from gis.errors import InvalidInput
-from gis.store.registry_store import FLAGS, NewResident
 
 router = APIRouter(tags=["pages"])
 

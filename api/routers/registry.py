@@ -28,7 +28,7 @@ from api.schemas.registry import (
     SearchAnswer,
 )
 from api.services import registry
-from gis.store.registry_store import NewResident
+from api.services.registry import NewResident
 
 router = APIRouter(prefix="/api/registry", tags=["registry"])
 
