@@ -49,7 +49,7 @@ ACCOUNT_TABLES = ("app_user", "api_token", "grid_assignment", "grid_worker", "gr
 #: The same for a browser session: its own table instead of the tokens'.
 SESSION_TABLES = ("app_user", "app_session", "grid_assignment", "grid_worker", "grid")
 #: Columns the incident cube is indexed by: where, and how it can be split.
-CUBE_PLACES = ("h3_cell", "grid_id", "community_id")
+CUBE_PLACES = ("h3_cell", "beidou_cell", "grid_id", "community_id")
 CUBE_SPLITS = ("category_code", "state", "source")
 
 

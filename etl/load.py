@@ -33,7 +33,14 @@ from gis.errors import EtlError, InvalidInput, Problem, ValidationError
 from gis.settings import Settings, get_settings
 from gis.store import load_store, register_store
 from grids.categories import DEFAULT_CATEGORIES
-from grids.locate import NO_GRID, h3_cells, ids_at, locate_points, representative_points
+from grids.locate import (
+    NO_GRID,
+    beidou_cells,
+    h3_cells,
+    ids_at,
+    locate_points,
+    representative_points,
+)
 
 #: Tables emptied by ``replace=True``, children first.
 TABLES = [t.name for t in reversed(models.metadata.sorted_tables)]
@@ -141,24 +148,35 @@ class _Loader:
         """Read back the current grids, sorted by code (the tie rule of the locator)."""
         self.grid_ids, self.grid_geoms = load_store.current_grid_shapes(self.cur)
 
-    def place(self, table: str, lon: np.ndarray, lat: np.ndarray) -> tuple[pd.Series, np.ndarray]:
-        """Grid id (nullable) and H3 cell of each point."""
+    def place(
+        self, table: str, lon: np.ndarray, lat: np.ndarray
+    ) -> tuple[pd.Series, np.ndarray, pd.arrays.IntegerArray]:
+        """Grid id (nullable), H3 cell and 北斗 cell (nullable) of each point."""
         assert self.grid_ids is not None and self.grid_geoms is not None
         pos = locate_points(lon, lat, self.grid_geoms)
         grid_id = ids_at(pos, self.grid_ids)
         outside = int((pos == NO_GRID).sum())
         if outside:
             self.report.outside_grids[table] = outside
-        return pd.Series(grid_id), h3_cells(lon, lat, self.settings.h3_resolution)
+        return (
+            pd.Series(grid_id),
+            h3_cells(lon, lat, self.settings.h3_resolution),
+            beidou_cells(lon, lat, self.settings.beidou_level),
+        )
 
     # ---------------------------------------------------------------- things and people
 
     def buildings(self, frame: gpd.GeoDataFrame) -> pd.DataFrame:
         areas = load_store.ids_by_key(self.cur, "admin_area")
         lon, lat = representative_points(frame.geometry.to_numpy())
-        grid_id, cell = self.place("building", lon, lat)
+        grid_id, cell, beidou = self.place("building", lon, lat)
         located = pd.DataFrame(
-            {"id": frame["id"].to_numpy(), "grid_id": grid_id.array, "h3_cell": cell}
+            {
+                "id": frame["id"].to_numpy(),
+                "grid_id": grid_id.array,
+                "h3_cell": cell,
+                "beidou_cell": beidou,
+            }
         )
         self.copy(
             "building",
@@ -177,6 +195,7 @@ class _Loader:
                     "units": frame.get("units", 1),
                     "grid_id": grid_id.array,
                     "h3_cell": cell,
+                    "beidou_cell": beidou,
                     "geom": hex_ewkb(_multi(frame.geometry.to_numpy())),
                 }
             ).reset_index(drop=True),
@@ -200,6 +219,7 @@ class _Loader:
                     "size": frame["size"].to_numpy(),
                     "grid_id": where["grid_id"].astype("Int64").array,
                     "h3_cell": where["h3_cell"].astype("Int64").array,
+                    "beidou_cell": where["beidou_cell"].astype("Int64").array,
                 }
             ),
         )
@@ -228,10 +248,11 @@ class _Loader:
     def points(self, table: str, frame: gpd.GeoDataFrame, columns: dict[str, object]) -> None:
         geoms = frame.geometry.to_numpy()
         lon, lat = shapely.get_x(geoms), shapely.get_y(geoms)
-        grid_id, cell = self.place(table, lon, lat)
+        grid_id, cell, beidou = self.place(table, lon, lat)
         data = pd.DataFrame(columns)
         data["grid_id"] = grid_id.array
         data["h3_cell"] = cell
+        data["beidou_cell"] = beidou
         data["geom"] = hex_ewkb(geoms)
         self.copy(table, data.reset_index(drop=True))
 

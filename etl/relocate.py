@@ -19,7 +19,7 @@ import shapely
 
 from gis.settings import Settings, get_settings
 from gis.store import placement_store
-from grids.locate import NO_GRID, h3_cells, ids_at, locate_points
+from grids.locate import NO_GRID, beidou_cells, h3_cells, ids_at, locate_points
 
 
 @dataclass
@@ -77,6 +77,7 @@ def relocate(
                         "id": batch.ids,
                         "grid_id": ids_at(pos, grid_ids),
                         "h3_cell": h3_cells(batch.lon, batch.lat, settings.h3_resolution),
+                        "beidou_cell": beidou_cells(batch.lon, batch.lat, settings.beidou_level),
                     }
                 )
                 placement_store.stage_places(conn, places)

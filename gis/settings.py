@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     h3_resolution: int = Field(
         default=10, ge=0, le=15, description="H3 resolution of every located record."
     )
+    beidou_level: int = Field(
+        default=5,
+        ge=1,
+        le=10,
+        description="北斗 grid code level (GB/T 39409-2020) of every located record; level 5 "
+        "(4″ × 4″, about 107 m × 123 m at 30°N) is the nearest in area to H3 resolution 10.",
+    )
     walk_speed_mps: float = Field(default=1.2, gt=0, description="Walking speed, m/s.")
     service_area_bounds: tuple[float, float, float, float] = Field(
         default=(73.0, 18.0, 135.5, 54.0),

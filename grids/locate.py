@@ -75,6 +75,7 @@ __all__ = [
     "CellCover",
     "CurrentGrids",
     "GridLocator",
+    "beidou_cells",
     "cell_polygons",
     "cover_cells",
     "h3_cells",
@@ -199,6 +200,30 @@ def h3_cells(
 
     _in_chunks(lon_arr.size, chunk_size, _workers(workers), job)
     return out
+
+
+def beidou_cells(lon: npt.ArrayLike, lat: npt.ArrayLike, level: int) -> pd.arrays.IntegerArray:
+    """北斗 grid cells (GB/T 39409-2020) of lon/lat points, packed, NA where there is none.
+
+    The stored form of :func:`grids.beidou.encode`: a point in a polar cap (``|lat| >=
+    88°``, no cell) is NA (a NULL ``beidou_cell``) rather than 0.
+
+    Parameters
+    ----------
+    lon, lat
+        Point coordinates, degrees (EPSG:4326; CGCS2000 agrees to centimetres).
+    level
+        The 北斗 level, 1 to 10 (``Settings.beidou_level``).
+
+    Returns
+    -------
+    pandas.arrays.IntegerArray
+        ``Int64`` cells, one per point.
+    """
+    from grids.beidou import NO_CELL, encode  # grids.beidou builds on this module
+
+    cells = encode(lon, lat, level, workers=None)
+    return pd.arrays.IntegerArray(cells, cells == NO_CELL)
 
 
 def cell_polygons(cells: IntArray) -> npt.NDArray[np.object_]:

@@ -8,13 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import StateDep
-from api.schemas.common import (
-    CoordTypeQuery,
-    GeoJSONResponse,
-    LatQuery,
-    LonQuery,
-    feature_collection,
-)
+from api.schemas.common import GeoJSONResponse, PointQuery, feature_collection
 from api.schemas.grids import GridMap, Located
 from api.services import grids as service
 
@@ -22,12 +16,13 @@ router = APIRouter(prefix="/api/grids", tags=["grids"])
 
 
 @router.get("/locate", response_model=Located)
-async def locate(
-    state: StateDep, lon: LonQuery, lat: LatQuery, coord_type: CoordTypeQuery = "wgs84"
-) -> Located:
-    """Which grid a point lies in; a point outside every grid says so (``in_grid: false``)."""
+async def locate(state: StateDep, point: PointQuery) -> Located:
+    """Which grid a point (``lon``/``lat`` or a 北斗 code) lies in; outside every grid says so.
+
+    A point in no grid answers ``in_grid: false``.
+    """
     grids = await run_in_threadpool(state.current_grids, for_lookup=True)
-    return Located.model_validate(service.locate(grids, lon, lat, coord_type))
+    return Located.model_validate(service.locate(grids, point.lon, point.lat, point.coord_type))
 
 
 @router.get("", response_model=GridMap, response_class=GeoJSONResponse)

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import SettingsDep, StateDep
-from api.schemas.common import CoordTypeQuery, LatQuery, LonQuery
+from api.schemas.common import PointQuery
 from api.schemas.resident import NearestShelterAnswer
 from api.services.resident import nearest_shelter
 
@@ -17,15 +17,16 @@ router = APIRouter(tags=["resident"])
 async def nearest_shelter_route(
     state: StateDep,
     settings: SettingsDep,
-    lon: LonQuery,
-    lat: LatQuery,
-    coord_type: CoordTypeQuery = "wgs84",
+    point: PointQuery,
 ) -> NearestShelterAnswer:
-    """The nearest open shelter on foot: which, how far, how long, and the route (GeoJSON)."""
+    """The nearest open shelter on foot: which, how far, how long, and the route (GeoJSON).
+
+    From ``lon``/``lat`` (in ``coord_type``) or the centre of a 北斗 code's cell (``beidou``).
+    """
 
     def answer() -> NearestShelterAnswer:
         return NearestShelterAnswer.of(
-            nearest_shelter(state.shelters_now(), settings, lon, lat, coord_type)
+            nearest_shelter(state.shelters_now(), settings, point.lon, point.lat, point.coord_type)
         )
 
     return await run_in_threadpool(answer)

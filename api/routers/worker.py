@@ -16,7 +16,12 @@ from fastapi.concurrency import run_in_threadpool
 from api.auth import CurrentUser
 from api.deps import EngineDep, SettingsDep, StateDep
 from api.inputs import BigId
-from api.schemas.common import CoordTypeQuery, GeoJSONResponse, feature_collection
+from api.schemas.common import (
+    GeoJSONResponse,
+    OptionalPointQuery,
+    QueryPoint,
+    feature_collection,
+)
 from api.schemas.worker import (
     CheckInAnswer,
     CheckInBody,
@@ -33,10 +38,14 @@ router = APIRouter(tags=["worker"])
 
 GEOPACKAGE = "application/geopackage+sqlite3"
 
-Lon = Annotated[
-    float | None, Query(ge=-180, le=180, description="my longitude, degrees (in coord_type)")
-]
-Lat = Annotated[float | None, Query(ge=-90, le=90, description="my latitude, degrees")]
+
+def _where(point: QueryPoint | None) -> tuple[float | None, float | None, str]:
+    """My position as the services take it (None, None: not given)."""
+    if point is None:
+        return None, None, "wgs84"
+    return point.lon, point.lat, point.coord_type
+
+
 GridCode = Annotated[str, Query(pattern=r"^\d{15}$", description="15-digit grid code")]
 
 
@@ -79,15 +88,15 @@ async def my_tasks(
     state: StateDep,
     settings: SettingsDep,
     user: CurrentUser,
-    lon: Lon = None,
-    lat: Lat = None,
-    coord_type: CoordTypeQuery = "wgs84",
+    point: OptionalPointQuery,
 ) -> TasksAnswer:
     """My open tasks by deadline, then priority, with the walk to each over the road network.
 
-    Distances are measured from ``lon``/``lat`` (my position, in ``coord_type``) or, when
-    none is given, from the centre of my (first) grid; ``from.kind`` says which.
+    Distances are measured from ``lon``/``lat`` (my position, in ``coord_type``), the centre
+    of a 北斗 code's cell (``beidou``) or, when none is given, from the centre of my (first)
+    grid; ``from.kind`` says which.
     """
+    lon, lat, coord_type = _where(point)
 
     def read() -> TasksAnswer:
         found = worker.tasks(
@@ -104,11 +113,13 @@ async def route_to_task(
     settings: SettingsDep,
     user: CurrentUser,
     task: Annotated[BigId, Query(description="the task (incident) id")],
-    lon: Lon = None,
-    lat: Lat = None,
-    coord_type: CoordTypeQuery = "wgs84",
+    point: OptionalPointQuery,
 ) -> RouteFeature:
-    """The walking route to one of my tasks: a GeoJSON Feature (LineString), distance, time."""
+    """The walking route to one of my tasks: a GeoJSON Feature (LineString), distance, time.
+
+    From ``lon``/``lat``, a 北斗 code (``beidou``) or, with neither, my (first) grid's centre.
+    """
+    lon, lat, coord_type = _where(point)
 
     def read() -> RouteFeature:
         found = worker.route_to_task(

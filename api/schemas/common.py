@@ -9,12 +9,13 @@ GeoJSON answers are declared with ``geojson-pydantic`` models (a
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
-from fastapi import Query
+from fastapi import Depends, Query
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
@@ -25,6 +26,8 @@ from geojson_pydantic import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from gis.coords import COORD_TYPES
+from gis.errors import InvalidInput
+from grids.beidou.place import centre_of
 
 GEOJSON = "application/geo+json"
 
@@ -34,6 +37,78 @@ LatQuery = Annotated[float, Query(ge=-90, le=90, description="latitude, degrees"
 CoordTypeQuery = Annotated[
     str, Query(description=f"coordinates of lon/lat: one of {', '.join(COORD_TYPES)}")
 ]
+
+BeidouQuery = Annotated[
+    str | None,
+    Query(
+        max_length=40,
+        description="a 北斗 grid code (GB/T 39409-2020, any 2-D level, e.g. N50J47539B82) "
+        "instead of lon/lat: the centre of its cell (CGCS2000, i.e. wgs84)",
+    ),
+]
+OptionalLon = Annotated[
+    float | None, Query(ge=-180, le=180, description="longitude, degrees (in coord_type)")
+]
+OptionalLat = Annotated[float | None, Query(ge=-90, le=90, description="latitude, degrees")]
+
+
+@dataclass(frozen=True)
+class QueryPoint:
+    """A point sent as ``lon``/``lat`` (in ``coord_type``) or as a 北斗 code (``beidou``)."""
+
+    lon: float
+    lat: float
+    coord_type: str
+
+
+def _query_point(
+    lon: float | None, lat: float | None, beidou: str | None, coord_type: str, required: bool
+) -> QueryPoint | None:
+    if beidou is not None:
+        if lon is not None or lat is not None:
+            raise InvalidInput(
+                f"beidou={beidou!r} and lon/lat were both given: send one location, "
+                "either lon and lat or beidou"
+            )
+        x, y = centre_of(beidou, "beidou")
+        return QueryPoint(x, y, "wgs84")
+    if lon is None and lat is None and not required:
+        return None
+    if lon is None or lat is None:
+        missing = "lon" if lon is None else "lat"
+        raise InvalidInput(
+            f"{missing} is missing: send both lon and lat (degrees, in coord_type), "
+            "or a 北斗 grid code as beidou"
+        )
+    return QueryPoint(lon, lat, coord_type)
+
+
+def point_query(
+    lon: OptionalLon = None,
+    lat: OptionalLat = None,
+    beidou: BeidouQuery = None,
+    coord_type: CoordTypeQuery = "wgs84",
+) -> QueryPoint:
+    """A required point: ``lon`` and ``lat``, or ``beidou`` (422 naming what is wrong)."""
+    point = _query_point(lon, lat, beidou, coord_type, required=True)
+    assert point is not None
+    return point
+
+
+def optional_point_query(
+    lon: OptionalLon = None,
+    lat: OptionalLat = None,
+    beidou: BeidouQuery = None,
+    coord_type: CoordTypeQuery = "wgs84",
+) -> QueryPoint | None:
+    """An optional point: ``lon`` and ``lat``, ``beidou``, or nothing (None)."""
+    return _query_point(lon, lat, beidou, coord_type, required=False)
+
+
+#: A point of the query: ``lon``/``lat`` in ``coord_type``, or ``beidou``.
+PointQuery = Annotated[QueryPoint, Depends(point_query)]
+#: The same, optional.
+OptionalPointQuery = Annotated[QueryPoint | None, Depends(optional_point_query)]
 
 #: An area: a Polygon or a MultiPolygon.
 Area = Annotated[Polygon | MultiPolygon, Field(discriminator="type")]

@@ -16,6 +16,7 @@ from api.inputs import one_of
 from api.schemas.common import h3_text, json_value, records
 from api.services import trends
 from api.state import CUBE_PLACES, CUBE_SPLITS
+from grids.beidou.place import beidou_codes
 
 #: Places incidents are counted by; windows; further columns to split the counts by.
 Place = one_of("by", CUBE_PLACES)
@@ -30,6 +31,12 @@ class AggregateRow(BaseModel):
 
     h3_cell: str | None = Field(None, description="H3 cell as a decimal string (by=h3_cell)")
     h3_index: str | None = Field(None, description="H3 cell as its hex index (by=h3_cell)")
+    beidou_cell: str | None = Field(
+        None, description="北斗 cell, packed, as a decimal string (by=beidou_cell)"
+    )
+    beidou: str | None = Field(
+        None, description="北斗 grid code (GB/T 39409-2020) of the cell (by=beidou_cell)"
+    )
     grid_id: int | None = None
     community_id: int | None = None
     window_start: str | None = Field(None, description="start of the window (local time)")
@@ -54,6 +61,10 @@ class Aggregates(BaseModel):
             table = table.copy()
             table.insert(1, "h3_index", [h3_text(c) for c in table["h3_cell"]])
             table["h3_cell"] = table["h3_cell"].astype(str)
+        elif by == "beidou_cell":
+            table = table.copy()
+            table.insert(1, "beidou", beidou_codes(table["beidou_cell"]))
+            table["beidou_cell"] = table["beidou_cell"].astype(str)
         rows = [AggregateRow(**r) for r in records(table)]
         total = int(table["count"].sum()) if len(table) else 0
         return cls(by=by, window=window, rows=rows, total=total)
@@ -116,9 +127,13 @@ class Hotspots(FeatureCollection[Feature[Polygon, HotspotProperties]]):
 class EarlyWarningOut(BaseModel):
     """A category's count in a place far above its own baseline, with the evidence."""
 
-    place_kind: str = Field(description="grid, community or h3_cell")
-    place_id: int | str | None = Field(description="grid or community id; an H3 cell as text")
-    place_code: str | None = Field(description="the grid's code (by=grid_id)")
+    place_kind: str = Field(description="grid, community, h3_cell or beidou_cell")
+    place_id: int | str | None = Field(
+        description="grid or community id; an H3 or 北斗 cell as decimal text"
+    )
+    place_code: str | None = Field(
+        description="the grid's code (by=grid_id), the 北斗 code (by=beidou_cell)"
+    )
     category_code: str
     category_name: str | None
     window_start: str
@@ -127,6 +142,14 @@ class EarlyWarningOut(BaseModel):
     p_value: float
     evidence: str
     method: str
+
+
+def _place_code(by: str, place: object, grid_codes: dict[object, str]) -> str | None:
+    if by == "grid_id":
+        return grid_codes.get(place)
+    if by == "beidou_cell":
+        return beidou_codes([place])[0]
+    return None
 
 
 class Warnings(BaseModel):
@@ -147,8 +170,12 @@ class Warnings(BaseModel):
             warnings=[
                 EarlyWarningOut(
                     place_kind=w.place_kind,
-                    place_id=str(w.place_id) if by == "h3_cell" else json_value(w.place_id),
-                    place_code=got.grid_codes.get(w.place_id) if by == "grid_id" else None,
+                    place_id=(
+                        str(w.place_id)
+                        if by in ("h3_cell", "beidou_cell")
+                        else json_value(w.place_id)
+                    ),
+                    place_code=_place_code(by, w.place_id, got.grid_codes),
                     category_code=w.category,
                     category_name=got.category_names.get(w.category),
                     window_start=w.window_start.isoformat(),

@@ -36,6 +36,7 @@ from grids.access import (
     require_street_staff,
     workers_in_area,
 )
+from grids.beidou.place import beidou_code
 from grids.categories import Category
 from grids.incidents import SHANGHAI, STATE_NAMES_ZH, SYSTEM, IncidentState
 
@@ -85,6 +86,7 @@ class Listed:
     grid_id: int | None
     grid_code: str | None
     h3_cell: str | None
+    beidou: str | None
     near_boundary: bool
     duplicate_of: int | None
     merged_into: int | None
@@ -114,9 +116,10 @@ def list_cases(engine: Engine, user: Principal, query: CaseQuery) -> list[Listed
         )
     return [
         Listed(
-            **r
+            **{k: v for k, v in r.items() if k != "beidou_cell"}
             | {
                 "h3_cell": None if r["h3_cell"] is None else format(r["h3_cell"], "x"),
+                "beidou": beidou_code(r["beidou_cell"]),
                 "reported_at": _local(r["reported_at"]),
                 "deadline": _local(r["deadline"]),
                 "closed_at": _local(r["closed_at"]),
@@ -235,6 +238,7 @@ class Case:
     grid_code: str | None
     grid_name: str | None
     h3_cell: str | None
+    beidou: str | None
     near_boundary: bool
     duplicate_of: int | None
     merged_into: int | None
@@ -303,6 +307,7 @@ def incident_detail(conn: Connection, user: Principal, row: IncidentRow) -> Case
         grid_code=grid[0] if grid else None,
         grid_name=grid[1] if grid else None,
         h3_cell=None if row.h3_cell is None else h3.int_to_str(row.h3_cell),
+        beidou=beidou_code(row.beidou_cell),
         near_boundary=row.near_boundary,
         duplicate_of=row.duplicate_of if row.duplicate_of in seen else None,
         merged_into=row.merged_into if row.merged_into in seen else None,

@@ -31,6 +31,7 @@ from gis.store import incident_store
 from gis.store.incident_store import EventRow, IncidentRow
 from gis.times import time_problem
 from grids.access import Principal, incident_filter, require_staff
+from grids.beidou.place import beidou_code, stored_beidou
 from grids.categories import Category
 from grids.incidents import SHANGHAI, report
 from grids.locate import NO_GRID, CurrentGrids
@@ -83,6 +84,7 @@ class Placed:
     grid_pos: int
     grid_id: int
     h3_cell: int
+    beidou_cell: int | None
     near_boundary: bool
     edge_distance_m: float
     reported_at: datetime
@@ -106,6 +108,7 @@ class Filed:
     grid_name: str
     community: str
     h3_cell: str
+    beidou: str | None
     lon: float
     lat: float
     reported_at: datetime
@@ -206,6 +209,7 @@ def check_report(
         grid_pos=pos,
         grid_id=int(snap.ids[pos]),
         h3_cell=cell,
+        beidou_cell=stored_beidou(lon, lat, settings.beidou_level),
         near_boundary=edge < settings.near_boundary_m,
         edge_distance_m=edge,
         reported_at=at.astimezone(SHANGHAI),
@@ -294,6 +298,7 @@ def _store(
             reporter_id=user.user_id,
             grid_id=placed.grid_id,
             h3_cell=placed.h3_cell,
+            beidou_cell=placed.beidou_cell,
             near_boundary=placed.near_boundary,
             public_token=token,
             address=rep.address,
@@ -320,6 +325,7 @@ def _store(
         grid_name=snap.names[pos],
         community=snap.communities[pos],
         h3_cell=h3.int_to_str(placed.h3_cell),
+        beidou=None if placed.beidou_cell is None else beidou_code(placed.beidou_cell),
         lon=placed.lon,
         lat=placed.lat,
         reported_at=placed.reported_at,

@@ -279,13 +279,13 @@ _MERGE: dict[str, dict[str, object]] = {
             "units": ("units",),
             "estate_id": ("estate_code",),
         },
-        "placement": ("grid_id", "h3_cell"),
+        "placement": ("grid_id", "h3_cell", "beidou_cell"),
     },
     "household": {
         "key": "id",
         "always": ("ref", "building_id", "unit", "room", "size"),
         "given": {"address": ("address", "building")},
-        "placement": ("grid_id", "h3_cell"),
+        "placement": ("grid_id", "h3_cell", "beidou_cell"),
     },
     "resident": {
         "key": "id",
@@ -312,7 +312,7 @@ _MERGE: dict[str, dict[str, object]] = {
             "capacity": ("capacity",),
             "source_tag": ("source_tag",),
         },
-        "placement": ("grid_id", "h3_cell"),
+        "placement": ("grid_id", "h3_cell", "beidou_cell"),
     },
     "shelter": {
         "key": "facility_id",

@@ -196,7 +196,7 @@ def warnings(cube: IncidentCube, engine: Engine, user: Principal, query: Warning
         alpha=query.alpha,
         min_count=query.min_count,
         current=current,
-        place_kind={"grid_id": "grid", "community_id": "community"}.get(by, "h3_cell"),
+        place_kind={"grid_id": "grid", "community_id": "community"}.get(by, by),
         category_names=names,
         tz=TZ,
     )

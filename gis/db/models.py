@@ -9,7 +9,9 @@ Conventions
   none) and ``h3_cell``: the H3 index at the configured resolution as a signed
   64-bit ``BIGINT``.  H3 indexes use 63 bits (the top bit is always 0), so they fit
   a bigint exactly; an integer is 8 bytes against 16 for the hex string, compares and
-  hashes faster, and is what h3ronpy / h3 return natively.
+  hashes faster, and is what h3ronpy / h3 return natively.  Beside it ``beidou_cell``:
+  the 北斗 grid location code (GB/T 39409-2020) at the configured level, packed as a
+  ``BIGINT`` by :mod:`grids.beidou` (the code string is ``grids.beidou.to_strings``).
 * Personal data of residents (name, ID number, phone) lives in its own table,
   ``resident_identity``, so that who may read it is decided in one place and a query
   that does not need it cannot leak it by accident.
@@ -129,7 +131,7 @@ class Base(DeclarativeBase):
 
 
 class Located:
-    """Mixin for records placed in a 网格 (grid) and an H3 cell."""
+    """Mixin for records placed in a 网格 (grid), an H3 cell and a 北斗 grid cell."""
 
     @declared_attr
     def grid_id(cls) -> Mapped[int | None]:  # noqa: N805 - SQLAlchemy declared_attr
@@ -139,6 +141,11 @@ class Located:
     @declared_attr
     def h3_cell(cls) -> Mapped[int | None]:  # noqa: N805
         """H3 index (configured resolution) as a signed 64-bit integer."""
+        return mapped_column(BigInteger, index=True)
+
+    @declared_attr
+    def beidou_cell(cls) -> Mapped[int | None]:  # noqa: N805
+        """北斗 grid cell (GB/T 39409-2020, configured level) packed as a 64-bit integer."""
         return mapped_column(BigInteger, index=True)
 
 

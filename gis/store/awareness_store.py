@@ -162,7 +162,8 @@ _INCIDENTS = """
 SELECT i.id, i.category_code, coalesce(cat.name, i.category_code) AS category_name,
        i.source, i.state, i.reported_at, i.deadline, i.closed_at,
        i.grid_id, g.code AS grid_code, g.community_id, c.code AS community_code,
-       coalesce(i.h3_cell, 0) AS h3_cell, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat
+       coalesce(i.h3_cell, 0) AS h3_cell, coalesce(i.beidou_cell, 0) AS beidou_cell,
+       ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat
 FROM incident i
 LEFT JOIN incident_category cat ON cat.code = i.category_code
 LEFT JOIN grid g ON g.id = i.grid_id
@@ -202,10 +203,11 @@ def incidents_frame(
     -------
     pandas.DataFrame
         id, category_code, category_name, source, state, reported_at, deadline,
-        closed_at, grid_id, grid_code, community_id, community_code, h3_cell, lon, lat
+        closed_at, grid_id, grid_code, community_id, community_code, h3_cell, beidou_cell,
+        lon, lat
         (times timezone-aware UTC nanosecond timestamps; a row whose stored times cannot
         be read is left out with a logged warning, see :func:`gis.times.readable_times`;
-        ``grid_id``/``community_id``/``h3_cell`` nullable Int64).
+        ``grid_id``/``community_id``/``h3_cell``/``beidou_cell`` nullable Int64).
     """
     _aware(start, "start")
     _aware(end, "end")
@@ -249,6 +251,7 @@ def _typed_incidents(frame: pd.DataFrame) -> pd.DataFrame:
     for column in ("grid_id", "community_id"):
         frame[column] = frame[column].astype("Int64")
     frame["h3_cell"] = nullable_cells(frame["h3_cell"])
+    frame["beidou_cell"] = nullable_cells(frame["beidou_cell"])
     return readable_times(
         frame, ("reported_at", "deadline", "closed_at"), table="incident", required=("reported_at",)
     )

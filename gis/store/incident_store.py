@@ -82,6 +82,7 @@ class IncidentRow:
     rating: int | None = None
     grid_id: int | None = None
     h3_cell: int | None = None
+    beidou_cell: int | None = None
     near_boundary: bool = False
     duplicate_of: int | None = None
     merged_into: int | None = None
@@ -143,7 +144,8 @@ def _latest_event(conn: Connection, incident_id: int) -> EventRow | None:
 _INCIDENT_COLUMNS = (
     "id, category_code, source, description, state, reported_at, "
     "ST_X(geom) AS lon, ST_Y(geom) AS lat, deadline, closed_at, assignee_id, "
-    "reporter_id, rating, grid_id, h3_cell, near_boundary, duplicate_of, merged_into, address"
+    "reporter_id, rating, grid_id, h3_cell, beidou_cell, near_boundary, duplicate_of, "
+    "merged_into, address"
 )
 
 
@@ -219,11 +221,12 @@ def insert_incident(conn: Connection, row: IncidentRow) -> int:
         text(
             "INSERT INTO incident (id, category_code, source, description, state, "
             "reported_at, deadline, closed_at, assignee_id, reporter_id, rating, grid_id, "
-            "h3_cell, near_boundary, duplicate_of, merged_into, public_token_sha256, address, "
-            "source_ref, geom) "
+            "h3_cell, beidou_cell, near_boundary, duplicate_of, merged_into, public_token_sha256, "
+            "address, source_ref, geom) "
             "VALUES (:id, :category_code, :source, :description, :state, "
             ":reported_at, :deadline, :closed_at, :assignee_id, :reporter_id, :rating, "
-            ":grid_id, :h3_cell, :near_boundary, :duplicate_of, :merged_into, :public_token, "
+            ":grid_id, :h3_cell, :beidou_cell, :near_boundary, :duplicate_of, :merged_into, "
+            ":public_token, "
             ":address, :source_ref, ST_SetSRID(ST_MakePoint(:lon, :lat), :srid))"
         ),
         {
@@ -240,6 +243,7 @@ def insert_incident(conn: Connection, row: IncidentRow) -> int:
             "rating": row.rating,
             "grid_id": row.grid_id,
             "h3_cell": row.h3_cell,
+            "beidou_cell": row.beidou_cell,
             "near_boundary": row.near_boundary,
             "duplicate_of": row.duplicate_of,
             "merged_into": row.merged_into,
@@ -465,7 +469,7 @@ def visibility(
 _LIST_COLUMNS = """
     i.id, i.category_code, c.name AS category_name, c.priority, i.source, i.description,
     i.state, i.reported_at, i.deadline, i.closed_at, i.assignee_id, i.reporter_id, i.rating,
-    i.grid_id, g.code AS grid_code, i.h3_cell, i.near_boundary, i.duplicate_of,
+    i.grid_id, g.code AS grid_code, i.h3_cell, i.beidou_cell, i.near_boundary, i.duplicate_of,
     i.merged_into, i.address, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat
 """
 
@@ -728,10 +732,10 @@ def file_incident(
                   AND ST_DWithin(i.geom::geography, here.pt::geography, :radius)
             ), new AS (
                 INSERT INTO incident (category_code, source, description, state, reported_at,
-                    reporter_id, grid_id, h3_cell, near_boundary, duplicate_of, public_token_sha256,
-                    address, source_ref, geom)
+                    reporter_id, grid_id, h3_cell, beidou_cell, near_boundary, duplicate_of,
+                    public_token_sha256, address, source_ref, geom)
                 SELECT :category_code, :source, :description, :state, :reported_at,
-                    :reporter_id, :grid_id, :h3_cell, :near_boundary,
+                    :reporter_id, :grid_id, :h3_cell, :beidou_cell, :near_boundary,
                     (SELECT id FROM dup ORDER BY distance_m, reported_at DESC, id DESC LIMIT 1),
                     :public_token, :address, :source_ref, here.pt
                 FROM here
@@ -764,6 +768,7 @@ def file_incident(
             "reporter_id": row.reporter_id,
             "grid_id": row.grid_id,
             "h3_cell": row.h3_cell,
+            "beidou_cell": row.beidou_cell,
             "near_boundary": row.near_boundary,
             "public_token": _digest(row.public_token),
             "address": row.address,

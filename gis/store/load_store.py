@@ -38,9 +38,9 @@ def current_grid_shapes(cur: psycopg.Cursor) -> tuple[np.ndarray, np.ndarray]:
 
 
 def building_places(cur: psycopg.Cursor) -> pd.DataFrame:
-    """Every stored building's grid and H3 cell (households take their building's)."""
-    cur.execute("SELECT id, grid_id, h3_cell FROM building")
-    return pd.DataFrame(cur.fetchall(), columns=["id", "grid_id", "h3_cell"])
+    """Every stored building's grid, H3 and 北斗 cell (households take their building's)."""
+    cur.execute("SELECT id, grid_id, h3_cell, beidou_cell FROM building")
+    return pd.DataFrame(cur.fetchall(), columns=["id", "grid_id", "h3_cell", "beidou_cell"])
 
 
 def has_categories(cur: psycopg.Cursor) -> bool:

@@ -1,6 +1,6 @@
 """Where located records lie: the SQL that reads their points and writes back grid and cell.
 
-The caller computes the places (grid id and H3 cell) of the points read here; they are
+The caller computes the places (grid id, H3 cell and 北斗 cell) of the points read here; they are
 copied into a temporary table (``_placed``, dropped at commit) and written back with
 one UPDATE per table, only where something changed.  Every function takes a
 connection inside the caller's transaction: grids and the records in them change
@@ -59,11 +59,11 @@ def current_grid_shapes(conn: Connection) -> tuple[NDArray[np.int64], list[bytes
 
 
 def start_placing(conn: Connection) -> None:
-    """Create the temporary table of places (id, grid_id, h3_cell), dropped at commit."""
+    """Create the temporary table of places (id, grid_id and cells), dropped at commit."""
     with _cursor(conn) as cur:
         cur.execute(
             "CREATE TEMP TABLE IF NOT EXISTS _placed (id bigint PRIMARY KEY, grid_id int, "
-            "h3_cell bigint) ON COMMIT DROP"
+            "h3_cell bigint, beidou_cell bigint) ON COMMIT DROP"
         )
 
 
@@ -114,7 +114,7 @@ def point_batches(
 
 
 def stage_places(conn: Connection, places: pd.DataFrame) -> None:
-    """Add places (columns id, grid_id, h3_cell) to the temporary table, by COPY."""
+    """Add places (columns id, grid_id, h3_cell, beidou_cell) to the temporary table, by COPY."""
     with _cursor(conn) as cur:
         copy_frame(cur, "_placed", places)
 
@@ -126,17 +126,21 @@ def write_places(conn: Connection, table: str) -> dict[str, int]:
     """
     with _cursor(conn) as cur:
         cur.execute(f"""
-            UPDATE {table} t SET grid_id = p.grid_id, h3_cell = p.h3_cell
+            UPDATE {table} t
+            SET grid_id = p.grid_id, h3_cell = p.h3_cell, beidou_cell = p.beidou_cell
             FROM _placed p WHERE t.id = p.id
               AND (t.grid_id IS DISTINCT FROM p.grid_id
-                   OR t.h3_cell IS DISTINCT FROM p.h3_cell)""")
+                   OR t.h3_cell IS DISTINCT FROM p.h3_cell
+                   OR t.beidou_cell IS DISTINCT FROM p.beidou_cell)""")
         changed = {table: cur.rowcount}
         if table == "building":
             cur.execute("""
-                UPDATE household h SET grid_id = b.grid_id, h3_cell = b.h3_cell
+                UPDATE household h
+                SET grid_id = b.grid_id, h3_cell = b.h3_cell, beidou_cell = b.beidou_cell
                 FROM building b JOIN _placed p ON p.id = b.id
                 WHERE h.building_id = b.id
                   AND (h.grid_id IS DISTINCT FROM b.grid_id
-                       OR h.h3_cell IS DISTINCT FROM b.h3_cell)""")
+                       OR h.h3_cell IS DISTINCT FROM b.h3_cell
+                       OR h.beidou_cell IS DISTINCT FROM b.beidou_cell)""")
             changed["household"] = cur.rowcount
     return changed
