@@ -1,4 +1,7 @@
-"""Turn counts per H3 cell into counts per 网格 (grid) and back, by area or household weights.
+"""Turn counts per H3 or 北斗 cell into counts per 网格 (grid) and back, by area or households.
+
+The cells are H3 cells at a resolution (``system="h3"``) or 北斗 grid cells (GB/T
+39409-2020) at a level (``system="beidou"``); everything below holds for both.
 
 A cell on a grid boundary lies in several grids, so a count per cell cannot simply be
 given to "its" grid.  The crosswalk lists every (cell, grid) pair that share area (or
@@ -44,10 +47,13 @@ from pyproj import Transformer
 
 from gis.coords import local_metric_crs_for
 from gis.errors import GridError, InvalidInput
-from grids.locate import NO_GRID, GridLocator, cell_polygons, cover_cells
+from grids import beidou
+from grids.beidou.cover import cover_exact
+from grids.locate import NO_GRID, GridLocator, cell_polygons, cover_cells, locate_points
 
 __all__ = [
     "CROSSWALK_COLUMNS",
+    "SYSTEMS",
     "CrosswalkError",
     "build_crosswalk",
     "cells_to_grids",
@@ -72,6 +78,9 @@ _SEGMENT_DEG: Final = 1e-4
 """Longest edge (degrees, about 10 m) kept straight when projecting to metres."""
 
 Weight = Literal["area", "households"]
+System = Literal["h3", "beidou"]
+SYSTEMS: Final = ("h3", "beidou")
+"""The cell systems a crosswalk is built on."""
 Values = TypeVar("Values", pd.Series, pd.DataFrame)
 
 
@@ -88,6 +97,52 @@ def _cell_resolution(cells: np.ndarray) -> np.ndarray:
     return (np.asarray(cells, dtype=np.int64) >> 52) & 0xF
 
 
+def _cell_level(cells: np.ndarray, system: System) -> np.ndarray:
+    """Resolution (H3) or level (北斗) of packed cells."""
+    if system == "beidou":
+        return beidou.levels_of(cells)
+    return _cell_resolution(cells)
+
+
+def _cell_polygons(cells: np.ndarray, system: System) -> np.ndarray:
+    if system == "beidou":
+        return beidou.cell_polygons(np.asarray(cells, dtype=np.int64))
+    return cell_polygons(np.asarray(cells, dtype=np.int64))
+
+
+def _pairs(
+    geoms: np.ndarray, resolution: int, system: System
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cells meeting the grids, their polygons, and the (cell, grid) pairs.
+
+    Returns ``(cells, polygons, pair_cell, pair_grid, whole)``: ``pair_cell`` indexes
+    ``cells``; ``whole`` says the cell lies wholly inside that grid (no cut needed).
+    """
+    if system == "h3":
+        cover = cover_cells(geoms, resolution)
+        whole = cover.interior[cover.pair_cell] == cover.pair_grid
+        return cover.cells, cover.polygons, cover.pair_cell, cover.pair_grid, whole
+    if system != "beidou":
+        raise CrosswalkError(f"system must be one of {', '.join(SYSTEMS)}, not {system!r}")
+    cells, grid_pos, whole_parts = [], [], []
+    for pos, geom in enumerate(geoms):
+        found = cover_exact(geom, resolution)
+        inside = beidou.uncompact(found.inside, resolution) if found.inside.size else found.inside
+        for part, is_whole in ((inside, True), (found.boundary, False)):
+            cells.append(part)
+            grid_pos.append(np.full(part.size, pos, dtype=np.int64))
+            whole_parts.append(np.full(part.size, is_whole))
+    every = np.concatenate(cells) if cells else np.zeros(0, dtype=np.int64)
+    unique, pair_cell = np.unique(every, return_inverse=True)
+    return (
+        unique,
+        beidou.cell_polygons(unique),
+        pair_cell.astype(np.int64),
+        np.concatenate(grid_pos) if grid_pos else np.zeros(0, dtype=np.int64),
+        np.concatenate(whole_parts) if whole_parts else np.zeros(0, dtype=bool),
+    )
+
+
 def build_crosswalk(
     grids: GeoDataFrame,
     resolution: int = 10,
@@ -95,8 +150,9 @@ def build_crosswalk(
     *,
     grid_id: str = "grid_id",
     count: str | None = None,
+    system: System = "h3",
 ) -> pd.DataFrame:
-    """Build the grid ↔ H3 crosswalk of a set of grids.
+    """Build the grid ↔ cell crosswalk of a set of grids (H3 or 北斗 cells).
 
     Parameters
     ----------
@@ -104,7 +160,8 @@ def build_crosswalk(
         Grid polygons in EPSG:4326 with a ``grid_id`` column, in tie-break order
         (sorted by code), not overlapping.
     resolution
-        H3 resolution of the cells, default 10 (about 15,000 m² a cell).
+        H3 resolution of the cells, default 10 (about 15,000 m² a cell); with
+        ``system="beidou"`` the 北斗 level (1 to 10; 5 is 4″ × 4″, about 13,000 m²).
     households
         Optional households (or buildings with a household ``count``): either
         ``lon``/``lat`` columns (degrees, EPSG:4326), placed here with a
@@ -114,13 +171,16 @@ def build_crosswalk(
         Name of the grid identifier column in ``grids`` (and ``households``).
     count
         Column of ``households`` giving households per row; default one per row.
+    system
+        ``"h3"`` (default) or ``"beidou"``: which cells.
 
     Returns
     -------
     pandas.DataFrame
         One row per (cell, grid) sharing area or households, columns
         :data:`CROSSWALK_COLUMNS` (``grid_id`` named as in ``grids``), sorted by cell
-        then grid; ``attrs["resolution"]`` holds the resolution.
+        then grid; ``attrs["resolution"]`` holds the resolution (level), ``attrs["system"]``
+        the system.
 
     Raises
     ------
@@ -136,7 +196,7 @@ def build_crosswalk(
     if pd.Series(ids).duplicated().any():
         raise CrosswalkError(f"grids repeat a {grid_id!r}: each grid needs its own id")
     geoms = grids.geometry.to_numpy()
-    cover = cover_cells(geoms, resolution)
+    cells, polygons, pair_cell, pair_grid, whole = _pairs(geoms, resolution, system)
 
     # --- areas: pieces cut in degrees (straight lon/lat edges, as the locator sees
     # the grids), measured in the local UTM zone after densifying every edge
@@ -147,19 +207,17 @@ def build_crosswalk(
         metric = shapely.transform(dense, lambda xy: np.column_stack(to_metric.transform(*xy.T)))
         return np.asarray(shapely.area(metric), dtype=np.float64)
 
-    cell_area = area_m2(cover.polygons)
-    pair_cell, pair_grid = cover.pair_cell, cover.pair_grid
-    whole = cover.interior[pair_cell] == pair_grid  # the cell lies wholly in this grid
+    cell_area = area_m2(polygons)
     area = cell_area[pair_cell].copy()
-    cut = ~whole
+    cut = ~whole  # a cell wholly in its grid needs no cut
     if cut.any():
         pieces = shapely.intersection(
-            cover.polygons[pair_cell[cut]], np.asarray(geoms, dtype=object)[pair_grid[cut]]
+            polygons[pair_cell[cut]], np.asarray(geoms, dtype=object)[pair_grid[cut]]
         )
         area[cut] = area_m2(pieces)
     pairs = pd.DataFrame(
         {
-            "cell": cover.cells[pair_cell],
+            "cell": cells[pair_cell],
             "grid_pos": pair_grid,
             "area_m2": area,
             "cell_area_m2": cell_area[pair_cell],
@@ -169,14 +227,14 @@ def build_crosswalk(
 
     # --- households per (cell, grid)
     if households is not None:
-        placed = _place_households(households, grids, geoms, ids, resolution, grid_id, count)
+        placed = _place_households(households, geoms, ids, resolution, grid_id, count, system)
         pairs = pairs.merge(placed, on=["cell", "grid_pos"], how="outer")
-        known = pd.Series(cell_area, index=cover.cells)
+        known = pd.Series(cell_area, index=cells)
         missing = pairs["cell_area_m2"].isna()
         pairs.loc[missing, "cell_area_m2"] = known.reindex(pairs.loc[missing, "cell"]).to_numpy()
         if pairs["cell_area_m2"].isna().any():  # a given cell outside every grid's reach
             odd = pairs["cell_area_m2"].isna()
-            polys = cell_polygons(pairs.loc[odd, "cell"].to_numpy(np.int64))
+            polys = _cell_polygons(pairs.loc[odd, "cell"].to_numpy(np.int64), system)
             pairs.loc[odd, "cell_area_m2"] = area_m2(polys)
         pairs = pairs.fillna({"area_m2": 0.0, "households": 0.0})
     else:
@@ -205,6 +263,7 @@ def build_crosswalk(
     ]
     out["cell"] = out["cell"].astype(np.int64)
     out.attrs["resolution"] = resolution
+    out.attrs["system"] = system
     out.attrs["grid_id"] = grid_id
     return out
 
@@ -225,12 +284,12 @@ def _share(
 
 def _place_households(
     households: pd.DataFrame,
-    grids: GeoDataFrame,
     geoms: np.ndarray,
     ids: np.ndarray,
     resolution: int,
     grid_id: str,
     count: str | None,
+    system: System,
 ) -> pd.DataFrame:
     """Households per (cell, grid position), from lon/lat or from given cell and grid."""
     weight = (
@@ -240,17 +299,21 @@ def _place_households(
     )
     if {"cell", grid_id} <= set(households.columns):
         cells = households["cell"].to_numpy(dtype=np.int64)
-        wrong = _cell_resolution(cells) != resolution
+        wrong = _cell_level(cells, system) != resolution
         if wrong.any():
+            what = "level" if system == "beidou" else "resolution"
             raise CrosswalkError(
-                f"{int(wrong.sum())} household cells are not at resolution {resolution}"
+                f"{int(wrong.sum())} household cells are not {system} cells at {what} {resolution}"
             )
         pos = pd.Index(ids).get_indexer(households[grid_id].to_numpy())
     elif {"lon", "lat"} <= set(households.columns):
-        locator = GridLocator.build(geoms, resolution)
-        pos, cells = locator.locate_with_cells(
-            households["lon"].to_numpy(np.float64), households["lat"].to_numpy(np.float64)
-        )
+        lon = households["lon"].to_numpy(np.float64)
+        lat = households["lat"].to_numpy(np.float64)
+        if system == "beidou":
+            pos = locate_points(lon, lat, geoms)
+            cells = beidou.encode(lon, lat, resolution)
+        else:
+            pos, cells = GridLocator.build(geoms, resolution).locate_with_cells(lon, lat)
     else:
         raise CrosswalkError(
             f"households need lon/lat columns or cell and {grid_id} columns; "
@@ -302,7 +365,7 @@ def cells_to_grids(
     *,
     outside: Literal["raise", "drop"] = "raise",
 ) -> Values:
-    """Split counts per H3 cell among grids.
+    """Split counts per cell (H3 or 北斗, as the crosswalk) among grids.
 
     Parameters
     ----------
@@ -345,7 +408,7 @@ def grids_to_cells(
     *,
     outside: Literal["raise", "drop"] = "raise",
 ) -> Values:
-    """Spread counts per grid over H3 cells.
+    """Spread counts per grid over cells (H3 or 北斗, as the crosswalk).
 
     Parameters
     ----------
