@@ -29,6 +29,7 @@ def _register() -> None:
         district,
         evacuate,
         grids_check,
+        grids_crosswalk,
         grids_design,
         grids_io,
         hazard,
@@ -54,6 +55,7 @@ def _register() -> None:
     grids_app.command("export")(grids_io.export_command)
     grids_app.command("check")(grids_check.check)
     grids_app.command("design")(grids_design.design)
+    grids_app.command("crosswalk")(grids_crosswalk.crosswalk)
     areas_app.command("import")(grids_io.import_areas_command)
     app.command("locate")(district.locate_command)
     network_app.command("import")(network.import_command)

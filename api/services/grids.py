@@ -23,6 +23,7 @@ from gis.coords import to_wgs84
 from gis.errors import NotFound, ServiceError
 from gis.settings import Settings
 from gis.store import grid_store
+from grids.beidou.place import beidou_code, stored_beidou
 from grids.locate import NO_GRID, CurrentGrids
 from grids.topology import CheckTolerances, TopologyReport, check_grids
 
@@ -188,6 +189,8 @@ class Location:
     grid: GridRef | None
     h3_cell: str
     h3_resolution: int
+    beidou: str | None = None
+    beidou_level: int | None = None
 
     @property
     def in_grid(self) -> bool:
@@ -201,10 +204,17 @@ def load_current_grids(engine: Engine, settings: Settings, version: int = 0) -> 
     return CurrentGrids.from_frame(frame, settings.h3_resolution, version)
 
 
-def locate(grids: CurrentGrids, lon: float, lat: float, coord_type: str = "wgs84") -> Location:
-    """The grid in force holding a point (in ``coord_type``) and its H3 cell.
+def locate(
+    grids: CurrentGrids,
+    lon: float,
+    lat: float,
+    coord_type: str = "wgs84",
+    beidou_level: int | None = None,
+) -> Location:
+    """The grid in force holding a point (in ``coord_type``), its H3 cell and 北斗 code.
 
-    A point on an edge shared by two grids belongs to the smaller code.
+    A point on an edge shared by two grids belongs to the smaller code.  The 北斗 code
+    (GB/T 39409-2020) is given at ``beidou_level`` (none without it).
     """
     x, y = to_wgs84(lon, lat, coord_type)
     pos, cell = grids.place(x, y)
@@ -213,7 +223,8 @@ def locate(grids: CurrentGrids, lon: float, lat: float, coord_type: str = "wgs84
         if pos == NO_GRID
         else GridRef(code=grids.codes[pos], name=grids.names[pos], community=grids.communities[pos])
     )
-    return Location(x, y, grid, h3.int_to_str(cell), grids.locator.resolution)
+    code = None if beidou_level is None else beidou_code(stored_beidou(x, y, beidou_level))
+    return Location(x, y, grid, h3.int_to_str(cell), grids.locator.resolution, code, beidou_level)
 
 
 def grid_map(engine: Engine, community: str | None = None) -> gpd.GeoDataFrame:
