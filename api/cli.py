@@ -32,6 +32,7 @@ def _register() -> None:
         grids_crosswalk,
         grids_design,
         grids_io,
+        grids_simulate,
         hazard,
         incidents,
         network,
@@ -56,6 +57,7 @@ def _register() -> None:
     grids_app.command("check")(grids_check.check)
     grids_app.command("design")(grids_design.design)
     grids_app.command("crosswalk")(grids_crosswalk.crosswalk)
+    grids_app.command("simulate")(grids_simulate.simulate)
     areas_app.command("import")(grids_io.import_areas_command)
     app.command("locate")(district.locate_command)
     network_app.command("import")(network.import_command)

@@ -18,9 +18,12 @@ from api.schemas.grids import (
     GridMap,
     Located,
 )
+from api.schemas.redivision import SimulateBody, SimulationAnswer
 from api.services import crosswalk as xwalk
 from api.services import grids as service
+from api.services import redivision
 from api.services.crosswalk import CrosswalkQuery
+from api.services.redivision import SimulateQuery
 from grids.crosswalk import SYSTEMS
 
 System = one_of("system", SYSTEMS)
@@ -87,3 +90,21 @@ async def crosswalk_convert(
         xwalk.convert, engine, settings, user, query, body.direction, body.values, body.weight
     )
     return ConversionAnswer.model_validate(found)
+
+
+@router.post("/simulate", response_model=SimulationAnswer)
+async def simulate(body: SimulateBody, state: StateDep, user: CurrentUser) -> SimulationAnswer:
+    """Replay the last months onto a candidate layout beside today's (网格调整模拟).
+
+    Per grid and worker: households, vulnerable residents, cases by category, open load,
+    mean and p90 walk from the worker's base, and the expected 按期结案率 from the office's
+    own on-time model (fit and check on the next period reported).  Street staff only.
+    """
+    query = SimulateQuery(body.layout, body.design, body.community, body.months)
+
+    def run() -> SimulationAnswer:
+        network = state.walking_now().network
+        report = redivision.simulate_layout(state.engine, state.settings, network, user, query)
+        return SimulationAnswer.of(report)
+
+    return await run_in_threadpool(run)
