@@ -36,6 +36,9 @@ FEATURES: Final = ("open_load", "walk_min")
 """The model's inputs, in order."""
 MIN_CASES: Final = 30
 """Fewest due cases, and fewest of each outcome, a fit needs."""
+MAX_FIT_CASES: Final = 250_000
+"""Most cases a fit uses: more are sampled down to this (seeded), as three coefficients
+are then known to a few thousandths and a million cases would take seconds more."""
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -114,9 +117,17 @@ def _check(y: npt.NDArray[np.bool_], what: str) -> None:
         )
 
 
+def _sample(x: FloatArray, y: npt.NDArray[np.bool_]) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """At most :data:`MAX_FIT_CASES` rows, drawn at random (seeded: the same every run)."""
+    if y.size <= MAX_FIT_CASES:
+        return x, y
+    keep = np.sort(np.random.default_rng(0).choice(y.size, MAX_FIT_CASES, replace=False))
+    return x[keep], y[keep]
+
+
 def _fit(x: FloatArray, y: npt.NDArray[np.bool_]) -> tuple[LogisticRegression, FloatArray]:
     # no penalty (C=inf); Newton steps on three coefficients converge in a few passes
-    model = LogisticRegression(C=np.inf, solver="newton-cholesky", max_iter=100, tol=1e-8)
+    model = LogisticRegression(C=np.inf, solver="newton-cholesky", max_iter=100, tol=1e-6)
     model.fit(x, y)
     return model, model.predict_proba(x)[:, 1]
 
@@ -128,7 +139,9 @@ def fit_on_time(cases: pd.DataFrame, *, split_at: pd.Timestamp | None = None) ->
     ----------
     cases
         One row per due case: ``open_load``, ``walk_min`` (minutes), ``on_time`` (bool),
-        ``start`` (UTC timestamp, for the split).
+        ``start`` (UTC timestamp, for the split).  Above :data:`MAX_FIT_CASES` a seeded
+        random sample is fitted (``n`` says how many); the check predicts every case of
+        the next period.
     split_at
         The end of the first period of the check; default the median start.
 
@@ -139,8 +152,9 @@ def fit_on_time(cases: pd.DataFrame, *, split_at: pd.Timestamp | None = None) ->
     """
     y = cases["on_time"].to_numpy(dtype=bool)
     _check(y, "the history")
-    x = _design(cases)
-    model, p = _fit(x, y)
+    every_x = _design(cases)
+    x, y_fit = _sample(every_x, y)
+    model, p = _fit(x, y_fit)
     beta = np.concatenate([model.intercept_, model.coef_[0]])
     design = np.column_stack([np.ones(len(x)), x])
     info = design.T @ (design * (p * (1 - p))[:, None])
@@ -157,17 +171,17 @@ def fit_on_time(cases: pd.DataFrame, *, split_at: pd.Timestamp | None = None) ->
         for n, b, s, zz, pp in zip(names, beta, se, z, pv, strict=True)
     )
     eps = 1e-12
-    ll = float(np.sum(np.where(y, np.log(p + eps), np.log(1 - p + eps))))
-    rate = y.mean()
-    ll0 = float(y.sum() * np.log(rate) + (~y).sum() * np.log(1 - rate))
+    ll = float(np.sum(np.where(y_fit, np.log(p + eps), np.log(1 - p + eps))))
+    rate = y_fit.mean()
+    ll0 = float(y_fit.sum() * np.log(rate) + (~y_fit).sum() * np.log(1 - rate))
     return OnTimeModel(
         coefficients=coefficients,
-        n=int(y.size),
-        on_time=int(y.sum()),
+        n=int(y_fit.size),
+        on_time=int(y_fit.sum()),
         log_likelihood=ll,
         null_log_likelihood=ll0,
         pseudo_r2=1.0 - ll / ll0 if ll0 else 0.0,
-        held_out=_held_out(cases, x, y, split_at),
+        held_out=_held_out(cases, every_x, y, split_at),
     )
 
 
@@ -182,12 +196,13 @@ def _held_out(
         _check(y[~first], "the next period")
     except NotEnoughHistory:
         return None
-    model, _ = _fit(x[first], y[first])
+    train_x, train_y = _sample(x[first], y[first])
+    model, _ = _fit(train_x, train_y)
     p = model.predict_proba(x[~first])[:, 1]
     test = y[~first]
     return HeldOut(
         split_at=pd.Timestamp(at),
-        n_train=int(first.sum()),
+        n_train=int(train_y.size),
         n_test=int((~first).sum()),
         brier=float(brier_score_loss(test, p)),
         log_loss=float(log_loss(test, p, labels=[False, True])),

@@ -49,20 +49,22 @@ def open_load(worker: IntArray, start_s: FloatArray, end_s: FloatArray) -> IntAr
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     _, w = np.unique(worker, return_inverse=True)
-    w = w.astype(np.float64)
+    counts = np.bincount(w)
+    before_worker = np.concatenate([[0], np.cumsum(counts)[:-1]])  # cases of earlier workers
     origin = float(np.min(start_s))
     span = float(max(np.max(end_s), np.max(start_s)) - origin) + 1.0
-    key_start = w * span + (start_s - origin)
-    key_end = w * span + (end_s - origin)
-    order = np.lexsort((np.arange(n), key_start))
-    sorted_w = w[order]
+    wf = w.astype(np.float64)
+    key_start = wf * span + (start_s - origin)
+    key_end = wf * span + (end_s - origin)
+    order = np.argsort(key_start, kind="stable")  # ties in the order given
     # the worker's cases that started before: rank within the worker's run of the order
     started_before = np.empty(n, dtype=np.int64)
-    started_before[order] = np.arange(n) - np.searchsorted(sorted_w, sorted_w, side="left")
+    started_before[order] = np.arange(n) - before_worker[w[order]]
+    # the worker's cases ended by then (queries in sorted order: one pass through memory)
     ends = np.sort(key_end)
-    ended = np.searchsorted(ends, key_start, side="right") - np.searchsorted(
-        ends, w * span, side="left"
-    )
+    ended = np.empty(n, dtype=np.int64)
+    ended[order] = np.searchsorted(ends, key_start[order], side="right")
+    ended -= before_worker[w]
     ended -= end_s <= start_s  # a case that ends as it starts is not one of the others
     return np.maximum(started_before - ended, 0).astype(np.int64)
 

@@ -272,11 +272,15 @@ def simulate(
     assignee = cases["assignee_id"].astype("Int64")
     has = assignee.notna().to_numpy()
     real = assignee.fillna(NO_WORKER).to_numpy(np.int64)
-    first_grid: dict[int, int] = {}
-    for p, w in enumerate(today["worker_id"].fillna(NO_WORKER).to_numpy(np.int64).tolist()):
-        first_grid.setdefault(w, p)
+    # each worker's first grid of today (by key), looked up for a million cases at once
+    tw = today["worker_id"].fillna(NO_WORKER).to_numpy(np.int64)
+    covered = np.flatnonzero(tw != NO_WORKER)
+    known, first = np.unique(tw[covered], return_index=True)
+    real_grid = np.full(n, -1, dtype=np.int64)
+    if known.size:
+        at = np.clip(np.searchsorted(known, real), 0, known.size - 1)
+        real_grid = np.where(known[at] == real, covered[first][at], -1)
     # an assignee with no grid today walks from the grid the case lies in
-    real_grid = np.array([first_grid.get(w, -1) for w in real.tolist()], dtype=np.int64)
     real_grid = np.where((real_grid >= 0) & has, real_grid, np.where(has, pos_today, NO_GRID))
     scope = pos_cand != NO_GRID
     fit_rows = np.flatnonzero(real_grid != NO_GRID)
@@ -390,25 +394,20 @@ def _per_grid(
             "due": np.bincount(g, due[inside].astype(float), minlength=n).astype(np.int64),
         }
     )
-    per_case = pd.DataFrame(
-        {
-            "g": g,
-            "load": side.load[inside],
-            "walk": side.walk[inside],
-            "due": due[inside],
-            "p": p[inside],
-            "hit": on_time[inside],
-        }
-    )
-    grouped = per_case.groupby("g")
-    frame["open_load_mean"] = grouped["load"].mean().reindex(range(n)).to_numpy()
-    frame["walk_mean_min"] = grouped["walk"].mean().reindex(range(n)).to_numpy()
-    frame["walk_p90_min"] = grouped["walk"].quantile(0.9).reindex(range(n)).to_numpy()
-    dues = per_case[per_case["due"]].groupby("g")
-    frame["on_time_expected"] = dues["p"].mean().reindex(range(n)).to_numpy()
-    frame["on_time_observed"] = (
-        dues["hit"].mean().reindex(range(n)).to_numpy() if name == "today" else np.nan
-    )
+    d = due[inside]
+    walk = side.walk[inside]
+    cases_n = np.bincount(g, minlength=n).astype(float)
+    due_n = np.bincount(g, d.astype(float), minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frame["open_load_mean"] = np.bincount(g, side.load[inside], minlength=n) / cases_n
+        frame["walk_mean_min"] = np.bincount(g, walk, minlength=n) / cases_n
+        frame["walk_p90_min"] = _quantile_by(g, walk, n, 0.9)
+        frame["on_time_expected"] = np.bincount(g, np.where(d, p[inside], 0.0), minlength=n) / due_n
+        frame["on_time_observed"] = (
+            np.bincount(g, (d & on_time[inside]).astype(float), minlength=n) / due_n
+            if name == "today"
+            else np.nan
+        )
     codes, names = pd.factorize(cases["category_code"].astype(str), sort=True)
     counts = np.bincount(g * len(names) + codes[inside], minlength=n * len(names))
     counts = counts.reshape(n, len(names))
@@ -418,6 +417,25 @@ def _per_grid(
     frame["p_sum"] = np.bincount(g, np.where(due[inside], p[inside], 0.0), minlength=n)
     frame["load_sum"] = np.bincount(g, side.load[inside].astype(float), minlength=n)
     return frame
+
+
+def _quantile_by(
+    group: IntArray, values: npt.NDArray[np.float64], n: int, q: float
+) -> npt.NDArray[np.float64]:
+    """The ``q`` quantile of ``values`` in each of ``n`` groups (linear, as pandas; NaN: empty)."""
+    order = np.lexsort((values, group))
+    counts = np.bincount(group, minlength=n)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    at = q * np.maximum(counts - 1, 0)
+    lo = np.floor(at).astype(np.int64)
+    hi = np.minimum(lo + 1, np.maximum(counts - 1, 0))
+    ordered = values[order]
+    out = np.full(n, np.nan)
+    has = counts > 0
+    a = ordered[(first + lo)[has]]
+    b = ordered[(first + hi)[has]]
+    out[has] = a + (b - a) * (at - lo)[has]
+    return out
 
 
 MEASURES: Final = (

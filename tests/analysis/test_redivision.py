@@ -158,3 +158,14 @@ def test_a_layout_must_be_polygons_in_wgs84(office) -> None:
     twice = pd.concat([office["today"].head(2)] * 2, ignore_index=True)
     with pytest.raises(LayoutError, match="repeats the grid"):
         simulate(office["history"], office["today"], twice, network=None)
+
+
+def test_the_per_grid_p90_is_pandas_quantile() -> None:
+    from analysis.redivision.simulate import _quantile_by
+
+    rng = np.random.default_rng(5)
+    group = rng.integers(0, 9, 5_000)
+    values = rng.gamma(2.0, 3.0, 5_000)
+    got = _quantile_by(group, values, 11, 0.9)
+    expected = pd.Series(values).groupby(group).quantile(0.9).reindex(range(11)).to_numpy()
+    np.testing.assert_allclose(got, expected, equal_nan=True)
