@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from fastapi import Depends, Query
 from fastapi.responses import JSONResponse
-from pydantic import Field
+from pydantic import BaseModel, Field, model_validator
 
 import geopandas as gpd
 import h3
@@ -25,6 +25,7 @@ import shapely
 from geojson_pydantic import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from api.inputs import Text
 from gis.coords import COORD_TYPES
 from gis.errors import InvalidInput
 from grids.beidou.place import centre_of
@@ -109,6 +110,38 @@ def optional_point_query(
 PointQuery = Annotated[QueryPoint, Depends(point_query)]
 #: The same, optional.
 OptionalPointQuery = Annotated[QueryPoint | None, Depends(optional_point_query)]
+
+
+class BeidouLocated(BaseModel):
+    """A body located by ``lon``/``lat`` or by a 北斗 grid code (``beidou``).
+
+    A code stands for its cell's centre (CGCS2000, i.e. ``coord_type`` wgs84); sending it
+    with ``lon``/``lat`` too, or a malformed code, is refused (422, naming ``beidou``).
+    """
+
+    beidou: Text | None = Field(
+        None,
+        max_length=40,
+        description="a 北斗 grid code (GB/T 39409-2020, e.g. N50J47539B82) instead of "
+        "lon/lat: the centre of its cell",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_beidou(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("beidou") is None:
+            return data
+        if data.get("lon") is not None or data.get("lat") is not None:
+            raise ValueError(
+                "beidou and lon/lat were both given: send one location, either lon and lat "
+                "or beidou"
+            )
+        code = data["beidou"]
+        if not isinstance(code, str):
+            raise ValueError(f"beidou must be a 北斗 grid code (text), not {code!r}")
+        lon, lat = centre_of(code, "beidou")
+        return {**data, "lon": lon, "lat": lat, "coord_type": "wgs84"}
+
 
 #: An area: a Polygon or a MultiPolygon.
 Area = Annotated[Polygon | MultiPolygon, Field(discriminator="type")]

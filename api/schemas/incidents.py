@@ -10,14 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.inputs import BigId, Id, Text
+from api.schemas.common import BeidouLocated
 from api.services.casework import Case
 from api.services.intake import Filed, Imported
 from gis.coords import COORD_TYPES
 from gis.db.models import INCIDENT_STATES
-from grids.beidou.place import centre_of
 from grids.incidents import ACTIONS, SHANGHAI
 
 #: The states of the incident life cycle, as a type (an unknown state is refused with 422).
@@ -33,18 +33,13 @@ class Answer(BaseModel):
 # ------------------------------------------------------------------ reports
 
 
-class NewIncident(BaseModel):
+class NewIncident(BeidouLocated):
     """A report as the resident app, a worker's tablet or a staff member sends it."""
 
     category_code: Text = Field(description="a code of GET /api/categories, e.g. 10101")
     description: Text = Field(min_length=1, max_length=2000)
-    lon: float | None = Field(None, description="longitude, degrees (in coord_type)")
-    lat: float | None = Field(None, description="latitude, degrees (in coord_type)")
-    beidou: Text | None = Field(
-        None,
-        max_length=40,
-        description="a 北斗 grid code (GB/T 39409-2020) instead of lon/lat: its cell's centre",
-    )
+    lon: float = Field(description="longitude, degrees (in coord_type); or send beidou")
+    lat: float = Field(description="latitude, degrees (in coord_type)")
     coord_type: Text = Field("wgs84", description=f"one of {', '.join(COORD_TYPES)}")
     source: Literal["patrol", "resident_app", "hotline_12345"] | None = Field(
         None, description="default: resident_app for residents, patrol for grid workers"
@@ -53,21 +48,6 @@ class NewIncident(BaseModel):
     contact_name: Text | None = Field(None, max_length=100)
     contact_phone: Text | None = Field(None, max_length=32)
     reported_at: datetime | None = Field(None, description="default: now (with time zone)")
-
-    @model_validator(mode="after")
-    def _location(self) -> NewIncident:
-        """``lon`` and ``lat``, or ``beidou`` (then its cell's centre, wgs84)."""
-        if self.beidou is not None:
-            if self.lon is not None or self.lat is not None:
-                raise ValueError(
-                    "beidou and lon/lat were both given: send one location, "
-                    "either lon and lat or beidou"
-                )
-            self.lon, self.lat = centre_of(self.beidou, "beidou")
-            self.coord_type = "wgs84"
-        elif self.lon is None or self.lat is None:
-            raise ValueError("the location is missing: send lon and lat, or a 北斗 code as beidou")
-        return self
 
 
 class PossibleDuplicate(Answer):

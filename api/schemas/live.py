@@ -7,13 +7,13 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from api.inputs import Text
-from api.schemas.common import ISO, json_value
+from api.schemas.common import ISO, BeidouLocated, json_value
 from api.schemas.hazards import HazardRef
 from api.services import live
 from gis.coords import COORD_TYPES
 
 
-class PositionIn(BaseModel):
+class PositionIn(BeidouLocated):
     """A position report from a grid worker's tablet."""
 
     lon: float = Field(description="longitude, degrees (checked against the service area)")

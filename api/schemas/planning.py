@@ -18,7 +18,7 @@ from geojson_pydantic import Feature, FeatureCollection, Polygon
 
 from analysis import coverage as cv
 from api.inputs import INT4_MAX, BigId, Text
-from api.schemas.common import json_value, records
+from api.schemas.common import BeidouLocated, json_value, records
 from api.services.planning import AccessReport, Coverage, Group, Kind, Model
 from api.services.scenarios import Comparison, Scenario, ScenarioDraft, SitePoint, sites_frame
 from api.services.siting import Solved, SolveQuery
@@ -51,7 +51,7 @@ class DemandAccessRequest(BaseModel):
     top: int = Field(default=20, ge=1, le=500)
 
 
-class Site(BaseModel):
+class Site(BeidouLocated):
     """A site a planner gives: a point, optionally a name, capacity and cost."""
 
     lon: float = Field(ge=-180, le=180)
@@ -63,7 +63,7 @@ class Site(BaseModel):
 
     def point(self) -> SitePoint:
         """The site as the services take it."""
-        return SitePoint(**self.model_dump())
+        return SitePoint(**self.model_dump(exclude={"beidou"}))
 
 
 class SolveRequest(BaseModel):

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from geojson_pydantic import Feature, FeatureCollection, LineString
 
 from api.inputs import Text
-from api.schemas.common import Area, geometry
+from api.schemas.common import Area, BeidouLocated, geometry
 from api.services.worker import Household, TabletAction, TaskList, TaskRoute
 from gis.coords import COORD_TYPES
 
@@ -204,7 +204,7 @@ class RouteFeature(Feature[LineString, RouteProperties]):
 # ------------------------------------------------------------------ check-in
 
 
-class CheckInBody(BaseModel):
+class CheckInBody(BeidouLocated):
     """Where the worker stands when checking in at a task."""
 
     lon: float = Field(ge=-180, le=180)

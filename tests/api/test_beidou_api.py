@@ -173,3 +173,26 @@ def test_incidents_are_counted_by_beidou_cell(served: dict, engine: Engine) -> N
         headers=served["admin"],
     )
     assert warnings.status_code == 200, warnings.text
+
+
+def test_bodies_take_a_code_too(served: dict, engine: Engine) -> None:
+    code = _code(E - 0.001, N - 0.001)  # by incident 2, dispatched to worker1
+    box = decode([code])
+    centre = {"lon": float(box.lon[0]), "lat": float(box.lat[0])}
+    worker = {"Authorization": f"Bearer {issue_token(engine, 'worker1', 'grid_worker')}"}
+    url = f"{served['url']}/api/worker/tasks/2/checkin"
+    a = httpx.post(url, json={"beidou": code}, headers=worker)
+    b = httpx.post(url, json=centre, headers=worker)
+    assert a.status_code == b.status_code == 200, a.text
+    assert a.json()["distance_m"] == b.json()["distance_m"]
+    assert (a.json()["lon"], a.json()["lat"]) == (centre["lon"], centre["lat"])
+    both = httpx.post(url, json={"beidou": code, **centre}, headers=worker)
+    assert both.status_code == 422 and "both given" in both.text
+    bad = httpx.post(url, json={"beidou": "N50"}, headers=worker)
+    assert bad.status_code == 422 and "beidou='N50' has 3 characters" in bad.text
+    none = httpx.post(
+        f"{served['url']}/api/incidents",
+        json={"category_code": "10101", "description": "井盖缺失"},
+        headers=served["admin"],
+    )
+    assert none.status_code == 422 and "lon" in none.text
