@@ -8,8 +8,8 @@ Every located table (buildings, households, facilities, road nodes, incidents) g
 points (a building's representative point, as its grid and H3 cell are placed; a household
 takes its building's cell).
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0018
+Revises: 0017
 """
 
 import numpy as np
@@ -19,8 +19,8 @@ from alembic import op
 from gis.settings import get_settings
 from grids.beidou import NO_CELL, encode
 
-revision = "0015"
-down_revision = "0014"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
