@@ -238,6 +238,15 @@ def require_street_staff(user: Principal, what: str) -> None:
         )
 
 
+def require_admin(user: Principal, what: str) -> None:
+    """Raise :class:`Forbidden` unless the user is an admin (accounts, audit, imports)."""
+    if user.role != "admin":
+        raise Forbidden(
+            f"only an admin (系统管理员) may {what}; "
+            f"you are {user.role} ({ROLE_NAMES_ZH[user.role]})"
+        )
+
+
 def require_grid_worker(user: Principal) -> int:
     """The user's ``grid_worker.id``; :class:`Forbidden` unless they are a linked grid worker.
 

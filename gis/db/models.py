@@ -720,11 +720,16 @@ class HazardArea(Base):
 
 
 class AuditLog(Base):
-    """Who did what to which record, and when; written on every sensitive access."""
+    """Who did what to which record, and when; written on every sensitive access.
+
+    Append-only: a trigger (migration 0017) refuses every UPDATE and DELETE.
+    """
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
     username: Mapped[str | None] = mapped_column(String(64), index=True)
     action: Mapped[str] = mapped_column(String(32))
     object_type: Mapped[str | None] = mapped_column(String(32))
