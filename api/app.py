@@ -20,6 +20,8 @@ from api.changes import ChangeHub
 from api.headers import SecurityHeaders
 from api.idempotency import Idempotency
 from api.limits import RateLimits, limit_rate
+from api.pages import admin as admin_pages
+from api.pages import admin_data as admin_data_pages
 from api.pages import desk as desk_pages
 from api.pages import docs as docs_page
 from api.pages import grids as grid_pages
@@ -192,6 +194,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(registry_routes.router)
     app.include_router(registry_pages.router)
     app.include_router(grid_pages.router)
+    app.include_router(admin_pages.router)
+    app.include_router(admin_data_pages.router)
     # check_dir=False: the app starts before `npm ci` ran, and /health can say so
     app.mount(VENDOR_URL, StaticFiles(directory=VENDOR_DIR, check_dir=False), name="vendor")
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="maps-static")

@@ -135,6 +135,12 @@ class Settings(BaseSettings):
         description="Most requests a minute from one address without a credential (the "
         "resident pages and APIs, Open311 reads and writes, sign-in); then 429. 0: no limit.",
     )
+    import_max_bytes: int = Field(
+        default=20 * 1024 * 1024,
+        gt=0,
+        description="Largest file the admin's import page accepts, in bytes; a bigger upload "
+        "is refused with 413 as soon as that is known (use 'wangge import' for bigger files).",
+    )
     photo_max_bytes: int = Field(
         default=5 * 1024 * 1024, gt=0, description="Largest photo accepted with a report."
     )
