@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from etl.load import load_layers
 from etl.sample import generate_district
 from gis.settings import get_settings
-from tests.browser import accessibility_violations, artifact_path, open_page
+from tests.browser import accessibility_violations, artifact_path, is_local, open_page
 from tests.conftest import LiveServer, run_wangge
 
 ADMIN, ADMIN_PASSWORD = "desk_admin", "admin password for the desk"
@@ -126,25 +126,42 @@ def test_an_admin_creates_a_user_who_signs_in_and_is_stopped_at_once(
         assert {"用户管理", "审计日志", "数据导入"} <= nav
         assert page.locator(f'tr[data-user="{ADMIN}"]').count() == 1
         assert accessibility_violations(page) == []
-        page.get_by_label("用户名", exact=True).fill(NEWBIE)
-        page.get_by_label("姓名（页面显示）").fill("王五")
-        page.get_by_label("角色", exact=True).select_option("community_staff")
-        page.get_by_label("区域代码").fill(site["community"])
-        page.get_by_label("初始密码").fill(NEWBIE_PASSWORD)
-        page.get_by_role("button", name="创建用户").click()
+        form = page.get_by_role("region", name="新建用户")
+        form.get_by_label("用户名", exact=True).fill(NEWBIE)
+        form.get_by_label("姓名（页面显示）").fill("王五")
+        form.get_by_label("角色", exact=True).select_option("community_staff")
+        form.get_by_label("区域代码").fill(site["community"])
+        form.get_by_label("初始密码").fill(NEWBIE_PASSWORD)
+        form.get_by_role("button", name="创建用户").click()
         page.wait_for_url(f"{url}/admin/users/{NEWBIE}")
         assert f"已创建用户 {NEWBIE}" in page.locator("#flash").inner_text()
         assert page.locator('[data-field="role"]').inner_text() == "社区工作人员"
         assert accessibility_violations(page) == []
         page.screenshot(path=str(artifact_path("admin_user_created.png")), full_page=True)
 
-        # the new user signs in through the form, in a browser of their own
-        with open_page(f"{url}/login", screenshot="admin_new_user_home.png") as (own, own_log):
-            _browser_sign_in(own, url, NEWBIE, NEWBIE_PASSWORD)
-            assert "王五" in own.locator("header").inner_text()
-            assert own.locator("#flash").inner_text().startswith("已登录")
-            own_cookie = next(c for c in own.context.cookies() if c["name"] == "wangge_session")
-        assert own_log.console_errors == [] and own_log.page_errors == []
+        # the new user signs in through the form, in a browser context of their own
+        own_context = page.context.browser.new_context()
+        outside: list[str] = []
+
+        def local_only(route: Any, request: Any) -> None:
+            if is_local(request.url):
+                route.continue_()
+            else:
+                outside.append(request.url)
+                route.abort("blockedbyclient")
+
+        own_context.route("**/*", local_only)
+        own = own_context.new_page()
+        own_errors: list[str] = []
+        own.on("console", lambda m: own_errors.append(m.text) if m.type == "error" else None)
+        own.goto(f"{url}/login")
+        _browser_sign_in(own, url, NEWBIE, NEWBIE_PASSWORD)
+        assert "王五" in own.locator("header").inner_text()
+        assert own.locator("#flash").inner_text().startswith("已登录")
+        own.screenshot(path=str(artifact_path("admin_new_user_home.png")), full_page=True)
+        own_cookie = next(c for c in own_context.cookies() if c["name"] == "wangge_session")
+        own_context.close()
+        assert own_errors == [] and outside == []
 
         # their session (cookie) and a token work now ...
         token = _token(engine, NEWBIE)
@@ -398,13 +415,19 @@ def test_an_import_is_dry_run_then_confirmed(site: dict, engine: Engine, tmp_pat
         assert _facilities(engine) == 0  # a dry run stores nothing
         assert accessibility_violations(page) == []
         page.screenshot(path=str(artifact_path("admin_import_dry_run.png")), full_page=True)
+        key = page.locator('input[name="key"]').get_attribute("value")
+        csrf = page.locator('input[name="csrf_token"]').last.get_attribute("value")
         page.get_by_role("button", name="确认导入").click()
         page.wait_for_selector("h1:has-text('导入完成')")
         assert page.locator('[data-count="accepted"]').inner_text() == "3"
+        assert "新增 3" in page.locator(".counts").inner_text()
         # the dry run cannot be confirmed twice
-        page.go_back()
-        page.get_by_role("button", name="确认导入").click()
-        page.wait_for_selector("text=no longer waiting")
+        again = page.request.post(
+            f"{url}/admin/imports/confirm",
+            form={"key": key, "csrf_token": csrf},
+            headers={"Accept": "text/html"},
+        )
+        assert again.status == 404 and "no longer waiting" in again.text()
     assert log.page_errors == [] and log.local_failures() == []
     assert _facilities(engine) == 3
     with engine.connect() as conn:
