@@ -383,6 +383,100 @@ _TABLE_COLUMNS = (
 )
 
 
+def compare_rows(table: pd.DataFrame) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """The plan comparison as text: the headers, and each plan's name and formatted values."""
+    headers = ["方案", *(title for _, title, _ in _TABLE_COLUMNS)]
+    rows = []
+    for name, row in table.iterrows():
+        cells = []
+        for col, _, fmt in _TABLE_COLUMNS:
+            value = row.get(col)
+            ok = value is not None and not pd.isna(value) and math.isfinite(float(value))
+            cells.append(fmt.format(float(value)) if ok else "—")
+        rows.append((str(name), cells))
+    return headers, rows
+
+
+def access_svg(
+    access: Access,
+    facilities: pd.DataFrame,
+    *,
+    group: str,
+    added: pd.DataFrame | None = None,
+    removed: Sequence[int] = (),
+    bounds: Sequence[float] | None = None,
+    title: str,
+    chart_id: str,
+    width: int = 420,
+) -> str:
+    """A small static map of one plan as SVG markup: H3 cells by walking time, the sites.
+
+    For the side-by-side comparison page (no script, strict CSP): cells coloured as on the
+    access maps (:data:`MINUTE_CLASSES`), today's facilities in blue, the ones the plan
+    closes as black crosses, its new sites in magenta.  ``bounds`` (west, south, east,
+    north; degrees) keeps several panels on the same frame.
+    """
+    cells = access_cells(access, group)
+    if "kind" in facilities.columns:
+        facilities = facilities[facilities["kind"] == access.kind]
+    if bounds is None:
+        bounds = _bounds(cells, facilities, added)
+    west, south, east, north = (float(v) for v in bounds)
+    squeeze = math.cos(math.radians((south + north) / 2))
+    span_x = max((east - west) * squeeze, 1e-9)
+    span_y = max(north - south, 1e-9)
+    height = max(int(width * span_y / span_x), 120)
+    sx, sy = width / span_x, height / span_y
+
+    def xy(lon: float, lat: float) -> str:
+        return f"{(lon - west) * squeeze * sx:.1f},{(north - lat) * sy:.1f}"
+
+    unserved = float(cells["unserved"].sum())
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'class="plan-map" role="img" aria-labelledby="{chart_id}-t" id="{chart_id}">',
+        f'<title id="{chart_id}-t">{html.escape(title)}：未覆盖 {unserved:,.0f} 人</title>',
+        f'<rect x="0" y="0" width="{width}" height="{height}" fill="#f4f6f8"/>',
+    ]
+    for polygon, minutes in zip(cells.geometry, cells["minutes"], strict=True):
+        ring = " ".join(xy(x, y) for x, y in list(polygon.exterior.coords)[:-1])
+        out.append(f'<polygon points="{ring}" fill="{minute_colour(float(minutes))}"/>')
+    closed = set(int(i) for i in removed)
+    for row in facilities.itertuples():
+        point = xy(float(row.lon), float(row.lat)).split(",")
+        if int(row.id) in closed:
+            x, y = float(point[0]), float(point[1])
+            out.append(
+                f'<path d="M{x - 5:.1f},{y - 5:.1f}L{x + 5:.1f},{y + 5:.1f}'
+                f'M{x - 5:.1f},{y + 5:.1f}L{x + 5:.1f},{y - 5:.1f}" stroke="#000000" '
+                'stroke-width="2.5" class="removed"/>'
+            )
+        else:
+            out.append(
+                f'<circle cx="{point[0]}" cy="{point[1]}" r="5" fill="#2166ac" '
+                'stroke="#ffffff" stroke-width="1.5" class="facility"/>'
+            )
+    if added is not None:
+        for row in added.itertuples():
+            point = xy(float(row.lon), float(row.lat)).split(",")
+            out.append(
+                f'<circle cx="{point[0]}" cy="{point[1]}" r="7" fill="#c2185b" '
+                'stroke="#ffffff" stroke-width="2" class="added"/>'
+            )
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def compare_bounds(
+    today: Access, facilities: pd.DataFrame, group: str, added: Sequence[pd.DataFrame | None]
+) -> tuple[float, ...]:
+    """One frame (west, south, east, north) for every panel of a comparison."""
+    cells = access_cells(today, group)
+    if "kind" in facilities.columns:
+        facilities = facilities[facilities["kind"] == today.kind]
+    return tuple(float(v) for v in _bounds(cells, facilities, *added))
+
+
 def compare_table_html(table: pd.DataFrame) -> str:
     """The plan comparison as an HTML table (class ``wangge-compare``), in Chinese."""
     head = "".join(f"<th>{html.escape(t)}</th>" for _, t, _ in _TABLE_COLUMNS)

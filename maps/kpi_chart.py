@@ -35,6 +35,7 @@ __all__ = [
     "CJK_FONTS",
     "TABLE_COLUMNS",
     "MissingCJKFont",
+    "cell_text",
     "cjk_font",
     "kpi_chart_png",
     "kpi_report_html",
@@ -212,7 +213,8 @@ def kpi_chart_png(
     return buffer.getvalue()
 
 
-def _cell(column: str, value: Any) -> str:
+def cell_text(column: str, value: Any) -> str:
+    """A KPI value as the table prints it: rates in %, hours and ratings to one decimal."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value):
         return "—"
     if column in _RATES:
@@ -323,12 +325,12 @@ def kpi_report_html(
     rows = []
     for _, row in table.iterrows():
         cells = [{"css": "group", "text": str(row[c])} for c in label_columns]
-        cells += [{"css": c, "text": _cell(c, row[c])} for c in TABLE_COLUMNS]
+        cells += [{"css": c, "text": cell_text(c, row[c])} for c in TABLE_COLUMNS]
         bad = not pd.isna(row["on_time_rate"]) and row["on_time_rate"] < threshold
         rows.append({"css": "bad" if bad else "", "cells": cells})
     total_cells = [{"css": "group", "text": "合计"}]
     total_cells += [{"css": "group", "text": ""} for _ in label_columns[1:]]
-    total_cells += [{"css": c, "text": _cell(c, total[c])} for c in TABLE_COLUMNS]
+    total_cells += [{"css": c, "text": cell_text(c, total[c])} for c in TABLE_COLUMNS]
     rows.append({"css": "total", "cells": total_cells})
     return _ENV.from_string(_PAGE).render(
         title=title,

@@ -10,7 +10,7 @@ group.  The same review is answered as JSON, drawn as an A4 chart and printed as
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal, cast, get_args
 
@@ -24,7 +24,8 @@ from gis.times import check_time
 from grids.access import Principal, kpi_filter
 from grids.incidents import SHANGHAI
 from grids.kpi import KPI_COLUMNS, KPI_LABELS, PERIODS, kpis
-from maps.kpi_chart import TABLE_COLUMNS, kpi_chart_png, kpi_report_html
+from maps.kpi_chart import TABLE_COLUMNS, cell_text, kpi_chart_png, kpi_report_html
+from maps.svg_charts import Series, bar_chart, line_chart
 
 TITLE = "网格化管理考核报表"
 #: Breakdowns of the review.  ``grids.kpi.DIMENSIONS`` says which incident column each
@@ -276,4 +277,86 @@ def review_page(review: Review) -> str:
         period=_window_text(q),
         as_of=_local_minute(q.as_of),
         chart_png=review_chart(review),
+    )
+
+
+# ------------------------------------------------------------------ the review's page
+
+
+@dataclass(frozen=True)
+class ReviewScreen:
+    """What the on-screen review shows: the review, its rows as text, two SVG charts.
+
+    ``trend`` is the same window by period (the period asked, else by month):
+    结案率 and 按期结案率 as lines (``trend_svg``), 满意率 with the mean rating as bars
+    (``satisfaction_svg``).
+    """
+
+    review: Review
+    trend: Review
+    headers: list[str]
+    rows: list[dict[str, Any]]
+    total: list[str]
+    window: str
+    by_text: str
+    as_of: str
+    trend_svg: str
+    satisfaction_svg: str
+
+
+def _trend_labels(trend: Review) -> list[str]:
+    return [str(v) for v in trend.table["period_name"]] if len(trend.table) else []
+
+
+def review_screen(engine: Engine, user: Principal, query: ReviewQuery) -> ReviewScreen:
+    """The review of ``query`` and its trend by period, drawn for the page.
+
+    Rows whose 按期结案率 is below 90 % are flagged ``bad``.
+    """
+    review = build_review(engine, user, query)
+    trend_query = replace(query, by=("period",), period=query.period or "month")
+    trend = build_review(engine, user, trend_query)
+    labels = _trend_labels(trend)
+    table = trend.table
+    rates = [
+        Series(LABELS_ZH["close_rate"], [float(v) for v in table.get("close_rate", [])]),
+        Series(LABELS_ZH["on_time_rate"], [float(v) for v in table.get("on_time_rate", [])]),
+    ]
+    every = PERIOD_NAMES_ZH[trend_query.period or "month"]
+    trend_svg = line_chart(
+        labels, rates, title=f"结案率与按期结案率趋势（{every}）", chart_id="trend-chart"
+    )
+    notes = [
+        "" if pd.isna(m) else f"平均评分 {float(m):.1f}（{int(n)} 条评价）"
+        for m, n in zip(table.get("rating_mean", []), table.get("rated", []), strict=True)
+    ]
+    satisfaction_svg = bar_chart(
+        labels,
+        [float(v) for v in table.get("satisfied_share", [])],
+        notes=notes,
+        name=LABELS_ZH["satisfied_share"],
+        title=f"群众满意率（{every}，评分 4 分及以上的占比）",
+        chart_id="satisfaction-chart",
+    )
+    rows = []
+    for _, row in review.table.iterrows():
+        bad = not pd.isna(row["on_time_rate"]) and row["on_time_rate"] < 0.9
+        rows.append(
+            {
+                "labels": [str(row[c]) for c in review.label_columns],
+                "cells": [cell_text(c, row[c]) for c in TABLE_COLUMNS],
+                "bad": bad,
+            }
+        )
+    return ReviewScreen(
+        review=review,
+        trend=trend,
+        headers=[LABELS_ZH[k] for k in query.by] + [LABELS_ZH[c] for c in TABLE_COLUMNS],
+        rows=rows,
+        total=[cell_text(c, review.total[c]) for c in TABLE_COLUMNS],
+        window=_window_text(query),
+        by_text=_by_text(query),
+        as_of=_local_minute(query.as_of),
+        trend_svg=trend_svg,
+        satisfaction_svg=satisfaction_svg,
     )

@@ -296,7 +296,9 @@ def test_chart_and_printable_page(review: dict, engine: Engine) -> None:
     image = Image.open(io.BytesIO(r.content))
     width, height = image.size  # A4 landscape (297 × 210 mm) at 150 dpi
     assert abs(width - 1754) <= 1 and abs(height - 1240) <= 1
-    page = httpx.get(f"{review['url']}/kpi", params={"by": "grid", "api_key": review["staff_key"]})
+    page = httpx.get(
+        f"{review['url']}/kpi/print", params={"by": "grid", "api_key": review["staff_key"]}
+    )
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     html = page.text
     assert "<title>网格化管理考核报表</title>" in html and review["community_name"] in html
@@ -315,7 +317,7 @@ def test_chart_and_printable_page(review: dict, engine: Engine) -> None:
 
 
 def test_the_page_prints_on_a4_landscape_in_a_browser(review: dict) -> None:
-    url = f"{review['url']}/kpi?by=grid&api_key={review['staff_key']}"
+    url = f"{review['url']}/kpi/print?by=grid&api_key={review['staff_key']}"
     with open_page(url, screenshot="kpi_page.png", viewport=(1280, 900)) as (page, log):
         assert page.locator("h1").inner_text() == "网格化管理考核报表"
         assert page.locator("#kpi-table tbody tr").count() >= 2
