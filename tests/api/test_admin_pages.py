@@ -189,6 +189,17 @@ def test_an_admin_creates_a_user_who_signs_in_and_is_stopped_at_once(
         # the old browser does not come back with the account
         assert httpx.get(f"{url}/", cookies=session, headers=HTML).status_code == 303
         page.screenshot(path=str(artifact_path("admin_user_enabled.png")), full_page=True)
+        # the audit log shows what the admin did, filtered through its form
+        page.goto(f"{url}/admin/audit")
+        filters = page.get_by_role("search", name="筛选审计记录")
+        filters.get_by_label("用户名").fill(ADMIN)
+        filters.get_by_label("操作").select_option("user_disable")
+        filters.get_by_role("button", name="筛选").click()
+        page.wait_for_url(re.compile(r".*/admin/audit\?user=.*action=user_disable.*"))
+        shown = page.locator("table.audit tbody tr")
+        assert shown.count() == 1 and NEWBIE in shown.first.inner_text()
+        assert accessibility_violations(page) == []
+        page.screenshot(path=str(artifact_path("admin_audit.png")), full_page=True)
     assert log.console_errors == [] and log.page_errors == [] and log.local_failures() == []
     with engine.connect() as conn:
         actions = conn.execute(
