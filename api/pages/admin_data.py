@@ -92,6 +92,7 @@ async def audit_page(
             "since": request.query_params.get("since", ""),
             "until": request.query_params.get("until", ""),
             "local_tz": clock.LOCAL_TZ,
+            "action_names": admin.AUDIT_ACTIONS_ZH,
         },
         user=user,
     )

@@ -36,6 +36,23 @@ AREA_LEVEL = {"community_staff": "community", "street_staff": "street"}
 AREA_LEVEL_ZH = {"community": "社区", "street": "街道"}
 
 
+#: The actions of the audit log in Chinese (others are shown as they are stored).
+AUDIT_ACTIONS_ZH = {
+    "read_identity": "查看身份信息",
+    "export": "导出台账",
+    "remind": "督办提醒",
+    "user_create": "新建用户",
+    "user_disable": "停用用户",
+    "user_enable": "启用用户",
+    "user_password": "重置密码",
+    "user_role": "修改角色",
+    "user_revoke": "注销会话和令牌",
+    "audit_export": "导出审计日志",
+    "import_dry_run": "试导入",
+    "import": "导入数据",
+}
+
+
 class OwnAccount(ServiceError, Conflict):
     """An admin disabling, demoting or locking out their own account."""
 
