@@ -71,7 +71,8 @@ def list_users(
 
     ``search`` matches a part of the user name or the display name (case-insensitive).
     """
-    where, params = [], {"now": now, "limit": limit}
+    where: list[str] = []
+    params: dict[str, Any] = {"now": now, "limit": limit}
     if search:
         where.append("(u.username ILIKE :like OR u.display_name ILIKE :like)")
         escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -164,7 +165,8 @@ class AuditRow:
 
 
 def _where(f: AuditFilter, before: int | None = None) -> tuple[str, dict[str, Any]]:
-    where, params = [], {}
+    where: list[str] = []
+    params: dict[str, Any] = {}
     for column, value in (("username", f.username), ("action", f.action)):
         if value:
             where.append(f"{column} = :{column}")
