@@ -121,7 +121,7 @@ def _run(
     try:
         summary = import_file(engine, _kind(kind), data, options, filename=name, settings=settings)
     except ImportRejected as refused:
-        problems = [p for p in refused.problems if isinstance(p, RowProblem)]
+        problems: list[RowProblem] = [p for p in refused.problems if isinstance(p, RowProblem)]
         return ImportReport(kind, name, None, dry_run, problems=problems, refused=str(refused))
     except FileReadError as unreadable:
         return ImportReport(kind, name, None, dry_run, refused=str(unreadable))
