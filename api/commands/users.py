@@ -15,7 +15,8 @@ import typer
 from api.commands.common import fail, ready_engine, say
 
 users_app = typer.Typer(
-    help="Users: passwords to sign in at /login, API tokens, disabling.", no_args_is_help=True
+    help="Users: passwords to sign in at /login, API tokens, roles, disabling, revoking.",
+    no_args_is_help=True,
 )
 
 
@@ -111,3 +112,27 @@ def enable_user(username: str) -> None:
 
     set_disabled(ready_engine(), username, False)
     say(f"{username} enabled")
+
+
+@users_app.command("role")
+def change_role(
+    username: str,
+    role: Annotated[str, typer.Option(help="resident, grid_worker, community_staff, …")],
+    area: Annotated[
+        str | None, typer.Option(help="community code (community_staff) or street code")
+    ] = None,
+) -> None:
+    """Give a user another role or area; what they may see follows at their next request."""
+    from api.services.accounts import change_role as change
+
+    change(ready_engine(), username, role, area, audit_as="cli")
+    say(f"{username} is now {role}" + (f" of {area}" if area else ""))
+
+
+@users_app.command("revoke")
+def revoke_user(username: str) -> None:
+    """End every session and token of a user (they sign in again; tokens are reissued)."""
+    from api.services.accounts import revoke_access
+
+    done = revoke_access(ready_engine(), username, audit_as="cli")
+    say(f"{username}: {done.sessions} session(s) and {done.tokens} token(s) ended")

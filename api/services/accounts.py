@@ -33,11 +33,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Engine
 
 from gis import clock
+from gis.db.models import ROLES
 from gis.errors import Conflict, Forbidden, InvalidInput, ServiceError, Unauthorized
 from gis.settings import Settings
-from gis.store import access_store
+from gis.store import access_store, admin_store
 from gis.store.access_store import SessionRow, UnknownUser
-from grids.access import Principal
+from gis.store.admin_store import WrongAreaLevel
+from grids.access import ROLE_NAMES_ZH, Principal
 
 #: How long the demo's tokens are valid, days.
 DEMO_TOKEN_DAYS = 7
@@ -64,6 +66,15 @@ class SessionEnded(ServiceError, Unauthorized):
 
 class CsrfRefused(ServiceError, Forbidden):
     """A form sent with a session cookie but without that session's CSRF token."""
+
+
+class BadRole(ServiceError, InvalidInput):
+    """A role that is not one of :data:`gis.db.models.ROLES`, or one the user cannot take."""
+
+
+#: The area level each staff role needs (the others have no area).
+AREA_LEVEL = {"community_staff": "community", "street_staff": "street"}
+AREA_LEVEL_ZH = {"community": "社区", "street": "街道"}
 
 
 _HASHER = PasswordHasher()
@@ -197,6 +208,108 @@ def set_disabled(engine: Engine, username: str, disabled: bool = True) -> int:
         user = _existing(conn, username)
         access_store.set_disabled(conn, username, now if disabled else None)
         return access_store.revoke_sessions_of(conn, user.user_id, now) if disabled else 0
+
+
+def _area_for(
+    conn: Connection, role: str, area_code: str | None, worker_id: int | None
+) -> int | None:
+    """The area id a user of ``role`` gets; refuses a missing or wrong-level area."""
+    if role not in ROLES:
+        raise BadRole(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+    if role == "grid_worker" and worker_id is None:
+        raise BadRole(
+            "a grid worker (网格员) account must be linked to a grid worker: give the worker's "
+            "id (grid_worker.id), or use 'wangge users add NAME --role grid_worker --worker ID'"
+        )
+    level = AREA_LEVEL.get(role)
+    if level is None:
+        return None  # admin, resident, grid worker: their grids come from elsewhere
+    if not area_code:
+        raise WrongAreaLevel(
+            f"a {ROLE_NAMES_ZH[role]} ({role}) needs the code of their "
+            f"{AREA_LEVEL_ZH[level]} ({level}) as the area"
+        )
+    area_id, found_level = admin_store.area_of_code(conn, area_code.strip())
+    if found_level != level:
+        raise WrongAreaLevel(
+            f"area {area_code} is a {found_level}; a {ROLE_NAMES_ZH[role]} ({role}) needs a "
+            f"{AREA_LEVEL_ZH[level]} ({level}) code"
+        )
+    return area_id
+
+
+def check_role(engine: Engine, role: str, area_code: str | None, worker_id: int | None) -> None:
+    """Refuse a role with a missing or wrong-level area, or a grid worker without a worker.
+
+    Raises
+    ------
+    BadRole, gis.store.admin_store.WrongAreaLevel
+        Saying what the role needs (422); an unknown area code is 404.
+    """
+    with engine.connect() as conn:
+        _area_for(conn, role, area_code, worker_id)
+
+
+def change_role(
+    engine: Engine,
+    username: str,
+    role: str,
+    area_code: str | None,
+    *,
+    audit_as: str | None = None,
+) -> None:
+    """Give a user another role and area (``wangge users role``, ``/admin/users``).
+
+    What the user may see follows at their next request (the accounts' data versions
+    move).  ``audit_as``: who is written to the audit log as having made the change.
+
+    Raises
+    ------
+    gis.store.access_store.UnknownUser
+        When no user has that name, or no area that code.
+    BadRole, gis.store.admin_store.WrongAreaLevel
+        For a role the area or the account does not fit.
+    """
+    with engine.begin() as conn:
+        user = access_store.user_by_name(conn, username)
+        if user is None:
+            raise UnknownUser(f"no user is named {username!r}; see 'wangge users add'")
+        area_id = _area_for(conn, role, area_code, user.worker_id)
+        admin_store.set_role(conn, user.id, role, area_id)
+        if audit_as is not None:
+            detail = {"from": user.role, "to": role, "area": area_code if area_id else None}
+            access_store.audit(conn, audit_as, "user_role", "app_user", username, detail)
+
+
+@dataclass(frozen=True)
+class Revoked:
+    """How many sessions and tokens of the user were ended."""
+
+    sessions: int
+    tokens: int
+
+
+def revoke_access(engine: Engine, username: str, *, audit_as: str | None = None) -> Revoked:
+    """End every session and bearer token of a user (``wangge users revoke``, ``/admin/users``).
+
+    The browser signs in again and the API needs a new token; the account stays enabled.
+
+    Raises
+    ------
+    gis.store.access_store.UnknownUser
+        When no user has that name.
+    """
+    now = clock.utcnow()
+    with engine.begin() as conn:
+        user = _existing(conn, username)
+        done = Revoked(
+            access_store.revoke_sessions_of(conn, user.user_id, now),
+            admin_store.revoke_tokens_of(conn, user.user_id, now),
+        )
+        if audit_as is not None:
+            detail = {"sessions": done.sessions, "tokens": done.tokens}
+            access_store.audit(conn, audit_as, "user_revoke", "app_user", username, detail)
+    return done
 
 
 # ------------------------------------------------------------------ sign-in and sessions

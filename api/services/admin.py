@@ -17,23 +17,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from api.services import accounts
+from api.services.accounts import AREA_LEVEL, BadRole, Revoked
 from gis import clock
 from gis.db.models import ROLES
 from gis.errors import Conflict, InvalidInput, ServiceError
 from gis.settings import Settings
 from gis.store import access_store, admin_store
 from gis.store.access_store import UnknownUser
-from gis.store.admin_store import AuditFilter, AuditRow, UserListing, WrongAreaLevel
-from grids.access import ROLE_NAMES_ZH, Principal, require_admin
+from gis.store.admin_store import AuditFilter, AuditRow, UserListing
+from grids.access import Principal, require_admin
 
 #: Users and audit records on one page.
 PAGE_SIZE = 100
-#: The area level each staff role needs (the others have no area).
-AREA_LEVEL = {"community_staff": "community", "street_staff": "street"}
-AREA_LEVEL_ZH = {"community": "社区", "street": "街道"}
 
 
 #: The actions of the audit log in Chinese (others are shown as they are stored).
@@ -55,10 +53,6 @@ AUDIT_ACTIONS_ZH = {
 
 class OwnAccount(ServiceError, Conflict):
     """An admin disabling, demoting or locking out their own account."""
-
-
-class BadRole(ServiceError, InvalidInput):
-    """A role that is not one of :data:`gis.db.models.ROLES`, or one the user cannot take."""
 
 
 @dataclass(frozen=True)
@@ -93,34 +87,6 @@ def users(
     more = len(found) > PAGE_SIZE
     found = found[:PAGE_SIZE]
     return UserPage(found, found[-1].username if more else None)
-
-
-def _area_for(
-    conn: Connection, role: str, area_code: str | None, worker_id: int | None
-) -> int | None:
-    """The area id a user of ``role`` gets; refuses a missing or wrong-level area."""
-    if role not in ROLES:
-        raise BadRole(f"unknown role {role!r}; roles are {', '.join(ROLES)}")
-    if role == "grid_worker" and worker_id is None:
-        raise BadRole(
-            "a grid worker (网格员) account must be linked to a grid worker: give the worker's "
-            "id (grid_worker.id), or use 'wangge users add NAME --role grid_worker --worker ID'"
-        )
-    level = AREA_LEVEL.get(role)
-    if level is None:
-        return None  # admin, resident, grid worker: their grids come from elsewhere
-    if not area_code:
-        raise WrongAreaLevel(
-            f"a {ROLE_NAMES_ZH[role]} ({role}) needs the code of their "
-            f"{AREA_LEVEL_ZH[level]} ({level}) as the area"
-        )
-    area_id, found_level = admin_store.area_of_code(conn, area_code.strip())
-    if found_level != level:
-        raise WrongAreaLevel(
-            f"area {area_code} is a {found_level}; a {ROLE_NAMES_ZH[role]} ({role}) needs a "
-            f"{AREA_LEVEL_ZH[level]} ({level}) code"
-        )
-    return area_id
 
 
 def _audit(engine: Engine, admin: Principal, action: str, username: str, **detail: object) -> None:
@@ -164,8 +130,7 @@ def create_user(engine: Engine, settings: Settings, admin: Principal, new: NewUs
         raise InvalidInput(
             f"the user name {new.username!r} must be 1 to 64 characters without spaces"
         )
-    with engine.connect() as conn:
-        _area_for(conn, new.role, new.area_code, new.worker_id)
+    accounts.check_role(engine, new.role, new.area_code, new.worker_id)
     password = new.password or accounts.new_password()
     area = new.area_code.strip() if new.area_code and new.role in AREA_LEVEL else None
     accounts.add_user(
@@ -221,54 +186,16 @@ def change_role(
 ) -> None:
     """Give a user another role or area; what they may see follows at their next request."""
     require_admin(admin, "change roles")
-    with engine.begin() as conn:
-        user = access_store.user_by_name(conn, username)
-        if user is None:
-            raise UnknownUser(f"no user is named {username!r}")
-        if role != "admin":
-            _not_self(admin, username, "demote")
-        area_id = _area_for(conn, role, area_code, user.worker_id)
-        admin_store.set_role(conn, user.id, role, area_id)
-        access_store.audit(
-            conn,
-            admin.username,
-            "user_role",
-            "app_user",
-            username,
-            {"from": user.role, "to": role, "area": area_code if area_id else None},
-        )
-
-
-@dataclass(frozen=True)
-class Revoked:
-    """How many sessions and tokens of the user were ended."""
-
-    sessions: int
-    tokens: int
+    if role != "admin":
+        _not_self(admin, username, "demote")
+    accounts.change_role(engine, username, role, area_code, audit_as=admin.username)
 
 
 def revoke_access(engine: Engine, admin: Principal, username: str) -> Revoked:
     """End every session and bearer token of a user (they sign in again; tokens are reissued)."""
     require_admin(admin, "revoke sessions and tokens")
     _not_self(admin, username, "revoke the sessions of")
-    now = clock.utcnow()
-    with engine.begin() as conn:
-        user = access_store.user_by_name(conn, username)
-        if user is None:
-            raise UnknownUser(f"no user is named {username!r}")
-        done = Revoked(
-            access_store.revoke_sessions_of(conn, user.id, now),
-            admin_store.revoke_tokens_of(conn, user.id, now),
-        )
-        access_store.audit(
-            conn,
-            admin.username,
-            "user_revoke",
-            "app_user",
-            username,
-            {"sessions": done.sessions, "tokens": done.tokens},
-        )
-    return done
+    return accounts.revoke_access(engine, username, audit_as=admin.username)
 
 
 def user(engine: Engine, admin: Principal, username: str) -> UserListing:

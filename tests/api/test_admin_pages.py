@@ -493,3 +493,32 @@ def test_an_upload_over_the_limit_is_refused_with_413(site: dict) -> None:
         )
         assert refused.status_code == 200 and "文件被整体拒绝" in refused.text
         assert "确认导入" not in refused.text
+
+
+def test_the_command_line_changes_roles_and_revokes_too(
+    site: dict, engine: Engine, database_url: str
+) -> None:
+    url, name = site["url"], "cli_changed"
+    _add_user(database_url, name, "cli changed password 1", "--role", "resident")
+    bearer = {"Authorization": f"Bearer {_token(engine, name)}"}
+    done = run_wangge(
+        database_url, "users", "role", name, "--role", "community_staff", "--area", site["street"]
+    )
+    assert done.returncode != 0 and "community" in done.stderr  # a street is not a community
+    done = run_wangge(
+        database_url,
+        *("users", "role", name, "--role", "community_staff", "--area", site["community"]),
+    )
+    assert done.returncode == 0, done.stderr
+    assert httpx.get(f"{url}/api/me", headers=bearer).json()["role"] == "community_staff"
+    with _signed_in(url, name, "cli changed password 1") as browser:
+        done = run_wangge(database_url, "users", "revoke", name)
+        assert done.returncode == 0 and "1 session(s) and 1 token(s) ended" in done.stderr
+        assert browser.get(f"{url}/", headers=HTML).status_code == 303
+    assert httpx.get(f"{url}/api/me", headers=bearer).status_code == 401
+    with engine.connect() as conn:
+        audited = conn.execute(
+            text("SELECT action FROM audit_log WHERE username = 'cli' AND object_id = :u"),
+            {"u": name},
+        ).scalars()
+        assert sorted(audited) == ["user_revoke", "user_role"]
