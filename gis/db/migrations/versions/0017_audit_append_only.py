@@ -7,13 +7,13 @@ every table) stays possible for the table's owner; a deployment that must forbid
 too revokes TRUNCATE from the application's role.
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0015
 """
 
 from alembic import op
 
 revision = "0017"
-down_revision = "0014"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
