@@ -24,9 +24,9 @@ from api.inputs import BigId, Text
 from api.pages.admin import Admin
 from api.pages.render import render
 from api.services import admin, import_desk
+from api.services.admin import AuditFilter
 from gis import clock
 from gis.errors import InvalidInput, ServiceError, TooLarge
-from gis.store.admin_store import AuditFilter
 
 router = APIRouter(tags=["pages"])
 
