@@ -15,6 +15,7 @@ import json
 import re
 import secrets
 import tempfile
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -66,6 +67,18 @@ def staging_dir() -> Path:
     folder = Path(tempfile.gettempdir()) / "wangge-imports"
     folder.mkdir(mode=0o700, exist_ok=True)
     return folder
+
+
+def _forget_stale(folder: Path) -> None:
+    """Delete staged uploads older than :data:`KEEP_FOR` (dry runs never confirmed)."""
+    oldest = time.time() - KEEP_FOR.total_seconds()  # file times are the wall clock's
+    for path in folder.glob("*.data"):
+        try:
+            if path.stat().st_mtime < oldest:
+                path.unlink(missing_ok=True)
+                path.with_suffix(".json").unlink(missing_ok=True)
+        except OSError:
+            continue  # another server process removed it meanwhile
 
 
 @dataclass
@@ -153,6 +166,7 @@ def dry_run(
     if report.refused is None:
         key = secrets.token_urlsafe(24)
         folder = staging_dir()
+        _forget_stale(folder)
         (folder / f"{key}.data").write_bytes(data)
         meta = {
             "user": admin.username,
