@@ -118,6 +118,8 @@ def test_the_compare_page_shows_every_scenario_side_by_side(town: dict) -> None:
         page.screenshot(path=str(artifact_path("planning_compare_full.png")), full_page=True)
         page.locator("figure.plan-panel").nth(2).get_by_role("link", name="交互地图").click()
         page.wait_for_url(re.compile(r".*/planning/compare/map\?.*"))
+        page.wait_for_load_state("load")
+        page.wait_for_function("() => window.L !== undefined")
     assert log.page_errors == [] and log.local_failures() == []
     for bad in ("", "&".join(f"scenario=s{i}" for i in range(7))):
         answer = httpx.get(f"{url}/planning/compare?kind=elder_care&{bad}", headers=town["bearer"])
