@@ -722,7 +722,7 @@ class HazardArea(Base):
 class AuditLog(Base):
     """Who did what to which record, and when; written on every sensitive access.
 
-    Append-only: a trigger (migration 0017) refuses every UPDATE and DELETE.
+    Append-only: a trigger (migration 0018) refuses every UPDATE and DELETE.
     """
 
     __tablename__ = "audit_log"

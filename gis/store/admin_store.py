@@ -3,7 +3,7 @@
 Users are listed with their area and how many live sessions and tokens they hold; a
 role or area is changed here, and every token of a user can be revoked (its
 ``expires_at`` set to now, so the row stays as a record).  The audit log is
-append-only (a trigger of migration 0017 refuses UPDATE and DELETE); it is read
+append-only (a trigger of migration 0018 refuses UPDATE and DELETE); it is read
 newest first, a page at a time by id (keyset), or streamed whole for a CSV export.
 """
 
