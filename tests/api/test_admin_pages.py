@@ -439,7 +439,7 @@ def test_an_import_is_dry_run_then_confirmed(site: dict, engine: Engine, tmp_pat
             headers={"Accept": "text/html"},
         )
         assert again.status == 404 and "no longer waiting" in again.text()
-    assert log.page_errors == [] and log.local_failures() == []
+    assert log.console_errors == [] and log.page_errors == [] and log.local_failures() == []
     assert _facilities(engine) == 3
     with engine.connect() as conn:
         done = conn.execute(

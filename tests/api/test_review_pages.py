@@ -120,7 +120,7 @@ def test_the_compare_page_shows_every_scenario_side_by_side(town: dict) -> None:
         page.wait_for_url(re.compile(r".*/planning/compare/map\?.*"))
         page.wait_for_load_state("load")
         page.wait_for_function("() => window.L !== undefined")
-    assert log.page_errors == [] and log.local_failures() == []
+    assert log.console_errors == [] and log.page_errors == [] and log.local_failures() == []
     for bad in ("", "&".join(f"scenario=s{i}" for i in range(7))):
         answer = httpx.get(f"{url}/planning/compare?kind=elder_care&{bad}", headers=town["bearer"])
         assert answer.status_code == 422, answer.text
