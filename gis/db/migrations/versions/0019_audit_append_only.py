@@ -6,14 +6,14 @@ what.  TRUNCATE (the full reload of a district, ``wangge load --replace``, which
 every table) stays possible for the table's owner; a deployment that must forbid it
 too revokes TRUNCATE from the application's role.
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0019
+Revises: 0018
 """
 
 from alembic import op
 
-revision = "0018"
-down_revision = "0017"
+revision = "0019"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
