@@ -36,6 +36,9 @@ MAX_BODY = 32 * 1024 * 1024
 #: Largest answer kept for replay; a bigger one leaves the key free.
 MAX_ANSWER = 1024 * 1024
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+#: Headers of an answer kept for its replay (what describes the answer, not the exchange:
+#: no cookies, dates or lengths).
+KEPT_HEADERS = frozenset({"content-type", "location", "content-disposition", "cache-control"})
 
 
 def _caller(scope: Scope) -> str:
@@ -130,17 +133,12 @@ class Idempotency:
             )
             response.headers["Retry-After"] = "1"
         else:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": stored.status,
-                    "headers": [
-                        (b"content-type", (stored.content_type or "").encode("latin-1")),
-                        (b"content-length", str(len(stored.body or b"")).encode()),
-                        (b"idempotent-replayed", b"true"),
-                    ],
-                }
-            )
+            headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in stored.headers]
+            headers += [
+                (b"content-length", str(len(stored.body or b"")).encode()),
+                (b"idempotent-replayed", b"true"),
+            ]
+            await send({"type": "http.response.start", "status": stored.status, "headers": headers})
             await send({"type": "http.response.body", "body": stored.body or b""})
             return
         await response(scope, self._no_body, send)
@@ -162,16 +160,18 @@ class Idempotency:
             return {"type": "http.request", "body": body, "more_body": False}
 
         status = 500
-        content_type: str | None = None
+        kept: list[tuple[str, str]] = []
         answer = bytearray()
 
         async def capture(message: Message) -> None:
-            nonlocal status, content_type
+            nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                for name, value in message.get("headers", []):
-                    if name.lower() == b"content-type":
-                        content_type = value.decode("latin-1")
+                kept.extend(
+                    (name.decode("latin-1").lower(), value.decode("latin-1"))
+                    for name, value in message.get("headers", [])
+                    if name.decode("latin-1").lower() in KEPT_HEADERS
+                )
             elif message["type"] == "http.response.body" and len(answer) <= MAX_ANSWER:
                 answer.extend(message.get("body", b""))
             await send(message)
@@ -186,7 +186,7 @@ class Idempotency:
                     caller,
                     key,
                     status,
-                    content_type,
+                    kept,
                     bytes(answer),
                 )
             else:

@@ -91,15 +91,15 @@ class RequestLog:
 
         Requests to other hosts are left out: they were aborted on purpose (tiles) or
         are failures already in ``external``; Leaflet also cancels tile requests
-        itself when the view moves, before they reach the router.  A tile of our own
-        server (``/tiles/…``) that the map cancelled (``ERR_ABORTED``) because the view
-        moved on is not a failure either; any other error of it is.
+        itself when the view moves, before they reach the router.  A request the page
+        itself cancelled (``ERR_ABORTED``: a tile the map no longer needs, a script still
+        loading when a form's answer reloads the page) is not a failure either; a file
+        that is missing answers 404 and shows in the page's console errors instead.
         """
         return [
             f
             for f in self.failed
-            if is_local(f.split(": ", 1)[0])
-            and not ("/tiles/" in f.split(": ", 1)[0] and f.endswith("net::ERR_ABORTED"))
+            if is_local(f.split(": ", 1)[0]) and not f.endswith("net::ERR_ABORTED")
         ]
 
 

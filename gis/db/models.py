@@ -678,7 +678,7 @@ class IdempotentRequest(Base):
     request_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     status: Mapped[int | None] = mapped_column(SmallInteger)
-    content_type: Mapped[str | None] = mapped_column(String(255))
+    headers: Mapped[list | None] = mapped_column(JSONB)
     body: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,7 +15,7 @@ class Stored:
 
     request_sha256: str
     status: int | None
-    content_type: str | None
+    headers: list[tuple[str, str]]
     body: bytes | None
 
 
@@ -41,25 +42,31 @@ def claim(
             return None
         row = conn.execute(
             text(
-                "SELECT request_sha256, status, content_type, body FROM idempotent_request "
+                "SELECT request_sha256, status, headers, body FROM idempotent_request "
                 "WHERE caller_sha256 = :c AND key = :k"
             ),
             {"c": caller, "k": key},
         ).one()
-    return Stored(row[0], row[1], row[2], None if row[3] is None else bytes(row[3]))
+    headers = [(str(k), str(v)) for k, v in (row[2] or [])]
+    return Stored(row[0], row[1], headers, None if row[3] is None else bytes(row[3]))
 
 
 def finish(
-    engine: Engine, caller: str, key: str, status: int, content_type: str | None, body: bytes
+    engine: Engine,
+    caller: str,
+    key: str,
+    status: int,
+    headers: list[tuple[str, str]],
+    body: bytes,
 ) -> None:
-    """Keep the answer of the request that holds ``key``."""
+    """Keep the answer (status, headers that describe it, body) of the request holding ``key``."""
     with engine.begin() as conn:
         conn.execute(
             text(
-                "UPDATE idempotent_request SET status = :s, content_type = :t, body = :b "
+                "UPDATE idempotent_request SET status = :s, headers = CAST(:h AS jsonb), body = :b "
                 "WHERE caller_sha256 = :c AND key = :k"
             ),
-            {"c": caller, "k": key, "s": status, "t": content_type, "b": body},
+            {"c": caller, "k": key, "s": status, "h": json.dumps(headers), "b": body},
         )
 
 

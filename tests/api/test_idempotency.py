@@ -34,6 +34,7 @@ def test_a_report_sent_three_times_with_one_key_is_filed_once(
     assert [r.status_code for r in again] == [201, 201]
     assert {r.json()["id"] for r in again} == {first.json()["id"]}
     assert all(r.headers["Idempotent-Replayed"] == "true" for r in again)
+    assert {r.headers["content-type"] for r in again} == {first.headers["content-type"]}
     assert "Idempotent-Replayed" not in first.headers
     assert _incidents(engine) == before + 1
     # the key is the caller's own: another resident's same key files their own report

@@ -11,6 +11,7 @@ Revises: 0014
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0015"
 down_revision = "0014"
@@ -26,7 +27,7 @@ def upgrade() -> None:
         sa.Column("request_sha256", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("status", sa.SmallInteger(), nullable=True),
-        sa.Column("content_type", sa.String(length=255), nullable=True),
+        sa.Column("headers", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("body", sa.LargeBinary(), nullable=True),
         sa.PrimaryKeyConstraint("caller_sha256", "key", name=op.f("pk_idempotent_request")),
     )

@@ -12,6 +12,9 @@ Revision ID: 0018
 Revises: 0017
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import sqlalchemy as sa
 from alembic import op
@@ -65,19 +68,43 @@ def _fill(bind: sa.Connection, table: str, point: str, level: int) -> None:
         last = int(ids[-1])
 
 
+@contextmanager
+def _unchecked(bind: sa.Connection, table: str) -> Iterator[None]:
+    """Lift the table's NOT VALID constraints while its rows get their cell, then restore them.
+
+    An UPDATE checks every constraint on the row it writes, validated or not: a row kept
+    from before a NOT VALID check (an incident of year 9999, see 0009) would stop this
+    migration.  Filling a cell changes no value those checks are about.
+    """
+    kept = bind.execute(
+        sa.text(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = CAST(:t AS regclass) AND NOT convalidated"
+        ),
+        {"t": table},
+    ).all()
+    for name, _ in kept:
+        op.execute(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
+    yield
+    for name, definition in kept:  # the definition ends with NOT VALID
+        op.execute(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
+
+
 def upgrade() -> None:
     for table in TABLES:
         op.add_column(table, sa.Column("beidou_cell", sa.BigInteger(), nullable=True))
     bind = op.get_bind()
     level = get_settings().beidou_level
     for table, point in POINTS.items():
-        _fill(bind, table, point, level)
-    bind.execute(
-        sa.text(
-            "UPDATE household h SET beidou_cell = b.beidou_cell "
-            "FROM building b WHERE b.id = h.building_id"
+        with _unchecked(bind, table):
+            _fill(bind, table, point, level)
+    with _unchecked(bind, "household"):
+        bind.execute(
+            sa.text(
+                "UPDATE household h SET beidou_cell = b.beidou_cell "
+                "FROM building b WHERE b.id = h.building_id"
+            )
         )
-    )
     for table in TABLES:
         op.create_index(op.f(f"ix_{table}_beidou_cell"), table, ["beidou_cell"], unique=False)
 
