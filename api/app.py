@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from urllib.parse import parse_qsl, urlencode
 
 import psycopg
 from fastapi import Depends, FastAPI
@@ -57,6 +56,7 @@ from api.routers import open311 as open311_routes
 from api.routers import registry as registry_routes
 from api.routers import worker as worker_routes
 from api.state import AppState
+from api.url_credentials import RefuseUrlCredentials, redact_access_log
 from gis import clock
 from gis.db.engine import describe_error, get_engine
 from gis.settings import Settings, get_settings
@@ -65,39 +65,6 @@ from maps.assets import STATIC_DIR, STATIC_URL, VENDOR_DIR, VENDOR_URL
 from maps.basemap import raster_source
 
 log = logging.getLogger("wangge")
-
-#: Query parameters that carry a credential (``?api_key=`` of the pages and Open311,
-#: ``/worker?token=``); the access log shows them as ``***``.
-CREDENTIAL_PARAMS = frozenset({"api_key", "token", "access_token"})
-
-
-def redact_query(target: str) -> str:
-    """A request target (path and query) with the values of credential parameters blanked."""
-    path, mark, query = target.partition("?")
-    if not mark:
-        return target
-    pairs = parse_qsl(query, keep_blank_values=True)
-    if not any(key.lower() in CREDENTIAL_PARAMS for key, _ in pairs):
-        return target
-    kept = [(key, "***" if key.lower() in CREDENTIAL_PARAMS else value) for key, value in pairs]
-    return f"{path}?{urlencode(kept, safe='*')}"
-
-
-class RedactCredentials(logging.Filter):
-    """Blanks credentials in the request line of uvicorn's access log; the path stays."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the request target of an access-log record (``client, method, target, …``)."""
-        args = record.args
-        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
-            record.args = (*args[:2], redact_query(args[2]), *args[3:])
-        return True
-
-
-def _redact_access_log() -> None:
-    access = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, RedactCredentials) for f in access.filters):
-        access.addFilter(RedactCredentials())
 
 
 async def escalation_loop(engine: Engine, interval_s: float) -> None:
@@ -129,7 +96,7 @@ async def escalation_loop(engine: Engine, interval_s: float) -> None:
 def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
     """Build the application; the database is connected when it starts, not at import."""
     settings = settings or get_settings()
-    _redact_access_log()
+    redact_access_log()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -164,6 +131,9 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     tile_urls = [] if source is None else [u for u in (source.url, source.label_url) if u]
     # the headers wrap every answer, a replayed one too
     app.add_middleware(Idempotency)
+    # a credential in the URL is refused before the idempotency keys are looked at, inside
+    # the headers' middleware, so that its refusal page has a nonce and the headers
+    app.add_middleware(RefuseUrlCredentials)
     app.add_middleware(SecurityHeaders, tile_urls=tile_urls)
     app.include_router(health.router)
     app.include_router(home_page.router)

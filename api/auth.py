@@ -2,8 +2,9 @@
 
 Two credentials, one principal, so the access rules are the same whichever door:
 
-* the JSON API sends ``Authorization: Bearer <token>`` (Open311 and the older pages also
-  ``?api_key=``);
+* the JSON API (and GDAL, QGIS, scripts) sends ``Authorization: Bearer <token>``, never
+  a token in the URL: a request with ``?api_key=`` or ``?token=`` is refused before it
+  gets here (:mod:`api.url_credentials`; Open311 reads its ``api_key`` itself);
 * pages send the session cookie (:data:`SESSION_COOKIE`, set by the sign-in page,
   HttpOnly, SameSite=Lax, Secure over HTTPS).  A request that changes anything (any
   method but GET, HEAD, OPTIONS) with the cookie must carry the session's CSRF token,
@@ -40,12 +41,12 @@ _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def _token_of(request: Request) -> str | None:
+    """The bearer token of the ``Authorization`` header; a URL is never read for one."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    key = request.query_params.get("api_key")
-    return key or None
+    return None
 
 
 async def _check_csrf(request: Request, session_id: str) -> None:
@@ -80,7 +81,10 @@ async def optional_user(request: Request, state: StateDep) -> Principal | None:
     if token is not None:
         user = await run_in_threadpool(state.user_for_token, token)
         if user is None:
-            raise Unauthorized("the token is unknown or expired; ask for a new one")
+            raise Unauthorized(
+                "the token is unknown, expired or revoked; ask for a new one "
+                "('wangge users token NAME'), or sign in at /login in a browser"
+            )
     else:
         session_id = request.cookies.get(SESSION_COOKIE)
         if not session_id:

@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import SESSION_COOKIE
 from api.pages.render import render
+from api.services.accounts import CredentialInUrl
 from gis.db.engine import describe_error
 from gis.errors import (
     Conflict,
@@ -83,6 +84,7 @@ def _plain_errors(exc: RequestValidationError) -> list[dict[str, object]]:
 #: Each kind of error (:mod:`gis.errors`) and its answer: status and title.  An error's
 #: own ``title`` (e.g. "Changed meanwhile") replaces the kind's.
 STATUS: dict[type[WanggeError], tuple[int, str]] = {
+    CredentialInUrl: (400, "Credential in the URL"),
     InvalidInput: (422, "Invalid input"),
     TooLarge: (413, "Too large"),
     TooManyRequests: (429, "Too many requests"),
@@ -96,6 +98,7 @@ STATUS: dict[type[WanggeError], tuple[int, str]] = {
 
 #: The titles of the statuses, in Chinese, for pages.
 TITLES_ZH = {
+    400: "请求有误",
     401: "未登录",
     403: "无权操作",
     404: "未找到",
@@ -182,18 +185,23 @@ def answer(exc: WanggeError) -> JSONResponse:
     return response
 
 
+def respond(request: Request, exc: WanggeError) -> Response:
+    """The answer to one of our errors: a page for a browser, else the problem document."""
+    json_answer = answer(exc)
+    if wants_page(request):
+        page = page_answer(request, json_answer.status_code, str(exc))
+        if "Retry-After" in json_answer.headers:
+            page.headers["Retry-After"] = json_answer.headers["Retry-After"]
+        return page
+    return json_answer
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn our exceptions into problem responses."""
 
     @app.exception_handler(WanggeError)
     async def _ours(request: Request, exc: WanggeError) -> Response:
-        json_answer = answer(exc)
-        if wants_page(request):
-            page = page_answer(request, json_answer.status_code, str(exc))
-            if "Retry-After" in json_answer.headers:
-                page.headers["Retry-After"] = json_answer.headers["Retry-After"]
-            return page
-        return json_answer
+        return respond(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _request(request: Request, exc: RequestValidationError) -> Response:

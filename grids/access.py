@@ -595,8 +595,8 @@ def require_map_layer(user: Principal | None, layer: str) -> None:
         return
     if user is None:
         raise Unauthorized(
-            f"the map layer '{layer}' is not public: sign in ('?api_key=TOKEN' or "
-            "'Authorization: Bearer TOKEN')"
+            f"the map layer '{layer}' is not public: sign in at /login in a browser, or "
+            "send 'Authorization: Bearer TOKEN'"
         )
     if layer == CHECK_ON_LAYER:
         require_check_on(user)

@@ -632,10 +632,10 @@ def _add_grid_tiles(m: folium.Map, tiles: str) -> None:
     ).add_to(m)
 
 
-def _add_heat_tiles(m: folium.Map, tiles: str, api_key: str | None) -> None:
+def _add_heat_tiles(m: folium.Map, tiles: str) -> None:
     """Open incidents per H3 cell (the resolution by zoom), up to street zoom."""
     MvtLayer(
-        tile_url(tiles, "incidents", api_key),
+        tile_url(tiles, "incidents"),
         HEAT_LAYER,
         {
             "incidents": "function (p) { var n = p.incidents || 0; var c = n >= 20 ? "
@@ -654,7 +654,6 @@ def _add_check_on_tiles(
     affected: pd.DataFrame | None,
     count: int,
     tiles: str,
-    api_key: str | None,
 ) -> None:
     """Whom to check on: a count per affected grid when zoomed out, residents and routes in."""
     group = folium.FeatureGroup(name=f"{CHECK_ON_LAYER} {count} 人", show=True)
@@ -678,7 +677,7 @@ def _add_check_on_tiles(
             ).add_to(group)
     group.add_to(m)
     MvtLayer(
-        tile_url(tiles, "checkon", api_key),
+        tile_url(tiles, "checkon"),
         f"{CHECK_ON_LAYER}（街区级）",
         {
             "checkon": "function (p) { return {className: " + json.dumps(CHECK_ON_CLASS) + ", "
@@ -736,7 +735,6 @@ def live_map(
     stream_url: str = "/api/live/stream",
     incidents_url: str = "/api/live/incidents",
     tiles_base: str | None = None,
-    api_key: str | None = None,
     settings: Settings | None = None,
     title: str = TITLE,
     vendor_url: str = VENDOR_URL,
@@ -771,11 +769,12 @@ def live_map(
         resident's building (ids only, no names) and the route to the safe shelter.
     stream_url, incidents_url
         The server-sent event stream and the open-incident list the script reads.
-    tiles_base, api_key
-        Where the server answers vector tiles, and the key the page reads them with: the
-        grids, the incident heat and the check-on layer then come as tiles (check-on
-        residents and routes from zoom :data:`CHECK_ON_ZOOM`, a count per affected grid
-        below it); None: every layer in the page.
+    tiles_base
+        Where the server answers vector tiles (on the page's own host: the browser's
+        session cookie signs the tile requests in, the URLs carry no key): the grids, the
+        incident heat and the check-on layer then come as tiles (check-on residents and
+        routes from zoom :data:`CHECK_ON_ZOOM`, a count per affected grid below it);
+        None: every layer in the page.
     settings
         Basemap tiles; default :func:`gis.settings.get_settings`.
 
@@ -798,7 +797,7 @@ def live_map(
     m = base_map(grids.total_bounds, settings, zoom_start=14)
     if tiles_base is not None:
         _add_grid_tiles(m, tiles_base)
-        _add_heat_tiles(m, tiles_base, api_key)
+        _add_heat_tiles(m, tiles_base)
     else:
         _add_grids(m, grids)
         if heat is not None and not heat.empty:
@@ -813,7 +812,7 @@ def live_map(
         _add_affected(m, grids, affected)
     if check_on is not None and not check_on.empty:
         if tiles_base is not None:
-            _add_check_on_tiles(m, grids, affected, len(check_on), tiles_base, api_key)
+            _add_check_on_tiles(m, grids, affected, len(check_on), tiles_base)
         else:
             _add_check_on(m, check_on)
     if workers is not None and not workers.empty:

@@ -72,10 +72,12 @@ class DistrictSummary:
     households_max: int
 
 
-def tile_url(base: str, layer: str, api_key: str | None = None) -> str:
-    """The URL template of a layer's tiles (``{z}/{x}/{y}``), with the page's key if any."""
-    url = f"{base.rstrip('/')}/{layer}/{{z}}/{{x}}/{{y}}.pbf"
-    return url if api_key is None else f"{url}?api_key={api_key}"
+def tile_url(base: str, layer: str) -> str:
+    """The URL template of a layer's tiles (``{z}/{x}/{y}``); never a key in it.
+
+    A browser on the same host signs the tile requests in with its session cookie.
+    """
+    return f"{base.rstrip('/')}/{layer}/{{z}}/{{x}}/{{y}}.pbf"
 
 
 def _ramp_js(colormap: cm.LinearColormap) -> str:

@@ -32,7 +32,8 @@ class MvtLayer(VectorGridProtobuf):
     Parameters
     ----------
     url
-        Tile URL template with ``{z}/{x}/{y}`` (may carry ``?api_key=``).
+        Tile URL template with ``{z}/{x}/{y}`` (no key: same-origin requests carry the
+        session cookie).
     name
         Layer name in the layer control (and the key of ``window.wanggeTiles``).
     styles

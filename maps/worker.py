@@ -2,9 +2,10 @@
 
 The page is built for a 1280×800 tablet held landscape: the map on the left, a
 400-pixel column of tasks on the right, no horizontal scrolling.  It carries no data
-of its own (it is the same for every worker): its script takes the token once from
-``?token=…``, removes it from the address bar, keeps it in ``sessionStorage`` (gone
-when the tab closes) and calls the worker's JSON API with ``Authorization: Bearer``:
+of its own (it is the same for every worker) and no credential: the worker signs in at
+``/login``, and its script calls the worker's JSON API on the same host, which the
+browser's session cookie signs in (each change also sends the session's CSRF token as
+``X-CSRF-Token``; a session that ended sends the tablet back to ``/login``):
 
 * ``GET /api/worker/grids`` — my grids, drawn and fitted;
 * ``GET /api/worker/buildings`` — their buildings, those with residents who need care
@@ -43,7 +44,6 @@ ROUTE_CLASS = "wangge-route"
 BUILDING_CLASS = "wangge-worker-building"
 YOU_CLASS = "wangge-you"
 PANEL_WIDTH_PX = 400
-TOKEN_KEY = "wangge_token"
 #: Where the map starts when no grid is known yet (the page fits my grids once loaded).
 FALLBACK_BOUNDS = (120.10, 30.25, 120.20, 30.32)
 
@@ -101,15 +101,7 @@ class TabletScript(MacroElement):
         """
         {% macro script(this, kwargs) %}
         (function (map) {
-          var KEY = {{ this.token_key|tojson }};
-          var params = new URLSearchParams(window.location.search);
-          if (params.get("token")) {
-            sessionStorage.setItem(KEY, params.get("token"));
-            params.delete("token");
-            var rest = params.toString();
-            history.replaceState(null, "", location.pathname + (rest ? "?" + rest : ""));
-          }
-          var token = sessionStorage.getItem(KEY);
+          var CSRF = {{ this.csrf_token|tojson }};
           var statusBox = document.getElementById({{ this.status_id|tojson }});
           var list = document.getElementById({{ this.list_id|tojson }});
           var gridLayer = L.featureGroup().addTo(map);
@@ -131,9 +123,12 @@ class TabletScript(MacroElement):
           }
           function api(path, options) {
             options = options || {};
-            options.headers = Object.assign({"Authorization": "Bearer " + token},
-                                            options.headers || {});
+            options.credentials = "same-origin";
+            options.headers = Object.assign({"X-CSRF-Token": CSRF}, options.headers || {});
             return fetch(path, options).then(function (r) {
+              if (r.status === 401) {  // the session ended: sign in again, then come back
+                location.assign("/login?next=" + encodeURIComponent(location.pathname));
+              }
               return r.json().catch(function () { return {}; }).then(function (body) {
                 if (!r.ok) { throw new Error(body.detail || (r.status + " " + r.statusText)); }
                 return body;
@@ -315,10 +310,6 @@ class TabletScript(MacroElement):
             });
           }
 
-          if (!token) {
-            say("请用带令牌的链接打开本页：/worker?token=…（令牌仅保存在本标签页）", true);
-            return;
-          }
           api("/api/worker/grids").then(drawGrids)
             .then(function () { return position(3000); })
             .then(function (p) { here = p; return loadTasks(); })
@@ -328,10 +319,10 @@ class TabletScript(MacroElement):
         """
     )
 
-    def __init__(self) -> None:
+    def __init__(self, csrf_token: str = "") -> None:
         super().__init__()
         self._name = "TabletScript"
-        self.token_key = TOKEN_KEY
+        self.csrf_token = csrf_token
         self.status_id = STATUS_ID
         self.list_id = TASK_LIST_ID
         self.grid_class = GRID_CLASS
@@ -347,6 +338,7 @@ def worker_page(
     settings: Settings | None = None,
     vendor_url: str = VENDOR_URL,
     static_url: str = STATIC_URL,
+    csrf_token: str = "",
 ) -> folium.Map:
     """Build the worker's tablet page (the same for every worker; data comes from the API).
 
@@ -359,6 +351,9 @@ def worker_page(
         Supplies the basemap ``tile_url`` and ``tile_attribution``.
     vendor_url, static_url
         Where the app serves ``maps/node_modules`` and ``maps/static``.
+    csrf_token
+        The signed-in session's CSRF token, sent with each change (not a credential: it
+        is worthless without the session's HttpOnly cookie).
 
     Returns
     -------
@@ -376,6 +371,6 @@ def worker_page(
         name="viewport",
     )
     root.html.add_child(Element(_PANEL), name="wangge_worker_panel")
-    m.add_child(TabletScript(), name="wangge_worker_script")
+    m.add_child(TabletScript(csrf_token), name="wangge_worker_script")
     localize(m, vendor_url, static_url)
     return m

@@ -128,8 +128,8 @@ def _print_counts(rows: Mapping[str, int | pd.DataFrame], title: str) -> None:
 def _print_sign_ins(sign_ins: list[SignIn], base_url: str) -> None:
     """Print the demo's sign-ins in full, one line each (never cut to the terminal's width).
 
-    A user name and a fresh password per role for the sign-in page, and a bearer token
-    for the API and the worker's tablet.
+    A user name and a fresh password per role for the sign-in page (the pages, the
+    worker's tablet included), and a bearer token for the API.
     """
     from api.services.accounts import DEMO_TOKEN_DAYS
 
@@ -142,6 +142,6 @@ def _print_sign_ins(sign_ins: list[SignIn], base_url: str) -> None:
         typer.echo(f"  {s.role:<{width}}  {s.token}")
     tokens = {s.role: s.token for s in sign_ins}
     if "grid_worker" in tokens:
-        say(f"[demo] worker's tablet: {base_url}/worker?token={tokens['grid_worker']}")
+        say(f"[demo] worker's tablet: {base_url}/worker (signed in as grid_worker)")
     if "street_staff" in tokens:
         say(f"[demo] KPI report:      {base_url}/kpi (signed in as street_staff)")

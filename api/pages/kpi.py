@@ -4,8 +4,8 @@
 with its trend by period (结案率, 按期结案率) and 满意率 as server-rendered SVG, and the
 table; the form submits the same parameters as the JSON API (``/api/kpi``), an empty
 field meaning "not set".  ``/kpi/print`` is the printable A4 page of the same review
-(table, chart, print stylesheet).  Browsers sign in with the session cookie; the API's
-``?api_key=`` still works.
+(table, chart, print stylesheet).  Browsers sign in at ``/login`` (the session cookie);
+a program may send ``Authorization: Bearer``.  A token in the URL is refused (400).
 """
 
 from __future__ import annotations

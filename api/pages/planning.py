@@ -1,7 +1,7 @@
 """The planners' pages (设施规划): the access map, recommended sites, a plan against today.
 
-Opened in a browser signed in (or with the token as ``?api_key=``), e.g.
-``/planning/access?kind=elder_care``; for the street office's planners only
+Opened in a browser signed in at ``/login``, e.g. ``/planning/access?kind=elder_care``
+(a token in the URL is refused); for the street office's planners only
 (:data:`api.auth.Planner`).  Each page calls the planning services the JSON routes call
 and draws with :mod:`maps.coverage`.  ``/planning/compare`` shows today and every
 scenario asked (``scenario=A&scenario=B``) side by side: the table and a small map of

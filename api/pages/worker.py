@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
+from api.auth import CurrentUser
 from api.deps import EngineDep, SettingsDep
 from api.headers import InlinePage
+from api.pages.render import csrf_token
 from api.services.worker import tablet_page
 
 router = APIRouter(tags=["worker"])
 
 
 @router.get("/worker", response_class=InlinePage)
-async def worker_tablet(engine: EngineDep, settings: SettingsDep) -> HTMLResponse:
-    """The worker's tablet page: open it once as ``/worker?token=…``.
+async def worker_tablet(
+    request: Request, engine: EngineDep, settings: SettingsDep, user: CurrentUser
+) -> HTMLResponse:
+    """The worker's tablet page: the worker signs in at ``/login`` like staff.
 
-    The page holds no data; its script reads the token once from ``?token=…`` (then
-    removes it from the address bar and keeps it in ``sessionStorage`` for the tab's
-    lifetime) and calls the ``/api/worker`` routes with ``Authorization: Bearer``.
+    A browser that is not signed in is sent to ``/login`` and back; anyone but a grid
+    worker is refused (403).  The page holds no data and no token: its script calls the
+    ``/api/worker`` routes with the session cookie (and the session's CSRF token on
+    every change).  A bearer token also opens it (the token is not written into it).
     """
-    return HTMLResponse(await run_in_threadpool(tablet_page, engine, settings))
+    html = await run_in_threadpool(tablet_page, engine, settings, user, csrf_token(request) or "")
+    return HTMLResponse(html, headers={"Cache-Control": "private, no-store"})

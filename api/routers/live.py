@@ -13,7 +13,6 @@ import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -73,7 +72,8 @@ async def live_stream(request: Request, state: StateDep, user: CurrentUser) -> S
     ``/api/live/incidents`` again); a comment every 15 s keeps proxies from closing it.
 
     Staff only, and only the incidents of the grids they cover (admin: all).  A browser's
-    ``EventSource`` sends no headers: sign in with ``?api_key=``.
+    ``EventSource`` sends no headers but does send the same-origin session cookie: the
+    live page's stream is signed in by the session of ``/login``.
     """
     follower = await run_in_threadpool(live.follow, state.engine, user)
     queue = await state.hub.subscribe()
@@ -107,30 +107,19 @@ async def live_stream(request: Request, state: StateDep, user: CurrentUser) -> S
     )
 
 
-def _token(request: Request) -> str | None:
-    """The caller's token as sent (``?api_key=`` or ``Authorization: Bearer``)."""
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return request.query_params.get("api_key") or None
-
-
 @router.get("/live", response_class=InlinePage)
-def live_page(
-    request: Request, state: StateDep, user: CurrentUser, impacts: ImpactsDep
-) -> HTMLResponse:
+def live_page(state: StateDep, user: CurrentUser, impacts: ImpactsDep) -> HTMLResponse:
     """The command centre's live map (态势一张图), updated by server-sent events.
 
     Hazards in force (the newest :data:`api.services.live.LIVE_HAZARDS`) are drawn with
     their affected grids and check-on lists (resident ids, safe shelters and routes).
-    Staff only, opened as ``/live?api_key=TOKEN``: the page's script reads the stream and
-    the open incidents with the same key; incidents, affected grids, check-on rows and
-    workers are those of the grids the user covers.
+    Staff only, opened in a browser signed in at ``/login``: the page's script reads the
+    stream, the open incidents and the tiles with the same session cookie (the page holds
+    no credential); incidents, affected grids, check-on rows and workers are those of the
+    grids the user covers.
     """
     engine = state.engine
     page = live.live_page(engine, user, state.study_cells.get(engine), impacts)
-    key = _token(request)
-    query = "" if key is None else "?" + urlencode({"api_key": key})
     m = live_map(
         page.grids,
         page.incidents,
@@ -141,10 +130,9 @@ def live_page(
         workers=page.workers,
         affected=page.affected,
         check_on=page.check_on,
-        stream_url=f"/api/live/stream{query}",
-        incidents_url=f"/api/live/incidents{query}",
+        stream_url="/api/live/stream",
+        incidents_url="/api/live/incidents",
         tiles_base="/tiles",
-        api_key=key,
         settings=state.settings,
     )
     return HTMLResponse(render_offline(m))

@@ -15,8 +15,12 @@ what it may show:
 * rows of the area-limited collections (incidents) are limited to the grids the caller
   covers (:func:`grids.access.collection_grids`) by a CQL2 condition joined to theirs.
 
-Sign in as everywhere else: ``Authorization: Bearer TOKEN`` or ``?api_key=TOKEN`` (GDAL:
-``--config GDAL_HTTP_HEADERS "Authorization: Bearer TOKEN"``).
+Sign in as everywhere else, with the header ``Authorization: Bearer TOKEN`` (a token in
+the URL, ``?api_key=``, is refused with 400).  GDAL sends it as a header too:
+``ogrinfo --config GDAL_HTTP_HEADERS "Authorization: Bearer TOKEN" OAPIF:URL/ogc`` (or
+``GDAL_HTTP_HEADER_FILE`` naming a file with that line, which keeps the token out of the
+process list); QGIS, with an "API Header" authentication configuration.  A browser
+signed in at ``/login`` sends its session cookie.
 """
 
 from __future__ import annotations

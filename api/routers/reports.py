@@ -34,7 +34,8 @@ def daily_report(
 ) -> HTMLResponse:
     """The daily situation report (每日态势报告) of a street or community: charts and a map.
 
-    Opened in a browser as ``/reports/daily?community=CODE&api_key=TOKEN``.
+    Opened in a browser signed in at ``/login``, as ``/reports/daily?community=CODE``
+    (a token in the URL is refused: :mod:`api.url_credentials`).
     """
     data = reports.daily_report(engine, user, street=street, community=community, day=day)
     return HTMLResponse(daily_report_html(data))

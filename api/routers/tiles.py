@@ -2,7 +2,8 @@
 
 ``/tiles/{layer}/{z}/{x}/{y}.pbf`` answers a Mapbox Vector Tile (see
 :mod:`api.services.tiles` for the layers and who may read them): public layers to
-anyone, the others with ``?api_key=`` or a bearer token.  Each answer carries an
+anyone, the others to a signed-in browser (the session cookie the maps' tile requests
+carry, same origin) or a bearer token (never a key in the URL).  Each answer carries an
 ``ETag`` made from the data versions the tile was built at, so a browser asking again
 with ``If-None-Match`` gets ``304`` while the data stand still; built tiles are kept by
 the server (:class:`api.state.TileCache`) under the same versions.

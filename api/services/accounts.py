@@ -72,6 +72,10 @@ class BadRole(ServiceError, InvalidInput):
     """A role that is not one of :data:`gis.db.models.ROLES`, or one the user cannot take."""
 
 
+class CredentialInUrl(ServiceError, InvalidInput):
+    """A token sent in the URL (``?api_key=``, ``?token=``): refused, never used (400)."""
+
+
 #: The area level each staff role needs (the others have no area).
 AREA_LEVEL = {"community_staff": "community", "street_staff": "street"}
 AREA_LEVEL_ZH = {"community": "社区", "street": "街道"}

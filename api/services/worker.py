@@ -617,10 +617,18 @@ def offline_package(engine: Engine, user: Principal) -> bytes:
 # ------------------------------------------------------------------ the page
 
 
-def tablet_page(engine: Engine, settings: Settings) -> str:
-    """The tablet page's HTML (in Chinese, 1280×800), centred on the current grids.
+def tablet_page(engine: Engine, settings: Settings, user: Principal, csrf_token: str) -> str:
+    """The tablet page's HTML (in Chinese, 1280×800) of a signed-in grid worker.
 
-    The page holds no data: its script reads the worker's token once from ``?token=…``
-    and loads their grids and tasks from the JSON routes.
+    The page holds no data and no credential: its script loads the worker's grids and
+    tasks from the JSON routes with the browser's session cookie, sending the session's
+    ``csrf_token`` with every change (接单, 反馈, 签到).
+
+    Raises
+    ------
+    grids.access.Forbidden
+        For anyone but a grid worker (the page would have nothing to show).
     """
-    return render_offline(worker_page(worker_store.current_grids_extent(engine), settings=settings))
+    require_grid_worker(user)
+    extent = worker_store.current_grids_extent(engine)
+    return render_offline(worker_page(extent, settings=settings, csrf_token=csrf_token))

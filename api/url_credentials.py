@@ -1,0 +1,102 @@
+"""No credential in a URL: requests that carry one are refused, and logs never show one.
+
+A URL travels further than a header: into the access log, the browser's history, a
+``Referer`` sent to another site, a screenshot.  So a token is read only from
+``Authorization: Bearer`` (the API, GDAL) or the session cookie (pages), and a request
+whose query names one of :data:`CREDENTIAL_PARAMS` is answered 400 before any route
+runs, saying how to sign in instead (:class:`RefuseUrlCredentials`).  The one exception
+is Open311 (:data:`URL_KEY_PATHS`), whose standard passes ``api_key`` as a parameter.
+
+Whatever arrives in a URL anyway (refused, or Open311's) is blanked to ``***`` in the
+access log of uvicorn (:class:`RedactCredentials`).
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qsl, urlencode
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api import errors
+from api.services.accounts import CredentialInUrl
+
+#: Query parameters that carry a credential; compared without regard to case.
+CREDENTIAL_PARAMS = frozenset({"api_key", "token", "access_token"})
+#: Where a credential in the query is part of the standard and still taken: Open311.
+URL_KEY_PATHS = ("/open311/",)
+
+
+def _pairs(query: str) -> list[tuple[str, str]]:
+    return parse_qsl(query, keep_blank_values=True)
+
+
+def credentials_in(query: str) -> list[str]:
+    """The names of the credential parameters in a query string (as sent), in order."""
+    return [key for key, _ in _pairs(query) if key.lower() in CREDENTIAL_PARAMS]
+
+
+def redact_query(target: str) -> str:
+    """A request target (path and query) with the values of credential parameters blanked."""
+    path, mark, query = target.partition("?")
+    if not mark or not credentials_in(query):
+        return target
+    kept = [
+        (key, "***" if key.lower() in CREDENTIAL_PARAMS else value) for key, value in _pairs(query)
+    ]
+    return f"{path}?{urlencode(kept, safe='*')}"
+
+
+class RedactCredentials(logging.Filter):
+    """Blanks credentials in the request line of uvicorn's access log; the path stays."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the request target of an access-log record (``client, method, target, …``)."""
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], redact_query(args[2]), *args[3:])
+        return True
+
+
+def redact_access_log() -> None:
+    """Put :class:`RedactCredentials` on uvicorn's access log (once)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactCredentials) for f in access.filters):
+        access.addFilter(RedactCredentials())
+
+
+def refusal(names: list[str]) -> CredentialInUrl:
+    """The error that answers a request with credentials in its URL (it never names them)."""
+    sent = ", ".join(f"'{name}'" for name in dict.fromkeys(names))
+    return CredentialInUrl(
+        f"凭据不能放在网址中，请在 /login 登录后访问 (a credential was sent in the URL as {sent}: "
+        "URLs are kept in logs, browser history and Referer headers, so it is refused, not "
+        "used. In a browser, sign in at /login (the session cookie signs in every page); "
+        "from a program or GDAL, send the header 'Authorization: Bearer <token>'. Only "
+        "Open311 takes api_key.)"
+    )
+
+
+class RefuseUrlCredentials:
+    """ASGI middleware: a request with a credential in its query is answered 400.
+
+    Outside Open311 (:data:`URL_KEY_PATHS`).  It runs before routing, so it covers every
+    route, page, mount and static file alike; the answer is the usual problem document
+    or, to a browser, the error page (:func:`api.errors.respond`), and shows nothing else.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse the request, or pass it on untouched."""
+        if scope["type"] == "http" and not str(scope.get("path", "")).startswith(URL_KEY_PATHS):
+            query = scope.get("query_string", b"").decode("latin-1")
+            names = credentials_in(query) if query else []
+            if names:
+                request = Request(scope, receive)
+                response = errors.respond(request, refusal(names))
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
