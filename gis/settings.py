@@ -18,6 +18,8 @@ from pydantic import AliasChoices, AwareDatetime, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: The longest a bearer token may live, days (``WANGGE_TOKEN_DAYS``, ``users token --days``).
+TOKEN_MAX_DAYS = 89
 
 
 class Settings(BaseSettings):
@@ -161,7 +163,13 @@ class Settings(BaseSettings):
         description="A worker sees residents' names and phones only in buildings this close "
         "to one of their open tasks (a task needs them); elsewhere they are masked.",
     )
-    token_days: int = Field(default=90, gt=0, description="How long an issued API token is valid.")
+    token_days: int = Field(
+        default=30,
+        gt=0,
+        le=TOKEN_MAX_DAYS,
+        description="How long an issued API token is valid, days (at most 89; "
+        "'wangge users token NAME --days N' for another length).",
+    )
     session_idle_minutes: float = Field(
         default=30.0,
         gt=0,

@@ -64,11 +64,7 @@ def add_user(
     from api.services.accounts import issue_token
 
     engine = ready_engine()
-    typer.echo(
-        issue_token(
-            engine, username, role, area, worker_id=worker, days=days or settings.token_days
-        )
-    )
+    typer.echo(issue_token(engine, username, role, area, worker_id=worker, days=days))
 
 
 @users_app.command("passwd")
@@ -85,15 +81,31 @@ def change_password(username: str) -> None:
 @users_app.command("token")
 def user_token(
     username: str,
-    days: Annotated[int | None, typer.Option(help="days valid (WANGGE_TOKEN_DAYS)")] = None,
+    days: Annotated[
+        int | None, typer.Option(help="days valid, 1 to 89 (default WANGGE_TOKEN_DAYS, 30)")
+    ] = None,
+    rotate: Annotated[
+        bool,
+        typer.Option("--rotate", help="revoke the user's other tokens: this one replaces them"),
+    ] = False,
 ) -> None:
-    """Print a new bearer token for an existing user (send it as 'Authorization: Bearer …')."""
-    from api.services.accounts import token_for
-    from gis.settings import get_settings
+    """Print a new bearer token for an existing user (send it as 'Authorization: Bearer …').
 
-    days = days or get_settings().token_days
+    Never put it in a URL: a request with ?api_key= or ?token= is refused (Open311 aside).
+    """
+    from api.services.accounts import token_for
+
     engine = ready_engine()
-    typer.echo(token_for(engine, username, days=days, label="cli"))
+    typer.echo(token_for(engine, username, days=days, label="cli", rotate=rotate))
+
+
+@users_app.command("revoke-tokens")
+def revoke_tokens(username: str) -> None:
+    """Revoke every bearer token of a user at once (their browser sessions stay)."""
+    from api.services.accounts import revoke_tokens as revoke
+
+    count = revoke(ready_engine(), username)
+    say(f"{count} token(s) of {username} revoked; 'wangge users token {username}' gives a new one")
 
 
 @users_app.command("disable")
@@ -102,12 +114,12 @@ def disable_user(username: str) -> None:
     from api.services.accounts import set_disabled
 
     ended = set_disabled(ready_engine(), username, True)
-    say(f"{username} disabled; {ended} session(s) ended, their tokens refused")
+    say(f"{username} disabled; {ended} session(s) and token(s) ended")
 
 
 @users_app.command("enable")
 def enable_user(username: str) -> None:
-    """Enable a disabled account again (they sign in anew; their tokens work again)."""
+    """Enable a disabled account again (they sign in anew; their old tokens stay revoked)."""
     from api.services.accounts import set_disabled
 
     set_disabled(ready_engine(), username, False)

@@ -1,9 +1,11 @@
 """Accounts: users, their passwords, browser sessions and bearer tokens.
 
-Called by the command line (``wangge users add|passwd|token|disable|enable``, the demo's
-sign-ins), the sign-in page, tests and benchmarks.  Who a token or session belongs to
-at request time is the doors' concern (``api/auth.py``, through the application's
-cached state, which asks :func:`read_session` and :func:`session_verdict`).
+Called by the command line (``wangge users add|passwd|token|revoke-tokens|disable|
+enable``, the demo's sign-ins), the sign-in page, tests and benchmarks.  Who a token
+or session belongs to at request time is the doors' concern (``api/auth.py``, through
+the application's cached state, which asks :func:`read_session` and
+:func:`session_verdict`).  A token lives at most 89 days (``WANGGE_TOKEN_DAYS``, 30 by
+default) and can be revoked at once (:func:`revoke_tokens`, :func:`set_disabled`).
 
 Passwords are stored as argon2id hashes (``argon2-cffi``'s defaults, RFC 9106's
 low-memory profile), re-hashed on sign-in when those defaults change.  A session id
@@ -35,7 +37,7 @@ from sqlalchemy import Connection, Engine
 from gis import clock
 from gis.db.models import ROLES
 from gis.errors import Conflict, Forbidden, InvalidInput, ServiceError, Unauthorized
-from gis.settings import Settings
+from gis.settings import TOKEN_MAX_DAYS, Settings, get_settings
 from gis.store import access_store, admin_store
 from gis.store.access_store import SessionRow, UnknownUser
 from gis.store.admin_store import WrongAreaLevel
@@ -70,6 +72,10 @@ class CsrfRefused(ServiceError, Forbidden):
 
 class BadRole(ServiceError, InvalidInput):
     """A role that is not one of :data:`gis.db.models.ROLES`, or one the user cannot take."""
+
+
+class TokenDays(ServiceError, InvalidInput):
+    """A token asked to live for no days, or longer than :data:`TOKEN_MAX_DAYS`."""
 
 
 class CredentialInUrl(ServiceError, InvalidInput):
@@ -198,9 +204,9 @@ def set_password(engine: Engine, settings: Settings, username: str, password: st
 def set_disabled(engine: Engine, username: str, disabled: bool = True) -> int:
     """Disable an account (its sessions and tokens stop working at once) or enable it again.
 
-    Disabling also revokes the user's sessions, so enabling the account later does not
-    bring an old browser back; their tokens work again once enabled.  Returns how many
-    sessions were revoked.
+    Disabling also revokes the user's sessions and tokens, so enabling the account later
+    brings back no old browser and no old token (give them a new one with
+    ``wangge users token``).  Returns how many sessions and tokens were revoked.
 
     Raises
     ------
@@ -211,7 +217,10 @@ def set_disabled(engine: Engine, username: str, disabled: bool = True) -> int:
     with engine.begin() as conn:
         user = _existing(conn, username)
         access_store.set_disabled(conn, username, now if disabled else None)
-        return access_store.revoke_sessions_of(conn, user.user_id, now) if disabled else 0
+        if not disabled:
+            return 0
+        sessions = access_store.revoke_sessions_of(conn, user.user_id, now)
+        return sessions + access_store.revoke_tokens_of(conn, user.user_id, now)
 
 
 def _area_for(
@@ -475,6 +484,23 @@ def sign_out(engine: Engine, session_id: str) -> None:
 # ------------------------------------------------------------------ bearer tokens
 
 
+def token_days(days: int | None) -> int:
+    """How long a new token lives: ``days``, or ``WANGGE_TOKEN_DAYS`` when None.
+
+    Raises
+    ------
+    TokenDays
+        Unless 1 ≤ days ≤ :data:`gis.settings.TOKEN_MAX_DAYS`.
+    """
+    days = get_settings().token_days if days is None else days
+    if not 0 < days <= TOKEN_MAX_DAYS:
+        raise TokenDays(
+            f"a token lives 1 to {TOKEN_MAX_DAYS} days, not {days}: give --days N in that "
+            "range (the default is WANGGE_TOKEN_DAYS), and issue a new one when it ends"
+        )
+    return days
+
+
 def issue_token(
     engine: Engine,
     username: str,
@@ -482,21 +508,25 @@ def issue_token(
     area_code: str | None = None,
     *,
     worker_id: int | None = None,
-    days: int = 90,
+    days: int | None = None,
     label: str | None = None,
 ) -> str:
     """A new bearer token for ``username``, creating the user with ``role`` when missing.
 
     An existing user keeps their role and area (see
-    :func:`gis.store.access_store.ensure_user`).
+    :func:`gis.store.access_store.ensure_user`).  It lives ``days`` days
+    (:func:`token_days`: ``WANGGE_TOKEN_DAYS`` by default, at most 89).
 
     Raises
     ------
+    TokenDays
+        For ``days`` out of range.
     gis.store.access_store.UnknownRole
         For a role that is not one of :data:`gis.db.models.ROLES` (invalid input).
     gis.store.access_store.UnknownUser
         When ``area_code`` names no admin area or ``worker_id`` no grid worker (not found).
     """
+    days = token_days(days)
     with engine.begin() as conn:
         user_id = access_store.ensure_user(
             conn, username, role, area_code=area_code, worker_id=worker_id
@@ -504,17 +534,48 @@ def issue_token(
         return access_store.issue_token(conn, user_id, days=days, label=label)
 
 
-def token_for(engine: Engine, username: str, *, days: int = 90, label: str | None = None) -> str:
-    """A new bearer token for an existing user.
+def token_for(
+    engine: Engine,
+    username: str,
+    *,
+    days: int | None = None,
+    label: str | None = None,
+    rotate: bool = False,
+) -> str:
+    """A new bearer token for an existing user, living ``days`` days (:func:`token_days`).
+
+    With ``rotate``, the user's other tokens are revoked in the same transaction: the new
+    one replaces them.
+
+    Raises
+    ------
+    TokenDays
+        For ``days`` out of range.
+    gis.store.access_store.UnknownUser
+        When no user has that name; the message says how to create one.
+    """
+    days = token_days(days)
+    with engine.begin() as conn:
+        user = _existing(conn, username)
+        if rotate:
+            access_store.revoke_tokens_of(conn, user.user_id, clock.utcnow())
+        return access_store.issue_token(conn, user.user_id, days=days, label=label)
+
+
+def revoke_tokens(engine: Engine, username: str) -> int:
+    """Revoke every token of a user at once (their sessions stay); how many were live.
+
+    Every server process refuses them from its next request on (the tokens' data
+    version moves).
 
     Raises
     ------
     gis.store.access_store.UnknownUser
-        When no user has that name; the message says how to create one.
+        When no user has that name.
     """
     with engine.begin() as conn:
         user = _existing(conn, username)
-        return access_store.issue_token(conn, user.user_id, days=days, label=label)
+        return access_store.revoke_tokens_of(conn, user.user_id, clock.utcnow())
 
 
 @dataclass(frozen=True)

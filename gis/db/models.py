@@ -624,14 +624,20 @@ class CheckIn(Base):
 
 
 class ApiToken(Base):
-    """A bearer token of a user, stored only as its SHA-256 so a database leak reveals none."""
+    """A bearer token of a user, stored only as its SHA-256 so a database leak reveals none.
+
+    It ends at ``expires_at`` (at most :data:`gis.settings.TOKEN_MAX_DAYS` after it was
+    made) or when ``revoked_at`` is set.
+    """
 
     __tablename__ = "api_token"
     token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
     label: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: When it was revoked (``wangge users revoke-tokens``, rotation, a disabled account).
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AppSession(Base):

@@ -88,12 +88,12 @@ def _user(conn: Connection, where: str, **params: Any) -> UserRow | None:
 
 
 def user_by_token(conn: Connection, token: str, now: datetime | None = None) -> UserRow | None:
-    """The user a bearer token belongs to; None if unknown, expired or the account disabled."""
+    """The user a bearer token belongs to; None if unknown, expired, revoked or disabled."""
     now = now or clock.utcnow()
     return _user(
         conn,
         "u.disabled_at IS NULL AND u.id = (SELECT user_id FROM api_token "
-        "WHERE token_sha256 = :digest AND (expires_at IS NULL OR expires_at > :now))",
+        "WHERE token_sha256 = :digest AND revoked_at IS NULL AND expires_at > :now)",
         digest=token_digest(token),
         now=now,
     )
@@ -158,7 +158,7 @@ def ensure_user(
     return user_id
 
 
-def issue_token(conn: Connection, user_id: int, *, days: int = 90, label: str | None = None) -> str:
+def issue_token(conn: Connection, user_id: int, *, days: int, label: str | None = None) -> str:
     """A new bearer token for the user, valid ``days`` days; only its digest is stored."""
     token = secrets.token_urlsafe(32)
     conn.execute(
@@ -174,6 +174,18 @@ def issue_token(conn: Connection, user_id: int, *, days: int = 90, label: str | 
         },
     )
     return token
+
+
+def revoke_tokens_of(conn: Connection, user_id: int, now: datetime) -> int:
+    """Revoke every live token of a user; how many were revoked."""
+    done = conn.execute(
+        text(
+            "UPDATE api_token SET revoked_at = :now "
+            "WHERE user_id = :u AND revoked_at IS NULL AND expires_at > :now"
+        ),
+        {"u": user_id, "now": now},
+    )
+    return int(done.rowcount or 0)
 
 
 #: For each role, how the demo picks one of its users: the first by name (an admin, the
