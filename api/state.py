@@ -18,6 +18,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -208,7 +209,7 @@ class AppState:
     cube: Cached[IncidentCube] = field(init=False)
     study_cells: Cached[np.ndarray] = field(init=False)
     impacts: KeyedCache[Any] = field(init=False)
-    users: KeyedCache[Principal | None] = field(init=False)
+    tokens: KeyedCache[tuple[Principal | None, datetime | None]] = field(init=False)
     sessions: KeyedCache[SessionRow | None] = field(init=False)
     people_by_grid: Cached[pd.DataFrame] = field(init=False)
     people_cells: Cached[CellShapes] = field(init=False)
@@ -242,7 +243,7 @@ class AppState:
             max_age_s=60.0,
             most=16,
         )
-        self.users = KeyedCache(ACCOUNT_TABLES, max_age_s=30.0, most=10_000)
+        self.tokens = KeyedCache(ACCOUNT_TABLES, max_age_s=30.0, most=10_000)
         self.sessions = KeyedCache(SESSION_TABLES, max_age_s=30.0, most=10_000)
         # the people and incident counts the map tiles show, per grid and per H3 cell
         self.people_by_grid = Cached(
@@ -312,16 +313,21 @@ class AppState:
         """The user a token belongs to; None when unknown, expired or revoked.
 
         Kept while no account, token, assignment or grid changed (and for half a
-        minute at most), so a burst of requests costs one small query each.
+        minute at most), so a burst of requests costs one small query each; the
+        token's end is checked against the clock on every request, cached or not.
         """
         digest = access_store.token_digest(token)
 
-        def read() -> Principal | None:
+        def read() -> tuple[Principal | None, datetime | None]:
             with self.engine.connect() as conn:
                 row = access_store.user_by_token(conn, token)
-            return None if row is None else Principal.of(row)
+                ends = None if row is None else access_store.token_expires_at(conn, token)
+            return (None, None) if row is None else (Principal.of(row), ends)
 
-        return self.users.get(self.engine, digest, read)
+        user, ends = self.tokens.get(self.engine, digest, read)
+        if user is None or ends is None or clock.utcnow() >= ends:
+            return None
+        return user
 
     def user_for_session(self, session_id: str) -> Principal | None:
         """The user of a browser session; None when unknown, revoked, idle or expired.

@@ -99,6 +99,17 @@ def user_by_token(conn: Connection, token: str, now: datetime | None = None) -> 
     )
 
 
+def token_expires_at(conn: Connection, token: str) -> datetime | None:
+    """When a live (not revoked) token ends; None if unknown or revoked."""
+    found = conn.execute(
+        text(
+            "SELECT expires_at FROM api_token WHERE token_sha256 = :digest AND revoked_at IS NULL"
+        ),
+        {"digest": token_digest(token)},
+    ).scalar()
+    return None if found is None else found
+
+
 def user_by_name(conn: Connection, username: str) -> UserRow | None:
     """The user with that name, or None."""
     return _user(conn, "u.username = :name", name=username)

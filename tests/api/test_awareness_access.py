@@ -20,6 +20,7 @@ from tests.api.awareness_shared import district as district
 from tests.api.awareness_shared import people as people
 from tests.api.awareness_shared import typhoon as typhoon
 from tests.conftest import LiveServer
+from tests.signin import give_password, signed_in
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +100,12 @@ def test_without_a_token_every_door_is_401(
 
 
 def test_a_resident_is_refused_every_door_and_sees_no_data(
-    typhoon: dict, alert: dict, people: dict, resident: dict, live_server: LiveServer
+    typhoon: dict,
+    alert: dict,
+    people: dict,
+    resident: dict,
+    live_server: LiveServer,
+    engine: Engine,
 ) -> None:
     hid, alert_id = typhoon["feature"]["id"], alert["id"]
     pending = alert["grids"][0]["pending_resident_ids"]
@@ -116,10 +122,15 @@ def test_a_resident_is_refused_every_door_and_sees_no_data(
         )
         assert r.status_code == 403, (path, r.text)
         _no_data(r, people["mine"]["code"], *pending[:3])
-    # the live stream with a resident's key, as the browser's EventSource sends it
+    # the live stream with a resident's session cookie, as the browser's EventSource sends it
+    give_password(engine, "aw_resident")
+    with signed_in(live_server.url, "aw_resident", timeout=30) as browser:
+        r = browser.get("/api/live/stream")
+    assert r.status_code == 403 and "event:" not in r.text
+    # and with the key in the URL: refused before anything is read
     key = resident["Authorization"].split()[1]
     r = httpx.get(f"{live_server.url}/api/live/stream", params={"api_key": key}, timeout=30)
-    assert r.status_code == 403 and "event:" not in r.text
+    assert r.status_code == 400 and "event:" not in r.text and key not in r.text
 
 
 def test_a_grid_worker_gets_their_own_check_on_list_and_no_command_centre_door(
@@ -208,13 +219,15 @@ def test_the_live_incidents_and_stream_carry_only_the_staff_members_grids(
     snapshot = httpx.get(f"{live_server.url}/api/live", headers=people["other_staff"]).json()
     assert snapshot["open_incidents"] == len(in_theirs)
 
-    url = f"{live_server.url}/api/live/stream"
-    mine_key = people["staff"]["Authorization"].split()[1]
-    theirs_key = people["other_staff"]["Authorization"].split()[1]
+    # each wall screen reads the stream with its session cookie, as EventSource does
+    for name in ("aw_staff_mine", "aw_staff_theirs"):
+        give_password(engine, name)
     first, second = min(in_mine), min(in_theirs)
     with (
-        httpx.stream("GET", url, params={"api_key": mine_key}, timeout=30) as one,
-        httpx.stream("GET", url, params={"api_key": theirs_key}, timeout=30) as two,
+        signed_in(live_server.url, "aw_staff_mine", timeout=30) as mine_screen,
+        signed_in(live_server.url, "aw_staff_theirs", timeout=30) as theirs_screen,
+        mine_screen.stream("GET", "/api/live/stream") as one,
+        theirs_screen.stream("GET", "/api/live/stream") as two,
     ):
         assert one.status_code == two.status_code == 200
         seen_mine, seen_theirs = _events(one.iter_lines()), _events(two.iter_lines())

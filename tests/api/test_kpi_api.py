@@ -22,6 +22,7 @@ from grids.incidents import SHANGHAI
 from grids.kpi import KPI_COLUMNS, kpis
 from tests.browser import open_page
 from tests.conftest import ARTIFACTS, LiveServer
+from tests.signin import HTML, give_password, sign_in_page, signed_in
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +64,7 @@ def review(engine: Engine, live_server: LiveServer) -> dict:
         return {"Authorization": f"Bearer {token}"}
 
     staff_token = issue_token(engine, staff.username, "community_staff")
+    give_password(engine, staff.username)  # the printable page: signed in at /login
     return {
         "url": live_server.url,
         "community_id": staff.area_id,
@@ -71,6 +73,7 @@ def review(engine: Engine, live_server: LiveServer) -> dict:
         "grid": grid,
         "point": (float(point[0]), float(point[1])),
         "staff_key": staff_token,
+        "staff_name": staff.username,
         "staff": bearer(staff_token),
         "street": bearer(issue_token(engine, street, "street_staff")),
         "worker": bearer(issue_token(engine, grid.username, "grid_worker")),
@@ -296,9 +299,8 @@ def test_chart_and_printable_page(review: dict, engine: Engine) -> None:
     image = Image.open(io.BytesIO(r.content))
     width, height = image.size  # A4 landscape (297 × 210 mm) at 150 dpi
     assert abs(width - 1754) <= 1 and abs(height - 1240) <= 1
-    page = httpx.get(
-        f"{review['url']}/kpi/print", params={"by": "grid", "api_key": review["staff_key"]}
-    )
+    with signed_in(review["url"], review["staff_name"]) as browser:
+        page = browser.get("/kpi/print", params={"by": "grid"}, headers=HTML)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     html = page.text
     assert "<title>网格化管理考核报表</title>" in html and review["community_name"] in html
@@ -317,8 +319,8 @@ def test_chart_and_printable_page(review: dict, engine: Engine) -> None:
 
 
 def test_the_page_prints_on_a4_landscape_in_a_browser(review: dict) -> None:
-    url = f"{review['url']}/kpi/print?by=grid&api_key={review['staff_key']}"
-    with open_page(url, screenshot="kpi_page.png", viewport=(1280, 900)) as (page, log):
+    with open_page(screenshot="kpi_page.png", viewport=(1280, 900)) as (page, log):
+        sign_in_page(page, review["url"], review["staff_name"], then="/kpi/print?by=grid")
         assert page.locator("h1").inner_text() == "网格化管理考核报表"
         assert page.locator("#kpi-table tbody tr").count() >= 2
         assert page.evaluate("document.querySelector('img.chart').naturalWidth") > 1000

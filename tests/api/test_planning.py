@@ -19,6 +19,7 @@ from gis import clock
 from gis.coords import wgs84_to_gcj02
 from gis.store import plan_store, queries
 from tests.conftest import LiveServer, empty_database, run_wangge
+from tests.signin import HTML, give_password, signed_in
 
 PROBLEM = "application/problem+json"
 
@@ -358,9 +359,8 @@ def test_only_the_street_offices_staff_may_plan(
             anonymous = httpx.request(method, url, timeout=60, **options)
             assert anonymous.status_code == 401, (path, anonymous.text)
             for token in (resident, worker):
-                # the pages take the token as ?api_key=, like every route
-                params = {**options.get("params", {}), "api_key": token}
-                opts = {**options, "params": params}
+                headers = {**options.get("headers", {}), **_bearer(token)}
+                opts = {**options, "headers": headers}
                 r = httpx.request(method, url, timeout=60, **opts)
                 assert r.status_code == 403, (path, r.text)
                 assert r.headers["content-type"] == PROBLEM
@@ -371,7 +371,9 @@ def test_only_the_street_offices_staff_may_plan(
             s["name"] for s in _get(live_server, _bearer(staff), "/api/planning/scenarios").json()
         ]
         assert "规划保留" in names and "偷偷保存" not in names
-        page = _get(live_server, {}, "/planning/access", kind="elder_care", api_key=staff)
+        give_password(engine, "plan_community_staff")  # the page, signed in at /login
+        with signed_in(live_server.url, "plan_community_staff") as browser:
+            page = browser.get("/planning/access", params={"kind": "elder_care"}, headers=HTML)
         assert page.status_code == 200 and "wangge-access" in page.text
     finally:  # the scenario is this test's own: the other tests list the scenarios
         httpx.delete(f"{live_server.url}/api/planning/scenarios/规划保留", headers=planner)

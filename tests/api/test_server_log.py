@@ -1,6 +1,7 @@
 """The server's log, read from the outside: ``wangge serve`` in its own process, a database
-error on a report that carries a reporter's name and phone, requests signed in with
-``?api_key=`` and ``/worker?token=``; nothing personal and no token ends up in the log."""
+error on a report that carries a reporter's name and phone, requests that still put a token in
+the URL (``?api_key=``, ``/worker?token=``, ``?access_token=``: refused with 400) and Open311's
+``api_key`` (taken, as its standard says); nothing personal and no token ends up in the log."""
 
 from __future__ import annotations
 
@@ -123,14 +124,29 @@ def test_the_log_holds_no_name_phone_or_token(
             text("SELECT count(*) FROM incident WHERE description = '井盖缺失'")
         ).scalar()
     assert kept == 0
-    assert httpx.get(f"{url}/api/kpi", params={"api_key": town["admin"]}).status_code == 200
-    assert httpx.get(f"{url}/kpi", params={"by": "grid", "api_key": town["admin"]}).is_success
-    assert httpx.get(f"{url}/worker", params={"token": town["worker"]}).status_code == 200
+    bearer = {"Authorization": f"Bearer {town['admin']}"}
+    assert httpx.get(f"{url}/api/kpi", headers=bearer).status_code == 200
+    # a token in the URL is refused, never used, and not written back
+    for path, params in (
+        ("/api/kpi", {"api_key": town["admin"]}),
+        ("/kpi", {"by": "grid", "api_key": town["admin"]}),
+        ("/worker", {"token": town["worker"]}),
+        ("/api/me", {"ACCESS_TOKEN": town["resident"]}),
+    ):
+        refused = httpx.get(f"{url}{path}", params=params)
+        assert refused.status_code == 400 and "Authorization" in refused.text, path
+        assert not set(params.values()) & set(refused.text.split()), path
+    # Open311 alone takes api_key in the URL, as its standard says
+    services = httpx.get(f"{url}/open311/v2/requests.json", params={"api_key": town["admin"]})
+    assert services.status_code == 200, services.text
     time.sleep(0.5)  # let the server write its last lines
     written = log.read_text(encoding="utf-8")
     # the log is written, names the requests and the error …
-    assert "GET /api/kpi?api_key=***" in written and "GET /kpi?by=grid&api_key=***" in written
-    assert "GET /worker?token=***" in written
+    assert 'GET /api/kpi?api_key=*** HTTP/1.1" 400' in written
+    assert 'GET /kpi?by=grid&api_key=*** HTTP/1.1" 400' in written
+    assert 'GET /worker?token=*** HTTP/1.1" 400' in written
+    assert 'GET /api/me?ACCESS_TOKEN=*** HTTP/1.1" 400' in written
+    assert 'GET /open311/v2/requests.json?api_key=*** HTTP/1.1" 200' in written
     assert "CheckViolation" in written and "test_refuse_phone" in written
     # … and holds nothing personal, no token
     for secret in (NAME, PHONE, town["admin"], town["worker"], town["resident"]):

@@ -1,9 +1,10 @@
 """The planners' before/after map draws every layer in Chromium with no internet, opened
-with the planner's token as ``?api_key=``."""
+by a planner signed in at /login (no token in any URL)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -15,6 +16,7 @@ from etl.sample import generate_district
 from maps.assets import assets_missing
 from tests.browser import open_page
 from tests.conftest import LiveServer, empty_database
+from tests.signin import give_password, sign_in_page
 
 
 @pytest.fixture(scope="module")
@@ -23,6 +25,7 @@ def plan(engine: Engine, live_server: LiveServer) -> Iterator[dict]:
     load_layers(engine, layers, replace=True, progress=False)
     street = layers["admin_area"].query("level == 'street'")["code"].iloc[0]
     key = issue_token(engine, "map_planner", "street_staff", street)
+    give_password(engine, "map_planner")
     r = httpx.post(
         f"{live_server.url}/api/planning/solve",
         json={"kind": "elder_care", "model": "p_median", "p": 2, "save_as": "地图方案"},
@@ -32,7 +35,8 @@ def plan(engine: Engine, live_server: LiveServer) -> Iterator[dict]:
     assert r.status_code == 200, r.text
     cells = httpx.get(
         f"{live_server.url}/api/planning/access/cells",
-        params={"kind": "elder_care", "api_key": key},
+        params={"kind": "elder_care"},
+        headers={"Authorization": f"Bearer {key}"},
         timeout=120,
     ).json()["features"]
     yield {"solve": r.json(), "cells": len(cells), "key": key}
@@ -43,9 +47,9 @@ def plan(engine: Engine, live_server: LiveServer) -> Iterator[dict]:
 def test_before_and_after_a_plan_draw_offline(plan: dict, live_server: LiveServer) -> None:
     if assets_missing():
         pytest.fail("local map assets missing: run `npm ci` in maps/")
-    query = f"kind=elder_care&scenario=地图方案&api_key={plan['key']}"
-    url = f"{live_server.url}/planning/compare?{query}"
-    with open_page(url, screenshot="coverage_compare_map.png") as (page, log):
+    then = "/planning/compare?" + urlencode({"kind": "elder_care", "scenario": "地图方案"})
+    with open_page(screenshot="coverage_compare_map.png") as (page, log):
+        sign_in_page(page, live_server.url, "map_planner", then=then)
         page.wait_for_function("() => window.L !== undefined")
         n = plan["cells"]
         page.wait_for_function(

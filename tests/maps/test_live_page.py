@@ -1,7 +1,7 @@
 """The wall-screen page in a real headless Chromium: every layer drawn offline, and incident
-changes made in the database reach the open page without a reload; signed in with
-``?api_key=`` (the stream and the open list are read with the same key), staff only, and a
-community's staff see their own grids' incidents."""
+changes made in the database reach the open page without a reload; signed in at /login (the
+stream, the open list and the tiles are read with the session cookie; the page holds no
+credential), staff only, and a community's staff see their own grids' incidents."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from gis.store import grid_store
 from maps.assets import external_references
 from tests.browser import artifact_path, open_page
 from tests.conftest import LiveServer
+from tests.signin import HTML, bearer, give_password, sign_in_page, signed_in
 
 NEW_ID = 990001
 
@@ -33,12 +34,15 @@ def district(engine: Engine, live_server: LiveServer) -> dict:
     community = layers["admin_area"].query("level == 'community'")["code"].iloc[0]
     staff = issue_token(engine, "live_staff", "community_staff", community)
     resident = issue_token(engine, "live_resident", "resident")
+    for name in ("live_admin", "live_staff", "live_resident"):
+        give_password(engine, name)
     w, s, e, n = grid_store.current_grids(engine).total_bounds
     cx = (w + e) / 2
     typhoon = box(cx - 0.003, s - 0.001, cx + 0.003, n + 0.001)
     r = httpx.post(
         f"{live_server.url}/api/hazards",
-        params={"kind": "typhoon", "severity": 3, "name": "台风海葵", "api_key": admin},
+        params={"kind": "typhoon", "severity": 3, "name": "台风海葵"},
+        headers=bearer(admin),
         json=mapping(typhoon),
         timeout=60,
     )
@@ -48,7 +52,7 @@ def district(engine: Engine, live_server: LiveServer) -> dict:
     r = httpx.post(
         f"{live_server.url}/api/workers/2/position",
         json={"lon": lon, "lat": lat},
-        params={"api_key": admin},
+        headers=bearer(admin),
     )
     assert r.status_code == 201, r.text
     return {
@@ -67,15 +71,18 @@ def _open_count(engine: Engine) -> int:
 
 
 def test_the_live_page_is_offline_and_in_chinese(district: dict, live_server: LiveServer) -> None:
-    key = district["admin"]
-    r = httpx.get(f"{live_server.url}/live", params={"api_key": key}, timeout=120)
+    with signed_in(live_server.url, "live_admin") as browser:
+        r = browser.get("/live", headers=HTML)
     assert r.status_code == 200
     assert external_references(r.text) == []
     for words in ("态势一张图", "未结事件", "灾害影响区 1 处", "EventSource"):
         assert words in r.text
-    # the script reads the stream and the open list with the page's own key
-    assert f'"/api/live/stream?api_key={key}"' in r.text
-    assert f'"/api/live/incidents?api_key={key}"' in r.text
+    # the script reads the stream, the open list and the tiles with the session's cookie:
+    # the page holds no credential (nor does it when a program opened it with a token)
+    assert '"/api/live/stream"' in r.text and '"/api/live/incidents"' in r.text
+    assert "api_key" not in r.text and "token=" not in r.text
+    by_header = httpx.get(f"{live_server.url}/live", headers=bearer(district["admin"]), timeout=120)
+    assert by_header.status_code == 200 and district["admin"] not in by_header.text
 
 
 def test_the_live_page_is_for_staff_and_shows_their_own_grids(
@@ -83,9 +90,11 @@ def test_the_live_page_is_for_staff_and_shows_their_own_grids(
 ) -> None:
     url = f"{live_server.url}/live"
     assert httpx.get(url, timeout=60).status_code == 401
-    refused = httpx.get(url, params={"api_key": district["resident"]}, timeout=60)
+    with signed_in(live_server.url, "live_resident") as resident:
+        refused = resident.get("/live", headers=HTML)
     assert refused.status_code == 403 and "态势一张图" not in refused.text
-    r = httpx.get(url, params={"api_key": district["staff"]}, timeout=120)
+    with signed_in(live_server.url, "live_staff") as staff:
+        r = staff.get("/live", headers=HTML)
     assert r.status_code == 200
     open_now = store.open_incidents(engine)
     theirs = int((open_now["community_code"] == district["community"]).sum())
@@ -98,8 +107,8 @@ def test_incident_changes_reach_the_open_page_without_reload(
 ) -> None:
     shelters = store.shelters_live(engine)
     unusable = int(shelters.intersects(district["typhoon"]).sum())
-    url = f"{live_server.url}/live?api_key={district['admin']}"
-    with open_page(url, screenshot="live_map.png") as (page, log):
+    with open_page(screenshot="live_map.png") as (page, log):
+        sign_in_page(page, live_server.url, "live_admin", then="/live")
         page.wait_for_function("() => window.wanggeLive && window.wanggeLive.connected === true")
         page.evaluate("window.__loadedOnce = 'yes'")  # a reload would wipe this
         markers = page.evaluate("Object.keys(window.wanggeLive.markers).length")
@@ -116,7 +125,7 @@ def test_incident_changes_reach_the_open_page_without_reload(
         # the typhoon's affected grids; zoomed out, whom to check on is a count per grid
         impact = httpx.get(
             f"{live_server.url}/api/hazards/{district['hazard_id']}/impact",
-            params={"api_key": district["admin"]},
+            headers=bearer(district["admin"]),
             timeout=120,
         ).json()
         assert page.locator("path.wangge-affected-grid").count() == len(impact["grids"])
@@ -142,7 +151,7 @@ def test_incident_changes_reach_the_open_page_without_reload(
         # at street zoom each resident to check on and their route come as tiles
         rows = httpx.get(
             f"{live_server.url}/api/hazards/{district['hazard_id']}/check-on",
-            params={"api_key": district["admin"]},
+            headers=bearer(district["admin"]),
             timeout=120,
         ).json()["features"]
         lon, lat = rows[0]["properties"]["lon"], rows[0]["properties"]["lat"]
@@ -195,12 +204,15 @@ def test_incident_changes_reach_the_open_page_without_reload(
         assert log.external == []
         assert log.local_failures() == []
         assert log.page_errors == []
+        # nothing the page asked for carried a credential in its URL
+        assert not [u for u in log.requests if "api_key" in u or "token=" in u]
 
 
 def test_a_bulk_load_makes_the_page_fetch_the_open_list_again(
     district: dict, engine: Engine, live_server: LiveServer
 ) -> None:
-    with open_page(f"{live_server.url}/live?api_key={district['admin']}") as (page, log):
+    with open_page() as (page, log):
+        sign_in_page(page, live_server.url, "live_admin", then="/live")
         page.wait_for_function("() => window.wanggeLive && window.wanggeLive.connected === true")
         before = page.evaluate("Object.keys(window.wanggeLive.markers).length")
         lon, lat = shapely.get_coordinates(district["typhoon"].centroid)[0]

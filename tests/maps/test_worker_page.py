@@ -1,5 +1,7 @@
-"""The worker's tablet page in real Chromium at 1280×800: my grid and my tasks in Chinese,
-no horizontal scrolling, no request to another host, and its buttons work the real API."""
+"""The worker's tablet page in real Chromium at 1280×800: the worker signs in at /login with
+the password ``wangge users passwd`` set, then sees my grid and my tasks in Chinese, with no
+horizontal scrolling, no request to another host and no credential in any URL, and its
+buttons work the real API over the session cookie."""
 
 from __future__ import annotations
 
@@ -16,16 +18,16 @@ from maps.worker import (
     GRID_CLASS,
     PANEL_ID,
     TASK_CLASS,
-    TOKEN_KEY,
     YOU_CLASS,
     worker_page,
 )
 from tests.browser import open_page, require_chromium
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, run_wangge
+from tests.signin import HTML, PASSWORD, bearer, sign_in_page, signed_in
 
 
 @pytest.fixture(scope="module")
-def tablet(engine: Engine, live_server: LiveServer) -> dict:
+def tablet(engine: Engine, live_server: LiveServer, database_url: str) -> dict:
     """The sample district, the worker of its first grid and a fresh task of theirs."""
     require_chromium()
     load_layers(engine, generate_district(3000, 23, progress=False), replace=True, progress=False)
@@ -54,6 +56,8 @@ def tablet(engine: Engine, live_server: LiveServer) -> dict:
         ).one()
     url = live_server.url
     worker = issue_token(engine, a.username, "grid_worker")
+    done = run_wangge(database_url, "users", "passwd", a.username, input_text=PASSWORD + "\n")
+    assert done.returncode == 0, done.stderr
     admin = {"Authorization": f"Bearer {issue_token(engine, 'admin_page_test', 'admin')}"}
     r = httpx.post(
         f"{url}/api/incidents",
@@ -73,6 +77,7 @@ def tablet(engine: Engine, live_server: LiveServer) -> dict:
     return {
         "url": url,
         "token": worker,
+        "username": a.username,
         "grids": grids,
         "task": task,
         "point": (float(point[0]), float(point[1])),
@@ -80,14 +85,17 @@ def tablet(engine: Engine, live_server: LiveServer) -> dict:
 
 
 def test_page_holds_no_data_and_loads_nothing_from_other_hosts() -> None:
-    html = render_offline(worker_page((120.1, 30.2, 120.2, 30.3)))
-    assert "网格员工作台" in html and "sessionStorage" in html
+    html = render_offline(worker_page((120.1, 30.2, 120.2, 30.3), csrf_token="c" * 64))
+    assert "网格员工作台" in html and "X-CSRF-Token" in html and "c" * 64 in html
+    assert "sessionStorage" not in html and "Bearer" not in html and "token=" not in html
     assert "cdn.jsdelivr" not in html and "code.jquery" not in html
 
 
 def test_tablet_shows_my_grid_and_tasks_in_chinese_at_1280x800(tablet: dict) -> None:
-    url = f"{tablet['url']}/worker?token={tablet['token']}"
-    with open_page(url, screenshot="worker_tablet.png", viewport=(1280, 800)) as (page, log):
+    with open_page(screenshot="worker_tablet.png", viewport=(1280, 800)) as (page, log):
+        page.goto(f"{tablet['url']}/worker")  # not signed in: to the sign-in page and back
+        assert page.url.startswith(f"{tablet['url']}/login?next=")
+        sign_in_page(page, tablet["url"], tablet["username"], then="/worker")
         page.wait_for_selector(f".{TASK_CLASS}[data-task='{tablet['task']}']")
         page.wait_for_function(
             f"() => document.querySelectorAll('path.{GRID_CLASS}').length >= {tablet['grids']}"
@@ -120,20 +128,23 @@ def test_tablet_shows_my_grid_and_tasks_in_chinese_at_1280x800(tablet: dict) -> 
         assert widths[0] <= widths[1] == 1280
         assert widths[2] <= widths[3]
         assert widths[4] <= 1280
-        # the token left the address bar and lives in this tab's sessionStorage only
-        assert "token=" not in page.url
-        assert page.evaluate(f"sessionStorage.getItem({TOKEN_KEY!r})") == tablet["token"]
+        # no credential anywhere the page can reach: the session cookie is HttpOnly
+        assert page.evaluate("document.cookie").find("wangge_session") < 0
+        stored = page.evaluate(
+            "JSON.stringify([Object.entries(sessionStorage), Object.entries(localStorage)])"
+        )
+        assert "token" not in stored.lower() and tablet["token"] not in stored
+        assert not [u for u in log.requests if "token=" in u or "api_key" in u]
     assert not log.page_errors, log.page_errors
     assert not log.local_failures(), log.local_failures()
 
 
 def test_tablet_buttons_take_the_task_check_in_route_and_feed_back(tablet: dict) -> None:
-    url = f"{tablet['url']}/worker?token={tablet['token']}"
     lon, lat = tablet["point"]
-    with open_page(url, screenshot="worker_tablet_checkin.png") as (page, log):
+    with open_page(screenshot="worker_tablet_checkin.png") as (page, log):
         page.context.grant_permissions(["geolocation"])
         page.context.set_geolocation({"longitude": lon, "latitude": lat})
-        page.reload()  # the token is now read from sessionStorage
+        sign_in_page(page, tablet["url"], tablet["username"], then="/worker")
         card = page.locator(f".{TASK_CLASS}[data-task='{tablet['task']}']")
         card.wait_for()
         card.get_by_role("button", name="接单").click()
@@ -164,8 +175,7 @@ def test_tablet_buttons_take_the_task_check_in_route_and_feed_back(tablet: dict)
         assert "已反馈" in page.inner_text("#wangge-status")
     assert not log.page_errors, log.page_errors
     case = httpx.get(
-        f"{tablet['url']}/api/incidents/{tablet['task']}",
-        headers={"Authorization": f"Bearer {tablet['token']}"},
+        f"{tablet['url']}/api/incidents/{tablet['task']}", headers=bearer(tablet["token"])
     ).json()
     assert case["state"] == "resolved"
     assert [(h["action"], h["note"]) for h in case["history"]][-2:] == [
@@ -174,9 +184,17 @@ def test_tablet_buttons_take_the_task_check_in_route_and_feed_back(tablet: dict)
     ]
 
 
-def test_without_a_token_the_page_says_how_to_open_it(live_server: LiveServer) -> None:
-    with open_page(f"{live_server.url}/worker") as (page, _):
-        page.wait_for_function(
-            "() => (document.getElementById('wangge-status').textContent.includes('令牌'))"
-        )
-        assert page.locator(f".{TASK_CLASS}").count() == 0
+def test_the_old_token_link_is_refused_and_only_workers_open_the_page(
+    tablet: dict, engine: Engine
+) -> None:
+    url = tablet["url"]
+    old = httpx.get(f"{url}/worker", params={"token": tablet["token"]}, headers=HTML)
+    assert old.status_code == 400 and "/login" in old.text and PANEL_ID not in old.text
+    assert tablet["token"] not in old.text
+    away = httpx.get(f"{url}/worker", headers=HTML)
+    assert away.status_code == 303 and away.headers["location"] == "/login?next=%2Fworker"
+    with signed_in(url, tablet["username"]) as worker:
+        assert worker.get("/worker", headers=HTML).status_code == 200
+    resident = issue_token(engine, "tablet_resident", "resident")
+    refused = httpx.get(f"{url}/worker", headers={**HTML, **bearer(resident)})
+    assert refused.status_code == 403 and PANEL_ID not in refused.text

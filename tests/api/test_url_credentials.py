@@ -1,0 +1,140 @@
+"""No credential in a URL, from the outside: every route of the app, every page and the OGC
+door answer a token in the query (``?api_key=``, ``?token=``, ``?access_token=``) with 400 and
+nothing else, saying to sign in at /login or send the header; Open311 alone still takes its
+``api_key``.  Tokens end (``--days``, at most 89) and die at once when revoked, rotated or
+their account disabled, through the command line against a running server."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import httpx
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import Engine
+
+from api.app import create_app
+from gis import clock
+from gis.settings import Settings
+from tests.conftest import LiveServer, run_wangge
+from tests.signin import HTML, PASSWORD, bearer, signed_in
+
+NAMES = ("api_key", "token", "access_token", "API_KEY")
+
+
+@pytest.fixture(scope="module")
+def admin(database_url: str, live_server: LiveServer) -> str:
+    """An admin made with the command line, with a password and a token; the token."""
+    made = run_wangge(
+        database_url,
+        *("users", "add", "url_admin", "--role", "admin", "--password-stdin"),
+        input_text=PASSWORD + "\n",
+    )
+    assert made.returncode == 0 or "already named" in made.stderr, made.stderr
+    return _token(database_url, "url_admin")
+
+
+def _token(database_url: str, name: str, *args: str) -> str:
+    done = run_wangge(database_url, "users", "token", name, *args)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+def _paths() -> list[tuple[str, str]]:
+    """Every documented route of the app (method, path with its parameters filled in)."""
+    routes = []
+    for path, operations in create_app().openapi()["paths"].items():
+        if path.startswith("/open311"):
+            continue
+        for method in operations:
+            routes.append((method.upper(), re.sub(r"\{[^}]+\}", "1", path)))
+    ogc = [("GET", "/ogc/collections"), ("GET", "/ogc/collections/public.pub_grid/items")]
+    pages = [("GET", "/desk"), ("GET", "/static/app/app.css")]
+    return [*routes, *ogc, *pages]
+
+
+def test_every_route_refuses_a_token_in_its_url(admin: str, live_server: LiveServer) -> None:
+    routes = _paths()
+    assert len(routes) > 60 and ("GET", "/live") in routes and ("GET", "/worker") in routes
+    with httpx.Client(base_url=live_server.url, timeout=30) as client:
+        for i, (method, path) in enumerate(routes):
+            name = NAMES[i % len(NAMES)]
+            r = client.request(method, path, params={name: admin, "by": "grid"})
+            assert r.status_code == 400, (method, path, r.status_code, r.text[:200])
+            assert r.headers["content-type"].startswith("application/problem+json")
+            body = r.json()
+            assert set(body) == {"type", "title", "status", "detail"}, (path, body)
+            assert "/login" in body["detail"] and "Authorization: Bearer" in body["detail"]
+            assert admin not in r.text
+            # even with a good header besides: the URL's token is refused, not ignored
+            both = client.request(method, path, params={name: admin}, headers=bearer(admin))
+            assert both.status_code == 400, (method, path)
+
+
+def test_a_page_with_a_token_in_its_url_is_a_chinese_error_page(
+    admin: str, live_server: LiveServer
+) -> None:
+    for path in ("/live", "/worker", "/reports/daily", "/kpi", "/", "/desk", "/map"):
+        for name in ("api_key", "token"):
+            r = httpx.get(f"{live_server.url}{path}", params={name: admin}, headers=HTML)
+            assert r.status_code == 400, (path, r.status_code)
+            assert "请求有误" in r.text and "/login" in r.text and admin not in r.text
+            assert "wangge-panel" not in r.text and "EventSource" not in r.text
+            assert r.headers["content-security-policy"]  # the usual headers, on this page too
+    # signed in, the same page opens (and still refuses the token in the URL)
+    with signed_in(live_server.url, "url_admin") as browser:
+        assert browser.get("/", headers=HTML).status_code == 200
+        assert browser.get("/api/me").json()["username"] == "url_admin"
+        assert browser.get("/", params={"api_key": admin}, headers=HTML).status_code == 400
+
+
+def test_open311_alone_keeps_its_api_key(admin: str, live_server: LiveServer) -> None:
+    url = f"{live_server.url}/open311/v2/requests.json"
+    assert httpx.get(url, params={"api_key": admin}, timeout=60).status_code == 200
+    assert httpx.get(url, params={"api_key": "not a token"}, timeout=60).status_code == 403
+
+
+def test_tokens_end_and_die_at_once_when_revoked_rotated_or_disabled(
+    admin: str, database_url: str, live_server: LiveServer, engine: Engine
+) -> None:
+    me = f"{live_server.url}/api/me"
+    # a token lives 1 to 89 days; the default is WANGGE_TOKEN_DAYS (30)
+    too_long = run_wangge(database_url, "users", "token", "url_admin", "--days", "90")
+    assert too_long.returncode != 0 and "1 to 89 days" in too_long.stderr
+    with pytest.raises(ValidationError):
+        Settings(token_days=90)
+    assert Settings().token_days == 30
+    short = _token(database_url, "url_admin", "--days", "2")
+    assert httpx.get(me, headers=bearer(short)).status_code == 200
+    with clock.frozen(clock.now() + timedelta(days=2, minutes=1)):
+        ended = httpx.get(me, headers=bearer(short))
+        assert ended.status_code == 401 and "expired" in ended.json()["detail"]
+        assert httpx.get(me, headers=bearer(admin)).status_code == 200  # 30 days
+
+    # revoke-tokens: every token of the user, at once, in the running server
+    other = _token(database_url, "url_admin")
+    done = run_wangge(database_url, "users", "revoke-tokens", "url_admin")
+    assert done.returncode == 0 and "revoked" in done.stderr + done.stdout, done.stderr
+    for token in (admin, other):
+        assert httpx.get(me, headers=bearer(token)).status_code == 401
+
+    # rotation: the new token works, the one before it no longer
+    first = _token(database_url, "url_admin")
+    second = _token(database_url, "url_admin", "--rotate")
+    assert httpx.get(me, headers=bearer(first)).status_code == 401
+    assert httpx.get(me, headers=bearer(second)).status_code == 200
+
+    # disabled: token and session die at once, and stay dead when enabled again
+    with signed_in(live_server.url, "url_admin") as browser:
+        assert browser.get("/api/me").status_code == 200
+        assert run_wangge(database_url, "users", "disable", "url_admin").returncode == 0
+        try:
+            assert browser.get("/api/me").status_code == 401
+            assert httpx.get(me, headers=bearer(second)).status_code == 401
+        finally:
+            assert run_wangge(database_url, "users", "enable", "url_admin").returncode == 0
+        assert browser.get("/api/me").status_code == 401  # the old session stays ended
+    assert httpx.get(me, headers=bearer(second)).status_code == 401  # and the old token
+    unknown = run_wangge(database_url, "users", "revoke-tokens", "nobody_here")
+    assert unknown.returncode != 0 and "no user is named" in unknown.stderr
