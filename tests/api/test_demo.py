@@ -71,6 +71,7 @@ def test_demo_no_serve_loads_and_writes_the_map(
         "grid_worker",
         "resident",
     }
+    assert "token=" not in run.stdout and "api_key=" not in run.stdout  # no token in a link
     settings = get_settings()
     for _, username, password in printed:
         signed = accounts.sign_in(engine, settings, username, password, "127.0.0.1")
