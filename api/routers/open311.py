@@ -21,7 +21,10 @@ service request
     returned.
 ``api_key``
     A Wangge token (``wangge users token NAME``), in the form body, the query or an
-    ``Authorization: Bearer`` header.  A hotline signs in as a street-staff user; its
+    ``Authorization: Bearer`` header.  Open311 is the one door that still takes a token in
+    the query, because its standard says so (everywhere else it is refused,
+    :mod:`api.url_credentials`); the access log shows it as ``***``, and a client that can
+    should send the header or the form body.  A hotline signs in as a street-staff user; its
     reports are filed as ``hotline_12345``.  A resident's key files as ``resident_app``
     and lists only the resident's own requests.  Missing or unknown: 403, as the spec
     says.
