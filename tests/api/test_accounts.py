@@ -141,8 +141,9 @@ def test_signing_out_and_disabling_end_a_session_at_once(town: dict, engine: Eng
         assert isinstance(refused, accounts.SignInRefused) and "停用" in refused.message
     finally:
         accounts.set_disabled(engine, "zhang", False)
-    assert state.user_for_token(token) is not None
-    assert state.user_for_session(two.session_id) is None  # disabling ended it for good
+    # disabling ended the session and the token for good: enabling brings back neither
+    assert state.user_for_token(token) is None
+    assert state.user_for_session(two.session_id) is None
 
 
 def test_failures_lock_a_name_known_or_not_alike(town: dict, engine: Engine) -> None:
