@@ -56,7 +56,7 @@ from api.routers import open311 as open311_routes
 from api.routers import registry as registry_routes
 from api.routers import worker as worker_routes
 from api.state import AppState
-from api.url_credentials import RefuseUrlCredentials, redact_access_log
+from api.url_credentials import RefuseUrlCredentials, redact_access_log, redact_logs
 from gis import clock
 from gis.db.engine import describe_error, get_engine
 from gis.settings import Settings, get_settings
@@ -100,6 +100,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        redact_logs()  # the server's handlers exist by now
         engine = get_engine(settings, url=database_url)
         state = AppState(engine, settings, ChangeHub(awareness_store.conninfo(engine)))
         app.state.wangge = state

@@ -8,12 +8,14 @@ runs, saying how to sign in instead (:class:`RefuseUrlCredentials`).  The one ex
 is Open311 (:data:`URL_KEY_PATHS`), whose standard passes ``api_key`` as a parameter.
 
 Whatever arrives in a URL anyway (refused, or Open311's) is blanked to ``***`` in the
-access log of uvicorn (:class:`RedactCredentials`).
+access log of uvicorn and in any other log line that quotes the URL
+(:class:`RedactCredentials`, on every handler: :func:`redact_logs`).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from urllib.parse import parse_qsl, urlencode
 
 from starlette.requests import Request
@@ -48,22 +50,68 @@ def redact_query(target: str) -> str:
     return f"{path}?{urlencode(kept, safe='*')}"
 
 
+#: A credential parameter in any text (a URL in a log message): its name kept, value blanked.
+_IN_TEXT = re.compile(
+    r"([?&](?:" + "|".join(sorted(CREDENTIAL_PARAMS)) + r")=)[^&\s\"'#]*", re.IGNORECASE
+)
+
+
+def redact_text(message: str) -> str:
+    """A text with the value of every credential parameter of a URL in it blanked."""
+    return _IN_TEXT.sub(r"\1***", message)
+
+
 class RedactCredentials(logging.Filter):
-    """Blanks credentials in the request line of uvicorn's access log; the path stays."""
+    """Blanks credentials in log records: uvicorn's request line, and any URL in a message.
+
+    On uvicorn's access log the request target (``client, method, target, …``) is
+    rewritten in place; any other record whose text holds ``?api_key=…`` (or ``&token=``
+    …) has its message replaced by the redacted text.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the request target of an access-log record (``client, method, target, …``)."""
+        """Rewrite the record; never drop it."""
         args = record.args
-        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
-            record.args = (*args[:2], redact_query(args[2]), *args[3:])
+        if record.name == "uvicorn.access":  # its formatter reads the arguments: keep them
+            if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+                record.args = (*args[:2], redact_query(args[2]), *args[3:])
+            return True
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a record that cannot be formatted: left as it is
+            return True
+        redacted = redact_text(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
         return True
 
 
+def _redact(target: logging.Logger | logging.Handler) -> None:
+    if not any(isinstance(f, RedactCredentials) for f in target.filters):
+        target.addFilter(RedactCredentials())
+
+
 def redact_access_log() -> None:
-    """Put :class:`RedactCredentials` on uvicorn's access log (once)."""
-    access = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, RedactCredentials) for f in access.filters):
-        access.addFilter(RedactCredentials())
+    """Put :class:`RedactCredentials` on uvicorn's access log (once), before it is set up."""
+    _redact(logging.getLogger("uvicorn.access"))
+
+
+def redact_logs() -> None:
+    """Put :class:`RedactCredentials` on every handler configured now (once each).
+
+    Called when the application starts, after the server configured its logging: a
+    handler's filter sees the records of every logger that reaches it (ours, uvicorn's,
+    the libraries'), so no logger writes a credential of a URL.
+    """
+    redact_access_log()
+    loggers = [logging.getLogger()] + [
+        logger
+        for logger in logging.Logger.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger)
+    ]
+    for logger in loggers:
+        for handler in logger.handlers:
+            _redact(handler)
 
 
 def refusal(names: list[str]) -> CredentialInUrl:

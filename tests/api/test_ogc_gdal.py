@@ -40,13 +40,34 @@ def district(engine: Engine, live_server: LiveServer) -> dict:
     }
 
 
+def _run(cmd: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
 def _gdal(*args: str, token: str | None = None) -> str:
+    """Run a GDAL tool; the token goes as a header (GDAL_HTTP_HEADERS), never in the URL."""
     cmd = list(args)
     if token is not None:
         cmd += ["--config", "GDAL_HTTP_HEADERS", f"Authorization: Bearer {token}"]
-    run = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    run = _run(cmd)
     assert run.returncode == 0, run.stderr
     return run.stdout
+
+
+def test_gdal_signs_in_with_a_header_never_with_a_token_in_the_url(
+    district: dict, live_server: LiveServer, tmp_path: Path
+) -> None:
+    url = f"{live_server.url}/ogc"
+    in_url = _run(["ogrinfo", "-ro", "-so", f"OAPIF:{url}?api_key={district['staff']}"])
+    assert in_url.returncode != 0 and "public.pub_incident" not in in_url.stdout
+    # the header from a file keeps the token out of the process list
+    headers = tmp_path / "headers.txt"
+    headers.write_text(f"Authorization: Bearer {district['staff']}\n", encoding="utf-8")
+    from_file = _run(
+        ["ogrinfo", "-ro", "-so", "--config", "GDAL_HTTP_HEADER_FILE", str(headers), f"OAPIF:{url}"]
+    )
+    assert from_file.returncode == 0, from_file.stderr
+    assert "public.pub_incident" in from_file.stdout
 
 
 def test_ogrinfo_lists_the_public_collections_to_anyone(

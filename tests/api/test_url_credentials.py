@@ -6,6 +6,8 @@ their account disabled, through the command line against a running server."""
 
 from __future__ import annotations
 
+import io
+import logging
 import re
 from datetime import timedelta
 
@@ -13,8 +15,10 @@ import httpx
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import Engine
+from uvicorn.logging import AccessFormatter
 
 from api.app import create_app
+from api.url_credentials import redact_logs
 from gis import clock
 from gis.settings import Settings
 from tests.conftest import LiveServer, run_wangge
@@ -138,3 +142,35 @@ def test_tokens_end_and_die_at_once_when_revoked_rotated_or_disabled(
     assert httpx.get(me, headers=bearer(second)).status_code == 401  # and the old token
     unknown = run_wangge(database_url, "users", "revoke-tokens", "nobody_here")
     assert unknown.returncode != 0 and "no user is named" in unknown.stderr
+
+
+def test_no_logger_writes_a_credential_of_a_url() -> None:
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    ours = logging.getLogger("wangge.test_url_credentials")
+    ours.addHandler(handler)
+    ours.propagate = False
+    access = logging.getLogger("uvicorn.access")
+    access_out = io.StringIO()
+    access_handler = logging.StreamHandler(access_out)
+    access_handler.setFormatter(AccessFormatter('%(request_line)s" %(status_code)s'))
+    access.addHandler(access_handler)
+    level = access.level
+    access.setLevel(logging.INFO)
+    try:
+        redact_logs()
+        ours.warning("fetching %s failed", "/tiles/x?z=1&api_key=SECRET1")
+        ours.warning("retry /api/me?Token=SECRET2 and /a?access_token=SECRET3#x")
+        ours.warning("a form's csrf_token=kept is no credential of a URL")
+        access.info(
+            '%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET", "/live?api_key=SECRET4", "1.1", 400
+        )
+    finally:
+        ours.removeHandler(handler)
+        access.removeHandler(access_handler)
+        access.setLevel(level)
+    written = out.getvalue() + access_out.getvalue()
+    assert "SECRET" not in written, written
+    assert "/tiles/x?z=1&api_key=*** failed" in written and "Token=***" in written
+    assert "csrf_token=kept" in written
+    assert 'GET /live?api_key=*** HTTP/1.1" 400' in written
