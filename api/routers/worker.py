@@ -1,6 +1,7 @@
 """The grid worker's tablet over HTTP (网格员工作台): grids, households, tasks, route, check-in.
 
-Every ``/api/worker`` route needs the token of a grid worker (403 for any other role);
+Every ``/api/worker`` route needs a grid worker's bearer token or signed-in session (the
+tablet page's script sends the cookie; 403 for any other role);
 what they see, and every rule, is :mod:`api.services.worker`'s.  The worker's actions on
 a case (接单 ``start``, 反馈 ``resolve``) go through ``POST /api/incidents/{id}/actions``
 like everyone else's; the tablet page is ``GET /worker`` (:mod:`api.pages.worker`).
