@@ -101,10 +101,10 @@ def user_token(
 
 @users_app.command("revoke-tokens")
 def revoke_tokens(username: str) -> None:
-    """Revoke every bearer token of a user at once (their browser sessions stay)."""
+    """Revoke every bearer token of a user at once (their sessions stay; 'revoke': both)."""
     from api.services.accounts import revoke_tokens as revoke
 
-    count = revoke(ready_engine(), username)
+    count = revoke(ready_engine(), username, audit_as="cli")
     say(f"{count} token(s) of {username} revoked; 'wangge users token {username}' gives a new one")
 
 

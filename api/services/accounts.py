@@ -220,7 +220,7 @@ def set_disabled(engine: Engine, username: str, disabled: bool = True) -> int:
         if not disabled:
             return 0
         sessions = access_store.revoke_sessions_of(conn, user.user_id, now)
-        return sessions + access_store.revoke_tokens_of(conn, user.user_id, now)
+        return sessions + admin_store.revoke_tokens_of(conn, user.user_id, now)
 
 
 def _area_for(
@@ -558,15 +558,15 @@ def token_for(
     with engine.begin() as conn:
         user = _existing(conn, username)
         if rotate:
-            access_store.revoke_tokens_of(conn, user.user_id, clock.utcnow())
+            admin_store.revoke_tokens_of(conn, user.user_id, clock.utcnow())
         return access_store.issue_token(conn, user.user_id, days=days, label=label)
 
 
-def revoke_tokens(engine: Engine, username: str) -> int:
+def revoke_tokens(engine: Engine, username: str, *, audit_as: str | None = None) -> int:
     """Revoke every token of a user at once (their sessions stay); how many were live.
 
-    Every server process refuses them from its next request on (the tokens' data
-    version moves).
+    ``wangge users revoke-tokens``; :func:`revoke_access` ends the sessions too.  Every
+    server process refuses them from its next request on (the tokens' data version moves).
 
     Raises
     ------
@@ -575,7 +575,11 @@ def revoke_tokens(engine: Engine, username: str) -> int:
     """
     with engine.begin() as conn:
         user = _existing(conn, username)
-        return access_store.revoke_tokens_of(conn, user.user_id, clock.utcnow())
+        count = admin_store.revoke_tokens_of(conn, user.user_id, clock.utcnow())
+        if audit_as is not None:
+            detail = {"tokens": count}
+            access_store.audit(conn, audit_as, "token_revoke", "app_user", username, detail)
+        return count
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ AUDIT_ACTIONS_ZH = {
     "user_password": "重置密码",
     "user_role": "修改角色",
     "user_revoke": "注销会话和令牌",
+    "token_revoke": "注销令牌",
     "audit_export": "导出审计日志",
     "import_dry_run": "试导入",
     "import": "导入数据",

@@ -187,18 +187,6 @@ def issue_token(conn: Connection, user_id: int, *, days: int, label: str | None 
     return token
 
 
-def revoke_tokens_of(conn: Connection, user_id: int, now: datetime) -> int:
-    """Revoke every live token of a user; how many were revoked."""
-    done = conn.execute(
-        text(
-            "UPDATE api_token SET revoked_at = :now "
-            "WHERE user_id = :u AND revoked_at IS NULL AND expires_at > :now"
-        ),
-        {"u": user_id, "now": now},
-    )
-    return int(done.rowcount or 0)
-
-
 #: For each role, how the demo picks one of its users: the first by name (an admin, the
 #: first by id; a grid worker, the first on duty).
 _ONE_PER_ROLE = {

@@ -49,7 +49,7 @@ _LIST_SQL = """
            (SELECT count(*) FROM app_session s WHERE s.user_id = u.id
               AND s.revoked_at IS NULL AND s.expires_at > :now) AS live_sessions,
            (SELECT count(*) FROM api_token t WHERE t.user_id = u.id
-              AND (t.expires_at IS NULL OR t.expires_at > :now)) AS live_tokens,
+              AND t.revoked_at IS NULL AND t.expires_at > :now) AS live_tokens,
            (SELECT max(s.created_at) FROM app_session s WHERE s.user_id = u.id)
               AS last_sign_in
     FROM app_user u
@@ -128,11 +128,14 @@ def set_role(conn: Connection, user_id: int, role: str, area_id: int | None) -> 
 
 
 def revoke_tokens_of(conn: Connection, user_id: int, now: datetime) -> int:
-    """End every live bearer token of a user (expired at ``now``); how many there were."""
+    """Revoke every live bearer token of a user (``revoked_at`` = ``now``); how many there were.
+
+    A revoked token never works again, even once the account is enabled again.
+    """
     return conn.execute(
         text(
-            "UPDATE api_token SET expires_at = :now "
-            "WHERE user_id = :u AND (expires_at IS NULL OR expires_at > :now)"
+            "UPDATE api_token SET revoked_at = :now "
+            "WHERE user_id = :u AND revoked_at IS NULL AND expires_at > :now"
         ),
         {"u": user_id, "now": now},
     ).rowcount
