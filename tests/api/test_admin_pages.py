@@ -186,8 +186,9 @@ def test_an_admin_creates_a_user_who_signs_in_and_is_stopped_at_once(
         page.get_by_role("button", name="启用账号").click()
         page.wait_for_url(f"{url}/admin/users/{NEWBIE}")
         assert page.locator('[data-field="status"]').inner_text().startswith("正常")
-        # the old browser does not come back with the account
+        # the old browser does not come back with the account, nor the old token
         assert httpx.get(f"{url}/", cookies=session, headers=HTML).status_code == 303
+        assert httpx.get(f"{url}/api/me", headers=bearer).status_code == 401
         page.screenshot(path=str(artifact_path("admin_user_enabled.png")), full_page=True)
         # the audit log shows what the admin did, filtered through its form
         page.goto(f"{url}/admin/audit")
