@@ -47,7 +47,7 @@ def plan(engine: Engine, live_server: LiveServer) -> Iterator[dict]:
 def test_before_and_after_a_plan_draw_offline(plan: dict, live_server: LiveServer) -> None:
     if assets_missing():
         pytest.fail("local map assets missing: run `npm ci` in maps/")
-    then = "/planning/compare?" + urlencode({"kind": "elder_care", "scenario": "地图方案"})
+    then = "/planning/compare/map?" + urlencode({"kind": "elder_care", "scenario": "地图方案"})
     with open_page(screenshot="coverage_compare_map.png") as (page, log):
         sign_in_page(page, live_server.url, "map_planner", then=then)
         page.wait_for_function("() => window.L !== undefined")
