@@ -23,6 +23,7 @@ Conventions
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -41,6 +42,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    Uuid,
     func,
     text,
 )
@@ -809,8 +811,10 @@ class AlertRecipient(Base):
 class Outbox(Base):
     """Messages waiting for (or handed to) a delivery channel: the pluggable way out.
 
-    Here the outbox *is* the channel; in production a worker reads the pending rows and
-    hands them to an SMS or WeChat gateway, then sets ``sent_at`` and ``status``.
+    The relay (:mod:`api.services.relay`) claims the pending rows, publishes each to the
+    broker once (publisher confirms), then sets ``status`` ``sent`` and ``sent_at``; a
+    refused message is retried (``attempts``, ``last_error``, ``next_attempt_at``) until
+    it is ``failed``.  SMS and WeChat gateways consume behind the broker.
     """
 
     __tablename__ = "outbox"
@@ -824,9 +828,26 @@ class Outbox(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(16), server_default=text("'pending'"))
+    #: what the consumers behind the broker dedupe on (the AMQP message-id)
+    message_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, server_default=text("gen_random_uuid()"), unique=True
+    )
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    #: the same key is queued once (an alert sent twice for one hazard, group, recipient)
+    dedupe_key: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (
         CheckConstraint(_one_of("channel", ALERT_CHANNELS), name="channel"),
         CheckConstraint(_one_of("status", OUTBOX_STATUSES), name="status"),
+        Index(
+            "ux_outbox_dedupe_key",
+            "dedupe_key",
+            unique=True,
+            postgresql_where=text("dedupe_key IS NOT NULL"),
+        ),
+        Index("ix_outbox_pending", "id", postgresql_where=text("status = 'pending'")),
     )
 
 
