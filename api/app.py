@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -93,6 +94,27 @@ async def escalation_loop(engine: Engine, interval_s: float) -> None:
             log.exception("the escalation job failed")
 
 
+async def relay_loop(engine: Engine, settings: Settings, stop: asyncio.Event) -> None:
+    """Publish the outbox to the broker while the server runs (:mod:`api.services.relay`).
+
+    Several server processes (and ``wangge relay``) may run it at once: each claims other
+    rows.  A broker that is down is logged once and retried; it never stops the server.
+    """
+    from api.services.relay import Relay, RelayConfig
+
+    relay = Relay(engine, RelayConfig.from_settings(settings, name="wangge-serve-relay"))
+    while not stop.is_set():
+        try:
+            await relay.run(stop)
+        except (StatementError, psycopg.Error) as exc:
+            log.error("the relay failed: %s", describe_error(exc))
+        except Exception:
+            log.exception("the relay failed")
+        if not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=settings.relay_interval_s * 5)
+
+
 def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
     """Build the application; the database is connected when it starts, not at import."""
     settings = settings or get_settings()
@@ -108,9 +130,20 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         job = None
         if settings.escalation_interval_s > 0:
             job = asyncio.create_task(escalation_loop(engine, settings.escalation_interval_s))
+        relay_stop, relay_job = asyncio.Event(), None
+        if settings.relay_interval_s > 0:
+            relay_job = asyncio.create_task(relay_loop(engine, settings, relay_stop))
         yield
         if job is not None:
             job.cancel()
+        if relay_job is not None:
+            # the batch in hand is finished and recorded (a cancel would leave it to be
+            # published again by the next relay)
+            relay_stop.set()
+            try:
+                await asyncio.wait_for(relay_job, timeout=15)
+            except (TimeoutError, asyncio.CancelledError):
+                log.warning("the relay did not stop in time; its batch stays pending")
         await ogc_app.stop()
         engine.dispose()
 

@@ -37,6 +37,7 @@ def _register() -> None:
         incidents,
         network,
         plan,
+        relay,
         serve,
         users,
     )
@@ -49,6 +50,7 @@ def _register() -> None:
     app.command()(district.load)
     app.command()(district.demo)
     app.command("serve")(serve.serve_command)
+    app.add_typer(relay.relay_app, name="relay")
     app.add_typer(users.users_app, name="users")
     app.add_typer(incidents.incidents_app, name="incidents")
 

@@ -220,6 +220,50 @@ class Settings(BaseSettings):
     )
     workers: int = Field(default=1, ge=1, description="Server processes ('wangge serve').")
 
+    broker_url: str = Field(
+        default="amqp://guest:guest@127.0.0.1:5672/",
+        description="AMQP URL of the message broker (RabbitMQ) the relay publishes the "
+        "outbox to; scripts/setup.sh installs and starts a local one when absent.",
+    )
+    broker_exchange: str = Field(
+        default="wangge.messages",
+        description="Durable topic exchange the relay publishes to (routing key "
+        "'message.<channel>').",
+    )
+    broker_queue: str = Field(
+        default="wangge.messages",
+        description="Durable queue bound to the exchange ('message.#'), which the SMS and "
+        "WeChat gateways consume; messages wait there while no gateway runs.",
+    )
+    relay_interval_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="How often the server's relay looks for pending outbox messages when "
+        "idle (0: the server starts no relay; 'wangge relay' runs one on its own).",
+    )
+    relay_batch: int = Field(
+        default=500, ge=1, le=50_000, description="Messages the relay claims and publishes at once."
+    )
+    relay_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="A message the broker refuses this many times is marked failed "
+        "('wangge relay retry' queues it again); a broker that is down only delays.",
+    )
+    relay_retry_s: float = Field(
+        default=30.0, ge=0, description="Wait before a refused message is tried again."
+    )
+    sms_gateway_url: str | None = Field(
+        default=None,
+        description="HTTP endpoint of the SMS gateway that sends the relayed messages; "
+        "unset: SMS is not configured.",
+    )
+    wechat_app_id: str | None = Field(
+        default=None,
+        description="WeChat official-account app id for template messages; unset: WeChat "
+        "is not configured.",
+    )
+
     host: str = Field(default="127.0.0.1", description="Address the web server binds.")
     port: int = Field(default=8000, description="Port the web server binds.")
     tile_url: str | None = Field(

@@ -183,7 +183,8 @@ def alert_send_command(
     console.print(table)
     say(
         f"[alert] {sent.recipients} recipient(s), {sent.outbox_messages} message(s) in "
-        f"the outbox; {sent.without_safe_shelter} without a safe shelter"
+        f"the outbox ({sent.already_queued} sent before, not again); "
+        f"{sent.without_safe_shelter} without a safe shelter"
     )
     typer.echo(sent.alert_id)
 

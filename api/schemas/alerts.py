@@ -75,7 +75,11 @@ class SentAlertOut(BaseModel):
     residents: int
     households: int
     without_safe_shelter: int
-    outbox_messages: int
+    outbox_messages: int = Field(description="messages newly queued for delivery")
+    already_queued: int = Field(
+        description="messages not queued again: the same warning of this hazard to this "
+        "group and recipient was sent before"
+    )
     grids: list[GridStatus]
 
     @classmethod

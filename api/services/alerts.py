@@ -2,7 +2,9 @@
 
 An alert picks its recipients among the households the hazard touches (one group or
 all), tells each the nearest safe shelter, is stored with who sent it and when, and is
-handed to the outbox (a relay delivers it to SMS or WeChat).  Grid workers then confirm
+handed to the outbox, from which the relay (:mod:`api.services.relay`) publishes it to
+the broker and the SMS / WeChat gateways; the same warning sent again for the same hazard
+and group is not queued again (:func:`dedupe_key`).  Grid workers then confirm
 who was reached (已通知到位); the status per grid says who is still pending.
 
 Access (:mod:`grids.access`): ``user`` is who asks over HTTP (None: the operator at the
@@ -13,6 +15,7 @@ recipients of the grids they cover.  Recipients carry ids and flags, never names
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -95,6 +98,7 @@ class SentAlert:
     households: int
     without_safe_shelter: int
     outbox_messages: int
+    already_queued: int
     grids: pd.DataFrame
 
 
@@ -172,7 +176,8 @@ def _deliver(engine: Engine, got: Impact, alert: AlertRequest, user: Principal |
         )
         ids = store.insert_recipients(conn, alert_id, recipients)
         messages = compose_messages(recipients, message, shelter_names=names, recipient_ids=ids)
-        outbox_ids = store.OutboxChannel(conn).deliver(messages)
+        keys = [dedupe_key(hazard_id, alert.group, message, m.recipient) for m in messages]
+        outbox_ids = store.OutboxChannel(conn).deliver(messages, keys)
         store.mark_sent(conn, ids, at)
     return SentAlert(
         alert_id=alert_id,
@@ -187,8 +192,19 @@ def _deliver(engine: Engine, got: Impact, alert: AlertRequest, user: Principal |
         households=int(recipients["household_id"].nunique()),
         without_safe_shelter=int(recipients["shelter_id"].isna().sum()),
         outbox_messages=len(outbox_ids),
+        already_queued=len(messages) - len(outbox_ids),
         grids=_status(engine, alert_id, user),
     )
+
+
+def dedupe_key(hazard_id: int, group: str, message: str, recipient: str) -> str:
+    """The outbox key of one alert message.
+
+    The same warning of the same hazard to the same group and recipient is queued (so
+    delivered) once, however often it is sent.
+    """
+    digest = hashlib.sha256(message.encode()).hexdigest()[:16]
+    return f"alert:{hazard_id}:{group}:{recipient}:{digest}"
 
 
 def _status(engine: Engine, alert_id: int, user: Principal | None) -> pd.DataFrame:

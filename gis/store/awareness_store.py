@@ -618,23 +618,53 @@ class OutboxChannel:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def deliver(self, messages: Sequence[Outgoing]) -> list[int]:
-        """Write the messages; returns the outbox ids, in order."""
-        return write_outbox(self.conn, self.name, messages)
+    def deliver(
+        self, messages: Sequence[Outgoing], dedupe_keys: Sequence[str | None] | None = None
+    ) -> list[int]:
+        """Write the messages; returns the outbox ids of those written, in order.
+
+        A message whose dedupe key is already queued or delivered is not written again.
+        """
+        return write_outbox(self.conn, self.name, messages, dedupe_keys=dedupe_keys)
 
 
-def write_outbox(conn: Connection, channel: str, messages: Sequence[Outgoing]) -> list[int]:
-    """Append messages to the outbox (status pending); returns their ids in order."""
+def write_outbox(
+    conn: Connection,
+    channel: str,
+    messages: Sequence[Outgoing],
+    *,
+    dedupe_keys: Sequence[str | None] | None = None,
+) -> list[int]:
+    """Append messages to the outbox (status pending); returns the ids of those written.
+
+    ``dedupe_keys`` (one per message, or None): a message whose key is already in the
+    outbox is not written again (nor delivered again), unless its earlier copy
+    ``failed``, which is then queued again (pending, attempts from 0) and its id returned.
+    """
     if not messages:
         return []
+    keys = list(dedupe_keys) if dedupe_keys is not None else [None] * len(messages)
+    if len(keys) != len(messages):
+        raise ValueError(f"{len(keys)} dedupe keys for {len(messages)} messages")
+    if dedupe_keys is not None:  # one row per key: the first message of a repeated key
+        seen: set[str] = set()
+        keep = [k is None or not (k in seen or seen.add(k)) for k in keys]
+        messages = [m for m, k in zip(messages, keep, strict=True) if k]
+        keys = [key for key, k in zip(keys, keep, strict=True) if k]
     rows = conn.execute(
         text(
             """
-            INSERT INTO outbox (channel, recipient, body, alert_recipient_id)
-            SELECT :channel, u.recipient, u.body, u.rid
+            INSERT INTO outbox (channel, recipient, body, alert_recipient_id, dedupe_key)
+            SELECT :channel, u.recipient, u.body, u.rid, u.dkey
             FROM unnest(CAST(:recipient AS text[]), CAST(:body AS text[]),
-                        CAST(:rid AS bigint[])) WITH ORDINALITY AS u(recipient, body, rid, n)
+                        CAST(:rid AS bigint[]), CAST(:dkey AS text[]))
+                 WITH ORDINALITY AS u(recipient, body, rid, dkey, n)
             ORDER BY u.n
+            ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL
+            DO UPDATE SET status = 'pending', attempts = 0, next_attempt_at = NULL,
+                          last_error = NULL, body = EXCLUDED.body,
+                          alert_recipient_id = EXCLUDED.alert_recipient_id
+                WHERE outbox.status = 'failed'
             RETURNING id"""
         ),
         {
@@ -642,6 +672,7 @@ def write_outbox(conn: Connection, channel: str, messages: Sequence[Outgoing]) -
             "recipient": [m.recipient for m in messages],
             "body": [m.body for m in messages],
             "rid": [m.alert_recipient_id for m in messages],
+            "dkey": keys,
         },
     ).scalars()
     return sorted(int(r) for r in rows)
@@ -811,13 +842,15 @@ def alerts_of_hazard(bind: Bind, hazard_id: int | None = None) -> pd.DataFrame:
 def outbox(bind: Bind, *, alert_id: int | None = None) -> pd.DataFrame:
     """Outbox rows, of one alert or all.
 
-    Columns: id, channel, recipient, body, status, created_at, sent_at, alert_recipient_id.
+    Columns: id, channel, recipient, body, status, created_at, sent_at, alert_recipient_id,
+    message_id, attempts, last_error.
     """
     return _frame(
         bind,
         """
         SELECT o.id, o.channel, o.recipient, o.body, o.status, o.created_at, o.sent_at,
-               o.alert_recipient_id
+               o.alert_recipient_id, o.message_id::text AS message_id, o.attempts,
+               o.last_error
         FROM outbox o LEFT JOIN alert_recipient ar ON ar.id = o.alert_recipient_id
         WHERE CAST(:alert AS integer) IS NULL OR ar.alert_id = :alert
         ORDER BY o.id""",
