@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from api.commands.common import console, fail, ready_engine, say
+
+if TYPE_CHECKING:
+    from api.services.relay import RelayConfig
 
 relay_app = typer.Typer(
     help="The relay: publish pending outbox messages to the broker (RabbitMQ).",
@@ -14,11 +17,15 @@ relay_app = typer.Typer(
 )
 
 
-def _config(batch: int | None, exchange: str | None, queue: str | None):
+def _config(
+    batch: int | None, exchange: str | None, queue: str | None, name: str | None = None
+) -> RelayConfig:
     from api.services.relay import RelayConfig
     from gis.settings import get_settings
 
-    return RelayConfig.from_settings(get_settings(), batch=batch, exchange=exchange, queue=queue)
+    return RelayConfig.from_settings(
+        get_settings(), batch=batch, exchange=exchange, queue=queue, name=name
+    )
 
 
 @relay_app.callback()
@@ -32,6 +39,9 @@ def relay_command(
     ] = None,
     exchange: Annotated[str | None, typer.Option(help="Exchange (default: setting).")] = None,
     queue: Annotated[str | None, typer.Option(help="Queue (default: setting).")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Connection name the broker shows (default: wangge-relay).")
+    ] = None,
 ) -> None:
     """Run the relay until interrupted (SIGINT/SIGTERM finish the batch in hand)."""
     if ctx.invoked_subcommand is not None:
@@ -41,7 +51,7 @@ def relay_command(
 
     from api.services.relay import BrokerUnavailable, Relay, redact_url
 
-    config = _config(batch, exchange, queue)
+    config = _config(batch, exchange, queue, name)
     engine = ready_engine()
     relay = Relay(engine, config)
 
