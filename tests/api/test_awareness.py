@@ -169,6 +169,19 @@ def test_an_alert_to_the_elderly_living_alone_names_a_safe_shelter_and_is_confir
     named = outbox["body"].str.extract(r"最近的安全避难场所：(.+?)，")[0].dropna()
     assert len(named) > 0 and not set(named) & unusable
 
+    # the same warning sent again for the same hazard and group is not queued again
+    again = httpx.post(
+        f"{live_server.url}/api/hazards/{hid}/alerts",
+        json={"group": "elderly_alone", "message": "台风海葵今晚登陆，请勿外出。"},
+        headers=admin,
+        timeout=120,
+    )
+    assert again.status_code == 201, again.text
+    assert again.json()["outbox_messages"] == 0
+    assert again.json()["already_queued"] == sent["recipients"]
+    everything = store.outbox(engine)
+    assert everything["body"].str.contains("台风海葵今晚登陆").sum() == sent["recipients"]
+
     status = httpx.get(f"{live_server.url}/api/alerts/{alert_id}", headers=admin).json()
     assert status["recipients"] == sent["recipients"] and status["confirmed"] == 0
     assert status["created_by"] == "aw_admin"
