@@ -162,6 +162,41 @@ else
     fi
 fi
 
+# ------------------------------------------------------------ RabbitMQ (the relay's broker)
+# The relay (wangge relay, and wangge serve) publishes the outbox to it; its tests skip
+# when it does not answer.  With WANGGE_BROKER_URL set, that broker is used instead.
+broker_answers() { (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; }
+
+if [ -n "${WANGGE_BROKER_URL:-}" ]; then
+    say "WANGGE_BROKER_URL is set: the relay publishes to that broker"
+elif broker_answers; then
+    say "RabbitMQ answers on 127.0.0.1:5672"
+else
+    if ! pkg_installed rabbitmq-server && ! command -v rabbitmq-server >/dev/null 2>&1 &&
+        [ ! -x /usr/sbin/rabbitmq-server ]; then
+        if can_apt; then
+            apt_install rabbitmq-server
+        else
+            say "RabbitMQ missing: the relay cannot deliver alerts and its tests skip (sudo apt-get install rabbitmq-server, or set WANGGE_BROKER_URL)"
+        fi
+    fi
+    if ! broker_answers && [ "$IS_ROOT" = 1 ] && [ -x /usr/sbin/rabbitmq-server ]; then
+        say "starting RabbitMQ"
+        service rabbitmq-server start >/dev/null 2>&1 ||
+            runuser -u rabbitmq -- /usr/sbin/rabbitmq-server -detached >/dev/null 2>&1 ||
+            /usr/sbin/rabbitmq-server -detached >/dev/null 2>&1 || true
+        for _ in $(seq 1 60); do
+            broker_answers && break
+            sleep 1
+        done
+    fi
+    if broker_answers; then
+        say "RabbitMQ answers on 127.0.0.1:5672"
+    else
+        say "RabbitMQ does not answer on 127.0.0.1:5672: start it (sudo service rabbitmq-server start); the relay tests skip until then"
+    fi
+fi
+
 # ------------------------------------------------------------ peers (--bench)
 if [ "$WITH_BENCH" = 1 ]; then
     "$VENV/bin/pip" install -q -e '.[dev,bench]'
