@@ -48,6 +48,7 @@ def relay_command(
         return
     import asyncio
     import signal
+    import time
 
     from api.services.relay import BrokerUnavailable, Relay, redact_url
 
@@ -66,12 +67,16 @@ def relay_command(
         say(f"[relay] publishing the outbox to {redact_url(config.broker_url)} ({config.exchange})")
         await relay.run(stop)
 
+    started = time.perf_counter()
     try:
         asyncio.run(main())
     except BrokerUnavailable as exc:
         fail(str(exc))
     s = relay.stats
-    say(f"[relay] {s.sent} sent, {s.retried} to retry, {s.failed} failed in {s.batches} batch(es)")
+    say(
+        f"[relay] {s.sent} sent, {s.retried} to retry, {s.failed} failed in {s.batches} "
+        f"batch(es), {time.perf_counter() - started:.2f} s"
+    )
 
 
 @relay_app.command("status")

@@ -195,7 +195,6 @@ class Relay:
             content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             type="wangge.outbox",
-            headers={"outbox_id": m.id, "attempt": m.attempts + 1},
         )
         await self._exchange.publish(message, ROUTING_PREFIX + m.channel, mandatory=True)
 
