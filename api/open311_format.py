@@ -19,7 +19,7 @@ from typing import Any
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from api.services.open311 import ServiceRequest
+from api.services.open311 import PublicRequest, ServiceRequest
 from gis.coords import from_wgs84
 from gis.errors import Forbidden, InvalidInput, NotFound, Unauthorized, ValidationError
 from gis.times import check_time
@@ -243,3 +243,46 @@ def service_request(found: ServiceRequest, *, coord_type: str, base_url: str) ->
         "long": round(float(lon), 7),
         "media_url": f"{base_url}/api/incidents/{r.id}/photos/{photo}" if photo else "",
     }
+
+
+def public_service_request(found: PublicRequest, *, coord_type: str) -> dict[str, Any]:
+    """What a stranger sees of a case: no description, address, photo or contact, ever.
+
+    ``lat``/``long`` are the centre of the H3 cell (extension fields ``h3_cell`` and
+    ``h3_resolution`` name it); ``status_notes`` is the public state in plain Chinese.
+    """
+    lon, lat = from_wgs84(found.lon, found.lat, coord_type)
+    return {
+        "service_request_id": str(found.id),
+        "status": "closed" if found.state in CLOSED_STATES else "open",
+        "status_notes": found.public_state,
+        "service_name": found.category_name,
+        "service_code": found.category_code,
+        "description": "",
+        "agency_responsible": found.agency,
+        "service_notice": "",
+        "requested_datetime": _iso(found.reported_at),
+        "updated_datetime": _iso(found.updated_at),
+        "expected_datetime": _iso(found.deadline),
+        "address": "",
+        "address_id": "",
+        "zipcode": "",
+        "lat": round(float(lat), 7),
+        "long": round(float(lon), 7),
+        "media_url": "",
+        "h3_cell": found.h3_cell,
+        "h3_resolution": found.h3_resolution,
+    }
+
+
+def page_of(params: Mapping[str, str], most: int) -> tuple[int, int]:
+    """``page`` (from 1) and ``page_size`` (1 to ``most``, default ``most``) as offset, limit."""
+    page_raw, size_raw = params.get("page", "1"), params.get("page_size", str(most))
+    if not is_id(page_raw) or int(page_raw) < 1:
+        raise Open311Error(400, f"page {page_raw!r} is not a page number: use 1, 2, …")
+    if not is_id(size_raw) or not 1 <= int(size_raw) <= most:
+        raise Open311Error(400, f"page_size {size_raw!r}: use a whole number from 1 to {most}")
+    size = int(size_raw)
+    if int(page_raw) > 1_000_000:
+        raise Open311Error(400, f"page {page_raw} is beyond the last page; use a smaller one")
+    return (int(page_raw) - 1) * size, size

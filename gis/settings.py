@@ -220,6 +220,15 @@ class Settings(BaseSettings):
     )
     workers: int = Field(default=1, ge=1, description="Server processes ('wangge serve').")
 
+    open311_public_h3_resolution: int = Field(
+        default=8,
+        ge=0,
+        le=15,
+        description="Open311 reads without an api_key show a request's place as the centre "
+        "of its H3 cell at this resolution (8: cells of about 0.74 km², edges of about "
+        "460 m), never the reported point.",
+    )
+
     broker_url: str = Field(
         default="amqp://guest:guest@127.0.0.1:5672/",
         description="AMQP URL of the message broker (RabbitMQ) the relay publishes the "

@@ -691,3 +691,15 @@ def require_grid_desk(user: Principal, what: str = "open the grids desk (网格�
             f"the grids desk (网格与人员) is for community staff, street staff and admins: "
             f"only they may {what}; you are {user.role} ({ROLE_NAMES_ZH[user.role]})"
         )
+#: Category groups (大类) whose cases are never published, not even coarsened: disputes
+#: between neighbours and the care of vulnerable residents name or point at people.
+PRIVATE_CATEGORY_GROUPS = frozenset({"矛盾纠纷", "特殊人群"})
+
+
+def may_publish_category(group_name: str) -> bool:
+    """Whether cases of a category group may be shown to strangers (Open311 without a key).
+
+    What is shown is coarse even then: category, state, dates, the community and an H3
+    cell, never the description, the exact place, photos or any contact.
+    """
+    return group_name not in PRIVATE_CATEGORY_GROUPS

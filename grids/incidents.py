@@ -44,6 +44,21 @@ STATE_NAMES_ZH: Mapping[str, str] = {
     "returned": "核查不通过",
     "escalated": "督办",
 }
+#: What a stranger (a resident, an Open311 reader without a key) is told of each state:
+#: plain Chinese, no internal steps (核查, 督办) named.
+PUBLIC_STATE_NAMES_ZH: Mapping[str, str] = {
+    "reported": "已受理",
+    "registered": "已立案",
+    "dispatched": "已派给网格员",
+    "in_progress": "处理中",
+    "resolved": "处理中",
+    "verified": "处理中",
+    "returned": "处理中",
+    "escalated": "处理中",
+    "closed": "已办结",
+    "rated": "已办结",
+    "rejected": "不予受理",
+}
 #: The roles, as the database knows them.
 ROLES: tuple[str, ...] = MODEL_ROLES
 STAFF: frozenset[str] = frozenset({"community_staff", "street_staff"})

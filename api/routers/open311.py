@@ -26,8 +26,17 @@ service request
     :mod:`api.url_credentials`); the access log shows it as ``***``, and a client that can
     should send the header or the form body.  A hotline signs in as a street-staff user; its
     reports are filed as ``hotline_12345``.  A resident's key files as ``resident_app``
-    and lists only the resident's own requests.  Missing or unknown: 403, as the spec
-    says.
+    and lists only the resident's own requests.  Filing needs one (missing or unknown:
+    403, as the spec says); an unknown key on a read is 403 too.
+public reads
+    ``GET requests`` and ``GET requests/{id}`` without a key answer what a stranger may
+    see (:func:`api.services.open311.public_requests`): category, status (the public
+    state in plain Chinese as ``status_notes``), dates, the community responsible and
+    the place as the centre of an H3 cell (``WANGGE_OPEN311_PUBLIC_H3_RESOLUTION``,
+    extension fields ``h3_cell`` and ``h3_resolution``); no description (no reporter
+    agreed to publish one), address, photo or contact; disputes and the care of
+    vulnerable residents are not published at all.  ``page`` (from 1) and
+    ``page_size`` (up to 1000) page every listing.
 
 Service discovery is at ``/open311/discovery.json``.  Extensions: ``coord_type``
 (``wgs84`` default, ``gcj02``, ``bd09``) on the way in and out.  Every answer is JSON
@@ -270,33 +279,64 @@ async def create_request(request: Request, state: StateDep, fmt: str = "json") -
 @router.get("/v2/requests")
 @router.get("/v2/requests.{fmt}")
 async def list_requests(request: Request, state: StateDep, fmt: str = "json") -> Response:
-    """Requests the api_key's user may see: by ids, or by service, dates and status."""
+    """Requests by ids, or by service, dates and status; ``page`` / ``page_size`` page them.
+
+    Without an api_key: the public view of every request of a publishable category.  With
+    one: what the key's user may see, in full.
+    """
     params = request.query_params
 
     def work(f: str) -> Response:
-        user = _signed_in(state, _key_of(request, {}))
+        key = _key_of(request, {})
+        user = None if key is None else _signed_in(state, key)
         coord_type = _coord_type(request)
-        ids_raw = params.get("service_request_id")
-        if ids_raw:
-            ids = []
-            for part in ids_raw.split(","):
-                if not o311.is_id(part.strip()):
-                    raise Open311Error(400, f"service_request_id {part!r} is not a request id")
-                ids.append(int(part))
-            if len(ids) > MAX_IDS:
-                raise Open311Error(400, f"ask for at most {MAX_IDS} service_request_id at once")
-            found = open311.requests_by_id(state.engine, user, ids)
-        else:
-            found = _filtered(state, user, params)
+        offset, limit = o311.page_of(params, MAX_REQUESTS)
+        ids = _ids(params)
+        if user is None:
+            window = {} if ids is not None else _window(params)
+            found = open311.public_requests(
+                state.engine,
+                resolution=state.settings.open311_public_h3_resolution,
+                ids=ids,
+                limit=limit,
+                offset=offset,
+                **window,
+            )
+            return _public(found, coord_type, f)
+        if ids is not None:
+            return _requests(
+                request, open311.requests_by_id(state.engine, user, ids), coord_type, f
+            )
+        found = open311.find_requests(
+            state.engine, user, limit=limit, offset=offset, **_window(params)
+        )
         return _requests(request, found, coord_type, f)
 
     return await o311.guarded(fmt, work)
 
 
-def _filtered(
-    state: AppState, user: Principal, params: Mapping[str, str]
-) -> list[open311.ServiceRequest]:
-    """Requests by service_code, start_date / end_date (default the last 90 days) and status."""
+def _public(found: list[open311.PublicRequest], coord_type: str, fmt: str) -> Response:
+    answer = [o311.public_service_request(r, coord_type=coord_type) for r in found]
+    return o311.answer(answer, fmt, root="service_requests", item="request")
+
+
+def _ids(params: Mapping[str, str]) -> list[int] | None:
+    """``service_request_id`` as ids (None when not asked); 400 for a bad one or too many."""
+    ids_raw = params.get("service_request_id")
+    if not ids_raw:
+        return None
+    ids = []
+    for part in ids_raw.split(","):
+        if not o311.is_id(part.strip()):
+            raise Open311Error(400, f"service_request_id {part!r} is not a request id")
+        ids.append(int(part))
+    if len(ids) > MAX_IDS:
+        raise Open311Error(400, f"ask for at most {MAX_IDS} service_request_id at once")
+    return ids
+
+
+def _window(params: Mapping[str, str]) -> dict:
+    """service_code, start_date / end_date (default the last 90 days) and status, checked."""
     end = o311.w3_time(params["end_date"], "end_date") if params.get("end_date") else None
     start = o311.w3_time(params["start_date"], "start_date") if params.get("start_date") else None
     if start is None:
@@ -304,26 +344,36 @@ def _filtered(
     if end is not None and end <= start:
         raise Open311Error(400, "end_date is not after start_date; swap them")
     codes = [c.strip() for c in params.get("service_code", "").split(",") if c.strip()]
-    return open311.find_requests(
-        state.engine,
-        user,
-        states=o311.states_of(params["status"]) if params.get("status") else (),
-        category_codes=tuple(codes),
-        since=start,
-        until=end + timedelta(microseconds=1) if end is not None else None,
-        limit=MAX_REQUESTS,
-    )
+    return {
+        "states": o311.states_of(params["status"]) if params.get("status") else (),
+        "category_codes": tuple(codes),
+        "since": start,
+        "until": end + timedelta(microseconds=1) if end is not None else None,
+    }
 
 
 @router.get("/v2/requests/{name}")
 async def get_request(name: str, request: Request, state: StateDep) -> Response:
-    """One service request, if the api_key's user may see it (404 otherwise)."""
+    """One service request: public view without an api_key, the user's view with one."""
     stem, fmt = o311.split(name)
 
     def work(f: str) -> Response:
-        user = _signed_in(state, _key_of(request, {}))
+        key = _key_of(request, {})
+        user = None if key is None else _signed_in(state, key)
         coord_type = _coord_type(request)
-        found = open311.requests_by_id(state.engine, user, [int(stem)]) if o311.is_id(stem) else []
+        ids = [int(stem)] if o311.is_id(stem) else []
+        if user is None:
+            public = (
+                open311.public_requests(
+                    state.engine, resolution=state.settings.open311_public_h3_resolution, ids=ids
+                )
+                if ids
+                else []
+            )
+            if not public:
+                raise Open311Error(404, f"no public service request {stem!r}")
+            return _public(public, coord_type, f)
+        found = open311.requests_by_id(state.engine, user, ids) if ids else []
         if not found:
             raise Open311Error(404, f"no service request {stem!r} that you may see")
         return _requests(request, found, coord_type, f)

@@ -299,9 +299,11 @@ def test_digits_that_are_no_ascii_number_are_no_request_id(hotline: dict) -> Non
         assert _errors(httpx.get(url, params={**key, "service_request_id": other}), 400)
 
 
-def test_reads_need_a_key_and_bad_filters_are_400(hotline: dict) -> None:
-    assert "api_key" in _errors(httpx.get(f"{hotline['url']}/requests.json"), 403)
-    assert _errors(httpx.get(f"{hotline['url']}/requests/1.json"), 403)
+def test_filing_needs_a_key_a_bad_key_is_403_and_bad_filters_are_400(hotline: dict) -> None:
+    assert "api_key" in _errors(_file(hotline, api_key=None), 403)
+    forged = {"api_key": "forged-key"}
+    assert _errors(httpx.get(f"{hotline['url']}/requests.json", params=forged), 403)
+    assert _errors(httpx.get(f"{hotline['url']}/requests/1.json", params=forged), 403)
     key = {"api_key": hotline["key"]}
     url = f"{hotline['url']}/requests.json"
     assert "w3" in _errors(httpx.get(url, params={**key, "start_date": "yesterday"}), 400)
@@ -315,7 +317,7 @@ def test_reads_need_a_key_and_bad_filters_are_400(hotline: dict) -> None:
     early = {**key, "start_date": "0001-01-01T00:00:00"}
     assert "out of range" in _errors(httpx.get(url, params=early), 400)
     assert _errors(httpx.get(f"{hotline['url']}/services.csv"), 404)
-    bad_xml = httpx.get(f"{hotline['url']}/requests.xml")
+    bad_xml = httpx.get(f"{hotline['url']}/requests.xml", params=forged)
     assert bad_xml.status_code == 403
     assert ET.fromstring(bad_xml.content).findtext("error/code") == "403"
 
