@@ -47,6 +47,16 @@ from gis.store.relay_store import OutboxCounts, PendingMessage
 
 log = logging.getLogger("wangge.relay")
 
+
+class _OncePerOutage(logging.Filter):
+    """Drops aiormq's own line for each failed connection attempt: the relay says it once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("error when creating transport")
+
+
+logging.getLogger("aiormq.connection").addFilter(_OncePerOutage())
+
 #: Routing keys are ``message.<outbox channel>``; the gateways' queue takes them all.
 ROUTING_PREFIX = "message."
 #: The broker's answers that refuse one message (nack, returned as unroutable).

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import socket
@@ -23,6 +24,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import aio_pika
+import httpx
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
@@ -355,3 +357,23 @@ def test_the_server_relays_the_outbox_while_it_runs(
         _write(engine, 40)
         _wait_for(lambda: _counts(engine).sent == 40, timeout=30, what="the server's relay")
     _assert_all_sent_once(engine, _consume(names), raw_duplicates_at_most=0)
+
+
+def test_a_server_whose_broker_is_down_serves_and_says_so_once(
+    db: tuple[str, Engine], caplog: pytest.LogCaptureFixture
+) -> None:
+    url, engine = db
+    _write(engine, 5)
+    settings = get_settings().model_copy(
+        update={
+            "relay_interval_s": 0.1,
+            "broker_url": "amqp://guest:secret@127.0.0.1:1/",
+            "escalation_interval_s": 0,
+        }
+    )
+    with caplog.at_level(logging.INFO), LiveServer(url, settings) as server:
+        assert httpx.get(f"{server.url}/health", timeout=30).status_code == 200
+        time.sleep(1.5)  # several reconnection attempts
+    told = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(told) == 1 and "cannot be reached" in told[0] and "secret" not in told[0], told
+    assert _counts(engine).pending == 5
