@@ -253,6 +253,12 @@ class Settings(BaseSettings):
     relay_batch: int = Field(
         default=500, ge=1, le=50_000, description="Messages the relay claims and publishes at once."
     )
+    relay_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Batches the relay has in flight at once (each its own transaction).",
+    )
     relay_max_attempts: int = Field(
         default=5,
         ge=1,

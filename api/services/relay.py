@@ -20,6 +20,9 @@ One batch is one database transaction:
    ``failed`` after ``max_attempts``; a message unconfirmed because the connection to
    the broker dropped stays pending for the next batch on a new connection; commit.
 
+``concurrency`` batches run at once (each claims other rows), so that one batch's
+database round trips overlap another's wait for confirms.
+
 A relay killed between (2) and (3) leaves its rows pending (the database rolls the
 transaction back when the connection goes) and they are published again: so a message
 is never lost, and in that window only a message may reach the broker twice, with the
@@ -78,6 +81,7 @@ class RelayConfig:
     max_attempts: int = 5
     retry_s: float = 30.0
     interval_s: float = 1.0
+    concurrency: int = 2
     name: str = "wangge-relay"
 
     @classmethod
@@ -91,6 +95,7 @@ class RelayConfig:
             "max_attempts": settings.relay_max_attempts,
             "retry_s": settings.relay_retry_s,
             "interval_s": settings.relay_interval_s or 1.0,
+            "concurrency": settings.relay_concurrency,
         }
         values.update({k: v for k, v in changes.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
@@ -144,6 +149,7 @@ class Relay:
         self._connection: AbstractConnection | None = None
         self._channel: AbstractChannel | None = None
         self._exchange: AbstractExchange | None = None
+        self._connecting = asyncio.Lock()
 
     # ------------------------------------------------------------ the broker
 
@@ -219,8 +225,9 @@ class Relay:
             When the connection dropped during the batch (the unconfirmed messages stay
             pending; reconnect and go on).
         """
-        if not self.connected:
-            await self.connect()
+        async with self._connecting:
+            if not self.connected:
+                await self.connect()
         conn = await asyncio.to_thread(self.engine.connect)
         try:
             claimed = await asyncio.to_thread(self._claim, conn)
@@ -284,10 +291,25 @@ class Relay:
 
     # ------------------------------------------------------------ loops
 
+    async def _batches(self) -> int:
+        """``concurrency`` batches at once (each its own claim and transaction); claimed.
+
+        Raises the first error of any of them once all have finished, so none is left
+        running.
+        """
+        results = await asyncio.gather(
+            *(self.relay_batch() for _ in range(self.config.concurrency)),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return sum(int(r) for r in results)  # type: ignore[arg-type]
+
     async def drain(self) -> RelayStats:
         """Relay batches until no message is due; then close.  Returns the counts."""
         try:
-            while await self.relay_batch():
+            while await self._batches():
                 pass
         finally:
             await self.close()
@@ -304,7 +326,7 @@ class Relay:
         try:
             while not stop.is_set():
                 try:
-                    claimed = await self.relay_batch()
+                    claimed = await self._batches()
                 except BrokerUnavailable as exc:
                     if down_since is None:
                         log.error("%s", exc)
@@ -317,7 +339,7 @@ class Relay:
                 if down_since is not None:
                     log.info("the message broker answers again; relaying")
                     down_since, pause = None, self.config.interval_s
-                if claimed < self.config.batch:
+                if claimed < self.config.batch * self.config.concurrency:
                     await _wait(stop, self.config.interval_s)
         finally:
             await self.close()
