@@ -104,6 +104,46 @@ def status_command() -> None:
         console.print(f"gateway {state.name}: {state.detail}", markup=False)
 
 
+@relay_app.command("gateways")
+def gateways_command(
+    once: Annotated[
+        bool, typer.Option("--once", help="Stop when the queue has been empty for 2 s.")
+    ] = False,
+    queue: Annotated[str | None, typer.Option(help="Queue (default: setting).")] = None,
+) -> None:
+    """Hand the broker's queue to the configured SMS / WeChat gateway (none: says so)."""
+    import asyncio
+    import signal
+
+    from api.services.gateways import GatewayNotConfigured, configured_gateway, consume
+    from gis.settings import get_settings
+
+    settings = get_settings()
+    try:
+        gateway = configured_gateway(settings)
+    except GatewayNotConfigured as exc:
+        fail(str(exc))
+
+    async def main():
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        return await consume(
+            settings.broker_url,
+            queue or settings.broker_queue,
+            gateway,
+            stop,
+            idle_stop_s=2.0 if once else None,
+        )
+
+    stats = asyncio.run(main())
+    say(
+        f"[gateway {gateway.name}] {stats.sent} sent, {stats.duplicates} duplicate(s) "
+        f"dropped, {stats.failed} failure(s)"
+    )
+
+
 @relay_app.command("retry")
 def retry_command(
     ids: Annotated[

@@ -10,12 +10,18 @@ nothing (:class:`GatewayNotConfigured`), so the messages wait, durable, in the q
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Protocol
 
 from gis.errors import ServiceError, Unavailable
 from gis.settings import Settings
+
+log = logging.getLogger("wangge.gateways")
 
 
 class GatewayNotConfigured(ServiceError, Unavailable):
@@ -103,3 +109,86 @@ def gateways(settings: Settings) -> list[Gateway]:
 def gateway_states(settings: Settings) -> list[GatewayState]:
     """Each gateway's state."""
     return [g.state() for g in gateways(settings)]
+
+
+def configured_gateway(settings: Settings) -> Gateway:
+    """The first configured gateway; :class:`GatewayNotConfigured` naming what to set."""
+    for gateway in gateways(settings):
+        if gateway.state().configured:
+            return gateway
+    states = "; ".join(f"{s.name}: {s.detail}" for s in gateway_states(settings))
+    raise GatewayNotConfigured(
+        f"no gateway is configured ({states}); the relayed messages wait, durable, in the "
+        f"broker's queue {settings.broker_queue!r} until one is"
+    )
+
+
+@dataclass
+class GatewayStats:
+    """What a gateway consumer did: messages sent, duplicates dropped, failures."""
+
+    sent: int = 0
+    duplicates: int = 0
+    failed: int = 0
+
+
+async def consume(
+    broker_url: str,
+    queue_name: str,
+    gateway: Gateway,
+    stop: asyncio.Event,
+    *,
+    idle_stop_s: float | None = None,
+    remember: int = 100_000,
+) -> GatewayStats:
+    """Hand the queue's messages to ``gateway`` until ``stop`` (or ``idle_stop_s`` idle).
+
+    A message is acknowledged once the gateway took it; one whose ``message_id`` was
+    sent already (the relay may publish a message twice after a crash) is acknowledged
+    and dropped; one the gateway fails on goes back to the queue and the consumer pauses.
+    The last ``remember`` message ids are kept for that check.
+    """
+    import aio_pika
+
+    stats = GatewayStats()
+    seen: OrderedDict[str, None] = OrderedDict()
+    connection = await aio_pika.connect(
+        broker_url, client_properties={"connection_name": f"wangge-gateway-{gateway.name}"}
+    )
+    try:
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=100)
+        queue = await channel.declare_queue(queue_name, durable=True)
+        loop = asyncio.get_running_loop()
+        idle_since = loop.time()
+        while not stop.is_set():
+            message = await queue.get(no_ack=False, fail=False, timeout=10)
+            if message is None:
+                if idle_stop_s is not None and loop.time() - idle_since >= idle_stop_s:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=0.2)
+                continue
+            idle_since = loop.time()
+            message_id = str(message.message_id)
+            if message_id in seen:
+                stats.duplicates += 1
+                await message.ack()
+                continue
+            try:
+                await asyncio.to_thread(gateway.send, json.loads(message.body))
+            except Exception as exc:  # the provider failed: back to the queue, try later
+                stats.failed += 1
+                log.error("the %s gateway failed on %s: %s", gateway.name, message_id, exc)
+                await message.nack(requeue=True)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=1.0)
+                continue
+            await message.ack()
+            stats.sent += 1
+            seen[message_id] = None
+            if len(seen) > remember:
+                seen.popitem(last=False)
+    finally:
+        await connection.close()
+    return stats

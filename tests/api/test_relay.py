@@ -16,10 +16,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -377,3 +379,65 @@ def test_a_server_whose_broker_is_down_serves_and_says_so_once(
     told = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(told) == 1 and "cannot be reached" in told[0] and "secret" not in told[0], told
     assert _counts(engine).pending == 5
+
+
+def test_the_sms_gateway_gets_each_message_once_and_unconfigured_says_so(
+    db: tuple[str, Engine], names: str
+) -> None:
+    url, engine = db
+    _write(engine, 30)
+    asyncio.run(Relay(engine, _config(names)).drain())
+    first = outbox(engine).iloc[0]
+
+    async def again() -> None:  # a second copy, as a relay killed before recording sends
+        connection = await aio_pika.connect(BROKER_URL)
+        channel = await connection.channel()
+        body = json.dumps({"message_id": first["message_id"], "body": first["body"]})
+        message = aio_pika.Message(body.encode(), message_id=first["message_id"])
+        await channel.default_exchange.publish(message, routing_key=names)
+        await connection.close()
+
+    asyncio.run(again())
+
+    unset = run_wangge(url, "relay", "gateways", "--once", "--queue", names)
+    assert unset.returncode == 1
+    assert "no gateway is configured" in unset.stderr
+    assert "WANGGE_SMS_GATEWAY_URL" in unset.stderr and "WANGGE_WECHAT_APP_ID" in unset.stderr
+
+    received: list[dict] = []
+
+    class Provider(BaseHTTPRequestHandler):
+        """A stand-in SMS provider on the loopback: records each message, answers an id."""
+
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            answer = json.dumps({"id": f"sms-{len(received)}"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    provider = ThreadingHTTPServer(("127.0.0.1", 0), Provider)
+    threading.Thread(target=provider.serve_forever, daemon=True).start()
+    try:
+        sms = f"http://127.0.0.1:{provider.server_address[1]}/send"
+        done = run_wangge(
+            url,
+            "relay",
+            "gateways",
+            "--once",
+            "--queue",
+            names,
+            env={"WANGGE_SMS_GATEWAY_URL": sms},
+        )
+    finally:
+        provider.shutdown()
+    assert done.returncode == 0, done.stderr
+    assert "[gateway sms] 30 sent, 1 duplicate(s) dropped, 0 failure(s)" in done.stderr
+    assert sorted(m["message_id"] for m in received) == sorted(outbox(engine)["message_id"])
+    assert all(m["body"].startswith("台风预警") for m in received)
+    assert _consume(names) == []
