@@ -17,6 +17,12 @@ from gis.db import cluster
 from gis.db.migrate import upgrade
 from gis.settings import Settings, get_settings
 
+# The test servers (and commands) run no relay: they would publish test alerts to the
+# machine's own broker queue, which a real SMS gateway may be consuming.  The relay's
+# tests (tests/api/test_relay.py) turn it on with an exchange and a queue of their own.
+os.environ.setdefault("WANGGE_RELAY_INTERVAL_S", "0")
+get_settings.cache_clear()
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
 ARTIFACTS = REPO / "test-artifacts"
