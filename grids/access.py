@@ -691,6 +691,8 @@ def require_grid_desk(user: Principal, what: str = "open the grids desk (网格�
             f"the grids desk (网格与人员) is for community staff, street staff and admins: "
             f"only they may {what}; you are {user.role} ({ROLE_NAMES_ZH[user.role]})"
         )
+
+
 #: Category groups (大类) whose cases are never published, not even coarsened: disputes
 #: between neighbours and the care of vulnerable residents name or point at people.
 PRIVATE_CATEGORY_GROUPS = frozenset({"矛盾纠纷", "特殊人群"})

@@ -8,14 +8,14 @@ not queued, so not delivered, twice.  A partial index keeps the pending rows qui
 claim.
 
 Revision ID: 0021
-Revises: 0015
+Revises: 0020
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0021"
-down_revision = "0015"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
