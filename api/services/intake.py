@@ -295,7 +295,7 @@ def _store(
             reported_at=placed.reported_at,
             lon=placed.lon,
             lat=placed.lat,
-            reporter_id=user.user_id,
+            reporter_id=user.user_id or None,  # ANONYMOUS (0) names no account
             grid_id=placed.grid_id,
             h3_cell=placed.h3_cell,
             beidou_cell=placed.beidou_cell,
@@ -336,6 +336,18 @@ def _store(
         duplicates=dups,
         similar_elsewhere=hidden > 0,
     )
+
+
+#: Who files a resident's report sent without an account (报事人未登录): no reporter
+#: account is stored (``reporter_id`` NULL); the call-back phone is the report's contact.
+ANONYMOUS = Principal(user_id=0, username="匿名居民", display_name="匿名居民", role="resident")
+
+
+def store_report(
+    conn: Connection, placed: Placed, user: Principal, snap: CurrentGrids, settings: Settings
+) -> Filed:
+    """Store a report :func:`check_report` accepted, in the caller's transaction."""
+    return _store(conn, placed, user, snap, settings)
 
 
 def file_report(

@@ -17,7 +17,7 @@ from shapely.geometry.base import BaseGeometry
 
 from analysis.hazard import KIND_NAMES
 from analysis.nearest import NoShelterReachable
-from analysis.walking import SheltersNow, require_network, snap_near_roads
+from analysis.walking import OffTheRoads, SheltersNow, require_network, snap_near_roads
 from gis.coords import to_wgs84
 from gis.settings import Settings
 
@@ -198,3 +198,43 @@ def nearest_shelter(
         walk_to_road_m=offset,
         hazards=hazards,
     )
+
+
+#: What the phone page says when a position cannot be used (never the English API message).
+OUTSIDE_AREA = (
+    "您的位置不在本辖区内（或离道路太远），无法规划步行路线。"
+    "如遇紧急情况请拨打 110 / 119，或听从网格员指引。"
+)
+NOWHERE_ZH = "附近没有可步行到达的开放避难场所。请拨打 110 / 119，或听从网格员指引。"
+
+
+@dataclass(frozen=True)
+class PhoneShelter:
+    """What the residents' shelter page shows: the way (when found) or why not, in Chinese."""
+
+    way: ShelterWay | None
+    message: str
+    warning: str | None
+    outside: bool = False
+
+
+def shelter_for_phone(
+    shelters: SheltersNow, settings: Settings, lon: float, lat: float
+) -> PhoneShelter:
+    """The nearest shelter from a phone's WGS84 position, every refusal in plain Chinese.
+
+    A position outside the area served or far from every road is an answer here ("outside
+    the area"), not an error: the page says so.  No road network loaded stays an error
+    (503).
+    """
+    w, s, e, n = settings.service_area_bounds
+    warning = _hazards_here(shelters, lon, lat).warning
+    if not (w <= lon <= e and s <= lat <= n):
+        return PhoneShelter(None, OUTSIDE_AREA, warning, outside=True)
+    try:
+        way = nearest_shelter(shelters, settings, lon, lat, "wgs84")
+    except OffTheRoads:
+        return PhoneShelter(None, OUTSIDE_AREA, warning, outside=True)
+    if not way.found:
+        return PhoneShelter(way, NOWHERE_ZH, way.hazards.warning)
+    return PhoneShelter(way, way.message, way.hazards.warning)
