@@ -1,21 +1,218 @@
-"""The residents' phone page: you, the way and your nearest shelter, in Chinese."""
+"""The residents' phone pages (居民端), in Chinese, 390 px wide first.
+
+``/r/report`` files a problem (报事报修: category, description, up to 4 photos resized on
+the phone, the browser's position with a draggable pin), signed in or anonymous with a
+call-back phone; the answer is the tracking code's page ``/r/track/{code}`` (public
+progress: a plain Chinese timeline, rating once closed).  ``/r/requests`` lists a
+signed-in resident's own reports.  ``/r/shelter`` asks the browser's position and shows
+the walk to the nearest shelter outside the hazards in force, over the offline basemap.
+The use cases are :mod:`api.services.resident_cases` and :mod:`api.services.resident`;
+``/resident/shelter`` is the older folium page (coordinates in the address).
+"""
 
 from __future__ import annotations
 
 import html
+import json
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
+from shapely.geometry import mapping
+
+from api.auth import CurrentUser, OptionalUser
 from api.deps import SettingsDep, StateDep
 from api.headers import InlinePage
+from api.inputs import BigId, Text
+from api.pages.render import render
 from api.schemas.common import CoordTypeQuery, LatQuery, LonQuery
-from api.services.resident import nearest_shelter
+from api.services import intake, resident_cases
+from api.services.resident import nearest_shelter, shelter_for_phone
 from maps.assets import render_offline
+from maps.basemap import BASEMAP_STYLE, raster_source
 from maps.resident import WARNING_CLASS, shelter_route_map
 
 router = APIRouter(tags=["resident"])
+
+Code = Annotated[str, Path(max_length=64)]
+Comment = Annotated[Text | None, Form(max_length=resident_cases.MAX_COMMENT)]
+
+
+def _basemap(state: StateDep) -> dict[str, str]:
+    """What the page's map draws under its layers: a raster source, or the offline basemap."""
+    source = raster_source(state.settings)
+    if source is None:
+        return {"style": BASEMAP_STYLE}
+    return {
+        "raster": source.url,
+        "attribution": source.attribution,
+        "subdomains": source.subdomains,
+    }
+
+
+def _centre(state: StateDep) -> tuple[float, float]:
+    w, s, e, n = state.settings.service_area_bounds
+    return (w + e) / 2, (s + n) / 2
+
+
+@router.get("/r/report", response_class=HTMLResponse)
+async def report_form(request: Request, state: StateDep, user: OptionalUser) -> HTMLResponse:
+    """The report form: category, description, photos, position on a map, phone."""
+    table = await run_in_threadpool(intake.categories, state.engine)
+    categories = sorted(table.values(), key=lambda c: c.code)
+    lon, lat = _centre(state)
+    context = {
+        "categories": categories,
+        "signed_in": user is not None and user.role == "resident",
+        "basemap": _basemap(state),
+        "centre": {"lon": lon, "lat": lat},
+        "max_photos": state.settings.photo_max_count,
+    }
+    return render(request, "resident/report.html", context, user=user)
+
+
+@router.post("/r/report")
+async def report_file(
+    state: StateDep,
+    user: OptionalUser,
+    category_code: Annotated[Text, Form(max_length=32)],
+    description: Annotated[Text, Form(max_length=intake.MAX_DESCRIPTION)],
+    lon: Annotated[float, Form()],
+    lat: Annotated[float, Form()],
+    contact_phone: Annotated[Text | None, Form(max_length=32)] = None,
+    contact_name: Annotated[Text | None, Form(max_length=50)] = None,
+    photos: Annotated[list[UploadFile] | None, File()] = None,
+) -> RedirectResponse:
+    """File the report; answered by its tracking code's page (303)."""
+    files = [(f.filename, await f.read()) for f in photos or () if f.filename or f.size]
+    rep = intake.Report(
+        category_code=category_code,
+        description=description,
+        lon=lon,
+        lat=lat,
+        contact_phone=contact_phone or None,
+        contact_name=contact_name or None,
+    )
+
+    def file() -> intake.Filed:
+        return resident_cases.file_resident_report(
+            state.engine, state.current_grids(), state.settings, user, rep, files
+        )
+
+    filed = await run_in_threadpool(file)
+    return RedirectResponse(f"/r/track/{filed.public_token}?new=1", status_code=303)
+
+
+@router.get("/r/track/{code}", response_class=HTMLResponse)
+async def track(
+    request: Request,
+    state: StateDep,
+    user: OptionalUser,
+    code: Code,
+    new: Annotated[str | None, Query(max_length=1)] = None,
+    rated: Annotated[str | None, Query(max_length=1)] = None,
+) -> HTMLResponse:
+    """The public progress of a report by its tracking code."""
+    progress = await run_in_threadpool(resident_cases.track, state.engine, code)
+    context = {
+        "progress": progress,
+        "code": code,
+        "new": bool(new),
+        "rated": bool(rated),
+        "rate_action": f"/r/track/{code}/rate",
+    }
+    return render(request, "resident/track.html", context, user=user)
+
+
+@router.post("/r/track/{code}/rate")
+async def rate_by_code(
+    state: StateDep,
+    user: OptionalUser,
+    code: Code,
+    rating: Annotated[int, Form(ge=1, le=5)],
+    comment: Comment = None,
+) -> RedirectResponse:
+    """Rate the closed case of a tracking code."""
+    await run_in_threadpool(resident_cases.rate_by_code, state.engine, code, rating, comment)
+    return RedirectResponse(f"/r/track/{code}?rated=1", status_code=303)
+
+
+@router.get("/r/requests", response_class=HTMLResponse)
+async def my_requests(request: Request, state: StateDep, user: CurrentUser) -> HTMLResponse:
+    """A signed-in resident's own reports, newest first."""
+    mine = await run_in_threadpool(resident_cases.my_requests, state.engine, user)
+    return render(request, "resident/requests.html", {"requests": mine}, user=user)
+
+
+@router.get("/r/requests/{incident_id}", response_class=HTMLResponse)
+async def my_request(
+    request: Request,
+    state: StateDep,
+    user: CurrentUser,
+    incident_id: BigId,
+    rated: Annotated[str | None, Query(max_length=1)] = None,
+) -> HTMLResponse:
+    """One of the resident's own reports, as its timeline."""
+    progress = await run_in_threadpool(resident_cases.my_case, state.engine, user, incident_id)
+    context = {
+        "progress": progress,
+        "code": None,
+        "new": False,
+        "rated": bool(rated),
+        "rate_action": f"/r/requests/{incident_id}/rate",
+    }
+    return render(request, "resident/track.html", context, user=user)
+
+
+@router.post("/r/requests/{incident_id}/rate")
+async def rate_mine(
+    state: StateDep,
+    user: CurrentUser,
+    incident_id: BigId,
+    rating: Annotated[int, Form(ge=1, le=5)],
+    comment: Comment = None,
+) -> RedirectResponse:
+    """Rate one's own closed report."""
+    await run_in_threadpool(
+        resident_cases.rate_mine, state.engine, user, incident_id, rating, comment
+    )
+    return RedirectResponse(f"/r/requests/{incident_id}?rated=1", status_code=303)
+
+
+@router.get("/r/shelter", response_class=HTMLResponse)
+async def shelter(
+    request: Request,
+    state: StateDep,
+    user: OptionalUser,
+    lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
+    lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
+) -> HTMLResponse:
+    """The nearest shelter from the browser's position (asked by the page), with the way."""
+    context: dict[str, object] = {"basemap": _basemap(state), "asked": False}
+    status = 200
+    if lon is not None and lat is not None:
+        found = await run_in_threadpool(
+            shelter_for_phone, state.shelters_now(), state.settings, lon, lat
+        )
+        way = found.way
+        drawn = None
+        if way is not None and way.shelter is not None and way.route is not None:
+            drawn = {
+                "you": [way.lat, way.lon],
+                "shelter": [way.shelter.lat, way.shelter.lon],
+                "route": [[y, x] for x, y in way.route.coords],
+                "hazard": None if way.hazards.area is None else mapping(way.hazards.area),
+            }
+        context |= {
+            "asked": True,
+            "found": found,
+            "way": way,
+            "map_data": None if drawn is None else json.dumps(drawn),
+        }
+        status = 422 if found.outside else 200
+    return render(request, "resident/shelter.html", context, user=user, status_code=status)
 
 
 @router.get("/resident/shelter", response_class=InlinePage)
@@ -28,7 +225,7 @@ async def shelter_page(
 ) -> HTMLResponse:
     """A phone page (in Chinese): you, the route and your nearest shelter."""
 
-    def render() -> str:
+    def render_map() -> str:
         way = nearest_shelter(state.shelters_now(), settings, lon, lat, coord_type)
         warning = way.hazards.warning
         if way.shelter is None or way.route is None:
@@ -54,4 +251,4 @@ async def shelter_page(
         )
         return render_offline(m)
 
-    return HTMLResponse(await run_in_threadpool(render))
+    return HTMLResponse(await run_in_threadpool(render_map))
