@@ -23,7 +23,7 @@ import http.server
 import re
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,6 +139,8 @@ def open_page(
     tile_pattern: re.Pattern[str] = TILE_PATTERN,
     fail_on_external: bool = True,
     timeout_ms: float = 30_000,
+    geolocation: tuple[float, float] | None = None,
+    permissions: Sequence[str] = (),
 ) -> Iterator[tuple[Page, RequestLog]]:
     """Open ``url`` in headless Debian Chromium and yield the page and its request log.
 
@@ -157,6 +159,12 @@ def open_page(
         Fail when the block ends if any non-tile request went to another host.
     timeout_ms
         Default timeout of page operations.
+    geolocation
+        (lon, lat), WGS84 degrees, the position the browser reports (grant it with
+        ``permissions=("geolocation",)``).
+    permissions
+        Permissions granted to the page's origins (e.g. ``"geolocation"``); any other
+        is refused as a user would refuse it.
 
     Yields
     ------
@@ -194,6 +202,10 @@ def open_page(
             context = browser.new_context(
                 viewport={"width": viewport[0], "height": viewport[1]},
                 service_workers="block",
+                geolocation=None
+                if geolocation is None
+                else {"longitude": geolocation[0], "latitude": geolocation[1]},
+                permissions=list(permissions),
             )
             context.route("**/*", route)
             page = context.new_page()
