@@ -73,8 +73,9 @@ async def report_form(request: Request, state: StateDep, user: OptionalUser) -> 
     return render(request, "resident/report.html", context, user=user)
 
 
-@router.post("/r/report")
+@router.post("/r/report", response_class=HTMLResponse, status_code=201)
 async def report_file(
+    request: Request,
     state: StateDep,
     user: OptionalUser,
     category_code: Annotated[Text, Form(max_length=32)],
@@ -84,8 +85,12 @@ async def report_file(
     contact_phone: Annotated[Text | None, Form(max_length=32)] = None,
     contact_name: Annotated[Text | None, Form(max_length=50)] = None,
     photos: Annotated[list[UploadFile] | None, File()] = None,
-) -> RedirectResponse:
-    """File the report; answered by its tracking code's page (303)."""
+) -> HTMLResponse:
+    """File the report; answered (201) by a page with its tracking code and the link to it.
+
+    Not a redirect: an Idempotency-Key replay gives back the answer's body (not its
+    ``Location``), so the page's script finds the link in the body (``#r-track-link``).
+    """
     files = [(f.filename, await f.read()) for f in photos or () if f.filename or f.size]
     rep = intake.Report(
         category_code=category_code,
@@ -102,7 +107,8 @@ async def report_file(
         )
 
     filed = await run_in_threadpool(file)
-    return RedirectResponse(f"/r/track/{filed.public_token}?new=1", status_code=303)
+    context = {"code": filed.public_token, "track": f"/r/track/{filed.public_token}?new=1"}
+    return render(request, "resident/filed.html", context, user=user, status_code=201)
 
 
 @router.get("/r/track/{code}", response_class=HTMLResponse)

@@ -82,6 +82,17 @@
       }).catch(function () { return file; });
     }
 
+    function send(data, headers, tries) {  // the first send still running (409): ask again
+      return fetch(form.action, { method: "POST", body: data, headers: headers, credentials: "same-origin" })
+        .then(function (response) {
+          var after = response.headers.get("Retry-After");
+          if (response.status !== 409 || !after || tries >= 10) { return response; }
+          var wait = Math.min(parseFloat(after) || 1, 5);
+          return new Promise(function (resolve) { setTimeout(resolve, wait * 1000); })
+            .then(function () { return send(data, headers, tries + 1); });
+        });
+    }
+
     var key = newKey();  // one report, one key: a second tap or a retry files nothing twice
     form.addEventListener("input", function (e) { if (e.target !== photos) { key = newKey(); } });
     var error = document.getElementById("r-error");
@@ -103,14 +114,15 @@
         blobs.forEach(function (blob, i) { data.append("photos", blob, "photo" + (i + 1) + ".jpg"); });
         var headers = { "Idempotency-Key": key, "HX-Request": "true" };
         if (form.elements.csrf_token) { headers["X-CSRF-Token"] = form.elements.csrf_token.value; }
-        return fetch(form.action, { method: "POST", body: data, headers: headers, credentials: "same-origin" });
+        return send(data, headers, 0);
       }).then(function (response) {
-        if (response.ok && response.redirected) { window.location.assign(response.url); return; }
         return response.text().then(function (text) {
-          var box = document.createElement("div");
-          box.innerHTML = text;
+          var doc = new DOMParser().parseFromString(text, "text/html");
+          var link = doc.getElementById("r-track-link");
+          if (response.ok && link) { window.location.assign(link.getAttribute("href")); return; }
           submit.textContent = "提交";
-          fail((box.textContent || "提交失败，请稍后重试。").trim());
+          var box = doc.querySelector(".flash") || doc.querySelector("main") || doc.body;
+          fail((box.textContent || "提交失败，请稍后重试。").replace(/\s+/g, " ").trim());
         });
       }).catch(function () {
         submit.textContent = "提交";
