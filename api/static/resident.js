@@ -144,13 +144,13 @@
   function shelterMap(el) {
     var way = JSON.parse(el.dataset.way);
     var map = baseMap(el);
+    map.fitBounds(L.latLngBounds(way.route).extend(way.you).pad(0.2), { maxZoom: 17 });  // a view before any path
     if (way.hazard) {
       L.geoJSON(way.hazard, { style: { color: "#a4231b", weight: 2, fillColor: "#d1242f", fillOpacity: 0.2, className: "wangge-hazard" } }).addTo(map);
     }
-    var route = L.polyline(way.route, { color: "#0b4f9c", weight: 6, opacity: 0.9, className: "wangge-route" }).addTo(map);
+    L.polyline(way.route, { color: "#0b4f9c", weight: 6, opacity: 0.9, className: "wangge-route" }).addTo(map);
     L.circleMarker(way.you, { radius: 8, color: "#fff", weight: 3, fillColor: "#d1242f", fillOpacity: 1, className: "wangge-you" }).bindTooltip("您的位置").addTo(map);
     L.circleMarker(way.shelter, { radius: 10, color: "#fff", weight: 3, fillColor: "#1a6b2f", fillOpacity: 1, className: "wangge-shelter" }).bindTooltip("避难场所").addTo(map);
-    map.fitBounds(route.getBounds().pad(0.2), { maxZoom: 17 });
   }
 
   var form = document.getElementById("report-form");

@@ -241,6 +241,8 @@ def test_find_a_shelter_during_a_typhoon(
         ) as (page, log),
     ):
         page.wait_for_url("**/r/shelter?lon=*")
+        page.wait_for_load_state("load")
+        assert log.page_errors == [] and log.console_errors == [], log
         page.wait_for_selector("path.wangge-route")
         warning = page.locator("#r-warning")
         assert warning.is_visible()
