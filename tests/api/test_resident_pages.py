@@ -8,6 +8,7 @@ user and shows no staff note, a double tap files once (Idempotency-Key)."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,7 +28,7 @@ from etl.load import load_layers
 from etl.sample import generate_district
 from gis.coords import local_metric_crs_for
 from gis.store import incident_store
-from tests.browser import accessibility_violations, open_page
+from tests.browser import accessibility_violations, artifact_path, open_page
 from tests.conftest import LiveServer
 
 ADMIN = "rpage_admin"
@@ -86,7 +87,7 @@ def test_report_follow_to_closed_and_rate(
     url = live_server.url
     with open_page(
         f"{url}/r/report",
-        screenshot="resident_report_form.png",
+        screenshot="resident_report_filed.png",
         viewport=PHONE,
         geolocation=(lon, lat),
         permissions=("geolocation",),
@@ -99,12 +100,12 @@ def test_report_follow_to_closed_and_rate(
         page.fill("#r-description", "楼下井盖松动，晚上容易绊倒")
         page.set_input_files("#r-photos", str(_photo(tmp_path)))
         page.fill("#r-phone", "13800138000")
+        page.screenshot(path=str(artifact_path("resident_report_form.png")), full_page=True)
         page.click("#r-submit")
         page.wait_for_url("**/r/track/**")
         code = page.locator("#r-code").inner_text().strip()
         assert page.locator("#r-state").inner_text() == "等待受理"
         assert accessibility_violations(page) == []
-        page.screenshot(path="test-artifacts/resident_report_filed.png")
         _clean(log)
 
     with engine.connect() as conn:
@@ -178,6 +179,32 @@ def test_a_double_tap_files_once_and_anonymous_needs_a_phone(
             text("SELECT count(*) FROM incident WHERE description = '路灯不亮'")
         ).scalar()
     assert filed == 1
+
+
+def test_a_signed_in_resident_follows_their_own_requests(
+    district: dict, live_server: LiveServer, engine: Engine, staff: dict
+) -> None:
+    lon, lat = _inside(district)
+    with engine.connect() as conn:
+        code = conn.execute(text("SELECT code FROM incident_category ORDER BY code")).scalar()
+    me = {"Authorization": f"Bearer {issue_token(engine, 'rpage_resident', 'resident')}"}
+    other = {"Authorization": f"Bearer {issue_token(engine, 'rpage_other', 'resident')}"}
+    form = {"category_code": code, "description": "楼道灯坏了", "lon": lon, "lat": lat}
+    with httpx.Client(base_url=live_server.url, timeout=60) as client:
+        filed = client.post("/r/report", data=form, headers=me | HTML)  # no phone: signed in
+        assert filed.status_code == 201, filed.text
+        listed = client.get("/r/requests", headers=me | HTML)
+        assert listed.status_code == 200 and "等待受理" in listed.text
+        ids = re.findall(r'href="/r/requests/(\d+)"', listed.text)
+        assert len(ids) == 1
+        _act(live_server.url, staff, int(ids[0]), "register")
+        mine = client.get(f"/r/requests/{ids[0]}", headers=me | HTML)
+        assert mine.status_code == 200 and "受理" in mine.text
+        assert ADMIN not in mine.text and "内部备注" not in mine.text
+        theirs = client.get(f"/r/requests/{ids[0]}", headers=other | HTML)
+        assert theirs.status_code == 404 and "未找到" in theirs.text
+        early = client.post(f"/r/requests/{ids[0]}/rate", data={"rating": 4}, headers=me | HTML)
+        assert early.status_code == 422 and "还没有办结" in early.text
 
 
 def test_a_wrong_tracking_code_is_a_chinese_404_page(live_server: LiveServer) -> None:
