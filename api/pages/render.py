@@ -68,6 +68,9 @@ class NavItem:
 #: (:mod:`grids.access`); this only keeps links a role cannot use out of its menu.
 NAV: tuple[NavItem, ...] = (
     NavItem("首页", "/", EVERYONE),
+    NavItem("报事报修", "/r/report", frozenset({"resident"})),
+    NavItem("我的报事", "/r/requests", frozenset({"resident"})),
+    NavItem("避难场所", "/r/shelter", frozenset({"resident"})),
     NavItem("案件办理", "/desk", STAFF_ROLES),
     NavItem("人口房屋", "/registry", STAFF_ROLES),
     NavItem("网格与人员", "/grids", STAFF_ROLES),

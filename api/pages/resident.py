@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import json
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -109,6 +110,18 @@ async def report_file(
     filed = await run_in_threadpool(file)
     context = {"code": filed.public_token, "track": f"/r/track/{filed.public_token}?new=1"}
     return render(request, "resident/filed.html", context, user=user, status_code=201)
+
+
+@router.get("/r/track", response_class=HTMLResponse, response_model=None)
+async def track_form(
+    request: Request,
+    user: OptionalUser,
+    code: Annotated[Text | None, Query(max_length=64)] = None,
+) -> HTMLResponse | RedirectResponse:
+    """Follow a report without an account: type its tracking code (查询码)."""
+    if code and code.strip():
+        return RedirectResponse(f"/r/track/{quote(code.strip(), safe='')}", status_code=303)
+    return render(request, "resident/track_form.html", {}, user=user)
 
 
 @router.get("/r/track/{code}", response_class=HTMLResponse)

@@ -89,6 +89,20 @@ class MyRequest:
     reported_at: datetime
 
 
+#: The intake's problems as a resident reads them, by field (the intake speaks to systems).
+PROBLEMS_ZH = {
+    "category_code": ("问题类别不对", "请从列表中选择一个问题类别"),
+    "description": ("问题描述为空或太长", f"请用 {intake.MAX_DESCRIPTION} 字以内说明问题"),
+    "lon/lat": ("这个位置不在本辖区的网格内", "请允许定位，或把地图上的图钉拖到问题所在处"),
+    "coord_type": ("位置的坐标类型不对", "请刷新页面后重新定位"),
+}
+
+
+def _in_chinese(p: Problem) -> Problem:
+    said = PROBLEMS_ZH.get(p.field or "")
+    return p if said is None else replace(p, message=f"{said[0]}（{p.message}）", fix=said[1])
+
+
 def _problem(fld: str, message: str, fix: str) -> Problem:
     return Problem(layer="report", row=None, record_id=None, field=fld, message=message, fix=fix)
 
@@ -160,7 +174,7 @@ def file_resident_report(
     placed, report_problems = intake.check_report(
         rep, filer, snap, settings, intake.categories(engine)
     )
-    problems += report_problems
+    problems += [_in_chinese(p) for p in report_problems]
     if problems or placed is None:
         raise ValidationError(problems)
     with engine.begin() as conn:

@@ -191,6 +191,8 @@ def test_a_signed_in_resident_follows_their_own_requests(
     other = {"Authorization": f"Bearer {issue_token(engine, 'rpage_other', 'resident')}"}
     form = {"category_code": code, "description": "楼道灯坏了", "lon": lon, "lat": lat}
     with httpx.Client(base_url=live_server.url, timeout=60) as client:
+        far = client.post("/r/report", data=form | {"lon": 2.35, "lat": 48.85}, headers=me | HTML)
+        assert far.status_code == 422 and "不在本辖区的网格内" in far.text
         filed = client.post("/r/report", data=form, headers=me | HTML)  # no phone: signed in
         assert filed.status_code == 201, filed.text
         listed = client.get("/r/requests", headers=me | HTML)
@@ -208,6 +210,9 @@ def test_a_signed_in_resident_follows_their_own_requests(
 
 
 def test_a_wrong_tracking_code_is_a_chinese_404_page(live_server: LiveServer) -> None:
+    asked = httpx.get(f"{live_server.url}/r/track", params={"code": " abc "}, headers=HTML)
+    assert asked.status_code == 303 and asked.headers["location"] == "/r/track/abc"
+    assert "查询码" in httpx.get(f"{live_server.url}/r/track", headers=HTML).text
     for code in ("00000000-0000-0000-0000-000000000000", "nonsense"):
         r = httpx.get(f"{live_server.url}/r/track/{code}", headers=HTML)
         assert r.status_code == 404
