@@ -39,7 +39,7 @@ MAX_COMMENT = 500
 
 #: The step a case reached, as a resident reads it (no staff names, no reasons).
 PUBLIC_STEP = {
-    "reported": "已提交，等待受理",
+    "reported": "已提交",
     "registered": "受理",
     "rejected": "不予受理",
     "dispatched": "已派给网格员",

@@ -8,6 +8,7 @@ user and shows no staff note, a double tap files once (Idempotency-Key)."""
 
 from __future__ import annotations
 
+import io
 import re
 import time
 from collections.abc import Iterator
@@ -122,6 +123,12 @@ def test_report_follow_to_closed_and_rate(
         ).one()
     assert row.reporter_id is None and row.source == "resident_app"
     assert row.phone == "13800138000" and row.photos == 1
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT data FROM incident_photo WHERE incident_id = :id"), {"id": incident_id}
+        ).scalar_one()
+    with Image.open(io.BytesIO(stored)) as sent:  # resized on the phone before upload
+        assert max(sent.size) == 1600 and sent.format == "JPEG"
 
     for action in ("register", "dispatch", "start", "resolve", "verify", "close"):
         _act(url, staff, incident_id, action)
