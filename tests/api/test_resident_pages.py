@@ -102,7 +102,11 @@ def test_report_follow_to_closed_and_rate(
         page.set_input_files("#r-photos", str(_photo(tmp_path)))
         page.fill("#r-phone", "13800138000")
         page.screenshot(path=str(artifact_path("resident_report_form.png")), full_page=True)
-        page.click("#r-submit")
+        with page.expect_request(
+            lambda r: r.method == "POST" and r.url.endswith("/r/report")
+        ) as posted:
+            page.dblclick("#r-submit")  # a double tap
+        assert len(posted.value.headers.get("idempotency-key", "")) >= 16
         page.wait_for_url("**/r/track/**")
         code = page.locator("#r-code").inner_text().strip()
         assert page.locator("#r-state").inner_text() == "等待受理"
@@ -123,6 +127,11 @@ def test_report_follow_to_closed_and_rate(
         ).one()
     assert row.reporter_id is None and row.source == "resident_app"
     assert row.phone == "13800138000" and row.photos == 1
+    with engine.connect() as conn:
+        same = conn.execute(
+            text("SELECT count(*) FROM incident WHERE description = '楼下井盖松动，晚上容易绊倒'")
+        ).scalar()
+    assert same == 1  # filed once
     with engine.connect() as conn:
         stored = conn.execute(
             text("SELECT data FROM incident_photo WHERE incident_id = :id"), {"id": incident_id}
