@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import StatementError
 
 from api import errors
+from api.auth import AnonymousUntilSignedIn
 from api.changes import ChangeHub
 from api.headers import SecurityHeaders
 from api.idempotency import Idempotency
@@ -59,7 +60,7 @@ from api.routers import worker as worker_routes
 from api.state import AppState
 from api.url_credentials import RefuseUrlCredentials, redact_access_log, redact_logs
 from gis import clock
-from gis.db.engine import describe_error, get_engine
+from gis.db.engine import describe_error, get_app_engine
 from gis.settings import Settings, get_settings
 from gis.store import awareness_store
 from maps.assets import STATIC_DIR, STATIC_URL, VENDOR_DIR, VENDOR_URL
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redact_logs()  # the server's handlers exist by now
         engine = get_engine(settings, url=database_url)
+        engine = get_app_engine(settings, url=database_url)
         state = AppState(engine, settings, ChangeHub(awareness_store.conninfo(engine)))
         app.state.wangge = state
         await ogc_app.start(state)
@@ -169,6 +171,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     # the headers' middleware, so that its refusal page has a nonce and the headers
     app.add_middleware(RefuseUrlCredentials)
     app.add_middleware(SecurityHeaders, tile_urls=tile_urls)
+    # outermost: the database's policies see every request as anonymous until signed in
+    app.add_middleware(AnonymousUntilSignedIn)
     app.include_router(health.router)
     app.include_router(home_page.router)
     app.include_router(desk_pages.router)

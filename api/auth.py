@@ -25,9 +25,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.deps import StateDep
 from api.services.accounts import CsrfRefused, SessionEnded, csrf_ok
+from gis.db import principal as db_principal
 from gis.errors import Unauthorized
 from grids.access import Principal, require_planner
 
@@ -97,7 +99,26 @@ async def optional_user(request: Request, state: StateDep) -> Principal | None:
             await _check_csrf(request, session_id)
         request.state.session_id = session_id
     request.state.user = user
+    # the database's row-level security sees this user from here on (gis.db.principal)
+    db_principal.set_user(user)
     return user
+
+
+class AnonymousUntilSignedIn:
+    """ASGI middleware: every request starts as ``anonymous`` for the database's policies.
+
+    :func:`optional_user` then sets the user once their credential is resolved; what the
+    server does outside a request (its jobs) stays ``system`` (:mod:`gis.db.principal`).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the request with the anonymous principal in its context."""
+        if scope["type"] in ("http", "websocket"):
+            db_principal.set_principal(db_principal.ANONYMOUS_PRINCIPAL)
+        await self.app(scope, receive, send)
 
 
 async def current_user(

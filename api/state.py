@@ -32,6 +32,7 @@ from api.services import accounts
 from api.services.grids import load_current_grids
 from api.services.walking import load_walking
 from gis import clock
+from gis.db.principal import as_system
 from gis.settings import Settings
 from gis.store import access_store, awareness_store, grid_store, queries, tile_store
 from gis.store.access_store import SessionRow
@@ -87,7 +88,9 @@ class Cached(Generic[T]):
         with self._lock:
             if self._value is not None and self._version == version:
                 return self._value
-            value = self._build(engine, version)
+            # shared by every user: built as the system, not as whoever asked first
+            with as_system():
+                value = self._build(engine, version)
             self._value, self._version = value, version
             return value
 
@@ -118,7 +121,8 @@ class KeyedCache(Generic[T]):
             hit = self._values.get(key)
             if hit is not None and hit[0] == version and now - hit[1] < self.max_age_s:
                 return hit[2]
-        value = build()
+        with as_system():
+            value = build()
         with self._lock:
             if len(self._values) >= self.most:
                 self._values.clear()
@@ -175,7 +179,9 @@ class TileCache:
                 self._tiles.move_to_end(key)
                 self.hits += 1
                 return hit[1]
-        body = build()
+        # shared by every user who may read the tile (its key says whose area it is)
+        with as_system():
+            body = build()
         with self._lock:
             self.misses += 1
             old = self._tiles.pop(key, None)

@@ -49,6 +49,13 @@ class Settings(BaseSettings):
         description="Database connections each server process keeps open (as many again "
         "may open in a burst).",
     )
+    db_app_role: str = Field(
+        default="wangge_app",
+        description="The unprivileged database role the server acts as (SET ROLE on each "
+        "connection), so that the row-level security of migration 0024 decides which rows "
+        "each user's statements see; empty: off (the server acts as the connecting user, "
+        "only the API's own filters apply).  The CLI and migrations never use it.",
+    )
 
     h3_resolution: int = Field(
         default=10, ge=0, le=15, description="H3 resolution of every located record."

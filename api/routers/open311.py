@@ -61,6 +61,7 @@ from api.services import intake, open311
 from api.state import AppState
 from gis import clock
 from gis.coords import from_wgs84
+from gis.db import principal as db_principal
 from gis.validate import (
     text_problem,
 )
@@ -99,6 +100,8 @@ def _signed_in(state: AppState, key: str | None) -> Principal:
     user = state.user_for_token(key)
     if user is None:
         raise Open311Error(403, "api_key is unknown or expired; ask for a new token")
+    # the database's row-level security sees this user (the caller's thread from here on)
+    db_principal.set_user(user)
     return user
 
 

@@ -12,6 +12,7 @@ from psycopg.adapt import Loader
 from psycopg.pq import Format
 from sqlalchemy import Engine, create_engine, event, text
 
+from gis.db import principal
 from gis.db.cluster import resolve_url
 from gis.settings import Settings, get_settings
 
@@ -62,7 +63,7 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 @lru_cache(maxsize=8)
-def _engine_for(url: str, pool_size: int) -> Engine:
+def _engine_for(url: str, pool_size: int, role: str = "") -> Engine:
     # No pre-ping: it costs a round trip on every checkout, a third of a report's
     # intake.  A connection the server dropped fails its request once (503) and
     # SQLAlchemy then discards the whole pool; connections older than half an hour are
@@ -78,13 +79,24 @@ def _engine_for(url: str, pool_size: int) -> Engine:
         hide_parameters=True,
     )
     event.listen(engine, "connect", _on_connect)
-    return engine
+    return principal.install(engine, role)
 
 
 def get_engine(settings: Settings | None = None, url: str | None = None) -> Engine:
     """Return the (cached) engine for ``url``, or for the configured database."""
     settings = settings or get_settings()
     return _engine_for(url or resolve_url(settings), settings.db_pool_size)
+
+
+def get_app_engine(settings: Settings | None = None, url: str | None = None) -> Engine:
+    """The server's engine: as :func:`get_engine`, acting as ``settings.db_app_role``.
+
+    Its connections ``SET ROLE`` to the unprivileged role and tell each transaction who
+    asks (:mod:`gis.db.principal`), so row-level security applies; an empty role gives
+    the owner's engine of :func:`get_engine`.
+    """
+    settings = settings or get_settings()
+    return _engine_for(url or resolve_url(settings), settings.db_pool_size, settings.db_app_role)
 
 
 def check_database(engine: Engine) -> dict[str, str]:

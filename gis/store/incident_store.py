@@ -436,7 +436,10 @@ def category_rows(conn: Connection) -> list[dict[str, Any]]:
 def id_by_token(conn: Connection, token: str) -> int | None:
     """The incident filed under a public (Open311) token, or None."""
     found = conn.execute(
-        text("SELECT id FROM incident WHERE public_token_sha256 = :t"), {"t": token_digest(token)}
+        # anonymous callers see no incident (row-level security): the function of
+        # migration 0024 finds the one filed under the token
+        text("SELECT wangge_request_by_token(:t)"),
+        {"t": token_digest(token)},
     ).scalar()
     return None if found is None else int(found)
 
@@ -724,12 +727,10 @@ def file_incident(
                 SELECT i.id, i.state, i.reported_at,
                        ST_Distance(i.geom::geography, here.pt::geography) AS distance_m,
                        {seen} AS visible
-                FROM incident i, here
-                WHERE i.category_code = :category_code
-                  AND i.reported_at BETWEEN :reported_at - make_interval(secs => :window)
-                                        AND :reported_at + make_interval(secs => :window)
-                  AND i.merged_into IS NULL
-                  AND ST_DWithin(i.geom::geography, here.pt::geography, :radius)
+                -- every earlier report, not only those the reporter's role may read
+                -- (row-level security): the function of migration 0024 looks past it
+                FROM here, wangge_similar_reports(
+                    :category_code, :reported_at, :window, here.pt, :radius) i
             ), new AS (
                 INSERT INTO incident (category_code, source, description, state, reported_at,
                     reporter_id, grid_id, h3_cell, beidou_cell, near_boundary, duplicate_of,
