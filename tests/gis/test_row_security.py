@@ -225,3 +225,16 @@ def test_the_audit_log_is_append_only_for_the_app(
             text("SELECT count(*) FROM audit_log WHERE action = 'forged'")
         ).scalar_one()
     assert kept == 0
+
+
+def test_the_servers_engine_acts_as_the_app_role(live_server, world: dict) -> None:
+    """The API's engine (made in the lifespan) is the app role's; the CLI's stays the owner's."""
+    state = live_server.server.config.app.state.wangge
+    principal.set_principal(principal.ANONYMOUS_PRINCIPAL)
+    try:
+        with state.engine.connect() as conn:
+            who = conn.execute(text("SELECT current_user")).scalar_one()
+            seen = conn.execute(text("SELECT count(*) FROM household")).scalar_one()
+    finally:
+        principal.set_principal(None)
+    assert (who, seen) == (ROLE, 0)
