@@ -18,6 +18,7 @@ import geopandas as gpd
 
 from api.services.grids import UnknownCommunity
 from etl.grid_versions import VersionReport, save_grid_version
+from gis.db.principal import as_system
 from gis.errors import Conflict, ServiceError, Unavailable
 from gis.settings import Settings
 from gis.store import grid_store
@@ -211,10 +212,13 @@ def save_design(
             "--min/--max or --count, check the roads and buildings of the community, or add "
             "--force to store this design anyway."
         )
-    return save_grid_version(
-        engine,
-        community,
-        proposal.grids[["code", "name", "geometry"]],
-        progress=False,
-        settings=settings,
-    )
+    # the records of the community's area move into grids created in this transaction,
+    # which no user's area lists yet: the move is the system's (the caller was checked)
+    with as_system():
+        return save_grid_version(
+            engine,
+            community,
+            proposal.grids[["code", "name", "geometry"]],
+            progress=False,
+            settings=settings,
+        )
