@@ -22,8 +22,10 @@ incident intake
     :func:`api.services.intake.file_report`: a resident's report at a point of the
     worker's grid (the duplicate search, two inserts), a write whose answer is read back.
 
-Each runs ``--repeat`` times per engine (after two warm-up calls each); p50 and p95 in
-milliseconds and the overhead ``on p50 / off p50 - 1``.  The target is ≤ 15 %.
+The answers of both engines are checked equal first (the ids listed; not for intake,
+whose every call adds a report).  Each runs ``--repeat`` times per engine (after two
+warm-up calls each); p50 and p95 in milliseconds and the overhead ``on p50 / off p50 - 1``.
+The target is ≤ 15 %.
 
 Usage::
 
@@ -160,10 +162,18 @@ def compare(
     run: Callable[[Engine], Any],
     engines: dict[str, Engine],
     repeat: int,
+    answer: Callable[[Any], Any] | None = None,
 ) -> dict[str, Any]:
-    """``run(engine)`` as ``user`` on both engines, in turns; p50, p95 and the overhead."""
+    """``run(engine)`` as ``user`` on both engines, in turns; p50, p95 and the overhead.
+
+    ``answer(result)``: what must be the same with and without the policies (checked).
+    """
     principal.set_user(user)
     try:
+        if answer is not None:
+            got = {key: answer(run(engine)) for key, engine in engines.items()}
+            if got["on"] != got["off"]:
+                sys.exit(f"{name}: the answers differ with and without row-level security")
         for engine in engines.values():
             run(engine)
             run(engine)
@@ -223,6 +233,7 @@ def main() -> None:
             lambda e: desk.desk_page(e, staff, desk.DeskFilter()),
             engines,
             args.repeat,
+            lambda page: [r.id for r in page.rows],
         ),
         compare(
             "case list: open cases",
@@ -230,6 +241,7 @@ def main() -> None:
             lambda e: desk.desk_page(e, staff, desk.DeskFilter(states=("dispatched",))),
             engines,
             args.repeat,
+            lambda page: [r.id for r in page.rows],
         ),
         compare(
             "registry search: first page",
@@ -237,6 +249,7 @@ def main() -> None:
             lambda e: registry.search(e, staff, registry.search_query()),
             engines,
             args.repeat,
+            lambda found: ([h.id for h in found.households], [b["id"] for b in found.buildings]),
         ),
         compare(
             "registry search: text '1'",
@@ -244,6 +257,7 @@ def main() -> None:
             lambda e: registry.search(e, staff, registry.search_query("1")),
             engines,
             args.repeat,
+            lambda found: ([h.id for h in found.households], [b["id"] for b in found.buildings]),
         ),
         compare(
             "worker households: one grid",
@@ -251,6 +265,7 @@ def main() -> None:
             lambda e: worker.households(e, settings, wk, who["grid_code"], only_vulnerable=False),
             engines,
             args.repeat,
+            lambda found: [(h.id, len(h.residents)) for h in found],
         ),
         compare(
             "incident intake: a resident's report",
