@@ -28,16 +28,16 @@
 The table owner (the CLI, migrations, loaders) is not subject to the policies (no
 ``FORCE``); neither is a superuser.
 
-Revision ID: 0024
-Revises: 0018
+Revision ID: 0022
+Revises: 0021
 """
 
 from alembic import op
 
 from gis.settings import get_settings
 
-revision = "0024"
-down_revision = "0018"
+revision = "0022"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
