@@ -124,7 +124,6 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redact_logs()  # the server's handlers exist by now
-        engine = get_engine(settings, url=database_url)
         engine = get_app_engine(settings, url=database_url)
         state = AppState(engine, settings, ChangeHub(awareness_store.conninfo(engine)))
         app.state.wangge = state
