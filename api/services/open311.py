@@ -25,6 +25,7 @@ import h3
 
 from api.services.casework import CaseQuery, Listed, list_cases
 from api.services.intake import categories
+from gis.db.principal import as_system
 from gis.errors import InvalidInput
 from gis.store import incident_store, open311_store
 from gis.store.open311_store import RequestExtras
@@ -174,7 +175,9 @@ def public_requests(
     codes = tuple(c for c in (category_codes or public) if c in public)
     if not codes:
         return []
-    with engine.connect() as conn:
+    # the public view is published to anyone by design: it is read as the system and
+    # reduced here to what a stranger may see (no description, contact or exact place)
+    with as_system(), engine.connect() as conn:
         if ids is not None:
             rows = incident_store.list_incidents(
                 conn, everything=True, ids=tuple(ids), category_codes=codes, limit=len(ids)
