@@ -705,3 +705,28 @@ def may_publish_category(group_name: str) -> bool:
     cell, never the description, the exact place, photos or any contact.
     """
     return group_name not in PRIVATE_CATEGORY_GROUPS
+# ------------------------------------------------------------------ notices, wishes
+
+
+def require_resident(user: Principal, what: str) -> None:
+    """Only a resident's own account may ``what`` (post a wish, support one, read notices)."""
+    if user.role != "resident":
+        raise Forbidden(
+            f"only a resident's account may {what}; you are signed in as "
+            f"{ROLE_NAMES_ZH.get(user.role, user.role)}"
+        )
+
+
+def require_community_desk(user: Principal, what: str) -> None:
+    """Community staff, street staff or admin may ``what`` (post notices, decide on wishes)."""
+    if not user.is_staff:
+        raise Forbidden(f"only community or street staff may {what}")
+
+
+def may_manage_community(user: Principal, community_grid_ids: Collection[int]) -> bool:
+    """Whether staff may post to a community and decide on its residents' wishes.
+
+    Only a community inside their area: every current grid of it is one they cover
+    (:func:`may_see_area`); a resident or a grid worker never.
+    """
+    return user.is_staff and may_see_area(user, community_grid_ids)
