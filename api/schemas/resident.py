@@ -7,6 +7,7 @@ from pydantic import BaseModel
 from geojson_pydantic import LineString
 
 from api.schemas.common import geometry
+from api.services.nearby import Nearby
 from api.services.resident import ShelterWay
 
 
@@ -82,4 +83,39 @@ class NearestShelterAnswer(BaseModel):
             skipped_shelters=[ShelterRef(**vars(s)) for s in here.skipped_shelters],
             in_hazard_area=here.in_hazard_area,
             warning=here.warning,
+        )
+
+
+class NearbyService(BaseModel):
+    """A facility near the resident: minutes and metres on foot along the roads."""
+
+    id: int
+    kind: str
+    kind_name: str
+    name: str
+    address: str | None
+    opening_hours: str | None
+    phone: str | None
+    lon: float
+    lat: float
+    minutes: float
+    distance_m: float
+
+
+class NearbyAnswer(BaseModel):
+    """The services within ``max_minutes`` on foot of the point (WGS84), nearest first."""
+
+    lon: float
+    lat: float
+    max_minutes: float
+    services: list[NearbyService]
+
+    @classmethod
+    def of(cls, nearby: Nearby) -> NearbyAnswer:
+        """From the service's answer."""
+        return cls(
+            lon=nearby.lon,
+            lat=nearby.lat,
+            max_minutes=nearby.max_minutes,
+            services=[NearbyService(**vars(s)) for s in nearby.services],
         )
