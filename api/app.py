@@ -29,6 +29,7 @@ from api.pages import grids as grid_pages
 from api.pages import home as home_page
 from api.pages import kpi as kpi_pages
 from api.pages import maps as map_pages
+from api.pages import neighbourhood as neighbourhood_pages
 from api.pages import planning as planning_pages
 from api.pages import registry as registry_pages
 from api.pages import resident as resident_pages
@@ -182,6 +183,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(grids.router)
     app.include_router(resident.router)
     app.include_router(resident_pages.router)
+    app.include_router(neighbourhood_pages.router)
     app.include_router(facilities.router)
     app.include_router(incidents.router)
     app.include_router(dispatch.router)
