@@ -29,6 +29,7 @@ KIND_NAMES: Final = {
     "school": "学校",
     "community_centre": "社区服务中心",
     "shelter": "避难场所",
+    "pharmacy": "药店",
 }
 STANDARDS_ENV: Final = "WANGGE_PLAN_STANDARDS"
 """Environment variable naming a JSON file that overrides :data:`DEFAULT_STANDARDS`."""
@@ -80,6 +81,7 @@ DEFAULT_STANDARDS: Final[Mapping[str, Standard]] = {
     "community_centre": Standard("community_centre", 15, "everyone", "15分钟生活圈"),
     "school": Standard("school", 15, "children", "15分钟生活圈"),
     "park": Standard("park", 10, "everyone", "10分钟生活圈"),
+    "pharmacy": Standard("pharmacy", 15, "everyone", "15分钟生活圈"),
     "shelter": Standard(
         "shelter", 15, "everyone", "15分钟步行", "GB 51143-2015 防灾避难场所设计规范; " + _GB50180
     ),

@@ -27,7 +27,9 @@ plan_app = typer.Typer(
 
 KindOpt = Annotated[
     str,
-    typer.Option(help="facility kind: clinic, elder_care, park, school, community_centre, shelter"),
+    typer.Option(
+        help="facility kind: clinic, elder_care, park, school, community_centre, shelter, pharmacy"
+    ),
 ]
 GroupOpt = Annotated[
     str | None,

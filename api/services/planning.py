@@ -34,7 +34,7 @@ from gis.errors import InvalidInput, ServiceError, Unavailable
 from gis.store import grid_store, plan_store
 from grids.access import Principal, require_planner
 
-Kind = Literal["clinic", "elder_care", "park", "school", "community_centre", "shelter"]
+Kind = Literal["clinic", "elder_care", "park", "school", "community_centre", "shelter", "pharmacy"]
 """A facility kind (``facility.kind``)."""
 Group = Literal["everyone", "elderly_60", "elderly_80", "children", "disabled"]
 """A population group demand is counted for."""

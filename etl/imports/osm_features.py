@@ -46,7 +46,8 @@ M2_PER_PERSON = {"emergency": 1.0, "fixed": 2.0}
 
 #: (key, values or None for any, our kind), the first that matches decides.
 FACILITY_RULES: tuple[tuple[str, frozenset[str] | None, str], ...] = (
-    ("amenity", frozenset({"hospital", "clinic", "doctors", "dentist", "pharmacy"}), "clinic"),
+    ("amenity", frozenset({"pharmacy"}), "pharmacy"),
+    ("amenity", frozenset({"hospital", "clinic", "doctors", "dentist"}), "clinic"),
     ("healthcare", None, "clinic"),
     ("amenity", frozenset({"nursing_home"}), "elder_care"),
     ("social_facility", frozenset({"nursing_home", "assisted_living", "day_care"}), "elder_care"),
@@ -97,6 +98,7 @@ KIND_ZH = {
     "community_centre": "社区服务中心",
     "park": "公园",
     "shelter": "避难场所",
+    "pharmacy": "药店",
 }
 
 
