@@ -179,7 +179,7 @@ def test_a_wish_is_posted_supported_and_adopted(site: dict) -> None:
 
     # outside in: another community's staff neither see nor decide on this estate's wishes
     client, token = _client(url, OUTSIDER)
-    with client:
+    try:
         listed = client.get("/desk/wishes", headers=HTML)
         assert listed.status_code == 200 and f'id="wish-{wish_id}"' not in listed.text
         refused = client.post(
@@ -189,13 +189,17 @@ def test_a_wish_is_posted_supported_and_adopted(site: dict) -> None:
         )
         assert refused.status_code == 403, refused.text[:300]
         assert "outside your area" in refused.text
+    finally:
+        client.close()
     # and a resident may not support twice (409 with a message)
     client, token = _client(url, NEIGHBOUR)
-    with client:
+    try:
         again = client.post(
             f"/r/wishes/{wish_id}/support", data={"csrf_token": token}, headers=HTML
         )
         assert again.status_code == 409 and "one support per resident" in again.text
+    finally:
+        client.close()
 
 
 @pytest.mark.browser
