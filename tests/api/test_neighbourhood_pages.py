@@ -258,7 +258,9 @@ def test_nearby_services_come_by_walking_time(site: dict, engine: Engine) -> Non
     with engine.begin() as conn:
         home = conn.execute(
             text(
-                "SELECT ST_X(h.geom) AS lon, ST_Y(h.geom) AS lat FROM household h "
+                "SELECT ST_X(ST_PointOnSurface(b.geom)) AS lon, "
+                "ST_Y(ST_PointOnSurface(b.geom)) AS lat "
+                "FROM household h "
                 "JOIN building b ON b.id = h.building_id WHERE b.estate_id = :e "
                 "ORDER BY h.id LIMIT 1"
             ),
