@@ -95,6 +95,7 @@ def test_default_standards_follow_the_life_circles() -> None:
         "school": 15,
         "park": 10,
         "shelter": 15,
+        "pharmacy": 15,
     }
     assert s["elder_care"].group == "elderly_60" and s["school"].group == "children"
     assert "GB 50180-2018" in s["park"].source

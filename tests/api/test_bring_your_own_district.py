@@ -171,15 +171,17 @@ def test_the_boundaries_came_in_with_their_hierarchy(district, engine: Engine) -
 
 
 def test_osm_brought_roads_buildings_facilities_and_shelters(district, engine: Engine) -> None:
-    edges, buildings, clinics, schools, candidates = counts(
+    edges, buildings, clinics, pharmacies, schools, candidates = counts(
         engine,
         "SELECT (SELECT count(*) FROM road_edge), (SELECT count(*) FROM building), "
         "(SELECT count(*) FROM facility WHERE kind = 'clinic'), "
+        "(SELECT count(*) FROM facility WHERE kind = 'pharmacy'), "
         "(SELECT count(*) FROM facility WHERE kind = 'school'), "
         "(SELECT count(*) FROM facility WHERE kind = 'shelter' AND ref LIKE 'osm:%')",
     )
     assert edges > 300 and buildings > 1200
-    assert clinics == 9 and schools == 18  # 5 hospitals, 3 pharmacies, 1 clinic; 18 schools
+    assert clinics == 6 and schools == 18  # 5 hospitals, 1 clinic; 18 schools
+    assert pharmacies == 3  # amenity=pharmacy: a kind of their own (药店)
     assert candidates >= 10  # parks, squares, stadiums above the size
     with engine.connect() as conn:
         tags = conn.execute(
