@@ -67,6 +67,18 @@ def add_user(
     typer.echo(issue_token(engine, username, role, area, worker_id=worker, days=days))
 
 
+@users_app.command("link")
+def link_resident(
+    username: str,
+    resident: Annotated[str, typer.Option(help="the resident's 人员编号 (ref) or id")],
+) -> None:
+    """Link a resident's account to their person in the register (notices, wishes, alerts)."""
+    from api.services.neighbourhood import link_account
+
+    resident_id = link_account(ready_engine(), username, resident)
+    say(f"user {username} is resident {resident_id}: their estate's notices and wishes follow")
+
+
 @users_app.command("passwd")
 def change_password(username: str) -> None:
     """Set a user's password (read from standard input); their browser sessions end."""

@@ -417,3 +417,22 @@ def decide_wish(engine: Engine, user: Principal, wish_id: int, decision: Decisio
             f" and cannot be {decision.action}ed now; reload the page"
         )
     return wish(engine, user, wish_id)
+
+
+def link_account(engine: Engine, username: str, resident_ref: str) -> int:
+    """Link a resident's account to their person in the register; the resident's id.
+
+    Their notices, wishes and alerts then follow where they live (estate, grid, groups).
+    """
+    found = store.link_account(engine, username, resident_ref)
+    if found is None:
+        raise NotFound(
+            f"no account {username!r} or no resident {resident_ref!r} (人员编号 or id): check "
+            "'wangge users add' and the register"
+        )
+    role, resident_id = found
+    if role != "resident":
+        raise InvalidInput(
+            f"{username!r} is a {role} account: only a resident's account is linked to the register"
+        )
+    return resident_id

@@ -940,7 +940,7 @@ class ResidentAccount(Base):
 
 
 class Notice(Base):
-    """A notice (小区公告 / 社区通知) posted by staff to an estate, a grid, a community or a group."""
+    """A notice (小区公告 / 社区通知) posted to an estate, a grid, a community or a group."""
 
     __tablename__ = "notice"
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

@@ -407,3 +407,36 @@ def decide(
             },
         ).first()
     return done is not None
+
+
+# ------------------------------------------------------------------ accounts
+
+
+def link_account(engine: Engine, username: str, resident_ref: str) -> tuple[str, int] | None:
+    """Link a resident's account to the person of the register with ``ref`` (人员编号) or id.
+
+    Returns the account's role and the resident's id (None: no such account or person);
+    an account already linked is linked anew.
+    """
+    with engine.begin() as conn:
+        user = conn.execute(
+            text("SELECT id, role FROM app_user WHERE username = :u"), {"u": username}
+        ).first()
+        person = conn.execute(
+            text(
+                "SELECT id FROM resident WHERE ref = :r OR (:r ~ '^[0-9]{1,18}$' "
+                "AND id = CAST(:r AS bigint)) ORDER BY ref = :r DESC LIMIT 1"
+            ),
+            {"r": resident_ref},
+        ).scalar()
+        if user is None or person is None:
+            return None
+        if user.role == "resident":
+            conn.execute(
+                text(
+                    "INSERT INTO resident_account (user_id, resident_id) VALUES (:u, :r) "
+                    "ON CONFLICT (user_id) DO UPDATE SET resident_id = EXCLUDED.resident_id"
+                ),
+                {"u": user.id, "r": person},
+            )
+    return str(user.role), int(person)

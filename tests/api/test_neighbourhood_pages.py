@@ -87,15 +87,11 @@ def site(engine: Engine, database_url: str) -> Any:
             input_text=PASSWORD + "\n",
         )
         assert done.returncode == 0, done.stderr
-    with engine.begin() as conn:
-        for name, person in ((ELDER, elder), (NEIGHBOUR, neighbour)):
-            conn.execute(
-                text(
-                    "INSERT INTO resident_account (user_id, resident_id) "
-                    "SELECT id, :r FROM app_user WHERE username = :u"
-                ),
-                {"r": person.id, "u": name},
-            )
+    for name, person in ((ELDER, elder), (NEIGHBOUR, neighbour)):
+        done = run_wangge(database_url, "users", "link", name, "--resident", str(person.id))
+        assert done.returncode == 0, done.stderr
+    refused = run_wangge(database_url, "users", "link", STAFF, "--resident", str(elder.id))
+    assert refused.returncode != 0 and "only a resident's account" in refused.stderr
     with LiveServer(database_url, get_settings()) as server:
         yield {"url": server.url, "estate": estate, "mine": mine, "theirs": theirs}
 
