@@ -236,6 +236,83 @@ def test_a_notice_to_a_group_reaches_only_that_group(site: dict) -> None:
         _clean(log)
 
 
+def test_bad_posts_are_told_what_to_fix(site: dict) -> None:
+    url, mine, theirs = site["url"], site["mine"], site["theirs"]
+    client, token = _client(url, STAFF)
+    try:
+        base = {"csrf_token": token, "title": "停水通知", "body": "明日停水"}
+        wrong_estate = client.post(
+            "/desk/notices",
+            data=base | {"community_id": mine.id, "scope": "estate", "estate_id": "999999"},
+            headers=HTML,
+        )
+        assert wrong_estate.status_code == 422 and "is not an estate of" in wrong_estate.text
+        outside = client.post(
+            "/desk/notices",
+            data=base | {"community_id": theirs.id, "scope": "community"},
+            headers=HTML,
+        )
+        assert outside.status_code == 403 and "outside your area" in outside.text
+        group = client.post(
+            "/desk/notices",
+            data=base | {"community_id": mine.id, "scope": "group", "target_group": "cats"},
+            headers=HTML,
+        )
+        assert group.status_code == 422 and "is not a group of residents" in group.text
+    finally:
+        client.close()
+    client, token = _client(url, ELDER)
+    try:
+        posted = client.post(
+            "/r/wishes", data={"csrf_token": token, "title": "楼道装声控灯"}, headers=HTML
+        )
+        assert posted.status_code == 303
+        wish_id = re.search(r"wish-(\d+)", posted.headers["location"]).group(1)
+        staff_only = client.post(
+            f"/desk/wishes/{wish_id}/decide",
+            data={"csrf_token": token, "action": "adopt"},
+            headers=HTML,
+        )
+        assert staff_only.status_code == 403
+    finally:
+        client.close()
+    client, token = _client(url, STAFF)
+    try:
+        for data, message in (
+            ({"action": "decline"}, "needs a reason"),
+            ({"action": "task", "owner": "物业"}, "needs an owner"),
+            ({"action": "task", "owner": "物业", "due_date": "明天"}, "is not a date"),
+            ({"action": "fly"}, "is unknown"),
+        ):
+            refused = client.post(
+                f"/desk/wishes/{wish_id}/decide", data=data | {"csrf_token": token}, headers=HTML
+            )
+            assert refused.status_code == 422 and message in refused.text, data
+        done = client.post(
+            f"/desk/wishes/{wish_id}/decide",
+            data={
+                "csrf_token": token,
+                "action": "task",
+                "owner": "物业服务中心",
+                "due_date": "2199-01-31",
+            },
+            headers=HTML,
+        )
+        assert done.status_code == 303
+        twice = client.post(
+            f"/desk/wishes/{wish_id}/decide",
+            data={"csrf_token": token, "action": "adopt"},
+            headers=HTML,
+        )
+        assert twice.status_code == 409 and "reload the page" in twice.text
+    finally:
+        client.close()
+    unknown = httpx.get(
+        f"{url}/api/resident/nearby", params={"lon": 0, "lat": 0, "kind": "bar"}, timeout=60
+    )
+    assert unknown.status_code == 422 and "is not a service kind" in unknown.text
+
+
 def _direct_seconds(network: Any, start: tuple[float, float], goal: tuple[float, float]) -> float:
     """The walk from ``goal`` back to ``start``: one Dijkstra from the facility."""
     node_s, _ = node_walk_seconds(network, [goal[0]], [goal[1]])
