@@ -25,6 +25,7 @@ from api.pages.render import flash, render, session_id
 from api.schemas.common import PointQuery
 from api.services import nearby, neighbourhood
 from gis.errors import InvalidInput
+from maps.basemap import BASEMAP_STYLE, raster_source
 
 router = APIRouter(tags=["pages"])
 
@@ -57,10 +58,23 @@ def _optional_id(name: str, value: str) -> int | None:
 # ------------------------------------------------------------------ 周边服务
 
 
+def _basemap(state: StateDep) -> dict[str, str]:
+    """What the map draws under the services: a raster source, or the offline basemap."""
+    source = raster_source(state.settings)
+    if source is None:
+        return {"style": BASEMAP_STYLE}
+    return {
+        "raster": source.url,
+        "attribution": source.attribution,
+        "subdomains": source.subdomains,
+    }
+
+
 @router.get("/r/nearby", response_class=HTMLResponse)
-async def nearby_page(request: Request, user: OptionalUser) -> HTMLResponse:
+async def nearby_page(request: Request, state: StateDep, user: OptionalUser) -> HTMLResponse:
     """周边服务: asks the browser for its position, then lists the services on foot."""
-    return render(request, "r/nearby.html", {"kinds": nearby.SERVICE_KINDS}, user=user)
+    context = {"kinds": nearby.SERVICE_KINDS, "basemap": _basemap(state)}
+    return render(request, "r/nearby.html", context, user=user)
 
 
 @router.get("/r/nearby/list", response_class=HTMLResponse)

@@ -359,6 +359,11 @@ def test_nearby_services_come_by_walking_time(site: dict, engine: Engine) -> Non
             for i in items.all()
         ]
         assert 990001 in {i for i, _ in listed}
+        # the map shows them all around the position
+        page.wait_for_function(
+            "(n) => document.getElementById('nearby-map').dataset.markers === String(n)",
+            arg=len(listed),
+        )
         pharmacy = page.locator('#service-list li[data-id="990001"]').inner_text()
         assert "药店" in pharmacy and "08:00-22:00" in pharmacy and "020-12345678" in pharmacy
         assert accessibility_violations(page) == []
