@@ -124,6 +124,15 @@ def _client(url: str, name: str) -> tuple[httpx.Client, str]:
     return client, token
 
 
+def _unread(url: str, name: str) -> int:
+    client, _ = _client(url, name)
+    try:
+        page = client.get("/r/notices", headers=HTML)
+        return int(re.search(r'id="unread"[^>]*data-unread="(\d+)"', page.text).group(1))
+    finally:
+        client.close()
+
+
 def _clean(log: Any) -> None:
     assert log.external == []
     assert log.console_errors == [] and log.page_errors == []
@@ -202,6 +211,7 @@ def test_a_wish_is_posted_supported_and_adopted(site: dict) -> None:
 def test_a_notice_to_a_group_reaches_only_that_group(site: dict) -> None:
     url = site["url"]
     title = "独居老人冬季安全走访安排"
+    before = {name: _unread(url, name) for name in (ELDER, NEIGHBOUR)}  # other tests post too
     with open_page(viewport=PHONE, screenshot="r_notices_last.png") as (page, log):
         _sign_in(page, url, STAFF)
         page.goto(f"{url}/desk/notices")
@@ -219,20 +229,20 @@ def test_a_notice_to_a_group_reaches_only_that_group(site: dict) -> None:
 
         _sign_in(page, url, ELDER)
         page.goto(f"{url}/r/notices")
-        assert page.locator("#unread").get_attribute("data-unread") == "1"
+        assert page.locator("#unread").get_attribute("data-unread") == str(before[ELDER] + 1)
         assert title in page.locator("#notices").inner_text()
         assert accessibility_violations(page) == []
         page.screenshot(path=str(artifact_path("r_notices_unread.png")), full_page=True)
         page.get_by_role("link", name=title).click()
         page.wait_for_selector("article h1")
         page.goto(f"{url}/r/notices")
-        assert page.locator("#unread").get_attribute("data-unread") == "0"
+        assert page.locator("#unread").get_attribute("data-unread") == str(before[ELDER])
         _sign_out(page)
 
         _sign_in(page, url, NEIGHBOUR)
         page.goto(f"{url}/r/notices")
         assert title not in page.locator("main").inner_text()
-        assert page.locator("#unread").get_attribute("data-unread") == "0"
+        assert page.locator("#unread").get_attribute("data-unread") == str(before[NEIGHBOUR])
         _clean(log)
 
 
@@ -311,6 +321,47 @@ def test_bad_posts_are_told_what_to_fix(site: dict) -> None:
         f"{url}/api/resident/nearby", params={"lon": 0, "lat": 0, "kind": "bar"}, timeout=60
     )
     assert unknown.status_code == 422 and "is not a service kind" in unknown.text
+
+
+def test_an_account_not_linked_reads_the_notices_of_its_area(
+    site: dict, engine: Engine, database_url: str
+) -> None:
+    url, estate = site["url"], site["estate"]
+    with engine.connect() as conn:
+        code = conn.execute(
+            text("SELECT code FROM admin_area WHERE id = :e"), {"e": estate.id}
+        ).scalar_one()
+    done = run_wangge(
+        database_url,
+        *("users", "add", "svc_res_area", "--role", "resident", "--area", code),
+        "--password-stdin",
+        input_text=PASSWORD + "\n",
+    )
+    assert done.returncode == 0, done.stderr
+    client, token = _client(url, STAFF)
+    try:
+        posted = client.post(
+            "/desk/notices",
+            data={
+                "csrf_token": token,
+                "community_id": site["mine"].id,
+                "scope": "estate",
+                "estate_id": str(estate.id),
+                "title": "小区电梯年检通知",
+                "body": "周六上午电梯暂停使用。",
+            },
+            headers=HTML,
+        )
+        assert posted.status_code == 303, posted.text[:300]
+    finally:
+        client.close()
+    for name in ("svc_res_area", NEIGHBOUR):
+        client, _ = _client(url, name)
+        try:
+            page = client.get("/r/notices", headers=HTML)
+            assert page.status_code == 200 and "小区电梯年检通知" in page.text, name
+        finally:
+            client.close()
 
 
 def _direct_seconds(network: Any, start: tuple[float, float], goal: tuple[float, float]) -> float:
