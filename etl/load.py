@@ -501,7 +501,7 @@ def _run(loader: _Loader, layers: Mapping[str, pd.DataFrame]) -> None:
             f,
             {
                 "id": f["id"].to_numpy(),
-                **_optional(f, ("ref", "address", "source_tag")),
+                **_optional(f, ("ref", "address", "source_tag", "opening_hours", "phone")),
                 "kind": f["kind"].to_numpy(),
                 "name": f["name"].to_numpy(),
                 "capacity": f["capacity"].astype("Int64").array if "capacity" in f else None,

@@ -518,6 +518,23 @@ FACILITIES = Kind(
             "120",
         ),
         Field(
+            "opening_hours",
+            "开放时间",
+            ("营业时间", "办公时间", "opening_hours", "kfsj"),
+            "text",
+            False,
+            "08:00-17:30",
+            note="as residents read it on the nearby-services page (周边服务)",
+        ),
+        Field(
+            "phone",
+            "电话",
+            ("联系电话", "咨询电话", "phone", "tel", "dh"),
+            "text",
+            False,
+            "020-12345678",
+        ),
+        Field(
             "source_tag",
             "来源标签",
             ("source_tag", "osm_tag"),

@@ -223,6 +223,8 @@ def read_osm_features(path: str | PathLike[str]) -> OsmFeatures:
                     "ground": ground,
                     "assembly": assembly,
                     "capacity": plain.get("capacity"),
+                    "opening_hours": plain.get("opening_hours"),
+                    "phone": plain.get("phone") or plain.get("contact:phone"),
                     "geometry": geom,
                 }
             )
@@ -243,6 +245,8 @@ def read_osm_features(path: str | PathLike[str]) -> OsmFeatures:
             "ground",
             "assembly",
             "capacity",
+            "opening_hours",
+            "phone",
             "geometry",
         ],
         geometry="geometry",
@@ -265,7 +269,17 @@ def read_osm_features(path: str | PathLike[str]) -> OsmFeatures:
 
 def _split(found: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Facilities (a point each) and candidate shelters from the tagged objects."""
-    columns = ["ref", "name", "kind", "address", "capacity", "source_tag", "geometry"]
+    columns = [
+        "ref",
+        "name",
+        "kind",
+        "address",
+        "capacity",
+        "opening_hours",
+        "phone",
+        "source_tag",
+        "geometry",
+    ]
     shelter_columns = [
         "ref",
         "name",
@@ -292,6 +306,8 @@ def _split(found: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]
             "kind": found["kind"].to_numpy()[has_kind],
             "address": found["address"].to_numpy()[has_kind],
             "capacity": pd.to_numeric(found["capacity"], errors="coerce").to_numpy()[has_kind],
+            "opening_hours": found["opening_hours"].to_numpy()[has_kind],
+            "phone": found["phone"].to_numpy()[has_kind],
             "source_tag": found["source_tag"].to_numpy()[has_kind],
         },
         geometry=inside[has_kind],
