@@ -8,6 +8,7 @@ no serious violation, screenshots in test-artifacts/."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ from analysis.service_area import node_walk_seconds
 from api.services.walking import load_walking
 from etl.load import load_layers
 from etl.sample import generate_district
+from gis import clock
 from gis.settings import get_settings
 from tests.browser import accessibility_violations, artifact_path, open_page
 from tests.conftest import LiveServer, run_wangge
@@ -362,6 +364,61 @@ def test_an_account_not_linked_reads_the_notices_of_its_area(
             assert page.status_code == 200 and "小区电梯年检通知" in page.text, name
         finally:
             client.close()
+
+
+@pytest.mark.browser
+def test_hazard_alerts_come_first(site: dict, engine: Engine) -> None:
+    url = site["url"]
+    with engine.begin() as conn:
+        household = conn.execute(
+            text(
+                "SELECT r.household_id FROM resident_account ra JOIN app_user u "
+                "ON u.id = ra.user_id JOIN resident r ON r.id = ra.resident_id "
+                "WHERE u.username = :u"
+            ),
+            {"u": ELDER},
+        ).scalar_one()
+        hazard = conn.execute(
+            text(
+                "INSERT INTO hazard_area (kind, name, severity, valid_from, geom) SELECT "
+                "'typhoon', '台风海燕（测试）', 3, :t, ST_Multi(ST_Buffer(ST_Centroid(b.geom), "
+                "0.002)) FROM building b JOIN household h ON h.building_id = b.id "
+                "WHERE h.id = :h RETURNING id"
+            ),
+            {"t": clock.now() - timedelta(hours=1), "h": household},
+        ).scalar_one()
+        alert = conn.execute(
+            text(
+                "INSERT INTO alert (hazard_id, message, target_group) VALUES (:h, "
+                "'台风预警：请留在室内，必要时前往最近的避难场所。', 'all') RETURNING id"
+            ),
+            {"h": hazard},
+        ).scalar_one()
+        conn.execute(
+            text("INSERT INTO alert_recipient (alert_id, household_id) VALUES (:a, :h)"),
+            {"a": alert, "h": household},
+        )
+    try:
+        with open_page(viewport=PHONE, screenshot="r_notices_alert.png") as (page, log):
+            _sign_in(page, url, ELDER)
+            page.goto(f"{url}/r/notices")
+            first = page.locator("main .items").first
+            assert first.get_attribute("id") == "alerts"
+            assert "台风预警：台风海燕（测试）" in first.inner_text()
+            assert accessibility_violations(page) == []
+            _clean(log)
+        assert "台风海燕" not in _notices_text(url, NEIGHBOUR)  # sent to the elder's home only
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM hazard_area WHERE id = :h"), {"h": hazard})
+
+
+def _notices_text(url: str, name: str) -> str:
+    client, _ = _client(url, name)
+    try:
+        return client.get("/r/notices", headers=HTML).text
+    finally:
+        client.close()
 
 
 def _direct_seconds(network: Any, start: tuple[float, float], goal: tuple[float, float]) -> float:
