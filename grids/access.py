@@ -705,6 +705,8 @@ def may_publish_category(group_name: str) -> bool:
     cell, never the description, the exact place, photos or any contact.
     """
     return group_name not in PRIVATE_CATEGORY_GROUPS
+
+
 # ------------------------------------------------------------------ notices, wishes
 
 

@@ -11,14 +11,14 @@
   owner and a due date).
 
 Revision ID: 0023
-Revises: 0018
+Revises: 0022
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0023"
-down_revision = "0018"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
