@@ -13,13 +13,14 @@ import json
 import math
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from api.services.open311 import PublicRequest, ServiceRequest
+from gis import clock
 from gis.coords import from_wgs84
 from gis.errors import Forbidden, InvalidInput, NotFound, Unauthorized, ValidationError
 from gis.times import check_time
@@ -286,3 +287,35 @@ def page_of(params: Mapping[str, str], most: int) -> tuple[int, int]:
     if int(page_raw) > 1_000_000:
         raise Open311Error(400, f"page {page_raw} is beyond the last page; use a smaller one")
     return (int(page_raw) - 1) * size, size
+
+
+def request_ids(params: Mapping[str, str], most: int) -> list[int] | None:
+    """``service_request_id`` as ids (None when not asked); 400 for a bad one or too many."""
+    ids_raw = params.get("service_request_id")
+    if not ids_raw:
+        return None
+    ids = []
+    for part in ids_raw.split(","):
+        if not is_id(part.strip()):
+            raise Open311Error(400, f"service_request_id {part!r} is not a request id")
+        ids.append(int(part))
+    if len(ids) > most:
+        raise Open311Error(400, f"ask for at most {most} service_request_id at once")
+    return ids
+
+
+def request_window(params: Mapping[str, str], default_days: int) -> dict:
+    """service_code, start_date / end_date (default: the last ``default_days``), status."""
+    end = w3_time(params["end_date"], "end_date") if params.get("end_date") else None
+    start = w3_time(params["start_date"], "start_date") if params.get("start_date") else None
+    if start is None:
+        start = (end or clock.now()) - timedelta(days=default_days)
+    if end is not None and end <= start:
+        raise Open311Error(400, "end_date is not after start_date; swap them")
+    codes = [c.strip() for c in params.get("service_code", "").split(",") if c.strip()]
+    return {
+        "states": states_of(params["status"]) if params.get("status") else (),
+        "category_codes": tuple(codes),
+        "since": start,
+        "until": end + timedelta(microseconds=1) if end is not None else None,
+    }

@@ -49,7 +49,6 @@ request, calls the services and answers.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -59,7 +58,6 @@ from api.deps import EngineDep, StateDep
 from api.open311_format import Open311Error
 from api.services import intake, open311
 from api.state import AppState
-from gis import clock
 from gis.coords import from_wgs84
 from gis.db import principal as db_principal
 from gis.validate import (
@@ -294,9 +292,9 @@ async def list_requests(request: Request, state: StateDep, fmt: str = "json") ->
         user = None if key is None else _signed_in(state, key)
         coord_type = _coord_type(request)
         offset, limit = o311.page_of(params, MAX_REQUESTS)
-        ids = _ids(params)
+        ids = o311.request_ids(params, MAX_IDS)
         if user is None:
-            window = {} if ids is not None else _window(params)
+            window = {} if ids is not None else o311.request_window(params, DEFAULT_DAYS)
             found = open311.public_requests(
                 state.engine,
                 resolution=state.settings.open311_public_h3_resolution,
@@ -311,7 +309,11 @@ async def list_requests(request: Request, state: StateDep, fmt: str = "json") ->
                 request, open311.requests_by_id(state.engine, user, ids), coord_type, f
             )
         found = open311.find_requests(
-            state.engine, user, limit=limit, offset=offset, **_window(params)
+            state.engine,
+            user,
+            limit=limit,
+            offset=offset,
+            **o311.request_window(params, DEFAULT_DAYS),
         )
         return _requests(request, found, coord_type, f)
 
@@ -321,38 +323,6 @@ async def list_requests(request: Request, state: StateDep, fmt: str = "json") ->
 def _public(found: list[open311.PublicRequest], coord_type: str, fmt: str) -> Response:
     answer = [o311.public_service_request(r, coord_type=coord_type) for r in found]
     return o311.answer(answer, fmt, root="service_requests", item="request")
-
-
-def _ids(params: Mapping[str, str]) -> list[int] | None:
-    """``service_request_id`` as ids (None when not asked); 400 for a bad one or too many."""
-    ids_raw = params.get("service_request_id")
-    if not ids_raw:
-        return None
-    ids = []
-    for part in ids_raw.split(","):
-        if not o311.is_id(part.strip()):
-            raise Open311Error(400, f"service_request_id {part!r} is not a request id")
-        ids.append(int(part))
-    if len(ids) > MAX_IDS:
-        raise Open311Error(400, f"ask for at most {MAX_IDS} service_request_id at once")
-    return ids
-
-
-def _window(params: Mapping[str, str]) -> dict:
-    """service_code, start_date / end_date (default the last 90 days) and status, checked."""
-    end = o311.w3_time(params["end_date"], "end_date") if params.get("end_date") else None
-    start = o311.w3_time(params["start_date"], "start_date") if params.get("start_date") else None
-    if start is None:
-        start = (end or clock.now()) - timedelta(days=DEFAULT_DAYS)
-    if end is not None and end <= start:
-        raise Open311Error(400, "end_date is not after start_date; swap them")
-    codes = [c.strip() for c in params.get("service_code", "").split(",") if c.strip()]
-    return {
-        "states": o311.states_of(params["status"]) if params.get("status") else (),
-        "category_codes": tuple(codes),
-        "since": start,
-        "until": end + timedelta(microseconds=1) if end is not None else None,
-    }
 
 
 @router.get("/v2/requests/{name}")

@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from analysis.hazard import KIND_NAMES
 from gis import clock
+from gis.db.principal import as_system
 from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gis.store import neighbourhood_store as store
 from gis.store.neighbourhood_store import Residence
@@ -123,8 +124,13 @@ class Wish:
 
 
 def residence(engine: Engine, user: Principal) -> Residence:
-    """Where a resident lives, as far as the register knows."""
-    return store.residence(engine, user.user_id, clock.now().year)
+    """Where a resident lives, as far as the register knows.
+
+    Read as the system: a resident may not read the register (row security), but their
+    own account's link to it says where they live; only that place leaves this function.
+    """
+    with as_system():
+        return store.residence(engine, user.user_id, clock.now().year)
 
 
 def communities(engine: Engine, user: Principal) -> tuple[Community, ...]:
@@ -259,11 +265,20 @@ def my_notices(engine: Engine, user: Principal) -> MyNotices:
         AlertNote(
             a.id, KIND_NAMES.get(a.kind, a.kind), a.name, int(a.severity), a.message, a.created_at
         )
-        for a in store.alerts_for(engine, place, clock.now())
+        for a in _alerts_for(engine, place)
     )
     where = place.estate_name or (names.get(place.community_id or 0) or "")
     unread = store.unread_count(engine, place, user.user_id)
     return MyNotices(alerts, notices, unread, where)
+
+
+def _alerts_for(engine: Engine, place: Residence) -> list:
+    """The alerts sent to the resident's own household, read as the system.
+
+    Like :func:`residence`: the recipients' table is area-scoped for staff.
+    """
+    with as_system():
+        return store.alerts_for(engine, place, clock.now())
 
 
 def read_notice(engine: Engine, user: Principal, notice_id: int) -> Notice:
