@@ -34,6 +34,7 @@ from api.pages import planning as planning_pages
 from api.pages import registry as registry_pages
 from api.pages import resident as resident_pages
 from api.pages import signin as signin_pages
+from api.pages import simulate as simulate_pages
 from api.pages import worker as worker_pages
 from api.pages.render import STATIC_DIR as PAGES_STATIC_DIR
 from api.pages.render import STATIC_URL as PAGES_STATIC_URL
@@ -203,6 +204,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(registry_routes.router)
     app.include_router(registry_pages.router)
     app.include_router(grid_pages.router)
+    app.include_router(simulate_pages.router)
     app.include_router(admin_pages.router)
     app.include_router(admin_data_pages.router)
     # check_dir=False: the app starts before `npm ci` ran, and /health can say so
