@@ -65,6 +65,7 @@ from analysis.aggregates import IncidentCube
 from analysis.hazard import CHILD_MAX_AGE, GROUPS, hazard_impact
 from analysis.hotspots import gi_star, k_ring_weights
 from analysis.network import RoadNetwork
+from benchmarks._common import scratch_database
 from etl.load import load_layers
 from etl.sample import generate_district
 from gis.db import cluster
@@ -93,14 +94,7 @@ def best_of(repeat: int, job: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def fresh_database() -> str:
-    base = cluster.ensure_server(get_settings())
-    admin = create_engine(cluster.server_url(base, "postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-    admin.dispose()
-    url = cluster.server_url(base, BENCH_DB)
-    cluster.ensure_database(url)
-    return url
+    return scratch_database(BENCH_DB)[0]
 
 
 def drop_database() -> None:

@@ -59,6 +59,7 @@ from sqlalchemy import Engine, create_engine, text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.services import accounts, desk
+from benchmarks._common import log, scratch_database
 from etl.load import load_layers
 from etl.sample import generate_district
 from gis import clock
@@ -73,26 +74,9 @@ BENCH_DB = "wangge_bench_desk"
 PEER_INDEXES = ("state", "grid_id", "reported_at", "assignee_id", "category_code")
 
 
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def database(reuse: bool) -> tuple[str, bool]:
     """The scratch database's URL, and whether it already holds a district (``reuse``)."""
-    base = cluster.ensure_server(get_settings())
-    url = cluster.server_url(base, BENCH_DB)
-    admin = create_engine(cluster.server_url(base, "postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        exists = conn.execute(
-            text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": BENCH_DB}
-        ).first()
-        if exists and not reuse:
-            conn.exec_driver_sql(f'DROP DATABASE "{BENCH_DB}" WITH (FORCE)')
-    admin.dispose()
-    if exists and reuse:
-        return url, True
-    cluster.ensure_database(url)
-    return url, False
+    return scratch_database(BENCH_DB, reuse=reuse)
 
 
 def build(engine: Engine, households: int, incidents: int, seed: int) -> None:

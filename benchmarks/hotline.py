@@ -51,25 +51,17 @@ from sqlalchemy import create_engine, text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.services.accounts import issue_token
+from benchmarks._common import scratch_database
 from etl.load import load_layers
 from etl.sample import generate_district
-from gis.db import cluster
 from gis.db.migrate import upgrade
-from gis.settings import get_settings
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH_DB = "wangge_bench_hotline"
 
 
 def fresh_database() -> str:
-    base = cluster.ensure_server(get_settings())
-    admin = create_engine(cluster.server_url(base, "postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-    admin.dispose()
-    url = cluster.server_url(base, BENCH_DB)
-    cluster.ensure_database(url)
-    return url
+    return scratch_database(BENCH_DB)[0]
 
 
 def crowded_csv(lon: float, lat: float, rows: int, seed: int = 7) -> bytes:

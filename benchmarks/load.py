@@ -27,24 +27,16 @@ import geopandas as gpd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks._common import scratch_database
 from etl.load import load_layers
 from etl.sample import generate_district
-from gis.db import cluster
 from gis.db.migrate import upgrade
-from gis.settings import get_settings
 
 BENCH_DB = "wangge_bench_load"
 
 
 def fresh_database() -> str:
-    base = cluster.ensure_server(get_settings())
-    admin = create_engine(cluster.server_url(base, "postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-    admin.dispose()
-    url = cluster.server_url(base, BENCH_DB)
-    cluster.ensure_database(url)
-    return url
+    return scratch_database(BENCH_DB)[0]
 
 
 def peer_load(engine, layers: dict[str, pd.DataFrame]) -> None:

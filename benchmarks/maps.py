@@ -49,6 +49,7 @@ from sqlalchemy import Engine, create_engine, text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.services.district import district_map_html
+from benchmarks._common import scratch_database
 from etl.load import load_layers
 from etl.sample import generate_district
 from gis.db import cluster
@@ -75,14 +76,7 @@ def log(msg: str) -> None:
 
 
 def fresh_database() -> str:
-    base = cluster.ensure_server(get_settings())
-    admin = create_engine(cluster.server_url(base, "postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-    admin.dispose()
-    url = cluster.server_url(base, BENCH_DB)
-    cluster.ensure_database(url)
-    return url
+    return scratch_database(BENCH_DB)[0]
 
 
 def serve(url: str, settings: Settings) -> tuple[str, Any]:

@@ -51,6 +51,7 @@ from sqlalchemy import Engine, create_engine, text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.services import registry
+from benchmarks._common import log, scratch_database
 from etl.load import load_layers
 from etl.sample import generate_district
 from gis.db import cluster
@@ -92,19 +93,8 @@ NAIVE_SQL = """
 """
 
 
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def fresh_database() -> str:
-    base = cluster.ensure_server(get_settings())
-    admin = create_engine(cluster.server_url(base, "postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-    admin.dispose()
-    url = cluster.server_url(base, BENCH_DB)
-    cluster.ensure_database(url)
-    return url
+    return scratch_database(BENCH_DB)[0]
 
 
 def drop_database() -> None:

@@ -43,8 +43,10 @@ from pathlib import Path
 import aio_pika
 from sqlalchemy import Engine, create_engine, text
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from api.services.relay import Relay, RelayConfig
-from gis.db import cluster
+from benchmarks._common import log, scratch_database
 from gis.db.migrate import upgrade
 from gis.settings import get_settings
 from gis.store import relay_store
@@ -58,19 +60,8 @@ BODY = (
 )
 
 
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def fresh_database() -> str:
-    base = cluster.ensure_server(get_settings())
-    admin = create_engine(cluster.server_url(base, "postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-    admin.dispose()
-    url = cluster.server_url(base, BENCH_DB)
-    cluster.ensure_database(url)
-    return url
+    return scratch_database(BENCH_DB)[0]
 
 
 def fill(engine: Engine, n: int) -> None:

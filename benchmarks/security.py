@@ -54,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.services import accounts, desk, intake, registry, worker
 from api.services.grids import load_current_grids
+from benchmarks._common import log, scratch_database
 from etl.load import load_layers
 from etl.sample import generate_district
 from gis.db import cluster, principal
@@ -66,26 +67,9 @@ from grids.access import Principal
 BENCH_DB = "wangge_bench_security"
 
 
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def database(reuse: bool) -> tuple[str, bool]:
     """The scratch database's URL, and whether it already holds a district (``reuse``)."""
-    base = cluster.ensure_server(get_settings())
-    url = cluster.server_url(base, BENCH_DB)
-    admin = create_engine(cluster.server_url(base, "postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        exists = conn.execute(
-            text("SELECT 1 FROM pg_database WHERE datname = :d"), {"d": BENCH_DB}
-        ).first()
-        if exists and not reuse:
-            conn.exec_driver_sql(f'DROP DATABASE "{BENCH_DB}" WITH (FORCE)')
-    admin.dispose()
-    if exists and reuse:
-        return url, True
-    cluster.ensure_database(url)
-    return url, False
+    return scratch_database(BENCH_DB, reuse=reuse)
 
 
 def drop(url: str) -> None:
