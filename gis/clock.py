@@ -9,6 +9,7 @@ needs the clock to stand still uses :func:`frozen`.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -26,15 +27,46 @@ _offset: timedelta | None = None
 _frozen: datetime | None = None
 
 
+#: Passed down to child processes (commands a test or the server starts): the shift this
+#: process took from ``WANGGE_NOW``, so that every process of one run reads one clock.
+#: Without it each child would start again at ``WANGGE_NOW``, and a hazard imported by
+#: one command would not yet be in force for the next.
+ANCHOR_ENV = "WANGGE_CLOCK_ANCHOR"
+
+
 def _shift() -> timedelta:
-    """How far the clock stands from real time (fixed when first asked)."""
+    """How far the clock stands from real time (fixed when first asked).
+
+    The first process that reads ``WANGGE_NOW`` fixes the shift and leaves it in its
+    environment (:data:`ANCHOR_ENV`, with the ``WANGGE_NOW`` it came from); a child that
+    inherits it and was given the same ``WANGGE_NOW`` takes that shift instead of starting
+    the clock again.  A child given another ``WANGGE_NOW`` starts its own.
+    """
     global _offset
     if _offset is None:
         with _lock:
             if _offset is None:
                 start = get_settings().now
-                _offset = timedelta(0) if start is None else start - datetime.now(UTC)
+                if start is None:
+                    _offset = timedelta(0)
+                else:
+                    _offset = _inherited(start)
+                    if _offset is None:
+                        _offset = start - datetime.now(UTC)
+                        os.environ[ANCHOR_ENV] = f"{start.isoformat()}|{_offset.total_seconds()}"
     return _offset
+
+
+def _inherited(start: datetime) -> timedelta | None:
+    """The shift a parent process took from the same ``WANGGE_NOW``, if it left one."""
+    anchor = os.environ.get(ANCHOR_ENV, "")
+    given, _, seconds = anchor.rpartition("|")
+    try:
+        if given and datetime.fromisoformat(given) == start:
+            return timedelta(seconds=float(seconds))
+    except ValueError:
+        return None
+    return None
 
 
 def now() -> datetime:
@@ -79,3 +111,4 @@ def reset() -> None:
     global _offset
     with _lock:
         _offset = None
+        os.environ.pop(ANCHOR_ENV, None)
