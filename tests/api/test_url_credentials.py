@@ -103,13 +103,21 @@ def test_tokens_end_and_die_at_once_when_revoked_rotated_or_disabled(
     admin: str, database_url: str, live_server: LiveServer, engine: Engine
 ) -> None:
     me = f"{live_server.url}/api/me"
+    # an account of its own: revoking and disabling it leaves the module's admin alone
+    made = run_wangge(
+        database_url,
+        *("users", "add", "url_revoked", "--role", "admin", "--password-stdin"),
+        input_text=PASSWORD + "\n",
+    )
+    assert made.returncode == 0 or "already named" in made.stderr, made.stderr
+    mine = _token(database_url, "url_revoked")
     # a token lives 1 to 89 days; the default is WANGGE_TOKEN_DAYS (30)
-    too_long = run_wangge(database_url, "users", "token", "url_admin", "--days", "90")
+    too_long = run_wangge(database_url, "users", "token", "url_revoked", "--days", "90")
     assert too_long.returncode != 0 and "1 to 89 days" in too_long.stderr
     with pytest.raises(ValidationError):
         Settings(token_days=90)
     assert Settings().token_days == 30
-    short = _token(database_url, "url_admin", "--days", "2")
+    short = _token(database_url, "url_revoked", "--days", "2")
     assert httpx.get(me, headers=bearer(short)).status_code == 200
     with clock.frozen(clock.now() + timedelta(days=2, minutes=1)):
         ended = httpx.get(me, headers=bearer(short))
@@ -117,27 +125,27 @@ def test_tokens_end_and_die_at_once_when_revoked_rotated_or_disabled(
         assert httpx.get(me, headers=bearer(admin)).status_code == 200  # 30 days
 
     # revoke-tokens: every token of the user, at once, in the running server
-    other = _token(database_url, "url_admin")
-    done = run_wangge(database_url, "users", "revoke-tokens", "url_admin")
+    other = _token(database_url, "url_revoked")
+    done = run_wangge(database_url, "users", "revoke-tokens", "url_revoked")
     assert done.returncode == 0 and "revoked" in done.stderr + done.stdout, done.stderr
-    for token in (admin, other):
+    for token in (mine, other):
         assert httpx.get(me, headers=bearer(token)).status_code == 401
 
     # rotation: the new token works, the one before it no longer
-    first = _token(database_url, "url_admin")
-    second = _token(database_url, "url_admin", "--rotate")
+    first = _token(database_url, "url_revoked")
+    second = _token(database_url, "url_revoked", "--rotate")
     assert httpx.get(me, headers=bearer(first)).status_code == 401
     assert httpx.get(me, headers=bearer(second)).status_code == 200
 
     # disabled: token and session die at once, and stay dead when enabled again
-    with signed_in(live_server.url, "url_admin") as browser:
+    with signed_in(live_server.url, "url_revoked") as browser:
         assert browser.get("/api/me").status_code == 200
-        assert run_wangge(database_url, "users", "disable", "url_admin").returncode == 0
+        assert run_wangge(database_url, "users", "disable", "url_revoked").returncode == 0
         try:
             assert browser.get("/api/me").status_code == 401
             assert httpx.get(me, headers=bearer(second)).status_code == 401
         finally:
-            assert run_wangge(database_url, "users", "enable", "url_admin").returncode == 0
+            assert run_wangge(database_url, "users", "enable", "url_revoked").returncode == 0
         assert browser.get("/api/me").status_code == 401  # the old session stays ended
     assert httpx.get(me, headers=bearer(second)).status_code == 401  # and the old token
     unknown = run_wangge(database_url, "users", "revoke-tokens", "nobody_here")
