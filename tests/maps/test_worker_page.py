@@ -59,27 +59,33 @@ def tablet(engine: Engine, live_server: LiveServer, database_url: str) -> dict:
     done = run_wangge(database_url, "users", "passwd", a.username, input_text=PASSWORD + "\n")
     assert done.returncode == 0, done.stderr
     admin = {"Authorization": f"Bearer {issue_token(engine, 'admin_page_test', 'admin')}"}
-    r = httpx.post(
-        f"{url}/api/incidents",
-        json={
-            "category_code": "10101",
-            "description": "单元门口井盖缺失（页面测试）",
-            "lon": float(point[0]),
-            "lat": float(point[1]),
-        },
-        headers=admin,
-    )
-    assert r.status_code == 201, r.text
-    task = r.json()["id"]
-    for body in ({"action": "register"}, {"action": "dispatch", "assignee_id": a.worker}):
-        r = httpx.post(f"{url}/api/incidents/{task}/actions", json=body, headers=admin)
-        assert r.status_code == 200, r.text
+
+    def dispatched(description: str) -> int:
+        r = httpx.post(
+            f"{url}/api/incidents",
+            json={
+                "category_code": "10101",
+                "description": description,
+                "lon": float(point[0]),
+                "lat": float(point[1]),
+            },
+            headers=admin,
+        )
+        assert r.status_code == 201, r.text
+        task = r.json()["id"]
+        for body in ({"action": "register"}, {"action": "dispatch", "assignee_id": a.worker}):
+            r = httpx.post(f"{url}/api/incidents/{task}/actions", json=body, headers=admin)
+            assert r.status_code == 200, r.text
+        return task
+
     return {
         "url": url,
         "token": worker,
         "username": a.username,
         "grids": grids,
-        "task": task,
+        # one task to look at, one the buttons' test takes and resolves (in any order)
+        "task": dispatched("单元门口井盖缺失（页面测试）"),
+        "worked": dispatched("楼道井盖松动（页面测试）"),
         "point": (float(point[0]), float(point[1])),
     }
 
@@ -145,14 +151,14 @@ def test_tablet_buttons_take_the_task_check_in_route_and_feed_back(tablet: dict)
         page.context.grant_permissions(["geolocation"])
         page.context.set_geolocation({"longitude": lon, "latitude": lat})
         sign_in_page(page, tablet["url"], tablet["username"], then="/worker")
-        card = page.locator(f".{TASK_CLASS}[data-task='{tablet['task']}']")
+        card = page.locator(f".{TASK_CLASS}[data-task='{tablet['worked']}']")
         card.wait_for()
         card.get_by_role("button", name="接单").click()
         # after 接单 the list reloads: the task is being worked and can be fed back (反馈)
         page.locator(
-            f".{TASK_CLASS}[data-task='{tablet['task']}'] button[data-do='resolve']"
+            f".{TASK_CLASS}[data-task='{tablet['worked']}'] button[data-do='resolve']"
         ).wait_for()
-        card = page.locator(f".{TASK_CLASS}[data-task='{tablet['task']}']")
+        card = page.locator(f".{TASK_CLASS}[data-task='{tablet['worked']}']")
         assert "处置" in card.inner_text()
         card.get_by_role("button", name="签到").click()
         page.wait_for_function(
@@ -160,7 +166,7 @@ def test_tablet_buttons_take_the_task_check_in_route_and_feed_back(tablet: dict)
                 const r = document.querySelector(`.wangge-task[data-task='${id}'] .result`);
                 return r && r.dataset.accepted !== undefined;
             }""",
-            arg=tablet["task"],
+            arg=tablet["worked"],
         )
         result = card.locator(".result").inner_text()
         assert "签到成功" in result
@@ -175,7 +181,7 @@ def test_tablet_buttons_take_the_task_check_in_route_and_feed_back(tablet: dict)
         assert "已反馈" in page.inner_text("#wangge-status")
     assert not log.page_errors, log.page_errors
     case = httpx.get(
-        f"{tablet['url']}/api/incidents/{tablet['task']}", headers=bearer(tablet["token"])
+        f"{tablet['url']}/api/incidents/{tablet['worked']}", headers=bearer(tablet["token"])
     ).json()
     assert case["state"] == "resolved"
     assert [(h["action"], h["note"]) for h in case["history"]][-2:] == [
