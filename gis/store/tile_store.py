@@ -155,13 +155,19 @@ labels AS (
 SELECT coalesce(grids.mvt, '') || coalesce(labels.mvt, '') FROM grids, labels
 """
 
-#: Building footprints with their households (counted in the tile through the index on
-#: household.building_id; 1 to k - 1 left out).
-BUILDINGS = """
+#: The tile's envelope (Web Mercator) and, with a margin, its box in lon/lat.
+_BOUNDS = """
 WITH bounds AS (
     SELECT ST_TileEnvelope(:z, :x, :y) AS env,
            ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => 0.015625), 4326) AS box
 )
+"""
+
+#: Building footprints with their households (counted in the tile through the index on
+#: household.building_id; 1 to k - 1 left out).
+BUILDINGS = (
+    _BOUNDS
+    + """
 SELECT coalesce(ST_AsMVT(t, 'buildings', 4096, 'geom'), '') FROM (
     SELECT b.id, b.name, b.floors, b.use,
            CASE WHEN n.households = 0 OR n.households >= :k THEN n.households END
@@ -175,12 +181,11 @@ SELECT coalesce(ST_AsMVT(t, 'buildings', 4096, 'geom'), '') FROM (
     WHERE b.geom && bounds.box
 ) t WHERE t.geom IS NOT NULL
 """
-
-ROADS = """
-WITH bounds AS (
-    SELECT ST_TileEnvelope(:z, :x, :y) AS env,
-           ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => 0.015625), 4326) AS box
 )
+
+ROADS = (
+    _BOUNDS
+    + """
 SELECT coalesce(ST_AsMVT(t, 'roads', 4096, 'geom'), '') FROM (
     SELECT e.id, e.name, e.road_class AS class, e.walkable, e.drivable, e.oneway,
            ST_AsMVTGeom(ST_Transform(e.geom, 3857), bounds.env, 4096, 64, true) AS geom
@@ -190,13 +195,12 @@ SELECT coalesce(ST_AsMVT(t, 'roads', 4096, 'geom'), '') FROM (
                             WHEN 'lane' THEN 15 ELSE 16 END <= :z
 ) t WHERE t.geom IS NOT NULL
 """
+)
 
 #: Shelters with class, capacity, occupancy and whether a hazard in force at :at covers them.
-SHELTERS = """
-WITH bounds AS (
-    SELECT ST_TileEnvelope(:z, :x, :y) AS env,
-           ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => 0.015625), 4326) AS box
-)
+SHELTERS = (
+    _BOUNDS
+    + """
 SELECT coalesce(ST_AsMVT(t, 'shelters', 4096, 'geom'), '') FROM (
     SELECT f.id, f.name, s.shelter_class AS class, coalesce(f.capacity, 0) AS capacity,
            s.occupancy, s.is_open,
@@ -210,12 +214,11 @@ SELECT coalesce(ST_AsMVT(t, 'shelters', 4096, 'geom'), '') FROM (
     WHERE f.geom && bounds.box
 ) t WHERE t.geom IS NOT NULL
 """
-
-HAZARDS = """
-WITH bounds AS (
-    SELECT ST_TileEnvelope(:z, :x, :y) AS env,
-           ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => 0.015625), 4326) AS box
 )
+
+HAZARDS = (
+    _BOUNDS
+    + """
 SELECT coalesce(ST_AsMVT(t, 'hazards', 4096, 'geom'), '') FROM (
     SELECT z.id, z.kind, z.name, z.severity, z.valid_from::text AS valid_from,
            z.valid_to::text AS valid_to,
@@ -225,13 +228,12 @@ SELECT coalesce(ST_AsMVT(t, 'hazards', 4096, 'geom'), '') FROM (
       AND z.geom && bounds.box
 ) t WHERE t.geom IS NOT NULL
 """
+)
 
 #: Open incidents as points, of the grids in :grid_ids (NULL: every incident).
-INCIDENT_POINTS = """
-WITH bounds AS (
-    SELECT ST_TileEnvelope(:z, :x, :y) AS env,
-           ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => 0.015625), 4326) AS box
-)
+INCIDENT_POINTS = (
+    _BOUNDS
+    + """
 SELECT coalesce(ST_AsMVT(t, 'incidents', 4096, 'geom'), '') FROM (
     SELECT i.id, i.state, i.category_code AS category, c.name AS category_name,
            i.reported_at::text AS reported_at, g.code AS grid,
@@ -246,6 +248,7 @@ SELECT coalesce(ST_AsMVT(t, 'incidents', 4096, 'geom'), '') FROM (
            OR i.grid_id = ANY(CAST(:grid_ids AS bigint[])))
 ) t WHERE t.geom IS NOT NULL
 """
+)
 
 #: Shapes handed in as arrays (H3 cells with counts, routes): id, WKB (EPSG:4326) and the
 #: properties as a JSON object, whose keys ST_AsMVT makes the feature's properties.
