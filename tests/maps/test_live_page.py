@@ -48,6 +48,25 @@ def district(engine: Engine, live_server: LiveServer) -> dict:
     )
     assert r.status_code == 201, r.text
     hazard_id = r.json()["id"]
+    # an open case in each of two communities, reported as a resident would: what the
+    # sample leaves open depends on the clock's weekday and hour (seen: all 3 open cases
+    # of a Sunday noon in one community)
+    for code in layers["admin_area"].query("level == 'community'")["code"].iloc[:2]:
+        grids = layers["grid"]
+        spot = grids[grids["community_code"] == code].geometry.iloc[0]
+        inside = spot.representative_point()
+        r = httpx.post(
+            f"{live_server.url}/api/incidents",
+            json={
+                "category_code": "10101",
+                "description": "井盖缺失，有人险些踩空",
+                "lon": inside.x,
+                "lat": inside.y,
+            },
+            headers=bearer(admin),
+            timeout=60,
+        )
+        assert r.status_code == 201, r.text
     lon, lat = layers["road_node"].geometry.iloc[5].coords[0]
     r = httpx.post(
         f"{live_server.url}/api/workers/2/position",
