@@ -29,6 +29,7 @@ from analysis.aggregates import IncidentCube
 from analysis.walking import SheltersNow, Walking
 from api.changes import ChangeHub
 from api.services import accounts
+from api.services.district import overview_html
 from api.services.grids import load_current_grids
 from api.services.walking import load_walking
 from gis import clock
@@ -221,6 +222,7 @@ class AppState:
     people_cells: Cached[CellShapes] = field(init=False)
     incident_cells: Cached[CellShapes] = field(init=False)
     tiles: TileCache = field(init=False)
+    overview_page: Cached[str] = field(init=False)
     _shelters: tuple[tuple, SheltersNow] | None = field(init=False, default=None)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
@@ -270,6 +272,14 @@ class AppState:
             ),
         )
         self.tiles = TileCache(int(settings.tile_cache_mb * 1024 * 1024))
+        # the district overview (/map) is the same page for everyone: built once per
+        # data version instead of rendered by folium on every request
+        self.overview_page = Cached(
+            ("grid", "household", "resident", "building", "facility", "shelter"),
+            lambda engine, version: overview_html(
+                engine, settings, self.people_by_grid.get(engine)
+            ),
+        )
 
     # ------------------------------------------------------------------ the grids
 

@@ -13,13 +13,14 @@ folium GeoJSON (today's page)
     :func:`api.services.district.district_map_html`: every grid, building, facility and
     shelter embedded as GeoJSON (OpenStreetMap raster tiles, blocked as offline).
 
-Measured: the overview ready in headless Chromium with every non-local request blocked
-(all layers drawn: the basemap idle and every tile layer loaded; for the GeoJSON page
-every grid path drawn), the bytes transferred (``performance`` entries), tile latency
-p50/p99 cold (first request, built from PostGIS) and warm (the server's tile cache) over
-zooms 12-17 and the public layers, and OGC API items pages of 1,000 buildings.  Answers
-checked: the grids each page drew against the database, the OGC pages' ids and matched
-count against the table.
+Measured: the overview ready in headless Chromium with every non-local request blocked,
+from the page's navigation start (``performance.now()`` in the page; the launch of the
+test browser is printed beside it, not counted) to all layers drawn (the basemap idle
+and every tile layer loaded; for the GeoJSON page every grid path drawn), the bytes
+transferred (``performance`` entries), tile latency p50/p99 cold (first request, built
+from PostGIS) and warm (the server's tile cache) over zooms 12-17 and the public layers,
+and OGC API items pages of 1,000 buildings.  Answers checked: the grids each page drew
+against the database, the OGC pages' ids and matched count against the table.
 
 Usage::
 
@@ -118,11 +119,23 @@ def grids_in_view(engine: Engine, bounds: dict[str, float]) -> int:
         ).scalar_one()
 
 
+def ready_after_navigation(page: Any, condition: str, timeout_ms: int) -> float:
+    """Seconds from the page's navigation start to the first moment ``condition`` holds.
+
+    Read in the page (``performance.now()`` counts from the navigation's time origin), so it
+    is what the user waits for, not the launch of the test browser.
+    """
+    # A function, not an expression: the page's CSP forbids eval of a string.
+    stamped = f"() => ({condition}) && (window.__wanggeReadyAt ||= performance.now())"
+    page.wait_for_function(stamped, timeout=timeout_ms, polling=20)
+    return page.evaluate("window.__wanggeReadyAt") / 1000
+
+
 def measure_tile_page(base: str, engine: Engine) -> dict[str, Any]:
     t0 = time.perf_counter()
     with open_page(f"{base}/map", timeout_ms=120_000) as (page, _log):
-        page.wait_for_function(READY_TILES, timeout=120_000, polling=50)
-        ready = time.perf_counter() - t0
+        ready = ready_after_navigation(page, READY_TILES, 120_000)
+        with_launch = time.perf_counter() - t0
         drawn = page.evaluate(
             "new Set(Object.values(window.wanggeTiles['网格（按户数着色）'].features.grids)"
             ".map(p => p.code)).size"
@@ -133,7 +146,13 @@ def measure_tile_page(base: str, engine: Engine) -> dict[str, Any]:
         )
         transferred = page.evaluate(BYTES)
     expected = grids_in_view(engine, b)
-    return {"ready_s": ready, "bytes": transferred, "grids_drawn": drawn, "grids_in_view": expected}
+    return {
+        "ready_s": ready,
+        "ready_with_browser_launch_s": with_launch,
+        "bytes": transferred,
+        "grids_drawn": drawn,
+        "grids_in_view": expected,
+    }
 
 
 def measure_geojson_page(html: str, engine: Engine) -> dict[str, Any]:
@@ -144,15 +163,21 @@ def measure_geojson_page(html: str, engine: Engine) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder, serve_page(html, Path(folder), "old.html") as url:
         t0 = time.perf_counter()
         with open_page(url, timeout_ms=300_000) as (page, _log):
-            page.wait_for_function(
+            ready = ready_after_navigation(
+                page,
                 f"document.querySelectorAll('path.wangge-grid').length >= {n_grids}",
-                timeout=300_000,
-                polling=100,
+                300_000,
             )
-            ready = time.perf_counter() - t0
+            with_launch = time.perf_counter() - t0
             drawn = page.evaluate("document.querySelectorAll('path.wangge-grid').length")
             transferred = page.evaluate(BYTES)
-    return {"ready_s": ready, "bytes": transferred, "grids_drawn": drawn, "grids_in_view": n_grids}
+    return {
+        "ready_s": ready,
+        "ready_with_browser_launch_s": with_launch,
+        "bytes": transferred,
+        "grids_drawn": drawn,
+        "grids_in_view": n_grids,
+    }
 
 
 def measure_tiles(base: str, centre: tuple[float, float], spread: int) -> dict[str, Any]:
@@ -218,7 +243,9 @@ def main() -> None:
     load_layers(engine, layers, replace=True, progress=False)
     del layers
     log(f"district of {args.households:,} households loaded in {time.perf_counter() - t:.0f} s")
-    settings = Settings(escalation_interval_s=0)
+    # One client asks for hundreds of tiles a minute here: the public rate limit
+    # (WANGGE_RATE_PUBLIC_PER_MIN, per address) would answer 429 to the benchmark itself.
+    settings = Settings(escalation_interval_s=0, rate_public_per_min=0, rate_writes_per_min=0)
     base, server = serve(url, settings)
     try:
         with engine.connect() as conn:

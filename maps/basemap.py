@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import folium
+from branca.element import Element
 from folium.elements import JSCSSMixin
 from folium.map import Layer
 from folium.template import Template
@@ -264,6 +265,8 @@ def basemap_style(tiles_url: str, *, name: str = "网格化管理 离线底图")
 
 # ---------------------------------------------------------------- folium layers
 
+_PREWARM_JS = "if (window.maplibregl && maplibregl.prewarm) { maplibregl.prewarm(); }"
+
 
 class OfflineBasemap(JSCSSMixin, Layer):
     """The offline basemap: MapLibre GL drawing the basemap's style inside the Leaflet map.
@@ -279,7 +282,8 @@ class OfflineBasemap(JSCSSMixin, Layer):
             style: new URL({{ this.style_url|tojson }}, window.location.href).href,
             localIdeographFontFamily: {{ this.fonts|tojson }},
             attributionControl: false,
-            interactive: false
+            interactive: false,
+            fadeDuration: 0
         });
         (function (layer) {
             var state = window.wanggeBasemap = {loaded: false, gl: null};
@@ -310,6 +314,20 @@ class OfflineBasemap(JSCSSMixin, Layer):
         ]
         self.default_css = [("maplibre-gl-css", f"{vendor}/maplibre-gl/dist/maplibre-gl.css")]
         self.options = {"attribution": OFFLINE_ATTRIBUTION}
+
+    def render(self, **kwargs: Any) -> None:
+        """Link the scripts, then start MapLibre's web worker at once (``prewarm``).
+
+        The worker parses MapLibre's whole bundle again before it can cut a tile; begun
+        in the page's head, that overlaps the rest of the page loading instead of
+        following it.
+        """
+        super().render(**kwargs)
+        figure = self.get_root()
+        figure.header.add_child(  # type: ignore[attr-defined]
+            Element(f"<script>{_PREWARM_JS}</script>"),
+            name="wangge_maplibre_prewarm",
+        )
 
 
 #: WGS84 → GCJ-02 (the published forward formula, as in :func:`gis.coords.wgs84_to_gcj02`).

@@ -20,7 +20,7 @@ import branca.colormap as cm
 import folium
 import numpy as np
 from branca.element import Element, Figure, MacroElement
-from folium.map import Layer
+from folium.map import FitBounds, Layer
 from folium.template import Template
 
 import shapely
@@ -452,7 +452,11 @@ def base_map(
     )
     add_basemap(m, settings, style_url=style_url, vendor_url=vendor_url, overlay=basemap_overlay)
     m.add_child(_MapHook(), name="wangge_map_hook")
-    m.fit_bounds([[south, west], [north, east]], padding=(10, 10))
+    fit = FitBounds([[south, west], [north, east]], padding=(10, 10))
+    # The first view jumps to its final zoom: an animated fit would have every tile layer
+    # added meanwhile fetch (and draw) the tiles of the start zoom too, twice the requests.
+    fit.options["animate"] = False
+    m.add_child(fit)
     return m
 
 

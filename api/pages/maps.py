@@ -8,7 +8,6 @@ from fastapi.responses import HTMLResponse
 
 from api.deps import StateDep
 from api.headers import InlinePage
-from api.services.district import overview_html
 
 router = APIRouter(tags=["maps"])
 
@@ -20,9 +19,5 @@ async def district_page(state: StateDep) -> HTMLResponse:
     Open to anyone: grids, buildings, shelters and people per H3 cell come from the
     public tile layers, whose counts below k are left out.
     """
-
-    def page() -> str:
-        people = state.people_by_grid.get(state.engine)
-        return overview_html(state.engine, state.settings, people)
-
-    return HTMLResponse(await run_in_threadpool(page))
+    html = await run_in_threadpool(state.overview_page.get, state.engine)
+    return HTMLResponse(html)
