@@ -23,7 +23,7 @@ from api.deps import EngineDep, SettingsDep, StateDep
 from api.inputs import BigId, Id, Text
 from api.pages.render import flash, render, session_id
 from api.schemas.common import PointQuery
-from api.services import nearby, neighbourhood
+from api.services import nearby, neighbourhood, reminders
 from gis.errors import InvalidInput
 from maps.basemap import BASEMAP_STYLE, raster_source
 
@@ -101,9 +101,15 @@ async def nearby_list(
 
 @router.get("/r/notices", response_class=HTMLResponse)
 async def my_notices(request: Request, engine: EngineDep, user: CurrentUser) -> HTMLResponse:
-    """通知公告: hazard alerts first, then the notices for where the resident lives."""
+    """通知公告: hazard alerts first, the reminders of their cases, then the notices."""
     mine = await run_in_threadpool(neighbourhood.my_notices, engine, user)
-    return render(request, "r/notices.html", {"mine": mine}, user=user)
+    sent = await run_in_threadpool(reminders.reminders_for, engine, user)
+    return render(
+        request,
+        "r/notices.html",
+        {"mine": mine, "reminders": sent, "live_reminders": True},
+        user=user,
+    )
 
 
 @router.get("/r/notices/{notice_id}", response_class=HTMLResponse)

@@ -27,9 +27,10 @@ from api.auth import CurrentUser, OptionalUser
 from api.deps import SettingsDep, StateDep
 from api.headers import InlinePage
 from api.inputs import BigId, Text
+from api.limits import limit_phone
 from api.pages.render import render
 from api.schemas.common import CoordTypeQuery, LatQuery, LonQuery
-from api.services import intake, resident_cases
+from api.services import intake, reminders, resident_cases
 from api.services.resident import nearest_shelter, shelter_for_phone
 from maps.assets import render_offline
 from maps.basemap import BASEMAP_STYLE, raster_source
@@ -92,6 +93,8 @@ async def report_file(
     Not a redirect: an Idempotency-Key replay gives back the answer's body (not its
     ``Location``), so the page's script finds the link in the body (``#r-track-link``).
     """
+    if user is None or user.role != "resident":  # anonymous: counted per call-back phone too
+        limit_phone(request, contact_phone)
     files = [(f.filename, await f.read()) for f in photos or () if f.filename or f.size]
     rep = intake.Report(
         category_code=category_code,
@@ -162,7 +165,9 @@ async def rate_by_code(
 async def my_requests(request: Request, state: StateDep, user: CurrentUser) -> HTMLResponse:
     """A signed-in resident's own reports, newest first."""
     mine = await run_in_threadpool(resident_cases.my_requests, state.engine, user)
-    return render(request, "resident/requests.html", {"requests": mine}, user=user)
+    sent = await run_in_threadpool(reminders.reminders_for, state.engine, user)
+    context = {"requests": mine, "reminders": sent, "live_reminders": True}
+    return render(request, "resident/requests.html", context, user=user)
 
 
 @router.get("/r/requests/{incident_id}", response_class=HTMLResponse)

@@ -1,20 +1,34 @@
-"""For residents: the nearest open shelter and the walk there, the services nearby; no login."""
+"""For residents: the shelter and services nearby (no login); a resident's reminders, live."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 
-from api.deps import SettingsDep, StateDep
+from api.auth import CurrentUser
+from api.changes import HEARTBEAT_S
+from api.deps import EngineDep, SettingsDep, StateDep
 from api.inputs import Text
 from api.schemas.common import PointQuery
-from api.schemas.resident import NearbyAnswer, NearestShelterAnswer
+from api.schemas.resident import NearbyAnswer, NearestShelterAnswer, ReminderAnswer
+from api.services import reminders, resident_cases
 from api.services.nearby import DEFAULT_MINUTES, MAX_MINUTES, SERVICE_KINDS, nearby_services
 from api.services.resident import nearest_shelter
 
 router = APIRouter(tags=["resident"])
+
+#: A live stream ends after this long; the browser reconnects by itself (``retry``).
+STREAM_MAX_S = 15 * 60
+#: New cases whose reporter may be the one listening.
+SOURCES = reminders.RESIDENT_SOURCES
 
 
 @router.get("/api/resident/nearest-shelter", response_model=NearestShelterAnswer)
@@ -74,3 +88,80 @@ async def nearby_route(
         )
 
     return await run_in_threadpool(answer)
+
+
+@router.get("/api/resident/reminders", response_model=list[ReminderAnswer])
+async def my_reminders(engine: EngineDep, user: CurrentUser) -> list[ReminderAnswer]:
+    """The reminders about the signed-in resident's own cases (办理提醒), newest first.
+
+    One per step of a case the reporter follows (受理, 已派给网格员, 处理中, 已办结 …), as
+    delivered through the outbox; no staff names, no reasons.  Staff: an empty list.
+    """
+    found = await run_in_threadpool(reminders.reminders_for, engine, user)
+    return [ReminderAnswer.model_validate(r, from_attributes=True) for r in found]
+
+
+def _sse(event: str, data: object) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n"
+
+
+@router.get(
+    "/api/resident/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "the events"}},
+)
+async def my_stream(request: Request, state: StateDep, user: CurrentUser) -> StreamingResponse:
+    """Server-sent events of the signed-in resident's new messages (their pages update live).
+
+    Events: ``ready``, then ``reminder`` (id, incident_id, text, at) for each reminder
+    written about one of their cases from now on; a comment every 15 s keeps proxies
+    from closing it.  Woken by the incident changes the server hears (PostgreSQL
+    ``LISTEN``): a step of one of their cases, which writes its reminder in the same
+    transaction; checked again on every keep-alive.  A browser's ``EventSource`` is
+    signed in by the session cookie; anyone else's cases never show.
+    """
+    engine = state.engine
+    last = await run_in_threadpool(reminders.latest_id, engine, user)
+    queue = await state.hub.subscribe()
+
+    def mine() -> set[int]:
+        return {r.id for r in resident_cases.my_requests(engine, user)}
+
+    async def events() -> AsyncIterator[str]:
+        nonlocal last
+        started = time.monotonic()
+        cases = await run_in_threadpool(mine)
+        try:
+            yield f"retry: 3000\n: {'.' * 2048}\n\n"  # padding flushes buffering proxies
+            yield _sse("ready", {"after": last})
+            while time.monotonic() - started < STREAM_MAX_S:
+                try:
+                    change = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
+                    if change.get("op") != "bulk" and change.get("id") not in cases:
+                        if change.get("op") == "insert" and change.get("source") in SOURCES:
+                            cases = await run_in_threadpool(mine)
+                        continue
+                except TimeoutError:
+                    if await request.is_disconnected():
+                        break
+                    yield ": keep-alive\n\n"
+                    cases = await run_in_threadpool(mine)
+                new = await run_in_threadpool(
+                    partial(reminders.reminders_for, engine, user, after_id=last)
+                )
+                for r in reversed(new):
+                    last = max(last, r.id)
+                    yield _sse(
+                        "reminder",
+                        ReminderAnswer.model_validate(r, from_attributes=True).model_dump(
+                            mode="json"
+                        ),
+                    )
+        finally:
+            state.hub.unsubscribe(queue)
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel
 
 from geojson_pydantic import LineString
@@ -119,3 +121,13 @@ class NearbyAnswer(BaseModel):
             max_minutes=nearby.max_minutes,
             services=[NearbyService(**vars(s)) for s in nearby.services],
         )
+
+
+class ReminderAnswer(BaseModel):
+    """A reminder about one of the resident's cases (办理提醒), in plain Chinese."""
+
+    id: int
+    incident_id: int
+    text: str
+    at: datetime
+    delivered: bool

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine
 
 import h3
 
+from api.services import reminders
 from api.services.intake import categories
 from etl.photos import Photo, PhotoRejected, check_photo
 from gis import clock
@@ -414,7 +415,7 @@ def apply_step(
         for name in ("deadline", "closed_at", "assignee_id", "rating")
         if getattr(new, name) != getattr(state, name)
     }
-    incident_store.record_transition(
+    event = incident_store.record_transition(
         conn,
         int(row.id or 0),
         expected_state=row.state,
@@ -424,6 +425,33 @@ def apply_step(
         note=transition.note,
         changes=changes,
         expected_event_id=row.last_event_id,
+    )
+    _remind(conn, user, row, transition.to_state, event.id, transition.at, table)
+
+
+def _remind(
+    conn: Connection,
+    user: Principal,
+    row: IncidentRow,
+    to_state: str,
+    event_id: int | None,
+    at: datetime,
+    table: dict[str, Category] | None,
+    *,
+    merged: bool = False,
+) -> None:
+    """The reporter's reminder of a recorded step (:mod:`api.services.reminders`)."""
+    category = (table or categories_cached(conn)).get(row.category_code)
+    reminders.case_moved(
+        conn,
+        user,
+        row,
+        from_state=row.state,
+        to_state=to_state,
+        event_id=int(event_id or 0),
+        at=at,
+        category_name=category.name if category else None,
+        merged=merged,
     )
 
 
@@ -475,7 +503,7 @@ def merge(engine: Engine, user: Principal, duplicate_id: int, into_id: int) -> C
         note = "重复上报，已并入同一事件处理 (merged into the case already being handled)"
         state = state_of(dup)
         _, transition = lifecycle.apply(state, "reject", user.actor, now, note)
-        incident_store.record_transition(
+        event = incident_store.record_transition(
             conn,
             duplicate_id,
             expected_state=dup.state,
@@ -486,6 +514,7 @@ def merge(engine: Engine, user: Principal, duplicate_id: int, into_id: int) -> C
             changes={"merged_into": into_id},
             expected_event_id=dup.last_event_id,
         )
+        _remind(conn, user, dup, transition.to_state, event.id, transition.at, None, merged=True)
         incident_store.add_note_event(
             conn,
             into_id,

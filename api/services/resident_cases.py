@@ -22,7 +22,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine
 
-from api.services import casework, intake
+from api.services import casework, intake, reminders
 from etl.photos import Photo, PhotoRejected, check_photo
 from gis.db.principal import as_system
 from gis.errors import InvalidInput, NotFound, Problem, ValidationError
@@ -79,6 +79,8 @@ class Progress:
     rating: int | None
     may_rate: bool
     closed: bool
+    #: the reminders sent about the case (办理提醒), newest first
+    reminders: tuple[reminders.Reminder, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -196,7 +198,9 @@ def file_resident_report(
     return filed
 
 
-def _progress(row: IncidentRow, category_name: str, place: str | None, may_rate: bool) -> Progress:
+def _progress(
+    conn: Connection, row: IncidentRow, category_name: str, place: str | None, may_rate: bool
+) -> Progress:
     steps = [
         TimelineStep(
             "已改派网格员"
@@ -217,6 +221,7 @@ def _progress(row: IncidentRow, category_name: str, place: str | None, may_rate:
         rating=row.rating,
         may_rate=may_rate and row.state == "closed",
         closed=row.state in ("closed", "rated"),
+        reminders=tuple(reminders.reminders_of_case(conn, int(row.id or 0))),
     )
 
 
@@ -244,7 +249,7 @@ def track(engine: Engine, code: str) -> Progress:
         row = _incident_of(conn, code)
         category = casework.categories_cached(conn).get(row.category_code)
         return _progress(
-            row, category.name if category else "其他", _place_name(conn, row), may_rate=True
+            conn, row, category.name if category else "其他", _place_name(conn, row), may_rate=True
         )
 
 
@@ -256,7 +261,7 @@ def my_case(engine: Engine, user: Principal, incident_id: int) -> Progress:
             raise NotFound(f"没有编号为 {incident_id} 的您的报事")
         category = casework.categories_cached(conn).get(row.category_code)
         return _progress(
-            row, category.name if category else "其他", _place_name(conn, row), may_rate=True
+            conn, row, category.name if category else "其他", _place_name(conn, row), may_rate=True
         )
 
 

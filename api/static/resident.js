@@ -1,6 +1,7 @@
 /* The residents' phone pages: the map (Leaflet over the offline basemap), the browser's
  * position, the report form (photos resized on the phone, one Idempotency-Key per report so
- * a double tap files once) and the shelter page's route.  No inline script: CSP. */
+ * a double tap files once), the shelter page's route, and a signed-in resident's reminders
+ * arriving live (server-sent events).  No inline script: CSP. */
 (function () {
   "use strict";
 
@@ -153,10 +154,39 @@
     L.circleMarker(way.shelter, { radius: 10, color: "#fff", weight: 3, fillColor: "#1a6b2f", fillOpacity: 1, className: "wangge-shelter" }).bindTooltip("避难场所").addTo(map);
   }
 
+  /* ------------------------------------------------------------ 办理提醒, live */
+  function liveReminders(list) {
+    if (!window.EventSource) { return; }
+    var source = new EventSource(list.dataset.live);
+    source.addEventListener("ready", function () { list.dataset.listening = "1"; });
+    source.addEventListener("reminder", function (e) {
+      var m = JSON.parse(e.data);
+      if (list.querySelector('[data-id="' + m.id + '"]')) { return; }
+      var li = document.createElement("li");
+      li.className = "r-reminder r-new";
+      li.dataset.id = m.id;
+      var text = document.createElement("span");
+      text.textContent = m.text;
+      var at = document.createElement("time");
+      at.className = "muted small";
+      at.dateTime = m.at;
+      at.textContent = m.at.slice(5, 10) + " " + m.at.slice(11, 16);
+      li.appendChild(text);
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(at);
+      list.insertBefore(li, list.firstChild);
+      var none = document.getElementById("r-reminders-none");
+      if (none) { none.hidden = true; }
+    });
+    window.addEventListener("pagehide", function () { source.close(); });
+  }
+
   var form = document.getElementById("report-form");
   if (form && window.L) { reportPage(form); }
   var ask = document.querySelector("[data-find-shelter]");
   if (ask) { findShelter(ask); }
   var wayEl = document.querySelector("#r-map[data-way]");
   if (wayEl && window.L) { shelterMap(wayEl); }
+  var reminders = document.querySelector("#r-reminders[data-live]");
+  if (reminders) { liveReminders(reminders); }
 })();

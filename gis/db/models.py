@@ -523,7 +523,7 @@ class Incident(Located, Base):
     deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("grid_worker.id"), index=True)
-    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
     rating: Mapped[int | None] = mapped_column(SmallInteger)
     near_boundary: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("incident.id", ondelete="SET NULL"))
@@ -842,6 +842,10 @@ class Outbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     #: the same key is queued once (an alert sent twice for one hazard, group, recipient)
     dedupe_key: Mapped[str | None] = mapped_column(Text)
+    #: the case a reminder to its reporter is about (办理提醒); NULL for the hazard alerts
+    incident_id: Mapped[int | None] = mapped_column(
+        ForeignKey("incident.id", ondelete="CASCADE"), index=True
+    )
     __table_args__ = (
         CheckConstraint(_one_of("channel", ALERT_CHANNELS), name="channel"),
         CheckConstraint(_one_of("status", OUTBOX_STATUSES), name="status"),
