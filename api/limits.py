@@ -9,6 +9,11 @@ Two limits, both in ``gis.settings``:
 * requests **without a credential** — the resident pages and APIs, Open311, the sign-in
   form — share one bucket per client address: ``WANGGE_RATE_PUBLIC_PER_MIN``.
 
+Besides, an **anonymous resident report** counts against its call-back phone number:
+``WANGGE_RATE_REPORTS_PER_PHONE_PER_HOUR`` an hour (:func:`limit_phone`), so that one
+number cannot flood the desk from many addresses.  The number is keyed by an HMAC with a
+key drawn when the process starts: it is never kept, logged or said in clear.
+
 Reads by signed-in staff are not limited: their pages load many tiles and fragments, and
 their area rules bound what they see.  A refusal is a 429 with ``Retry-After``, raised
 as :class:`gis.errors.TooManyRequests` before the route runs, so nothing is done.
@@ -22,6 +27,8 @@ A credential is keyed by its SHA-256, never kept in clear.
 from __future__ import annotations
 
 import hashlib
+import hmac
+import secrets
 import threading
 import time
 from collections import OrderedDict
@@ -38,17 +45,22 @@ MAX_KEYS = 100_000
 
 
 class TokenBuckets:
-    """One token bucket per key: ``per_minute`` tokens, refilled evenly, bursts of as many."""
+    """One token bucket per key: ``per_minute`` tokens, refilled evenly, bursts of as many.
+
+    ``window_s``: the tokens are ``per_minute`` per this many seconds instead (an hour's
+    allowance: ``TokenBuckets(10, window_s=3600)``).
+    """
 
     def __init__(
         self,
         per_minute: int,
         *,
+        window_s: float = 60.0,
         max_keys: int = MAX_KEYS,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.capacity = float(per_minute)
-        self.rate = per_minute / 60.0
+        self.rate = per_minute / window_s
         self.max_keys = max_keys
         self.clock = clock
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
@@ -77,6 +89,9 @@ class RateLimits:
     def __init__(self, settings: Settings):
         self.writes = TokenBuckets(settings.rate_writes_per_min)
         self.public = TokenBuckets(settings.rate_public_per_min)
+        self.phones = TokenBuckets(settings.rate_reports_per_phone_per_hour, window_s=3600.0)
+        #: the phone numbers' hash key: drawn per process, so a key says nothing outside it
+        self.phone_key = secrets.token_bytes(32)
 
 
 def _credential(request: Request) -> str | None:
@@ -112,5 +127,31 @@ async def limit_rate(request: Request) -> None:
         raise TooManyRequests(
             f"请求过于频繁，请 {max(1, round(wait))} 秒后再试 (too many requests from {who}: "
             f"at most {per_minute:.0f} a minute; try again in {wait:.0f} s)",
+            retry_after_s=wait,
+        )
+
+
+def _phone_digits(phone: str) -> str:
+    return "".join(ch for ch in phone if ch.isdigit())
+
+
+def limit_phone(request: Request, phone: str | None) -> None:
+    """Count an anonymous report against its call-back phone (429 over the hour's share).
+
+    Called by the route once it has read the form, before anything is filed; the number
+    is keyed by its HMAC (:attr:`RateLimits.phone_key`), never named in the answer.
+    """
+    limits: RateLimits | None = getattr(request.app.state, "limits", None)
+    digits = _phone_digits(phone or "")
+    if limits is None or not digits:
+        return
+    key = hmac.new(limits.phone_key, digits.encode(), hashlib.sha256).hexdigest()
+    wait = limits.phones.take("p:" + key)
+    if wait is not None:
+        per_hour = limits.phones.capacity
+        raise TooManyRequests(
+            f"这个电话号码报事太频繁，请 {max(1, round(wait / 60))} 分钟后再试，或登录后报事 "
+            f"(too many anonymous reports with this call-back number: at most {per_hour:.0f} "
+            f"an hour; try again in {wait:.0f} s)",
             retry_after_s=wait,
         )

@@ -144,6 +144,13 @@ class Settings(BaseSettings):
         description="Most requests a minute from one address without a credential (the "
         "resident pages and APIs, Open311 reads and writes, sign-in); then 429. 0: no limit.",
     )
+    rate_reports_per_phone_per_hour: int = Field(
+        default=10,
+        ge=0,
+        description="Most anonymous resident reports one call-back phone number may file an "
+        "hour (in bursts of as many), besides the limit of the address; then 429 with "
+        "Retry-After. The number is kept only as a keyed hash. 0: no limit.",
+    )
     import_max_bytes: int = Field(
         default=20 * 1024 * 1024,
         gt=0,
