@@ -107,7 +107,21 @@ def test_each_step_reminds_the_reporter_once_in_plain_chinese(
     assert recipient == f"user:{reporter}"
     assert "已受理" in body and f"编号 {incident_id}" in body
 
-    for action in ("dispatch", "start", "resolve", "verify", "close"):
+    _act(url, staff, incident_id, "dispatch")
+    with engine.connect() as conn:
+        worker = conn.execute(
+            text(
+                "SELECT u.username FROM incident i JOIN grid_worker w ON w.id = i.assignee_id "
+                "JOIN app_user u ON u.id = w.user_id WHERE i.id = :id"
+            ),
+            {"id": incident_id},
+        ).scalar_one()
+    # the worker's own steps on the tablet remind the reporter too (row security lets a
+    # worker write the reminder of a case they hold)
+    tablet = {"Authorization": f"Bearer {issue_token(engine, worker, 'grid_worker')}"}
+    for action in ("start", "resolve"):
+        _act(url, tablet, incident_id, action)
+    for action in ("verify", "close"):
         _act(url, staff, incident_id, action)
     bodies = [row.body for row in _outbox(engine, incident_id)]
     # verify is staff's own check: the reporter hears of the close that follows
@@ -116,7 +130,8 @@ def test_each_step_reminds_the_reporter_once_in_plain_chinese(
     for said, body in zip(steps, bodies, strict=True):
         assert said in body
     for body in bodies:
-        assert ADMIN not in body and "内部备注" not in body and "李四" not in body
+        assert ADMIN not in body and worker not in body
+        assert "内部备注" not in body and "李四" not in body
 
     with httpx.Client(base_url=url, timeout=60) as client:
         api = client.get("/api/resident/reminders", headers=me)
