@@ -96,6 +96,37 @@ def node_walk_seconds(
     return np.asarray(dist[:n], dtype=np.float64), snap
 
 
+def point_walk_seconds(
+    network: RoadNetwork, lon: float, lat: float, *, limit_s: float = np.inf
+) -> tuple[FloatArray, Any]:
+    """:func:`node_walk_seconds` for one point, without building a graph for it.
+
+    The point joins the network on one edge, so its time to a node is the quicker of
+    the walks through that edge's two ends: one Dijkstra from both ends on the walking
+    graph as it is (no copy of the graph per question, which costs more than the search
+    on a district's network), each end's time added after.
+
+    Returns
+    -------
+    seconds : numpy.ndarray of float64, shape (n_nodes,)
+        As :func:`node_walk_seconds`: ``inf`` beyond ``limit_s`` or unreachable.
+    snap : analysis.network.Snap
+        Where the point joins the network.
+    """
+    snap = network.snap([lon], [lat])
+    edge = int(snap.edge[0])
+    ends = np.array([network.edge_source[edge], network.edge_target[edge]], dtype=np.int64)
+    to_end = (
+        np.array([snap.offset_m[0] + snap.to_source_m[0], snap.offset_m[0] + snap.to_target_m[0]])
+        / network.walk_speed_mps
+    )
+    to_end = np.maximum(to_end, 1e-9)
+    dist = dijkstra(network.walk_graph, directed=True, indices=ends, limit=limit_s)
+    seconds = np.minimum(dist[0] + to_end[0], dist[1] + to_end[1])
+    seconds[seconds > limit_s] = np.inf
+    return np.asarray(seconds, dtype=np.float64), snap
+
+
 def reached_lines(
     network: RoadNetwork, node_seconds: FloatArray, snap: Any, seconds: float
 ) -> list[LineString]:

@@ -60,6 +60,10 @@ class Walking:
     network: RoadNetwork | None
     shelters: pd.DataFrame
     bounds: tuple[float, float, float, float] | None
+    #: the services of the nearby page with where each joins the network (columns of
+    #: :meth:`build`'s ``facilities`` plus ``mx``, ``my``, ``edge``, ``fraction``,
+    #: ``offset_m``, ``to_source_m``, ``to_target_m``); None: not loaded
+    facilities: pd.DataFrame | None = None
 
     @classmethod
     def build(
@@ -70,14 +74,34 @@ class Walking:
         *,
         walk_speed_mps: float,
         version: tuple = (),
+        facilities: pd.DataFrame | None = None,
     ) -> Walking:
-        """From the stored road nodes and edges and the shelters (``facility_id`` column)."""
+        """From the stored road nodes and edges and the shelters (``facility_id`` column).
+
+        ``facilities`` (``lon``, ``lat`` and any other columns): snapped to the network
+        once here, so that a question about the services near a point reads no table.
+        """
         network = bounds = None
         if not edges.empty:
             network = RoadNetwork.from_frames(nodes, edges, walk_speed_mps=walk_speed_mps)
             w, s, e, n = (float(v) for v in edges.total_bounds)
             bounds = (w, s, e, n)
-        return cls(version, network, shelters.set_index("facility_id"), bounds)
+        if facilities is not None and network is not None and len(facilities):
+            snap = network.snap(
+                facilities["lon"].to_numpy(float), facilities["lat"].to_numpy(float)
+            )
+            facilities = facilities.assign(
+                mx=snap.xy[:, 0],
+                my=snap.xy[:, 1],
+                edge=snap.edge,
+                fraction=snap.fraction,
+                offset_m=snap.offset_m,
+                to_source_m=snap.to_source_m,
+                to_target_m=snap.to_target_m,
+            ).reset_index(drop=True)
+        else:
+            facilities = None
+        return cls(version, network, shelters.set_index("facility_id"), bounds, facilities)
 
     def require_network(self) -> RoadNetwork:
         """The network, or :class:`NoRoadNetwork` saying how to load one."""

@@ -309,7 +309,11 @@ class Analyst:
             )
         finally:
             self.full.remove_node(here)
-        found = [(k[1], m / self.speed / 60) for k, m in reach.items() if k[0] == "F"]
+        found = [
+            (k[1], m / self.speed / 60)
+            for k, m in reach.items()
+            if isinstance(k, tuple) and k[0] == "F"
+        ]
         return sorted(found, key=lambda f: (f[1], f[0]))
 
 

@@ -3,7 +3,7 @@
 Clinics, pharmacies, elder care, community centres, schools and parks within a walk of
 ``max_minutes`` (20 by default) of a point, each with its walking minutes, distance on
 foot, opening hours and phone where known, nearest first.  One limited Dijkstra from the
-point (:func:`analysis.service_area.node_walk_seconds`, the walk to the road included)
+point (:func:`analysis.service_area.point_walk_seconds`, the walk to the road included)
 gives every node its time; a facility adds its own walk from its road, through whichever
 end of its edge is quicker (or straight along the edge when the point shares it).  The
 candidates are read within the straight distance the time allows, which no walk beats.
@@ -14,9 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from sqlalchemy import Engine
 
-from analysis.service_area import node_walk_seconds
+from analysis.service_area import point_walk_seconds
 from analysis.walking import Walking, snap_near_roads
 from gis.coords import to_wgs84
 from gis.errors import InvalidInput
@@ -74,6 +75,50 @@ def _kinds(kinds: tuple[str, ...] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(kinds))
 
 
+@dataclass(frozen=True)
+class _Goal:
+    """Where the candidates join the network (the fields of :class:`analysis.network.Snap`)."""
+
+    edge: np.ndarray
+    fraction: np.ndarray
+    offset_m: np.ndarray
+    to_source_m: np.ndarray
+    to_target_m: np.ndarray
+
+
+def _candidates(
+    engine: Engine,
+    walking: Walking,
+    x: float,
+    y: float,
+    radius_m: float,
+    kinds: tuple[str, ...],
+) -> tuple[pd.DataFrame, _Goal]:
+    """The facilities of ``kinds`` within ``radius_m`` straight of the point, and their snaps.
+
+    From the walking cache's facilities (snapped once per data version) when it has them,
+    else read from the database and snapped now.  The straight distance is measured in
+    the network's metric CRS with a metre to spare (only a bound: no walk is shorter).
+    """
+    network = walking.require_network()
+    frame = walking.facilities
+    if frame is None:
+        rows = store.facilities_near(engine, x, y, radius_m, kinds)
+        snap = network.snap(rows["lon"].to_numpy(float), rows["lat"].to_numpy(float))
+        return rows, _Goal(
+            snap.edge, snap.fraction, snap.offset_m, snap.to_source_m, snap.to_target_m
+        )
+    here = network.to_metric([x], [y])[0]
+    close = np.hypot(frame["mx"].to_numpy() - here[0], frame["my"].to_numpy() - here[1])
+    rows = frame[(close <= radius_m + 1.0) & frame["kind"].isin(kinds).to_numpy()]
+    return rows, _Goal(
+        *(
+            rows[c].to_numpy()
+            for c in ("edge", "fraction", "offset_m", "to_source_m", "to_target_m")
+        )
+    )
+
+
 def nearby_services(
     engine: Engine,
     walking: Walking,
@@ -103,11 +148,10 @@ def nearby_services(
     snap_near_roads(network, x, y, max_walk_m=settings.max_walk_to_road_m, bounds=walking.bounds)
     limit_s = max_minutes * 60.0
     speed = network.walk_speed_mps
-    rows = store.facilities_near(engine, x, y, limit_s * speed, wanted)
+    rows, goal = _candidates(engine, walking, x, y, limit_s * speed, wanted)
     if rows.empty:
         return Nearby(x, y, max_minutes, ())
-    node_s, start = node_walk_seconds(network, [x], [y], limit_s=limit_s)
-    goal = network.snap(rows["lon"].to_numpy(float), rows["lat"].to_numpy(float))
+    node_s, start = point_walk_seconds(network, x, y, limit_s=limit_s)
     src = network.edge_source[goal.edge]
     dst = network.edge_target[goal.edge]
     seconds = np.minimum(

@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from analysis.walking import Walking
+from api.services.nearby import SERVICE_KINDS
 from gis.settings import Settings
-from gis.store import queries
+from gis.store import neighbourhood_store, queries
 
 
 def load_walking(engine: Engine, settings: Settings, version: tuple = ()) -> Walking:
@@ -21,4 +22,7 @@ def load_walking(engine: Engine, settings: Settings, version: tuple = ()) -> Wal
         queries.shelters(engine),
         walk_speed_mps=settings.walk_speed_mps,
         version=version,
+        # the nearby page's services, snapped once per data version (facility is one of
+        # the tables the application's cache of this follows)
+        facilities=neighbourhood_store.service_facilities(engine, tuple(SERVICE_KINDS)),
     )

@@ -150,6 +150,20 @@ def grid_community(engine: Engine, grid_id: int) -> int | None:
 # ------------------------------------------------------------------ nearby facilities
 
 
+def service_facilities(engine: Engine, kinds: tuple[str, ...]) -> pd.DataFrame:
+    """Every facility of ``kinds``, with lon/lat (the columns of :func:`facilities_near`)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT id, kind, name, address, opening_hours, phone, ST_X(geom) AS lon, "
+                "ST_Y(geom) AS lat FROM facility WHERE kind = ANY(:k) ORDER BY id"
+            ),
+            {"k": list(kinds)},
+        ).all()
+    columns = ["id", "kind", "name", "address", "opening_hours", "phone", "lon", "lat"]
+    return pd.DataFrame([tuple(r) for r in rows], columns=columns)
+
+
 def facilities_near(
     engine: Engine, lon: float, lat: float, radius_m: float, kinds: tuple[str, ...]
 ) -> pd.DataFrame:

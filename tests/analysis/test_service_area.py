@@ -13,7 +13,12 @@ import shapely
 from pyproj import Transformer
 
 from analysis.network import NetworkError, RoadNetwork
-from analysis.service_area import node_walk_seconds, reached_lines, service_areas
+from analysis.service_area import (
+    node_walk_seconds,
+    point_walk_seconds,
+    reached_lines,
+    service_areas,
+)
 from etl.sample import generate_district
 
 UTM = "EPSG:32651"
@@ -141,3 +146,18 @@ def test_sample_district_clinic_areas() -> None:
     assert areas.geometry.iloc[0].covers(clinic.geometry)
     # 15 min ≈ 1080 m: far less than the disc of that radius (streets, not a hull)
     assert areas["area_m2"].iloc[2] < np.pi * 1080**2
+
+
+def test_one_point_walks_as_the_general_search_does() -> None:
+    d = generate_district(3000, 7, progress=False)
+    net = RoadNetwork.from_frames(d["road_node"], d["road_edge"])
+    rng = np.random.default_rng(3)
+    w, s, e, n = d["road_edge"].total_bounds
+    for lon, lat in zip(rng.uniform(w, e, 30), rng.uniform(s, n, 30), strict=True):
+        for limit in (300.0, np.inf):
+            general, snap = node_walk_seconds(net, [lon], [lat], limit_s=limit)
+            one, one_snap = point_walk_seconds(net, float(lon), float(lat), limit_s=limit)
+            assert one_snap.edge[0] == snap.edge[0]
+            assert (np.isinf(one) == np.isinf(general)).all()
+            reached = np.isfinite(general)
+            np.testing.assert_allclose(one[reached], general[reached], atol=1e-9)
