@@ -97,7 +97,12 @@ def node_walk_seconds(
 
 
 def point_walk_seconds(
-    network: RoadNetwork, lon: float, lat: float, *, limit_s: float = np.inf
+    network: RoadNetwork,
+    lon: float,
+    lat: float,
+    *,
+    limit_s: float = np.inf,
+    snap: Any = None,
 ) -> tuple[FloatArray, Any]:
     """:func:`node_walk_seconds` for one point, without building a graph for it.
 
@@ -106,6 +111,8 @@ def point_walk_seconds(
     graph as it is (no copy of the graph per question, which costs more than the search
     on a district's network), each end's time added after.
 
+    ``snap``: where the point joins the network, when the caller snapped it already.
+
     Returns
     -------
     seconds : numpy.ndarray of float64, shape (n_nodes,)
@@ -113,7 +120,7 @@ def point_walk_seconds(
     snap : analysis.network.Snap
         Where the point joins the network.
     """
-    snap = network.snap([lon], [lat])
+    snap = network.snap([lon], [lat]) if snap is None else snap
     edge = int(snap.edge[0])
     ends = np.array([network.edge_source[edge], network.edge_target[edge]], dtype=np.int64)
     to_end = (

@@ -145,13 +145,15 @@ def nearby_services(
     wanted = _kinds(kinds)
     x, y = to_wgs84(lon, lat, coord_type)
     network = walking.require_network()
-    snap_near_roads(network, x, y, max_walk_m=settings.max_walk_to_road_m, bounds=walking.bounds)
+    here = snap_near_roads(
+        network, x, y, max_walk_m=settings.max_walk_to_road_m, bounds=walking.bounds
+    )
     limit_s = max_minutes * 60.0
     speed = network.walk_speed_mps
     rows, goal = _candidates(engine, walking, x, y, limit_s * speed, wanted)
     if rows.empty:
         return Nearby(x, y, max_minutes, ())
-    node_s, start = point_walk_seconds(network, x, y, limit_s=limit_s)
+    node_s, start = point_walk_seconds(network, x, y, limit_s=limit_s, snap=here)
     src = network.edge_source[goal.edge]
     dst = network.edge_target[goal.edge]
     seconds = np.minimum(

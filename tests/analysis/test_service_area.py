@@ -158,6 +158,8 @@ def test_one_point_walks_as_the_general_search_does() -> None:
             general, snap = node_walk_seconds(net, [lon], [lat], limit_s=limit)
             one, one_snap = point_walk_seconds(net, float(lon), float(lat), limit_s=limit)
             assert one_snap.edge[0] == snap.edge[0]
+            again, _ = point_walk_seconds(net, float(lon), float(lat), limit_s=limit, snap=snap)
+            np.testing.assert_array_equal(again, one)
             assert (np.isinf(one) == np.isinf(general)).all()
             reached = np.isfinite(general)
             np.testing.assert_allclose(one[reached], general[reached], atol=1e-9)
