@@ -2,7 +2,7 @@
 
 Written in the transaction of the step that moved the case (one per step: the key is the
 step's event), read back for the reporter's pages and their live stream.  The outbox's
-row security (migrations 0022, 0029) shows a reminder to whoever sees its case.
+row security (migrations 0022, 0024) shows a reminder to whoever sees its case.
 """
 
 from __future__ import annotations

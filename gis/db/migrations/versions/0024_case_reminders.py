@@ -10,14 +10,14 @@ whoever sees the case (its reporter, the staff of its grid, its worker), and may
 by whoever moves it (a grid worker on the tablet is not staff, yet their step reminds the
 reporter).  The hazard alerts' rule is unchanged.
 
-Revision ID: 0029
+Revision ID: 0024
 Revises: 0023
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0029"
+revision = "0024"
 down_revision = "0023"
 branch_labels = None
 depends_on = None
