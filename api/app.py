@@ -59,6 +59,7 @@ from api.routers import kpi as kpi_routes
 from api.routers import open311 as open311_routes
 from api.routers import registry as registry_routes
 from api.routers import worker as worker_routes
+from api.routers import worker_field as worker_field_routes
 from api.state import AppState
 from api.url_credentials import RefuseUrlCredentials, redact_access_log, redact_logs
 from gis import clock
@@ -217,6 +218,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(live.router)
     app.include_router(reports.router)
     app.include_router(worker_routes.router)
+    app.include_router(worker_field_routes.router)
     app.include_router(worker_pages.router)
     app.include_router(kpi_routes.router)
     app.include_router(kpi_pages.router)

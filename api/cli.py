@@ -25,6 +25,7 @@ network_app = typer.Typer(help="The road network.", no_args_is_help=True)
 def _register() -> None:
     """Commands that live in their own modules (api/commands/)."""
     from api.commands import (
+        categories,
         db,
         district,
         evacuate,
@@ -53,6 +54,7 @@ def _register() -> None:
     app.add_typer(relay.relay_app, name="relay")
     app.add_typer(users.users_app, name="users")
     app.add_typer(incidents.incidents_app, name="incidents")
+    app.add_typer(categories.categories_app, name="categories")
 
     grids_app.command("import")(grids_io.import_command)
     grids_app.command("export")(grids_io.export_command)

@@ -177,6 +177,9 @@ def answer(exc: WanggeError) -> JSONResponse:
             }
             for p in problems
         ]
+    current = getattr(exc, "current", None)
+    if current is not None:  # a case that moved on: what it is now (a queued action's conflict)
+        extra["current"] = current
     response = problem(status, exc.title or title, str(exc), **extra)
     if status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"

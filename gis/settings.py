@@ -166,6 +166,18 @@ class Settings(BaseSettings):
         gt=0,
         description="A worker's check-in counts as presence within this distance of the task.",
     )
+    visit_window_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="A household's recent visits (走访) are counted over this many days.",
+    )
+    offline_ttl_hours: float = Field(
+        default=72.0,
+        gt=0,
+        le=24 * 30,
+        description="A worker's offline package (its personal data) expires after this long.",
+    )
     dispatch_load_penalty_s: float = Field(
         default=600.0,
         ge=0,

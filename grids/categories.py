@@ -5,11 +5,15 @@ Codes are numeric strings of five digits: the family (1 部件 component, 2 事�
 digits), so ``10101`` is component / 公用设施 / 上水井盖.  Time limits are in hours
 and priorities run from 1 (most urgent) to 5.  Deployments change them in the
 ``incident_category`` table; this module only seeds it.
+
+A grid worker's 反馈 (resolve) always needs a note; the hazards to life below need a photo
+and an accepted check-in on site too (:data:`PROOF_ON_SITE`; ``wangge categories proof``
+changes it per category).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,9 @@ class Category:
     group_name: str
     time_limit_hours: int
     priority: int
+    #: the proof a grid worker's 反馈 needs besides the note: a photo, an accepted check-in
+    proof_photo: bool = False
+    proof_checkin: bool = False
 
 
 DEFAULT_CATEGORIES: tuple[Category, ...] = (
@@ -54,6 +61,14 @@ DEFAULT_CATEGORIES: tuple[Category, ...] = (
     Category("30301", "独居老人关爱", "community", "特殊人群", 24, 2),
     Category("30401", "楼道设施报修", "community", "报事报修", 72, 4),
     Category("30402", "电梯故障", "community", "报事报修", 12, 2),
+)
+
+#: Physical hazards to life (fire, gas, a dangerous building, a blocked fire lane, a broken
+#: hydrant, flooding): their 反馈 needs a photo and an accepted check-in on site.
+PROOF_ON_SITE = frozenset({"10103", "20401", "20402", "30201", "30202", "30203"})
+DEFAULT_CATEGORIES = tuple(
+    replace(c, proof_photo=True, proof_checkin=True) if c.code in PROOF_ON_SITE else c
+    for c in DEFAULT_CATEGORIES
 )
 
 CATEGORY_BY_CODE: dict[str, Category] = {c.code: c for c in DEFAULT_CATEGORIES}

@@ -45,14 +45,16 @@ def live_incidents(engine: EngineDep, user: CurrentUser) -> list[dict[str, Any]]
 
 
 @router.get("/api/live", response_model=LiveSnapshot)
-def live_snapshot(engine: EngineDep, user: CurrentUser) -> LiveSnapshot:
+def live_snapshot(engine: EngineDep, user: CurrentUser, impacts: ImpactsDep) -> LiveSnapshot:
     """The live picture as data.
 
     Open incidents by state, hazards in force, shelters with occupancy (and whether a
-    hazard makes them unusable), workers' last positions.  Staff only: the incidents
-    and workers of the grids they cover; hazards and shelters district-wide.
+    hazard makes them unusable), workers' last positions, and the check-on progress per
+    grid during a hazard (people to check on; reached, not at home, needing help, as the
+    workers marked them).  Staff only: the incidents, workers and progress of the grids
+    they cover; hazards and shelters district-wide.
     """
-    return LiveSnapshot.of(live.snapshot(engine, user))
+    return LiveSnapshot.of(live.snapshot(engine, user, impacts))
 
 
 def _sse(event: str, data: Any) -> str:
@@ -69,7 +71,9 @@ async def live_stream(request: Request, state: StateDep, user: CurrentUser) -> S
 
     Events: ``ready`` (listening), ``incident`` (one changed incident: id, state,
     category, lon, lat, grid …), ``bulk`` (many changed at once: fetch
-    ``/api/live/incidents`` again); a comment every 15 s keeps proxies from closing it.
+    ``/api/live/incidents`` again), ``checkon`` (a worker marked a person of a check-on
+    list: hazard_id, resident_id, grid, mark, marked_at; ``/api/live`` has the progress);
+    a comment every 15 s keeps proxies from closing it.
 
     Staff only, and only the incidents of the grids they cover (admin: all).  A browser's
     ``EventSource`` sends no headers but does send the same-origin session cookie: the
@@ -93,6 +97,11 @@ async def live_stream(request: Request, state: StateDep, user: CurrentUser) -> S
                     continue
                 if change.get("op") == "bulk":
                     yield _sse("bulk", {"count": change.get("count")})
+                    continue
+                if change.get("op") == "checkon":
+                    mark = follower.checkon_event(change)
+                    if mark is not None:
+                        yield _sse("checkon", mark)
                     continue
                 event = await run_in_threadpool(follower.incident_event, change)
                 if event is not None:

@@ -70,6 +70,16 @@ class LiveWorker(BaseModel):
     lat: float
 
 
+class CheckOnProgress(BaseModel):
+    """One grid's check-on list during the hazards in force: how far the workers got."""
+
+    grid: str = Field(description="15-digit grid code")
+    total: int = Field(description="people to check on")
+    reached: int
+    not_home: int
+    needs_help: int
+
+
 class LiveSnapshot(BaseModel):
     """The live picture as data."""
 
@@ -79,6 +89,7 @@ class LiveSnapshot(BaseModel):
     hazards: list[HazardRef]
     shelters: list[LiveShelter]
     workers: list[LiveWorker]
+    checkon_progress: list[CheckOnProgress] = []
 
     @classmethod
     def of(cls, snap: live.Snapshot) -> LiveSnapshot:
@@ -112,4 +123,5 @@ class LiveSnapshot(BaseModel):
                 )
                 for r in snap.workers.itertuples(index=False)
             ],
+            checkon_progress=[CheckOnProgress(**p) for p in snap.checkon_progress],
         )

@@ -100,6 +100,8 @@ class HouseholdOut(BaseModel):
     vulnerable: list[str]
     vulnerable_names: list[str]
     residents: list[ResidentOut]
+    last_visited: datetime | None = Field(description="the latest visit (走访), any time")
+    visits_recent: int = Field(description="visits within WANGGE_VISIT_WINDOW_DAYS")
 
 
 class HouseholdsAnswer(BaseModel):

@@ -21,9 +21,10 @@ from api.services import reminders
 from api.services.intake import categories
 from etl.photos import Photo, PhotoRejected, check_photo
 from gis import clock
-from gis.errors import InvalidInput, NotFound, Problem, ValidationError
+from gis.db.principal import as_system
+from gis.errors import Conflict, InvalidInput, NotFound, Problem, ServiceError, ValidationError
 from gis.settings import Settings
-from gis.store import access_store, dispatch_store, incident_store
+from gis.store import access_store, dispatch_store, incident_store, worker_field_store
 from gis.store.incident_store import IncidentRow
 from grids import incidents as lifecycle
 from grids.access import (
@@ -410,6 +411,8 @@ def apply_step(
         rating=step.rating,
         categories=table or categories_cached(conn),
     )
+    if step.action == "resolve":
+        require_proof(conn, user, row, step.note)
     changes = {
         name: getattr(new, name)
         for name in ("deadline", "closed_at", "assignee_id", "rating")
@@ -455,6 +458,116 @@ def _remind(
     )
 
 
+class ProofMissing(ServiceError, ValidationError):
+    """A grid worker's 反馈 without the proof its category asks for (note, photo, check-in)."""
+
+
+def require_proof(conn: Connection, user: Principal, row: IncidentRow, note: str | None) -> None:
+    """Refuse a grid worker's 反馈 (resolve) that lacks the proof of its category.
+
+    A note always; a photo of the case and an accepted check-in of the worker at it where
+    the category says so (``incident_category.proof_photo`` / ``proof_checkin``).  Every
+    missing piece is named by its field (``note``, ``photo``, ``checkin``).
+    """
+    if user.role != "grid_worker" or user.worker_id is None:
+        return
+    incident_id = int(row.id or 0)
+    category = categories_cached(conn).get(row.category_code)
+    photo, checkin = worker_field_store.proof_held(conn, incident_id, user.worker_id)
+    where = ("resolve", None, str(incident_id))
+    problems = []
+    if not (note and note.strip()):
+        problems.append(
+            Problem(*where, "note", "反馈需填写处置说明 (say what was done)", "add a note")
+        )
+    if category is not None and category.proof_photo and not photo:
+        problems.append(
+            Problem(
+                *where,
+                "photo",
+                f"「{category.name}」反馈需上传现场照片 (this category needs a photo of the case)",
+                f"POST /api/incidents/{incident_id}/photos first",
+            )
+        )
+    if category is not None and category.proof_checkin and not checkin:
+        problems.append(
+            Problem(
+                *where,
+                "checkin",
+                f"「{category.name}」反馈需先到现场签到 (this category needs an accepted check-in)",
+                f"POST /api/worker/tasks/{incident_id}/checkin on site first",
+            )
+        )
+    if problems:
+        raise ProofMissing(problems)
+
+
+class TaskTaken(ServiceError, Conflict):
+    """A worker acts on a case that is no longer theirs, or no longer open.
+
+    ``current``: the case's state and who has it now, so that an app which queued the
+    action offline shows the conflict instead of overwriting it.
+    """
+
+    title = "Changed meanwhile"
+
+    def __init__(self, message: str, current: dict[str, object]):
+        super().__init__(message)
+        self.current = current
+
+
+#: What a grid worker does on a case that meets :class:`TaskTaken` when it moved on.
+WORKER_ACTIONS = frozenset({"start", "resolve"})
+
+
+def taken_from_worker(
+    conn: Connection, user: Principal, incident_id: int, row: IncidentRow | None
+) -> TaskTaken | None:
+    """The conflict of a grid worker acting on a case they had that moved on, else None.
+
+    A case they had: assigned to them now, or taken from them (``task_handover``).  It
+    moved on when it is assigned to someone else now, or no longer open (反馈, 结案 …).
+    ``row`` None: the case is no longer visible to them; its state and assignee's name
+    are then read as the system (the worker had the case; nothing else is told).
+    """
+    if user.role != "grid_worker" or user.worker_id is None:
+        return None
+    mine = row is not None and row.assignee_id == user.worker_id
+    if mine and row is not None and row.state in lifecycle.OPEN_STATES:
+        return None
+    if not mine and not worker_field_store.handed_away(conn, incident_id, user.worker_id):
+        return None
+    with as_system(), conn.engine.connect() as system:
+        now = worker_field_store.case_now(system, incident_id)
+    if now is None:
+        return None
+    state, assignee = str(now["state"]), now["assignee"]
+    name = STATE_NAMES_ZH.get(state, state)
+    if mine:
+        why = f"事件 {incident_id} 已是「{name}」({state})，不再是在办工单"
+    else:
+        why = f"事件 {incident_id} 已改派给 {assignee or '（无人）'}，现为「{name}」({state})"
+    current = {"status": state, "status_name": name, "assignee": assignee}
+    return TaskTaken(f"{why}: your action was not applied", current)
+
+
+def worker_case(
+    conn: Connection, user: Principal, incident_id: int, *, for_update: bool = False
+) -> IncidentRow:
+    """:func:`visible_incident`, but a grid worker's case that moved on is a :class:`TaskTaken`."""
+    try:
+        row = visible_incident(conn, user, incident_id, for_update=for_update)
+    except NotFound:
+        taken = taken_from_worker(conn, user, incident_id, None)
+        if taken is not None:
+            raise taken from None
+        raise
+    taken = taken_from_worker(conn, user, incident_id, row)
+    if taken is not None:
+        raise taken
+    return row
+
+
 def categories_cached(conn: Connection) -> dict[str, Category]:
     """The category table of the connection's database."""
     return categories(conn.engine)
@@ -463,7 +576,10 @@ def categories_cached(conn: Connection) -> dict[str, Category]:
 def act(engine: Engine, user: Principal, incident_id: int, step: Step) -> Case:
     """Take an action on a case and return the case as it now stands."""
     with engine.begin() as conn:
-        row = visible_incident(conn, user, incident_id)
+        if step.action in WORKER_ACTIONS:
+            row = worker_case(conn, user, incident_id)
+        else:
+            row = visible_incident(conn, user, incident_id)
         apply_step(conn, user, row, step)
     return read_case(engine, user, incident_id)
 
@@ -592,7 +708,7 @@ def add_photos(
             ) from None
         photos.append(photo)
     with engine.begin() as conn:
-        row = visible_incident(conn, user, incident_id, for_update=True)
+        row = worker_case(conn, user, incident_id, for_update=True)
         if not may_add_photos(user, reporter_id=row.reporter_id, assignee_id=row.assignee_id):
             raise NotFound(f"no incident {incident_id} you may add photos to")
         have = len(incident_store.photos_of(conn, incident_id))

@@ -29,7 +29,7 @@ from gis.coords import to_wgs84
 from gis.errors import InvalidInput, NotFound, ServiceError
 from gis.settings import Settings
 from gis.store import awareness_store as store
-from gis.store import grid_store
+from gis.store import grid_store, worker_field_store
 from grids.access import (
     Principal,
     may_see_worker,
@@ -137,10 +137,15 @@ class Snapshot:
     hazards: gpd.GeoDataFrame
     shelters: gpd.GeoDataFrame
     workers: gpd.GeoDataFrame
+    checkon_progress: list[dict[str, Any]] = field(default_factory=list)
 
 
-def snapshot(engine: Engine, user: Principal) -> Snapshot:
-    """Open incidents, hazards in force, shelters with occupancy, workers' last positions."""
+def snapshot(engine: Engine, user: Principal, impact_of: ImpactOf | None = None) -> Snapshot:
+    """Open incidents, hazards in force, shelters with occupancy, workers' last positions.
+
+    With ``impact_of``, also the check-on progress per grid of the user's area
+    (:func:`checkon_progress`: people to check on, and how the workers marked them).
+    """
     require_command_centre(user, "read the live picture")
     at = now()
     hazards = store.hazards(engine, active_at=at)
@@ -150,7 +155,17 @@ def snapshot(engine: Engine, user: Principal) -> Snapshot:
         area = shapely.union_all(np.asarray(hazards.geometry.array, dtype=object))
         inside = shapely.intersects(area, np.asarray(shelters.geometry.array, dtype=object))
     shelters = shelters.assign(usable=shelters["is_open"].astype(bool).to_numpy() & ~inside)
-    return Snapshot(at, _open(engine, user), hazards, shelters, visible_positions(engine, user))
+    progress: list[dict[str, Any]] = []
+    if impact_of is not None and len(hazards):
+        by_hazard = [
+            (hazards.set_index("id", drop=False).loc[h], g, rows)
+            for h, g, rows in _impacts(hazards, user, impact_of)
+        ]
+        marks = worker_field_store.latest_marks(engine, [int(h["id"]) for h, _, _ in by_hazard])
+        progress = checkon_progress(by_hazard, marks)
+    return Snapshot(
+        at, _open(engine, user), hazards, shelters, visible_positions(engine, user), progress
+    )
 
 
 @dataclass
@@ -181,6 +196,14 @@ class Follower:
             "reported_at": change.get("reported_at"),
             "grid": self.codes.get(grid_id) if grid_id is not None else None,
         }
+
+    def checkon_event(self, change: dict[str, Any]) -> dict[str, Any] | None:
+        """A check-on mark as the screen receives it; None when outside the user's area."""
+        grid_id = change.get("grid_id")
+        if not self.user.covers_grid(None if grid_id is None else int(grid_id)):
+            return None
+        keys = ("hazard_id", "resident_id", "grid", "mark", "marked_at")
+        return {k: change.get(k) for k in keys}
 
 
 def follow(engine: Engine, user: Principal) -> Follower:
@@ -252,19 +275,28 @@ def live_page(
     )
 
 
-def _in_force(
+def _impacts(
     hazards: gpd.GeoDataFrame, user: Principal | None, impact_of: ImpactOf
-) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-    """Affected grids and check-on rows of the newest :data:`LIVE_HAZARDS` hazards given."""
-    parts, rows = [], []
+) -> list[tuple[int, pd.DataFrame, pd.DataFrame]]:
+    """(hazard id, affected grids, check-on rows) of the newest :data:`LIVE_HAZARDS` given."""
+    out = []
     for hazard_id in hazards["id"].head(LIVE_HAZARDS):
         try:
             got = impact_of(int(hazard_id))
         except (NoRoadNetwork, HazardError):
             continue
         g, mine = affected_grids(got, user)
-        parts.append(g)
-        rows.append(mine)
+        out.append((int(hazard_id), g, mine))
+    return out
+
+
+def _in_force(
+    hazards: gpd.GeoDataFrame, user: Principal | None, impact_of: ImpactOf
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Affected grids and check-on rows of the newest :data:`LIVE_HAZARDS` hazards given."""
+    found = _impacts(hazards, user, impact_of)
+    parts = [g for _, g, _ in found]
+    rows = [mine for _, _, mine in found]
     return (
         pd.concat(parts, ignore_index=True) if parts else None,
         pd.concat(rows, ignore_index=True).drop_duplicates("resident_id") if rows else None,
@@ -282,3 +314,53 @@ def check_on_now(
     if user is not None:
         require_check_on(user)
     return _in_force(store.hazards(engine, active_at=now()), user, impact_of)[1]
+
+
+def check_on_by_hazard(
+    engine: Engine, user: Principal | None, impact_of: ImpactOf
+) -> list[tuple[pd.Series, pd.DataFrame, pd.DataFrame]]:
+    """The hazards in force the live map draws (newest first), with grids and check-on rows.
+
+    Each: the hazard's row, the grids it affects and its check-on rows, both in the
+    user's grids (:func:`check_on_now`'s rows, per hazard).
+    """
+    if user is not None:
+        require_check_on(user)
+    hazards = store.hazards(engine, active_at=now())
+    rows = hazards.set_index("id", drop=False)
+    return [(rows.loc[h], g, mine) for h, g, mine in _impacts(hazards, user, impact_of)]
+
+
+def checkon_progress(
+    by_hazard: list[tuple[pd.Series, pd.DataFrame, pd.DataFrame]], marks: pd.DataFrame
+) -> list[dict[str, Any]]:
+    """Per grid: people to check on in the hazards given, and how many are marked how.
+
+    ``marks``: the latest mark per hazard and person
+    (:func:`gis.store.worker_field_store.latest_marks`).  A person on the lists of two
+    hazards counts once, under the newer hazard (as :func:`check_on_now`).
+    """
+    parts = [
+        rows[["grid_code", "resident_id"]].assign(hazard_id=int(hazard["id"]))
+        for hazard, _, rows in by_hazard
+        if len(rows)
+    ]
+    if not parts:
+        return []
+    people = pd.concat(parts, ignore_index=True).drop_duplicates("resident_id")
+    people["resident_id"] = people["resident_id"].astype("int64")
+    latest = marks[["hazard_id", "resident_id", "mark"]].astype({"resident_id": "int64"})
+    joined = people.merge(
+        latest.astype({"hazard_id": "int64"}), on=["hazard_id", "resident_id"], how="left"
+    )
+    out = []
+    for grid, part in joined.groupby("grid_code", sort=True):
+        counts = part["mark"].value_counts()
+        out.append(
+            {
+                "grid": str(grid),
+                "total": len(part),
+                **{m: int(counts.get(m, 0)) for m in ("reached", "not_home", "needs_help")},
+            }
+        )
+    return out

@@ -23,8 +23,8 @@ every role (:mod:`api.services.casework`).
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -44,7 +44,7 @@ from gis import clock
 from gis.coords import to_wgs84
 from gis.errors import InvalidInput, NotFound
 from gis.settings import Settings
-from gis.store import incident_store, worker_store
+from gis.store import incident_store, worker_field_store, worker_store
 from gis.store.worker_store import AGE_GROUP_NAMES_ZH, FLAGS_ZH
 from grids.access import (
     Principal,
@@ -141,6 +141,29 @@ class Household:
     vulnerable: list[str]
     vulnerable_names: list[str]
     residents: list[Resident]
+    last_visited: datetime | None = None
+    visits_recent: int = 0
+
+
+def with_visits(
+    engine: Engine, settings: Settings, grid_ids: list[int], found: list[Household]
+) -> list[Household]:
+    """The households with their last visit (走访) and their visits of the recent window.
+
+    The window is ``visit_window_days`` back from now.
+    """
+    since = clock.now() - timedelta(days=settings.visit_window_days)
+    stats = worker_field_store.visit_stats(engine, grid_ids, since)
+    if stats.empty:
+        return found
+    last = dict(zip(stats["household_id"].astype(int), stats["last_visited"], strict=True))
+    recent = dict(zip(stats["household_id"].astype(int), stats["visits_recent"], strict=True))
+    return [
+        replace(h, last_visited=_local(last[h.id]), visits_recent=int(recent[h.id]))
+        if h.id in last
+        else h
+        for h in found
+    ]
 
 
 def households(
@@ -173,7 +196,8 @@ def households(
             mask_id_number=mask_id_number,
             reason="worker tablet: open task at the building",
         )
-    return group_households(rows, only_vulnerable=only_vulnerable)
+    found = group_households(rows, only_vulnerable=only_vulnerable)
+    return with_visits(engine, settings, [grid_id], found)
 
 
 def group_households(rows: pd.DataFrame, *, only_vulnerable: bool) -> list[Household]:
@@ -484,7 +508,7 @@ def check_in(
     worker_id = require_grid_worker(user)
     now = clock.now()
     with engine.begin() as conn:
-        row = casework.visible_incident(conn, user, task_id, for_update=True)
+        row = casework.worker_case(conn, user, task_id, for_update=True)
         if not is_own_task(user, assignee_id=row.assignee_id):
             raise NotFound(f"no task {task_id} of yours; GET /api/worker/tasks lists them")
         if row.state not in OPEN_STATES:

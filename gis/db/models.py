@@ -503,6 +503,9 @@ class IncidentCategory(Base):
     group_name: Mapped[str] = mapped_column(Text)
     time_limit_hours: Mapped[int] = mapped_column(Integer)
     priority: Mapped[int] = mapped_column(SmallInteger)
+    #: the proof a grid worker's 反馈 needs besides a note (migration 0024; ``wangge categories``)
+    proof_photo: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    proof_checkin: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     __table_args__ = (
         CheckConstraint(_one_of("family", ("component", "event", "community")), name="family"),
         CheckConstraint("time_limit_hours > 0", name="time_limit"),
@@ -922,6 +925,8 @@ class PlanSite(Base):
     )
 
 
-# The residents' side (accounts, notices, wishes) is in its own module, registered on the
-# same metadata when this one is imported.
+# The residents' side (accounts, notices, wishes) and the workers' field work (visits,
+# check-on marks, handovers) are in modules of their own, registered on the same metadata
+# when this one is imported.
 from gis.db import neighbourhood_models as neighbourhood_models  # noqa: E402
+from gis.db import worker_models as worker_models  # noqa: E402

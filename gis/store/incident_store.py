@@ -375,10 +375,16 @@ def record_transition(
     params: dict[str, Any] = {f"set_{name}": value for name, value in updates.items()}
     params.update(id=incident_id, expected=expected_state, to_state=to_state)
     with conn.begin_nested():
+        # the assignee before the step (the row is locked by the update that follows): a
+        # case taken from a worker is written to ``task_handover`` (migration 0024)
+        before = conn.execute(
+            text("SELECT assignee_id FROM incident WHERE id = :id AND state = :expected"),
+            {"id": incident_id, "expected": expected_state},
+        ).scalar()
         updated = conn.execute(
             text(
                 f"UPDATE incident SET state = :to_state{assignments} "
-                "WHERE id = :id AND state = :expected RETURNING id"
+                "WHERE id = :id AND state = :expected RETURNING id, assignee_id"
             ),
             params,
         ).first()
@@ -416,6 +422,14 @@ def record_transition(
             .mappings()
             .one()
         )
+        if before is not None and updated.assignee_id != before:
+            conn.execute(
+                text(
+                    "INSERT INTO task_handover (incident_id, from_worker_id, to_worker_id, at) "
+                    "VALUES (:id, :was, :now, :at)"
+                ),
+                {"id": incident_id, "was": before, "now": updated.assignee_id, "at": at},
+            )
     return EventRow(**event)
 
 
@@ -426,7 +440,8 @@ def category_rows(conn: Connection) -> list[dict[str, Any]]:
     """The ``incident_category`` table, by code (the deployment's limits and priorities)."""
     rows = conn.execute(
         text(
-            "SELECT code, name, family, group_name, time_limit_hours, priority "
+            "SELECT code, name, family, group_name, time_limit_hours, priority, proof_photo, "
+            "proof_checkin "
             "FROM incident_category ORDER BY code"
         )
     ).mappings()

@@ -35,8 +35,12 @@ def _reported_cases(conn: Any, community_id: int, n: int) -> list[Any]:
     ids = (
         conn.execute(
             text(
+                # categories whose 反馈 needs no photo or check-in: the worker resolves
+                # from the tablet's use case with a note only
                 "SELECT i.id FROM incident i JOIN grid g ON g.id = i.grid_id "
+                "JOIN incident_category c ON c.code = i.category_code "
                 "WHERE g.community_id = :c AND i.state IN ('closed', 'rated') "
+                "AND NOT c.proof_photo AND NOT c.proof_checkin "
                 "AND i.merged_into IS NULL AND i.duplicate_of IS NULL ORDER BY i.id LIMIT :n"
             ),
             {"c": community_id, "n": n},

@@ -393,9 +393,11 @@ def test_check_in_is_accepted_within_the_tolerance_and_stored_either_way(
     assert [(s[0], s[1]) for s in stored] == [(False, world["worker"]), (True, world["worker"])]
     # a task fed back (反馈) is no longer open: no check-in there
     done = world["new_task"](lon, lat, world["worker"], t["staff"])
-    for action in ("start", "resolve"):
+    for action in ("start", "resolve"):  # a worker's 反馈 always carries a note
         r = httpx.post(
-            f"{url}/api/incidents/{done}/actions", json={"action": action}, headers=t["a"]
+            f"{url}/api/incidents/{done}/actions",
+            json={"action": action, "note": "已处理"},
+            headers=t["a"],
         )
         assert r.status_code == 200, r.text
     late = httpx.post(
