@@ -18,12 +18,14 @@ from api.auth import CurrentUser
 from api.deps import EngineDep, SettingsDep
 from api.inputs import Id, Text
 from api.pages.render import flash, render, session_id
-from api.services import grid_desk
+from api.services import grid_desk, worker_field
 
 router = APIRouter(tags=["pages"])
 
 CommunityCode = Annotated[str, Query(pattern=r"^\d{12}$", description="12-digit community code")]
 Band = Annotated[int | None, Query(ge=1, le=100_000)]
+#: The period of the patrol coverage (巡查覆盖) shown on the grids desk, days.
+COVERAGE_DAYS = 30
 
 
 def _redirect(request: Request, to: str, message: str) -> RedirectResponse:
@@ -38,7 +40,10 @@ def _redirect(request: Request, to: str, message: str) -> RedirectResponse:
 async def grids_page(request: Request, engine: EngineDep, user: CurrentUser) -> HTMLResponse:
     """The grids of my area: primary and backup workers, households, open cases, KPIs."""
     found = await run_in_threadpool(grid_desk.overview, engine, user)
-    return render(request, "grids/list.html", {"found": found}, user=user)
+    days = COVERAGE_DAYS
+    coverage = await run_in_threadpool(worker_field.desk_coverage, engine, user, days)
+    context = {"found": found, "coverage": coverage, "coverage_days": days}
+    return render(request, "grids/list.html", context, user=user)
 
 
 @router.post("/grids/{grid_id}/handover")

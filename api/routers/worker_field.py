@@ -77,7 +77,7 @@ async def check_on(
     safe shelter, the walking route around the hazard and my latest mark on each.
     """
     found = await run_in_threadpool(worker_field.check_on, engine, user, grid, impacts)
-    return CheckOnAnswer.model_validate(found)
+    return CheckOnAnswer.model_validate(found, from_attributes=True)
 
 
 @router.post("/api/worker/checkon/marks", status_code=201, response_model=MarkAnswer)
@@ -135,7 +135,7 @@ async def offline_bundle(request: Request, state: StateDep, user: CurrentUser) -
 
     def build() -> bytes:
         found = worker_field.bundle(state.engine, state.settings, state.walking_now(), user)
-        return BundleAnswer.model_validate(found).model_dump_json().encode()
+        return BundleAnswer.model_validate(found, from_attributes=True).model_dump_json().encode()
 
     body = await run_in_threadpool(build)
     headers = {"Cache-Control": "private, no-store", "Vary": "Accept-Encoding"}
