@@ -179,13 +179,14 @@ def households(
     near_tasks = worker_store.task_buildings(
         engine, worker_id, OPEN_STATES, settings.task_identity_radius_m
     )
+    # the buildings near my tasks (a few) rather than every building of the grid: the
+    # residents read below are the grid's only, whatever else the list holds
+    shown = [
+        b
+        for b in sorted(near_tasks)
+        if identity_visible(user, building_id=b, task_buildings=near_tasks)
+    ]
     with engine.begin() as conn:
-        buildings = worker_store.grid_buildings(conn, [grid_id])["id"].tolist()
-        shown = [
-            b
-            for b in buildings
-            if identity_visible(user, building_id=int(b), task_buildings=near_tasks)
-        ]
         rows = worker_store.grid_residents(
             conn,
             [grid_id],
