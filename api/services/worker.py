@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 import geopandas as gpd
 import pyogrio
@@ -91,7 +91,7 @@ def my_grids(engine: Engine, user: Principal) -> gpd.GeoDataFrame:
     return grids[grids["id"].map(lambda g: user.covers_grid(int(g))).astype(bool)]
 
 
-def _my_grid(engine: Engine, user: Principal, code: str) -> int:
+def _my_grid(engine: Engine | Connection, user: Principal, code: str) -> int:
     """The id of one of the user's current grids, by code; not found for any other grid."""
     require_grid_worker(user)
     grid_id = worker_store.current_grid_id(engine, code)
@@ -146,7 +146,7 @@ class Household:
 
 
 def with_visits(
-    engine: Engine, settings: Settings, grid_ids: list[int], found: list[Household]
+    engine: Engine | Connection, settings: Settings, grid_ids: list[int], found: list[Household]
 ) -> list[Household]:
     """The households with their last visit (走访) and their visits of the recent window.
 
@@ -174,19 +174,20 @@ def households(
     Names and phones are masked except in buildings within ``task_identity_radius_m`` of
     one of the worker's open tasks (the read is audited); ID numbers are always masked.
     """
-    grid_id = _my_grid(engine, user, code)
     worker_id = require_grid_worker(user)
-    near_tasks = worker_store.task_buildings(
-        engine, worker_id, OPEN_STATES, settings.task_identity_radius_m
-    )
-    # the buildings near my tasks (a few) rather than every building of the grid: the
-    # residents read below are the grid's only, whatever else the list holds
-    shown = [
-        b
-        for b in sorted(near_tasks)
-        if identity_visible(user, building_id=b, task_buildings=near_tasks)
-    ]
+    # one transaction for every read (the database is told who asks once)
     with engine.begin() as conn:
+        grid_id = _my_grid(conn, user, code)
+        near_tasks = worker_store.task_buildings(
+            conn, worker_id, OPEN_STATES, settings.task_identity_radius_m
+        )
+        # the buildings near my tasks (a few) rather than every building of the grid: the
+        # residents read below are the grid's only, whatever else the list holds
+        shown = [
+            b
+            for b in sorted(near_tasks)
+            if identity_visible(user, building_id=b, task_buildings=near_tasks)
+        ]
         rows = worker_store.grid_residents(
             conn,
             [grid_id],
@@ -197,8 +198,8 @@ def households(
             mask_id_number=mask_id_number,
             reason="worker tablet: open task at the building",
         )
-    found = group_households(rows, only_vulnerable=only_vulnerable)
-    return with_visits(engine, settings, [grid_id], found)
+        found = group_households(rows, only_vulnerable=only_vulnerable)
+        return with_visits(conn, settings, [grid_id], found)
 
 
 def group_households(rows: pd.DataFrame, *, only_vulnerable: bool) -> list[Household]:
