@@ -254,14 +254,17 @@ def grid_residents(
             f"""
             SELECT h.id AS household_id, h.building_id, b.name AS building_name,
                    h.grid_id, g.code AS grid_code, h.unit, h.room, h.size,
-                   ST_X(ST_PointOnSurface(b.geom)) AS lon,
-                   ST_Y(ST_PointOnSurface(b.geom)) AS lat,
+                   ST_X(b.pt) AS lon, ST_Y(b.pt) AS lat,
                    r.id AS resident_id, r.sex, r.birth_year,
                    CASE WHEN r.id IS NULL THEN NULL ELSE {AGE_GROUP_SQL} END AS age_group,
                    r.living_alone_elderly, r.disabled, r.mobility_impaired, r.low_income,
                    ri.name, ri.phone, ri.id_number
             FROM household h
-            JOIN building b ON b.id = h.building_id
+            -- a point of each building computed once, not once per resident row
+            JOIN (
+                SELECT id, name, ST_PointOnSurface(geom) AS pt FROM building
+                WHERE id IN (SELECT building_id FROM household WHERE grid_id = ANY(:grids))
+            ) b ON b.id = h.building_id
             LEFT JOIN grid g ON g.id = h.grid_id
             LEFT JOIN resident r ON r.household_id = h.id
             LEFT JOIN resident_identity ri ON ri.resident_id = r.id
