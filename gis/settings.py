@@ -172,6 +172,13 @@ class Settings(BaseSettings):
         le=3650,
         description="A household's recent visits (走访) are counted over this many days.",
     )
+    visit_position_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="Where a worker stood at a visit is kept this long, then erased (the "
+        "visit stays, without the position).",
+    )
     offline_ttl_hours: float = Field(
         default=72.0,
         gt=0,

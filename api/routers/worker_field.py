@@ -18,7 +18,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.auth import CurrentUser
-from api.deps import EngineDep, ImpactsDep, StateDep
+from api.deps import EngineDep, ImpactsDep, SettingsDep, StateDep
 from api.schemas.worker_field import (
     BundleAnswer,
     CheckOnAnswer,
@@ -44,11 +44,14 @@ GZIP_FROM = 1024
 
 
 @router.post("/api/worker/visits", status_code=201, response_model=VisitAnswer)
-async def record_visit(body: VisitBody, engine: EngineDep, user: CurrentUser) -> VisitAnswer:
+async def record_visit(
+    body: VisitBody, engine: EngineDep, settings: SettingsDep, user: CurrentUser
+) -> VisitAnswer:
     """Record a visit (走访) to a household of one of my grids (404 for any other)."""
     done = await run_in_threadpool(
         worker_field.record_visit,
         engine,
+        settings,
         user,
         body.household_id,
         body.note,

@@ -116,6 +116,7 @@ class Visit:
 
 def record_visit(
     engine: Engine,
+    settings: Settings,
     user: Principal,
     household_id: int,
     note: str,
@@ -125,6 +126,9 @@ def record_visit(
     coord_type: str = "wgs84",
 ) -> Visit:
     """Record a visit to a household of one of the worker's current grids.
+
+    Where the worker stood is kept ``visit_position_retention_days``: older positions of
+    the grid's visits are erased as each new visit is stored (the visits stay).
 
     Raises
     ------
@@ -161,6 +165,9 @@ def record_visit(
             lon=x,
             lat=y,
         )
+        # no position track kept beyond the retention: the visit stays, where they stood goes
+        keep = timedelta(days=settings.visit_position_retention_days)
+        store.forget_positions(conn, int(place["grid_id"]), clock.now() - keep)
     return Visit(visit_id, household_id, at.astimezone(SHANGHAI), place["grid_code"])
 
 

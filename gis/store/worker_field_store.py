@@ -82,6 +82,19 @@ def insert_visit(
     )
 
 
+def forget_positions(conn: Connection, grid_id: int, before: datetime) -> int:
+    """Erase where workers stood at the grid's visits before ``before``; how many."""
+    return int(
+        conn.execute(
+            text(
+                "UPDATE household_visit SET geom = NULL "
+                "WHERE grid_id = :g AND visited_at < :before AND geom IS NOT NULL"
+            ),
+            {"g": grid_id, "before": before},
+        ).rowcount
+    )
+
+
 def visit_stats(bind: Bind, grid_ids: Collection[int], since: datetime) -> pd.DataFrame:
     """Per household of some grids with a visit: last visit and visits since ``since``.
 

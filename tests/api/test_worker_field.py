@@ -203,6 +203,27 @@ def test_a_visit_is_recorded_in_my_grids_only_and_shown_on_the_household(
     assert r.status_code == 422
 
 
+def test_where_a_worker_stood_is_erased_after_the_retention(field: dict, engine: Engine) -> None:
+    url, t, home = field["url"], field["t"], field["homes"]["a"]
+    old = (clock.now() - timedelta(days=45)).replace(microsecond=0)
+    body = {"household_id": home.id, "note": "补录走访", "lon": home.lon, "lat": home.lat}
+    r = httpx.post(
+        f"{url}/api/worker/visits", json=body | {"visited_at": old.isoformat()}, headers=t["a"]
+    )
+    assert r.status_code == 201, r.text
+    first = r.json()["id"]
+    r = httpx.post(f"{url}/api/worker/visits", json=body, headers=t["a"])
+    assert r.status_code == 201, r.text
+    with engine.connect() as conn:
+        kept = dict(
+            conn.execute(
+                text("SELECT id, geom IS NOT NULL FROM household_visit WHERE id = ANY(:i)"),
+                {"i": [first, r.json()["id"]]},
+            ).all()
+        )
+    assert kept == {first: False, r.json()["id"]: True}  # the visit stays, the position goes
+
+
 def test_coverage_counts_a_visit_i_made_for_me_and_for_the_staff(field: dict) -> None:
     url, t = field["url"], field["t"]
     code = field["a"].code
