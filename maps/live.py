@@ -147,6 +147,9 @@ class LiveIncidents(Layer):
         ``ready``).
     incidents_url
         Where the whole open list is fetched again after a ``bulk`` event.
+    snapshot_url
+        The live snapshot (``/api/live``) whose ``checkon_progress`` the panel shows,
+        read again on every ``checkon`` event (a worker's mark); None: no progress shown.
     """
 
     _template = Template(
@@ -258,6 +261,35 @@ class LiveIncidents(Layer):
                         " · 事件 " + inc.id);
                 });
                 source.addEventListener("bulk", function () { refetch("批量更新"); });
+                // check-on progress per grid (走访进度): read again on every worker's mark
+                var progress = document.getElementById("wangge-checkon-progress");
+                function showProgress() {
+                    if (!progress || !{{ this.snapshot_url|tojson }}) { return; }
+                    fetch({{ this.snapshot_url|tojson }}).then(function (r) {
+                        return r.json();
+                    }).then(function (snap) {
+                        var rows = snap.checkon_progress || [];
+                        progress.textContent = "";
+                        if (!rows.length) { return; }
+                        var head = document.createElement("h4");
+                        head.textContent = "走访进度";
+                        progress.appendChild(head);
+                        rows.forEach(function (g) {
+                            var row = document.createElement("div");
+                            row.className = "wg-row";
+                            row.setAttribute("data-grid", g.grid);
+                            row.textContent = "网格 " + g.grid + "：已联系 " + g.reached + " / " +
+                                g.total + "，不在家 " + g.not_home + "，需帮助 " + g.needs_help;
+                            progress.appendChild(row);
+                        });
+                    });
+                }
+                live.showProgress = showProgress;
+                showProgress();
+                source.addEventListener("checkon", function () {
+                    live.received += 1;
+                    showProgress();
+                });
                 source.onerror = function () {
                     live.connected = false;
                     say("实时连接中断，正在重连…");
@@ -274,6 +306,7 @@ class LiveIncidents(Layer):
         *,
         stream_url: str,
         incidents_url: str,
+        snapshot_url: str | None = None,
         name: str = INCIDENT_LAYER,
     ) -> None:
         super().__init__(name=name, overlay=True, control=True, show=True)
@@ -281,6 +314,7 @@ class LiveIncidents(Layer):
         self.incidents = incidents
         self.stream_url = stream_url
         self.incidents_url = incidents_url
+        self.snapshot_url = snapshot_url
         self.styles = {k: list(v) for k, v in STATE_STYLES.items()}
         self.finished = list(FINISHED_STATES)
         self.class_name = INCIDENT_CLASS
@@ -355,7 +389,8 @@ def _panel(counts: dict[str, int]) -> str:
     return (
         '<div id="wangge-live-panel"><h4>未结事件 <b id="wangge-live-total">'
         f"{total}</b></h4>{''.join(rows)}"
-        '<div class="status" id="wangge-live-status">正在连接…</div></div>'
+        '<div class="status" id="wangge-live-status">正在连接…</div>'
+        '<div id="wangge-checkon-progress" aria-live="polite"></div></div>'
     )
 
 
@@ -734,6 +769,7 @@ def live_map(
     check_on: pd.DataFrame | None = None,
     stream_url: str = "/api/live/stream",
     incidents_url: str = "/api/live/incidents",
+    snapshot_url: str | None = None,
     tiles_base: str | None = None,
     settings: Settings | None = None,
     title: str = TITLE,
@@ -769,6 +805,9 @@ def live_map(
         resident's building (ids only, no names) and the route to the safe shelter.
     stream_url, incidents_url
         The server-sent event stream and the open-incident list the script reads.
+    snapshot_url
+        The live snapshot whose check-on progress per grid (走访进度) the panel shows and
+        reads again on each worker's mark (``checkon`` event); None: not shown.
     tiles_base
         Where the server answers vector tiles (on the page's own host: the browser's
         session cookie signs the tile requests in, the URLs carry no key): the grids, the
@@ -818,7 +857,9 @@ def live_map(
     if workers is not None and not workers.empty:
         _add_workers(m, workers)
     records = incident_records(incidents)
-    layer = LiveIncidents(records, stream_url=stream_url, incidents_url=incidents_url)
+    layer = LiveIncidents(
+        records, stream_url=stream_url, incidents_url=incidents_url, snapshot_url=snapshot_url
+    )
     layer.add_to(m)
 
     counts: dict[str, int] = {}

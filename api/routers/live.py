@@ -141,6 +141,7 @@ def live_page(state: StateDep, user: CurrentUser, impacts: ImpactsDep) -> HTMLRe
         check_on=page.check_on,
         stream_url="/api/live/stream",
         incidents_url="/api/live/incidents",
+        snapshot_url="/api/live",
         tiles_base="/tiles",
         settings=state.settings,
     )

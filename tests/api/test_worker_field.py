@@ -23,7 +23,9 @@ from etl.load import load_layers
 from etl.sample import generate_district
 from gis import clock
 from gis.coords import from_wgs84
+from tests.browser import open_page
 from tests.conftest import LiveServer, run_wangge
+from tests.signin import give_password, sign_in_page
 
 SEED = 23
 
@@ -616,3 +618,41 @@ def test_the_offline_bundle_is_small_masked_and_expires(field: dict, engine: Eng
     coords = bundle["roads"]["features"][0]["geometry"]["coordinates"]
     assert all(len(str(v).split(".")[-1]) <= 6 for xy in coords for v in xy)
     assert httpx.get(f"{url}/api/worker/bundle", headers=t["staff"]).status_code == 403
+
+
+@pytest.mark.browser
+def test_the_command_centre_page_shows_the_check_on_progress_as_marks_come(
+    field: dict, typhoon: dict, engine: Engine
+) -> None:
+    url, t, code = field["url"], field["t"], field["a"].code
+    give_password(engine, "staff_field_test")
+    people = httpx.get(
+        f"{url}/api/worker/checkon", params={"grid": code}, headers=t["a"], timeout=120
+    ).json()["people"]
+    assert people
+    with open_page(screenshot="live_checkon_progress.png") as (page, log):
+        sign_in_page(page, url, "staff_field_test", then="/live")
+        page.wait_for_function("() => window.wanggeLive && window.wanggeLive.connected === true")
+        r = httpx.post(
+            f"{url}/api/worker/checkon/marks",
+            json={
+                "hazard_id": typhoon["id"],
+                "resident_id": people[-1]["resident_id"],
+                "mark": "needs_help",
+            },
+            headers=t["a"],
+            timeout=120,
+        )
+        assert r.status_code == 201, r.text
+        now = next(
+            g
+            for g in httpx.get(f"{url}/api/live", headers=t["staff"], timeout=120).json()[
+                "checkon_progress"
+            ]
+            if g["grid"] == code
+        )
+        row = page.locator(f"#wangge-checkon-progress [data-grid='{code}']")
+        expected = f"需帮助 {now['needs_help']}"
+        row.filter(has_text=expected).wait_for(timeout=30_000)
+        assert f"/ {now['total']}" in row.inner_text()
+    assert not log.page_errors, log.page_errors
