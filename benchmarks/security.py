@@ -1,11 +1,11 @@
-"""The cost of row-level security (migration 0024) on the hot reads, side by side in one run.
+"""The cost of row-level security (migration 0022) on the hot reads, side by side in one run.
 
 The data: the sample district of ``--households`` households (50,000) with
 ``--incidents`` incidents (250,000), loaded into a scratch PostGIS database with the
 project's loader, then ``VACUUM ANALYZE``.
 
 Two engines on the same database: **off**, the owner's (the policies do not apply: what
-the server did before 0024), and **on**, the server's (:func:`gis.db.engine.get_app_engine`:
+the server did before 0022), and **on**, the server's (:func:`gis.db.engine.get_app_engine`:
 ``SET ROLE wangge_app`` and the caller's settings at the start of every transaction, so
 every statement also passes the policies).  The same use cases run through both, in
 turns, with the same principal:

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     db_app_role: str = Field(
         default="wangge_app",
         description="The unprivileged database role the server acts as (SET ROLE on each "
-        "connection), so that the row-level security of migration 0024 decides which rows "
+        "connection), so that the row-level security of migration 0022 decides which rows "
         "each user's statements see; empty: off (the server acts as the connecting user, "
         "only the API's own filters apply).  The CLI and migrations never use it.",
     )

@@ -503,7 +503,7 @@ class IncidentCategory(Base):
     group_name: Mapped[str] = mapped_column(Text)
     time_limit_hours: Mapped[int] = mapped_column(Integer)
     priority: Mapped[int] = mapped_column(SmallInteger)
-    #: the proof a grid worker's 反馈 needs besides a note (migration 0024; ``wangge categories``)
+    #: the proof a grid worker's 反馈 needs besides a note (migration 0025; ``wangge categories``)
     proof_photo: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     proof_checkin: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     __table_args__ = (

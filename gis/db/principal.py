@@ -1,6 +1,6 @@
 """Who is asking, told to PostgreSQL so that its row-level security decides what rows exist.
 
-Migration 0024 puts row-level security on every table with personal or area-scoped data
+Migration 0022 puts row-level security on every table with personal or area-scoped data
 (households, residents and their identities, incidents and their contacts, photos,
 events and check-ins, alert recipients, the outbox, the audit log) for the unprivileged
 role ``wangge_app``.  The server's engine (:func:`install`) does ``SET ROLE wangge_app``

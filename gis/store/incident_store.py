@@ -376,7 +376,7 @@ def record_transition(
     params.update(id=incident_id, expected=expected_state, to_state=to_state)
     with conn.begin_nested():
         # the assignee before the step (the row is locked by the update that follows): a
-        # case taken from a worker is written to ``task_handover`` (migration 0024)
+        # case taken from a worker is written to ``task_handover`` (migration 0025)
         before = conn.execute(
             text("SELECT assignee_id FROM incident WHERE id = :id AND state = :expected"),
             {"id": incident_id, "expected": expected_state},
@@ -452,7 +452,7 @@ def id_by_token(conn: Connection, token: str) -> int | None:
     """The incident filed under a public (Open311) token, or None."""
     found = conn.execute(
         # anonymous callers see no incident (row-level security): the function of
-        # migration 0024 finds the one filed under the token
+        # migration 0022 finds the one filed under the token
         text("SELECT wangge_request_by_token(:t)"),
         {"t": token_digest(token)},
     ).scalar()
@@ -743,7 +743,7 @@ def file_incident(
                        ST_Distance(i.geom::geography, here.pt::geography) AS distance_m,
                        {seen} AS visible
                 -- every earlier report, not only those the reporter's role may read
-                -- (row-level security): the function of migration 0024 looks past it
+                -- (row-level security): the function of migration 0022 looks past it
                 FROM here, wangge_similar_reports(
                     :category_code, :reported_at, :window, here.pt, :radius) i
             ), new AS (

@@ -3,7 +3,7 @@
 Visits (走访) to households, marks on a hazard's check-on list, the proof a category
 asks for at 反馈, the cases taken from a worker (``task_handover``), the notices of a
 worker, patrol coverage per grid and the compact rows of the offline bundle.  Row-level
-security (migrations 0022 and 0024) limits every read to the caller's rows; a read that
+security (migrations 0022 and 0025) limits every read to the caller's rows; a read that
 must look past them says so and runs as the system (the caller decides when).
 
 Times are stored aware (UTC); distances on the ellipsoid (``geography``), metres.

@@ -1,4 +1,4 @@
-"""Row-level security (migration 0024): a query without any of the app's filters still
+"""Row-level security (migration 0022): a query without any of the app's filters still
 returns only what the asking role may see.
 
 The test connects as the app's role (``SET ROLE wangge_app`` by :func:`gis.db.principal.install`)

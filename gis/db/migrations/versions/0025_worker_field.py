@@ -14,8 +14,8 @@ Row-level security as in migration 0022: visits and marks are seen (and written)
 covers their grid (the worker of the grid, the staff of its area); a handover by the worker
 it was taken from and whoever sees the case.
 
-Revision ID: 0024
-Revises: 0023
+Revision ID: 0025
+Revises: 0024
 """
 
 import sqlalchemy as sa
@@ -23,8 +23,8 @@ from alembic import op
 
 from geoalchemy2 import Geometry
 
-revision = "0024"
-down_revision = "0023"
+revision = "0025"
+down_revision = "0024"
 branch_labels = None
 depends_on = None
 
