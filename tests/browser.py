@@ -141,6 +141,7 @@ def open_page(
     timeout_ms: float = 30_000,
     geolocation: tuple[float, float] | None = None,
     permissions: Sequence[str] = (),
+    service_workers: str = "block",
 ) -> Iterator[tuple[Page, RequestLog]]:
     """Open ``url`` in headless Debian Chromium and yield the page and its request log.
 
@@ -165,6 +166,10 @@ def open_page(
     permissions
         Permissions granted to the page's origins (e.g. ``"geolocation"``); any other
         is refused as a user would refuse it.
+    service_workers
+        ``"block"`` (the default: every request passes the route that records it) or
+        ``"allow"`` for an app that works offline through its service worker (the
+        worker's own requests are then recorded from the context's request events).
 
     Yields
     ------
@@ -201,7 +206,7 @@ def open_page(
         try:
             context = browser.new_context(
                 viewport={"width": viewport[0], "height": viewport[1]},
-                service_workers="block",
+                service_workers=service_workers,
                 geolocation=None
                 if geolocation is None
                 else {"longitude": geolocation[0], "latitude": geolocation[1]},
@@ -210,7 +215,10 @@ def open_page(
             context.route("**/*", route)
             page = context.new_page()
             page.set_default_timeout(timeout_ms)
-            page.on("request", lambda request: log.requests.append(request.url))
+            if service_workers == "allow":  # requests a service worker makes or answers
+                context.on("request", lambda request: log.requests.append(request.url))
+            else:
+                page.on("request", lambda request: log.requests.append(request.url))
             page.on("requestfailed", on_failed)
             page.on("console", on_console)
             page.on("pageerror", lambda error: log.page_errors.append(str(error)))
