@@ -80,6 +80,7 @@
   }
   function api(path, options) {
     options = options || {};
+    if (!navigator.onLine) { online(false); return Promise.reject(new Error("离线")); }  // no request at all
     var headers = Object.assign({ "X-CSRF-Token": CSRF, "Accept": "application/json" }, options.headers || {});
     return fetch(path, { method: options.method || "GET", body: options.body, headers: headers,
                          credentials: "same-origin", cache: "no-store" })
@@ -289,6 +290,7 @@
   }
   function flush() {
     if (app.flushing) { app.again = true; return app.flushing; }
+    if (!navigator.onLine) { online(false); return count().then(function () { return 0; }); }  // kept for `online`
     var sent = 0;
     app.flushing = outboxItems().then(function (items) {
       var next = function (i) {
