@@ -21,6 +21,9 @@
     resolved: "已办结", closed: "已结案", escalated: "已上报上级" };
   var MARKS = [["reached", "已联系"], ["not_home", "不在家"], ["needs_help", "需帮助"]];
   var MARK_ZH = { reached: "已联系", not_home: "不在家", needs_help: "需帮助" };
+  var AGE_ZH = { child: "儿童", adult: "成年", elderly: "老年", very_elderly: "高龄" };
+  var NEEDS_ZH = { living_alone_elderly: "独居老人", disabled: "残疾", mobility_impaired: "行动不便",
+    low_income: "低收入", child: "儿童", very_elderly: "高龄" };
 
   var app = {
     db: null, key: null, crypto: !!(window.crypto && crypto.subtle && window.isSecureContext),
@@ -176,8 +179,8 @@
   }
   function fetchBundle() {
     return api("/api/worker/bundle").catch(function (e) {
-      if (!(e instanceof Http) || e.status !== 404) { throw e; }
-      return assembled();  // a server without the bundle route: the same from the older routes
+      if (!(e instanceof Http) || (e.status !== 404 && e.status < 500)) { throw e; }
+      return assembled();  // no package from the server: the same from the single routes
     });
   }
   function assembled() {
@@ -334,10 +337,10 @@
     var current = e.body && e.body.current;
     var text;
     if (e.status === 409 && current) {
-      var who = current.assignee_name || current.assignee || "其他人员";
-      text = (item.task ? "工单 " + item.task + "：" : "") + (current.status === "dispatched" || current.assignee ?
-        "此工单已改派给 " + who : "此工单状态已变为 " + (STATE_ZH[current.status] || current.status)) +
-        "，您的“" + item.label + "”未提交。";
+      var moved = /改派/.test(e.message);
+      text = (item.task ? "工单 " + item.task + "：" : "") + (moved ? "此工单已改派给 " + (current.assignee || "其他人员") :
+        "此工单已是“" + (current.status_name || STATE_ZH[current.status] || current.status) + "”") +
+        "，您离线时的“" + item.label + "”未提交。";
     } else {
       text = "“" + item.label + "”未能提交：" + e.message;
     }
@@ -586,15 +589,16 @@
   function visitForm(h, card, last) {
     var open = card.querySelector(".w-form");
     if (open) { open.remove(); return; }
-    var note = el("textarea", { rows: "2", id: "w-visit-" + h.id, placeholder: "走访情况（如：老人身体良好，已提醒防台）" });
+    var note = el("textarea", { rows: "2", id: "w-visit-" + h.id, required: "required", placeholder: "走访情况（必填，如：老人身体良好，已提醒防台）" });
     var form = el("form", { class: "w-form" }, [
       el("label", { class: "w-field", for: "w-visit-" + h.id }, ["走访记录"]), note,
       el("button", { type: "submit", class: "w-btn w-btn-primary", text: "保存走访" })
     ]);
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
+      if (!note.value.trim()) { note.focus(); return; }
       var at = new Date().toISOString();
-      var body = { household_id: h.id, note: note.value.trim() || null, visited_at: at };
+      var body = { household_id: h.id, note: note.value.trim(), visited_at: at };
       if (app.here) { body.lon = app.here.lon; body.lat = app.here.lat; }
       h.last_visited = at;
       h.visits_recent = (h.visits_recent || 0) + 1;
@@ -718,11 +722,11 @@
     var s = p.shelter;
     var card = el("li", { class: "w-card" + (p.mark ? " w-mark-" + p.mark : ""), "data-resident": p.resident_id }, [
       el("div", { class: "w-card-head" }, [
-        el("span", { class: "w-card-title", text: (p.name || "（姓名）") + " · " + (p.age_group || "") }),
+        el("span", { class: "w-card-title", text: (p.name || "（姓名）") + " · " + (AGE_ZH[p.age_group] || p.age_group || "") }),
         el("span", { class: "w-last", text: p.mark ? MARK_ZH[p.mark] + (p.marked_at ? " " + when(p.marked_at, "") : "") : "未核查" })
       ]),
       el("div", { class: "w-meta", text: (p.building || "") + (p.phone ? " · 电话 " + p.phone : "") }),
-      (p.needs && p.needs.length) ? el("div", {}, (Array.isArray(p.needs) ? p.needs : [p.needs]).map(function (n) { return el("span", { class: "w-flag", text: n }); })) : null,
+      (p.needs && p.needs.length) ? el("div", {}, (Array.isArray(p.needs) ? p.needs : [p.needs]).map(function (n) { return el("span", { class: "w-flag", text: NEEDS_ZH[n] || n }); })) : null,
       s ? el("div", { class: "w-meta", text: "安全避难点：" + s.name + (p.walk_min !== null && p.walk_min !== undefined ? "，步行约 " + Math.max(1, Math.round(p.walk_min)) + " 分钟（绕开危险区）" : "") }) : null,
       el("div", { class: "w-actions" }, MARKS.map(function (m) {
         return el("button", { type: "button", class: "w-btn" + (p.mark === m[0] ? " w-btn-primary" : "") + (m[0] === "needs_help" ? " w-btn-danger" : ""),
@@ -906,6 +910,7 @@
       flush();
       loadBundle();
       loadNotices();
+      api("/api/worker/proof-rules").then(function (r) { rulesFrom(r); }, function () { return null; });
       position(8000).then(function (p) { if (p) { loadTasks(); } });
     });
     if (navigator.serviceWorker) {

@@ -62,6 +62,9 @@ def field(engine: Engine, live_server: LiveServer, database_url: str) -> dict:
                 "WHERE g.valid_to IS NULL ORDER BY g.code LIMIT 1"
             )
         ).one()
+        other = conn.execute(
+            text("SELECT min(id) FROM grid_worker WHERE id <> :w"), {"w": a.worker}
+        ).scalar_one()
         point = conn.execute(
             text(
                 "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(b.geom) AS p "
@@ -75,11 +78,11 @@ def field(engine: Engine, live_server: LiveServer, database_url: str) -> dict:
     assert done.returncode == 0, done.stderr
     admin = {"Authorization": f"Bearer {issue_token(engine, 'worker_app_admin', 'admin')}"}
 
-    def dispatched(description: str) -> int:
+    def dispatched(description: str, category: str = "10101") -> int:
         r = httpx.post(
             f"{url}/api/incidents",
             json={
-                "category_code": "10101",
+                "category_code": category,
                 "description": description,
                 "lon": float(point[0]),
                 "lat": float(point[1]),
@@ -101,14 +104,22 @@ def field(engine: Engine, live_server: LiveServer, database_url: str) -> dict:
         "grid": a.code,
         "worker": a.worker,
         "point": (float(point[0]), float(point[1])),
-        "phone_task": dispatched("单元门口井盖缺失（手机测试）"),
+        "other_worker": other,
+        # 消防栓损坏: its 反馈 needs a photo and a check-in on site besides the note
+        "phone_task": dispatched("单元门口消防栓漏水（手机测试）", "10103"),
         "offline_task": dispatched("楼道井盖松动（离线测试）"),
-        "view_task": dispatched("路口井盖破损（查看测试）"),
+        "taken_task": dispatched("路口井盖破损（改派测试）"),
     }
 
 
 def _case(field: dict, task: int) -> dict:
     r = httpx.get(f"{field['url']}/api/incidents/{task}", headers=bearer(field["token"]))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def _case_as_admin(field: dict, task: int) -> dict:
+    r = httpx.get(f"{field['url']}/api/incidents/{task}", headers=field["admin"])
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -155,7 +166,7 @@ def test_phone_takes_a_task_checks_in_and_resolves_it_with_a_photo(field: dict) 
         sign_in_page(page, field["url"], field["username"], then="/worker")
         card = page.locator(f".w-card[data-task='{task}']")
         card.wait_for()
-        assert "井盖破损缺失" in card.inner_text() and "步行约" in card.inner_text()
+        assert "消防栓损坏" in card.inner_text() and "步行约" in card.inner_text()
         # the tabs at the bottom, big enough to touch, nothing wider than the phone
         sizes = page.evaluate(
             """() => [document.documentElement.scrollWidth,
@@ -175,11 +186,14 @@ def test_phone_takes_a_task_checks_in_and_resolves_it_with_a_photo(field: dict) 
         )
         assert "签到成功" in card.locator(".w-result").inner_text()
         card.get_by_role("button", name="反馈").click()
-        assert "本类工单反馈需要：说明" in card.inner_text()  # the proof, shown before submit
-        card.get_by_label("处置说明").fill("已更换井盖，现场已清理")
+        # the proof the category asks for, shown before submit: what is still missing
+        assert "本类工单反馈需要：说明、现场照片、现场签到" in card.inner_text()
+        assert "✗ 现场照片（必需）" in card.inner_text() and "✓ 现场签到" in card.inner_text()
+        card.get_by_label("处置说明").fill("已更换消防栓阀门，现场已清理")
         card.get_by_label("现场照片", exact=False).set_input_files(
             files=[{"name": "scene.png", "mimeType": "image/png", "buffer": _png()}]
         )
+        assert "✓ 现场照片" in card.inner_text()
         card.get_by_role("button", name="提交反馈").click()
         card.wait_for(state="detached")
         page.wait_for_function(SYNCED)
@@ -195,7 +209,7 @@ def test_phone_takes_a_task_checks_in_and_resolves_it_with_a_photo(field: dict) 
     case = _case(field, task)
     assert case["state"] == "resolved"
     assert [h["action"] for h in case["history"]].count("resolve") == 1
-    assert case["history"][-1]["note"] == "已更换井盖，现场已清理"
+    assert case["history"][-1]["note"] == "已更换消防栓阀门，现场已清理"
     assert len(case["photos"]) == 1
 
 
@@ -225,8 +239,16 @@ def test_tablet_works_offline_and_files_everything_once_back_online(
             }"""
         )
         assert kept == {"plain": False, "extractable": False, "algorithm": "AES-GCM"}
+        page.wait_for_selector(f".w-card[data-task='{field['taken_task']}']")
         page.context.set_offline(True)
         page.evaluate("() => window.dispatchEvent(new Event('offline'))")
+        # meanwhile the desk gives one of the tasks to another worker
+        r = httpx.post(
+            f"{field['url']}/api/incidents/{field['taken_task']}/actions",
+            json={"action": "reassign", "assignee_id": field["other_worker"], "note": "改派"},
+            headers=field["admin"],
+        )
+        assert r.status_code == 200, r.text
         page.get_by_role("button", name="住户").click()
         households = page.locator(".w-household")
         households.first.wait_for()
@@ -243,14 +265,20 @@ def test_tablet_works_offline_and_files_everything_once_back_online(
         card.get_by_role("button", name="反馈").click()
         card.get_by_label("处置说明").fill("离线处置：已加固井盖")
         card.get_by_role("button", name="提交反馈").click()
+        taken = page.locator(f".w-card[data-task='{field['taken_task']}']")
+        taken.get_by_role("button", name="接单").click()
         banner = page.locator("#w-banner")
-        page.wait_for_function("() => window.wanggeWorker.pending === 4")
-        assert "离线" in banner.inner_text() and "待同步 4 条" in banner.inner_text()
+        page.wait_for_function("() => window.wanggeWorker.pending === 5")
+        assert "离线" in banner.inner_text() and "待同步 5 条" in banner.inner_text()
         page.screenshot(path="test-artifacts/worker_app_tablet_queued.png")
         page.context.set_offline(False)
         page.evaluate("() => window.dispatchEvent(new Event('online'))")
         page.wait_for_function(SYNCED)
         page.wait_for_function("() => !document.querySelector('#w-banner').textContent")
+        # the reassigned task: shown as a conflict, not retried, not overwritten
+        conflict = page.locator(".w-conflict")
+        assert conflict.count() == 1 and "此工单已改派给" in conflict.inner_text()
+        page.screenshot(path="test-artifacts/worker_app_tablet_conflict.png")
         # sign-out wipes the package, the outbox, the key and the caches
         page.get_by_role("button", name="退出").click()
         page.wait_for_url(lambda at: "/login" in at)
@@ -269,6 +297,8 @@ def test_tablet_works_offline_and_files_everything_once_back_online(
     by_id = {h["id"]: h for h in answer["households"]}
     assert [by_id[h]["visits_recent"] for h in visited] == [1, 1]
     assert all(by_id[h]["last_visited"] for h in visited)
+    taken = _case_as_admin(field, field["taken_task"])
+    assert [h["action"] for h in taken["history"]].count("start") == 0
 
 
 def test_the_old_token_link_is_refused_and_only_workers_open_the_app(
