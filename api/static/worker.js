@@ -29,7 +29,7 @@
     db: null, key: null, crypto: !!(window.crypto && crypto.subtle && window.isSecureContext),
     bundle: null, tasks: null, origin: null, here: null, rules: {}, households: {},
     checkon: [], notices: [], conflicts: [], pending: 0, offline: !navigator.onLine,
-    map: null, layers: null, flushing: null, checkedIn: {}
+    map: null, layers: null, flushing: null, checkedIn: {}, myMarks: {}
   };
   window.wanggeWorker = app;  // tests and the curious read the app's state here
 
@@ -301,6 +301,7 @@
         var item = items[i];
         return send(item).then(function (answer) {
           sent += 1;
+          (app.sentKinds = app.sentKinds || {})[item.kind] = 1;
           done(item, answer);
           return drop(item).then(function () { return next(i + 1); });
         }, function (e) {
@@ -316,7 +317,7 @@
       app.flushing = null;
       return count();
     }, function () { app.flushing = null; return count(); }).then(function () {
-      if (sent) { refresh(); }
+      if (sent) { refresh(app.sentKinds); app.sentKinds = {}; }
       if (app.again) { app.again = false; return flush().then(function (more) { return sent + more; }); }
       return sent;
     });
@@ -690,7 +691,8 @@
   function loadCheckon() {
     var grids = list(app.bundle && app.bundle.grids);
     if (!grids.length || app.offline) { drawCheckon(); return Promise.resolve(); }
-    return Promise.all(grids.map(function (f) {
+    if (app.checkonLoading) { return app.checkonLoading; }  // one reading at a time
+    app.checkonLoading = Promise.all(grids.map(function (f) {
       return api("/api/worker/checkon?grid=" + f.properties.code).catch(function () { return null; });
     })).then(function (answers) {
       var people = [], hazard = null;
@@ -698,9 +700,16 @@
         if (a && a.hazard) { hazard = hazard || a.hazard; people = people.concat(a.people || []); }
       });
       app.hazard = hazard;
+      people.forEach(function (p) {  // my marks not yet sent (or answered late) stay as I made them
+        var mine = app.myMarks[p.resident_id];
+        if (mine && (!p.marked_at || new Date(mine.marked_at) > new Date(p.marked_at))) {
+          p.mark = mine.mark; p.marked_at = mine.marked_at;
+        }
+      });
       app.checkon = people;
       drawCheckon();
-    });
+    }).then(function () { app.checkonLoading = null; }, function () { app.checkonLoading = null; });
+    return app.checkonLoading;
   }
   function hazardName(h) {
     if (!h) { return ""; }
@@ -738,6 +747,7 @@
   function mark(p, what, card) {
     p.mark = what;
     p.marked_at = new Date().toISOString();
+    app.myMarks[p.resident_id] = { mark: what, marked_at: p.marked_at };
     card.replaceWith(personCard(p));
     drawCheckonCount();
     queue({ kind: "mark", label: "核查标记", url: "/api/worker/checkon/marks",
@@ -849,13 +859,14 @@
   }
 
   /* ------------------------------------------------------------------ start */
-  function refresh() {
+  function refresh(kinds) {  // after sending: read again what the sent actions changed
     if (app.offline) { return Promise.resolve(); }
-    return Promise.all([loadTasks(), loadHouseholdsLater(), loadNotices(),
-      document.body.dataset.tab === "checkon" ? loadCheckon() : loadCheckonCount()]);
+    kinds = kinds || { start: 1, resolve: 1, visit: 1 };
+    var steps = [];
+    if (kinds.start || kinds.resolve || kinds.checkin || kinds.photos) { steps.push(loadTasks(), loadNotices()); }
+    if (kinds.visit && document.body.dataset.tab === "households") { steps.push(loadHouseholds()); }
+    return Promise.all(steps);
   }
-  function loadHouseholdsLater() { return document.body.dataset.tab === "households" ? loadHouseholds() : Promise.resolve(); }
-  function loadCheckonCount() { return loadCheckon(); }
   function loadBundle() {
     if (app.offline) { return Promise.resolve(); }
     return fetchBundle().then(function (b) {

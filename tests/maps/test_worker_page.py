@@ -18,6 +18,9 @@ import httpx
 import pytest
 from sqlalchemy import Engine, text
 
+from shapely import box
+from shapely.geometry import mapping
+
 from api.services.accounts import issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
@@ -331,3 +334,63 @@ def test_the_old_token_link_is_refused_and_only_workers_open_the_app(
     resident = issue_token(engine, "worker_app_resident", "resident")
     refused = httpx.get(f"{url}/worker", headers={**HTML, **bearer(resident)})
     assert refused.status_code == 403 and "w-tabs" not in refused.text
+
+
+def test_phone_marks_the_typhoon_check_on_list_person_by_person_seen_live(
+    field: dict, engine: Engine
+) -> None:
+    with engine.connect() as conn:
+        w, s, e, n = conn.execute(
+            text(
+                "SELECT ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom) FROM grid "
+                "WHERE code = :g AND valid_to IS NULL"
+            ),
+            {"g": field["grid"]},
+        ).one()
+    feature = {
+        "type": "Feature",
+        "properties": {"name": "台风海葵"},
+        "geometry": mapping(box(w - 0.0005, s - 0.0005, e + 0.0005, n + 0.0005)),
+    }
+    r = httpx.post(
+        f"{field['url']}/api/hazards",
+        params={"kind": "typhoon", "severity": 3, "name": "台风海葵"},
+        json=feature,
+        headers=field["admin"],
+        timeout=120,
+    )
+    assert r.status_code == 201, r.text
+    marks = ("reached", "not_home", "needs_help")
+    with open_page(
+        screenshot="worker_app_phone_checkon.png", viewport=PHONE, service_workers="allow"
+    ) as (page, log):
+        sign_in_page(page, field["url"], field["username"], then="/worker")
+        page.get_by_role("button", name="核查").click()
+        people = page.locator("#w-checkon-list .w-card")
+        people.first.wait_for()
+        status = page.inner_text("#w-checkon-status")
+        assert "台风海葵" in status and "待核查" in status
+        assert people.count() >= len(marks)
+        first = people.first.inner_text()
+        assert "未核查" in first and "（姓名）" not in first  # named for the grid's worker
+        marked = []
+        for i, label in enumerate(("已联系", "不在家", "需帮助")):
+            person = people.nth(i)
+            marked.append(int(person.get_attribute("data-resident")))
+            person.get_by_role("button", name=label).click()
+            page.wait_for_function(SYNCED)
+            person = page.locator(f"#w-checkon-list .w-card[data-resident='{marked[-1]}']")
+            person.locator(f"button[data-mark='{marks[i]}'][aria-pressed='true']").wait_for()
+        _clean(log, page)
+    # the command centre sees the progress of the grid's list
+    live = httpx.get(f"{field['url']}/api/live", headers=field["admin"], timeout=60).json()
+    progress = {p["grid"]: p for p in live["checkon_progress"]}[field["grid"]]
+    assert (progress["reached"], progress["not_home"], progress["needs_help"]) == (1, 1, 1)
+    assert progress["total"] == people_total(field)
+
+
+def people_total(field: dict) -> int:
+    """How many people the worker's check-on list holds (as the API tells the worker)."""
+    with signed_in(field["url"], field["username"]) as worker:
+        answer = worker.get("/api/worker/checkon", params={"grid": field["grid"]}).json()
+    return len(answer["people"])
