@@ -1,0 +1,272 @@
+"""The grid worker's app: its first screen with tasks on a throttled "slow 4G" network.
+
+Issue 16's target: the app's first screen with tasks within 1 s on a slow-4G profile in
+Chromium.  The sample district of ``--households`` households is loaded into a scratch
+database (the issue's district has 1,000,000; ``--reuse`` times again on the database of
+a run before), the worker of the grid with the most households gets ``--tasks`` fresh
+tasks, and the real app is served by uvicorn on loopback.  Then, ``--runs`` times, a new
+Chromium context (empty HTTP cache, no service worker yet: a first visit) signs in at
+``/login`` without throttling, and the navigation to ``/worker`` runs throttled through
+the DevTools protocol (``Network.emulateNetworkConditions``):
+
+``slow4g``
+    Lighthouse's slow 4G as usually quoted: 150 ms round trip, 1.6 Mbit/s down,
+    750 kbit/s up (the figure of the target).
+``slow4g-devtools``
+    What Lighthouse applies when it throttles in DevTools itself: the round trip × 3.75
+    (562.5 ms) and the throughput × 0.9 (1.44 Mbit/s down, 675 kbit/s up).
+
+The time is the page's own ``performance.mark("wangge-first-tasks")`` (set when the task
+cards are in the document), measured from the start of the navigation; the median and the
+worst of the runs, with the bytes the page moved.  :func:`first_screen` does one profile
+against any running server.
+
+Usage::
+
+    .venv/bin/python benchmarks/worker_page.py                         # 1,000,000 households
+    .venv/bin/python benchmarks/worker_page.py --households 100000     # smaller, faster
+    .venv/bin/python benchmarks/worker_page.py --reuse --runs 9
+
+Prints lines to stderr and one final line ``RESULT {json}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from api.services import accounts
+from api.services.accounts import issue_token
+from benchmarks._common import log, scratch_database
+from etl.load import load_layers
+from etl.sample import generate_district
+from gis.db.migrate import upgrade
+from gis.settings import get_settings
+
+BENCH_DB = "wangge_bench_worker_page"
+CHROMIUM = "/usr/bin/chromium"
+PASSWORD = "benchmark worker password"
+TARGET_MS = 1000.0
+#: name -> (round trip ms, down bytes/s, up bytes/s)
+PROFILES = {
+    "slow4g": (150.0, 1.6e6 / 8, 750e3 / 8),
+    "slow4g-devtools": (150.0 * 3.75, 1.6e6 * 0.9 / 8, 750e3 * 0.9 / 8),
+}
+
+
+def received_into(sizes: list[float]) -> Any:
+    """A DevTools event handler adding each finished request's bytes to ``sizes``."""
+    return lambda event: sizes.append(event["encodedDataLength"])
+
+
+def first_screen(
+    url: str, username: str, password: str, profile: str = "slow4g", runs: int = 5
+) -> dict[str, Any]:
+    """Time ``/worker`` until its task cards are drawn, ``runs`` first visits, throttled.
+
+    Returns
+    -------
+    dict
+        ``profile``, ``runs``, ``ms`` (each run), ``median_ms``, ``max_ms``, ``kb``
+        (bytes received by the page, median), ``tasks`` (cards drawn).
+    """
+    from playwright.sync_api import sync_playwright
+
+    latency, down, up = PROFILES[profile]
+    times, sizes, cards = [], [], 0
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            for _ in range(runs):
+                context = browser.new_context(
+                    viewport={"width": 390, "height": 844}, service_workers="block"
+                )
+                page = context.new_page()
+                page.goto(f"{url}/login?next=/", wait_until="load")
+                page.get_by_label("用户名").fill(username)
+                page.get_by_label("密码").fill(password)
+                page.get_by_role("button", name="登录").click()
+                page.wait_for_url(f"{url}/", wait_until="load")
+                cdp = context.new_cdp_session(page)
+                cdp.send("Network.enable")
+                cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+                cdp.send(
+                    "Network.emulateNetworkConditions",
+                    {
+                        "offline": False,
+                        "latency": latency,
+                        "downloadThroughput": down,
+                        "uploadThroughput": up,
+                    },
+                )
+                received: list[float] = []
+                cdp.on("Network.loadingFinished", received_into(received))
+                page.goto(f"{url}/worker", wait_until="commit")
+                page.wait_for_function(
+                    "() => performance.getEntriesByName('wangge-first-tasks').length > 0",
+                    timeout=60_000,
+                )
+                times.append(
+                    page.evaluate(
+                        "() => performance.getEntriesByName('wangge-first-tasks')[0].startTime"
+                    )
+                )
+                cards = page.locator(".w-card[data-task]").count()
+                sizes.append(sum(received) / 1024)
+                context.close()
+        finally:
+            browser.close()
+    return {
+        "profile": profile,
+        "runs": runs,
+        "ms": [round(t, 1) for t in times],
+        "median_ms": round(statistics.median(times), 1),
+        "max_ms": round(max(times), 1),
+        "kb": round(statistics.median(sizes), 1),
+        "tasks": cards,
+    }
+
+
+class Server:
+    """The app under uvicorn on a free loopback port, in a background thread."""
+
+    def __init__(self, database_url: str):
+        import uvicorn
+
+        from api.app import create_app
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        config = uvicorn.Config(
+            create_app(database_url=database_url), host="127.0.0.1", port=port, log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> Server:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the benchmark server did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+def prepare(url: str, households: int, reuse: bool) -> dict[str, Any]:
+    """The district in the scratch database; the busiest grid's worker, with a password."""
+    engine = create_engine(url)
+    if not reuse:
+        t = time.perf_counter()
+        layers = generate_district(households, 42, progress=False, incidents_per_household=0.01)
+        upgrade(engine)
+        load_layers(engine, layers, replace=True, progress=False)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+        log(f"district of {households:,} households loaded in {time.perf_counter() - t:.0f} s")
+    with engine.connect() as conn:
+        households = conn.execute(text("SELECT count(*) FROM household")).scalar_one()
+        a = conn.execute(
+            text(
+                "SELECT g.id, w.id AS worker, u.username, count(h.id) AS households FROM grid g "
+                "JOIN grid_assignment ga ON ga.grid_id = g.id AND ga.role = 'primary' "
+                "JOIN grid_worker w ON w.id = ga.worker_id JOIN app_user u ON u.id = w.user_id "
+                "JOIN household h ON h.grid_id = g.id WHERE g.valid_to IS NULL "
+                "GROUP BY g.id, w.id, u.username ORDER BY count(h.id) DESC LIMIT 1"
+            )
+        ).one()
+        point = conn.execute(
+            text(
+                "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(b.geom) AS p "
+                "FROM building b WHERE b.grid_id = :g ORDER BY b.id LIMIT 1) s"
+            ),
+            {"g": a.id},
+        ).one()
+    issue_token(engine, a.username, "grid_worker")
+    accounts.set_password(engine, get_settings(), a.username, PASSWORD)
+    admin = issue_token(engine, "bench_worker_page_admin", "admin")
+    engine.dispose()
+    return {
+        "households": households,
+        "username": a.username,
+        "worker": a.worker,
+        "grid_households": a.households,
+        "point": (float(point[0]), float(point[1])),
+        "admin": admin,
+    }
+
+
+def give_tasks(server_url: str, who: dict[str, Any], n: int) -> None:
+    """``n`` fresh cases reported, registered and dispatched to the worker."""
+    headers = {"Authorization": f"Bearer {who['admin']}"}
+    lon, lat = who["point"]
+    with httpx.Client(base_url=server_url, headers=headers, timeout=120) as client:
+        for i in range(n):
+            r = client.post(
+                "/api/incidents",
+                json={
+                    "category_code": "10101",
+                    "description": f"井盖缺失（基准 {i + 1}）",
+                    "lon": lon,
+                    "lat": lat,
+                },
+            )
+            r.raise_for_status()
+            case = r.json()["id"]
+            for body in (
+                {"action": "register"},
+                {"action": "dispatch", "assignee_id": who["worker"]},
+            ):
+                client.post(f"/api/incidents/{case}/actions", json=body).raise_for_status()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--households", type=int, default=1_000_000)
+    parser.add_argument("--tasks", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--reuse", action="store_true", help="the scratch database of a run before")
+    args = parser.parse_args()
+    url, kept = scratch_database(BENCH_DB, reuse=args.reuse)
+    who = prepare(url, args.households, reuse=kept)
+    result: dict[str, Any] = {
+        "households": who["households"],
+        "grid_households": who["grid_households"],
+        "target_ms": TARGET_MS,
+    }
+    with Server(url) as server:
+        give_tasks(server.url, who, 0 if kept else args.tasks)
+        for profile in PROFILES:
+            found = first_screen(server.url, who["username"], PASSWORD, profile, args.runs)
+            log(
+                f"{profile}: first screen with {found['tasks']} tasks in "
+                f"{found['median_ms']:.0f} ms median, {found['max_ms']:.0f} ms worst "
+                f"({found['kb']:.0f} kB)"
+            )
+            result[profile] = found
+    result["meets_target"] = result["slow4g"]["median_ms"] <= TARGET_MS
+    print("RESULT " + json.dumps(result, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
