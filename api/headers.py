@@ -12,7 +12,7 @@ host, and no framing (``frame-ancestors 'none'``):
     inline script does not run.
 ``inline`` (the routes declared with ``response_class=InlinePage``)
     ``'unsafe-inline'`` scripts and styles as well: folium writes each map as inline
-    scripts and styles, and the worker's tablet, the live picture, the KPI and daily
+    scripts and styles, and the live picture, the KPI and daily
     report pages were written the same way.  These pages draw nothing a user typed
     without escaping it; moving them to templates moves them to ``strict``.
 """

@@ -56,8 +56,6 @@ from grids.access import (
     require_grid_worker,
 )
 from grids.incidents import OPEN_STATES, RULE_BY_ACTION, SHANGHAI, STATE_NAMES_ZH, IllegalTransition
-from maps.assets import render_offline
-from maps.worker import worker_page
 
 #: Shelters this close to a worker's grids go into the offline package.
 PACKAGE_SHELTER_RADIUS_M = 2000.0
@@ -638,23 +636,3 @@ def offline_package(engine: Engine, user: Principal) -> bytes:
     layers = package_layers(engine, user)
     with tempfile.TemporaryDirectory(prefix="wangge-worker-") as folder:
         return write_package(layers, Path(folder) / "package.gpkg").read_bytes()
-
-
-# ------------------------------------------------------------------ the page
-
-
-def tablet_page(engine: Engine, settings: Settings, user: Principal, csrf_token: str) -> str:
-    """The tablet page's HTML (in Chinese, 1280×800) of a signed-in grid worker.
-
-    The page holds no data and no credential: its script loads the worker's grids and
-    tasks from the JSON routes with the browser's session cookie, sending the session's
-    ``csrf_token`` with every change (接单, 反馈, 签到).
-
-    Raises
-    ------
-    grids.access.Forbidden
-        For anyone but a grid worker (the page would have nothing to show).
-    """
-    require_grid_worker(user)
-    extent = worker_store.current_grids_extent(engine)
-    return render_offline(worker_page(extent, settings=settings, csrf_token=csrf_token))

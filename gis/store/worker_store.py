@@ -348,22 +348,6 @@ def shelters_near(bind: Bind, grid_ids: Collection[int], within_m: float) -> gpd
     )
 
 
-def current_grids_extent(bind: Bind) -> tuple[float, float, float, float] | None:
-    """The lon/lat box (west, south, east, north) of every current grid; None without grids."""
-    if isinstance(bind, Engine):
-        with bind.connect() as conn:
-            return current_grids_extent(conn)
-    row = bind.execute(
-        text(
-            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
-            "FROM (SELECT ST_Extent(geom) AS e FROM grid WHERE valid_to IS NULL) s"
-        )
-    ).first()
-    if row is None or row[0] is None:
-        return None
-    return (float(row[0]), float(row[1]), float(row[2]), float(row[3]))
-
-
 def as_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as plain dicts with None for missing values (JSON-ready apart from times)."""
     clean = frame.astype(object).where(frame.notna(), None)
