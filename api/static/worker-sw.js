@@ -18,8 +18,13 @@ var APP = "/worker";
 var DB_NAME = "wangge-worker";
 
 self.addEventListener("install", function (event) {
-  event.waitUntil(caches.open(CACHE).then(function (cache) { return cache.addAll(SHELL); })
-    .then(function () { return self.skipWaiting(); }));
+  event.waitUntil(caches.open(CACHE).then(function (cache) {
+    // the page that registered us was loaded before we ran: keep it too (signed in, or not at all)
+    var app = fetch(APP, { credentials: "same-origin" }).then(function (answer) {
+      return answer.ok && !answer.redirected ? cache.put(APP, answer) : null;
+    }).catch(function () { return null; });
+    return Promise.all([cache.addAll(SHELL), app]);
+  }).then(function () { return self.skipWaiting(); }));
 });
 
 self.addEventListener("activate", function (event) {

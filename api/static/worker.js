@@ -251,7 +251,13 @@
     return dbAll("outbox");
   }
   function count() {
-    return outboxItems().then(function (items) { app.pending = items.length; banner(); return items.length; });
+    return outboxItems().then(function (items) {
+      app.pending = items.length;
+      app.queuedByTask = {};  // what is waiting per task (ids and kinds only: nothing personal)
+      items.forEach(function (i) { if (i.task) { (app.queuedByTask[i.task] = app.queuedByTask[i.task] || {})[i.kind] = 1; } });
+      banner();
+      return items.length;
+    });
   }
   function drop(item) {
     if (!app.key) {
@@ -404,7 +410,13 @@
   }
   function drawTasks() {
     var box = $("w-task-list");
-    var tasks = ordered(app.tasks || []);
+    var queued = app.queuedByTask || {};
+    var tasks = ordered((app.tasks || []).filter(function (t) { return !(queued[t.id] && queued[t.id].resolve); }));
+    tasks.forEach(function (t) {  // taken while offline: shown as taken until the server says
+      if (queued[t.id] && queued[t.id].start && (t.actions || []).indexOf("start") >= 0) {
+        t.actions = t.actions.filter(function (a) { return a !== "start"; }).concat(["resolve"]);
+      }
+    });
     var old = {};
     Array.prototype.forEach.call(box.children, function (c) { old[c.dataset.task] = c; });
     box.textContent = "";
@@ -916,12 +928,13 @@
       banner();
       return keptBundle();
     }).then(function (kept) {
-      if (kept) {
-        useBundle(kept);
-        if (!app.tasks || app.offline) { app.tasks = list(kept.tasks, "tasks"); drawTasks(); }
-        drawMap(); drawHouseholds(); drawCheckon();
-      }
-      return count();
+      return count().then(function () {
+        if (kept) {
+          useBundle(kept);
+          if (!app.tasks || app.offline) { app.tasks = list(kept.tasks, "tasks"); drawTasks(); }
+          drawMap(); drawHouseholds(); drawCheckon();
+        }
+      });
     }).then(function () {
       return first;
     }).then(function () {

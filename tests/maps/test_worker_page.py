@@ -246,6 +246,8 @@ def test_tablet_works_offline_and_files_everything_once_back_online(
         page.wait_for_selector(f".w-card[data-task='{task}']")
         page.wait_for_selector("path.w-building-shape")  # the tablet shows the map beside
         page.wait_for_function(KEPT)
+        # the service worker runs the page (it kept the shell and the page for offline use)
+        page.wait_for_function("() => navigator.serviceWorker.controller !== null")
         # what is kept on the device is encrypted with a key the page cannot export
         kept = page.evaluate(
             """async () => {
@@ -289,6 +291,14 @@ def test_tablet_works_offline_and_files_everything_once_back_online(
         taken.get_by_role("button", name="接单").click()
         banner = page.locator("#w-banner")
         page.wait_for_function("() => window.wanggeWorker.pending === 5")
+        assert "离线" in banner.inner_text() and "待同步 5 条" in banner.inner_text()
+        # opened again with no network: the page from the service worker, the package and
+        # the queue from the device (the resolved task stays out of the list)
+        page.reload()
+        page.wait_for_selector(f".w-card[data-task='{field['taken_task']}']")
+        page.wait_for_function("() => window.wanggeWorker.pending === 5")
+        assert page.locator(f".w-card[data-task='{task}']").count() == 0
+        page.wait_for_selector("path.w-building-shape")
         assert "离线" in banner.inner_text() and "待同步 5 条" in banner.inner_text()
         page.screenshot(path="test-artifacts/worker_app_tablet_queued.png")
         page.context.set_offline(False)
