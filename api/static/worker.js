@@ -792,9 +792,9 @@
     var fresh = app.notices.filter(function (n) { return new Date(n.at).getTime() > seen; }).length;
     $("w-count-notices").textContent = fresh && document.body.dataset.tab !== "notices" ? String(fresh) : "";
     say("w-notice-status", app.notices.length ? "共 " + app.notices.length + " 条" : "暂无通知");
-    var KIND = { reminder: "提醒", supervise: "督办", supervision: "督办", overdue: "超期", alert: "预警", dispatch: "派单" };
+    var KIND = { deadline: "期限提醒", urged: "督办", reassigned: "改派", alert: "灾害预警" };
     app.notices.forEach(function (n) {
-      box.appendChild(el("li", { class: "w-card" + (n.kind === "supervise" || n.kind === "supervision" ? " w-overdue" : "") }, [
+      box.appendChild(el("li", { class: "w-card" + (n.kind === "urged" || n.kind === "alert" ? " w-overdue" : "") }, [
         el("div", { class: "w-card-head" }, [el("span", { class: "w-card-title", text: KIND[n.kind] || n.kind }),
           el("span", { class: "w-meta", text: when(n.at, "") })]),
         el("p", { class: "w-desc", text: n.text + (n.incident_id ? "（工单 " + n.incident_id + "）" : "") })
@@ -828,8 +828,10 @@
         facts.appendChild(el("dt", { text: COVER_ZH[k] }));
         facts.appendChild(el("dd", { text: String(v) }));
       });
-      box.appendChild(el("section", { class: "w-card w-cov", "data-grid": g.code || g.grid_code }, [
-        el("div", { class: "w-card-title", text: (g.name || g.grid_name || "") + "（" + (g.code || g.grid_code || "") + "）" }),
+      var code = g.grid || g.code || "";
+      var named = list(app.bundle && app.bundle.grids).filter(function (f) { return f.properties.code === code; })[0];
+      box.appendChild(el("section", { class: "w-card w-cov", "data-grid": code }, [
+        el("div", { class: "w-card-title", text: (named ? named.properties.name : "网格") + "（" + code + "）" }),
         hh === null ? null : el("label", { class: "w-meta" }, ["住户覆盖 " + hh + "%",
           el("meter", { min: "0", max: "100", value: String(hh), class: "w-meter" })]),
         bb === null ? null : el("label", { class: "w-meta" }, ["楼栋覆盖 " + bb + "%",

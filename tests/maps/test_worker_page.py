@@ -309,6 +309,19 @@ def test_tablet_works_offline_and_files_everything_once_back_online(
         conflict = page.locator(".w-conflict")
         assert conflict.count() == 1 and "此工单已改派给" in conflict.inner_text()
         page.screenshot(path="test-artifacts/worker_app_tablet_conflict.png")
+        # the notices say so too, and the two visits count in my patrol coverage
+        page.get_by_role("button", name="通知").click()
+        page.wait_for_selector("#w-notice-list li")
+        assert "改派" in page.inner_text("#w-notice-list")
+        page.get_by_role("button", name="覆盖").click()
+        grid = page.locator(f".w-cov[data-grid='{field['grid']}']")
+        grid.wait_for()
+        facts = grid.evaluate(
+            "(g) => Object.fromEntries([...g.querySelectorAll('dt')].map("
+            "dt => [dt.textContent, dt.nextElementSibling.textContent]))"
+        )
+        assert int(facts["已走访住户"]) >= 2 and int(facts["住户"]) > 0
+        page.screenshot(path="test-artifacts/worker_app_tablet_coverage.png")
         # sign-out wipes the package, the outbox, the key and the caches
         page.get_by_role("button", name="退出").click()
         page.wait_for_url(lambda at: "/login" in at)
