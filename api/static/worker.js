@@ -22,8 +22,8 @@
   var MARKS = [["reached", "已联系"], ["not_home", "不在家"], ["needs_help", "需帮助"]];
   var MARK_ZH = { reached: "已联系", not_home: "不在家", needs_help: "需帮助" };
   var AGE_ZH = { child: "儿童", adult: "成年", elderly: "老年", very_elderly: "高龄" };
-  var NEEDS_ZH = { living_alone_elderly: "独居老人", disabled: "残疾", mobility_impaired: "行动不便",
-    low_income: "低收入", child: "儿童", very_elderly: "高龄" };
+  var NEEDS_ZH = { living_alone_elderly: "独居老人", elderly_alone: "独居老人", disabled: "残疾",
+    mobility_impaired: "行动不便", low_income: "低收入", children: "儿童", child: "儿童", very_elderly: "高龄" };
 
   var app = {
     db: null, key: null, crypto: !!(window.crypto && crypto.subtle && window.isSecureContext),
@@ -743,7 +743,9 @@
     say("w-checkon-status", "");
     var status = $("w-checkon-status");
     status.appendChild(el("span", { class: "w-hazard", text: hazardName(app.hazard) }));
-    status.appendChild(document.createTextNode(" 共 " + app.checkon.length + " 人，待核查 " + open + " 人"));
+    status.appendChild(document.createTextNode(" 共 " + app.checkon.length + " 人，待核查 "));
+    status.appendChild(el("span", { id: "w-checkon-open", text: String(open) }));
+    status.appendChild(document.createTextNode(" 人"));
     app.checkon.forEach(function (p) { box.appendChild(personCard(p)); });
   }
   function personCard(p) {
@@ -757,9 +759,11 @@
       (p.needs && p.needs.length) ? el("div", {}, (Array.isArray(p.needs) ? p.needs : [p.needs]).map(function (n) { return el("span", { class: "w-flag", text: NEEDS_ZH[n] || n }); })) : null,
       s ? el("div", { class: "w-meta", text: "安全避难点：" + s.name + (p.walk_min !== null && p.walk_min !== undefined ? "，步行约 " + Math.max(1, Math.round(p.walk_min)) + " 分钟（绕开危险区）" : "") }) : null,
       el("div", { class: "w-actions" }, MARKS.map(function (m) {
-        return el("button", { type: "button", class: "w-btn" + (p.mark === m[0] ? " w-btn-primary" : "") + (m[0] === "needs_help" ? " w-btn-danger" : ""),
+        return el("button", { type: "button", class: "w-btn" + (p.mark === m[0] ? (m[0] === "needs_help" ? " w-btn-danger" : " w-btn-primary") : "") +
+          (m[0] === "needs_help" ? " w-btn-alarm" : ""),
           "data-mark": m[0], "aria-pressed": p.mark === m[0] ? "true" : "false", text: m[1], onclick: function () { mark(p, m[0], card); } });
-      }))
+      }).concat(p.route ? [el("button", { type: "button", class: "w-btn", "data-do": "shelter-route", text: "避难路线",
+        onclick: function () { shelterRoute(p); } })] : []))
     ]);
     return card;
   }
@@ -772,9 +776,24 @@
     queue({ kind: "mark", label: "核查标记", url: "/api/worker/checkon/marks",
             json: { hazard_id: app.hazard && app.hazard.id, resident_id: p.resident_id, mark: what, marked_at: p.marked_at } });
   }
+  function shelterRoute(p) {  // the walk to the safe shelter, around the hazard (from the list)
+    withMap(function () {
+      app.layers.route.clearLayers();
+      L.geoJSON({ type: "Feature", geometry: p.route, properties: {} },
+        { style: { color: "#1a6b2f", weight: 6, opacity: .85, className: "w-route" } }).addTo(app.layers.route);
+      if (p.shelter) {
+        L.circleMarker([p.shelter.lat, p.shelter.lon], { radius: 9, color: "#fff", weight: 3, fillColor: "#1a6b2f", fillOpacity: 1 })
+          .bindTooltip("避难场所：" + (p.shelter.name || "")).addTo(app.layers.route);
+      }
+      if (window.matchMedia("(max-width: 899px)").matches) { showTab("map"); }
+      app.map.invalidateSize();
+      app.map.fitBounds(app.layers.route.getBounds(), { padding: [30, 30] });
+    });
+  }
   function drawCheckonCount() {
     var open = app.checkon.filter(function (p) { return !p.mark; }).length;
     $("w-count-checkon").textContent = open ? String(open) : "";
+    if ($("w-checkon-open")) { $("w-checkon-open").textContent = String(open); }
   }
 
   /* ------------------------------------------------------------------ 通知 */

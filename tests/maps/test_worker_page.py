@@ -404,6 +404,14 @@ def test_phone_marks_the_typhoon_check_on_list_person_by_person_seen_live(
             page.wait_for_function(SYNCED)
             person = page.locator(f"#w-checkon-list .w-card[data-resident='{marked[-1]}']")
             person.locator(f"button[data-mark='{marks[i]}'][aria-pressed='true']").wait_for()
+        total = people.count()
+        assert f"共 {total} 人，待核查 {total - 3} 人" in page.inner_text("#w-checkon-status")
+        # the way to the safe shelter, around the typhoon, on the map
+        routed = page.locator("#w-checkon-list .w-card:has(button[data-do='shelter-route'])")
+        routed.first.get_by_role("button", name="避难路线").click()
+        page.wait_for_selector("path.w-route")
+        assert page.locator("#w-map").bounding_box()["width"] == PHONE[0]
+        page.get_by_role("button", name="核查").click()
         _clean(log, page)
     # the command centre sees the progress of the grid's list
     live = httpx.get(f"{field['url']}/api/live", headers=field["admin"], timeout=60).json()
