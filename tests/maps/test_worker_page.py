@@ -52,6 +52,32 @@ KEPT = """async () => {
     return !!box;
 }"""
 
+#: Whether a package is stored on the device at all (expired or not).
+STORED = """async () => {
+    const w = window.wanggeWorker;
+    return await new Promise(r => {
+        const q = w.db.transaction('data').objectStore('data').get('bundle');
+        q.onsuccess = () => r(!!q.result); q.onerror = () => r(false);
+    });
+}"""
+#: Seal a package that expired an hour ago under the device's key (as the app keeps one).
+EXPIRE = """async () => {
+    const w = window.wanggeWorker;
+    const get = (s, k) => new Promise(r => {
+        const q = w.db.transaction(s).objectStore(s).get(k); q.onsuccess = () => r(q.result); });
+    const key = await get('keys', 'device');
+    const old = {tasks: [{id: 1, category_name: 'x', priority: 1, description: 'x', lon: 0,
+                          lat: 0, actions: []}],
+                 expires_at: new Date(Date.now() - 3600e3).toISOString()};
+    const iv = crypto.getRandomValues(new Uint8Array(12));
+    const data = await crypto.subtle.encrypt({name: 'AES-GCM', iv}, key,
+                                             new TextEncoder().encode(JSON.stringify(old)));
+    await new Promise(r => {
+        const q = w.db.transaction('data', 'readwrite').objectStore('data')
+            .put({iv, data}, 'bundle');
+        q.onsuccess = r; });
+}"""
+
 
 def _png() -> bytes:
     from PIL import Image
@@ -226,6 +252,18 @@ def test_phone_takes_a_task_checks_in_and_resolves_it_with_a_photo(field: dict) 
         assert box["y"] + box["height"] <= tabs["y"] + 1
         page.get_by_role("button", name="任务").click()
         _clean(log, page)
+        # a package past its expires_at is dropped, not shown (here made expired on purpose)
+        page.wait_for_function(KEPT)
+        page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+        page.evaluate(EXPIRE)
+        page.context.set_offline(True)
+        page.reload()
+        page.wait_for_function("() => window.wanggeWorker && window.wanggeWorker.key")
+        page.wait_for_function("() => document.querySelector('#w-task-status').textContent")
+        page.wait_for_function(f"async () => !(await ({STORED})())")  # deleted on the device
+        assert page.locator(".w-card[data-task]").count() == 0
+        assert "离线" in page.inner_text("#w-banner")
+        page.context.set_offline(False)
     case = _case(field, task)
     assert case["state"] == "resolved"
     assert [h["action"] for h in case["history"]].count("resolve") == 1
