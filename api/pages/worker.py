@@ -32,7 +32,13 @@ APP_PATH = "/worker"
 SERVICE_WORKER_PATH = "/worker-sw.js"
 MANIFEST_PATH = "/worker/manifest.webmanifest"
 #: Files of the app's shell the service worker keeps (the page itself is kept as fetched).
-SHELL_FILES = ("worker.js", "worker.css", "worker-icon.svg", "worker-icon-192.png")
+SHELL_FILES = (
+    "worker-device.js",
+    "worker.js",
+    "worker.css",
+    "worker-icon.svg",
+    "worker-icon-192.png",
+)
 
 
 def shell_urls() -> list[str]:

@@ -32,6 +32,10 @@
     map: null, layers: null, flushing: null, checkedIn: {}, myMarks: {}
   };
   window.wanggeWorker = app;  // tests and the curious read the app's state here
+  var device = window.wanggeDevice(app, DB_NAME);  // IndexedDB, AES-GCM, wiping (worker-device.js)
+  var openDb = device.openDb, dbGet = device.dbGet, dbPut = device.dbPut, dbDelete = device.dbDelete;
+  var dbAll = device.dbAll, cryptoKey = device.cryptoKey, seal = device.seal, open = device.open;
+  var sealJson = device.sealJson, openJson = device.openJson, multipart = device.multipart, wipe = device.wipe;
 
   /* ------------------------------------------------------------------ small helpers */
   function $(id) { return document.getElementById(id); }
@@ -111,53 +115,6 @@
         resolve(app.here);
       }, function () { resolve(null); }, { enableHighAccuracy: true, timeout: timeoutMs, maximumAge: 30000 });
     });
-  }
-
-  /* ------------------------------------------------------------------ IndexedDB and encryption */
-  function req(r) {
-    return new Promise(function (resolve, reject) {
-      r.onsuccess = function () { resolve(r.result); };
-      r.onerror = function () { reject(r.error); };
-    });
-  }
-  function openDb() {
-    if (!window.indexedDB) { return Promise.resolve(null); }
-    var r = indexedDB.open(DB_NAME, 1);
-    r.onupgradeneeded = function () {
-      var db = r.result;
-      db.createObjectStore("keys");
-      db.createObjectStore("data");
-      db.createObjectStore("outbox", { keyPath: "seq", autoIncrement: true });
-    };
-    return req(r).catch(function () { return null; });
-  }
-  function store(name, mode) { return app.db.transaction(name, mode || "readonly").objectStore(name); }
-  function dbGet(name, key) { return app.db ? req(store(name).get(key)) : Promise.resolve(undefined); }
-  function dbPut(name, value, key) {
-    return req(key === undefined ? store(name, "readwrite").put(value) : store(name, "readwrite").put(value, key));
-  }
-  function dbDelete(name, key) { return req(store(name, "readwrite").delete(key)); }
-  function dbAll(name) { return app.db ? req(store(name).getAll()) : Promise.resolve([]); }
-
-  function cryptoKey() {
-    if (!app.crypto || !app.db) { return Promise.resolve(null); }
-    return dbGet("keys", "device").then(function (key) {
-      if (key) { return key; }
-      return crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"])
-        .then(function (made) { return dbPut("keys", made, "device").then(function () { return made; }); });
-    });
-  }
-  function seal(bytes) {  // ArrayBuffer -> {iv, data} (AES-GCM)
-    var iv = crypto.getRandomValues(new Uint8Array(12));
-    return crypto.subtle.encrypt({ name: "AES-GCM", iv: iv }, app.key, bytes)
-      .then(function (data) { return { iv: iv, data: data }; });
-  }
-  function open(box) {
-    return crypto.subtle.decrypt({ name: "AES-GCM", iv: box.iv }, app.key, box.data);
-  }
-  function sealJson(value) { return seal(new TextEncoder().encode(JSON.stringify(value))); }
-  function openJson(box) {
-    return open(box).then(function (b) { return JSON.parse(new TextDecoder().decode(b)); });
   }
 
   /* ------------------------------------------------------------------ the offline package */
@@ -265,16 +222,6 @@
       return Promise.resolve();
     }
     return dbDelete("outbox", item.seq);
-  }
-  function multipart(parts, boundary) {  // the same bytes on every retry (the key's body)
-    var chunks = [];
-    parts.forEach(function (p, i) {
-      var ext = (p.type.split("/")[1] || "bin").replace(/[^a-z0-9]/g, "");
-      chunks.push("--" + boundary + '\r\nContent-Disposition: form-data; name="files"; filename="photo-' +
-        (i + 1) + "." + ext + '"\r\nContent-Type: ' + p.type + "\r\n\r\n", p.bytes, "\r\n");
-    });
-    chunks.push("--" + boundary + "--\r\n");
-    return new Blob(chunks);
   }
   function send(item) {
     var ready = app.key ? openJson(item.box).then(function (body) {
@@ -524,7 +471,9 @@
       var files = Array.prototype.slice.call(photo.files);
       var steps = Promise.resolve();
       if (files.length) {
-        steps = queue({ kind: "photos", label: "上传照片", task: t.id, url: "/api/incidents/" + t.id + "/photos", files: files });
+        steps = Promise.all(files.map(smaller)).then(function (small) {
+          return queue({ kind: "photos", label: "上传照片", task: t.id, url: "/api/incidents/" + t.id + "/photos", files: small });
+        });
       }
       steps.then(function () {
         return queue({ kind: "resolve", label: "反馈", task: t.id, url: "/api/incidents/" + t.id + "/actions",
@@ -537,6 +486,19 @@
     card.appendChild(form);
     check();
     note.focus();
+  }
+  function smaller(file) {  // a camera's photo as a JPEG of at most 1600 px: less to keep and to send
+    if (!window.createImageBitmap) { return Promise.resolve(file); }
+    return createImageBitmap(file).then(function (bitmap) {
+      var scale = Math.min(1, 1600 / Math.max(bitmap.width, bitmap.height));
+      var canvas = document.createElement("canvas");
+      canvas.width = Math.round(bitmap.width * scale);
+      canvas.height = Math.round(bitmap.height * scale);
+      canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+      return new Promise(function (resolve) {
+        canvas.toBlob(function (blob) { resolve(blob || file); }, "image/jpeg", 0.85);
+      });
+    }).catch(function () { return file; });
   }
   function route(t, card) {
     if (app.offline) { result(card, "离线时无法计算路线；地图上显示工单位置", false); showTab("map"); focusTask(t); return; }
@@ -873,29 +835,6 @@
     if (name === "map") { document.querySelectorAll(".w-screen").forEach(function (s) { s.hidden = s.dataset.screen !== "tasks"; }); }
     if (LOADERS[name]) { LOADERS[name](); }
     if (app.map) { setTimeout(function () { app.map.invalidateSize(); }, 0); }
-  }
-
-  /* ------------------------------------------------------------------ sign-out */
-  function wipe() {
-    var steps = [];
-    if (app.db) { app.db.close(); app.db = null; }
-    app.key = null; app.bundle = null;
-    if (window.indexedDB) {
-      steps.push(new Promise(function (resolve) {
-        var r = indexedDB.deleteDatabase(DB_NAME);
-        r.onsuccess = r.onerror = r.onblocked = function () { resolve(); };
-      }));
-    }
-    if (window.caches) {
-      steps.push(caches.keys().then(function (names) { return Promise.all(names.map(function (n) { return caches.delete(n); })); }));
-    }
-    if (navigator.serviceWorker) {
-      steps.push(navigator.serviceWorker.getRegistrations().then(function (rs) {
-        return Promise.all(rs.map(function (r) { return r.unregister(); }));
-      }).catch(function () { return null; }));
-    }
-    try { localStorage.removeItem("wangge-notices-seen"); } catch (e) { /* private mode */ }
-    return Promise.all(steps);
   }
 
   /* ------------------------------------------------------------------ start */
