@@ -27,12 +27,13 @@ from etl.sample import generate_district
 from tests.browser import (
     RequestLog,
     accessibility_violations,
+    artifact_path,
     is_local,
     open_page,
     require_chromium,
 )
 from tests.conftest import LiveServer, run_wangge
-from tests.signin import HTML, PASSWORD, bearer, sign_in_page, signed_in
+from tests.signin import HTML, PASSWORD, bearer, give_password, sign_in_page, signed_in
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -338,7 +339,7 @@ def test_tablet_works_offline_and_files_everything_once_back_online(
         assert page.locator(f".w-card[data-task='{task}']").count() == 0
         page.wait_for_selector("path.w-building-shape")
         assert "离线" in banner.inner_text() and "待同步 5 条" in banner.inner_text()
-        page.screenshot(path="test-artifacts/worker_app_tablet_queued.png")
+        page.screenshot(path=str(artifact_path("worker_app_tablet_queued.png")))
         page.context.set_offline(False)
         page.evaluate("() => window.dispatchEvent(new Event('online'))")
         page.wait_for_function(SYNCED)
@@ -346,7 +347,7 @@ def test_tablet_works_offline_and_files_everything_once_back_online(
         # the reassigned task: shown as a conflict, not retried, not overwritten
         conflict = page.locator(".w-conflict")
         assert conflict.count() == 1 and "此工单已改派给" in conflict.inner_text()
-        page.screenshot(path="test-artifacts/worker_app_tablet_conflict.png")
+        page.screenshot(path=str(artifact_path("worker_app_tablet_conflict.png")))
         # the notices say so too, and the two visits count in my patrol coverage
         page.get_by_role("button", name="通知").click()
         page.wait_for_selector("#w-notice-list li")
@@ -359,7 +360,7 @@ def test_tablet_works_offline_and_files_everything_once_back_online(
             "dt => [dt.textContent, dt.nextElementSibling.textContent]))"
         )
         assert int(facts["已走访住户"]) >= 2 and int(facts["住户"]) > 0
-        page.screenshot(path="test-artifacts/worker_app_tablet_coverage.png")
+        page.screenshot(path=str(artifact_path("worker_app_tablet_coverage.png")))
         # sign-out wipes the package, the outbox, the key and the caches
         page.get_by_role("button", name="退出").click()
         page.wait_for_url(lambda at: "/login" in at)
@@ -425,6 +426,14 @@ def test_phone_marks_the_typhoon_check_on_list_person_by_person_seen_live(
     with open_page(
         screenshot="worker_app_phone_checkon.png", viewport=PHONE, service_workers="allow"
     ) as (page, log):
+        # the command centre's live page, open in another browser of the same machine
+        centre = page.context.browser.new_context(viewport={"width": 1280, "height": 800})
+        live = centre.new_page()
+        give_password(engine, "worker_app_admin")
+        sign_in_page(live, field["url"], "worker_app_admin", then="/live")
+        row = live.locator(f"#wangge-checkon-progress [data-grid='{field['grid']}']")
+        row.wait_for()
+        assert "已联系 0 /" in row.inner_text()
         sign_in_page(page, field["url"], field["username"], then="/worker")
         page.get_by_role("button", name="核查").click()
         people = page.locator("#w-checkon-list .w-card")
@@ -444,6 +453,16 @@ def test_phone_marks_the_typhoon_check_on_list_person_by_person_seen_live(
             person.locator(f"button[data-mark='{marks[i]}'][aria-pressed='true']").wait_for()
         total = people.count()
         assert f"共 {total} 人，待核查 {total - 3} 人" in page.inner_text("#w-checkon-status")
+        # each mark reached the live page as it was made
+        live.wait_for_function(
+            "([row, text]) => document.querySelector(row).textContent.includes(text)",
+            arg=[
+                f"#wangge-checkon-progress [data-grid='{field['grid']}']",
+                f"已联系 1 / {total}，不在家 1，需帮助 1",
+            ],
+        )
+        live.screenshot(path=str(artifact_path("worker_app_live_progress.png")))
+        centre.close()
         # the way to the safe shelter, around the typhoon, on the map
         routed = page.locator("#w-checkon-list .w-card:has(button[data-do='shelter-route'])")
         routed.first.get_by_role("button", name="避难路线").click()
