@@ -344,6 +344,18 @@
       else { say("w-task-status", e instanceof Http ? "任务加载失败：" + e.message : "离线，暂无本机任务数据", !app.tasks); }
     });
   }
+  function openTasks() {  // the tasks, less those resolved here and not yet sent
+    var queued = app.queuedByTask || {};
+    var tasks = (app.tasks || []).filter(function (t) { return !(queued[t.id] && queued[t.id].resolve); });
+    tasks.forEach(function (t) {  // taken while offline: shown as taken until the server says
+      if (queued[t.id] && queued[t.id].start && (t.actions || []).indexOf("start") >= 0) {
+        t.actions = t.actions.filter(function (a) { return a !== "start"; }).concat(["resolve"]);
+        t.state = "processing";
+        t.state_name = "处置中（待同步）";
+      }
+    });
+    return tasks;
+  }
   function ordered(tasks) {
     return tasks.slice().sort(function (a, b) {
       var da = a.deadline ? new Date(a.deadline).getTime() : Infinity;
@@ -357,13 +369,7 @@
   }
   function drawTasks() {
     var box = $("w-task-list");
-    var queued = app.queuedByTask || {};
-    var tasks = ordered((app.tasks || []).filter(function (t) { return !(queued[t.id] && queued[t.id].resolve); }));
-    tasks.forEach(function (t) {  // taken while offline: shown as taken until the server says
-      if (queued[t.id] && queued[t.id].start && (t.actions || []).indexOf("start") >= 0) {
-        t.actions = t.actions.filter(function (a) { return a !== "start"; }).concat(["resolve"]);
-      }
-    });
+    var tasks = ordered(openTasks());
     var old = {};
     Array.prototype.forEach.call(box.children, function (c) { old[c.dataset.task] = c; });
     box.textContent = "";
@@ -395,7 +401,7 @@
         el("span", { class: "w-card-title", text: (i + 1) + ". " + t.category_name }),
         el("span", { class: "w-prio w-prio-" + t.priority, text: "优先级 " + t.priority })
       ]),
-      el("div", { class: "w-meta" }, [(STATE_ZH[t.state] || t.state_name || t.state) + " · 期限 " + when(t.deadline),
+      el("div", { class: "w-meta" }, [(t.state_name || STATE_ZH[t.state] || t.state) + " · 期限 " + when(t.deadline),
         t.overdue ? el("span", { class: "w-late", text: " · 已超期" }) : null]),
       el("div", { class: "w-meta", text: walk + (t.address ? " · " + t.address : "") }),
       el("p", { class: "w-desc", text: t.description }),
@@ -419,6 +425,7 @@
   function start(t, card) {
     t.actions = (t.actions || []).filter(function (a) { return a !== "start"; }).concat(["resolve"]);
     t.state = "processing";
+    t.state_name = "处置中" + (app.offline ? "（待同步）" : "");
     result(card, "已接单" + (app.offline ? "（待同步）" : ""), true);
     queue({ kind: "start", label: "接单", task: t.id, url: "/api/incidents/" + t.id + "/actions",
             json: { action: "start", note: null } });
@@ -649,7 +656,8 @@
           return L.circleMarker(ll, { radius: 7, color: "#fff", weight: 2, fillColor: "#1a6b2f", fillOpacity: 1, className: "w-shelter" });
         }, onEachFeature: function (f, layer) { layer.bindTooltip("避难场所：" + (f.properties.name || "")); } }).addTo(ly.shelters);
       }
-      (app.tasks || []).forEach(function (t) {
+      var shown = openTasks();
+      shown.forEach(function (t) {
         L.circleMarker([t.lat, t.lon], { radius: 9, color: "#fff", weight: 3, fillColor: "#a4231b", fillOpacity: 1, className: "w-task-spot" })
           .bindTooltip(t.category_name + "：" + t.description).addTo(ly.tasks);
       });
@@ -658,7 +666,7 @@
           .bindTooltip("我的位置").addTo(ly.here);
       }
       var n = list(b.buildings).length;
-      $("w-map-note").textContent = n ? "楼栋 " + n + " 栋 · 工单 " + (app.tasks || []).length + " 件（本机数据绘制，无需底图）" : "暂无地图数据";
+      $("w-map-note").textContent = n ? "楼栋 " + n + " 栋 · 工单 " + shown.length + " 件（本机数据绘制，无需底图）" : "暂无地图数据";
       app.map.invalidateSize();
       if (!app.fitted && ly.grids.getLayers().length && $("w-map").clientWidth > 0) {  // hidden: later
         app.map.fitBounds(ly.grids.getBounds(), { padding: [16, 16] });
