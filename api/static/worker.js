@@ -159,6 +159,8 @@
   }
   function useBundle(b) {
     app.bundle = b;
+    $("w-bundle-status").textContent = app.key ? "离线数据包已加密保存在本机，有效至 " + when(b.expires_at, "（未注明）") +
+      "；退出登录时清除。" : "此浏览器不能加密保存数据：离线数据包只在本页打开期间可用。";
     rulesFrom(b.proof_rules);
     var hs = list(b.households, "households");
     var byGrid = {};

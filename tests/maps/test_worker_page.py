@@ -361,6 +361,9 @@ def test_tablet_works_offline_and_files_everything_once_back_online(
         )
         assert int(facts["已走访住户"]) >= 2 and int(facts["住户"]) > 0
         page.screenshot(path=str(artifact_path("worker_app_tablet_coverage.png")))
+        assert "离线数据包已加密保存在本机" in page.inner_text("#w-bundle-status")
+        bad = accessibility_violations(page)  # the tablet's screens, before signing out
+        assert not bad, json.dumps(bad, ensure_ascii=False, indent=1)
         # sign-out wipes the package, the outbox, the key and the caches
         page.get_by_role("button", name="退出").click()
         page.wait_for_url(lambda at: "/login" in at)
