@@ -547,7 +547,7 @@
       byBuilding[h.building_id].push(h);
     });
     order.forEach(function (b) {
-      var hs = byBuilding[b].sort(function (x, y) { return x.unit - y.unit || String(x.room).localeCompare(String(y.room)); });
+      var hs = byBuilding[b].sort(function (x, y) { return x.unit - y.unit || String(x.room).localeCompare(String(y.room), "zh", { numeric: true }); });
       var sec = el("section", { class: "w-building", "data-building": b }, [
         el("h3", {}, [hs[0].building_name || "楼栋 " + b, el("span", { class: "w-sub", text: hs.length + " 户" })])
       ]);
@@ -571,6 +571,7 @@
         last
       ]),
       people,
+      h.identity_masked === false ? el("p", { class: "w-meta", text: "此楼有在办工单：显示实名与电话（查阅已记录）" }) : null,
       el("div", { class: "w-actions" }, [
         el("button", { type: "button", class: "w-btn", "data-do": "visit", text: "走访", onclick: function () { visitForm(h, card, last); } })
       ])

@@ -251,6 +251,16 @@ def test_phone_takes_a_task_checks_in_and_resolves_it_with_a_photo(field: dict) 
         tabs = page.locator(".w-tabs").bounding_box()
         assert box["width"] == PHONE[0] and box["height"] > 500
         assert box["y"] + box["height"] <= tabs["y"] + 1
+        # households by building: age groups and flags, names masked, when last visited
+        page.get_by_role("button", name="住户").click()
+        household = page.locator(".w-household").first
+        household.wait_for()
+        text_ = household.inner_text()
+        assert "单元" in text_ and ("走访" in text_) and ("成年" in text_ or "老年" in text_)
+        assert "*" in page.inner_text("#w-household-list")  # names and phones masked
+        bad = accessibility_violations(page)
+        assert not bad, json.dumps(bad, ensure_ascii=False, indent=1)
+        page.screenshot(path=str(artifact_path("worker_app_phone_households.png")))
         page.get_by_role("button", name="任务").click()
         _clean(log, page)
         # a package past its expires_at is dropped, not shown (here made expired on purpose)
