@@ -1,10 +1,10 @@
 """Bulk-load a validated layer set into PostGIS with COPY, all or nothing.
 
 Why COPY and not ``GeoDataFrame.to_postgis``: ``to_postgis`` sends INSERT batches
-that PostgreSQL parses row by row; COPY streams CSV that the server parses in one
-pass, which is several times faster for the hundreds of thousands of households and
-residents of a district (see ``benchmarks/load.py``).  Geometries travel as hex
-EWKB, which PostGIS reads without parsing text.
+that PostgreSQL parses row by row; binary COPY streams the values as the server stores
+them, with nothing to parse, which is several times faster for the hundreds of
+thousands of households and residents of a district (see ``benchmarks/load.py``).
+Geometries travel as EWKB bytes.
 
 Every layer goes in within one transaction: when any row is refused (a duplicate
 id, a broken reference, a constraint), nothing is kept and the error names the
@@ -60,9 +60,15 @@ class LoadError(EtlError, InvalidInput):
 
 
 def hex_ewkb(geoms: Iterable, srid: int = models.SRID) -> np.ndarray:
-    """Geometries as hex EWKB strings with their SRID, ready for COPY (None stays None)."""
+    """Geometries as hex EWKB strings with their SRID (None stays None)."""
     arr = shapely.set_srid(np.asarray(geoms, dtype=object), srid)
     return shapely.to_wkb(arr, hex=True, include_srid=True)
+
+
+def ewkb(geoms: Iterable, srid: int = models.SRID) -> np.ndarray:
+    """Geometries as EWKB bytes with their SRID, ready for binary COPY (None stays None)."""
+    arr = shapely.set_srid(np.asarray(geoms, dtype=object), srid)
+    return shapely.to_wkb(arr, hex=False, include_srid=True)
 
 
 def _multi(geoms: np.ndarray) -> np.ndarray:
@@ -126,7 +132,7 @@ class _Loader:
                         "name": part["name"],
                         "level": part["level"],
                         "parent_id": parent.map(parents).astype("Int64"),
-                        "geom": hex_ewkb(_multi(part.geometry.to_numpy())),
+                        "geom": ewkb(_multi(part.geometry.to_numpy())),
                     }
                 ),
             )
@@ -138,7 +144,7 @@ class _Loader:
             "name": frame["name"],
             "community_id": frame["community_code"].map(areas).astype("Int64"),
             "kind": frame.get("kind", "base"),
-            "geom": hex_ewkb(_multi(frame.geometry.to_numpy())),
+            "geom": ewkb(_multi(frame.geometry.to_numpy())),
         }
         if "valid_from" in frame:
             data["valid_from"] = frame["valid_from"]
@@ -196,7 +202,7 @@ class _Loader:
                     "grid_id": grid_id.array,
                     "h3_cell": cell,
                     "beidou_cell": beidou,
-                    "geom": hex_ewkb(_multi(frame.geometry.to_numpy())),
+                    "geom": ewkb(_multi(frame.geometry.to_numpy())),
                 }
             ).reset_index(drop=True),
         )
@@ -253,7 +259,7 @@ class _Loader:
         data["grid_id"] = grid_id.array
         data["h3_cell"] = cell
         data["beidou_cell"] = beidou
-        data["geom"] = hex_ewkb(geoms)
+        data["geom"] = ewkb(geoms)
         self.copy(table, data.reset_index(drop=True))
 
     def shelters(self, frame: pd.DataFrame) -> None:
@@ -261,7 +267,7 @@ class _Loader:
         if isinstance(frame, gpd.GeoDataFrame):
             geoms = frame.geometry.to_numpy()
             present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-            zone = np.where(present, hex_ewkb(_multi(np.where(present, geoms, None))), None)
+            zone = np.where(present, ewkb(_multi(np.where(present, geoms, None))), None)
         self.copy(
             "shelter",
             pd.DataFrame(
@@ -294,7 +300,7 @@ class _Loader:
                     "walk_speed_mps": frame.get("walk_speed_mps", walk),
                     "drive_speed_kmh": frame.get("drive_speed_kmh"),
                     "z_level": frame.get("z_level", 0),
-                    "geom": hex_ewkb(frame.geometry.to_numpy()),
+                    "geom": ewkb(frame.geometry.to_numpy()),
                 }
             ).reset_index(drop=True),
         )
@@ -308,7 +314,7 @@ class _Loader:
                     "kind": frame["kind"],
                     "name": frame.get("name"),
                     "source": frame.get("source", "register"),
-                    "geom": hex_ewkb(_multi(frame.geometry.to_numpy())),
+                    "geom": ewkb(_multi(frame.geometry.to_numpy())),
                 }
             ).reset_index(drop=True),
         )
@@ -605,6 +611,7 @@ __all__ = [
     "ValidationError",
     "copy_frame",
     "copy_layers",
+    "ewkb",
     "explain_refusal",
     "hex_ewkb",
     "load_layers",

@@ -376,7 +376,9 @@ def coerce_columns(
                 out = frame.copy()
             out[column] = values
         positions = np.flatnonzero(bad)
-        raw = given.to_numpy()
+        if not len(positions):
+            continue
+        raw = given.to_numpy()  # only then: a time column's is a slow Timestamp per row
         problems += [
             Problem(
                 layer,
