@@ -43,6 +43,7 @@ Privacy
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
@@ -61,6 +62,7 @@ from gis import clock
 from gis.coords import CoordTypeError, geometries_to_wgs84, local_metric_crs_for
 from gis.errors import AnalysisError, InvalidInput
 from gis.settings import get_settings
+from gis.validate import describe_area
 from grids.locate import locate_points, representative_points
 
 __all__ = [
@@ -161,7 +163,7 @@ class HazardImpact:
 
 # ---------------------------------------------------------------------- validation
 def validate_hazard(
-    hazard: Any, *, coord_type: str = "wgs84"
+    hazard: Any, *, coord_type: str = "wgs84", service_area: Sequence[float] | None = None
 ) -> tuple[BaseGeometry, tuple[str, ...]]:
     """Check a hazard polygon, convert it to WGS84 and repair it when the repair keeps its shape.
 
@@ -172,6 +174,9 @@ def validate_hazard(
     coord_type : {"wgs84", "gcj02", "bd09"}
         Coordinate system of ``hazard`` (a polygon drawn on an AMap or Baidu basemap is
         GCJ-02 or BD-09); it is converted to WGS84 first.
+    service_area : (west, south, east, north), optional
+        Where the hazard must lie; default the settings' box (a stored hazard was
+        checked against the imported boundaries when it was stored).
 
     Returns
     -------
@@ -207,7 +212,8 @@ def validate_hazard(
     minx, miny, maxx, maxy = hazard.bounds
     if not all(np.isfinite([minx, miny, maxx, maxy])):
         raise HazardError("the hazard area has non-finite coordinates")
-    w, s, e, n = get_settings().service_area_bounds
+    area = service_area if service_area is not None else get_settings().service_area_bounds
+    w, s, e, n = area
     inside = w <= minx and maxx <= e and s <= miny and maxy <= n
     swapped = w <= miny and maxy <= e and s <= minx and maxx <= n
     if not inside:
@@ -218,7 +224,7 @@ def validate_hazard(
         )
         raise HazardError(
             f"the hazard area's bounds {tuple(round(v, 5) for v in hazard.bounds)} lie "
-            f"outside the service area {get_settings().service_area_bounds}: {hint}"
+            f"outside the service area ({describe_area(area)}): {hint}"
         )
     notes: list[str] = []
     if not hazard.is_valid:
@@ -427,6 +433,7 @@ def hazard_impact(
     include_children: bool = False,
     routes: bool = True,
     coord_type: str = "wgs84",
+    service_area: Sequence[float] | None = None,
 ) -> HazardImpact:
     """Grids, buildings, households, residents and shelters a hazard area touches.
 
@@ -460,6 +467,8 @@ def hazard_impact(
         Build the walking routes (``False`` fills shelter and distance only).
     coord_type : {"wgs84", "gcj02", "bd09"}
         Coordinate system of ``hazard``; the frames are WGS84 (as stored).
+    service_area : (west, south, east, north), optional
+        Where the hazard must lie (see :func:`validate_hazard`).
 
     Returns
     -------
@@ -471,7 +480,7 @@ def hazard_impact(
         If the hazard area is invalid (see :func:`validate_hazard`) or does not meet
         the served area (the grids).
     """
-    geom, notes = validate_hazard(hazard, coord_type=coord_type)
+    geom, notes = validate_hazard(hazard, coord_type=coord_type, service_area=service_area)
     if len(grids) == 0:
         raise HazardError("no grids given: the served area is empty")
     crs = CRS.from_user_input(network.crs)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,6 +157,7 @@ def hazard_from_geojson(
     coord_type: str = "wgs84",
     served: BaseGeometry | None = None,
     settings: Settings | None = None,
+    service_area: Sequence[float] | None = None,
 ) -> HazardPolygon:
     """Check a hazard area given as GeoJSON (a request body, a drawn polygon).
 
@@ -171,6 +173,11 @@ def hazard_from_geojson(
         does not meet it is rejected; None skips the check.
     settings
         Supplies ``service_area_bounds``; default :func:`gis.settings.get_settings`.
+    service_area
+        Where records may lie (:func:`gis.store.register_store.service_area`: the
+        imported boundaries' box); default the settings' box.  Without ``served``,
+        the hazard must meet it; with ``served`` the grids decide (and say how far),
+        and the settings' box stretched over them catches swapped coordinates.
 
     Raises
     ------
@@ -196,7 +203,12 @@ def hazard_from_geojson(
                 properties[key] = props[key]
     frame = gpd.GeoDataFrame(geometry=gpd.GeoSeries(geoms), crs=4326)
     return _check(
-        frame, coord_type=coord_type, served=served, settings=settings, properties=properties
+        frame,
+        coord_type=coord_type,
+        served=served,
+        settings=settings,
+        properties=properties,
+        service_area=service_area,
     )
 
 
@@ -207,6 +219,7 @@ def read_hazard_file(
     served: BaseGeometry | None = None,
     layer: str | None = None,
     settings: Settings | None = None,
+    service_area: Sequence[float] | None = None,
 ) -> HazardPolygon:
     """Read and check a hazard area from a GeoJSON, GeoPackage or Shapefile.
 
@@ -249,7 +262,12 @@ def read_hazard_file(
     elif frame.crs.to_epsg() not in (4326, 4490):
         frame = frame.to_crs(4326)  # a projected file: its CRS says what it is
     return _check(
-        frame, coord_type=coord_type, served=served, settings=settings, properties=properties
+        frame,
+        coord_type=coord_type,
+        served=served,
+        settings=settings,
+        properties=properties,
+        service_area=service_area,
     )
 
 
@@ -260,8 +278,16 @@ def _check(
     served: BaseGeometry | None,
     settings: Settings | None,
     properties: dict[str, Any],
+    service_area: Sequence[float] | None = None,
 ) -> HazardPolygon:
     settings = settings or get_settings()
+    box: Sequence[float] = settings.service_area_bounds if service_area is None else service_area
+    if served is not None and not served.is_empty:
+        # the grids decide below, and say how far off the area is; the box only catches
+        # coordinates swapped or far off: the settings' box, stretched over the grids
+        w, s, e, n = settings.service_area_bounds
+        gw, gs, ge, gn = served.bounds
+        box = (min(w, gw), min(s, gs), max(e, ge), max(n, gn))
     geoms = np.asarray(frame.geometry.array, dtype=object)
     if (shapely.is_missing(geoms) | shapely.is_empty(geoms)).all():
         raise ValidationError(
@@ -279,9 +305,10 @@ def _check(
         frame,
         LAYER,
         ("Polygon", "MultiPolygon"),
-        service_area=settings.service_area_bounds,
+        service_area=box,
         id_column=None,
         required=False,
+        contained=False,  # a flood may reach beyond the district: meeting it is enough
     )
     errors = [p for p in problems if p.severity == "error"]
     if errors:

@@ -37,6 +37,40 @@ from gis.clock import LOCAL_TZ
 from gis.errors import Problem
 
 WGS84_ALIASES = (4326, 4490)
+
+
+class ServiceArea(tuple):
+    """Where records may lie: (west, south, east, north) in degrees, and what drew that box.
+
+    A plain 4-tuple to everything that unpacks it; ``source`` says where the box comes
+    from, for messages: the imported boundaries with their margin, or the configured
+    ``WANGGE_SERVICE_AREA_BOUNDS`` before any boundary was imported.
+    """
+
+    source: str
+
+    def __new__(
+        cls, bounds: Sequence[float], source: str = "WANGGE_SERVICE_AREA_BOUNDS"
+    ) -> ServiceArea:
+        """The box ``bounds`` (W, S, E, N) drawn from ``source``."""
+        area = super().__new__(cls, tuple(float(v) for v in bounds))
+        area.source = source
+        return area
+
+    def describe(self) -> str:
+        """The box and its source, e.g. ``the boundaries of 西湖区 + 5 km: W 120.0, …``."""
+        w, s, e, n = self
+        return f"{self.source}: W {w:.4f}, S {s:.4f}, E {e:.4f}, N {n:.4f}"
+
+
+def describe_area(area: Sequence[float]) -> str:
+    """A service area for messages: its source when it is a :class:`ServiceArea`."""
+    if isinstance(area, ServiceArea):
+        return area.describe()
+    w, s, e, n = area
+    return f"W {w}, S {s}, E {e}, N {n}"
+
+
 REPAIR_MAX_AREA_CHANGE = 0.01
 
 #: The types a column may be declared with (see :func:`coerce_columns`).
@@ -104,10 +138,11 @@ def check_geometries(
     layer: str,
     allowed_types: Sequence[str],
     *,
-    service_area: tuple[float, float, float, float],
+    service_area: Sequence[float],
     id_column: str | None = "id",
     column: str | None = None,
     required: bool = True,
+    contained: bool = True,
 ) -> tuple[np.ndarray, list[Problem]]:
     """Check and, where harmless, repair the geometries of one layer.
 
@@ -120,13 +155,17 @@ def check_geometries(
     allowed_types
         Geometry types accepted (``"Polygon"``, ``"MultiPolygon"``, ``"Point"`` …).
     service_area
-        (west, south, east, north) in degrees: where records may lie.
+        (west, south, east, north) in degrees: where records may lie (a
+        :class:`ServiceArea` names its source in the message).
     id_column
         Column naming each record in messages.
     column
         Geometry column to check (default: the active one).
     required
         Whether a missing geometry is an error.
+    contained
+        Whether a geometry must lie within the service area (records), or only meet it
+        (a hazard area, which may reach beyond the district).
 
     Returns
     -------
@@ -173,9 +212,13 @@ def check_geometries(
         b = shapely.bounds(geoms[check])
         xmin[check], ymin[check], xmax[check], ymax[check] = b.T
     w, s, e, n = service_area
-    inside = (xmin >= w) & (xmax <= e) & (ymin >= s) & (ymax <= n)
-    # a swapped Chinese lon/lat puts "lat" above 90, so test swapping before the range
-    swapped = check & ~inside & (ymin >= w) & (ymax <= e) & (xmin >= s) & (xmax <= n)
+    if contained:
+        inside = (xmin >= w) & (xmax <= e) & (ymin >= s) & (ymax <= n)
+        # a swapped Chinese lon/lat puts "lat" above 90, so test swapping before the range
+        swapped = check & ~inside & (ymin >= w) & (ymax <= e) & (xmin >= s) & (xmax <= n)
+    else:
+        inside = (xmax >= w) & (xmin <= e) & (ymax >= s) & (ymin <= n)
+        swapped = check & ~inside & (ymax >= w) & (ymin <= e) & (xmax >= s) & (xmin <= n)
     report(
         swapped,
         message="longitude and latitude look swapped",
@@ -202,7 +245,7 @@ def check_geometries(
     rest = check & ~swapped & ~nonfinite & ~out_of_range
     report(
         rest & ~inside,
-        message=f"outside the service area (W {w}, S {s}, E {e}, N {n})",
+        message=f"outside the service area ({describe_area(service_area)})",
         fix="check the coordinates and their system (--coord-type); the area is the "
         "imported boundaries and WANGGE_SERVICE_AREA_MARGIN_M around them (before any: "
         "WANGGE_SERVICE_AREA_BOUNDS)",

@@ -28,12 +28,15 @@ from etl.hazard_files import HazardPolygon, hazard_from_geojson, read_hazard_fil
 from gis import clock
 from gis.coords import local_metric_crs_for
 from gis.db.models import HAZARD_KINDS
+from gis.db.principal import as_system
 from gis.errors import InvalidInput, NotFound, ServiceError, Unavailable
-from gis.settings import Settings
+from gis.settings import Settings, get_settings
 from gis.store import awareness_store as store
+from gis.store import register_store
 from gis.store.awareness_store import HazardRow
 from gis.times import check_time
 from gis.validate import (
+    ServiceArea,
     text_problem,
 )
 from grids.access import Principal, require_command_centre
@@ -172,6 +175,13 @@ def _store(engine: Engine, checked: HazardPolygon, given: HazardFields) -> Store
     return StoredHazard(row, checked.area_m2, [str(w) for w in checked.warnings])
 
 
+def _service_area(engine: Engine, settings: Settings | None) -> ServiceArea:
+    """The imported boundaries' box and margin (the settings' box before any)."""
+    # the area served is public by design: whoever stores a hazard may know it
+    with as_system(), engine.connect() as conn:
+        return register_store.service_area(conn, settings or get_settings())
+
+
 def create_hazard(
     engine: Engine,
     settings: Settings,
@@ -189,7 +199,13 @@ def create_hazard(
     if user is not None:
         require_command_centre(user, "store hazard areas")
     served = store.served_area(engine)
-    checked = hazard_from_geojson(body, coord_type=coord_type, served=served, settings=settings)
+    checked = hazard_from_geojson(
+        body,
+        coord_type=coord_type,
+        served=served,
+        settings=settings,
+        service_area=_service_area(engine, settings),
+    )
     return _store(engine, checked, given)
 
 
@@ -203,7 +219,13 @@ def import_hazard(
 ) -> StoredHazard:
     """Store a hazard area read from a GeoJSON, GeoPackage or Shapefile, checked as above."""
     served = store.served_area(engine)
-    checked = read_hazard_file(path, coord_type=coord_type, served=served, layer=layer)
+    checked = read_hazard_file(
+        path,
+        coord_type=coord_type,
+        served=served,
+        layer=layer,
+        service_area=_service_area(engine, None),
+    )
     return _store(engine, checked, given)
 
 

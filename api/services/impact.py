@@ -94,6 +94,9 @@ def compute_impact(engine: Engine, hazard_id: int, network: RoadNetwork | None) 
         network=network,
         workers=inputs.workers,
         reference_year=clock.now().year,
+        # checked against the imported boundaries when it was stored; any place on Earth
+        # here, so that a district outside China is not refused by the settings' box
+        service_area=(-180.0, -90.0, 180.0, 90.0),
     )
     return Impact(hazard, inputs, impact, network, time.monotonic())
 

@@ -25,11 +25,13 @@ from etl.hotline import read_hotline_csv
 from gis import clock
 from gis.coords import to_wgs84
 from gis.db.models import INCIDENT_SOURCES
+from gis.db.principal import as_system
 from gis.errors import InvalidInput, Problem, ValidationError
 from gis.settings import Settings
-from gis.store import incident_store
+from gis.store import incident_store, register_store
 from gis.store.incident_store import EventRow, IncidentRow
 from gis.times import time_problem
+from gis.validate import ServiceArea
 from grids.access import Principal, incident_filter, require_staff
 from grids.beidou.place import beidou_code, stored_beidou
 from grids.categories import Category
@@ -138,6 +140,13 @@ def _problem(row: int | None, fld: str, message: str, fix: str) -> Problem:
     return Problem(layer="report", row=row, record_id=None, field=fld, message=message, fix=fix)
 
 
+def service_area(engine: Engine, settings: Settings) -> ServiceArea:
+    """Where reports may lie: the imported boundaries and their margin (else the settings' box)."""
+    # the boundaries' box is public by design (the area served), whoever files
+    with as_system(), engine.connect() as conn:
+        return register_store.service_area(conn, settings)
+
+
 def check_report(
     rep: Report,
     user: Principal,
@@ -146,8 +155,12 @@ def check_report(
     table: dict[str, Category],
     *,
     row: int | None = None,
+    area: ServiceArea | None = None,
 ) -> tuple[Placed | None, list[Problem]]:
-    """Check one report and place it; the problems say what, which field, and the fix."""
+    """Check one report and place it; the problems say what, which field, and the fix.
+
+    ``area`` is where reports may lie (:func:`service_area`); None: the settings' box.
+    """
     problems: list[Problem] = []
     if rep.category_code not in table:
         problems.append(
@@ -196,7 +209,8 @@ def check_report(
         late := time_problem(at, "reported_at", layer="report", row=row, settings=settings)
     ) is not None:
         problems.append(late)
-    place = _place(rep, snap, settings, row, problems)
+    area = area if area is not None else ServiceArea(settings.service_area_bounds)
+    place = _place(rep, snap, area, row, problems)
     if problems or place is None:
         return None, problems
     lon, lat, pos, cell = place
@@ -223,7 +237,7 @@ def _source_of(rep: Report, user: Principal) -> str:
 
 
 def _place(
-    rep: Report, snap: CurrentGrids, settings: Settings, row: int | None, problems: list[Problem]
+    rep: Report, snap: CurrentGrids, area: ServiceArea, row: int | None, problems: list[Problem]
 ) -> tuple[float, float, int, int] | None:
     """WGS84 lon/lat, grid position and H3 cell of a report, or None with the problem added."""
     if not (math.isfinite(rep.lon) and math.isfinite(rep.lat)):
@@ -242,17 +256,18 @@ def _place(
             )
         )
         return None
-    w, s, e, n = settings.service_area_bounds
+    w, s, e, n = area
     if not (w <= rep.lon <= e and s <= rep.lat <= n):
+        # the same words for every such row, so that a file's many are told in one line
         swapped = w <= rep.lat <= e and s <= rep.lon <= n
         problems.append(
             _problem(
                 row,
                 "lon/lat",
-                f"({rep.lon}, {rep.lat}) lies outside the area served",
+                f"the location lies outside the service area ({area.describe()})",
                 "longitude and latitude look swapped; send lon first"
                 if swapped
-                else "check the location",
+                else "check the location and its coord_type",
             )
         )
         return None
@@ -360,7 +375,8 @@ def file_report(
     ValidationError
         With every problem found (field and fix); nothing is stored.
     """
-    placed, problems = check_report(rep, user, snap, settings, categories(engine))
+    area = service_area(engine, settings)
+    placed, problems = check_report(rep, user, snap, settings, categories(engine), area=area)
     if placed is None:
         raise ValidationError(problems)
     with engine.begin() as conn:
@@ -386,6 +402,7 @@ def file_reports(
     if not reports:
         raise InvalidInput("the file holds no reports")
     table = categories(engine)
+    area = service_area(engine, settings)
     keys = [(_source_of(r, user), r.source_ref) if r.source_ref else None for r in reports]
     with engine.begin() as conn:
         known: dict[tuple[str, str], int] = {}
@@ -404,7 +421,9 @@ def file_reports(
                 continue
             if key is not None:
                 first_row[key] = i
-            one, found_problems = check_report(rep, user, snap, settings, table, row=i)
+            one, found_problems = check_report(
+                rep, user, snap, settings, table, row=i, area=area
+            )
             problems.extend(found_problems)
             if one is not None:
                 placed.append((i, one))

@@ -25,6 +25,7 @@ from analysis.hotspots import HotspotError, gi_star
 from analysis.walking import NoRoadNetwork
 from api.services.awareness import NO_GRIDS, NoGrids, checked_time, grid_codes, now
 from api.services.impact import ImpactOf, affected_grids
+from api.services.intake import service_area
 from gis.coords import to_wgs84
 from gis.errors import InvalidInput, NotFound, ServiceError
 from gis.settings import Settings
@@ -94,12 +95,13 @@ def record_position(
     """Record where a grid worker is; only that worker themself or an admin may."""
     require_own_position(user, worker_id)
     x, y = to_wgs84(report.lon, report.lat, report.coord_type)
-    w, s, e, n = settings.service_area_bounds
+    area = service_area(engine, settings)
+    w, s, e, n = area
     if not (w <= x <= e and s <= y <= n):
         hint = " (lon and lat look swapped)" if w <= y <= e and s <= x <= n else ""
         raise PositionError(
             f"the position ({x:.5f}, {y:.5f}) is outside the service area "
-            f"(W {w}, S {s}, E {e}, N {n}){hint}: send lon, lat in degrees"
+            f"({area.describe()}){hint}: send lon, lat in degrees"
         )
     at = checked_time(report.at, "at", planned=False) or now()
     if not store.worker_exists(engine, worker_id):

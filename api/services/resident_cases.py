@@ -176,7 +176,12 @@ def file_resident_report(
     problems += photo_problems
     rep = replace(rep, contact_phone=phone, source="resident_app")
     placed, report_problems = intake.check_report(
-        rep, filer, snap, settings, intake.categories(engine)
+        rep,
+        filer,
+        snap,
+        settings,
+        intake.categories(engine),
+        area=intake.service_area(engine, settings),
     )
     problems += [_in_chinese(p) for p in report_problems]
     if problems or placed is None:

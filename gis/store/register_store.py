@@ -24,6 +24,7 @@ from sqlalchemy import Connection, text
 import shapely
 
 from gis.settings import Settings
+from gis.validate import ServiceArea
 
 #: Tables whose ids the registers draw (an import without ids) and the column they live in.
 ID_COLUMN = {"building": "id", "household": "id", "resident": "id", "facility": "id"}
@@ -254,28 +255,50 @@ def count_rows(conn: Connection, table: str, where: str = "TRUE") -> int:
 # ----------------------------------------------------------------------------- the service area
 
 
-def service_area(conn: Connection, settings: Settings) -> tuple[float, float, float, float]:
+def service_area(conn: Connection, settings: Settings) -> ServiceArea:
     """Where records may lie: the imported boundaries' box widened by the margin.
 
-    ``settings.service_area_margin_m`` on every side; the configured
-    ``service_area_bounds`` when no boundary has been imported yet.
+    The boundaries are the admin areas and the current grids, whichever are loaded;
+    ``settings.service_area_margin_m`` is added on every side.  Before any boundary was
+    imported: the configured ``service_area_bounds``.  The answer names its source (the
+    top areas by name) for the messages of a refusal.
     """
     box = conn.execute(
         text(
-            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
-            "FROM (SELECT ST_Extent(geom) AS e FROM admin_area) x"
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ("
+            " SELECT ST_Extent(geom) AS e FROM ("
+            "  SELECT geom FROM admin_area"
+            "  UNION ALL SELECT geom FROM grid WHERE valid_to IS NULL) g) x"
         )
     ).one()
     if box[0] is None:
-        return settings.service_area_bounds
+        return ServiceArea(
+            settings.service_area_bounds,
+            "WANGGE_SERVICE_AREA_BOUNDS, as no boundaries are imported yet",
+        )
+    names = [
+        r[0]
+        for r in conn.execute(
+            text(
+                "SELECT a.name FROM admin_area a WHERE NOT EXISTS "
+                "(SELECT 1 FROM admin_area p WHERE p.id = a.parent_id) ORDER BY a.code LIMIT 4"
+            )
+        )
+    ]
+    what = ", ".join(names[:3]) + (" …" if len(names) > 3 else "") if names else "the grids"
+    margin_m = settings.service_area_margin_m
+    margin = f"{margin_m / 1000:g} km" if margin_m >= 1000 else f"{margin_m:g} m"
     w, s, e, n = (float(v) for v in box)
-    margin_lat = settings.service_area_margin_m / _M_PER_DEGREE
+    margin_lat = margin_m / _M_PER_DEGREE
     margin_lon = margin_lat / max(np.cos(np.radians((s + n) / 2)), 0.01)
-    return (
-        max(w - margin_lon, -180.0),
-        max(s - margin_lat, -90.0),
-        min(e + margin_lon, 180.0),
-        min(n + margin_lat, 90.0),
+    return ServiceArea(
+        (
+            max(w - margin_lon, -180.0),
+            max(s - margin_lat, -90.0),
+            min(e + margin_lon, 180.0),
+            min(n + margin_lat, 90.0),
+        ),
+        f"the boundaries of {what} + {margin}",
     )
 
 
