@@ -289,6 +289,8 @@ def check_unique(frame: pd.DataFrame, layer: str, column: str) -> list[Problem]:
     """Every value of ``column`` must be unique; each duplicate names the first row."""
     values = frame[column]
     dup = values.duplicated(keep="first").to_numpy()
+    if not dup.any():
+        return []
     first_row = {v: i + 1 for i, v in reversed(list(enumerate(values)))}
     return [
         Problem(

@@ -106,22 +106,21 @@ def tags(values: pd.Series) -> tuple[pd.DataFrame, list[str]]:
     for c in TAGS:
         for spelling in (c.value, c.zh, *c.also):
             lookup[normalise_value(spelling)] = c.value
-    flags = {c.value: np.zeros(len(values), dtype=bool) for c in TAGS}
+    # once per distinct value: a register has a handful of tag combinations
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    on = {c.value: np.zeros(len(uniques) + 1, dtype=bool) for c in TAGS}  # last: blank
     other: set[str] = set()
-    parsed: dict[object, tuple[set[str], set[str]]] = {}
-    for i, v in enumerate(values.to_numpy(dtype=object)):
-        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+    for i, v in enumerate(uniques):
+        if isinstance(v, float) and np.isnan(v):
             continue
-        if v not in parsed:
-            words = [w for w in _TAG_SPLIT.split(normalise_value(v)) if w]
-            parsed[v] = (
-                {lookup[w] for w in words if w in lookup},
-                {w for w in words if w not in lookup},
-            )
-        found, unknown = parsed[v]
-        for name in found:
-            flags[name][i] = True
-        other |= unknown
+        words = [w for w in _TAG_SPLIT.split(normalise_value(v)) if w]
+        for w in words:
+            if w in lookup:
+                on[lookup[w]][i] = True
+            else:
+                other.add(w)
+    at = np.where(codes >= 0, codes, len(uniques))
+    flags = {name: present[at] for name, present in on.items()}
     return pd.DataFrame(flags, index=values.index), sorted(other)
 
 
