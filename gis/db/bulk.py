@@ -125,7 +125,7 @@ def _fixed(array: pa.Array, numpy_type: str, fill: object = 0) -> _Field:
     return _Field(lengths, data, np.dtype(numpy_type).itemsize)
 
 
-def _variable(array: pa.Array, prefix: bytes = b"") -> _Field:
+def _variable(array: pa.Array) -> _Field:
     """Values as a large_binary array: their bytes back to back, NULL → length -1."""
     array = array.cast(pa.large_binary())
     n = len(array)
@@ -136,16 +136,6 @@ def _variable(array: pa.Array, prefix: bytes = b"") -> _Field:
     else:
         data = np.frombuffer(buffers[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
     lengths = np.diff(offsets).astype(np.int32)
-    if prefix:  # a fixed leading byte or two (jsonb's version)
-        k = len(prefix)
-        starts = offsets[:-1] - offsets[0] + k * np.arange(n)
-        out = np.empty(len(data) + k * n, dtype=np.uint8)
-        mask = np.ones(len(out), dtype=bool)
-        for i, byte in enumerate(prefix):
-            out[starts + i] = byte
-            mask[starts + i] = False
-        out[mask] = data
-        data, lengths = out, lengths + k
     if array.null_count:
         valid = array.is_valid().to_numpy(zero_copy_only=False)
         if lengths[~valid].any():  # a NULL may still span bytes: keep the values' only
@@ -175,16 +165,26 @@ def _geometry(values: pd.Series) -> _Field:
     return _variable(pa.array(raw, type=pa.large_binary()))
 
 
-def _timestamps(values: pd.Series, tz: str | None) -> _Field:
-    stamps = pd.to_datetime(values)
-    if getattr(stamps.dt, "tz", None) is None and tz is not None:
-        stamps = stamps.dt.tz_localize(tz)
-    elif tz is None and getattr(stamps.dt, "tz", None) is not None:
-        stamps = stamps.dt.tz_localize(None)
+def _timestamps(values: pd.Series, with_zone: bool) -> _Field:
+    """Times as microseconds since 2000-01-01.
+
+    ``timestamptz``: the instant (naive values read as UTC, the session's zone);
+    ``timestamp``: the wall time as written, its offset dropped (as PostgreSQL does).
+    """
+    mixed = {"format": "mixed"} if not pd.api.types.is_datetime64_any_dtype(values) else {}
+    if with_zone:
+        stamps = pd.to_datetime(values, utc=True, **mixed)
+    else:
+        try:
+            stamps = pd.to_datetime(values, **mixed)
+        except ValueError:  # offsets that differ: their wall times
+            stamps = pd.Series([pd.Timestamp(v).tz_localize(None) for v in values])
+            stamps = pd.to_datetime(stamps)
+        if getattr(stamps.dt, "tz", None) is not None:
+            stamps = stamps.dt.tz_localize(None)
     micros = stamps.dt.as_unit("us")
     missing = micros.isna().to_numpy()
-    number = micros.array.asi8 if hasattr(micros.array, "asi8") else micros.astype("int64")
-    number = np.asarray(number, dtype=np.int64) - _PG_EPOCH_US
+    number = np.asarray(micros.array.asi8, dtype=np.int64) - _PG_EPOCH_US
     lengths = np.where(missing, -1, 8).astype(np.int32)
     return _Field(lengths, np.ascontiguousarray(number.astype(">i8")).view(np.uint8), 8)
 
@@ -194,9 +194,9 @@ def _encode(values: pd.Series, kind: str, table: str) -> _Field:
     if kind == "geometry" or kind == "geography":
         return _geometry(values)
     if kind == "timestamptz":
-        return _timestamps(values, "UTC")
+        return _timestamps(values, with_zone=True)
     if kind == "timestamp":
-        return _timestamps(values, None)
+        return _timestamps(values, with_zone=False)
     array = _arrow(values, table)
     if kind in _INTS:
         if pa.types.is_floating(array.type):
@@ -219,8 +219,12 @@ def _encode(values: pd.Series, kind: str, table: str) -> _Field:
         return _fixed(pc.subtract(days, _PG_EPOCH_DAYS), ">i4")
     if kind == "bytea":
         return _variable(array)
-    if kind == "jsonb":
-        return _variable(array.cast(pa.large_string()), prefix=b"\x01")
+    if kind == "jsonb":  # version 1, then the text
+        binary = pa.large_binary()
+        text = array.cast(pa.large_string()).cast(binary)
+        return _variable(
+            pc.binary_join_element_wise(pa.scalar(b"\x01", binary), text, pa.scalar(b"", binary))
+        )
     if kind == "json":
         return _variable(array.cast(pa.large_string()))
     if kind == "uuid":
