@@ -591,6 +591,16 @@ def _to_texts(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     if isinstance(values.dtype, pd.StringDtype):
         blank = values.str.strip().eq("").fillna(False).to_numpy(dtype=bool)
         return (values.mask(blank) if blank.any() else values), np.zeros(len(values), dtype=bool)
+    if (
+        values.dtype == object
+        and len(values)
+        and pd.api.types.infer_dtype(values, skipna=True) == "string"
+    ):  # text already (a register's columns): only blanks to find, at once
+        present = values.notna().to_numpy(dtype=bool)
+        blank = present & values.str.strip().eq("").fillna(False).to_numpy(dtype=bool)
+        if present.all() and not blank.any():
+            return values, np.zeros(len(values), dtype=bool)
+        return values.where(present & ~blank, None), np.zeros(len(values), dtype=bool)
     out, bad = _each(values, _text)
     return pd.Series(out, index=values.index, dtype=object), bad
 
