@@ -98,6 +98,32 @@ async def escalation_loop(engine: Engine, interval_s: float) -> None:
             log.exception("the escalation job failed")
 
 
+async def retention_loop(engine: Engine, settings: Settings) -> None:
+    """Run the retention (:mod:`api.services.retention`) every ``retention_interval_s``.
+
+    The first run waits five minutes after the start (a restart loop must not purge in a
+    burst); several server processes may run it at once: a second finds nothing left.
+    """
+    from api.services.retention import run
+
+    delay = min(300.0, settings.retention_interval_s)
+    while True:
+        await asyncio.sleep(delay)
+        delay = settings.retention_interval_s
+        try:
+            done = await run_in_threadpool(run, engine, settings, by="system:retention")
+            if done.removed_anything:
+                log.info(
+                    "retention: history of %d moved-out resident(s), %d worker position(s) removed",
+                    done.residents,
+                    done.positions,
+                )
+        except (StatementError, psycopg.Error) as exc:
+            log.error("the retention job failed: %s", describe_error(exc))
+        except Exception:
+            log.exception("the retention job failed")
+
+
 async def relay_loop(engine: Engine, settings: Settings, stop: asyncio.Event) -> None:
     """Publish the outbox to the broker while the server runs (:mod:`api.services.relay`).
 
@@ -154,12 +180,17 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         job = None
         if settings.escalation_interval_s > 0:
             job = asyncio.create_task(escalation_loop(engine, settings.escalation_interval_s))
+        retention_job = None
+        if settings.retention_interval_s > 0:
+            retention_job = asyncio.create_task(retention_loop(engine, settings))
         relay_stop, relay_job = asyncio.Event(), None
         if settings.relay_interval_s > 0:
             relay_job = asyncio.create_task(relay_loop(engine, settings, relay_stop))
         yield
         if job is not None:
             job.cancel()
+        if retention_job is not None:
+            retention_job.cancel()
         if relay_job is not None:
             # the batch in hand is finished and recorded (a cancel would leave it to be
             # published again by the next relay)

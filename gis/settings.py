@@ -253,6 +253,26 @@ class Settings(BaseSettings):
     )
     workers: int = Field(default=1, ge=1, description="Server processes ('wangge serve').")
 
+    retain_moved_out_days: int = Field(
+        default=365,
+        ge=1,
+        description="Days the register keeps what it recorded of a resident who moved out "
+        "(the household history of their move-in, flags and move-out); 'wangge retention "
+        "run' deletes it afterwards, with an audit row of the ids.",
+    )
+    retain_positions_days: int = Field(
+        default=30,
+        ge=1,
+        description="Days grid workers' raw positions (worker_position) are kept; check-ins "
+        "on cases are records of work and stay.",
+    )
+    retention_interval_s: float = Field(
+        default=86400.0,
+        ge=0,
+        description="How often the server runs the retention ('wangge retention run') in the "
+        "background (0: never; run it from cron instead).",
+    )
+
     open311_public_h3_resolution: int = Field(
         default=8,
         ge=0,

@@ -21,6 +21,9 @@ from gis.settings import Settings, get_settings
 # machine's own broker queue, which a real SMS gateway may be consuming.  The relay's
 # tests (tests/api/test_relay.py) turn it on with an exchange and a queue of their own.
 os.environ.setdefault("WANGGE_RELAY_INTERVAL_S", "0")
+# Nor the daily retention: a test's histories are built in the past on purpose; the
+# retention's tests (tests/api/test_retention.py) run it themselves.
+os.environ.setdefault("WANGGE_RETENTION_INTERVAL_S", "0")
 get_settings.cache_clear()
 
 REPO = Path(__file__).resolve().parent.parent

@@ -872,6 +872,8 @@ class WorkerPosition(Base):
     geom = mapped_column(Geometry("POINT", srid=SRID), nullable=False)
     __table_args__ = (
         Index("ix_worker_position_worker_id_at", "worker_id", "at"),
+        # the retention deletes positions older than a number of days (migration 0026)
+        Index("ix_worker_position_at", "at"),
         *_geometry_checks(),
     )
 
