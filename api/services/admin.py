@@ -49,6 +49,7 @@ AUDIT_ACTIONS_ZH = {
     "audit_export": "导出审计日志",
     "import_dry_run": "试导入",
     "import": "导入数据",
+    "retention_purge": "到期数据清除",
 }
 
 
