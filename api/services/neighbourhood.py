@@ -361,6 +361,13 @@ def post_wish(engine: Engine, user: Principal, title: str, body: str) -> int:
 def _visible_wish(engine: Engine, user: Principal, wish_id: int) -> object:
     row = store.wish(engine, wish_id)
     missing = NotFound(f"no wish {wish_id} in your estate; open one from 你说我做 (/r/wishes)")
+    if row is None and user.role != "resident":
+        # hidden by row security (migration 0026): staff are told it lies outside their
+        # area, as the desk always said; read as the system for its community only
+        with as_system():
+            hidden = store.wish(engine, wish_id)
+        if hidden is not None:
+            _require_community(engine, user, hidden.community_id, "see or decide on this wish")
     if row is None:
         raise missing
     if user.role == "resident":
