@@ -98,7 +98,10 @@ class LiveServer:
             create_app(settings, database_url=database_url),
             host="127.0.0.1",
             port=self.port,
-            log_level="warning",
+            # uvicorn's loggers (access log included) pass their records on to the root
+            # logger, whose handler writes the run's server log (``server_log``)
+            log_config=None,
+            log_level="info",
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -117,6 +120,65 @@ class LiveServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+#: The folder of the run's server logs, once a test started (read by the log scan).
+_SERVER_LOG_BASE: list[Path] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def server_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The in-process servers' log (access log included) in the run's temporary folder.
+
+    Scanned after the last test for credentials and personal data (``pytest_sessionfinish``
+    below, :mod:`tests.log_scan`).
+    """
+    import logging
+
+    from tests.log_scan import LOG_DIR
+
+    base = tmp_path_factory.getbasetemp()
+    folder = base / LOG_DIR
+    folder.mkdir(exist_ok=True)
+    path = folder / "in-process.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logging.getLogger().addHandler(handler)
+    logging.getLogger("wangge").setLevel(logging.INFO)
+    _SERVER_LOG_BASE.append(base)
+    try:
+        yield path
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when a server log of it holds a token, a session, an ID number or a phone.
+
+    After the last test, whatever order they ran in; the values are shown masked.
+    """
+    if not _SERVER_LOG_BASE:
+        return
+    from tests.log_scan import leaks, log_files
+
+    base = _SERVER_LOG_BASE[0]
+    found = leaks(base)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_sep("-", f"log scan: {len(log_files(base))} server log(s) under {base}")
+        for leak in found[:50]:
+            reporter.write_line(f"LEAK {leak}", red=True)
+        if found:
+            reporter.write_line(
+                f"{len(found)} credential(s) or personal value(s) in the server logs: "
+                "redact them where they are logged (api/url_credentials.py), never log a "
+                "request's body or headers",
+                red=True,
+            )
+    if found:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")
