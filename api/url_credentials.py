@@ -9,7 +9,8 @@ is Open311 (:data:`URL_KEY_PATHS`), whose standard passes ``api_key`` as a param
 
 Whatever arrives in a URL anyway (refused, or Open311's) is blanked to ``***`` in the
 access log of uvicorn and in any other log line that quotes the URL
-(:class:`RedactCredentials`, on every handler: :func:`redact_logs`).
+(:class:`RedactCredentials`, on every handler: :func:`redact_logs`); so are ID numbers
+and mobile phone numbers (a registry search by phone puts one in the query).
 """
 
 from __future__ import annotations
@@ -61,6 +62,16 @@ def redact_text(message: str) -> str:
     return _IN_TEXT.sub(r"\1***", message)
 
 
+#: An ID number (18 characters) or a mobile phone in a request target (a registry search
+#: by phone, ``/api/registry?q=139…``): personal data, blanked in the logs like a token.
+_PERSONAL = re.compile(r"(?<![0-9])(?:[0-9]{17}[0-9Xx]|1[3-9][0-9]{9})(?![0-9])")
+
+
+def redact_personal(message: str) -> str:
+    """A text with every ID number and mobile phone number in it blanked."""
+    return _PERSONAL.sub("***", message)
+
+
 class RedactCredentials(logging.Filter):
     """Blanks credentials in log records: uvicorn's request line, and any URL in a message.
 
@@ -74,13 +85,13 @@ class RedactCredentials(logging.Filter):
         args = record.args
         if record.name == "uvicorn.access":  # its formatter reads the arguments: keep them
             if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
-                record.args = (*args[:2], redact_query(args[2]), *args[3:])
+                record.args = (*args[:2], redact_personal(redact_query(args[2])), *args[3:])
             return True
         try:
             message = record.getMessage()
         except (TypeError, ValueError):  # a record that cannot be formatted: left as it is
             return True
-        redacted = redact_text(message)
+        redacted = redact_personal(redact_text(message))
         if redacted != message:
             record.msg, record.args = redacted, None
         return True

@@ -144,6 +144,11 @@ def server_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setLevel(logging.INFO)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    # uvicorn's records (the access log) go to the file only, not into the reports of
+    # failed tests; the others reach it through the root logger
+    uvicorn_log = logging.getLogger("uvicorn")
+    uvicorn_log.addHandler(handler)
+    uvicorn_log.propagate = False
     logging.getLogger().addHandler(handler)
     logging.getLogger("wangge").setLevel(logging.INFO)
     _SERVER_LOG_BASE.append(base)
@@ -151,6 +156,8 @@ def server_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield path
     finally:
         logging.getLogger().removeHandler(handler)
+        uvicorn_log.removeHandler(handler)
+        uvicorn_log.propagate = True
         handler.close()
 
 
