@@ -590,6 +590,8 @@ def _ask(world: dict, client: httpx.Client, route: str, role: str, area: Area) -
     return answers
 
 
+#: The words the marks of :func:`_pick_area` are followed by.
+SUFFIXES = ("事件描述", "联系人", "通知", "楼")
 DIGITS = re.compile(rb"(?<![0-9])(?:[0-9]{17}[0-9X]|1[3-9][0-9]{9})(?![0-9])")
 
 
@@ -600,19 +602,22 @@ def _leaks(world: dict, answer: Answer) -> list[str]:
     numbers = {m.decode() for m in DIGITS.findall(body)}
     own, other = world["identities_a"], world["identities_b"]
     allowed_kinds = PUBLIC.get(route, set())
-    marks = {"MXA": b"MXA", "MXB": b"MXB"}
-    for mark, raw in marks.items():
-        hits = [m.start() for m in re.finditer(re.escape(raw), body)]
+    for mark in ("MXA", "MXB"):
+        # a mark is followed by its Chinese word: "MXB" alone may be a chance run of base64
+        hits = list(re.finditer(f"{mark}({'|'.join(SUFFIXES)})".encode(), body))
         if not hits:
             continue
-        kinds = {("building" if body[i + 3 : i + 6] == "楼".encode() else "record") for i in hits}
+        kinds = {"building" if m.group(1) == "楼".encode() else "record" for m in hits}
         kinds -= allowed_kinds
         if not kinds:
             continue
+        start = hits[0].start()
+        around = body[max(start - 60, 0) : start + 30].decode(errors="replace")
+        seen = f"{mark} {sorted(kinds)} in …{around!r}…"
         if role in OUTSIDERS or (mark == "MXB" and role in AREA_ROLES):
-            found.append(f"{mark} {sorted(kinds)}")
+            found.append(seen)
         if mark == "MXB" and role == "street_staff" and world["a"].street != world["b"].street:
-            found.append(f"{mark} {sorted(kinds)}")
+            found.append(seen)
     # what the caller sent (a search by phone) may come back: it is theirs
     numbers -= {m.decode() for m in DIGITS.findall(answer.url.encode())}
     full = numbers & (own | other)
