@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -160,7 +161,7 @@ def test_moved_out_long_ago_and_old_positions_go_recent_ones_stay(
 
     purges = _purges(town)
     assert len(purges) == purges_before + 1
-    row = purges[-1]
+    row = purges[0]  # newest first
     text_of_row = json.dumps(row, ensure_ascii=False)
     assert old.name not in text_of_row and old.id_number not in text_of_row
     detail = json.loads(row[next(k for k in row if "detail" in k.lower() or "详情" in k)])
@@ -170,3 +171,21 @@ def test_moved_out_long_ago_and_old_positions_go_recent_ones_stay(
     again = run_wangge(database_url, "retention", "run")
     assert again.returncode == 0 and "nothing removed" in again.stderr
     assert len(_purges(town)) == purges_before + 1
+
+
+def test_the_server_runs_the_retention_in_the_background(
+    town: dict, engine: Engine, database_url: str
+) -> None:
+    _, tracked = town["workers"]
+    with clock.frozen(clock.now() - timedelta(days=45)):
+        _report_position(town, tracked)
+    old = [at for at in _positions(engine, tracked) if at < clock.now() - timedelta(days=30)]
+    assert old
+    settings = get_settings().model_copy(update={"retention_interval_s": 0.5})
+    with LiveServer(database_url, settings):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if all(at > clock.now() - timedelta(days=30) for at in _positions(engine, tracked)):
+                break
+            time.sleep(0.2)
+    assert all(at > clock.now() - timedelta(days=30) for at in _positions(engine, tracked))

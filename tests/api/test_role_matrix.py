@@ -283,8 +283,8 @@ def test_every_route_is_classified() -> None:
         f"{len(new)} route(s) not classified in tests/api/test_role_matrix.py ROUTES: "
         + ", ".join(new)
         + ". Say what each reads: 'scoped' (area-scoped or personal data: the matrix asks it "
-        "with every role for its own and another area; add the parameters it needs to "
-        "PARAMS / QUERY), 'public' (public by design), 'write' (a change, tested by its "
+        "with every role for its own and another area; give the parameters it needs in "
+        "_params / _query), 'public' (public by design), 'write' (a change, tested by its "
         "family), or 'skip' with a comment why."
     )
     assert not gone, f"routes classified but gone (remove them from ROUTES): {gone}"
