@@ -173,6 +173,16 @@ def test_no_logger_writes_a_credential_of_a_url() -> None:
         access.info(
             '%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET", "/live?api_key=SECRET4", "1.1", 400
         )
+        # a registry search by phone or ID number: personal data, blanked too
+        access.info(
+            '%s - "%s %s HTTP/%s" %d',
+            "127.0.0.1:1",
+            "GET",
+            "/api/registry?q=13912345678",
+            "1.1",
+            200,
+        )
+        ours.warning("searched 11010519491231002X")
     finally:
         ours.removeHandler(handler)
         access.removeHandler(access_handler)
@@ -182,3 +192,5 @@ def test_no_logger_writes_a_credential_of_a_url() -> None:
     assert "/tiles/x?z=1&api_key=*** failed" in written and "Token=***" in written
     assert "csrf_token=kept" in written
     assert 'GET /live?api_key=*** HTTP/1.1" 400' in written
+    assert "13912345678" not in written and "/api/registry?q=***" in written
+    assert "11010519491231002X" not in written
