@@ -21,11 +21,13 @@ import shapely
 from analysis.network import RoadNetwork
 from analysis.redivision import History, LayoutError, OnTimeModel, simulate
 from api.services.grid_design import design_inputs, propose_design
+from api.services.grids import UnknownCommunity
 from gis import clock
 from gis.errors import InvalidInput, ServiceError
 from gis.settings import Settings
+from gis.store import grid_store
 from gis.store import redivision_store as store
-from grids.access import Principal, require_street_staff
+from grids.access import Principal, may_see_area, require_street_staff
 
 #: Months of history a simulation may replay.
 MONTHS = (1, 36)
@@ -171,6 +173,14 @@ def simulate_layout(
         When the period holds too few due cases to fit the on-time model.
     """
     require_street_staff(user, "simulate a new grid layout")
+    if query.community is not None and not user.sees_everything:
+        # a community of another street is not there for its staff (404, as on /grids)
+        ids = grid_store.current_grids(engine, query.community)["id"].tolist()
+        if not may_see_area(user, ids):
+            raise UnknownCommunity(
+                f"no community {query.community} in your area; pick one of your communities "
+                "on /grids"
+            )
     if not MONTHS[0] <= query.months <= MONTHS[1]:
         raise SimulateInputError(f"months must be {MONTHS[0]} to {MONTHS[1]}, not {query.months}")
     source, candidate = _candidate(engine, settings, query)

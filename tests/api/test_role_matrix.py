@@ -49,8 +49,9 @@ ROLES = (
     "anonymous",
     "revoked",
 )
-#: Roles whose own area is community A (or its street): B is another area for them.
-AREA_ROLES = ("community_staff", "grid_worker", "resident", "reporter")
+#: Roles whose own area is community A (or its street): B is another area for them (B is
+#: moved to a street of its own when the sample has one street).
+AREA_ROLES = ("street_staff", "community_staff", "grid_worker", "resident", "reporter")
 #: Roles that may see nothing of either area but public data.
 OUTSIDERS = ("anonymous", "revoked")
 
@@ -414,6 +415,25 @@ def world(engine: Engine, database_url: str) -> Any:
         b = next((p for p in others if p.street != a.street), others[0])
         area_a = _pick_area(conn, a.community, "MXA", category, a.worker)
         area_b = _pick_area(conn, b.community, "MXB", category, b.worker)
+        if area_b.street == area_a.street:
+            # the sample has one street: B moves to a street of its own, so that street
+            # staff too have another area
+            area_b.street = conn.execute(
+                text(
+                    "INSERT INTO admin_area (code, name, level, parent_id, geom) "
+                    "SELECT s.code || '9', '矩阵街道', 'street', s.parent_id, c.geom "
+                    "FROM admin_area c JOIN admin_area s ON s.id = c.parent_id "
+                    "WHERE c.id = :c RETURNING code"
+                ),
+                {"c": area_b.id},
+            ).scalar_one()
+            conn.execute(
+                text(
+                    "UPDATE admin_area SET parent_id = (SELECT id FROM admin_area "
+                    "WHERE code = :s) WHERE id = :c"
+                ),
+                {"s": area_b.street, "c": area_b.id},
+            )
         ids = conn.execute(
             text(
                 "SELECT i.id_number, i.phone, g.community_id FROM resident_identity i "
@@ -616,8 +636,6 @@ def _leaks(world: dict, answer: Answer) -> list[str]:
         seen = f"{mark} {sorted(kinds)} in …{around!r}…"
         if role in OUTSIDERS or (mark == "MXB" and role in AREA_ROLES):
             found.append(seen)
-        if mark == "MXB" and role == "street_staff" and world["a"].street != world["b"].street:
-            found.append(seen)
     # what the caller sent (a search by phone) may come back: it is theirs
     numbers -= {m.decode() for m in DIGITS.findall(answer.url.encode())}
     full = numbers & (own | other)
@@ -626,8 +644,6 @@ def _leaks(world: dict, answer: Answer) -> list[str]:
         found.append(f"{len(full)} identities in full ({', '.join(sorted(kinds))})")
     if numbers & other and role in (*AREA_ROLES, *OUTSIDERS):
         found.append("identities of another area")
-    if numbers & other and role == "street_staff" and world["a"].street != world["b"].street:
-        found.append("identities of another street")
     return found
 
 
@@ -647,7 +663,7 @@ def test_no_role_sees_another_area_or_an_unmasked_identity(world: dict) -> None:
         for a in answers
         if (found := _leaks(world, a))
     ]
-    errors = [f"{a.role} {a.url}: {a.status}" for a in answers if a.status >= 500]
+    errors = [f"{a.role} {a.url}: {a.status} {a.body[:300]!r}" for a in answers if a.status >= 500]
     assert not leaks, f"{len(leaks)} leak(s) in {len(answers)} answers:\n" + "\n".join(leaks)
     assert not errors, "server errors:\n" + "\n".join(errors)
     # the matrix asked something real: each area role saw its own area somewhere
