@@ -421,9 +421,7 @@ def file_reports(
                 continue
             if key is not None:
                 first_row[key] = i
-            one, found_problems = check_report(
-                rep, user, snap, settings, table, row=i, area=area
-            )
+            one, found_problems = check_report(rep, user, snap, settings, table, row=i, area=area)
             problems.extend(found_problems)
             if one is not None:
                 placed.append((i, one))

@@ -21,13 +21,13 @@ The retention of :mod:`api.services.retention` deletes positions older than a nu
 days: an index on ``worker_position (at)`` keeps that from reading the whole table.
 
 Revision ID: 0026
-Revises: 0023
+Revises: 0025
 """
 
 from alembic import op
 
 revision = "0026"
-down_revision = "0023"
+down_revision = "0025"
 branch_labels = None
 depends_on = None
 
