@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -177,6 +178,11 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         state = AppState(engine, settings, ChangeHub(awareness_store.conninfo(engine)))
         app.state.wangge = state
         await ogc_app.start(state)
+        # what start-up built (modules, the app, its routes) lives as long as the process:
+        # out of the collector's way, a full collection no longer walks it — without this
+        # every few requests pay ~100 ms for it (benchmarks/worker.py: the household list)
+        gc.collect()
+        gc.freeze()
         job = None
         if settings.escalation_interval_s > 0:
             job = asyncio.create_task(escalation_loop(engine, settings.escalation_interval_s))
