@@ -58,6 +58,8 @@ def town(engine: Engine, database_url: str) -> Any:
             "area": community.code,
             "people": people,
             "workers": [w.id for w in workers],
+            # a worker reports from inside the district (the service area follows its bounds)
+            "where": layers["grid"].geometry.iloc[0].representative_point(),
             "staff": {"Authorization": f"Bearer {staff}"},
             "admin": {"Authorization": f"Bearer {admin}"},
         }
@@ -82,7 +84,7 @@ def _history(town: dict, household_id: int) -> list[tuple[str, int | None]]:
 def _report_position(town: dict, worker_id: int) -> None:
     answer = httpx.post(
         f"{town['url']}/api/workers/{worker_id}/position",
-        json={"lon": 120.15, "lat": 30.25},
+        json={"lon": town["where"].x, "lat": town["where"].y},
         headers=town["admin"],
     )
     assert answer.status_code == 201, answer.text

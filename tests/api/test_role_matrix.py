@@ -141,6 +141,18 @@ ROUTES: dict[str, str] = {
     "GET /api/worker/route": SCOPED,
     "GET /api/worker/package": SCOPED,
     "GET /worker": SCOPED,
+    "GET /api/worker/bundle": SCOPED,
+    "GET /api/worker/checkon": SCOPED,
+    "GET /api/worker/coverage": SCOPED,
+    "GET /api/worker/notices": SCOPED,
+    "GET /api/worker/proof-rules": SCOPED,
+    "GET /api/desk/coverage": SCOPED,
+    "GET /api/resident/reminders": SCOPED,
+    # an endless event stream; its reminders are tested in tests/api/test_case_reminders.py
+    "GET /api/resident/stream": SKIP,
+    # the field app's service worker and manifest: files, no data
+    "GET /worker-sw.js": PUBLIC_ROUTE,
+    "GET /worker/manifest.webmanifest": PUBLIC_ROUTE,
     "GET /api/kpi": SCOPED,
     "GET /api/kpi/chart.png": SCOPED,
     "GET /kpi": SCOPED,
@@ -198,6 +210,8 @@ ROUTES: dict[str, str] = {
     "POST /api/alerts/{alert_id}/confirm": WRITE,
     "POST /api/workers/{worker_id}/position": WRITE,
     "POST /api/worker/tasks/{task_id}/checkin": WRITE,
+    "POST /api/worker/visits": WRITE,
+    "POST /api/worker/checkon/marks": WRITE,
     "POST /open311/v2/requests.{fmt}": WRITE,
     "POST /open311/v2/requests": WRITE,
     "POST /api/registry/households/{household_id}/residents": WRITE,
@@ -242,6 +256,8 @@ DESIGNED: dict[tuple[str, str], set[str]] = {
         for role in (*STAFF, "reporter")
     },
     ("GET /api/worker/households", "grid_worker"): {PHONE},
+    # the check-on list of a hazard names and phones its people to the grid's own worker
+    ("GET /api/worker/checkon", "grid_worker"): {PHONE},
 }
 
 #: Marks of an area that a route shows to everyone by design (route -> kinds of marks):
