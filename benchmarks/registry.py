@@ -67,7 +67,6 @@ TRIGRAM_INDEXES = (
     "ix_building_name_trgm",
     "ix_building_address_trgm",
     "ix_resident_identity_name_trgm",
-    "ix_resident_identity_phone_trgm",
 )
 
 #: The first query a developer would write: every field by LIKE, OFFSET paging.

@@ -27,6 +27,7 @@ import geopandas as gpd
 import shapely
 
 from etl.layers import layers_to_wgs84, referenced_keys, validate_layers
+from gis import crypt
 from gis.db import models
 from gis.db.bulk import copy_frame, deferred_indexes
 from gis.errors import EtlError, InvalidInput, Problem, ValidationError
@@ -77,6 +78,23 @@ def _multi(geoms: np.ndarray) -> np.ndarray:
     single = shapely.get_type_id(out) == 3
     if single.any():
         out[single] = [shapely.MultiPolygon([g]) for g in out[single]]
+    return out
+
+
+def sealed_identities(frame: pd.DataFrame) -> pd.DataFrame:
+    """The ``resident_identity`` rows of residents: ID numbers and phones sealed, their hashes.
+
+    Sealed on the way in (:mod:`gis.crypt`), a column at a time, as COPY text.
+    """
+    out = pd.DataFrame({"resident_id": frame["id"].to_numpy(), "name": frame["name"].to_numpy()})
+    for column in ("id_number", "phone"):
+        values = frame[column].to_numpy(dtype=object) if column in frame else None
+        if values is None:
+            out[column] = None
+            out[f"{column}_hash"] = None
+            continue
+        out[column] = crypt.seal_column(column, values)
+        out[f"{column}_hash"] = crypt.digest_column(column, values)
     return out
 
 
@@ -239,17 +257,7 @@ class _Loader:
         for flag in flags:
             data[flag] = frame[flag].fillna(False).astype(bool) if flag in frame else False
         self.copy("resident", data)
-        self.copy(
-            "resident_identity",
-            pd.DataFrame(
-                {
-                    "resident_id": frame["id"],
-                    "name": frame["name"],
-                    "id_number": frame.get("id_number"),
-                    "phone": frame.get("phone"),
-                }
-            ),
-        )
+        self.copy("resident_identity", sealed_identities(frame))
 
     def points(self, table: str, frame: gpd.GeoDataFrame, columns: dict[str, object]) -> None:
         geoms = frame.geometry.to_numpy()
@@ -582,15 +590,18 @@ def explain_refusal(exc: psycopg.errors.IntegrityError) -> str:
         m = re.search(r"Key \((.+)\)=\((.+)\) (already exists|is duplicated)", detail)
         if m is None:
             return f"{table}: {detail} — give each record its own key. Nothing was loaded."
-        key = f"{m.group(1)} {m.group(2)}"
+        column, value = m.group(1), m.group(2)
+        if column.endswith("_hash"):  # the blind index of a sealed value: name the value's column
+            column, value = column.removesuffix("_hash"), "(a sealed value)"
+        key = f"{column} {value}"
         if m.group(3) == "is duplicated":
             return (
                 f"{table}: {key} appears more than once — give each record its own "
-                f"{m.group(1)}. Nothing was loaded."
+                f"{column}. Nothing was loaded."
             )
         return (
             f"{table}: {key} already exists in the database — give the record a new "
-            f"{m.group(1)}, or reload with replace. Nothing was loaded."
+            f"{column}, or reload with replace. Nothing was loaded."
         )
     if isinstance(exc, psycopg.errors.ForeignKeyViolation):
         return f"{table}: {detail} — load the referenced record first. Nothing was loaded."

@@ -401,6 +401,18 @@ class Settings(BaseSettings):
     sample_households: int = Field(default=20_000, description="Households in the demo.")
     sample_seed: int = Field(default=42, description="Seed of the demo district.")
 
+    data_key: str | None = Field(
+        default=None,
+        description="The key that seals ID numbers, phones and reporters' contacts in the "
+        "database (base64 of 32 random bytes; `wangge keys new` prints one).  Unset: a "
+        "local default key generated once into <data_dir>/data.key (0600), with a warning.",
+    )
+    data_keys_old: str = Field(
+        default="",
+        description="Keys sealed values may still be under (comma-separated base64), "
+        "while `wangge keys rotate` re-seals them under WANGGE_DATA_KEY.",
+    )
+
     @property
     def log_dir(self) -> Path:
         """Folder for log files."""

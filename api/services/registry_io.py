@@ -302,7 +302,9 @@ _MERGE: dict[str, dict[str, object]] = {
     "resident_identity": {
         "key": "resident_id",
         "always": ("name",),
-        "given": {"id_number": ("id_number",), "phone": ("phone",)},
+        # sealed at rest (gis.crypt): compared by their blind index, written beside it
+        "given": {"id_number_hash": ("id_number",), "phone_hash": ("phone",)},
+        "sealed": {"id_number_hash": "id_number", "phone_hash": "phone"},
     },
     "facility": {
         "key": "id",
@@ -436,6 +438,7 @@ def _merge(
     optional: Mapping[str, tuple[str, ...]] = rule["given"]  # type: ignore[assignment]
     data = [*rule["always"], *(c for c, fields in optional.items() if given & set(fields))]  # type: ignore[misc]
     first_table = _TABLES[kind][0] == table
+    sealed: Mapping[str, str] = rule.get("sealed", {})  # type: ignore[assignment]
     return store.merge(
         conn,
         table,
@@ -446,6 +449,7 @@ def _merge(
         insert_only=rule.get("insert_only", ()),  # type: ignore[arg-type]
         remove_scope=_remove_scope(kind, prepared, osm) if replace and first_table else None,
         keep=keep,
+        sealed=[sealed[c] for c in data if c in sealed],
     )
 
 

@@ -312,22 +312,21 @@ class ResidentIdentity(Base):
         ForeignKey("resident.id", ondelete="CASCADE"), primary_key=True
     )
     name: Mapped[str] = mapped_column(Text)
-    id_number: Mapped[str | None] = mapped_column(String(18), unique=True)
-    phone: Mapped[str | None] = mapped_column(String(20))
+    #: sealed (:mod:`gis.crypt`): the database holds ciphertext only
+    id_number: Mapped[bytes | None] = mapped_column(LargeBinary)
+    phone: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: the blind indexes of exact-match search (HMAC-SHA256 of the normalised value)
+    id_number_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    phone_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
     __table_args__ = (
-        CheckConstraint("id_number ~ '^[0-9]{17}[0-9X]$'", name="id_number_format"),
         Index(
             "ix_resident_identity_name_trgm",
             "name",
             postgresql_using="gin",
             postgresql_ops={"name": "gin_trgm_ops"},
         ),
-        Index(
-            "ix_resident_identity_phone_trgm",
-            "phone",
-            postgresql_using="gin",
-            postgresql_ops={"phone": "gin_trgm_ops"},
-        ),
+        Index("uq_resident_identity_id_number_hash", "id_number_hash", unique=True),
+        Index("ix_resident_identity_phone_hash", "phone_hash"),
     )
 
 
@@ -612,8 +611,9 @@ class IncidentContact(Base):
         ForeignKey("incident.id", ondelete="CASCADE"), primary_key=True
     )
     name: Mapped[str | None] = mapped_column(Text)
-    phone: Mapped[str | None] = mapped_column(String(32))
-    email: Mapped[str | None] = mapped_column(Text)
+    #: sealed (:mod:`gis.crypt`)
+    phone: Mapped[bytes | None] = mapped_column(LargeBinary)
+    email: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class CheckIn(Base):

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from gis import crypt
 from gis.db.models import INCIDENT_STATES, SRID
 from gis.errors import Conflict, GisError, NotFound
 from gis.store.access_store import token_digest
@@ -623,7 +624,12 @@ def insert_contact(
         text(
             "INSERT INTO incident_contact (incident_id, name, phone, email) VALUES (:i, :n, :p, :e)"
         ),
-        {"i": incident_id, "n": name, "p": phone, "e": email},
+        {
+            "i": incident_id,
+            "n": name,
+            "p": crypt.seal("phone", phone),
+            "e": crypt.seal("email", email),
+        },
     )
 
 
@@ -637,7 +643,7 @@ def contact_of(conn: Connection, incident_id: int) -> dict[str, Any] | None:
         .mappings()
         .first()
     )
-    return dict(row) if row else None
+    return crypt.open_rows([dict(row)], {"phone": "phone", "email": "email"})[0] if row else None
 
 
 def insert_checkin(

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, text
 
 import shapely
 
+from gis import crypt
 from gis.settings import Settings
 from gis.validate import ServiceArea
 
@@ -92,17 +93,24 @@ def new_ids(conn: Connection, table: str, n: int) -> np.ndarray:
 
 
 def residents_by_id_number(conn: Connection, numbers: Sequence[str]) -> dict[str, int]:
-    """The resident id of every stored ID number among ``numbers``."""
+    """The resident id of every stored ID number among ``numbers``.
+
+    The numbers are sealed at rest: they are found through their blind index, under every
+    data key given (:mod:`gis.crypt`), in one statement.
+    """
     if not numbers:
+        return {}
+    by_hash = crypt.keyring().lookup("id_number", numbers)
+    if not by_hash:
         return {}
     found, ids = conn.execute(
         text(
-            "SELECT array_agg(id_number), array_agg(resident_id) FROM resident_identity "
-            "WHERE id_number = ANY(string_to_array(:values, :sep))"
+            "SELECT array_agg(id_number_hash), array_agg(resident_id) FROM resident_identity "
+            "WHERE id_number_hash = ANY(:hashes)"
         ),
-        _joined(numbers),
+        {"hashes": list(by_hash)},
     ).one()
-    return dict(zip(found or [], (int(i) for i in ids or []), strict=True))
+    return {by_hash[bytes(h)]: int(i) for h, i in zip(found or [], ids or [], strict=True)}
 
 
 def building_addresses(conn: Connection) -> pd.DataFrame:
@@ -155,6 +163,7 @@ def merge(
     insert_only: Sequence[str] = (),
     remove_scope: str | None = None,
     keep: Sequence[object] = (),
+    sealed: Sequence[str] = (),
 ) -> MergeCounts:
     """Merge the staged rows into ``table``, matched on ``key``; count what changed.
 
@@ -174,6 +183,9 @@ def merge(
         not staged are deleted (``--replace``); ``"TRUE"`` for the whole table.
     keep
         Keys never removed (records of the file that were refused and left out).
+    sealed
+        Columns written with the data but never compared: sealed values (:mod:`gis.crypt`)
+        differ at each sealing; their blind index (in ``data``) says whether they changed.
     """
     compare_t, compare_s = _row("t", data), _row("s", data)
     total, added = conn.execute(
@@ -191,7 +203,7 @@ def merge(
             )
         )
     )
-    updated = [c for c in (*data, *placement) if c != key]
+    updated = [c for c in (*data, *placement, *sealed) if c != key]
     if updated:
         moved = list(placement)
         differs = f"{compare_t} IS DISTINCT FROM {compare_s}"
@@ -202,7 +214,7 @@ def merge(
                 UPDATE {table} t SET ({", ".join(updated)}) = {_row("s", updated)}
                 FROM {stage} s WHERE t.{key} = s.{key} AND ({differs})""")
         )
-    columns = list(dict.fromkeys([key, *data, *placement, *insert_only]))
+    columns = list(dict.fromkeys([key, *data, *placement, *sealed, *insert_only]))
     if key == "code":  # admin areas: the id is the table's own identity
         columns = [c for c in columns if c != "id"]
     conn.execute(
@@ -385,8 +397,8 @@ def households_in(conn: Connection, grid_ids: Sequence[int]) -> pd.DataFrame:
 
 
 def residents_in(conn: Connection, grid_ids: Sequence[int]) -> pd.DataFrame:
-    """The residents of the grids' households, with their identity and building id."""
-    return _frame(
+    """The residents of the grids' households, with their identity (opened) and building id."""
+    frame = _frame(
         conn,
         """SELECT r.ref, h.ref AS household_ref, i.name, r.sex, r.birth_year, i.id_number,
                   i.phone, r.relation, r.living_alone_elderly, r.disabled,
@@ -396,6 +408,10 @@ def residents_in(conn: Connection, grid_ids: Sequence[int]) -> pd.DataFrame:
            WHERE h.grid_id = ANY(:grids) ORDER BY h.ref NULLS LAST, r.id""",
         {"grids": list(grid_ids)},
     )
+    ring = crypt.keyring()
+    for column in ("id_number", "phone"):
+        frame[column] = ring.open_many(column, frame[column].astype(object))
+    return frame
 
 
 def buildings_in(conn: Connection, grid_ids: Sequence[int]) -> pd.DataFrame:

@@ -3,13 +3,16 @@
 Contract: every read takes the grids of the caller's area (``grid_ids``; None: every grid)
 and returns only rows placed in them, so a caller that passes the area of
 :func:`grids.access.registry_grids` cannot read another area's records.  Identities
-(name, ID number, phone) are returned as stored: masking them, and auditing a reveal
+(name, ID number, phone) are returned in clear (opened from their sealed form): masking
+them, and auditing a reveal
 (:func:`gis.store.access_store.audit`), is the service's job.  Writers take an open
 connection and leave the commit to the caller.
 
 Search is by substring over the trigram (``pg_trgm``) indexes of migration 0016: a text of
 three characters or more matches anywhere in a household's address or number (户编号),
-a building's name or address, a resident's name or phone; a shorter text matches the
+a building's name or address, a resident's name; a resident's phone or ID number is
+matched whole (they are sealed: :mod:`gis.crypt`, found through their blind index); a
+shorter text matches the
 start of a household's address or number and of a resident's name (a surname, ``王``),
 and anywhere in a building's name (there are few buildings).
 
@@ -24,6 +27,7 @@ may start from the area (a community) or from the index (a rare name in a street
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +35,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from gis import crypt
 from gis.store.register_store import new_ids
 
 #: The vulnerability flags of ``resident`` the desk filters and edits by.
@@ -72,13 +77,31 @@ def _in_area(grid_ids: Sequence[int] | None, alias: str = "h") -> str:
     return "TRUE" if grid_ids is None else f"{alias}.grid_id = ANY(CAST(:grids AS bigint[]))"
 
 
+#: A resident whose phone or ID number is the search text (their sealed values are found
+#: through the blind index: :mod:`gis.crypt`).
+_EXACT = " OR i.phone_hash = ANY(:phone_hashes) OR i.id_number_hash = ANY(:id_hashes)"
+
+
+def exact_kind(query: str) -> bool:
+    """Whether a search text may be a phone or an ID number (matched exactly)."""
+    return re.fullmatch(r"[0-9+\- ]{3,}|[0-9]{17}[0-9Xx]", query.strip()) is not None
+
+
+def _exact_params(query: str) -> dict[str, Any]:
+    ring = crypt.keyring()
+    return {
+        "phone_hashes": ring.digests("phone", query),
+        "id_hashes": ring.digests("id_number", query),
+    }
+
+
 def _hits(digits: bool, area: str) -> str:
     """The ids of households of the area matching a search: each field's index, then a union.
 
     A resident's match reaches their household by key, one row at a time (``OFFSET 0``
     keeps the planner from hashing all 500,000 residents for a few thousand matches).
     """
-    phone = " OR i.phone LIKE :field" if digits else ""
+    phone = _EXACT if digits else ""
     return f"""
         SELECT h.id FROM household h WHERE (h.address ILIKE :field OR h.ref ILIKE :field)
         AND {area}
@@ -114,7 +137,7 @@ def _walk(digits: bool, where: str, order: str) -> str:
     buildings or every resident of the district), so the id order of the households is
     kept and the walk stops at the page's last match.
     """
-    phone = " OR i.phone LIKE :field" if digits else ""
+    phone = _EXACT if digits else ""
     return f"""
         SELECT s.id FROM (
             SELECT {order} AS k, h.id, h.building_id, h.address, h.ref FROM household h
@@ -169,7 +192,9 @@ def _page_ids(
     if not query:
         sql = f"SELECT h.id FROM household h WHERE {where} ORDER BY {order} LIMIT :limit"
         return [int(r[0]) for r in conn.execute(text(sql), params)]
-    digits = query.isdigit()
+    digits = exact_kind(query)
+    if digits:
+        params = {**params, **_exact_params(query)}
     if len(query) < 3 and _frequent(conn, params):
         walk = {**params, "scan": SHORT_SCAN}
         ids = [int(r[0]) for r in conn.execute(text(_walk(digits, where, order)), walk)]
@@ -285,7 +310,10 @@ def search_households(
         ) head ON true
         ORDER BY h.id
     """
-    return [dict(r) for r in conn.execute(text(sql), {"ids": ids}).mappings()]
+    return crypt.open_rows(
+        (dict(r) for r in conn.execute(text(sql), {"ids": ids}).mappings()),
+        {"head_phone": "phone"},
+    )
 
 
 def search_buildings(
@@ -357,7 +385,7 @@ def residents(conn: Connection, household_id: int) -> list[dict[str, Any]]:
         ),
         {"h": household_id},
     ).mappings()
-    return [dict(r) for r in rows]
+    return crypt.open_rows((dict(r) for r in rows), {"id_number": "id_number", "phone": "phone"})
 
 
 def id_number_taken(conn: Connection, id_number: str) -> int | None:
@@ -365,9 +393,9 @@ def id_number_taken(conn: Connection, id_number: str) -> int | None:
     found = conn.execute(
         text(
             "SELECT r.household_id FROM resident_identity i JOIN resident r "
-            "ON r.id = i.resident_id WHERE i.id_number = :n"
+            "ON r.id = i.resident_id WHERE i.id_number_hash = ANY(:n)"
         ),
-        {"n": id_number},
+        {"n": crypt.keyring().digests("id_number", id_number)},
     ).scalar()
     return None if found is None else int(found)
 
@@ -391,6 +419,7 @@ class NewResident:
 def insert_resident(conn: Connection, household_id: int, person: NewResident) -> int:
     """Add a resident (and their identity) to a household; its size grows by one.  Their id."""
     resident_id = int(new_ids(conn, "resident", 1)[0])
+    ring = crypt.keyring()
     conn.execute(
         text(
             "INSERT INTO resident (id, household_id, relation, birth_year, sex, "
@@ -409,14 +438,17 @@ def insert_resident(conn: Connection, household_id: int, person: NewResident) ->
     )
     conn.execute(
         text(
-            "INSERT INTO resident_identity (resident_id, name, id_number, phone) "
-            "VALUES (:id, :name, :id_number, :phone)"
+            "INSERT INTO resident_identity (resident_id, name, id_number, phone, "
+            "id_number_hash, phone_hash) "
+            "VALUES (:id, :name, :id_number, :phone, :id_number_hash, :phone_hash)"
         ),
         {
             "id": resident_id,
             "name": person.name,
-            "id_number": person.id_number,
-            "phone": person.phone,
+            "id_number": ring.seal("id_number", person.id_number),
+            "phone": ring.seal("phone", person.phone),
+            "id_number_hash": ring.digest("id_number", person.id_number),
+            "phone_hash": ring.digest("phone", person.phone),
         },
     )
     conn.execute(

@@ -24,11 +24,11 @@ from tests.conftest import REPO
 
 NAME = "测试张三丰"
 PHONE = "13912345678"
-#: Refuses the one phone above, so that storing the report fails in the database itself
-#: (as any constraint violation would) with the name and phone in the failing row.
+#: Refuses the one name above, so that storing the report fails in the database itself
+#: (as any constraint violation would) with the name and phone (sealed) in the failing row.
 REFUSE = (
     f"ALTER TABLE incident_contact ADD CONSTRAINT test_refuse_phone "
-    f"CHECK (phone IS DISTINCT FROM '{PHONE}') NOT VALID"
+    f"CHECK (name IS DISTINCT FROM '{NAME}') NOT VALID"
 )
 
 
