@@ -36,6 +36,7 @@ def _register() -> None:
         grids_simulate,
         hazard,
         incidents,
+        keys,
         network,
         plan,
         relay,
@@ -57,6 +58,7 @@ def _register() -> None:
     app.add_typer(users.users_app, name="users")
     app.add_typer(incidents.incidents_app, name="incidents")
     app.add_typer(categories.categories_app, name="categories")
+    app.add_typer(keys.keys_app, name="keys")
 
     grids_app.command("import")(grids_io.import_command)
     grids_app.command("export")(grids_io.export_command)

@@ -205,6 +205,30 @@ def test_staff_of_one_community_see_nothing_of_another(desk: dict, engine: Engin
     assert len(_audit_rows(engine, theirs.household_id)) == before
 
 
+def test_a_resident_is_found_by_their_whole_id_number_or_phone(desk: dict, engine: Engine) -> None:
+    """Sealed at rest, still found: the blind index matches the whole value, shown masked."""
+    url, a = desk["url"], desk["users"][STAFF_A]
+    person = _a_resident(engine, a["community_id"])
+    spaced = f"{person.phone[:3]} {person.phone[3:7]} {person.phone[7:]}"
+    for q in (person.id_number, person.id_number.lower(), person.phone, spaced):
+        found = httpx.get(f"{url}/api/registry", params={"q": q}, headers=a["bearer"])
+        assert found.status_code == 200, found.text
+        households = found.json()["households"]
+        assert person.household_id in {h["id"] for h in households}, q
+        assert person.phone not in found.text and person.id_number not in found.text  # masked
+    household = f"{url}/api/registry/households/{person.household_id}"
+    shown = httpx.get(household, headers=a["bearer"]).json()
+    [me] = [r for r in shown["residents"] if r["id"] == person.id]
+    assert me["id_number"] != person.id_number and me["id_number"][0] == person.id_number[0]
+    revealed = httpx.post(f"{household}/reveal", json={"reason": REASON}, headers=a["bearer"])
+    assert revealed.status_code == 200, revealed.text
+    [me] = [r for r in revealed.json()["residents"] if r["id"] == person.id]
+    assert (me["id_number"], me["phone"]) == (person.id_number, person.phone)
+    # a part of a phone finds nothing: the database cannot read the values any more
+    part = httpx.get(f"{url}/api/registry", params={"q": person.phone[2:9]}, headers=a["bearer"])
+    assert person.household_id not in {h["id"] for h in part.json()["households"]}
+
+
 def test_a_grid_worker_or_a_resident_may_not_open_the_registry(desk: dict, engine: Engine) -> None:
     url = desk["url"]
     for role in ("grid_worker", "resident"):
