@@ -124,6 +124,8 @@ class _Loader:
         self.bar = tqdm(total=0, unit="rows", disable=not progress, desc="loading")
         self.grid_geoms: np.ndarray | None = None
         self.grid_ids: np.ndarray | None = None
+        #: the grid of each household of this load (its residents carry it: row security)
+        self.household_grids: pd.Series | None = None
 
     def copy(self, table: str, frame: pd.DataFrame) -> None:
         self.bar.set_description(f"loading {table}")
@@ -247,6 +249,10 @@ class _Loader:
                 }
             ),
         )
+        self.household_grids = pd.Series(
+            where["grid_id"].astype("Int64").array,
+            index=pd.to_numeric(frame["id"], errors="coerce").to_numpy(),
+        )
 
     def residents(self, frame: pd.DataFrame) -> None:
         flags = ["living_alone_elderly", "disabled", "mobility_impaired", "low_income"]
@@ -256,8 +262,16 @@ class _Loader:
         ].copy()
         for flag in flags:
             data[flag] = frame[flag].fillna(False).astype(bool) if flag in frame else False
+        # the household's grid when this load placed it; else a trigger looks it up
+        grids = pd.array([pd.NA] * len(frame), dtype="Int64")
+        if self.household_grids is not None and not self.household_grids.index.has_duplicates:
+            keys = pd.to_numeric(frame["household_id"], errors="coerce").to_numpy()
+            grids = self.household_grids.reindex(keys).astype("Int64").array
+        data["grid_id"] = grids
         self.copy("resident", data)
-        self.copy("resident_identity", sealed_identities(frame))
+        identities = sealed_identities(frame)
+        identities["grid_id"] = grids
+        self.copy("resident_identity", identities)
 
     def points(self, table: str, frame: gpd.GeoDataFrame, columns: dict[str, object]) -> None:
         geoms = frame.geometry.to_numpy()

@@ -294,6 +294,9 @@ class Resident(Base):
     )
     birth_year: Mapped[int] = mapped_column(SmallInteger)
     sex: Mapped[str] = mapped_column(String(1))
+    #: the household's grid, copied (kept in step by triggers, migration 0025) so that the
+    #: row-level security of a resident is one test on its own row
+    grid_id: Mapped[int | None] = mapped_column(Integer, index=True)
     living_alone_elderly: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     disabled: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     mobility_impaired: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
@@ -312,6 +315,8 @@ class ResidentIdentity(Base):
         ForeignKey("resident.id", ondelete="CASCADE"), primary_key=True
     )
     name: Mapped[str] = mapped_column(Text)
+    #: the household's grid, copied as on ``resident`` (row-level security)
+    grid_id: Mapped[int | None] = mapped_column(Integer, index=True)
     #: sealed (:mod:`gis.crypt`): the database holds ciphertext only
     id_number: Mapped[bytes | None] = mapped_column(LargeBinary)
     phone: Mapped[bytes | None] = mapped_column(LargeBinary)
