@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -254,7 +255,7 @@ class _Loader:
             index=pd.to_numeric(frame["id"], errors="coerce").to_numpy(),
         )
 
-    def residents(self, frame: pd.DataFrame) -> None:
+    def residents(self, frame: pd.DataFrame, identities: pd.DataFrame | None = None) -> None:
         flags = ["living_alone_elderly", "disabled", "mobility_impaired", "low_income"]
         data = frame[
             ["id", "household_id", "birth_year", "sex"]
@@ -269,7 +270,8 @@ class _Loader:
             grids = self.household_grids.reindex(keys).astype("Int64").array
         data["grid_id"] = grids
         self.copy("resident", data)
-        identities = sealed_identities(frame)
+        if identities is None:
+            identities = sealed_identities(frame)
         identities["grid_id"] = grids
         self.copy("resident_identity", identities)
 
@@ -512,6 +514,18 @@ def load_layers(
 
 
 def _run(loader: _Loader, layers: Mapping[str, pd.DataFrame]) -> None:
+    # ID numbers and phones are sealed (gis.crypt) in a thread of its own while the
+    # areas, grids, buildings and households are copied: the sealing then costs little time
+    with ThreadPoolExecutor(1, thread_name_prefix="seal") as pool:
+        sealing = (
+            pool.submit(sealed_identities, layers["resident"]) if "resident" in layers else None
+        )
+        _run_layers(loader, layers, sealing)
+
+
+def _run_layers(
+    loader: _Loader, layers: Mapping[str, pd.DataFrame], sealing: Future | None
+) -> None:
     if "admin_area" in layers:
         loader.admin_areas(layers["admin_area"])
     if "grid" in layers:
@@ -521,7 +535,7 @@ def _run(loader: _Loader, layers: Mapping[str, pd.DataFrame]) -> None:
     if "household" in layers:
         loader.households(layers["household"], located)
     if "resident" in layers:
-        loader.residents(layers["resident"])
+        loader.residents(layers["resident"], None if sealing is None else sealing.result())
     if "facility" in layers:
         f = layers["facility"]
         loader.points(

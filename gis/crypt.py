@@ -54,6 +54,7 @@ NONCE = 12
 #: Bytes before the ciphertext: version, key id, nonce.
 HEADER = 1 + 4 + NONCE
 KEY_FILE = "data.key"
+_NON_DIGIT = re.compile(r"\D")
 
 #: table -> column -> the kind of value (what :func:`normalise` and the blind index use);
 #: a column with a hash column beside it (``<column>_hash``) is searchable.
@@ -76,9 +77,9 @@ def normalise(kind: str, value: str) -> str | None:
     nothing is left.
     """
     if kind == "id_number":
-        out = re.sub(r"\s+", "", value).upper()
+        out = "".join(value.split()).upper()
     elif kind == "phone":
-        out = re.sub(r"\D", "", value)
+        out = _NON_DIGIT.sub("", value)
         if len(out) == 13 and out.startswith("86"):
             out = out[2:]
     else:
@@ -176,10 +177,10 @@ class Keyring:
         out: list[bytes | None] = []
         for i, v in enumerate(items):
             if not isinstance(v, str):
-                if not _is_na(v):
-                    raise TypeError(f"only text is sealed, not {type(v).__name__}")
-                out.append(None)
-                continue
+                if _is_na(v):
+                    out.append(None)
+                    continue
+                v = str(v)  # a number read from a spreadsheet: its digits
             nonce = nonces[i * NONCE : (i + 1) * NONCE]
             out.append(prefix + nonce + encrypt(nonce, v.encode(), aad))
         return out
@@ -250,12 +251,14 @@ def _is_na(value: Any) -> bool:
 
 
 def _digest(index_key: bytes, kind: str, value: Any) -> bytes | None:
-    if value is None or not isinstance(value, str):
-        return None
+    if not isinstance(value, str):
+        if _is_na(value):
+            return None
+        value = str(value)
     norm = normalise(kind, value)
     if norm is None:
         return None
-    return hmac.new(index_key, f"{kind}\x00{norm}".encode(), hashlib.sha256).digest()
+    return hmac.digest(index_key, f"{kind}\x00{norm}".encode(), "sha256")
 
 
 @lru_cache(maxsize=8)
