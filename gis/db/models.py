@@ -315,8 +315,9 @@ class ResidentIdentity(Base):
         ForeignKey("resident.id", ondelete="CASCADE"), primary_key=True
     )
     name: Mapped[str] = mapped_column(Text)
-    #: the household's grid, copied as on ``resident`` (row-level security)
-    grid_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    #: the household's grid, copied as on ``resident`` (row-level security; no index:
+    #: identities are read by resident)
+    grid_id: Mapped[int | None] = mapped_column(Integer)
     #: sealed (:mod:`gis.crypt`): the database holds ciphertext only
     id_number: Mapped[bytes | None] = mapped_column(LargeBinary)
     phone: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -127,8 +127,8 @@ def _grids_on_people() -> None:
         "UPDATE resident_identity i SET grid_id = r.grid_id FROM resident r "
         "WHERE r.id = i.resident_id AND r.grid_id IS NOT NULL"
     )
+    # residents are read by grid (a worker's households); identities only by resident
     op.create_index(op.f("ix_resident_grid_id"), "resident", ["grid_id"])
-    op.create_index(op.f("ix_resident_identity_grid_id"), "resident_identity", ["grid_id"])
     op.execute(TRIGGERS)
     for table in OLD_POLICIES:
         op.execute(f"DROP POLICY wangge_rows ON {table}")
@@ -143,7 +143,6 @@ def _grids_off_people() -> None:
         op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
     for name in TRIGGER_FUNCTIONS:
         op.execute(f"DROP FUNCTION IF EXISTS {name}")
-    op.drop_index(op.f("ix_resident_identity_grid_id"), table_name="resident_identity")
     op.drop_index(op.f("ix_resident_grid_id"), table_name="resident")
     op.drop_column("resident_identity", "grid_id")
     op.drop_column("resident", "grid_id")
