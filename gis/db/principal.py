@@ -153,7 +153,8 @@ def install(engine: Engine, role: str) -> Engine:
     """Make ``engine``'s connections act as ``role`` with the current principal's settings.
 
     Each new connection runs ``SET ROLE role``; each transaction begins with the
-    settings of :func:`current`.  An empty ``role`` leaves the engine as it is.
+    settings of :func:`current`, sent with its ``BEGIN`` in one round trip
+    (:func:`_begin_with_principal`).  An empty ``role`` leaves the engine as it is.
     """
     if not role:
         return engine
