@@ -4,8 +4,9 @@ The data: the sample district of ``--households`` households (50,000) with
 ``--incidents`` incidents (250,000), loaded into a scratch PostGIS database with the
 project's loader, then ``VACUUM ANALYZE``.
 
-Two engines on the same database: **off**, the owner's (the policies do not apply: what
-the server did before 0022), and **on**, the server's (:func:`gis.db.engine.get_app_engine`:
+Two engines on the same database: **off**, the owner's (:func:`gis.db.engine.get_engine`,
+the policies do not apply: what the server did before 0022), and **on**, the server's
+(:func:`gis.db.engine.get_app_engine`:
 ``SET ROLE wangge_app`` and the caller's settings at the start of every transaction, so
 every statement also passes the policies).  The same use cases run through both, in
 turns, with the same principal:
@@ -60,7 +61,7 @@ from benchmarks._common import log, scratch_database
 from etl.load import load_layers
 from etl.sample import generate_district
 from gis.db import cluster, principal
-from gis.db.engine import get_app_engine
+from gis.db.engine import get_app_engine, get_engine
 from gis.db.migrate import upgrade
 from gis.settings import get_settings
 from gis.store import access_store
@@ -203,7 +204,8 @@ def main() -> None:
     if not settings.db_app_role:
         sys.exit("WANGGE_DB_APP_ROLE is empty: set it (wangge_app) to measure the policies")
     url, ready = database(args.reuse)
-    off = create_engine(url, pool_size=2)
+    # the server's engine as it was before the policies (the same loaders, no SET ROLE)
+    off = get_engine(settings, url=url)
     if not ready:
         build(off, args.households, args.incidents, args.seed)
     else:
