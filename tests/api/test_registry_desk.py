@@ -218,11 +218,11 @@ def test_a_resident_is_found_by_their_whole_id_number_or_phone(desk: dict, engin
         assert person.phone not in found.text and person.id_number not in found.text  # masked
     household = f"{url}/api/registry/households/{person.household_id}"
     shown = httpx.get(household, headers=a["bearer"]).json()
-    [me] = [r for r in shown["residents"] if r["id"] == person.id]
+    [me] = [r for r in shown["people"] if r["id"] == person.id]
     assert me["id_number"] != person.id_number and me["id_number"][0] == person.id_number[0]
     revealed = httpx.post(f"{household}/reveal", json={"reason": REASON}, headers=a["bearer"])
     assert revealed.status_code == 200, revealed.text
-    [me] = [r for r in revealed.json()["residents"] if r["id"] == person.id]
+    [me] = [r for r in revealed.json()["people"] if r["id"] == person.id]
     assert (me["id_number"], me["phone"]) == (person.id_number, person.phone)
     # a part of a phone finds nothing: the database cannot read the values any more
     part = httpx.get(f"{url}/api/registry", params={"q": person.phone[2:9]}, headers=a["bearer"])
