@@ -193,7 +193,7 @@ class Keyring:
         if len(blob) < HEADER + 16 or blob[:1] != VERSION:
             raise DataKeyError(
                 f"a value of {column} is not sealed by Wangge (it does not start with the "
-                "version byte): migration 0025 seals the values stored before it"
+                "version byte): migration 0027 seals the values stored before it"
             )
         kid = blob[1:5]
         key = self.keys.get(kid)

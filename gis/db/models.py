@@ -294,7 +294,7 @@ class Resident(Base):
     )
     birth_year: Mapped[int] = mapped_column(SmallInteger)
     sex: Mapped[str] = mapped_column(String(1))
-    #: the household's grid, copied (kept in step by triggers, migration 0025) so that the
+    #: the household's grid, copied (kept in step by triggers, migration 0027) so that the
     #: row-level security of a resident is one test on its own row
     grid_id: Mapped[int | None] = mapped_column(Integer, index=True)
     living_alone_elderly: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))

@@ -1,6 +1,6 @@
 """The SQL of sealed identity data (:mod:`gis.crypt`): re-sealing in batches, counting stale values.
 
-Used by migration 0025 (which seals the clear values stored before it) and by
+Used by migration 0027 (which seals the clear values stored before it) and by
 ``wangge keys rotate`` (which re-seals values under an old key with the current one).
 One batch is one statement reading up to ``limit`` rows after a key, and one ``UPDATE``
 from arrays: the caller commits between batches when it wants them durable one by one.

@@ -1,6 +1,6 @@
 """Residents and identities carry their household's grid (row security reads it), always in step.
 
-Migration 0025 copies ``household.grid_id`` onto ``resident`` and ``resident_identity`` so
+Migration 0027 copies ``household.grid_id`` onto ``resident`` and ``resident_identity`` so
 that their policies test their own row; triggers keep the copy true whoever writes.
 """
 

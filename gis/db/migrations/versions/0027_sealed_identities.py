@@ -22,8 +22,8 @@ Row-level security made cheaper on the hot reads (``benchmarks/security.py``):
   household placed in another grid (re-division, a corrected position) moves its
   residents and their identities with it, in one statement per statement.
 
-Revision ID: 0025
-Revises: 0023
+Revision ID: 0027
+Revises: 0026
 """
 
 import sqlalchemy as sa
@@ -32,8 +32,8 @@ from alembic import op
 from gis import crypt
 from gis.store import keys_store
 
-revision = "0025"
-down_revision = "0023"
+revision = "0027"
+down_revision = "0026"
 branch_labels = None
 depends_on = None
 
