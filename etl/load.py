@@ -85,7 +85,7 @@ def _multi(geoms: np.ndarray) -> np.ndarray:
 def sealed_identities(frame: pd.DataFrame) -> pd.DataFrame:
     """The ``resident_identity`` rows of residents: ID numbers and phones sealed, their hashes.
 
-    Sealed on the way in (:mod:`gis.crypt`), a column at a time, as COPY text.
+    Sealed on the way in (:mod:`gis.crypt`), a column at a time, as bytes.
     """
     out = pd.DataFrame({"resident_id": frame["id"].to_numpy(), "name": frame["name"].to_numpy()})
     for column in ("id_number", "phone"):

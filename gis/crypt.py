@@ -302,11 +302,11 @@ def open_rows(rows: Iterable[dict[str, Any]], columns: dict[str, str]) -> list[d
     return out
 
 
-def seal_column(column: str, values: Iterable[Any]) -> list[str | None]:
-    """Sealed values as COPY text (bytea hex), for the bulk loader."""
-    return [None if b is None else "\\x" + b.hex() for b in keyring().seal_many(column, values)]
+def seal_column(column: str, values: Iterable[Any]) -> list[bytes | None]:
+    """Sealed values as bytes (a bytea column of the bulk loader's binary COPY)."""
+    return list(keyring().seal_many(column, values))
 
 
-def digest_column(kind: str, values: Iterable[Any]) -> list[str | None]:
-    """Blind indexes as COPY text (bytea hex), for the bulk loader."""
-    return [None if d is None else "\\x" + d.hex() for d in keyring().digest_many(kind, values)]
+def digest_column(kind: str, values: Iterable[Any]) -> list[bytes | None]:
+    """Blind indexes as bytes (a bytea column of the bulk loader's binary COPY)."""
+    return list(keyring().digest_many(kind, values))

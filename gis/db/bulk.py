@@ -125,6 +125,13 @@ def _fixed(array: pa.Array, numpy_type: str, fill: object = 0) -> _Field:
     return _Field(lengths, data, np.dtype(numpy_type).itemsize)
 
 
+def _bytea_text(value: str) -> bytes:
+    """A bytea given as text (hex format ``\\x…``, as COPY text would read it) as its bytes."""
+    if value.startswith("\\x"):
+        return bytes.fromhex(value[2:])
+    return value.encode()
+
+
 def _variable(array: pa.Array) -> _Field:
     """Values as a large_binary array: their bytes back to back, NULL → length -1."""
     array = array.cast(pa.large_binary())
@@ -218,6 +225,10 @@ def _encode(values: pd.Series, kind: str, table: str) -> _Field:
         days = array.cast(pa.date32()).cast(pa.int32())
         return _fixed(pc.subtract(days, _PG_EPOCH_DAYS), ">i4")
     if kind == "bytea":
+        if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+            # text as PostgreSQL reads a bytea's text input: "\\x" and hex digits
+            raw = [None if v is None else _bytea_text(v) for v in array.to_pylist()]
+            array = pa.array(raw, type=pa.large_binary())
         return _variable(array)
     if kind == "jsonb":  # version 1, then the text
         binary = pa.large_binary()

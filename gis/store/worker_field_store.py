@@ -19,6 +19,8 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
+from gis import crypt
+
 Bind = Engine | Connection
 
 
@@ -274,7 +276,8 @@ def people(conn: Connection, resident_ids: Collection[int]) -> dict[int, dict[st
         ),
         {"r": _ids(resident_ids)},
     ).mappings()
-    return {int(r["id"]): dict(r) for r in rows}
+    opened = crypt.open_rows((dict(r) for r in rows), {"phone": "phone"})  # sealed at rest
+    return {int(r["id"]): r for r in opened}
 
 
 def building_names(bind: Bind, building_ids: Collection[int]) -> dict[int, str | None]:

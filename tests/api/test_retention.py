@@ -11,6 +11,7 @@ import io
 import json
 import time
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -20,7 +21,7 @@ from sqlalchemy import Engine, text
 from api.services import accounts
 from etl.load import load_layers
 from etl.sample import generate_district
-from gis import clock
+from gis import clock, crypt
 from gis.settings import get_settings
 from tests.conftest import LiveServer, run_wangge
 
@@ -40,7 +41,7 @@ def town(engine: Engine, database_url: str) -> Any:
                 "GROUP BY a.id ORDER BY count(*) DESC, a.id LIMIT 1"
             )
         ).one()
-        people = conn.execute(
+        sealed = conn.execute(
             text(
                 "SELECT r.id, r.household_id, i.name, i.id_number FROM resident r "
                 "JOIN resident_identity i ON i.resident_id = r.id "
@@ -49,6 +50,13 @@ def town(engine: Engine, database_url: str) -> Any:
             ),
             {"c": community.id},
         ).all()
+        # ID numbers are sealed at rest: the test compares exports with the clear values
+        people = [
+            SimpleNamespace(
+                **{**row._asdict(), "id_number": crypt.open_value("id_number", row.id_number)}
+            )
+            for row in sealed
+        ]
         workers = conn.execute(text("SELECT id FROM grid_worker ORDER BY id LIMIT 2")).all()
     staff = accounts.issue_token(engine, "retention_staff", "community_staff", community.code)
     admin = accounts.issue_token(engine, "retention_admin", "admin")

@@ -35,6 +35,7 @@ from api.app import create_app
 from api.services import accounts
 from etl.load import load_layers
 from etl.sample import generate_district
+from gis import crypt
 from gis.settings import get_settings
 from gis.store import grid_store
 from tests.conftest import LiveServer
@@ -367,7 +368,7 @@ def _pick_area(conn: Any, community_id: int, mark: str, category: str, worker: i
     ).scalar_one()
     conn.execute(
         text("INSERT INTO incident_contact (incident_id, name, phone) VALUES (:i, :n, :p)"),
-        {"i": incident, "n": f"{mark}联系人", "p": phone},
+        {"i": incident, "n": f"{mark}联系人", "p": crypt.seal("phone", phone)},  # sealed at rest
     )
     notice = conn.execute(
         text(
@@ -383,13 +384,16 @@ def _pick_area(conn: Any, community_id: int, mark: str, category: str, worker: i
         ),
         {"m": mark, "c": community_id},
     )
-    resident_phone = conn.execute(
-        text(
-            "SELECT i.phone FROM resident_identity i JOIN resident r ON r.id = i.resident_id "
-            "WHERE r.household_id = :h AND i.phone IS NOT NULL LIMIT 1"
-        ),
-        {"h": row.hh},
-    ).scalar_one()
+    resident_phone = crypt.open_value(
+        "phone",
+        conn.execute(
+            text(
+                "SELECT i.phone FROM resident_identity i JOIN resident r ON r.id = i.resident_id "
+                "WHERE r.household_id = :h AND i.phone IS NOT NULL LIMIT 1"
+            ),
+            {"h": row.hh},
+        ).scalar_one(),
+    )
     return Area(
         row.code,
         community_id,
@@ -498,7 +502,8 @@ def world(engine: Engine, database_url: str) -> Any:
     identities_a, identities_b = set(), set()
     for number, phone, community in ids:
         target = identities_b if community == area_b.id else identities_a
-        target.update(v for v in (number, phone) if v)
+        opened = (crypt.open_value("id_number", number), crypt.open_value("phone", phone))
+        target.update(v for v in opened if v)
     identities_a.add(area_a.phone)
     identities_b.add(area_b.phone)
     admin = {"Authorization": f"Bearer {tokens['admin']}"}
