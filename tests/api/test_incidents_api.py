@@ -15,6 +15,7 @@ from sqlalchemy import Engine, text
 
 from gis import clock
 from gis.settings import get_settings
+from gis.store import grid_store
 from tests.api.incidents_shared import _act, _report
 
 # module-scoped fixtures shared with test_incidents_dispatch.py: each module loads its own district
@@ -108,13 +109,16 @@ def test_who_sees_which_incident(live_server: LiveServer, people: dict, engine: 
     assert readers == ["staff_test_mine"]
 
 
-def test_bad_reports_get_clear_4xx(live_server: LiveServer, people: dict) -> None:
+def test_bad_reports_get_clear_4xx(live_server: LiveServer, people: dict, engine: Engine) -> None:
     lon, lat = people["point"]
     r = _report(live_server, people["resident"], lon, lat, category_code="99999")
     assert r.status_code == 422 and "unknown category" in r.text
     r = _report(live_server, people["resident"], lat, lon)
     assert r.status_code == 422 and "swapped" in r.text
-    r = _report(live_server, people["resident"], 116.39, 39.91)  # Beijing: in no grid here
+    r = _report(live_server, people["resident"], 116.39, 39.91)  # Beijing: not this district
+    assert r.status_code == 422 and "outside the service area" in r.text
+    _w, s, e, n = grid_store.current_grids(engine).total_bounds
+    r = _report(live_server, people["resident"], e + 0.01, (s + n) / 2)  # 1 km east: no grid
     assert r.status_code == 422 and "in no grid" in r.text
     r = _report(live_server, people["resident"], lon, lat, coord_type="mars")
     assert r.status_code == 422

@@ -244,7 +244,7 @@ def test_json_body_xml_answer_and_gcj02_both_ways(hotline: dict) -> None:
         ({"service_code": None}, 400, "service_code is required"),
         ({"api_key": None}, 403, "api_key is required"),
         ({"api_key": "forged-key"}, 403, "unknown or expired"),
-        ({"lat": 39.909, "long": 116.397}, 400, "lies in no grid"),  # Beijing
+        ({"lat": 39.909, "long": 116.397}, 400, "outside the service area"),  # Beijing
         ({"lat": 120.15, "long": 30.28}, 400, "swapped"),
         ({"lat": None}, 400, "lat is required"),
         ({"long": "east"}, 400, "not a number"),
