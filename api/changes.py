@@ -86,3 +86,7 @@ class ChangeHub:
     def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
         """Stop delivering to ``queue``."""
         self.queues.discard(queue)
+
+
+#: Changes on the channel that are no incident: a notice or an alert stored (for residents).
+NEWS_OPS = ("notice", "alert")

@@ -19,7 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from api.auth import CurrentUser
-from api.changes import HEARTBEAT_S
+from api.changes import HEARTBEAT_S, NEWS_OPS
 from api.deps import EngineDep, ImpactsDep, SettingsDep, StateDep
 from api.headers import InlinePage
 from api.inputs import Id
@@ -98,6 +98,8 @@ async def live_stream(request: Request, state: StateDep, user: CurrentUser) -> S
                 if change.get("op") == "bulk":
                     yield _sse("bulk", {"count": change.get("count")})
                     continue
+                if change.get("op") in NEWS_OPS:
+                    continue  # a residents' notice or alert, no incident
                 if change.get("op") == "checkon":
                     mark = follower.checkon_event(change)
                     if mark is not None:

@@ -1,4 +1,4 @@
-"""For residents: the shelter and services nearby (no login); a resident's reminders, live."""
+"""For residents: the shelter and services nearby (no login); a resident's messages, live."""
 
 from __future__ import annotations
 
@@ -14,12 +14,18 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from api.auth import CurrentUser
-from api.changes import HEARTBEAT_S
+from api.changes import HEARTBEAT_S, NEWS_OPS
 from api.deps import EngineDep, SettingsDep, StateDep
 from api.inputs import Text
 from api.schemas.common import PointQuery
-from api.schemas.resident import NearbyAnswer, NearestShelterAnswer, ReminderAnswer
-from api.services import reminders, resident_cases
+from api.schemas.resident import (
+    AlertEvent,
+    NearbyAnswer,
+    NearestShelterAnswer,
+    NoticeEvent,
+    ReminderAnswer,
+)
+from api.services import neighbourhood, reminders, resident_cases
 from api.services.nearby import DEFAULT_MINUTES, MAX_MINUTES, SERVICE_KINDS, nearby_services
 from api.services.resident import nearest_shelter
 
@@ -105,6 +111,36 @@ def _sse(event: str, data: object) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False, default=str)}\n\n"
 
 
+def _news_events(news: neighbourhood.MyNotices | None) -> list[str]:
+    """The alerts (first) and notices new on a resident's page, as events."""
+    if news is None:
+        return []
+    out = [
+        _sse(
+            "alert",
+            AlertEvent(
+                id=a.id,
+                kind_name=a.kind_name,
+                hazard_name=a.hazard_name,
+                severity=a.severity,
+                message=a.message,
+                at=a.created_at,
+            ).model_dump(mode="json"),
+        )
+        for a in reversed(news.alerts)
+    ]
+    out += [
+        _sse(
+            "notice",
+            NoticeEvent(
+                id=n.id, title=n.title, audience=n.audience, at=n.created_at, unread=news.unread
+            ).model_dump(mode="json"),
+        )
+        for n in reversed(news.notices)
+    ]
+    return out
+
+
 @router.get(
     "/api/resident/stream",
     response_class=StreamingResponse,
@@ -114,14 +150,20 @@ async def my_stream(request: Request, state: StateDep, user: CurrentUser) -> Str
     """Server-sent events of the signed-in resident's new messages (their pages update live).
 
     Events: ``ready``, then ``reminder`` (id, incident_id, text, at) for each reminder
-    written about one of their cases from now on; a comment every 15 s keeps proxies
-    from closing it.  Woken by the incident changes the server hears (PostgreSQL
-    ``LISTEN``): a step of one of their cases, which writes its reminder in the same
-    transaction; checked again on every keep-alive.  A browser's ``EventSource`` is
-    signed in by the session cookie; anyone else's cases never show.
+    written about one of their cases from now on, ``alert`` (id, kind_name, hazard_name,
+    severity, message, at) for each hazard alert sent to their household and ``notice``
+    (id, title, audience, at, unread) for each notice posted to them (their estate, grid,
+    community or group): exactly what ``/r/notices`` would show on reload.  A comment
+    every 15 s keeps proxies from closing it.  Woken by the changes the server hears
+    (PostgreSQL ``LISTEN``): a step of one of their cases, which writes its reminder in
+    the same transaction, or a notice or alert stored; checked again on every keep-alive.
+    A browser's ``EventSource`` is signed in by the session cookie; anyone else's cases,
+    alerts and notices never show.
     """
     engine = state.engine
     last = await run_in_threadpool(reminders.latest_id, engine, user)
+    seen: set[tuple[str, int]] = set()
+    await run_in_threadpool(neighbourhood.news_since, engine, user, seen)
     queue = await state.hub.subscribe()
 
     def mine() -> set[int]:
@@ -135,17 +177,29 @@ async def my_stream(request: Request, state: StateDep, user: CurrentUser) -> Str
             yield f"retry: 3000\n: {'.' * 2048}\n\n"  # padding flushes buffering proxies
             yield _sse("ready", {"after": last})
             while time.monotonic() - started < STREAM_MAX_S:
+                news = cased = True
                 try:
                     change = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
-                    if change.get("op") != "bulk" and change.get("id") not in cases:
-                        if change.get("op") == "insert" and change.get("source") in SOURCES:
-                            cases = await run_in_threadpool(mine)
-                        continue
+                    op = change.get("op")
+                    if op in NEWS_OPS:
+                        cased = False
+                    elif op != "bulk":
+                        news = False
+                        if change.get("id") not in cases:
+                            if op == "insert" and change.get("source") in SOURCES:
+                                cases = await run_in_threadpool(mine)
+                            continue
                 except TimeoutError:
                     if await request.is_disconnected():
                         break
                     yield ": keep-alive\n\n"
                     cases = await run_in_threadpool(mine)
+                if news:
+                    found = await run_in_threadpool(neighbourhood.news_since, engine, user, seen)
+                    for event in _news_events(found):
+                        yield event
+                if not cased:
+                    continue
                 new = await run_in_threadpool(
                     partial(reminders.reminders_for, engine, user, after_id=last)
                 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from geojson_pydantic import LineString
 
@@ -131,3 +131,24 @@ class ReminderAnswer(BaseModel):
     text: str
     at: datetime
     delivered: bool
+
+
+class NoticeEvent(BaseModel):
+    """A notice for the resident, as their open ``/r/notices`` receives it live."""
+
+    id: int
+    title: str
+    audience: str
+    at: datetime
+    unread: int = Field(description="how many notices the resident has not read, this one too")
+
+
+class AlertEvent(BaseModel):
+    """A hazard alert sent to the resident's household, as their open page receives it."""
+
+    id: int
+    kind_name: str
+    hazard_name: str
+    severity: int
+    message: str
+    at: datetime

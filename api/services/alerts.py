@@ -179,6 +179,7 @@ def _deliver(engine: Engine, got: Impact, alert: AlertRequest, user: Principal |
         keys = [dedupe_key(hazard_id, alert.group, message, m.recipient) for m in messages]
         outbox_ids = store.OutboxChannel(conn).deliver(messages, keys)
         store.mark_sent(conn, ids, at)
+        store.announce(conn, "alert", alert_id)  # the residents' open pages show it live
     return SentAlert(
         alert_id=alert_id,
         hazard_id=hazard_id,

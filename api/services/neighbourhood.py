@@ -272,6 +272,23 @@ def my_notices(engine: Engine, user: Principal) -> MyNotices:
     return MyNotices(alerts, notices, unread, where)
 
 
+def news_since(engine: Engine, user: Principal, seen: set[tuple[str, int]]) -> MyNotices | None:
+    """What ``/r/notices`` shows now that is not in ``seen`` (which then holds it too).
+
+    For a resident's live page (``/api/resident/stream``): the same alerts and notices as
+    :func:`my_notices`, so the same rule decides who sees which; only the new ones, with
+    the unread count.  None for staff, who have no residents' notices.
+    """
+    if user.role != "resident":
+        return None
+    mine = my_notices(engine, user)
+    alerts = tuple(a for a in mine.alerts if ("alert", a.id) not in seen)
+    notices = tuple(n for n in mine.notices if ("notice", n.id) not in seen)
+    seen.update(("alert", a.id) for a in alerts)
+    seen.update(("notice", n.id) for n in notices)
+    return MyNotices(alerts, notices, mine.unread, mine.where)
+
+
 def _alerts_for(engine: Engine, place: Residence) -> list:
     """The alerts sent to the resident's own household, read as the system.
 

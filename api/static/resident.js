@@ -1,7 +1,7 @@
 /* The residents' phone pages: the map (Leaflet over the offline basemap), the browser's
  * position, the report form (photos resized on the phone, one Idempotency-Key per report so
- * a double tap files once), the shelter page's route, and a signed-in resident's reminders
- * arriving live (server-sent events).  No inline script: CSP. */
+ * a double tap files once), the shelter page's route, and a signed-in resident's reminders,
+ * hazard alerts and notices arriving live (server-sent events).  No inline script: CSP. */
 (function () {
   "use strict";
 
@@ -178,7 +178,64 @@
       var none = document.getElementById("r-reminders-none");
       if (none) { none.hidden = true; }
     });
+    liveNotices(source);
     window.addEventListener("pagehide", function () { source.close(); });
+  }
+
+  /* ------------------------------------------------------------ 通知公告, live: alerts first */
+  function when(at) { return at.slice(0, 10) + " " + at.slice(11, 16); }
+
+  function element(tag, className, text) {
+    var el = document.createElement(tag);
+    if (className) { el.className = className; }
+    if (text !== undefined) { el.textContent = text; }
+    return el;
+  }
+
+  function showIn(list, li) {
+    list.insertBefore(li, list.firstChild);
+    list.hidden = false;
+    var none = document.getElementById("r-notices-none");
+    if (none) { none.hidden = true; }
+  }
+
+  function liveNotices(source) {
+    var alerts = document.getElementById("alerts"), notices = document.getElementById("notices");
+    if (!alerts || !notices) { return; }
+    source.addEventListener("alert", function (e) {
+      var a = JSON.parse(e.data);
+      if (alerts.querySelector('[data-id="' + a.id + '"]')) { return; }
+      var li = element("li", "item alert r-new");
+      li.setAttribute("role", "alert");
+      li.dataset.id = a.id;
+      li.appendChild(element("h2", "", a.kind_name + "预警：" + a.hazard_name));
+      li.appendChild(element("p", "", a.message));
+      li.appendChild(element("p", "meta", when(a.at)));
+      showIn(alerts, li);
+    });
+    source.addEventListener("notice", function (e) {
+      var n = JSON.parse(e.data);
+      if (notices.querySelector('[data-id="' + n.id + '"]')) { return; }
+      var li = element("li", "item unread r-new");
+      li.dataset.id = n.id;
+      li.dataset.unread = "1";
+      var h = element("h2");
+      var link = element("a", "", n.title);
+      link.href = "/r/notices/" + n.id;
+      h.appendChild(link);
+      h.appendChild(document.createTextNode(" "));
+      h.appendChild(element("span", "small", "（未读）"));
+      li.appendChild(h);
+      li.appendChild(element("p", "meta", n.audience + " · " + when(n.at)));
+      showIn(notices, li);
+      var unread = document.getElementById("unread");
+      if (unread) {
+        unread.dataset.unread = n.unread;
+        unread.className = n.unread ? "badge" : "muted small";
+        unread.textContent = n.unread ? n.unread : "全部已读";
+        if (n.unread) { unread.setAttribute("aria-label", "未读 " + n.unread + " 条"); }
+      }
+    });
   }
 
   var form = document.getElementById("report-form");

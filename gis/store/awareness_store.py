@@ -910,6 +910,17 @@ def conninfo(engine: Engine) -> str:
     return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def announce(conn: Connection, op: str, item_id: int) -> None:
+    """Tell the live streams that a notice or an alert (``op``) was stored (heard at commit).
+
+    On the incident channel, whose one ``LISTEN`` per server process already wakes every
+    stream; the message carries only what it is and its id: each stream asks the database
+    whether its reader may see it.
+    """
+    payload = json.dumps({"op": op, "id": int(item_id)})
+    conn.execute(text("SELECT pg_notify(:c, :p)"), {"c": INCIDENT_CHANNEL, "p": payload})
+
+
 def _decode(payload: str) -> dict[str, Any]:
     try:
         message = json.loads(payload)

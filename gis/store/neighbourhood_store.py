@@ -13,6 +13,8 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine, text
 
+from gis.store.awareness_store import announce
+
 #: A resident's groups as SQL over ``resident r`` (``:year`` the current year).
 GROUP_SQL = {
     "elderly_alone": "r.living_alone_elderly",
@@ -191,9 +193,9 @@ NOTICE_COLUMNS = (
 
 
 def insert_notice(engine: Engine, values: dict[str, Any]) -> int:
-    """Store a notice; its id."""
+    """Store a notice and announce it to the residents' live pages; its id."""
     with engine.begin() as conn:
-        return int(
+        notice_id = int(
             conn.execute(
                 text(
                     "INSERT INTO notice (community_id, scope, estate_id, grid_id, target_group, "
@@ -204,6 +206,8 @@ def insert_notice(engine: Engine, values: dict[str, Any]) -> int:
                 values,
             ).scalar_one()
         )
+        announce(conn, "notice", notice_id)
+    return notice_id
 
 
 def notices_of_communities(engine: Engine, community_ids: list[int], limit: int) -> list[Any]:
