@@ -206,11 +206,13 @@
       var a = JSON.parse(e.data);
       if (alerts.querySelector('[data-id="' + a.id + '"]')) { return; }
       var li = element("li", "item alert r-new");
-      li.setAttribute("role", "alert");
       li.dataset.id = a.id;
-      li.appendChild(element("h2", "", a.kind_name + "预警：" + a.hazard_name));
-      li.appendChild(element("p", "", a.message));
-      li.appendChild(element("p", "meta", when(a.at)));
+      var box = element("div");
+      box.setAttribute("role", "alert");  // read out at once
+      box.appendChild(element("h2", "", a.kind_name + "预警：" + a.hazard_name));
+      box.appendChild(element("p", "", a.message));
+      box.appendChild(element("p", "meta", when(a.at)));
+      li.appendChild(box);
       showIn(alerts, li);
     });
     source.addEventListener("notice", function (e) {

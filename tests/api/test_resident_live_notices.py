@@ -25,8 +25,9 @@ from shapely.geometry import mapping
 from api.services.accounts import issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
+from tests.browser import accessibility_violations, open_page
 from tests.conftest import LiveServer, run_wangge
-from tests.signin import bearer
+from tests.signin import bearer, give_password, sign_in_page
 
 HTML = {"Accept": "text/html"}
 NEAR, FAR = "live_nt_near", "live_nt_far"
@@ -148,38 +149,70 @@ def test_a_notice_reaches_the_open_page_of_its_community_only(site: dict) -> Non
             reader.stop = True
 
 
-def test_a_hazard_alert_reaches_the_open_page_of_the_households_alerted_only(
-    site: dict,
-) -> None:
-    url, admin = site["url"], site["admin"]
+def _hazard_over(site: dict, name: str) -> int:
+    """A small typhoon drawn over the first resident's home; its id."""
     near = site["people"][NEAR]["row"]
     area = Point(near.lon, near.lat).buffer(0.002)
-    feature = {"type": "Feature", "properties": {"name": "台风直播"}, "geometry": mapping(area)}
+    feature = {"type": "Feature", "properties": {"name": name}, "geometry": mapping(area)}
     hazard = httpx.post(
-        f"{url}/api/hazards",
+        f"{site['url']}/api/hazards",
         params={"coord_type": "wgs84", "kind": "typhoon", "severity": 3},
         json=feature,
-        headers=admin,
+        headers=site["admin"],
         timeout=60,
     )
     assert hazard.status_code == 201, hazard.text
+    return int(hazard.json()["id"])
+
+
+def _alert(site: dict, hazard_id: int, message: str) -> None:
+    sent = httpx.post(
+        f"{site['url']}/api/hazards/{hazard_id}/alerts",
+        json={"group": "all", "message": message},
+        headers=site["admin"],
+        timeout=120,
+    )
+    assert sent.status_code == 201, sent.text
+
+
+def test_a_hazard_alert_reaches_the_open_page_of_the_households_alerted_only(
+    site: dict,
+) -> None:
+    hazard_id = _hazard_over(site, "台风直播")
     readers = _open(site)
     try:
-        started = time.monotonic()
-        sent = httpx.post(
-            f"{url}/api/hazards/{hazard.json()['id']}/alerts",
-            json={"group": "all", "message": "台风将至，请关好门窗，勿外出。"},
-            headers=admin,
-            timeout=120,
-        )
-        assert sent.status_code == 201, sent.text
+        _alert(site, hazard_id, "台风将至，请关好门窗，勿外出。")
         done = time.monotonic()
         got, at = readers[NEAR].wait_for("alert", "message", "台风将至，请关好门窗，勿外出。", 10)
         assert at - done < 10 and got["hazard_name"] == "台风直播" and got["kind_name"]
         assert set(got) == {"id", "kind_name", "hazard_name", "severity", "message", "at"}
         time.sleep(2)
         assert [e for e, _, _ in readers[FAR].got if e == "alert"] == []
-        assert started <= at
     finally:
         for reader in readers.values():
             reader.stop = True
+
+
+@pytest.mark.browser
+def test_the_notices_page_shows_a_new_notice_without_reload(site: dict, engine: Engine) -> None:
+    give_password(engine, NEAR)
+    near = site["people"][NEAR]["row"]
+    with open_page(screenshot="r_notices_live.png", viewport=(390, 844)) as (page, log):
+        sign_in_page(page, site["url"], NEAR, then="/r/notices")
+        page.wait_for_function("() => document.getElementById('r-reminders').dataset.listening")
+        before = int(page.locator("#unread").get_attribute("data-unread"))
+        page.evaluate("window.__same_page = 1")
+        _post_notice(site, near.community_id, "楼道灯维修通知（页面）")
+        page.wait_for_selector("#notices li.r-new", timeout=15_000)
+        assert "楼道灯维修通知（页面）" in page.locator("#notices li.r-new").first.inner_text()
+        assert page.locator("#unread").get_attribute("data-unread") == str(before + 1)
+        _alert(site, _hazard_over(site, "台风页面"), "台风页面预警：请勿外出。")
+        page.wait_for_selector("#alerts li.r-new", timeout=15_000)
+        assert "台风页面" in page.locator("#alerts li.r-new").first.inner_text()
+        assert page.evaluate(  # the alerts above everything else
+            "() => !!(document.getElementById('alerts').compareDocumentPosition("
+            "document.getElementById('notices')) & Node.DOCUMENT_POSITION_FOLLOWING)"
+        )
+        assert page.evaluate("window.__same_page") == 1  # not reloaded
+        assert accessibility_violations(page) == []
+        assert log.external == [] and log.console_errors == [] and log.page_errors == []
