@@ -126,7 +126,7 @@ def _fixed(array: pa.Array, numpy_type: str, fill: object = 0) -> _Field:
 
 
 def _bytea_text(value: str) -> bytes:
-    """A bytea given as text (hex format ``\\x…``, as COPY text would read it) as its bytes."""
+    r"""A bytea given as text (hex format ``\x…``, as COPY text would read it) as its bytes."""
     if value.startswith("\\x"):
         return bytes.fromhex(value[2:])
     return value.encode()
