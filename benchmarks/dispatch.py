@@ -39,7 +39,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -56,6 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analysis.dispatch import COST_SCALE, assign_batch, assign_greedy, travel_times
 from analysis.network import RoadNetwork
+from benchmarks._common import free_port, start_uvicorn
 from etl.load import load_layers
 from etl.sample import generate_district
 from gis.db import cluster
@@ -240,48 +240,11 @@ def drop_database(base: str) -> None:
     admin.dispose()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
     """The real app: uvicorn with 2 worker processes on loopback."""
     # one token files thousands of reports: intake capacity is measured, not the abuse
     # bound (WANGGE_RATE_WRITES_PER_MIN, 120 a minute per credential by default)
-    env = dict(os.environ, DATABASE_URL=url, WANGGE_RATE_WRITES_PER_MIN="0")
-    cmd = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "api.app:create_app",
-        "--factory",
-        "--workers",
-        "2",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
-    proc = subprocess.Popen(cmd, env=env, cwd=REPO)
-    import httpx
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with {proc.returncode}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.terminate()
-    raise RuntimeError("the server did not answer /health within 60 s")
+    return start_uvicorn(url, port, {"WANGGE_RATE_WRITES_PER_MIN": "0"}, workers=2, timeout_s=60)
 
 
 async def fire(

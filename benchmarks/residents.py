@@ -47,7 +47,6 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -67,7 +66,7 @@ from shapely.geometry import box, mapping
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.services.accounts import issue_token
-from benchmarks._common import log, scratch_database
+from benchmarks._common import free_port, log, scratch_database, start_uvicorn
 from etl.load import load_layers
 from etl.sample import generate_district
 from gis.coords import local_metric_crs_for
@@ -131,46 +130,11 @@ def hazard_square(engine: Engine, half_m: float) -> tuple[shapely.Polygon, int]:
 
 
 # ---------------------------------------------------------------------- the server
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
     """The real app: uvicorn, one worker, loopback, the per-address limit off."""
-    env = dict(os.environ, DATABASE_URL=url, WANGGE_RATE_PUBLIC_PER_MIN="0")
-    env["WANGGE_RATE_WRITES_PER_MIN"] = "0"
-    env.pop("WANGGE_RELAY_INTERVAL_S", None)
-    cmd = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "api.app:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
-    proc = subprocess.Popen(cmd, env=env, cwd=REPO)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with {proc.returncode}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/health")
-            if conn.getresponse().status == 200:
-                return proc
-        except OSError:
-            pass
-        time.sleep(0.3)
-    proc.terminate()
-    raise RuntimeError("the server did not answer /health within 120 s")
+    os.environ.pop("WANGGE_RELAY_INTERVAL_S", None)
+    off = {"WANGGE_RATE_PUBLIC_PER_MIN": "0", "WANGGE_RATE_WRITES_PER_MIN": "0"}
+    return start_uvicorn(url, port, off)
 
 
 def post_hazard(port: int, token: str, area: shapely.Polygon) -> dict:
