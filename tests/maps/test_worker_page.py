@@ -24,6 +24,7 @@ from shapely.geometry import mapping
 from api.services.accounts import issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
+from gis import clock
 from tests.browser import (
     RequestLog,
     accessibility_violations,
@@ -291,6 +292,9 @@ def test_tablet_works_offline_and_files_everything_once_back_online(
         viewport=TABLET,
         service_workers="allow",
     ) as (page, log):
+        # the device stamps what is done offline with its own clock: the tablet's clock
+        # stands where the server's does (WANGGE_NOW may move the server's, never Chromium's)
+        page.clock.set_system_time(clock.now())
         sign_in_page(page, field["url"], field["username"], then="/worker")
         page.wait_for_selector(f".w-card[data-task='{task}']")
         page.wait_for_selector("path.w-building-shape")  # the tablet shows the map beside
