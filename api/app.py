@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import psycopg
 from fastapi import Depends, FastAPI
-from fastapi.concurrency import run_in_threadpool
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import Engine
-from sqlalchemy.exc import StatementError
 
-from api import errors
+from api import errors, jobs
 from api.auth import AnonymousUntilSignedIn
 from api.changes import ChangeHub
 from api.headers import SecurityHeaders
@@ -63,87 +58,13 @@ from api.routers import worker as worker_routes
 from api.routers import worker_field as worker_field_routes
 from api.state import AppState
 from api.url_credentials import RefuseUrlCredentials, redact_access_log, redact_logs
-from gis import clock
-from gis.db.engine import describe_error, get_app_engine
+from gis.db.engine import get_app_engine
 from gis.settings import Settings, get_settings
 from gis.store import awareness_store
 from maps.assets import STATIC_DIR, STATIC_URL, VENDOR_DIR, VENDOR_URL
 from maps.basemap import raster_source
 
 log = logging.getLogger("wangge")
-
-
-async def escalation_loop(engine: Engine, interval_s: float) -> None:
-    """Run the reminder / 督办 job every ``interval_s`` seconds while the server runs.
-
-    Several server processes may run it at once: each escalation is an optimistic
-    write, so a case is escalated once and the other runs skip it.
-    """
-    from api.services.casework import run_escalations
-
-    since = clock.now()
-    while True:
-        await asyncio.sleep(interval_s)
-        now = clock.now()
-        try:
-            # reminders that fell due since the last run only, so none is sent twice
-            run = await run_in_threadpool(run_escalations, engine, now, since)
-            since = now
-            if run.escalated or run.reminders:
-                log.info("督办: %d escalated, %d reminders", len(run.escalated), len(run.reminders))
-        # a failed run must not stop the server; the next one retries
-        except (StatementError, psycopg.Error) as exc:
-            # its kind only: a database error's message carries the row's values
-            log.error("the escalation job failed: %s", describe_error(exc))
-        except Exception:
-            log.exception("the escalation job failed")
-
-
-async def retention_loop(engine: Engine, settings: Settings) -> None:
-    """Run the retention (:mod:`api.services.retention`) every ``retention_interval_s``.
-
-    The first run waits five minutes after the start (a restart loop must not purge in a
-    burst); several server processes may run it at once: a second finds nothing left.
-    """
-    from api.services.retention import run
-
-    delay = min(300.0, settings.retention_interval_s)
-    while True:
-        await asyncio.sleep(delay)
-        delay = settings.retention_interval_s
-        try:
-            done = await run_in_threadpool(run, engine, settings, by="system:retention")
-            if done.removed_anything:
-                log.info(
-                    "retention: history of %d moved-out resident(s), %d worker position(s) removed",
-                    done.residents,
-                    done.positions,
-                )
-        except (StatementError, psycopg.Error) as exc:
-            log.error("the retention job failed: %s", describe_error(exc))
-        except Exception:
-            log.exception("the retention job failed")
-
-
-async def relay_loop(engine: Engine, settings: Settings, stop: asyncio.Event) -> None:
-    """Publish the outbox to the broker while the server runs (:mod:`api.services.relay`).
-
-    Several server processes (and ``wangge relay``) may run it at once: each claims other
-    rows.  A broker that is down is logged once and retried; it never stops the server.
-    """
-    from api.services.relay import Relay, RelayConfig
-
-    relay = Relay(engine, RelayConfig.from_settings(settings, name="wangge-serve-relay"))
-    while not stop.is_set():
-        try:
-            await relay.run(stop)
-        except (StatementError, psycopg.Error) as exc:
-            log.error("the relay failed: %s", describe_error(exc))
-        except Exception:
-            log.exception("the relay failed")
-        if not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=settings.relay_interval_s * 5)
 
 
 #: The families of ``/docs`` in the order a reader looks for them: the JSON API first, the
@@ -183,20 +104,13 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         # every few requests pay ~100 ms for it (benchmarks/worker.py: the household list)
         gc.collect()
         gc.freeze()
-        job = None
-        if settings.escalation_interval_s > 0:
-            job = asyncio.create_task(escalation_loop(engine, settings.escalation_interval_s))
-        retention_job = None
-        if settings.retention_interval_s > 0:
-            retention_job = asyncio.create_task(retention_loop(engine, settings))
+        periodic = jobs.start(engine, settings)
         relay_stop, relay_job = asyncio.Event(), None
         if settings.relay_interval_s > 0:
-            relay_job = asyncio.create_task(relay_loop(engine, settings, relay_stop))
+            relay_job = asyncio.create_task(jobs.relay_loop(engine, settings, relay_stop))
         yield
-        if job is not None:
-            job.cancel()
-        if retention_job is not None:
-            retention_job.cancel()
+        for task in periodic:
+            task.cancel()
         if relay_job is not None:
             # the batch in hand is finished and recorded (a cancel would leave it to be
             # published again by the next relay)

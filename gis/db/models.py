@@ -933,8 +933,9 @@ class PlanSite(Base):
     )
 
 
-# The residents' side (accounts, notices, wishes) and the workers' field work (visits,
-# check-on marks, handovers) are in modules of their own, registered on the same metadata
-# when this one is imported.
+# The residents' side (accounts, notices, wishes), the workers' field work (visits,
+# check-on marks, handovers) and the servers' periodic jobs are in modules of their own,
+# registered on the same metadata when this one is imported.
+from gis.db import job_models as job_models  # noqa: E402
 from gis.db import neighbourhood_models as neighbourhood_models  # noqa: E402
 from gis.db import worker_models as worker_models  # noqa: E402

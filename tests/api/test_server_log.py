@@ -5,10 +5,6 @@ the URL (``?api_key=``, ``/worker?token=``, ``?access_token=``: refused with 400
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +16,7 @@ from sqlalchemy import Engine, text
 from api.services.accounts import issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
-from tests.conftest import REPO
+from tests.served import wangge_serve
 
 NAME = "测试张三丰"
 PHONE = "13912345678"
@@ -57,41 +53,9 @@ def town(engine: Engine) -> dict:
 @pytest.fixture
 def served(database_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """``wangge serve`` on a free port, its output (both streams) in a log file."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(
-        os.environ,
-        DATABASE_URL=database_url,
-        WANGGE_HOST="127.0.0.1",
-        WANGGE_PORT=str(port),
-        WANGGE_ESCALATION_INTERVAL_S="0",
-    )
     log = tmp_path / "server.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve"],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code < 500:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, log.read_text(encoding="utf-8")
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.2)
+    with wangge_serve(database_url, log, WANGGE_ESCALATION_INTERVAL_S="0") as url:
         yield url, log
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def test_the_log_holds_no_name_phone_or_token(
