@@ -96,7 +96,10 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         redact_logs()  # the server's handlers exist by now
         engine = get_app_engine(settings, url=database_url)
-        state = AppState(engine, settings, ChangeHub(awareness_store.conninfo(engine)))
+        replica = None
+        if settings.database_replica_url:
+            replica = get_app_engine(settings, url=settings.database_replica_url)
+        state = AppState(engine, settings, ChangeHub(awareness_store.conninfo(engine)), replica)
         app.state.wangge = state
         await ogc_app.start(state)
         # what start-up built (modules, the app, its routes) lives as long as the process:
@@ -120,6 +123,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
             except (TimeoutError, asyncio.CancelledError):
                 log.warning("the relay did not stop in time; its batch stays pending")
         await ogc_app.stop()
+        if replica is not None:
+            replica.dispose()
         engine.dispose()
 
     app = FastAPI(

@@ -224,6 +224,9 @@ def install(app: FastAPI) -> None:
         return problem(exc.status_code, titles.get(exc.status_code, "Error"), str(exc.detail))
 
     @app.exception_handler(OperationalError)
+    # psycopg's own where SQLAlchemy does not wrap it (a connection lost as a
+    # transaction begins: gis.db.principal)
+    @app.exception_handler(psycopg.OperationalError)
     async def _database(request: Request, exc: Exception) -> Response:
         if wants_page(request):
             return page_answer(request, 503, "数据库暂不可用，请稍后再试")

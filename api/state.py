@@ -28,6 +28,7 @@ from sqlalchemy import Engine
 from analysis.aggregates import IncidentCube
 from analysis.walking import SheltersNow, Walking
 from api.changes import ChangeHub
+from api.replica import ReplicaReads
 from api.services import accounts
 from api.services.district import overview_html
 from api.services.grids import load_current_grids
@@ -211,6 +212,10 @@ class AppState:
     engine: Engine
     settings: Settings
     hub: ChangeHub
+    #: a streaming replica's engine (``WANGGE_DATABASE_REPLICA_URL``), None without one
+    replica: Engine | None = None
+    #: where reads that tolerate lag go (:mod:`api.replica`)
+    reads: ReplicaReads = field(init=False)
     grids: Cached[CurrentGrids] = field(init=False)
     walking: Cached[Walking] = field(init=False)
     cube: Cached[IncidentCube] = field(init=False)
@@ -228,6 +233,7 @@ class AppState:
 
     def __post_init__(self) -> None:
         settings = self.settings
+        self.reads = ReplicaReads(self.engine, self.replica)
         self.grids = Cached(
             ("grid",),
             lambda engine, version: load_current_grids(engine, settings, version),

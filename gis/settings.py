@@ -32,6 +32,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DATABASE_URL", "WANGGE_DATABASE_URL"),
         description="SQLAlchemy URL of a PostGIS database; unset means the local default.",
     )
+    database_replica_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of a PostgreSQL streaming replica (hot standby) of the "
+        "database: reads that tolerate a little lag (map tiles) go there; unset: every "
+        "read goes to the database.",
+    )
     database_name: str = Field(
         default="wangge", description="Database name used by the local default."
     )

@@ -66,24 +66,29 @@ async def tile(
     """One vector tile of a map layer (Mapbox Vector Tile, EPSG:3857, extent 4096)."""
     svc.check_tile(z, x, y)
     svc.authorize(user, layer)
-    engine, settings = state.engine, state.settings
+    settings = state.settings
+    primary = state.engine
 
     def answer() -> tuple[str, bytes | None]:
-        at = state.tiles.version(layer, lambda: svc.version(engine, layer))
+        at = state.tiles.version(layer, lambda: svc.version(primary, layer))
         area = svc.variant(user, layer, z)
         tag = svc.etag(layer, z, x, y, at, area, settings.privacy_k)
         if request.headers.get("if-none-match") == tag:
             return tag, None
         sources = svc.TileSources(
-            people_by_grid=lambda: state.people_by_grid.get(engine),
-            people_cells=lambda: state.people_cells.get(engine),
-            incident_cells=lambda: state.incident_cells.get(engine),
-            check_on=lambda: live.check_on_now(engine, user, impacts),
+            people_by_grid=lambda: state.people_by_grid.get(primary),
+            people_cells=lambda: state.people_cells.get(primary),
+            incident_cells=lambda: state.incident_cells.get(primary),
+            check_on=lambda: live.check_on_now(primary, user, impacts),
         )
         body = state.tiles.get(
             (layer, z, x, y, area),
             at,
-            lambda: svc.render(engine, settings, user, layer, z, x, y, sources),
+            # built on the replica once it holds the data of these versions (api.replica)
+            lambda: state.reads.read(
+                lambda engine: svc.render(engine, settings, user, layer, z, x, y, sources),
+                state.reads.position(layer, at),
+            ),
         )
         return tag, body
 

@@ -735,6 +735,76 @@ def stop_private_cluster(settings: Settings) -> bool:
     return stopped
 
 
+def start_replica(primary_url: str, pgdata: Path, port: int) -> str:
+    """Make ``pgdata`` a streaming replica (hot standby) of a cluster and start it.
+
+    ``pg_basebackup -R`` from the server of ``primary_url`` (it must allow replication
+    connections: the private cluster and a trust ``pg_hba`` do), then the copy starts on
+    ``127.0.0.1:<port>``, following the primary.  For trying
+    ``WANGGE_DATABASE_REPLICA_URL`` on one machine and for the tests; returns the
+    replica's URL of the same database.  Stop it with :func:`stop_cluster`.
+    """
+    bindir = find_bindir()
+    if bindir is None:
+        raise DatabaseUnavailable("PostgreSQL is not installed (no pg_basebackup found)")
+    owner = "postgres" if _is_root() else None
+    pgdata.mkdir(parents=True, exist_ok=True)
+    if owner:
+        _ensure_postgres_user()
+        shutil.chown(pgdata, owner, owner)
+    pgdata.chmod(0o700)
+    source = make_url(normalise_url(primary_url))
+    result = _run_as_owner(
+        [
+            str(bindir / "pg_basebackup"),
+            "-h",
+            source.host or "127.0.0.1",
+            "-p",
+            str(source.port or 5432),
+            "-U",
+            source.username or "postgres",
+            "-D",
+            str(pgdata),
+            "-R",
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+        ],
+        owner,
+    )
+    if result.returncode != 0:
+        raise DatabaseUnavailable(f"pg_basebackup failed: {(result.stderr or '').strip()}")
+    _write_conf(pgdata, port, owner)
+    log_file = pgdata / "replica.log"
+    result = _run_as_owner(
+        [str(bindir / "pg_ctl"), "-D", str(pgdata), "-l", str(log_file), "-w", "start"],
+        owner,
+        stdin=subprocess.DEVNULL,
+    )
+    if result.returncode != 0:
+        raise DatabaseUnavailable(
+            f"the replica in {pgdata} did not start: {(result.stderr or '').strip()}\n"
+            f"{_tail(log_file)}"
+        )
+    url = source.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+    error = _wait_for(url, 30)
+    if error is not None:
+        raise DatabaseUnavailable(f"the replica does not answer: {error}\n{_tail(log_file)}")
+    return url
+
+
+def stop_cluster(pgdata: Path) -> None:
+    """Stop the PostgreSQL server of ``pgdata`` (a replica of :func:`start_replica`)."""
+    if not _cluster_running(pgdata):
+        return
+    bindir = find_bindir() or Path("")
+    _run_as_owner(
+        [str(bindir / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"],
+        "postgres" if _is_root() else None,
+    )
+
+
 def ensure(settings: Settings | None = None) -> str:
     """Make sure the application database answers with PostGIS; return its URL.
 

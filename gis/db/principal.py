@@ -140,7 +140,7 @@ def _begin_with_principal(dbapi_connection: Any) -> bool:
         query = query.replace(b"{" + key.encode() + b"}", literal)
     result = pgconn.exec_(query)
     if result.status != pq.ExecStatus.TUPLES_OK:
-        message = (result.get_error_field(pq.DiagnosticField.MESSAGE_PRIMARY) or b"").decode(
+        message = (result.error_field(pq.DiagnosticField.MESSAGE_PRIMARY) or b"").decode(
             errors="replace"
         )
         if pgconn.transaction_status != pq.TransactionStatus.IDLE:

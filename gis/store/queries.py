@@ -141,6 +141,27 @@ def data_version(engine: Engine, tables: tuple[str, ...]) -> tuple:
         return tuple(tuple(r) for r in conn.exec_driver_sql(sql))
 
 
+def wal_position(engine: Engine) -> int:
+    """The database's WAL write position, in bytes (what a replica must replay to be current)."""
+    with engine.connect() as conn:
+        return int(
+            conn.exec_driver_sql(
+                "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint"
+            ).scalar_one()
+        )
+
+
+def replayed_position(engine: Engine) -> int:
+    """How far a streaming replica has replayed the WAL, in bytes (a primary: its position)."""
+    with engine.connect() as conn:
+        return int(
+            conn.exec_driver_sql(
+                "SELECT coalesce((CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() "
+                "ELSE pg_current_wal_lsn() END - '0/0'::pg_lsn)::bigint, 0)"
+            ).scalar_one()
+        )
+
+
 EVACUATION_HOUSEHOLDS = """
 SELECT h.id AS household_id, h.building_id, h.size,
        ST_X(ST_PointOnSurface(b.geom)) AS lon, ST_Y(ST_PointOnSurface(b.geom)) AS lat,

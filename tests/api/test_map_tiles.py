@@ -3,9 +3,7 @@ ETag and 304 while the data stand still, a new tile when they move, and who may 
 
 from __future__ import annotations
 
-import math
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -18,39 +16,9 @@ from etl.load import load_layers
 from etl.sample import generate_district
 from gis.store import grid_store
 from tests.conftest import LiveServer
+from tests.mvt import read_tile, tile_of
 
 pytestmark = pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="GDAL (ogrinfo) missing")
-
-
-def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
-    n = 2**z
-    x = int((lon + 180) / 360 * n)
-    r = math.radians(lat)
-    y = int((1 - math.log(math.tan(r) + 1 / math.cos(r)) / math.pi) / 2 * n)
-    return x, y
-
-
-def _read(body: bytes, folder: Path, z: int, x: int, y: int) -> dict[str, list[dict]]:
-    """The features of an MVT tile by layer, as GDAL's MVT driver reads them."""
-    if not body:
-        return {}
-    path = folder / str(z) / str(x) / f"{y}.pbf"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(body)
-    out = subprocess.run(
-        ["ogrinfo", "-ro", "-al", "-q", str(path)], capture_output=True, text=True, check=True
-    ).stdout
-    layers: dict[str, list[dict]] = {}
-    current: dict | None = None
-    for line in out.splitlines():
-        if line.startswith("OGRFeature("):
-            name = line[len("OGRFeature(") : line.index(")")]
-            current = {}
-            layers.setdefault(name, []).append(current)
-        elif current is not None and " = " in line and line.startswith("  "):
-            key, _, value = line.strip().partition(" = ")
-            current[key.split(" (")[0]] = value
-    return layers
 
 
 @pytest.fixture(scope="module")
@@ -83,12 +51,12 @@ def test_grid_tiles_hold_the_grids_with_their_counts(
     district: dict, engine: Engine, live_server: LiveServer, tmp_path: Path
 ) -> None:
     z = 14
-    x, y = _tile_of(*district["centre"], z)
+    x, y = tile_of(*district["centre"], z)
     r = _get(live_server, "grids", z, x, y)
     assert r.status_code == 200
     assert r.headers["content-type"] == "application/vnd.mapbox-vector-tile"
     assert r.headers["cache-control"].startswith("public")
-    features = _read(r.content, tmp_path, z, x, y)
+    features = read_tile(r.content, tmp_path, z, x, y)
     with engine.connect() as conn:
         expected = dict(
             conn.execute(
@@ -101,8 +69,8 @@ def test_grid_tiles_hold_the_grids_with_their_counts(
     got = {f["code"]: int(f["households"]) for f in features["grids"]}
     assert got and all(expected[code] == n for code, n in got.items())
     assert "grid_labels" not in features  # code labels from zoom 15 only
-    z15 = _tile_of(*district["centre"], 15)
-    labels = _read(_get(live_server, "grids", 15, *z15).content, tmp_path, 15, *z15)
+    z15 = tile_of(*district["centre"], 15)
+    labels = read_tile(_get(live_server, "grids", 15, *z15).content, tmp_path, 15, *z15)
     assert {f["code"] for f in labels["grid_labels"]} <= set(expected)
 
 
@@ -110,8 +78,8 @@ def test_basemap_tiles_carry_streets_with_their_names(
     district: dict, engine: Engine, live_server: LiveServer, tmp_path: Path
 ) -> None:
     z = 16
-    x, y = _tile_of(*district["centre"], z)
-    features = _read(_get(live_server, "basemap", z, x, y).content, tmp_path, z, x, y)
+    x, y = tile_of(*district["centre"], z)
+    features = read_tile(_get(live_server, "basemap", z, x, y).content, tmp_path, z, x, y)
     with engine.connect() as conn:
         names = {r[0] for r in conn.execute(text("SELECT DISTINCT name FROM road_edge"))}
     assert {"road", "road_label", "building"} <= set(features)
@@ -132,13 +100,13 @@ def test_etag_answers_304_until_the_data_move(
                 "GROUP BY b.id HAVING count(*) > 8 ORDER BY b.id LIMIT 1"
             )
         ).one()
-    x, y = _tile_of(lon, lat, z)
+    x, y = tile_of(lon, lat, z)
     first = _get(live_server, "buildings", z, x, y)
     tag = first.headers["etag"]
     assert _get(live_server, "buildings", z, x, y, etag=tag).status_code == 304
 
     def households_of(body: bytes) -> str | None:
-        rows = _read(body, tmp_path / str(time.monotonic_ns()), z, x, y)["buildings"]
+        rows = read_tile(body, tmp_path / str(time.monotonic_ns()), z, x, y)["buildings"]
         return next(f.get("households") for f in rows if f["id"] == str(bid))
 
     before = households_of(first.content)
@@ -162,7 +130,7 @@ def test_public_and_staff_layers(
     district: dict, engine: Engine, live_server: LiveServer, tmp_path: Path
 ) -> None:
     z = 15
-    x, y = _tile_of(*district["centre"], z)
+    x, y = tile_of(*district["centre"], z)
     assert _get(live_server, "incidents", z, x, y).status_code == 401
     in_url = httpx.get(
         f"{live_server.url}/tiles/incidents/{z}/{x}/{y}.pbf",
@@ -189,7 +157,7 @@ def test_public_and_staff_layers(
             )
         }
     assert {
-        p["grid"] for p in _read(theirs.content, tmp_path / "s", z, x, y).get("incidents", [])
+        p["grid"] for p in read_tile(theirs.content, tmp_path / "s", z, x, y).get("incidents", [])
     } <= own
     # an open incident of another community: the admin's tile shows it, the staff's not
     with engine.connect() as conn:
@@ -202,16 +170,16 @@ def test_public_and_staff_layers(
             ),
             {"c": district["community"]},
         ).one()
-    x, y = _tile_of(lon, lat, z)
+    x, y = tile_of(lon, lat, z)
     ids = {}
     for who in ("admin", "staff"):
         body = _get(live_server, "incidents", z, x, y, token=district[who]).content
-        rows = _read(body, tmp_path / who, z, x, y).get("incidents", [])
+        rows = read_tile(body, tmp_path / who, z, x, y).get("incidents", [])
         ids[who] = {int(p["id"]) for p in rows}
     assert other in ids["admin"] and other not in ids["staff"]
     # zoomed out: counts per H3 cell, district-wide
-    x12, y12 = _tile_of(*district["centre"], 12)
-    cells = _read(
+    x12, y12 = tile_of(*district["centre"], 12)
+    cells = read_tile(
         _get(live_server, "incidents", 12, x12, y12, token=district["staff"]).content,
         tmp_path / "c",
         12,
@@ -225,8 +193,8 @@ def test_h3_counts_below_k_are_left_out(
     district: dict, live_server: LiveServer, tmp_path: Path
 ) -> None:
     z = 16
-    x, y = _tile_of(*district["centre"], z)
-    cells = _read(_get(live_server, "h3", z, x, y).content, tmp_path, z, x, y)["h3"]
+    x, y = tile_of(*district["centre"], z)
+    cells = read_tile(_get(live_server, "h3", z, x, y).content, tmp_path, z, x, y)["h3"]
     assert cells
     for cell in cells:
         for key in ("households", "residents", "vulnerable"):
