@@ -18,27 +18,60 @@ Reads by signed-in staff are not limited: their pages load many tiles and fragme
 their area rules bound what they see.  A refusal is a 429 with ``Retry-After``, raised
 as :class:`gis.errors.TooManyRequests` before the route runs, so nothing is done.
 
-The buckets live in the process (a bounded LRU of keys); with several app processes
-each keeps its own, so the bound of a deployment is the per-process one times the
-processes — a shared store (Redis) is the step for the province-scale deployment.
-A credential is keyed by its SHA-256, never kept in clear.
+The buckets live in the process (a bounded LRU of keys), or, with ``WANGGE_REDIS_URL``
+set, in Redis (:class:`SharedBuckets`, one atomic script per request): then several app
+servers behind one address share each caller's bound instead of granting it once per
+server.  A Redis that does not answer within a quarter of a second leaves the request to
+the process's own buckets (logged, retried after :data:`REDIS_RETRY_S`): the limits never
+take the service down.  A credential is keyed by its SHA-256, never kept in clear; a
+phone number by its blind index (:mod:`gis.crypt`, the same key on every server).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+import redis.asyncio as aioredis
 from fastapi import Request
+from redis.exceptions import RedisError
 
 from api.auth import SAFE_METHODS, SESSION_COOKIE
+from gis import crypt
 from gis.errors import TooManyRequests
 from gis.settings import Settings
+
+log = logging.getLogger("wangge")
+
+#: Seconds the process's own buckets answer after Redis failed, before it is tried again.
+REDIS_RETRY_S = 30.0
+#: How long a request waits for Redis at most (connect and answer), seconds.
+REDIS_TIMEOUT_S = 0.25
+
+#: One token bucket in Redis, atomically: refill by Redis's own clock, spend one token if
+#: there is one; the answer is -1 (allowed) or the seconds until a token is back.
+#: KEYS[1]: the bucket; ARGV: capacity, tokens a second.
+TAKE_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local capacity = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local held = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(held[1]) or capacity
+local at = tonumber(held[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
+local wait = -1
+if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('PEXPIRE', KEYS[1], math.ceil(capacity / rate * 1000) + 1000)
+return tostring(wait)
+"""
 
 #: Most keys remembered per bucket set; the least recently seen are forgotten first.
 MAX_KEYS = 100_000
@@ -83,15 +116,65 @@ class TokenBuckets:
         return None if allowed else (1.0 - tokens) / self.rate
 
 
+class SharedBuckets:
+    """The token buckets of every server in one Redis (see the module's docstring)."""
+
+    def __init__(self, url: str, prefix: str = "wangge:rate:") -> None:
+        self.client = aioredis.Redis.from_url(
+            url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=REDIS_TIMEOUT_S
+        )
+        self.prefix = prefix
+        self._script = self.client.register_script(TAKE_SCRIPT)
+        self._down_until = 0.0
+
+    async def take(self, key: str, buckets: TokenBuckets) -> float | None:
+        """Spend one token of ``key`` in Redis, with ``buckets``' capacity and rate.
+
+        When Redis does not answer, ``buckets`` (the process's own) decides.
+        """
+        if buckets.capacity <= 0:
+            return None
+        if time.monotonic() >= self._down_until:
+            try:
+                wait = float(
+                    await self._script(
+                        keys=[self.prefix + key], args=[buckets.capacity, buckets.rate]
+                    )
+                )
+                return None if wait < 0 else wait
+            except (RedisError, OSError) as exc:
+                self._down_until = time.monotonic() + REDIS_RETRY_S
+                log.warning(
+                    "Redis does not answer (%s): each server limits on its own for %.0f s",
+                    type(exc).__name__,
+                    REDIS_RETRY_S,
+                )
+        return buckets.take(key)
+
+
 class RateLimits:
-    """The two bucket sets of one application (see the module's docstring)."""
+    """The bucket sets of one application (see the module's docstring)."""
 
     def __init__(self, settings: Settings):
         self.writes = TokenBuckets(settings.rate_writes_per_min)
         self.public = TokenBuckets(settings.rate_public_per_min)
         self.phones = TokenBuckets(settings.rate_reports_per_phone_per_hour, window_s=3600.0)
-        #: the phone numbers' hash key: drawn per process, so a key says nothing outside it
+        self.shared = SharedBuckets(settings.redis_url) if settings.redis_url else None
+        #: the phone numbers' hash key in the process's own buckets: drawn per process,
+        #: so a key says nothing outside it
         self.phone_key = secrets.token_bytes(32)
+
+    async def take(self, buckets: TokenBuckets, key: str) -> float | None:
+        """Spend one token of ``key`` in ``buckets``, shared between servers when set."""
+        if self.shared is not None:
+            return await self.shared.take(key, buckets)
+        return buckets.take(key)
+
+    def phone_key_of(self, digits: str) -> str:
+        """The bucket key of a phone number: the same on every server when shared."""
+        if self.shared is not None:
+            return crypt.keyed_digest("rate limit: phone", digits).hex()
+        return hmac.new(self.phone_key, digits.encode(), hashlib.sha256).hexdigest()
 
 
 def _credential(request: Request) -> str | None:
@@ -115,12 +198,12 @@ async def limit_rate(request: Request) -> None:
     if credential is not None:
         if request.method in SAFE_METHODS:
             return
-        wait = limits.writes.take("c:" + _digest(credential))
+        wait = await limits.take(limits.writes, "c:" + _digest(credential))
         who = "this account"
         per_minute = limits.writes.capacity
     else:
         address = request.client.host if request.client else "unknown"
-        wait = limits.public.take("a:" + address)
+        wait = await limits.take(limits.public, "a:" + address)
         who = f"address {address}"
         per_minute = limits.public.capacity
     if wait is not None:
@@ -135,18 +218,17 @@ def _phone_digits(phone: str) -> str:
     return "".join(ch for ch in phone if ch.isdigit())
 
 
-def limit_phone(request: Request, phone: str | None) -> None:
+async def limit_phone(request: Request, phone: str | None) -> None:
     """Count an anonymous report against its call-back phone (429 over the hour's share).
 
     Called by the route once it has read the form, before anything is filed; the number
-    is keyed by its HMAC (:attr:`RateLimits.phone_key`), never named in the answer.
+    is keyed by its HMAC (:meth:`RateLimits.phone_key_of`), never named in the answer.
     """
     limits: RateLimits | None = getattr(request.app.state, "limits", None)
     digits = _phone_digits(phone or "")
     if limits is None or not digits:
         return
-    key = hmac.new(limits.phone_key, digits.encode(), hashlib.sha256).hexdigest()
-    wait = limits.phones.take("p:" + key)
+    wait = await limits.take(limits.phones, "p:" + limits.phone_key_of(digits))
     if wait is not None:
         per_hour = limits.phones.capacity
         raise TooManyRequests(

@@ -310,3 +310,12 @@ def seal_column(column: str, values: Iterable[Any]) -> list[bytes | None]:
 def digest_column(kind: str, values: Iterable[Any]) -> list[bytes | None]:
     """Blind indexes as bytes (a bytea column of the bulk loader's binary COPY)."""
     return list(keyring().digest_many(kind, values))
+
+
+def keyed_digest(purpose: str, value: str) -> bytes:
+    """An HMAC of ``value`` under the current index key, for ``purpose`` alone.
+
+    The same on every server of a deployment (one data key), unlike a key drawn per
+    process, and unlinkable to the blind index of the same value (another message).
+    """
+    return hmac.digest(keyring().current.index_key, f"{purpose}\x00{value}".encode(), "sha256")

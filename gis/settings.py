@@ -38,6 +38,12 @@ class Settings(BaseSettings):
         "database: reads that tolerate a little lag (map tiles) go there; unset: every "
         "read goes to the database.",
     )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL (redis://127.0.0.1:6379/0) where every app server keeps the "
+        "rate limits' buckets, so that several servers behind one address share each "
+        "caller's bound; unset: each server process limits on its own.",
+    )
     database_name: str = Field(
         default="wangge", description="Database name used by the local default."
     )

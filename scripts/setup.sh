@@ -197,6 +197,38 @@ else
     fi
 fi
 
+# ------------------------------------------------------------ Redis (shared rate limits)
+# With WANGGE_REDIS_URL set, every app server keeps the rate limits' buckets there (several
+# servers behind one address share each caller's bound); its tests use the local one and
+# skip when it does not answer.
+redis_answers() { (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; }
+
+if redis_answers; then
+    say "Redis answers on 127.0.0.1:6379"
+else
+    if ! command -v redis-server >/dev/null 2>&1; then
+        if can_apt; then
+            apt_install redis-server
+        else
+            say "Redis missing: the shared rate limits' tests skip (sudo apt-get install redis-server)"
+        fi
+    fi
+    if ! redis_answers && [ "$IS_ROOT" = 1 ] && command -v redis-server >/dev/null 2>&1; then
+        say "starting Redis"
+        service redis-server start >/dev/null 2>&1 ||
+            redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' >/dev/null 2>&1 || true
+        for _ in $(seq 1 30); do
+            redis_answers && break
+            sleep 1
+        done
+    fi
+    if redis_answers; then
+        say "Redis answers on 127.0.0.1:6379"
+    else
+        say "Redis does not answer on 127.0.0.1:6379: start it (sudo service redis-server start); the shared rate limits' tests skip until then"
+    fi
+fi
+
 # ------------------------------------------------------------ peers (--bench)
 if [ "$WITH_BENCH" = 1 ]; then
     "$VENV/bin/pip" install -q -e '.[dev,bench]'

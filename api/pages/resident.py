@@ -94,7 +94,7 @@ async def report_file(
     ``Location``), so the page's script finds the link in the body (``#r-track-link``).
     """
     if user is None or user.role != "resident":  # anonymous: counted per call-back phone too
-        limit_phone(request, contact_phone)
+        await limit_phone(request, contact_phone)
     files = [(f.filename, await f.read()) for f in photos or () if f.filename or f.size]
     rep = intake.Report(
         category_code=category_code,
