@@ -28,17 +28,22 @@ print(child.stdout.strip())
 """
 
 
-def _run(env: dict[str, str]) -> tuple[datetime, datetime]:
+def _python(code: str, env: dict[str, str]) -> str:
+    """What ``code`` prints, run in a fresh Python with ``env`` and no other WANGGE_ setting."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("WANGGE_")}
-    out = subprocess.run(
-        [sys.executable, "-c", PARENT],
+    return subprocess.run(
+        [sys.executable, "-c", code],
         env={**clean, **env},
         cwd=REPO,
         capture_output=True,
         text=True,
         check=True,
         timeout=120,
-    ).stdout.split()
+    ).stdout
+
+
+def _run(env: dict[str, str]) -> tuple[datetime, datetime]:
+    out = _python(PARENT, env).split()
     return datetime.fromisoformat(out[0]), datetime.fromisoformat(out[1])
 
 
@@ -61,16 +66,7 @@ def test_a_child_given_another_time_starts_its_own_clock() -> None:
         "print(clock.now().isoformat())'], env=env, capture_output=True, text=True, "
         "check=True).stdout.strip())\n"
     )
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("WANGGE_")}
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        env={**clean, **env},
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    ).stdout.strip()
+    out = _python(code, env).strip()
     given = datetime.fromisoformat("2040-01-01T00:00:00+08:00")
     assert abs(datetime.fromisoformat(out) - given) < timedelta(seconds=30)
 
