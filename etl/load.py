@@ -504,6 +504,7 @@ def load_layers(
                 else:
                     _run(loader, layers)
                 load_store.advance_identities(cur)
+                load_store.analyze(cur, [t for t, n in loader.report.rows.items() if n])
             except psycopg.errors.IntegrityError as exc:
                 raise LoadError(explain_refusal(exc)) from exc
             finally:

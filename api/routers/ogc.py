@@ -153,6 +153,9 @@ async def start(app: FastAPI, state: AppState) -> None:
         settings=PostgresSettings(database_url=libpq_url(state.engine), db_max_conn_size=4),
         server_settings={
             "wangge.privacy_k": str(state.settings.privacy_k),
+            # its pages are short statements: JIT compiling cost more than it saved
+            # (gis.db.engine)
+            "jit": "off",
             "application_name": "wangge-ogc",
         },
     )
