@@ -3,7 +3,7 @@
 Issue 16's target: the app's first screen with tasks within 1 s on a slow-4G profile in
 Chromium.  The sample district of ``--households`` households is loaded into a scratch
 database (the issue's district has 1,000,000; ``--reuse`` times again on the database of
-a run before), the worker of the grid with the most households gets ``--tasks`` fresh
+a run before), the on-duty worker of the grid with the most households gets ``--tasks`` fresh
 tasks, and the real app is served by uvicorn on loopback.  Then, ``--runs`` times, a new
 Chromium context (empty HTTP cache, no service worker yet: a first visit) signs in at
 ``/login`` without throttling, and the navigation to ``/worker`` runs throttled through
@@ -184,7 +184,10 @@ class Server:
 
 
 def prepare(url: str, households: int, reuse: bool) -> dict[str, Any]:
-    """The district in the scratch database; the busiest grid's worker."""
+    """The district in the scratch database; the busiest grid's worker on duty.
+
+    On duty: tasks are dispatched to them below, and a worker off duty cannot take one.
+    """
     engine = create_engine(url)
     if not reuse:
         t = time.perf_counter()
@@ -201,7 +204,7 @@ def prepare(url: str, households: int, reuse: bool) -> dict[str, Any]:
                 "SELECT u.username, count(h.id) AS households FROM grid g "
                 "JOIN grid_assignment ga ON ga.grid_id = g.id AND ga.role = 'primary' "
                 "JOIN grid_worker w ON w.id = ga.worker_id JOIN app_user u ON u.id = w.user_id "
-                "JOIN household h ON h.grid_id = g.id WHERE g.valid_to IS NULL "
+                "JOIN household h ON h.grid_id = g.id WHERE g.valid_to IS NULL AND w.on_duty "
                 "GROUP BY g.id, u.username ORDER BY count(h.id) DESC LIMIT 1"
             )
         ).one()
