@@ -2,7 +2,7 @@
  * it keeps, the multipart body of a queued photo, and wiping everything on sign-out.
  * Loaded before worker.js, which calls window.wanggeDevice(app, name) once: the functions
  * read the app's open database (app.db) and its device key (app.key, a non-extractable
- * CryptoKey kept in the database itself).  No inline script (CSP). */
+ * CryptoKey kept in the database itself).  The page carries it inline, before worker.js. */
 (function () {
   "use strict";
 

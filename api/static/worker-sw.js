@@ -1,10 +1,12 @@
 /* The service worker of the grid worker's app (网格员), served at /worker-sw.js for scope
  * /worker (api/pages/worker.py fills in the shell's files and their version).
  *
- * - The app shell (worker.js, worker.css, icons, Leaflet, the manifest): kept on install,
- *   served from the cache first; a new version of the files is a new cache, the old one
- *   is deleted when this worker takes over.
- * - The page /worker: from the network, kept; without a network, the kept copy.
+ * - The app shell (icons, Leaflet, the manifest): kept on install, served from the cache
+ *   first; a new version of the files is a new cache, the old one is deleted when this
+ *   worker takes over.  The app's own script and stylesheet are inside the page.
+ * - The page /worker: from the network, kept less the tasks it carries (#w-first-tasks:
+ *   personal data is kept on the device only encrypted, in the offline package); without
+ *   a network, the kept copy (the app then draws the tasks of the offline package).
  * - GET /api/worker/bundle without a network: the last package, read from the page's
  *   IndexedDB and decrypted with the device key (never kept in plain text by the cache).
  * - Everything else (the API's answers hold personal data): not touched, not kept.
@@ -16,12 +18,27 @@ var SHELL = "__SHELL__";
 var CACHE = "wangge-worker-shell-" + VERSION;
 var APP = "/worker";
 var DB_NAME = "wangge-worker";
+// the tasks the page carries (api/templates/worker/app.html): never kept in the cache
+var FIRST_TASKS = /<script type="application\/json" id="w-first-tasks">[\s\S]*?<\/script>/;
+
+// The page as kept for offline use: the answer less its tasks, with its own headers (its
+// Content-Security-Policy names the nonce of its inline scripts) less the encoding of the
+// bytes as they travelled (the text here is decoded).
+function keptPage(answer) {
+  return answer.text().then(function (html) {
+    var headers = new Headers(answer.headers);
+    headers.delete("Content-Encoding");
+    headers.delete("Content-Length");
+    return new Response(html.replace(FIRST_TASKS, ""), { status: answer.status, statusText: answer.statusText,
+                                                          headers: headers });
+  });
+}
 
 self.addEventListener("install", function (event) {
   event.waitUntil(caches.open(CACHE).then(function (cache) {
     // the page that registered us was loaded before we ran: keep it too (signed in, or not at all)
     var app = fetch(APP, { credentials: "same-origin" }).then(function (answer) {
-      return answer.ok && !answer.redirected ? cache.put(APP, answer) : null;
+      return answer.ok && !answer.redirected ? keptPage(answer).then(function (kept) { return cache.put(APP, kept); }) : null;
     }).catch(function () { return null; });
     return Promise.all([cache.addAll(SHELL), app]);
   }).then(function () { return self.skipWaiting(); }));
@@ -39,7 +56,7 @@ function page(request) {
   return fetch(request).then(function (answer) {
     if (answer.ok && !answer.redirected) {
       var copy = answer.clone();
-      caches.open(CACHE).then(function (cache) { return cache.put(APP, copy); });
+      Promise.all([caches.open(CACHE), keptPage(copy)]).then(function (r) { return r[0].put(APP, r[1]); });
     }
     return answer;
   }, function () {

@@ -1,4 +1,6 @@
-/* The grid worker's field app (网格员), offline first.  No framework, no inline script (CSP).
+/* The grid worker's field app (网格员), offline first.  No framework.  The page carries this
+ * script inline (with its CSP nonce) and the first screen's tasks as JSON (#w-first-tasks,
+ * the answer of GET /api/worker/tasks): the tasks are drawn with no request of their own.
  *
  * Data: on load the app asks GET /api/worker/bundle (my grids, buildings, households
  * (masked), tasks, roads, shelters, proof rules, expires_at) and keeps it in IndexedDB,
@@ -332,11 +334,16 @@
   }
 
   /* ------------------------------------------------------------------ 任务 */
+  function sentWithPage() {  // the tasks the page came with (once: later readings ask the server)
+    var box = $("w-first-tasks");
+    if (!box) { return null; }  // the copy kept offline carries none
+    box.remove();
+    try { return JSON.parse(box.textContent); } catch (e) { return null; }
+  }
   function loadTasks() {
     var at = app.here ? "?lon=" + app.here.lon + "&lat=" + app.here.lat : "";
-    var early = window.wanggeFirstTasks;  // asked by the page's head before this script came
-    window.wanggeFirstTasks = null;
-    var asked = early && !at ? early.then(function (a) { return a || api("/api/worker/tasks"); }) : api("/api/worker/tasks" + at);
+    var sent = at ? null : sentWithPage();
+    var asked = sent ? Promise.resolve(sent) : api("/api/worker/tasks" + at);
     return asked.then(function (a) {
       app.tasks = a.tasks; app.origin = a.from;
       drawTasks();
@@ -900,6 +907,7 @@
       return keptBundle();
     }).then(function (kept) {
       return count().then(function () {
+        if (app.tasks) { drawTasks(); }  // drawn before the outbox was read: less what waits in it
         if (kept) {
           useBundle(kept);
           if (!app.tasks || app.offline) { app.tasks = list(kept.tasks, "tasks"); drawTasks(); }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from typing import TYPE_CHECKING
 
 import httpx
@@ -155,6 +156,7 @@ def field(engine: Engine, live_server: LiveServer, database_url: str) -> dict:
         "phone_task": dispatched("单元门口消防栓漏水（手机测试）", "10103"),
         "offline_task": dispatched("楼道井盖松动（离线测试）"),
         "taken_task": dispatched("路口井盖破损（改派测试）"),
+        "dispatched": dispatched,  # a further task, for a test that needs one still open
     }
 
 
@@ -191,13 +193,37 @@ def test_the_app_is_installable_and_its_service_worker_covers_the_app(field: dic
     sw = httpx.get(f"{url}/worker-sw.js")
     assert sw.status_code == 200 and "javascript" in sw.headers["content-type"]
     assert sw.headers["service-worker-allowed"] == "/worker"
-    assert "/static/app/worker.js" in sw.text and "__SHELL__" not in sw.text
+    assert "/static/app/worker-icon.svg" in sw.text and "__SHELL__" not in sw.text
     with signed_in(url, field["username"]) as worker:
         page = worker.get("/worker", headers=HTML)
         assert page.status_code == 200 and "网格员" in page.text
         policy = page.headers["content-security-policy"]
         assert "worker-src 'self'" in policy and "unsafe-inline" not in policy
         assert 'rel="manifest"' in page.text and field["token"] not in page.text
+
+
+def test_the_page_brings_its_first_screen_compressed_and_no_cache_keeps_it(field: dict) -> None:
+    task = field["dispatched"]("楼道路灯不亮（首屏测试）")
+    with signed_in(field["url"], field["username"]) as worker:
+        page = worker.get("/worker", headers={**HTML, "Accept-Encoding": "gzip"})
+        assert page.status_code == 200
+        assert page.headers["content-encoding"] == "gzip"
+        assert page.headers["cache-control"] == "no-store"
+        # nothing else to fetch before the tasks show: the stylesheet and the scripts are in
+        assert '<link rel="stylesheet"' not in page.text and "<script src" not in page.text
+        nonce = re.search(r"'nonce-([^']+)'", page.headers["content-security-policy"]).group(1)
+        inline = re.findall(r"<(?:script|style)( [^>]*)?>", page.text)
+        assert len(inline) == 4
+        assert all(f'nonce="{nonce}"' in a for a in inline if "application/json" not in a)
+        # the tasks it carries are what the worker's API answers them, nothing more
+        carried = re.search(
+            r'<script type="application/json" id="w-first-tasks">(.*?)</script>', page.text, re.S
+        )
+        assert carried is not None
+        assert '"description":' in carried.group(1)
+        tasks = json.loads(carried.group(1))
+        assert tasks == worker.get("/api/worker/tasks").json()
+        assert task in [t["id"] for t in tasks["tasks"]]
 
 
 def test_phone_takes_a_task_checks_in_and_resolves_it_with_a_photo(field: dict) -> None:
@@ -301,6 +327,13 @@ def test_tablet_works_offline_and_files_everything_once_back_online(
         page.wait_for_function(KEPT)
         # the service worker runs the page (it kept the shell and the page for offline use)
         page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+        # the page it keeps holds the app but not the tasks the page came with (kept
+        # only encrypted, in the offline package)
+        kept_page = page.evaluate(
+            "async () => { const r = await caches.match('/worker'); return r && r.text(); }"
+        )
+        assert kept_page and "w-tabs" in kept_page and "wanggeDevice" in kept_page
+        assert 'id="w-first-tasks"' not in kept_page and '"description":' not in kept_page
         # what is kept on the device is encrypted with a key the page cannot export
         kept = page.evaluate(
             """async () => {
