@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
-from fastapi.staticfiles import StaticFiles
 
 from api import errors, jobs
 from api.auth import AnonymousUntilSignedIn
 from api.changes import ChangeHub
+from api.delivery import OWN_FILES, VENDORED, CachedStatic, compress
 from api.headers import SecurityHeaders
 from api.idempotency import Idempotency
 from api.limits import RateLimits, limit_rate
@@ -150,6 +150,9 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     # the headers' middleware, so that its refusal page has a nonce and the headers
     app.add_middleware(RefuseUrlCredentials)
     app.add_middleware(SecurityHeaders, tile_urls=tile_urls)
+    # gzip on the way out (not pages, not event streams: api/delivery.py), outside the
+    # idempotency keys so that a replay is compressed like the first answer
+    compress(app)
     # outermost: the database's policies see every request as anonymous until signed in
     app.add_middleware(AnonymousUntilSignedIn)
     app.include_router(health.router)
@@ -187,8 +190,11 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(admin_pages.router)
     app.include_router(admin_data_pages.router)
     # check_dir=False: the app starts before `npm ci` ran, and /health can say so
-    app.mount(VENDOR_URL, StaticFiles(directory=VENDOR_DIR, check_dir=False), name="vendor")
-    app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="maps-static")
-    app.mount(PAGES_STATIC_URL, StaticFiles(directory=PAGES_STATIC_DIR), name="pages-static")
+    vendor = CachedStatic(directory=VENDOR_DIR, check_dir=False, cache_control=VENDORED)
+    app.mount(VENDOR_URL, vendor, name="vendor")
+    own = CachedStatic(directory=STATIC_DIR, cache_control=OWN_FILES)
+    app.mount(STATIC_URL, own, name="maps-static")
+    pages = CachedStatic(directory=PAGES_STATIC_DIR, cache_control=OWN_FILES)
+    app.mount(PAGES_STATIC_URL, pages, name="pages-static")
     ogc_app = ogc.mount(app)
     return app
