@@ -142,6 +142,7 @@ def open_page(
     geolocation: tuple[float, float] | None = None,
     permissions: Sequence[str] = (),
     service_workers: str = "block",
+    insecure_host: str | None = None,
 ) -> Iterator[tuple[Page, RequestLog]]:
     """Open ``url`` in headless Debian Chromium and yield the page and its request log.
 
@@ -170,6 +171,11 @@ def open_page(
         ``"block"`` (the default: every request passes the route that records it) or
         ``"allow"`` for an app that works offline through its service worker (the
         worker's own requests are then recorded from the context's request events).
+    insecure_host
+        A host name Chromium resolves to 127.0.0.1 and treats as any other host: over
+        plain HTTP its pages are no secure context (no WebCrypto, no service worker, no
+        caches), as on a phone that opens the app by a LAN address.  Its requests count
+        as local.
 
     Yields
     ------
@@ -183,7 +189,7 @@ def open_page(
 
     def route(route: Route, request: Request) -> None:
         target = request.url
-        if is_local(target):
+        if is_local(target) or (insecure_host and urlsplit(target).hostname == insecure_host):
             route.continue_()
         elif tile_pattern.search(target):
             log.tiles.append(target)
@@ -201,7 +207,10 @@ def open_page(
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS
+            + ([f"--host-resolver-rules=MAP {insecure_host} 127.0.0.1"] if insecure_host else []),
         )
         try:
             context = browser.new_context(

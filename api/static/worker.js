@@ -331,6 +331,9 @@
     } else if (app.pending) {
       box.appendChild(el("p", { class: "w-pending", text: "待同步 " + app.pending + " 条" }));
     }
+    if (!app.crypto && app.pending) {  // the outbox lives in this page only (nothing kept in plain text)
+      box.appendChild(el("p", { class: "w-nocrypto", text: "待同步的操作只保存在本页：关闭或刷新本页前请先联网同步。" }));
+    }
   }
 
   /* ------------------------------------------------------------------ 任务 */

@@ -14,6 +14,7 @@ import io
 import json
 import re
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -432,6 +433,66 @@ def test_tablet_works_offline_and_files_everything_once_back_online(
     assert all(by_id[h]["last_visited"] for h in visited)
     taken = _case_as_admin(field, field["taken_task"])
     assert [h["action"] for h in taken["history"]].count("start") == 0
+
+
+#: What the app's IndexedDB holds: the number of entries of each store.
+STORES = """async () => {
+    const w = window.wanggeWorker;
+    if (!w.db) return null;
+    const count = s => new Promise(r => {
+        const q = w.db.transaction(s).objectStore(s).count(); q.onsuccess = () => r(q.result); });
+    return {keys: await count('keys'), data: await count('data'), outbox: await count('outbox')};
+}"""
+
+
+def test_without_webcrypto_the_app_works_says_so_and_keeps_nothing_personal(
+    field: dict,
+) -> None:
+    """Opened by a plain-HTTP address other than this machine's (a phone on the LAN): no
+    secure context, so no WebCrypto, no service worker and no caches."""
+    host = "field.wangge.test"
+    url = f"http://{host}:{urlsplit(field['url']).port}"
+    task = field["dispatched"]("小区门口路灯不亮（非安全连接测试）")
+    with open_page(screenshot="worker_app_insecure.png", viewport=PHONE, insecure_host=host) as (
+        page,
+        log,
+    ):
+        sign_in_page(page, url, field["username"], then="/worker")
+        card = page.locator(f".w-card[data-task='{task}']")
+        card.wait_for()
+        assert page.evaluate(
+            "() => [window.isSecureContext, !!(window.crypto && crypto.subtle),"
+            " 'serviceWorker' in navigator, 'caches' in window]"
+        ) == [False, False, False, False]
+        banner = page.locator("#w-banner")
+        assert "不支持加密存储" in banner.inner_text()
+        assert "离线数据不保存在本机" in banner.inner_text()
+        # the offline package serves while the page is open, and is not kept
+        page.wait_for_function("() => window.wanggeWorker.bundle !== null")
+        status = page.locator("#w-bundle-status").text_content()
+        assert "离线数据包只在本页打开期间可用" in status
+        page.get_by_role("button", name="住户").click()
+        page.locator(".w-household").first.wait_for()
+        page.get_by_role("button", name="任务").click()
+        # an action made offline waits in the page, and the banner says what that means
+        page.context.set_offline(True)
+        page.evaluate("() => window.dispatchEvent(new Event('offline'))")
+        card.get_by_role("button", name="接单").click()
+        page.wait_for_function("() => window.wanggeWorker.pending === 1")
+        assert "待同步 1 条" in banner.inner_text()
+        assert "关闭或刷新本页前请先联网同步" in banner.inner_text()
+        assert page.evaluate(STORES) == {"keys": 0, "data": 0, "outbox": 0}
+        page.context.set_offline(False)
+        page.evaluate("() => window.dispatchEvent(new Event('online'))")
+        page.wait_for_function(SYNCED)
+        assert "待同步" not in banner.inner_text()
+        assert page.evaluate(STORES) == {"keys": 0, "data": 0, "outbox": 0}
+        assert not log.page_errors, log.page_errors
+        assert not log.console_errors, log.console_errors
+        assert not log.external, log.external
+        bad = accessibility_violations(page)
+        assert not bad, json.dumps(bad, ensure_ascii=False, indent=1)
+    assert _case(field, task)["state"] == "in_progress"
 
 
 def test_the_old_token_link_is_refused_and_only_workers_open_the_app(
