@@ -20,7 +20,11 @@ the DevTools protocol (``Network.emulateNetworkConditions``):
 
 The time is the page's own ``performance.mark("wangge-first-tasks")`` (set when the task
 cards are in the document), measured from the start of the navigation; the median and the
-worst of the runs, with the bytes the page moved.  :func:`first_screen` does one profile
+worst of the runs, with the bytes the page moved by then.  ``meets_target`` is the slow4g
+median within 1 s, ``meets_target_devtools`` the slow4g-devtools one.  At 562.5 ms a
+request the first screen can afford the page alone: it carries its stylesheet, scripts
+and tasks (1,000,000 households, 9 runs: 696 ms median, 711 ms worst, 21 kB; 2.1 s when
+the tasks and the scripts were requests of their own).  :func:`first_screen` does one profile
 against any running server.
 
 Usage::
@@ -317,6 +321,8 @@ def main() -> None:
     }
     result |= measure_served(url, district["username"], tasks=args.tasks, runs=args.runs)
     result["meets_target"] = result["slow4g"]["median_ms"] <= TARGET_MS
+    # the same target at the round trip Chromium's DevTools apply (3.75 × 150 ms)
+    result["meets_target_devtools"] = result["slow4g-devtools"]["median_ms"] <= TARGET_MS
     print("RESULT " + json.dumps(result, ensure_ascii=False))
 
 
