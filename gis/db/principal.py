@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from psycopg import pq, sql
+from psycopg import pq
 from sqlalchemy import Engine, event
 
 #: The role the system uses for itself (all rows) and for a request without credential.
@@ -86,6 +86,10 @@ SET_PRINCIPAL = (
     "SELECT set_config('wangge.role', %(r)s, true), set_config('wangge.user_id', %(u)s, true), "
     "set_config('wangge.worker_id', %(w)s, true), set_config('wangge.grid_ids', %(g)s, true)"
 )
+#: :data:`SET_PRINCIPAL` for values quoted already (``%`` of bytes takes a dict of bytes).
+_SET_PRINCIPAL_BYTES = SET_PRINCIPAL.replace(")s", ")b").encode()
+#: How many principals' statements a connection keeps (then it forgets them all).
+KEPT_STATEMENTS = 256
 
 
 def current() -> DbPrincipal:
@@ -117,7 +121,7 @@ def _quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _begin_with_principal(dbapi_connection: Any) -> bool:
+def _begin_with_principal(dbapi_connection: Any, kept: dict[Any, bytes] | None = None) -> bool:
     """Open the transaction and set who asks in one round trip; False when it cannot.
 
     psycopg would send ``BEGIN`` on its own before the settings' statement (two round
@@ -126,6 +130,9 @@ def _begin_with_principal(dbapi_connection: Any) -> bool:
     ``BEGIN`` of its own (it commits or rolls back as usual).  Only on an idle psycopg
     connection outside autocommit; the transaction's options (isolation level, read
     only) are psycopg's own.
+
+    ``kept``: the connection's statements by principal, reused (a request's transactions
+    ask as the same user; building the statement took a good part of the settings' cost).
     """
     pgconn = getattr(dbapi_connection, "pgconn", None)
     if pgconn is None or dbapi_connection.autocommit:
@@ -134,10 +141,19 @@ def _begin_with_principal(dbapi_connection: Any) -> bool:
         return False
     start = getattr(dbapi_connection, "_get_tx_start_command", None)
     begin = start() if start is not None else b"BEGIN"
-    values = {k: sql.Literal(v).as_bytes(dbapi_connection) for k, v in current().settings().items()}
-    query = begin + b"; " + (SET_PRINCIPAL.replace("%(", "{").replace(")s", "}")).encode()
-    for key, literal in values.items():
-        query = query.replace(b"{" + key.encode() + b"}", literal)
+    who = current()
+    key = (who, begin, pgconn.parameter_status(b"client_encoding"))
+    query = None if kept is None else kept.get(key)
+    if query is None:
+        # libpq quotes the values as this server reads them (its encoding, its rules)
+        quote = pq.Escaping(pgconn).escape_literal
+        encoding = dbapi_connection.info.encoding
+        literals = {k.encode(): quote(v.encode(encoding)) for k, v in who.settings().items()}
+        query = begin + b"; " + _SET_PRINCIPAL_BYTES % literals
+        if kept is not None:
+            if len(kept) >= KEPT_STATEMENTS:
+                kept.clear()
+            kept[key] = query
     result = pgconn.exec_(query)
     if result.status != pq.ExecStatus.TUPLES_OK:
         message = (result.error_field(pq.DiagnosticField.MESSAGE_PRIMARY) or b"").decode(
@@ -168,9 +184,11 @@ def install(engine: Engine, role: str) -> Engine:
         dbapi_connection.autocommit = autocommit
 
     def on_begin(conn: Any) -> None:
-        dbapi_connection = conn.connection.dbapi_connection
-        if _begin_with_principal(dbapi_connection):
+        pooled = conn.connection
+        kept = pooled.info.setdefault("wangge_set_principal", {})
+        if _begin_with_principal(pooled.dbapi_connection, kept):
             return
+        dbapi_connection = pooled.dbapi_connection
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(SET_PRINCIPAL, current().settings())
