@@ -7,15 +7,15 @@ that fell due is sent once whatever server runs next, and none is lost when a se
 stops).  Several app servers behind one address claim the row with one conditional
 ``UPDATE`` (:mod:`gis.store.job_store`): one of them runs the job, the others skip it.
 
-Revision ID: 0031
-Revises: 0027
+Revision ID: 0029
+Revises: 0028
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0031"
-down_revision = "0027"
+revision = "0029"
+down_revision = "0028"
 branch_labels = None
 depends_on = None
 
