@@ -5,7 +5,11 @@ at (:func:`gis.store.queries.data_version`, sequences moved by triggers on every
 change); before answering from it, the versions are read again (one small statement)
 and the value is rebuilt when they moved.  So a grid import, a new category, a
 revoked token or a new hazard is seen by the very next request, in every server
-process, with no message between them.
+process, with no message between them.  High-rate lookups (a grid by point, a
+resident's nearest shelter or services nearby) may skip that reading for up to
+:data:`LOOKUP_TRUST_S` after the last one, unless this process committed anything since
+(:func:`gis.store.queries.local_commits`): what this server wrote counts at once, what
+another process wrote within that second.
 
 Routes reach the state through :data:`api.deps.StateDep`; services never see it: the
 doors hand them what they need (the engine, the current grids, the walking network).
@@ -13,11 +17,12 @@ doors hand them what they need (the engine, the current grids, the walking netwo
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -75,18 +80,28 @@ class Cached(Generic[T]):
         self._value: T | None = None
         self._version: tuple | None = None
         self._checked = 0.0
+        self._commits = -1
 
     def get(self, engine: Engine, *, trust_s: float = 0.0) -> T:
         """The value for the data as it is now.
 
         ``trust_s`` > 0 answers from the value without reading the versions when they
-        were read less than that many seconds ago (for lookups only, never for writes).
+        were read less than that many seconds ago and this process committed nothing
+        since (:func:`gis.store.queries.local_commits`): for lookups only, never for
+        writes.  A change this server wrote counts at once; one written by another
+        process, within ``trust_s``.
         """
         now = time.monotonic()
-        if self._value is not None and trust_s > 0 and now - self._checked < trust_s:
+        commits = queries.local_commits()
+        if (
+            self._value is not None
+            and trust_s > 0
+            and now - self._checked < trust_s
+            and commits == self._commits
+        ):
             return self._value
         version = queries.data_version(engine, self.tables)
-        self._checked = now
+        self._checked, self._commits = now, commits
         with self._lock:
             if self._value is not None and self._version == version:
                 return self._value
@@ -205,6 +220,44 @@ class TileCache:
             self._bytes = 0
 
 
+def settle_long_lived() -> None:
+    """Take what the process holds for long out of the collector's way (``gc.freeze``).
+
+    The walking network and the shelter index of a large district are big and live
+    until the data change; left in the collected generations, every full collection
+    walks them again (~35 ms each at 1,000,000 households, in the middle of whichever
+    answer triggered it).  Called after such a value is built: what was frozen before
+    is unfrozen first, so the value it replaced and any garbage among them is collected
+    once here (a pause once per rebuild, not every few hundred answers).
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
+def settled(value: T) -> T:
+    """``value``, after :func:`settle_long_lived` (for a long-lived cache's builder)."""
+    settle_long_lived()
+    return value
+
+
+@dataclass(frozen=True)
+class _HeldShelters:
+    """The nearest-shelter index of :meth:`AppState.shelters_now` and when it was checked.
+
+    ``checked`` (monotonic seconds) and ``commits`` (:func:`gis.store.queries.local_commits`)
+    when its key was last read; ``since`` (the clock then) to ``until`` (the next moment
+    a stored hazard starts or ends, None: none): the span it holds for.
+    """
+
+    key: tuple
+    value: SheltersNow
+    checked: float
+    commits: int
+    since: datetime
+    until: datetime | None
+
+
 @dataclass
 class AppState:
     """Everything the doors share in one server process: engine, settings, caches."""
@@ -228,7 +281,7 @@ class AppState:
     incident_cells: Cached[CellShapes] = field(init=False)
     tiles: TileCache = field(init=False)
     overview_page: Cached[str] = field(init=False)
-    _shelters: tuple[tuple, SheltersNow] | None = field(init=False, default=None)
+    _shelters: _HeldShelters | None = field(init=False, default=None)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -240,7 +293,7 @@ class AppState:
         )
         self.walking = Cached(
             ("road_node", "road_edge", "facility", "shelter"),
-            lambda engine, version: load_walking(engine, settings, version),
+            lambda engine, version: settled(load_walking(engine, settings, version)),
         )
         self.cube = Cached(
             ("incident",),
@@ -307,26 +360,55 @@ class AppState:
 
     # ------------------------------------------------------------ walking, shelters
 
-    def walking_now(self) -> Walking:
-        """The walking network and every shelter, as loaded now."""
-        return self.walking.get(self.engine)
+    def walking_now(self, *, for_lookup: bool = False) -> Walking:
+        """The walking network and every shelter, as loaded now.
 
-    def shelters_now(self) -> SheltersNow:
+        A resident's lookup (``for_lookup``) may answer from a network whose versions
+        were read up to :data:`LOOKUP_TRUST_S` ago (see :meth:`Cached.get`).
+        """
+        return self.walking.get(self.engine, trust_s=LOOKUP_TRUST_S if for_lookup else 0.0)
+
+    def shelters_now(self, *, for_lookup: bool = False) -> SheltersNow:
         """The nearest-shelter index for now: the hazards in force closed off.
 
         Which hazards are in force changes with the clock as much as with the table,
-        so their ids and row versions are read every time (one small statement).
+        so their ids and row versions are read (one small statement), with the next
+        moment a stored hazard starts or ends.  A resident's lookup (``for_lookup``)
+        skips that reading for up to :data:`LOOKUP_TRUST_S` after the last one, unless
+        this process committed anything since (a hazard posted to this server counts
+        in the very next answer) or the clock left the span in which the hazards in
+        force stay the same (one starts or ends: it counts at that moment).  The
+        database's round trips were most of the slowest answers on a busy machine
+        (``benchmarks/residents.py``).
         """
-        walking = self.walking_now()
         now = clock.now()
-        key = (walking.version, awareness_store.hazard_versions(self.engine, active_at=now))
+        held = self._shelters
+        if (
+            for_lookup
+            and held is not None
+            and time.monotonic() - held.checked < LOOKUP_TRUST_S
+            and held.commits == queries.local_commits()
+            and held.since <= now
+            and (held.until is None or now < held.until)
+        ):
+            return held.value
+        checked, commits = time.monotonic(), queries.local_commits()
+        walking = self.walking_now()
+        with self.engine.connect() as conn:
+            in_force = awareness_store.hazard_versions(conn, active_at=now)
+            until = awareness_store.next_hazard_change(conn, after=now)
+        key = (walking.version, in_force)
         with self._lock:
-            if self._shelters is not None and self._shelters[0] == key:
-                return self._shelters[1]
+            if self._shelters is not None and self._shelters.key == key:
+                self._shelters = replace(
+                    self._shelters, checked=checked, commits=commits, since=now, until=until
+                )
+                return self._shelters.value
         hazards = awareness_store.hazards(self.engine, active_at=now)
         built = SheltersNow.build(walking, hazards, key)
+        settle_long_lived()
         with self._lock:
-            self._shelters = (key, built)
+            self._shelters = _HeldShelters(key, built, checked, commits, now, until)
         return built
 
     # --------------------------------------------------------------------- accounts

@@ -89,7 +89,12 @@ async def nearby_list(
 
     def found() -> nearby.Nearby:
         return nearby.nearby_services(
-            state.engine, state.walking_now(), settings, point.lon, point.lat, point.coord_type
+            state.engine,
+            state.walking_now(for_lookup=True),
+            settings,
+            point.lon,
+            point.lat,
+            point.coord_type,
         )
 
     context = {"nearby": await run_in_threadpool(found)}

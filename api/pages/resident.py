@@ -218,7 +218,7 @@ async def shelter(
     status = 200
     if lon is not None and lat is not None:
         found = await run_in_threadpool(
-            shelter_for_phone, state.shelters_now(), state.settings, lon, lat
+            lambda: shelter_for_phone(state.shelters_now(for_lookup=True), state.settings, lon, lat)
         )
         way = found.way
         drawn = None
@@ -250,7 +250,7 @@ async def shelter_page(
     """A phone page (in Chinese): you, the route and your nearest shelter."""
 
     def render_map() -> str:
-        way = nearest_shelter(state.shelters_now(), settings, lon, lat, coord_type)
+        way = nearest_shelter(state.shelters_now(for_lookup=True), settings, lon, lat, coord_type)
         warning = way.hazards.warning
         if way.shelter is None or way.route is None:
             alert = (

@@ -50,7 +50,13 @@ async def nearest_shelter_route(
 
     def answer() -> NearestShelterAnswer:
         return NearestShelterAnswer.of(
-            nearest_shelter(state.shelters_now(), settings, point.lon, point.lat, point.coord_type)
+            nearest_shelter(
+                state.shelters_now(for_lookup=True),
+                settings,
+                point.lon,
+                point.lat,
+                point.coord_type,
+            )
         )
 
     return await run_in_threadpool(answer)
@@ -83,7 +89,7 @@ async def nearby_route(
         return NearbyAnswer.of(
             nearby_services(
                 state.engine,
-                state.walking_now(),
+                state.walking_now(for_lookup=True),
                 settings,
                 point.lon,
                 point.lat,

@@ -351,6 +351,27 @@ def hazard_versions(bind: Bind, *, active_at: datetime) -> tuple[tuple[int, int]
     return tuple((int(i), int(v)) for i, v in rows)
 
 
+_NEXT_HAZARD_CHANGE = """
+SELECT least(min(valid_from) FILTER (WHERE valid_from > :at),
+             min(valid_to) FILTER (WHERE valid_to > :at))
+FROM hazard_area
+"""
+
+
+def next_hazard_change(bind: Bind, *, after: datetime) -> datetime | None:
+    """The first moment after ``after`` when a stored hazard starts or ends; None: none.
+
+    Until then the hazards in force stay those in force at ``after`` (unless the table
+    changes): how long an answer built from them may be kept as the clock runs.
+    """
+    _aware(after, "after")
+    if isinstance(bind, Engine):
+        with bind.connect() as conn:
+            return next_hazard_change(conn, after=after)
+    found = bind.execute(text(_NEXT_HAZARD_CHANGE), {"at": after}).scalar_one()
+    return None if found is None else found
+
+
 def read_hazard(bind: Bind, hazard_id: int) -> HazardRow | None:
     """One hazard area, or None when no hazard has that id."""
     frame = _geo(bind, _HAZARDS, id=hazard_id, at=None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, event, text
 
 import geopandas as gpd
 
@@ -115,6 +115,26 @@ VERSIONED_TABLES = (
     "map_area",
     "resident",
 )
+
+
+#: Transactions committed in this process, on any engine (moved by :func:`_committed`).
+_COMMITS = [0]
+
+
+@event.listens_for(Engine, "commit")
+def _committed(conn: Connection) -> None:
+    _COMMITS[0] += 1
+
+
+def local_commits() -> int:
+    """How many transactions this process has committed so far, on any engine.
+
+    A cache that answers from its data versions for a moment without reading them
+    (:meth:`api.state.Cached.get`, ``trust_s``) reads them again once this moved: a
+    change written by this very process (a hazard posted to this server) counts at once,
+    whoever wrote it.  Increments may race between threads; the count still moves.
+    """
+    return _COMMITS[0]
 
 
 def data_version(engine: Engine, tables: tuple[str, ...]) -> tuple:

@@ -245,6 +245,26 @@ def test_a_resident_inside_the_typhoon_is_routed_out_of_it(
     assert not LineString(coords[1:]).intersects(area.buffer(-1e-6))
 
 
+def test_a_hazard_posted_counts_in_the_very_next_answer(
+    district: dict, live_server: LiveServer, engine: Engine, staff: dict
+) -> None:
+    """A burst of residents' questions is answered from the index the server holds; a
+    typhoon posted in the middle of it is in the very next answer, not a second later."""
+    lon, lat = _inside(district)
+    with httpx.Client(base_url=live_server.url, timeout=60) as phone:
+        burst = [phone.get(NEAREST, params={"lon": lon, "lat": lat}).json() for _ in range(5)]
+        before = burst[-1]
+        assert all(b == before for b in burst) and before["found"]
+        area = _square(Point(before["shelter"]["lon"], before["shelter"]["lat"]), 60.0)
+        with _hazard(live_server.url, staff, area, engine) as hazard:
+            during = phone.get(NEAREST, params={"lon": lon, "lat": lat}).json()
+        after = phone.get(NEAREST, params={"lon": lon, "lat": lat}).json()
+    assert [h["id"] for h in during["hazards"]] == [hazard["id"]]
+    assert during["shelter"]["id"] != before["shelter"]["id"]
+    assert before["shelter"]["id"] in {s["id"] for s in during["skipped_shelters"]}
+    assert after == before  # the typhoon removed (by this process): the next answer again
+
+
 def test_only_a_hazard_in_force_counts_as_the_clock_runs(
     district: dict, live_server: LiveServer, engine: Engine, staff: dict
 ) -> None:
