@@ -75,15 +75,76 @@ def _kinds(kinds: tuple[str, ...] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(kinds))
 
 
-@dataclass(frozen=True)
-class _Goal:
-    """Where the candidates join the network (the fields of :class:`analysis.network.Snap`)."""
+def _text(value: object) -> str | None:
+    return None if value is None or value != value else str(value)  # NaN: unknown
 
+
+@dataclass(frozen=True)
+class _Services:
+    """Candidate services as arrays (where each joins the network) and their answers' fields.
+
+    Built once per walking cache (:func:`_services_of`) so that one question reads no
+    pandas: filtering, sorting and naming on a frame per request were most of its time.
+    ``fields[i]`` is (id, kind, name, address, opening_hours, phone, lon, lat) as the
+    answer shows them.
+    """
+
+    ids: np.ndarray
+    mx: np.ndarray | None  # None: no straight-distance filter (already read within it)
+    my: np.ndarray | None
+    by_kind: dict[str, np.ndarray]
     edge: np.ndarray
     fraction: np.ndarray
     offset_m: np.ndarray
     to_source_m: np.ndarray
     to_target_m: np.ndarray
+    fields: list[tuple]
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, *, located: bool) -> _Services:
+        """From a frame of the walking cache's ``facilities`` columns (``located``: mx, my)."""
+        kinds = frame["kind"].to_numpy(dtype=object)
+        fields = [
+            (int(i), str(k), str(n), _text(a), _text(h), _text(p), float(x), float(y))
+            for i, k, n, a, h, p, x, y in zip(
+                frame["id"],
+                frame["kind"],
+                frame["name"],
+                frame["address"],
+                frame["opening_hours"],
+                frame["phone"],
+                frame["lon"],
+                frame["lat"],
+                strict=True,
+            )
+        ]
+        return cls(
+            ids=frame["id"].to_numpy(dtype=np.int64),
+            mx=frame["mx"].to_numpy(dtype=float) if located else None,
+            my=frame["my"].to_numpy(dtype=float) if located else None,
+            by_kind={k: kinds == k for k in SERVICE_KINDS},
+            edge=frame["edge"].to_numpy(),
+            fraction=frame["fraction"].to_numpy(dtype=float),
+            offset_m=frame["offset_m"].to_numpy(dtype=float),
+            to_source_m=frame["to_source_m"].to_numpy(dtype=float),
+            to_target_m=frame["to_target_m"].to_numpy(dtype=float),
+            fields=fields,
+        )
+
+
+#: The services of the walking cache last asked about: (its facilities frame, them).
+_held: tuple[pd.DataFrame, _Services] | None = None
+
+
+def _services_of(frame: pd.DataFrame) -> _Services:
+    """:class:`_Services` of the walking cache's ``facilities`` (built once per cache)."""
+    global _held
+    held = _held
+    if held is not None and held[0] is frame:
+        return held[1]
+    built = _Services.of(frame, located=True)
+    _held = (frame, built)
+    return built
 
 
 def _candidates(
@@ -93,8 +154,8 @@ def _candidates(
     y: float,
     radius_m: float,
     kinds: tuple[str, ...],
-) -> tuple[pd.DataFrame, _Goal]:
-    """The facilities of ``kinds`` within ``radius_m`` straight of the point, and their snaps.
+) -> tuple[_Services, np.ndarray]:
+    """The facilities of ``kinds`` within ``radius_m`` straight of the point: which rows.
 
     From the walking cache's facilities (snapped once per data version) when it has them,
     else read from the database and snapped now.  The straight distance is measured in
@@ -105,18 +166,22 @@ def _candidates(
     if frame is None:
         rows = store.facilities_near(engine, x, y, radius_m, kinds)
         snap = network.snap(rows["lon"].to_numpy(float), rows["lat"].to_numpy(float))
-        return rows, _Goal(
-            snap.edge, snap.fraction, snap.offset_m, snap.to_source_m, snap.to_target_m
+        rows = rows.assign(
+            edge=snap.edge,
+            fraction=snap.fraction,
+            offset_m=snap.offset_m,
+            to_source_m=snap.to_source_m,
+            to_target_m=snap.to_target_m,
         )
+        return _Services.of(rows, located=False), np.arange(len(rows))
+    services = _services_of(frame)
+    assert services.mx is not None and services.my is not None
     here = network.to_metric([x], [y])[0]
-    close = np.hypot(frame["mx"].to_numpy() - here[0], frame["my"].to_numpy() - here[1])
-    rows = frame[(close <= radius_m + 1.0) & frame["kind"].isin(kinds).to_numpy()]
-    return rows, _Goal(
-        *(
-            rows[c].to_numpy()
-            for c in ("edge", "fraction", "offset_m", "to_source_m", "to_target_m")
-        )
-    )
+    close = np.hypot(services.mx - here[0], services.my - here[1]) <= radius_m + 1.0
+    wanted = np.zeros(len(close), dtype=bool)
+    for k in kinds:
+        wanted |= services.by_kind[k]
+    return services, np.flatnonzero(close & wanted)
 
 
 def nearby_services(
@@ -150,42 +215,42 @@ def nearby_services(
     )
     limit_s = max_minutes * 60.0
     speed = network.walk_speed_mps
-    rows, goal = _candidates(engine, walking, x, y, limit_s * speed, wanted)
-    if rows.empty:
+    services, rows = _candidates(engine, walking, x, y, limit_s * speed, wanted)
+    if not len(rows):
         return Nearby(x, y, max_minutes, ())
     node_s, start = point_walk_seconds(network, x, y, limit_s=limit_s, snap=here)
-    src = network.edge_source[goal.edge]
-    dst = network.edge_target[goal.edge]
+    edge = services.edge[rows]
+    src = network.edge_source[edge]
+    dst = network.edge_target[edge]
     seconds = np.minimum(
-        node_s[src] + goal.to_source_m / speed, node_s[dst] + goal.to_target_m / speed
+        node_s[src] + services.to_source_m[rows] / speed,
+        node_s[dst] + services.to_target_m[rows] / speed,
     )
-    shared = goal.edge == start.edge[0]
-    along = np.abs(goal.fraction - start.fraction[0]) * network.length_m[goal.edge]
+    shared = edge == start.edge[0]
+    along = np.abs(services.fraction[rows] - start.fraction[0]) * network.length_m[edge]
     seconds = np.where(
         shared, np.minimum(seconds, start.offset_m[0] / speed + along / speed), seconds
     )
-    seconds = seconds + goal.offset_m / speed
-    rows = rows.assign(seconds=seconds)
-    rows = rows[np.isfinite(rows["seconds"]) & (rows["seconds"] <= limit_s)]
-    rows = rows.sort_values(["seconds", "id"], kind="stable")
-
-    def text(value: object) -> str | None:
-        return None if value is None or value != value else str(value)  # NaN: unknown
-
-    services = tuple(
-        Service(
-            id=int(r.id),
-            kind=str(r.kind),
-            kind_name=SERVICE_KINDS[r.kind],
-            name=str(r.name),
-            address=text(r.address),
-            opening_hours=text(r.opening_hours),
-            phone=text(r.phone),
-            lon=float(r.lon),
-            lat=float(r.lat),
-            minutes=float(r.seconds) / 60.0,
-            distance_m=float(r.seconds) * speed,
+    seconds = seconds + services.offset_m[rows] / speed
+    keep = np.isfinite(seconds) & (seconds <= limit_s)
+    rows, seconds = rows[keep], seconds[keep]
+    order = np.lexsort((services.ids[rows], seconds))  # nearest first, then by id
+    found = []
+    for i, t in zip(rows[order].tolist(), seconds[order].tolist(), strict=True):
+        fid, kind, name, address, hours, phone, flon, flat = services.fields[i]
+        found.append(
+            Service(
+                id=fid,
+                kind=kind,
+                kind_name=SERVICE_KINDS[kind],
+                name=name,
+                address=address,
+                opening_hours=hours,
+                phone=phone,
+                lon=flon,
+                lat=flat,
+                minutes=t / 60.0,
+                distance_m=t * speed,
+            )
         )
-        for r in rows.itertuples()
-    )
-    return Nearby(x, y, max_minutes, services)
+    return Nearby(x, y, max_minutes, tuple(found))
