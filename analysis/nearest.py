@@ -196,9 +196,9 @@ class ShelterIndex:
         order = np.argsort(self.shelter_snap.edge, kind="stable").astype(np.int64)
         return order, self.shelter_snap.edge[order]
 
-    def _choose(self, lon: ArrayLike, lat: ArrayLike) -> _Choice:
+    def _choose(self, lon: ArrayLike, lat: ArrayLike, snap: Snap | None = None) -> _Choice:
         net = self.network
-        snap = net.snap(lon, lat)
+        snap = net.snap(lon, lat) if snap is None else snap
         u, v = net.edge_source[snap.edge], net.edge_target[snap.edge]
         via_u = snap.offset_m + snap.to_source_m + self.node_distance_m[u]
         via_v = snap.offset_m + snap.to_target_m + self.node_distance_m[v]
@@ -327,13 +327,16 @@ class ShelterIndex:
             return -1, math.inf
         return t.shelter_id[shelter], dist
 
-    def nearest(self, lon: float, lat: float) -> NearestShelter:
+    def nearest(self, lon: float, lat: float, snap: Snap | None = None) -> NearestShelter:
         """Nearest open shelter of one point, with the walking route.
 
         Parameters
         ----------
         lon, lat : float
             The point, degrees, EPSG:4326.
+        snap : Snap, optional
+            The point already snapped to this index's network (``network.snap``), when
+            the caller has it: not snapped twice.
 
         Returns
         -------
@@ -344,7 +347,7 @@ class ShelterIndex:
         NoShelterReachable
             If no open shelter can be reached on foot from the point.
         """
-        c = self._choose([lon], [lat])
+        c = self._choose([lon], [lat], snap)
         j = int(c.shelter[0])
         if j < 0:
             raise NoShelterReachable(f"no open shelter is reachable on foot from ({lon}, {lat})")

@@ -8,7 +8,7 @@ start and end.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -96,10 +96,57 @@ class ShelterWay:
     route: LineString | None = None
 
 
-def _hazards_here(data: SheltersNow, x: float, y: float) -> HazardsHere:
-    """The hazards in force, the shelters skipped and the warning to show (none: empty)."""
+@dataclass(frozen=True)
+class _Known:
+    """What every answer from one nearest-shelter index repeats, made once for it.
+
+    ``outside``: the hazards as they touch a point outside their area (None: none in
+    force); ``shelters``: the shelters answered so far by facility id, as the public
+    may know them.
+    """
+
+    outside: HazardsHere | None
+    shelters: dict[int, Shelter]
+
+
+#: The index last answered from and what its answers repeat (one at a time is in force).
+_held: tuple[SheltersNow, _Known] | None = None
+
+
+def _known(data: SheltersNow) -> _Known:
+    """:class:`_Known` of ``data``: built once per index (the hazards change it)."""
+    global _held
+    held = _held
+    if held is not None and held[0] is data:
+        return held[1]
+    built = _Known(_hazards_outside(data), {})
+    _held = (data, built)
+    return built
+
+
+def _shelter(data: SheltersNow, shelter_id: int) -> Shelter:
+    """A shelter of ``data`` as the public may know it (kept for the next answers)."""
+    known = _known(data).shelters
+    found = known.get(shelter_id)
+    if found is None:
+        row = data.walking.shelters.loc[shelter_id]
+        found = known[shelter_id] = Shelter(
+            id=shelter_id,
+            name=str(row["name"]),
+            shelter_class=str(row["shelter_class"]),
+            shelter_class_name=SHELTER_CLASS_NAMES.get(row["shelter_class"], "避难场所"),
+            capacity=int(row["capacity"]),
+            occupancy=int(row["occupancy"]),
+            lon=float(row["geom"].x),
+            lat=float(row["geom"].y),
+        )
+    return found
+
+
+def _hazards_outside(data: SheltersNow) -> HazardsHere | None:
+    """The hazards in force as a point outside them sees them; None when none is."""
     if data.closure is None or data.closure.area_m is None:
-        return HazardsHere()
+        return None
     hazards = tuple(
         HazardNotice(
             id=int(h.id),
@@ -112,7 +159,6 @@ def _hazards_here(data: SheltersNow, x: float, y: float) -> HazardsHere:
     )
     names = data.walking.shelters["name"]
     skipped = tuple(ShelterRef(id=int(i), name=str(names.loc[i])) for i in data.shelters_inside)
-    inside = bool(data.closure.covers([x], [y])[0])
     warning = "；".join(f"{h.kind_name}预警生效中：{h.name}" for h in hazards)
     warning += "，已避开危险区域内的避难场所"
     if skipped:
@@ -120,9 +166,22 @@ def _hazards_here(data: SheltersNow, x: float, y: float) -> HazardsHere:
         more = f"等{len(skipped)}处" if len(skipped) > SKIPPED_NAMED else ""
         warning += f"（{listed}{more}）"
     warning += "和道路。"
-    if inside:
-        warning += "您正位于危险区域内，请沿路线尽快离开。"
-    return HazardsHere(hazards, skipped, inside, warning, data.area)
+    return HazardsHere(hazards, skipped, False, warning, data.area)
+
+
+def _hazards_here(data: SheltersNow, x: float, y: float) -> HazardsHere:
+    """The hazards in force, the shelters skipped and the warning to show (none: empty)."""
+    outside = _known(data).outside
+    if outside is None or data.closure is None:
+        return HazardsHere()
+    if not bool(data.closure.covers([x], [y])[0]):
+        return outside
+    assert outside.warning is not None
+    return replace(
+        outside,
+        in_hazard_area=True,
+        warning=outside.warning + "您正位于危险区域内，请沿路线尽快离开。",
+    )
 
 
 def nearest_shelter(
@@ -159,24 +218,16 @@ def nearest_shelter(
     nowhere = f"no open shelter{outside} in this district: call 110/119 or follow your grid worker"
     if shelters.index is not None:
         try:
-            best = shelters.index.nearest(x, y)
+            # with a hazard in force the index walks the roads left open: its own snap
+            same = shelters.index.network is network
+            best = shelters.index.nearest(x, y, snap if same else None)
         except NoShelterReachable:
             nowhere = (
                 f"no open shelter{outside} can be reached on foot from here; call 110/119 or "
                 "follow your grid worker"
             )
         else:
-            row = shelters.walking.shelters.loc[best.shelter_id]
-            shelter = Shelter(
-                id=int(best.shelter_id),
-                name=str(row["name"]),
-                shelter_class=str(row["shelter_class"]),
-                shelter_class_name=SHELTER_CLASS_NAMES.get(row["shelter_class"], "避难场所"),
-                capacity=int(row["capacity"]),
-                occupancy=int(row["occupancy"]),
-                lon=float(row["geom"].x),
-                lat=float(row["geom"].y),
-            )
+            shelter = _shelter(shelters, int(best.shelter_id))
             return ShelterWay(
                 found=True,
                 message=f"最近的{'安全' if hazards.hazards else ''}避难场所是{shelter.name}，"
