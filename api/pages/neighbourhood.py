@@ -126,6 +126,15 @@ async def one_notice(
     return render(request, "r/notice.html", {"notice": notice}, user=user)
 
 
+@router.post("/r/alerts/{alert_id}/seen", response_class=HTMLResponse)
+async def see_alert(
+    request: Request, alert_id: BigId, engine: EngineDep, user: CurrentUser
+) -> Response:
+    """The resident has seen a hazard alert (知道了): it no longer counts as unread."""
+    await run_in_threadpool(neighbourhood.see_alert, engine, user, alert_id)
+    return _done(request, "/r/notices", "已确认收到预警")
+
+
 @router.get("/desk/notices", response_class=HTMLResponse)
 async def notices_desk(request: Request, engine: EngineDep, user: CurrentUser) -> HTMLResponse:
     """Post a notice to an estate, a grid, a community or a group; the latest posted."""

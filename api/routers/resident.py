@@ -131,6 +131,7 @@ def _news_events(news: neighbourhood.MyNotices | None) -> list[str]:
                 severity=a.severity,
                 message=a.message,
                 at=a.created_at,
+                unread=news.unread,
             ).model_dump(mode="json"),
         )
         for a in reversed(news.alerts)
@@ -157,7 +158,7 @@ async def my_stream(request: Request, state: StateDep, user: CurrentUser) -> Str
 
     Events: ``ready``, then ``reminder`` (id, incident_id, text, at) for each reminder
     written about one of their cases from now on, ``alert`` (id, kind_name, hazard_name,
-    severity, message, at) for each hazard alert sent to their household and ``notice``
+    severity, message, at, unread) for each hazard alert sent to their household and ``notice``
     (id, title, audience, at, unread) for each notice posted to them (their estate, grid,
     community or group): exactly what ``/r/notices`` would show on reload.  A comment
     every 15 s keeps proxies from closing it.  Woken by the changes the server hears

@@ -140,7 +140,9 @@ class NoticeEvent(BaseModel):
     title: str
     audience: str
     at: datetime
-    unread: int = Field(description="how many notices the resident has not read, this one too")
+    unread: int = Field(
+        description="how many notices and alerts the resident has not read, this one too"
+    )
 
 
 class AlertEvent(BaseModel):
@@ -152,3 +154,6 @@ class AlertEvent(BaseModel):
     severity: int
     message: str
     at: datetime
+    unread: int = Field(
+        description="how many notices and alerts the resident has not read, this one too"
+    )

@@ -87,11 +87,16 @@ class AlertNote:
     severity: int
     message: str
     created_at: datetime
+    #: not yet marked seen (知道了) by the resident: counted among the unread
+    unread: bool = False
 
 
 @dataclass(frozen=True)
 class MyNotices:
-    """What ``/r/notices`` shows: alerts first, then the notices, and the unread count."""
+    """What ``/r/notices`` shows: alerts first, then the notices, and the unread count.
+
+    ``unread``: the notices not yet opened and the alerts not yet seen.
+    """
 
     alerts: tuple[AlertNote, ...]
     notices: tuple[Notice, ...]
@@ -263,12 +268,18 @@ def my_notices(engine: Engine, user: Principal) -> MyNotices:
     )
     alerts = tuple(
         AlertNote(
-            a.id, KIND_NAMES.get(a.kind, a.kind), a.name, int(a.severity), a.message, a.created_at
+            a.id,
+            KIND_NAMES.get(a.kind, a.kind),
+            a.name,
+            int(a.severity),
+            a.message,
+            a.created_at,
+            unread=a.seen_at is None,
         )
-        for a in _alerts_for(engine, place)
+        for a in _alerts_for(engine, place, user.user_id)
     )
     where = place.estate_name or (names.get(place.community_id or 0) or "")
-    unread = store.unread_count(engine, place, user.user_id)
+    unread = store.unread_count(engine, place, user.user_id) + sum(a.unread for a in alerts)
     return MyNotices(alerts, notices, unread, where)
 
 
@@ -289,13 +300,26 @@ def news_since(engine: Engine, user: Principal, seen: set[tuple[str, int]]) -> M
     return MyNotices(alerts, notices, mine.unread, mine.where)
 
 
-def _alerts_for(engine: Engine, place: Residence) -> list:
+def _alerts_for(engine: Engine, place: Residence, user_id: int) -> list:
     """The alerts sent to the resident's own household, read as the system.
 
     Like :func:`residence`: the recipients' table is area-scoped for staff.
     """
     with as_system():
-        return store.alerts_for(engine, place, clock.now())
+        return store.alerts_for(engine, place, clock.now(), user_id)
+
+
+def see_alert(engine: Engine, user: Principal, alert_id: int) -> None:
+    """The resident has seen an alert to their household (知道了): no longer unread.
+
+    Only an alert ``/r/notices`` shows them (sent to their household, its hazard in
+    force); any other id is not found.
+    """
+    require_resident(user, "mark hazard alerts seen")
+    place = residence(engine, user)
+    if all(a.id != alert_id for a in _alerts_for(engine, place, user.user_id)):
+        raise NotFound(f"no hazard alert {alert_id} for you; see 通知公告 (/r/notices)")
+    store.mark_alert_seen(engine, alert_id, user.user_id, clock.now())
 
 
 def read_notice(engine: Engine, user: Principal, notice_id: int) -> Notice:

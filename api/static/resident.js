@@ -205,15 +205,34 @@
     source.addEventListener("alert", function (e) {
       var a = JSON.parse(e.data);
       if (alerts.querySelector('[data-id="' + a.id + '"]')) { return; }
-      var li = element("li", "item alert r-new");
+      var li = element("li", "item alert unread r-new");
       li.dataset.id = a.id;
+      li.dataset.unread = "1";
       var box = element("div");
       box.setAttribute("role", "alert");  // read out at once
-      box.appendChild(element("h2", "", a.kind_name + "预警：" + a.hazard_name));
+      var h = element("h2", "", a.kind_name + "预警：" + a.hazard_name + " ");
+      h.appendChild(element("span", "small", "（未读）"));
+      box.appendChild(h);
       box.appendChild(element("p", "", a.message));
       box.appendChild(element("p", "meta", when(a.at)));
       li.appendChild(box);
+      if (alerts.dataset.csrf) {  // 知道了: seen, no longer unread (as on a reload)
+        var form = element("form");
+        form.method = "post";
+        form.action = "/r/alerts/" + a.id + "/seen";
+        var token = element("input");
+        token.type = "hidden";
+        token.name = "csrf_token";
+        token.value = alerts.dataset.csrf;
+        form.appendChild(token);
+        var ok = element("button", "", "知道了");
+        ok.type = "submit";
+        ok.setAttribute("aria-label", "知道了：" + a.kind_name + "预警 " + a.hazard_name);
+        form.appendChild(ok);
+        li.appendChild(form);
+      }
       showIn(alerts, li);
+      showUnread(a.unread);
     });
     source.addEventListener("notice", function (e) {
       var n = JSON.parse(e.data);
@@ -230,14 +249,18 @@
       li.appendChild(h);
       li.appendChild(element("p", "meta", n.audience + " · " + when(n.at)));
       showIn(notices, li);
-      var unread = document.getElementById("unread");
-      if (unread) {
-        unread.dataset.unread = n.unread;
-        unread.className = n.unread ? "badge" : "muted small";
-        unread.textContent = n.unread ? n.unread : "全部已读";
-        if (n.unread) { unread.setAttribute("aria-label", "未读 " + n.unread + " 条"); }
-      }
+      showUnread(n.unread);
     });
+  }
+
+  /* the unread count (notices not opened, alerts not seen) as the server counts it now */
+  function showUnread(count) {
+    var unread = document.getElementById("unread");
+    if (!unread || count === undefined) { return; }
+    unread.dataset.unread = count;
+    unread.className = count ? "badge" : "muted small";
+    unread.textContent = count ? count : "全部已读";
+    if (count) { unread.setAttribute("aria-label", "未读 " + count + " 条"); } else { unread.removeAttribute("aria-label"); }
   }
 
   var form = document.getElementById("report-form");

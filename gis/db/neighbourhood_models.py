@@ -82,6 +82,22 @@ class NoticeRead(Base):
     read_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class AlertSeen(Base):
+    """That a resident has seen a hazard alert sent to their household (知道了), and when.
+
+    Until then the alert counts among the unread on ``/r/notices``.
+    """
+
+    __tablename__ = "alert_seen"
+    alert_id: Mapped[int] = mapped_column(
+        ForeignKey("alert.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Wish(Base):
     """A resident's wish (你说我做) for their estate and what the community made of it."""
 

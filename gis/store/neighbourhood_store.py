@@ -289,10 +289,11 @@ def mark_read(engine: Engine, notice_id: int, user_id: int, at: datetime) -> Non
         )
 
 
-def alerts_for(engine: Engine, place: Residence, now: datetime) -> list[Any]:
+def alerts_for(engine: Engine, place: Residence, now: datetime, user_id: int) -> list[Any]:
     """The hazard alerts (预警通知) of hazards in force sent to the resident's household.
 
-    (Or, with no household known, to any household of their community).
+    (Or, with no household known, to any household of their community).  Each with
+    ``seen_at``: when user ``user_id`` marked it seen (None: not yet, it counts as unread).
     """
     if place.household_id is not None:
         where, params = "ar.household_id = :h", {"h": place.household_id}
@@ -305,14 +306,28 @@ def alerts_for(engine: Engine, place: Residence, now: datetime) -> list[Any]:
         return list(
             conn.execute(
                 text(
-                    "SELECT DISTINCT a.id, a.message, a.created_at, h.kind, h.name, h.severity "
-                    "FROM alert a JOIN hazard_area h ON h.id = a.hazard_id "
-                    f"JOIN alert_recipient ar ON ar.alert_id = a.id WHERE {where} "
+                    "SELECT a.id, a.message, a.created_at, h.kind, h.name, h.severity, "
+                    "s.seen_at FROM alert a JOIN hazard_area h ON h.id = a.hazard_id "
+                    "LEFT JOIN alert_seen s ON s.alert_id = a.id AND s.user_id = :u "
+                    "WHERE EXISTS (SELECT 1 FROM alert_recipient ar WHERE ar.alert_id = a.id "
+                    f"AND {where}) "
                     "AND h.valid_from <= :now AND (h.valid_to IS NULL OR h.valid_to > :now) "
                     "ORDER BY a.created_at DESC, a.id DESC LIMIT 20"
                 ),
-                params | {"now": now},
+                params | {"now": now, "u": user_id},
             ).all()
+        )
+
+
+def mark_alert_seen(engine: Engine, alert_id: int, user_id: int, at: datetime) -> None:
+    """Record that a user has seen an alert (the first time counts)."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO alert_seen (alert_id, user_id, seen_at) VALUES (:a, :u, :at) "
+                "ON CONFLICT DO NOTHING"
+            ),
+            {"a": alert_id, "u": user_id, "at": at},
         )
 
 

@@ -366,8 +366,9 @@ def test_an_account_not_linked_reads_the_notices_of_its_area(
             client.close()
 
 
-def test_hazard_alerts_come_first(site: dict, engine: Engine) -> None:
-    url = site["url"]
+def _typhoon_alert(engine: Engine, name: str) -> tuple[int, int]:
+    """A typhoon in force over the home of resident ``name`` and an alert sent to that
+    household only, stored as the alerts service stores them: (hazard id, alert id)."""
     with engine.begin() as conn:
         household = conn.execute(
             text(
@@ -375,7 +376,7 @@ def test_hazard_alerts_come_first(site: dict, engine: Engine) -> None:
                 "ON u.id = ra.user_id JOIN resident r ON r.id = ra.resident_id "
                 "WHERE u.username = :u"
             ),
-            {"u": ELDER},
+            {"u": name},
         ).scalar_one()
         hazard = conn.execute(
             text(
@@ -397,6 +398,17 @@ def test_hazard_alerts_come_first(site: dict, engine: Engine) -> None:
             text("INSERT INTO alert_recipient (alert_id, household_id) VALUES (:a, :h)"),
             {"a": alert, "h": household},
         )
+    return int(hazard), int(alert)
+
+
+def _drop_hazard(engine: Engine, hazard: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM hazard_area WHERE id = :h"), {"h": hazard})
+
+
+def test_hazard_alerts_come_first(site: dict, engine: Engine) -> None:
+    url = site["url"]
+    hazard, _ = _typhoon_alert(engine, ELDER)
     try:
         mine = _notices_text(url, ELDER)
         assert "台风预警：台风海燕（测试）" in mine
@@ -405,8 +417,40 @@ def test_hazard_alerts_come_first(site: dict, engine: Engine) -> None:
             assert mine.index('id="alerts"') < mine.index('id="notices"')
         assert "台风海燕" not in _notices_text(url, NEIGHBOUR)  # sent to the elder's home only
     finally:
-        with engine.begin() as conn:
-            conn.execute(text("DELETE FROM hazard_area WHERE id = :h"), {"h": hazard})
+        _drop_hazard(engine, hazard)
+
+
+def test_a_hazard_alert_counts_as_unread_until_seen(site: dict, engine: Engine) -> None:
+    url = site["url"]
+    before = {name: _unread(url, name) for name in (ELDER, NEIGHBOUR)}  # other tests post too
+    hazard, alert = _typhoon_alert(engine, ELDER)
+    item = re.compile(rf'<li class="item alert( unread)?" data-id="{alert}" data-unread="(\d)"')
+    try:
+        assert _unread(url, ELDER) == before[ELDER] + 1
+        assert item.search(_notices_text(url, ELDER)).groups() == (" unread", "1")
+        assert _unread(url, ELDER) == before[ELDER] + 1  # shown twice, still not seen
+        # the neighbour was not sent it: not counted, and they cannot mark it seen
+        assert _unread(url, NEIGHBOUR) == before[NEIGHBOUR]
+        client, token = _client(url, NEIGHBOUR)
+        try:
+            refused = client.post(
+                f"/r/alerts/{alert}/seen", data={"csrf_token": token}, headers=HTML
+            )
+            assert refused.status_code == 404, refused.text[:300]
+        finally:
+            client.close()
+        # 知道了: seen, so no longer counted, and the alert stays on the page
+        client, token = _client(url, ELDER)
+        try:
+            seen = client.post(f"/r/alerts/{alert}/seen", data={"csrf_token": token}, headers=HTML)
+            assert seen.status_code == 303 and seen.headers["location"] == "/r/notices"
+        finally:
+            client.close()
+        assert _unread(url, ELDER) == before[ELDER]
+        page = _notices_text(url, ELDER)
+        assert item.search(page).groups() == (None, "0") and f"/r/alerts/{alert}/seen" not in page
+    finally:
+        _drop_hazard(engine, hazard)
 
 
 def _notices_text(url: str, name: str) -> str:

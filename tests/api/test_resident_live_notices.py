@@ -179,13 +179,16 @@ def test_a_hazard_alert_reaches_the_open_page_of_the_households_alerted_only(
     site: dict,
 ) -> None:
     hazard_id = _hazard_over(site, "台风直播")
+    before = _unread(site, NEAR)
     readers = _open(site)
     try:
         _alert(site, hazard_id, "台风将至，请关好门窗，勿外出。")
         done = time.monotonic()
         got, at = readers[NEAR].wait_for("alert", "message", "台风将至，请关好门窗，勿外出。", 10)
         assert at - done < 10 and got["hazard_name"] == "台风直播" and got["kind_name"]
-        assert set(got) == {"id", "kind_name", "hazard_name", "severity", "message", "at"}
+        keys = {"id", "kind_name", "hazard_name", "severity", "message", "at", "unread"}
+        assert set(got) == keys
+        assert got["unread"] == before + 1  # not seen yet: counted with the notices
         time.sleep(2)
         assert [e for e, _, _ in readers[FAR].got if e == "alert"] == []
     finally:

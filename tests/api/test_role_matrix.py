@@ -193,6 +193,7 @@ ROUTES: dict[str, str] = {
     "POST /desk/notices": WRITE,
     "POST /r/wishes": WRITE,
     "POST /r/wishes/{wish_id}/support": WRITE,
+    "POST /r/alerts/{alert_id}/seen": WRITE,
     "POST /desk/wishes/{wish_id}/decide": WRITE,
     "POST /api/incidents": WRITE,
     "POST /api/incidents/{incident_id}/actions": WRITE,
