@@ -17,7 +17,6 @@ doors hand them what they need (the engine, the current grids, the walking netwo
 
 from __future__ import annotations
 
-import gc
 import threading
 import time
 from collections import OrderedDict
@@ -220,27 +219,6 @@ class TileCache:
             self._bytes = 0
 
 
-def settle_long_lived() -> None:
-    """Take what the process holds for long out of the collector's way (``gc.freeze``).
-
-    The walking network and the shelter index of a large district are big and live
-    until the data change; left in the collected generations, every full collection
-    walks them again (~35 ms each at 1,000,000 households, in the middle of whichever
-    answer triggered it).  Called after such a value is built: what was frozen before
-    is unfrozen first, so the value it replaced and any garbage among them is collected
-    once here (a pause once per rebuild, not every few hundred answers).
-    """
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
-
-
-def settled(value: T) -> T:
-    """``value``, after :func:`settle_long_lived` (for a long-lived cache's builder)."""
-    settle_long_lived()
-    return value
-
-
 @dataclass(frozen=True)
 class _HeldShelters:
     """The nearest-shelter index of :meth:`AppState.shelters_now` and when it was checked.
@@ -293,7 +271,7 @@ class AppState:
         )
         self.walking = Cached(
             ("road_node", "road_edge", "facility", "shelter"),
-            lambda engine, version: settled(load_walking(engine, settings, version)),
+            lambda engine, version: load_walking(engine, settings, version),
         )
         self.cube = Cached(
             ("incident",),
@@ -406,7 +384,6 @@ class AppState:
                 return self._shelters.value
         hazards = awareness_store.hazards(self.engine, active_at=now)
         built = SheltersNow.build(walking, hazards, key)
-        settle_long_lived()
         with self._lock:
             self._shelters = _HeldShelters(key, built, checked, commits, now, until)
         return built
