@@ -33,7 +33,7 @@ from gis.db import models
 from gis.db.bulk import copy_frame, deferred_indexes
 from gis.errors import EtlError, InvalidInput, Problem, ValidationError
 from gis.settings import Settings, get_settings
-from gis.store import load_store, register_store
+from gis.store import load_store, queries, register_store
 from grids.categories import DEFAULT_CATEGORIES
 from grids.locate import (
     NO_GRID,
@@ -509,6 +509,9 @@ def load_layers(
                 raise LoadError(explain_refusal(exc)) from exc
             finally:
                 loader.bar.close()
+        # committed on the driver's connection: the caches that trust their data versions
+        # for a moment must hear of it as of any commit of this process
+        queries.note_local_commit()
         return loader.report
     finally:
         raw.close()

@@ -123,6 +123,14 @@ _COMMITS = [0]
 
 @event.listens_for(Engine, "commit")
 def _committed(conn: Connection) -> None:
+    note_local_commit()
+
+
+def note_local_commit() -> None:
+    """Count a transaction this process committed past SQLAlchemy (a raw psycopg one).
+
+    SQLAlchemy's commits are counted by themselves (:func:`local_commits`).
+    """
     _COMMITS[0] += 1
 
 
