@@ -453,6 +453,30 @@ def test_a_hazard_alert_counts_as_unread_until_seen(site: dict, engine: Engine) 
         _drop_hazard(engine, hazard)
 
 
+@pytest.mark.browser
+def test_a_resident_presses_got_it_under_a_hazard_alert(site: dict, engine: Engine) -> None:
+    url = site["url"]
+    hazard, alert = _typhoon_alert(engine, ELDER)
+    try:
+        with open_page(viewport=PHONE, screenshot="r_notices_alert_seen.png") as (page, log):
+            _sign_in(page, url, ELDER)
+            page.goto(f"{url}/r/notices")
+            before = int(page.locator("#unread").get_attribute("data-unread"))
+            item = page.locator(f'#alerts li[data-id="{alert}"]')
+            assert item.get_attribute("data-unread") == "1" and "（未读）" in item.inner_text()
+            assert accessibility_violations(page) == []
+            page.screenshot(path=str(artifact_path("r_notices_alert_unread.png")), full_page=True)
+            item.get_by_role("button", name="知道了").click()
+            page.wait_for_selector(".flash-success")
+            assert page.locator("#unread").get_attribute("data-unread") == str(before - 1)
+            item = page.locator(f'#alerts li[data-id="{alert}"]')
+            assert item.get_attribute("data-unread") == "0" and "台风海燕" in item.inner_text()
+            assert item.get_by_role("button", name="知道了").count() == 0
+            _clean(log)
+    finally:
+        _drop_hazard(engine, hazard)
+
+
 def _notices_text(url: str, name: str) -> str:
     client, _ = _client(url, name)
     try:
