@@ -6,14 +6,14 @@ Row-level security as ``notice_read``'s own rows (migration 0026): a user's seen
 are theirs (and the system's); staff have no use for them.
 
 Revision ID: 0030
-Revises: 0027
+Revises: 0029
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0030"
-down_revision = "0027"
+down_revision = "0029"
 branch_labels = None
 depends_on = None
 
