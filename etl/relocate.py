@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from sqlalchemy import Connection
 from tqdm import tqdm
 
@@ -72,15 +74,51 @@ def relocate(
             ):
                 pos = locate_points(batch.lon, batch.lat, grid_geoms)
                 in_no_grid[table] = in_no_grid.get(table, 0) + int((pos == NO_GRID).sum())
-                places = pd.DataFrame(
-                    {
-                        "id": batch.ids,
-                        "grid_id": ids_at(pos, grid_ids),
-                        "h3_cell": h3_cells(batch.lon, batch.lat, settings.h3_resolution),
-                        "beidou_cell": beidou_cells(batch.lon, batch.lat, settings.beidou_level),
-                    }
+                places = places_frame(
+                    batch.ids,
+                    batch.lon,
+                    batch.lat,
+                    ids_at(pos, grid_ids),
+                    h3_resolution=settings.h3_resolution,
+                    beidou_level=settings.beidou_level,
                 )
                 placement_store.stage_places(conn, places)
                 bar.update(len(batch.ids))
             changed.update(placement_store.write_places(conn, table))
     return RelocateReport(changed=changed, in_no_grid=in_no_grid)
+
+
+def places_frame(
+    ids: NDArray[np.int64],
+    lon: NDArray[np.float64],
+    lat: NDArray[np.float64],
+    grid_ids: pd.arrays.IntegerArray,
+    *,
+    h3_resolution: int,
+    beidou_level: int,
+    workers: int | None = None,
+) -> pd.DataFrame:
+    """The rows :func:`gis.store.placement_store.stage_places` copies: id, grid and cells.
+
+    One place for the frame both the single-process and the Dask path build (see
+    :mod:`etl.relocate_dask`), so that their answers cannot drift apart.
+
+    Parameters
+    ----------
+    ids, lon, lat
+        The records and their points (EPSG:4326, degrees).
+    grid_ids
+        The id of each point's grid, ``<NA>`` for none (:func:`grids.locate.ids_at`).
+    h3_resolution, beidou_level
+        The cells' resolution and level (``Settings``).
+    workers
+        Threads for the cells; default the number of cores, at most 4.
+    """
+    return pd.DataFrame(
+        {
+            "id": ids,
+            "grid_id": grid_ids,
+            "h3_cell": h3_cells(lon, lat, h3_resolution, workers=workers),
+            "beidou_cell": beidou_cells(lon, lat, beidou_level, workers=workers),
+        }
+    )

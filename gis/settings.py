@@ -79,6 +79,20 @@ class Settings(BaseSettings):
         description="北斗 grid code level (GB/T 39409-2020) of every located record; level 5 "
         "(4″ × 4″, about 107 m × 123 m at 30°N) is the nearest in area to H3 resolution 10.",
     )
+    dask_scheduler: str = Field(
+        default="",
+        description="Address of the Dask scheduler (e.g. 'tcp://10.0.0.5:8786') that bulk "
+        "work such as `wangge locate --dask` runs on; empty: a LocalCluster of "
+        "dask_workers processes started for the job.  Every worker needs Wangge installed.",
+    )
+    dask_workers: int = Field(
+        default=2, ge=1, description="Worker processes of the LocalCluster (one thread each)."
+    )
+    dask_worker_memory: str = Field(
+        default="2GiB",
+        description="Memory limit of each LocalCluster worker (Dask spills, then pauses, "
+        "then restarts a worker that passes it).",
+    )
     walk_speed_mps: float = Field(default=1.2, gt=0, description="Walking speed, m/s.")
     service_area_bounds: tuple[float, float, float, float] = Field(
         default=(73.0, 18.0, 135.5, 54.0),

@@ -202,7 +202,9 @@ def h3_cells(
     return out
 
 
-def beidou_cells(lon: npt.ArrayLike, lat: npt.ArrayLike, level: int) -> pd.arrays.IntegerArray:
+def beidou_cells(
+    lon: npt.ArrayLike, lat: npt.ArrayLike, level: int, *, workers: int | None = None
+) -> pd.arrays.IntegerArray:
     """北斗 grid cells (GB/T 39409-2020) of lon/lat points, packed, NA where there is none.
 
     The stored form of :func:`grids.beidou.encode`: a point in a polar cap (``|lat| >=
@@ -214,6 +216,9 @@ def beidou_cells(lon: npt.ArrayLike, lat: npt.ArrayLike, level: int) -> pd.array
         Point coordinates, degrees (EPSG:4326; CGCS2000 agrees to centimetres).
     level
         The 北斗 level, 1 to 10 (``Settings.beidou_level``).
+    workers
+        Threads to use; default the number of cores, at most 4 (a Dask worker with one
+        thread passes 1, so that its process does not take the cores of its neighbours).
 
     Returns
     -------
@@ -222,7 +227,7 @@ def beidou_cells(lon: npt.ArrayLike, lat: npt.ArrayLike, level: int) -> pd.array
     """
     from grids.beidou import NO_CELL, encode  # grids.beidou builds on this module
 
-    cells = encode(lon, lat, level, workers=None)
+    cells = encode(lon, lat, level, workers=workers)
     return pd.arrays.IntegerArray(cells, cells == NO_CELL)
 
 

@@ -91,11 +91,24 @@ def demo(
         serve_app(engine.url.render_as_string(hide_password=False))
 
 
-def locate_command() -> None:
+def locate_command(
+    dask: Annotated[
+        bool,
+        typer.Option(
+            "--dask",
+            help="locate on a Dask cluster: WANGGE_DASK_SCHEDULER, else a LocalCluster of "
+            "WANGGE_DASK_WORKERS processes started for the job",
+        ),
+    ] = False,
+) -> None:
     """Place every located record again in its grid and H3 cell (with progress)."""
     from api.services.district import relocate_all
 
-    report = relocate_all(ready_engine())
+    if dask:
+        settings = get_settings()
+        where = settings.dask_scheduler or f"a LocalCluster of {settings.dask_workers} workers"
+        say(f"[locate] on Dask: {where}")
+    report = relocate_all(ready_engine(), on_dask=dask)
     console.print(f"changed: {report.changed}; in no grid: {report.in_no_grid}", markup=False)
 
 

@@ -95,8 +95,18 @@ def load_district(
     return load_layers(engine, layers, replace=replace, coord_type=coord_type, progress=progress)
 
 
-def relocate_all(engine: Engine, *, progress: bool = True) -> RelocateReport:
-    """Place every located record again in its grid and H3 cell, writing what changed."""
+def relocate_all(engine: Engine, *, progress: bool = True, on_dask: bool = False) -> RelocateReport:
+    """Place every located record again in its grid and H3 cell, writing what changed.
+
+    ``on_dask``: locate on a Dask cluster (``WANGGE_DASK_SCHEDULER``, else a LocalCluster
+    started for the job, before the transaction opens so that it stays short); the
+    same answer, written back the same way (:mod:`etl.relocate_dask`).
+    """
+    if on_dask:
+        from etl.relocate_dask import dask_client, relocate_on_dask
+
+        with dask_client() as client, engine.begin() as conn:
+            return relocate_on_dask(conn, client=client, progress=progress)
     with engine.begin() as conn:
         return relocate(conn, progress=progress)
 
