@@ -21,7 +21,7 @@ import shapely
 
 from gis.settings import Settings, get_settings
 from gis.store import placement_store
-from grids.locate import NO_GRID, beidou_cells, h3_cells, ids_at, locate_points
+from grids.locate import NO_GRID, BatchLocator, beidou_cells, h3_cells, ids_at
 
 
 @dataclass
@@ -61,7 +61,7 @@ def relocate(
     """
     settings = settings or get_settings()
     grid_ids, grid_wkb = placement_store.current_grid_shapes(conn)
-    grid_geoms = shapely.from_wkb(grid_wkb)
+    locator = BatchLocator(shapely.from_wkb(grid_wkb))
     placement_store.start_placing(conn)
     changed: dict[str, int] = {}
     in_no_grid: dict[str, int] = {}
@@ -72,7 +72,7 @@ def relocate(
             for batch in placement_store.point_batches(
                 conn, table, area_wkb=area_wkb, old_grid_ids=old_grid_ids
             ):
-                pos = locate_points(batch.lon, batch.lat, grid_geoms)
+                pos = locator.locate(batch.lon, batch.lat)
                 in_no_grid[table] = in_no_grid.get(table, 0) + int((pos == NO_GRID).sum())
                 places = places_frame(
                     batch.ids,

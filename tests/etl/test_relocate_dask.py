@@ -21,7 +21,7 @@ import shapely
 from etl.grid_versions import save_grid_version
 from etl.load import load_layers
 from etl.relocate import RelocateReport, relocate
-from etl.relocate_dask import relocate_on_dask
+from etl.relocate_dask import dask_client, relocate_on_dask
 from etl.sample import generate_district
 from gis.settings import Settings
 from tests.conftest import empty_database, run_wangge
@@ -32,17 +32,23 @@ PLACED = ("building", "household", "facility", "road_node", "incident")
 PARTITION_ROWS = 400
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[LocalCluster]:
-    """One 2-worker cluster for the module, as ``WANGGE_DASK_SCHEDULER`` would name one.
+@pytest.fixture(scope="module", autouse=True)
+def quiet_dask() -> Iterator[None]:
+    """Only Dask's warnings in the test process's log, which the log scan reads.
 
-    Its scheduler runs in the test process, whose log the log scan reads: Dask's INFO
-    lines name clients and keys by 43-character ids that look like tokens, so only its
-    warnings are logged.
+    The clusters' schedulers run in the test process; Dask's INFO lines name clients and
+    keys by 43-character ids that the scan would take for tokens.
     """
     dask_log = logging.getLogger("distributed")
     level = dask_log.level
     dask_log.setLevel(logging.WARNING)
+    yield
+    dask_log.setLevel(level)
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[LocalCluster]:
+    """One 2-worker cluster for the module, as ``WANGGE_DASK_SCHEDULER`` would name one."""
     with LocalCluster(
         n_workers=2,
         threads_per_worker=1,
@@ -51,7 +57,6 @@ def cluster() -> Iterator[LocalCluster]:
         dashboard_address=None,
     ) as local:
         yield local
-    dask_log.setLevel(level)
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +149,7 @@ def test_dask_runs_on_the_cluster_wangge_dask_scheduler_names(
     cluster: LocalCluster,
     database_url: str,
 ) -> None:
-    engine, _ = stale_district
+    engine, stale = stale_district
     _, expected = single_process_answer(engine)
     settings = Settings(dask_scheduler=cluster.scheduler_address)
     with engine.connect() as conn, conn.begin() as tx:
@@ -161,5 +166,30 @@ def test_dask_runs_on_the_cluster_wangge_dask_scheduler_names(
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert cluster.scheduler_address in run.stderr and "dask workers" in run.stderr
-    with engine.connect() as conn:
+    with engine.begin() as conn:
         assert places(conn) == expected
+        put_back(conn, stale)  # as the other tests expect the district
+
+
+def put_back(conn: Connection, stale: dict[str, list[tuple]]) -> None:
+    """Write the places of before the grid change back (after a test that committed)."""
+    for table, rows in stale.items():
+        conn.execute(
+            text(f"UPDATE {table} SET grid_id = :g, h3_cell = :h, beidou_cell = :b WHERE id = :i"),
+            [{"i": i, "g": g, "h": h, "b": b} for i, g, h, b in rows],
+        )
+
+
+def test_without_a_scheduler_a_local_cluster_as_the_settings_say_does_the_work(
+    stale_district: tuple[Engine, dict[str, list[tuple]]],
+) -> None:
+    engine, _ = stale_district
+    _, expected = single_process_answer(engine)
+    settings = Settings(dask_scheduler="", dask_workers=1, dask_worker_memory="768MiB")
+    with dask_client(settings) as client:
+        workers = client.scheduler_info()["workers"].values()
+        assert [(w["nthreads"], w["memory_limit"]) for w in workers] == [(1, 768 * 2**20)]
+        with engine.connect() as conn, conn.begin() as tx:
+            relocate_on_dask(conn, client=client, progress=False, settings=settings)
+            assert places(conn) == expected
+            tx.rollback()

@@ -19,6 +19,7 @@ from etl.synthetic_grids import district_grids
 from grids.locate import (
     CELL_MARGIN_DEG,
     NO_GRID,
+    BatchLocator,
     GridLocator,
     cover_cells,
     h3_cells,
@@ -419,3 +420,18 @@ def test_prepared_grids_are_safe_to_share_between_threads():
                 )
             )
         assert np.array_equal(np.concatenate(got), shapely.intersects_xy(grid[0], x, y))
+
+
+def test_batches_answer_as_locate_points_with_one_locator_built(district):
+    """Small batches use the index query, the first big one builds the locator, kept after."""
+    grids, boundary = district
+    x0, y0, x1, y1 = boundary.bounds
+    rng = np.random.default_rng(5)
+    batches = BatchLocator(grids)
+    built = []
+    for n in (100, 20_000, 20_000):
+        lon = rng.uniform(x0 - 0.002, x1 + 0.002, n)
+        lat = rng.uniform(y0 - 0.002, y1 + 0.002, n)
+        assert np.array_equal(batches.locate(lon, lat), covers_oracle(grids, lon, lat))
+        built.append(batches.locator)
+    assert built[0] is None and built[1] is not None and built[2] is built[1]
