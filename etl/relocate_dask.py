@@ -19,7 +19,7 @@ workers of a ``dask.distributed`` cluster:
 Why the driver reads and writes: a grid change (``etl.grid_versions``) relocates inside
 the transaction that inserted the new grids, which no other connection can see, and the
 workers of a remote cluster need not reach the database at all.  At most two partitions
-per worker are in flight, so the driver's memory stays bounded whatever the table size.
+per worker thread are in flight, so the driver's memory stays bounded whatever the table size.
 
 Where it runs: :func:`dask_client` connects to ``WANGGE_DASK_SCHEDULER`` when set (every
 worker needs Wangge installed, the same version), else starts a ``LocalCluster`` of
@@ -52,8 +52,8 @@ from grids.locate import NO_GRID, GridLocator, ids_at
 if TYPE_CHECKING:
     from distributed import Client
 
-#: Partitions in flight per worker: one being located while the next one waits.
-IN_FLIGHT_PER_WORKER = 2
+#: Partitions in flight per worker thread: one being located while the next one waits.
+IN_FLIGHT_PER_THREAD = 2
 
 
 @dataclass(frozen=True)
@@ -214,8 +214,9 @@ def relocate_on_dask(
     grid_ids, grid_wkb = placement_store.current_grid_shapes(conn)
     shapes = GridShapes.of(grid_ids, grid_wkb, settings.h3_resolution, settings.beidou_level)
     [shared] = client.scatter([shapes], broadcast=True, hash=False)
-    workers = max(1, len(client.scheduler_info().get("workers", {})))
-    most_in_flight = IN_FLIGHT_PER_WORKER * workers
+    threads = client.nthreads()  # every worker's threads (scheduler_info lists only a few)
+    workers = max(1, len(threads))
+    most_in_flight = IN_FLIGHT_PER_THREAD * max(1, sum(threads.values()))
     placement_store.start_placing(conn)
     changed: dict[str, int] = {}
     in_no_grid: dict[str, int] = {}
