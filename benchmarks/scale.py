@@ -13,10 +13,11 @@ The data
     The set is kept in ``--dir`` and reused when its parameters match.
 The two paths, in the same run, on the same files
     single process
-        What :func:`etl.relocate.relocate` does, without the database: one
-        :class:`grids.locate.BatchLocator` (the locator built once), each partition read
-        with geopandas, located, its H3 and 北斗 cells computed
-        (:func:`etl.relocate.places_frame`, its default threads) and summed.
+        What :func:`etl.relocate.relocate` does, without the database: each partition
+        read with geopandas, located, its H3 and 北斗 cells computed
+        (:func:`etl.relocate.places_frame`, its default threads) and summed.  The
+        locator is built once, as on the workers (``--single-locator once``, like for
+        like), or chosen per batch by relocate's own rule (``batch``).
     Dask
         A ``LocalCluster`` of ``--workers`` processes of one thread and ``--memory``
         each: the grids scattered to every worker once, the partitions read with
@@ -210,14 +211,23 @@ def locate_on_worker(shapes, part: gpd.GeoDataFrame) -> Summary:
 # --------------------------------------------------------------------------- the paths
 
 
-def single_process(folder: Path, grid_ids: np.ndarray, grid_wkb: list[bytes]) -> Summary:
-    """Every partition in this process, as :func:`etl.relocate.relocate` locates a batch."""
+def single_process(
+    folder: Path, grid_ids: np.ndarray, grid_wkb: list[bytes], locator_rule: str
+) -> Summary:
+    """Every partition in this process, as :func:`etl.relocate.relocate` locates a batch.
+
+    ``locator_rule`` ``once``: one :class:`grids.locate.GridLocator` for all partitions,
+    the algorithm every Dask worker runs (like for like); ``batch``: relocate's own
+    :class:`grids.locate.BatchLocator`, which answers a partition with fewer than 80
+    points a grid by an index query instead (with 25,000 grids, every 100,000 one).
+    """
     from etl.relocate import places_frame
     from gis.settings import get_settings
-    from grids.locate import BatchLocator, ids_at
+    from grids.locate import BatchLocator, GridLocator, ids_at
 
     settings = get_settings()
-    locator = BatchLocator(shapely.from_wkb(grid_wkb))
+    grids = shapely.from_wkb(grid_wkb)
+    locator = GridLocator.build(grids) if locator_rule == "once" else BatchLocator(grids)
     total = Summary({}, 0, 0, Counter(), Counter())
     for path in sorted((folder / "points").glob("*.parquet")):
         ids, lon, lat = xy(gpd.read_parquet(path))
@@ -279,6 +289,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--memory", default="2GiB", help="memory limit of each worker")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument(
+        "--single-locator",
+        choices=("once", "batch"),
+        default="once",
+        help="the single process's locator: built once (as on the workers) or relocate's rule",
+    )
     parser.add_argument("--generate-one", nargs=3, metavar=("I", "HOUSEHOLDS", "DIR"))
     args = parser.parse_args()
     if args.generate_one:
@@ -319,7 +335,7 @@ def main() -> None:
     ):
         for run in range(args.repeat):
             started, cpu_before = time.perf_counter(), cpu_s()
-            single = single_process(args.dir, grid_ids, grid_wkb)
+            single = single_process(args.dir, grid_ids, grid_wkb, args.single_locator)
             single_s.append(time.perf_counter() - started)
             single_cpu.append(cpu_s() - cpu_before)
             driver_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -352,6 +368,7 @@ def main() -> None:
         "partitions": len(single.digests),
         "in_no_grid": single.in_no_grid,
         "workers": args.workers,
+        "single_locator": args.single_locator,
         "worker_memory_limit": args.memory,
         "single_s": round(best_single, 2),
         "dask_s": round(best_dask, 2),
