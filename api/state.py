@@ -312,7 +312,8 @@ class AppState:
         # the district overview (/map) is the same page for everyone: built once per
         # data version instead of rendered by folium on every request
         self.overview_page = Cached(
-            ("grid", "household", "resident", "building", "facility", "shelter"),
+            # road_edge: the tile layers' bounds take in the roads' extent
+            ("grid", "household", "resident", "building", "facility", "shelter", "road_edge"),
             lambda engine, version: overview_html(
                 engine, settings, self.people_by_grid.get(engine)
             ),

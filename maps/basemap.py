@@ -18,6 +18,7 @@ moves under them; within a tile the offset varies by well under a metre.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -279,7 +280,17 @@ class OfflineBasemap(JSCSSMixin, Layer):
         """
         {% macro script(this, kwargs) -%}
         var {{ this.get_name() }} = L.maplibreGL({
-            style: new URL({{ this.style_url|tojson }}, window.location.href).href,
+            // The style is in the page, not fetched: its request would wait behind the
+            // page's tile requests (six a host) and hold the basemap's first tile back.
+            // Its tiles' URL is absolute (MapLibre reads it in a worker), beside style.json.
+            style: (function (style, styleUrl) {
+                var folder = new URL(".", new URL(styleUrl, window.location.href)).href;
+                style.sources.wangge.tiles = [folder + {{ this.tiles_path|tojson }}];
+                {%- if this.data_bounds %}
+                style.sources.wangge.bounds = {{ this.data_bounds|tojson }};
+                {%- endif %}
+                return style;
+            })({{ this.style_js }}, {{ this.style_url|tojson }}),
             localIdeographFontFamily: {{ this.fonts|tojson }},
             attributionControl: false,
             interactive: false,
@@ -299,10 +310,23 @@ class OfflineBasemap(JSCSSMixin, Layer):
         """
     )
 
-    def __init__(self, style_url: str, *, name: str = BASEMAP_LAYER, vendor_url: str = VENDOR_URL):
+    def __init__(
+        self,
+        style_url: str,
+        *,
+        name: str = BASEMAP_LAYER,
+        vendor_url: str = VENDOR_URL,
+        data_bounds: Sequence[float] | None = None,
+    ):
         super().__init__(name=name, overlay=False, control=True, show=True)
         self._name = "OfflineBasemap"
         self.style_url = style_url
+        # West, south, east, north outside which the basemap's tiles are empty: MapLibre
+        # asks for none of those (the source's ``bounds``).
+        self.data_bounds = None if data_bounds is None else [float(v) for v in data_bounds]
+        # the style as style.json serves it, its tiles named beside it (see the template)
+        self.tiles_path = BASEMAP_TILES.removeprefix(BASEMAP_STYLE.rsplit("/", 1)[0] + "/")
+        self.style_js = style_json("")
         self.fonts = LABEL_FONTS
         vendor = vendor_url.rstrip("/")
         self.default_js = [
@@ -416,6 +440,7 @@ def add_basemap(
     style_url: str | None = BASEMAP_STYLE,
     vendor_url: str = VENDOR_URL,
     overlay: bool = False,
+    data_bounds: Sequence[float] | None = None,
 ) -> None:
     """Put the configured basemap on a map.
 
@@ -431,6 +456,10 @@ def add_basemap(
     overlay
         Make the basemap a layer that can be switched off (pages whose own layers are the
         picture).
+    data_bounds
+        West, south, east, north of everything the offline basemap draws (the district's
+        grids, buildings, roads, facilities): no tile is asked for outside; None: every
+        tile in view.
     """
     source = raster_source(settings)
     if source is not None:
@@ -453,7 +482,7 @@ def add_basemap(
             ).add_to(m)
         return
     if style_url is not None:
-        OfflineBasemap(style_url, vendor_url=vendor_url).add_to(m)
+        OfflineBasemap(style_url, vendor_url=vendor_url, data_bounds=data_bounds).add_to(m)
 
 
 def style_json(tiles_url: str) -> str:

@@ -431,6 +431,7 @@ def base_map(
     basemap_overlay: bool = False,
     style_url: str | None = BASEMAP_STYLE,
     vendor_url: str = VENDOR_URL,
+    data_bounds: Sequence[float] | None = None,
 ) -> folium.Map:
     """A map fitted to ``bounds`` (west, south, east, north; degrees) with the basemap.
 
@@ -439,7 +440,8 @@ def base_map(
     tiles (OpenStreetMap, 天地图, AMap or a local source); with none reachable, every
     layer still draws.  ``style_url`` None: a page opened as a file, without the server;
     so is a page whose assets are files on disk (``vendor_url`` a folder, not the app's
-    URL): nothing would serve it the basemap's style and tiles.
+    URL): nothing would serve it the basemap's style and tiles.  ``data_bounds``: the
+    extent of everything the offline basemap draws (no tile asked for outside).
     """
     if not vendor_url.startswith(("/static", "http://", "https://")):
         style_url = None
@@ -450,7 +452,14 @@ def base_map(
         tiles=None,
         control_scale=True,
     )
-    add_basemap(m, settings, style_url=style_url, vendor_url=vendor_url, overlay=basemap_overlay)
+    add_basemap(
+        m,
+        settings,
+        style_url=style_url,
+        vendor_url=vendor_url,
+        overlay=basemap_overlay,
+        data_bounds=data_bounds,
+    )
     m.add_child(_MapHook(), name="wangge_map_hook")
     fit = FitBounds([[south, west], [north, east]], padding=(10, 10))
     # The first view jumps to its final zoom: an animated fit would have every tile layer

@@ -58,6 +58,9 @@ ROADS_LAYER = "道路（通行）"
 H3_CLASS = "wangge-h3"
 #: Buildings are drawn from this zoom (below it the grids tell the story).
 BUILDING_MIN_ZOOM = 15
+#: Degrees (about 50 m) the data's extent is grown by for the tile layers' bounds, so that
+#: a shelter's circle (a few pixels) at the district's edge draws whole in the next tile.
+BOUNDS_MARGIN_DEG = 0.0005
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ def overview_map(
     *,
     settings: Settings,
     tiles_base: str = "/tiles",
+    data_bounds: Sequence[float] | None = None,
     title: str = DEFAULT_TITLE,
     vendor_url: str = VENDOR_URL,
     static_url: str = STATIC_URL,
@@ -116,8 +120,17 @@ def overview_map(
         The basemap (:func:`maps.basemap.add_basemap`).
     tiles_base
         Where the server answers ``/{layer}/{z}/{x}/{y}.pbf``.
+    data_bounds
+        West, south, east, north of every grid, building, road and facility: the tile
+        layers ask for no tile outside (grown by :data:`BOUNDS_MARGIN_DEG`); None: ask
+        for every tile in view.
     """
-    m = base_map(bounds, settings, zoom_start=14, vendor_url=vendor_url)
+    around = None
+    if data_bounds is not None:
+        west, south, east, north = (float(v) for v in data_bounds)
+        pad = BOUNDS_MARGIN_DEG
+        around = (west - pad, south - pad, east + pad, north + pad)
+    m = base_map(bounds, settings, zoom_start=14, vendor_url=vendor_url, data_bounds=around)
     colormap = cm.LinearColormap(
         YLORRD,
         vmin=float(summary.households_min),
@@ -143,6 +156,7 @@ def overview_map(
             ]
         },
         labels=("grid_labels", "code", LABEL_MIN_ZOOM, GRID_LABEL_CLASS),
+        bounds=around,
     ).add_to(m)
     MvtLayer(
         tile_url(tiles_base, "h3"),
@@ -181,6 +195,7 @@ def overview_map(
         },
         values={"use": BUILDING_USES},
         min_zoom=BUILDING_MIN_ZOOM,
+        bounds=around,
     ).add_to(m)
     MvtLayer(
         tile_url(tiles_base, "roads"),
@@ -193,6 +208,7 @@ def overview_map(
         values={
             "class": {"arterial": "主干路", "branch": "支路", "lane": "巷道", "footway": "步行道"}
         },
+        bounds=around,
         show=False,
     ).add_to(m)
     facilities = prepare_frame(facilities, ["kind", "name", "capacity"], "facilities")
@@ -221,6 +237,7 @@ def overview_map(
             ]
         },
         values={"class": {k: name for k, (name, _) in SHELTER_CLASSES.items()}},
+        bounds=around,
     ).add_to(m)
     colormap.add_to(m)
     parts = [

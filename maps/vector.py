@@ -53,6 +53,10 @@ class MvtLayer(VectorGridProtobuf):
         The deepest zoom tiles are asked for; deeper views stretch those tiles.
     show
         Whether the layer is on when the page opens.
+    bounds
+        West, south, east, north (degrees) outside which the layer has no feature: tiles
+        wholly outside are not asked for (at the first view of a district, half of a
+        screen's tiles can be empty).
     """
 
     _template = Template(
@@ -104,6 +108,9 @@ class MvtLayer(VectorGridProtobuf):
                 maxNativeZoom: {{ this.max_native_zoom|tojson }},
                 minZoom: {{ this.min_zoom|tojson }},
                 maxZoom: {{ this.max_zoom|tojson }},
+                {%- if this.bounds %}
+                bounds: L.latLngBounds({{ this.bounds|tojson }}),
+                {%- endif %}
                 vectorTileLayerStyles: styles,
                 getFeatureId: function (f) { return f.type + ":" + f.properties.id; }
             });
@@ -192,6 +199,7 @@ class MvtLayer(VectorGridProtobuf):
         max_zoom: int = 22,
         max_native_zoom: int = 18,
         show: bool = True,
+        bounds: Sequence[float] | None = None,
     ) -> None:
         super().__init__(url, name=name, overlay=True, control=True, show=show)
         self._name = "MvtLayer"
@@ -203,3 +211,7 @@ class MvtLayer(VectorGridProtobuf):
         self.min_zoom = min_zoom
         self.max_zoom = max_zoom
         self.max_native_zoom = max_native_zoom
+        self.bounds = None
+        if bounds is not None:
+            west, south, east, north = (float(v) for v in bounds)
+            self.bounds = [[south, west], [north, east]]

@@ -190,5 +190,11 @@ def overview_html(engine: Engine, settings: Settings, people_by_grid: pd.DataFra
         ),
         queries.facilities(engine),
         settings=settings,
+        data_bounds=(
+            summary["data_west"],
+            summary["data_south"],
+            summary["data_east"],
+            summary["data_north"],
+        ),
     )
     return render_offline(m)

@@ -452,18 +452,29 @@ def open_incidents_by_cell(engine: Engine, finished: Sequence[str]) -> pd.DataFr
 
 
 MAP_SUMMARY = """
-WITH extent AS (SELECT ST_Extent(geom)::geometry AS e FROM grid WHERE valid_to IS NULL)
+WITH extent AS (SELECT ST_Extent(geom)::geometry AS e FROM grid WHERE valid_to IS NULL),
+parts AS (
+    SELECT e FROM extent
+    UNION ALL SELECT ST_Extent(geom)::geometry FROM building
+    UNION ALL SELECT ST_Extent(geom)::geometry FROM road_edge
+    UNION ALL SELECT ST_Extent(geom)::geometry FROM facility
+),
+data AS (SELECT ST_Extent(e)::geometry AS d FROM parts)
 SELECT ST_XMin(e) AS west, ST_YMin(e) AS south, ST_XMax(e) AS east, ST_YMax(e) AS north,
+       ST_XMin(d) AS data_west, ST_YMin(d) AS data_south,
+       ST_XMax(d) AS data_east, ST_YMax(d) AS data_north,
        (SELECT count(*) FROM building) AS buildings,
        (SELECT count(*) FROM shelter) AS shelters
-FROM extent
+FROM extent, data
 """
 
 
 def map_summary(engine: Engine) -> dict[str, Any]:
-    """The grids' extent and the number of buildings and shelters.
+    """The grids' extent, the data's extent and the number of buildings and shelters.
 
-    Keys ``west``, ``south``, ``east``, ``north`` (degrees; None without grids),
+    Keys ``west``, ``south``, ``east``, ``north`` (the grids, degrees; None without
+    grids), ``data_west`` … ``data_north`` (every grid, building, road and facility: no
+    feature of the grids, buildings, roads or shelters tiles lies outside),
     ``buildings``, ``shelters``.
     """
     with engine.connect() as conn:
