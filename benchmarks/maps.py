@@ -73,6 +73,24 @@ BYTES = (
     ".reduce((s, e) => s + e.transferSize, 0)"
 )
 
+#: Requests the page made, by kind: tiles per layer (``tiles/<layer>``), the rest as one.
+#: MapLibre fetches the basemap's tiles in its workers, whose entries are not the page's:
+#: those are counted from the tiles MapLibre holds (its 5.x ``tileManagers``).
+REQUESTS = """(() => {
+    var out = {};
+    performance.getEntriesByType('resource').forEach(function (e) {
+        var m = e.name.match(/\\/tiles\\/([a-z0-9_]+)\\/\\d+\\/\\d+\\/\\d+\\.pbf/);
+        var key = m ? 'tiles/' + m[1] : 'other';
+        out[key] = (out[key] || 0) + 1;
+    });
+    var gl = window.wanggeBasemap && window.wanggeBasemap.gl;
+    var held = gl && gl.style && gl.style.tileManagers && gl.style.tileManagers.wangge;
+    if (held && held.getIds) { out['tiles/basemap'] = held.getIds().length; }
+    return out;
+})()"""
+#: Seconds from navigation start to the page's first byte (its build on the server).
+PAGE_RESPONSE = "performance.getEntriesByType('navigation')[0].responseStart / 1000"
+
 
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
@@ -171,11 +189,15 @@ def measure_tile_page(base: str, engine: Engine) -> dict[str, Any]:
             " e: b.getEast(), n: b.getNorth()}; })()"
         )
         transferred = page.evaluate(BYTES)
+        requests = page.evaluate(REQUESTS)
+        page_s = page.evaluate(PAGE_RESPONSE)
     expected = grids_in_view(engine, b)
     return {
         "ready_s": ready,
         "ready_with_browser_launch_s": with_launch,
+        "page_response_s": page_s,
         "bytes": transferred,
+        "requests": requests,
         "grids_drawn": drawn,
         "grids_in_view": expected,
     }
