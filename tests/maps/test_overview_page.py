@@ -4,6 +4,7 @@ raster source is shifted with the same formula as the server's."""
 
 from __future__ import annotations
 
+import math
 import re
 
 import httpx
@@ -29,7 +30,26 @@ def district(engine: Engine, live_server: LiveServer) -> dict:
     with engine.connect() as conn:
         names = {r[0] for r in conn.execute(text("SELECT DISTINCT name FROM road_edge"))}
         grids = {r[0] for r in conn.execute(text("SELECT code FROM grid WHERE valid_to IS NULL"))}
-    return {"roads": names, "grids": grids}
+        extent = conn.execute(
+            text(
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(g)"
+                "::geometry e FROM (SELECT geom g FROM grid UNION ALL SELECT geom FROM building"
+                " UNION ALL SELECT geom FROM road_edge UNION ALL SELECT geom FROM facility) t) x"
+            )
+        ).one()
+    return {"roads": names, "grids": grids, "extent": tuple(extent)}
+
+
+def tile_outside(url: str, extent: tuple[float, float, float, float]) -> bool:
+    """Tell whether the tile ``…/z/x/y.pbf`` lies wholly outside ``extent`` (W, S, E, N)."""
+    z, x, y = (int(v) for v in re.search(r"/(\d+)/(\d+)/(\d+)\.pbf", url).groups())
+    n = 2**z
+    west, east = x / n * 360 - 180, (x + 1) / n * 360 - 180
+    north = math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * y / n))))
+    south = math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * (y + 1) / n))))
+    margin = 0.001  # the page grows the extent by 0.0005 degrees
+    w, s, e, n_ = extent
+    return east < w - margin or west > e + margin or north < s - margin or south > n_ + margin
 
 
 READY = TILE_MAP_READY
@@ -63,6 +83,10 @@ def test_overview_draws_the_offline_basemap_and_every_layer(
         assert page.locator("path.wangge-grid").count() >= len(district["grids"])
         assert page.locator("path.wangge-shelter").count() > 0
         assert page.locator("path.wangge-facility").count() > 0
+        # no tile asked for outside the district: it could only be empty
+        tile_urls = [u for u in log.requests if re.search(r"/tiles/\w+/\d+/\d+/\d+\.pbf", u)]
+        assert tile_urls
+        assert [u for u in tile_urls if tile_outside(u, district["extent"])] == []
         # street zoom: buildings, grid codes; the H3 layer when switched on
         page.evaluate("wanggeMap.setZoom(16)")
         page.locator(".leaflet-control-layers-list label", has_text="人口（H3网格）").click()
