@@ -17,12 +17,7 @@ import httpx
 from tests.conftest import REPO
 
 
-@contextmanager
-def wangge_serve(database_url: str, log: Path, **env: str) -> Iterator[str]:
-    """Start ``wangge serve`` on a free port, output (both streams) in ``log``; yield its URL.
-
-    ``env``: more environment (``WANGGE_…`` settings).  Stopped (SIGTERM) on exit.
-    """
+def _start(database_url: str, log: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -38,19 +33,43 @@ def wangge_serve(database_url: str, log: Path, **env: str) -> Iterator[str]:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    url = f"http://127.0.0.1:{port}"
+    return server, f"http://127.0.0.1:{port}"
+
+
+def _wait(server: subprocess.Popen, url: str, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        assert server.poll() is None, log.read_text(encoding="utf-8")
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.2)
+
+
+@contextmanager
+def wangge_servers(database_url: str, logs: list[Path], **env: str) -> Iterator[list[str]]:
+    """Start one ``wangge serve`` per log file, all at once, on free ports; yield their URLs.
+
+    Each writes its output (both streams) to its log; ``env``: more environment (``WANGGE_…``
+    settings).  All are stopped (SIGTERM) on exit.
+    """
+    started = [_start(database_url, log, env) for log in logs]
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code < 500:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, log.read_text(encoding="utf-8")
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.2)
-        yield url
+        for (server, url), log in zip(started, logs, strict=True):
+            _wait(server, url, log)
+        yield [url for _, url in started]
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for server, _ in started:
+            server.terminate()
+        for server, _ in started:
+            server.wait(timeout=30)
+
+
+@contextmanager
+def wangge_serve(database_url: str, log: Path, **env: str) -> Iterator[str]:
+    """One ``wangge serve`` (see :func:`wangge_servers`); yield its URL."""
+    with wangge_servers(database_url, [log], **env) as urls:
+        yield urls[0]

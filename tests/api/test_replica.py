@@ -23,7 +23,7 @@ from gis.db import cluster
 from maps.live import FINISHED_STATES
 from tests.mvt import read_tile, tile_of
 from tests.replica import primary_and_replica, superuser
-from tests.served import wangge_serve
+from tests.served import wangge_serve, wangge_servers
 
 pytestmark = pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="GDAL (ogrinfo) missing")
 
@@ -60,10 +60,7 @@ def pair() -> Iterator[dict]:
 def servers(pair: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     logs = tmp_path_factory.mktemp("replica")
     env = {"WANGGE_DATABASE_REPLICA_URL": pair["replica"], "WANGGE_ESCALATION_INTERVAL_S": "0"}
-    with (
-        wangge_serve(pair["primary"], logs / "a.log", **env) as a,
-        wangge_serve(pair["primary"], logs / "b.log", **env) as b,
-    ):
+    with wangge_servers(pair["primary"], [logs / "a.log", logs / "b.log"], **env) as (a, b):
         yield a, b
 
 
