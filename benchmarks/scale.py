@@ -304,9 +304,7 @@ def main() -> None:
 
     import logging
 
-    from distributed import Client, LocalCluster
-
-    from etl.relocate_dask import GridShapes
+    from etl.relocate_dask import GridShapes, dask_client
     from gis.settings import get_settings
 
     settings = get_settings()
@@ -323,16 +321,15 @@ def main() -> None:
     dask_s: list[float] = []
     single_cpu: list[float] = []
     dask_cpu: list[float] = []
-    with (
-        LocalCluster(
-            n_workers=args.workers,
-            threads_per_worker=1,
-            processes=True,
-            memory_limit=args.memory,
-            dashboard_address=None,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    # the cluster the project's own bulk work starts (a LocalCluster of this size)
+    local = settings.model_copy(
+        update={
+            "dask_scheduler": "",
+            "dask_workers": args.workers,
+            "dask_worker_memory": args.memory,
+        }
+    )
+    with dask_client(local) as client:
         for run in range(args.repeat):
             started, cpu_before = time.perf_counter(), cpu_s()
             single = single_process(args.dir, grid_ids, grid_wkb, args.single_locator)
