@@ -35,8 +35,10 @@ def claim(
 
     Due when it never ran, when the last run finished and started at least nine tenths
     of ``interval`` ago (timers drift), when a run started ``stale_after`` ago and never
-    finished (its server stopped), or when the last start lies ahead of ``now`` (the
-    clock was set back).
+    finished (its server stopped), or when the last start lies more than ``interval``
+    ahead of ``now`` (the clock was set back).  Two servers claiming at once: the second
+    waits for the first's row lock, then finds the row claimed (its reading of the clock,
+    a moment older than the first's, is no clock set back).
     """
     conn.execute(
         text("INSERT INTO job_run (name) VALUES (:name) ON CONFLICT (name) DO NOTHING"),
@@ -45,7 +47,7 @@ def claim(
     row = conn.execute(
         text(
             "UPDATE job_run SET started_at = :now, finished_at = NULL, holder = :holder "
-            "WHERE name = :name AND (started_at IS NULL OR started_at > :now "
+            "WHERE name = :name AND (started_at IS NULL OR started_at > :ahead "
             "OR (finished_at IS NOT NULL AND started_at <= :due) "
             "OR started_at <= :stale) "
             "RETURNING covered_until"
@@ -53,6 +55,9 @@ def claim(
         {
             "name": name,
             "now": now,
+            # a start more than an interval ahead: the clock was set back (a server whose
+            # reading of the clock is a moment older than the last claim is not)
+            "ahead": now + interval,
             "due": now - interval * 0.9,
             "stale": now - stale_after,
             "holder": holder,

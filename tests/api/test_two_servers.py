@@ -151,8 +151,13 @@ def test_one_claim_per_interval_and_a_stopped_servers_run_taken_over(engine: Eng
         conn.execute(text("DELETE FROM job_run WHERE name = :n"), {"n": name})
         first = job_store.claim(conn, name, t0, interval, stale, "a")
         assert first is not None and first.covered_until is None
-        # another server, a moment later: running already
+        # another server, a moment later: running already; nor one whose reading of the
+        # clock is a moment older (it waited for the first one's claim to commit)
         assert job_store.claim(conn, name, t0 + timedelta(seconds=1), interval, stale, "b") is None
+        assert (
+            job_store.claim(conn, name, t0 - timedelta(milliseconds=3), interval, stale, "b")
+            is None
+        )
         job_store.finish(conn, first, t0 + timedelta(seconds=2), t0)
         # finished, but the interval has not passed
         assert job_store.claim(conn, name, t0 + timedelta(minutes=2), interval, stale, "b") is None
