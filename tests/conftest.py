@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine
 
+from gis import clock
 from gis.db import cluster
 from gis.db.migrate import upgrade
 from gis.settings import Settings, get_settings
@@ -25,6 +26,12 @@ os.environ.setdefault("WANGGE_RELAY_INTERVAL_S", "0")
 # retention's tests (tests/api/test_retention.py) run it themselves.
 os.environ.setdefault("WANGGE_RETENTION_INTERVAL_S", "0")
 get_settings.cache_clear()
+# The run's clock is fixed now, before any test starts a command: every child process
+# inherits its shift from WANGGE_NOW (gis.clock's anchor) and reads on from it.  Were the
+# first reading left to a test, the commands started before it would each start their own
+# clock at WANGGE_NOW, and a grid saved by one could be superseded by the next "before" it
+# was valid (a year-ahead run failed so: valid_to 1 µs before valid_from).
+clock.now()
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
