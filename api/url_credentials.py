@@ -23,10 +23,12 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import errors
+from api.auth import SESSION_COOKIE
 from api.services.accounts import CredentialInUrl
 
-#: Query parameters that carry a credential; compared without regard to case.
-CREDENTIAL_PARAMS = frozenset({"api_key", "token", "access_token"})
+#: Query parameters that carry a credential; compared without regard to case.  The session
+#: cookie's name too: a session pasted into a URL is refused and never logged like a token.
+CREDENTIAL_PARAMS = frozenset({"api_key", "token", "access_token", SESSION_COOKIE})
 #: Where a credential in the query is part of the standard and still taken: Open311.
 URL_KEY_PATHS = ("/open311/",)
 
