@@ -168,15 +168,18 @@ def check(url: str, tag: str, keys: list[str]) -> dict[str, int]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--households", type=int, default=20_000)
-    parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--reuse", action="store_true")
-    args = parser.parse_args()
+def compare_servers(
+    url: str,
+    points: list[tuple[float, float]],
+    category: str,
+    token: str,
+    clients: int,
+    seconds: float,
+) -> dict[str, Any]:
+    """Intake with one server process, then two behind one port: rates, p99, lost.
 
-    url, points, category, token = prepare(args.households, args.reuse)
+    Also run by ``benchmarks/scale.py`` (the doors' half of a province).
+    """
     env = {
         "WANGGE_RATE_WRITES_PER_MIN": "0",
         "WANGGE_RATE_PUBLIC_PER_MIN": "0",
@@ -189,9 +192,9 @@ def main() -> None:
         port = free_port()
         server = start_uvicorn(url, port, env, workers=workers)
         try:
-            run(port, points, category, token, args.clients, 3.0, f"warm{workers}")
+            run(port, points, category, token, clients, 3.0, f"warm{workers}")
             tag = f"w{workers}-{uuid.uuid4().hex[:6]}"
-            got = run(port, points, category, token, args.clients, args.seconds, tag)
+            got = run(port, points, category, token, clients, seconds, tag)
         finally:
             server.terminate()
             server.wait(timeout=60)
@@ -204,6 +207,19 @@ def main() -> None:
         results[f"servers_{workers}"] = got
     ratio = results["servers_2"]["per_s"] / results["servers_1"]["per_s"]
     log(f"two processes / one: {ratio:.2f}× the reports a second")
+    return {**results, "throughput_ratio": round(ratio, 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--households", type=int, default=20_000)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--reuse", action="store_true")
+    args = parser.parse_args()
+
+    url, points, category, token = prepare(args.households, args.reuse)
+    results = compare_servers(url, points, category, token, args.clients, args.seconds)
     print(
         "RESULT "
         + json.dumps(
@@ -212,7 +228,6 @@ def main() -> None:
                 "clients": args.clients,
                 "seconds": args.seconds,
                 **results,
-                "throughput_ratio": round(ratio, 2),
             },
             ensure_ascii=False,
         )

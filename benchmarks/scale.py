@@ -27,6 +27,11 @@ The two paths, in the same run, on the same files
     Each partition's summary: a digest of every record's (id, grid, H3 cell, 北斗 cell)
     and the counts per grid and per 北斗 cell (the grid and 北斗 aggregates).  Answers
     equal means equal digests for every partition and equal aggregates.
+Intake over HTTP (``--http-seconds``, 0 to skip)
+    :func:`benchmarks.intake.compare_servers`: residents' reports filed by
+    ``--http-clients`` threads into a ``--http-households`` district through one app
+    server process and then two behind one address, reports a second, p50 / p99, and
+    every report answered 201 checked stored exactly once (0 lost).
 What is printed
     Both times (best of ``--repeat``, alternating), the scaling efficiency
     ``single / (workers × dask)`` (1.0: the cluster is ``workers`` times faster), the
@@ -295,6 +300,14 @@ def main() -> None:
         default="once",
         help="the single process's locator: built once (as on the workers) or relocate's rule",
     )
+    parser.add_argument(
+        "--http-seconds",
+        type=float,
+        default=20.0,
+        help="intake over HTTP, 1 vs 2 server processes, this long each (0: skip)",
+    )
+    parser.add_argument("--http-clients", type=int, default=16)
+    parser.add_argument("--http-households", type=int, default=20_000)
     parser.add_argument("--generate-one", nargs=3, metavar=("I", "HOUSEHOLDS", "DIR"))
     args = parser.parse_args()
     if args.generate_one:
@@ -388,7 +401,15 @@ def main() -> None:
         f"[scale] best: single {best_single:.2f} s, dask {best_dask:.2f} s, efficiency "
         f"{result['scaling_efficiency']}, worker peaks {peaks} MB, answers equal: {equal}"
     )
-    print("RESULT " + json.dumps(result))
+    if args.http_seconds > 0:
+        # the doors' half of a province: the same reports through one app process and two
+        from benchmarks import intake
+
+        url, points, category, token = intake.prepare(args.http_households, reuse=True)
+        result["intake"] = intake.compare_servers(
+            url, points, category, token, args.http_clients, args.http_seconds
+        )
+    print("RESULT " + json.dumps(result, ensure_ascii=False))
 
 
 if __name__ == "__main__":

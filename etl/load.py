@@ -100,7 +100,7 @@ def sealed_identities(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _optional(frame: pd.DataFrame, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """The columns of ``frame`` among ``columns`` (the office's ids and addresses)."""
+    """The columns of ``frame`` among ``columns`` (the office's ids, addresses, office)."""
     return {c: frame[c].to_numpy() for c in columns if c in frame.columns}
 
 
@@ -210,7 +210,7 @@ class _Loader:
             pd.DataFrame(
                 {
                     "id": frame["id"].to_numpy(),
-                    **_optional(frame, ("ref", "address")),
+                    **_optional(frame, ("ref", "address", "office_id")),
                     "name": frame.get("name"),
                     "estate_id": (
                         frame["estate_code"].map(areas).astype("Int64")
@@ -239,7 +239,7 @@ class _Loader:
             pd.DataFrame(
                 {
                     "id": frame["id"].to_numpy(),
-                    **_optional(frame, ("ref", "address")),
+                    **_optional(frame, ("ref", "address", "office_id")),
                     "building_id": frame["building_id"].to_numpy(),
                     "unit": frame["unit"].to_numpy(),
                     "room": frame["room"].to_numpy(),
@@ -259,7 +259,7 @@ class _Loader:
         flags = ["living_alone_elderly", "disabled", "mobility_impaired", "low_income"]
         data = frame[
             ["id", "household_id", "birth_year", "sex"]
-            + [c for c in ("ref", "relation") if c in frame.columns]
+            + [c for c in ("ref", "relation", "office_id") if c in frame.columns]
         ].copy()
         for flag in flags:
             data[flag] = frame[flag].fillna(False).astype(bool) if flag in frame else False
@@ -547,7 +547,9 @@ def _run_layers(
             f,
             {
                 "id": f["id"].to_numpy(),
-                **_optional(f, ("ref", "address", "source_tag", "opening_hours", "phone")),
+                **_optional(
+                    f, ("ref", "address", "source_tag", "opening_hours", "phone", "office_id")
+                ),
                 "kind": f["kind"].to_numpy(),
                 "name": f["name"].to_numpy(),
                 "capacity": f["capacity"].astype("Int64").array if "capacity" in f else None,

@@ -25,6 +25,7 @@ def _options(
     replace: bool,
     offset_check: bool,
     path: Path,
+    area: str | None = None,
 ):
     from api.services.registry_io import ImportOptions
 
@@ -47,6 +48,7 @@ def _options(
         dry_run=dry_run,
         replace=replace,
         offset_check=offset_check,
+        area=area,
     )
 
 
@@ -111,6 +113,13 @@ def import_command(
     ] = True,
     community: Annotated[str | None, typer.Option(help="grids: put all in this community")] = None,
     force: Annotated[bool, typer.Option(help="grids: store despite topology errors")] = False,
+    area: Annotated[
+        str | None,
+        typer.Option(
+            help="the office's area code when one deployment serves many offices: its ids "
+            "are its own, its records must lie in it, --replace removes only its records"
+        ),
+    ] = None,
 ) -> None:
     """Import an office's file of one kind: matched on its own ids, all or nothing."""
     from api.services import registry_io as service
@@ -128,10 +137,12 @@ def import_command(
         fail(f"unknown kind {kind!r}: use one of {KINDS_HELP}")
     if not path.exists():
         fail(f"{path}: no such file")
+    if kind == "grids" and area is not None:
+        fail("--area is for an office's registers; grids belong where their community code says")
     if kind == "osm" and on_error == "abort":
         on_error = "skip"  # a few broken footprints must not refuse an extract
     options = _options(
-        coord_type, mapping, sheet, on_error, rejects, dry_run, replace, offset_check, path
+        coord_type, mapping, sheet, on_error, rejects, dry_run, replace, offset_check, path, area
     )
     engine = ready_engine()
     try:

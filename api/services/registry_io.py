@@ -24,6 +24,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import psycopg
+import sqlalchemy.exc
 from sqlalchemy import Connection, Engine
 
 import geopandas as gpd
@@ -77,6 +78,11 @@ class ImportOptions:
         Remove the stored records of the kind that are not in the file.
     offset_check
         Look for coordinates declared WGS84 that are GCJ-02 or BD-09.
+    area
+        The code of the office's area (``--area``) when one deployment serves many
+        offices: its records are matched on the office's own ids within that office
+        only, must lie in that area, and ``replace`` removes only that office's records.
+        None: the deployment's one office (records of no office).
     """
 
     coord_type: str = "wgs84"
@@ -87,6 +93,7 @@ class ImportOptions:
     dry_run: bool = False
     replace: bool = False
     offset_check: bool = True
+    area: str | None = None
 
 
 @dataclass
@@ -131,19 +138,33 @@ class OsmImportSummary:
 
 
 class _Stored:
-    """The database as :class:`etl.imports.registers.Stored` sees it, on one connection."""
+    """The database as :class:`etl.imports.registers.Stored` sees it, on one connection.
 
-    def __init__(self, conn: Connection):
+    With an office (``--area``), the records an import matches are that office's own; the
+    ones it refers to (a household's building) are the office's or, failing that, of no
+    office (OpenStreetMap's); buildings matched by address lie in the office's area.
+    """
+
+    def __init__(self, conn: Connection, main: str, office: store.Area | None = None):
         self.conn = conn
+        self.main = main
+        self.office = office
+
+    @property
+    def office_id(self) -> int | None:
+        return None if self.office is None else self.office.id
 
     def ids(self, table: str, refs: Sequence[str]) -> dict[str, int]:
-        return store.ids_by_ref(self.conn, table, refs)
+        return store.ids_by_ref(
+            self.conn, table, refs, self.office_id, or_no_office=table != self.main
+        )
 
     def new_ids(self, table: str, n: int) -> np.ndarray:
         return store.new_ids(self.conn, table, n)
 
     def building_addresses(self) -> pd.DataFrame:
-        return store.building_addresses(self.conn)
+        grids = () if self.office is None else self.office.grid_ids
+        return store.building_addresses(self.conn, self.office_id, grids)
 
     def residents_by_id_number(self, numbers: Sequence[str]) -> dict[str, int]:
         return store.residents_by_id_number(self.conn, numbers)
@@ -217,6 +238,19 @@ def import_file(
     mapping = parse_mapping([f"{k}={v}" for k, v in options.mapping.items()], spec)
     name = filename or (Path(source).name if not isinstance(source, bytes) else "upload")
     table = read_table(source, spec, filename=name, sheet=options.sheet)
+    if kind == "areas" and options.area is not None:
+        raise ImportRejected(
+            [
+                RowProblem(
+                    "--area",
+                    None,
+                    None,
+                    options.area,
+                    "admin areas hang where their division codes say, not under --area",
+                    "import areas without --area (--area is for an office's registers)",
+                )
+            ]
+        )
     if kind == "areas" and options.replace:
         raise ImportRejected(
             [
@@ -270,7 +304,7 @@ def _with_rejects(
 _MERGE: dict[str, dict[str, object]] = {
     "building": {
         "key": "id",
-        "always": ("ref", "geom"),
+        "always": ("ref", "office_id", "geom"),
         "given": {
             "name": ("name",),
             "address": ("address",),
@@ -283,13 +317,13 @@ _MERGE: dict[str, dict[str, object]] = {
     },
     "household": {
         "key": "id",
-        "always": ("ref", "building_id", "unit", "room", "size"),
+        "always": ("ref", "office_id", "building_id", "unit", "room", "size"),
         "given": {"address": ("address", "building")},
         "placement": ("grid_id", "h3_cell", "beidou_cell"),
     },
     "resident": {
         "key": "id",
-        "always": ("household_id", "birth_year", "sex"),
+        "always": ("office_id", "household_id", "birth_year", "sex"),
         "given": {
             "ref": ("ref",),
             "relation": ("relation",),
@@ -308,7 +342,7 @@ _MERGE: dict[str, dict[str, object]] = {
     },
     "facility": {
         "key": "id",
-        "always": ("ref", "kind", "name", "geom"),
+        "always": ("ref", "office_id", "kind", "name", "geom"),
         "given": {
             "address": ("address",),
             "capacity": ("capacity",),
@@ -323,6 +357,8 @@ _MERGE: dict[str, dict[str, object]] = {
         "insert_only": ("occupancy", "zone", "area_m2", "is_open"),
     },
 }
+#: The tables whose records belong to an office (``--area``).
+OFFICE_TABLES = frozenset({"building", "household", "resident", "facility"})
 #: The tables each kind writes, the first the one its records are counted in.
 _TABLES: dict[str, tuple[str, ...]] = {
     "buildings": ("building",),
@@ -364,17 +400,23 @@ def _import_register(
     spec = KINDS[kind]
     source = registers.map_columns(table, spec, mapping)
     summary = ImportSummary(kind, source.sheet, notes=list(source.notes))
-    prepared = registers.prepare(source, spec, _Stored(conn), coord_type=coord_type)
-    summary.notes = list(prepared.notes)
     main = _TABLES[kind][0]
+    office = _office(conn, options.area)
+    stored = _Stored(conn, main, office)
+    prepared = registers.prepare(source, spec, stored, coord_type=coord_type)
+    summary.notes = list(prepared.notes)
     if options.offset_check and coord_type == "wgs84" and spec.geometry is not None:
         _check_offset(conn, prepared.layers[main], source.sheet, spec.zh)
     known = store.stored_keys(conn, referenced_keys(prepared.layers))
-    area = store.service_area(conn, settings)
+    area = store.service_area(conn, settings, stored.office_id)
     checked = registers.check(prepared, area, known, options.on_error)
     _with_rejects(summary, checked, source, options)
     summary.warnings = [str(w) for w in checked.warnings]
     layers = checked.prepared.layers
+    for name in set(layers) & OFFICE_TABLES:
+        # OpenStreetMap's ids are one world's: its records belong to no office
+        owner = None if osm else stored.office_id
+        layers[name]["office_id"] = pd.array([owner] * len(layers[name]), dtype="Int64")
     ids = layers[main]["id" if main != "shelter" else "facility_id"].to_numpy()
     keep = _refused_ids(prepared, checked)
     if len(layers[main]) == 0:
@@ -394,7 +436,7 @@ def _import_register(
             summary.added = len(layers[main])
         else:
             counted = [
-                _merge(conn, t, into[t], given, options.replace, kind, prepared, osm, keep)
+                _merge(conn, t, into[t], given, options, kind, prepared, osm, keep, office)
                 for t in _TABLES[kind]
             ]
             first = counted[0]
@@ -407,6 +449,8 @@ def _import_register(
             summary.removed = first.removed
     except psycopg.errors.IntegrityError as exc:
         raise LoadError(explain_refusal(exc)) from exc
+    except sqlalchemy.exc.IntegrityError as exc:  # refused in the merge's own statements
+        raise LoadError(explain_refusal(exc.orig)) from exc  # type: ignore[arg-type]
     if main in ("building", "household", "facility"):
         summary.outside_grids = store.unplaced(conn, main, ids)
     return summary
@@ -428,17 +472,21 @@ def _merge(
     table: str,
     stage: str,
     given: set[str],
-    replace: bool,
+    options: ImportOptions,
     kind: str,
     prepared: registers.Prepared,
     osm: bool,
     keep: list[int],
+    office: store.Area | None,
 ) -> store.MergeCounts:
     rule = _MERGE[table]
     optional: Mapping[str, tuple[str, ...]] = rule["given"]  # type: ignore[assignment]
     data = [*rule["always"], *(c for c, fields in optional.items() if given & set(fields))]  # type: ignore[misc]
     first_table = _TABLES[kind][0] == table
     sealed: Mapping[str, str] = rule.get("sealed", {})  # type: ignore[assignment]
+    scope = None
+    if options.replace and first_table:
+        scope = f"({_remove_scope(kind, prepared, osm)}) AND {_office_scope(office, osm)}"
     return store.merge(
         conn,
         table,
@@ -447,10 +495,31 @@ def _merge(
         data=data,
         placement=rule.get("placement", ()),  # type: ignore[arg-type]
         insert_only=rule.get("insert_only", ()),  # type: ignore[arg-type]
-        remove_scope=_remove_scope(kind, prepared, osm) if replace and first_table else None,
+        remove_scope=scope,
         keep=keep,
         sealed=[sealed[c] for c in data if c in sealed],
     )
+
+
+def _office(conn: Connection, code: str | None) -> store.Area | None:
+    """The office an import is for (``--area``), or None; refused when unknown."""
+    if code is None:
+        return None
+    try:
+        return store.area(conn, code.strip())
+    except store.UnknownArea as exc:
+        raise ImportRejected(
+            [RowProblem("--area", None, None, code, str(exc), "give the code of a loaded area")]
+        ) from exc
+
+
+def _office_scope(office: store.Area | None, osm: bool) -> str:
+    """What ``--replace`` may remove: the office's records, never another office's."""
+    if office is None:
+        return "TRUE" if osm else "t.office_id IS NULL"
+    if osm:  # an extract replaces what lies in the office's area only
+        return "t.grid_id IN ({})".format(", ".join(map(str, office.grid_ids)) or "NULL")
+    return f"t.office_id = {int(office.id)}"
 
 
 def _check_offset(conn: Connection, layer: pd.DataFrame, sheet: str, what: str) -> None:

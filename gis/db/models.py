@@ -127,6 +127,25 @@ def _geometry_checks(column: str = "geom") -> tuple[CheckConstraint, ...]:
     )
 
 
+def _office_refs(table: str) -> tuple[Index, Index]:
+    """An office's own ids are unique within the office (many offices, one deployment).
+
+    Two partial unique indexes, not one ``UNIQUE (office_id, ref)``: records of no office
+    (a deployment's one office, OpenStreetMap) keep ``ref`` unique among themselves, and
+    records without a ``ref`` stay allowed in any number.
+    """
+    return (
+        Index(f"uq_{table}_ref", "ref", unique=True, postgresql_where="office_id IS NULL"),
+        Index(
+            f"uq_{table}_office_id_ref",
+            "office_id",
+            "ref",
+            unique=True,
+            postgresql_where="office_id IS NOT NULL",
+        ),
+    )
+
+
 class Base(DeclarativeBase):
     """Declarative base bound to the shared metadata."""
 
@@ -219,7 +238,10 @@ class Building(Located, Base):
     __tablename__ = "building"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     #: the office's own id of the building (楼栋编号), or ``osm:w123`` for OSM footprints
-    ref: Mapped[str | None] = mapped_column(Text, unique=True)
+    ref: Mapped[str | None] = mapped_column(Text)
+    #: the office (街道办事处 …) whose register the record came from (``--area``); its
+    #: ``ref`` is unique within that office.  NULL: a deployment's one office, or OSM
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("admin_area.id", ondelete="RESTRICT"))
     name: Mapped[str | None] = mapped_column(Text)
     #: its address as the office writes it (地址), matched against households' addresses
     address: Mapped[str | None] = mapped_column(Text)
@@ -233,6 +255,7 @@ class Building(Located, Base):
         CheckConstraint("floors BETWEEN 1 AND 200", name="floors"),
         CheckConstraint("units BETWEEN 1 AND 100", name="units"),
         *_geometry_checks(),
+        *_office_refs("building"),
         Index(
             "ix_building_name_trgm",
             "name",
@@ -254,7 +277,10 @@ class Household(Located, Base):
     __tablename__ = "household"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     #: the office's own id of the household (户编号)
-    ref: Mapped[str | None] = mapped_column(Text, unique=True)
+    ref: Mapped[str | None] = mapped_column(Text)
+    #: the office (街道办事处 …) whose register the record came from (``--area``); its
+    #: ``ref`` is unique within that office.  NULL: a deployment's one office, or OSM
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("admin_area.id", ondelete="RESTRICT"))
     address: Mapped[str | None] = mapped_column(Text)
     building_id: Mapped[int] = mapped_column(
         ForeignKey("building.id", ondelete="CASCADE"), index=True
@@ -265,6 +291,7 @@ class Household(Located, Base):
     __table_args__ = (
         CheckConstraint("size BETWEEN 0 AND 30", name="size"),
         UniqueConstraint("building_id", "unit", "room"),
+        *_office_refs("household"),
         Index(
             "ix_household_address_trgm",
             "address",
@@ -286,7 +313,10 @@ class Resident(Base):
     __tablename__ = "resident"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     #: the office's own id of the person (人员编号)
-    ref: Mapped[str | None] = mapped_column(Text, unique=True)
+    ref: Mapped[str | None] = mapped_column(Text)
+    #: the office (街道办事处 …) whose register the record came from (``--area``); its
+    #: ``ref`` is unique within that office.  NULL: a deployment's one office, or OSM
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("admin_area.id", ondelete="RESTRICT"))
     #: 与户主关系: 本人/户主, 配偶, 子女 …
     relation: Mapped[str | None] = mapped_column(Text)
     household_id: Mapped[int] = mapped_column(
@@ -304,6 +334,7 @@ class Resident(Base):
     __table_args__ = (
         CheckConstraint("sex IN ('M', 'F')", name="sex"),
         CheckConstraint("birth_year BETWEEN 1890 AND 2100", name="birth_year"),
+        *_office_refs("resident"),
     )
 
 
@@ -370,7 +401,10 @@ class Facility(Located, Base):
     __tablename__ = "facility"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     #: the office's own id (编号), ``osm:n123`` from OpenStreetMap
-    ref: Mapped[str | None] = mapped_column(Text, unique=True)
+    ref: Mapped[str | None] = mapped_column(Text)
+    #: the office (街道办事处 …) whose register the record came from (``--area``); its
+    #: ``ref`` is unique within that office.  NULL: a deployment's one office, or OSM
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("admin_area.id", ondelete="RESTRICT"))
     kind: Mapped[str] = mapped_column(String(24), index=True)
     name: Mapped[str] = mapped_column(Text)
     address: Mapped[str | None] = mapped_column(Text)
@@ -385,6 +419,7 @@ class Facility(Located, Base):
         CheckConstraint(_one_of("kind", FACILITY_KINDS), name="kind"),
         CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity"),
         *_geometry_checks(),
+        *_office_refs("facility"),
     )
 
 

@@ -29,6 +29,8 @@ from gis.validate import ServiceArea
 
 #: Tables whose ids the registers draw (an import without ids) and the column they live in.
 ID_COLUMN = {"building": "id", "household": "id", "resident": "id", "facility": "id"}
+#: The most an office's records may lie outside its area's box (``--area``), metres.
+OFFICE_MARGIN_M = 300.0
 #: A degree of latitude, metres.
 _M_PER_DEGREE = 111_320.0
 
@@ -55,16 +57,33 @@ class UnknownArea(LookupError):
 # ----------------------------------------------------------------------------- ids
 
 
-def ids_by_ref(conn: Connection, table: str, refs: Sequence[str]) -> dict[str, int]:
-    """The id of every stored record of ``table`` whose ``ref`` is among ``refs``."""
+def ids_by_ref(
+    conn: Connection,
+    table: str,
+    refs: Sequence[str],
+    office_id: int | None = None,
+    *,
+    or_no_office: bool = False,
+) -> dict[str, int]:
+    """The id of every stored record of ``table`` whose ``ref`` is among ``refs``.
+
+    Only the records of ``office_id`` (None: of no office), as an office's ids are its
+    own; with ``or_no_office`` the records of no office answer too where the office has
+    none of that id (a household register naming an OpenStreetMap building).
+    """
     if not refs:
         return {}
+    scope = "office_id IS NOT DISTINCT FROM :office"
+    if or_no_office and office_id is not None:
+        scope = "(office_id = :office OR office_id IS NULL)"
     refs_found, ids = conn.execute(
         text(
-            f"SELECT array_agg(ref), array_agg(id) FROM {table} "
-            "WHERE ref = ANY(string_to_array(:values, :sep))"
+            "SELECT array_agg(ref), array_agg(id) FROM ("
+            f" SELECT DISTINCT ON (ref) ref, id FROM {table}"
+            f" WHERE ref = ANY(string_to_array(:values, :sep)) AND {scope}"
+            " ORDER BY ref, office_id NULLS LAST) found"
         ),
-        _joined(refs),
+        {**_joined(refs), "office": office_id},
     ).one()
     return dict(zip(refs_found or [], (int(i) for i in ids or []), strict=True))
 
@@ -113,9 +132,22 @@ def residents_by_id_number(conn: Connection, numbers: Sequence[str]) -> dict[str
     return {by_hash[bytes(h)]: int(i) for h, i in zip(found or [], ids or [], strict=True)}
 
 
-def building_addresses(conn: Connection) -> pd.DataFrame:
-    """``id`` and ``address`` of every stored building that has an address."""
-    rows = conn.execute(text("SELECT id, address FROM building WHERE address IS NOT NULL"))
+def building_addresses(
+    conn: Connection, office_id: int | None = None, grid_ids: Sequence[int] = ()
+) -> pd.DataFrame:
+    """``id`` and ``address`` of the stored buildings that have an address.
+
+    With ``office_id``: the office's own buildings and those lying in ``grid_ids`` (its
+    area), not another office's across the deployment.
+    """
+    where = "address IS NOT NULL"
+    params: dict[str, object] = {}
+    if office_id is not None:
+        where += (
+            " AND (office_id = :office OR grid_id = ANY(string_to_array(:values, :sep)::int[]))"
+        )
+        params = {**_joined(grid_ids), "office": office_id}
+    rows = conn.execute(text(f"SELECT id, address FROM building WHERE {where}"), params)
     return pd.DataFrame(rows.fetchall(), columns=["id", "address"])
 
 
@@ -203,6 +235,18 @@ def merge(
             )
         )
     )
+    # removed first: a record new in the file may take the place (a household's room)
+    # of one the file no longer holds
+    removed = 0
+    if remove_scope is not None:
+        result = conn.execute(
+            text(f"""
+                DELETE FROM {table} t WHERE ({remove_scope})
+                  AND NOT (t.{key}::text = ANY(string_to_array(:values, :sep)))
+                  AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE s.{key} = t.{key})"""),
+            _joined(keep),
+        )
+        removed = result.rowcount
     updated = [c for c in (*data, *placement, *sealed) if c != key]
     if updated:
         moved = list(placement)
@@ -223,16 +267,6 @@ def merge(
             SELECT {", ".join(f"s.{c}" for c in columns)} FROM {stage} s
             WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.{key} = s.{key})""")
     )
-    removed = 0
-    if remove_scope is not None:
-        result = conn.execute(
-            text(f"""
-                DELETE FROM {table} t WHERE ({remove_scope})
-                  AND NOT (t.{key}::text = ANY(string_to_array(:values, :sep)))
-                  AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE s.{key} = t.{key})"""),
-            _joined(keep),
-        )
-        removed = result.rowcount
     changed = len(changed_keys)
     return MergeCounts(
         int(added), changed, int(total) - int(added) - changed, removed, changed_keys
@@ -267,38 +301,52 @@ def count_rows(conn: Connection, table: str, where: str = "TRUE") -> int:
 # ----------------------------------------------------------------------------- the service area
 
 
-def service_area(conn: Connection, settings: Settings) -> ServiceArea:
+def service_area(conn: Connection, settings: Settings, office_id: int | None = None) -> ServiceArea:
     """Where records may lie: the imported boundaries' box widened by the margin.
 
     The boundaries are the admin areas and the current grids, whichever are loaded;
     ``settings.service_area_margin_m`` is added on every side.  Before any boundary was
-    imported: the configured ``service_area_bounds``.  The answer names its source (the
-    top areas by name) for the messages of a refusal.
+    imported: the configured ``service_area_bounds``.  With ``office_id`` (an import into
+    one office's area): that area's box, widened by at most :data:`OFFICE_MARGIN_M`.  The
+    answer names its source (the top areas by name) for the messages of a refusal.
     """
-    box = conn.execute(
-        text(
-            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ("
-            " SELECT ST_Extent(geom) AS e FROM ("
-            "  SELECT geom FROM admin_area"
-            "  UNION ALL SELECT geom FROM grid WHERE valid_to IS NULL) g) x"
-        )
-    ).one()
-    if box[0] is None:
-        return ServiceArea(
-            settings.service_area_bounds,
-            "WANGGE_SERVICE_AREA_BOUNDS, as no boundaries are imported yet",
-        )
-    names = [
-        r[0]
-        for r in conn.execute(
+    if office_id is not None:
+        row = conn.execute(
             text(
-                "SELECT a.name FROM admin_area a WHERE NOT EXISTS "
-                "(SELECT 1 FROM admin_area p WHERE p.id = a.parent_id) ORDER BY a.code LIMIT 4"
+                "SELECT ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom), name "
+                "FROM admin_area WHERE id = :id"
+            ),
+            {"id": office_id},
+        ).one()
+        box, names = row[:4], [row[4]]
+    else:
+        box = conn.execute(
+            text(
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM ("
+                " SELECT ST_Extent(geom) AS e FROM ("
+                "  SELECT geom FROM admin_area"
+                "  UNION ALL SELECT geom FROM grid WHERE valid_to IS NULL) g) x"
             )
-        )
-    ]
+        ).one()
+        if box[0] is None:
+            return ServiceArea(
+                settings.service_area_bounds,
+                "WANGGE_SERVICE_AREA_BOUNDS, as no boundaries are imported yet",
+            )
+        names = [
+            r[0]
+            for r in conn.execute(
+                text(
+                    "SELECT a.name FROM admin_area a WHERE NOT EXISTS "
+                    "(SELECT 1 FROM admin_area p WHERE p.id = a.parent_id) "
+                    "ORDER BY a.code LIMIT 4"
+                )
+            )
+        ]
     what = ", ".join(names[:3]) + (" …" if len(names) > 3 else "") if names else "the grids"
     margin_m = settings.service_area_margin_m
+    if office_id is not None:  # next door is another office's area, not open country
+        margin_m = min(margin_m, OFFICE_MARGIN_M)
     margin = f"{margin_m / 1000:g} km" if margin_m >= 1000 else f"{margin_m:g} m"
     w, s, e, n = (float(v) for v in box)
     margin_lat = margin_m / _M_PER_DEGREE

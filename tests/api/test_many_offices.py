@@ -1,0 +1,177 @@
+"""Two street offices in one deployment import their registers with the same ids (#20).
+
+Each office numbers its buildings and households its own way, and two offices may well
+both have a 楼栋 ``B01`` and a 户 ``H01``.  With ``--area`` each office's import matches
+its own records only, keeps them inside its own area, and ``--replace`` removes its own
+records, never the other office's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import Engine, text
+
+import geopandas as gpd
+from shapely import box
+
+from api.services.registry_io import ImportOptions, import_file, import_grids_file
+from etl.imports.problems import ImportRejected
+from tests.api.test_registry_cli import counts, ok, refused
+from tests.conftest import empty_database, run_wangge
+
+DISTRICT = "330106"
+#: two streets side by side, one community and one grid each: (street, community, box)
+OFFICES = {
+    "A": ("330106109", "330106109001", (120.080, 30.310, 120.090, 30.320)),
+    "B": ("330106110", "330106110001", (120.095, 30.310, 120.105, 30.320)),
+}
+
+
+def _buildings(path: Path, bounds: tuple[float, ...], refs: list[str]) -> Path:
+    w, s, _, _ = bounds
+    gpd.GeoDataFrame(
+        {
+            "楼栋编号": refs,
+            "名称": [f"{i + 1}幢" for i in range(len(refs))],
+            "层数": [6] * len(refs),
+        },
+        geometry=[
+            box(w + 0.001 * (i + 1), s + 0.001, w + 0.001 * (i + 1) + 0.0004, s + 0.0014)
+            for i in range(len(refs))
+        ],
+        crs=4326,
+    ).to_file(path, driver="GeoJSON")
+    return path
+
+
+def _households(path: Path, rows: list[tuple[str, str, int]]) -> Path:
+    """Households (户编号, 楼栋编号, 人数) in unit 1, rooms 101, 102 …"""
+    pd.DataFrame(
+        {
+            "户编号": [r[0] for r in rows],
+            "楼栋编号": [r[1] for r in rows],
+            "单元": [1] * len(rows),
+            "室": [str(101 + i) for i in range(len(rows))],
+            "人数": [r[2] for r in rows],
+        }
+    ).to_excel(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def offices(engine: Engine, tmp_path_factory) -> Path:
+    """Boundaries and grids of both offices, and each office's buildings B01, B02."""
+    empty_database(engine)
+    tmp = tmp_path_factory.mktemp("offices")
+    rows = [(DISTRICT, "西湖区", "区", box(120.07, 30.30, 120.115, 30.33))]
+    for name, (street, community, bounds) in OFFICES.items():
+        rows.append((street, f"{name}街道", "街道", box(*bounds)))
+        rows.append((community, f"{name}社区", "社区", box(*bounds)))
+    gpd.GeoDataFrame(
+        {
+            "adcode": [r[0] for r in rows],
+            "name": [r[1] for r in rows],
+            "level": [r[2] for r in rows],
+        },
+        geometry=[r[3] for r in rows],
+        crs=4326,
+    ).to_file(tmp / "areas.geojson", driver="GeoJSON")
+    _service(engine, "areas", tmp / "areas.geojson")
+    gpd.GeoDataFrame(
+        {"WGBM": [f"{c}001" for _, c, _ in OFFICES.values()], "WGMC": ["A1", "B1"]},
+        geometry=[box(*b) for _, _, b in OFFICES.values()],
+        crs=4326,
+    ).to_file(tmp / "grids.geojson", driver="GeoJSON")
+    import_grids_file(engine, tmp / "grids.geojson", ImportOptions())
+    for name, (street, _, bounds) in OFFICES.items():
+        path = _buildings(tmp / f"b_{name}.geojson", bounds, ["B01", "B02"])
+        _service(engine, "buildings", path, street)
+    return tmp
+
+
+@pytest.fixture()
+def no_households(offices: Path, engine: Engine) -> Path:
+    """Both offices without households: each test starts from its own state."""
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM household"))
+    return offices
+
+
+def _rows(engine: Engine, sql: str) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql))]
+
+
+def _service(engine: Engine, kind: str, path: Path, area: str | None = None, **options):
+    """An import as the CLI makes it, without starting a process (the CLI is tested below)."""
+    return import_file(engine, kind, path, ImportOptions(area=area, **options))
+
+
+def _import(database_url: str, kind: str, path: Path, office: str, *extra: str):
+    return run_wangge(database_url, "import", kind, str(path), "--area", OFFICES[office][0], *extra)
+
+
+def test_each_office_keeps_its_own_records_under_the_same_ids(
+    no_households: Path, engine: Engine
+) -> None:
+    for name in OFFICES:
+        path = _households(no_households / f"h_{name}.xlsx", [("H01", "B01", 3), ("H02", "B02", 2)])
+        assert _service(engine, "households", path, OFFICES[name][0]).added == 2
+    found = _rows(
+        engine,
+        "SELECT a.code, h.ref, b.ref, g.code FROM household h "
+        "JOIN admin_area a ON a.id = h.office_id JOIN building b ON b.id = h.building_id "
+        "JOIN grid g ON g.id = h.grid_id ORDER BY 1, 2",
+    )
+    a, b = (OFFICES[n][0] for n in "AB")
+    ca, cb = (f"{OFFICES[n][1]}001" for n in "AB")
+    # each household in its own office's building B01/B02, in its own office's grid
+    assert found == [
+        (a, "H01", "B01", ca),
+        (a, "H02", "B02", ca),
+        (b, "H01", "B01", cb),
+        (b, "H02", "B02", cb),
+    ]
+    # the same file again changes nothing
+    again = _service(engine, "households", no_households / "h_A.xlsx", OFFICES["A"][0])
+    assert (again.added, again.changed, again.unchanged, again.removed) == (0, 0, 2, 0)
+
+
+def test_replace_removes_only_the_offices_own_records(
+    no_households: Path, engine: Engine, database_url: str
+) -> None:
+    for name in OFFICES:
+        path = _households(no_households / f"r_{name}.xlsx", [("H01", "B01", 3), ("H02", "B02", 2)])
+        _service(engine, "households", path, OFFICES[name][0], replace=True)
+    # office A's new register: H02 moved out, H03 is new, H01 has one more person
+    path = _households(no_households / "r_A2.xlsx", [("H01", "B01", 4), ("H03", "B02", 1)])
+    out = ok(_import(database_url, "households", path, "A", "--replace"))
+    assert counts(1, 1, 0, 1, 0) in out  # added, changed, unchanged, removed, rejected
+    by_office = _rows(
+        engine,
+        "SELECT a.code, h.ref, h.size FROM household h JOIN admin_area a ON a.id = h.office_id "
+        "ORDER BY 1, 2",
+    )
+    a, b = (OFFICES[n][0] for n in "AB")
+    assert by_office == [(a, "H01", 4), (a, "H03", 1), (b, "H01", 3), (b, "H02", 2)]
+
+
+def test_an_office_cannot_place_records_outside_its_area(
+    offices: Path, engine: Engine, database_url: str
+) -> None:
+    before = _rows(engine, "SELECT count(*) FROM building")
+    # office A's file holds a building that lies in office B's street
+    path = _buildings(offices / "stray.geojson", OFFICES["B"][2], ["B09"])
+    with pytest.raises(ImportRejected) as refusal:
+        _service(engine, "buildings", path, OFFICES["A"][0])
+    assert "outside the service area (the boundaries of A街道 + 300 m" in str(refusal.value)
+    assert _rows(engine, "SELECT count(*) FROM building") == before
+    # and an area code nobody loaded is named as such, nothing stored
+    message = refused(
+        run_wangge(database_url, "import", "buildings", str(path), "--area", "330106999")
+    )
+    assert "330106999" in message and "wangge areas import" in message
+    assert _rows(engine, "SELECT count(*) FROM building") == before
