@@ -152,7 +152,7 @@ def _import_context() -> dict[str, object]:
 
 @router.get("/admin/imports", response_class=HTMLResponse)
 async def imports_page(request: Request, settings: SettingsDep, user: Admin) -> HTMLResponse:
-    """The upload form: kind, coordinates, file."""
+    """The upload form: kind, coordinates, the office (when several share it), file."""
     context = _import_context() | {"max_mb": settings.import_max_bytes // (1024 * 1024)}
     return render(request, "admin/imports.html", context, user=user)
 
@@ -165,6 +165,7 @@ async def import_dry_run(
     form = await request.form(max_files=1, max_fields=10)
     upload = form.get("file")
     kind, coord_type = str(form.get("kind") or ""), str(form.get("coord_type") or "wgs84")
+    area = str(form.get("area") or "")
     if not isinstance(upload, UploadFile):
         raise import_desk.BadUpload("choose a file to upload (the form's 'file' field is empty)")
     try:
@@ -180,6 +181,7 @@ async def import_dry_run(
         upload.filename or "",
         data,
         coord_type,
+        area,
     )
     context = _import_context() | {"report": report, "kind_name": import_desk.KIND_NAMES_ZH}
     return render(request, "admin/import_report.html", context, user=user)

@@ -129,8 +129,9 @@ def _run(
     data: bytes,
     coord_type: str,
     dry_run: bool,
+    area: str | None = None,
 ) -> ImportReport:
-    options = ImportOptions(coord_type=coord_type, on_error="skip", dry_run=dry_run)
+    options = ImportOptions(coord_type=coord_type, on_error="skip", dry_run=dry_run, area=area)
     try:
         summary = import_file(engine, _kind(kind), data, options, filename=name, settings=settings)
     except ImportRejected as refused:
@@ -154,15 +155,18 @@ def dry_run(
     filename: str,
     data: bytes,
     coord_type: str = "wgs84",
+    area: str | None = None,
 ) -> ImportReport:
     """Import the upload and roll back: what would be accepted and refused, row by row.
 
     Unless refused as a whole, the upload is staged and the report carries its ``key``
-    for :func:`confirm`.
+    for :func:`confirm`.  ``area``: the office the registers are for, when one deployment
+    serves several (``wangge import --area``); the confirmation imports into the same.
     """
     require_admin(admin, "import files")
     name = _check(kind, filename, data)
-    report = _run(engine, settings, kind, name, data, coord_type, dry_run=True)
+    area = (area or "").strip() or None
+    report = _run(engine, settings, kind, name, data, coord_type, dry_run=True, area=area)
     if report.refused is None:
         key = secrets.token_urlsafe(24)
         folder = staging_dir()
@@ -173,6 +177,7 @@ def dry_run(
             "kind": kind,
             "filename": name,
             "coord_type": coord_type,
+            "area": area,
             "at": clock.utcnow().isoformat(),
         }
         (folder / f"{key}.json").write_text(json.dumps(meta, ensure_ascii=False))
@@ -218,7 +223,14 @@ def confirm(engine: Engine, settings: Settings, admin: Principal, key: str) -> I
     meta_path.unlink(missing_ok=True)
     data_path.unlink(missing_ok=True)
     report = _run(
-        engine, settings, meta["kind"], meta["filename"], data, meta["coord_type"], dry_run=False
+        engine,
+        settings,
+        meta["kind"],
+        meta["filename"],
+        data,
+        meta["coord_type"],
+        dry_run=False,
+        area=meta.get("area"),
     )
     with engine.begin() as conn:
         access_store.audit(

@@ -175,3 +175,32 @@ def test_an_office_cannot_place_records_outside_its_area(
     )
     assert "330106999" in message and "wangge areas import" in message
     assert _rows(engine, "SELECT count(*) FROM building") == before
+
+
+def test_the_admins_desk_imports_into_the_office_it_names(
+    no_households: Path, engine: Engine
+) -> None:
+    from api.services import import_desk
+    from gis.settings import get_settings
+    from grids.access import Principal
+
+    for name in OFFICES:
+        path = _households(no_households / f"d_{name}.xlsx", [("H01", "B01", 3)])
+        _service(engine, "households", path, OFFICES[name][0])
+    admin = Principal(
+        user_id=1, username="desk-admin", display_name="管理员", role="admin", grid_ids=None
+    )
+    upload = _households(no_households / "d_B2.xlsx", [("H01", "B01", 5)]).read_bytes()
+    settings = get_settings()
+    report = import_desk.dry_run(
+        engine, settings, admin, "households", "住户.xlsx", upload, area=OFFICES["B"][0]
+    )
+    assert report.refused is None and report.summary is not None
+    assert (report.summary.added, report.summary.changed) == (0, 1)
+    done = import_desk.confirm(engine, settings, admin, report.key)
+    assert done.summary is not None and done.summary.changed == 1
+    sizes = _rows(
+        engine,
+        "SELECT a.code, h.size FROM household h JOIN admin_area a ON a.id = h.office_id ORDER BY 1",
+    )
+    assert sizes == [(OFFICES["A"][0], 3), (OFFICES["B"][0], 5)]  # A's H01 untouched
