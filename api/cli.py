@@ -55,6 +55,7 @@ def _register() -> None:
     app.command("serve")(serve.serve_command)
     app.add_typer(relay.relay_app, name="relay")
     app.add_typer(retention.retention_app, name="retention")
+    app.add_typer(retention.partitions_app, name="partitions")
     app.add_typer(users.users_app, name="users")
     app.add_typer(incidents.incidents_app, name="incidents")
     app.add_typer(categories.categories_app, name="categories")

@@ -1,4 +1,4 @@
-"""The server's background jobs: the reminder / 督办 job, the retention, the outbox relay.
+"""The server's background jobs: the reminder / 督办 job, the retention, partitions, the relay.
 
 Several app servers may run behind one address.  The reminder job and the retention
 are claimed per interval in the database (:mod:`gis.store.job_store`): whichever server
@@ -35,6 +35,7 @@ HOLDER = f"{socket.gethostname()}:{os.getpid()}"
 
 ESCALATION = "escalation"
 RETENTION = "retention"
+PARTITIONS = "partitions"
 
 
 def run_claimed(
@@ -80,18 +81,48 @@ def escalations(engine: Engine, interval_s: float) -> Callable[[datetime | None,
     return work
 
 
+def owner_engine(engine: Engine, settings: Settings) -> Engine:
+    """The tables' owner's engine on ``engine``'s database: partitions are DDL.
+
+    The server's engine acts as the unprivileged role (row-level security); creating and
+    dropping partitions needs the owner, as the migrations and the CLI connect.
+    """
+    from gis.db.engine import get_engine
+
+    return get_engine(settings, url=engine.url.render_as_string(hide_password=False))
+
+
 def retention(engine: Engine, settings: Settings) -> Callable[[datetime | None, datetime], None]:
     """The retention (:mod:`api.services.retention`) as a claimed job's work."""
     from api.services.retention import run
 
+    owner = owner_engine(engine, settings)
+
     def work(_since: datetime | None, _now: datetime) -> None:
-        done = run(engine, settings, by="system:retention")
+        done = run(engine, settings, by="system:retention", owner=owner)
         if done.removed_anything:
             log.info(
                 "retention: history of %d moved-out resident(s), %d worker position(s) removed",
                 done.residents,
                 done.positions,
             )
+        for month in done.months:
+            log.info("retention: month %s of %s dropped", f"{month.month:%Y-%m}", month.table)
+
+    return work
+
+
+def partitions(engine: Engine, settings: Settings) -> Callable[[datetime | None, datetime], None]:
+    """The month partitions made ahead (:func:`api.services.partitions.prepare`) as a job."""
+    from api.services.partitions import prepare
+
+    owner = owner_engine(engine, settings)
+
+    def work(_since: datetime | None, now: datetime) -> None:
+        done = prepare(owner, settings, now)
+        for table, months in done.created.items():
+            if months:
+                log.info("partitions: %s %s created", table, [f"{m:%Y-%m}" for m in months])
 
     return work
 
@@ -135,6 +166,17 @@ def start(engine: Engine, settings: Settings) -> list[asyncio.Task[None]]:
             asyncio.create_task(
                 periodic(
                     engine, RETENTION, interval, retention(engine, settings), min(300.0, interval)
+                )
+            )
+        )
+    if settings.partition_interval_s > 0:
+        interval = settings.partition_interval_s
+        # soon after the start (a server down over a month's turn catches up at once), not
+        # at once: the migration made the coming months already
+        tasks.append(
+            asyncio.create_task(
+                periodic(
+                    engine, PARTITIONS, interval, partitions(engine, settings), min(60.0, interval)
                 )
             )
         )

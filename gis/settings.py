@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, AwareDatetime, Field
+from pydantic import AliasChoices, AwareDatetime, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -292,6 +292,36 @@ class Settings(BaseSettings):
         description="Days grid workers' raw positions (worker_position) are kept; check-ins "
         "on cases are records of work and stay.",
     )
+    retain_audit_months: int = Field(
+        default=36,
+        ge=0,
+        description="Whole months of the audit log kept before the current one; older month "
+        "partitions are dropped by the retention (0: kept forever).  At least 6 (the "
+        "Cybersecurity Law, art. 21: network logs kept no less than six months); 36 by "
+        "default, as the Personal Information Protection Law, art. 56, asks of the records "
+        "of processing personal information (three years).",
+    )
+    retain_incident_events_months: int = Field(
+        default=0,
+        ge=0,
+        description="Whole months of incidents' events (their history) kept before the "
+        "current one (0: kept forever — the case record the KPIs read; the incidents "
+        "themselves are never dropped by month).",
+    )
+    partition_months_ahead: int = Field(
+        default=3,
+        ge=1,
+        le=36,
+        description="Month partitions of the audit log and the incidents' events created "
+        "ahead of the current month (by the migration and the server's partition job).",
+    )
+    partition_interval_s: float = Field(
+        default=86400.0,
+        ge=0,
+        description="How often the server creates the coming months' partitions (0: never; "
+        "'wangge partitions run' does it once).  A row of a month without its partition "
+        "lands in the DEFAULT partition, and the next run moves it into its month.",
+    )
     retention_interval_s: float = Field(
         default=86400.0,
         ge=0,
@@ -438,6 +468,16 @@ class Settings(BaseSettings):
         description="Keys sealed values may still be under (comma-separated base64), "
         "while `wangge keys rotate` re-seals them under WANGGE_DATA_KEY.",
     )
+
+    @field_validator("retain_audit_months")
+    @classmethod
+    def _audit_kept_six_months(cls, months: int) -> int:
+        if 0 < months < 6:
+            raise ValueError(
+                "the audit log must be kept at least 6 months (Cybersecurity Law, art. 21): "
+                "set WANGGE_RETAIN_AUDIT_MONTHS to 6 or more, or 0 to keep it forever"
+            )
+        return months
 
     @property
     def log_dir(self) -> Path:

@@ -25,6 +25,8 @@ os.environ.setdefault("WANGGE_RELAY_INTERVAL_S", "0")
 # Nor the daily retention: a test's histories are built in the past on purpose; the
 # retention's tests (tests/api/test_retention.py) run it themselves.
 os.environ.setdefault("WANGGE_RETENTION_INTERVAL_S", "0")
+# Nor the month partitions' job: tests/api/test_partitions.py runs it on a database of its own.
+os.environ.setdefault("WANGGE_PARTITION_INTERVAL_S", "0")
 get_settings.cache_clear()
 # The run's clock is fixed now, before any test starts a command: every child process
 # inherits its shift from WANGGE_NOW (gis.clock's anchor) and reads on from it.  Were the

@@ -23,7 +23,9 @@ def run_command(
     """Delete what is kept longer than configured; one audit row records it.
 
     The history of residents who moved out more than WANGGE_RETAIN_MOVED_OUT_DAYS ago, and
-    workers' positions older than WANGGE_RETAIN_POSITIONS_DAYS.
+    workers' positions older than WANGGE_RETAIN_POSITIONS_DAYS; the months of the audit log
+    and of incidents' events older than WANGGE_RETAIN_AUDIT_MONTHS and
+    WANGGE_RETAIN_INCIDENT_EVENTS_MONTHS (dropped whole, one audit row each).
 
     For a server started with WANGGE_RETENTION_INTERVAL_S=0, run it from cron, e.g.
     ``17 3 * * * cd /srv/wangge && .venv/bin/wangge retention run``.
@@ -55,6 +57,29 @@ def run_command(
         f"{done.positions:,} worker position(s) taken before "
         f"{done.positions_before:%Y-%m-%d %H:%M}"
     )
+    for month in done.months:
+        say(f"  {verb} the month {month.month:%Y-%m} of {month.table} ({month.rows:,} row(s))")
     if not dry_run:
         audited = f"one row, action {retention.AUDIT_ACTION}"
         say(f"  audit: {audited if done.removed_anything else 'nothing removed, nothing recorded'}")
+
+
+partitions_app = typer.Typer(
+    help="Monthly partitions of the audit log and incidents' events.", no_args_is_help=True
+)
+
+
+@partitions_app.command("run")
+def partitions_command() -> None:
+    """Create the coming months' partitions and move rows waiting in DEFAULT into theirs.
+
+    The server does it at start and every WANGGE_PARTITION_INTERVAL_S; old months are
+    dropped by ``wangge retention run``.
+    """
+    from api.services import partitions
+    from gis.settings import get_settings
+
+    done = partitions.prepare(ready_engine(), get_settings())
+    for table, months in done.created.items():
+        made = ", ".join(f"{m:%Y-%m}" for m in months) or "none needed"
+        say(f"[partitions] {table}: created {made}; {done.moved[table]:,} row(s) moved")

@@ -7,6 +7,9 @@
   rows are deleted too, so the person disappears from the live registry.
 * **Workers' raw positions** (``worker_position``, the tablets' tracks) older than
   ``retain_positions_days`` are deleted.  Check-ins on cases are records of work: kept.
+* **Old months of the audit log and of incidents' events** (``retain_audit_months``,
+  ``retain_incident_events_months``): their month partitions are dropped whole
+  (:func:`api.services.partitions.expire`, one audit row ``partition_drop`` per month).
 
 Every run that deletes anything writes one audit row (action ``retention_purge``) with
 the cut-off times, the counts and the ids of the residents and households whose history
@@ -24,10 +27,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
+from api.services import partitions
 from gis import clock
 from gis.settings import Settings
 from gis.store import access_store
 from gis.store import retention_store as store
+from gis.store.partition_store import MonthPartition
 
 #: The audit log's action of a purge.
 AUDIT_ACTION = "retention_purge"
@@ -47,11 +52,13 @@ class RetentionRun:
     history_rows: int
     positions: int
     dry_run: bool
+    #: the month partitions dropped (or that would be), with their rows
+    months: tuple[MonthPartition, ...] = ()
 
     @property
     def removed_anything(self) -> bool:
         """Whether the run removed (or would remove) any row."""
-        return bool(self.history_rows or self.positions)
+        return bool(self.history_rows or self.positions or self.months)
 
 
 def cutoffs(settings: Settings, now: datetime) -> tuple[datetime, datetime]:
@@ -69,10 +76,13 @@ def run(
     dry_run: bool = False,
     by: str = "system",
     progress: Callable[[str, int, int], None] | None = None,
+    owner: Engine | None = None,
 ) -> RetentionRun:
     """Delete (or with ``dry_run`` only count) what is kept longer than configured.
 
     ``progress(what, done, total)`` is told how far the deletion of each kind got.
+    ``owner``: the engine that may drop partitions (the tables' owner) when ``engine``
+    acts as the server's role; None: ``engine`` itself.
     """
     now = clock.now()
     moved_before, positions_before = cutoffs(settings, now)
@@ -119,6 +129,7 @@ def run(
                 )
     else:
         positions = positions_total
+    months = partitions.expire(owner or engine, settings, now=now, dry_run=dry_run, by=by)
     return RetentionRun(
         at=now,
         moved_out_before=moved_before,
@@ -128,4 +139,5 @@ def run(
         history_rows=history_rows,
         positions=positions,
         dry_run=dry_run,
+        months=tuple(months),
     )

@@ -299,14 +299,17 @@ WHERE i.indrelid = ANY(%(tables)s::regclass[])
   AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
 """
 
-# foreign keys first (they depend on unique constraints), re-created last
+# foreign keys first (they depend on unique constraints), re-created last; only those
+# of the tables themselves: a partition's copy of its parent's key (conparentid) goes and
+# comes back with the parent's
 _CONSTRAINTS = """
 SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)
 FROM pg_constraint c
-WHERE (c.contype = 'f'
-       AND (c.conrelid = ANY(%(tables)s::regclass[])
-            OR c.confrelid = ANY(%(tables)s::regclass[])))
-   OR (c.contype = 'u' AND c.conrelid = ANY(%(tables)s::regclass[]))
+WHERE ((c.contype = 'f'
+        AND (c.conrelid = ANY(%(tables)s::regclass[])
+             OR c.confrelid = ANY(%(tables)s::regclass[])))
+    OR (c.contype = 'u' AND c.conrelid = ANY(%(tables)s::regclass[])))
+  AND c.conparentid = 0
 ORDER BY c.contype = 'u', c.conname
 """
 
@@ -333,7 +336,9 @@ def deferred_indexes(cursor: psycopg.Cursor, tables: Sequence[str]) -> Iterator[
         cursor.execute(sql.SQL("DROP INDEX {}").format(sql.SQL(index)))
     yield
     for _, definition in indexes:
-        cursor.execute(definition)
+        # a partitioned table's index reads "ON ONLY parent": made so, the partitions
+        # would get none; made on the parent, each partition gets its own
+        cursor.execute(definition.replace(" ON ONLY ", " ON ", 1))
     for table, name, definition in reversed(constraints):
         cursor.execute(
             sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(

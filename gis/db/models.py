@@ -603,7 +603,10 @@ class Incident(Located, Base):
 
 
 class IncidentEvent(Base):
-    """One transition in an incident's history: who moved it, when, from what to what."""
+    """One transition in an incident's history: who moved it, when, from what to what.
+
+    Partitioned by month of ``at`` (migration 0031), so the key holds ``at`` too.
+    """
 
     __tablename__ = "incident_event"
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -612,12 +615,13 @@ class IncidentEvent(Base):
     )
     from_state: Mapped[str | None] = mapped_column(String(16))
     to_state: Mapped[str] = mapped_column(String(16))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     actor: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (
         CheckConstraint(_one_of("to_state", INCIDENT_STATES), name="to_state"),
         CheckConstraint(_stored_time("at"), name="at_range"),
+        {"postgresql_partition_by": "RANGE (at)"},
     )
 
 
@@ -778,19 +782,22 @@ class HazardArea(Base):
 class AuditLog(Base):
     """Who did what to which record, and when; written on every sensitive access.
 
-    Append-only: a trigger (migration 0018) refuses every UPDATE and DELETE.
+    Append-only: a trigger (migration 0019) refuses every UPDATE and DELETE.  Partitioned
+    by month of ``at`` (migration 0031, :mod:`gis.store.partition_store`), so the key
+    holds ``at`` too; the retention drops whole months.
     """
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), index=True
+        DateTime(timezone=True), server_default=func.now(), index=True, primary_key=True
     )
     username: Mapped[str | None] = mapped_column(String(64), index=True)
     action: Mapped[str] = mapped_column(String(32))
     object_type: Mapped[str | None] = mapped_column(String(32))
     object_id: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[dict | None] = mapped_column(JSONB)
+    __table_args__ = ({"postgresql_partition_by": "RANGE (at)"},)
 
 
 # ---- awareness

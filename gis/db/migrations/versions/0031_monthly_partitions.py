@@ -1,0 +1,210 @@
+"""The audit log and the incidents' events partitioned by month (按月分区), with retention.
+
+Which tables, and why
+---------------------
+* ``audit_log`` and ``incident_event`` become RANGE partitioned by their time ``at``, one
+  partition a calendar month of local time (Asia/Shanghai), plus a DEFAULT partition.
+  Both only grow: every sensitive read writes an audit row, every step of a case an event;
+  neither is referenced by any foreign key, and neither is ever updated (the audit log
+  refuses it, migration 0019).  By month, a query of a period reads only its months, the
+  retention drops a whole old month at once (``DROP TABLE``: no row-by-row DELETE, no
+  vacuum, no bloat) and a month can be detached to an archive.
+* ``incident`` itself is **not** partitioned.  PostgreSQL requires every primary key and
+  unique constraint of a partitioned table to include the partition key, and a foreign
+  key can reference it only through such a key.  Partitioned by ``reported_at``, the
+  incident would need (id, reported_at) as its key and that pair in every table
+  referring to it (events, photos, contacts, check-ins, reminders, the worker's tables,
+  merges, the outbox's messages …), every one of their foreign keys, inserts and joins
+  rewritten; and its unique keys — (source, source_ref), the idempotency of a 12345 or
+  Open311 intake, and the public token — could no longer be unique across months, only
+  within one (a re-sent report of another month would be filed twice), unless moved into
+  a separate, unpartitioned key table.  Cases are also not append-only (open ones change
+  every day) and are kept as records (the KPIs read years back), so a month of cases is
+  rarely dropped whole.  What it would take is written in the README (*Partitioned
+  tables*); the events, the fastest-growing part of a case, are partitioned now.
+
+How
+---
+* The partitions live in the schema ``wangge_partitions``, on which the server's role
+  (``wangge_app``, migration 0022) has no privilege: rows are read and written through
+  the parent, whose grants, row-level security policies and triggers apply; a
+  partition cannot be named directly, so its lack of policies exposes nothing.
+* The primary keys become (id, at) — PostgreSQL's rule above; ``id`` stays an identity,
+  unique in practice, and nothing refers to these rows by key.
+* Row triggers on the parent are cloned to every partition (PostgreSQL 13 and later),
+  so the append-only trigger refuses UPDATE and DELETE through the parent and in every
+  partition.  Dropping a whole partition (the retention, by the owner) fires none, as a
+  TRUNCATE by the owner did not.
+* The partitions are created by this migration (every month that holds rows, and the
+  current month and the settings' months ahead) and then by the server's job
+  (:mod:`api.services.partitions`) ahead of time; a row of a month without its own
+  partition lands in the DEFAULT partition, never refused, and the next run moves it
+  into its month.  pg_partman (Debian's ``postgresql-15-partman``) would do the same, but
+  its maintenance reads the database's clock (the tests and the year-ahead run set ours
+  with ``WANGGE_NOW``), its extension must be created by a superuser, and it moves rows
+  out of the DEFAULT partition with DELETE, which the audit log refuses.
+
+The conversion copies each table into its new partitioned form in one transaction
+(policies, grants and triggers read from the catalogue and given again, the identity
+continued), then drops the old one.  The downgrade copies back.
+
+Revision ID: 0031
+Revises: 0030
+"""
+
+from alembic import op
+from sqlalchemy import Connection, text
+
+from gis import clock
+from gis.settings import get_settings
+from gis.store import partition_store as parts
+
+revision = "0031"
+down_revision = "0030"
+branch_labels = None
+depends_on = None
+
+#: table -> (indexes besides the key, its foreign keys): what the new form needs again.
+SHAPES: dict[str, tuple[list[str], list[str]]] = {
+    "audit_log": (
+        [
+            "CREATE INDEX ix_audit_log_at ON audit_log (at)",
+            "CREATE INDEX ix_audit_log_username ON audit_log (username)",
+        ],
+        [],
+    ),
+    "incident_event": (
+        ["CREATE INDEX ix_incident_event_incident_id ON incident_event (incident_id)"],
+        [
+            "ALTER TABLE incident_event ADD CONSTRAINT fk_incident_event_incident_id_incident "
+            "FOREIGN KEY (incident_id) REFERENCES incident (id) ON DELETE CASCADE"
+        ],
+    ),
+}
+
+
+def _grants(conn: Connection, relation: str) -> list[str]:
+    """GRANT statements giving again what ``relation`` grants to others than its owner."""
+    rows = conn.execute(
+        text(
+            "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END, "
+            "a.privilege_type FROM pg_class c, aclexplode(c.relacl) a "
+            "LEFT JOIN pg_roles r ON r.oid = a.grantee "
+            "WHERE c.oid = to_regclass(:rel) AND a.grantee <> c.relowner"
+        ),
+        {"rel": relation},
+    ).all()
+    return [f"GRANT {privilege} ON {{rel}} TO {grantee}" for grantee, privilege in rows]
+
+
+def _policies(conn: Connection, table: str) -> list[str]:
+    """CREATE POLICY statements of ``table``'s policies, as the catalogue holds them."""
+    rows = conn.execute(
+        text(
+            "SELECT policyname, permissive, roles, cmd, qual, with_check FROM pg_policies "
+            "WHERE schemaname = 'public' AND tablename = :t ORDER BY policyname"
+        ),
+        {"t": table},
+    ).all()
+    out = []
+    for name, permissive, roles, cmd, qual, check in rows:
+        sql = f"CREATE POLICY {name} ON {table} AS {permissive} FOR {cmd} TO {', '.join(roles)}"
+        if qual is not None:
+            sql += f" USING ({qual})"
+        if check is not None:
+            sql += f" WITH CHECK ({check})"
+        out.append(sql)
+    return out
+
+
+def _triggers(conn: Connection, table: str) -> list[str]:
+    """CREATE TRIGGER statements of ``table``'s own (not internal, not cloned) triggers."""
+    return list(
+        conn.execute(
+            text(
+                "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = to_regclass(:t) "
+                "AND NOT tgisinternal AND tgparentid = 0 ORDER BY tgname"
+            ),
+            {"t": f"public.{table}"},
+        ).scalars()
+    )
+
+
+def _security(conn: Connection, table: str) -> list[str]:
+    enabled, forced = conn.execute(
+        text(
+            "SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = to_regclass(:t)"
+        ),
+        {"t": f"public.{table}"},
+    ).one()
+    out = [f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY"] if enabled else []
+    return out + ([f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY"] if forced else [])
+
+
+def _convert(conn: Connection, table: str, partitioned: bool) -> None:
+    """Rebuild ``table`` partitioned by month (or plain again), rows, rules and rights kept."""
+    old = f"{table}_before_0031" if partitioned else f"{table}_partitioned"
+    seq = f"{table}_id_seq"
+    # what the table carries, read before it is renamed (the text names it)
+    again = (
+        _triggers(conn, table)
+        + _security(conn, table)
+        + _policies(conn, table)
+        + [g.format(rel=table) for g in _grants(conn, table)]
+        + [g.format(rel=f"SEQUENCE {seq}") for g in _grants(conn, seq)]
+    )
+    indexes, foreign_keys = SHAPES[table]
+    conn.execute(text(f"ALTER TABLE {table} RENAME TO {old}"))
+    conn.execute(text(f"ALTER SEQUENCE {seq} RENAME TO {old}_id_seq"))
+    conn.execute(text(f"ALTER TABLE {old} RENAME CONSTRAINT pk_{table} TO pk_{old}"))
+    for index in indexes:
+        conn.execute(text(f"DROP INDEX {index.split()[2]}"))
+    conn.execute(
+        text(
+            f"CREATE TABLE {table} (LIKE {old} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+            f"INCLUDING IDENTITY INCLUDING STORAGE INCLUDING COMMENTS)"
+            + (f" PARTITION BY RANGE ({parts.TABLES[table]})" if partitioned else "")
+        )
+    )
+    key = f"id, {parts.TABLES[table]}" if partitioned else "id"
+    conn.execute(text(f"ALTER TABLE {table} ADD CONSTRAINT pk_{table} PRIMARY KEY ({key})"))
+    if partitioned:
+        parts.create_default(conn, table)
+        local = f"date_trunc('month', {parts.TABLES[table]} AT TIME ZONE :tz)::date"
+        held = conn.execute(
+            text(f"SELECT DISTINCT {local} FROM {old}"), {"tz": str(parts.LOCAL_TZ)}
+        ).scalars()
+        this = parts.month_of(clock.now())
+        ahead = get_settings().partition_months_ahead
+        wanted = list(held) + [parts.add_months(this, n) for n in range(ahead + 1)]
+        parts.create_months(conn, table, wanted)
+    conn.execute(text(f"INSERT INTO {table} SELECT * FROM {old}"))
+    conn.execute(
+        text(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+            f"coalesce((SELECT max(id) FROM {old}), 0) + 1, false)"
+        )
+    )
+    # the schema's default privileges gave the new table and its sequence what the old
+    # ones may not have had (the audit log: no UPDATE, DELETE for the app): only theirs
+    for relation, prefix in ((table, ""), (seq, "SEQUENCE ")):
+        for grant in _grants(conn, relation):
+            revoke = grant.replace("GRANT ", "REVOKE ", 1).replace(" TO ", " FROM ", 1)
+            conn.execute(text(revoke.format(rel=prefix + relation)))
+    for statement in indexes + foreign_keys + again:
+        conn.execute(text(statement))
+    conn.execute(text(f"DROP TABLE {old}"))
+
+
+def upgrade() -> None:
+    conn = op.get_bind()
+    parts.create_schema(conn)
+    for table in parts.TABLES:
+        _convert(conn, table, partitioned=True)
+
+
+def downgrade() -> None:
+    conn = op.get_bind()
+    for table in parts.TABLES:
+        _convert(conn, table, partitioned=False)
+    op.execute(f"DROP SCHEMA {parts.SCHEMA}")

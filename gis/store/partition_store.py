@@ -1,0 +1,179 @@
+"""Monthly partitions (按月分区) of the tables that grow without bound: create, list, drop.
+
+``audit_log`` and ``incident_event`` are partitioned by RANGE of their time ``at``, one
+partition a calendar month of local time (Asia/Shanghai), plus a DEFAULT partition that
+takes any row no month partition holds, so that no insert ever fails for want of one
+(migration 0031).  The partitions live in the schema ``wangge_partitions``, on which the
+server's role has no privilege: rows are read and written through the parent, where its
+grants, row-level security and triggers apply; a partition cannot be named directly.
+
+Every statement here is DDL on the owner's tables: run it on the owner's connection (the
+CLI's, the migrations', :func:`gis.db.engine.get_engine`), not the server's role.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+
+from sqlalchemy import Connection, text
+
+from gis.clock import LOCAL_TZ
+
+#: Where the partitions live (no privilege for the server's role).
+SCHEMA = "wangge_partitions"
+#: The partitioned tables and their partition key (a ``timestamptz`` column).
+TABLES: dict[str, str] = {"audit_log": "at", "incident_event": "at"}
+
+
+@dataclass(frozen=True)
+class MonthPartition:
+    """One month partition: the table, the month (its first day) and its rows."""
+
+    table: str
+    month: date
+    rows: int
+
+
+def month_of(at: datetime, tz: tzinfo = LOCAL_TZ) -> date:
+    """The first day of the local month ``at`` falls in."""
+    local = at.astimezone(tz)
+    return date(local.year, local.month, 1)
+
+
+def add_months(month: date, n: int) -> date:
+    """The first day of the month ``n`` months after (before, for n < 0) ``month``."""
+    index = month.year * 12 + month.month - 1 + n
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def partition_name(table: str, month: date) -> str:
+    """``audit_log_2026_12``: the partition of ``table`` for ``month``."""
+    return f"{table}_{month:%Y_%m}"
+
+
+def default_name(table: str) -> str:
+    """``audit_log_default``: the partition taking rows of months without their own."""
+    return f"{table}_default"
+
+
+def _bound(month: date, tz: tzinfo) -> str:
+    return datetime(month.year, month.month, 1, tzinfo=tz).isoformat()
+
+
+def _check(table: str) -> None:
+    if table not in TABLES:
+        raise ValueError(f"{table!r} is not a partitioned table; one of {sorted(TABLES)}")
+
+
+def months(conn: Connection, table: str) -> list[date]:
+    """The months that have their own partition of ``table``, oldest first."""
+    _check(table)
+    names = conn.execute(
+        text(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = to_regclass(:parent)"
+        ),
+        {"parent": f"public.{table}"},
+    ).scalars()
+    pattern = re.compile(rf"^{table}_(\d{{4}})_(\d{{2}})$")
+    found = [pattern.match(n) for n in names]
+    return sorted(date(int(m[1]), int(m[2]), 1) for m in found if m)
+
+
+def months_in_default(conn: Connection, table: str, tz: tzinfo = LOCAL_TZ) -> dict[date, int]:
+    """The local months of the rows the DEFAULT partition of ``table`` holds, and how many."""
+    _check(table)
+    rows = conn.execute(
+        text(
+            f"SELECT date_trunc('month', {TABLES[table]} AT TIME ZONE :tz)::date, count(*) "
+            f"FROM {SCHEMA}.{default_name(table)} GROUP BY 1 ORDER BY 1"
+        ),
+        {"tz": str(tz)},
+    ).all()
+    return {m: int(n) for m, n in rows}
+
+
+def rows_in_default(conn: Connection, table: str) -> int:
+    """How many rows of ``table`` no month partition holds."""
+    _check(table)
+    return int(
+        conn.execute(text(f"SELECT count(*) FROM {SCHEMA}.{default_name(table)}")).scalar_one()
+    )
+
+
+def create_schema(conn: Connection) -> None:
+    """The partitions' schema, with no privilege for anyone but its owner."""
+    conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
+    conn.execute(text(f"REVOKE ALL ON SCHEMA {SCHEMA} FROM PUBLIC"))
+
+
+def create_default(conn: Connection, table: str) -> None:
+    """The DEFAULT partition of ``table`` (when it has none)."""
+    _check(table)
+    name = f"{SCHEMA}.{default_name(table)}"
+    conn.execute(text(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table} DEFAULT"))
+
+
+def create_months(
+    conn: Connection, table: str, wanted: list[date], tz: tzinfo = LOCAL_TZ
+) -> tuple[list[date], int]:
+    """Give each month of ``wanted`` its partition of ``table``; (months created, rows moved).
+
+    Rows of those months already in the DEFAULT partition (the job did not run for a
+    while, or older records were imported) move into their month: the DEFAULT partition
+    is detached, the months created, a new DEFAULT attached and the old one's rows
+    inserted again through the parent, then it is dropped — never an UPDATE or DELETE,
+    which the audit log refuses.  All in the caller's transaction, under an exclusive
+    lock of the table only when rows move.
+    """
+    _check(table)
+    have = set(months(conn, table))
+    new = sorted({m for m in wanted if m not in have})
+    if not new:
+        return [], 0
+    key = TABLES[table]
+    ranges = " OR ".join(
+        f"({key} >= '{_bound(m, tz)}' AND {key} < '{_bound(add_months(m, 1), tz)}')" for m in new
+    )
+    waiting = conn.execute(
+        text(f"SELECT count(*) FROM {SCHEMA}.{default_name(table)} WHERE {ranges}")
+    ).scalar_one()
+    old = f"{default_name(table)}_old"
+    if waiting:
+        conn.execute(text(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+        conn.execute(text(f"ALTER TABLE {table} DETACH PARTITION {SCHEMA}.{default_name(table)}"))
+        conn.execute(text(f"ALTER TABLE {SCHEMA}.{default_name(table)} RENAME TO {old}"))
+    for m in new:
+        conn.execute(
+            text(
+                f"CREATE TABLE {SCHEMA}.{partition_name(table, m)} PARTITION OF {table} "
+                f"FOR VALUES FROM ('{_bound(m, tz)}') TO ('{_bound(add_months(m, 1), tz)}')"
+            )
+        )
+    moved = 0
+    if waiting:
+        create_default(conn, table)
+        moved = conn.execute(text(f"INSERT INTO {table} SELECT * FROM {SCHEMA}.{old}")).rowcount
+        conn.execute(text(f"DROP TABLE {SCHEMA}.{old}"))
+    return new, int(moved)
+
+
+def partitions_before(conn: Connection, table: str, keep_from: date) -> list[MonthPartition]:
+    """The month partitions of ``table`` wholly before the month ``keep_from``, with rows."""
+    out = []
+    for m in months(conn, table):
+        if m >= keep_from:
+            break
+        rows = conn.execute(
+            text(f"SELECT count(*) FROM {SCHEMA}.{partition_name(table, m)}")
+        ).scalar_one()
+        out.append(MonthPartition(table, m, int(rows)))
+    return out
+
+
+def drop_month(conn: Connection, table: str, month: date) -> None:
+    """Drop the partition of ``table`` for ``month`` with its rows (no row trigger fires)."""
+    _check(table)
+    conn.execute(text(f"DROP TABLE {SCHEMA}.{partition_name(table, month)}"))

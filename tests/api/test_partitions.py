@@ -1,0 +1,293 @@
+"""The audit log and incidents' events by month: rows find their month, old months go whole."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.exc import ProgrammingError
+
+from api import jobs
+from api.services import partitions, retention
+from gis import clock
+from gis.db import principal
+from gis.db.bulk import deferred_indexes
+from gis.db.migrate import downgrade, upgrade
+from gis.settings import Settings, get_settings
+from gis.store import partition_store as parts
+from tests.conftest import throwaway_database
+
+ROLE = get_settings().db_app_role or "wangge_app"
+THIS = parts.month_of(clock.now())
+
+
+def _local(month: date, day: int = 15, hour: int = 12, minute: int = 0) -> datetime:
+    return datetime(month.year, month.month, day, hour, minute, tzinfo=parts.LOCAL_TZ)
+
+
+@pytest.fixture(scope="module")
+def db() -> Iterator[Engine]:
+    """A database of this module's own: its months are dropped and its schema migrated down."""
+    with throwaway_database("wangge_parts") as url:
+        engine = create_engine(url)
+        yield engine
+        engine.dispose()
+
+
+@pytest.fixture
+def audit(db: Engine) -> Iterator[str]:
+    """A fresh action name for this test's audit rows."""
+    name = f"t{clock.now().timestamp():.0f}"[-12:]
+    yield name
+
+
+def _add(conn: Connection, action: str, at: datetime, n: int = 1) -> None:
+    for _ in range(n):
+        conn.execute(
+            text("INSERT INTO audit_log (username, action, at) VALUES ('test', :a, :at)"),
+            {"a": action, "at": at},
+        )
+
+
+def _where(conn: Connection, action: str) -> list[str]:
+    return list(
+        conn.execute(
+            text("SELECT tableoid::regclass::text FROM audit_log WHERE action = :a ORDER BY at"),
+            {"a": action},
+        ).scalars()
+    )
+
+
+def test_rows_land_in_the_partition_of_their_local_month(db: Engine) -> None:
+    nxt = parts.add_months(THIS, 1)
+    last_day = (nxt - timedelta(days=1)).day
+    with db.begin() as conn:
+        _add(conn, "boundary", _local(THIS, last_day, 23, 59))  # 15:59 UTC, still this month
+        _add(conn, "boundary", _local(nxt, 1, 0, 0))  # local midnight: the next month
+        where = _where(conn, "boundary")
+    assert where == [
+        f"{parts.SCHEMA}.{parts.partition_name('audit_log', THIS)}",
+        f"{parts.SCHEMA}.{parts.partition_name('audit_log', nxt)}",
+    ]
+
+
+def test_the_migration_made_the_coming_months(db: Engine) -> None:
+    ahead = get_settings().partition_months_ahead
+    with db.connect() as conn:
+        for table in parts.TABLES:
+            made = parts.months(conn, table)
+            assert {parts.add_months(THIS, n) for n in range(ahead + 1)} <= set(made)
+
+
+def test_a_month_without_partition_is_taken_and_the_job_moves_it(db: Engine) -> None:
+    old = parts.add_months(THIS, -5)
+    with db.begin() as conn:
+        _add(conn, "waiting", _local(old), 3)
+        before = conn.execute(
+            text("SELECT id, at FROM audit_log WHERE action = 'waiting' ORDER BY id")
+        ).all()
+        assert _where(conn, "waiting") == [f"{parts.SCHEMA}.audit_log_default"] * 3
+    app = principal.install(create_engine(db.url), ROLE)  # as the server's engine
+    try:
+        ran = jobs.run_claimed(
+            app, jobs.PARTITIONS, 86400, jobs.partitions(app, get_settings()), clock.now()
+        )
+    finally:
+        app.dispose()
+    assert ran
+    with db.connect() as conn:
+        assert _where(conn, "waiting") == [f"{parts.SCHEMA}.audit_log_{old:%Y_%m}"] * 3
+        after = conn.execute(
+            text("SELECT id, at FROM audit_log WHERE action = 'waiting' ORDER BY id")
+        ).all()
+        assert parts.rows_in_default(conn, "audit_log") == 0
+    assert after == before  # the same rows, ids and times
+
+
+def test_retention_drops_only_whole_months_older_than_kept(db: Engine, audit: str) -> None:
+    settings = Settings(retain_audit_months=6)
+    counts = {-7: 2, -6: 3, -1: 1, 0: 1}  # months before this one: rows
+    with db.begin() as conn:
+        for back, n in counts.items():
+            month = parts.add_months(THIS, back)
+            # the first minutes of the month kept, the last ones of the month dropped
+            at = _local(month, 1, 0, 5) if back == -6 else _local(month, 28, 23, 55)
+            _add(conn, audit, at, n)
+    dry = retention.run(db, settings, dry_run=True)
+    dropped = [(m.table, m.month) for m in dry.months]
+    assert ("audit_log", parts.add_months(THIS, -7)) in dropped
+    with db.connect() as conn:
+        assert (
+            conn.execute(
+                text("SELECT count(*) FROM audit_log WHERE action = :a"), {"a": audit}
+            ).scalar_one()
+            == 7
+        )  # a dry run changes nothing
+    done = retention.run(db, settings)
+    assert next(m for m in done.months if m.month == parts.add_months(THIS, -7)).rows == 2
+    assert all(m.month < parts.add_months(THIS, -6) for m in done.months)
+    with db.connect() as conn:
+        left = conn.execute(
+            text("SELECT count(*) FROM audit_log WHERE action = :a"), {"a": audit}
+        ).scalar_one()
+        recorded = conn.execute(
+            text(
+                "SELECT (detail->>'rows')::int FROM audit_log WHERE action = :a "
+                "AND object_type = 'audit_log' AND object_id = :m"
+            ),
+            {"a": partitions.AUDIT_ACTION, "m": f"{parts.add_months(THIS, -7):%Y-%m}"},
+        ).scalar_one()
+        kept = parts.months(conn, "audit_log")
+    assert left == 3 + 1 + 1  # the 6th month back and younger stay, to the minute
+    assert recorded == 2
+    assert kept[0] == parts.add_months(THIS, -6) and THIS in kept
+
+
+def test_the_events_are_kept_forever_unless_set(db: Engine) -> None:
+    assert "incident_event" not in partitions.keep_from(Settings(), clock.now())
+    assert partitions.keep_from(Settings(), clock.now())["audit_log"] == parts.add_months(THIS, -36)
+
+
+def test_the_audit_log_cannot_be_kept_less_than_six_months() -> None:
+    with pytest.raises(ValidationError, match="at least 6 months"):
+        Settings(retain_audit_months=3)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_log SET action = 'forged'",
+        "DELETE FROM audit_log",
+        f"DELETE FROM {parts.SCHEMA}.audit_log_{THIS:%Y_%m}",
+        f"UPDATE {parts.SCHEMA}.audit_log_default SET action = 'forged'",
+    ],
+)
+def test_audit_rows_refuse_update_and_delete_even_for_the_owner(db: Engine, statement: str) -> None:
+    with db.begin() as conn:
+        _add(conn, "kept", clock.now())
+        have = set(parts.months(conn, "audit_log"))
+        later = next(m for n in range(24, 240) if (m := parts.add_months(THIS, n)) not in have)
+        _add(conn, "kept", _local(later))  # a month without partition: the default one
+        assert parts.rows_in_default(conn, "audit_log") > 0
+    with pytest.raises(ProgrammingError, match="append-only"), db.begin() as conn:
+        conn.execute(text(statement))
+
+
+def _as_app(db: Engine, who: principal.DbPrincipal, sql: str) -> int:
+    app = principal.install(create_engine(db.url), ROLE)
+    principal.set_principal(who)
+    try:
+        with app.connect() as conn:
+            return int(conn.execute(text(sql)).scalar_one())
+    finally:
+        principal.set_principal(None)
+        app.dispose()
+
+
+def test_row_security_still_hides_the_audit_log(db: Engine) -> None:
+    with db.begin() as conn:
+        _add(conn, "hidden", clock.now(), 2)
+    sql = "SELECT count(*) FROM audit_log WHERE action = 'hidden'"
+    assert _as_app(db, principal.SYSTEM_PRINCIPAL, sql) == 2
+    assert _as_app(db, principal.DbPrincipal("resident", user_id=1), sql) == 0
+    assert _as_app(db, principal.ANONYMOUS_PRINCIPAL, "SELECT count(*) FROM incident_event") == 0
+
+
+@pytest.mark.parametrize("table", ["audit_log", "incident_event"])
+def test_the_app_role_cannot_name_a_partition(db: Engine, table: str) -> None:
+    for name in (f"{table}_default", f"{table}_{THIS:%Y_%m}"):
+        with pytest.raises(ProgrammingError, match="permission denied for schema"):
+            _as_app(db, principal.SYSTEM_PRINCIPAL, f"SELECT count(*) FROM {parts.SCHEMA}.{name}")
+
+
+def _incident_with_events(conn: Connection, months: list[date]) -> int:
+    category = conn.execute(
+        text(
+            "INSERT INTO incident_category (code, name, family, group_name, time_limit_hours, "
+            "priority) VALUES ('99999', '测试', 'event', '测试', 24, 3) "
+            "ON CONFLICT (code) DO UPDATE SET name = excluded.name RETURNING code"
+        )
+    ).scalar_one()
+    incident = conn.execute(
+        text(
+            "INSERT INTO incident (id, category_code, source, description, state, reported_at, "
+            "geom) VALUES (nextval(pg_get_serial_sequence('incident', 'id')), :c, 'patrol', "
+            "'partitions', 'reported', :at, "
+            "ST_SetSRID(ST_MakePoint(120.1, 30.2), 4326)) RETURNING id"
+        ),
+        {"c": category, "at": _local(months[0])},
+    ).scalar_one()
+    for month in months:
+        conn.execute(
+            text(
+                "INSERT INTO incident_event (incident_id, to_state, at) "
+                "VALUES (:i, 'reported', :at)"
+            ),
+            {"i": incident, "at": _local(month)},
+        )
+    return int(incident)
+
+
+def _snapshot(conn: Connection) -> dict[str, list[tuple]]:
+    return {
+        t: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {t} ORDER BY id")).all()]
+        for t in parts.TABLES
+    }
+
+
+def test_downgrade_and_upgrade_keep_every_row_and_rule(db: Engine) -> None:
+    with db.begin() as conn:
+        _incident_with_events(conn, [parts.add_months(THIS, -2), THIS, parts.add_months(THIS, 9)])
+        _add(conn, "round trip", _local(parts.add_months(THIS, -14)))
+        before = _snapshot(conn)
+    downgrade(db, "0030")
+    with db.connect() as conn:
+        kinds = conn.execute(
+            text("SELECT relkind FROM pg_class WHERE relname IN ('audit_log', 'incident_event')")
+        ).scalars()
+        assert set(kinds) == {"r"}
+        assert _snapshot(conn) == before
+        assert not conn.execute(
+            text("SELECT has_table_privilege(:r, 'audit_log', 'UPDATE')"), {"r": ROLE}
+        ).scalar_one()
+    with pytest.raises(ProgrammingError, match="append-only"), db.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log"))
+    upgrade(db)
+    with db.begin() as conn:
+        assert _snapshot(conn) == before
+        # the held months got their partitions again; nothing waits in DEFAULT
+        assert parts.rows_in_default(conn, "incident_event") == 0
+        assert parts.add_months(THIS, 9) in parts.months(conn, "incident_event")
+        new = conn.execute(
+            text("INSERT INTO audit_log (action) VALUES ('after') RETURNING id")
+        ).scalar_one()
+    assert new > max(r[0] for r in before["audit_log"])
+
+
+def test_a_bulk_load_keeps_the_partitions_keys_and_indexes(db: Engine) -> None:
+    """The loaders drop and re-create keys and indexes (``deferred_indexes``): every
+    partition has them again afterwards, not only the parent."""
+    listed = (
+        "SELECT c.relname, "
+        "EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+        "AND a.attnum = i.indkey[0] WHERE i.indrelid = c.oid AND a.attname = 'incident_id'), "
+        "EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'f') "
+        "FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid "
+        "WHERE h.inhparent = 'incident_event'::regclass ORDER BY 1"
+    )
+    with db.connect() as conn:
+        before = conn.execute(text(listed)).all()
+    raw = db.raw_connection()
+    try:
+        with raw.cursor() as cur, deferred_indexes(cur, ["incident_event"]):
+            pass
+        raw.commit()
+    finally:
+        raw.close()
+    with db.connect() as conn:
+        after = conn.execute(text(listed)).all()
+    assert after == before
+    assert all(indexed and keyed for _, indexed, keyed in after)
