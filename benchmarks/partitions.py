@@ -1,0 +1,156 @@
+"""Incidents' events by month (migration 0031) against the same rows in one plain table.
+
+On a scratch database: ``--incidents`` cases with ``--events`` events each spread over 37
+months, in ``incident_event`` (partitioned by month, as migrated) and in a plain copy with
+the same columns, key and indexes.  Timed in alternated pairs (plain, partitioned), as the
+owner (no row-level security, so only the partitioning differs):
+
+* one case's history (what the case page reads): ``WHERE incident_id = :id ORDER BY at``,
+  over ``--calls`` random cases, median per call;
+* one month's events counted (a monthly report): ``WHERE at >= :m AND at < :next``;
+* the retention of the oldest month: ``DELETE`` of its rows from the plain table against
+  ``DROP TABLE`` of its partition (once each).
+
+Prints a table to stderr and one final line ``RESULT {json}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import time
+from datetime import date, datetime
+
+import psycopg
+
+from benchmarks._common import log, scratch_database
+from gis import clock
+from gis.db.migrate import upgrade
+from gis.store import partition_store as parts
+
+PLAIN = "incident_event_plain"
+
+
+def build(url: str, incidents: int, events: int, months: int) -> date:
+    """Migrate, fill both forms; the oldest month."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    upgrade(engine)
+    this = parts.month_of(clock.now())
+    first = parts.add_months(this, -(months - 1))
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO incident_category (code, name, family, group_name, "
+                "time_limit_hours, priority) VALUES ('99999', 'bench', 'event', 'bench', 24, 3)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO incident (id, category_code, source, description, state, "
+                "reported_at, geom) SELECT g, '99999', 'patrol', 'bench', 'reported', "
+                ":first + (g % :months) * interval '1 month', "
+                "ST_SetSRID(ST_MakePoint(120.1, 30.2), 4326) FROM generate_series(1, :n) g"
+            ),
+            {"first": datetime(first.year, first.month, 2, tzinfo=parts.LOCAL_TZ),
+             "months": months, "n": incidents},
+        )
+        parts.create_months(conn, "incident_event", [parts.add_months(first, k) for k in range(months)])
+        # a case's events follow it by hours to days, within about its month
+        conn.execute(
+            text(
+                "INSERT INTO incident_event (incident_id, to_state, at) "
+                "SELECT i.id, 'reported', i.reported_at + (e * interval '20 hours') "
+                "FROM incident i, generate_series(0, :e - 1) e"
+            ),
+            {"e": events},
+        )
+        conn.execute(text(f"CREATE TABLE {PLAIN} (LIKE incident_event INCLUDING ALL)"))
+        conn.execute(text(f"ALTER TABLE {PLAIN} ADD PRIMARY KEY (id, at)"))
+        conn.execute(text(f"INSERT INTO {PLAIN} SELECT * FROM incident_event"))
+        conn.execute(text(f"CREATE INDEX ON {PLAIN} (incident_id)"))
+        conn.execute(text(f"CREATE INDEX ON {PLAIN} (at)"))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f"VACUUM ANALYZE {PLAIN}"))
+        conn.execute(text("VACUUM ANALYZE incident_event"))
+    engine.dispose()
+    return first
+
+
+def timed(conn: psycopg.Connection, sql: str, params: dict) -> float:
+    start = time.perf_counter()
+    conn.execute(sql, params).fetchall()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--incidents", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=6)
+    parser.add_argument("--months", type=int, default=37)
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+    url, _ = scratch_database("wangge_bench_partitions")
+    log(f"building {args.incidents:,} cases × {args.events} events over {args.months} months")
+    first = build(url, args.incidents, args.events, args.months)
+    rng = random.Random(args.seed)
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    out: dict[str, dict[str, float]] = {}
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        history = {"plain": [], "partitioned": []}
+        for _ in range(args.calls):
+            i = rng.randint(1, args.incidents)
+            for form, table in (("plain", PLAIN), ("partitioned", "incident_event")):
+                history[form].append(
+                    timed(
+                        conn,
+                        f"SELECT * FROM {table} WHERE incident_id = %(i)s ORDER BY at",
+                        {"i": i},
+                    )
+                )
+        out["case history"] = {f: statistics.median(v) * 1e3 for f, v in history.items()}
+        month = {"plain": [], "partitioned": []}
+        for _ in range(30):
+            m = parts.add_months(first, rng.randint(1, args.months - 2))
+            bounds = {
+                "a": datetime(m.year, m.month, 1, tzinfo=parts.LOCAL_TZ),
+                "b": datetime(*parts.add_months(m, 1).timetuple()[:3], tzinfo=parts.LOCAL_TZ),
+            }
+            for form, table in (("plain", PLAIN), ("partitioned", "incident_event")):
+                month[form].append(
+                    timed(
+                        conn,
+                        f"SELECT count(*) FROM {table} WHERE at >= %(a)s AND at < %(b)s",
+                        bounds,
+                    )
+                )
+        out["one month counted"] = {f: statistics.median(v) * 1e3 for f, v in month.items()}
+        cut = datetime(*parts.add_months(first, 1).timetuple()[:3], tzinfo=parts.LOCAL_TZ)
+        start = time.perf_counter()
+        conn.execute(f"DELETE FROM {PLAIN} WHERE at < %(c)s", {"c": cut})
+        delete_ms = (time.perf_counter() - start) * 1e3
+        start = time.perf_counter()
+        conn.execute(f"DROP TABLE {parts.SCHEMA}.{parts.partition_name('incident_event', first)}")
+        drop_ms = (time.perf_counter() - start) * 1e3
+        out["oldest month removed"] = {"plain": delete_ms, "partitioned": drop_ms}
+    for what, forms in out.items():
+        log(f"{what:22s} plain {forms['plain']:9.3f} ms   partitioned {forms['partitioned']:9.3f} ms")
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                "incidents": args.incidents,
+                "events": args.incidents * args.events,
+                "months": args.months,
+                "ms": out,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
