@@ -55,10 +55,15 @@ def build(url: str, incidents: int, events: int, months: int) -> date:
                 ":first + (g % :months) * interval '1 month', "
                 "ST_SetSRID(ST_MakePoint(120.1, 30.2), 4326) FROM generate_series(1, :n) g"
             ),
-            {"first": datetime(first.year, first.month, 2, tzinfo=parts.LOCAL_TZ),
-             "months": months, "n": incidents},
+            {
+                "first": datetime(first.year, first.month, 2, tzinfo=parts.LOCAL_TZ),
+                "months": months,
+                "n": incidents,
+            },
         )
-        parts.create_months(conn, "incident_event", [parts.add_months(first, k) for k in range(months)])
+        parts.create_months(
+            conn, "incident_event", [parts.add_months(first, k) for k in range(months)]
+        )
         # a case's events follow it by hours to days, within about its month
         conn.execute(
             text(
@@ -138,7 +143,10 @@ def main() -> None:
         drop_ms = (time.perf_counter() - start) * 1e3
         out["oldest month removed"] = {"plain": delete_ms, "partitioned": drop_ms}
     for what, forms in out.items():
-        log(f"{what:22s} plain {forms['plain']:9.3f} ms   partitioned {forms['partitioned']:9.3f} ms")
+        log(
+            f"{what:22s} plain {forms['plain']:9.3f} ms   "
+            f"partitioned {forms['partitioned']:9.3f} ms"
+        )
     print(
         "RESULT "
         + json.dumps(

@@ -12,6 +12,8 @@ from sqlalchemy.exc import ProgrammingError
 
 from api import jobs
 from api.services import partitions, retention
+from etl.load import load_layers
+from etl.sample import generate_district
 from gis import clock
 from gis.db import principal
 from gis.db.bulk import deferred_indexes
@@ -291,3 +293,17 @@ def test_a_bulk_load_keeps_the_partitions_keys_and_indexes(db: Engine) -> None:
         after = conn.execute(text(listed)).all()
     assert after == before
     assert all(indexed and keyed for _, indexed, keyed in after)
+
+
+def test_a_loaded_districts_events_land_in_their_months(engine: Engine) -> None:
+    """The sample district's cases span past months: the load makes those months first,
+    so nothing waits in the DEFAULT partition."""
+    layers = generate_district(1500, 7, progress=False, incidents_per_household=0.05)
+    load_layers(engine, layers, replace=True, progress=False)
+    with engine.connect() as conn:
+        spread = conn.execute(
+            text("SELECT count(DISTINCT tableoid), count(*) FROM incident_event")
+        ).one()
+        waiting = parts.rows_in_default(conn, "incident_event")
+    assert spread[1] == len(layers["incident_event"])
+    assert spread[0] > 1 and waiting == 0
