@@ -17,7 +17,6 @@ import re
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -29,12 +28,12 @@ import geopandas as gpd
 import shapely
 
 from etl.layers import layers_to_wgs84, referenced_keys, validate_layers
-from gis import clock, crypt
+from gis import crypt
 from gis.db import models
 from gis.db.bulk import copy_frame, deferred_indexes
 from gis.errors import EtlError, InvalidInput, Problem, ValidationError
 from gis.settings import Settings, get_settings
-from gis.store import load_store, partition_store, queries, register_store
+from gis.store import load_store, queries, register_store
 from grids.categories import DEFAULT_CATEGORIES
 from grids.locate import (
     NO_GRID,
@@ -481,12 +480,6 @@ def load_layers(
         # the boundaries already imported say where records may lie
         with engine.connect() as conn:
             area = register_store.service_area(conn, settings)
-    months = event_months(layers, settings)
-    if months:
-        # before the load's transaction, which may hold the events' table: each event
-        # lands in its month's partition, not in the DEFAULT one to be moved later
-        with engine.begin() as c:
-            partition_store.create_months(c, "incident_event", months)
     raw = engine.raw_connection()
     try:
         conn = raw.driver_connection
@@ -522,23 +515,6 @@ def load_layers(
         return loader.report
     finally:
         raw.close()
-
-
-def event_months(layers: Mapping[str, pd.DataFrame], settings: Settings) -> list[date]:
-    """The local months (first days) of the incidents' events in ``layers``.
-
-    Only plausible times (from ``earliest_time`` to the horizon ahead): validation
-    refuses the others, and a typo must not create a partition for the year 1900.
-    """
-    frame = layers.get("incident_event")
-    if frame is None or not len(frame) or "at" not in frame:
-        return []
-    at = pd.to_datetime(frame["at"], utc=True, errors="coerce").dropna()
-    latest = clock.now() + timedelta(days=settings.horizon_days)
-    at = at[(at >= pd.Timestamp(settings.earliest_time)) & (at <= pd.Timestamp(latest))]
-    local = at.dt.tz_convert(partition_store.LOCAL_TZ)
-    keys = pd.unique(local.dt.year * 12 + local.dt.month - 1)
-    return sorted(date(int(k) // 12, int(k) % 12 + 1, 1) for k in keys)
 
 
 def _run(loader: _Loader, layers: Mapping[str, pd.DataFrame]) -> None:

@@ -301,19 +301,12 @@ class Settings(BaseSettings):
         "default, as the Personal Information Protection Law, art. 56, asks of the records "
         "of processing personal information (three years).",
     )
-    retain_incident_events_months: int = Field(
-        default=0,
-        ge=0,
-        description="Whole months of incidents' events (their history) kept before the "
-        "current one (0: kept forever — the case record the KPIs read; the incidents "
-        "themselves are never dropped by month).",
-    )
     partition_months_ahead: int = Field(
         default=3,
         ge=1,
         le=36,
-        description="Month partitions of the audit log and the incidents' events created "
-        "ahead of the current month (by the migration and the server's partition job).",
+        description="Month partitions of the audit log created ahead of the current month "
+        "(by the migration and the server's partition job).",
     )
     partition_interval_s: float = Field(
         default=86400.0,

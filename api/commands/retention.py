@@ -24,8 +24,7 @@ def run_command(
 
     The history of residents who moved out more than WANGGE_RETAIN_MOVED_OUT_DAYS ago, and
     workers' positions older than WANGGE_RETAIN_POSITIONS_DAYS; the months of the audit log
-    and of incidents' events older than WANGGE_RETAIN_AUDIT_MONTHS and
-    WANGGE_RETAIN_INCIDENT_EVENTS_MONTHS (dropped whole, one audit row each).
+    older than WANGGE_RETAIN_AUDIT_MONTHS (dropped whole, one audit row each).
 
     For a server started with WANGGE_RETENTION_INTERVAL_S=0, run it from cron, e.g.
     ``17 3 * * * cd /srv/wangge && .venv/bin/wangge retention run``.
@@ -64,9 +63,7 @@ def run_command(
         say(f"  audit: {audited if done.removed_anything else 'nothing removed, nothing recorded'}")
 
 
-partitions_app = typer.Typer(
-    help="Monthly partitions of the audit log and incidents' events.", no_args_is_help=True
-)
+partitions_app = typer.Typer(help="Monthly partitions of the audit log.", no_args_is_help=True)
 
 
 @partitions_app.command("run")

@@ -7,9 +7,9 @@
   rows are deleted too, so the person disappears from the live registry.
 * **Workers' raw positions** (``worker_position``, the tablets' tracks) older than
   ``retain_positions_days`` are deleted.  Check-ins on cases are records of work: kept.
-* **Old months of the audit log and of incidents' events** (``retain_audit_months``,
-  ``retain_incident_events_months``): their month partitions are dropped whole
-  (:func:`api.services.partitions.expire`, one audit row ``partition_drop`` per month).
+* **Old months of the audit log** (``retain_audit_months``): its month partitions are
+  dropped whole (:func:`api.services.partitions.expire`, one audit row
+  ``partition_drop`` per month).
 
 Every run that deletes anything writes one audit row (action ``retention_purge``) with
 the cut-off times, the counts and the ids of the residents and households whose history

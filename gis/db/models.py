@@ -603,10 +603,7 @@ class Incident(Located, Base):
 
 
 class IncidentEvent(Base):
-    """One transition in an incident's history: who moved it, when, from what to what.
-
-    Partitioned by month of ``at`` (migration 0031), so the key holds ``at`` too.
-    """
+    """One transition in an incident's history: who moved it, when, from what to what."""
 
     __tablename__ = "incident_event"
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -615,13 +612,12 @@ class IncidentEvent(Base):
     )
     from_state: Mapped[str | None] = mapped_column(String(16))
     to_state: Mapped[str] = mapped_column(String(16))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     actor: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (
         CheckConstraint(_one_of("to_state", INCIDENT_STATES), name="to_state"),
         CheckConstraint(_stored_time("at"), name="at_range"),
-        {"postgresql_partition_by": "RANGE (at)"},
     )
 
 

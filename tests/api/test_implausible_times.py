@@ -308,8 +308,7 @@ def legacy_rows(town: dict, engine: Engine):
         constraints = conn.execute(
             text(
                 "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
-                # not a partition's copy: it goes and comes back with its table's
-                "FROM pg_constraint WHERE conname = ANY(:names) AND conislocal"
+                "FROM pg_constraint WHERE conname = ANY(:names)"
             ),
             {"names": list(RANGE_CONSTRAINTS)},
         ).all()
