@@ -18,7 +18,7 @@ from gis.db.bulk import deferred_indexes
 from gis.db.migrate import downgrade, upgrade
 from gis.settings import Settings, get_settings
 from gis.store import partition_store as parts
-from tests.conftest import throwaway_database
+from tests.conftest import run_wangge, throwaway_database
 
 ROLE = get_settings().db_app_role or "wangge_app"
 THIS = parts.month_of(clock.now())
@@ -263,3 +263,21 @@ def test_a_bulk_load_keeps_the_partitions_indexes(db: Engine) -> None:
         after = conn.execute(text(listed)).all()
     assert after == before
     assert len(after) >= 5 and all(columns == ["at", "username"] for _, columns in after)
+
+
+def test_the_commands_make_months_and_tell_what_retention_would_drop(db: Engine) -> None:
+    url = db.url.render_as_string(hide_password=False)
+    with db.begin() as conn:
+        have = set(parts.months(conn, "audit_log"))
+        far = next(m for n in range(-100, -20) if (m := parts.add_months(THIS, n)) not in have)
+        _add(conn, "cli", _local(far), 2)
+    made = run_wangge(url, "partitions", "run")
+    assert made.returncode == 0, made.stderr
+    assert f"audit_log: created {far:%Y-%m}; 2 row(s) moved" in made.stdout + made.stderr
+    dry = run_wangge(url, "retention", "run", "--dry-run", env={"WANGGE_RETAIN_AUDIT_MONTHS": "6"})
+    assert dry.returncode == 0, dry.stderr
+    told = dry.stdout + dry.stderr
+    assert f"would delete the month {far:%Y-%m} of audit_log (2 row(s))" in told
+    with db.connect() as conn:
+        left = conn.execute(text("SELECT count(*) FROM audit_log WHERE action = 'cli'"))
+        assert left.scalar_one() == 2
