@@ -127,9 +127,16 @@ def create_months(
     is detached, the months created, a new DEFAULT attached and the old one's rows
     inserted again through the parent, then it is dropped — never an UPDATE or DELETE,
     which the audit log refuses.  All in the caller's transaction, under an exclusive
-    lock of the table only when rows move.
+    lock of the table (taken only when a month is missing; a few milliseconds when no
+    row moves).
     """
     _check(table)
+    if not set(wanted) - set(months(conn, table)):
+        return [], 0
+    # creating a partition locks the table anyway; locked first, no row of a new month
+    # slips into DEFAULT before the CREATE (which would then fail), and no other run
+    # (the CLI beside the server's job) creates the same month meanwhile
+    conn.execute(text(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
     have = set(months(conn, table))
     new = sorted({m for m in wanted if m not in have})
     if not new:
@@ -143,7 +150,6 @@ def create_months(
     ).scalar_one()
     old = f"{default_name(table)}_old"
     if waiting:
-        conn.execute(text(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
         conn.execute(text(f"ALTER TABLE {table} DETACH PARTITION {SCHEMA}.{default_name(table)}"))
         conn.execute(text(f"ALTER TABLE {SCHEMA}.{default_name(table)} RENAME TO {old}"))
     for m in new:
