@@ -117,8 +117,24 @@ def create_default(conn: Connection, table: str) -> None:
     conn.execute(text(f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF {table} DEFAULT"))
 
 
+#: How long a partition's DDL waits for the table's lock before it gives up (seconds).
+#: Waiting, it would hold up every request that audits behind it; giving up, the job
+#: tries again at its next run, and rows meanwhile land in DEFAULT, never refused.
+LOCK_TIMEOUT_S = 5.0
+
+
+def _lock_timeout(conn: Connection, seconds: float) -> None:
+    conn.execute(
+        text("SELECT set_config('lock_timeout', :t, true)"), {"t": f"{int(seconds * 1000)}ms"}
+    )
+
+
 def create_months(
-    conn: Connection, table: str, wanted: list[date], tz: tzinfo = LOCAL_TZ
+    conn: Connection,
+    table: str,
+    wanted: list[date],
+    tz: tzinfo = LOCAL_TZ,
+    lock_timeout_s: float = LOCK_TIMEOUT_S,
 ) -> tuple[list[date], int]:
     """Give each month of ``wanted`` its partition of ``table``; (months created, rows moved).
 
@@ -136,6 +152,7 @@ def create_months(
     # creating a partition locks the table anyway; locked first, no row of a new month
     # slips into DEFAULT before the CREATE (which would then fail), and no other run
     # (the CLI beside the server's job) creates the same month meanwhile
+    _lock_timeout(conn, lock_timeout_s)
     conn.execute(text(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
     have = set(months(conn, table))
     new = sorted({m for m in wanted if m not in have})
@@ -180,7 +197,10 @@ def partitions_before(conn: Connection, table: str, keep_from: date) -> list[Mon
     return out
 
 
-def drop_month(conn: Connection, table: str, month: date) -> None:
+def drop_month(
+    conn: Connection, table: str, month: date, lock_timeout_s: float = LOCK_TIMEOUT_S
+) -> None:
     """Drop the partition of ``table`` for ``month`` with its rows (no row trigger fires)."""
     _check(table)
+    _lock_timeout(conn, lock_timeout_s)
     conn.execute(text(f"DROP TABLE {SCHEMA}.{partition_name(table, month)}"))

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, create_engine, text
-from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from api import jobs
 from api.services import partitions, retention
@@ -284,3 +284,22 @@ def test_the_commands_make_months_and_tell_what_retention_would_drop(db: Engine)
     with db.connect() as conn:
         left = conn.execute(text("SELECT count(*) FROM audit_log WHERE action = 'cli'"))
         assert left.scalar_one() == 2
+
+
+def test_a_busy_audit_log_makes_the_job_give_up_not_the_requests_wait(db: Engine) -> None:
+    """A long reader of the audit log holds the job's lock off: the job gives up after its
+    lock timeout (and tries again next run) instead of queueing every audit insert behind
+    its wait; the row of the missing month meanwhile goes to DEFAULT."""
+    with db.connect() as conn:
+        have = set(parts.months(conn, "audit_log"))
+    later = next(m for n in range(24, 240) if (m := parts.add_months(THIS, n)) not in have)
+    with db.connect() as reader:
+        reader.execute(text("SELECT count(*) FROM audit_log"))  # holds its lock till the end
+        with pytest.raises(OperationalError, match="lock timeout"), db.begin() as conn:
+            parts.create_months(conn, "audit_log", [later], lock_timeout_s=0.2)
+        with db.begin() as conn:
+            _add(conn, "busy", _local(later))
+        reader.rollback()
+    with db.connect() as conn:
+        assert later not in parts.months(conn, "audit_log")
+        assert _where(conn, "busy") == [f"{parts.SCHEMA}.audit_log_default"]
