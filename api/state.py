@@ -35,6 +35,7 @@ from api.changes import ChangeHub
 from api.replica import ReplicaReads
 from api.services import accounts
 from api.services.district import overview_html
+from api.services.glyphs import LABEL_TABLES, label_glyphs
 from api.services.grids import load_current_grids
 from api.services.walking import load_walking
 from gis import clock
@@ -45,6 +46,7 @@ from gis.store.access_store import SessionRow
 from grids.access import Principal
 from grids.locate import CurrentGrids, cover_cells
 from maps.cells import CellShapes
+from maps.glyphs import GlyphSet, installed_label_fonts
 from maps.live import FINISHED_STATES
 
 T = TypeVar("T")
@@ -259,6 +261,8 @@ class AppState:
     incident_cells: Cached[CellShapes] = field(init=False)
     tiles: TileCache = field(init=False)
     overview_page: Cached[str] = field(init=False)
+    #: the basemap labels' glyphs; None without a CJK font to draw them from
+    glyphs: Cached[GlyphSet] | None = field(init=False, default=None)
     _shelters: _HeldShelters | None = field(init=False, default=None)
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
@@ -318,6 +322,11 @@ class AppState:
                 engine, settings, self.people_by_grid.get(engine)
             ),
         )
+        fonts = installed_label_fonts()
+        if fonts is not None:
+            self.glyphs = Cached(
+                LABEL_TABLES, lambda engine, version: label_glyphs(engine, settings, fonts)
+            )
 
     # ------------------------------------------------------------------ the grids
 

@@ -261,14 +261,17 @@ if [ "$WITH_TEST" = 1 ]; then
     else
         say "GDAL missing: the OGC API tests skip (sudo apt-get install gdal-bin)"
     fi
-    # a CJK font, so that screenshots of Chinese pages show characters, not boxes
-    if pkg_installed fonts-wqy-microhei || pkg_installed fonts-noto-cjk; then
-        say "CJK font present"
-    elif can_apt; then
-        apt_install fonts-wqy-microhei
-    else
-        say "no CJK font: screenshots will show boxes (sudo apt-get install fonts-wqy-microhei)"
-    fi
+fi
+
+# ------------------------------------------------------------ a CJK font (the basemap's labels)
+# The server draws the offline basemap's label glyphs from it (maps/glyphs.py; Noto Sans CJK
+# is used instead when installed), and screenshots of Chinese pages show characters with it.
+if pkg_installed fonts-wqy-microhei || pkg_installed fonts-noto-cjk; then
+    say "CJK font present"
+elif can_apt; then
+    apt_install fonts-wqy-microhei
+else
+    say "no CJK font: the basemap's labels fall back to the browser's fonts and screenshots show boxes (sudo apt-get install fonts-wqy-microhei)"
 fi
 
 # ------------------------------------------------------------ map assets (npm)

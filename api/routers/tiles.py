@@ -1,4 +1,4 @@
-"""Vector tiles of the map layers and the offline basemap's style, with caching headers.
+"""Vector tiles of the map layers, the offline basemap's style and glyphs, with caching headers.
 
 ``/tiles/{layer}/{z}/{x}/{y}.pbf`` answers a Mapbox Vector Tile (see
 :mod:`api.services.tiles` for the layers and who may read them): public layers to
@@ -7,6 +7,10 @@ carry, same origin) or a bearer token (never a key in the URL).  Each answer car
 ``ETag`` made from the data versions the tile was built at, so a browser asking again
 with ``If-None-Match`` gets ``304`` while the data stand still; built tiles are kept by
 the server (:class:`api.state.TileCache`) under the same versions.
+
+The basemap's labels are drawn from glyphs the server makes of the district's names
+(:mod:`api.services.glyphs`): ``/tiles/basemap/glyphs/{fontstack}/{start}-{end}.pbf``
+(MapLibre's ``glyphs`` URL) and every range of a fontstack at once, ``…/ranges.bin``.
 """
 
 from __future__ import annotations
@@ -19,9 +23,12 @@ from fastapi.responses import Response
 
 from api.auth import OptionalUser
 from api.deps import ImpactsDep, StateDep
+from api.services import glyphs as glyph_svc
 from api.services import live
 from api.services import tiles as svc
-from maps.basemap import BASEMAP_TILES, style_json
+from api.state import AppState
+from maps.basemap import BASEMAP_GLYPHS, BASEMAP_TILES, label_stacks, style_json
+from maps.glyphs import GlyphSet
 
 router = APIRouter(tags=["maps"])
 
@@ -36,13 +43,78 @@ Row = Annotated[int, Path(ge=0, description="tile row")]
     responses={200: {"content": {"application/json": {}}, "description": "a MapLibre style"}},
 )
 def basemap_style(request: Request, state: StateDep) -> Response:
-    """The offline basemap's MapLibre style (Chinese labels, no glyph server, no CDN)."""
+    """The offline basemap's MapLibre style (Chinese labels, glyphs from this server, no CDN)."""
     base = str(request.base_url).rstrip("/")
+    stacks = label_stacks() if state.glyphs is not None else None
     return Response(
-        style_json(base + BASEMAP_TILES),
+        style_json(base + BASEMAP_TILES, base + BASEMAP_GLYPHS if stacks else None, stacks),
         media_type="application/json",
         headers={"Cache-Control": f"public, max-age={state.settings.tile_max_age_s}"},
     )
+
+
+GLYPH_MEDIA_TYPE = "application/x-protobuf"
+
+
+async def _glyphs(state: AppState) -> GlyphSet:
+    """The labels' glyphs as the names stand now (drawn at start-up, again when they change)."""
+    held = state.glyphs
+    if held is None:
+        raise glyph_svc.NoLabelFont(glyph_svc.NO_LABEL_FONT)
+    return await run_in_threadpool(held.get, state.engine, trust_s=1.0)
+
+
+def _glyph_answer(request: Request, state: AppState, tag: str, body: bytes) -> Response:
+    headers = {
+        "ETag": tag,
+        "Cache-Control": f"public, max-age={state.settings.tile_max_age_s}",
+    }
+    if request.headers.get("if-none-match") == tag:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=GLYPH_MEDIA_TYPE, headers=headers)
+
+
+# the glyphs' routes come before the tiles': /tiles/{layer}/{z}/{x}/{y}.pbf would match them
+@router.get(
+    "/tiles/basemap/glyphs/{fontstack}/ranges.bin",
+    response_class=Response,
+    responses={
+        200: {"content": {GLYPH_MEDIA_TYPE: {}}, "description": "every range of the fontstack"},
+        304: {"description": "not modified since the ETag sent"},
+        404: {"description": "no such fontstack, or no CJK font installed"},
+    },
+)
+async def glyph_bundle(request: Request, state: StateDep, fontstack: str) -> Response:
+    """Every glyph range of a fontstack the basemap's labels use, in one answer.
+
+    ``<index length: u32 little endian><index: JSON {"start": [offset, length]}>`` then
+    the ranges' PBFs, offsets counted from the end of the index.
+    """
+    held = await _glyphs(state)
+    body = glyph_svc.glyph_bundle(held, fontstack)
+    return _glyph_answer(request, state, f'"{held.tag}-all"', body)
+
+
+@router.get(
+    "/tiles/basemap/glyphs/{fontstack}/{glyph_range}.pbf",
+    response_class=Response,
+    responses={
+        200: {"content": {GLYPH_MEDIA_TYPE: {}}, "description": "SDF glyphs (glyphs PBF)"},
+        304: {"description": "not modified since the ETag sent"},
+        404: {"description": "no such fontstack, or no CJK font installed"},
+    },
+)
+async def glyph_range(
+    request: Request, state: StateDep, fontstack: str, glyph_range: str
+) -> Response:
+    """SDF glyphs of 256 code points (``0-255``, ``19968-20223`` …) for the basemap's labels.
+
+    The ``glyphs`` protobuf of mapbox/glyph-pbf, 24 px with a 3 px buffer, holding the
+    characters of the range that the district's names use.
+    """
+    held = await _glyphs(state)
+    body = glyph_svc.glyph_range(held, fontstack, glyph_range)
+    return _glyph_answer(request, state, f'"{held.tag}-{glyph_range}"', body)
 
 
 @router.get(

@@ -12,7 +12,7 @@
   if (d.raster) {
     L.tileLayer(d.raster, { attribution: d.attribution || "", subdomains: d.subdomains || "abc", maxZoom: 19 }).addTo(map);
   } else if (d.style && L.maplibreGL) {
-    L.maplibreGL({ style: new URL(d.style, window.location.origin).href, attribution: "底图：本辖区数据" }).addTo(map);
+    L.maplibreGL({ style: new URL(d.style, window.location.origin).href, localIdeographFontFamily: false, attribution: "底图：本辖区数据" }).addTo(map);
   }
   var layer = L.layerGroup().addTo(map);
   var colours = { reported: "#7a4d00", registered: "#0b4f9c", resolved: "#1a6b2f", escalated: "#a4231b" };

@@ -11,7 +11,7 @@
     if (d.raster) {
       L.tileLayer(d.raster, { attribution: d.attribution || "", subdomains: d.subdomains || "abc", maxZoom: 19 }).addTo(map);
     } else if (d.style && L.maplibreGL) {
-      L.maplibreGL({ style: new URL(d.style, window.location.origin).href, attribution: "底图：本辖区数据" }).addTo(map);
+      L.maplibreGL({ style: new URL(d.style, window.location.origin).href, localIdeographFontFamily: false, attribution: "底图：本辖区数据" }).addTo(map);
     }
     window.wanggeMap = map;
     return map;

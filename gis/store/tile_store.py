@@ -479,3 +479,23 @@ def map_summary(engine: Engine) -> dict[str, Any]:
     """
     with engine.connect() as conn:
         return dict(conn.execute(text(MAP_SUMMARY)).mappings().one())
+
+
+LABEL_CHARACTERS = """
+SELECT n.source, coalesce(string_agg(DISTINCT c, ''), '') FROM (
+    SELECT 'road_label' AS source, name FROM road_edge WHERE name <> ''
+    UNION SELECT 'place', name FROM admin_area WHERE name <> ''
+    UNION SELECT 'poi', name FROM facility WHERE name <> ''
+) n, regexp_split_to_table(n.name, '') AS c
+GROUP BY n.source
+"""
+
+
+def label_characters(engine: Engine) -> dict[str, str]:
+    """Every character each label layer of the basemap can show, once each (any order).
+
+    Keys are the basemap tiles' layers: ``road_label`` (street names), ``place`` (admin
+    areas), ``poi`` (facilities); a layer without a name is absent.
+    """
+    with engine.connect() as conn:
+        return {str(k): str(v) for k, v in conn.execute(text(LABEL_CHARACTERS))}
