@@ -56,7 +56,7 @@ from api.routers import open311 as open311_routes
 from api.routers import registry as registry_routes
 from api.routers import worker as worker_routes
 from api.routers import worker_field as worker_field_routes
-from api.state import AppState
+from api.state import AppState, keep_maps_warm
 from api.url_credentials import RefuseUrlCredentials, redact_access_log, redact_logs
 from gis.db.engine import get_app_engine
 from gis.settings import Settings, get_settings
@@ -108,6 +108,10 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         gc.collect()
         gc.freeze()
         periodic = jobs.start(engine, settings)
+        if settings.map_warm_interval_s > 0:
+            periodic.append(
+                asyncio.create_task(keep_maps_warm(state, settings.map_warm_interval_s))
+            )
         relay_stop, relay_job = asyncio.Event(), None
         if settings.relay_interval_s > 0:
             relay_job = asyncio.create_task(jobs.relay_loop(engine, settings, relay_stop))

@@ -421,6 +421,13 @@ class Settings(BaseSettings):
         description="How long a browser may reuse a public vector tile before asking again "
         "(the ETag answers 304 while the data stand still).",
     )
+    map_warm_interval_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="How often the server checks whether the data behind the district "
+        "overview (/map) and the basemap's glyphs moved, building them again then rather "
+        "than on the next request; both are built as the server starts (0: on request only).",
+    )
 
     earliest_time: AwareDatetime = Field(
         default=datetime(2000, 1, 1, tzinfo=timezone(timedelta(hours=8))),
