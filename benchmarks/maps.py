@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import socket
 import statistics
 import sys
@@ -73,14 +74,16 @@ BYTES = (
     ".reduce((s, e) => s + e.transferSize, 0)"
 )
 
-#: Requests the page made, by kind: tiles per layer (``tiles/<layer>``), the rest as one.
+#: Requests the page made, by kind: tiles per layer (``tiles/<layer>``), the labels' glyphs
+#: (``glyphs``), the rest as one.
 #: MapLibre fetches the basemap's tiles in its workers, whose entries are not the page's:
 #: those are counted from the tiles MapLibre holds (its 5.x ``tileManagers``).
 REQUESTS = """(() => {
     var out = {};
     performance.getEntriesByType('resource').forEach(function (e) {
         var m = e.name.match(/\\/tiles\\/([a-z0-9_]+)\\/\\d+\\/\\d+\\/\\d+\\.pbf/);
-        var key = m ? 'tiles/' + m[1] : 'other';
+        var glyphs = e.name.indexOf('/tiles/basemap/glyphs/') >= 0;
+        var key = m ? 'tiles/' + m[1] : (glyphs ? 'glyphs' : 'other');
         out[key] = (out[key] || 0) + 1;
     });
     var gl = window.wanggeBasemap && window.wanggeBasemap.gl;
@@ -96,14 +99,16 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def district_database(households: int, seed: int, reuse: bool) -> tuple[str, Engine]:
+def district_database(
+    households: int, seed: int, reuse: bool, name: str = BENCH_DB
+) -> tuple[str, Engine]:
     """The scratch database holding a district of ``households``, and an engine on it.
 
     With ``reuse`` and a database left by a run before (``--keep``), it is migrated to the
     current head and timed as it is (the load takes minutes at 200,000 households); its
     household count must match ``households``, else the numbers would be labelled wrong.
     """
-    url, kept = scratch_database(BENCH_DB, reuse=reuse)
+    url, kept = scratch_database(name, reuse=reuse)
     engine = create_engine(url)
     upgrade(engine)
     if kept:
@@ -111,10 +116,10 @@ def district_database(households: int, seed: int, reuse: bool) -> tuple[str, Eng
             n = conn.execute(text("SELECT count(*) FROM household")).scalar_one()
         if n != households:
             raise SystemExit(
-                f"{BENCH_DB} holds {n:,} households, not {households:,}: "
+                f"{name} holds {n:,} households, not {households:,}: "
                 f"run with --households {n} or without --reuse"
             )
-        log(f"reusing {BENCH_DB} ({n:,} households)")
+        log(f"reusing {name} ({n:,} households)")
         return url, engine
     t = time.perf_counter()
     layers = generate_district(households, seed, progress=False)
@@ -175,11 +180,51 @@ def ready_after_navigation(page: Any, condition: str, timeout_ms: int) -> float:
     return page.evaluate("window.__wanggeReadyAt") / 1000
 
 
-def measure_tile_page(base: str, engine: Engine) -> dict[str, Any]:
+#: MapLibre's functions that draw a label's characters in the page (TinySDF): their time
+#: is what the server's glyphs save.
+LOCAL_GLYPH_FUNCTIONS = frozenset({"draw", "_drawGlyph", "edt", "edt1d"})
+
+
+def main_thread_profile(profile: dict[str, Any], top: int = 8) -> dict[str, Any]:
+    """The page's main-thread time by function (self time, ms) from a CDP ``Profiler`` profile."""
+    nodes = {n["id"]: n for n in profile["nodes"]}
+    by_node: dict[int, float] = {}
+    for node_id, delta in zip(profile["samples"], profile["timeDeltas"], strict=True):
+        by_node[node_id] = by_node.get(node_id, 0.0) + delta / 1000
+    by_function: dict[str, float] = {}
+    glyphs_ms = 0.0
+    for node_id, ms in by_node.items():
+        frame = nodes[node_id]["callFrame"]
+        name = frame["functionName"] or "(anonymous)"
+        script = frame["url"].rsplit("/", 1)[-1]
+        key = f"{name} {script}".strip()
+        by_function[key] = by_function.get(key, 0.0) + ms
+        if name in LOCAL_GLYPH_FUNCTIONS and script.startswith("maplibre-gl"):
+            glyphs_ms += ms
+    busy = sum(ms for k, ms in by_function.items() if not k.startswith("(idle)"))
+    ranked = sorted(by_function.items(), key=lambda kv: -kv[1])[:top]
+    return {
+        "busy_ms": round(busy),
+        "local_glyphs_ms": round(glyphs_ms),
+        "top": {k: round(v) for k, v in ranked},
+    }
+
+
+def measure_tile_page(base: str, engine: Engine, *, profile: bool = False) -> dict[str, Any]:
     t0 = time.perf_counter()
-    with open_page(f"{base}/map", timeout_ms=120_000) as (page, _log):
+    with open_page(None, timeout_ms=120_000) as (page, _log):
+        cdp = None
+        if profile:
+            cdp = page.context.new_cdp_session(page)
+            cdp.send("Profiler.enable")
+            cdp.send("Profiler.setSamplingInterval", {"interval": 200})
+            cdp.send("Profiler.start")
+        page.goto(f"{base}/map")
         ready = ready_after_navigation(page, READY_TILES, 120_000)
         with_launch = time.perf_counter() - t0
+        main_thread = None
+        if cdp is not None:
+            main_thread = main_thread_profile(cdp.send("Profiler.stop")["profile"])
         drawn = page.evaluate(
             "new Set(Object.values(window.wanggeTiles['网格（按户数着色）'].features.grids)"
             ".map(p => p.code)).size"
@@ -192,7 +237,7 @@ def measure_tile_page(base: str, engine: Engine) -> dict[str, Any]:
         requests = page.evaluate(REQUESTS)
         page_s = page.evaluate(PAGE_RESPONSE)
     expected = grids_in_view(engine, b)
-    return {
+    out = {
         "ready_s": ready,
         "ready_with_browser_launch_s": with_launch,
         "page_response_s": page_s,
@@ -201,6 +246,9 @@ def measure_tile_page(base: str, engine: Engine) -> dict[str, Any]:
         "grids_drawn": drawn,
         "grids_in_view": expected,
     }
+    if main_thread is not None:
+        out["main_thread"] = main_thread
+    return out
 
 
 def measure_geojson_page(html: str, engine: Engine) -> dict[str, Any]:
@@ -284,9 +332,19 @@ def main() -> None:
     ap.add_argument(
         "--reuse", action="store_true", help="time on the scratch database a --keep run left"
     )
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile the overview's main thread until ready (CDP sampling, by function)",
+    )
+    ap.add_argument(
+        "--database",
+        default=BENCH_DB,
+        help="the scratch database's name (two runs side by side each keep their own)",
+    )
     args = ap.parse_args()
 
-    url, engine = district_database(args.households, args.seed, args.reuse)
+    url, engine = district_database(args.households, args.seed, args.reuse, args.database)
     # One client asks for hundreds of tiles a minute here: the public rate limit
     # (WANGGE_RATE_PUBLIC_PER_MIN, per address) would answer 429 to the benchmark itself.
     settings = Settings(escalation_interval_s=0, rate_public_per_min=0, rate_writes_per_min=0)
@@ -302,7 +360,7 @@ def main() -> None:
         centre = ((w + e) / 2, (s + n) / 2)
         tiles = measure_tiles(base, centre, args.spread)
         log(f"tiles: {tiles}")
-        ours = measure_tile_page(base, engine)
+        ours = measure_tile_page(base, engine, profile=args.profile)
         log(f"overview over tiles: {ours}")
         old_html = district_map_html(engine, Settings(tile_url="osm"), for_file=False)
         peer = measure_geojson_page(old_html, engine)
@@ -319,7 +377,7 @@ def main() -> None:
                 isolation_level="AUTOCOMMIT",
             )
             with admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{args.database}" WITH (FORCE)')
             admin.dispose()
     checks = {
         "tile_page_grids_ok": ours["grids_drawn"] == ours["grids_in_view"],
@@ -335,6 +393,7 @@ def main() -> None:
     }
     result = {
         "households": args.households,
+        "load_average": os.getloadavg(),
         "tiles_page": ours,
         "geojson_page": peer,
         "ratio_bytes": peer["bytes"] / max(ours["bytes"], 1),
