@@ -1,6 +1,7 @@
 """The overview page (/map) in Chromium with every non-local request blocked: the offline
-basemap draws with its streets' Chinese names, and every tile layer draws over it; a GCJ-02
-raster source is shifted with the same formula as the server's."""
+basemap draws with its streets' Chinese names (from the glyphs the server draws, not the
+browser's fonts), and every tile layer draws over it; a GCJ-02 raster source is shifted with
+the same formula as the server's."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from gis.coords import wgs84_to_gcj02
 from gis.settings import Settings
 from maps.assets import external_references, render_offline
 from maps.district import base_map
+from maps.glyphs import find_label_fonts
 from tests.browser import TILE_MAP_READY, artifact_path, open_page, serve_page
 from tests.conftest import LiveServer
 
@@ -105,6 +107,59 @@ def test_overview_draws_the_offline_basemap_and_every_layer(
         for word in ("名称", "类别", "容量", "当前人数"):
             assert word in popup
         page.wait_for_timeout(400)
+        assert log.external == []
+        assert log.local_failures() == []
+        assert log.page_errors == []
+
+
+#: What MapLibre holds per fontstack: ranges received from the server, characters with a
+#: glyph, and whether it drew any character itself (TinySDF, the browser's fonts).
+GLYPH_MANAGER = """(() => {
+    var entries = window.wanggeBasemap.gl.style.glyphManager.entries, out = {};
+    Object.keys(entries).forEach(function (stack) {
+        var e = entries[stack];
+        out[stack] = {
+            ranges: Object.keys(e.ranges).filter(function (r) { return e.ranges[r]; }),
+            glyphs: Object.keys(e.glyphs).filter(function (c) { return e.glyphs[c]; }).map(Number),
+            drewLocally: !!(e.tinySDF || e.ideographTinySDF)
+        };
+    });
+    return out;
+})()"""
+#: The glyph answers the page received, with their HTTP status.
+GLYPH_ANSWERS = (
+    "performance.getEntriesByType('resource').filter(e => e.name.includes('/glyphs/'))"
+    ".map(e => [e.name, e.responseStatus])"
+)
+
+
+@pytest.mark.skipif(find_label_fonts() is None, reason="no CJK font installed")
+def test_street_names_are_drawn_from_the_servers_glyphs(
+    district: dict, live_server: LiveServer
+) -> None:
+    with open_page(f"{live_server.url}/map", screenshot="overview_map_labels.png") as (
+        page,
+        log,
+    ):
+        page.wait_for_function(READY)
+        # the glyphs came from this server (one answer per fontstack), and were answered
+        answers = page.evaluate(GLYPH_ANSWERS)
+        assert answers and all(status == 200 for _, status in answers), answers
+        assert all(url.startswith(live_server.url) for url, _ in answers)
+        names = page.evaluate(
+            "window.wanggeBasemap.gl.queryRenderedFeatures({layers: ['road-label']})"
+            ".map(f => f.properties.name)"
+        )
+        assert names and set(names) <= district["roads"]
+        stack = page.evaluate(
+            "window.wanggeBasemap.gl.getLayoutProperty('road-label', 'text-font')[0]"
+        )
+        held = page.evaluate(GLYPH_MANAGER)
+        # every character of the street names on screen has a glyph from the server's
+        # ranges, and MapLibre drew none itself
+        assert held[stack]["ranges"] and not held[stack]["drewLocally"]
+        assert {ord(c) for name in names for c in name} <= set(held[stack]["glyphs"])
+        assert not any(h["drewLocally"] for h in held.values())
         assert log.external == []
         assert log.local_failures() == []
         assert log.page_errors == []
