@@ -28,6 +28,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import struct
 import threading
 import time
@@ -117,13 +118,24 @@ def find_label_fonts(
     for family, (path, face), bold in candidates:
         if not Path(path).is_file():
             continue
-        regular = GlyphFont(f"{family} Regular", path, face)
+        regular = GlyphFont(f"{family} Regular", path, _face_of(path, family, face))
         if bold is not None and Path(bold[0]).is_file():
-            heavy = GlyphFont(f"{family} Bold", bold[0], bold[1])
+            heavy = GlyphFont(f"{family} Bold", bold[0], _face_of(bold[0], family, bold[1]))
         else:
-            heavy = GlyphFont(f"{family} Bold", path, face, EMBOLDEN_EM)
+            heavy = GlyphFont(f"{family} Bold", regular.path, regular.face_index, EMBOLDEN_EM)
         return LabelFonts(regular, heavy)
     return None
+
+
+def _face_of(path: str, family: str, guess: int) -> int:
+    """The index of ``family``'s face in a font collection (``.ttc``); ``guess`` if none is."""
+    import freetype
+
+    count = freetype.Face(path, index=0).num_faces
+    for index in range(count):
+        if freetype.Face(path, index=index).family_name.decode(errors="replace") == family:
+            return index
+    return guess
 
 
 @functools.lru_cache(maxsize=1)
@@ -348,7 +360,8 @@ class GlyphCache:
         with self._lock:
             path.parent.mkdir(parents=True, exist_ok=True)
             parts = [struct.pack("<II", cp, len(glyphs[cp])) + glyphs[cp] for cp in sorted(glyphs)]
-            tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
+            # one name per process and thread: several server processes may save at once
+            tmp = path.with_suffix(f".{os.getpid()}-{threading.get_ident()}.tmp")
             tmp.write_bytes(b"".join(parts))
             tmp.replace(path)
 
