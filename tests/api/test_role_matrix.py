@@ -38,6 +38,7 @@ from etl.sample import generate_district
 from gis import crypt
 from gis.settings import get_settings
 from gis.store import grid_store
+from maps.basemap import label_stacks
 from tests.conftest import LiveServer
 
 ROLES = (
@@ -71,6 +72,8 @@ ROUTES: dict[str, str] = {
     "GET /api/categories": PUBLIC_ROUTE,
     "GET /api/planning/standards": PUBLIC_ROUTE,
     "GET /tiles/basemap/style.json": PUBLIC_ROUTE,
+    "GET /tiles/basemap/glyphs/{fontstack}/ranges.bin": PUBLIC_ROUTE,
+    "GET /tiles/basemap/glyphs/{fontstack}/{glyph_range}.pbf": PUBLIC_ROUTE,
     "GET /open311/discovery.{fmt}": PUBLIC_ROUTE,
     "GET /open311/discovery": PUBLIC_ROUTE,
     "GET /open311/v2/services.{fmt}": PUBLIC_ROUTE,
@@ -562,6 +565,9 @@ def _params(world: dict, area: Area) -> dict[str, list[str]]:
         "username": ["mx_community" if area is world["a"] else world["b_staff"]],
         "layer": ["incidents", "checkon", "buildings", "grids"],
         "facility_id": [str(world["facility"])],
+        # the basemap labels' glyphs: the regular fontstack, Latin and the first CJK range
+        "fontstack": list(label_stacks() or ("Noto Sans CJK SC Regular",))[:1],
+        "glyph_range": ["0-255", "19968-20223"],
     }
 
 
