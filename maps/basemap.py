@@ -7,12 +7,13 @@ of interest) drawn by MapLibre GL JS inside the Leaflet map (``@maplibre/maplibr
 with a Chinese-labelled style (:func:`basemap_style`).  Its labels are drawn from the
 glyphs the server makes of the district's names with an installed CJK font
 (``/tiles/basemap/glyphs/{fontstack}/{range}.pbf``, :mod:`maps.glyphs`): MapLibre then
-draws no character itself (``localIdeographFontFamily: false``), which took it some
-0.45 s of the page's main thread, and the labels read the same on a machine without a
-CJK font.  The overview pages fetch each fontstack's glyphs in one answer as the page
-starts (``…/ranges.bin``) and hand MapLibre its ranges from it.  With no CJK font
-installed the style names no glyphs and MapLibre draws the labels with the browser's
-fonts.  Nothing is fetched from outside either way.
+draws no character itself (``localIdeographFontFamily: false``), which took it 0.1-0.45 s
+of the overview's main thread at 200,000 households (``benchmarks/maps.py --profile``),
+and the labels read the same on a machine without a CJK font.  The overview pages fetch
+each fontstack's glyphs in one answer as the page starts (``…/ranges.bin``) and hand
+MapLibre its ranges from it.  With no CJK font installed the style names no glyphs and
+MapLibre draws the labels with the browser's fonts.  Nothing is fetched from outside
+either way.
 
 A raster source stays configurable: a URL template or a preset (:data:`TILE_PRESETS`:
 OpenStreetMap, 天地图 with its key, AMap).  Tiles in GCJ-02 (AMap, Tencent) are **shifted

@@ -4,7 +4,7 @@ MapLibre GL draws text from signed-distance-field (SDF) glyphs: 24 px bitmaps wi
 3 px buffer whose bytes say how far each pixel lies from the glyph's outline
 (``255 - 255 * (d / 8 + 0.25)``, ``d`` in pixels, negative inside: 192 on the outline).
 Given no glyph source it draws every CJK character itself, on the page's main thread,
-with whatever fonts the browser has (about 0.45 s of the overview's first view at
+with whatever fonts the browser has (0.1-0.45 s of the overview's first view at
 200,000 households, and empty boxes on a machine without a CJK font).  Here the glyphs
 of the characters the district's labels use are drawn once on the server from a CJK
 font installed with the system (:data:`FONT_CANDIDATES`), kept on disk
