@@ -16,8 +16,25 @@ grid_worker        in their grids, or assigned to them          their grids; nam
                                                                 needs them)
 community_staff    in their community's grids                   their community, in full
 street_staff       in their street's grids                      their street, in full
+district_staff     in the grids of every street and community   their district; names, ID
+                   of their district (区), at any depth          numbers and phones masked
+                                                                (revealed one household at
+                                                                a time on the registry
+                                                                desk, with a reason,
+                                                                audited)
+city_staff         in the grids of every district, street and   their city; masked, as
+                   community of their city (市), at any depth    for district staff
 admin              all                                          all, in full
 =================  ===========================================  ==========================
+
+District and city staff (区级 / 市级工作人员) supervise: they act on the cases of their
+area as any staff do (立案, 派遣, 督办, 核查, 结案; a case's reporter contact is theirs to
+call back, as for all staff), read its registers, its KPIs (考核) and its live picture,
+but the registers' residents stay masked for them, in exports too: a district holds
+hundreds of thousands of people, and nobody supervising it needs their identities in
+bulk.  They reveal one household at a time on the registry desk, saying why
+(:func:`may_reveal_identity`).  They do not store grid designs: a street's grids are
+drawn and saved by its street office (:func:`require_street_staff`).
 
 Full identity reads are written to the audit log by the caller (the store), so the
 rule here says *whether*, the store records *that*.  On the staff's registry desk
@@ -50,13 +67,23 @@ from grids.incidents import Actor
 #: Roles that see personal data of residents in their area in full (audited).
 FULL_IDENTITY_ROLES = frozenset({"community_staff", "street_staff", "admin"})
 #: Roles that may act as staff on incidents of their area (立案, 派遣, 核查, 结案).
-STAFF_ROLES = frozenset({"community_staff", "street_staff", "admin"})
+STAFF_ROLES = frozenset(
+    {"community_staff", "street_staff", "district_staff", "city_staff", "admin"}
+)
+#: Roles that may reveal one household's identities at a time on the registry desk, with a
+#: reason (audited): those who read them in full, and the supervising district and city
+#: staff, who otherwise read them masked.
+REVEAL_ROLES = FULL_IDENTITY_ROLES | {"district_staff", "city_staff"}
+#: Who the staff are, as the refusals say it.
+STAFF_WHO = "community, street, district or city staff"
 
 ROLE_NAMES_ZH = {
     "resident": "居民",
     "grid_worker": "网格员",
     "community_staff": "社区工作人员",
     "street_staff": "街道工作人员",
+    "district_staff": "区级工作人员",
+    "city_staff": "市级工作人员",
     "admin": "系统管理员",
 }
 
@@ -114,7 +141,7 @@ class Principal:
 
     @property
     def is_staff(self) -> bool:
-        """Community staff, street staff or admin."""
+        """Community, street, district or city staff, or admin (:data:`STAFF_ROLES`)."""
         return self.role in STAFF_ROLES
 
     def covers_grid(self, grid_id: int | None) -> bool:
@@ -180,7 +207,7 @@ def kpi_filter(user: Principal) -> IncidentFilter:
     if user.role == "grid_worker" and user.worker_id is not None:
         return IncidentFilter(everything=False, worker_id=user.worker_id)
     raise Forbidden(
-        "the performance review (考核) is for community staff, street staff, admins and "
+        f"the performance review (考核) is for {STAFF_WHO}, admins and "
         f"grid workers (their own cases); you are {user.role} ({ROLE_NAMES_ZH[user.role]})"
     )
 
@@ -221,16 +248,21 @@ def require_households(user: Principal) -> None:
 
 
 def require_staff(user: Principal, what: str) -> None:
-    """Raise :class:`Forbidden` unless the user is community staff, street staff or admin."""
+    """Raise :class:`Forbidden` unless the user is staff (:data:`STAFF_ROLES`) or admin."""
     if not user.is_staff:
         raise Forbidden(
-            f"only community staff, street staff or an admin may {what}; "
+            f"only {STAFF_WHO} or an admin may {what}; "
             f"you are {user.role} ({ROLE_NAMES_ZH[user.role]})"
         )
 
 
 def require_street_staff(user: Principal, what: str) -> None:
-    """Raise :class:`Forbidden` unless the user is street staff or an admin."""
+    """Raise :class:`Forbidden` unless the user is street staff or an admin.
+
+    For what the street office itself does to its streets (store a grid design, simulate
+    a new layout, run the escalation job): district and city staff supervise the streets
+    of their area, they do not redraw them.
+    """
     if user.role not in ("street_staff", "admin"):
         raise Forbidden(
             f"only street staff or an admin may {what}; "
@@ -341,7 +373,7 @@ def require_command_centre(user: Principal, what: str) -> None:
     """
     if not user.is_staff:
         raise Forbidden(
-            f"the command centre (指挥中心) is for community staff, street staff and admins: "
+            f"the command centre (指挥中心) is for {STAFF_WHO} and admins: "
             f"only they may {what}; you are {user.role} ({ROLE_NAMES_ZH[user.role]})"
         )
 
@@ -356,8 +388,8 @@ def require_planner(user: Principal, what: str) -> None:
     """
     if not user.is_staff:
         raise Forbidden(
-            f"facility planning (设施规划) is for the street office's staff: only community "
-            f"staff, street staff or an admin may {what}; you are {user.role} "
+            f"facility planning (设施规划) is for the offices' staff: only {STAFF_WHO} "
+            f"or an admin may {what}; you are {user.role} "
             f"({ROLE_NAMES_ZH[user.role]})"
         )
 
@@ -637,7 +669,7 @@ def require_registry(user: Principal, what: str = "use the registry desk (人口
     """
     if not user.is_staff:
         raise Forbidden(
-            f"the registry desk (人口房屋) is for community staff, street staff and admins: "
+            f"the registry desk (人口房屋) is for {STAFF_WHO} and admins: "
             f"only they may {what}; you are {user.role} ({ROLE_NAMES_ZH[user.role]})"
             + ("; grid workers use their tablet (/worker)" if user.role == "grid_worker" else "")
         )
@@ -662,16 +694,18 @@ def may_reveal_identity(user: Principal) -> bool:
     On the registry desk everyone sees identities masked at first, even the roles that
     may read them in full (:data:`FULL_IDENTITY_ROLES`): they reveal one household at a
     time, saying why, and each reveal is written to the audit log (``reveal_identity``).
+    District and city staff, who read identities masked everywhere else, may reveal them
+    so too (:data:`REVEAL_ROLES`).
     """
-    return user.role in FULL_IDENTITY_ROLES
+    return user.role in REVEAL_ROLES
 
 
 def require_reveal(user: Principal) -> None:
     """Raise :class:`Forbidden` unless the user may reveal a household's identities."""
     if not may_reveal_identity(user):
         raise Forbidden(
-            "revealing residents' names, ID numbers and phones (查看实名信息) is for community "
-            f"staff, street staff and admins; you are {user.role} ({ROLE_NAMES_ZH[user.role]})"
+            "revealing residents' names, ID numbers and phones (查看实名信息) is for "
+            f"{STAFF_WHO} and admins; you are {user.role} ({ROLE_NAMES_ZH[user.role]})"
         )
 
 
@@ -688,7 +722,7 @@ def require_grid_desk(user: Principal, what: str = "open the grids desk (网格�
     """Raise :class:`Forbidden` unless the user may use the grids desk (网格与人员)."""
     if not user.is_staff:
         raise Forbidden(
-            f"the grids desk (网格与人员) is for community staff, street staff and admins: "
+            f"the grids desk (网格与人员) is for {STAFF_WHO} and admins: "
             f"only they may {what}; you are {user.role} ({ROLE_NAMES_ZH[user.role]})"
         )
 

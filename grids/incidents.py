@@ -61,7 +61,11 @@ PUBLIC_STATE_NAMES_ZH: Mapping[str, str] = {
 }
 #: The roles, as the database knows them.
 ROLES: tuple[str, ...] = MODEL_ROLES
-STAFF: frozenset[str] = frozenset({"community_staff", "street_staff"})
+#: Staff who act on the cases of their area (立案, 派遣, 核查, 结案, 督办): community and
+#: street staff, and the district and city staff who supervise them.
+STAFF: frozenset[str] = frozenset(
+    {"community_staff", "street_staff", "district_staff", "city_staff"}
+)
 
 #: States in which the deadline runs: dispatched and not yet reported back.
 OPEN_STATES: frozenset[str] = frozenset({"dispatched", "in_progress", "returned", "escalated"})

@@ -30,11 +30,18 @@ def _read_password() -> str:
     return line
 
 
+#: What ``--area`` is, for staff (the level their role needs).
+AREA_HELP = (
+    "the staff's area: a community (community_staff), street (street_staff), district "
+    "(district_staff) or city (city_staff) code"
+)
+
+
 @users_app.command("add")
 def add_user(
     username: str,
     role: Annotated[str, typer.Option(help="resident, grid_worker, community_staff, …")],
-    area: Annotated[str | None, typer.Option(help="community or street code (staff)")] = None,
+    area: Annotated[str | None, typer.Option(help=AREA_HELP)] = None,
     worker: Annotated[int | None, typer.Option(help="grid_worker.id (grid workers)")] = None,
     name: Annotated[
         str | None, typer.Option(help="the name the pages show (e.g. 张三); default NAME")
@@ -142,9 +149,7 @@ def enable_user(username: str) -> None:
 def change_role(
     username: str,
     role: Annotated[str, typer.Option(help="resident, grid_worker, community_staff, …")],
-    area: Annotated[
-        str | None, typer.Option(help="community code (community_staff) or street code")
-    ] = None,
+    area: Annotated[str | None, typer.Option(help=AREA_HELP)] = None,
 ) -> None:
     """Give a user another role or area; what they may see follows at their next request."""
     from api.services.accounts import change_role as change

@@ -63,12 +63,12 @@ from gis.db import principal as db_principal
 from gis.validate import (
     text_problem,
 )
-from grids.access import Principal
+from grids.access import STAFF_ROLES, Principal
 
 router = APIRouter(prefix="/open311", tags=["open311"])
 
 #: Roles that file for the 12345 hotline; others file under their own source.
-HOTLINE_ROLES = frozenset({"community_staff", "street_staff", "admin"})
+HOTLINE_ROLES = STAFF_ROLES
 DEFAULT_DAYS = 90
 MAX_REQUESTS = 1000
 MAX_IDS = 200

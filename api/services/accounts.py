@@ -82,9 +82,17 @@ class CredentialInUrl(ServiceError, InvalidInput):
     """A token sent in the URL (``?api_key=``, ``?token=``): refused, never used (400)."""
 
 
-#: The area level each staff role needs (the others have no area).
-AREA_LEVEL = {"community_staff": "community", "street_staff": "street"}
-AREA_LEVEL_ZH = {"community": "社区", "street": "街道"}
+#: The area level each staff role needs (the others have no area): they see every grid
+#: under it, at any depth (:mod:`grids.access`).
+AREA_LEVEL = {
+    "community_staff": "community",
+    "street_staff": "street",
+    "district_staff": "district",
+    "city_staff": "city",
+}
+AREA_LEVEL_ZH = {"community": "社区", "street": "街道", "district": "区", "city": "市"}
+#: The other levels, in Chinese, for a refusal that names what an area is.
+LEVEL_ZH = {**AREA_LEVEL_ZH, "province": "省", "estate": "小区"}
 
 
 _HASHER = PasswordHasher()
@@ -154,6 +162,8 @@ def add_user(
         When the name is taken (nothing is changed).
     gis.store.access_store.UnknownRole, gis.store.access_store.UnknownUser
         For an unknown role, area code or grid worker.
+    gis.store.admin_store.WrongAreaLevel
+        For a staff area that is not of their role's level (:data:`AREA_LEVEL`).
     """
     check_new_password(password, settings, username)
     with engine.begin() as conn:
@@ -162,6 +172,7 @@ def add_user(
                 f"a user is already named {username!r}; change their password with "
                 f"'wangge users passwd {username}'"
             )
+        _check_new_user_area(conn, username, role, area_code)
         user_id = access_store.ensure_user(
             conn,
             username,
@@ -242,13 +253,26 @@ def _area_for(
             f"a {ROLE_NAMES_ZH[role]} ({role}) needs the code of their "
             f"{AREA_LEVEL_ZH[level]} ({level}) as the area"
         )
+    return _area_of_level(conn, role, area_code)
+
+
+def _area_of_level(conn: Connection, role: str, area_code: str) -> int:
+    """The id of area ``area_code``; refuses one that is not of the level ``role`` needs."""
+    level = AREA_LEVEL[role]
     area_id, found_level = admin_store.area_of_code(conn, area_code.strip())
     if found_level != level:
         raise WrongAreaLevel(
-            f"area {area_code} is a {found_level}; a {ROLE_NAMES_ZH[role]} ({role}) needs a "
-            f"{AREA_LEVEL_ZH[level]} ({level}) code"
+            f"area {area_code} is a {LEVEL_ZH.get(found_level, found_level)} ({found_level}); "
+            f"a {ROLE_NAMES_ZH[role]} ({role}) needs the code of a "
+            f"{AREA_LEVEL_ZH[level]} ({level})"
         )
     return area_id
+
+
+def _check_new_user_area(conn: Connection, username: str, role: str, area_code: str | None) -> None:
+    """Refuse, for a user about to be created, an area of the wrong level for their role."""
+    if role in AREA_LEVEL and area_code and access_store.credentials(conn, username) is None:
+        _area_of_level(conn, role, area_code)
 
 
 def check_role(engine: Engine, role: str, area_code: str | None, worker_id: int | None) -> None:
@@ -525,9 +549,12 @@ def issue_token(
         For a role that is not one of :data:`gis.db.models.ROLES` (invalid input).
     gis.store.access_store.UnknownUser
         When ``area_code`` names no admin area or ``worker_id`` no grid worker (not found).
+    gis.store.admin_store.WrongAreaLevel
+        For a new staff user whose area is not of their role's level (:data:`AREA_LEVEL`).
     """
     days = token_days(days)
     with engine.begin() as conn:
+        _check_new_user_area(conn, username, role, area_code)
         user_id = access_store.ensure_user(
             conn, username, role, area_code=area_code, worker_id=worker_id
         )

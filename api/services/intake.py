@@ -44,6 +44,8 @@ SOURCES_BY_ROLE: dict[str, tuple[str, ...]] = {
     "grid_worker": ("patrol",),
     "community_staff": INCIDENT_SOURCES,
     "street_staff": INCIDENT_SOURCES,
+    "district_staff": INCIDENT_SOURCES,
+    "city_staff": INCIDENT_SOURCES,
     "admin": INCIDENT_SOURCES,
 }
 DEFAULT_SOURCE = {"resident": "resident_app", "grid_worker": "patrol"}

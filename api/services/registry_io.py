@@ -31,7 +31,7 @@ import geopandas as gpd
 import shapely
 
 from etl.imports import registers
-from etl.imports.areas import area_layer
+from etl.imports.areas import adopted_parents, area_layer
 from etl.imports.dictionary import KINDS
 from etl.imports.headers import parse_mapping
 from etl.imports.offsets import detect_offset
@@ -602,6 +602,15 @@ def _import_areas(
             summary.unchanged += counts.unchanged
     except psycopg.errors.IntegrityError as exc:
         raise LoadError(explain_refusal(exc)) from exc
+    # a district stored before its city or province (the sample district, then a city's
+    # boundaries) is hung under them now
+    imported = dict(zip(layer["code"], layer["level"], strict=True))
+    adopted = adopted_parents(store.orphan_areas(conn), imported)
+    moved = store.set_area_parents(conn, adopted)
+    if moved:
+        summary.changed += moved
+        shown = ", ".join(f"{c} → {p}" for c, p in sorted(adopted.items())[:5])
+        summary.notes.append(f"{moved} stored area(s) hung under their new parent: {shown}")
     return summary
 
 

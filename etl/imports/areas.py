@@ -2,16 +2,27 @@
 
 A boundary file may carry ``code``/``name``/``level``/``parent_code`` in any of the
 spellings of the data dictionary (AMap's ``adcode``, 区划代码 …), levels in Chinese
-(区, 街道, 社区, 小区) or English, or nothing at all: the widely used AMap-derived files
-are one bare ``MultiPolygon`` per file, named by its division code (``320102.geojson``).
+(省, 市, 区, 县, 街道, 乡镇, 社区, 村, 小区) or English, or nothing at all: the widely used
+AMap-derived files are one bare ``MultiPolygon`` per file, named by its division code
+(``320102.geojson``).
 
 * **code**: the column, else the file name when the file holds one area and its name is
   a code; otherwise the file is refused, saying so.
-* **level**: the column, else from the code's length (China's division codes: 6 digits
-  a district 区, 9 a street 街道, 12 a community 社区, longer an estate 小区).
+* **level**: the column, else from the code (China's division codes, GB/T 2260): 2 digits
+  a province 省 (``32``), 4 a city 市 (``3201``), 6 a district 区 (``320102``) — or, in the
+  6-digit form AMap and the national table use for all three, a province when it ends in
+  ``0000`` (``320000``) and a city when it ends in ``00`` (``320100``) —, 9 a street 街道,
+  12 a community 社区, longer an estate 小区.
 * **parent**: the column, else the longest code of the file or the database that the
-  code starts with and that is of a higher level.
+  code starts with and that is of a higher level (a province's or city's code in its
+  6-digit form counts by its 2 or 4 significant digits: ``320102`` lies in ``320100`` and
+  in ``320000``).  An area stored earlier without a parent (a district loaded before its
+  city) is hung under a province or city of the import that holds it
+  (:func:`adopted_parents`).
 * **name**: the column, else the code (rename later by importing a file with names).
+
+The grid codes are not affected: division code (6, the district's) + street (3) +
+community (3) + sequence (3); grids lie inside communities.
 """
 
 from __future__ import annotations
@@ -31,28 +42,86 @@ from etl.imports.registers import Source, geometries_in_wgs84
 from gis.db.models import ADMIN_LEVELS
 
 #: Level by the length of a division code.
-LEVEL_BY_LENGTH = {6: "district", 9: "street", 12: "community"}
-_CODE = re.compile(r"^[0-9A-Za-z]{6,32}$")
+LEVEL_BY_LENGTH = {2: "province", 4: "city", 6: "district", 9: "street", 12: "community"}
+_CODE = re.compile(r"^(?:[0-9]{2}|[0-9]{4}|[0-9A-Za-z]{6,32})$")
+#: How many leading digits of a province's or a city's code its areas' codes start with.
+SIGNIFICANT = {"province": 2, "city": 4}
 
 
 def level_of(code: str) -> str:
-    """The level a division code's length says: 6 district, 9 street, 12 community, more estate."""
+    """The level a division code says (see the module docstring).
+
+    ``32`` province, ``3201`` city, ``320102`` district, ``320000`` province, ``320100``
+    city, 9 digits street, 12 community, longer estate.
+    """
+    if len(code) == 6 and code.isdigit():
+        if code.endswith("0000"):
+            return "province"
+        if code.endswith("00"):
+            return "city"
     return LEVEL_BY_LENGTH.get(len(code), "estate" if len(code) > 12 else "district")
 
 
+def code_prefix(code: str, level: str) -> str:
+    """The leading part of ``code`` that the codes of the areas inside it start with.
+
+    A province's or city's code in its 6-digit form (``320000``, ``320100``) counts by
+    its 2 or 4 significant digits; any other code is its own prefix.
+    """
+    digits = SIGNIFICANT.get(level)
+    if digits is not None and len(code) > digits and set(code[digits:]) == {"0"}:
+        return code[:digits]
+    return code
+
+
 def parent_of(code: str, level: str, known: dict[str, str]) -> str | None:
-    """The longest known code of a higher level that ``code`` starts with."""
+    """The known area of a higher level whose code ``code`` starts with, the nearest one.
+
+    Nearest: the longest significant prefix (:func:`code_prefix`), a lower level on a tie
+    (a city ``3201`` rather than its province's 6-digit ``320000`` …).
+    """
     rank = ADMIN_LEVELS.index(level)
-    best: str | None = None
+    best: tuple[int, int] | None = None
+    found: str | None = None
     for other, other_level in known.items():
-        if (
-            other != code
-            and code.startswith(other)
-            and ADMIN_LEVELS.index(other_level) < rank
-            and (best is None or len(other) > len(best))
-        ):
-            best = other
-    return best
+        if other == code or other_level not in ADMIN_LEVELS:
+            continue
+        other_rank = ADMIN_LEVELS.index(other_level)
+        if other_rank >= rank or not code.startswith(code_prefix(other, other_level)):
+            continue
+        score = (len(code_prefix(other, other_level)), other_rank)
+        if best is None or score > best:
+            best, found = score, other
+    return found
+
+
+def adopted_parents(orphans: dict[str, str], imported: dict[str, str]) -> dict[str, str]:
+    """Parents for stored areas that have none, among the areas of an import.
+
+    A district loaded before its city (the sample district, a city's boundaries
+    imported later) is hung under the nearest province or city of the import whose
+    code it starts with (:func:`parent_of`).
+
+    Parameters
+    ----------
+    orphans
+        ``code -> level`` of the stored areas without a parent.
+    imported
+        ``code -> level`` of the areas of the import.
+
+    Returns
+    -------
+    dict
+        ``code -> parent code`` for the orphans that found one.
+    """
+    found = {}
+    for code, level in orphans.items():
+        if code in imported or level not in ADMIN_LEVELS:
+            continue
+        parent = parent_of(code, level, imported)
+        if parent is not None:
+            found[code] = parent
+    return found
 
 
 def area_layer(
@@ -138,13 +207,14 @@ def area_layer(
                     source.headers["level"],
                     raw[pos],
                     "unknown level",
-                    "use 区, 街道, 社区 or 小区 (district, street, community, estate)",
+                    "use 省, 市, 区, 街道, 社区 or 小区 (province, city, district, street, "
+                    "community, estate)",
                 )
             )
         level = level.where(level.notna(), codes.map(lambda c: level_of(c) if c else None))
     else:
         level = codes.map(lambda c: level_of(c) if c else None)
-        notes.append("levels from the codes' lengths (6 区, 9 街道, 12 社区)")
+        notes.append("levels from the codes (2 省, 4 市, 6 区, 9 街道, 12 社区)")
     if problems:
         raise ImportRejected(problems)
     names = (

@@ -133,8 +133,14 @@ USES = (
     Choice("commercial", "商业", ("商铺", "商业楼", "写字楼")),
 )
 LEVELS = (
-    Choice("district", "区", ("区县", "县", "县级市", "district", "county")),
-    Choice("street", "街道", ("镇", "乡", "街道办", "街道办事处", "street", "township", "town")),
+    Choice("province", "省", ("省份", "自治区", "直辖市", "省级", "province")),
+    Choice("city", "市", ("地级市", "自治州", "地区", "盟", "市级", "city", "prefecture")),
+    Choice("district", "区", ("区县", "县", "县级市", "市辖区", "旗", "district", "county")),
+    Choice(
+        "street",
+        "街道",
+        ("镇", "乡", "乡镇", "街道办", "街道办事处", "street", "township", "town"),
+    ),
     Choice("community", "社区", ("居委会", "村", "村委会", "社区居委会", "community", "village")),
     Choice("estate", "小区", ("院落", "estate")),
 )
@@ -191,7 +197,8 @@ AREAS = Kind(
             False,
             "街道",
             LEVELS,
-            note="from the code's length when absent: 6 区, 9 街道, 12 社区",
+            note="from the code when absent: 2 省, 4 市, 6 区 (or 省 / 市 when it ends in "
+            "0000 / 00), 9 街道, 12 社区",
         ),
         Field(
             "parent_code",

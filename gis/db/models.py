@@ -53,7 +53,9 @@ from geoalchemy2 import Geometry
 
 SRID = 4326
 
-ADMIN_LEVELS = ("district", "street", "community", "estate")
+#: Levels of the admin hierarchy, top down: province 省, city 市, district 区/县, street
+#: 街道/乡镇, community 社区/村, estate 小区 (grids lie inside communities only).
+ADMIN_LEVELS = ("province", "city", "district", "street", "community", "estate")
 GRID_KINDS = ("base", "dedicated")
 FACILITY_KINDS = (
     "clinic",
@@ -81,7 +83,15 @@ INCIDENT_STATES = (
     "returned",
     "escalated",
 )
-ROLES = ("resident", "grid_worker", "community_staff", "street_staff", "admin")
+ROLES = (
+    "resident",
+    "grid_worker",
+    "community_staff",
+    "street_staff",
+    "district_staff",
+    "city_staff",
+    "admin",
+)
 HAZARD_KINDS = ("typhoon", "flood", "fire", "gas_leak")
 ASSIGNMENT_ROLES = ("primary", "backup")
 #: Areas the offline basemap draws under the streets (from OpenStreetMap or a register).
@@ -175,7 +185,7 @@ class Located:
 
 
 class AdminArea(Base):
-    """An administrative area: district 区, street 街道, community 社区 or estate 小区."""
+    """An administrative area: 省 province, 市 city, 区 district, 街道, 社区, 小区 estate."""
 
     __tablename__ = "admin_area"
     id: Mapped[int] = mapped_column(Integer, Identity(), primary_key=True)

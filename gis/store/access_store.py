@@ -53,7 +53,30 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+#: Staff roles whose grids are those of every area under theirs, at any depth: a street's
+#: communities, a district's streets' communities, a city's districts' … (街道, 区, 市).
+AREA_TREE_ROLES = frozenset({"street_staff", "district_staff", "city_staff"})
+
+#: The grids (every version) of the communities at any depth under an area, the area
+#: itself included.  ``UNION`` (not ``UNION ALL``) ends the walk should the parents of
+#: the stored areas ever form a cycle.
+_GRIDS_UNDER_SQL = """
+    WITH RECURSIVE under_area(id) AS (
+        SELECT CAST(:key AS integer)
+        UNION
+        SELECT a.id FROM admin_area a JOIN under_area u ON a.parent_id = u.id
+    )
+    SELECT g.id FROM grid g JOIN under_area u ON g.community_id = u.id
+"""
+
+
 def _grids_of(conn: Connection, role: str, area_id: int | None, worker_id: int | None) -> Any:
+    """The grids a user covers (see :mod:`grids.access`); None: every grid (admin).
+
+    Community staff: the grids of their community.  Street, district and city staff: the
+    grids of every community under their area at any depth (:data:`AREA_TREE_ROLES`).
+    A grid worker: the grids they are assigned to.  Anyone else: none.
+    """
     if role == "admin":
         return None
     if role == "grid_worker" and worker_id is not None:
@@ -62,11 +85,8 @@ def _grids_of(conn: Connection, role: str, area_id: int | None, worker_id: int |
     elif role == "community_staff" and area_id is not None:
         sql = "SELECT id FROM grid WHERE community_id = :key"
         key = area_id
-    elif role == "street_staff" and area_id is not None:
-        sql = (
-            "SELECT g.id FROM grid g JOIN admin_area c ON c.id = g.community_id "
-            "WHERE c.parent_id = :key OR c.id = :key"
-        )
+    elif role in AREA_TREE_ROLES and area_id is not None:
+        sql = _GRIDS_UNDER_SQL
         key = area_id
     else:
         return frozenset()

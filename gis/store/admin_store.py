@@ -113,7 +113,8 @@ def area_of_code(conn: Connection, code: str) -> tuple[int, str]:
     ).first()
     if row is None:
         raise UnknownUser(
-            f"no admin area has code {code!r}; use the code of a community or street "
+            f"no admin area has code {code!r}; use the code of a community, street, district "
+            "or city"
             "(see 'wangge grids check' or the map)"
         )
     return int(row[0]), str(row[1])

@@ -14,7 +14,7 @@ Contract
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -165,6 +165,30 @@ def area_codes(conn: Connection) -> pd.DataFrame:
     """``code`` and ``level`` of every stored admin area."""
     rows = conn.execute(text("SELECT code, level FROM admin_area"))
     return pd.DataFrame(rows.fetchall(), columns=["code", "level"])
+
+
+def orphan_areas(conn: Connection) -> dict[str, str]:
+    """``code -> level`` of the stored admin areas without a parent."""
+    rows = conn.execute(text("SELECT code, level FROM admin_area WHERE parent_id IS NULL"))
+    return {str(code): str(level) for code, level in rows}
+
+
+def set_area_parents(conn: Connection, parents: Mapping[str, str]) -> int:
+    """Hang stored areas (by code) under parents (by code); how many moved.
+
+    Only areas that have no parent yet are changed.
+    """
+    if not parents:
+        return 0
+    return conn.execute(
+        text(
+            "UPDATE admin_area c SET parent_id = p.id "
+            "FROM unnest(CAST(:codes AS text[]), CAST(:parents AS text[])) AS n(code, parent) "
+            "JOIN admin_area p ON p.code = n.parent "
+            "WHERE c.code = n.code AND c.parent_id IS NULL"
+        ),
+        {"codes": list(parents), "parents": list(parents.values())},
+    ).rowcount
 
 
 # ----------------------------------------------------------------------------- staging, merge
