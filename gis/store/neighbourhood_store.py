@@ -93,16 +93,19 @@ def area_names(engine: Engine, ids: list[int]) -> dict[int, str]:
 def communities_in(engine: Engine, area_id: int | None) -> list[tuple[int, str, tuple[int, ...]]]:
     """The communities of an area, each with its current grids.
 
-    The area itself and its children (every one for None): ``(id, name, grid ids)``.
+    The area itself and every area under it at any depth (a street's communities, a
+    district's or city's; every one for None): ``(id, name, grid ids)``.
     """
     with engine.connect() as conn:
         rows = conn.execute(
             text(
+                "WITH RECURSIVE under_area(id) AS (SELECT CAST(:a AS integer) "
+                "UNION SELECT c.id FROM admin_area c JOIN under_area u ON c.parent_id = u.id) "
                 "SELECT a.id, a.name, COALESCE(array_agg(g.id ORDER BY g.id) "
                 "FILTER (WHERE g.id IS NOT NULL), '{}') AS grids FROM admin_area a "
                 "LEFT JOIN grid g ON g.community_id = a.id AND g.valid_to IS NULL "
-                "WHERE a.level = 'community' AND (CAST(:a AS integer) IS NULL OR a.id = :a "
-                "OR a.parent_id = :a) GROUP BY a.id ORDER BY a.name, a.id"
+                "WHERE a.level = 'community' AND (CAST(:a AS integer) IS NULL "
+                "OR a.id IN (SELECT id FROM under_area)) GROUP BY a.id ORDER BY a.name, a.id"
             ),
             {"a": area_id},
         ).all()
