@@ -60,9 +60,17 @@ log = logging.getLogger("wangge")
 #: whether they changed: a burst of lookups costs no extra query.
 LOOKUP_TRUST_S = 1.0
 #: Tables whose changes can change who a token belongs to or what they may see.
-ACCOUNT_TABLES = ("app_user", "api_token", "grid_assignment", "grid_worker", "grid")
+#: ``admin_area``: a street's, district's or city's staff cover the grids under their area.
+ACCOUNT_TABLES = ("app_user", "api_token", "grid_assignment", "grid_worker", "grid", "admin_area")
 #: The same for a browser session: its own table instead of the tokens'.
-SESSION_TABLES = ("app_user", "app_session", "grid_assignment", "grid_worker", "grid")
+SESSION_TABLES = (
+    "app_user",
+    "app_session",
+    "grid_assignment",
+    "grid_worker",
+    "grid",
+    "admin_area",
+)
 #: Columns the incident cube is indexed by: where, and how it can be split.
 CUBE_PLACES = ("h3_cell", "beidou_cell", "grid_id", "community_id")
 CUBE_SPLITS = ("category_code", "state", "source")

@@ -99,7 +99,7 @@ class Principal:
     worker_id
         ``grid_worker.id`` when the user is a grid worker.
     area_id
-        ``admin_area.id`` of the community or street of a staff member.
+        ``admin_area.id`` of a staff member's community, street, district or city.
     grid_ids
         Every grid (all versions) the user covers; None means every grid (admin).
     """
@@ -449,7 +449,8 @@ def may_see_area(user: Principal, area_grid_ids: Collection[int]) -> bool:
 
     Only when the area lies within theirs: every current grid of it is one they cover
     (a community's staff read their community, not the street around it; the street's
-    staff read the street and each of its communities).  An area without grids: admin
+    staff read the street and each of its communities; a district's or city's staff
+    every street and community under theirs).  An area without grids: admin
     only.  Anything else is answered as not found (404).
     """
     if user.sees_everything:

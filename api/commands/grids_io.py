@@ -93,11 +93,13 @@ def import_areas_command(
     coord_type: Annotated[str, typer.Option(help="wgs84, gcj02 or bd09")] = "wgs84",
     layer: Annotated[str | None, typer.Option(help="layer of a multi-layer file")] = None,
 ) -> None:
-    """Import district / street / community / estate boundaries (the same as 'import areas').
+    """Import province / city / district / street / community / estate boundaries.
 
-    Codes, names, levels (区/街道/社区/小区) and parents are read in any of the data
-    dictionary's spellings (AMap's adcode …); a bare geometry named by its code
-    (320102.geojson) is read too, and the hierarchy is built from the codes.
+    The same as 'import areas'.  Codes, names, levels (省/市/区/街道/社区/小区) and parents
+    are read in any of the data dictionary's spellings (AMap's adcode …); a bare geometry
+    named by its code (320102.geojson, 320100.geojson) is read too, and the hierarchy is
+    built from the codes: a district already stored is hung under its city when the city
+    is imported.
     """
     from api.commands.registry import import_command
 

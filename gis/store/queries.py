@@ -114,6 +114,7 @@ VERSIONED_TABLES = (
     "app_session",
     "map_area",
     "resident",
+    "admin_area",
 )
 
 

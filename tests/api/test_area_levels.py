@@ -202,6 +202,27 @@ def test_the_city_reviews_both_districts_grids_and_a_district_only_its_own(world
     assert codes["al_district_a"] | codes["al_district_b"] == codes["al_city"]
 
 
+def test_a_district_moved_out_of_the_city_leaves_the_city_staffs_view_at_once(
+    engine: Engine, world: dict
+) -> None:
+    def sees_b() -> int:
+        return _get(world, "al_city", f"/api/incidents/{world['incidents']['B']}").status_code
+
+    assert sees_b() == 200  # and the server now holds the city staff's token in its cache
+    move = (
+        "UPDATE admin_area SET parent_id = (SELECT id FROM admin_area WHERE code = :p) "
+        "WHERE code = '330199'"
+    )
+    with engine.begin() as conn:
+        conn.execute(text(move), {"p": "330000"})  # under the province, beside the city
+    try:
+        assert sees_b() == 404
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(move), {"p": "330100"})
+    assert sees_b() == 200
+
+
 def test_district_staff_read_identities_masked_and_reveal_one_household_with_a_reason(
     world: dict,
 ) -> None:

@@ -158,6 +158,36 @@ def test_numeric_codes_from_a_shapefile_are_read_as_text(district: Engine, tmp_p
     assert report.grids == 2 and not report.saved
 
 
+def test_a_city_imported_after_its_district_takes_it_in(district: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "cities.geojson"
+    gpd.GeoDataFrame(
+        {
+            "adcode": ["33", "3301", "330108"],
+            "name": ["浙江省", "杭州市", "滨江区"],
+            "级别": ["省", "市", "区"],
+        },
+        geometry=[box(W - 1, S - 1, E + 1, N + 1)] * 2 + [box(E + 0.02, S, E + 0.03, N)],
+        crs=4326,
+    ).to_file(path, driver="GeoJSON")
+    from api.services.registry_io import ImportOptions, import_file
+
+    report = import_file(district, "areas", path, ImportOptions())
+    assert report.added == 3
+    with district.connect() as conn:
+        parents = dict(
+            conn.execute(
+                text(
+                    "SELECT c.code, p.code FROM admin_area c LEFT JOIN admin_area p "
+                    "ON p.id = c.parent_id WHERE c.level IN ('province', 'city', 'district')"
+                )
+            ).all()
+        )
+    # the stored district (330106, loaded first) is hung under the new city too
+    assert parents == {"33": None, "3301": "33", "330108": "3301", "330106": "3301"}
+    # the grid codes keep the district's 6 digits
+    assert current(district)[0][0].startswith("330106")
+
+
 def test_admin_areas_import_with_parents_already_stored(district: Engine, tmp_path: Path) -> None:
     path = tmp_path / "areas.geojson"
     gpd.GeoDataFrame(

@@ -14,7 +14,7 @@ import shapely
 from shapely import box
 
 from etl.imports.addresses import match_buildings, parse_address
-from etl.imports.areas import area_layer, level_of
+from etl.imports.areas import area_layer, level_of, parent_of
 from etl.imports.dictionary import AREAS, HOUSEHOLDS, KINDS, RESIDENTS, markdown
 from etl.imports.headers import MappingError, normalise_header, parse_mapping, recognise
 from etl.imports.problems import ImportRejected
@@ -163,6 +163,46 @@ def test_levels_and_parents_from_chinese_names_and_codes(tmp_path: Path) -> None
         "street",
         "community",
         "estate",
+    ]
+
+
+def test_provinces_and_cities_from_their_codes_short_or_in_amaps_six_digits() -> None:
+    codes = ("32", "3201", "320000", "320100", "320102", "441900")
+    assert [level_of(c) for c in codes] == [
+        "province",
+        "city",
+        "province",
+        "city",
+        "district",
+        "city",
+    ]
+    # the nearest area above: the city, whichever form its code takes
+    for city in ("3201", "320100"):
+        known = {"32": "province", city: "city", "320102": "district"}
+        assert parent_of("320102", "district", known) == city
+        assert parent_of(city, "city", known) == "32"
+        assert parent_of("320102002", "street", known) == "320102"
+    # a street directly under a city without districts (东莞: 441900 → its towns)
+    assert parent_of("441900003", "street", {"441900": "city", "44": "province"}) == "441900"
+    # a district of another city is not adopted by this one
+    assert parent_of("320202", "district", {"320100": "city", "320000": "province"}) == "320000"
+
+
+def test_levels_in_chinese_from_province_to_village() -> None:
+    spelled = pd.Series(["省", "自治区", "市", "地级市", "区", "县", "街道", "乡镇", "社区", "村"])
+    level, bad = choices(spelled, AREAS.field("level"))
+    assert not bad.any()
+    assert list(level) == [
+        "province",
+        "province",
+        "city",
+        "city",
+        "district",
+        "district",
+        "street",
+        "street",
+        "community",
+        "community",
     ]
 
 

@@ -71,6 +71,79 @@ def test_the_database_refuses(engine: Engine, sql: str, reason: str) -> None:
     assert reason in _refused(engine, sql)
 
 
+AREA = (
+    "INSERT INTO admin_area (code, name, level, parent_id, geom) VALUES ('{code}', '{code}', "
+    "'{level}', (SELECT id FROM admin_area WHERE code = '{parent}'), "
+    "ST_GeomFromText('MULTIPOLYGON(((120 30, 121 30, 121 31, 120 31, 120 30)))', 4326))"
+)
+
+
+def test_areas_run_from_province_to_estate_and_staff_from_community_to_city(
+    engine: Engine,
+) -> None:
+    with engine.connect() as conn, conn.begin():
+        for code, level, parent in (("98", "province", ""), ("9801", "city", "98")):
+            conn.execute(text(AREA.format(code=code, level=level, parent=parent)))
+        for role in ("district_staff", "city_staff"):
+            conn.execute(
+                text(
+                    "INSERT INTO app_user (username, display_name, role, area_id) VALUES "
+                    "(:u, :d, :r, (SELECT id FROM admin_area WHERE code = '9801'))"
+                ),
+                {"u": f"models_{role}", "d": role, "r": role},
+            )
+        conn.rollback()
+    assert "ck_admin_area_level" in _refused(
+        engine, AREA.format(code="97", level="country", parent="")
+    )
+    assert "ck_app_user_role" in _refused(
+        engine,
+        "INSERT INTO app_user (username, display_name, role) VALUES ('m', 'm', 'mayor')",
+    )
+
+
+def test_going_down_below_the_area_levels_keeps_the_districts_and_disables_their_staff(
+    database_url: str,
+) -> None:
+    base = cluster.server_url(database_url, "postgres")
+    name = f"wangge_test_levels_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    url = cluster.server_url(database_url, name)
+    cluster.ensure_database(url)
+    engine = create_engine(url)
+    try:
+        upgrade(engine)
+        with engine.begin() as conn:
+            for code, level, parent in (
+                ("98", "province", ""),
+                ("9801", "city", "98"),
+                ("980102", "district", "9801"),
+            ):
+                conn.execute(text(AREA.format(code=code, level=level, parent=parent)))
+            conn.execute(
+                text(
+                    "INSERT INTO app_user (username, display_name, role, area_id) VALUES "
+                    "('city', 'city', 'city_staff', "
+                    "(SELECT id FROM admin_area WHERE code = '9801'))"
+                )
+            )
+        downgrade(engine, "-1")
+        with engine.connect() as conn:
+            areas = conn.execute(text("SELECT code, parent_id FROM admin_area")).all()
+            user = conn.execute(
+                text("SELECT role, area_id, disabled_at IS NOT NULL FROM app_user")
+            ).one()
+        assert [tuple(a) for a in areas] == [("980102", None)]
+        assert tuple(user) == ("resident", None, True)
+        upgrade(engine)
+        assert current(engine) == head()
+    finally:
+        engine.dispose()
+        admin = create_engine(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
 def test_two_current_grids_cannot_share_a_code(engine: Engine) -> None:
     insert = GRID.format(code="330199999001001", wkt=SQUARE, srid=4326)
     message = _refused(engine, f"{insert}; {insert}")

@@ -15,6 +15,11 @@ hierarchy province 省 → city 市 → district 区 → street 街道 → commu
   policy added by another migration with the same list follows as well; what a row
   passes is otherwise unchanged.  Which grids the new roles cover is the setting
   ``wangge.grid_ids`` as for any staff (resolved by :mod:`gis.store.access_store`).
+* ``admin_area`` gets a data version (a sequence moved by a statement trigger, as in
+  migration 0011): the grids a street's,
+  district's or city's staff cover follow the hierarchy, so the server's cache of who a
+  token or session is (``api/state.py``) must be rebuilt when an area moves (a district
+  hung under its city by an import).
 
 Revision ID: 0032
 Revises: 0030
@@ -87,9 +92,17 @@ def _rewrite_policies(old: str, new: str) -> None:
 def upgrade() -> None:
     _checks(NEW_LEVELS, NEW_ROLES)
     _rewrite_policies(OLD_STAFF, NEW_STAFF)
+    op.execute("CREATE SEQUENCE admin_area_data_version_seq")
+    op.execute(
+        "CREATE TRIGGER admin_area_data_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
+        "ON admin_area FOR EACH STATEMENT "
+        "EXECUTE FUNCTION wangge_bump_sequence('admin_area_data_version_seq')"
+    )
 
 
 def downgrade() -> None:
+    op.execute("DROP TRIGGER admin_area_data_version ON admin_area")
+    op.execute("DROP SEQUENCE admin_area_data_version_seq")
     _rewrite_policies(NEW_STAFF, OLD_STAFF)
     # the old schema has no such roles: their accounts are kept, disabled, as residents
     # without an area (they see nothing until an admin gives them a role again)
