@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from grids.access import (
+    ROLE_NAMES_ZH,
     Forbidden,
     Principal,
     home_grids,
@@ -16,8 +17,10 @@ from grids.access import (
     incident_filter,
     kpi_filter,
     mask_id_number,
+    mask_identities,
     mask_name,
     mask_phone,
+    may_reveal_identity,
     may_see_area,
     may_see_contact,
     may_see_incident,
@@ -26,7 +29,10 @@ from grids.access import (
     require_command_centre,
     require_households,
     require_own_position,
+    require_registry,
+    require_reveal,
     require_staff,
+    require_street_staff,
     rows_in_area,
     workers_in_area,
 )
@@ -156,3 +162,31 @@ def test_staff_assign_only_to_the_workers_of_their_own_area() -> None:
     assert workers_in_area(STAFF, ASSIGNMENTS) == {7, 8, 9, 50}
     assert workers_in_area(OTHER_STAFF, ASSIGNMENTS) == {40}
     assert workers_in_area(ADMIN, ASSIGNMENTS) == {7, 8, 9, 40, 50}
+
+
+DISTRICT = Principal(6, "ds1", "区", "district_staff", area_id=2, grid_ids=frozenset({10, 11, 12}))
+CITY = Principal(7, "cy1", "市", "city_staff", area_id=1, grid_ids=frozenset({10, 11, 12, 20}))
+
+
+@pytest.mark.parametrize("user", [DISTRICT, CITY], ids=["district", "city"])
+def test_district_and_city_staff_supervise_with_identities_masked(user: Principal) -> None:
+    # staff of their whole area: cases, contacts, the desks
+    assert user.is_staff and may_see_incident(user, grid_id=12, reporter_id=9, assignee_id=None)
+    assert not may_see_incident(user, grid_id=30, reporter_id=9, assignee_id=None)
+    assert may_see_contact(user, reporter_id=99)
+    require_registry(user)
+    require_command_centre(user, "watch")
+    # residents' identities masked, in the registers and in exports, but revealed one
+    # household at a time on the registry desk
+    assert not identity_visible(user, building_id=3, task_buildings={3})
+    people = pd.DataFrame(
+        {"name": ["张三丰"], "id_number": ["330106199001011234"], "phone": [None]}
+    )
+    shown, masked = mask_identities(user, people)
+    assert masked and shown.loc[0, "name"] == "张**" and shown.loc[0, "phone"] is None
+    assert may_reveal_identity(user)
+    require_reveal(user)
+    # they do not store a street's grid designs
+    with pytest.raises(Forbidden, match="only street staff or an admin"):
+        require_street_staff(user, "store a new grid design")
+    assert ROLE_NAMES_ZH[user.role] in ("区级工作人员", "市级工作人员")
