@@ -268,6 +268,18 @@ def test_a_staff_area_of_the_wrong_level_is_refused_saying_which_level(
     assert {world["grids"]["A"], world["grids"]["B"]} <= user.grid_ids
 
 
+def test_a_user_given_the_district_role_covers_the_district_they_are_given(
+    engine: Engine, world: dict
+) -> None:
+    accounts.issue_token(engine, "al_promoted", "resident")
+    with pytest.raises(WrongAreaLevel, match="a 区级工作人员 \\(district_staff\\) needs"):
+        accounts.change_role(engine, "al_promoted", "district_staff", world["street_a"])
+    accounts.change_role(engine, "al_promoted", "district_staff", "330199")
+    with engine.connect() as conn:
+        user = user_by_name(conn, "al_promoted")
+    assert user is not None and user.grid_ids == frozenset({world["grids"]["B"]})
+
+
 # ------------------------------------------------------------------ row-level security
 
 
