@@ -22,14 +22,14 @@ hierarchy province 省 → city 市 → district 区 → street 街道 → commu
   hung under its city by an import).
 
 Revision ID: 0032
-Revises: 0030
+Revises: 0031
 """
 
 from alembic import op
 from sqlalchemy import text
 
 revision = "0032"
-down_revision = "0030"
+down_revision = "0031"
 branch_labels = None
 depends_on = None
 

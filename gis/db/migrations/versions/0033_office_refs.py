@@ -12,14 +12,14 @@ now partial) for records of none — a deployment's one office, which imports wi
 ``--area`` as before, and OpenStreetMap's ``osm:w123``, which are one world's ids.
 
 Revision ID: 0033
-Revises: 0031
+Revises: 0032
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0033"
-down_revision = "0031"
+down_revision = "0032"
 branch_labels = None
 depends_on = None
 
