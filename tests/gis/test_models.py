@@ -126,7 +126,7 @@ def test_going_down_below_the_area_levels_keeps_the_districts_and_disables_their
                     "(SELECT id FROM admin_area WHERE code = '9801'))"
                 )
             )
-        downgrade(engine, "-1")
+        downgrade(engine, "0031")  # below 0032, the area levels
         with engine.connect() as conn:
             areas = conn.execute(text("SELECT code, parent_id FROM admin_area")).all()
             user = conn.execute(
