@@ -30,7 +30,7 @@ import shapely
 from etl.layers import layers_to_wgs84, referenced_keys, validate_layers
 from gis import crypt
 from gis.db import models
-from gis.db.bulk import copy_frame, deferred_indexes
+from gis.db.bulk import CopyPipe, Deferred, copy_frame, deferred_indexes
 from gis.errors import EtlError, InvalidInput, Problem, ValidationError
 from gis.settings import Settings, get_settings
 from gis.store import load_store, queries, register_store
@@ -121,18 +121,39 @@ class _Loader:
         self.cur = cursor
         self.settings = settings
         self.into = dict(into or {})
+        #: the tables were emptied in this transaction: rows may be written frozen
+        self.freeze = False
+        #: sends the rows while the next table is prepared (set by :func:`_run`)
+        self.pipe: CopyPipe | None = None
+        self._ids: dict[str, dict] = {}
         self.report = LoadReport()
         self.bar = tqdm(total=0, unit="rows", disable=not progress, desc="loading")
         self.grid_geoms: np.ndarray | None = None
         self.grid_ids: np.ndarray | None = None
         #: the grid of each household of this load (its residents carry it: row security)
         self.household_grids: pd.Series | None = None
+        #: the grid of each resident of this load (their identities carry it too)
+        self.resident_grids: pd.arrays.IntegerArray | None = None
 
     def copy(self, table: str, frame: pd.DataFrame) -> None:
+        assert self.pipe is not None, "copies go through the pipe of _run"
         self.bar.set_description(f"loading {table}")
-        self.report.rows[table] = self.report.rows.get(table, 0) + copy_frame(
-            self.cur, self.into.get(table, table), frame, progress=self.bar.update
+        self._ids.pop(table, None)
+        self.report.rows[table] = self.report.rows.get(table, 0) + self.pipe.copy(
+            self.into.get(table, table), frame, progress=self.bar.update
         )
+
+    def read(self) -> psycopg.Cursor:
+        """The cursor, once everything sent is in (what is read must see it)."""
+        if self.pipe is not None:
+            self.pipe.sync()
+        return self.cur
+
+    def ids(self, table: str) -> dict:
+        """Natural key → id of a table (:func:`load_store.ids_by_key`), read once per copy."""
+        if table not in self._ids:
+            self._ids[table] = load_store.ids_by_key(self.read(), table)
+        return self._ids[table]
 
     # ---------------------------------------------------------------- places
 
@@ -143,7 +164,7 @@ class _Loader:
             part = frame[frame["level"] == level]
             if part.empty:
                 continue
-            parents = load_store.ids_by_key(self.cur, "admin_area")
+            parents = self.ids("admin_area")
             parent = part.get("parent_code", pd.Series(None, index=part.index))
             self.copy(
                 "admin_area",
@@ -159,7 +180,7 @@ class _Loader:
             )
 
     def grids(self, frame: gpd.GeoDataFrame) -> None:
-        areas = load_store.ids_by_key(self.cur, "admin_area")
+        areas = self.ids("admin_area")
         data = {
             "code": frame["code"],
             "name": frame["name"],
@@ -173,7 +194,7 @@ class _Loader:
 
     def load_current_grids(self) -> None:
         """Read back the current grids, sorted by code (the tie rule of the locator)."""
-        self.grid_ids, self.grid_geoms = load_store.current_grid_shapes(self.cur)
+        self.grid_ids, self.grid_geoms = load_store.current_grid_shapes(self.read())
 
     def place(
         self, table: str, lon: np.ndarray, lat: np.ndarray
@@ -194,7 +215,7 @@ class _Loader:
     # ---------------------------------------------------------------- things and people
 
     def buildings(self, frame: gpd.GeoDataFrame) -> pd.DataFrame:
-        areas = load_store.ids_by_key(self.cur, "admin_area")
+        areas = self.ids("admin_area")
         lon, lat = representative_points(frame.geometry.to_numpy())
         grid_id, cell, beidou = self.place("building", lon, lat)
         located = pd.DataFrame(
@@ -231,7 +252,7 @@ class _Loader:
 
     def households(self, frame: pd.DataFrame, buildings: pd.DataFrame | None) -> None:
         if buildings is None:
-            buildings = load_store.building_places(self.cur)
+            buildings = load_store.building_places(self.read())
         located = buildings.set_index("id")
         where = located.reindex(frame["building_id"].to_numpy())
         self.copy(
@@ -255,7 +276,7 @@ class _Loader:
             index=pd.to_numeric(frame["id"], errors="coerce").to_numpy(),
         )
 
-    def residents(self, frame: pd.DataFrame, identities: pd.DataFrame | None = None) -> None:
+    def residents(self, frame: pd.DataFrame) -> None:
         flags = ["living_alone_elderly", "disabled", "mobility_impaired", "low_income"]
         data = frame[
             ["id", "household_id", "birth_year", "sex"]
@@ -270,9 +291,14 @@ class _Loader:
             grids = self.household_grids.reindex(keys).astype("Int64").array
         data["grid_id"] = grids
         self.copy("resident", data)
-        if identities is None:
-            identities = sealed_identities(frame)
-        identities["grid_id"] = grids
+        self.resident_grids = grids
+
+    def identities(self, identities: pd.DataFrame) -> None:
+        """The residents' identities (姓名, sealed ID numbers and phones), after every other layer.
+
+        Last, so that the sealing thread has the whole load's copying to finish in.
+        """
+        identities["grid_id"] = self.resident_grids
         self.copy("resident_identity", identities)
 
     def points(self, table: str, frame: gpd.GeoDataFrame, columns: dict[str, object]) -> None:
@@ -344,7 +370,7 @@ class _Loader:
         )
 
     def users(self, frame: pd.DataFrame) -> None:
-        areas = load_store.ids_by_key(self.cur, "admin_area")
+        areas = self.ids("admin_area")
         area = frame["area_code"].map(areas) if "area_code" in frame else None
         self.copy(
             "app_user",
@@ -359,7 +385,7 @@ class _Loader:
         )
 
     def workers(self, frame: pd.DataFrame) -> None:
-        users = load_store.ids_by_key(self.cur, "app_user")
+        users = self.ids("app_user")
         self.copy(
             "grid_worker",
             pd.DataFrame(
@@ -377,7 +403,7 @@ class _Loader:
         )
 
     def assignments(self, frame: pd.DataFrame) -> None:
-        grids = load_store.ids_by_key(self.cur, "grid")
+        grids = self.ids("grid")
         self.copy(
             "grid_assignment",
             pd.DataFrame(
@@ -390,12 +416,12 @@ class _Loader:
         )
 
     def categories(self) -> None:
-        if load_store.has_categories(self.cur):
+        if load_store.has_categories(self.read()):
             return
         self.copy("incident_category", pd.DataFrame([c.__dict__ for c in DEFAULT_CATEGORIES]))
 
     def incidents(self, frame: gpd.GeoDataFrame) -> None:
-        users = load_store.ids_by_key(self.cur, "app_user")
+        users = self.ids("app_user")
         reporter = (
             frame["reporter_username"].map(users).astype("Int64")
             if "reporter_username" in frame
@@ -499,12 +525,12 @@ def load_layers(
                 if replace:
                     # from empty: build indexes and check foreign keys once, at the end
                     load_store.empty_tables(cur, TABLES, restart=True)
-                    with deferred_indexes(cur, TABLES):
-                        _run(loader, layers)
+                    loader.freeze = True
+                    with deferred_indexes(cur, TABLES) as deferred:
+                        _run(loader, layers, deferred=deferred, analyze=True)
                 else:
-                    _run(loader, layers)
+                    _run(loader, layers, analyze=True)
                 load_store.advance_identities(cur)
-                load_store.analyze(cur, [t for t, n in loader.report.rows.items() if n])
             except psycopg.errors.IntegrityError as exc:
                 raise LoadError(explain_refusal(exc)) from exc
             finally:
@@ -517,29 +543,60 @@ def load_layers(
         raw.close()
 
 
-def _run(loader: _Loader, layers: Mapping[str, pd.DataFrame]) -> None:
+def _run(
+    loader: _Loader,
+    layers: Mapping[str, pd.DataFrame],
+    *,
+    deferred: Deferred | None = None,
+    analyze: bool = False,
+) -> None:
+    """Copy every layer through a :class:`CopyPipe`; its statistics too with ``analyze``.
+
+    With ``deferred`` (:func:`gis.db.bulk.deferred_indexes`), each table's own indexes
+    are re-created as soon as its rows are in, while the next layers are prepared.
+    """
     # ID numbers and phones are sealed (gis.crypt) in a thread of its own while the
-    # areas, grids, buildings and households are copied: the sealing then costs little time
+    # other layers are copied: the identities are copied last, so sealing costs little time
     with ThreadPoolExecutor(1, thread_name_prefix="seal") as pool:
         sealing = (
             pool.submit(sealed_identities, layers["resident"]) if "resident" in layers else None
         )
-        _run_layers(loader, layers, sealing)
+        tables = [loader.into.get(t, t) for t in TABLES]
+        pipe = CopyPipe(
+            loader.cur, tables, deferred=deferred, analyze=analyze, freeze=loader.freeze
+        )
+        loader.pipe = pipe
+        try:
+            _run_layers(loader, layers, sealing)
+        except BaseException:
+            pipe.abort()
+            raise
+        finally:
+            loader.pipe = None
+        pipe.close()
 
 
 def _run_layers(
     loader: _Loader, layers: Mapping[str, pd.DataFrame], sealing: Future | None
 ) -> None:
+    loader.categories()  # a read first: nothing is waited for yet
     if "admin_area" in layers:
         loader.admin_areas(layers["admin_area"])
     if "grid" in layers:
         loader.grids(layers["grid"])
     loader.load_current_grids()
+    # the users' layers read ids back: while only small tables are queued
+    if "app_user" in layers:
+        loader.users(layers["app_user"])
+    if "grid_worker" in layers:
+        loader.workers(layers["grid_worker"])
+    if "grid_assignment" in layers:
+        loader.assignments(layers["grid_assignment"])
     located = loader.buildings(layers["building"]) if "building" in layers else None
     if "household" in layers:
         loader.households(layers["household"], located)
     if "resident" in layers:
-        loader.residents(layers["resident"], None if sealing is None else sealing.result())
+        loader.residents(layers["resident"])
     if "facility" in layers:
         f = layers["facility"]
         loader.points(
@@ -561,19 +618,14 @@ def _run_layers(
         loader.points("road_node", layers["road_node"], {"id": layers["road_node"]["id"]})
     if "road_edge" in layers:
         loader.edges(layers["road_edge"])
-    if "app_user" in layers:
-        loader.users(layers["app_user"])
-    if "grid_worker" in layers:
-        loader.workers(layers["grid_worker"])
-    if "grid_assignment" in layers:
-        loader.assignments(layers["grid_assignment"])
-    loader.categories()
     if "incident" in layers:
         loader.incidents(layers["incident"])
     if "incident_event" in layers:
         loader.events(layers["incident_event"])
     if "map_area" in layers:
         loader.map_areas(layers["map_area"])
+    if sealing is not None:
+        loader.identities(sealing.result())
 
 
 def copy_layers(
@@ -583,6 +635,7 @@ def copy_layers(
     into: Mapping[str, str] | None = None,
     settings: Settings | None = None,
     progress: bool = False,
+    deferred: Deferred | None = None,
 ) -> LoadReport:
     """Copy validated layers on the caller's cursor, inside the caller's transaction.
 
@@ -598,6 +651,9 @@ def copy_layers(
     into
         Table → the table its rows are copied into instead (e.g. a staging table
         ``CREATE TEMP TABLE … (LIKE household)`` that an import then merges).
+    deferred
+        What :func:`gis.db.bulk.deferred_indexes` dropped: each table's own indexes
+        are re-created as soon as its rows are in.
 
     Raises
     ------
@@ -607,7 +663,7 @@ def copy_layers(
     loader = _Loader(cursor, settings or get_settings(), progress, into)
     loader.bar.total = sum(len(f) for f in layers.values()) + len(layers.get("resident", ()))
     try:
-        _run(loader, layers)
+        _run(loader, layers, deferred=deferred)
     except psycopg.errors.IntegrityError as exc:
         raise LoadError(explain_refusal(exc)) from exc
     finally:

