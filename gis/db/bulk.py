@@ -261,44 +261,55 @@ def encode_rows(frame: pd.DataFrame, kinds: Sequence[str], table: str = "?") -> 
     """The rows of ``frame`` in PostgreSQL's binary COPY format (no header or trailer).
 
     Each row is an int16 field count, then per field an int32 length (-1: NULL) and
-    the value's bytes in network order.  Built with numpy: each column is encoded
-    whole, then scattered into its place in every row.
+    the value's bytes in network order.  Each column is encoded whole with numpy, then
+    every row's pieces are joined by Arrow in one pass
+    (:func:`pyarrow.compute.binary_join_element_wise`, a NULL value adding nothing): the
+    joined array's data buffer is the COPY payload.
     """
     n = len(frame)
     if n == 0:
         return b""
     fields = [_encode(frame[c], k, table) for c, k in zip(frame.columns, kinds, strict=True)]
-    sizes = np.full(n, 2 + 4 * len(fields), dtype=np.int64)
+    parts = [_fixed_width(np.full(n, len(fields), dtype=">i2").view(np.uint8), 2, n)]
     for f in fields:
-        sizes += np.maximum(f.lengths, 0)
-    ends = np.cumsum(sizes)
-    starts = ends - sizes
-    out = np.empty(int(ends[-1]), dtype=np.uint8)
-    count = np.array([len(fields)], dtype=">i2").view(np.uint8)
-    out[starts] = count[0]
-    out[starts + 1] = count[1]
-    at = starts + 2
-    for f in fields:
-        length_bytes = f.lengths.astype(">i4").view(np.uint8).reshape(n, 4)
-        for k in range(4):
-            out[at + k] = length_bytes[:, k]
-        at = at + 4
-        taken = np.maximum(f.lengths, 0).astype(np.int64)
+        parts.append(_fixed_width(f.lengths.astype(">i4").view(np.uint8), 4, n))
+        valid = f.lengths >= 0
+        mask = None if valid.all() else valid
         if f.width is not None:
-            rows = f.data.reshape(n, f.width)
-            valid = f.lengths >= 0
-            if valid.all():
-                for k in range(f.width):
-                    out[at + k] = rows[:, k]
-            else:
-                where = at[valid]
-                for k in range(f.width):
-                    out[where + k] = rows[valid, k]
-        elif len(f.data):
-            first = np.cumsum(taken) - taken
-            out[np.repeat(at - first, taken) + np.arange(len(f.data))] = f.data
-        at = at + taken
-    return out.tobytes()
+            parts.append(_fixed_width(f.data, f.width, n, mask))
+        else:
+            offsets = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum(np.maximum(f.lengths, 0), out=offsets[1:])
+            parts.append(_binary(n, offsets, f.data, mask))
+    joined = pc.binary_join_element_wise(
+        *parts, pa.scalar(b"", pa.large_binary()), null_handling="skip"
+    )
+    buffers = joined.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=np.int64)[joined.offset : joined.offset + n + 1]
+    return buffers[2][int(offsets[0]) : int(offsets[-1])].to_pybytes()
+
+
+def _binary(
+    n: int, offsets: np.ndarray, data: np.ndarray, valid: np.ndarray | None
+) -> pa.LargeBinaryArray:
+    """A large_binary array over numpy buffers (no copy); ``valid``: None when all are."""
+    bitmap = None if valid is None else pa.array(valid, type=pa.bool_()).buffers()[1]
+    return pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(),
+        n,
+        [
+            bitmap,
+            pa.py_buffer(np.ascontiguousarray(offsets)),
+            pa.py_buffer(np.ascontiguousarray(data)),
+        ],
+    )
+
+
+def _fixed_width(
+    data: np.ndarray, width: int, n: int, valid: np.ndarray | None = None
+) -> pa.LargeBinaryArray:
+    """``n`` values of ``width`` bytes each, back to back in ``data``, as a binary array."""
+    return _binary(n, np.arange(0, (n + 1) * width, width, dtype=np.int64), data, valid)
 
 
 _SECONDARY_INDEXES = """
@@ -418,7 +429,10 @@ class CopyPipe:
 
     With ``deferred``, a table's own indexes and unique constraints are re-created as
     soon as its last rows are in (a table's copies must follow each other), and with
-    ``analyze`` its statistics gathered then (tables that received rows only).
+    ``analyze`` its statistics gathered then (tables that received rows only): without
+    them the first queries on a freshly loaded district are planned blind (a count of
+    households per building estimated at 1,000 rows instead of 48), and the autovacuum
+    daemon that would gather them may be minutes away, or off.
     """
 
     def __init__(

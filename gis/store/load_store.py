@@ -55,17 +55,6 @@ def empty_tables(cur: psycopg.Cursor, tables: list[str], *, restart: bool = Fals
     cur.execute(f"TRUNCATE {', '.join(tables)}{tail}")
 
 
-def analyze(cur: psycopg.Cursor, tables: list[str]) -> None:
-    """Gather the planner's statistics of ``tables`` after a bulk load.
-
-    Without them the first queries on a freshly loaded district are planned blind (a
-    count of households per building estimated at 1,000 rows instead of 48), and the
-    autovacuum daemon that would gather them may be minutes away, or off.
-    """
-    for table in tables:
-        cur.execute(f"ANALYZE {table}")
-
-
 def advance_identities(cur: psycopg.Cursor) -> None:
     """Move each id sequence past the ids a load wrote explicitly, so new rows never collide.
 
