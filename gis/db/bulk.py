@@ -324,7 +324,8 @@ WHERE i.indrelid = ANY(%(tables)s::regclass[])
 # of the tables themselves: a partition's copy of its parent's key (conparentid) goes and
 # comes back with the parent's
 _CONSTRAINTS = """
-SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid), c.contype = 'u'
+SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid),
+       CASE WHEN c.contype = 'f' THEN c.confrelid::regclass::text END
 FROM pg_constraint c
 WHERE ((c.contype = 'f'
         AND (c.conrelid = ANY(%(tables)s::regclass[])
@@ -345,30 +346,45 @@ class Deferred:
     """The indexes and constraints :func:`deferred_indexes` dropped, still to re-create.
 
     A table's own indexes and unique constraints may be re-created as soon as its rows
-    are in (:meth:`take`, what :class:`CopyPipe` does while the next table is encoded);
-    foreign keys, which join two tables, wait for the end (:meth:`rest`).
+    are in, and a foreign key as soon as both its tables' are (:meth:`take`, what
+    :class:`CopyPipe` does while the next table is encoded); the rest wait for the end
+    (:meth:`rest`).
     """
 
     def __init__(
-        self, indexes: list[tuple[str, str]], constraints: list[tuple[str, str, str, bool]]
+        self, indexes: list[tuple[str, str]], constraints: list[tuple[str, str, str, str | None]]
     ):
         #: (table, CREATE INDEX …) of the indexes not re-created yet
         self.indexes = list(indexes)
-        #: (table, name, definition, unique?) of the constraints not re-created yet
+        #: (table, name, definition, referenced table or None: unique) not re-created yet
         self.constraints = list(constraints)
+        #: tables whose rows are all in
+        self.done: set[str] = set()
 
     def take(self, table: str) -> list[sql.Composable]:
-        """The statements re-creating ``table``'s own indexes and unique constraints."""
+        """The statements ``table``'s last rows allow: its indexes, unique and foreign keys.
+
+        Foreign keys come after the unique constraints they may rest on, and only those
+        between tables that are done.
+        """
+        self.done.add(table)
         out: list[sql.Composable] = [sql.SQL(d) for t, d in self.indexes if t == table]
-        out += [_add_constraint(t, n, d) for t, n, d, u in self.constraints if u and t == table]
         self.indexes = [i for i in self.indexes if i[0] != table]
-        self.constraints = [c for c in self.constraints if not (c[3] and c[0] == table)]
+        unique = [c for c in self.constraints if c[3] is None and c[0] == table]
+        foreign = [
+            c
+            for c in self.constraints
+            if c[3] is not None and table in (c[0], c[3]) and {c[0], c[3]} <= self.done
+        ]
+        out += [_add_constraint(t, n, d) for t, n, d, _ in unique + foreign]
+        taken = {(c[0], c[1]) for c in unique + foreign}  # a name is unique per table
+        self.constraints = [c for c in self.constraints if (c[0], c[1]) not in taken]
         return out
 
     def rest(self) -> list[sql.Composable]:
         """Every statement not taken yet: indexes, unique constraints, then foreign keys."""
         out: list[sql.Composable] = [sql.SQL(d) for _, d in self.indexes]
-        out += [_add_constraint(t, n, d) for t, n, d, u in reversed(self.constraints)]
+        out += [_add_constraint(t, n, d) for t, n, d, _ in reversed(self.constraints)]
         self.indexes, self.constraints = [], []
         return out
 
