@@ -43,6 +43,18 @@ def building_places(cur: psycopg.Cursor) -> pd.DataFrame:
     return pd.DataFrame(cur.fetchall(), columns=["id", "grid_id", "h3_cell", "beidou_cell"])
 
 
+def household_grids(cur: psycopg.Cursor, ids: np.ndarray) -> pd.Series:
+    """The grid of each stored household among ``ids`` (their residents carry it), by id."""
+    cur.execute(
+        "SELECT id, grid_id FROM household WHERE id = ANY(%s)", (ids.tolist(),), binary=True
+    )
+    rows = cur.fetchall()
+    return pd.Series(
+        pd.array([r[1] for r in rows], dtype="Int64"),
+        index=np.array([r[0] for r in rows], dtype=np.int64),
+    )
+
+
 def has_categories(cur: psycopg.Cursor) -> bool:
     """Whether the incident categories were loaded already."""
     cur.execute("SELECT EXISTS (SELECT 1 FROM incident_category)")
