@@ -413,3 +413,13 @@ def test_records_far_outside_the_boundaries_are_one_line(place, database_url, en
     assert "设施.csv, 6 rows (2, 3, 4, 5, 6 …), column '经度/纬度': outside the service area" in out
     assert out.count("outside the service area") == 1
     assert scalar(engine, "SELECT count(*) FROM facility") == 0
+
+
+def test_residents_imported_again_are_found_by_their_id_numbers(registers, engine) -> None:
+    """No 人员编号 in the file: a person is found again through the ID number's blind index."""
+    from api.services.registry_io import ImportOptions, import_file
+
+    again = gbk_csv(registers / "rs_again.csv", RESIDENTS_HEADER, GOOD_RESIDENTS)
+    summary = import_file(engine, "residents", again, ImportOptions())  # type: ignore[arg-type]
+    assert (summary.added, summary.changed, summary.unchanged) == (0, 0, 3)
+    assert scalar(engine, "SELECT count(*) FROM resident") == 3
