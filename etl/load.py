@@ -631,6 +631,9 @@ def _run_layers(
     if "map_area" in layers:
         loader.map_areas(layers["map_area"])
     if sealing is not None:
+        if not sealing.done():  # the last table's indexes are built while sealing ends
+            assert loader.pipe is not None
+            loader.pipe.finish()
         loader.identities(sealing.result())
 
 

@@ -524,6 +524,15 @@ class CopyPipe:
         self._jobs.join()
         self._raise()
 
+    def finish(self) -> None:
+        """Say that the table being copied is complete: its indexes and statistics may start.
+
+        (Copying into another table says so too; this is for a caller about to wait.)
+        """
+        self._raise()
+        self._finish()
+        self._current = None
+
     def close(self) -> None:
         """Finish the last table, wait for everything, stop the thread; raise a refusal."""
         try:
