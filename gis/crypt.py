@@ -34,6 +34,7 @@ import hmac
 import logging
 import os
 import re
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -121,18 +122,24 @@ def _local_key(data_dir: Path) -> bytes:
     path = data_dir / KEY_FILE
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
+        # written whole under a name of its own, then linked in: a process starting at the
+        # same moment (several servers, parallel tests) never reads a half-written key
+        draft = data_dir / f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(new_key() + "\n")
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made it meanwhile
+            os.link(draft, path)
+        except FileExistsError:  # another process made it meanwhile: theirs counts
             pass
         else:
-            with os.fdopen(fd, "w") as out:
-                out.write(new_key() + "\n")
             log.warning(
                 "WANGGE_DATA_KEY is not set: generated a local data key in %s (0600); "
                 "set WANGGE_DATA_KEY on a server and keep it apart from the database's backups",
                 path,
             )
+        finally:
+            draft.unlink(missing_ok=True)
     return _decode_key(path.read_text(), str(path))
 
 
