@@ -5,6 +5,8 @@
 VENV   := .venv
 PYTHON := $(VENV)/bin/python
 SETUP  := bash scripts/setup.sh
+# test processes of make test (pytest-xdist; 0: one process, the tests in this one)
+TEST_WORKERS ?= 2
 ARGS   ?=
 
 .DEFAULT_GOAL := help
@@ -28,7 +30,7 @@ demo:
 
 test:
 	$(SETUP) --test
-	$(PYTHON) -m pytest $(ARGS)
+	$(PYTHON) -m pytest -n $(TEST_WORKERS) $(ARGS)
 
 lint:
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -25,6 +25,10 @@ os.environ.setdefault("WANGGE_RELAY_INTERVAL_S", "0")
 # Nor the daily retention: a test's histories are built in the past on purpose; the
 # retention's tests (tests/api/test_retention.py) run it themselves.
 os.environ.setdefault("WANGGE_RETENTION_INTERVAL_S", "0")
+# Rich's consoles take their width from COLUMNS when they are made (at import): the
+# commands run in-process (CliRunner) print as wide as those run by run_wangge, whatever
+# the terminal or the test worker
+os.environ.setdefault("COLUMNS", "200")
 # Nor the month partitions' job: tests/api/test_partitions.py runs it on a database of its own.
 os.environ.setdefault("WANGGE_PARTITION_INTERVAL_S", "0")
 get_settings.cache_clear()
@@ -175,11 +179,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     After the last test, whatever order they ran in; the values are shown masked.
     """
-    if not _SERVER_LOG_BASE:
+    if hasattr(session.config, "workerinput"):
+        return  # a pytest-xdist worker: the controller scans every worker's logs at the end
+    if _SERVER_LOG_BASE:
+        base = _SERVER_LOG_BASE[0]
+    elif getattr(session.config.option, "numprocesses", None):
+        # the pytest-xdist controller: the workers' folders (popen-gw*) lie below its own
+        base = session.config._tmp_path_factory.getbasetemp()
+    else:
         return
     from tests.log_scan import leaks, log_files
 
-    base = _SERVER_LOG_BASE[0]
     found = leaks(base)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:

@@ -85,7 +85,8 @@ def leaks_in_text(lines: Iterable[str], path: Path) -> Iterator[Leak]:
 
 def log_files(base: Path) -> list[Path]:
     """The server logs a run wrote under its base temporary folder."""
-    found = set((base / LOG_DIR).glob("*.log")) | set(base.glob(LOG_GLOB))
+    # with pytest-xdist each worker's folder is a ``popen-gw*`` below the run's
+    found = set(base.glob(f"**/{LOG_DIR}/*.log")) | set(base.glob(LOG_GLOB))
     return sorted(p for p in found if p.is_file())
 
 
