@@ -30,7 +30,7 @@ demo:
 
 test:
 	$(SETUP) --test
-	$(PYTHON) -m pytest -n $(TEST_WORKERS) $(ARGS)
+	TEST_WORKERS=$(TEST_WORKERS) bash scripts/run_tests.sh $(ARGS)
 
 lint:
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

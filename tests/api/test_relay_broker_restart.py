@@ -40,10 +40,15 @@ PORT = 5690 + os.getpid() % 8
 URL = f"amqp://guest:guest@127.0.0.1:{PORT}/"
 BATCH = 100
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("rabbitmq-server") is None or shutil.which("rabbitmqctl") is None,
-    reason="rabbitmq-server is not installed here: no broker of the test's own to restart",
-)
+pytestmark = [
+    # alone: in two test processes its broker failed twice in three runs to start within 90 s
+    # while the other process ran its tests (alone, and in one process, it never did)
+    pytest.mark.solo,
+    pytest.mark.skipif(
+        shutil.which("rabbitmq-server") is None or shutil.which("rabbitmqctl") is None,
+        reason="rabbitmq-server is not installed here: no broker of the test's own to restart",
+    ),
+]
 
 
 def _ctl(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
