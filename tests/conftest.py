@@ -246,3 +246,21 @@ def run_wangge(
         timeout=timeout,
         input=input_text,
     )
+
+
+#: What a test module uses when it drives Chromium (:mod:`tests.browser`).
+_BROWSER_HELPERS = ("open_page", "serve_page", "sync_playwright")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that drive Chromium run alone, after the others (marker ``solo``).
+
+    ``make test`` runs the rest in two processes (``scripts/run_tests.sh``); a browser flow
+    beside another process's work timed out once waiting for its page (30 s) where alone it
+    takes a few, so the flows that wait on a page keep to one process.
+    """
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is not None and any(hasattr(module, h) for h in _BROWSER_HELPERS):
+            item.add_marker(pytest.mark.solo)
