@@ -17,6 +17,7 @@ from gis import clock
 from gis.db import cluster
 from gis.db.migrate import upgrade
 from gis.settings import Settings, get_settings
+from tests.solo import drives_browser
 
 # The test servers (and commands) run no relay: they would publish test alerts to the
 # machine's own broker queue, which a real SMS gateway may be consuming.  The relay's
@@ -248,19 +249,9 @@ def run_wangge(
     )
 
 
-#: What a test module uses when it drives Chromium (:mod:`tests.browser`).
-_BROWSER_HELPERS = ("open_page", "serve_page", "sync_playwright")
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests that drive Chromium run alone, after the others (marker ``solo``).
-
-    ``make test`` runs the rest in two processes (``scripts/run_tests.sh``); a browser flow
-    beside another process's work timed out once waiting for its page (30 s) where alone it
-    takes a few, so the flows that wait on a page keep to one process.
-    """
+    """Tests that drive Chromium run alone, after the others (``solo``, :mod:`tests.solo`)."""
     for item in items:
-        module = getattr(item, "module", None)
-        if module is not None and any(hasattr(module, h) for h in _BROWSER_HELPERS):
+        if drives_browser(item):
             item.add_marker(pytest.mark.solo)

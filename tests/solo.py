@@ -1,0 +1,69 @@
+"""Which tests drive Chromium: those run alone, after the others (marker ``solo``).
+
+``make test`` runs the suite in two processes (``scripts/run_tests.sh``); a browser flow
+beside another process's work timed out once waiting for its page (30 s) where alone it
+takes a few.  Only the tests that open a page need to wait for the solo part: a test
+whose function, whose fixtures, or whose module's helpers that they call (at any depth)
+name a browser helper.  The rest of such a module runs with the others.
+
+Read from the source (:mod:`ast`), not from what a test does at run time: the split is
+made before anything runs.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import inspect
+import re
+from types import ModuleType
+
+import pytest
+
+#: What a test uses when it drives Chromium (:mod:`tests.browser`).
+BROWSER_HELPERS = ("open_page", "serve_page", "sync_playwright")
+_HELPER = re.compile(r"\b(?:" + "|".join(BROWSER_HELPERS) + r")\b")
+
+
+@functools.cache
+def _browser_functions(module: ModuleType) -> frozenset[str]:
+    """The module-level functions of ``module`` that drive Chromium, directly or not."""
+    try:
+        source = inspect.getsource(module)
+    except (OSError, TypeError):
+        return frozenset()
+    bodies = {
+        node.name: ast.get_source_segment(source, node) or ""
+        for node in ast.parse(source).body
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+    uses = {name for name, body in bodies.items() if _HELPER.search(body)}
+    grew = True
+    while grew:
+        grew = False
+        for name, body in bodies.items():
+            if name not in uses and any(re.search(rf"\b{u}\b", body) for u in uses):
+                uses.add(name)
+                grew = True
+    return frozenset(uses)
+
+
+def _drives_browser(function: object) -> bool:
+    module = inspect.getmodule(function)
+    name = getattr(function, "__name__", None)
+    return module is not None and name in _browser_functions(module)
+
+
+def drives_browser(item: pytest.Item) -> bool:
+    """Tell whether ``item`` opens a page (itself or through one of its fixtures)."""
+    function = getattr(item, "function", None)
+    if function is not None and _drives_browser(function):
+        return True
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(
+        _drives_browser(definition.func)
+        for definitions in info.name2fixturedefs.values()
+        for definition in definitions
+    )
