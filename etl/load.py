@@ -14,7 +14,7 @@ table, the key and the reason.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -43,6 +43,9 @@ from grids.locate import (
     locate_points,
     representative_points,
 )
+
+#: Removes stored rows a load replaces and answers the layers left to load.
+MakeRoom = Callable[[psycopg.Cursor, Mapping[str, pd.DataFrame]], Mapping[str, pd.DataFrame]]
 
 #: Tables emptied by ``replace=True``, children first.
 TABLES = [t.name for t in reversed(models.metadata.sorted_tables)]
@@ -477,6 +480,8 @@ def load_layers(
     settings: Settings | None = None,
     coord_type: str | None = None,
     empty_first: tuple[str, ...] = (),
+    make_room: MakeRoom | None = None,
+    dry_run: bool = False,
 ) -> LoadReport:
     """Validate a layer set and load it in one transaction.
 
@@ -493,6 +498,11 @@ def load_layers(
     empty_first
         Tables to empty (in the same transaction) before loading, e.g. the road
         network when a new one replaces it.
+    make_room
+        Run first in the transaction: removes the stored rows the layers replace and
+        answers the layers left to load (e.g. an office's roads merged into the network).
+    dry_run
+        Validate and load, then roll back: what would happen, nothing changed.
     coord_type
         The coordinate system of the input (``wgs84``, ``gcj02``, ``bd09``); spatial
         layers are converted to WGS84 first.  None: the input is WGS84 and must say so.
@@ -519,6 +529,8 @@ def load_layers(
         with conn.transaction(), conn.cursor() as cur:
             if empty_first and not replace:
                 load_store.empty_tables(cur, list(empty_first))
+            if make_room is not None:
+                layers = make_room(cur, layers)
             known = None if replace else load_store.stored_keys(cur, referenced_keys(layers))
             layers, warnings = validate_layers(layers, area, known)
             loader = _Loader(cur, settings, progress)
@@ -541,6 +553,10 @@ def load_layers(
                 raise LoadError(explain_refusal(exc)) from exc
             finally:
                 loader.bar.close()
+            if dry_run:
+                raise psycopg.Rollback()
+        if dry_run:
+            return loader.report
         # committed on the driver's connection: the caches that trust their data versions
         # for a moment must hear of it as of any commit of this process
         queries.note_local_commit()

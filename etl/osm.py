@@ -188,7 +188,9 @@ def read_osm_roads(
     nodes : geopandas.GeoDataFrame
         ``id`` (the OSM node id) and point ``geometry``, EPSG:4326.
     edges : geopandas.GeoDataFrame
-        ``id`` (1..n), ``source``, ``target`` (OSM node ids), ``osm_way_id``, ``name``,
+        ``id`` (:func:`edge_ids`: the way's id and the piece's place along it, the same
+        in every extract that splits the way alike), ``source``, ``target`` (OSM node
+        ids), ``osm_way_id``, ``name``,
         ``road_class`` (the ``highway`` value), ``length_m`` (geodesic metres),
         ``walkable``, ``drivable``, ``oneway`` (drivable source → target only),
         ``walk_speed_mps``, ``drive_speed_kmh`` (from ``maxspeed``, NaN when absent),
@@ -241,6 +243,32 @@ def read_osm_roads(
     )
 
 
+#: Pieces a way may be split into: OSM caps a way at 2,000 nodes, so 1,999 pieces at most.
+PIECES_PER_WAY = 4096
+
+
+def edge_ids(way_ids: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Stable road edge ids: ``way id × 4096 + the piece's place along the way``.
+
+    ``way_ids`` holds each edge's way, the pieces of one way together and in order.  An id
+    that does not depend on what else the file holds lets two offices' extracts meet in
+    one network (``wangge import osm --area``): the same piece of the same way has one id.
+
+    Raises
+    ------
+    OsmError
+        When a way is split into more pieces than an id has room for.
+    """
+    n = len(way_ids)
+    first = np.r_[True, way_ids[1:] != way_ids[:-1]] if n else np.zeros(0, bool)
+    starts = np.flatnonzero(first)
+    piece = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+    if n and piece.max() >= PIECES_PER_WAY:
+        way = int(way_ids[int(np.argmax(piece))])
+        raise OsmError(f"way {way} is split into more than {PIECES_PER_WAY:,} pieces")
+    return way_ids * PIECES_PER_WAY + piece
+
+
 def _split(
     ref: NDArray[np.int64],
     lon: NDArray[np.float64],
@@ -291,7 +319,7 @@ def _split(
     ).iloc[way]
     edges = gpd.GeoDataFrame(
         {
-            "id": np.arange(1, len(starts) + 1, dtype=np.int64),
+            "id": edge_ids(table["osm_way_id"].to_numpy(np.int64)),
             "source": ref[starts],
             "target": ref[ends],
             "osm_way_id": table["osm_way_id"].to_numpy(np.int64),

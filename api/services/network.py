@@ -15,7 +15,14 @@ from sqlalchemy import Engine
 from analysis.network import Dropped, RoadNetwork
 from analysis.walking import require_network
 from etl.network_import import import_osm_network
+from etl.osm import read_osm_roads
 from gis.store import queries
+from gis.store.network_store import Box
+from gis.store.register_store import OFFICE_MARGIN_M
+
+#: Roads taken around an office's area when its extract is imported into it, metres: as
+#: far as its records may lie outside it; beyond, the next office's extract has the roads.
+AREA_ROAD_MARGIN_M = OFFICE_MARGIN_M
 
 
 @dataclass(frozen=True)
@@ -58,10 +65,20 @@ def stored_network(engine: Engine, *, walk_speed_mps: float | None = None) -> Ro
     return RoadNetwork.from_frames(nodes, edges, walk_speed_mps=walk_speed_mps)
 
 
-def load_osm_network(engine: Engine, path: Path, *, progress: bool = True) -> NetworkLoaded:
+def load_osm_network(
+    engine: Engine,
+    path: Path,
+    *,
+    region: Box | None = None,
+    dry_run: bool = False,
+    progress: bool = True,
+) -> NetworkLoaded:
     """Replace the stored road network by the highways of an ``.osm`` / ``.osm.pbf`` file.
 
-    All or nothing: on an error the stored network is left as it was.
+    All or nothing: on an error the stored network is left as it was.  With ``region``
+    (an office's area, :data:`AREA_ROAD_MARGIN_M` around it) only the roads there are
+    replaced (:func:`etl.network_import.import_osm_network`).  ``dry_run`` changes
+    nothing, and its routing figures are those of the file's own roads.
 
     Raises
     ------
@@ -70,8 +87,12 @@ def load_osm_network(engine: Engine, path: Path, *, progress: bool = True) -> Ne
     gis.errors.ValidationError, etl.load.LoadError
         When the roads are refused (every problem listed); nothing is stored.
     """
-    report = import_osm_network(engine, path, progress=progress)
-    network = require_network(stored_network(engine))
+    report = import_osm_network(engine, path, region=region, dry_run=dry_run, progress=progress)
+    if dry_run:
+        nodes, edges = read_osm_roads(path)
+        network = RoadNetwork.from_frames(nodes, edges)
+    else:
+        network = require_network(stored_network(engine))
     return NetworkLoaded(
         nodes=report.rows.get("road_node", 0),
         edges=report.rows.get("road_edge", 0),

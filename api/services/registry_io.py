@@ -673,19 +673,30 @@ def import_osm(
 ) -> OsmImportSummary:
     """Import an OpenStreetMap file: roads, then buildings, facilities and shelters.
 
-    The road network is replaced; buildings, facilities and candidate shelters are
-    matched on their OSM ids, in that order.
+    The road network is replaced (with ``--area``, in the office's area and
+    :data:`api.services.network.AREA_ROAD_MARGIN_M` around it: other offices' roads
+    stay); buildings, facilities and candidate shelters are matched on their OSM ids,
+    in that order.
 
     The roads are replaced in their own transaction (as ``wangge network import``);
     the buildings, facilities and shelters go in together in a second one.  A few
     broken footprints at the edge of an extract are left out and counted (``skip`` is
     the default here), never a reason to refuse the rest.
     """
-    from api.services.network import load_osm_network
+    from api.services.network import AREA_ROAD_MARGIN_M, load_osm_network
     from etl.imports.osm_features import read_osm_features
+    from gis.store import network_store
 
     settings = settings or get_settings()
-    roads = load_osm_network(engine, path, progress=progress)
+    region = None
+    if options.area is not None:
+        with engine.connect() as conn:
+            office = _office(conn, options.area)
+            assert office is not None
+            region = network_store.area_region(conn, office.id, AREA_ROAD_MARGIN_M)
+    roads = load_osm_network(
+        engine, path, region=region, dry_run=options.dry_run, progress=progress
+    )
     features = read_osm_features(path)
     parts: list[ImportSummary] = []
     sources = {

@@ -8,6 +8,7 @@ records, never the other office's.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -204,3 +205,90 @@ def test_the_admins_desk_imports_into_the_office_it_names(
         "SELECT a.code, h.size FROM household h JOIN admin_area a ON a.id = h.office_id ORDER BY 1",
     )
     assert sizes == [(OFFICES["A"][0], 3), (OFFICES["B"][0], 5)]  # A's H01 untouched
+
+
+# ----------------------------------------------------------------------------- roads
+
+#: OSM ways by id: (lon, lat) points along latitude 30.315; A's roads, B's, one between
+WAYS = {
+    100: [(120.082, 30.315), (120.085, 30.315), (120.088, 30.315)],  # in A
+    300: [(120.088, 30.315), (120.0925, 30.315), (120.097, 30.315)],  # from A into B
+    200: [(120.097, 30.315), (120.100, 30.315), (120.103, 30.315)],  # in B
+    101: [(120.085, 30.315), (120.085, 30.318)],  # in A, new in A's second extract
+}
+
+
+def _osm(path: Path, ways: list[int]) -> Path:
+    """An OSM extract of ``ways`` (residential streets): a shared point is one OSM node."""
+    nodes: dict[tuple[float, float], int] = {}
+    for way in sorted(WAYS):
+        for point in WAYS[way]:
+            nodes.setdefault(point, 1000 + len(nodes))
+    used = {nodes[p] for w in ways for p in WAYS[w]}
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6">']
+    lines += [
+        f' <node id="{i}" lat="{lat}" lon="{lon}" version="1"/>'
+        for (lon, lat), i in nodes.items()
+        if i in used
+    ]
+    for way in sorted(ways):  # OSM files hold their ways in id order
+        refs = "".join(f'<nd ref="{nodes[p]}"/>' for p in WAYS[way])
+        lines.append(f' <way id="{way}" version="1">{refs}<tag k="highway" v="residential"/></way>')
+    path.write_text("\n".join([*lines, "</osm>"]), encoding="utf-8")
+    return path
+
+
+@pytest.fixture()
+def no_roads(offices: Path, engine: Engine) -> Iterator[Path]:
+    """Both offices without a road network, and none left behind for the other tests."""
+
+    def clear() -> None:
+        with engine.begin() as conn:
+            conn.execute(text("TRUNCATE road_edge, road_node, map_area"))
+
+    clear()
+    yield offices
+    clear()
+
+
+def _ways(engine: Engine) -> list[int]:
+    """The OSM ways the stored network holds (a road edge's id is its way's × 4096 + piece)."""
+    return [r[0] for r in _rows(engine, "SELECT DISTINCT id / 4096 FROM road_edge ORDER BY 1")]
+
+
+def test_each_office_s_extract_replaces_only_its_own_roads_and_they_meet(
+    no_roads: Path, engine: Engine, database_url: str
+) -> None:
+    from api.services.network import stored_network
+    from api.services.registry_io import import_osm
+
+    # each office's extract holds the whole stretch: only what meets its area is taken
+    everything = _osm(no_roads / "all.osm", [100, 300, 200])
+    import_osm(engine, everything, ImportOptions(area=OFFICES["A"][0]))
+    assert _ways(engine) == [100, 300]
+    out = ok(_import(database_url, "osm", everything, "B"))
+    assert _ways(engine) == [100, 200, 300]
+    # one network: A's streets and B's meet at the OSM node the way between them shares
+    network = stored_network(engine)
+    assert network is not None and network.dropped.nodes == 0
+    assert network.n_nodes == len(_rows(engine, "SELECT id FROM road_node")) == 4
+    # A's new extract: way 100 is gone, 101 is new; B's street stays as it was
+    b_before = _rows(engine, "SELECT id, ST_AsText(geom) FROM road_edge WHERE id / 4096 = 200")
+    import_osm(engine, _osm(no_roads / "a2.osm", [101, 300]), ImportOptions(area=OFFICES["A"][0]))
+    assert _ways(engine) == [101, 200, 300]
+    assert _rows(engine, "SELECT id, ST_AsText(geom) FROM road_edge WHERE id / 4096 = 200") == (
+        b_before
+    )
+    assert "road" in out.lower()
+
+
+def test_a_dry_run_of_an_extract_changes_no_road(
+    no_roads: Path, engine: Engine, database_url: str
+) -> None:
+    from api.services.registry_io import import_osm
+
+    import_osm(engine, _osm(no_roads / "a.osm", [100, 300]), ImportOptions(area=OFFICES["A"][0]))
+    before = _rows(engine, "SELECT id FROM road_edge ORDER BY 1")
+    ok(_import(database_url, "osm", _osm(no_roads / "a3.osm", [101]), "A", "--dry-run"))
+    ok(run_wangge(database_url, "import", "osm", str(no_roads / "a3.osm"), "--dry-run"))
+    assert _rows(engine, "SELECT id FROM road_edge ORDER BY 1") == before
