@@ -36,8 +36,9 @@ tags, so that points are snapped to roads on the ground.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from os import PathLike
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -107,8 +108,28 @@ _LAYER = re.compile(r"^\s*([+-]?\d+)\s*$")
 _MAXSPEED = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(mph|km/h|kmh)?\s*$")
 
 
+T = TypeVar("T")
+
+
 class OsmError(EtlError, InvalidInput):
-    """The OpenStreetMap file holds no usable road network."""
+    """The OpenStreetMap file holds no usable road network, or cannot be read."""
+
+
+def read_objects(path: str | PathLike[str], processor: Iterable[T]) -> Iterator[T]:
+    """The objects of an osmium ``FileProcessor`` over ``path``, its failures an :class:`OsmError`.
+
+    libosmium refuses a file it cannot parse, and one whose objects are not in the order
+    OSM tools write them (nodes, ways, relations, each by id), with a bare RuntimeError.
+    """
+    try:
+        yield from processor
+    except RuntimeError as exc:
+        hint = (
+            "sort it first: osmium sort FILE -o SORTED.osm.pbf"
+            if "order" in str(exc)
+            else "give an .osm / .osm.pbf extract (e.g. from download.geofabrik.de or osmium)"
+        )
+        raise OsmError(f"{path} cannot be read as OpenStreetMap data ({exc}); {hint}") from exc
 
 
 def z_level(tags: dict[str, str]) -> int:
@@ -210,7 +231,7 @@ def read_osm_roads(
     lats: list[float] = []
     way_len: list[int] = []
     attrs: list[tuple[int, str | None, str, bool, bool, bool, float, int]] = []
-    for obj in osmium.FileProcessor(str(path)).with_locations():
+    for obj in read_objects(path, osmium.FileProcessor(str(path)).with_locations()):
         if not isinstance(obj, osmium.osm.Way):
             continue
         tags = obj.tags
@@ -389,10 +410,11 @@ def read_osm_areas(path: str | PathLike[str]) -> gpd.GeoDataFrame:
     kinds: list[str] = []
     names: list[str | None] = []
     shapes: list[bytes] = []
-    for obj in (
+    for obj in read_objects(
+        path,
         osmium.FileProcessor(str(path))
         .with_areas()
-        .with_filter(osmium.filter.EntityFilter(osmium.osm.AREA))
+        .with_filter(osmium.filter.EntityFilter(osmium.osm.AREA)),
     ):
         tags = dict(obj.tags)
         kind = area_kind(tags)

@@ -37,6 +37,7 @@ import pandas as pd
 import geopandas as gpd
 import shapely
 
+from etl.osm import read_objects
 from gis.coords import local_metric_crs
 
 SHELTER_MIN_AREA_M2 = 1_000.0
@@ -179,7 +180,7 @@ def read_osm_features(path: str | PathLike[str]) -> OsmFeatures:
     buildings: list[dict[str, object]] = []
     points: list[dict[str, object]] = []  # facilities and open ground, any geometry
     incomplete = 0
-    for obj in osmium.FileProcessor(str(path)).with_areas().with_locations():
+    for obj in read_objects(path, osmium.FileProcessor(str(path)).with_areas().with_locations()):
         tags = obj.tags
         if isinstance(obj, osmium.osm.Way):
             broken = not obj.is_closed() or not all(n.location.valid() for n in obj.nodes)

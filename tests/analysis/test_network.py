@@ -15,7 +15,7 @@ import geopandas as gpd
 import shapely
 
 from analysis.network import NetworkError, RoadNetwork
-from etl.osm import OsmError, read_osm_roads
+from etl.osm import OsmError, read_osm_areas, read_osm_roads
 from etl.sample import generate_district
 from tests.conftest import SHARED_DATA
 
@@ -209,6 +209,33 @@ def test_osm_without_roads_is_refused(tmp_path: Path) -> None:
     osm.write_text('<?xml version="1.0"?><osm version="0.6"></osm>')
     with pytest.raises(OsmError, match="no highway"):
         read_osm_roads(osm)
+
+
+def test_an_unsorted_or_broken_osm_file_is_refused_saying_how_to_fix_it(tmp_path: Path) -> None:
+    street = {"highway": "residential"}
+    # written in the order given: way 20 before way 10
+    unsorted = _write_osm(
+        tmp_path / "unsorted.osm",
+        {20: ([(0, 0), (100, 0)], street), 10: ([(100, 0), (200, 0)], street)},
+    )
+    # the roads read it; the areas (assembled in two passes) do not
+    with pytest.raises(OsmError, match=r"out of order.*osmium sort"):
+        read_osm_areas(unsorted)
+    broken = tmp_path / "broken.osm.pbf"
+    broken.write_bytes(b"not a protocol buffer")
+    with pytest.raises(OsmError, match="cannot be read as OpenStreetMap data"):
+        read_osm_roads(broken)
+
+
+def test_edge_ids_are_the_way_and_the_piece_s_place_along_it(tmp_path: Path) -> None:
+    street = {"highway": "residential"}
+    # way 7 is split where way 9 meets it: pieces 0 and 1; way 9 is one piece
+    osm = _write_osm(
+        tmp_path / "t.osm",
+        {7: ([(0, 0), (100, 0), (200, 0)], street), 9: ([(100, 0), (100, 100)], street)},
+    )
+    _, edges = read_osm_roads(osm)
+    assert sorted(edges["id"]) == [7 * 4096, 7 * 4096 + 1, 9 * 4096]
 
 
 @pytest.mark.realdata
