@@ -54,6 +54,7 @@ from maps.glyphs import GlyphSet, installed_label_fonts
 from maps.live import FINISHED_STATES
 
 T = TypeVar("T")
+V = TypeVar("V")
 log = logging.getLogger("wangge")
 
 #: Seconds a lookup (not a write) may answer from the current grids without asking
@@ -174,10 +175,12 @@ class KeyedCache(Generic[T]):
 class TileCache:
     """Built vector tiles, each kept with the data versions it was built at.
 
-    A tile is answered from here while its layer's versions stand still; the versions of
-    a layer are read at most once per ``trust_s`` seconds (a page asks for dozens of
-    tiles at once), so a change shows in the tiles asked for a moment later.  The least
-    recently used tiles go first when the tiles held pass ``max_bytes``.
+    A tile is answered from here while its versions stand still (those of the offices
+    whose records may lie in it, :meth:`api.services.tiles.LayerVersions.at`: another
+    office's import keeps it); the versions of a layer are read at most once per
+    ``trust_s`` seconds (a page asks for dozens of tiles at once), so a change shows in
+    the tiles asked for a moment later.  The least recently used tiles go first when the
+    tiles held pass ``max_bytes``.
     """
 
     def __init__(self, max_bytes: int, *, trust_s: float = 1.0) -> None:
@@ -186,11 +189,11 @@ class TileCache:
         self._lock = threading.Lock()
         self._tiles: OrderedDict[Hashable, tuple[tuple, bytes]] = OrderedDict()
         self._bytes = 0
-        self._versions: dict[str, tuple[float, tuple]] = {}
+        self._versions: dict[str, tuple[float, Any]] = {}
         self.hits = 0
         self.misses = 0
 
-    def version(self, layer: str, read: Callable[[], tuple]) -> tuple:
+    def version(self, layer: str, read: Callable[[], V]) -> V:
         """The layer's data versions, read again when older than ``trust_s``."""
         now = time.monotonic()
         with self._lock:

@@ -142,7 +142,9 @@ async def tile(
     primary = state.engine
 
     def answer() -> tuple[str, bytes | None]:
-        at = state.tiles.version(layer, lambda: svc.version(primary, layer))
+        held = state.tiles.version(layer, lambda: svc.version(primary, layer))
+        # only the offices whose records may lie in this tile count in its version
+        at = held.at(z, x, y, settings.h3_resolution)
         area = svc.variant(user, layer, z)
         tag = svc.etag(layer, z, x, y, at, area, settings.privacy_k)
         if request.headers.get("if-none-match") == tag:
@@ -159,7 +161,7 @@ async def tile(
             # built on the replica once it holds the data of these versions (api.replica)
             lambda: state.reads.read(
                 lambda engine: svc.render(engine, settings, user, layer, z, x, y, sources),
-                state.reads.position(layer, at),
+                state.reads.position(layer, held.whole),
             ),
         )
         return tag, body

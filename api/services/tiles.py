@@ -25,14 +25,18 @@ checkon     whom to check on in the hazards in force and their  check-on readers
 
 A tile is built from the database (:mod:`gis.store.tile_store`) and the counts the server
 keeps (:class:`TileSources`); the door keeps built tiles while the data versions of the
-layer's tables (:data:`LAYER_TABLES`) stand still, and answers their ETag.
+layer's tables (:data:`LAYER_TABLES`) stand still, and answers their ETag.  A tile's
+versions (:meth:`LayerVersions.at`) are those of the offices whose records may lie in it
+(:func:`gis.store.office_versions.office_reach`) and the shared part (tables without
+offices, rows of no office): an import by one street office leaves the tiles of
+another street's area, and their ETags, as they were.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -40,13 +44,22 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine
 
+import h3
 import shapely
 
 from api.services.awareness import now
 from gis.errors import InvalidInput, ServiceError
 from gis.settings import Settings
 from gis.store import awareness_store, tile_store
-from gis.store.queries import data_version
+from gis.store.office_versions import (
+    OFFICE_TABLES,
+    AreaVersions,
+    Box,
+    area_versions,
+    meets,
+    office_reach,
+    widen,
+)
 from grids.access import CHECK_ON_LAYER, PUBLIC_MAP_LAYERS, Principal, require_map_layer
 from maps.cells import CellShapes, resolution_for_zoom
 from maps.live import FINISHED_STATES, GROUP_NAMES
@@ -90,6 +103,14 @@ LAYER_TABLES: dict[str, tuple[str, ...]] = {
 }
 #: Layers that change with the clock as well: what is in force *now*.
 CLOCK_LAYERS = frozenset({"shelters", "hazards", "checkon"})
+#: Layers drawn per grid: an office's change shows wherever the grids it meets reach.
+PER_GRID_LAYERS = frozenset({"grids"})
+#: Layers a change anywhere may reach (the routes to safety cross offices): every
+#: office's version counts in every tile.
+WHOLE_LAYERS = frozenset({"checkon"})
+#: The margin around a tile within which a record changes it: more than the buffer
+#: the tiles are drawn with (:mod:`gis.store.tile_store`, 1/64 of a tile).
+TILE_REACH_MARGIN = 1 / 16
 #: Counts suppressed below k in the public H3 layer.
 PEOPLE_COUNTS = ("households", "residents", "vulnerable")
 
@@ -155,12 +176,60 @@ def variant(user: Principal | None, layer: str, z: int) -> Hashable:
     return tuple(sorted(user.grid_ids or ()))
 
 
-def version(engine: Engine, layer: str) -> tuple:
+@dataclass(frozen=True)
+class LayerVersions:
+    """A layer's data versions, per office, and where each office's records may lie.
+
+    ``reach``: office id → box (W, S, E, N); ``extra``: what else the layer follows (the
+    hazards in force now).  Read once for a layer, then asked per tile (:meth:`at`).
+    """
+
+    layer: str
+    versions: AreaVersions
+    reach: Mapping[int, Box]
+    extra: tuple = ()
+
+    @property
+    def whole(self) -> tuple:
+        """Every version of the layer: what moves when anything of it changes."""
+        return (self.versions.whole, self.extra)
+
+    def at(self, z: int, x: int, y: int, h3_resolution: int) -> tuple:
+        """The versions tile ``z/x/y`` is built at: only the offices that may reach it.
+
+        ``h3_resolution``: the finest stored H3 resolution; the H3 layer draws cells
+        coarser by zoom, and a cell shows the change of a record anywhere inside it.
+        """
+        if self.layer in WHOLE_LAYERS:
+            offices = list(self.versions.offices)
+        else:
+            box = tile_box(z, x, y, margin=TILE_REACH_MARGIN)
+            if self.layer == "h3":
+                box = widen(box, cell_reach_m(resolution_for_zoom(z, h3_resolution)))
+            offices = [o for o, reach in self.reach.items() if meets(reach, box)]
+        return (*self.versions.of(offices), self.extra)
+
+
+def cell_reach_m(resolution: int) -> float:
+    """How far from a record the H3 cell holding it may stretch, in metres.
+
+    A cell's box is at most two of its circumradii (its edge) wide; the edge of a cell
+    is taken as 1.5 times the average at its resolution (they vary over the globe).
+    """
+    return 2 * 1.5 * h3.average_hexagon_edge_length(resolution, unit="m")
+
+
+def version(engine: Engine, layer: str) -> LayerVersions:
     """The data versions a layer's tiles are built at (and the hazards in force now)."""
-    got = data_version(engine, LAYER_TABLES[layer])
+    tables = LAYER_TABLES[layer]
+    versions = area_versions(engine, tables)
+    reach: Mapping[int, Box] = {}
+    if versions.offices and layer not in WHOLE_LAYERS and set(tables) & set(OFFICE_TABLES):
+        reach = office_reach(engine, versions.offices, with_grids=layer in PER_GRID_LAYERS)
+    extra: tuple = ()
     if layer in CLOCK_LAYERS:
-        got = (*got, awareness_store.hazard_versions(engine, active_at=now()))
-    return got
+        extra = (awareness_store.hazard_versions(engine, active_at=now()),)
+    return LayerVersions(layer, versions, reach, extra)
 
 
 def etag(layer: str, z: int, x: int, y: int, at: tuple, area: Hashable, k: int) -> str:
