@@ -27,8 +27,8 @@ OFFICE_TABLES = ("building", "household", "resident", "facility")
 OFFICE_SEQUENCE = r"^(building|household|resident|facility)_data_version_([0-9]+|none)_seq$"
 #: How far beyond its area's box an office's records may lie: an import refuses
 #: records farther than :data:`~gis.store.register_store.OFFICE_MARGIN_M` (a polygon
-#: is judged by its box), doubled against rounding and a building's own size.
-REACH_MARGIN_M = 2 * OFFICE_MARGIN_M
+#: must lie wholly inside), and 100 m more against rounding.
+REACH_MARGIN_M = OFFICE_MARGIN_M + 100.0
 _M_PER_DEGREE = 111_320.0
 
 Versions = tuple[tuple[str, int], ...]

@@ -8,9 +8,11 @@ records, never the other office's.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
@@ -21,7 +23,8 @@ from shapely import box
 from api.services.registry_io import ImportOptions, import_file, import_grids_file
 from etl.imports.problems import ImportRejected
 from tests.api.test_registry_cli import counts, ok, refused
-from tests.conftest import empty_database, run_wangge
+from tests.conftest import LiveServer, empty_database, run_wangge
+from tests.mvt import tile_of
 
 DISTRICT = "330106"
 #: two streets side by side, one community and one grid each: (street, community, box)
@@ -292,3 +295,50 @@ def test_a_dry_run_of_an_extract_changes_no_road(
     ok(_import(database_url, "osm", _osm(no_roads / "a3.osm", [101]), "A", "--dry-run"))
     ok(run_wangge(database_url, "import", "osm", str(no_roads / "a3.osm"), "--dry-run"))
     assert _rows(engine, "SELECT id FROM road_edge ORDER BY 1") == before
+
+
+def _tile_tag(
+    server: LiveServer, z: int, x: int, y: int, etag: str | None = None
+) -> httpx.Response:
+    headers = {"If-None-Match": etag} if etag else {}
+    return httpx.get(f"{server.url}/tiles/buildings/{z}/{x}/{y}.pbf", headers=headers, timeout=60)
+
+
+def test_an_offices_import_leaves_the_other_offices_tiles_as_they_were(
+    no_households: Path, engine: Engine, live_server: LiveServer
+) -> None:
+    z = 18
+    # a tile on each office's building B02 (far enough from the other office's area)
+    tiles = {}
+    for name in OFFICES:
+        lon, lat = _rows(
+            engine,
+            "SELECT ST_X(ST_Centroid(b.geom)), ST_Y(ST_Centroid(b.geom)) FROM building b "
+            f"JOIN admin_area a ON a.id = b.office_id WHERE a.code = '{OFFICES[name][0]}' "
+            "AND b.ref = 'B02'",
+        )[0]
+        tiles[name] = tile_of(lon, lat, z)
+    tags = {name: _tile_tag(live_server, z, *xy).headers["etag"] for name, xy in tiles.items()}
+    path = _households(no_households / "t_A.xlsx", [("H01", "B01", 3), ("H02", "B02", 2)])
+    assert _service(engine, "households", path, OFFICES["A"][0]).added == 2
+    time.sleep(1.2)  # the server reads the versions again at most once a second
+    assert _tile_tag(live_server, z, *tiles["B"], tags["B"]).status_code == 304
+    moved = _tile_tag(live_server, z, *tiles["A"], tags["A"])
+    assert moved.status_code == 200 and moved.headers["etag"] != tags["A"]
+    tags["A"] = moved.headers["etag"]
+    # a record of no office (OpenStreetMap's, far from both) moves every tile
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO building (ref, floors, geom) VALUES ('osm:w1', 2, "
+                "ST_Multi(ST_MakeEnvelope(120.071, 30.329, 120.0712, 30.3292, 4326)))"
+            )
+        )
+    try:
+        time.sleep(1.2)
+        for name, xy in tiles.items():
+            again = _tile_tag(live_server, z, *xy, tags[name])
+            assert again.status_code == 200 and again.headers["etag"] != tags[name], name
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM building WHERE ref = 'osm:w1'"))
