@@ -203,3 +203,37 @@ def test_every_change_to_a_cached_table_bumps_its_version(engine: Engine) -> Non
         conn.execute(text("UPDATE facility SET capacity = capacity WHERE false"))
     after = data_version(engine, ("facility",))
     assert after != before  # even a statement that touches no row: caches rebuild, never stale
+
+
+def test_an_offices_writers_do_not_queue_behind_each_other_for_its_version(engine: Engine) -> None:
+    from gis.store.office_versions import area_versions
+
+    place = "ST_SetSRID(ST_MakePoint(120.5, 30.5), 4326)"
+    add = text(
+        f"INSERT INTO facility (kind, name, office_id, geom) VALUES ('school', 'v', :o, {place})"
+    )
+    with engine.begin() as conn:
+        office = conn.execute(
+            text(
+                "INSERT INTO admin_area (code, name, level, geom) VALUES ('990000001', '版本街道', "
+                "'street', ST_Multi(ST_Buffer(" + place + ", 0.01))) RETURNING id"
+            )
+        ).scalar_one()
+        conn.execute(add, {"o": office})  # the office's first write makes its version
+    before = area_versions(engine, ("facility",))
+    holder = engine.connect()
+    held = holder.begin()
+    try:
+        holder.execute(add, {"o": office})  # a bulk import of the office, not committed yet
+        with engine.begin() as conn:
+            conn.execute(text("SET LOCAL lock_timeout = '2s'"))  # queued: refused, not waited
+            conn.execute(add, {"o": office})
+        after = area_versions(engine, ("facility",))
+        assert after.offices[office] != before.offices[office]
+        assert after.shared == before.shared  # the rows of no office did not move
+    finally:
+        held.rollback()
+        holder.close()
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM facility WHERE office_id = :o"), {"o": office})
+            conn.execute(text("DELETE FROM admin_area WHERE id = :o"), {"o": office})
