@@ -11,6 +11,12 @@ resident's nearest shelter or services nearby) may skip that reading for up to
 (:func:`gis.store.queries.local_commits`): what this server wrote counts at once, what
 another process wrote within that second.
 
+The caches here are built from the whole deployment (the grids, the walking network,
+the counts per grid, the overview page) and follow every change; only the map tiles
+follow the data versions of the offices they cross (:class:`TileCache`), so that one
+office's import leaves the tiles of another's area as they were.  The impacts of a
+hazard stay whole too: its routes to safety cross offices.
+
 Routes reach the state through :data:`api.deps.StateDep`; services never see it: the
 doors hand them what they need (the engine, the current grids, the walking network).
 """
