@@ -199,14 +199,17 @@ class TileCache:
         self.hits = 0
         self.misses = 0
 
-    def version(self, layer: str, read: Callable[[], V]) -> V:
-        """The layer's data versions, read again when older than ``trust_s``."""
+    def version(self, layer: str, read: Callable[[V | None], V]) -> V:
+        """The layer's data versions, read again when older than ``trust_s``.
+
+        ``read(previous)``: the versions now, given the last ones read (None: none yet).
+        """
         now = time.monotonic()
         with self._lock:
             seen = self._versions.get(layer)
         if seen is not None and now - seen[0] < self.trust_s:
             return seen[1]
-        got = read()
+        got = read(None if seen is None else seen[1])
         with self._lock:
             self._versions[layer] = (now, got)
         return got

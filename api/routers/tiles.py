@@ -142,7 +142,7 @@ async def tile(
     primary = state.engine
 
     def answer() -> tuple[str, bytes | None]:
-        held = state.tiles.version(layer, lambda: svc.version(primary, layer))
+        held = state.tiles.version(layer, lambda last: svc.version(primary, layer, last))
         # only the offices whose records may lie in this tile count in its version
         at = held.at(z, x, y, settings.h3_resolution)
         area = svc.variant(user, layer, z)

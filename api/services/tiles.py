@@ -60,6 +60,7 @@ from gis.store.office_versions import (
     office_reach,
     widen,
 )
+from gis.store.queries import data_version
 from grids.access import CHECK_ON_LAYER, PUBLIC_MAP_LAYERS, Principal, require_map_layer
 from maps.cells import CellShapes, resolution_for_zoom
 from maps.live import FINISHED_STATES, GROUP_NAMES
@@ -180,14 +181,16 @@ def variant(user: Principal | None, layer: str, z: int) -> Hashable:
 class LayerVersions:
     """A layer's data versions, per office, and where each office's records may lie.
 
-    ``reach``: office id → box (W, S, E, N); ``extra``: what else the layer follows (the
-    hazards in force now).  Read once for a layer, then asked per tile (:meth:`at`).
+    ``reach``: office id → box (W, S, E, N), worked out at ``places`` (the data versions
+    of the areas and grids); ``extra``: what else the layer follows (the hazards in force
+    now).  Read once for a layer, then asked per tile (:meth:`at`).
     """
 
     layer: str
     versions: AreaVersions
     reach: Mapping[int, Box]
     extra: tuple = ()
+    places: tuple = ()
 
     @property
     def whole(self) -> tuple:
@@ -219,17 +222,31 @@ def cell_reach_m(resolution: int) -> float:
     return 2 * 1.5 * h3.average_hexagon_edge_length(resolution, unit="m")
 
 
-def version(engine: Engine, layer: str) -> LayerVersions:
-    """The data versions a layer's tiles are built at (and the hazards in force now)."""
+def version(engine: Engine, layer: str, previous: LayerVersions | None = None) -> LayerVersions:
+    """The data versions a layer's tiles are built at (and the hazards in force now).
+
+    The offices' reach is taken from ``previous`` (the layer's last reading) while the
+    areas, the grids and the offices that wrote are the same: a few milliseconds saved
+    per reading at hundreds of offices.
+    """
     tables = LAYER_TABLES[layer]
     versions = area_versions(engine, tables)
     reach: Mapping[int, Box] = {}
+    places: tuple = ()
     if versions.offices and layer not in WHOLE_LAYERS and set(tables) & set(OFFICE_TABLES):
-        reach = office_reach(engine, versions.offices, with_grids=layer in PER_GRID_LAYERS)
+        places = data_version(engine, ("admin_area", "grid"))
+        if (
+            previous is not None
+            and previous.places == places
+            and set(previous.reach) == set(versions.offices)
+        ):
+            reach = previous.reach
+        else:
+            reach = office_reach(engine, versions.offices, with_grids=layer in PER_GRID_LAYERS)
     extra: tuple = ()
     if layer in CLOCK_LAYERS:
         extra = (awareness_store.hazard_versions(engine, active_at=now()),)
-    return LayerVersions(layer, versions, reach, extra)
+    return LayerVersions(layer, versions, reach, extra, places)
 
 
 def etag(layer: str, z: int, x: int, y: int, at: tuple, area: Hashable, k: int) -> str:
