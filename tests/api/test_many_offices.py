@@ -297,11 +297,14 @@ def test_a_dry_run_of_an_extract_changes_no_road(
     assert _rows(engine, "SELECT id FROM road_edge ORDER BY 1") == before
 
 
-def _tile_tag(
-    server: LiveServer, z: int, x: int, y: int, etag: str | None = None
-) -> httpx.Response:
+#: layers drawn from the offices' records: per building, and per grid (people counts)
+TILE_LAYERS = ("buildings", "grids")
+
+
+def _tile(server: LiveServer, layer: str, z: int, xy: tuple[int, int], etag: str | None = None):
     headers = {"If-None-Match": etag} if etag else {}
-    return httpx.get(f"{server.url}/tiles/buildings/{z}/{x}/{y}.pbf", headers=headers, timeout=60)
+    x, y = xy
+    return httpx.get(f"{server.url}/tiles/{layer}/{z}/{x}/{y}.pbf", headers=headers, timeout=60)
 
 
 def test_an_offices_import_leaves_the_other_offices_tiles_as_they_were(
@@ -318,27 +321,34 @@ def test_an_offices_import_leaves_the_other_offices_tiles_as_they_were(
             "AND b.ref = 'B02'",
         )[0]
         tiles[name] = tile_of(lon, lat, z)
-    tags = {name: _tile_tag(live_server, z, *xy).headers["etag"] for name, xy in tiles.items()}
+    tags = {
+        (layer, name): _tile(live_server, layer, z, xy).headers["etag"]
+        for layer in TILE_LAYERS
+        for name, xy in tiles.items()
+    }
     path = _households(no_households / "t_A.xlsx", [("H01", "B01", 3), ("H02", "B02", 2)])
     assert _service(engine, "households", path, OFFICES["A"][0]).added == 2
     time.sleep(1.2)  # the server reads the versions again at most once a second
-    assert _tile_tag(live_server, z, *tiles["B"], tags["B"]).status_code == 304
-    moved = _tile_tag(live_server, z, *tiles["A"], tags["A"])
-    assert moved.status_code == 200 and moved.headers["etag"] != tags["A"]
-    tags["A"] = moved.headers["etag"]
-    # a record of no office (OpenStreetMap's, far from both) moves every tile
+    for layer in TILE_LAYERS:
+        assert _tile(live_server, layer, z, tiles["B"], tags[layer, "B"]).status_code == 304
+        moved = _tile(live_server, layer, z, tiles["A"], tags[layer, "A"])
+        assert moved.status_code == 200 and moved.headers["etag"] != tags[layer, "A"], layer
+        tags[layer, "A"] = moved.headers["etag"]
+    # a household of no office (in an OpenStreetMap building far from both) moves every tile
     with engine.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO building (ref, floors, geom) VALUES ('osm:w1', 2, "
-                "ST_Multi(ST_MakeEnvelope(120.071, 30.329, 120.0712, 30.3292, 4326)))"
+                "WITH b AS (INSERT INTO building (ref, floors, geom) VALUES ('osm:w1', 2, "
+                "ST_Multi(ST_MakeEnvelope(120.071, 30.329, 120.0712, 30.3292, 4326))) "
+                "RETURNING id) INSERT INTO household (building_id, unit, room, size) "
+                "SELECT id, 1, '101', 2 FROM b"
             )
         )
     try:
         time.sleep(1.2)
-        for name, xy in tiles.items():
-            again = _tile_tag(live_server, z, *xy, tags[name])
-            assert again.status_code == 200 and again.headers["etag"] != tags[name], name
+        for (layer, name), tag in tags.items():
+            again = _tile(live_server, layer, z, tiles[name], tag)
+            assert again.status_code == 200 and again.headers["etag"] != tag, (layer, name)
     finally:
         with engine.begin() as conn:
-            conn.execute(text("DELETE FROM building WHERE ref = 'osm:w1'"))
+            conn.execute(text("DELETE FROM building WHERE ref = 'osm:w1'"))  # its household too
