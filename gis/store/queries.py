@@ -95,7 +95,8 @@ def road_network_frames(engine: Engine) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFr
 
 
 #: Tables whose changes caches follow: each has a sequence ``<table>_data_version_seq``
-#: that a statement trigger moves on every insert, update, delete or truncate.
+#: that a statement trigger moves on every insert, update, delete or truncate.  Those
+#: whose rows name an office keep one per office as well (:mod:`gis.store.office_versions`).
 VERSIONED_TABLES = (
     "grid",
     "road_node",
