@@ -44,8 +44,8 @@ from grids.locate import (
     representative_points,
 )
 
-#: Removes stored rows a load replaces and answers the layers left to load.
-MakeRoom = Callable[[psycopg.Cursor, Mapping[str, pd.DataFrame]], Mapping[str, pd.DataFrame]]
+#: A load's first step in its transaction: (cursor, layers) → the layers to load.
+Prepare = Callable[[psycopg.Cursor, Mapping[str, pd.DataFrame]], Mapping[str, pd.DataFrame]]
 
 #: Tables emptied by ``replace=True``, children first.
 TABLES = [t.name for t in reversed(models.metadata.sorted_tables)]
@@ -480,7 +480,7 @@ def load_layers(
     settings: Settings | None = None,
     coord_type: str | None = None,
     empty_first: tuple[str, ...] = (),
-    make_room: MakeRoom | None = None,
+    prepare: Prepare | None = None,
     dry_run: bool = False,
 ) -> LoadReport:
     """Validate a layer set and load it in one transaction.
@@ -498,14 +498,17 @@ def load_layers(
     empty_first
         Tables to empty (in the same transaction) before loading, e.g. the road
         network when a new one replaces it.
-    make_room
-        Run first in the transaction: removes the stored rows the layers replace and
-        answers the layers left to load (e.g. an office's roads merged into the network).
     dry_run
         Validate and load, then roll back: what would happen, nothing changed.
     coord_type
         The coordinate system of the input (``wgs84``, ``gcj02``, ``bd09``); spatial
         layers are converted to WGS84 first.  None: the input is WGS84 and must say so.
+    prepare
+        Called first in the load's transaction with its cursor and the layers; returns
+        the layers to validate and load (a district loaded into one area,
+        :func:`etl.area_load.prepare_area`; an office's roads merged into the network,
+        :func:`etl.network_import.import_osm_network`): what it removes and stores goes
+        with the load.
 
     Raises
     ------
@@ -529,8 +532,11 @@ def load_layers(
         with conn.transaction(), conn.cursor() as cur:
             if empty_first and not replace:
                 load_store.empty_tables(cur, list(empty_first))
-            if make_room is not None:
-                layers = make_room(cur, layers)
+            if prepare is not None:
+                try:
+                    layers = prepare(cur, layers)
+                except psycopg.errors.IntegrityError as exc:
+                    raise LoadError(explain_refusal(exc)) from exc
             known = None if replace else load_store.stored_keys(cur, referenced_keys(layers))
             layers, warnings = validate_layers(layers, area, known)
             loader = _Loader(cur, settings, progress)

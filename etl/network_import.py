@@ -137,10 +137,10 @@ def _merge_region(
     w, s, e, n = edges.total_bounds
     known = (max(w, region[0]), max(s, region[1]), min(e, region[2]), min(n, region[3]))
 
-    def make_room(cur: psycopg.Cursor, given: Mapping[str, pd.DataFrame]) -> dict:
+    def prepare(cur: psycopg.Cursor, given: Mapping[str, pd.DataFrame]) -> dict:
         network_store.clear_region(cur, known, given["road_edge"]["id"])
         node = given["road_node"]
         stored = network_store.stored_nodes(cur, node["id"])
         return {**given, "road_node": node[~node["id"].isin(stored)]}
 
-    return load_layers(engine, layers, make_room=make_room, dry_run=dry_run, progress=progress)
+    return load_layers(engine, layers, prepare=prepare, dry_run=dry_run, progress=progress)

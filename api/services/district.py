@@ -7,6 +7,7 @@ only what changed, in one transaction.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,10 +17,12 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from api.services.awareness import NO_GRIDS, NoGrids
+from etl.area_load import prepare_area
 from etl.gpkg import read_layers, write_layers
 from etl.load import LoadReport, load_layers
 from etl.relocate import RelocateReport, relocate
 from etl.sample import generate_district
+from etl.sample.areas import SampleArea, place_in_area
 from gis import clock
 from gis.settings import Settings
 from gis.store import grid_store, queries, tile_store
@@ -33,7 +36,7 @@ Layers = dict[str, pd.DataFrame]
 #: Days the demo's sign-in tokens stay valid.
 
 
-def write_sample(path: Path, households: int, seed: int) -> Layers:
+def write_sample(path: Path, households: int, seed: int, area: SampleArea | None = None) -> Layers:
     """Generate the sample street office (三墩镇, Hangzhou) and write it as a GeoPackage.
 
     Parameters
@@ -44,13 +47,23 @@ def write_sample(path: Path, households: int, seed: int) -> Layers:
         Households (户) in the district; everything else scales with it.
     seed
         Random seed: the same seed gives the same district (incidents up to this hour).
+    area
+        The area to make it for (:func:`etl.sample.areas.place_in_area`: its codes, its
+        spot, its users); None: 西湖区 (330106) as always.
 
     Returns
     -------
     dict of str to pandas.DataFrame
         The layers written, by name.
+
+    Raises
+    ------
+    etl.sample.areas.AreaCodeError
+        When the district does not fit the area (several streets for a street's code).
     """
     layers = generate_district(households, seed)
+    if area is not None:
+        layers = place_in_area(layers, area)
     write_layers(layers, path)
     return layers
 
@@ -73,6 +86,7 @@ def load_district(
     replace: bool = False,
     coord_type: str | None = None,
     progress: bool = True,
+    area: str | None = None,
 ) -> LoadReport:
     """Load a district's layers, all or nothing, placing every record in its grid and cell.
 
@@ -83,16 +97,32 @@ def load_district(
     layers
         Layer name → frame (see :mod:`etl.layers`).
     replace
-        Empty every table first (in the same transaction).
+        Empty every table first (in the same transaction); with ``area``, remove that
+        area's records only.
     coord_type
         ``wgs84``, ``gcj02`` (AMap) or ``bd09`` (Baidu); None: WGS84, as the layers say.
+    area
+        The division code of the area the district is loaded into, beside the others
+        (:mod:`etl.area_load`: its records carry the area as their office, ids after
+        the stored ones); None: the deployment's one district.
 
     Raises
     ------
     gis.errors.ValidationError, etl.load.LoadError, gis.coords.CoordTypeError
         With every problem (layer, row, field, fix); nothing was loaded.
+    etl.area_load.AreaLoadError
+        When the area cannot take the district (it holds one already, without
+        ``replace``; the district would lie over another area); nothing was loaded.
     """
-    return load_layers(engine, layers, replace=replace, coord_type=coord_type, progress=progress)
+    if area is None:
+        return load_layers(
+            engine, layers, replace=replace, coord_type=coord_type, progress=progress
+        )
+
+    def into_area(cur, given):
+        return prepare_area(cur, given, area, replace=replace)
+
+    return load_layers(engine, layers, coord_type=coord_type, progress=progress, prepare=into_area)
 
 
 def relocate_all(engine: Engine, *, progress: bool = True, on_dask: bool = False) -> RelocateReport:
@@ -118,27 +148,49 @@ class DemoPlan:
     households: int
     seed: int
     until: datetime
+    #: the area it is made for and loaded into; None: the deployment's one district
+    area: SampleArea | None = None
 
 
 def plan_demo(
-    settings: Settings, households: int | None = None, seed: int | None = None
+    settings: Settings,
+    households: int | None = None,
+    seed: int | None = None,
+    area: SampleArea | None = None,
 ) -> DemoPlan:
     """The demo's district: the settings' size and seed unless given, incidents up to this hour.
 
     The incidents end at the current hour, so the live picture, the overdue cases and
     the KPIs are of today (the same seed gives the same district whatever the date).
+    An area's district has, unless given, a seed of its own (:func:`area_seed`), so two
+    areas' districts differ.
     """
+    if seed is None:
+        seed = settings.sample_seed if area is None else area_seed(area.code, settings.sample_seed)
     return DemoPlan(
         households=households or settings.sample_households,
-        seed=settings.sample_seed if seed is None else seed,
+        seed=seed,
         until=pd.Timestamp(clock.now()).floor("h"),
+        area=area,
     )
 
 
+def area_seed(code: str, base: int) -> int:
+    """The seed of an area's sample district: ``base`` plus a checksum of its code."""
+    return base + zlib.crc32(code.encode()) % 100_000
+
+
 def load_demo(engine: Engine, plan: DemoPlan) -> LoadReport:
-    """Generate the demo's district and load it in place of everything stored."""
+    """Generate the demo's district and load it in place of everything stored.
+
+    With an area: in place of that area's records only (:func:`load_district`).
+    """
     layers = generate_district(plan.households, plan.seed, end=plan.until)
-    return load_district(engine, layers, replace=True)
+    if plan.area is None:
+        return load_district(engine, layers, replace=True)
+    return load_district(
+        engine, place_in_area(layers, plan.area), replace=True, area=plan.area.code
+    )
 
 
 def district_map_html(engine: Engine, settings: Settings, *, for_file: bool = False) -> str:
