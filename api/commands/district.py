@@ -19,18 +19,34 @@ if TYPE_CHECKING:
 
     from api.services.accounts import SignIn
     from etl.load import LoadReport
+    from etl.sample.areas import SampleArea
+
+
+#: ``--area``: the area a sample district is made for or loaded into (many offices, #20).
+AREA_HELP = (
+    "division code of the area: a district's (6 digits) or a street's (9); the district is "
+    "made with its codes, at a spot of its own, and loaded beside the other areas' "
+    "(--replace then removes this area's records only)"
+)
+AT_HELP = "LON,LAT of the district's centre (with --area; default: a spot chosen by the code)"
 
 
 def sample(
     out: Annotated[Path, typer.Option(help="GeoPackage to write")] = Path("sample.gpkg"),
     households: Annotated[int, typer.Option(min=100, help="number of households")] = 20_000,
     seed: Annotated[int, typer.Option(help="random seed (same seed, same district)")] = 42,
+    area: Annotated[str | None, typer.Option(help=AREA_HELP)] = None,
+    at: Annotated[str | None, typer.Option(help=AT_HELP)] = None,
 ) -> None:
     """Generate the sample street office (三墩镇, Hangzhou) and write it as a GeoPackage."""
     from api.services.district import write_sample
+    from etl.sample.areas import AreaCodeError
 
     started = time.perf_counter()
-    layers = write_sample(out, households, seed)
+    try:
+        layers = write_sample(out, households, seed, _area(area, at))
+    except AreaCodeError as exc:
+        fail(str(exc))
     _print_counts(layers, f"{out} written in {time.perf_counter() - started:.1f} s")
 
 
@@ -46,17 +62,28 @@ def load(
     coord_type: Annotated[
         str, typer.Option(help="coordinates of the file: wgs84, gcj02 (AMap) or bd09 (Baidu)")
     ] = "wgs84",
+    area: Annotated[
+        str | None,
+        typer.Option(
+            help="load into this area beside the others (a district made by 'wangge sample "
+            "--area CODE'); --replace then removes this area's records only"
+        ),
+    ] = None,
 ) -> None:
     """Load a district GeoPackage, or one layer file, into the database, all or nothing."""
     from api.services.district import load_district, read_district_file
     from etl.gpkg import LayerFileError
 
+    if area is not None:
+        _area(area, None)  # a code of the right form, before reading the file
     try:
         layers = read_district_file(path)
     except LayerFileError as exc:
         fail(str(exc))
     engine = ready_engine()
-    _loaded(lambda: load_district(engine, layers, replace=replace, coord_type=coord_type))
+    _loaded(
+        lambda: load_district(engine, layers, replace=replace, coord_type=coord_type, area=area)
+    )
 
 
 def demo(
@@ -64,16 +91,23 @@ def demo(
     seed: Annotated[int | None, typer.Option(help="random seed")] = None,
     serve: Annotated[bool, typer.Option(help="serve the app after loading")] = True,
     map_out: Annotated[Path | None, typer.Option(help="also write the map HTML here")] = None,
+    area: Annotated[str | None, typer.Option(help=AREA_HELP)] = None,
+    at: Annotated[str | None, typer.Option(help=AT_HELP)] = None,
 ) -> None:
-    """Generate and load the sample district, then serve the map at http://HOST:PORT/."""
+    """Generate and load the sample district, then serve the map at http://HOST:PORT/.
+
+    Without ``--area`` the district replaces everything stored; with it, only that
+    area's records, and the sign-ins printed are that area's staff (and the admin).
+    """
     from api.commands.serve import serve as serve_app
     from api.services.accounts import demo_sign_ins
     from api.services.district import load_demo, plan_demo
 
     settings = get_settings()
-    plan = plan_demo(settings, households, seed)
+    plan = plan_demo(settings, households, seed, _area(area, at))
+    into = "" if plan.area is None else f" into area {plan.area.code}"
     say(
-        f"[demo] generating {plan.households:,} households (seed {plan.seed}), "
+        f"[demo] generating {plan.households:,} households (seed {plan.seed}){into}, "
         f"incidents up to {plan.until}"
     )
     engine = ready_engine()
@@ -86,7 +120,7 @@ def demo(
         map_out.parent.mkdir(parents=True, exist_ok=True)
         map_out.write_text(district_map_html(engine, settings, for_file=True), encoding="utf-8")
         say(f"[demo] map written to {map_out}")
-    _print_sign_ins(demo_sign_ins(engine), f"http://{settings.host}:{settings.port}")
+    _print_sign_ins(demo_sign_ins(engine, area=area), f"http://{settings.host}:{settings.port}")
     if serve:
         serve_app(engine.url.render_as_string(hide_password=False))
 
@@ -112,15 +146,38 @@ def locate_command(
     console.print(f"changed: {report.changed}; in no grid: {report.in_no_grid}", markup=False)
 
 
+def _area(code: str | None, at: str | None) -> SampleArea | None:
+    """The area of ``--area`` (and ``--at``), or None; a clear refusal for a bad one."""
+    from etl.sample.areas import AreaCodeError, sample_area
+
+    if code is None:
+        if at is not None:
+            fail("--at places an area's district: give --area CODE too")
+        return None
+    centre = None
+    if at is not None:
+        try:
+            lon, lat = (float(v) for v in at.split(","))
+        except ValueError:
+            fail(f"--at {at!r}: give LON,LAT, e.g. 120.15,30.28")
+        centre = (lon, lat)
+    try:
+        return sample_area(code, centre)
+    except AreaCodeError as exc:
+        fail(str(exc))
+
+
 def _loaded(run: Callable[[], LoadReport]) -> None:
     """Run a load; print its warnings, the records in no grid and the rows per layer."""
+    from etl.area_load import AreaLoadError
     from etl.load import LoadError
+    from etl.sample.areas import AreaCodeError
     from gis.coords import CoordTypeError
     from gis.errors import ValidationError
 
     try:
         report = run()
-    except (ValidationError, LoadError, CoordTypeError) as exc:
+    except (ValidationError, LoadError, CoordTypeError, AreaLoadError, AreaCodeError) as exc:
         fail(f"{exc}\nNothing was loaded.")
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {escape(str(warning))}")

@@ -624,17 +624,24 @@ def new_password() -> str:
     return secrets.token_urlsafe(12)
 
 
-def demo_sign_ins(engine: Engine, *, days: int = DEMO_TOKEN_DAYS) -> list[SignIn]:
+def demo_sign_ins(
+    engine: Engine, *, days: int = DEMO_TOKEN_DAYS, area: str | None = None
+) -> list[SignIn]:
     """A fresh password and a token for one user of each role of the loaded district.
 
     Roles with no user are skipped.  So that whoever runs the demo can try every door
     at once: the sign-in page, the worker's tablet, the API with ``Authorization: Bearer``.
     Earlier demo passwords stop working (each run sets new ones and ends their sessions).
+    ``area``: the staff, worker and resident are that area's sample users (the admin is
+    the deployment's, if it has one).
     """
+    from etl.sample.areas import area_users_pattern  # the demo's alone: not the server's
+
     out = []
     now = clock.utcnow()
+    users = "" if area is None else area_users_pattern(area)
     with engine.begin() as conn:
-        for role, (user_id, username) in access_store.one_user_per_role(conn).items():
+        for role, (user_id, username) in access_store.one_user_per_role(conn, users).items():
             password = new_password()
             access_store.set_password_hash(conn, user_id, hash_password(password))
             access_store.revoke_sessions_of(conn, user_id, now)

@@ -212,21 +212,25 @@ def issue_token(conn: Connection, user_id: int, *, days: int, label: str | None 
 _ONE_PER_ROLE = {
     "admin": "SELECT id, username FROM app_user WHERE role = 'admin' ORDER BY id LIMIT 1",
     "street_staff": "SELECT id, username FROM app_user WHERE role = 'street_staff' "
-    "ORDER BY username LIMIT 1",
+    "AND username ~ :users ORDER BY username LIMIT 1",
     "community_staff": "SELECT id, username FROM app_user WHERE role = 'community_staff' "
-    "ORDER BY username LIMIT 1",
+    "AND username ~ :users ORDER BY username LIMIT 1",
     "grid_worker": "SELECT u.id, u.username FROM app_user u JOIN grid_worker w "
-    "ON w.user_id = u.id WHERE w.on_duty ORDER BY u.username LIMIT 1",
+    "ON w.user_id = u.id WHERE w.on_duty AND u.username ~ :users ORDER BY u.username LIMIT 1",
     "resident": "SELECT id, username FROM app_user WHERE role = 'resident' "
-    "ORDER BY username LIMIT 1",
+    "AND username ~ :users ORDER BY username LIMIT 1",
 }
 
 
-def one_user_per_role(conn: Connection) -> dict[str, tuple[int, str]]:
-    """One user (id, username) of each role that has any, for the demo's sign-ins."""
+def one_user_per_role(conn: Connection, users: str = "") -> dict[str, tuple[int, str]]:
+    """One user (id, username) of each role that has any, for the demo's sign-ins.
+
+    ``users``: a regular expression the names of all but the admin must match (an
+    area's sample users); empty: any.
+    """
     found = {}
     for role, sql in _ONE_PER_ROLE.items():
-        row = conn.execute(text(sql)).first()
+        row = conn.execute(text(sql), {"users": users}).first()
         if row is not None:
             found[role] = (int(row[0]), str(row[1]))
     return found
