@@ -158,20 +158,28 @@ def _shift_ids(layers: dict[str, pd.DataFrame], after: Mapping[str, int]) -> Non
 
 
 def _free_id_numbers(cur: psycopg.Cursor, id_numbers: pd.Series) -> pd.Series:
-    """The ID numbers, those a stored resident (or another of these) has moved on."""
-    values = id_numbers.to_numpy(dtype=object)
+    """The ID numbers, those a stored resident (or another of these) has moved on.
+
+    Only the clashing ones are sealed into blind indexes again, round after round.
+    """
     present = id_numbers.notna().to_numpy()
+    values = id_numbers.to_numpy(dtype=object)[present]
+    hashes = np.array(crypt.digest_column("id_number", values), dtype=object)
+    taken = store.taken_id_numbers(cur, hashes)
+    clash = np.array([h in taken for h in hashes], dtype=bool)
     for _ in range(500):
-        hashes = crypt.digest_column("id_number", values[present])
-        taken = store.taken_id_numbers(cur, hashes)
-        clash = np.array([h in taken for h in hashes], dtype=bool)
-        clash |= pd.Series(values[present]).duplicated().to_numpy()
+        clash |= pd.Series(hashes).duplicated().to_numpy()
         if not clash.any():
             break
-        values[present] = resequence_id_numbers(values[present], clash)
+        values = resequence_id_numbers(values, clash)
+        hashes[clash] = crypt.digest_column("id_number", values[clash])
+        taken = store.taken_id_numbers(cur, hashes[clash])
+        clash &= np.array([h in taken for h in hashes], dtype=bool)
     else:
         raise AreaLoadError("no free ID numbers for the district's residents")
-    return pd.Series(pd.array(values, dtype=id_numbers.dtype), index=id_numbers.index)
+    out = id_numbers.to_numpy(dtype=object).copy()
+    out[present] = values
+    return pd.Series(pd.array(out, dtype=id_numbers.dtype), index=id_numbers.index)
 
 
 def _ewkb(geom: shapely.Geometry) -> bytes:
