@@ -10,7 +10,8 @@ through the same validated COPY (:func:`etl.load.load_layers`), inside its trans
   :func:`etl.imports.areas.parent_of`); their boundaries grow to hold the district;
 * an area that holds records already is refused, or with ``replace`` its own records
   alone are removed first (:func:`gis.store.sample_area_store.remove_area`);
-* a district that would lie over another area's streets or communities is refused;
+* a district that would lie over another area's streets or communities is refused, as is
+  an area inside another office's or holding one (its --replace would remove theirs);
 * its records get ids after the stored ones, their own ids as ``ref`` (the office's ids,
   as an import's) and ``office_id`` the area's, so that the office's imports match them;
 * an ID number a stored resident has already moves to the next free sequence number.
@@ -69,6 +70,13 @@ def prepare_area(
     areas = out["admin_area"]
     _check_codes(areas, code)
     district = areas.geometry.union_all()
+    nested = store.nested_offices(cur, code)
+    if nested:
+        raise AreaLoadError(
+            f"area {code} and the office(s) {', '.join(nested)} lie one inside the other: "
+            "load each office's district into an area of its own (a district, or the "
+            "streets of one)"
+        )
     office = store.area_id(cur, code)
     if office is not None and store.holdings(cur, code, office):
         if not replace:

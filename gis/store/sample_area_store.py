@@ -78,6 +78,18 @@ def holdings(cur: psycopg.Cursor, code: str, office: int | None) -> int:
     return int(cur.fetchone()[0])
 
 
+def nested_offices(cur: psycopg.Cursor, code: str) -> list[str]:
+    """Other offices with records whose areas lie inside the area ``code`` or hold it."""
+    cur.execute(
+        "SELECT code FROM admin_area WHERE id IN (SELECT office_id FROM building "
+        "UNION SELECT office_id FROM household UNION SELECT office_id FROM facility) "
+        "AND code <> %(code)s AND (code LIKE %(below)s OR %(code)s LIKE code || '%%') "
+        "ORDER BY code LIMIT 5",
+        {"code": code, "below": f"{code}%"},
+    )
+    return [str(r[0]) for r in cur.fetchall()]
+
+
 def others_over(cur: psycopg.Cursor, code: str, geom: bytes) -> list[str]:
     """Streets and communities not of ``code`` whose boundaries meet ``geom`` (EWKB)."""
     cur.execute(

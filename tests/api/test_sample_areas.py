@@ -136,6 +136,9 @@ def test_loading_an_area_again_replaces_that_area_alone(areas: Engine) -> None:
     # without --replace: refused, nothing changed
     with pytest.raises(AreaLoadError, match=f"area {DISTRICT} holds records already"):
         load_district(areas, _area_layers(DISTRICT), area=DISTRICT, progress=False)
+    # nor may the street's district be loaded over it (its --replace would remove it)
+    with pytest.raises(AreaLoadError, match=f"office\\(s\\) {STREET} lie one inside"):
+        load_district(areas, _area_layers("330106"), area="330106", replace=True, progress=False)
     # the demo's way: the area's district again (a seed of its own), in place of its
     # own records only
     plan = plan_demo(get_settings(), HOUSEHOLDS, None, sample_area(DISTRICT))
