@@ -19,7 +19,8 @@ identities), :mod:`~etl.sample.facilities`, :mod:`~etl.sample.roads`,
 histories), then :mod:`~etl.sample.frames` and :mod:`~etl.sample.work_frames` assemble
 the layers; the figures and name tables are in :mod:`~etl.sample.constants`, the small
 array helpers in :mod:`~etl.sample.helpers`.  The generator's calls keep their order, so
-a seed gives the same district it always gave.
+a seed gives the same district it always gave.  :mod:`~etl.sample.areas` then makes a
+generated district for another area (``--area CODE``: its codes, its spot, its users).
 
 Published figures the generator is calibrated on
 -----------------------------------------------

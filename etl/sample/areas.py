@@ -38,7 +38,7 @@ import pandas as pd
 import geopandas as gpd
 import shapely
 
-from etl.sample.constants import CENTRE_LAT, DISTRICT_CODE
+from etl.sample.constants import CENTRE_LAT, DISTRICT_CODE, REAL_STREETS
 from etl.sample.population import id_check_char
 
 #: Distance between two slots of the spiral, metres: a district of ~300,000 households
@@ -136,8 +136,6 @@ def slot_offset_m(code: str) -> tuple[float, float]:
 
 def generated_street() -> str:
     """The code of the generator's first street (三墩镇)."""
-    from etl.sample.constants import REAL_STREETS
-
     return DISTRICT_CODE + REAL_STREETS[0][0]
 
 
