@@ -8,14 +8,14 @@ a few milliseconds with the indexes.  Partial (``IS NOT NULL``): few cases are l
 so the indexes stay tiny and cost nothing on the insert path.
 
 Revision ID: 0035
-Revises: 0033
+Revises: 0034
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0035"
-down_revision = "0033"
+down_revision = "0034"
 branch_labels = None
 depends_on = None
 
