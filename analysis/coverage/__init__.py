@@ -33,9 +33,12 @@ One module per concern: :mod:`~analysis.coverage.standards` (kinds, groups, mode
 standards), :mod:`~analysis.coverage.demand`, :mod:`~analysis.coverage.walking_access`
 (walking times and access), :mod:`~analysis.coverage.capacity`,
 :mod:`~analysis.coverage.fairness` (equity), :mod:`~analysis.coverage.candidates`,
-:mod:`~analysis.coverage.plans` and :mod:`~analysis.coverage.recommend`.
+:mod:`~analysis.coverage.plans` and :mod:`~analysis.coverage.recommend`; a whole city's
+access partition by partition, on a Dask cluster, with the same answer:
+:mod:`~analysis.coverage.access_partitions`.
 """
 
+from analysis.coverage.access_partitions import access_partitioned
 from analysis.coverage.candidates import (
     CANDIDATE_COLUMNS,
     candidates_from_demand,
@@ -93,6 +96,7 @@ __all__ = [
     "Recommendation",
     "Standard",
     "access",
+    "access_partitioned",
     "apply_plan",
     "candidates_from_demand",
     "candidates_from_points",

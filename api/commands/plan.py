@@ -142,15 +142,31 @@ def access_command(
     standards_file: StandardsOpt = None,
     demand_file: DemandOpt = None,
     map_out: Annotated[Path | None, typer.Option(help="write the access map (HTML) here")] = None,
+    dask: Annotated[
+        bool,
+        typer.Option(
+            "--dask",
+            help="walking times partition by partition on a Dask cluster: "
+            "WANGGE_DASK_SCHEDULER, else a LocalCluster of WANGGE_DASK_WORKERS processes "
+            "started for the job (the same answer)",
+        ),
+    ] = False,
 ) -> None:
     """Who lacks a facility within walking distance: by group, grid, capacity and equity."""
     from analysis import coverage as cv
     from api.services import planning
+    from gis.settings import get_settings
 
     standards, kind, group = _setup(kind, group, standards_file)
+    if dask:
+        settings = get_settings()
+        where = settings.dask_scheduler or f"a LocalCluster of {settings.dask_workers} workers"
+        say(f"[plan] walking times on Dask: {where}")
     with _progress() as step:
         data = _data(step, standards, demand_file)
-        report = planning.access_report(_operator(), data, kind, group, top=top, step=step)
+        report = planning.access_report(
+            _operator(), data, kind, group, top=top, step=step, on_dask=dask
+        )
     found, split = report.coverage, report.split
     s = found.access.standard
     shares, fair = report.served, report.equity

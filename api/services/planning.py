@@ -238,8 +238,29 @@ class AccessReport:
     unserved_by_community: pd.DataFrame
 
 
-def coverage_on(inputs: PlanningInputs, kind: Kind, group: Group, step: Step = quiet) -> Coverage:
-    """Walking time from every demand row to the nearest facility of ``kind``."""
+def coverage_on(
+    inputs: PlanningInputs, kind: Kind, group: Group, step: Step = quiet, *, on_dask: bool = False
+) -> Coverage:
+    """Walking time from every demand row to the nearest facility of ``kind``.
+
+    ``on_dask``: partition by partition on a Dask cluster (``WANGGE_DASK_SCHEDULER``, else
+    a LocalCluster started for the job; :func:`analysis.coverage.access_partitioned`), the
+    same answer as in one process.
+    """
+    if on_dask:
+        from etl.relocate_dask import dask_client
+
+        step(f"walking times to the nearest {kind}, on Dask")
+        with dask_client() as client:
+            result = cv.access_partitioned(
+                inputs.network,
+                inputs.demand,
+                inputs.facilities,
+                kind,
+                client=client,
+                standards=inputs.standards,
+            )
+        return Coverage(kind, group, result, inputs.facilities)
     step(f"walking times to the nearest {kind}")
     result = cv.access(
         inputs.network, inputs.demand, inputs.facilities, kind, standards=inputs.standards
@@ -264,12 +285,16 @@ def access_report(
     *,
     top: int = 20,
     step: Step = quiet,
+    on_dask: bool = False,
 ) -> AccessReport:
-    """Shares served, the capacity split, equity, and the grids worst off."""
+    """Shares served, the capacity split, equity, and the grids worst off.
+
+    ``on_dask``: the walking times on a Dask cluster (:func:`coverage_on`).
+    """
     require_planner(user, "see facility coverage")
     kind, group = kind_and_group(kind, group, data.standards)
     inputs = load_inputs(data, step)
-    found = coverage_on(inputs, kind, group, step)
+    found = coverage_on(inputs, kind, group, step, on_dask=on_dask)
     step("capacity: served / lack of capacity / too far")
     split = cv.capacity_split(
         inputs.network, inputs.demand, inputs.facilities, kind, standards=inputs.standards

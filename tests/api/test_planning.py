@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import httpx
 import numpy as np
+import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
 
@@ -17,6 +18,7 @@ from etl.load import load_layers
 from etl.sample import generate_district
 from gis import clock
 from gis.coords import wgs84_to_gcj02
+from gis.settings import get_settings
 from gis.store import plan_store, queries
 from tests.conftest import LiveServer, empty_database, run_wangge
 from tests.signin import HTML, give_password, signed_in
@@ -402,3 +404,35 @@ def test_the_command_line_plans_with_progress(
 
     bad = run_wangge(database_url, "plan", "access", "--kind", "gym")
     assert bad.returncode != 0 and "clinic, elder_care" in bad.stderr
+
+
+def test_access_on_dask_is_the_one_process_answer(district: dict, engine: Engine) -> None:
+    """``wangge plan access --dask``'s use case: a LocalCluster of 2 workers, the same report."""
+    import logging
+
+    import distributed  # noqa: F401  (its import sets its loggers' levels: quiet them after)
+
+    from api.services import planning
+    from api.services.walking import load_walking
+    from grids.access import Principal
+    from grids.incidents import SYSTEM
+
+    operator = Principal(0, SYSTEM.username, "系统", SYSTEM.role, grid_ids=None)
+    settings = get_settings()
+    data = planning.PlanningData(
+        engine, load_walking(engine, settings).network, settings.h3_resolution, None, None
+    )
+    one = planning.access_report(operator, data, "elder_care")
+    dask_log = logging.getLogger("distributed")
+    level = dask_log.level
+    dask_log.setLevel(logging.WARNING)  # its INFO lines carry token-like ids the log scan flags
+    try:
+        many = planning.access_report(operator, data, "elder_care", on_dask=True)
+    finally:
+        dask_log.setLevel(level)
+    a, b = one.coverage.access, many.coverage.access
+    assert 0 < a.served.sum() < len(a.served)
+    np.testing.assert_allclose(a.time_s, b.time_s, rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(a.facility_id, b.facility_id)
+    pd.testing.assert_frame_equal(one.served, many.served)
+    pd.testing.assert_frame_equal(one.unserved_by_grid, many.unserved_by_grid)
