@@ -310,11 +310,13 @@ def access_partition(task: PartitionTask) -> PartitionAnswer:
 
 
 def _groups(keys: NDArray[Any]) -> list[IntArray]:
-    """Row positions of each distinct key (rows of a 2-D array), in key order."""
-    _, inverse = np.unique(keys, axis=0, return_inverse=True)
-    inverse = np.asarray(inverse).ravel()
-    order = np.argsort(inverse, kind="stable")
-    cuts = np.flatnonzero(np.diff(inverse[order])) + 1
+    """Row positions of each distinct key (an int per row, or a tile's two ints), in key order."""
+    keys = np.asarray(keys, np.int64)
+    if keys.ndim == 2:  # tile (column, row) as one number
+        keys = keys - keys.min(axis=0)
+        keys = keys[:, 0] * (int(keys[:, 1].max()) + 1) + keys[:, 1]
+    order = np.argsort(keys, kind="stable")
+    cuts = np.flatnonzero(np.diff(keys[order])) + 1
     return [np.asarray(g, np.int64) for g in np.split(order, cuts)]
 
 
