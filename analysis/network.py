@@ -538,7 +538,12 @@ class RoadNetwork:
         """Snap points given in the network's metric CRS; see :meth:`snap`."""
         pts_xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
         pts = shapely.points(pts_xy)
-        edge = self.snap_edges.nearest(pts)
+        # GEOS raises a bare GEOSException on a NaN point: name the cause instead
+        edge = (
+            self.snap_edges.nearest(pts)
+            if np.isfinite(pts_xy).all()
+            else np.full(len(pts_xy), -1, dtype=np.int64)
+        )
         if np.any(edge < 0):
             raise NetworkError("some points could not be snapped (not finite coordinates?)")
         lines = self.edge_geometry[edge]

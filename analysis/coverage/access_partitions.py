@@ -57,6 +57,7 @@ from analysis.network import (
     Dropped,
     FloatArray,
     IntArray,
+    NetworkError,
     RoadNetwork,
     Snap,
     _graphs,
@@ -363,6 +364,8 @@ def access_partitioned(
     ------
     CoverageError
         As :func:`access`, and for a tile or buffer that is not positive or a missing column.
+    NetworkError
+        As :func:`access`, for a demand row whose coordinates are not finite.
     """
     standard = _standard(kind, standards)
     _check_demand(demand)
@@ -385,6 +388,8 @@ def access_partitioned(
     f_snap = network.snap(f_lon, f_lat)
     d_lon, d_lat = _lonlat(demand)
     xy = network.to_metric(d_lon, d_lat)
+    if not np.isfinite(xy).all():
+        raise NetworkError("some points could not be snapped (not finite coordinates?)")
     tree = shapely.STRtree(network.edge_geometry)
     extent = shapely.total_bounds(network.edge_geometry)
     everything = np.arange(network.n_edges, dtype=np.int64)

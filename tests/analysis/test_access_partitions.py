@@ -16,7 +16,7 @@ from shapely.geometry import LineString, Point
 
 from analysis import coverage as cv
 from analysis.coverage.access_partitions import access_partitioned
-from analysis.network import RoadNetwork
+from analysis.network import NetworkError, RoadNetwork
 
 ORIGIN = (220_000.0, 3_357_000.0)  # UTM 51N, near 三墩, Hangzhou
 TO_LONLAT = Transformer.from_crs(32651, 4326, always_xy=True)
@@ -153,3 +153,17 @@ def test_on_a_two_worker_cluster_with_rows_on_tile_edges(street_city, quiet_dask
         ran = client.run(lambda: 1)
     assert len(ran) == 2
     _same(whole, parts)
+
+
+def test_bad_rows_and_options_are_named_as_in_one_process(street_city) -> None:
+    network, demand, clinics = street_city
+    bad = demand.head(5).copy()
+    bad.loc[2, "lon"] = np.nan
+    with pytest.raises(NetworkError, match="not finite"):
+        cv.access(network, bad, clinics, "clinic")
+    with pytest.raises(NetworkError, match="not finite"):
+        access_partitioned(network, bad, clinics, "clinic")
+    with pytest.raises(cv.CoverageError, match="no such column"):
+        access_partitioned(network, demand, clinics, "clinic", by="district")
+    with pytest.raises(cv.CoverageError, match="tile side must be positive"):
+        access_partitioned(network, demand, clinics, "clinic", tile_m=0)
