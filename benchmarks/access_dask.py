@@ -19,8 +19,11 @@ The two paths, on the same data in the same run
     The answers are checked equal: the same facility and served flag for every row and
     times within 1e-9 s.
 What is printed
-    Both times (best of ``--repeat``), the ratio single / Dask, the rows per round, and a
-    final line ``RESULT {json}``.  The machine may be shared: the load average is printed.
+    Both times (best of ``--repeat``; one process timed before the cluster starts), the
+    ratio single / Dask, the time of the same partitions run one after the other in this
+    process (what partitioning itself costs, apart from the cluster), the rows per round,
+    and a final line ``RESULT {json}``.  The machine may be shared: the load average is
+    printed.
 
 Usage::
 
@@ -170,6 +173,10 @@ def main() -> None:
 
     single_s, dask_s = [], []
     one = many = None
+    for _ in range(args.repeat):
+        t = time.perf_counter()
+        one = cv.access(network, demand, sites, "clinic", standards=standards)
+        single_s.append(time.perf_counter() - t)
     t = time.perf_counter()
     with (
         LocalCluster(
@@ -183,9 +190,6 @@ def main() -> None:
         start_s = time.perf_counter() - t
         for _ in range(args.repeat):
             t = time.perf_counter()
-            one = cv.access(network, demand, sites, "clinic", standards=standards)
-            single_s.append(time.perf_counter() - t)
-            t = time.perf_counter()
             many = cv.access_partitioned(
                 network,
                 demand,
@@ -197,10 +201,16 @@ def main() -> None:
             )
             dask_s.append(time.perf_counter() - t)
     assert one is not None and many is not None
-    # the rounds, counted in this process (the same partitions, not timed)
+    # the same partitions one after the other in this process (the cost of partitioning,
+    # apart from the cluster), each counted
     access_partitions.access_partition = counted
-    cv.access_partitioned(network, demand, sites, "clinic", standards=standards, tile_m=args.tile)
+    t = time.perf_counter()
+    here = cv.access_partitioned(
+        network, demand, sites, "clinic", standards=standards, tile_m=args.tile
+    )
+    here_s = time.perf_counter() - t
     access_partitions.access_partition = run_one
+    assert np.array_equal(here.time_s, many.time_s)
     per_round: dict[float, list[int]] = {}
     for buf, rows, exact in rounds:
         got = per_round.setdefault(buf, [0, 0, 0])
@@ -221,6 +231,7 @@ def main() -> None:
         "single_s": round(min(single_s), 2),
         "dask_s": round(min(dask_s), 2),
         "single_over_dask": round(min(single_s) / min(dask_s), 2),
+        "partitioned_here_s": round(here_s, 2),
         "rounds": [
             {"buffer_m": b, "partitions": p, "rows": r, "exact": e}
             for b, (p, r, e) in sorted(per_round.items())
@@ -233,6 +244,7 @@ def main() -> None:
         f"{result['dask_s']} s: ratio {result['single_over_dask']} "
         f"(cluster start {result['cluster_start_s']} s apart); answers equal: {check['equal']}"
     )
+    log(f"the same partitions one after the other here: {result['partitioned_here_s']} s")
     for r in result["rounds"]:
         log(
             f"  buffer {r['buffer_m']:,.0f} m: {r['partitions']} partitions, {r['rows']:,} rows, "

@@ -444,7 +444,9 @@ def _run(tasks: Iterator[PartitionTask], client: Client | None) -> Iterator[Part
     most = IN_FLIGHT_PER_THREAD * max(1, sum(client.nthreads().values()))
     running = as_completed()
     for task in tasks:
-        running.add(client.submit(access_partition, task, pure=False))
+        # straight to a worker, not through the scheduler (a late round's slice is MBs)
+        [sent] = client.scatter([task], hash=False)
+        running.add(client.submit(access_partition, sent, pure=False))
         while running.count() >= most:
             yield next(running).result()
     while not running.is_empty():
