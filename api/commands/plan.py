@@ -151,12 +151,22 @@ def access_command(
             "started for the job (the same answer)",
         ),
     ] = False,
+    store: Annotated[
+        bool,
+        typer.Option(
+            "--store",
+            help="also compute every household's walking access (one row per household, "
+            "at its building) and replace the kind's rows of household_access with it",
+        ),
+    ] = False,
 ) -> None:
     """Who lacks a facility within walking distance: by group, grid, capacity and equity."""
     from analysis import coverage as cv
     from api.services import planning
     from gis.settings import get_settings
 
+    if store and demand_file is not None:
+        fail("--store keeps the access of the stored households: leave out --demand-file")
     standards, kind, group = _setup(kind, group, standards_file)
     if dask:
         settings = get_settings()
@@ -167,6 +177,11 @@ def access_command(
         report = planning.access_report(
             _operator(), data, kind, group, top=top, step=step, on_dask=dask
         )
+        stored = None
+        if store:
+            from api.services.household_access import store_household_access
+
+            stored = store_household_access(_operator(), data, kind, on_dask=dask, step=step)
     found, split = report.coverage, report.split
     s = found.access.standard
     shares, fair = report.served, report.equity
@@ -203,6 +218,12 @@ def access_command(
             _fmt(row.unserved),
         )
     console.print(by_grid)
+    if stored is not None:
+        say(
+            f"[plan] household_access: {stored.households:,} households' access to {kind} "
+            f"stored ({stored.served:,} within {stored.standard_minutes:g} min), "
+            f"computed at {stored.computed_at:%Y-%m-%d %H:%M:%S}; the previous rows replaced"
+        )
     if map_out is not None:
         from maps.coverage import access_map, render_kwargs
 

@@ -4,6 +4,7 @@ and from the outside, that only the street office's staff may plan (401 / 403, n
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import httpx
 import numpy as np
@@ -13,6 +14,7 @@ from sqlalchemy import Engine, text
 
 from analysis import coverage as cv
 from analysis.network import RoadNetwork
+from api.services import planning
 from api.services.accounts import issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
@@ -385,9 +387,20 @@ def test_the_command_line_plans_with_progress(
     district: dict, database_url: str, engine: Engine, tmp_path
 ) -> None:
     out = tmp_path / "access.html"
-    r = run_wangge(database_url, "plan", "access", "--kind", "elder_care", "--map-out", str(out))
+    r = run_wangge(
+        database_url, "plan", "access", "--kind", "elder_care", "--map-out", str(out), "--store"
+    )
     assert r.returncode == 0, r.stderr
     assert "elderly_60" in r.stderr and "lacking capacity" in r.stderr
+    assert "household_access" in r.stderr and "the previous rows replaced" in r.stderr
+    with engine.connect() as conn:
+        stored, households = conn.execute(
+            text(
+                "SELECT (SELECT count(*) FROM household_access WHERE kind = 'elder_care'), "
+                "(SELECT count(*) FROM household)"
+            )
+        ).one()
+    assert stored == households
     assert "walking times to the nearest elder_care" in r.stderr  # a progress step
     assert "wangge-access" in out.read_text(encoding="utf-8")
 
@@ -436,3 +449,113 @@ def test_access_on_dask_is_the_one_process_answer(district: dict, engine: Engine
     np.testing.assert_array_equal(a.facility_id, b.facility_id)
     pd.testing.assert_frame_equal(one.served, many.served)
     pd.testing.assert_frame_equal(one.unserved_by_grid, many.unserved_by_grid)
+
+
+def _stored(engine: Engine, kind: str) -> pd.DataFrame:
+    from gis.store.household_access_store import stored_access
+
+    with engine.connect() as conn:
+        return stored_access(conn, kind)
+
+
+def test_stored_household_access_on_dask_is_the_one_process_rows(
+    district: dict, engine: Engine
+) -> None:
+    """``wangge plan access --store [--dask]``: the same rows either way; a run replaces."""
+    import logging
+
+    import distributed  # noqa: F401  (its import sets its loggers' levels: quiet them after)
+
+    from api.services.household_access import store_household_access
+    from api.services.walking import load_walking
+    from grids.access import Principal
+    from grids.incidents import SYSTEM
+
+    operator = Principal(0, SYSTEM.username, "系统", SYSTEM.role, grid_ids=None)
+    settings = get_settings()
+    data = planning.PlanningData(
+        engine, load_walking(engine, settings).network, settings.h3_resolution, None, None
+    )
+    at = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    with clock.frozen(at):
+        one = store_household_access(operator, data, "elder_care")
+        rows_one = _stored(engine, "elder_care")
+        dask_log = logging.getLogger("distributed")
+        level = dask_log.level
+        dask_log.setLevel(logging.WARNING)  # its INFO lines carry token-like ids the log scan flags
+        try:
+            many = store_household_access(operator, data, "elder_care", on_dask=True)
+        finally:
+            dask_log.setLevel(level)
+    rows_many = _stored(engine, "elder_care")
+    with engine.connect() as conn:
+        households = conn.execute(text("SELECT count(*) FROM household")).scalar_one()
+    # one row per household and kind: the second run replaced the first, not added to it
+    assert one.households == many.households == len(rows_many) == households
+    assert 0 < one.served < households  # some households beyond the standard: exact too
+    assert (rows_many["computed_at"] == at).all()
+    assert (rows_many["standard_minutes"] == one.standard_minutes).all()
+    beyond = rows_many[~rows_many["served"]]
+    assert (beyond["minutes"] > one.standard_minutes).all()
+    pd.testing.assert_frame_equal(
+        rows_one.drop(columns="minutes"), rows_many.drop(columns="minutes")
+    )
+    np.testing.assert_allclose(rows_one["minutes"], rows_many["minutes"], rtol=0, atol=1e-9)
+    stored_grids = rows_many.set_index("household_id")["grid_id"]
+    with engine.connect() as conn:
+        grids = pd.Series(
+            dict(conn.execute(text("SELECT id, grid_id FROM household")).all()), dtype="Int64"
+        )
+    pd.testing.assert_series_equal(
+        stored_grids.sort_index(), grids.sort_index(), check_names=False, check_index_type=False
+    )
+
+
+def test_stored_access_is_seen_as_the_households_are(
+    district: dict, engine: Engine, database_url: str
+) -> None:
+    """Row security: through the app's role a user sees the access of their households only."""
+    from sqlalchemy import create_engine
+
+    from api.services.household_access import access_rows, household_demand
+    from gis.db import principal
+    from gis.store.access_store import user_by_name
+    from gis.store.household_access_store import replace_access
+    from grids.access import Principal
+
+    households = plan_store.demand_households(engine)
+    demand = household_demand(households)
+    fake = cv.Access(
+        "park",
+        cv.load_standards()["park"],
+        demand,
+        np.full(len(demand), 300.0),
+        np.full(len(demand), -1, np.int64),
+    )
+    with clock.frozen(datetime(2026, 3, 1, tzinfo=UTC)) as at:
+        replace_access(engine, "park", access_rows(fake, households["id"].to_numpy(), at))
+    community = district["admin_area"].query("level == 'community'")["code"].iloc[0]
+    issue_token(engine, "access_rls_staff", "community_staff", community)
+    issue_token(engine, "access_rls_resident", "resident")
+    app = principal.install(create_engine(database_url), get_settings().db_app_role or "wangge_app")
+    seen = {}
+    try:
+        for name in ("access_rls_staff", "access_rls_resident"):
+            with engine.connect() as conn:
+                who = Principal.of(user_by_name(conn, name))
+            principal.set_principal(principal.DbPrincipal.of(who))
+            try:
+                with app.connect() as conn:
+                    seen[name] = conn.execute(
+                        text(
+                            "SELECT (SELECT count(*) FROM household_access WHERE kind = 'park'), "
+                            "(SELECT count(*) FROM household)"
+                        )
+                    ).one()
+            finally:
+                principal.set_principal(None)
+    finally:
+        app.dispose()
+    staff_access, staff_households = seen["access_rls_staff"]
+    assert 0 < staff_access == staff_households < len(households)
+    assert seen["access_rls_resident"] == (0, 0)
