@@ -36,9 +36,10 @@ from api.schemas.planning import (
     SolveOut,
     SolveRequest,
     StandardsOut,
+    StoredAccessOut,
     access_cells_geojson,
 )
-from api.services import planning, scenarios, siting
+from api.services import household_access, planning, scenarios, siting
 
 router = APIRouter(tags=["planning"], dependencies=[Depends(planner)])
 
@@ -92,6 +93,16 @@ async def access_cells(
         return access_cells_geojson(planning.coverage(user, data, kind, group))
 
     return Response(await run_in_threadpool(work), media_type=GEOJSON)
+
+
+@router.get("/api/planning/access/stored")
+async def stored_access(user: Planner, engine: EngineDep, kind: KindQ) -> StoredAccessOut:
+    """Households' stored walking access per grid (``wangge plan access --store``).
+
+    Counted over the households the caller may see (the households' row security).
+    """
+    grids = await run_in_threadpool(household_access.access_by_grid, user, engine, kind)
+    return StoredAccessOut.model_validate({"kind": kind, "grids": records(grids)})
 
 
 @router.post("/api/planning/solve")

@@ -279,6 +279,29 @@ class AccessReportOut(BaseModel):
         )
 
 
+class StoredAccessGrid(BaseModel):
+    """A grid's households and their stored walking access (``grid_id`` null: in no grid)."""
+
+    grid_id: int | None
+    grid_code: str | None
+    grid_name: str | None
+    households: int
+    served: int = Field(description="households within the standard")
+    median_minutes: float | None = Field(description="null: no facility reachable")
+    standard_minutes: float
+    computed_at: datetime
+
+
+class StoredAccessOut(BaseModel):
+    """The stored access per grid (``wangge plan access --store``), worst grids first.
+
+    Only the households the caller may see are counted; no grid: nothing stored yet.
+    """
+
+    kind: Kind
+    grids: list[StoredAccessGrid]
+
+
 class AccessCellProperties(BaseModel):
     """One H3 cell: people of the group, those beyond the limit, walking minutes."""
 

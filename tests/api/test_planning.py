@@ -512,9 +512,10 @@ def test_stored_household_access_on_dask_is_the_one_process_rows(
 
 
 def test_stored_access_is_seen_as_the_households_are(
-    district: dict, engine: Engine, database_url: str
+    district: dict, engine: Engine, database_url: str, live_server: LiveServer
 ) -> None:
-    """Row security: through the app's role a user sees the access of their households only."""
+    """Row security: through the app's role a user sees the access of their households only;
+    the summary per grid counts those; a household's access moves with it to another grid."""
     from sqlalchemy import create_engine
 
     from api.services.household_access import access_rows, household_demand
@@ -535,8 +536,8 @@ def test_stored_access_is_seen_as_the_households_are(
     with clock.frozen(datetime(2026, 3, 1, tzinfo=UTC)) as at:
         replace_access(engine, "park", access_rows(fake, households["id"].to_numpy(), at))
     community = district["admin_area"].query("level == 'community'")["code"].iloc[0]
-    issue_token(engine, "access_rls_staff", "community_staff", community)
-    issue_token(engine, "access_rls_resident", "resident")
+    staff_token = issue_token(engine, "access_rls_staff", "community_staff", community)
+    resident_token = issue_token(engine, "access_rls_resident", "resident")
     app = principal.install(create_engine(database_url), get_settings().db_app_role or "wangge_app")
     seen = {}
     try:
@@ -559,3 +560,27 @@ def test_stored_access_is_seen_as_the_households_are(
     staff_access, staff_households = seen["access_rls_staff"]
     assert 0 < staff_access == staff_households < len(households)
     assert seen["access_rls_resident"] == (0, 0)
+
+    path = "/api/planning/access/stored"
+    r = _get(live_server, _bearer(staff_token), path, kind="park")
+    assert r.status_code == 200, r.text
+    grids = r.json()["grids"]
+    assert sum(g["households"] for g in grids) == staff_households
+    assert all(g["served"] == g["households"] and g["median_minutes"] == 5 for g in grids)
+    assert _get(live_server, _bearer(resident_token), path, kind="park").status_code == 403
+    assert _get(live_server, _bearer(staff_token), path, kind="gym").status_code == 422
+
+    with engine.connect() as conn:  # rolled back: the district stays as it was
+        one, other = conn.execute(
+            text(
+                "SELECT h.id, (SELECT g.id FROM grid g WHERE g.id <> h.grid_id LIMIT 1) "
+                "FROM household h WHERE h.grid_id IS NOT NULL ORDER BY h.id LIMIT 1"
+            )
+        ).one()
+        move = text("UPDATE household SET grid_id = :g WHERE id = :h")
+        conn.execute(move, {"g": other, "h": one})
+        moved = conn.execute(
+            text("SELECT grid_id FROM household_access WHERE household_id = :h"), {"h": one}
+        ).scalar_one()
+        conn.rollback()
+    assert moved == other

@@ -130,6 +130,7 @@ ROUTES: dict[str, str] = {
     "GET /api/incidents/{incident_id}/recommendation": SCOPED,
     "GET /api/planning/access": SCOPED,
     "GET /api/planning/access/cells": SCOPED,
+    "GET /api/planning/access/stored": SCOPED,
     "GET /api/planning/scenarios": SCOPED,
     "GET /api/planning/scenarios/{key}": SCOPED,
     "GET /api/planning/compare": SCOPED,
