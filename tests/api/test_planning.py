@@ -585,3 +585,36 @@ def test_stored_access_is_seen_as_the_households_are(
         ).scalar_one()
         conn.rollback()
     assert moved == other
+
+
+def test_rows_the_store_refuses_leave_the_stored_ones(district: dict, engine: Engine) -> None:
+    """Bad rows: every problem named before anything is written; a row the database refuses
+    (no such household) rolls the whole run back."""
+    from api.services.household_access import access_rows, household_demand
+    from gis.errors import ValidationError
+    from gis.store.household_access_store import AccessStoreError, replace_access
+
+    households = plan_store.demand_households(engine).head(5)
+    demand = household_demand(households)
+    times = np.array([60.0, 1200.0, np.inf, 0.0, 30.0])
+    fake = cv.Access(
+        "school", cv.load_standards()["school"], demand, times, np.full(5, -1, np.int64)
+    )
+    with clock.frozen(datetime(2026, 3, 1, tzinfo=UTC)) as at:
+        rows = access_rows(fake, households["id"].to_numpy(), at)
+    assert replace_access(engine, "school", rows) == 5
+    before = _stored(engine, "school")
+    assert before["minutes"].isna().sum() == 1 and before["served"].sum() == 3
+
+    bad = rows.copy()
+    bad.loc[1, "household_id"] = bad.loc[0, "household_id"]
+    bad.loc[2, "minutes"] = -1.0
+    with pytest.raises(ValidationError) as refused:
+        replace_access(engine, "school", bad)
+    assert "duplicate household_id" in str(refused.value) and "minutes" in str(refused.value)
+
+    unknown = rows.copy()
+    unknown.loc[4, "household_id"] = 10**12
+    with pytest.raises(AccessStoreError, match="refused"):
+        replace_access(engine, "school", unknown)
+    pd.testing.assert_frame_equal(_stored(engine, "school"), before)

@@ -46,7 +46,7 @@ BEGIN
 END $$;
 
 CREATE TRIGGER wangge_access_grid_insert BEFORE INSERT ON household_access
-    FOR EACH ROW EXECUTE FUNCTION wangge_access_grid();
+    FOR EACH ROW WHEN (NEW.grid_id IS NULL) EXECUTE FUNCTION wangge_access_grid();
 CREATE TRIGGER wangge_household_access_moved AFTER UPDATE ON household
     REFERENCING OLD TABLE AS access_moved_old NEW TABLE AS access_moved_new
     FOR EACH STATEMENT EXECUTE FUNCTION wangge_household_access_moved();
