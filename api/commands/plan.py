@@ -9,7 +9,7 @@ with rich and draws it with :mod:`maps.coverage`.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -174,14 +174,17 @@ def access_command(
         say(f"[plan] walking times on Dask: {where}")
     with _progress() as step:
         data = _data(step, standards, demand_file)
-        report = planning.access_report(
-            _operator(), data, kind, group, top=top, step=step, on_dask=dask
-        )
-        stored = None
-        if store:
-            from api.services.household_access import store_household_access
+        # one cluster for the report and the households' rows
+        with ExitStack() as stack:
+            on: Any = stack.enter_context(planning.dask_cluster(True)) if dask else False
+            report = planning.access_report(
+                _operator(), data, kind, group, top=top, step=step, on_dask=on
+            )
+            stored = None
+            if store:
+                from api.services.household_access import store_household_access
 
-            stored = store_household_access(_operator(), data, kind, on_dask=dask, step=step)
+                stored = store_household_access(_operator(), data, kind, on_dask=on, step=step)
     found, split = report.coverage, report.split
     s = found.access.standard
     shares, fair = report.served, report.equity

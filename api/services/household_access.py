@@ -28,8 +28,10 @@ from analysis.walking import require_network
 from api.services.planning import (
     Kind,
     NoDemand,
+    OnDask,
     PlanningData,
     Step,
+    dask_cluster,
     kind_and_group,
     quiet,
     standards_in_force,
@@ -91,7 +93,7 @@ def access_rows(
 
 
 def household_access(
-    data: PlanningData, kind: Kind, *, on_dask: bool = False, step: Step = quiet
+    data: PlanningData, kind: Kind, *, on_dask: OnDask = False, step: Step = quiet
 ) -> pd.DataFrame:
     """Every stored household's walking access to ``kind``: the rows a run stores."""
     network = require_network(data.network)
@@ -105,11 +107,9 @@ def household_access(
     facilities = plan_store.facilities(data.engine)
     standards = standards_in_force(data.standards)
     computed_at = clock.now()
-    if on_dask:
-        from etl.relocate_dask import dask_client
-
+    if on_dask is not False:
         step(f"walking times of {len(demand):,} households to the nearest {kind}, on Dask")
-        with dask_client() as client:
+        with dask_cluster(on_dask) as client:
             result = cv.access_partitioned(
                 network, demand, facilities, kind, client=client, standards=standards
             )
@@ -124,7 +124,7 @@ def store_household_access(
     data: PlanningData,
     kind: str,
     *,
-    on_dask: bool = False,
+    on_dask: OnDask = False,
     step: Step = quiet,
 ) -> StoredAccess:
     """Compute every household's access to ``kind`` and replace the kind's stored rows.

@@ -15,9 +15,10 @@ let a door show progress; a service never prints.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, Union, get_args
 
 import pandas as pd
 from sqlalchemy import Engine
@@ -33,6 +34,9 @@ from gis.db.models import FACILITY_KINDS
 from gis.errors import InvalidInput, ServiceError, Unavailable
 from gis.store import grid_store, plan_store
 from grids.access import Principal, require_planner
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 Kind = Literal["clinic", "elder_care", "park", "school", "community_centre", "shelter", "pharmacy"]
 """A facility kind (``facility.kind``)."""
@@ -238,20 +242,36 @@ class AccessReport:
     unserved_by_community: pd.DataFrame
 
 
+#: Where walking times are computed: False here, True on a Dask cluster started for the
+#: job (``WANGGE_DASK_SCHEDULER``, else a LocalCluster), or a ``distributed.Client`` to use.
+OnDask = Union[bool, "Client"]
+
+
+@contextmanager
+def dask_cluster(on_dask: OnDask) -> Iterator[Client]:
+    """The client ``on_dask`` names: itself, or one started for the block (True)."""
+    if on_dask is True:
+        from etl.relocate_dask import dask_client
+
+        with dask_client() as client:
+            yield client
+    elif on_dask is False:
+        raise ValueError("no cluster: on_dask is False")
+    else:
+        yield on_dask
+
+
 def coverage_on(
-    inputs: PlanningInputs, kind: Kind, group: Group, step: Step = quiet, *, on_dask: bool = False
+    inputs: PlanningInputs, kind: Kind, group: Group, step: Step = quiet, *, on_dask: OnDask = False
 ) -> Coverage:
     """Walking time from every demand row to the nearest facility of ``kind``.
 
-    ``on_dask``: partition by partition on a Dask cluster (``WANGGE_DASK_SCHEDULER``, else
-    a LocalCluster started for the job; :func:`analysis.coverage.access_partitioned`), the
-    same answer as in one process.
+    ``on_dask``: partition by partition on a Dask cluster (:data:`OnDask`;
+    :func:`analysis.coverage.access_partitioned`), the same answer as in one process.
     """
-    if on_dask:
-        from etl.relocate_dask import dask_client
-
+    if on_dask is not False:
         step(f"walking times to the nearest {kind}, on Dask")
-        with dask_client() as client:
+        with dask_cluster(on_dask) as client:
             result = cv.access_partitioned(
                 inputs.network,
                 inputs.demand,
@@ -285,7 +305,7 @@ def access_report(
     *,
     top: int = 20,
     step: Step = quiet,
-    on_dask: bool = False,
+    on_dask: OnDask = False,
 ) -> AccessReport:
     """Shares served, the capacity split, equity, and the grids worst off.
 
