@@ -152,9 +152,10 @@ def access_by_grid(user: Principal, engine: Engine, kind: str) -> pd.DataFrame:
     """Per grid, the stored access of the households the user may see (row security).
 
     ``engine`` is the server's (acting as the user's principal): the rows are those the
-    households' policy lets through, so a community's staff sum their community's.
+    households' policy lets through, so a community's staff sum their community's; the
+    user's grids (:class:`~grids.access.Principal`) filter them again without it.
     """
     require_planner(user, "see the stored walking access")
     checked, _ = kind_and_group(kind)
     with engine.connect() as conn:
-        return household_access_store.access_by_grid(conn, checked)
+        return household_access_store.access_by_grid(conn, checked, user.grid_ids)

@@ -11,6 +11,7 @@ role, a user sees the rows of the households they may see, no others.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Final
 
 import numpy as np
@@ -146,15 +147,23 @@ SELECT a.grid_id, g.code AS grid_code, g.name AS grid_name, count(*) AS househol
        percentile_cont(0.5) WITHIN GROUP (ORDER BY a.minutes) AS median_minutes,
        max(a.standard_minutes) AS standard_minutes, max(a.computed_at) AS computed_at
 FROM household_access a LEFT JOIN grid g ON g.id = a.grid_id
-WHERE a.kind = :k
+WHERE a.kind = :k AND (:all OR a.grid_id = ANY(CAST(:grids AS int[])))
 GROUP BY a.grid_id, g.code, g.name
 ORDER BY count(*) FILTER (WHERE NOT a.served) DESC, g.code
 """
 
 
-def access_by_grid(conn: Connection, kind: str) -> pd.DataFrame:
-    """Per grid: households, those served, median minutes, of the rows the connection sees."""
-    rows = conn.execute(text(ACCESS_BY_GRID), {"k": kind})
+def access_by_grid(
+    conn: Connection, kind: str, grid_ids: Collection[int] | None = None
+) -> pd.DataFrame:
+    """Per grid: households, those served, median minutes, of the rows the connection sees.
+
+    ``grid_ids``: only these grids' (the caller's, :mod:`grids.access`); None: every grid.
+    The households' row security decides the same again when the server acts as the app
+    role; this filter holds when it does not (``WANGGE_DB_APP_ROLE`` empty).
+    """
+    params = {"k": kind, "all": grid_ids is None, "grids": sorted(grid_ids or ())}
+    rows = conn.execute(text(ACCESS_BY_GRID), params)
     frame = pd.DataFrame(rows.all(), columns=list(rows.keys()))
     frame["grid_id"] = pd.array(frame["grid_id"], dtype="Int64")
     return frame
