@@ -12,7 +12,7 @@ as it stands when this migration runs (copied from ``pg_policies``, so that it i
 the same text, and later migrations that rewrite policies find it too).
 
 Revision ID: 0036
-Revises: 0033
+Revises: 0035
 """
 
 import sqlalchemy as sa
@@ -20,7 +20,7 @@ from alembic import op
 from sqlalchemy import text
 
 revision = "0036"
-down_revision = "0033"
+down_revision = "0035"
 branch_labels = None
 depends_on = None
 
