@@ -422,10 +422,11 @@ def insert_resident(conn: Connection, household_id: int, person: NewResident) ->
     ring = crypt.keyring()
     conn.execute(
         text(
-            "INSERT INTO resident (id, household_id, relation, birth_year, sex, "
-            "living_alone_elderly, disabled, mobility_impaired, low_income) VALUES "
-            "(:id, :h, :relation, :birth_year, :sex, :living_alone_elderly, :disabled, "
-            ":mobility_impaired, :low_income)"
+            # the household's office is the resident's (its ids, its --replace, its versions)
+            "INSERT INTO resident (id, household_id, office_id, relation, birth_year, sex, "
+            "living_alone_elderly, disabled, mobility_impaired, low_income) SELECT "
+            ":id, :h, h.office_id, :relation, :birth_year, :sex, :living_alone_elderly, "
+            ":disabled, :mobility_impaired, :low_income FROM household h WHERE h.id = :h"
         ),
         {
             "id": resident_id,

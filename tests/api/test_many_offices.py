@@ -352,3 +352,27 @@ def test_an_offices_import_leaves_the_other_offices_tiles_as_they_were(
     finally:
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM building WHERE ref = 'osm:w1'"))  # its household too
+
+
+def test_a_resident_moving_in_at_the_desk_belongs_to_the_household_s_office(
+    no_households: Path, engine: Engine
+) -> None:
+    from api.services.registry import move_in
+    from gis.clock import now
+    from gis.store.registry_store import NewResident
+    from grids.access import Principal
+
+    path = _households(no_households / "m_B.xlsx", [("H01", "B01", 1)])
+    _service(engine, "households", path, OFFICES["B"][0])
+    (household,) = _rows(engine, "SELECT id FROM household")
+    admin = Principal(
+        user_id=1, username="desk", display_name="管理员", role="admin", grid_ids=None
+    )
+    person = NewResident(name="王芳", sex="F", birth_year=now().year - 40)
+    resident = move_in(engine, admin, household[0], person)
+    # B's: its versions move, not every office's; B's --replace of residents reaches it
+    assert _rows(
+        engine,
+        f"SELECT a.code FROM resident r JOIN admin_area a ON a.id = r.office_id "
+        f"WHERE r.id = {resident}",
+    ) == [(OFFICES["B"][0],)]
