@@ -482,6 +482,7 @@ def load_layers(
     empty_first: tuple[str, ...] = (),
     prepare: Prepare | None = None,
     dry_run: bool = False,
+    using: psycopg.Connection | None = None,
 ) -> LoadReport:
     """Validate a layer set and load it in one transaction.
 
@@ -500,6 +501,9 @@ def load_layers(
         network when a new one replaces it.
     dry_run
         Validate and load, then roll back: what would happen, nothing changed.
+    using
+        A connection in a transaction of the caller's: the load is a savepoint of it
+        and is kept only when the caller commits (several loads, all or nothing).
     coord_type
         The coordinate system of the input (``wgs84``, ``gcj02``, ``bd09``); spatial
         layers are converted to WGS84 first.  None: the input is WGS84 and must say so.
@@ -525,9 +529,13 @@ def load_layers(
         # the boundaries already imported say where records may lie
         with engine.connect() as conn:
             area = register_store.service_area(conn, settings)
-    raw = engine.raw_connection()
+    raw = engine.raw_connection() if using is None else None
+    if using is not None and using.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        # the caller's transaction has not sent its BEGIN yet: start it, or the block
+        # below would be a transaction of its own, committed whatever the caller does
+        using.execute("SELECT 1")
     try:
-        conn = raw.driver_connection
+        conn = raw.driver_connection if raw is not None else using
         assert isinstance(conn, psycopg.Connection)
         with conn.transaction(), conn.cursor() as cur:
             if empty_first and not replace:
@@ -568,7 +576,8 @@ def load_layers(
         queries.note_local_commit()
         return loader.report
     finally:
-        raw.close()
+        if raw is not None:
+            raw.close()
 
 
 def _run(

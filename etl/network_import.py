@@ -54,6 +54,7 @@ def import_osm_network(
     region: Box | None = None,
     dry_run: bool = False,
     progress: bool = True,
+    using: psycopg.Connection | None = None,
 ) -> LoadReport:
     """Replace the stored road network by the highways of an ``.osm`` / ``.osm.pbf`` file.
 
@@ -69,7 +70,8 @@ def import_osm_network(
 
     Everything happens in one transaction: the old network is removed and the new one
     loaded (each node placed in its grid and H3 cell), or nothing changes; ``dry_run``
-    rolls it back.
+    rolls it back; ``using`` makes it part of the caller's transaction
+    (:func:`etl.load.load_layers`).
 
     Raises
     ------
@@ -96,14 +98,21 @@ def import_osm_network(
     edges = edges[keep]
     areas = read_osm_areas(path)
     if region is not None:
-        return _merge_region(engine, path, nodes, edges, areas, region, dry_run, progress)
+        return _merge_region(engine, path, nodes, edges, areas, region, dry_run, progress, using)
     layers = {"road_node": nodes, "road_edge": edges}
     empty = ["road_edge", "road_node"]
     if len(areas):
         # the basemap's water and green areas come with the streets from the same file
         layers["map_area"] = areas
         empty.append("map_area")
-    return load_layers(engine, layers, empty_first=tuple(empty), dry_run=dry_run, progress=progress)
+    return load_layers(
+        engine,
+        layers,
+        empty_first=tuple(empty),
+        dry_run=dry_run,
+        progress=progress,
+        using=using,
+    )
 
 
 def _meets(frame: gpd.GeoDataFrame, box: Box) -> np.ndarray:
@@ -122,6 +131,7 @@ def _merge_region(
     region: Box,
     dry_run: bool,
     progress: bool,
+    using: psycopg.Connection | None,
 ) -> LoadReport:
     """Load the file's roads and areas of ``region`` in place of the stored ones there."""
     edges = edges[_meets(edges, region)]
@@ -143,4 +153,6 @@ def _merge_region(
         stored = network_store.stored_nodes(cur, node["id"])
         return {**given, "road_node": node[~node["id"].isin(stored)]}
 
-    return load_layers(engine, layers, prepare=prepare, dry_run=dry_run, progress=progress)
+    return load_layers(
+        engine, layers, prepare=prepare, dry_run=dry_run, progress=progress, using=using
+    )

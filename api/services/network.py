@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from analysis.network import Dropped, RoadNetwork
 from analysis.walking import require_network
+from etl.load import LoadReport
 from etl.network_import import import_osm_network
 from etl.osm import read_osm_roads
 from gis.store import queries
@@ -88,6 +89,16 @@ def load_osm_network(
         When the roads are refused (every problem listed); nothing is stored.
     """
     report = import_osm_network(engine, path, region=region, dry_run=dry_run, progress=progress)
+    return network_loaded(engine, report, path, dry_run=dry_run)
+
+
+def network_loaded(
+    engine: Engine, report: LoadReport, path: Path, *, dry_run: bool
+) -> NetworkLoaded:
+    """What a committed (or dry) road load of ``path`` stored and what routing uses of it.
+
+    After a dry run the routing figures are those of the file's own roads.
+    """
     if dry_run:
         nodes, edges = read_osm_roads(path)
         network = RoadNetwork.from_frames(nodes, edges)

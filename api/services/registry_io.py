@@ -145,18 +145,26 @@ class _Stored:
     office (OpenStreetMap's); buildings matched by address lie in the office's area.
     """
 
-    def __init__(self, conn: Connection, main: str, office: store.Area | None = None):
+    def __init__(
+        self, conn: Connection, main: str, office: store.Area | None = None, *, osm: bool = False
+    ):
         self.conn = conn
         self.main = main
         self.office = office
+        self.osm = osm
 
     @property
     def office_id(self) -> int | None:
         return None if self.office is None else self.office.id
 
+    @property
+    def owner_id(self) -> int | None:
+        """The office the records belong to: OpenStreetMap's ids are one world's, no office's."""
+        return None if self.osm else self.office_id
+
     def ids(self, table: str, refs: Sequence[str]) -> dict[str, int]:
         return store.ids_by_ref(
-            self.conn, table, refs, self.office_id, or_no_office=table != self.main
+            self.conn, table, refs, self.owner_id, or_no_office=table != self.main
         )
 
     def new_ids(self, table: str, n: int) -> np.ndarray:
@@ -170,10 +178,14 @@ class _Stored:
         return store.residents_by_id_number(self.conn, numbers)
 
 
-def _cursor(conn: Connection) -> psycopg.Cursor:
+def _connection(conn: Connection) -> psycopg.Connection:
     raw = conn.connection.driver_connection
     assert isinstance(raw, psycopg.Connection)
-    return raw.cursor()
+    return raw
+
+
+def _cursor(conn: Connection) -> psycopg.Cursor:
+    return _connection(conn).cursor()
 
 
 def check_coord_type(coord_type: str) -> str:
@@ -402,7 +414,7 @@ def _import_register(
     summary = ImportSummary(kind, source.sheet, notes=list(source.notes))
     main = _TABLES[kind][0]
     office = _office(conn, options.area)
-    stored = _Stored(conn, main, office)
+    stored = _Stored(conn, main, office, osm=osm)
     prepared = registers.prepare(source, spec, stored, coord_type=coord_type)
     summary.notes = list(prepared.notes)
     if options.offset_check and coord_type == "wgs84" and spec.geometry is not None:
@@ -414,9 +426,7 @@ def _import_register(
     summary.warnings = [str(w) for w in checked.warnings]
     layers = checked.prepared.layers
     for name in set(layers) & OFFICE_TABLES:
-        # OpenStreetMap's ids are one world's: its records belong to no office
-        owner = None if osm else stored.office_id
-        layers[name]["office_id"] = pd.array([owner] * len(layers[name]), dtype="Int64")
+        layers[name]["office_id"] = pd.array([stored.owner_id] * len(layers[name]), dtype="Int64")
     ids = layers[main]["id" if main != "shelter" else "facility_id"].to_numpy()
     keep = _refused_ids(prepared, checked)
     if len(layers[main]) == 0:
@@ -678,25 +688,18 @@ def import_osm(
     stay); buildings, facilities and candidate shelters are matched on their OSM ids,
     in that order.
 
-    The roads are replaced in their own transaction (as ``wangge network import``);
-    the buildings, facilities and shelters go in together in a second one.  A few
-    broken footprints at the edge of an extract are left out and counted (``skip`` is
+    Roads, buildings, facilities and shelters go in in one transaction: a refusal of
+    any leaves the database as it was (the roads were once committed on their own, and
+    a refused building left a new network behind "nothing stored").  A few broken
+    footprints at the edge of an extract are left out and counted (``skip`` is
     the default here), never a reason to refuse the rest.
     """
-    from api.services.network import AREA_ROAD_MARGIN_M, load_osm_network
+    from api.services.network import AREA_ROAD_MARGIN_M, network_loaded
     from etl.imports.osm_features import read_osm_features
+    from etl.network_import import import_osm_network
     from gis.store import network_store
 
     settings = settings or get_settings()
-    region = None
-    if options.area is not None:
-        with engine.connect() as conn:
-            office = _office(conn, options.area)
-            assert office is not None
-            region = network_store.area_region(conn, office.id, AREA_ROAD_MARGIN_M)
-    roads = load_osm_network(
-        engine, path, region=region, dry_run=options.dry_run, progress=progress
-    )
     features = read_osm_features(path)
     parts: list[ImportSummary] = []
     sources = {
@@ -707,6 +710,14 @@ def import_osm(
     with engine.connect() as conn:
         transaction = conn.begin()
         try:
+            # the roads first, in the same transaction: all of the file or none of it
+            region = None
+            office = _office(conn, options.area)
+            if office is not None:
+                region = network_store.area_region(conn, office.id, AREA_ROAD_MARGIN_M)
+            loaded = import_osm_network(
+                engine, path, region=region, progress=progress, using=_connection(conn)
+            )
             for kind, frame in sources.items():
                 if frame.empty:
                     continue
@@ -727,6 +738,7 @@ def import_osm(
             transaction.rollback()
         else:
             transaction.commit()
+    roads = network_loaded(engine, loaded, path, dry_run=options.dry_run)
     for part in parts:
         part.dry_run = options.dry_run
     return OsmImportSummary(

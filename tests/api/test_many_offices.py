@@ -221,8 +221,11 @@ WAYS = {
 }
 
 
-def _osm(path: Path, ways: list[int]) -> Path:
-    """An OSM extract of ``ways`` (residential streets): a shared point is one OSM node."""
+def _osm(path: Path, ways: list[int], assembly_point: tuple[float, float] | None = None) -> Path:
+    """An OSM extract of ``ways`` (residential streets): a shared point is one OSM node.
+
+    ``assembly_point``: a node tagged ``emergency=assembly_point`` (a candidate shelter) there.
+    """
     nodes: dict[tuple[float, float], int] = {}
     for way in sorted(WAYS):
         for point in WAYS[way]:
@@ -234,6 +237,12 @@ def _osm(path: Path, ways: list[int]) -> Path:
         for (lon, lat), i in nodes.items()
         if i in used
     ]
+    if assembly_point is not None:
+        lon, lat = assembly_point
+        lines.append(
+            f' <node id="9" lat="{lat}" lon="{lon}" version="1">'
+            '<tag k="emergency" v="assembly_point"/><tag k="name" v="广场"/></node>'
+        )
     for way in sorted(ways):  # OSM files hold their ways in id order
         refs = "".join(f'<nd ref="{nodes[p]}"/>' for p in WAYS[way])
         lines.append(f' <way id="{way}" version="1">{refs}<tag k="highway" v="residential"/></way>')
@@ -285,7 +294,7 @@ def test_each_office_s_extract_replaces_only_its_own_roads_and_they_meet(
     assert "road" in out.lower()
 
 
-def test_a_dry_run_of_an_extract_changes_no_road(
+def test_a_dry_run_or_a_refused_extract_changes_no_road(
     no_roads: Path, engine: Engine, database_url: str
 ) -> None:
     from api.services.registry_io import import_osm
@@ -294,6 +303,11 @@ def test_a_dry_run_of_an_extract_changes_no_road(
     before = _rows(engine, "SELECT id FROM road_edge ORDER BY 1")
     ok(_import(database_url, "osm", _osm(no_roads / "a3.osm", [101]), "A", "--dry-run"))
     ok(run_wangge(database_url, "import", "osm", str(no_roads / "a3.osm"), "--dry-run"))
+    assert _rows(engine, "SELECT id FROM road_edge ORDER BY 1") == before
+    # a shelter of the file outside A's area, all or nothing: refused, and its roads with it
+    outside = _osm(no_roads / "a4.osm", [101], assembly_point=(120.103, 30.318))
+    with pytest.raises(ImportRejected, match="outside the service area"):
+        import_osm(engine, outside, ImportOptions(area=OFFICES["A"][0], on_error="abort"))
     assert _rows(engine, "SELECT id FROM road_edge ORDER BY 1") == before
 
 
