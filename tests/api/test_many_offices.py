@@ -219,6 +219,11 @@ WAYS = {
     200: [(120.097, 30.315), (120.100, 30.315), (120.103, 30.315)],  # in B
     101: [(120.085, 30.315), (120.085, 30.318)],  # in A, new in A's second extract
 }
+#: a building (closed way) where both offices' areas + 300 m overlap: in both extracts
+BUILDING = (
+    400,
+    [(120.0922, 30.3155), (120.0926, 30.3155), (120.0926, 30.3158), (120.0922, 30.3155)],
+)
 
 
 def _osm(path: Path, ways: list[int], assembly_point: tuple[float, float] | None = None) -> Path:
@@ -226,11 +231,12 @@ def _osm(path: Path, ways: list[int], assembly_point: tuple[float, float] | None
 
     ``assembly_point``: a node tagged ``emergency=assembly_point`` (a candidate shelter) there.
     """
+    shapes = {**WAYS, BUILDING[0]: BUILDING[1]}
     nodes: dict[tuple[float, float], int] = {}
-    for way in sorted(WAYS):
-        for point in WAYS[way]:
+    for way in sorted(shapes):
+        for point in shapes[way]:
             nodes.setdefault(point, 1000 + len(nodes))
-    used = {nodes[p] for w in ways for p in WAYS[w]}
+    used = {nodes[p] for w in ways for p in shapes[w]}
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6">']
     lines += [
         f' <node id="{i}" lat="{lat}" lon="{lon}" version="1"/>'
@@ -244,8 +250,13 @@ def _osm(path: Path, ways: list[int], assembly_point: tuple[float, float] | None
             '<tag k="emergency" v="assembly_point"/><tag k="name" v="广场"/></node>'
         )
     for way in sorted(ways):  # OSM files hold their ways in id order
-        refs = "".join(f'<nd ref="{nodes[p]}"/>' for p in WAYS[way])
-        lines.append(f' <way id="{way}" version="1">{refs}<tag k="highway" v="residential"/></way>')
+        refs = "".join(f'<nd ref="{nodes[p]}"/>' for p in shapes[way])
+        tag = (
+            '<tag k="building" v="yes"/>'
+            if way == BUILDING[0]
+            else ('<tag k="highway" v="residential"/>')
+        )
+        lines.append(f' <way id="{way}" version="1">{refs}{tag}</way>')
     path.write_text("\n".join([*lines, "</osm>"]), encoding="utf-8")
     return path
 
@@ -275,11 +286,14 @@ def test_each_office_s_extract_replaces_only_its_own_roads_and_they_meet(
     from api.services.registry_io import import_osm
 
     # each office's extract holds the whole stretch: only what meets its area is taken
-    everything = _osm(no_roads / "all.osm", [100, 300, 200])
+    everything = _osm(no_roads / "all.osm", [100, 300, 200, BUILDING[0]])
     import_osm(engine, everything, ImportOptions(area=OFFICES["A"][0]))
     assert _ways(engine) == [100, 300]
+    # B's extract holds the building A's brought (OSM's, no office's): matched, not refused
     out = ok(_import(database_url, "osm", everything, "B"))
     assert _ways(engine) == [100, 200, 300]
+    osm_building = "SELECT ref, office_id FROM building WHERE ref LIKE 'osm:%'"
+    assert _rows(engine, osm_building) == [("osm:w400", None)]
     # one network: A's streets and B's meet at the OSM node the way between them shares
     network = stored_network(engine)
     assert network is not None and network.dropped.nodes == 0
