@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, text
 
-from gis.store.queries import VERSIONED_TABLES
+from gis.store.queries import VERSIONED_TABLES, WRITERS, writers_sql
 from gis.store.register_store import OFFICE_MARGIN_M
 
 #: Tables whose rows name their office (``office_id``, migration 0033).
@@ -32,6 +32,7 @@ OFFICE_SEQUENCE = r"^(building|household|resident|facility)_data_version_([0-9]+
 REACH_MARGIN_M = OFFICE_MARGIN_M + 100.0
 _M_PER_DEGREE = 111_320.0
 
+#: (table, value) pairs, and (:data:`~gis.store.queries.WRITERS`, the transactions writing).
 Versions = tuple[tuple[str, int], ...]
 Box = tuple[float, float, float, float]
 
@@ -86,14 +87,16 @@ def area_versions(engine: Engine, tables: tuple[str, ...]) -> AreaVersions:
         )
     if not parts:
         return AreaVersions(())
+    # what is built while a transaction writes is not what is built after it (see there)
+    parts.append(writers_sql(tables))
     names = [f"{t}\\_data\\_version\\_%\\_seq" for t in split]
     shared: list[tuple[str, int]] = []
     offices: dict[int, list[tuple[str, int]]] = {}
     with engine.connect() as conn:
         for name, value in conn.execute(text(" UNION ALL ".join(parts)), {"names": names}):
             found = re.match(OFFICE_SEQUENCE, name)
-            if found is None:
-                shared.append((name, int(value)))  # a table without offices
+            if name == WRITERS or found is None:
+                shared.append((name, int(value)))  # a table without offices, or the writers
             elif found[2] == "none":
                 shared.append((found[1], int(value)))
             else:

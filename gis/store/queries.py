@@ -7,6 +7,7 @@ No personal data is read here: these frames feed pages any signed-in user may se
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -165,10 +166,44 @@ def data_version(engine: Engine, tables: tuple[str, ...]) -> tuple:
     if not names:
         return ()
     sql = " UNION ALL ".join(
-        f"SELECT '{t}', last_value * is_called::int FROM {t}_data_version_seq" for t in names
+        [
+            *(
+                f"SELECT '{t}', last_value * is_called::int FROM {t}_data_version_seq"
+                for t in names
+            ),
+            writers_sql(names),
+        ]
     )
     with engine.connect() as conn:
         return tuple(tuple(r) for r in conn.exec_driver_sql(sql))
+
+
+#: The row :func:`writers_sql` answers: the name of the value that is not a sequence's.
+WRITERS = "~writers"
+#: What a transaction that changes a table holds on it until it ends (INSERT, UPDATE,
+#: DELETE and COPY take RowExclusiveLock; TRUNCATE and DDL stronger ones).
+_WRITE_LOCKS = ("RowExclusiveLock", "ShareRowExclusiveLock", "ExclusiveLock", "AccessExclusiveLock")
+
+
+def writers_sql(tables: Iterable[str]) -> str:
+    """A ``SELECT`` of one row (:data:`WRITERS`, the transactions writing ``tables`` now).
+
+    A data version moves when a statement ends, before its transaction commits: what is
+    built meanwhile from the committed rows is the old data under the new version, and
+    would be kept so until the next change (a map's tiles after an import, for good).  The
+    transactions still writing are part of the version, so what is built while they run
+    is never taken for what is built after they end.  Read from ``pg_locks`` (no cost to
+    the writers): a hash of the writers' virtual transaction ids, 0 when none writes.
+    """
+    relations = ", ".join(f"'{t}'::regclass" for t in sorted(set(tables)))
+    modes = ", ".join(f"'{m}'" for m in _WRITE_LOCKS)
+    return (
+        f"SELECT '{WRITERS}', coalesce(hashtextextended(string_agg(DISTINCT virtualtransaction, "
+        "',' ORDER BY virtualtransaction), 0), 0) "
+        "FROM pg_locks WHERE locktype = 'relation' AND granted "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        f"AND relation IN ({relations}) AND mode IN ({modes}) AND pid <> pg_backend_pid()"
+    )
 
 
 def wal_position(engine: Engine) -> int:

@@ -404,3 +404,40 @@ def test_a_resident_moving_in_at_the_desk_belongs_to_the_household_s_office(
         f"SELECT a.code FROM resident r JOIN admin_area a ON a.id = r.office_id "
         f"WHERE r.id = {resident}",
     ) == [(OFFICES["B"][0],)]
+
+
+def test_a_tile_drawn_while_a_change_is_uncommitted_is_drawn_again_once_it_is(
+    no_households: Path, engine: Engine, live_server: LiveServer
+) -> None:
+    # a household's statement moves the version before its transaction commits: a tile
+    # drawn in between shows the old rows, and must not be what is served after the commit
+    (lon, lat), z = (
+        _rows(
+            engine,
+            "SELECT ST_X(ST_Centroid(b.geom)), ST_Y(ST_Centroid(b.geom)) FROM building b "
+            f"JOIN admin_area a ON a.id = b.office_id WHERE a.code = '{OFFICES['B'][0]}' "
+            "AND b.ref = 'B02'",
+        )[0],
+        18,
+    )
+    xy = tile_of(lon, lat, z)
+    with engine.connect() as conn:
+        writing = conn.begin()
+        conn.execute(
+            text(
+                # six: counts below k (5) are not published
+                "INSERT INTO household (building_id, office_id, ref, unit, room, size, grid_id, "
+                "h3_cell) SELECT b.id, b.office_id, 'H7' || n, 1, '70' || n, 4, b.grid_id, "
+                "b.h3_cell FROM building b "
+                f"JOIN admin_area a ON a.id = b.office_id, generate_series(1, 6) n "
+                f"WHERE a.code = '{OFFICES['B'][0]}' AND b.ref = 'B02'"
+            )
+        )
+        time.sleep(1.2)  # the server reads the versions again at most once a second
+        during = _tile(live_server, "grids", z, xy)
+        assert during.status_code == 200
+        writing.commit()
+    time.sleep(1.2)
+    after = _tile(live_server, "grids", z, xy, during.headers["etag"])
+    assert after.status_code == 200 and after.headers["etag"] != during.headers["etag"]
+    assert after.content != during.content  # the grid's count of households moved
