@@ -1,14 +1,19 @@
-"""Incidents' events by month against the same rows in one table: why they stay one table.
+"""Incidents' events by month against the same rows in one table, with bounded reads.
 
 On a scratch database: ``--incidents`` cases with ``--events`` events each spread over
-``--months`` months, in ``incident_event`` (one table, as migrated) and in a copy
-partitioned by month as migration 0031 does the audit log (key (id, at), the same index on
+``--months`` months, in one table (``incident_event`` before migration 0037) and in a
+copy partitioned by month as migration 0037 does it (key (id, at), the same index on
 ``incident_id``, one partition a month and a DEFAULT one).  Timed in alternated pairs
 (one table, by month), as the owner (no row-level security, so only the partitioning
 differs), every statement planned anew as the server's are (psycopg never prepares):
 
-* one case's history (what the case page reads): ``WHERE incident_id = :id ORDER BY at``,
-  over ``--calls`` random cases, median per call;
+* one case's history (what the case page reads), over ``--calls`` random cases, median
+  per call: unbounded (``WHERE incident_id = :id ORDER BY at``, the reads before
+  migration 0037) and bounded by the case's report
+  (``AND at >= :reported_at - lead``, :mod:`gis.store.event_bound`, the reads now);
+* the desks' latest step of each listed case: a page of ``--page`` cases ending at a
+  random report time, each with ``(SELECT max(e.id) … WHERE e.incident_id = i.id AND
+  e.at >= i.reported_at - lead)``, over ``--calls`` / 10 pages, median per page;
 * one month's events counted (a monthly report): ``WHERE at >= :m AND at < :next``;
 * the retention of the oldest month: ``DELETE`` of its rows from the one table against
   ``DROP TABLE`` of its partition (once each).
@@ -31,8 +36,9 @@ from benchmarks._common import log, scratch_database
 from gis import clock
 from gis.db.migrate import upgrade
 from gis.store import partition_store as parts
+from gis.store.event_bound import since_report
 
-PLAIN = "incident_event"
+PLAIN = "incident_event_whole"
 MONTHLY = "incident_event_by_month"
 
 
@@ -55,7 +61,8 @@ def build(url: str, incidents: int, events: int, months: int) -> date:
             text(
                 "INSERT INTO incident (id, category_code, source, description, state, "
                 "reported_at, geom) SELECT g, '99999', 'patrol', 'bench', 'reported', "
-                ":first + (g % :months) * interval '1 month', "
+                ":first + (g % :months) * interval '1 month' "
+                "+ ((g / :months) % 600) * interval '1 hour', "
                 "ST_SetSRID(ST_MakePoint(120.1, 30.2), 4326) FROM generate_series(1, :n) g"
             ),
             {
@@ -64,10 +71,20 @@ def build(url: str, incidents: int, events: int, months: int) -> date:
                 "n": incidents,
             },
         )
+        # both forms made here, from the migrated table's columns and checks, whichever
+        # form the migrations give it: one table, and by month as migration 0037 does;
         # a case's events follow it by hours to days, within about its month
         conn.execute(
             text(
-                "INSERT INTO incident_event (incident_id, to_state, at) "
+                f"CREATE TABLE {PLAIN} (LIKE incident_event INCLUDING DEFAULTS "
+                "INCLUDING CONSTRAINTS INCLUDING IDENTITY)"
+            )
+        )
+        conn.execute(text(f"ALTER TABLE {PLAIN} ADD PRIMARY KEY (id)"))
+        conn.execute(text(f"CREATE INDEX ON {PLAIN} (incident_id)"))
+        conn.execute(
+            text(
+                f"INSERT INTO {PLAIN} (incident_id, to_state, at) "
                 "SELECT i.id, 'reported', i.reported_at + (e * interval '20 hours') "
                 "FROM incident i, generate_series(0, :e - 1) e"
             ),
@@ -90,7 +107,7 @@ def build(url: str, incidents: int, events: int, months: int) -> date:
                     f"FROM ('{_local(a).isoformat()}') TO ('{_local(b).isoformat()}')"
                 )
             )
-        conn.execute(text(f"INSERT INTO {MONTHLY} SELECT * FROM incident_event"))
+        conn.execute(text(f"INSERT INTO {MONTHLY} SELECT * FROM {PLAIN}"))
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text(f"VACUUM ANALYZE {PLAIN}"))
         conn.execute(text(f"VACUUM ANALYZE {MONTHLY}"))
@@ -114,6 +131,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=6)
     parser.add_argument("--months", type=int, default=37)
     parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--page", type=int, default=50)
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
     url, _ = scratch_database("wangge_bench_partitions")
@@ -124,7 +142,9 @@ def main() -> None:
     out: dict[str, dict[str, float]] = {}
     # never prepared: the server plans each statement anew (migration 0028), and so here
     with psycopg.connect(dsn, autocommit=True, prepare_threshold=None) as conn:
+        reported = dict(conn.execute("SELECT id, reported_at FROM incident").fetchall())
         history = {"plain": [], "partitioned": []}
+        bounded = {"plain": [], "partitioned": []}
         for _ in range(args.calls):
             i = rng.randint(1, args.incidents)
             for form, table in (("plain", PLAIN), ("partitioned", MONTHLY)):
@@ -135,7 +155,32 @@ def main() -> None:
                         {"i": i},
                     )
                 )
+                bounded[form].append(
+                    timed(
+                        conn,
+                        f"SELECT * FROM {table} e WHERE incident_id = %(i)s AND "
+                        f"{since_report('e', '%(r)s')} ORDER BY at",
+                        {"i": i, "r": reported[i]},
+                    )
+                )
         out["case history"] = {f: statistics.median(v) * 1e3 for f, v in history.items()}
+        out["case history bounded"] = {f: statistics.median(v) * 1e3 for f, v in bounded.items()}
+        latest = {"plain": [], "partitioned": []}
+        times = sorted(reported.values())
+        for _ in range(max(args.calls // 10, 10)):
+            t = times[rng.randint(args.page, len(times) - 1)]
+            for form, table in (("plain", PLAIN), ("partitioned", MONTHLY)):
+                latest[form].append(
+                    timed(
+                        conn,
+                        "SELECT i.id, i.state, (SELECT max(e.id) FROM "
+                        f"{table} e WHERE e.incident_id = i.id AND {since_report()}) "
+                        "FROM incident i WHERE i.reported_at <= %(t)s "
+                        "ORDER BY i.reported_at DESC, i.id DESC LIMIT %(n)s",
+                        {"t": t, "n": args.page},
+                    )
+                )
+        out["latest step, a page"] = {f: statistics.median(v) * 1e3 for f, v in latest.items()}
         month = {"plain": [], "partitioned": []}
         for _ in range(30):
             m = parts.add_months(first, rng.randint(1, args.months - 2))
@@ -169,6 +214,7 @@ def main() -> None:
                 "incidents": args.incidents,
                 "events": args.incidents * args.events,
                 "months": args.months,
+                "ratio": {w: round(f["partitioned"] / f["plain"], 2) for w, f in out.items()},
                 "ms": out,
             }
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import Connection, text
 
+from gis.store.event_bound import since_report
+
 #: States in which a case counts against its worker's load.
 LOAD_STATES = ("dispatched", "in_progress", "returned", "escalated")
 
@@ -104,8 +106,8 @@ def backlog(
             f"""
             SELECT i.id, i.state, i.assignee_id, i.grid_id, g.code AS grid_code,
                    g.community_id, c.priority, i.deadline,
-                   (SELECT max(e.id) FROM incident_event e WHERE e.incident_id = i.id)
-                       AS version,
+                   (SELECT max(e.id) FROM incident_event e
+                    WHERE e.incident_id = i.id AND {since_report()}) AS version,
                    ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat
             FROM incident i JOIN incident_category c ON c.code = i.category_code
             LEFT JOIN grid g ON g.id = i.grid_id

@@ -14,6 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from gis.store.event_bound import since_report
+
 _AREA = "(CAST(:grids AS integer[]) IS NULL OR g.id = ANY(CAST(:grids AS integer[])))"
 
 
@@ -122,7 +124,8 @@ def open_tasks(
     rows = conn.execute(
         text(
             "SELECT i.id, i.state, (SELECT max(e.id) FROM incident_event e "
-            "WHERE e.incident_id = i.id) AS last_event_id FROM incident i "
+            f"WHERE e.incident_id = i.id AND {since_report()}) AS last_event_id "
+            "FROM incident i "
             "WHERE i.grid_id = :g AND i.assignee_id = :w AND i.state = ANY(:open) "
             "AND i.merged_into IS NULL ORDER BY i.id FOR UPDATE OF i"
         ),

@@ -25,6 +25,7 @@ from gis import crypt
 from gis.db.models import INCIDENT_STATES, SRID
 from gis.errors import Conflict, GisError, NotFound
 from gis.store.access_store import token_digest
+from gis.store.event_bound import EVENT_LEAD_SQL, since_report
 
 #: The incident columns a transition may change besides ``state``.
 CHANGEABLE: frozenset[str] = frozenset(
@@ -112,14 +113,20 @@ def _aware(at: datetime | None, what: str) -> None:
 _EVENT_COLUMNS = "id, incident_id, from_state, to_state, at, actor, note"
 
 
-def _events(conn: Connection, ids: list[int]) -> dict[int, tuple[EventRow, ...]]:
-    """The events of the given incidents, each incident's ordered by time (then id)."""
+def _events(conn: Connection, reported: dict[int, datetime]) -> dict[int, tuple[EventRow, ...]]:
+    """The events of the given incidents (id → reported_at), each's ordered by time (then id).
+
+    Bounded by the earliest report among them (:mod:`gis.store.event_bound`), so that only
+    their months are read.
+    """
+    if not reported:
+        return {}
     rows = conn.execute(
         text(
-            f"SELECT {_EVENT_COLUMNS} FROM incident_event WHERE incident_id = ANY(:ids) "
-            "ORDER BY incident_id, at, id"
+            f"SELECT {_EVENT_COLUMNS} FROM incident_event e WHERE incident_id = ANY(:ids) "
+            f"AND {since_report('e', ':reported_at')} ORDER BY incident_id, at, id"
         ),
-        {"ids": ids},
+        {"ids": list(reported), "reported_at": min(reported.values())},
     ).mappings()
     out: dict[int, list[EventRow]] = {}
     for r in rows:
@@ -131,8 +138,10 @@ def _latest_event(conn: Connection, incident_id: int) -> EventRow | None:
     row = (
         conn.execute(
             text(
-                f"SELECT {_EVENT_COLUMNS} FROM incident_event "
-                "WHERE incident_id = :id ORDER BY at DESC, id DESC LIMIT 1"
+                f"SELECT {_EVENT_COLUMNS} FROM incident_event e "
+                "WHERE incident_id = :id AND e.at >= (SELECT reported_at - "
+                f"{EVENT_LEAD_SQL} FROM incident WHERE id = :id) "
+                "ORDER BY at DESC, id DESC LIMIT 1"
             ),
             {"id": incident_id},
         )
@@ -174,7 +183,7 @@ def read_incidents(
         {"ids": list(ids)},
     ).mappings()
     found = {int(r["id"]): dict(r) for r in rows}
-    events = _events(conn, list(found))
+    events = _events(conn, {i: r["reported_at"] for i, r in found.items()})
     return {i: IncidentRow(**r, events=events.get(i, ())) for i, r in found.items()}
 
 
@@ -399,7 +408,10 @@ def record_transition(
         if expected_event_id is not None:
             # The row is now locked by us: any step committed before is visible here.
             newest = conn.execute(
-                text("SELECT max(id) FROM incident_event WHERE incident_id = :id"),
+                text(
+                    "SELECT max(e.id) FROM incident_event e JOIN incident i "
+                    f"ON i.id = e.incident_id WHERE i.id = :id AND {since_report()}"
+                ),
                 {"id": incident_id},
             ).scalar()
             if newest is not None and newest != expected_event_id:

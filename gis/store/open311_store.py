@@ -14,6 +14,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, text
 
+from gis.store.event_bound import since_report
+
 __all__ = ["RequestExtras", "request_extras"]
 
 
@@ -48,18 +50,20 @@ def request_extras(conn: Connection, ids: Sequence[int]) -> dict[int, RequestExt
         return {}
     rows = conn.execute(
         text(
-            """
+            f"""
             SELECT i.id, a.name AS community_name, last.at AS updated_at,
                    noted.note AS last_note, photo.id AS first_photo_id
             FROM incident i
             LEFT JOIN grid g ON g.id = i.grid_id
             LEFT JOIN admin_area a ON a.id = g.community_id
             LEFT JOIN LATERAL (
-                SELECT e.at FROM incident_event e WHERE e.incident_id = i.id
+                SELECT e.at FROM incident_event e
+                WHERE e.incident_id = i.id AND {since_report()}
                 ORDER BY e.at DESC, e.id DESC LIMIT 1) last ON true
             LEFT JOIN LATERAL (
                 SELECT e.note FROM incident_event e
-                WHERE e.incident_id = i.id AND e.note IS NOT NULL AND e.note <> ''
+                WHERE e.incident_id = i.id AND {since_report()}
+                  AND e.note IS NOT NULL AND e.note <> ''
                 ORDER BY e.at DESC, e.id DESC LIMIT 1) noted ON true
             LEFT JOIN LATERAL (
                 SELECT p.id FROM incident_photo p WHERE p.incident_id = i.id

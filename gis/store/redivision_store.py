@@ -13,8 +13,9 @@ from sqlalchemy import Engine, text
 import geopandas as gpd
 
 from gis.db.models import SRID
+from gis.store.event_bound import EVENT_LEAD_SQL
 
-_CASES = """
+_CASES = f"""
 SELECT i.id, i.category_code,
        coalesce(d.at, i.reported_at) AS start, i.deadline, i.closed_at,
        i.assignee_id, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat
@@ -22,6 +23,7 @@ FROM incident i
 LEFT JOIN LATERAL (
     SELECT min(e.at) AS at FROM incident_event e
     WHERE e.incident_id = i.id AND e.to_state = 'dispatched'
+      AND e.at >= i.reported_at - {EVENT_LEAD_SQL}
 ) d ON TRUE
 WHERE i.reported_at >= :start AND i.reported_at < :end AND i.merged_into IS NULL
 ORDER BY start, i.id

@@ -20,6 +20,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
 from gis import crypt
+from gis.store.event_bound import since_report
 
 Bind = Engine | Connection
 
@@ -305,12 +306,12 @@ def escalations_of(
     """督办 steps since ``since`` on the worker's open cases: incident_id, at, note, category."""
     return _rows(
         bind,
-        """
+        f"""
         SELECT e.incident_id, e.at, e.note, c.name AS category_name
         FROM incident_event e JOIN incident i ON i.id = e.incident_id
         JOIN incident_category c ON c.code = i.category_code
         WHERE i.assignee_id = :w AND i.state = ANY(:states) AND e.to_state = 'escalated'
-          AND e.at >= :since
+          AND e.at >= :since AND {since_report()}
         ORDER BY e.at DESC LIMIT 100
         """,
         w=worker_id,
