@@ -23,12 +23,22 @@ EVENT_LEAD_SQL = "interval '1 day'"
 def since_report(event: str = "e", reported_at: str = "i.reported_at") -> str:
     """SQL: ``event``'s events lie no earlier than the case's report (less the lead).
 
-    ``reported_at`` is an SQL expression: the case's column joined in, or a bind
-    parameter holding it (``:reported_at``) when the case is known.
+    ``reported_at`` is an SQL expression, the case's column joined in: the executor
+    prunes by it.  When the case is known, :func:`since_bound` prunes when planning.
     """
     return f"{event}.at >= {reported_at} - {EVENT_LEAD_SQL}"
 
 
-def earliest(reported_at: datetime) -> datetime:
+def since_bound(event: str = "e") -> str:
+    """SQL: ``event``'s events lie no earlier than the bind parameter ``since``.
+
+    Give it :func:`earliest` of the case's (the cases') report: a value, not an
+    expression (``timestamptz - interval`` is not immutable, so the planner would not
+    prune with it), so only the months from it on are planned and read.
+    """
+    return f"{event}.at >= CAST(:since AS timestamptz)"
+
+
+def earliest(reported_at: datetime | None) -> datetime | None:
     """The earliest time an event of a case reported at ``reported_at`` may bear."""
-    return reported_at - EVENT_LEAD
+    return None if reported_at is None else reported_at - EVENT_LEAD

@@ -25,7 +25,7 @@ from gis import crypt
 from gis.db.models import INCIDENT_STATES, SRID
 from gis.errors import Conflict, GisError, NotFound
 from gis.store.access_store import token_digest
-from gis.store.event_bound import EVENT_LEAD_SQL, since_report
+from gis.store.event_bound import EVENT_LEAD_SQL, earliest, since_bound, since_report
 
 #: The incident columns a transition may change besides ``state``.
 CHANGEABLE: frozenset[str] = frozenset(
@@ -124,9 +124,9 @@ def _events(conn: Connection, reported: dict[int, datetime]) -> dict[int, tuple[
     rows = conn.execute(
         text(
             f"SELECT {_EVENT_COLUMNS} FROM incident_event e WHERE incident_id = ANY(:ids) "
-            f"AND {since_report('e', ':reported_at')} ORDER BY incident_id, at, id"
+            f"AND {since_bound()} ORDER BY incident_id, at, id"
         ),
-        {"ids": list(reported), "reported_at": min(reported.values())},
+        {"ids": list(reported), "since": earliest(min(reported.values()))},
     ).mappings()
     out: dict[int, list[EventRow]] = {}
     for r in rows:

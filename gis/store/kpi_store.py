@@ -20,7 +20,7 @@ from typing import Literal
 import pandas as pd
 from sqlalchemy import Connection, text
 
-from gis.store.event_bound import since_report
+from gis.store.event_bound import earliest, since_bound
 from gis.store.incident_store import visibility
 from gis.times import readable_times
 
@@ -160,11 +160,11 @@ def kpi_frames(
         text(
             "SELECT e.incident_id, e.to_state, e.at FROM incident_event e "
             "WHERE e.to_state = 'dispatched' AND e.incident_id = ANY(:ids) "
-            f"AND {since_report('e', ':reported_at')} ORDER BY e.id"
+            f"AND {since_bound()} ORDER BY e.id"
         ),
         {
             "ids": incidents["id"].astype("int64").tolist(),
-            "reported_at": min((r.reported_at for r in rows), default=None),
+            "since": earliest(min((r.reported_at for r in rows), default=None)),
         },
     ).all()
     event_frame = readable_times(
