@@ -116,6 +116,12 @@ def site(engine: Engine, database_url: str) -> Any:
                 "i": late.id,
             },
         )
+        # its report moved, its one step left (the report) moves with it: a case's steps
+        # never lie before its report (gis.store.event_bound), which the reads rely on
+        conn.execute(
+            text("UPDATE incident_event SET at = :r WHERE incident_id = :i"),
+            {"r": now - timedelta(minutes=1), "i": late.id},
+        )
         conn.execute(
             text("UPDATE incident SET state = 'registered' WHERE id = ANY(:i)"),
             {"i": [fresh.id, spare.id]},
