@@ -9,13 +9,16 @@ differs), every statement planned anew as the server's are (psycopg never prepar
 
 * one case's history (what the case page reads), over ``--calls`` random cases, median
   per call: unbounded (``WHERE incident_id = :id ORDER BY at``, the reads before
-  migration 0037) and bounded by the case's report
-  (``AND at >= :since``, the report less the lead computed before, as
-  :mod:`gis.store.event_bound` has the stores do);
+  migration 0037), bounded below by the case's report (``AND at >= :since``) and
+  bounded both ways, ``AND at >= :since AND at <= :until`` (report less the lead, last
+  step: the values :mod:`gis.store.event_bound` has the stores compute before the
+  statement, so that the planner prunes);
 * the desks' latest step of each listed case: a page of ``--page`` cases ending at a
   random report time, each with ``(SELECT max(e.id) … WHERE e.incident_id = i.id AND
-  e.at >= i.reported_at - lead)`` (and without the bound), over ``--pages`` pages,
-  median per page;
+  <the case's span as joined columns>)`` (and without the bound), and as the stores now
+  read it (``page, ranged``): the page's cases, then their latest steps in one statement
+  bounded by the page's span (:func:`gis.store.event_bound.latest_steps`), over
+  ``--pages`` pages, median per page;
 * one month's events counted (a monthly report): ``WHERE at >= :m AND at < :next``;
 * the retention of the oldest month: ``DELETE`` of its rows from the one table against
   ``DROP TABLE`` of its partition (once each).
@@ -38,12 +41,25 @@ from benchmarks._common import log, scratch_database
 from gis import clock
 from gis.db.migrate import upgrade
 from gis.store import partition_store as parts
-from gis.store.event_bound import earliest, since_bound, since_report
+from gis.store.event_bound import EVENT_LEAD_SQL, earliest
 
 PLAIN = "incident_event_whole"
 MONTHLY = "incident_event_by_month"
 #: One case's history ({b}: its time bound or nothing).
 HISTORY = "SELECT * FROM {t} e WHERE incident_id = %(i)s {b} ORDER BY at"
+#: A page's cases and their bounds, then their latest steps within the page's literal range
+#: (min report less the lead, max last step): what lets the planner prune a page's months.
+PAGE_CASES = (
+    "SELECT i.id, i.state, i.reported_at, i.last_event_at "
+    "FROM incident i WHERE i.reported_at <= %(t)s "
+    "ORDER BY i.reported_at DESC, i.id DESC LIMIT %(n)s"
+)
+PAGE_LATEST = (
+    "SELECT e.incident_id, max(e.id) FROM {t} e WHERE e.incident_id = ANY(%(ids)s) "
+    "AND e.at >= %(since)s AND e.at <= %(until)s GROUP BY e.incident_id"
+)
+#: A case's span as joined columns (the executor prunes by them, the planner cannot).
+CASE_SPAN = f"e.at >= i.reported_at - {EVENT_LEAD_SQL} AND e.at <= i.last_event_at"
 #: A desk's page of cases with each one's latest step ({b}: its time bound or nothing).
 PAGE = (
     "SELECT i.id, i.state, (SELECT max(e.id) FROM {t} e WHERE e.incident_id = i.id{b}) "
@@ -100,6 +116,16 @@ def build(url: str, incidents: int, events: int, months: int) -> date:
             ),
             {"e": events},
         )
+        # each case's last step kept on it (migration 0037's incident.last_event_at)
+        conn.execute(
+            text("ALTER TABLE incident ADD COLUMN IF NOT EXISTS last_event_at timestamptz")
+        )
+        conn.execute(
+            text(
+                f"UPDATE incident i SET last_event_at = m.at FROM (SELECT incident_id, "
+                f"max(at) AS at FROM {PLAIN} GROUP BY incident_id) m WHERE m.incident_id = i.id"
+            )
+        )
         conn.execute(
             text(
                 f"CREATE TABLE {MONTHLY} (LIKE incident_event INCLUDING DEFAULTS "
@@ -124,6 +150,7 @@ def build(url: str, incidents: int, events: int, months: int) -> date:
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text(f"VACUUM ANALYZE {PLAIN}"))
         conn.execute(text(f"VACUUM ANALYZE {MONTHLY}"))
+        conn.execute(text("VACUUM ANALYZE incident"))
     engine.dispose()
     return first
 
@@ -135,6 +162,21 @@ def _local(month: date) -> datetime:
 def timed(conn: psycopg.Connection, sql: str, params: dict) -> float:
     start = time.perf_counter()
     conn.execute(sql, params).fetchall()
+    return time.perf_counter() - start
+
+
+def ranged_page(conn: psycopg.Connection, table: str, params: dict) -> float:
+    """A desk page as two statements: its cases, then their latest steps in the page's range."""
+    start = time.perf_counter()
+    cases = conn.execute(PAGE_CASES, params).fetchall()
+    conn.execute(
+        PAGE_LATEST.format(t=table),
+        {
+            "ids": [c[0] for c in cases],
+            "since": earliest(min(c[2] for c in cases)),
+            "until": max(c[3] for c in cases),
+        },
+    ).fetchall()
     return time.perf_counter() - start
 
 
@@ -157,6 +199,7 @@ def main() -> None:
     # never prepared: the server plans each statement anew (migration 0028), and so here
     with psycopg.connect(dsn, autocommit=True, prepare_threshold=None) as conn:
         reported = dict(conn.execute("SELECT id, reported_at FROM incident").fetchall())
+        last = dict(conn.execute("SELECT id, last_event_at FROM incident").fetchall())
         # each sample's statements in a random order: the one run second would find the
         # case's pages in the buffers the first read them into
         samples: dict[str, dict[str, list[float]]] = {}
@@ -164,23 +207,43 @@ def main() -> None:
         def run(jobs: list[tuple[str, str, str, dict]]) -> None:
             rng.shuffle(jobs)
             for what, form, sql, params in jobs:
-                samples.setdefault(what, {"plain": [], "partitioned": []})[form].append(
-                    timed(conn, sql, params)
+                took = (
+                    ranged_page(conn, sql, params)
+                    if what == "page, ranged"
+                    else timed(conn, sql, params)
                 )
+                samples.setdefault(what, {"plain": [], "partitioned": []})[form].append(took)
 
         forms = (("plain", PLAIN), ("partitioned", MONTHLY))
-        bound = since_bound().replace(":since", "%(since)s")
+        since_only = "e.at >= %(since)s"
+        # the bounds gis.store.event_bound has the stores give (values computed before)
+        ranged_bound = "e.at >= %(since)s AND e.at <= %(until)s"
         for _ in range(args.calls):
             i = rng.randint(1, args.incidents)
             whole = {"i": i}
             since = {"i": i, "since": earliest(reported[i])}
+            ranged = {**since, "until": last[i]}
             run(
                 [
                     ("case history", form, f"{HISTORY.format(t=table, b='')}", whole)
                     for form, table in forms
                 ]
                 + [
-                    ("case history bounded", form, HISTORY.format(t=table, b=f"AND {bound}"), since)
+                    (
+                        "case history bounded",
+                        form,
+                        HISTORY.format(t=table, b=f"AND {since_only}"),
+                        since,
+                    )
+                    for form, table in forms
+                ]
+                + [
+                    (
+                        "case history ranged",
+                        form,
+                        HISTORY.format(t=table, b=f"AND {ranged_bound}"),
+                        ranged,
+                    )
                     for form, table in forms
                 ]
             )
@@ -192,7 +255,7 @@ def main() -> None:
                     (
                         "latest step, a page",
                         form,
-                        PAGE.format(t=table, b=f" AND {since_report()}"),
+                        PAGE.format(t=table, b=f" AND {CASE_SPAN}"),
                         params,
                     )
                     for form, table in forms
@@ -201,6 +264,7 @@ def main() -> None:
                     ("latest step unbounded", form, PAGE.format(t=table, b=""), params)
                     for form, table in forms
                 ]
+                + [("page, ranged", form, table, params) for form, table in forms]
             )
         for what, by_form in samples.items():
             out[what] = {f: statistics.median(v) * 1e3 for f, v in by_form.items()}
