@@ -301,11 +301,20 @@ class Settings(BaseSettings):
         "default, as the Personal Information Protection Law, art. 56, asks of the records "
         "of processing personal information (three years).",
     )
+    retain_incident_event_months: int = Field(
+        default=0,
+        ge=0,
+        description="Whole months of the incidents' events (their histories) kept before "
+        "the current one; older month partitions are dropped by the retention.  0 (the "
+        "default): kept forever, as they are the case record the KPIs and a case's page "
+        "read; a case whose early steps were dropped keeps its later ones.",
+    )
     partition_months_ahead: int = Field(
         default=3,
         ge=1,
         le=36,
-        description="Month partitions of the audit log created ahead of the current month "
+        description="Month partitions of the audit log and the incidents' events created "
+        "ahead of the current month "
         "(by the migration and the server's partition job).",
     )
     partition_interval_s: float = Field(

@@ -7,7 +7,8 @@
   rows are deleted too, so the person disappears from the live registry.
 * **Workers' raw positions** (``worker_position``, the tablets' tracks) older than
   ``retain_positions_days`` are deleted.  Check-ins on cases are records of work: kept.
-* **Old months of the audit log** (``retain_audit_months``): its month partitions are
+* **Old months of the audit log** (``retain_audit_months``) and of the incidents' events
+  (``retain_incident_event_months``, 0 by default: kept): their month partitions are
   dropped whole (:func:`api.services.partitions.expire`, one audit row
   ``partition_drop`` per month).
 

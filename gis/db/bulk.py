@@ -55,7 +55,7 @@ def copy_frame(
     if unknown:
         raise ValueError(f"{table} has no column {', '.join(map(str, unknown))}")
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns)
-    options = sql.SQL(", FREEZE" if freeze else "")
+    options = sql.SQL(", FREEZE" if freeze and not _partitioned(cursor, [table]) else "")
     statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary{})").format(
         sql.Identifier(table), columns, options
     )
@@ -465,6 +465,7 @@ class CopyPipe:
         self.analyze = analyze
         self.freeze = freeze
         self._types = _column_types_of(cursor, tables)
+        self._partitioned = _partitioned(cursor, tables)
         self._jobs: queue.Queue = queue.Queue(maxsize=64)
         self._chunks: queue.Queue | None = None
         self._error: BaseException | None = None
@@ -488,6 +489,7 @@ class CopyPipe:
         if table not in self._types:
             self.sync()
             self._types.update(_column_types_of(self.cursor, [table]))
+            self._partitioned |= _partitioned(self.cursor, [table])
         types = self._types[table]
         unknown = [c for c in frame.columns if c not in types]
         if unknown:
@@ -497,7 +499,8 @@ class CopyPipe:
             self._current, self._rows = table, 0
         self._rows += len(frame)
         columns = sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns)
-        options = sql.SQL(", FREEZE" if self.freeze else "")
+        freeze = self.freeze and table not in self._partitioned
+        options = sql.SQL(", FREEZE" if freeze else "")
         statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary{})").format(
             sql.Identifier(table), columns, options
         )
@@ -620,6 +623,22 @@ def _send(cursor: psycopg.Cursor, statement: sql.Composable, chunks: queue.Queue
                 raise RuntimeError("load aborted")
             copy.write(data)
         copy.write(_TRAILER)
+
+
+def _partitioned(cursor: psycopg.Cursor, tables: Sequence[str]) -> set[str]:
+    """Those of ``tables`` that are partitioned, which ``COPY … FREEZE`` refuses.
+
+    Their rows are then copied unfrozen (``incident_event``, migration 0037).
+    """
+    names = list(tables)
+    if not names:
+        return set()
+    cursor.execute(
+        "SELECT n.name FROM unnest(%s::text[]) AS n(name) "
+        "JOIN pg_class c ON c.oid = n.name::regclass WHERE c.relkind = 'p'",
+        (names,),
+    )
+    return {r[0] for r in cursor.fetchall()}
 
 
 def _column_types_of(cursor: psycopg.Cursor, tables: Sequence[str]) -> dict[str, dict[str, str]]:

@@ -592,6 +592,9 @@ class Incident(Located, Base):
     address: Mapped[str | None] = mapped_column(Text)
     #: the report's key at its source (a 12345 case number or CSV row digest): filed once
     source_ref: Mapped[str | None] = mapped_column(String(100))
+    #: when its latest step lies (a trigger keeps it, migration 0037): the upper time bound
+    #: of every read of its events (:mod:`gis.store.event_bound`); NULL before any step
+    last_event_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     geom = mapped_column(Geometry("POINT", srid=SRID), nullable=False)
     __table_args__ = (
         CheckConstraint(_one_of("source", INCIDENT_SOURCES), name="source"),
@@ -617,25 +620,6 @@ class Incident(Located, Base):
             postgresql_ops={"description": "gin_trgm_ops"},
         ),
         *_geometry_checks(),
-    )
-
-
-class IncidentEvent(Base):
-    """One transition in an incident's history: who moved it, when, from what to what."""
-
-    __tablename__ = "incident_event"
-    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    incident_id: Mapped[int] = mapped_column(
-        ForeignKey("incident.id", ondelete="CASCADE"), index=True
-    )
-    from_state: Mapped[str | None] = mapped_column(String(16))
-    to_state: Mapped[str] = mapped_column(String(16))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    actor: Mapped[str | None] = mapped_column(String(64))
-    note: Mapped[str | None] = mapped_column(Text)
-    __table_args__ = (
-        CheckConstraint(_one_of("to_state", INCIDENT_STATES), name="to_state"),
-        CheckConstraint(_stored_time("at"), name="at_range"),
     )
 
 
@@ -989,11 +973,12 @@ class PlanSite(Base):
     )
 
 
-# The residents' side (accounts, notices, wishes), the workers' field work (visits,
-# check-on marks, handovers), the households' stored walking access and the servers'
-# periodic jobs are in modules of their own, registered on the same metadata when this
-# one is imported.
+# The incidents' steps, the residents' side (accounts, notices, wishes), the workers'
+# field work (visits, check-on marks, handovers), the households' stored walking access
+# and the servers' periodic jobs are in modules of their own, registered on the same
+# metadata when this one is imported.
 from gis.db import access_models as access_models  # noqa: E402
+from gis.db import incident_event_models as incident_event_models  # noqa: E402
 from gis.db import job_models as job_models  # noqa: E402
 from gis.db import neighbourhood_models as neighbourhood_models  # noqa: E402
 from gis.db import worker_models as worker_models  # noqa: E402

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import Connection, text
 
-from gis.store.event_bound import since_report
+from gis.store.event_bound import latest_steps
 
 #: States in which a case counts against its worker's load.
 LOAD_STATES = ("dispatched", "in_progress", "returned", "escalated")
@@ -101,13 +101,11 @@ def backlog(
     """
     scope = "" if grid_ids is None else "AND i.grid_id = ANY(:grids)"
     only = "" if ids is None else "AND i.id = ANY(:ids)"
-    return pd.read_sql(
+    cases = pd.read_sql(
         text(
             f"""
             SELECT i.id, i.state, i.assignee_id, i.grid_id, g.code AS grid_code,
-                   g.community_id, c.priority, i.deadline,
-                   (SELECT max(e.id) FROM incident_event e
-                    WHERE e.incident_id = i.id AND {since_report()}) AS version,
+                   g.community_id, c.priority, i.deadline, i.reported_at, i.last_event_at,
                    ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat
             FROM incident i JOIN incident_category c ON c.code = i.category_code
             LEFT JOIN grid g ON g.id = i.grid_id
@@ -118,3 +116,21 @@ def backlog(
         conn,
         params={"states": list(states), "grids": list(grid_ids or ()), "ids": list(ids or ())},
     )
+    # their latest steps in a second statement bounded by their span, so that only their
+    # months are planned (gis.store.event_bound)
+    latest = latest_steps(
+        conn,
+        (
+            (
+                int(i),
+                pd.Timestamp(r).to_pydatetime(),
+                None if pd.isna(t) else pd.Timestamp(t).to_pydatetime(),
+            )
+            for i, r, t in zip(
+                cases["id"], cases["reported_at"], cases["last_event_at"], strict=True
+            )
+        ),
+    )
+    version = pd.array([latest.get(int(i)) for i in cases["id"]], dtype="Int64")
+    cases.insert(cases.columns.get_loc("deadline") + 1, "version", version)
+    return cases.drop(columns=["reported_at", "last_event_at"])

@@ -1,18 +1,28 @@
-"""The time bound every read of a case's events carries, so that months can be pruned.
+"""The time bounds every read of a case's events carries, so that months can be pruned.
 
 ``incident_event`` is partitioned by month of ``at`` (migration 0037).  A read by case
-alone (``WHERE incident_id = …``) would be planned over, and probe, every month kept; a
-case's events never lie before its report, less :data:`EVENT_LEAD` (a report may be
-dated up to the allowed clock skew ahead of the server's clock, so the next step, dated
-by that clock, may precede it by minutes).  That is a rule of the table: a trigger
-(migration 0037) refuses an event earlier than its case's ``reported_at`` less the lead.
-With ``at >= reported_at - lead`` in the read, the planner (a literal time) or the
-executor (a case's ``reported_at`` joined in) skips every month before the case's.
+alone (``WHERE incident_id = …``) would be planned over, and probe, every month kept.  A
+case's events lie within its **span**: no earlier than its report less :data:`EVENT_LEAD`
+(a report may be dated up to the allowed clock skew ahead of the server's clock, so the
+next step, dated by that clock, may precede it by minutes; a trigger of migration 0037
+refuses an earlier event) and no later than its last step, ``incident.last_event_at``
+(kept by a trigger of migration 0037 in the statement that adds a step; NULL: no step).
+
+Both bounds are given as values computed before the statement (:func:`within`,
+:func:`span`): ``timestamptz - interval`` is not immutable and a joined column is known
+only when executing, so only values let the *planner* prune, and planning each month
+kept is what costs (``benchmarks/partitions.py``).  Where the cases are found by the
+statement itself, the joined columns bound each case too (:func:`within_case`: the
+executor prunes), and :func:`latest_steps` reads a page's latest steps in a second
+statement bounded by the page's span.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, text
 
 #: How far before its case's report an event may lie (the trigger's and the reads' rule).
 EVENT_LEAD = timedelta(days=1)
@@ -20,25 +30,77 @@ EVENT_LEAD = timedelta(days=1)
 EVENT_LEAD_SQL = "interval '1 day'"
 
 
-def since_report(event: str = "e", reported_at: str = "i.reported_at") -> str:
-    """SQL: ``event``'s events lie no earlier than the case's report (less the lead).
+def within_case(event: str = "e", case: str = "i") -> str:
+    """SQL: ``event``'s events lie within the span of ``case`` (a joined ``incident``).
 
-    ``reported_at`` is an SQL expression, the case's column joined in: the executor
-    prunes by it.  When the case is known, :func:`since_bound` prunes when planning.
+    Column expressions: the executor prunes by them, the planner cannot (see :func:`within`).
     """
-    return f"{event}.at >= {reported_at} - {EVENT_LEAD_SQL}"
+    return (
+        f"{event}.at >= {case}.reported_at - {EVENT_LEAD_SQL} "
+        f"AND {event}.at <= {case}.last_event_at"
+    )
 
 
-def since_bound(event: str = "e") -> str:
-    """SQL: ``event``'s events lie no earlier than the bind parameter ``since``.
+def within(event: str = "e") -> str:
+    """SQL: ``event``'s events lie within the bind parameters ``since`` and ``until``.
 
-    Give it :func:`earliest` of the case's (the cases') report: a value, not an
-    expression (``timestamptz - interval`` is not immutable, so the planner would not
-    prune with it), so only the months from it on are planned and read.
+    Give them :func:`span` of the case (the cases) read: values, so that only the months
+    between are planned and read.
     """
-    return f"{event}.at >= CAST(:since AS timestamptz)"
+    return (
+        f"{event}.at >= CAST(:since AS timestamptz) AND {event}.at <= CAST(:until AS timestamptz)"
+    )
 
 
 def earliest(reported_at: datetime | None) -> datetime | None:
     """The earliest time an event of a case reported at ``reported_at`` may bear."""
     return None if reported_at is None else reported_at - EVENT_LEAD
+
+
+def span(cases: Iterable[tuple[datetime, datetime | None]]) -> dict[str, datetime | None]:
+    """``since`` and ``until`` of :func:`within` for cases given as (reported_at, last_event_at).
+
+    The earliest report less the lead and the latest last step; ``until`` is None (no row
+    matches) when none of them has a step yet, and both are None for no cases.
+    """
+    pairs = list(cases)
+    lasts = [last for _, last in pairs if last is not None]
+    return {
+        "since": earliest(min((reported for reported, _ in pairs), default=None)),
+        "until": max(lasts, default=None),
+    }
+
+
+def span_of(conn: Connection, ids: Sequence[int]) -> dict[str, datetime | None]:
+    """:func:`span` of the incidents ``ids`` (read first: one small statement by key)."""
+    row = conn.execute(
+        text(
+            f"SELECT min(reported_at) - {EVENT_LEAD_SQL} AS since, max(last_event_at) AS until "
+            "FROM incident WHERE id = ANY(:ids)"
+        ),
+        {"ids": [int(i) for i in ids]},
+    ).one()
+    return {"since": row.since, "until": row.until}
+
+
+def latest_steps(
+    conn: Connection, cases: Iterable[tuple[int, datetime, datetime | None]]
+) -> dict[int, int]:
+    """Case id → id of its latest step (``max(e.id)``, the desks' version of a case).
+
+    ``cases`` as (id, reported_at, last_event_at), as a page read them; one statement
+    bounded by their :func:`span`, so that only the page's months are planned.  Cases
+    without a step are absent.
+    """
+    rows = list(cases)
+    bounds = span((reported, last) for _, reported, last in rows)
+    if not rows or bounds["until"] is None:
+        return {}
+    found = conn.execute(
+        text(
+            "SELECT e.incident_id, max(e.id) FROM incident_event e "
+            f"WHERE e.incident_id = ANY(:ids) AND {within()} GROUP BY e.incident_id"
+        ),
+        {"ids": [int(i) for i, _, _ in rows], **bounds},
+    ).all()
+    return {int(i): int(m) for i, m in found}

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from gis.store.event_bound import since_report
+from gis.store.event_bound import latest_steps
 
 _AREA = "(CAST(:grids AS integer[]) IS NULL OR g.id = ANY(CAST(:grids AS integer[])))"
 
@@ -120,18 +120,21 @@ def hand_over(conn: Connection, grid_id: int, from_worker: int | None, to_worker
 def open_tasks(
     conn: Connection, grid_id: int, worker_id: int, open_states: Sequence[str]
 ) -> list[dict[str, Any]]:
-    """The worker's open cases in a grid (any version of it): id, state, latest event id."""
+    """The worker's open cases in a grid (any version of it): id, state, latest event id.
+
+    The cases locked first, then their latest steps within their span
+    (:func:`gis.store.event_bound.latest_steps`: read after the lock, no step is missed).
+    """
     rows = conn.execute(
         text(
-            "SELECT i.id, i.state, (SELECT max(e.id) FROM incident_event e "
-            f"WHERE e.incident_id = i.id AND {since_report()}) AS last_event_id "
-            "FROM incident i "
+            "SELECT i.id, i.state, i.reported_at, i.last_event_at FROM incident i "
             "WHERE i.grid_id = :g AND i.assignee_id = :w AND i.state = ANY(:open) "
             "AND i.merged_into IS NULL ORDER BY i.id FOR UPDATE OF i"
         ),
         {"g": grid_id, "w": worker_id, "open": list(open_states)},
-    ).mappings()
-    return [dict(r) for r in rows]
+    ).all()
+    latest = latest_steps(conn, ((r.id, r.reported_at, r.last_event_at) for r in rows))
+    return [{"id": r.id, "state": r.state, "last_event_id": latest.get(r.id)} for r in rows]
 
 
 def handovers(conn: Connection, grid_ids: Sequence[int] | None, limit: int = 20) -> list[dict]:

@@ -25,7 +25,7 @@ from gis import crypt
 from gis.db.models import INCIDENT_STATES, SRID
 from gis.errors import Conflict, GisError, NotFound
 from gis.store.access_store import token_digest
-from gis.store.event_bound import EVENT_LEAD_SQL, earliest, since_bound, since_report
+from gis.store.event_bound import span, within
 
 #: The incident columns a transition may change besides ``state``.
 CHANGEABLE: frozenset[str] = frozenset(
@@ -113,20 +113,23 @@ def _aware(at: datetime | None, what: str) -> None:
 _EVENT_COLUMNS = "id, incident_id, from_state, to_state, at, actor, note"
 
 
-def _events(conn: Connection, reported: dict[int, datetime]) -> dict[int, tuple[EventRow, ...]]:
-    """The events of the given incidents (id → reported_at), each's ordered by time (then id).
+def _events(
+    conn: Connection, spans: dict[int, tuple[datetime, datetime | None]]
+) -> dict[int, tuple[EventRow, ...]]:
+    """The events of the given incidents, each's ordered by time (then id).
 
-    Bounded by the earliest report among them (:mod:`gis.store.event_bound`), so that only
-    their months are read.
+    ``spans``: id → (reported_at, last_event_at).  Bounded by their span
+    (:mod:`gis.store.event_bound`), so that only their months are planned and read.
     """
-    if not reported:
+    bounds = span(spans.values())
+    if bounds["until"] is None:
         return {}
     rows = conn.execute(
         text(
             f"SELECT {_EVENT_COLUMNS} FROM incident_event e WHERE incident_id = ANY(:ids) "
-            f"AND {since_bound()} ORDER BY incident_id, at, id"
+            f"AND {within()} ORDER BY incident_id, at, id"
         ),
-        {"ids": list(reported), "since": earliest(min(reported.values()))},
+        {"ids": list(spans), **bounds},
     ).mappings()
     out: dict[int, list[EventRow]] = {}
     for r in rows:
@@ -135,15 +138,19 @@ def _events(conn: Connection, reported: dict[int, datetime]) -> dict[int, tuple[
 
 
 def _latest_event(conn: Connection, incident_id: int) -> EventRow | None:
+    case = conn.execute(
+        text("SELECT reported_at, last_event_at FROM incident WHERE id = :id"),
+        {"id": incident_id},
+    ).first()
+    if case is None or case.last_event_at is None:
+        return None
     row = (
         conn.execute(
             text(
                 f"SELECT {_EVENT_COLUMNS} FROM incident_event e "
-                "WHERE incident_id = :id AND e.at >= (SELECT reported_at - "
-                f"{EVENT_LEAD_SQL} FROM incident WHERE id = :id) "
-                "ORDER BY at DESC, id DESC LIMIT 1"
+                f"WHERE incident_id = :id AND {within()} ORDER BY at DESC, id DESC LIMIT 1"
             ),
-            {"id": incident_id},
+            {"id": incident_id, **span([(case.reported_at, case.last_event_at)])},
         )
         .mappings()
         .first()
@@ -179,11 +186,12 @@ def read_incidents(
     """
     lock = " FOR UPDATE" if for_update else ""
     rows = conn.execute(
-        text(f"SELECT {_INCIDENT_COLUMNS} FROM incident WHERE id = ANY(:ids){lock}"),
+        text(f"SELECT {_INCIDENT_COLUMNS}, last_event_at FROM incident WHERE id = ANY(:ids){lock}"),
         {"ids": list(ids)},
     ).mappings()
     found = {int(r["id"]): dict(r) for r in rows}
-    events = _events(conn, {i: r["reported_at"] for i, r in found.items()})
+    spans = {i: (r["reported_at"], r.pop("last_event_at")) for i, r in found.items()}
+    events = _events(conn, spans)
     return {i: IncidentRow(**r, events=events.get(i, ())) for i, r in found.items()}
 
 
@@ -394,7 +402,8 @@ def record_transition(
         updated = conn.execute(
             text(
                 f"UPDATE incident SET state = :to_state{assignments} "
-                "WHERE id = :id AND state = :expected RETURNING id, assignee_id"
+                "WHERE id = :id AND state = :expected "
+                "RETURNING id, assignee_id, reported_at, last_event_at"
             ),
             params,
         ).first()
@@ -407,12 +416,13 @@ def record_transition(
             raise _stale(conn, incident_id, expected_state)
         if expected_event_id is not None:
             # The row is now locked by us: any step committed before is visible here.
+            # its span read with the lock, so no step committed before lies outside it
             newest = conn.execute(
                 text(
-                    "SELECT max(e.id) FROM incident_event e JOIN incident i "
-                    f"ON i.id = e.incident_id WHERE i.id = :id AND {since_report()}"
+                    "SELECT max(e.id) FROM incident_event e "
+                    f"WHERE e.incident_id = :id AND {within()}"
                 ),
-                {"id": incident_id},
+                {"id": incident_id, **span([(updated.reported_at, updated.last_event_at)])},
             ).scalar()
             if newest is not None and newest != expected_event_id:
                 raise _stale(conn, incident_id, expected_state)

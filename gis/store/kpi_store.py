@@ -20,7 +20,7 @@ from typing import Literal
 import pandas as pd
 from sqlalchemy import Connection, text
 
-from gis.store.event_bound import earliest, since_bound
+from gis.store.event_bound import span_of, within
 from gis.store.incident_store import visibility
 from gis.times import readable_times
 
@@ -156,16 +156,14 @@ def kpi_frames(
     )
     for column in ("rating", "assignee_id", "grid_id"):
         incidents[column] = incidents[column].astype("Int64")
+    ids = incidents["id"].astype("int64").tolist()
     events = conn.execute(
         text(
             "SELECT e.incident_id, e.to_state, e.at FROM incident_event e "
             "WHERE e.to_state = 'dispatched' AND e.incident_id = ANY(:ids) "
-            f"AND {since_bound()} ORDER BY e.id"
+            f"AND {within()} ORDER BY e.id"
         ),
-        {
-            "ids": incidents["id"].astype("int64").tolist(),
-            "since": earliest(min((r.reported_at for r in rows), default=None)),
-        },
+        {"ids": ids, **span_of(conn, ids)},
     ).all()
     event_frame = readable_times(
         pd.DataFrame.from_records(events, columns=["incident_id", "to_state", "at"]),

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, text
 
-from gis.store.event_bound import since_report
+from gis.store.event_bound import span_of, within, within_case
 
 __all__ = ["RequestExtras", "request_extras"]
 
@@ -58,11 +58,11 @@ def request_extras(conn: Connection, ids: Sequence[int]) -> dict[int, RequestExt
             LEFT JOIN admin_area a ON a.id = g.community_id
             LEFT JOIN LATERAL (
                 SELECT e.at FROM incident_event e
-                WHERE e.incident_id = i.id AND {since_report()}
+                WHERE e.incident_id = i.id AND {within_case()} AND {within()}
                 ORDER BY e.at DESC, e.id DESC LIMIT 1) last ON true
             LEFT JOIN LATERAL (
                 SELECT e.note FROM incident_event e
-                WHERE e.incident_id = i.id AND {since_report()}
+                WHERE e.incident_id = i.id AND {within_case()} AND {within()}
                   AND e.note IS NOT NULL AND e.note <> ''
                 ORDER BY e.at DESC, e.id DESC LIMIT 1) noted ON true
             LEFT JOIN LATERAL (
@@ -71,7 +71,7 @@ def request_extras(conn: Connection, ids: Sequence[int]) -> dict[int, RequestExt
             WHERE i.id = ANY(:ids)
             """
         ),
-        {"ids": [int(i) for i in ids]},
+        {"ids": [int(i) for i in ids], **span_of(conn, ids)},
     ).mappings()
     return {
         int(r["id"]): RequestExtras(

@@ -1,9 +1,9 @@
 """Monthly partitions (按月分区) of the tables that grow without bound: create, list, drop.
 
-``audit_log`` is partitioned by RANGE of its time ``at``, one
+``audit_log`` and ``incident_event`` are partitioned by RANGE of their time ``at``, one
 partition a calendar month of local time (Asia/Shanghai), plus a DEFAULT partition that
 takes any row no month partition holds, so that no insert ever fails for want of one
-(migration 0031).  The partitions live in the schema ``wangge_partitions``, on which the
+(migrations 0031 and 0037).  The partitions live in the schema ``wangge_partitions``, on which the
 server's role has no privilege: rows are read and written through the parent, where its
 grants, row-level security and triggers apply; a partition cannot be named directly.
 
@@ -23,9 +23,10 @@ from gis.clock import LOCAL_TZ
 
 #: Where the partitions live (no privilege for the server's role).
 SCHEMA = "wangge_partitions"
-#: The partitioned tables and their partition key (a ``timestamptz`` column).  Not
-#: ``incident_event``: see migration 0031 for what it cost and what it would take.
-TABLES: dict[str, str] = {"audit_log": "at"}
+#: The partitioned tables and their partition key (a ``timestamptz`` column): the audit
+#: log (migration 0031) and the incidents' events (migration 0037, once every read of them
+#: carried its case's span, report to last step, as time bounds, :mod:`gis.store.event_bound`).
+TABLES: dict[str, str] = {"audit_log": "at", "incident_event": "at"}
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 import geopandas as gpd
 
 from gis.db.models import SRID
-from gis.store.event_bound import EVENT_LEAD_SQL
+from gis.store.event_bound import within_case
 
 _CASES = f"""
 SELECT i.id, i.category_code,
@@ -23,7 +23,7 @@ FROM incident i
 LEFT JOIN LATERAL (
     SELECT min(e.at) AS at FROM incident_event e
     WHERE e.incident_id = i.id AND e.to_state = 'dispatched'
-      AND e.at >= i.reported_at - {EVENT_LEAD_SQL}
+      AND {within_case()}
 ) d ON TRUE
 WHERE i.reported_at >= :start AND i.reported_at < :end AND i.merged_into IS NULL
 ORDER BY start, i.id

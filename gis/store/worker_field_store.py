@@ -20,7 +20,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, text
 
 from gis import crypt
-from gis.store.event_bound import since_report
+from gis.store.event_bound import within_case
 
 Bind = Engine | Connection
 
@@ -311,7 +311,7 @@ def escalations_of(
         FROM incident_event e JOIN incident i ON i.id = e.incident_id
         JOIN incident_category c ON c.code = i.category_code
         WHERE i.assignee_id = :w AND i.state = ANY(:states) AND e.to_state = 'escalated'
-          AND e.at >= :since AND {since_report()}
+          AND e.at >= :since AND {within_case()}
         ORDER BY e.at DESC LIMIT 100
         """,
         w=worker_id,

@@ -308,7 +308,8 @@ def legacy_rows(town: dict, engine: Engine):
         constraints = conn.execute(
             text(
                 "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
-                "FROM pg_constraint WHERE conname = ANY(:names)"
+                "FROM pg_constraint WHERE conname = ANY(:names) "
+                "AND coninhcount = 0"  # not the copies on incident_event's partitions
             ),
             {"names": list(RANGE_CONSTRAINTS)},
         ).all()

@@ -1,14 +1,16 @@
-"""The audit log by month: rows find their month, old months go whole, nothing else changes."""
+"""The audit log and incidents' events by month: rows find their month, old months go whole,
+nothing else changes, a case's events are read from its months only."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, create_engine, text
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from api import jobs
 from api.services import partitions, retention
@@ -17,6 +19,7 @@ from gis.db import principal
 from gis.db.bulk import deferred_indexes
 from gis.db.migrate import downgrade, upgrade
 from gis.settings import Settings, get_settings
+from gis.store import dispatch_store, incident_store
 from gis.store import partition_store as parts
 from tests.conftest import run_wangge, throwaway_database
 
@@ -303,3 +306,134 @@ def test_a_busy_audit_log_makes_the_job_give_up_not_the_requests_wait(db: Engine
     with db.connect() as conn:
         assert later not in parts.months(conn, "audit_log")
         assert _where(conn, "busy") == [f"{parts.SCHEMA}.audit_log_default"]
+
+
+# ---------------------------------------------------------------- the incidents' events
+
+
+def _case(conn: Connection, reported: datetime, steps: list[timedelta]) -> int:
+    """An incident reported at ``reported`` with an event at each of ``steps`` after it."""
+    conn.execute(
+        text(
+            "INSERT INTO incident_category (code, name, family, group_name, time_limit_hours, "
+            "priority) VALUES ('99998', 'parts', 'event', 'parts', 24, 3) "
+            "ON CONFLICT DO NOTHING"
+        )
+    )
+    case = conn.execute(
+        text(
+            "INSERT INTO incident (category_code, source, description, state, reported_at, "
+            "geom) VALUES ('99998', 'patrol', 'parts', 'registered', :at, "
+            "ST_SetSRID(ST_MakePoint(120.1, 30.2), 4326)) RETURNING id"
+        ),
+        {"at": reported},
+    ).scalar_one()
+    for n, step in enumerate(steps):
+        conn.execute(
+            text(
+                "INSERT INTO incident_event (incident_id, from_state, to_state, at) "
+                "VALUES (:i, :f, :t, :at)"
+            ),
+            {
+                "i": case,
+                "f": None if n == 0 else "reported",
+                "t": "registered",
+                "at": reported + step,
+            },
+        )
+    return int(case)
+
+
+def _months_read(conn: Connection, read: Callable[[Connection], object]) -> set[date]:
+    """The months of ``incident_event`` that ``read``'s statements scanned (EXPLAIN ANALYZE)."""
+    seen: list[tuple[str, object]] = []
+
+    def keep(_c, _cur, statement, parameters, _ctx, _many) -> None:
+        if "incident_event" in statement and not statement.startswith("EXPLAIN"):
+            seen.append((statement, parameters))
+
+    event.listen(conn, "before_cursor_execute", keep)
+    try:
+        read(conn)
+    finally:
+        event.remove(conn, "before_cursor_execute", keep)
+    assert seen
+    months: set[date] = set()
+    for statement, parameters in seen:
+        plan = conn.exec_driver_sql(
+            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + statement, parameters
+        ).scalars()
+        for line in plan:
+            found = re.search(r"incident_event_(\d{4})_(\d{2})", line)
+            if found and "never executed" not in line:
+                months.add(date(int(found[1]), int(found[2]), 1))
+    return months
+
+
+def test_a_cases_events_are_read_from_its_months_only(db: Engine) -> None:
+    """Every read of a case's events is bounded by its report and its last step: the months
+    before and after are pruned (by the planner, with the values read before)."""
+    reported = _local(parts.add_months(THIS, -10), day=20)
+    with db.begin() as conn:
+        parts.create_months(conn, "incident_event", [parts.add_months(THIS, -n) for n in range(15)])
+        case = _case(conn, reported, [timedelta(0), timedelta(hours=5), timedelta(days=30)])
+        _case(conn, _local(parts.add_months(THIS, -13)), [timedelta(0)])  # an older one
+        history = incident_store.read_incidents(conn, [case])[case].events
+        assert [e.at for e in history] == [
+            reported,
+            reported + timedelta(hours=5),
+            reported + timedelta(days=30),
+        ]
+        months = _months_read(conn, lambda c: incident_store.read_incidents(c, [case]))
+        earliest = parts.month_of(reported - timedelta(days=1))
+        latest = parts.month_of(reported + timedelta(days=30))
+        assert months and min(months) >= earliest and max(months) <= latest, months
+        desk = _months_read(
+            conn,
+            lambda c: dispatch_store.backlog(c, grid_ids=None, states=("registered",), ids=(case,)),
+        )
+        assert desk and min(desk) >= earliest and max(desk) <= latest, desk
+        conn.rollback()
+
+
+def test_a_cases_last_step_is_kept_on_it(db: Engine) -> None:
+    """``incident.last_event_at``, the reads' upper bound, follows every statement adding or
+    moving steps, several cases at once, and never moves back."""
+    reported = _local(THIS, day=10)
+    last = "SELECT last_event_at FROM incident WHERE id = :i"
+    with db.begin() as conn:
+        one = _case(conn, reported, [timedelta(0), timedelta(hours=2)])
+        two = _case(conn, reported, [])
+        assert conn.execute(text(last), {"i": two}).scalar() is None
+        conn.execute(
+            text(
+                "INSERT INTO incident_event (incident_id, to_state, at) VALUES "
+                "(:a, 'registered', :early), (:b, 'registered', :late), (:b, 'registered', :at)"
+            ),
+            {
+                "a": one,
+                "b": two,
+                "at": reported,
+                "early": reported + timedelta(hours=1),
+                "late": reported + timedelta(hours=3),
+            },
+        )
+        assert conn.execute(text(last), {"i": one}).scalar() == reported + timedelta(hours=2)
+        assert conn.execute(text(last), {"i": two}).scalar() == reported + timedelta(hours=3)
+        conn.execute(
+            text("UPDATE incident_event SET at = at + interval '1 day' WHERE incident_id = :b"),
+            {"b": two},
+        )
+        assert conn.execute(text(last), {"i": two}).scalar() == reported + timedelta(
+            days=1, hours=3
+        )
+        conn.rollback()
+
+
+def test_an_event_before_its_cases_report_is_refused(db: Engine) -> None:
+    """The bound the reads carry is a rule of the table: no event can hide before it."""
+    with pytest.raises(IntegrityError, match="before its report"), db.begin() as conn:
+        _case(conn, _local(THIS, day=10), [timedelta(days=-2)])
+    with db.begin() as conn:  # minutes before (a report dated within the clock skew): kept
+        _case(conn, _local(THIS, day=10), [timedelta(0), timedelta(minutes=-5)])
+        conn.rollback()
