@@ -530,10 +530,10 @@ def load_layers(
         with engine.connect() as conn:
             area = register_store.service_area(conn, settings)
     raw = engine.raw_connection() if using is None else None
-    if using is not None and using.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-        # the caller's transaction has not sent its BEGIN yet: start it, or the block
-        # below would be a transaction of its own, committed whatever the caller does
-        using.execute("SELECT 1")
+    if using is not None:
+        # the block below must be a savepoint of the caller's transaction, never one of
+        # its own, committed whatever the caller does
+        load_store.begin_if_idle(using)
     try:
         conn = raw.driver_connection if raw is not None else using
         assert isinstance(conn, psycopg.Connection)

@@ -61,6 +61,16 @@ def has_categories(cur: psycopg.Cursor) -> bool:
     return bool(cur.fetchone()[0])
 
 
+def begin_if_idle(conn: psycopg.Connection) -> None:
+    """Start the transaction of a connection whose caller began one that has sent nothing yet.
+
+    SQLAlchemy's ``begin()`` sends its BEGIN with the first statement; until then psycopg
+    sees the connection idle, and a ``transaction()`` block on it would commit on its own.
+    """
+    if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        conn.execute("SELECT 1")
+
+
 def empty_tables(cur: psycopg.Cursor, tables: list[str], *, restart: bool = False) -> None:
     """TRUNCATE ``tables`` (with ``restart``: reset their ids and cascade)."""
     tail = " RESTART IDENTITY CASCADE" if restart else ""
