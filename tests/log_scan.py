@@ -29,7 +29,10 @@ _CHECK = "10X98765432"
 
 TOKEN_CHARS = r"A-Za-z0-9_\-"
 PATTERNS = {
-    "bearer token": re.compile(r"Bearer\s+(?!\*)[" + TOKEN_CHARS + r".~+/]{8,}=*", re.IGNORECASE),
+    # (not the access log's protocol after a path ending in "Bearer": a fuzzer's word)
+    "bearer token": re.compile(
+        r"Bearer\s+(?!\*)(?!HTTP/[0-9.]+\")[" + TOKEN_CHARS + r".~+/]{8,}=*", re.IGNORECASE
+    ),
     "session cookie": re.compile(r"wangge_session=(?!\*)[^;\s\"']{8,}"),
     "token-shaped value": re.compile(
         r"(?<![" + TOKEN_CHARS + r"])[" + TOKEN_CHARS + r"]{43}"
