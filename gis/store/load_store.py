@@ -8,6 +8,8 @@ records in, emptying tables and moving sequences past explicit ids.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 import psycopg
@@ -71,10 +73,29 @@ def begin_if_idle(conn: psycopg.Connection) -> None:
         conn.execute("SELECT 1")
 
 
+#: Times a TRUNCATE that lost a deadlock is tried again (see :func:`empty_tables`).
+TRUNCATE_ATTEMPTS = 5
+
+
 def empty_tables(cur: psycopg.Cursor, tables: list[str], *, restart: bool = False) -> None:
-    """TRUNCATE ``tables`` (with ``restart``: reset their ids and cascade)."""
+    """TRUNCATE ``tables`` (with ``restart``: reset their ids and cascade).
+
+    TRUNCATE takes its tables' locks one after another; a running server's job that reads
+    two of them in the other order meanwhile makes a deadlock, which PostgreSQL ends by
+    failing one side — often the load, a whole district's replace refused for a moment's
+    bad luck.  The TRUNCATE runs in a savepoint and, having lost, lets go of what it held
+    (the job goes on) and tries again a little later.
+    """
     tail = " RESTART IDENTITY CASCADE" if restart else ""
-    cur.execute(f"TRUNCATE {', '.join(tables)}{tail}")
+    for attempt in range(1, TRUNCATE_ATTEMPTS + 1):
+        try:
+            with cur.connection.transaction():
+                cur.execute(f"TRUNCATE {', '.join(tables)}{tail}")
+            return
+        except psycopg.errors.DeadlockDetected:
+            if attempt == TRUNCATE_ATTEMPTS:
+                raise
+            time.sleep(0.2 * attempt)
 
 
 def advance_identities(cur: psycopg.Cursor) -> None:
