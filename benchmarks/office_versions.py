@@ -15,9 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import log, scratch_database
 from gis.db.migrate import upgrade

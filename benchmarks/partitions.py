@@ -32,10 +32,14 @@ import argparse
 import json
 import random
 import statistics
+import sys
 import time
 from datetime import date, datetime
+from pathlib import Path
 
 import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._common import log, scratch_database
 from gis import clock
@@ -223,27 +227,15 @@ def main() -> None:
             whole = {"i": i}
             since = {"i": i, "since": earliest(reported[i])}
             ranged = {**since, "until": last[i]}
+            cases = (
+                ("case history", "", whole),
+                ("case history bounded", f"AND {since_only}", since),
+                ("case history ranged", f"AND {ranged_bound}", ranged),
+            )
             run(
                 [
-                    ("case history", form, f"{HISTORY.format(t=table, b='')}", whole)
-                    for form, table in forms
-                ]
-                + [
-                    (
-                        "case history bounded",
-                        form,
-                        HISTORY.format(t=table, b=f"AND {since_only}"),
-                        since,
-                    )
-                    for form, table in forms
-                ]
-                + [
-                    (
-                        "case history ranged",
-                        form,
-                        HISTORY.format(t=table, b=f"AND {ranged_bound}"),
-                        ranged,
-                    )
+                    (what, form, HISTORY.format(t=table, b=bound), params)
+                    for what, bound, params in cases
                     for form, table in forms
                 ]
             )
