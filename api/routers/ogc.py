@@ -38,11 +38,11 @@ from tipg.collections import Collection, CollectionList, register_collection_cat
 from tipg.database import close_db_connection, connect_to_db
 from tipg.dependencies import CollectionParams, CollectionsParams
 from tipg.errors import DEFAULT_STATUS_CODES, add_exception_handlers
-from tipg.factory import Endpoints
 from tipg.settings import DatabaseSettings, PostgresSettings
 
 from api import errors
 from api.auth import OptionalUser
+from api.ogc_links import Links
 from api.state import AppState
 from gis.errors import NotFound
 from grids.access import (
@@ -126,7 +126,7 @@ def create_ogc_app() -> FastAPI:
         openapi_url="/openapi.json",
         docs_url="/docs",
     )
-    endpoints = Endpoints(
+    endpoints = Links(
         title="Wangge 网格化管理 · OGC API",
         collection_dependency=visible_collection,
         collections_dependency=listed_collections,

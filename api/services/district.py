@@ -218,7 +218,7 @@ def overview_html(engine: Engine, settings: Settings, people_by_grid: pd.DataFra
     """The district overview page over vector tiles (the server's ``/map``).
 
     ``people_by_grid``: the counts per grid the server keeps
-    (:func:`gis.store.tile_store.people_by_grid`), for the legend's range and the title.
+    (:attr:`gis.store.tile_store.PeopleCounts.by_grid`), for the legend's range and the title.
 
     Raises
     ------

@@ -124,7 +124,7 @@ class TileError(ServiceError, InvalidInput):
 class TileSources:
     """What a tile may need from the server's caches, each read only when needed.
 
-    ``people_by_grid``: counts per grid (:func:`gis.store.tile_store.people_by_grid`);
+    ``people_by_grid``: counts per grid (:attr:`gis.store.tile_store.PeopleCounts.by_grid`);
     ``people_cells`` / ``incident_cells``: people and open incidents per H3 cell;
     ``check_on``: the check-on rows of the hazards in force the user may see (with
     ``lon``, ``lat``, ``route``).

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import httpx
@@ -200,6 +201,41 @@ def test_h3_counts_below_k_are_left_out(
         for key in ("households", "residents", "vulnerable"):
             if key in cell:
                 assert int(cell[key]) == 0 or int(cell[key]) >= 5
+
+
+def test_h3_tiles_count_the_people_of_each_cell(
+    district: dict, engine: Engine, live_server: LiveServer, tmp_path: Path
+) -> None:
+    """Each cell's households, residents and vulnerable residents, as counted from the rows."""
+    with engine.connect() as conn:
+        households = dict(
+            conn.execute(text("SELECT id, h3_cell FROM household WHERE h3_cell IS NOT NULL")).all()
+        )
+        residents = conn.execute(
+            text(
+                "SELECT household_id, living_alone_elderly OR disabled OR mobility_impaired "
+                "FROM resident"
+            )
+        ).all()
+    expected: dict[str, Counter] = defaultdict(Counter)
+    for cell in households.values():
+        expected[format(cell, "x")]["households"] += 1
+    for household_id, vulnerable in residents:
+        if household_id in households:
+            counts = expected[format(households[household_id], "x")]
+            counts["residents"] += 1
+            counts["vulnerable"] += int(vulnerable)
+    z = 16  # the stored resolution's cells, not their parents
+    x, y = tile_of(*district["centre"], z)
+    cells = read_tile(_get(live_server, "h3", z, x, y).content, tmp_path, z, x, y)["h3"]
+    assert cells
+    compared = 0
+    for cell in cells:
+        for key in ("households", "residents", "vulnerable"):
+            if key in cell:  # below k left out (the test above)
+                assert int(cell[key]) == expected[cell["cell"]][key], (cell, key)
+                compared += 1
+    assert compared >= len(cells)
 
 
 def test_bad_tiles_are_refused(live_server: LiveServer) -> None:

@@ -156,6 +156,27 @@ def test_items_paging_and_filters(district: dict, engine: Engine, live_server: L
     assert {f["properties"]["kind"] for f in facilities["features"]} == {"park"}
 
 
+def test_each_feature_links_to_itself_and_its_collection(
+    district: dict, live_server: LiveServer
+) -> None:
+    """The links of a page's features (written by template, api.ogc_links) lead where they say."""
+    collection = f"{live_server.url}/ogc/collections/public.pub_building"
+    page = httpx.get(f"{collection}/items", params={"limit": 50}, timeout=60).json()
+    assert page["numberReturned"] == 50
+    for feature in page["features"]:
+        links = {link["rel"]: link["href"] for link in feature["links"]}
+        assert links == {
+            "collection": collection,
+            "item": f"{collection}/items/{feature['id']}",
+        }
+    last = page["features"][-1]
+    item = httpx.get(
+        next(lk["href"] for lk in last["links"] if lk["rel"] == "item"), timeout=60
+    ).json()
+    assert item["id"] == last["id"]
+    assert item["properties"] == last["properties"]
+
+
 def test_incidents_by_time_and_area(
     district: dict, engine: Engine, live_server: LiveServer
 ) -> None:
