@@ -978,6 +978,7 @@ class PlanSite(Base):
 # and the servers' periodic jobs are in modules of their own, registered on the same
 # metadata when this one is imported.
 from gis.db import access_models as access_models  # noqa: E402
+from gis.db import count_models as count_models  # noqa: E402
 from gis.db import incident_event_models as incident_event_models  # noqa: E402
 from gis.db import job_models as job_models  # noqa: E402
 from gis.db import neighbourhood_models as neighbourhood_models  # noqa: E402

@@ -164,8 +164,8 @@ WITH bounds AS (
 )
 """
 
-#: Building footprints with their households (counted in the tile through the index on
-#: household.building_id; 1 to k - 1 left out).
+#: Building footprints with their households (the count the database keeps per building,
+#: migration 0038; 1 to k - 1 left out).
 BUILDINGS = (
     _BOUNDS
     + """
@@ -177,7 +177,8 @@ SELECT coalesce(ST_AsMVT(t, 'buildings', 4096, 'geom'), '') FROM (
     FROM building b
     CROSS JOIN bounds
     CROSS JOIN LATERAL (
-        SELECT count(*) AS households FROM household h WHERE h.building_id = b.id
+        SELECT coalesce(max(c.households), 0)::bigint AS households
+        FROM building_households c WHERE c.building_id = b.id
     ) n
     WHERE b.geom && bounds.box
 ) t WHERE t.geom IS NOT NULL
