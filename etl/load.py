@@ -676,6 +676,7 @@ def copy_layers(
     settings: Settings | None = None,
     progress: bool = False,
     deferred: Deferred | None = None,
+    household_grids: pd.Series | None = None,
 ) -> LoadReport:
     """Copy validated layers on the caller's cursor, inside the caller's transaction.
 
@@ -694,6 +695,9 @@ def copy_layers(
     deferred
         What :func:`gis.db.bulk.deferred_indexes` dropped: each table's own indexes
         are re-created as soon as its rows are in.
+    household_grids
+        The grid of each stored household the residents name (by household id), when
+        the caller read it already; else read here.
 
     Raises
     ------
@@ -701,6 +705,7 @@ def copy_layers(
         When the database refuses a row; the caller's transaction must be rolled back.
     """
     loader = _Loader(cursor, settings or get_settings(), progress, into)
+    loader.household_grids = household_grids
     loader.bar.total = sum(len(f) for f in layers.values()) + len(layers.get("resident", ()))
     try:
         _run(loader, layers, deferred=deferred)

@@ -152,6 +152,8 @@ class _Stored:
         self.main = main
         self.office = office
         self.osm = osm
+        #: the grid of each household a residents' file names (by id), read with their ids
+        self.household_grids: pd.Series | None = None
 
     @property
     def office_id(self) -> int | None:
@@ -163,6 +165,11 @@ class _Stored:
         return None if self.osm else self.office_id
 
     def ids(self, table: str, refs: Sequence[str]) -> dict[str, int]:
+        if table == "household" and self.main == "resident":
+            found, self.household_grids = store.households_by_ref(
+                self.conn, refs, self.owner_id, or_no_office=True
+            )
+            return found
         return store.ids_by_ref(
             self.conn, table, refs, self.owner_id, or_no_office=table != self.main
         )
@@ -439,9 +446,17 @@ def _import_register(
         if direct and store.all_empty(conn, _TABLES[kind]):
             # into empty tables: indexes and keys built once at the end, as a full load does
             with deferred_indexes(cur, _TABLES[kind]) as deferred:
-                copy_layers(cur, layers, progress=progress, deferred=deferred)
+                copy_layers(
+                    cur,
+                    layers,
+                    progress=progress,
+                    deferred=deferred,
+                    household_grids=stored.household_grids,
+                )
         else:
-            copy_layers(cur, layers, into=into, progress=progress)
+            copy_layers(
+                cur, layers, into=into, progress=progress, household_grids=stored.household_grids
+            )
         if direct:
             summary.added = len(layers[main])
         else:
