@@ -173,6 +173,9 @@ class _Work:
 
     def flag(self, name: str, mask: np.ndarray, message: str, fix: str) -> None:
         """A problem at every row of ``mask`` in the column of field ``name``."""
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():  # the common case: no column copied (0.25 s per 500,000 residents)
+            return
         raw = self.col(name).to_numpy(dtype=object)
         header = self.header(name)
         for pos in np.flatnonzero(mask):
