@@ -35,7 +35,6 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import numpy as np
-import pandas as pd
 from sqlalchemy import Engine
 
 from analysis.aggregates import IncidentCube
@@ -282,7 +281,6 @@ class AppState:
     tokens: KeyedCache[tuple[Principal | None, datetime | None]] = field(init=False)
     sessions: KeyedCache[SessionRow | None] = field(init=False)
     people: Cached[tile_store.PeopleCounts] = field(init=False)
-    people_by_grid: Cached[pd.DataFrame] = field(init=False)
     people_cells: Cached[CellShapes] = field(init=False)
     incident_cells: Cached[CellShapes] = field(init=False)
     tiles: TileCache = field(init=False)
@@ -320,14 +318,11 @@ class AppState:
         )
         self.tokens = KeyedCache(ACCOUNT_TABLES, max_age_s=30.0, most=10_000)
         self.sessions = KeyedCache(SESSION_TABLES, max_age_s=30.0, most=10_000)
-        # the people and incident counts the map tiles show, per grid and per H3 cell
-        # per grid and per cell from one read (the overview's warm-up builds both)
+        # the people and incident counts the map tiles show, per grid and per H3 cell;
+        # the people's per grid and per cell from one read (the warm-up builds both)
         people_tables = ("grid", "household", "resident")
         self.people = Cached(
             people_tables, lambda engine, version: tile_store.people_counts(engine)
-        )
-        self.people_by_grid = Cached(
-            people_tables, lambda engine, version: self.people.get(engine).by_grid
         )
         self.people_cells = Cached(
             people_tables,
@@ -349,7 +344,7 @@ class AppState:
             # road_edge: the tile layers' bounds take in the roads' extent
             ("grid", "household", "resident", "building", "facility", "shelter", "road_edge"),
             lambda engine, version: overview_html(
-                engine, settings, self.people_by_grid.get(engine)
+                engine, settings, self.people.get(engine).by_grid
             ),
         )
         fonts = installed_label_fonts()

@@ -150,7 +150,7 @@ async def tile(
         if request.headers.get("if-none-match") == tag:
             return tag, None
         sources = svc.TileSources(
-            people_by_grid=lambda: state.people_by_grid.get(primary),
+            people_by_grid=lambda: state.people.get(primary).by_grid,
             people_cells=lambda: state.people_cells.get(primary),
             incident_cells=lambda: state.incident_cells.get(primary),
             check_on=lambda: live.check_on_now(primary, user, impacts),
