@@ -17,7 +17,7 @@ from gis import clock
 from gis.db import cluster
 from gis.db.migrate import upgrade
 from gis.settings import Settings, get_settings
-from tests.solo import drives_browser
+from tests.phases import drives_browser
 
 # The test servers (and commands) run no relay: they would publish test alerts to the
 # machine's own broker queue, which a real SMS gateway may be consuming.  The relay's
@@ -251,7 +251,7 @@ def run_wangge(
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests that drive Chromium run alone, after the others (``solo``, :mod:`tests.solo`)."""
+    """Tests that drive Chromium are marked ``browser``: a phase of their own (tests.phases)."""
     for item in items:
-        if drives_browser(item):
-            item.add_marker(pytest.mark.solo)
+        if drives_browser(item) and item.get_closest_marker("browser") is None:
+            item.add_marker(pytest.mark.browser)

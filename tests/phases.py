@@ -1,10 +1,12 @@
-"""Which tests drive Chromium: those run alone, after the others (marker ``solo``).
+"""Which tests drive Chromium: those run in a phase of their own (marker ``browser``).
 
-``make test`` runs the suite in two processes (``scripts/run_tests.sh``); a browser flow
-beside another process's work timed out once waiting for its page (30 s) where alone it
-takes a few.  Only the tests that open a page need to wait for the solo part: a test
-whose function, whose fixtures, or whose module's helpers that they call (at any depth)
-name a browser helper.  The rest of such a module runs with the others.
+``make test`` runs the suite in phases (``scripts/run_tests.sh``): the tests that open no
+page in two processes, then those that do in two processes of their own, then the few
+marked ``solo`` alone.  A browser flow beside another process's database-heavy work timed
+out once waiting for its page (30 s) where beside another page flow it takes a few
+seconds more.  Only the tests that open a page wait for their phase: a test whose
+function, whose fixtures, or whose module's helpers that they call (at any depth) name a
+browser helper.  The rest of such a module runs with the others.
 
 Read from the source (:mod:`ast`), not from what a test does at run time: the split is
 made before anything runs.
@@ -32,8 +34,11 @@ def _browser_functions(module: ModuleType) -> frozenset[str]:
         source = inspect.getsource(module)
     except (OSError, TypeError):
         return frozenset()
+    # lines sliced by hand: ast.get_source_segment splits the whole source at every call
+    # (7 s of a collection's 35 over the suite's modules)
+    lines = source.splitlines()
     bodies = {
-        node.name: ast.get_source_segment(source, node) or ""
+        node.name: "\n".join(lines[node.lineno - 1 : node.end_lineno])
         for node in ast.parse(source).body
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
     }
