@@ -120,6 +120,7 @@ class _Loader:
         settings: Settings,
         progress: bool,
         into: Mapping[str, str] | None = None,
+        household_grids: pd.Series | None = None,
     ):
         self.cur = cursor
         self.settings = settings
@@ -133,8 +134,9 @@ class _Loader:
         self.bar = tqdm(total=0, unit="rows", disable=not progress, desc="loading")
         self.grid_geoms: np.ndarray | None = None
         self.grid_ids: np.ndarray | None = None
-        #: the grid of each household of this load (its residents carry it: row security)
-        self.household_grids: pd.Series | None = None
+        #: the grid of each household of this load (its residents carry it: row security),
+        #: or of the stored households its residents name when the caller read them already
+        self.household_grids = household_grids
         #: the grid of each resident of this load (their identities carry it too)
         self.resident_grids: pd.arrays.IntegerArray | None = None
 
@@ -704,8 +706,7 @@ def copy_layers(
     LoadError
         When the database refuses a row; the caller's transaction must be rolled back.
     """
-    loader = _Loader(cursor, settings or get_settings(), progress, into)
-    loader.household_grids = household_grids
+    loader = _Loader(cursor, settings or get_settings(), progress, into, household_grids)
     loader.bar.total = sum(len(f) for f in layers.values()) + len(layers.get("resident", ()))
     try:
         _run(loader, layers, deferred=deferred)
