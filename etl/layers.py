@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Boolean, Column, DateTime, Float, Integer, String
 
@@ -20,6 +21,7 @@ import geopandas as gpd
 from gis.coords import geometries_to_wgs84
 from gis.db import models
 from gis.errors import Problem, ValidationError
+from gis.store.event_bound import EVENT_LEAD
 from gis.times import check_time_column
 from gis.validate import (
     ColumnKind,
@@ -362,6 +364,44 @@ def validate_layers(
         problems += type_problems[spec.name]
         problems += [p for p in layer_problems if (p.row, p.field) not in unreadable]
         cleaned[spec.name] = frame
+    cases = ("incident", "incident_event")
+    if set(cases) <= set(cleaned) and not any(
+        p.layer in cases and p.severity == "error" for p in problems
+    ):  # a time refused already (9999-12-31) is not compared again
+        problems += check_events_after_report(cleaned["incident_event"], cleaned["incident"])
     if any(p.severity == "error" for p in problems):
         raise ValidationError(problems)
     return cleaned, [p for p in problems if p.severity == "warning"]
+
+
+def check_events_after_report(events: pd.DataFrame, incidents: pd.DataFrame) -> list[Problem]:
+    """The steps dated more than a day before their case's report, by row (步骤早于上报).
+
+    The database refuses them too (migration 0040: every read of a case's history is
+    bounded by its report), but only the first, and without its row.
+    """
+    if not {"incident_id", "at"} <= set(events.columns) or not {"id", "reported_at"} <= set(
+        incidents.columns
+    ):
+        return []
+    reported = pd.Series(
+        pd.to_datetime(incidents["reported_at"], utc=True, errors="coerce").to_numpy(),
+        index=pd.to_numeric(incidents["id"], errors="coerce"),
+    )
+    reported = reported[reported.index.notna() & ~reported.index.duplicated()]
+    keys = pd.to_numeric(events["incident_id"], errors="coerce")
+    when = pd.to_datetime(events["at"], utc=True, errors="coerce")
+    report = pd.to_datetime(reported.reindex(keys.to_numpy()).to_numpy(), utc=True)
+    early = (when.to_numpy() < (report - EVENT_LEAD).to_numpy()) & ~pd.isna(report)
+    return [
+        Problem(
+            "incident_event",
+            int(pos) + 1,
+            None,
+            "at",
+            f"{when.iloc[pos].isoformat()} lies more than a day before the report of "
+            f"incident {keys.iloc[pos]:.0f} ({report[pos].isoformat()})",
+            "correct the step's time or the incident's reported_at",
+        )
+        for pos in np.flatnonzero(early)
+    ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -314,3 +316,35 @@ def test_implausible_incident_times_are_rejected_by_row_and_field() -> None:
     assert set(problems) == {("incident", 2, "reported_at"), ("incident_event", 1, "at")}
     for p in problems.values():
         assert "out of range" in p.message and "2000-01-01T00:00:00+08:00" in p.fix
+
+
+def test_a_step_before_its_cases_report_is_named_by_row() -> None:
+    layers = tiny_district()
+    events = layers["incident_event"].copy()
+    reported = pd.to_datetime(
+        layers["incident"].set_index("id")["reported_at"], utc=True, format="mixed"
+    )
+    case = events["incident_id"].iloc[-1]
+    events.loc[events.index[-1], "at"] = reported[case] - pd.Timedelta(days=2)
+    layers["incident_event"] = events
+    problems = [p for p in _problems(layers) if p.layer == "incident_event"]
+    assert [(p.row, p.field) for p in problems] == [(len(events), "at")]
+    assert f"before the report of incident {case}" in problems[0].message
+
+
+def test_a_step_before_a_stored_cases_report_is_refused_by_the_database(empty: Engine) -> None:
+    load_layers(empty, tiny_district(), progress=False)
+    before = counts(empty)
+    with empty.connect() as conn:
+        case, reported = conn.execute(
+            text("SELECT id, reported_at FROM incident ORDER BY id LIMIT 1")
+        ).one()
+    early = pd.DataFrame(
+        {"incident_id": [case], "to_state": ["registered"], "at": [reported - timedelta(days=2)]}
+    )
+    with pytest.raises(LoadError) as info:
+        load_layers(empty, {"incident_event": early}, progress=False)
+    message = str(info.value)
+    assert message.startswith("incident_event: a row breaks the rule incident_event_after_report")
+    assert f"incident {case}: a step at" in message and "Nothing was loaded" in message
+    assert counts(empty) == before
