@@ -53,16 +53,18 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
 
 from gis.db.models import ROLES
 from gis.errors import Forbidden, Unauthorized  # the policy's refusals (re-exported)
 from gis.store.access_store import UserRow
 from grids.incidents import Actor
+
+if TYPE_CHECKING:  # pandas is imported where a frame is read: the accounts' commands need none
+    import pandas as pd
 
 #: Roles that see personal data of residents in their area in full (audited).
 FULL_IDENTITY_ROLES = frozenset({"community_staff", "street_staff", "admin"})
@@ -438,6 +440,8 @@ def rows_in_area(user: Principal, grid_ids: Any) -> NDArray[np.bool_]:
     grid_ids
         One grid id per row (a column, list or array; nullable).
     """
+    import pandas as pd
+
     ids = pd.Series(grid_ids, dtype="Int64")
     if user.sees_everything:
         return np.ones(len(ids), dtype=bool)
@@ -509,6 +513,8 @@ def workers_in_area(user: Principal, assignments: pd.DataFrame) -> frozenset[int
     assignments
         Who covers which current grid, as for :func:`home_grids`.
     """
+    import pandas as pd
+
     home = home_grids(assignments)
     inside = pd.Series(rows_in_area(user, home["grid_id"]), index=home["worker_id"].to_numpy())
     every = inside.groupby(level=0).all()
