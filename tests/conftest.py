@@ -17,7 +17,7 @@ from gis import clock
 from gis.db import cluster
 from gis.db.migrate import upgrade
 from gis.settings import Settings, get_settings
-from tests.phases import drives_browser
+from tests.phases import drives_browser, may_hold
 
 # The test servers (and commands) run no relay: they would publish test alerts to the
 # machine's own broker queue, which a real SMS gateway may be consuming.  The relay's
@@ -249,9 +249,30 @@ def run_wangge(
     )
 
 
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """In the page and solo phases, a test file that holds none of their tests is left out."""
+    phase = os.environ.get("WANGGE_TEST_PHASE", "all")
+    name = collection_path.name
+    if name.startswith("test_") and name.endswith(".py") and not may_hold(collection_path, phase):
+        return True
+    return None
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests that drive Chromium are marked ``browser``: a phase of their own (tests.phases)."""
     for item in items:
         if drives_browser(item) and item.get_closest_marker("browser") is None:
             item.add_marker(pytest.mark.browser)
+    # the phases that leave files out (pytest_ignore_collect) must not leave out a test of theirs
+    missed = [
+        f"{item.nodeid} ({phase})"
+        for item in items
+        for phase in ("pages", "solo")
+        if item.get_closest_marker("browser" if phase == "pages" else "solo") is not None
+        and not may_hold(item.path, phase)
+    ]
+    if missed:
+        raise pytest.UsageError(
+            "tests.phases.may_hold leaves out these tests of their phase: " + ", ".join(missed)
+        )

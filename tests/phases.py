@@ -18,6 +18,7 @@ import ast
 import functools
 import inspect
 import re
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -72,3 +73,20 @@ def drives_browser(item: pytest.Item) -> bool:
         for definitions in info.name2fixturedefs.values()
         for definition in definitions
     )
+
+
+def may_hold(path: Path, phase: str) -> bool:
+    """Whether the test file at ``path`` may hold a test of ``phase``, read from its text.
+
+    ``phase`` is ``scripts/run_tests.sh``'s (``WANGGE_TEST_PHASE``): ``pages`` (a test
+    that opens a page names a browser helper or imports :mod:`tests.browser`), ``solo``
+    (marked so); anything else, every file.  A file that cannot is not even imported in
+    that phase: each phase's processes collected the whole suite, some 16 s each (the
+    fuzz test's schema generation among it), to run a few files of it.
+    """
+    if phase not in ("pages", "solo"):
+        return True
+    text = path.read_text(encoding="utf-8")
+    if phase == "solo":
+        return "mark.solo" in text
+    return _HELPER.search(text) is not None or "tests.browser" in text
