@@ -216,13 +216,22 @@ def live_server(database_url: str) -> Iterator[LiveServer]:
 
 
 def empty_database(engine: Engine) -> None:
-    """Empty every data table of the test database (ids restart)."""
-    from sqlalchemy import text
+    """Empty every data table of the test database (ids restart).
 
+    As a replacing load does (:func:`gis.store.load_store.empty_tables`): a server of
+    another test module still running on this database may deadlock the TRUNCATE with a
+    job of its (a fresh-clone run failed a fixture so), which then tries again.
+    """
     from etl.load import TABLES
+    from gis.store.load_store import empty_tables
 
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    raw = engine.raw_connection()
+    try:
+        conn = raw.driver_connection
+        with conn.transaction(), conn.cursor() as cur:
+            empty_tables(cur, list(TABLES), restart=True)
+    finally:
+        raw.close()
 
 
 def run_wangge(
