@@ -48,6 +48,7 @@ from alembic import op
 from sqlalchemy import text
 
 from gis.db import partitioning
+from gis.db.event_triggers import LAST_EVENT, ROW_RULE, ROW_RULE_TRIGGER
 from gis.store.event_bound import EVENT_LEAD_SQL
 
 revision = "0037"
@@ -67,39 +68,9 @@ FOREIGN_KEYS = [
     "FOREIGN KEY (incident_id) REFERENCES incident (id) ON DELETE CASCADE"
 ]
 
-#: Each case's last step kept on it, in the statement that adds or moves steps (a
-#: statement trigger with the rows it wrote, so a COPY of a million steps updates each case
-#: once): the upper bound of every read of its events.  SECURITY DEFINER: whoever may add a
-#: step (a resident filing a report) need not be allowed to update the case.  Only moved
-#: later, never back: a deleted or moved-back step leaves it a bound still true.
-LAST_EVENT = """
-CREATE FUNCTION wangge_incident_last_event() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-BEGIN
-    UPDATE incident i SET last_event_at = m.at
-    FROM (SELECT incident_id, max(at) AS at FROM written GROUP BY incident_id) m
-    WHERE i.id = m.incident_id AND (i.last_event_at IS NULL OR i.last_event_at < m.at);
-    RETURN NULL;
-END $$
-"""
 #: The statements whose steps move a case's last one (no column list: a trigger with
 #: transition tables may not have one).
 LAST_EVENT_ON = ("INSERT", "UPDATE")
-
-RULE = f"""
-CREATE FUNCTION wangge_incident_event_after_report() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE reported timestamptz;
-BEGIN
-    SELECT reported_at INTO reported FROM incident WHERE id = NEW.incident_id;
-    IF reported IS NOT NULL AND NEW.at < reported - {EVENT_LEAD_SQL} THEN
-        RAISE EXCEPTION 'event of incident % at % lies before its report at % less a day',
-            NEW.incident_id, NEW.at, reported
-            USING ERRCODE = 'check_violation';
-    END IF;
-    RETURN NEW;
-END $$
-"""
 
 
 def upgrade() -> None:
@@ -120,12 +91,8 @@ def upgrade() -> None:
             "a case's events is bounded by its report, so they would no longer be read. "
             "Correct their times (or the incidents' reported_at), then upgrade again."
         )
-    op.execute(RULE)
-    op.execute(
-        "CREATE TRIGGER incident_event_after_report BEFORE INSERT OR UPDATE OF at, "
-        "incident_id ON incident_event FOR EACH ROW "
-        "EXECUTE FUNCTION wangge_incident_event_after_report()"
-    )
+    op.execute(ROW_RULE)
+    op.execute(ROW_RULE_TRIGGER)
     op.execute("ALTER TABLE incident ADD COLUMN last_event_at timestamptz")
     op.execute(
         "UPDATE incident i SET last_event_at = m.at FROM (SELECT incident_id, max(at) AS at "

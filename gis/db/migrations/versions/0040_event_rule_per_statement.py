@@ -25,6 +25,7 @@ Revises: 0039
 
 from alembic import op
 
+from gis.db import event_triggers
 from gis.store.event_bound import EVENT_LEAD_SQL
 
 revision = "0040"
@@ -32,12 +33,9 @@ down_revision = "0039"
 branch_labels = None
 depends_on = None
 
-#: The refusal's message (RAISE's format: incident id, event time, report time).
-REFUSAL = "'event of incident % at % lies before its report at % less a day'"
-
 #: Each case's last step kept, after refusing a statement with any event of a case
 #: earlier than its report less the lead.
-LAST_EVENT = f"""
+LAST_EVENT_CHECKED = f"""
 CREATE OR REPLACE FUNCTION wangge_incident_last_event() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE early record;
@@ -48,7 +46,7 @@ BEGIN
     WHERE m.first < i.reported_at - {EVENT_LEAD_SQL}
     LIMIT 1;
     IF FOUND THEN
-        RAISE EXCEPTION {REFUSAL}, early.incident_id, early.first, early.reported_at
+        RAISE EXCEPTION {event_triggers.REFUSAL}, early.incident_id, early.first, early.reported_at
             USING ERRCODE = 'check_violation', TABLE = 'incident_event',
                 CONSTRAINT = 'incident_event_after_report',
                 DETAIL = format('incident %s: a step at %s, reported at %s; a step may lie '
@@ -62,45 +60,14 @@ BEGIN
 END $$
 """
 
-#: 0037's: the last step only.
-LAST_EVENT_ONLY = """
-CREATE OR REPLACE FUNCTION wangge_incident_last_event() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
-BEGIN
-    UPDATE incident i SET last_event_at = m.at
-    FROM (SELECT incident_id, max(at) AS at FROM written GROUP BY incident_id) m
-    WHERE i.id = m.incident_id AND (i.last_event_at IS NULL OR i.last_event_at < m.at);
-    RETURN NULL;
-END $$
-"""
-
-#: 0037's row rule.
-ROW_RULE = f"""
-CREATE FUNCTION wangge_incident_event_after_report() RETURNS trigger
-LANGUAGE plpgsql AS $$
-DECLARE reported timestamptz;
-BEGIN
-    SELECT reported_at INTO reported FROM incident WHERE id = NEW.incident_id;
-    IF reported IS NOT NULL AND NEW.at < reported - {EVENT_LEAD_SQL} THEN
-        RAISE EXCEPTION {REFUSAL}, NEW.incident_id, NEW.at, reported
-            USING ERRCODE = 'check_violation';
-    END IF;
-    RETURN NEW;
-END $$
-"""
-
 
 def upgrade() -> None:
     op.execute("DROP TRIGGER incident_event_after_report ON incident_event")
     op.execute("DROP FUNCTION wangge_incident_event_after_report()")
-    op.execute(LAST_EVENT)
+    op.execute(LAST_EVENT_CHECKED)
 
 
 def downgrade() -> None:
-    op.execute(LAST_EVENT_ONLY)
-    op.execute(ROW_RULE)
-    op.execute(
-        "CREATE TRIGGER incident_event_after_report BEFORE INSERT OR UPDATE OF at, "
-        "incident_id ON incident_event FOR EACH ROW "
-        "EXECUTE FUNCTION wangge_incident_event_after_report()"
-    )
+    op.execute(event_triggers.LAST_EVENT)
+    op.execute(event_triggers.ROW_RULE)
+    op.execute(event_triggers.ROW_RULE_TRIGGER)
