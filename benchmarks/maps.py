@@ -235,6 +235,7 @@ def measure_tile_page(base: str, engine: Engine, *, profile: bool = False) -> di
             "(() => { var b = wanggeMap.getBounds(); return {w: b.getWest(), s: b.getSouth(),"
             " e: b.getEast(), n: b.getNorth()}; })()"
         )
+        basemap_frames = page.evaluate("window.wanggeBasemap.framesAtIdle")
         transferred = page.evaluate(BYTES)
         requests = page.evaluate(REQUESTS)
         page_s = page.evaluate(PAGE_RESPONSE)
@@ -247,6 +248,7 @@ def measure_tile_page(base: str, engine: Engine, *, profile: bool = False) -> di
         "requests": requests,
         "grids_drawn": drawn,
         "grids_in_view": expected,
+        "basemap_frames_to_idle": basemap_frames,
     }
     if main_thread is not None:
         out["main_thread"] = main_thread

@@ -346,13 +346,53 @@ if (window.maplibregl && maplibregl.addProtocol && !window.wanggeGlyphProtocol) 
 """
 
 
+#: How long the basemap's first view may wait for its last tile before drawing what it has.
+FIRST_FRAME_HOLD_MS = 1000
+
+#: Draw the basemap's first view once, when its tiles are all in, instead of once per tile
+#: as they arrive.  In a browser without a GPU (software WebGL, as on many office PCs and in
+#: headless Chromium) each MapLibre frame costs the page 0.15-0.25 s (its pixels are read
+#: back for the compositor): the first view drew 4-8 frames before it was complete.  The
+#: basemap appears whole, as a raster one does; a tile later than FIRST_FRAME_HOLD_MS no
+#: longer holds the rest back.
+#: MapLibre has no option for this: its painter's ``render`` is wrapped until the first
+#: full frame (without a painter, as in another MapLibre, the page draws as before).
+#: ``state.frames`` counts the frames drawn.
+_HOLD_FIRST_FRAME_JS = """function holdFirstFrame(gl, state, holdMs) {
+    var painter = gl.painter;
+    if (!painter || typeof painter.render !== "function") { return; }
+    var render = painter.render, held = true, timer = null;
+    painter.render = function (style) {
+        // complete: every tile in and the labels placed (new labels ask for one more frame)
+        var complete = gl.style && gl.style.loaded() && gl.areTilesLoaded() &&
+            gl._placementDirty !== true;
+        if (held && !complete) {
+            // what render sets first: arriving tiles find their style layers through it
+            painter.style = style;
+            if (timer === null) {
+                timer = setTimeout(function () { held = false; gl.triggerRepaint(); }, holdMs);
+            }
+            return;
+        }
+        clearTimeout(timer);
+        painter.render = counted;
+        return counted.apply(painter, arguments);
+    };
+    function counted() {
+        state.frames += 1;
+        return render.apply(painter, arguments);
+    }
+}"""
+
+
 class OfflineBasemap(JSCSSMixin, Layer):
     """The offline basemap: MapLibre GL drawing the basemap's style inside the Leaflet map.
 
-    ``window.wanggeBasemap`` holds ``{loaded: bool, gl: <maplibre map>}`` once drawn
-    (``loaded`` turns true when the style and the visible tiles are in).  With the
-    server's glyphs (``stacks``), the labels come from the fontstacks' bundles fetched
-    as the page starts.
+    ``window.wanggeBasemap`` holds ``{loaded: bool, gl: <maplibre map>, frames: int}``
+    (``loaded`` turns true when the style and the visible tiles are in and drawn;
+    ``frames`` counts MapLibre's frames, ``framesAtIdle`` those drawn until it first was
+    idle).  With the server's glyphs (``stacks``), the labels come from the fontstacks'
+    bundles fetched as the page starts.
     """
 
     _template = Template(
@@ -382,11 +422,15 @@ class OfflineBasemap(JSCSSMixin, Layer):
             fadeDuration: 0
         });
         (function (layer) {
-            var state = window.wanggeBasemap = {loaded: false, gl: null};
+            var state = window.wanggeBasemap = {loaded: false, gl: null, frames: 0};
             layer.on("add", function () {
                 var gl = state.gl = layer.getMaplibreMap();
+                holdFirstFrame(gl, state, {{ this.hold_ms }});
                 function done() { state.loaded = gl.loaded() && gl.areTilesLoaded(); }
-                gl.on("idle", function () { state.loaded = true; });
+                gl.on("idle", function () {
+                    if (state.framesAtIdle === undefined) { state.framesAtIdle = state.frames; }
+                    state.loaded = true;
+                });
                 gl.on("dataloading", function () { state.loaded = false; });
                 gl.on("load", done);
             });
@@ -417,6 +461,7 @@ class OfflineBasemap(JSCSSMixin, Layer):
         self.fonts = LABEL_FONTS
         self.glyphs_url = f"{GLYPH_PROTOCOL}://{{fontstack}}/{{range}}"
         self.protocol_js = _GLYPH_PROTOCOL_JS % json.dumps(GLYPH_PROTOCOL)
+        self.hold_ms = FIRST_FRAME_HOLD_MS
         vendor = vendor_url.rstrip("/")
         self.default_js = [
             ("maplibre-gl", f"{vendor}/maplibre-gl/dist/maplibre-gl.js"),
@@ -441,6 +486,10 @@ class OfflineBasemap(JSCSSMixin, Layer):
         figure.header.add_child(  # type: ignore[attr-defined]
             Element(f"<script>{_PREWARM_JS}</script>"),
             name="wangge_maplibre_prewarm",
+        )
+        figure.header.add_child(  # type: ignore[attr-defined]
+            Element(f"<script>{_HOLD_FIRST_FRAME_JS}</script>"),
+            name="wangge_basemap_hold_first_frame",
         )
         if self.stacks:
             bundle_path = BASEMAP_GLYPH_BUNDLE.removeprefix(BASEMAP_STYLE.rsplit("/", 1)[0] + "/")

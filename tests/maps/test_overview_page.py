@@ -79,6 +79,9 @@ def test_overview_draws_the_offline_basemap_and_every_layer(
             "f => f.sourceLayer === 'road').length"
         )
         assert lines > 0
+        # drawn once, whole, not once per tile as they came (each frame is slow in a
+        # browser without a GPU)
+        assert page.evaluate("window.wanggeBasemap.framesAtIdle") == 1
         tiles = page.evaluate("window.wanggeTiles")
         drawn = {f["code"] for f in tiles["网格（按户数着色）"]["features"]["grids"].values()}
         assert drawn == district["grids"]
