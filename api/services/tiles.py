@@ -10,7 +10,8 @@ basemap     water, green, building, road, road_label, place,    anyone
             poi: the offline basemap
 grids       grids (code, name, community, people counts),       anyone (counts below k
             grid_labels (a point per grid from zoom 15)         suppressed)
-buildings   buildings (name, floors, use, households)           anyone (idem)
+buildings   buildings (name, floors, use, households), from     anyone (idem)
+            zoom 13 (empty below)
 roads       roads (name, class, walkable, drivable, oneway)     anyone
 h3          h3 (households, residents, vulnerable per H3 cell,  anyone (idem)
             the resolution by zoom)

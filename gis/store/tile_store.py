@@ -166,6 +166,11 @@ WITH bounds AS (
 
 #: Building footprints with their households (the count the database keeps per building,
 #: migration 0038; 1 to k - 1 left out).
+#: The buildings layer starts at this zoom, as OpenMapTiles' does (its tiles are empty
+#: below): at zoom 10 a tile of a 2,000,000-household city held every footprint of the
+#: city, 2.6 MB built in 0.4 s, for dots no one can read.
+BUILDINGS_MIN_ZOOM = 13
+
 BUILDINGS = (
     _BOUNDS
     + """
@@ -321,7 +326,12 @@ def grids_tile(
 
 
 def buildings_tile(engine: Engine, z: int, x: int, y: int, *, k: int) -> bytes:
-    """Building footprints (``buildings``: name, floors, use, households ≥ k or 0)."""
+    """Building footprints (``buildings``: name, floors, use, households ≥ k or 0).
+
+    From :data:`BUILDINGS_MIN_ZOOM`; a tile below it is empty.
+    """
+    if z < BUILDINGS_MIN_ZOOM:
+        return b""
     return _one(engine, BUILDINGS, _tile(z, x, y) | {"k": int(k)})
 
 

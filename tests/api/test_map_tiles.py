@@ -16,6 +16,7 @@ from api.services.accounts import issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
 from gis.store import grid_store
+from gis.store.tile_store import BUILDINGS_MIN_ZOOM
 from tests.conftest import LiveServer
 from tests.mvt import read_tile, tile_of
 
@@ -73,6 +74,22 @@ def test_grid_tiles_hold_the_grids_with_their_counts(
     z15 = tile_of(*district["centre"], 15)
     labels = read_tile(_get(live_server, "grids", 15, *z15).content, tmp_path, 15, *z15)
     assert {f["code"] for f in labels["grid_labels"]} <= set(expected)
+
+
+def test_buildings_start_at_their_minimum_zoom(
+    district: dict, engine: Engine, live_server: LiveServer, tmp_path: Path
+) -> None:
+    with engine.connect() as conn:
+        stored = {str(r[0]) for r in conn.execute(text("SELECT id FROM building"))}
+    z = BUILDINGS_MIN_ZOOM
+    x, y = tile_of(*district["centre"], z)
+    at_min = read_tile(_get(live_server, "buildings", z, x, y).content, tmp_path, z, x, y)
+    ids = {f["id"] for f in at_min["buildings"]}
+    assert ids and ids <= stored
+    # one zoom out, over the same place: an empty tile, answered as any other
+    below = _get(live_server, "buildings", z - 1, x // 2, y // 2)
+    assert below.status_code == 200 and below.content == b""
+    assert below.headers["content-type"] == "application/vnd.mapbox-vector-tile"
 
 
 def test_basemap_tiles_carry_streets_with_their_names(
