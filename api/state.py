@@ -215,15 +215,27 @@ class TileCache:
 
     def get(self, key: Hashable, version: tuple, build: Callable[[], bytes]) -> bytes:
         """The tile of ``key`` at ``version``, built by ``build()`` when missing or stale."""
+        body = self.lookup(key, version)
+        if body is not None:
+            return body
+        # shared by every user who may read the tile (its key says whose area it is)
+        with as_system():
+            body = build()
+        self.keep(key, version, body)
+        return body
+
+    def lookup(self, key: Hashable, version: tuple) -> bytes | None:
+        """The tile of ``key`` if it is held at ``version``, else None."""
         with self._lock:
             hit = self._tiles.get(key)
             if hit is not None and hit[0] == version:
                 self._tiles.move_to_end(key)
                 self.hits += 1
                 return hit[1]
-        # shared by every user who may read the tile (its key says whose area it is)
-        with as_system():
-            body = build()
+        return None
+
+    def keep(self, key: Hashable, version: tuple, body: bytes) -> None:
+        """Hold the tile of ``key`` built at ``version`` (the oldest go past the bound)."""
         with self._lock:
             self.misses += 1
             old = self._tiles.pop(key, None)
@@ -235,7 +247,6 @@ class TileCache:
             while self._bytes > self.max_bytes and self._tiles:
                 _, (_, dropped) = self._tiles.popitem(last=False)
                 self._bytes -= len(dropped)
-        return body
 
     def forget(self) -> None:
         """Drop every tile and every version read."""

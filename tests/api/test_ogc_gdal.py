@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -21,6 +22,7 @@ from api.services.accounts import issue_token
 from etl.load import load_layers
 from etl.sample import generate_district
 from tests.conftest import LiveServer
+from tests.mvt import read_tile, tile_of
 
 pytestmark = pytest.mark.skipif(shutil.which("ogr2ogr") is None, reason="GDAL missing")
 
@@ -242,3 +244,37 @@ def test_tiles_and_tile_matrix_sets(district: dict, live_server: LiveServer) -> 
     conformance = httpx.get(f"{live_server.url}/ogc/conformance", timeout=60).json()
     assert any("ogcapi-features-1/1.0/conf/core" in c for c in conformance["conformsTo"])
     assert any("ogcapi-tiles" in c for c in conformance["conformsTo"])
+
+
+def test_a_kept_tile_follows_the_data(
+    district: dict, engine: Engine, live_server: LiveServer, tmp_path: Path
+) -> None:
+    """A GIS client's tile is kept by the server (asked again, the same tile), and a change
+    to the data under the view shows in it a moment later."""
+    with engine.connect() as conn:
+        bid, name, lon, lat = conn.execute(
+            text(
+                "SELECT id, name, ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) "
+                "FROM building WHERE name IS NOT NULL ORDER BY id LIMIT 1"
+            )
+        ).one()
+    z = 17
+    x, y = tile_of(lon, lat, z)
+    url = f"{live_server.url}/ogc/collections/public.pub_building/tiles/WebMercatorQuad/{z}/{x}/{y}"
+
+    def name_in_tile(body: bytes) -> str:
+        layers = read_tile(body, tmp_path / str(time.monotonic_ns()), z, x, y)
+        return next(f["name"] for rows in layers.values() for f in rows if f["id"] == str(bid))
+
+    first = httpx.get(url, timeout=60)
+    assert first.status_code == 200
+    assert name_in_tile(first.content) == name
+    assert httpx.get(url, timeout=60).content == first.content
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE building SET name = :n WHERE id = :b"), {"n": "改名楼", "b": bid})
+    try:
+        time.sleep(1.2)  # the versions are read again at most once a second
+        assert name_in_tile(httpx.get(url, timeout=60).content) == "改名楼"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE building SET name = :n WHERE id = :b"), {"n": name, "b": bid})
