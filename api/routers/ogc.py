@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-from collections.abc import Hashable, Iterable
 from typing import Annotated, Any
 
 import asyncpg
@@ -45,9 +43,9 @@ from tipg.settings import DatabaseSettings, PostgresSettings
 from api import errors
 from api.auth import OptionalUser
 from api.ogc_links import Links
-from api.state import AppState, TileCache
+from api.services.ogc_tiles import kept_tiles, view_tables
+from api.state import AppState
 from gis.errors import NotFound
-from gis.store.queries import VERSIONED_TABLES, data_version
 from grids.access import (
     PUBLIC_COLLECTIONS,
     STAFF_COLLECTIONS,
@@ -96,88 +94,6 @@ class AreaLimited:
         return await self._collection.get_tile(*args, cql_filter=self._within(cql_filter), **kwargs)
 
 
-class CachedTiles:
-    """A collection whose tiles are answered from the server's tile cache.
-
-    A GIS client asks for the same tiles at every pan and zoom; tipg builds each from the
-    view every time (0.1 s for a city's grids at zoom 10).  A tile is kept with the data
-    versions of the tables under its view (:func:`view_tables`) and built again when they
-    move, like the map's own tiles (:class:`api.state.TileCache`, one memory bound for
-    both).  Only for tiles every caller who may see the collection sees alike (not for an
-    :class:`AreaLimited` one).
-    """
-
-    def __init__(
-        self, collection: Collection, cache: TileCache, key: Hashable, version: tuple
-    ) -> None:
-        self._collection = collection
-        self._cache = cache
-        self._key = key
-        self._version = version
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._collection, name)
-
-    async def get_tile(self, *args: Any, **kwargs: Any) -> bytes:
-        """The tile asked for, from the cache while the data stand still."""
-        body = self._cache.lookup(self._key, self._version)
-        if body is None:
-            body = await self._collection.get_tile(*args, **kwargs)
-            self._cache.keep(self._key, self._version, body)
-        return body
-
-
-#: Kept counts a published view reads (migrations 0038, 0039) → the versioned tables
-#: whose rows move them.
-KEPT_COUNTS = {"building_households": ("household",), "grid_people": ("household", "resident")}
-#: ``…/tiles/{tileMatrixSetId}/{z}/{x}/{y}`` (and the default set's ``…/tiles/{z}/{x}/{y}``)
-TILE_PATH = re.compile(r"/tiles/(?:[^/]+/)?\d+/\d+/\d+$")
-#: The tables under each published view, read from the catalogue (pg_depend).
-VIEW_TABLES_SQL = """
-SELECT DISTINCT v.relname AS view, t.relname AS table_name
-FROM pg_class v
-JOIN pg_namespace n ON n.oid = v.relnamespace AND n.nspname = $1
-JOIN pg_rewrite r ON r.ev_class = v.oid
-JOIN pg_depend d ON d.objid = r.oid AND d.classid = 'pg_rewrite'::regclass
-JOIN pg_class t ON t.oid = d.refobjid AND t.oid <> v.oid
-WHERE v.relkind = 'v' AND v.relname = ANY($2::text[])
-"""
-
-
-def view_tables(rows: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
-    """The versioned tables whose changes change each view.
-
-    A view that reads any other relation is left out: its tiles are not kept.
-    """
-    found: dict[str, set[str]] = {}
-    left_out: set[str] = set()
-    for view, table in rows:
-        if table in VERSIONED_TABLES:
-            found.setdefault(view, set()).add(table)
-        elif table in KEPT_COUNTS:
-            found.setdefault(view, set()).update(KEPT_COUNTS[table])
-        else:
-            left_out.add(view)
-    return {v: tuple(sorted(t)) for v, t in found.items() if v not in left_out}
-
-
-def cached_tiles(request: Request, collection: Collection) -> CachedTiles | None:
-    """The collection with its tiles kept, for a tile of a view over versioned tables.
-
-    None for any other request (items, metadata) or view.
-    """
-    tables = getattr(request.app.state, "view_tables", {}).get(_table(collection.id))
-    state = getattr(request.app.state, "wangge", None)
-    if not tables or state is None or not TILE_PATH.search(request.url.path):
-        return None
-    engine = state.engine
-    version = state.tiles.version(
-        f"ogc:{collection.id}", lambda _last: data_version(engine, tables)
-    )
-    key = (OGC_PATH, request.url.path, tuple(sorted(request.query_params.multi_items())))
-    return CachedTiles(collection, state.tiles, key, version)
-
-
 def visible_collection(
     request: Request,
     collection: Annotated[Collection, Depends(CollectionParams)],
@@ -193,7 +109,19 @@ def visible_collection(
     grids = collection_grids(user, table)
     if grids is not None:
         return AreaLimited(collection, grids)  # type: ignore[return-value]
-    return cached_tiles(request, collection) or collection  # type: ignore[return-value]
+    state = getattr(request.app.state, "wangge", None)
+    tables = getattr(request.app.state, "view_tables", {}).get(table, ())
+    if state is None:
+        return collection
+    kept = kept_tiles(
+        state.engine,
+        state.tiles,
+        collection,
+        tables,
+        request.url.path,
+        request.query_params.multi_items(),
+    )
+    return kept or collection  # type: ignore[return-value]
 
 
 def listed_collections(
@@ -252,10 +180,7 @@ async def start(app: FastAPI, state: AppState) -> None:
         },
     )
     tables = sorted(PUBLIC_COLLECTIONS | STAFF_COLLECTIONS)
-    async with app.state.pool.acquire() as conn:
-        app.state.view_tables = view_tables(
-            (r["view"], r["table_name"]) for r in await conn.fetch(VIEW_TABLES_SQL, SCHEMA, tables)
-        )
+    app.state.view_tables = await asyncio.to_thread(view_tables, state.engine, SCHEMA, tables)
     await register_collection_catalog(
         app,
         db_settings=DatabaseSettings(
