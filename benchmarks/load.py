@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,7 +28,7 @@ import geopandas as gpd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._common import scratch_database
+from benchmarks._common import scratch_database, server_floor
 from etl.load import load_layers
 from etl.sample import generate_district
 from gis.db.migrate import upgrade
@@ -54,6 +55,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--households", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also time the server alone writing the same rows (binary COPY, no Python)",
+    )
     args = parser.parse_args()
 
     t = time.perf_counter()
@@ -78,6 +84,16 @@ def main() -> None:
             ours = conn.execute(text(f"SELECT count(*) FROM public.{name}")).scalar_one()
             peer = conn.execute(text(f"SELECT count(*) FROM peer.{name}")).scalar_one()
             assert ours == peer == len(frame), (name, ours, peer, len(frame))
+    floor_s = None
+    if args.floor:
+        loaded = [t for t, n in report.rows.items() if n]
+        with tempfile.TemporaryDirectory() as folder:
+            floor_s = server_floor(engine, loaded, Path(folder))
+        print(
+            f"the server alone, the same rows as binary COPY: {floor_s:.2f} s "
+            f"(ratio at best {peer_s / floor_s:.2f}x)",
+            file=sys.stderr,
+        )
     households = report.rows["household"]
     rows = sum(len(f) for f in layers.values())
     print(
@@ -96,6 +112,9 @@ def main() -> None:
         "peer_households_per_s": round(households / peer_s),
         "ratio": round(peer_s / ours_s, 2),
     }
+    if floor_s is not None:
+        result["server_floor_s"] = round(floor_s, 3)
+        result["ratio_at_best"] = round(peer_s / floor_s, 2)
     print("RESULT " + json.dumps(result))
 
 
