@@ -18,7 +18,8 @@ Measured: the overview ready in headless Chromium with every non-local request b
 navigation start (``performance.now()`` in the page; the launch of the
 test browser is printed beside it, not counted) to all layers drawn (the basemap idle
 and every tile layer loaded; for the GeoJSON page every grid path drawn), the bytes
-transferred (``performance`` entries), tile latency p50/p99 cold (first request, built
+transferred (``performance`` entries, and the basemap tiles MapLibre's workers fetched,
+fetched again as a browser does), tile latency p50/p99 cold (first request, built
 from PostGIS, once the server's start-up warm-up is done: the first ``/map`` is timed
 apart) and warm (the server's tile cache) over zooms 6-18 and the public layers, the
 same for the OGC API tiles of every public collection,
@@ -97,6 +98,33 @@ REQUESTS = """(() => {
     if (held && held.getIds) { out['tiles/basemap'] = held.getIds().length; }
     return out;
 })()"""
+#: The basemap tiles MapLibre holds, as URLs: its workers fetch them, and a worker's
+#: requests are not among the page's ``performance`` entries.
+BASEMAP_TILE_URLS = """(() => {
+    var gl = window.wanggeBasemap && window.wanggeBasemap.gl;
+    var held = gl && gl.style && gl.style.tileManagers && gl.style.tileManagers.wangge;
+    if (!held || !held.getIds) { return []; }
+    var template = gl.getStyle().sources.wangge.tiles[0];
+    return held.getIds().map(function (id) {
+        var c = held.getTileByID(id).tileID.canonical;
+        return template.replace('{z}', c.z).replace('{x}', c.x).replace('{y}', c.y);
+    });
+})()"""
+
+
+def bytes_over_the_wire(urls: list[str]) -> int:
+    """What fetching ``urls`` as a browser does (gzip accepted) transfers, bodies only."""
+    total = 0
+    with httpx.Client(timeout=120, headers={"Accept-Encoding": "gzip"}) as client:
+        for url in urls:
+            with client.stream("GET", url) as r:
+                r.raise_for_status()
+                for _ in r.iter_raw():
+                    pass
+                total += r.num_bytes_downloaded
+    return total
+
+
 #: Seconds from navigation start to the page's first byte (its build on the server).
 PAGE_RESPONSE = "performance.getEntriesByType('navigation')[0].responseStart / 1000"
 
@@ -241,6 +269,7 @@ def measure_tile_page(base: str, engine: Engine, *, profile: bool = False) -> di
         )
         basemap_frames = page.evaluate("window.wanggeBasemap.framesAtIdle")
         transferred = page.evaluate(BYTES)
+        basemap_bytes = bytes_over_the_wire(page.evaluate(BASEMAP_TILE_URLS))
         requests = page.evaluate(REQUESTS)
         page_s = page.evaluate(PAGE_RESPONSE)
     expected = grids_in_view(engine, b)
@@ -248,7 +277,8 @@ def measure_tile_page(base: str, engine: Engine, *, profile: bool = False) -> di
         "ready_s": ready,
         "ready_with_browser_launch_s": with_launch,
         "page_response_s": page_s,
-        "bytes": transferred,
+        "bytes": transferred + basemap_bytes,
+        "basemap_tile_bytes": basemap_bytes,
         "requests": requests,
         "grids_drawn": drawn,
         "grids_in_view": expected,
