@@ -110,17 +110,11 @@ def visible_collection(
     if grids is not None:
         return AreaLimited(collection, grids)  # type: ignore[return-value]
     state = getattr(request.app.state, "wangge", None)
-    tables = getattr(request.app.state, "view_tables", {}).get(table, ())
     if state is None:
         return collection
-    kept = kept_tiles(
-        state.engine,
-        state.tiles,
-        collection,
-        tables,
-        request.url.path,
-        request.query_params.multi_items(),
-    )
+    tables = request.app.state.view_tables.get(table, ())
+    path, query = request.url.path, request.query_params.multi_items()
+    kept = kept_tiles(state.engine, state.tiles, collection, tables, path, query)
     return kept or collection  # type: ignore[return-value]
 
 

@@ -52,10 +52,7 @@ BEGIN
                 DETAIL = format('incident %s: a step at %s, reported at %s; a step may lie '
                                 'at most a day before its report', early.incident_id,
                                 early.first, early.reported_at);
-    END IF;
-    UPDATE incident i SET last_event_at = m.at
-    FROM (SELECT incident_id, max(at) AS at FROM written GROUP BY incident_id) m
-    WHERE i.id = m.incident_id AND (i.last_event_at IS NULL OR i.last_event_at < m.at);
+    END IF;{event_triggers.KEEP_LAST_STEP}
     RETURN NULL;
 END $$
 """
