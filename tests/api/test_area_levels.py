@@ -104,16 +104,16 @@ def world(engine: Engine, database_url: str, tmp_path_factory: pytest.TempPathFa
         lon_b, lat_b = b.centroid.x, b.centroid.y
         building_b = conn.execute(
             text(
-                "INSERT INTO building (id, name, floors, grid_id, geom) SELECT max(id) + 1, "
+                "INSERT INTO building (name, floors, grid_id, geom) VALUES ("
                 "'乙楼', 6, :g, ST_Multi(ST_Buffer(ST_SetSRID(ST_MakePoint(:x, :y), 4326), "
-                "0.0002, 4)) FROM building RETURNING id"
+                "0.0002, 4))) RETURNING id"
             ),
             {"g": grid_b, "x": lon_b, "y": lat_b},
         ).scalar_one()
         household_b = conn.execute(
             text(
-                "INSERT INTO household (id, building_id, unit, room, size, grid_id) "
-                "SELECT max(id) + 1, :b, 1, '101', 2, :g FROM household RETURNING id"
+                "INSERT INTO household (building_id, unit, room, size, grid_id) "
+                "VALUES (:b, 1, '101', 2, :g) RETURNING id"
             ),
             {"b": building_b, "g": grid_b},
         ).scalar_one()

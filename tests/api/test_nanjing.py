@@ -35,17 +35,19 @@ def nanjing(engine: Engine, database_url: str, live_server: LiveServer) -> LiveS
     assert "largest connected component" in run.stderr and "not used for routing" in run.stderr
     with engine.begin() as conn:
         # a shelter on a road node near the middle of the extract
-        conn.execute(
+        shelter = conn.execute(
             text("""
-            INSERT INTO facility (id, kind, name, capacity, geom)
-            SELECT 1, 'shelter', '新街口广场应急避难场所', 3000, geom FROM road_node
-            ORDER BY geom <-> ST_SetSRID(ST_MakePoint(118.7840, 32.0415), 4326) LIMIT 1""")
-        )
+            INSERT INTO facility (kind, name, capacity, geom)
+            SELECT 'shelter', '新街口广场应急避难场所', 3000, geom FROM road_node
+            ORDER BY geom <-> ST_SetSRID(ST_MakePoint(118.7840, 32.0415), 4326) LIMIT 1
+            RETURNING id""")
+        ).scalar_one()
         conn.execute(
             text(
                 "INSERT INTO shelter (facility_id, shelter_class, area_m2) "
-                "VALUES (1, 'emergency', 3000)"
-            )
+                "VALUES (:f, 'emergency', 3000)"
+            ),
+            {"f": shelter},
         )
     return live_server
 

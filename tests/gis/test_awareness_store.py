@@ -17,6 +17,7 @@ from shapely import box
 
 from etl.load import load_layers
 from gis.store import awareness_store as store
+from tests.conftest import advance_ids
 from tests.factories import MID, E, N, S, W, tiny_district
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -49,6 +50,7 @@ def test_every_incident_insert_and_update_is_announced(district: Engine) -> None
                 ),
                 {"x": W + 0.002, "y": S + 0.002},
             )
+            advance_ids(conn, "incident")
         with district.begin() as conn:
             conn.execute(text("UPDATE incident SET state = 'registered' WHERE id = 50"))
         got = [json.loads(n.payload) for n in listener.notifies(timeout=5, stop_after=2)]

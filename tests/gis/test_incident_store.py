@@ -20,6 +20,7 @@ from gis.store.incident_store import (
     read_incident,
     record_transition,
 )
+from tests.conftest import advance_ids
 from tests.factories import tiny_district
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -34,6 +35,7 @@ def district(engine: Engine) -> Engine:
     load_layers(engine, tiny_district(), replace=True, progress=False)
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO grid_worker (id, name) VALUES (2, '网格员二')"))
+        advance_ids(conn, "grid_worker")
     return engine
 
 

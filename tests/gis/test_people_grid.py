@@ -67,8 +67,8 @@ def test_people_follow_their_household_wherever_it_goes(district: Engine) -> Non
     with engine.begin() as conn:  # a new person, given no grid, takes the household's
         rid = conn.execute(
             text(
-                "INSERT INTO resident (id, household_id, birth_year, sex) "
-                "VALUES ((SELECT max(id) + 1 FROM resident), :h, 1960, 'F') RETURNING id"
+                "INSERT INTO resident (household_id, birth_year, sex) "
+                "VALUES (:h, 1960, 'F') RETURNING id"
             ),
             {"h": household},
         ).scalar_one()
