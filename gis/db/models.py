@@ -292,9 +292,8 @@ class Household(Located, Base):
     #: ``ref`` is unique within that office.  NULL: a deployment's one office, or OSM
     office_id: Mapped[int | None] = mapped_column(ForeignKey("admin_area.id", ondelete="RESTRICT"))
     address: Mapped[str | None] = mapped_column(Text)
-    building_id: Mapped[int] = mapped_column(
-        ForeignKey("building.id", ondelete="CASCADE"), index=True
-    )
+    #: found through the unique (building_id, unit, room), which leads with it (0041)
+    building_id: Mapped[int] = mapped_column(ForeignKey("building.id", ondelete="CASCADE"))
     unit: Mapped[int] = mapped_column(SmallInteger)
     room: Mapped[str] = mapped_column(String(16))
     size: Mapped[int] = mapped_column(SmallInteger)
@@ -573,11 +572,15 @@ class Incident(Located, Base):
 
     __tablename__ = "incident"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    category_code: Mapped[str] = mapped_column(ForeignKey("incident_category.code"), index=True)
+    #: the grid, the category and the time of report are each found through an index
+    #: that leads with them (below): one alone of each would be a second copy to keep
+    #: at every report (0041)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grid.id", ondelete="SET NULL"))
+    category_code: Mapped[str] = mapped_column(ForeignKey("incident_category.code"))
     source: Mapped[str] = mapped_column(String(16))
     description: Mapped[str] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(16), index=True)
-    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     deadline: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("grid_worker.id"), index=True)
@@ -628,9 +631,8 @@ class IncidentPhoto(Base):
 
     __tablename__ = "incident_photo"
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
-    incident_id: Mapped[int] = mapped_column(
-        ForeignKey("incident.id", ondelete="CASCADE"), index=True
-    )
+    #: found through the unique (incident_id, sha256), which leads with it (0041)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"))
     content_type: Mapped[str] = mapped_column(String(32))
     size_bytes: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
