@@ -9,12 +9,23 @@ names its community by ``community_code``) rather than database keys.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Boolean, Column, DateTime, Float, Integer, String
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    SmallInteger,
+    String,
+)
 
 import geopandas as gpd
 
@@ -28,6 +39,7 @@ from gis.validate import (
     check_allowed,
     check_crs,
     check_geometries,
+    check_range,
     check_references,
     check_required,
     check_unique,
@@ -191,6 +203,56 @@ LAYER_SPECS: tuple[LayerSpec, ...] = (
 
 SPEC_BY_NAME: dict[str, LayerSpec] = {s.name: s for s in LAYER_SPECS}
 
+_NUMBER = r"(-?\d+(?:\.\d+)?)"
+#: A table's CHECK rule bounding one number: ``size BETWEEN 0 AND 30``, ``capacity IS
+#: NULL OR capacity >= 0``, ``time_limit_hours > 0``.
+_BOUND = re.compile(
+    rf"^(?:\w+ IS NULL OR )?(\w+) (?:BETWEEN {_NUMBER} AND {_NUMBER}|(>=|>) {_NUMBER})$"
+)
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The numbers a column may hold, as its table's CHECK rule says."""
+
+    low: float | None
+    high: float | None
+    above: bool = False  # low itself is refused
+
+
+def numeric_bounds(table: str) -> dict[str, Bound]:
+    """Each column's bounds, read from the model (the one declaration).
+
+    Its CHECK rules, else what its integer type holds (a unit of 40000 does not fit a
+    SMALLINT). What the database would refuse with an error naming no row is checked with the
+    other values (:func:`gis.validate.check_range`).
+    """
+    out: dict[str, Bound] = {}
+    for column in models.metadata.tables[table].columns:  # what the column's type holds
+        for kind, bits in ((BigInteger, 0), (SmallInteger, 16), (Integer, 32)):
+            if isinstance(column.type, kind):
+                if bits:
+                    out[column.name] = Bound(-(2.0 ** (bits - 1)), 2.0 ** (bits - 1) - 1)
+                break
+    for constraint in models.metadata.tables[table].constraints:
+        if not isinstance(constraint, CheckConstraint):
+            continue
+        m = _BOUND.match(str(constraint.sqltext).strip())
+        if m is None:
+            continue
+        column, low, high, op, limit = m.groups()
+        if low is not None:
+            out[column] = Bound(float(low), float(high))
+        else:
+            out[column] = Bound(float(limit), None, above=op == ">")
+    return out
+
+
+#: Layer → column → bounds, for every layer whose table has any.
+BOUNDS: dict[str, dict[str, Bound]] = {
+    s.name: b for s in LAYER_SPECS for b in [numeric_bounds(s.name)] if b
+}
+
 
 def _kind(column: Column) -> ColumnKind | None:
     """The kind of value a table column holds; None for geometry and binary columns."""
@@ -318,6 +380,10 @@ def validate_layers(
             layer_problems += check_unique(frame, spec.name, spec.key)
         for column, allowed in spec.allowed.items():
             layer_problems += check_allowed(frame, spec.name, column, allowed, id_col)
+        for column, b in BOUNDS.get(spec.name, {}).items():
+            layer_problems += check_range(
+                frame, spec.name, column, b.low, b.high, above=b.above, id_column=id_col
+            )
         for column, planned in spec.times.items():
             layer_problems += check_time_column(
                 frame, spec.name, column, planned=planned, id_column=id_col

@@ -358,6 +358,51 @@ def check_allowed(
     ]
 
 
+def check_range(
+    frame: pd.DataFrame,
+    layer: str,
+    column: str,
+    low: float | None,
+    high: float | None,
+    *,
+    above: bool = False,
+    id_column: str | None = "id",
+) -> list[Problem]:
+    """Numbers of ``column`` must lie from ``low`` to ``high`` (above ``low`` with ``above``).
+
+    The database refuses the same (its CHECK rules); found here, each value is named by
+    row and column, and an import may skip its row instead of failing whole.
+    """
+    if column not in frame.columns:
+        return []
+    values = pd.to_numeric(frame[column], errors="coerce")
+    x = values.to_numpy(dtype=float, na_value=np.nan)
+    bad = np.zeros(len(x), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        if low is not None:
+            bad |= (x <= low) if above else (x < low)
+        if high is not None:
+            bad |= x > high
+    if low is None:
+        allowed = f"at most {high:g}"
+    elif high is None:
+        allowed = f"{'more than' if above else 'at least'} {low:g}"
+    else:
+        allowed = f"from {low:g} to {high:g}"
+    positions = np.flatnonzero(bad)
+    return [
+        Problem(
+            layer,
+            int(p) + 1,
+            rid,
+            column,
+            f"{column} {x[p]:g} is out of range",
+            f"write a {column} {allowed}",
+        )
+        for p, rid in zip(positions, _ids(frame, positions, id_column), strict=True)
+    ]
+
+
 def check_references(
     frame: pd.DataFrame,
     layer: str,

@@ -80,6 +80,11 @@ def parse_mapping(entries: Iterable[str], kind: Kind) -> dict[str, str]:
     return out
 
 
+#: Headers that name some id, not which: a GeoJSON's feature id, a GIS's row id.  Beside
+#: a plainer header of the same field (楼栋编号, ldbh) they are the ones left out.
+GENERIC_IDS = frozenset({"id", "fid", "objectid", "编号"})
+
+
 def recognise(columns: Iterable[object], kind: Kind, mapping: Mapping[str, str] = {}) -> Recognised:
     """Which field each column is: ``mapping`` first, then the dictionary's headers.
 
@@ -93,10 +98,16 @@ def recognise(columns: Iterable[object], kind: Kind, mapping: Mapping[str, str] 
         Header → field name given by the user (``--map``); headers compared normalised.
     """
     lookup: dict[str, str] = {}
+    #: how plainly a header names its field: the Chinese header first, then the aliases
+    #: in the dictionary's order, our own name last
+    rank: dict[str, int] = {}
     for f in kind.fields:
-        for spelling in (f.name, f.zh, *f.aliases):
-            lookup.setdefault(normalise_header(spelling), f.name)
+        for n, spelling in enumerate((f.zh, *f.aliases, f.name)):
+            key = normalise_header(spelling)
+            if key not in lookup:
+                lookup[key], rank[key] = f.name, n + (100 if key in GENERIC_IDS else 0)
     given = {normalise_header(k): v for k, v in mapping.items()}
+    rank |= {key: -1 for key in given}  # what the user named wins
     ignored = {normalise_header(h) for h in IGNORED_HEADERS}
     renames: dict[str, str] = {}
     unknown: list[str] = []
@@ -110,9 +121,15 @@ def recognise(columns: Iterable[object], kind: Kind, mapping: Mapping[str, str] 
             if key and key not in ignored and not header.startswith("Unnamed"):
                 unknown.append(header)
             continue
-        if field in taken:
-            duplicates.append((header, taken[field]))
-            continue
+        first = taken.get(field)
+        if first is not None:
+            # two columns give one field (a GeoJSON's feature "id" beside its 楼栋编号):
+            # the plainer header is read, the other left out and said so
+            if rank[key] >= rank[normalise_header(first)]:
+                duplicates.append((header, first))
+                continue
+            duplicates.append((first, header))
+            del renames[first]
         taken[field] = header
         renames[header] = field
     return Recognised(renames, unknown, duplicates)

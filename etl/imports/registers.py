@@ -14,7 +14,7 @@ Nothing here reads the database: what is stored comes through a :class:`Stored`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 import numpy as np
@@ -705,7 +705,10 @@ def check(
     current = prepared
     for _ in range(4):
         try:
-            _, warnings = validate_layers(current.layers, service_area, known)
+            typed, warnings = validate_layers(current.layers, service_area, known)
+            # written as the loader would: every column of its type ("1.0" a whole 1, "是"
+            # True), repaired geometries (the COPY refused a register's "1.0" unit)
+            current = replace(current, layers={**current.layers, **typed})
             found: list[RowProblem] = []
             warned = [to_row_problem(w, current) for w in warnings]
         except ValidationError as exc:

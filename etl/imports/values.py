@@ -25,7 +25,10 @@ from gis.validate import (
 _TAG_SPLIT = re.compile(r"[、,，;；/|\s]+")
 _ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
 _ID_CHECK = "10X98765432"
-_DATE = re.compile(r"^\s*(\d{4})\s*(?:[-/.年]\s*(\d{1,2})\s*(?:[-/.月]\s*(\d{1,2})\s*日?)?\s*月?)?")
+#: a year (four digits, not five: 18330 is no year), then perhaps month and day
+_DATE = re.compile(
+    r"^\s*(\d{4})(?!\d)\s*(?:[-/.年]\s*(\d{1,2})\s*(?:[-/.月]\s*(\d{1,2})\s*日?)?\s*月?)?"
+)
 
 
 def normalise_value(value: object) -> str:

@@ -423,3 +423,59 @@ def test_residents_imported_again_are_found_by_their_id_numbers(registers, engin
     summary = import_file(engine, "residents", again, ImportOptions())  # type: ignore[arg-type]
     assert (summary.added, summary.changed, summary.unchanged) == (0, 0, 3)
     assert scalar(engine, "SELECT count(*) FROM resident") == 3
+
+
+def test_values_the_database_would_refuse_are_named_and_skipped_by_row(
+    no_registers, database_url, engine
+) -> None:
+    """A whole number written 1.0, a negative 人数, an Excel serial number as 出生日期."""
+    households = no_registers / "户.csv"
+    households.write_text(
+        "户编号,楼栋编号,单元,室,人数\nH01,B01,1.0,101,3.0\nH02,B01,1,102,-1\nH03,B02,1,101,2\n",
+        encoding="utf-8",
+    )
+    rejects = no_registers / "户.rejects.csv"
+    out = ok(
+        run_wangge(
+            database_url,
+            "import",
+            "households",
+            str(households),
+            "--on-error",
+            "skip",
+            "--rejects",
+            str(rejects),
+        )
+    )
+    assert "row 3, column '人数' ('-1'): 人数 -1 is out of range — write a size from 0 to 30" in (
+        " ".join(out.split())
+    )
+    assert _all(engine, "SELECT ref, unit, size FROM household ORDER BY ref") == [
+        ("H01", 1, 3),
+        ("H03", 1, 2),
+    ]
+    assert pd.read_csv(rejects, dtype=str)["户编号"].tolist() == ["H02"]
+    residents = no_registers / "人.csv"
+    residents.write_text(
+        "人员编号,户编号,姓名,性别,出生日期\nP1,H01,张三,男,18330\nP2,H01,李四,女,1833-01-01\n",
+        encoding="utf-8",
+    )
+    out = refused(run_wangge(database_url, "import", "residents", str(residents)))
+    assert "row 2, column '出生日期' ('18330'): is not a date" in out
+    assert "row 3, column '出生日期' ('1833-01-01'): 出生日期 1833 is out of range" in out
+    assert scalar(engine, "SELECT count(*) FROM resident") == 0
+
+
+def test_a_geojson_feature_id_does_not_replace_the_building_id(place, engine) -> None:
+    """geopandas and QGIS write a feature "id" (0, 1 …) beside the office's 楼栋编号."""
+    path = place / "楼栋.geojson"
+    stored = gpd.read_postgis("SELECT ref, geom FROM building WHERE ref = 'B01'", engine)
+    frame = gpd.GeoDataFrame({"楼栋编号": ["B01"], "层数": [6]}, geometry=stored.geometry)
+    path.write_text(frame.set_crs(4326).to_json(ensure_ascii=False), encoding="utf-8")
+    assert '"id": "0"' in path.read_text(encoding="utf-8")
+    from api.services.registry_io import ImportOptions, import_file
+
+    summary = import_file(engine, "buildings", path, ImportOptions())
+    assert (summary.added, summary.unchanged) == (0, 1)
+    assert "column 'id' left out: '楼栋编号' already gives the same field" in summary.notes
+    assert scalar(engine, "SELECT count(*) FROM building WHERE ref = '0'") == 0

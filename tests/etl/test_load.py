@@ -86,10 +86,22 @@ def test_id_already_in_database_is_named_and_nothing_is_loaded(empty: Engine) ->
 
 def test_constraint_failure_in_a_late_table_rolls_everything_back(empty: Engine) -> None:
     layers = tiny_district()
-    layers["road_edge"].loc[1, "walk_speed_mps"] = -1.0  # only the database checks this
-    with pytest.raises(LoadError, match="road_edge"):
+    # a worker assigned to one grid twice: only the database's primary key sees it
+    assignments = layers["grid_assignment"]
+    layers["grid_assignment"] = pd.concat([assignments, assignments.iloc[:1]], ignore_index=True)
+    with pytest.raises(LoadError, match="grid_assignment"):
         load_layers(empty, layers, progress=False)
     assert sum(counts(empty).values()) == 0
+
+
+def test_a_number_the_database_would_refuse_is_named_by_row_first() -> None:
+    layers = tiny_district()
+    layers["road_edge"].loc[1, "walk_speed_mps"] = -1.0  # the table's rule: above 0
+    layers["household"].loc[0, "unit"] = 40000  # more than a SMALLINT holds
+    found = {(p.layer, p.row, p.field): p for p in _problems(layers)}
+    assert set(found) == {("road_edge", 2, "walk_speed_mps"), ("household", 1, "unit")}
+    assert "more than 0" in found[("road_edge", 2, "walk_speed_mps")].fix
+    assert "40000 is out of range" in found[("household", 1, "unit")].message
 
 
 def test_a_nan_vertex_is_named_though_the_bounds_look_fine() -> None:
