@@ -119,6 +119,9 @@ def read_table(
         path = Path(source)
         if not path.exists():
             raise FileReadError(f"{path}: no such file")
+    empty = len(source) == 0 if isinstance(source, bytes) else path.stat().st_size == 0
+    if empty:
+        raise FileReadError(f"{name}: the file is empty (0 bytes); export it again")
     if suffix not in SUFFIXES:
         raise FileReadError(
             f"{name}: unknown format {suffix or '(no suffix)'}; use one of {', '.join(SUFFIXES)}"

@@ -273,7 +273,10 @@ def _points(w: _Work, coord_type: str) -> gpd.GeoSeries:
     )
     for p in problems:
         w.flag(
-            p.field, _only(w.n, p.row - 1), "is not a number of degrees", "write it like 118.7839"
+            p.field,
+            _only(w.n, p.row - 1),
+            "is not a number of degrees",
+            f"write it like {w.kind.field(p.field).example}",
         )
     lon = numbers["lon"].to_numpy(dtype=float)
     lat = numbers["lat"].to_numpy(dtype=float)

@@ -27,6 +27,23 @@ def note(field: Field) -> str:
     return " · ".join(parts)
 
 
+#: What a coordinate may be, in degrees.
+DEGREES = {"lon": (-180.0, 180.0), "lat": (-90.0, 90.0)}
+
+
+def _bounds(field: Field) -> tuple[float, float | None]:
+    """The numbers a field takes: degrees, else its table's rule (etl.layers.BOUNDS), else ≥ 0."""
+    from etl.layers import BOUNDS
+
+    if field.name in DEGREES:
+        return DEGREES[field.name]
+    for columns in BOUNDS.values():
+        b = columns.get(field.name)
+        if b is not None and b.low is not None and b.low >= 0:
+            return b.low, b.high
+    return 0.0, None
+
+
 def _validation(field: Field, column: str):  # -> openpyxl DataValidation | None
     from openpyxl.worksheet.datavalidation import DataValidation
 
@@ -38,14 +55,17 @@ def _validation(field: Field, column: str):  # -> openpyxl DataValidation | None
     elif field.type == "yes/no":
         dv = DataValidation(type="list", formula1='"是,否"', allow_blank=True)
         dv.error = "请填 是 或 否"
-    elif field.type == "integer":
-        dv = DataValidation(type="whole", operator="greaterThanOrEqual", formula1="0")
-        dv.error = "请填整数"
-    elif field.type == "number":
-        dv = DataValidation(
-            type="decimal", operator="between", formula1="-180", formula2="1000000000"
-        )
-        dv.error = "请填数字"
+    elif field.type in ("integer", "number"):
+        low, high = _bounds(field)
+        kind = "whole" if field.type == "integer" else "decimal"
+        if high is None:
+            dv = DataValidation(type=kind, operator="greaterThanOrEqual", formula1=f"{low:g}")
+        else:
+            dv = DataValidation(
+                type=kind, operator="between", formula1=f"{low:g}", formula2=f"{high:g}"
+            )
+        dv.error = "请填整数" if field.type == "integer" else "请填数字"
+        dv.error += f"（{low:g}–{high:g}）" if high is not None else f"（≥ {low:g}）"
     elif field.type == "date":
         dv = DataValidation(type="date", operator="greaterThan", formula1="1")
         dv.error = "请填日期, 如 1950-03-08"

@@ -289,6 +289,14 @@ def test_the_template_is_filled_in_and_imported(households, database_url, engine
     assert notes[3].startswith("选填 · 选项 · 例: 男 · 可选: 男、女")
     lists = {dv.formula1 for dv in sheet.data_validations.dataValidation if dv.type == "list"}
     assert '"男,女"' in lists and '"是,否"' in lists
+    # numbers within what the database keeps (出生年份 1890-2100), not any number
+    year = headers.index("出生年份") + 1
+    [birth] = [
+        dv
+        for dv in sheet.data_validations.dataValidation
+        if any(r.min_col == year for r in dv.sqref.ranges)
+    ]
+    assert (birth.type, birth.formula1, birth.formula2) == ("whole", "1890", "2100")
     assert "说明" in book.sheetnames
     # staff fill it in under the notes row, as Excel would
     values = {

@@ -101,6 +101,15 @@ def test_a_gbk_csv_is_read_and_said_so(tmp_path: Path) -> None:
         read_table(gbk_csv(tmp_path / "x.csv", ["a", "b"], [["1", "2"]]), RESIDENTS)
 
 
+@pytest.mark.parametrize("name", ["户.geojson", "户.csv", "户.xlsx"])
+def test_an_empty_file_is_said_to_be_empty(tmp_path: Path, name: str) -> None:
+    (tmp_path / name).write_bytes(b"")
+    with pytest.raises(FileReadError, match=r"^户\.\w+: the file is empty \(0 bytes\)"):
+        read_table(tmp_path / name, HOUSEHOLDS)
+    with pytest.raises(FileReadError, match="the file is empty"):  # an upload
+        read_table(b"", HOUSEHOLDS, filename=name)
+
+
 def test_a_shapefile_with_a_cpg_keeps_its_chinese(tmp_path: Path) -> None:
     path = shapefile_gbk(
         tmp_path / "楼栋.shp",
