@@ -143,6 +143,20 @@ def import_grids(
     """
     settings = settings or get_settings()
     grids = read_polygons(path, layer)
+    notes: list[Problem] = []
+    if grids.crs is not None and not grids.crs.is_geographic:  # a projected file: said
+        notes.append(
+            Problem(
+                LAYER,
+                None,
+                None,
+                "crs",
+                f"reprojected from {grids.crs.name} to WGS84",
+                "nothing to do",
+                "warning",
+            )
+        )
+        grids = grids.to_crs(4326)
     grids = layers_to_wgs84({LAYER: grids}, coord_type)[LAYER]
     problems = check_crs(grids, LAYER)
     if problems:
@@ -193,7 +207,7 @@ def import_grids(
         len(grids),
         sorted(grids["community_code"].unique()),
         saved=False,
-        warnings=[p for p in problems if p.severity == "warning"],
+        warnings=notes + [p for p in problems if p.severity == "warning"],
         topology=topology,
     )
     if topology.exceeds() and not force:  # type: ignore[attr-defined]

@@ -86,6 +86,18 @@ def test_gcj02_file_round_trips_to_the_same_grids(district: Engine, tmp_path: Pa
     assert shapely.hausdorff_distance(shapely.from_wkb(bytes(west)), box(W, S, MID, N)) < 1e-8
 
 
+def test_a_projected_file_is_reprojected_and_said_so(district: Engine, tmp_path: Path) -> None:
+    """A Shapefile in Web Mercator, as a GIS exports it: the same grids, and a note."""
+    before = current(district)
+    exported = read_polygons(export_grids(district, tmp_path / "grids.geojson"))
+    exported.to_crs(3857).to_file(tmp_path / "mercator.shp")
+    report = import_grids(district, tmp_path / "mercator.shp", progress=False)
+    assert report.saved and current(district) == before
+    assert [w.message for w in report.warnings if w.field == "crs"] == [
+        "reprojected from WGS 84 / Pseudo-Mercator to WGS84"
+    ]
+
+
 def _write(tmp_path: Path, geoms: list, **columns: list) -> Path:
     path = tmp_path / "user.geojson"
     gpd.GeoDataFrame(columns, geometry=geoms, crs=4326).to_file(path, driver="GeoJSON")
