@@ -57,6 +57,7 @@ class Reference:
     column: str
     layer: str
     target: str
+    #: whether a record may name none (else the column is among the layer's required)
     nullable: bool = False
 
 
@@ -392,7 +393,7 @@ def validate_layers(
             targets = _reference_targets(typed, ref, known)
             if targets is not None:
                 layer_problems += check_references(
-                    frame, spec.name, ref.column, targets, ref.layer, id_col, ref.nullable
+                    frame, spec.name, ref.column, targets, ref.layer, id_col
                 )
         geometry_column = spec.extra_geometry if spec.geometry is None else None
         if spec.geometry is not None or (geometry_column and isinstance(frame, gpd.GeoDataFrame)):

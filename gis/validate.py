@@ -410,14 +410,17 @@ def check_references(
     targets: pd.Index | set,
     target_layer: str,
     id_column: str | None = "id",
-    nullable: bool = False,
 ) -> list[Problem]:
-    """Values of ``column`` must name records of ``target_layer``."""
+    """Values of ``column`` must name records of ``target_layer``.
+
+    Missing ones are not looked at: :func:`check_required` names them where a value is
+    needed.
+    """
     if column not in frame.columns:
         return []
     values = frame[column]
     known = values.isin(list(targets) if isinstance(targets, set) else targets)
-    bad = ~known & (values.notna() if nullable else True)
+    bad = ~known & values.notna()  # a missing one is check_required's to name, or allowed
     positions = np.flatnonzero(np.asarray(bad, dtype=bool))
     ids = _ids(frame, positions, id_column)
     return [

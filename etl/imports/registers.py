@@ -715,7 +715,16 @@ def check(
             found: list[RowProblem] = []
             warned = [to_row_problem(w, current) for w in warnings]
         except ValidationError as exc:
-            found = [to_row_problem(p, current) for p in exc.problems if p.severity == "error"]
+            flagged = {p.row for p in problems}
+            found = [
+                row_problem
+                for p in exc.problems
+                if p.severity == "error"
+                for row_problem in [to_row_problem(p, current)]
+                # a value the preparation made (a building from an address it could not
+                # place) is missing because of the problem already told, not a second one
+                if p.field in current.source.headers or row_problem.row not in flagged
+            ]
             warned = []
         seen = {(p.row, p.column) for p in problems}
         problems += [p for p in found if (p.row, p.column) not in seen]

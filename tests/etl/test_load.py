@@ -360,3 +360,19 @@ def test_a_step_before_a_stored_cases_report_is_refused_by_the_database(empty: E
     assert message.startswith("incident_event: a row breaks the rule incident_event_after_report")
     assert f"incident {case}: a step at" in message and "Nothing was loaded" in message
     assert counts(empty) == before
+
+
+def test_a_reference_that_may_not_be_missing_is_required() -> None:
+    """Every reference a record must have is among its layer's required columns.
+
+    check_references leaves missing values to check_required: so a missing one is named.
+    """
+    from etl.layers import LAYER_SPECS
+
+    unnamed = [
+        (spec.name, ref.column)
+        for spec in LAYER_SPECS
+        for ref in spec.references
+        if not ref.nullable and ref.column not in spec.required
+    ]
+    assert unnamed == []
