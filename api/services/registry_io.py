@@ -388,6 +388,13 @@ _TABLES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: What a removal of a kind's records takes with it (the database's ON DELETE CASCADE).
+DEPENDENTS: dict[str, tuple[str, ...]] = {
+    "buildings": ("household", "resident"),
+    "households": ("resident",),
+}
+
+
 def _remove_scope(kind: str, prepared: registers.Prepared, osm: bool) -> str:
     if osm:  # what an earlier extract brought, kind by kind
         shelters = "=" if kind == "shelters" else "<>"
@@ -396,12 +403,15 @@ def _remove_scope(kind: str, prepared: registers.Prepared, osm: bool) -> str:
             if kind == "buildings"
             else f"t.ref LIKE 'osm:%' AND t.kind {shelters} 'shelter'"
         )
+    # an office's register never held OpenStreetMap's records: its --replace leaves them
+    # (and the households on OSM footprints) alone, as an extract's leaves the office's
+    not_osm = "(t.ref IS NULL OR t.ref NOT LIKE 'osm:%')"
     if kind == "facilities":
         kinds = sorted(set(prepared.layers["facility"]["kind"].dropna()))
-        return "t.kind IN ({})".format(", ".join(f"'{k}'" for k in kinds) or "NULL")
+        return "t.kind IN ({}) AND {}".format(", ".join(f"'{k}'" for k in kinds) or "NULL", not_osm)
     if kind == "shelters":
-        return "t.kind = 'shelter'"
-    return "TRUE"
+        return f"t.kind = 'shelter' AND {not_osm}"
+    return not_osm if kind == "buildings" else "TRUE"
 
 
 def _import_register(
@@ -460,6 +470,8 @@ def _import_register(
         if direct:
             summary.added = len(layers[main])
         else:
+            dependents = DEPENDENTS.get(kind, ()) if options.replace else ()
+            before = store.row_counts(conn, dependents)
             counted = [
                 _merge(conn, t, into[t], given, options, kind, prepared, osm, keep, office)
                 for t in _TABLES[kind]
@@ -472,6 +484,10 @@ def _import_register(
             summary.changed = len(changed)
             summary.unchanged = first.changed + first.unchanged - len(changed)
             summary.removed = first.removed
+            after = store.row_counts(conn, dependents)
+            went = [f"{before[t] - after[t]:,} {t}(s)" for t in dependents if before[t] > after[t]]
+            if went:
+                summary.notes.append(f"removed with them: {', '.join(went)}")
     except psycopg.errors.IntegrityError as exc:
         raise LoadError(explain_refusal(exc)) from exc
     except sqlalchemy.exc.IntegrityError as exc:  # refused in the merge's own statements

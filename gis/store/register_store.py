@@ -564,3 +564,11 @@ def incidents_in(conn: Connection, grid_ids: Sequence[int]) -> pd.DataFrame:
            WHERE i.grid_id = ANY(:grids) AND i.merged_into IS NULL ORDER BY i.reported_at""",
         {"grids": list(grid_ids)},
     )
+
+
+def row_counts(conn: Connection, tables: Sequence[str]) -> dict[str, int]:
+    """How many rows each of ``tables`` holds.
+
+    What a removal's cascade took is the difference before and after it.
+    """
+    return {t: int(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()) for t in tables}

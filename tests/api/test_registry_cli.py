@@ -487,3 +487,31 @@ def test_a_geojson_feature_id_does_not_replace_the_building_id(place, engine) ->
     assert (summary.added, summary.unchanged) == (0, 1)
     assert "column 'id' left out: '楼栋编号' already gives the same field" in summary.notes
     assert scalar(engine, "SELECT count(*) FROM building WHERE ref = '0'") == 0
+
+
+def test_replace_says_what_went_with_the_records_and_leaves_osm_alone(
+    registers, database_url, engine
+) -> None:
+    """A household removed takes its residents; a register's buildings are not OSM's."""
+    path = register_workbook(registers / "户籍_无H04.xlsx", HOUSEHOLDS[:3] + HOUSEHOLDS[4:])
+    out = ok(run_wangge(database_url, "import", "households", str(path), "--replace", "--dry-run"))
+    assert counts(0, 0, 4, 1, 0) in out and "removed with them: 1 resident(s)" in out
+    assert scalar(engine, "SELECT count(*) FROM resident") == 3  # a dry run
+    with engine.begin() as conn:  # a footprint an OpenStreetMap extract brought
+        conn.execute(
+            text(
+                "INSERT INTO building (ref, floors, geom) SELECT 'osm:w1', 3, "
+                "ST_Translate(geom, 0.0005, 0) FROM building WHERE ref = 'B04'"
+            )
+        )
+    try:
+        out = ok(
+            run_wangge(
+                database_url, "import", "buildings", str(registers / "楼栋.shp"), "--replace"
+            )
+        )
+        assert counts(0, 0, 4, 0, 0) in out, out
+        assert scalar(engine, "SELECT count(*) FROM building WHERE ref = 'osm:w1'") == 1
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM building WHERE ref = 'osm:w1'"))
