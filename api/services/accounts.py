@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -172,7 +173,7 @@ def add_user(
                 f"a user is already named {username!r}; change their password with "
                 f"'wangge users passwd {username}'"
             )
-        _check_new_user_area(conn, username, role, area_code)
+        _check_new_user_area(conn, username, role, area_code, worker_id)
         user_id = access_store.ensure_user(
             conn,
             username,
@@ -269,10 +270,30 @@ def _area_of_level(conn: Connection, role: str, area_code: str) -> int:
     return area_id
 
 
-def _check_new_user_area(conn: Connection, username: str, role: str, area_code: str | None) -> None:
-    """Refuse, for a user about to be created, an area of the wrong level for their role."""
-    if role in AREA_LEVEL and area_code and access_store.credentials(conn, username) is None:
-        _area_of_level(conn, role, area_code)
+def _check_new_user_area(
+    conn: Connection, username: str, role: str, area_code: str | None, worker_id: int | None
+) -> None:
+    """Refuse, for a user about to be created, what their role cannot work without.
+
+    A staff member's area of their role's level, a grid worker's worker: as the admin's
+    form does (the command line created accounts that every page then refused).
+    """
+    if access_store.credentials(conn, username) is None:
+        check_username(username)
+        _area_for(conn, role, area_code, worker_id)
+
+
+#: A user name: letters (Chinese too), digits, _ . - @; what a link and a log line carry
+#: as they are (a name with '/' made an account the admin's pages could not open).
+USERNAME = re.compile(r"[\w.@-]{2,64}")
+
+
+def check_username(username: str) -> None:
+    """Refuse a user name of other characters, or shorter than 2 or longer than 64."""
+    if not USERNAME.fullmatch(username):
+        odd = sorted({c for c in username if not re.fullmatch(r"[\w.@-]", c)})
+        said = f" (it holds {' '.join(map(repr, odd))})" if odd else ""
+        raise BadRole(f"a user name is 2 to 64 letters, digits or _ . - @{said}; choose another")
 
 
 def check_role(engine: Engine, role: str, area_code: str | None, worker_id: int | None) -> None:
@@ -554,7 +575,7 @@ def issue_token(
     """
     days = token_days(days)
     with engine.begin() as conn:
-        _check_new_user_area(conn, username, role, area_code)
+        _check_new_user_area(conn, username, role, area_code, worker_id)
         user_id = access_store.ensure_user(
             conn, username, role, area_code=area_code, worker_id=worker_id
         )

@@ -21,11 +21,15 @@ from sqlalchemy import Connection, text
 
 from gis import clock
 from gis.db.models import ROLES
-from gis.errors import GisError, InvalidInput, NotFound
+from gis.errors import Conflict, GisError, InvalidInput, NotFound
 
 
 class UnknownUser(GisError, NotFound):
     """No user has that name, or no area or grid worker has that code or id."""
+
+
+class WorkerTaken(GisError, Conflict):
+    """The grid worker is already linked to another account (one account per worker)."""
 
 
 class UnknownRole(GisError, InvalidInput):
@@ -181,11 +185,23 @@ def ensure_user(
     )
     if worker_id is not None:
         linked = conn.execute(
-            text("UPDATE grid_worker SET user_id = :uid WHERE id = :w RETURNING id"),
-            {"uid": user_id, "w": worker_id},
+            text(
+                "SELECT w.id, u.username FROM grid_worker w "
+                "LEFT JOIN app_user u ON u.id = w.user_id WHERE w.id = :w"
+            ),
+            {"w": worker_id},
         ).first()
         if linked is None:
             raise UnknownUser(f"no grid worker has id {worker_id}")
+        if linked.username is not None:  # taken silently, the other account lost its work
+            raise WorkerTaken(
+                f"grid worker {worker_id} already signs in as {linked.username!r} (one "
+                "account per worker): link another worker, or sign in as that account"
+            )
+        conn.execute(
+            text("UPDATE grid_worker SET user_id = :uid WHERE id = :w"),
+            {"uid": user_id, "w": worker_id},
+        )
     return user_id
 
 

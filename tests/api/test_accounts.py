@@ -182,3 +182,36 @@ def test_failures_from_one_address_lock_that_address(town: dict, engine: Engine)
     elsewhere = accounts.sign_in(engine, settings, "zhang", PASSWORD, "10.2.0.2")
     assert isinstance(elsewhere, accounts.SignedIn)
     _clear_failures(engine)
+
+
+def _add(database_url: str, name: str, *options: str):
+    return run_wangge(
+        database_url, "users", "add", name, *options, "--password-stdin", input_text=PASSWORD + "\n"
+    )
+
+
+def test_the_cli_refuses_accounts_that_could_not_work(
+    town: dict, database_url: str, engine: Engine
+) -> None:
+    """As the admin's form does: a grid worker needs their worker, one account per worker,
+    and a name that links and logs as it is."""
+    no_worker = _add(database_url, "gw_without", "--role", "grid_worker")
+    assert no_worker.returncode != 0
+    assert "must be linked to a grid worker" in " ".join(no_worker.stderr.split())
+    # the tiny district's worker 1 signs in as worker1; taking it silently left worker1
+    # a grid worker of no worker, refused by every page
+    second = _add(database_url, "gw_second", "--role", "grid_worker", "--worker", "1")
+    assert second.returncode != 0
+    assert "grid worker 1 already signs in as 'worker1'" in " ".join(second.stderr.split())
+    odd = _add(database_url, "<b>/x", "--role", "resident")
+    assert odd.returncode != 0 and "'/'" in odd.stderr and "'<'" in odd.stderr
+    for name in ("gw_without", "gw_second"):  # no account was made
+        assert run_wangge(database_url, "users", "token", name).returncode != 0
+    with engine.connect() as conn:
+        owner = conn.execute(
+            text(
+                "SELECT u.username FROM grid_worker w JOIN app_user u ON u.id = w.user_id "
+                "WHERE w.id = 1"
+            )
+        ).scalar_one()
+    assert owner == "worker1"
