@@ -68,6 +68,7 @@ class NavItem:
 #: (:mod:`grids.access`); this only keeps links a role cannot use out of its menu.
 NAV: tuple[NavItem, ...] = (
     NavItem("首页", "/", EVERYONE),
+    NavItem("我的任务", "/worker", frozenset({"grid_worker"})),
     NavItem("报事报修", "/r/report", frozenset({"resident"})),
     NavItem("我的报事", "/r/requests", frozenset({"resident"})),
     NavItem("避难场所", "/r/shelter", frozenset({"resident"})),
@@ -91,7 +92,7 @@ NAV: tuple[NavItem, ...] = (
 
 
 #: Other paths pages link to only once they exist (the home page's ``/desk``).
-LINKED_PATHS = ("/desk",)
+LINKED_PATHS = ("/desk", "/worker")
 
 
 def _answers_get(request: Request, path: str) -> bool:

@@ -83,13 +83,12 @@ def to_do(engine: Engine, user: Principal) -> ToDo:
             ToDoItem("resolved", "待核查", c.resolved, "/desk?state=resolved"),
         )
     elif user.role == "grid_worker":
-        # no link yet: the tablet (/worker) still signs in by a token in its address, not
-        # by the session; link its task list here once it takes the session
+        # the tablet's task list (网格员工作台) takes the sign-in session too
         items = (
-            ToDoItem("overdue", "超期未办结", c.overdue, None, urgent=True),
-            ToDoItem("escalated", "督办", c.escalated, None, urgent=True),
-            ToDoItem("due_today", "今日到期", c.due_today, None),
-            ToDoItem("open", "我的待办任务", c.open, None),
+            ToDoItem("overdue", "超期未办结", c.overdue, "/worker", urgent=True),
+            ToDoItem("escalated", "督办", c.escalated, "/worker", urgent=True),
+            ToDoItem("due_today", "今日到期", c.due_today, "/worker"),
+            ToDoItem("open", "我的待办任务", c.open, "/worker"),
         )
     else:
         items = (ToDoItem("unfinished", "我反映的问题（处理中）", c.unfinished, None),)

@@ -246,3 +246,21 @@ def test_the_design_shows_on_a_map_and_is_stored_only_when_confirmed(
             {"c": community},
         ).scalar_one()
     assert not set(after) & set(before)  # the old grids were retired
+
+
+def test_the_design_offers_the_simulation_only_to_who_may_run_it(desk: dict) -> None:
+    """Community staff see the design; its simulation is the street office's (403 else)."""
+    url, community = desk["url"], desk["design_community"]
+    design = f"/grids/design?community={community}"
+    for name, password, offered in (
+        (OTHER, OTHER_PASSWORD, False),
+        (STREET, STREET_PASSWORD, True),
+    ):
+        client, _ = _signed_in(url, name, password)
+        with closing(client):
+            page = client.get(f"{url}{design}", headers=HTML)
+            assert page.status_code == 200 and 'id="design-map"' in page.text
+            link = f'href="/grids/simulate?community={community}"'
+            assert (link in page.text) is offered, name
+            simulate = client.get(f"{url}/grids/simulate?community={community}", headers=HTML)
+            assert (simulate.status_code == 200) is offered, (name, simulate.status_code)

@@ -329,3 +329,36 @@ def test_a_grid_workers_home_counts_their_own_cases(desk: dict, engine: Engine) 
     shown = dict(re.findall(r'data-key="(\w+)">\s*<span class="count">(\d+)</span>', home))
     assert shown["overdue"] == str(want[0]) and shown["open"] == str(want[1]) != "0"
     assert "待立案" not in home and "案件办理" not in home  # staff's, not a worker's
+
+
+def test_a_grid_worker_signed_in_reaches_their_tasks_from_home(
+    desk: dict, engine: Engine, database_url: str
+) -> None:
+    """Home's counts and menu lead to the tablet's task list (/worker), which takes the
+    sign-in session: it had to be typed in."""
+    with engine.connect() as conn:
+        worker = conn.execute(
+            text("SELECT w.id FROM grid_worker w WHERE w.user_id IS NULL ORDER BY w.id LIMIT 1")
+        ).scalar()
+        if worker is None:  # every worker signs in already: a new one, as an office adds
+            worker = conn.execute(
+                text("INSERT INTO grid_worker (name) VALUES ('网格员新') RETURNING id")
+            ).scalar_one()
+            conn.commit()
+    password = "wang wu 2024 tablet"
+    done = run_wangge(
+        database_url,
+        *("users", "add", "desk_worker", "--role", "grid_worker", "--worker", str(worker)),
+        "--password-stdin",
+        input_text=password + "\n",
+    )
+    assert done.returncode == 0, done.stderr
+    url = desk["url"]
+    with httpx.Client() as client:
+        assert _sign_in(client, url, "desk_worker", password).status_code == 303
+        home = client.get(f"{url}/", headers=HTML)
+        assert home.status_code == 200
+        assert re.search(r'<a href="/worker"><span class="count">\d+</span>', home.text)
+        assert '<a href="/worker">我的任务</a>' in home.text
+        tasks = client.get(f"{url}/worker", headers=HTML)
+        assert tasks.status_code == 200 and "网格员" in tasks.text
