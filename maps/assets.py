@@ -320,6 +320,8 @@ def render_offline(m: Element, base_url: str = VENDOR_URL, static_url: str = STA
     """
     localize(m, base_url, static_url)
     root = m.get_root()
+    # no icon of its own: else the browser asks /favicon.ico, a 404 in the console
+    root.header.add_child(Element('<link rel="icon" href="data:,">'), name="wangge_no_icon")
     html = root.render()
     remote = external_references(html)
     if remote:

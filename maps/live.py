@@ -243,7 +243,7 @@ class LiveIncidents(Layer):
                     }).then(function (list) {
                         redraw(list);
                         live.received += 1;
-                        say(text + " " + new Date().toLocaleTimeString("zh-CN"));
+                        say(text + " " + new Date().toLocaleTimeString("zh-CN", {timeZone: "Asia/Shanghai", hour12: false}));
                     });
                 }
                 source.addEventListener("ready", function () {
@@ -257,7 +257,7 @@ class LiveIncidents(Layer):
                     var inc = JSON.parse(e.data);
                     draw(inc);
                     live.received += 1;
-                    say("最近更新 " + new Date().toLocaleTimeString("zh-CN") +
+                    say("最近更新 " + new Date().toLocaleTimeString("zh-CN", {timeZone: "Asia/Shanghai", hour12: false}) +
                         " · 事件 " + inc.id);
                 });
                 source.addEventListener("bulk", function () { refetch("批量更新"); });

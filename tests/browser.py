@@ -143,6 +143,7 @@ def open_page(
     permissions: Sequence[str] = (),
     service_workers: str = "block",
     insecure_host: str | None = None,
+    timezone_id: str | None = None,
 ) -> Iterator[tuple[Page, RequestLog]]:
     """Open ``url`` in headless Debian Chromium and yield the page and its request log.
 
@@ -176,6 +177,8 @@ def open_page(
         plain HTTP its pages are no secure context (no WebCrypto, no service worker, no
         caches), as on a phone that opens the app by a LAN address.  Its requests count
         as local.
+    timezone_id
+        The device's time zone (e.g. ``"America/New_York"``); default the machine's.
 
     Yields
     ------
@@ -220,6 +223,7 @@ def open_page(
                 if geolocation is None
                 else {"longitude": geolocation[0], "latitude": geolocation[1]},
                 permissions=list(permissions),
+                timezone_id=timezone_id,
             )
             context.route("**/*", route)
             page = context.new_page()

@@ -59,11 +59,16 @@
     box.textContent = text || "";
     box.classList.toggle("w-error", !!error);
   }
-  function pad(n) { return String(n).padStart(2, "0"); }
+  // deadlines in Beijing time, as the desk and the SMS say them, whatever the device's zone
+  var BEIJING = new Intl.DateTimeFormat("zh-CN", {
+    timeZone: "Asia/Shanghai", month: "numeric", day: "numeric",
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23"
+  });
   function when(iso, none) {
     if (!iso) { return none || "无期限"; }
-    var d = new Date(iso);
-    return (d.getMonth() + 1) + "月" + d.getDate() + "日 " + pad(d.getHours()) + ":" + pad(d.getMinutes());
+    var p = {};
+    BEIJING.formatToParts(new Date(iso)).forEach(function (x) { p[x.type] = x.value; });
+    return p.month + "月" + p.day + "日 " + p.hour + ":" + p.minute;
   }
   function ago(iso) {
     if (!iso) { return "从未走访"; }

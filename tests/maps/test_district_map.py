@@ -139,6 +139,8 @@ def test_rendered_page_loads_nothing_from_a_cdn(page_html: str) -> None:
     assert f'<script src="{VENDOR_URL}/leaflet/dist/leaflet.js"></script>' in page_html
     assert f'href="{STATIC_URL}/leaflet.awesome.rotate.css"' in page_html
     assert f"{VENDOR_URL}/d3/d3.min.js" in page_html  # branca's legend
+    # an icon of its own: no request for /favicon.ico (a 404 in the console)
+    assert page_html.count('<link rel="icon" href="data:,">') == 1
     # the basemap is configured, not a CDN script
     assert "https://tile.openstreetmap.org/{z}/{x}/{y}.png" in page_html
     assert "OpenStreetMap" in page_html

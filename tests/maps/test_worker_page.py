@@ -13,8 +13,10 @@ from __future__ import annotations
 import io
 import json
 import re
+from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -235,6 +237,7 @@ def test_phone_takes_a_task_checks_in_and_resolves_it_with_a_photo(field: dict) 
         geolocation=field["point"],
         permissions=("geolocation",),
         service_workers="allow",
+        timezone_id="America/New_York",  # a phone set to another zone: times stay Beijing's
     ) as (page, log):
         page.goto(f"{field['url']}/worker")  # not signed in: to the sign-in page and back
         assert page.url.startswith(f"{field['url']}/login?next=")
@@ -242,6 +245,9 @@ def test_phone_takes_a_task_checks_in_and_resolves_it_with_a_photo(field: dict) 
         card = page.locator(f".w-card[data-task='{task}']")
         card.wait_for()
         assert "消防栓损坏" in card.inner_text() and "步行约" in card.inner_text()
+        due = httpx.get(f"{field['url']}/api/incidents/{task}", headers=field["admin"])
+        d = datetime.fromisoformat(due.json()["deadline"]).astimezone(ZoneInfo("Asia/Shanghai"))
+        assert f"期限 {d.month}月{d.day}日 {d:%H:%M}" in card.inner_text()
         # the tabs at the bottom, big enough to touch, nothing wider than the phone
         sizes = page.evaluate(
             """() => [document.documentElement.scrollWidth,
