@@ -228,6 +228,7 @@ _PAGE = """<!doctype html>
 <html lang="zh-CN">
 <head>
 <meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{ title }}</title>
 <style>
   body { font-family: "WenQuanYi Micro Hei", "Noto Sans CJK SC", "Microsoft YaHei",
@@ -235,6 +236,7 @@ _PAGE = """<!doctype html>
   h1 { font-size: 22px; margin: 0 0 4px; text-align: center; }
   .meta { text-align: center; color: #444; margin-bottom: 12px; font-size: 14px; }
   .tools { margin-bottom: 12px; }
+  .table-scroll { max-width: 100%; overflow-x: auto; }
   table { border-collapse: collapse; width: 100%; font-size: 13px; }
   th, td { border: 1px solid #999; padding: 3px 6px; text-align: right; }
   th { background: #eef2f7; text-align: center; }
@@ -247,6 +249,7 @@ _PAGE = """<!doctype html>
   @media print {
     body { margin: 0; }
     .tools { display: none; }
+    .table-scroll { overflow: visible; }
     table { font-size: 10pt; }
     th { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
     thead { display: table-header-group; }
@@ -262,6 +265,7 @@ _PAGE = """<!doctype html>
   截至 {{ as_of }}</div>
 <div class="tools"><button onclick="window.print()">打印 Print</button>
   {% for link in links %}<a href="{{ link.href }}">{{ link.text }}</a> {% endfor %}</div>
+<div class="table-scroll" role="region" aria-label="表格，可左右滑动" tabindex="0">
 <table id="kpi-table">
 <thead><tr>{% for h in headers %}<th>{{ h }}</th>{% endfor %}</tr></thead>
 <tbody>
@@ -269,6 +273,7 @@ _PAGE = """<!doctype html>
 <td class="{{ c.css }}">{{ c.text }}</td>{% endfor %}</tr>
 {% endfor %}</tbody>
 </table>
+</div>
 <p class="foot">结案率 = 结案数 / 应结案数；按期结案率 = 按期结案数 / 应结案数。
 应结案：已结案，或处置时限已过。不予立案的上报不计入应结案。
 按期结案率低于 {{ threshold }} 的行以红色标出。</p>

@@ -233,6 +233,10 @@ class LiveIncidents(Layer):
                 redraw({{ this.incidents|tojson }});
                 var status = document.getElementById("wangge-live-status");
                 function say(text) { if (status) { status.textContent = text; } }
+                function now() {  // Beijing time, whatever zone the screen's computer is in
+                    return new Date().toLocaleTimeString(
+                        "zh-CN", {timeZone: "Asia/Shanghai", hour12: false});
+                }
                 if (!window.EventSource) { say("浏览器不支持实时推送"); return; }
                 var source = new EventSource({{ this.stream_url|tojson }});
                 live.source = source;
@@ -243,7 +247,7 @@ class LiveIncidents(Layer):
                     }).then(function (list) {
                         redraw(list);
                         live.received += 1;
-                        say(text + " " + new Date().toLocaleTimeString("zh-CN", {timeZone: "Asia/Shanghai", hour12: false}));
+                        say(text + " " + now());
                     });
                 }
                 source.addEventListener("ready", function () {
@@ -257,7 +261,7 @@ class LiveIncidents(Layer):
                     var inc = JSON.parse(e.data);
                     draw(inc);
                     live.received += 1;
-                    say("最近更新 " + new Date().toLocaleTimeString("zh-CN", {timeZone: "Asia/Shanghai", hour12: false}) +
+                    say("最近更新 " + now() +
                         " · 事件 " + inc.id);
                 });
                 source.addEventListener("bulk", function () { refetch("批量更新"); });

@@ -362,3 +362,22 @@ def test_a_grid_worker_signed_in_reaches_their_tasks_from_home(
         assert '<a href="/worker">我的任务</a>' in home.text
         tasks = client.get(f"{url}/worker", headers=HTML)
         assert tasks.status_code == 200 and "网格员" in tasks.text
+
+
+@pytest.mark.browser
+def test_the_staff_pages_fit_a_phone(desk: dict) -> None:
+    """On a 390 px phone a wide table scrolls by itself; the page never scrolls sideways."""
+    from tests.signin import sign_in_page
+
+    url, phone = desk["url"], (390, 844)
+    widths: dict[str, int] = {}
+    with open_page(viewport=phone, screenshot="signin_phone_kpi.png") as (page, log):
+        sign_in_page(page, url, STAFF, PASSWORD, then="/desk")
+        for path in ("/desk", "/kpi", "/grids", "/registry", "/kpi/print"):
+            page.goto(f"{url}{path}", wait_until="load")
+            widths[path] = page.evaluate("() => document.documentElement.scrollWidth")
+            if path == "/kpi":
+                assert page.locator(".table-scroll table").count() >= 1
+                assert accessibility_violations(page) == []
+    assert log.console_errors == [] and log.page_errors == []
+    assert {p: w for p, w in widths.items() if w > phone[0]} == {}
