@@ -49,6 +49,13 @@ class RowProblem:
         value = "" if _blank(self.value) else f" ({_show(self.value)})"
         return f"{where}{value}: {self.message} — {self.fix}"
 
+    @property
+    def cell(self) -> str:
+        """The value as the file's cell holds it; "" for an empty one (not nan, not <NA>)."""
+        if _blank(self.value):
+            return ""
+        return self.value if isinstance(self.value, str) else _show(self.value)
+
 
 class ImportRejected(EtlError, InvalidInput):
     """The file was refused as a whole: nothing was stored.  Carries every problem."""
@@ -65,7 +72,11 @@ class ImportRejected(EtlError, InvalidInput):
 
 
 def _blank(value: object) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value)) or value == ""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, float | np.floating):
+        return bool(np.isnan(value))
+    return isinstance(value, str) and not value.strip()
 
 
 def _show(value: object) -> str:

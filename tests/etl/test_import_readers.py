@@ -281,3 +281,17 @@ def test_gcj02_and_bd09_are_the_identity_outside_china() -> None:
 def test_the_readme_holds_the_data_dictionary_as_the_code_has_it() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert markdown() in readme, "regenerate the README's data dictionary: etl.imports.dictionary"
+
+
+def test_a_problem_shows_an_empty_cell_as_empty() -> None:
+    """The import desk's table and the messages: not 'nan', not '<NA>'."""
+    from etl.imports.problems import RowProblem
+
+    for blank in (None, float("nan"), pd.NA, pd.NaT, "", "  "):
+        p = RowProblem("户.csv", 3, "楼栋编号", blank, "value is missing", "fill it in")
+        assert (
+            p.cell == ""
+            and str(p) == "户.csv row 3, column '楼栋编号': value is missing — fill it in"
+        )
+    assert RowProblem("户.csv", 2, "室", 301.0, "m", "f").cell == "301"
+    assert RowProblem("户.csv", 2, "地址", "中山路1号", "m", "f").cell == "中山路1号"
