@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import traceback
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlencode
 
 import psycopg
@@ -109,6 +110,76 @@ TITLES_ZH = {
     500: "内部错误",
     503: "服务暂不可用",
 }
+
+
+#: The forms' fields, as their labels name them (what a person filled in).
+FIELDS_ZH = {
+    "category_code": "问题类别",
+    "description": "问题描述",
+    "lon": "位置（经度）",
+    "lat": "位置（纬度）",
+    "contact_phone": "联系电话",
+    "contact_name": "联系人",
+    "photos": "照片",
+    "rating": "评价",
+    "comment": "评价意见",
+    "title": "标题",
+    "body": "内容",
+    "name": "姓名",
+    "phone": "电话",
+    "username": "用户名",
+    "password": "密码",
+    "reason": "原因",
+    "note": "说明",
+    "role": "角色",
+    "area": "辖区",
+    "worker_id": "网格员",
+    "assignee_id": "处置人",
+    "community": "社区",
+    "community_id": "社区",
+    "grid_code": "网格",
+    "birth_year": "出生年份",
+    "id_number": "身份证号",
+    "sex": "性别",
+    "relation": "与户主关系",
+    "file": "文件",
+    "kind": "类型",
+}
+
+
+def _error_zh(error: Mapping[str, object]) -> str:
+    """One refused value said in Chinese: which field, what is wrong (pydantic's type)."""
+    loc = [str(p) for p in error.get("loc", ()) if not isinstance(p, int)]  # type: ignore[union-attr]
+    name = next((p for p in reversed(loc) if p not in ("body", "query", "path")), "")
+    field = FIELDS_ZH.get(name, name)
+    ctx = error.get("ctx") or {}
+    kind = str(error.get("type", ""))
+    said = {
+        "missing": "必填",
+        "string_too_long": f"最多 {ctx.get('max_length')} 个字",  # type: ignore[union-attr]
+        "string_too_short": f"至少 {ctx.get('min_length')} 个字",  # type: ignore[union-attr]
+        "too_long": f"最多 {ctx.get('max_length')} "  # type: ignore[union-attr]
+        + ("个字" if isinstance(error.get("input"), str) else "项"),
+        "int_parsing": "须为整数",
+        "int_from_float": "须为整数",
+        "float_parsing": "须为数字",
+        "finite_number": "须为数字",
+        "greater_than_equal": f"不能小于 {ctx.get('ge')}",  # type: ignore[union-attr]
+        "greater_than": f"须大于 {ctx.get('gt')}",  # type: ignore[union-attr]
+        "less_than_equal": f"不能大于 {ctx.get('le')}",  # type: ignore[union-attr]
+        "less_than": f"须小于 {ctx.get('lt')}",  # type: ignore[union-attr]
+        "literal_error": "不在可选范围内，请从列表中选择",
+        "enum": "不在可选范围内，请从列表中选择",
+        "string_pattern_mismatch": "格式不对",
+    }.get(kind)
+    if said is None:  # our own validators' words (a NUL character …), as they are
+        said = str(error.get("msg", "")).removeprefix("Value error, ")
+    return f"{field}：{said}" if field else said
+
+
+def errors_zh(errors: Sequence[Mapping[str, object]]) -> str:
+    """A form's refused values, for the page that tells the person (每项一句，分号隔开)."""
+    return "；".join(dict.fromkeys(_error_zh(e) for e in errors))
 
 
 def wants_page(request: Request) -> bool:
@@ -208,10 +279,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _request(request: Request, exc: RequestValidationError) -> Response:
+        if wants_page(request):  # a person at a form: what to correct, in Chinese
+            return page_answer(request, 422, errors_zh(exc.errors()))
         errors = _plain_errors(exc)
         details = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
-        if wants_page(request):
-            return page_answer(request, 422, details)
         return problem(422, "Invalid request", details, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)

@@ -179,6 +179,11 @@ def test_a_double_tap_files_once_and_anonymous_needs_a_phone(
         refused = client.post("/r/report", data=form, headers=HTML)
         assert refused.status_code == 422
         assert "电话" in refused.text and "text/html" in refused.headers["content-type"]
+        # what the form lacks or has too much of, said in Chinese, by the field's label
+        empty = client.post("/r/report", data={"description": "灯" * 3000}, headers=HTML)
+        assert empty.status_code == 422
+        assert "问题类别：必填" in empty.text and "问题描述：最多 2000 个字" in empty.text
+        assert "Field required" not in empty.text and "body." not in empty.text
         phoned = form | {"contact_phone": "021-12345678"}
         first = client.post("/r/report", data=phoned, headers=key)
         again = client.post("/r/report", data=phoned, headers=key)
