@@ -279,17 +279,17 @@ def _check_new_user_area(
     form does (the command line created accounts that every page then refused).
     """
     if access_store.credentials(conn, username) is None:
-        check_username(username)
         _area_for(conn, role, area_code, worker_id)
+        check_username(username)
 
 
 #: A user name: letters (Chinese too), digits, _ . - @; what a link and a log line carry
 #: as they are (a name with '/' made an account the admin's pages could not open).
-USERNAME = re.compile(r"[\w.@-]{2,64}")
+USERNAME = re.compile(r"[\w.@-]{1,64}")
 
 
 def check_username(username: str) -> None:
-    """Refuse a user name of other characters, or shorter than 2 or longer than 64."""
+    """Refuse a user name of other characters, or longer than 64."""
     if not USERNAME.fullmatch(username):
         odd = sorted({c for c in username if not re.fullmatch(r"[\w.@-]", c)})
         said = f" (it holds {' '.join(map(repr, odd))})" if odd else ""
