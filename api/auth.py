@@ -31,7 +31,7 @@ from api.deps import StateDep
 from api.services.accounts import CsrfRefused, SessionEnded, csrf_ok
 from gis.db import principal as db_principal
 from gis.errors import Unauthorized
-from grids.access import Principal, require_planner
+from grids.access import Principal, require_grid_desk, require_planner
 
 #: The cookie that carries a browser's session id.
 SESSION_COOKIE = "wangge_session"
@@ -154,6 +154,20 @@ async def planner(user: CurrentUser) -> Principal:
 
 
 Planner = Annotated[Principal, Depends(planner)]
+
+
+async def grid_desk_user(user: CurrentUser) -> Principal:
+    """The signed-in staff member at the grids desk (网格与人员): 403 for anyone else.
+
+    Refused before any input is read: a resident who opened a design page without its
+    community was told 输入有误 (422) instead of 无权操作.  The services apply the same
+    rule (:func:`grids.access.require_grid_desk`).
+    """
+    require_grid_desk(user)
+    return user
+
+
+GridDeskUser = Annotated[Principal, Depends(grid_desk_user)]
 
 
 OptionalUser = Annotated[Principal | None, Depends(optional_user)]

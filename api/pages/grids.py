@@ -14,7 +14,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from api.auth import CurrentUser
+from api.auth import GridDeskUser
 from api.deps import EngineDep, SettingsDep
 from api.inputs import Id, Text
 from api.pages.render import flash, render, session_id
@@ -37,7 +37,7 @@ def _redirect(request: Request, to: str, message: str) -> RedirectResponse:
 
 
 @router.get("/grids", response_class=HTMLResponse)
-async def grids_page(request: Request, engine: EngineDep, user: CurrentUser) -> HTMLResponse:
+async def grids_page(request: Request, engine: EngineDep, user: GridDeskUser) -> HTMLResponse:
     """The grids of my area: primary and backup workers, households, open cases, KPIs."""
     found = await run_in_threadpool(grid_desk.overview, engine, user)
     days = COVERAGE_DAYS
@@ -50,7 +50,7 @@ async def grids_page(request: Request, engine: EngineDep, user: CurrentUser) -> 
 async def handover(
     request: Request,
     engine: EngineDep,
-    user: CurrentUser,
+    user: GridDeskUser,
     grid_id: Id,
     worker_id: Annotated[Id, Form()],
     reason: Annotated[Text, Form(max_length=500)] = "",
@@ -67,7 +67,7 @@ async def design_page(
     request: Request,
     engine: EngineDep,
     settings: SettingsDep,
-    user: CurrentUser,
+    user: GridDeskUser,
     community: CommunityCode,
     min_households: Band = None,
     max_households: Band = None,
@@ -93,7 +93,7 @@ async def save_design(
     request: Request,
     engine: EngineDep,
     settings: SettingsDep,
-    user: CurrentUser,
+    user: GridDeskUser,
     community: Annotated[str, Form(pattern=r"^\d{12}$")],
     fingerprint: Annotated[str, Form(pattern=r"^[0-9a-f]{32}$")],
     min_households: Annotated[int, Form(ge=1, le=100_000)],

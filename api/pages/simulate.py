@@ -16,7 +16,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
-from api.auth import CurrentUser
+from api.auth import GridDeskUser
 from api.deps import StateDep
 from api.pages.render import render
 from api.schemas.redivision import SimulationAnswer
@@ -56,7 +56,7 @@ async def _show(
 async def simulate_page(
     request: Request,
     state: StateDep,
-    user: CurrentUser,
+    user: GridDeskUser,
     community: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
     months: Months = 6,
 ) -> HTMLResponse:
@@ -70,7 +70,7 @@ async def simulate_page(
 async def simulate_upload(
     request: Request,
     state: StateDep,
-    user: CurrentUser,
+    user: GridDeskUser,
     layout: Annotated[UploadFile, File(description="GeoJSON FeatureCollection of the grids")],
     months: Annotated[int, Form(ge=1, le=36)] = 6,
 ) -> HTMLResponse:

@@ -264,3 +264,15 @@ def test_the_design_offers_the_simulation_only_to_who_may_run_it(desk: dict) -> 
             assert (link in page.text) is offered, name
             simulate = client.get(f"{url}/grids/simulate?community={community}", headers=HTML)
             assert (simulate.status_code == 200) is offered, (name, simulate.status_code)
+
+
+def test_who_may_not_use_the_grids_desk_is_told_so_before_their_input(
+    desk: dict, engine: Engine
+) -> None:
+    """A resident opening the design page without its community: 403, not 输入有误 (422)."""
+    resident = {
+        "Authorization": f"Bearer {accounts.issue_token(engine, 'gd_resident', 'resident')}"
+    }
+    for path in ("/grids/design", "/grids/simulate", "/grids/design?community=x"):
+        answer = httpx.get(f"{desk['url']}{path}", headers=resident | HTML)
+        assert answer.status_code == 403 and "无权操作" in answer.text, path
