@@ -47,6 +47,7 @@ from grids.access import (
 )
 from grids.incidents import OPEN_STATES, SHANGHAI
 from grids.topology import CheckTolerances
+from grids.topology.report import KIND_LABELS
 
 _OPEN = tuple(sorted(OPEN_STATES))
 
@@ -364,7 +365,8 @@ def design_view(
         error = str(exc)
     else:
         proposal = _geojson(made.grids, ["code", "name", "households"])
-        compared = [(label, metrics.__dict__) for label, metrics in made.compared]
+        # the page says them in Chinese: "current 现状" → "现状" (the command line: both)
+        compared = [(label.split(" ")[-1], metrics.__dict__) for label, metrics in made.compared]
         shortfall = made.shortfall
         fingerprint = _fingerprint(made.grids)
     return DesignView(
@@ -372,7 +374,7 @@ def design_view(
         community_name=name,
         current=_geojson(checked.grids, ["code", "name", "households"]),
         problems=_geojson(report.problems, ["kind", "severity", "grid_codes", "message"]),
-        summary=report.summary,
+        summary={KIND_LABELS.get(k, k): n for k, n in report.summary.items()},
         proposal=proposal,
         compared=compared or [],
         shortfall=shortfall,

@@ -260,6 +260,8 @@ def test_the_design_offers_the_simulation_only_to_who_may_run_it(desk: dict) -> 
         with closing(client):
             page = client.get(f"{url}{design}", headers=HTML)
             assert page.status_code == 200 and 'id="design-map"' in page.text
+            assert "几何无效" in page.text and "unknown_community" not in page.text
+            assert '<th scope="row">方案</th>' in page.text and "naive square" not in page.text
             link = f'href="/grids/simulate?community={community}"'
             assert (link in page.text) is offered, name
             simulate = client.get(f"{url}/grids/simulate?community={community}", headers=HTML)
