@@ -295,3 +295,10 @@ def test_a_problem_shows_an_empty_cell_as_empty() -> None:
         )
     assert RowProblem("户.csv", 2, "室", 301.0, "m", "f").cell == "301"
     assert RowProblem("户.csv", 2, "地址", "中山路1号", "m", "f").cell == "中山路1号"
+
+
+def test_rooms_are_read_as_addresses_give_them() -> None:
+    from etl.imports.addresses import normalise_rooms
+
+    rooms = pd.Series(["302室", "302房", "３０２", " 302 ", "A座302", None, "1201a"], dtype=object)
+    assert normalise_rooms(rooms).tolist() == ["302", "302", "302", "302", "A座302", None, "1201A"]
