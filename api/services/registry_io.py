@@ -447,6 +447,8 @@ def _import_register(
     ids = layers[main]["id" if main != "shelter" else "facility_id"].to_numpy()
     keep = _refused_ids(prepared, checked)
     if len(layers[main]) == 0:
+        if len(source.frame) == 0:  # a header and nothing under it: said, not just "0"
+            summary.notes.append("the file holds no records under its header: nothing to import")
         return summary
     given = set(source.headers)
     direct = not checked.prepared.existing.any() and not options.replace

@@ -106,6 +106,11 @@ def recognise(columns: Iterable[object], kind: Kind, mapping: Mapping[str, str] 
             key = normalise_header(spelling)
             if key not in lookup:
                 lookup[key], rank[key] = f.name, n + (100 if key in GENERIC_IDS else 0)
+    for f in kind.fields:  # as a Shapefile's .dbf cuts them: 10 bytes (楼栋编号 → 楼栋编)
+        for n, spelling in enumerate((f.zh, *f.aliases)):
+            cut = normalise_header(spelling.encode("utf-8")[:10].decode("utf-8", "ignore"))
+            if cut and cut not in lookup:
+                lookup[cut], rank[cut] = f.name, 50 + n
     given = {normalise_header(k): v for k, v in mapping.items()}
     rank |= {key: -1 for key in given}  # what the user named wins
     ignored = {normalise_header(h) for h in IGNORED_HEADERS}

@@ -29,6 +29,7 @@ import tempfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from glob import escape as glob_escape
 from pathlib import Path
 
 import numpy as np
@@ -378,6 +379,14 @@ def read_spatial(source: Path | str | bytes, name: str, *, layer: str | None = N
                 frame = pyogrio.read_dataframe(io.BytesIO(source), layer=layer, **kwargs)
         else:
             frame = pyogrio.read_dataframe(source, layer=layer, **kwargs)
+    except UnicodeDecodeError as exc:
+        if suffix != ".shp" or isinstance(source, bytes):
+            raise FileReadError(f"{name}: cannot read its text ({exc})") from exc
+        frame = _read_cut_field_names(Path(source), layer, kwargs)
+        notes.append(
+            "field names cut at the .dbf's 10 bytes (in a Chinese character) read without "
+            "the cut character (楼栋编号 → 楼栋编); --map names any not recognised"
+        )
     except Exception as exc:  # pyogrio raises several DataSource errors
         raise FileReadError(
             f"{name}: not a readable GeoJSON, GeoPackage or Shapefile ({exc})"
@@ -386,6 +395,40 @@ def read_spatial(source: Path | str | bytes, name: str, *, layer: str | None = N
         raise FileReadError(f"{name}: the layer has no geometry; export it as a spatial layer")
     frame.columns = [str(c) if c != frame.geometry.name else c for c in frame.columns]
     return Table(frame, np.arange(1, len(frame) + 1, dtype=np.int64), name, layer, notes)
+
+
+#: A .dbf field descriptor: 32 bytes, the name in the first 11 (NUL-padded).
+DBF_FIELD = 32
+
+
+def _read_cut_field_names(
+    path: Path, layer: str | None, kwargs: dict[str, object]
+) -> gpd.GeoDataFrame:
+    """Read a Shapefile whose UTF-8 field names the .dbf cut in a character.
+
+    A .dbf field name holds 10 bytes: GDAL and QGIS cut ``楼栋编号`` (12 bytes in UTF-8)
+    in its fourth character, and the name is then no UTF-8 at all (pyogrio refuses
+    the file).  A copy of the Shapefile with each name's cut tail dropped is read
+    instead; no reader does this, hence by hand.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        for part in path.parent.glob(f"{glob_escape(path.stem)}.*"):
+            (Path(tmp) / part.name).write_bytes(part.read_bytes())
+        dbf = next(Path(tmp).glob(f"{glob_escape(path.stem)}.[dD][bB][fF]"), None)
+        if dbf is None:
+            raise FileReadError(f"{path.name}: no .dbf beside it")
+        data = bytearray(dbf.read_bytes())
+        header = int.from_bytes(data[8:10], "little")
+        at = DBF_FIELD
+        while at + DBF_FIELD <= header and data[at] != 0x0D:
+            raw = bytes(data[at : at + 11]).split(b"\0", 1)[0]
+            data[at : at + 11] = raw.decode("utf-8", "ignore").encode("utf-8").ljust(11, b"\0")
+            at += DBF_FIELD
+        dbf.write_bytes(bytes(data))
+        try:
+            return pyogrio.read_dataframe(Path(tmp) / path.name, layer=layer, **kwargs)
+        except Exception as exc:
+            raise FileReadError(f"{path.name}: not a readable Shapefile ({exc})") from exc
 
 
 def _read_zip(data: bytes, layer: str | None) -> gpd.GeoDataFrame:

@@ -463,6 +463,10 @@ def test_values_the_database_would_refuse_are_named_and_skipped_by_row(
         ("H03", 1, 2),
     ]
     assert pd.read_csv(rejects, dtype=str)["户编号"].tolist() == ["H02"]
+    header_only = no_registers / "户_空.csv"
+    header_only.write_text("户编号,楼栋编号,单元,室,人数\n", encoding="utf-8")
+    out = ok(run_wangge(database_url, "import", "households", str(header_only)))
+    assert "the file holds no records under its header" in out
     residents = no_registers / "人.csv"
     residents.write_text(
         "人员编号,户编号,姓名,性别,出生日期\nP1,H01,张三,男,18330\nP2,H01,李四,女,1833-01-01\n",

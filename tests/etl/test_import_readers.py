@@ -302,3 +302,22 @@ def test_rooms_are_read_as_addresses_give_them() -> None:
 
     rooms = pd.Series(["302室", "302房", "３０２", " 302 ", "A座302", None, "1201a"], dtype=object)
     assert normalise_rooms(rooms).tolist() == ["302", "302", "302", "302", "A座302", None, "1201A"]
+
+
+def test_a_shapefile_whose_dbf_cut_its_chinese_field_names_is_read(tmp_path: Path) -> None:
+    """GDAL and QGIS cut 楼栋编号 (12 bytes in UTF-8) at the .dbf's 10 bytes, in a character."""
+    from etl.imports.dictionary import BUILDINGS
+
+    frame = gpd.GeoDataFrame(
+        {"楼栋编号": ["B01", "B02"], "楼栋名称": ["1幢", "2幢"], "层数": [6, 7]},
+        geometry=[box(120.08, 30.31, 120.081, 30.311), box(120.082, 30.31, 120.083, 30.311)],
+        crs=4326,
+    )
+    path = tmp_path / "楼栋.shp"
+    frame.to_file(path, encoding="utf-8")
+    table = read_table(path, BUILDINGS)
+    assert any("field names cut" in n for n in table.notes)
+    source = map_columns(table, BUILDINGS)
+    assert source.frame["ref"].tolist() == ["B01", "B02"]
+    assert source.frame["name"].tolist() == ["1幢", "2幢"]
+    assert source.frame["floors"].tolist() == [6, 7]
