@@ -519,3 +519,20 @@ def test_replace_says_what_went_with_the_records_and_leaves_osm_alone(
     finally:
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM building WHERE ref = 'osm:w1'"))
+
+
+def test_the_same_footprints_from_another_format_are_unchanged(place, engine) -> None:
+    """A Shapefile's rings run clockwise, GeoJSON's counter-clockwise, from another vertex."""
+    import shapely
+
+    from api.services.registry_io import ImportOptions, import_file
+
+    frame = gpd.read_file(place / "楼栋.shp")
+    rings = [list(g.exterior.coords)[-2::-1] for g in frame.geometry]  # the other way round
+    turned = [shapely.Polygon([*r[1:], r[0]]) for r in rings]  # from another vertex
+    assert not shapely.equals_exact(turned[0], frame.geometry.iloc[0], 0)  # not the same ring
+    assert shapely.equals(turned[0], frame.geometry.iloc[0])  # the same shape
+    path = place / "楼栋_geojson.geojson"
+    frame.set_geometry(gpd.GeoSeries(turned, crs=frame.crs)).to_file(path, driver="GeoJSON")
+    summary = import_file(engine, "buildings", path, ImportOptions())
+    assert (summary.added, summary.changed, summary.unchanged) == (0, 0, 4)
