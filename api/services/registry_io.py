@@ -435,7 +435,10 @@ def _import_register(
     prepared = registers.prepare(source, spec, stored, coord_type=coord_type)
     summary.notes = list(prepared.notes)
     if options.offset_check and coord_type == "wgs84" and spec.geometry is not None:
-        _check_offset(conn, prepared.layers[main], source.sheet, spec.zh)
+        columns = [source.headers[f] for f in ("lon", "lat") if f in source.headers]
+        _check_offset(
+            conn, prepared.layers[main], source.sheet, spec.zh, "/".join(columns) or "geometry"
+        )
     known = store.stored_keys(conn, referenced_keys(prepared.layers))
     area = store.service_area(conn, settings, stored.office_id)
     checked = registers.check(prepared, area, known, options.on_error)
@@ -565,7 +568,9 @@ def _office_scope(office: store.Area | None, osm: bool) -> str:
     return f"t.office_id = {int(office.id)}"
 
 
-def _check_offset(conn: Connection, layer: pd.DataFrame, sheet: str, what: str) -> None:
+def _check_offset(
+    conn: Connection, layer: pd.DataFrame, sheet: str, what: str, column: str = "geometry"
+) -> None:
     """Refuse records declared WGS84 that fit the loaded data only as GCJ-02 / BD-09."""
     if not isinstance(layer, gpd.GeoDataFrame) or layer.empty:
         return
@@ -586,10 +591,10 @@ def _check_offset(conn: Connection, layer: pd.DataFrame, sheet: str, what: str) 
                 RowProblem(
                     sheet,
                     None,
-                    "coordinates",
+                    column,  # the file's 经度/纬度, or its geometry
                     None,
                     finding.hint(what),
-                    f"--coord-type {finding.coord_type}",
+                    finding.fix(),
                 )
             ]
         )

@@ -73,14 +73,20 @@ class OffsetFinding:
     offset_m: float
 
     def hint(self, what: str = "records") -> str:
-        """One line saying what was found and the option that fixes it."""
+        """One line saying what was found (:meth:`fix` says what to do)."""
         source = {"gcj02": "AMap/Tencent (GCJ-02)", "bd09": "Baidu (BD-09)"}[self.coord_type]
         return (
             f"the {self.records:,} {what} look copied from {source}, not WGS84: "
             f"{self.declared:.0%} of them conflict with the roads and buildings loaded as "
             f"they are, {self.converted:.0%} once moved the {self.offset_m:,.0f} m of the "
-            f"{self.coord_type} offset. Import again with --coord-type {self.coord_type} "
-            "(or --no-offset-check if they really are WGS84)."
+            f"{self.coord_type} offset"
+        )
+
+    def fix(self) -> str:
+        """The option that fixes it."""
+        return (
+            f"import again with --coord-type {self.coord_type} (or --no-offset-check if "
+            "they really are WGS84)"
         )
 
 

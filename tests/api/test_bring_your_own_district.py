@@ -294,7 +294,8 @@ def test_coordinates_declared_wgs84_that_are_gcj02_are_found(
     assert result.returncode != 0
     message = " ".join((result.stderr + result.stdout).split())
     assert "the 12 设施 look copied from AMap/Tencent (GCJ-02), not WGS84" in message
-    assert "Import again with --coord-type gcj02" in message
+    assert "offset — import again with --coord-type gcj02" in message
+    assert "column '经度/纬度'" in message  # the file's own columns
     assert counts(engine, "SELECT count(*) FROM facility") == before
     out = ok(
         run_wangge(
