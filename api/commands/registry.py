@@ -153,7 +153,10 @@ def import_command(
                 f"(replaced) from {osm.source}"
             )
             for what, tags in osm.decided_by.items():
-                shown = ", ".join(f"{t} {n}" for t, n in list(tags.items())[:6])
+                ranked = sorted(tags.items(), key=lambda tn: -tn[1])  # the most first
+                shown = ", ".join(f"{t} {n}" for t, n in ranked[:6])
+                more = len(ranked) - 6
+                shown += f" and {more} more tag(s)" if more > 0 else ""
                 say(f"[osm] {what}: {sum(tags.values()):,} ({shown})")
             if osm.incomplete_buildings:
                 say(
