@@ -371,6 +371,8 @@ def read_spatial(source: Path | str | bytes, name: str, *, layer: str | None = N
                 notes.append(f"no .cpg: encoding {encoding} detected")
         elif cpg.exists():
             notes.append(f"encoding from .cpg: {cpg.read_text(errors='replace').strip()}")
+        if not path.with_suffix(".prj").exists() and not path.with_suffix(".PRJ").exists():
+            notes.append("no .prj: coordinates taken as longitude/latitude (see --coord-type)")
     try:
         if isinstance(source, bytes):
             if suffix == ".zip":

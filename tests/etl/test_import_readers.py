@@ -321,3 +321,17 @@ def test_a_shapefile_whose_dbf_cut_its_chinese_field_names_is_read(tmp_path: Pat
     assert source.frame["ref"].tolist() == ["B01", "B02"]
     assert source.frame["name"].tolist() == ["1幢", "2幢"]
     assert source.frame["floors"].tolist() == [6, 7]
+
+
+def test_a_shapefile_without_a_prj_is_said_to_be_taken_as_lon_lat(tmp_path: Path) -> None:
+    from etl.imports.dictionary import BUILDINGS
+
+    path = tmp_path / "楼栋.shp"
+    gpd.GeoDataFrame(
+        {"楼栋编号": ["B01"]}, geometry=[box(120.08, 30.31, 120.081, 30.311)], crs=4326
+    ).to_file(path, encoding="utf-8")
+    assert "no .prj" not in " ".join(read_table(path, BUILDINGS).notes)
+    path.with_suffix(".prj").unlink()
+    assert "no .prj: coordinates taken as longitude/latitude" in " ".join(
+        read_table(path, BUILDINGS).notes
+    )
