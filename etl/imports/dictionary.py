@@ -658,7 +658,10 @@ def markdown() -> str:
             "|---|---|---|---|---|---|---|",
         ]
         for f in kind.fields:
-            values = "、".join(f"{c.zh} ({c.value})" for c in f.choices)
+            values = "、".join(
+                f"{c.zh} ({c.value}{'; also ' + ', '.join(c.also) if c.also else ''})"
+                for c in f.choices
+            )
             note = "; ".join(x for x in (values, f.note) if x)
             lines.append(
                 "| "
