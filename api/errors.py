@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import traceback
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlencode
@@ -182,6 +183,19 @@ def errors_zh(errors: Sequence[Mapping[str, object]]) -> str:
     return "；".join(dict.fromkeys(_error_zh(e) for e in errors))
 
 
+#: The residents' pages (居民端).
+RESIDENT_PAGES = ("/r/",)
+_CHINESE = re.compile(r"[\u4e00-\u9fff]")
+#: What a resident is told, for the refusals whose English says nothing a resident needs
+#: (ids, rules); the others (a conflict, a value refused) keep their own words.
+RESIDENT_DETAILS_ZH = {
+    403: "您无权查看或办理此事项。",
+    404: "未找到该事项，或它不是您反映的。请核对后再试。",
+    413: "上传的内容过大，请压缩照片或减少数量后再试。",
+    429: "操作过于频繁，请稍后再试。",
+}
+
+
 def wants_page(request: Request) -> bool:
     """Whether the caller is a browser asking for a page (or htmx for a fragment)."""
     return bool(request.headers.get("hx-request")) or "text/html" in request.headers.get(
@@ -215,6 +229,12 @@ def page_answer(request: Request, status: int, detail: str) -> Response:
     if status == 401 and (request.method in ("GET", "HEAD") or request.headers.get("hx-request")):
         return _sign_in_again(request)
     title = TITLES_ZH.get(status, "出错了")
+    if (
+        request.url.path.startswith(RESIDENT_PAGES)
+        and status in RESIDENT_DETAILS_ZH
+        and not _CHINESE.search(detail)
+    ):  # a resident reads Chinese; the services' refusals name ids and rules, for staff
+        detail = RESIDENT_DETAILS_ZH[status]
     user = getattr(request.state, "user", None)
     if request.headers.get("hx-request"):
         message = {"level": "error", "text": f"{title}：{detail}"}

@@ -431,7 +431,10 @@ def support_wish(engine: Engine, user: Principal, wish_id: int) -> Wish:
     if row.author_id == user.user_id:  # type: ignore[attr-defined]
         raise Conflict(f"wish {wish_id} is your own: others of your estate may support it")
     if not store.support(engine, wish_id, user.user_id, clock.now()):
-        raise Conflict(f"you have supported wish {wish_id} already: one support per resident")
+        raise Conflict(
+            f"您已支持过这条心愿，每人支持一次 (you have supported wish {wish_id} already: "
+            "one support per resident)"
+        )
     return wish(engine, user, wish_id)
 
 

@@ -226,7 +226,8 @@ def test_a_signed_in_resident_follows_their_own_requests(
         assert mine.status_code == 200 and "受理" in mine.text
         assert ADMIN not in mine.text and "内部备注" not in mine.text
         theirs = client.get(f"/r/requests/{ids[0]}", headers=other | HTML)
-        assert theirs.status_code == 404 and "未找到" in theirs.text
+        assert theirs.status_code == 404 and "未找到该事项，或它不是您反映的" in theirs.text
+        assert "that you may see" not in theirs.text  # the service's words are staff's
         early = client.post(f"/r/requests/{ids[0]}/rate", data={"rating": 4}, headers=me | HTML)
         assert early.status_code == 422 and "还没有办结" in early.text
 
