@@ -16,6 +16,7 @@ import math
 import re
 import traceback
 from collections.abc import Mapping, Sequence
+from typing import Any
 from urllib.parse import urlencode
 
 import psycopg
@@ -148,37 +149,42 @@ FIELDS_ZH = {
 }
 
 
-def _error_zh(error: Mapping[str, object]) -> str:
+#: What pydantic's error types say, in Chinese (``{…}``: the error's context).
+SAID_ZH = {
+    "missing": "必填",
+    "string_too_long": "最多 {max_length} 个字",
+    "string_too_short": "至少 {min_length} 个字",
+    "too_long": "最多 {max_length} 项",
+    "int_parsing": "须为整数",
+    "int_from_float": "须为整数",
+    "float_parsing": "须为数字",
+    "finite_number": "须为数字",
+    "greater_than_equal": "不能小于 {ge}",
+    "greater_than": "须大于 {gt}",
+    "less_than_equal": "不能大于 {le}",
+    "less_than": "须小于 {lt}",
+    "literal_error": "不在可选范围内，请从列表中选择",
+    "enum": "不在可选范围内，请从列表中选择",
+    "string_pattern_mismatch": "格式不对",
+}
+
+
+def _error_zh(error: Mapping[str, Any]) -> str:
     """One refused value said in Chinese: which field, what is wrong (pydantic's type)."""
-    loc = [str(p) for p in error.get("loc", ()) if not isinstance(p, int)]  # type: ignore[union-attr]
+    loc = [str(p) for p in error.get("loc", ()) if not isinstance(p, int)]
     name = next((p for p in reversed(loc) if p not in ("body", "query", "path")), "")
     field = FIELDS_ZH.get(name, name)
-    ctx = error.get("ctx") or {}
     kind = str(error.get("type", ""))
-    said = {
-        "missing": "必填",
-        "string_too_long": f"最多 {ctx.get('max_length')} 个字",  # type: ignore[union-attr]
-        "string_too_short": f"至少 {ctx.get('min_length')} 个字",  # type: ignore[union-attr]
-        "too_long": f"最多 {ctx.get('max_length')} "  # type: ignore[union-attr]
-        + ("个字" if isinstance(error.get("input"), str) else "项"),
-        "int_parsing": "须为整数",
-        "int_from_float": "须为整数",
-        "float_parsing": "须为数字",
-        "finite_number": "须为数字",
-        "greater_than_equal": f"不能小于 {ctx.get('ge')}",  # type: ignore[union-attr]
-        "greater_than": f"须大于 {ctx.get('gt')}",  # type: ignore[union-attr]
-        "less_than_equal": f"不能大于 {ctx.get('le')}",  # type: ignore[union-attr]
-        "less_than": f"须小于 {ctx.get('lt')}",  # type: ignore[union-attr]
-        "literal_error": "不在可选范围内，请从列表中选择",
-        "enum": "不在可选范围内，请从列表中选择",
-        "string_pattern_mismatch": "格式不对",
-    }.get(kind)
-    if said is None:  # our own validators' words (a NUL character …), as they are
+    if kind == "too_long" and isinstance(error.get("input"), str):
+        kind = "string_too_long"  # a form's text too long is "too_long", as a list is
+    try:
+        said = SAID_ZH[kind].format(**(error.get("ctx") or {}))
+    except KeyError:  # our own validators' words (a NUL character …), as they are
         said = str(error.get("msg", "")).removeprefix("Value error, ")
     return f"{field}：{said}" if field else said
 
 
-def errors_zh(errors: Sequence[Mapping[str, object]]) -> str:
+def errors_zh(errors: Sequence[Mapping[str, Any]]) -> str:
     """A form's refused values, for the page that tells the person (每项一句，分号隔开)."""
     return "；".join(dict.fromkeys(_error_zh(e) for e in errors))
 

@@ -24,7 +24,8 @@ from etl.gpkg import LayerFileError
 from etl.grid_versions import VersionReport, save_grid_versions
 from etl.imports.dictionary import GRIDS
 from etl.imports.headers import recognise
-from etl.layers import POLYGONAL, layers_to_wgs84
+from etl.imports.registers import geometries_in_wgs84
+from etl.layers import POLYGONAL
 from gis.coords import geometries_to_wgs84, local_metric_crs_for
 from gis.errors import EtlError, InvalidInput, Problem, ValidationError
 from gis.settings import Settings, get_settings
@@ -143,21 +144,9 @@ def import_grids(
     """
     settings = settings or get_settings()
     grids = read_polygons(path, layer)
-    notes: list[Problem] = []
-    if grids.crs is not None and not grids.crs.is_geographic:  # a projected file: said
-        notes.append(
-            Problem(
-                LAYER,
-                None,
-                None,
-                "crs",
-                f"reprojected from {grids.crs.name} to WGS84",
-                "nothing to do",
-                "warning",
-            )
-        )
-        grids = grids.to_crs(4326)
-    grids = layers_to_wgs84({LAYER: grids}, coord_type)[LAYER]
+    said: list[str] = []  # a projected file reprojected, as the registers' files are
+    grids = grids.set_geometry(geometries_in_wgs84(grids, coord_type, said))
+    notes = [Problem(LAYER, None, None, "crs", n, "nothing to do", "warning") for n in said]
     problems = check_crs(grids, LAYER)
     if problems:
         raise ValidationError(problems)

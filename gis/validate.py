@@ -92,15 +92,17 @@ def _problems(
     *,
     layer: str,
     field: str,
-    message: str,
+    message: str | Callable[[int], str],
     fix: str,
     id_column: str | None,
     severity: str = "error",
 ) -> list[Problem]:
+    """One problem per row of ``mask``; ``message`` the same for all, or said per position."""
     positions = np.flatnonzero(mask)
     ids = _ids(frame, positions, id_column)
+    said = message if callable(message) else (lambda _: message)
     return [
-        Problem(layer, int(p) + 1, rid, field, message, fix, severity)
+        Problem(layer, int(p) + 1, rid, field, said(int(p)), fix, severity)
         for p, rid in zip(positions, ids, strict=True)
     ]
 
@@ -343,19 +345,15 @@ def check_allowed(
         return []
     values = frame[column]
     bad = (values.notna() & ~values.isin(list(allowed))).to_numpy()
-    positions = np.flatnonzero(bad)
-    ids = _ids(frame, positions, id_column)
-    return [
-        Problem(
-            layer,
-            int(p) + 1,
-            rid,
-            column,
-            f"unknown {column} {_show(values.iloc[p])}",
-            f"use one of: {', '.join(allowed)}",
-        )
-        for p, rid in zip(positions, ids, strict=True)
-    ]
+    return _problems(
+        frame,
+        bad,
+        layer=layer,
+        field=column,
+        message=lambda p: f"unknown {column} {_show(values.iloc[p])}",
+        fix=f"use one of: {', '.join(allowed)}",
+        id_column=id_column,
+    )
 
 
 def check_range(
@@ -389,18 +387,15 @@ def check_range(
         allowed = f"{'more than' if above else 'at least'} {low:g}"
     else:
         allowed = f"from {low:g} to {high:g}"
-    positions = np.flatnonzero(bad)
-    return [
-        Problem(
-            layer,
-            int(p) + 1,
-            rid,
-            column,
-            f"{column} {x[p]:g} is out of range",
-            f"write a {column} {allowed}",
-        )
-        for p, rid in zip(positions, _ids(frame, positions, id_column), strict=True)
-    ]
+    return _problems(
+        frame,
+        bad,
+        layer=layer,
+        field=column,
+        message=lambda p: f"{column} {x[p]:g} is out of range",
+        fix=f"write a {column} {allowed}",
+        id_column=id_column,
+    )
 
 
 def check_references(
@@ -421,19 +416,15 @@ def check_references(
     values = frame[column]
     known = values.isin(list(targets) if isinstance(targets, set) else targets)
     bad = ~known & values.notna()  # a missing one is check_required's to name, or allowed
-    positions = np.flatnonzero(np.asarray(bad, dtype=bool))
-    ids = _ids(frame, positions, id_column)
-    return [
-        Problem(
-            layer,
-            int(p) + 1,
-            rid,
-            column,
-            f"{column} {_show(values.iloc[p])} names no record of {target_layer}",
-            f"load the {target_layer} record first, or correct the reference",
-        )
-        for p, rid in zip(positions, ids, strict=True)
-    ]
+    return _problems(
+        frame,
+        np.asarray(bad, dtype=bool),
+        layer=layer,
+        field=column,
+        message=lambda p: f"{column} {_show(values.iloc[p])} names no record of {target_layer}",
+        fix=f"load the {target_layer} record first, or correct the reference",
+        id_column=id_column,
+    )
 
 
 def coerce_columns(

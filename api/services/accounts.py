@@ -173,7 +173,7 @@ def add_user(
                 f"a user is already named {username!r}; change their password with "
                 f"'wangge users passwd {username}'"
             )
-        _check_new_user_area(conn, username, role, area_code, worker_id)
+        _check_new_user(conn, username, role, area_code, worker_id)
         user_id = access_store.ensure_user(
             conn,
             username,
@@ -270,13 +270,14 @@ def _area_of_level(conn: Connection, role: str, area_code: str) -> int:
     return area_id
 
 
-def _check_new_user_area(
+def _check_new_user(
     conn: Connection, username: str, role: str, area_code: str | None, worker_id: int | None
 ) -> None:
     """Refuse, for a user about to be created, what their role cannot work without.
 
     A staff member's area of their role's level, a grid worker's worker: as the admin's
-    form does (the command line created accounts that every page then refused).
+    form does (the command line created accounts that every page then refused); and a
+    name of the characters :data:`USERNAME` allows.
     """
     if access_store.credentials(conn, username) is None:
         _area_for(conn, role, area_code, worker_id)
@@ -285,15 +286,16 @@ def _check_new_user_area(
 
 #: A user name: letters (Chinese too), digits, _ . - @; what a link and a log line carry
 #: as they are (a name with '/' made an account the admin's pages could not open).
-USERNAME = re.compile(r"[\w.@-]{1,64}")
+NAME_CHARACTER = re.compile(r"[\w.@-]")
+USERNAME = re.compile(rf"{NAME_CHARACTER.pattern}{{1,64}}")
 
 
 def check_username(username: str) -> None:
     """Refuse a user name of other characters, or longer than 64."""
     if not USERNAME.fullmatch(username):
-        odd = sorted({c for c in username if not re.fullmatch(r"[\w.@-]", c)})
+        odd = sorted({c for c in username if not NAME_CHARACTER.fullmatch(c)})
         said = f" (it holds {' '.join(map(repr, odd))})" if odd else ""
-        raise BadRole(f"a user name is 2 to 64 letters, digits or _ . - @{said}; choose another")
+        raise BadRole(f"a user name is up to 64 letters, digits or _ . - @{said}; choose another")
 
 
 def check_role(engine: Engine, role: str, area_code: str | None, worker_id: int | None) -> None:
@@ -575,7 +577,7 @@ def issue_token(
     """
     days = token_days(days)
     with engine.begin() as conn:
-        _check_new_user_area(conn, username, role, area_code, worker_id)
+        _check_new_user(conn, username, role, area_code, worker_id)
         user_id = access_store.ensure_user(
             conn, username, role, area_code=area_code, worker_id=worker_id
         )

@@ -78,23 +78,15 @@ def normalise_address(address: object) -> str:
     return text.replace("号房", "室").replace("房", "室")
 
 
-def normalise_rooms(rooms: pd.Series) -> pd.Series:
-    """A 室 column as addresses give rooms: ``302室``, ``302房``, ``３０２`` → ``302``.
+def room_of(room: object) -> str:
+    """A 室 as addresses give rooms: ``302室``, ``302房``, ``３０２`` → ``302``.
 
     So that a register that writes the room one way one year and another the next
     matches the same household; a room of another form (``A座302``) is kept as written.
     """
-
-    def one(room: object) -> object:
-        if room is None or room is pd.NA or (isinstance(room, float) and np.isnan(room)):
-            return None
-        text = unicodedata.normalize("NFKC", str(room)).upper().replace(" ", "")
-        m = _ROOM.fullmatch(text)
-        return m.group(1) if m else str(room).strip()
-
-    codes, uniques = pd.factorize(rooms, use_na_sentinel=True)  # a few hundred rooms
-    done = np.array([one(r) for r in uniques] + [None], dtype=object)
-    return pd.Series(done[codes], index=rooms.index, dtype=object)
+    text = unicodedata.normalize("NFKC", str(room)).upper().replace(" ", "")
+    m = _ROOM.fullmatch(text)
+    return m.group(1) if m else str(room).strip()
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import shapely
 from pyproj import CRS
 
 from etl.imports import values as vals
-from etl.imports.addresses import compose, match_buildings, normalise_rooms, parse_address
+from etl.imports.addresses import compose, match_buildings, parse_address
 from etl.imports.dictionary import Kind
 from etl.imports.headers import recognise
 from etl.imports.problems import ImportRejected, RowProblem
@@ -410,7 +410,7 @@ def _households(w: _Work, stored: Stored) -> Prepared:
     elif not w.has("building_ref"):
         pass
     unit = w.col("unit")
-    room = normalise_rooms(w.texts("room"))
+    room = vals.rooms(w.texts("room"))
     if parsed:
         from_address_unit = pd.Series([a.unit for a in parsed], dtype=object)
         from_address_room = pd.Series([a.room for a in parsed], dtype=object)

@@ -16,6 +16,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
+from etl.imports.addresses import room_of
 from etl.imports.dictionary import TAGS, Field
 from gis.validate import (
     FALSE_SPELLINGS,
@@ -212,6 +213,11 @@ def from_id_number(numbers: pd.Series) -> tuple[pd.Series, pd.Series]:
         year[present] = s.str[6:10].astype(int).to_numpy()
         sex[present] = np.where(s.str[16].astype(int) % 2 == 1, "M", "F")
     return year, sex
+
+
+def rooms(values: pd.Series) -> pd.Series:
+    """A 室 column, each room as addresses give it (:func:`addresses.room_of`)."""
+    return _per_distinct(values, room_of)[0]
 
 
 def texts(values: pd.Series) -> pd.Series:

@@ -298,10 +298,10 @@ def test_a_problem_shows_an_empty_cell_as_empty() -> None:
 
 
 def test_rooms_are_read_as_addresses_give_them() -> None:
-    from etl.imports.addresses import normalise_rooms
+    from etl.imports.values import rooms as read_rooms
 
     rooms = pd.Series(["302室", "302房", "３０２", " 302 ", "A座302", None, "1201a"], dtype=object)
-    assert normalise_rooms(rooms).tolist() == ["302", "302", "302", "302", "A座302", None, "1201A"]
+    assert read_rooms(rooms).tolist() == ["302", "302", "302", "302", "A座302", None, "1201A"]
 
 
 def test_a_shapefile_whose_dbf_cut_its_chinese_field_names_is_read(tmp_path: Path) -> None:
