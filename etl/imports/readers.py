@@ -27,7 +27,8 @@ import io
 import json
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from glob import escape as glob_escape
 from pathlib import Path
@@ -138,7 +139,98 @@ def read_table(
 # ----------------------------------------------------------------------------- Excel
 
 
+@dataclass
+class _Sheet:
+    """A sheet's cells from its first row and column that hold a value.
+
+    ``frame`` has positional columns; row ``i`` is the sheet's row ``top + i`` and column
+    ``j`` its column ``left + j`` (0-based from A1); ``merged`` as python-calamine gives
+    ``merged_cell_ranges`` (0-based from A1).
+    """
+
+    frame: pd.DataFrame
+    top: int
+    left: int
+    merged: list
+
+
 def _read_excel(source: Path | str | bytes, name: str, kind: Kind, sheet: str | None) -> Table:
+    opened = _open_xlsx(source, name) or _open_calamine(source, name)
+    names, load = opened
+    if sheet is not None and sheet not in names:
+        raise FileReadError(f"{name}: no sheet named {sheet!r}; it has: {', '.join(names)}")
+    candidates = [sheet] if sheet is not None else names
+    best: tuple[int, str, _Sheet] | None = None
+    for candidate in candidates:
+        cells = load(candidate)
+        score = max((header_score(r, kind) for r in _head(cells)), default=0)
+        if best is None or score > best[0]:
+            best = (score, candidate, cells)
+        if sheet is None and score >= 2:
+            break
+    assert best is not None
+    score, chosen, cells = best
+    where = f"{name}, sheet {chosen!r}"
+    if score == 0:
+        raise FileReadError(_no_header(where, kind))
+    _fill_merged(cells)
+    table = _from_sheet(cells, kind, where)
+    table.source, table.sheet = name, chosen
+    if len(names) > 1:
+        table.notes.insert(0, f"read sheet {chosen!r} of {', '.join(repr(n) for n in names)}")
+    return table
+
+
+_Opened = tuple[list[str], Callable[[str], _Sheet]]
+
+
+def _open_xlsx(source: Path | str | bytes, name: str) -> _Opened | None:
+    """An ``.xlsx`` / ``.xlsm`` read with fastexcel (its values as text), else None.
+
+    fastexcel builds Arrow columns in Rust without a Python object per cell: a 500,000-row
+    register reads in about half python-calamine's time.  Where its sheet begins and what
+    is merged come from the sheet's XML (:mod:`etl.imports.xlsx_layout`, read beside the
+    parse).  Any other workbook, or one laid out unlike the standard, is None: it is read
+    by python-calamine.
+    """
+    import fastexcel
+
+    from etl.imports import xlsx_layout
+
+    if Path(name).suffix.lower() not in (".xlsx", ".xlsm"):
+        return None
+    try:
+        book = zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
+        parts = xlsx_layout.sheet_parts(book)
+        reader = fastexcel.read_excel(source if isinstance(source, bytes) else str(source))
+    except (zipfile.BadZipFile, xlsx_layout.LayoutUnknown, fastexcel.FastExcelError, OSError):
+        return None
+    names = list(reader.sheet_names)
+    if any(n not in parts for n in names):
+        return None
+
+    def load(sheet: str) -> _Sheet:
+        with ThreadPoolExecutor(1) as pool:
+            layout = pool.submit(xlsx_layout.read_layout, book, parts[sheet])
+            try:
+                ws = reader.load_sheet(sheet, header_row=None, dtypes="string")
+                batch = ws.to_arrow()
+                columns = ws.available_columns()
+            except fastexcel.FastExcelError as exc:
+                raise FileReadError(f"{name}: sheet {sheet!r} cannot be read ({exc})") from exc
+            where = layout.result()
+        frame = batch.to_pandas()
+        frame.columns = range(frame.shape[1])
+        if where.first_row is None and len(frame):
+            raise FileReadError(f"{name}: sheet {sheet!r} cannot be read (cells without rows)")
+        left = columns[0].absolute_index if columns else 0
+        return _Sheet(frame, where.first_row or 0, left, where.merged)
+
+    return names, load
+
+
+def _open_calamine(source: Path | str | bytes, name: str) -> _Opened:
+    """Any workbook (``.xls``, ``.xlsb``, ``.ods`` …) read with python-calamine, from A1."""
     from python_calamine import CalamineError, CalamineWorkbook
 
     try:
@@ -149,44 +241,52 @@ def _read_excel(source: Path | str | bytes, name: str, kind: Kind, sheet: str | 
         )
     except (CalamineError, ValueError, OSError) as exc:
         raise FileReadError(f"{name}: not a readable workbook ({exc})") from exc
-    names = list(book.sheet_names)
-    if sheet is not None and sheet not in names:
-        raise FileReadError(f"{name}: no sheet named {sheet!r}; it has: {', '.join(names)}")
-    candidates = [sheet] if sheet is not None else names
-    best: tuple[int, str, list[list[object]], list] | None = None
-    for candidate in candidates:
-        ws = book.get_sheet_by_name(candidate)
+
+    def load(sheet: str) -> _Sheet:
+        ws = book.get_sheet_by_name(sheet)
         grid = ws.to_python(skip_empty_area=False)
-        merged = ws.merged_cell_ranges or []
-        score = max((header_score(r, kind) for r in grid[:HEADER_SCAN_ROWS]), default=0)
-        if best is None or score > best[0]:
-            best = (score, candidate, grid, merged)
-        if sheet is None and score >= 2:
-            break
-    assert best is not None
-    score, chosen, grid, merged = best
-    where = f"{name}, sheet {chosen!r}"
-    if score == 0:
-        raise FileReadError(_no_header(where, kind))
-    _fill_merged(grid, merged)
-    table = _from_grid(grid, kind, where)
-    table.source, table.sheet = name, chosen
-    if len(names) > 1:
-        table.notes.insert(0, f"read sheet {chosen!r} of {', '.join(repr(n) for n in names)}")
-    return table
+        return _Sheet(pd.DataFrame(grid, dtype=object), 0, 0, list(ws.merged_cell_ranges or []))
+
+    return list(book.sheet_names), load
 
 
-def _fill_merged(grid: list[list[object]], merged: Sequence) -> None:
-    """Give every cell of a merged range its top-left value (header cells only matter)."""
-    for (r0, c0), (r1, c1) in merged:
+def _is_blank(value: object) -> bool:
+    return (
+        value is None
+        or value is pd.NA
+        or value == ""
+        or (isinstance(value, float) and value != value)
+    )
+
+
+def _filled(cells: Sequence[object]) -> list[object]:
+    return [c for c in cells if not _is_blank(c)]
+
+
+def _head(cells: _Sheet) -> list[list[object]]:
+    """The sheet's rows among its first :data:`HEADER_SCAN_ROWS`, blank cells None."""
+    head = cells.frame.iloc[: max(HEADER_SCAN_ROWS - cells.top, 0)]
+    return [[None if _is_blank(v) else v for v in row] for row in head.itertuples(index=False)]
+
+
+def _fill_merged(cells: _Sheet) -> None:
+    """Give every blank cell of a merged range near the top its top-left value.
+
+    Headers merged over their columns; a range starting further down is left alone.
+    """
+    frame = cells.frame
+    height, width = frame.shape
+    for (r0, c0), (r1, c1) in cells.merged:
         if r0 >= HEADER_SCAN_ROWS + 3:
             continue
-        value = grid[r0][c0] if r0 < len(grid) and c0 < len(grid[r0]) else None
-        for r in range(r0, min(r1, len(grid) - 1) + 1):
-            row = grid[r]
-            for c in range(c0, min(c1, len(row) - 1) + 1):
-                if row[c] in (None, ""):
-                    row[c] = value
+        r0, r1, c0, c1 = r0 - cells.top, r1 - cells.top, c0 - cells.left, c1 - cells.left
+        if not (0 <= r0 < height and 0 <= c0 < width):
+            continue
+        value = frame.iat[r0, c0]
+        for c in range(c0, min(c1, width - 1) + 1):
+            for r in range(r0, min(r1, height - 1) + 1):
+                if _is_blank(frame.iat[r, c]):
+                    frame.iat[r, c] = value
 
 
 def _no_header(where: str, kind: Kind) -> str:
@@ -198,9 +298,9 @@ def _no_header(where: str, kind: Kind) -> str:
     )
 
 
-def _header_block(grid: list[list[object]], kind: Kind) -> tuple[int, int]:
-    """First and last row (0-based) of the header: the best row and its header neighbours."""
-    scores = [header_score(r, kind) for r in grid[:HEADER_SCAN_ROWS]]
+def _header_block(head: list[list[object]], kind: Kind) -> tuple[int, int]:
+    """First and last row (of ``head``) of the header: the best row and its header neighbours."""
+    scores = [header_score(r, kind) for r in head]
     top = int(np.argmax(scores))
     first = last = top
     while first > 0 and scores[first - 1] > 0 and last - first < 2:
@@ -210,18 +310,18 @@ def _header_block(grid: list[list[object]], kind: Kind) -> tuple[int, int]:
     return first, last
 
 
-def _headers(grid: list[list[object]], first: int, last: int, kind: Kind) -> list[str]:
+def _headers(head: list[list[object]], first: int, last: int, kind: Kind, left: int) -> list[str]:
     """One header per column: the lowest recognised cell of the block, else the lowest one."""
-    width = max(len(r) for r in grid[first : last + 1])
+    width = max(len(r) for r in head[first : last + 1])
     out: list[str] = []
     for c in range(width):
         cells = [
-            str(grid[r][c]).strip()
+            str(head[r][c]).strip()
             for r in range(first, last + 1)
-            if c < len(grid[r]) and grid[r][c] not in (None, "")
+            if c < len(head[r]) and head[r][c] is not None
         ]
         known = [x for x in cells if header_score([x], kind)]
-        out.append((known or cells or [f"column {c + 1}"])[-1])
+        out.append((known or cells or [f"column {left + c + 1}"])[-1])
     # the same header twice (a merged group over unnamed columns): number the repeats
     seen: dict[str, int] = {}
     for i, h in enumerate(out):
@@ -232,27 +332,26 @@ def _headers(grid: list[list[object]], first: int, last: int, kind: Kind) -> lis
 
 
 def _is_note_row(cells: Sequence[object]) -> bool:
-    filled = [str(c) for c in cells if c not in (None, "")]
+    filled = [str(c) for c in _filled(cells)]
     return bool(filled) and sum(x.startswith(NOTE_MARKS) for x in filled) * 2 >= len(filled)
 
 
 def _is_total_row(cells: Sequence[object]) -> bool:
-    first = next((c for c in cells if c not in (None, "")), None)
-    return first is not None and normalise_header(first) in TOTAL_WORDS
+    filled = _filled(cells)
+    return bool(filled) and normalise_header(filled[0]) in TOTAL_WORDS
 
 
-def _from_grid(grid: list[list[object]], kind: Kind, where: str) -> Table:
-    first, last = _header_block(grid, kind)
-    headers = _headers(grid, first, last, kind)
+def _from_sheet(cells: _Sheet, kind: Kind, where: str) -> Table:
+    head = _head(cells)
+    first, last = _header_block(head, kind)
+    headers = _headers(head, first, last, kind, cells.left)
     width = len(headers)
-    body = grid[last + 1 :]
-    frame = pd.DataFrame(body, dtype=object)
-    if frame.shape[1] < width:
-        for c in range(frame.shape[1], width):
-            frame[c] = None
+    frame = cells.frame.iloc[last + 1 :].reset_index(drop=True)
+    for c in range(frame.shape[1], width):
+        frame[c] = None
     frame = frame.iloc[:, :width]
     frame.columns = headers
-    rows = np.arange(len(frame), dtype=np.int64) + last + 2
+    rows = np.arange(len(frame), dtype=np.int64) + cells.top + last + 2
     blank = frame.isna() | frame.eq("")  # calamine gives "" for an empty cell
     keep = ~blank.all(axis=1).to_numpy()
     skipped_notes = 0
@@ -266,7 +365,8 @@ def _from_grid(grid: list[list[object]], kind: Kind, where: str) -> Table:
             keep[pos] = False
     frame = frame[keep].reset_index(drop=True)
     frame = frame.mask(blank[keep].reset_index(drop=True).to_numpy(), None)
-    notes = [f"header in row {first + 1}" + (f"–{last + 1}" if last > first else "")]
+    top = cells.top + 1
+    notes = [f"header in row {top + first}" + (f"–{top + last}" if last > first else "")]
     if skipped_notes:
         notes.append("the notes row of the template was skipped")
     return Table(frame, rows[keep], where, notes=notes)
