@@ -9,6 +9,12 @@ Two limits, both in ``gis.settings``:
 * requests **without a credential** — the resident pages and APIs, Open311, the sign-in
   form — share one bucket per client address: ``WANGGE_RATE_PUBLIC_PER_MIN``.
 
+A **registry search by text** counts against its account:
+``WANGGE_RATE_SEARCHES_PER_HOUR`` an hour (:func:`limit_search`).  Its answer is masked
+(``138****5678``, ``陈**``), but whether a household came back says whether a guess of the
+hidden digits or characters was right: unbounded, the middle four digits of a phone fell
+to 10,000 guesses in two minutes.
+
 Besides, an **anonymous resident report** counts against its call-back phone number:
 ``WANGGE_RATE_REPORTS_PER_PHONE_PER_HOUR`` an hour (:func:`limit_phone`), so that one
 number cannot flood the desk from many addresses.  The number is keyed by an HMAC with a
@@ -159,6 +165,7 @@ class RateLimits:
         self.writes = TokenBuckets(settings.rate_writes_per_min)
         self.public = TokenBuckets(settings.rate_public_per_min)
         self.phones = TokenBuckets(settings.rate_reports_per_phone_per_hour, window_s=3600.0)
+        self.searches = TokenBuckets(settings.rate_searches_per_hour, window_s=3600.0)
         self.shared = SharedBuckets(settings.redis_url) if settings.redis_url else None
         #: the phone numbers' hash key in the process's own buckets: drawn per process,
         #: so a key says nothing outside it
@@ -235,5 +242,21 @@ async def limit_phone(request: Request, phone: str | None) -> None:
             f"这个电话号码报事太频繁，请 {max(1, round(wait / 60))} 分钟后再试，或登录后报事 "
             f"(too many anonymous reports with this call-back number: at most {per_hour:.0f} "
             f"an hour; try again in {wait:.0f} s)",
+            retry_after_s=wait,
+        )
+
+
+async def limit_search(request: Request, username: str) -> None:
+    """Count a registry search by text against its account (429 over the hour's share)."""
+    limits: RateLimits | None = getattr(request.app.state, "limits", None)
+    if limits is None:
+        return
+    wait = await limits.take(limits.searches, "s:" + _digest(username))
+    if wait is not None:
+        per_hour = limits.searches.capacity
+        raise TooManyRequests(
+            f"查询过于频繁，请 {max(1, round(wait / 60))} 分钟后再试 (too many registry "
+            f"searches by this account: at most {per_hour:.0f} an hour; try again in "
+            f"{wait:.0f} s)",
             retry_after_s=wait,
         )

@@ -9,8 +9,9 @@ is Open311 (:data:`URL_KEY_PATHS`), whose standard passes ``api_key`` as a param
 
 Whatever arrives in a URL anyway (refused, or Open311's) is blanked to ``***`` in the
 access log of uvicorn and in any other log line that quotes the URL
-(:class:`RedactCredentials`, on every handler: :func:`redact_logs`); so are ID numbers
-and mobile phone numbers (a registry search by phone puts one in the query).
+(:class:`RedactCredentials`, on every handler: :func:`redact_logs`); so are search texts
+(:data:`SEARCH_PARAMS`: a name or a phone typed into the registry's search), ID numbers
+and mobile phone numbers however their digits are grouped.
 """
 
 from __future__ import annotations
@@ -42,21 +43,25 @@ def credentials_in(query: str) -> list[str]:
     return [key for key, _ in _pairs(query) if key.lower() in CREDENTIAL_PARAMS]
 
 
+#: Query parameters whose value is a search text: a name, a phone, an ID number or an
+#: address as typed (``/api/registry?q=陈丽美``), blanked in the logs like a credential.
+SEARCH_PARAMS = frozenset({"q"})
+_BLANKED = CREDENTIAL_PARAMS | SEARCH_PARAMS
+
+
 def redact_query(target: str) -> str:
-    """A request target (path and query) with the values of credential parameters blanked."""
+    """A request target (path and query) with the values of credentials and searches blanked."""
     path, mark, query = target.partition("?")
-    if not mark or not credentials_in(query):
+    pairs = _pairs(query) if mark else []
+    if not any(key.lower() in _BLANKED for key, _ in pairs):
         return target
-    kept = [
-        (key, "***" if key.lower() in CREDENTIAL_PARAMS else value) for key, value in _pairs(query)
-    ]
+    kept = [(key, "***" if key.lower() in _BLANKED else value) for key, value in pairs]
     return f"{path}?{urlencode(kept, safe='*')}"
 
 
-#: A credential parameter in any text (a URL in a log message): its name kept, value blanked.
-_IN_TEXT = re.compile(
-    r"([?&](?:" + "|".join(sorted(CREDENTIAL_PARAMS)) + r")=)[^&\s\"'#]*", re.IGNORECASE
-)
+#: A credential or search parameter in any text (a URL in a log message): its name kept,
+#: its value blanked.
+_IN_TEXT = re.compile(r"([?&](?:" + "|".join(sorted(_BLANKED)) + r")=)[^&\s\"'#]*", re.IGNORECASE)
 
 
 def redact_text(message: str) -> str:
@@ -64,9 +69,17 @@ def redact_text(message: str) -> str:
     return _IN_TEXT.sub(r"\1***", message)
 
 
-#: An ID number (18 characters) or a mobile phone in a request target (a registry search
-#: by phone, ``/api/registry?q=139…``): personal data, blanked in the logs like a token.
-_PERSONAL = re.compile(r"(?<![0-9])(?:[0-9]{17}[0-9Xx]|1[3-9][0-9]{9})(?![0-9])")
+#: What may stand between the digits of a number as people write them: a space, a dash, a
+#: dot, and the same encoded in a URL (``+``, ``%20``, ``%2D``).
+_SEP = r"(?:[ .+\-]|%20|%2[dD])?"
+#: An ID number (18 characters) or a mobile phone (with +86 or 86 before it, or not), its
+#: digits together or in the groups people write (``138 1234 5678``, ``138-1234-5678``,
+#: ``330106 19570517 1700``), in a request target or a message: personal data, blanked in
+#: the logs like a token.
+_PERSONAL = re.compile(
+    rf"(?<![0-9])(?:[0-9]{{6}}{_SEP}[0-9]{{8}}{_SEP}[0-9]{{3}}[0-9Xx]"
+    rf"|(?:(?:\+|%2[bB])?86{_SEP})?1[3-9][0-9]{_SEP}[0-9]{{4}}{_SEP}[0-9]{{4}})(?![0-9])"
+)
 
 
 def redact_personal(message: str) -> str:

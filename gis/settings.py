@@ -170,6 +170,14 @@ class Settings(BaseSettings):
         description="Most requests a minute from one address without a credential (the "
         "resident pages and APIs, Open311 reads and writes, sign-in); then 429. 0: no limit.",
     )
+    rate_searches_per_hour: int = Field(
+        default=200,
+        ge=0,
+        description="Most registry searches by text (a name, a phone, an address) one account "
+        "may make an hour, in bursts of as many; then 429 with Retry-After. A masked answer "
+        "still says whether a guess matched: bounded, guessing a number takes days. 0: no "
+        "limit.",
+    )
     rate_reports_per_phone_per_hour: int = Field(
         default=10,
         ge=0,

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from api.auth import CurrentUser
 from api.deps import EngineDep
 from api.inputs import INT8_MAX, BigId, Text
+from api.limits import limit_search
 from api.pages.render import flash, render, session_id
 from api.schemas.registry import Flag
 from api.services import registry
@@ -48,6 +49,8 @@ async def registry_page(
 ) -> HTMLResponse:
     """Search the households of my area (address, building, number, name, phone, groups)."""
     query = registry.search_query(q, building_id=building, flags=flag, after_id=after)
+    if registry.counts_as_search(query):
+        await limit_search(request, user.username)
     found = await run_in_threadpool(registry.search, engine, user, query)
     return render(request, "registry/search.html", _context(found=found, q=q or ""), user=user)
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from api.auth import CurrentUser
 from api.deps import EngineDep
 from api.inputs import INT8_MAX, BigId, Text
+from api.limits import limit_search
 from api.schemas.registry import (
     Flag,
     FlagsBody,
@@ -35,6 +36,7 @@ router = APIRouter(prefix="/api/registry", tags=["registry"])
 
 @router.get("", response_model=SearchAnswer)
 async def search(
+    request: Request,
     engine: EngineDep,
     user: CurrentUser,
     q: Annotated[
@@ -50,6 +52,8 @@ async def search(
 ) -> SearchAnswer:
     """Households of my area matching the search, by id (keyset pages); names masked."""
     query = registry.search_query(q, building_id=building, flags=flag, after_id=after, limit=limit)
+    if registry.counts_as_search(query):
+        await limit_search(request, user.username)
     found = await run_in_threadpool(registry.search, engine, user, query)
     return SearchAnswer.model_validate(
         {

@@ -196,10 +196,35 @@ def _person(row: dict[str, Any], revealed: bool) -> Person:
     )
 
 
+def counts_as_search(query: SearchQuery) -> bool:
+    """Whether a request is a search by text (bounded an hour per account), not a next page."""
+    return query.text is not None and query.after_id == 0
+
+
+def identity_searched(text: str | None) -> str | None:
+    """The phone or ID number a search text names, masked; None for any other text.
+
+    Such a search is written to the audit log with what it found: the answer is masked,
+    but that a household came back says the number is theirs.
+    """
+    if text is None or not registry_store.exact_kind(text):
+        return None
+    digits = re.sub(r"[^0-9Xx]", "", text).upper()
+    if len(digits) == 18:
+        return mask_id_number(digits)
+    if digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    return mask_phone(digits) if len(digits) >= 7 else None
+
+
 def search(engine: Engine, user: Principal, query: SearchQuery) -> SearchResult:
-    """The households (and buildings) of the user's area that match ``query``, masked."""
+    """The households (and buildings) of the user's area that match ``query``, masked.
+
+    A search by phone or ID number is audited (``search_identity``: the number masked,
+    the households found) in the same transaction.
+    """
     grids = registry_grids(user)
-    with engine.connect() as conn:
+    with engine.begin() as conn:
         the_building = None
         if query.building_id is not None:
             the_building = registry_store.building(conn, query.building_id, grids)
@@ -221,6 +246,16 @@ def search(engine: Engine, user: Principal, query: SearchQuery) -> SearchResult:
             if query.text and query.after_id == 0 and query.building_id is None
             else []
         )
+        number = identity_searched(query.text)
+        if number is not None:
+            access_store.audit(
+                conn,
+                user.username,
+                "search_identity",
+                "household",
+                None,
+                {"q": number, "households": [int(r["id"]) for r in rows[: query.limit]]},
+            )
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     households = [

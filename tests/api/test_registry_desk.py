@@ -355,3 +355,41 @@ def test_a_short_search_walks_or_asks_the_indexes_for_the_same_page(
             monkeypatch.undo()
             for found in (as_is, walked, asked):
                 assert [h["id"] for h in found] == expected, q
+
+
+def test_guessing_a_masked_number_through_the_search_is_bounded_and_audited(
+    desk: dict, engine: Engine, database_url: str
+) -> None:
+    """The trial's oracle: 178****2085 shown, the 10,000 middle digits tried one by one.
+
+    Each answer is masked, but whether the household came back says whether the guess was
+    right; a search by text is bounded per account an hour (429, the page's next-page
+    links not counted), and one by phone or ID number is audited with what it found.
+    """
+    a = desk["users"][STAFF_A]
+    person = _a_resident(engine, a["community_id"])
+    settings = get_settings().model_copy(update={"rate_searches_per_hour": 4})
+    with LiveServer(database_url, settings) as server:
+        api = f"{server.url}/api/registry"
+        guesses = [f"{person.phone[:3]}{n:04d}{person.phone[-4:]}" for n in range(3)]
+        for q in (*guesses, person.phone):
+            assert httpx.get(api, params={"q": q}, headers=a["bearer"]).status_code == 200
+        refused = httpx.get(api, params={"q": "陈丽"}, headers=a["bearer"])
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+        assert "查询过于频繁" in refused.json()["detail"]
+        page = httpx.get(f"{server.url}/registry", params={"q": "王"}, headers=a["bearer"] | HTML)
+        assert page.status_code == 429
+        # a next page of a search, and the list without a text, are no guesses
+        assert (
+            httpx.get(api, params={"q": "王", "after": 1}, headers=a["bearer"]).status_code == 200
+        )
+        assert httpx.get(api, headers=a["bearer"]).status_code == 200
+    with engine.connect() as conn:
+        audited = conn.execute(
+            text(
+                "SELECT detail FROM audit_log WHERE action = 'search_identity' "
+                "AND username = :u AND detail->>'q' = :q ORDER BY id DESC LIMIT 1"
+            ),
+            {"u": STAFF_A, "q": f"{person.phone[:3]}****{person.phone[-4:]}"},
+        ).scalar_one()
+    assert person.household_id in audited["households"]

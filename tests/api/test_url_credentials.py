@@ -184,7 +184,17 @@ def test_no_logger_writes_a_credential_of_a_url() -> None:
             "1.1",
             200,
         )
+        # a name, and numbers written as people write them (the trial's: each found the
+        # household, and the log kept it)
+        for target in (
+            "/api/registry?q=%E9%99%88%E4%B8%BD%E7%BE%8E",
+            "/api/registry?q=138+2413+4852&after=0",
+            "/registry?q=%2B8613824134852",
+        ):
+            access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET", target, "1.1", 200)
         ours.warning("searched 11010519491231002X")
+        ours.warning("called 138-2413-4852 and +86 139 1234 5678 about 330106 19570517 1700")
+        ours.warning("at 2026-12-07 12:00:01 job 12345678901234 took 1234 ms")
     finally:
         ours.removeHandler(handler)
         access.removeHandler(access_handler)
@@ -196,3 +206,7 @@ def test_no_logger_writes_a_credential_of_a_url() -> None:
     assert 'GET /live?api_key=*** HTTP/1.1" 400' in written
     assert "13912345678" not in written and "/api/registry?q=***" in written
     assert "11010519491231002X" not in written
+    assert "%E9%99%88" not in written and "2413" not in written and "1234 5678" not in written
+    assert "/api/registry?q=***&after=0" in written and "/registry?q=***" in written
+    assert "called *** and *** about ***" in written
+    assert "at 2026-12-07 12:00:01 job 12345678901234 took 1234 ms" in written  # not a person
