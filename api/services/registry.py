@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
 from gis import clock
 from gis.errors import Conflict, InvalidInput, NotFound, ServiceError
@@ -381,6 +382,15 @@ def _check_person(
     return problems
 
 
+#: The key that holds one resident per ID number across every area.
+ID_NUMBER_KEY = "uq_resident_identity_id_number_hash"
+
+
+def _constraint(exc: IntegrityError) -> str | None:
+    diag = getattr(exc.orig, "diag", None)
+    return getattr(diag, "constraint_name", None)
+
+
 def move_in(
     engine: Engine,
     user: Principal,
@@ -427,7 +437,17 @@ def move_in(
                     f"ID number {mask_id_number(person.id_number)} already belongs to a resident "
                     f"of household {holder}: move them out there first, or check the number"
                 )
-        resident_id = registry_store.insert_resident(conn, household_id, person)
+        try:
+            resident_id = registry_store.insert_resident(conn, household_id, person)
+        except IntegrityError as exc:
+            # a resident of another area holds it: the read above could not see them
+            if _constraint(exc) != ID_NUMBER_KEY:
+                raise
+            raise IdNumberTaken(
+                f"ID number {mask_id_number(person.id_number)} is registered to a resident "
+                "outside your area: the office that holds them must move them out first, "
+                "or check the number"
+            ) from exc
         registry_store.add_history(
             conn,
             household_id,

@@ -393,3 +393,30 @@ def test_guessing_a_masked_number_through_the_search_is_bounded_and_audited(
             {"u": STAFF_A, "q": f"{person.phone[:3]}****{person.phone[-4:]}"},
         ).scalar_one()
     assert person.household_id in audited["households"]
+
+
+def test_an_id_number_held_outside_the_area_is_a_conflict_not_a_server_error(
+    desk: dict, engine: Engine
+) -> None:
+    """The trial's 500: staff of one community moved in a number held in another."""
+    url, a, b = desk["url"], desk["users"][STAFF_A], desk["users"][STAFF_B]
+    theirs = _a_resident(engine, a["community_id"])
+    mine = _a_resident(engine, b["community_id"])
+    moved = httpx.post(
+        f"{url}/api/registry/households/{mine.household_id}/residents",
+        json={"name": "测试人", "sex": "M", "birth_year": 1990, "id_number": theirs.id_number},
+        headers=b["bearer"],
+    )
+    assert moved.status_code == 409, moved.text
+    assert "outside your area" in moved.json()["detail"]
+    # neither the number nor where it is registered is said
+    assert theirs.id_number not in moved.text and str(theirs.household_id) not in moved.text
+    with engine.connect() as conn:
+        assert conn.execute(
+            text("SELECT count(*) FROM resident WHERE household_id = :h"),
+            {"h": mine.household_id},
+        ).scalar_one() == len(
+            httpx.get(
+                f"{url}/api/registry/households/{mine.household_id}", headers=b["bearer"]
+            ).json()["people"]
+        )
