@@ -139,6 +139,22 @@ async def current_user(
     return user
 
 
+async def still_signed_in(request: Request, state: StateDep, user: Principal) -> bool:
+    """Whether the credential a long answer (a live stream) was opened with still holds ``user``.
+
+    A stream stays open for minutes: a token revoked, a session ended, an account disabled
+    or moved to another role or area meanwhile must end it, as it ends every request
+    after it.  Read as a request reads it (cached until the accounts change).
+    """
+    token = _token_of(request)
+    if token is not None:
+        now = await run_in_threadpool(state.user_for_token, token)
+    else:
+        session_id = request.cookies.get(SESSION_COOKIE)
+        now = await run_in_threadpool(state.user_for_session, session_id) if session_id else None
+    return now == user
+
+
 CurrentUser = Annotated[Principal, Depends(current_user)]
 OptionalUser = Annotated[Principal | None, Depends(optional_user)]
 

@@ -13,6 +13,9 @@ from gis.store import awareness_store
 
 #: Seconds between keep-alive comments on a quiet live stream.
 HEARTBEAT_S = 15.0
+#: The last event of a stream whose credential ended (a token revoked, a sign-out, the
+#: account disabled): the browser's reconnection is then refused (401) and it stops.
+SIGNED_OUT = 'event: ended\ndata: {"reason": "signed_out"}\n\n'
 #: Changes a slow page may fall behind by before it is told to fetch everything again.
 QUEUE_MAX = 1000
 log = logging.getLogger("wangge.live")

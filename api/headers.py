@@ -1,7 +1,9 @@
 """Security headers on every answer: a Content-Security-Policy for pages, no sniffing, no framing.
 
 Every response gets ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: same-origin``
-and ``X-Frame-Options: DENY``; an HTML page also gets a Content-Security-Policy.  Two
+and ``X-Frame-Options: DENY``; an answer of the JSON API or Open311 that sets no caching of
+its own ``Cache-Control: private, no-store`` (:data:`PRIVATE_PREFIXES`); an HTML page also
+gets a Content-Security-Policy.  Two
 policies, both allowing only this host's scripts, styles, fonts and requests (every
 asset is served from ``/static``), images from here, ``data:`` and the basemap's tile
 host, and no framing (``frame-ancestors 'none'``):
@@ -27,6 +29,11 @@ from fastapi.responses import HTMLResponse
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+#: Where an answer may hold personal data (the JSON API, Open311 with its key): one that
+#: says nothing of caching is kept by no cache, the browser's own included (a worker's
+#: tablet is shared; 退出 wipes the app's data, not the HTTP cache).
+PRIVATE_PREFIXES = ("/api/", "/open311/")
+NO_STORE = "private, no-store"
 #: Headers every answer carries.
 COMMON = {
     "X-Content-Type-Options": "nosniff",
@@ -110,6 +117,8 @@ class SecurityHeaders:
                 headers = MutableHeaders(scope=message)
                 for name, value in COMMON.items():
                     headers.setdefault(name, value)
+                if scope["path"].startswith(PRIVATE_PREFIXES):
+                    headers.setdefault("Cache-Control", NO_STORE)
                 html = headers.get("content-type", "").startswith("text/html")
                 if html and "content-security-policy" not in headers:
                     headers["Content-Security-Policy"] = policy(

@@ -18,8 +18,8 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from api.auth import CurrentUser
-from api.changes import HEARTBEAT_S, NEWS_OPS
+from api.auth import CurrentUser, still_signed_in
+from api.changes import HEARTBEAT_S, NEWS_OPS, SIGNED_OUT
 from api.deps import EngineDep, ImpactsDep, SettingsDep, StateDep
 from api.headers import InlinePage
 from api.inputs import Id
@@ -73,7 +73,8 @@ async def live_stream(request: Request, state: StateDep, user: CurrentUser) -> S
     category, lon, lat, grid …), ``bulk`` (many changed at once: fetch
     ``/api/live/incidents`` again), ``checkon`` (a worker marked a person of a check-on
     list: hazard_id, resident_id, grid, mark, marked_at; ``/api/live`` has the progress);
-    a comment every 15 s keeps proxies from closing it.
+    a comment every 15 s keeps proxies from closing it; ``ended`` when the credential it
+    was opened with ends (a token revoked, a sign-out, the account disabled), the last.
 
     Staff only, and only the incidents of the grids they cover (admin: all).  A browser's
     ``EventSource`` sends no headers but does send the same-origin session cookie: the
@@ -91,8 +92,13 @@ async def live_stream(request: Request, state: StateDep, user: CurrentUser) -> S
                 try:
                     change = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
                 except TimeoutError:
+                    change = None
                     if await request.is_disconnected():
                         break
+                if not await still_signed_in(request, state, user):
+                    yield SIGNED_OUT
+                    break
+                if change is None:
                     yield ": keep-alive\n\n"
                     continue
                 if change.get("op") == "bulk":

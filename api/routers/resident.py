@@ -13,8 +13,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
-from api.auth import CurrentUser
-from api.changes import HEARTBEAT_S, NEWS_OPS
+from api.auth import CurrentUser, still_signed_in
+from api.changes import HEARTBEAT_S, NEWS_OPS, SIGNED_OUT
 from api.deps import EngineDep, SettingsDep, StateDep
 from api.inputs import Text
 from api.schemas.common import PointQuery
@@ -201,6 +201,9 @@ async def my_stream(request: Request, state: StateDep, user: CurrentUser) -> Str
                         break
                     yield ": keep-alive\n\n"
                     cases = await run_in_threadpool(mine)
+                if not await still_signed_in(request, state, user):
+                    yield SIGNED_OUT
+                    break
                 if news:
                     found = await run_in_threadpool(neighbourhood.news_since, engine, user, seen)
                     for event in _news_events(found):

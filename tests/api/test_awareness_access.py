@@ -311,3 +311,31 @@ def test_a_worker_confirms_only_recipients_of_their_grids_and_staff_see_only_the
         grid_ids = {g["grid_id"] for g in body["grids"]}
         assert {row["grid_id"] for row in body["recipient_list"]} <= grid_ids
         assert grid_ids < {g["grid_id"] for g in alert["grids"]}
+
+
+def test_an_open_live_stream_ends_when_its_token_is_revoked(
+    people: dict, live_server: LiveServer, engine: Engine, district: dict, admin: dict
+) -> None:
+    """The trial's stream: revoked, it went on carrying the area's cases for 15 minutes."""
+    from api.services.accounts import revoke_tokens
+
+    screen = _bearer(
+        issue_token(engine, "aw_stream_revoked", "community_staff", people["community"])
+    )
+    grids = district["grid"]
+    spot = grids[grids["community_code"] == people["community"]].geometry.iloc[0]
+    spot = spot.representative_point()
+    body = {"category_code": "10101", "description": "路灯不亮", "lon": spot.x, "lat": spot.y}
+    with httpx.stream(
+        "GET", f"{live_server.url}/api/live/stream", headers=screen, timeout=30
+    ) as stream:
+        assert stream.status_code == 200
+        events = _events(stream.iter_lines())
+        assert next(events)[0] == "ready"
+        assert revoke_tokens(engine, "aw_stream_revoked") == 1
+        filed = httpx.post(f"{live_server.url}/api/incidents", json=body, headers=admin, timeout=60)
+        assert filed.status_code == 201, filed.text
+        assert next(events) == ("ended", {"reason": "signed_out"})
+        assert next(events, None) is None  # the server closed it; no case came after
+    again = httpx.get(f"{live_server.url}/api/live/stream", headers=screen, timeout=30)
+    assert again.status_code == 401

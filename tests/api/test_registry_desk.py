@@ -420,3 +420,20 @@ def test_an_id_number_held_outside_the_area_is_a_conflict_not_a_server_error(
                 f"{url}/api/registry/households/{mine.household_id}", headers=b["bearer"]
             ).json()["people"]
         )
+
+
+def test_answers_holding_personal_data_are_kept_by_no_cache(desk: dict, engine: Engine) -> None:
+    """The trial: a household's answer carried no Cache-Control (a shared tablet keeps it)."""
+    url, a = desk["url"], desk["users"][STAFF_A]
+    person = _a_resident(engine, a["community_id"])
+    household = f"{url}/api/registry/households/{person.household_id}"
+    for answer in (
+        httpx.get(household, headers=a["bearer"]),
+        httpx.post(f"{household}/reveal", json={"reason": REASON}, headers=a["bearer"]),
+        httpx.get(f"{url}/api/registry", params={"building": 1}, headers=a["bearer"]),
+        httpx.get(f"{url}/api/me", headers=a["bearer"]),
+    ):
+        assert answer.headers["cache-control"] == "private, no-store", answer.url
+    # what sets its own caching keeps it: the pages' assets stay cacheable
+    asset = httpx.get(f"{url}/static/app/app.css")
+    assert asset.status_code == 200 and "no-store" not in asset.headers.get("cache-control", "")
