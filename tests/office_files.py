@@ -113,3 +113,63 @@ def to_gcj02(geom: shapely.Geometry) -> shapely.Geometry:
     return shapely.transform(
         geom, lambda xy: np.column_stack(from_wgs84(xy[:, 0], xy[:, 1], "gcj02"))
     )
+
+
+def hand_written_xlsx(path: Path) -> Path:
+    """A workbook as a small tool writes one: parts named by absolute paths, inline text.
+
+    Row 2 holds an empty text cell, row 3 a styled cell without a value, the header is in
+    row 4 from column B, and the last household's 人数 is a formula never calculated.
+    """
+    import zipfile
+
+    spreadsheet = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    package = "http://schemas.openxmlformats.org/package/2006/relationships"
+    office = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+    def text_cell(ref: str, value: str) -> str:
+        return f'<c r="{ref}" t="inlineStr"><is><t>{value}</t></is></c>'
+
+    rows = [
+        f'<row r="2">{text_cell("C2", "")}</row>',
+        '<row r="3"><c r="A3" s="1"/></row>',
+        '<row r="4">'
+        + "".join(
+            text_cell(f"{c}4", h) for c, h in zip("BCD", ("户编号", "楼栋", "人数"), strict=True)
+        )
+        + "</row>",
+        f'<row r="5">{text_cell("B5", "H1")}{text_cell("C5", "1栋")}<c r="D5"><v>3</v></c></row>',
+        f'<row r="6">{text_cell("B6", "H2")}{text_cell("C6", "2栋")}<c r="D6"><f>1+1</f></c></row>',
+    ]
+    with zipfile.ZipFile(path, "w") as book:
+        book.writestr(
+            "_rels/.rels",
+            f'<Relationships xmlns="{package}"><Relationship Id="rId1" '
+            f'Type="{office}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        )
+        book.writestr(
+            "xl/workbook.xml",
+            f'<workbook xmlns="{spreadsheet}" xmlns:r="{office}"><sheets>'
+            '<sheet name="户籍" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        )
+        book.writestr(
+            "xl/_rels/workbook.xml.rels",
+            f'<Relationships xmlns="{package}"><Relationship Id="rId1" '
+            f'Type="{office}/worksheet" Target="/xl/worksheets/sheet1.xml"/></Relationships>',
+        )
+        book.writestr(
+            "xl/worksheets/sheet1.xml",
+            f'<worksheet xmlns="{spreadsheet}"><sheetData>{"".join(rows)}</sheetData></worksheet>',
+        )
+        book.writestr(
+            "[Content_Types].xml",
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" '
+            'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+            '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>',
+        )
+    return path

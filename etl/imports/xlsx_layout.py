@@ -128,11 +128,9 @@ def first_value_row(stream: IO[bytes]) -> int | None:
 
 
 def _holds_value(cell: ElementTree.Element) -> bool:
+    """As calamine counts a cell: a value (``<v>``) or inline text, even an empty one."""
     v = cell.find(f"{MAIN}v")
-    if v is not None and v.text is not None:
-        return True
-    inline = cell.find(f"{MAIN}is")
-    return inline is not None and any(t.text for t in inline.iter(f"{MAIN}t"))
+    return (v is not None and v.text is not None) or cell.find(f"{MAIN}is") is not None
 
 
 def merged_ranges(stream: IO[bytes]) -> list[Range]:
