@@ -26,9 +26,19 @@ def empty(engine: Engine) -> Engine:
     return engine
 
 
+#: A server's own bookkeeping, no loaded data: a server of another module still running on
+#: the test database may record a job's run at any moment (a fresh-clone run failed so).
+NOT_LOADED = frozenset({"job_run"})
+
+
 def counts(engine: Engine) -> dict[str, int]:
+    """Rows per table a load writes."""
     with engine.connect() as conn:
-        return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in TABLES}
+        return {
+            t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+            for t in TABLES
+            if t not in NOT_LOADED
+        }
 
 
 def test_tiny_district_loads_and_is_placed_in_grids_and_cells(empty: Engine) -> None:
