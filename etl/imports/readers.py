@@ -29,6 +29,7 @@ import io
 import json
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -157,7 +158,23 @@ class _Sheet:
 
 
 def _read_excel(source: Path | str | bytes, name: str, kind: Kind, sheet: str | None) -> Table:
-    opened = _open_xlsx(source, name) or _open_calamine(source, name)
+    fast = _open_xlsx(source, name)
+    if fast is not None:
+        try:
+            return _read_sheets(fast, name, kind, sheet)
+        except _NotStandard:
+            pass  # python-calamine reads what the standard's readers refuse
+    return _read_sheets(_open_calamine(source, name), name, kind, sheet)
+
+
+class _NotStandard(Exception):
+    """A sheet's XML unlike the standard's (a raw control character, a wrong CRC).
+
+    python-calamine, more lenient, reads such a workbook.
+    """
+
+
+def _read_sheets(opened: _Opened, name: str, kind: Kind, sheet: str | None) -> Table:
     names, load = opened
     if sheet is not None and sheet not in names:
         raise FileReadError(f"{name}: no sheet named {sheet!r}; it has: {', '.join(names)}")
@@ -220,11 +237,14 @@ def _open_xlsx(source: Path | str | bytes, name: str) -> _Opened | None:
                 columns = ws.available_columns()
             except fastexcel.FastExcelError as exc:
                 raise FileReadError(f"{name}: sheet {sheet!r} cannot be read ({exc})") from exc
-            where = layout.result()
-        frame = batch.to_pandas()
+            try:
+                where = layout.result()
+            except (xlsx_layout.LayoutUnknown, zipfile.BadZipFile, zlib.error, ValueError) as exc:
+                raise _NotStandard(str(exc)) from exc
+        frame = _dates_as_calamine_gives_them(batch.to_pandas())
         frame.columns = range(frame.shape[1])
         if where.first_row is None and len(frame):
-            raise FileReadError(f"{name}: sheet {sheet!r} cannot be read (cells without rows)")
+            raise _NotStandard("cells without rows")
         left = columns[0].absolute_index if columns else 0
         return _Sheet(frame, where.first_row or 0, left, where.merged)
 
@@ -232,24 +252,52 @@ def _open_xlsx(source: Path | str | bytes, name: str) -> _Opened | None:
 
 
 def _open_calamine(source: Path | str | bytes, name: str) -> _Opened:
-    """Any workbook (``.xls``, ``.xlsb``, ``.ods`` …) read with python-calamine, from A1."""
-    from python_calamine import CalamineError, CalamineWorkbook
+    """Any workbook (``.xls``, ``.xlsb``, ``.ods`` …) read with python-calamine, from A1.
 
+    Its format is told from its content, not its name (an ``.xls`` saved as ``.xlsx`` is
+    read, from a path as from an upload).
+    """
+    import python_calamine as calamine
+
+    refusals = (
+        calamine.CalamineError,
+        calamine.PasswordError,
+        calamine.WorksheetNotFound,
+        calamine.XmlError,
+        calamine.ZipError,
+        ValueError,
+        OSError,
+    )
     try:
-        book = (
-            CalamineWorkbook.from_filelike(io.BytesIO(source))
-            if isinstance(source, bytes)
-            else CalamineWorkbook.from_path(str(source))
-        )
-    except (CalamineError, ValueError, OSError) as exc:
+        data = source if isinstance(source, bytes) else Path(source).read_bytes()
+        book = calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except refusals as exc:
         raise FileReadError(f"{name}: not a readable workbook ({exc})") from exc
 
     def load(sheet: str) -> _Sheet:
-        ws = book.get_sheet_by_name(sheet)
-        grid = ws.to_python(skip_empty_area=False)
-        return _Sheet(pd.DataFrame(grid, dtype=object), 0, 0, list(ws.merged_cell_ranges or []))
+        try:
+            ws = book.get_sheet_by_name(sheet)
+            grid = ws.to_python(skip_empty_area=False)
+            merged = list(ws.merged_cell_ranges or [])
+        except refusals as exc:
+            raise FileReadError(f"{name}: sheet {sheet!r} cannot be read ({exc})") from exc
+        return _Sheet(pd.DataFrame(grid, dtype=object), 0, 0, merged)
 
     return list(book.sheet_names), load
+
+
+#: A date or a date and time as fastexcel writes a date cell: its time is dropped when
+#: midnight, as python-calamine's date reads (``2024-01-02 00:00:00`` → ``2024-01-02``).
+_MIDNIGHT = r"^(\d{4}-\d{2}-\d{2})[ T]00:00:00$"
+
+
+def _dates_as_calamine_gives_them(frame: pd.DataFrame) -> pd.DataFrame:
+    """A date cell's text without its midnight time, column by column where one occurs."""
+    for column in frame.columns:
+        values = frame[column]
+        if values.str.endswith("00:00:00").any():
+            frame[column] = values.str.replace(_MIDNIGHT, r"\1", regex=True)
+    return frame
 
 
 def _is_blank(value: object) -> bool:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -389,8 +391,9 @@ def _as_text(value: object) -> str | None:
         return None
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    if hasattr(value, "isoformat"):
-        return str(pd.Timestamp(value))
+    if hasattr(value, "isoformat"):  # a date; its time only when not midnight
+        stamp = pd.Timestamp(value)
+        return f"{stamp:%Y-%m-%d}" if stamp == stamp.normalize() else str(stamp)
     return str(value)
 
 
@@ -425,3 +428,72 @@ def test_the_fast_workbook_reader_reads_what_python_calamine_reads(
         assert fast.frame["室"].tolist() == ["101", "102", "0301"]
     if make is hand_written_xlsx:  # an empty text counts as a cell, a styled blank does not
         assert list(fast.rows) == [5, 6] and "header in row 4" in fast.notes
+
+
+def _patched(path: Path, out: Path, change: Any) -> Path:
+    """``path`` again, its first sheet's XML changed by ``change`` (bytes → bytes)."""
+
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            dst.writestr(info, change(data) if info.filename.endswith("sheet1.xml") else data)
+    return out
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "a raw control character in the title",
+        "a wrong CRC on the sheet",
+    ],
+)
+def test_a_workbook_unlike_the_standard_still_reads_as_python_calamine_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    """The trial's workbooks: the fast reader's XML parse refused them (a traceback); each
+    now reads as python-calamine reads it."""
+
+    rows = [["H1", "中山路1号", "2幢", 1, 101, "张三", 3, None]]
+    path = register_workbook(tmp_path / "台账.xlsx", rows)
+    if damage.startswith("a raw control"):
+        path = _patched(
+            path, tmp_path / "c.xlsx", lambda d: d.replace("社区".encode(), "社\x0b区".encode(), 1)
+        )
+    elif damage.startswith("a wrong CRC"):
+        crc = zipfile.ZipFile(path).getinfo("xl/worksheets/sheet1.xml").CRC.to_bytes(4, "little")
+        data = path.read_bytes()
+        assert data.count(crc) == 2  # the local header's and the central directory's
+        path = tmp_path / "crc.xlsx"
+        path.write_bytes(data.replace(crc, b"\0\0\0\0"))
+    fast = read_table(path, HOUSEHOLDS)
+    monkeypatch.setattr(readers, "_open_xlsx", lambda source, name: None)
+    calamine = read_table(path, HOUSEHOLDS)
+    assert list(fast.rows) == list(calamine.rows) == [4]
+    assert list(fast.frame.columns) == list(calamine.frame.columns)
+    assert fast.frame.iloc[0]["地址"] == "中山路1号" and "header in row 2–3" in fast.notes
+
+
+def test_merged_ranges_written_with_single_quotes_are_read(tmp_path: Path) -> None:
+    """XML allows either quote: the 楼栋 merged down over two households was missed."""
+    path = _patched(
+        _cells_from_b3(tmp_path / "台账.xlsx"),
+        tmp_path / "q.xlsx",
+        lambda d: re.sub(rb'ref="([A-Z0-9:]+)"', rb"ref = '\1'", d),
+    )
+    assert b"ref = '" in zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml")
+    assert read_table(path, HOUSEHOLDS).frame["楼栋"].tolist()[:2] == ["1栋", "1栋"]
+
+
+def test_a_date_in_a_workbook_reads_as_a_date_not_a_midnight(tmp_path: Path) -> None:
+    """Excel turns a unit typed 1-2 into a date: the message quoted '2024-01-02 00:00:00'."""
+    from datetime import datetime
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(["户编号", "单元", "人数", "登记时间"])
+    book.active.append(["H1", datetime(2024, 1, 2), 3, datetime(2024, 1, 2, 8, 30)])
+    book.save(tmp_path / "户.xlsx")
+    frame = read_table(tmp_path / "户.xlsx", HOUSEHOLDS).frame
+    assert frame.iloc[0]["单元"] == "2024-01-02"
+    assert frame.iloc[0]["登记时间"] == "2024-01-02 08:30:00"
