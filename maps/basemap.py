@@ -357,7 +357,7 @@ FIRST_FRAME_HOLD_MS = 1000
 #: longer holds the rest back.
 #: MapLibre has no option for this: its painter's ``render`` is wrapped until the first
 #: full frame (without a painter, as in another MapLibre, the page draws as before).
-#: ``state.frames`` counts the frames drawn.
+#: ``state.frames`` counts the frames drawn; ``state.heldOut`` says a tile came too late.
 _HOLD_FIRST_FRAME_JS = """function holdFirstFrame(gl, state, holdMs) {
     var painter = gl.painter;
     if (!painter || typeof painter.render !== "function") { return; }
@@ -370,7 +370,11 @@ _HOLD_FIRST_FRAME_JS = """function holdFirstFrame(gl, state, holdMs) {
             // what render sets first: arriving tiles find their style layers through it
             painter.style = style;
             if (timer === null) {
-                timer = setTimeout(function () { held = false; gl.triggerRepaint(); }, holdMs);
+                timer = setTimeout(function () {
+                    held = false;
+                    state.heldOut = true;
+                    gl.triggerRepaint();
+                }, holdMs);
             }
             return;
         }
