@@ -265,9 +265,14 @@ def evacuation_shelters(engine: Engine) -> gpd.GeoDataFrame:
     """Shelters with capacity, occupancy, class, open flag and responsibility zone."""
     with engine.connect() as conn:
         frame = gpd.read_postgis(EVACUATION_SHELTERS, conn, geom_col="geom", crs=4326)
-    frame["zone"] = gpd.GeoSeries.from_wkb(
-        frame["zone"].map(
-            lambda z: None if z is None else bytes.fromhex(z) if isinstance(z, str) else bytes(z)
-        )
-    )
+    frame["zone"] = gpd.GeoSeries.from_wkb(frame["zone"].map(_wkb_or_none))
     return frame.rename_geometry("geometry")
+
+
+def _wkb_or_none(value: object) -> bytes | None:
+    """A zone's WKB as read; None for none (NULL, NaN when no shelter of the file has one)."""
+    if isinstance(value, str):
+        return bytes.fromhex(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    return None

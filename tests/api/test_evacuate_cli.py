@@ -135,3 +135,28 @@ def test_a_typhoon_in_force_empties_the_shelters_inside_it(
     finally:
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM hazard_area WHERE id = :id"), {"id": hazard_id})
+
+
+def test_shelters_without_a_responsibility_zone_are_planned_for(
+    district: dict, database_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    """The trial: a shelter imported from a list has no zone, the others do; evacuate crashed."""
+    with engine.begin() as conn:
+        zones = conn.execute(
+            text("SELECT facility_id, zone FROM shelter ORDER BY facility_id LIMIT 1")
+        ).all()
+        conn.execute(
+            text("UPDATE shelter SET zone = NULL WHERE facility_id = :f"), {"f": zones[0][0]}
+        )
+    try:
+        out = tmp_path / "list.geojson"
+        run = wangge(database_url, "evacuate", "--out", str(out))
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert (gpd.read_file(out)["status"] == "assigned").any()
+    finally:
+        with engine.begin() as conn:
+            for facility_id, zone in zones:
+                conn.execute(
+                    text("UPDATE shelter SET zone = :z WHERE facility_id = :f"),
+                    {"z": zone, "f": facility_id},
+                )
