@@ -91,6 +91,8 @@ def main() -> None:
     Every kind of error (:mod:`gis.errors`) already says what, where and how to fix it,
     so the operator sees that line, not a traceback; other failures keep theirs.
     """
+    from pydantic import ValidationError
+
     from gis.errors import WanggeError
 
     try:
@@ -98,6 +100,26 @@ def main() -> None:
     except WanggeError as exc:
         console.print(f"[bold red]error:[/] {escape(str(exc))}")
         raise SystemExit(2 if isinstance(exc, InvalidInput) else 1) from None
+    except OSError as exc:  # a path that cannot be read or written, a service not answering
+        console.print(f"[bold red]error:[/] {escape(_os_message(exc))}")
+        raise SystemExit(2) from None
+    except ValidationError as exc:  # the settings of the environment (WANGGE_…)
+        console.print(
+            f"[bold red]error:[/] a setting of the environment (WANGGE_…) is wrong: "
+            f"{escape(str(exc))}"
+        )
+        raise SystemExit(2) from None
+
+
+def _os_message(exc: OSError) -> str:
+    """What the operating system refused, with the path, and where to look."""
+    if exc.filename is None:
+        return str(exc)
+    path = exc.filename if exc.filename2 is None else f"{exc.filename} → {exc.filename2}"
+    return (
+        f"cannot use {path}: {exc.strerror or exc}. Check the path: its folder must exist "
+        "and be a folder, a file must not be a folder, and you must be allowed to write there"
+    )
 
 
 if __name__ == "__main__":

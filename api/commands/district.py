@@ -34,7 +34,7 @@ AT_HELP = "LON,LAT of the district's centre (with --area; default: a spot chosen
 def sample(
     out: Annotated[Path, typer.Option(help="GeoPackage to write")] = Path("sample.gpkg"),
     households: Annotated[int, typer.Option(min=100, help="number of households")] = 20_000,
-    seed: Annotated[int, typer.Option(help="random seed (same seed, same district)")] = 42,
+    seed: Annotated[int, typer.Option(min=0, help="random seed (same seed, same district)")] = 42,
     area: Annotated[str | None, typer.Option(help=AREA_HELP)] = None,
     at: Annotated[str | None, typer.Option(help=AT_HELP)] = None,
 ) -> None:
@@ -87,8 +87,10 @@ def load(
 
 
 def demo(
-    households: Annotated[int | None, typer.Option(help="households in the district")] = None,
-    seed: Annotated[int | None, typer.Option(help="random seed")] = None,
+    households: Annotated[
+        int | None, typer.Option(min=100, help="households in the district")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="random seed")] = None,
     serve: Annotated[bool, typer.Option(help="serve the app after loading")] = True,
     map_out: Annotated[Path | None, typer.Option(help="also write the map HTML here")] = None,
     area: Annotated[str | None, typer.Option(help=AREA_HELP)] = None,

@@ -39,6 +39,11 @@ def _options(
         pairs[source.strip()] = target.strip()
     if on_error == "skip" and rejects is None:
         rejects = path.with_name(f"{path.stem}.rejects.xlsx")
+    if rejects is not None and rejects.resolve() == path.resolve():
+        fail(
+            f"--rejects {rejects}: that is the file being imported; name another file "
+            f"(e.g. {path.with_name(f'{path.stem}.rejects.xlsx')})"
+        )
     return ImportOptions(
         coord_type=coord_type,
         mapping=pairs,

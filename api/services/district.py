@@ -168,7 +168,7 @@ def plan_demo(
     if seed is None:
         seed = settings.sample_seed if area is None else area_seed(area.code, settings.sample_seed)
     return DemoPlan(
-        households=households or settings.sample_households,
+        households=settings.sample_households if households is None else households,
         seed=seed,
         until=pd.Timestamp(clock.now()).floor("h"),
         area=area,

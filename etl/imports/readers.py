@@ -477,6 +477,9 @@ def _read_csv(data: bytes, name: str, kind: Kind) -> Table:
             keep_default_na=False,
             na_values=[""],
             skip_blank_lines=False,
+            # a trailing comma on each row (Excel's export does it) is an empty last field,
+            # not a row label: every value would move one column left
+            index_col=False,
             engine="c",
         )
     except (pd.errors.ParserError, ValueError) as exc:

@@ -536,3 +536,26 @@ def test_the_same_footprints_from_another_format_are_unchanged(place, engine) ->
     frame.set_geometry(gpd.GeoSeries(turned, crs=frame.crs)).to_file(path, driver="GeoJSON")
     summary = import_file(engine, "buildings", path, ImportOptions())
     assert (summary.added, summary.changed, summary.unchanged) == (0, 0, 4)
+
+
+def test_the_rejects_file_may_not_be_the_register_itself(households, database_url, engine) -> None:
+    """The trial: --rejects naming the input overwrote the office's register with the
+    refused rows (exit 0)."""
+    rows = [*GOOD_RESIDENTS[:2], ["H09", "赵六", "", "", "户主", ""]]  # no such household
+    path = gbk_csv(households / "居民_self.csv", RESIDENTS_HEADER, rows)
+    before = path.read_bytes()
+    args = ("import", "residents", str(path), "--on-error", "skip", "--rejects", str(path))
+    out = refused(run_wangge(database_url, *args))
+    assert "that is the file being imported" in out and "Traceback" not in out
+    assert path.read_bytes() == before
+
+
+def test_a_path_that_cannot_be_written_is_said_not_traced(tmp_path: Path, database_url) -> None:
+    """The trial: a folder where a file was expected, a file where a folder was: tracebacks."""
+    (tmp_path / "a_file.csv").write_text("x")
+    (tmp_path / "a_folder.xlsx").mkdir()
+    for out in (tmp_path / "a_file.csv" / "居民.xlsx", tmp_path / "a_folder.xlsx"):
+        result = run_wangge(database_url, "template", "residents", str(out))
+        text_out = " ".join((result.stderr + result.stdout).split())
+        assert result.returncode != 0 and "Traceback" not in text_out, text_out
+        assert "error: cannot use" in text_out and "Check the path" in text_out

@@ -497,3 +497,16 @@ def test_a_date_in_a_workbook_reads_as_a_date_not_a_midnight(tmp_path: Path) -> 
     frame = read_table(tmp_path / "户.xlsx", HOUSEHOLDS).frame
     assert frame.iloc[0]["单元"] == "2024-01-02"
     assert frame.iloc[0]["登记时间"] == "2024-01-02 08:30:00"
+
+
+def test_a_csv_whose_rows_end_with_a_comma_keeps_its_columns(tmp_path: Path) -> None:
+    """The trial: a comma after every row (as some exports write) moved each value one
+    column left (``column '类型' ('120.089'): unknown 类型``)."""
+    path = tmp_path / "户.csv"
+    path.write_text("户编号,楼栋编号,人数\nH1,B1,3,\nH2,B2,2,\n", encoding="utf-8")
+    table = read_table(path, HOUSEHOLDS)
+    assert table.frame.to_dict("records") == [
+        {"户编号": "H1", "楼栋编号": "B1", "人数": "3"},
+        {"户编号": "H2", "楼栋编号": "B2", "人数": "2"},
+    ]
+    assert list(table.rows) == [2, 3]
