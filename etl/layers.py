@@ -244,8 +244,9 @@ def numeric_bounds(table: str) -> dict[str, Bound]:
         column, low, high, op, limit = m.groups()
         if low is not None:
             out[column] = Bound(float(low), float(high))
-        else:
-            out[column] = Bound(float(limit), None, above=op == ">")
+        else:  # a lower bound only: the type still bounds it above (capacity ≥ 0, an int4)
+            held = out.get(column)
+            out[column] = Bound(float(limit), held.high if held else None, above=op == ">")
     return out
 
 

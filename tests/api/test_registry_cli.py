@@ -559,3 +559,19 @@ def test_a_path_that_cannot_be_written_is_said_not_traced(tmp_path: Path, databa
         text_out = " ".join((result.stderr + result.stdout).split())
         assert result.returncode != 0 and "Traceback" not in text_out, text_out
         assert "error: cannot use" in text_out and "Check the path" in text_out
+
+
+def test_a_capacity_beyond_what_the_database_holds_is_named_by_row(
+    no_registers, database_url, engine
+) -> None:
+    """The trial: 容量 99999999999 ended in a traceback ('does not fit int4')."""
+    path = no_registers / "设施.csv"
+    path.write_text(
+        "编号,名称,类型,经度,纬度,容量\n"
+        f"F1,幸福养老院,养老,{MID},{(S + N) / 2},99999999999\n"
+        f"F2,平安卫生站,卫生服务站,{MID + 0.001},{(S + N) / 2},20\n",
+        encoding="utf-8",
+    )
+    out = refused(run_wangge(database_url, "import", "facilities", str(path)))
+    assert "row 2, column '容量' ('99999999999')" in out and "out of range" in out, out
+    assert "Traceback" not in out
