@@ -180,7 +180,7 @@ def import_grids(
                 for i in np.flatnonzero(missing)
             ]
         )
-    code_problems = _code_problems(grids)
+    code_problems = _code_problems(grids) + _kind_problems(grids)
     if code_problems:
         raise ValidationError(code_problems)
 
@@ -323,6 +323,30 @@ def _communities_of(
     out = pd.Series(None, index=grids.index, dtype=object)
     out.iloc[best["g"].to_numpy()] = c["code"].to_numpy()[best["c"].to_numpy()]
     return out
+
+
+def _kind_problems(grids: gpd.GeoDataFrame) -> list[Problem]:
+    """Each grid's kind (网格类型) as stored (基础网格 → base); one Problem per unknown one."""
+    if "kind" not in grids:
+        return []
+    from etl.imports.dictionary import KINDS
+    from etl.imports.values import choices
+
+    field = next(f for f in KINDS["grids"].fields if f.name == "kind")
+    given = grids["kind"]
+    grids["kind"], bad = choices(given, field)
+    allowed = ", ".join(f"{c.zh} ({c.value})" for c in field.choices)
+    return [
+        Problem(
+            LAYER,
+            int(i) + 1,
+            None,
+            "kind",
+            f"unknown grid kind {given.iloc[i]!r}",
+            f"write one of {allowed}, or leave it empty (基础网格)",
+        )
+        for i in np.flatnonzero(bad)
+    ]
 
 
 def _code_problems(grids: gpd.GeoDataFrame) -> list[Problem]:

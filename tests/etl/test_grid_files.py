@@ -216,3 +216,20 @@ def test_admin_areas_import_with_parents_already_stored(district: Engine, tmp_pa
 
     report = import_file(district, "areas", path, ImportOptions())
     assert (report.added, report.changed) == (1, 0)
+
+
+def test_grid_kinds_are_read_in_chinese_and_an_unknown_one_is_named(
+    district: Engine, tmp_path: Path
+) -> None:
+    """The trial: a kind of 特殊 reached the database's CHECK rule (a traceback)."""
+    halves = [box(W, S, MID, N), box(MID, S, E, N)]
+    with pytest.raises(ValidationError) as info:
+        import_grids(district, _write(tmp_path, halves, kind=["基础网格", "特殊"]), progress=False)
+    [p] = info.value.problems
+    assert p.row == 2 and "unknown grid kind '特殊'" in p.message and "专属网格" in p.fix
+    import_grids(district, _write(tmp_path, halves, kind=["基础网格", "专属"]), progress=False)
+    with district.connect() as conn:
+        kinds = conn.execute(
+            text("SELECT kind FROM grid WHERE valid_to IS NULL ORDER BY code")
+        ).scalars()
+        assert list(kinds) == ["base", "dedicated"]
