@@ -54,7 +54,11 @@ def import_command(
         console.print(
             f"records placed again: {moved.changed}; in no grid: {moved.in_no_grid}", markup=False
         )
-    if not report.saved:
+    if report.unchanged:
+        console.print(
+            f"{report.unchanged} grid(s) exactly as stored: no new version made", markup=False
+        )
+    if not report.saved and report.unchanged < report.grids:
         console.print(f"dry run: {report.grids} grid(s) checked, nothing stored", markup=False)
 
 

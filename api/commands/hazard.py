@@ -86,7 +86,9 @@ def import_command(
 
 def simulate_command(
     kind: Annotated[str, typer.Option(help=KINDS_HELP)] = "typhoon",
-    width_m: Annotated[float, typer.Option(min=50, help="width of the band, metres")] = 600.0,
+    width_m: Annotated[
+        float, typer.Option(min=50, max=50_000, help="width of the band, metres (50 to 50,000)")
+    ] = 600.0,
     severity: Annotated[int, typer.Option(min=1, max=4)] = 3,
     name: Annotated[str, typer.Option(help="name shown on maps and in alerts")] = "模拟台风",
 ) -> None:

@@ -134,7 +134,12 @@ def _save(
         raise HazardInputError(
             f"kind must be one of {', '.join(HAZARD_KINDS)} {where.format('kind')}, not {kind!r}"
         )
-    if severity is None or isinstance(severity, bool) or not 1 <= severity <= 4:
+    if severity is None:
+        raise HazardInputError(
+            "no severity: give one of 1 to 4 (1 low, 4 severe): --severity on the command "
+            "line, or a 'severity' property on the area"
+        )
+    if isinstance(severity, bool) or not 1 <= severity <= 4:
         raise HazardInputError(
             f"severity must be 1 to 4 {where.format('severity')}, not {severity!r}"
         )

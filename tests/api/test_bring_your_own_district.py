@@ -263,6 +263,9 @@ def test_importing_the_same_files_again_changes_nothing(
     assert "│     0 │       0 │         2 │       0 │        0 │" in out, out
     out = ok(run_wangge(database_url, "import", "grids", str(district["grids"])))
     assert "│     0 │       0 │         2 │       0 │        0 │" in out, out
+    # the grid command said "dry run: … nothing stored" of a file stored unchanged
+    out = ok(run_wangge(database_url, "grids", "import", str(district["grids"])))
+    assert "2 grid(s) exactly as stored" in out and "dry run" not in out, out
     after = counts(
         engine,
         "SELECT (SELECT count(*) FROM household), (SELECT count(*) FROM resident), "
