@@ -79,6 +79,10 @@ class TokenDays(ServiceError, InvalidInput):
     """A token asked to live for no days, or longer than :data:`TOKEN_MAX_DAYS`."""
 
 
+class UserDisabled(ServiceError, Conflict):
+    """A token asked for a disabled account: it would come alive when the account does."""
+
+
 class CredentialInUrl(ServiceError, InvalidInput):
     """A token sent in the URL (``?api_key=``, ``?token=``): refused, never used (400)."""
 
@@ -581,7 +585,17 @@ def issue_token(
         user_id = access_store.ensure_user(
             conn, username, role, area_code=area_code, worker_id=worker_id
         )
+        _refuse_disabled(username, access_store.credentials(conn, username))
         return access_store.issue_token(conn, user_id, days=days, label=label)
+
+
+def _refuse_disabled(username: str, user: access_store.Credentials | None) -> None:
+    """No new token for a disabled account: it would come alive when the account does."""
+    if user is not None and user.disabled:
+        raise UserDisabled(
+            f"{username} is disabled: a token made now would work once they are enabled "
+            f"again; enable them first ('wangge users enable {username}')"
+        )
 
 
 def token_for(
@@ -603,10 +617,13 @@ def token_for(
         For ``days`` out of range.
     gis.store.access_store.UnknownUser
         When no user has that name; the message says how to create one.
+    UserDisabled
+        For a disabled account (its old tokens stay dead; a new one would wake with it).
     """
     days = token_days(days)
     with engine.begin() as conn:
         user = _existing(conn, username)
+        _refuse_disabled(username, user)
         if rotate:
             admin_store.revoke_tokens_of(conn, user.user_id, clock.utcnow())
         return access_store.issue_token(conn, user.user_id, days=days, label=label)

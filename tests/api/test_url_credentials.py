@@ -144,6 +144,9 @@ def test_tokens_end_and_die_at_once_when_revoked_rotated_or_disabled(
         try:
             assert browser.get("/api/me").status_code == 401
             assert httpx.get(me, headers=bearer(second)).status_code == 401
+            # no new token for a disabled account (it would wake with the account)
+            asked = run_wangge(database_url, "users", "token", "url_revoked")
+            assert asked.returncode != 0 and "is disabled" in asked.stderr, asked.stdout
         finally:
             assert run_wangge(database_url, "users", "enable", "url_revoked").returncode == 0
         assert browser.get("/api/me").status_code == 401  # the old session stays ended
