@@ -167,16 +167,24 @@ def alert_send_command(
     message: Annotated[
         str | None, typer.Option(help="the warning (default: from the hazard)")
     ] = None,
-    by: Annotated[str | None, typer.Option(help="who sends it (username)")] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(
+            help="send as this command-centre user: the households of their area only, "
+            "as over HTTP (default: the whole district)"
+        ),
+    ] = None,
 ) -> None:
     """Alert the residents of a hazard area (or one group), each told a safe shelter."""
     from rich.table import Table
 
+    from api.services.accounts import principal_named
     from api.services.alerts import AlertRequest, send_alert
 
     engine = ready_engine()
-    request = AlertRequest(group=group, message=message, created_by=by)
-    sent = send_alert(engine, hazard_id, request, impact_of=_impacts(engine))
+    user = None if by is None else principal_named(engine, by)  # unknown: said; a role: 403
+    request = AlertRequest(group=group, message=message)
+    sent = send_alert(engine, hazard_id, request, impact_of=_impacts(engine), user=user)
     table = Table(title=f"alert {sent.alert_id} ({sent.group_name})")
     for column in ("grid", "recipients", "sent", "vulnerable"):
         table.add_column(column, justify="right")

@@ -608,6 +608,9 @@ def test_the_command_line_imports_a_typhoon_lists_check_ons_alerts_and_reports(
     assert done.returncode == 0, done.stderr
     alert_id = int(done.stdout.split()[-1])
     assert len(store.outbox(engine, alert_id=alert_id)) > 0
+    # the trial: --by nobody queued the alert with created_by 'nobody'
+    by = run_wangge(database_url, "alert", "send", str(hazard_id), "--by", "nobody_at_all")
+    assert by.returncode != 0 and "no user is named 'nobody_at_all'" in by.stderr, by.stdout
 
     community = district["admin_area"].query("level == 'community'").iloc[0]["code"]
     report = tmp_path / "report.html"
