@@ -322,8 +322,18 @@ def _only(n: int, pos: int) -> np.ndarray:
 
 
 def _buildings(w: _Work, stored: Stored, coord_type: str) -> Prepared:
-    if not isinstance(w.frame, gpd.GeoDataFrame):
-        w.missing_column(["ref"], "bring the buildings as a Shapefile, GeoPackage or GeoJSON")
+    if not isinstance(w.frame, gpd.GeoDataFrame):  # a table: no footprints to place
+        w.problems.append(
+            RowProblem(
+                w.src.sheet,
+                None,
+                None,
+                None,
+                "buildings are footprints (polygons), and this file is a table without them",
+                "bring the buildings as a Shapefile, GeoPackage or GeoJSON (or with "
+                "'wangge import osm'): 经度/纬度 cannot say where a building's walls are",
+            )
+        )
         raise ImportRejected(w.problems)
     if not w.has("ref"):
         w.missing_column(["ref"], "add the buildings' own ids (楼栋编号), or --map 源列=ref")

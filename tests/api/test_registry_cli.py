@@ -575,3 +575,12 @@ def test_a_capacity_beyond_what_the_database_holds_is_named_by_row(
     out = refused(run_wangge(database_url, "import", "facilities", str(path)))
     assert "row 2, column '容量' ('99999999999')" in out and "out of range" in out, out
     assert "Traceback" not in out
+
+
+def test_buildings_as_a_table_are_told_to_come_as_footprints(no_registers, database_url) -> None:
+    """The trial: a buildings CSV with 楼栋编号 was told it had no column 楼栋编号."""
+    path = no_registers / "楼栋.csv"
+    path.write_text(f"楼栋编号,名称,经度,纬度\nB1,1幢,{MID},{(S + N) / 2}\n", encoding="utf-8")
+    out = refused(run_wangge(database_url, "import", "buildings", str(path)))
+    assert "a table without them" in out and "Shapefile, GeoPackage or GeoJSON" in out
+    assert "has no column 楼栋编号" not in out
