@@ -383,6 +383,11 @@ def export_grids(engine: Engine, path: str | Path, community: str | None = None)
     """
     path = Path(path)
     grids = grid_store.current_grids(engine, community)
+    if community is not None and grids.empty:  # an empty file would say "no grids" silently
+        raise LayerFileError(
+            f"--community {community}: no community of that code has grids; check the code "
+            "(without --community every community's grids are written)"
+        )
     out = gpd.GeoDataFrame(
         {
             "code": grids["code"],

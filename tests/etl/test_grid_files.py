@@ -233,3 +233,13 @@ def test_grid_kinds_are_read_in_chinese_and_an_unknown_one_is_named(
             text("SELECT kind FROM grid WHERE valid_to IS NULL ORDER BY code")
         ).scalars()
         assert list(kinds) == ["base", "dedicated"]
+
+
+def test_exporting_a_community_that_has_no_grids_is_said(district: Engine, tmp_path: Path) -> None:
+    """The trial: --community 999 wrote an empty file, exit 0."""
+    from etl.gpkg import LayerFileError
+
+    with pytest.raises(LayerFileError, match="no community of that code has grids"):
+        export_grids(district, tmp_path / "g.geojson", "999")
+    assert not (tmp_path / "g.geojson").exists()
+    assert len(gpd.read_file(export_grids(district, tmp_path / "c.geojson", COMMUNITY))) > 0
