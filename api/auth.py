@@ -21,7 +21,7 @@ sessions are made by :mod:`api.services.accounts`.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -64,6 +64,22 @@ async def _check_csrf(request: Request, session_id: str) -> None:
         )
 
 
+async def _credential_user(
+    request: Request, state: StateDep
+) -> tuple[Literal["token", "session"] | None, Principal | None]:
+    """The credential a request carries (None: none) and its user (None: unknown or ended).
+
+    A bearer token wins over the cookie.
+    """
+    token = _token_of(request)
+    if token is not None:
+        return "token", await run_in_threadpool(state.user_for_token, token)
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if not session_id:
+        return None, None
+    return "session", await run_in_threadpool(state.user_for_session, session_id)
+
+
 async def optional_user(request: Request, state: StateDep) -> Principal | None:
     """The signed-in user, or None when the request carries no credential.
 
@@ -79,22 +95,19 @@ async def optional_user(request: Request, state: StateDep) -> Principal | None:
     CsrfRefused
         For a changing request of a session without its CSRF token (403).
     """
-    token = _token_of(request)
-    if token is not None:
-        user = await run_in_threadpool(state.user_for_token, token)
-        if user is None:
+    kind, user = await _credential_user(request, state)
+    if kind is None:
+        return None
+    if user is None:
+        if kind == "token":
             raise Unauthorized(
                 "the token is unknown, expired or revoked; ask for a new one "
                 "('wangge users token NAME'), or sign in at /login in a browser"
             )
-    else:
-        session_id = request.cookies.get(SESSION_COOKIE)
-        if not session_id:
-            return None
-        user = await run_in_threadpool(state.user_for_session, session_id)
-        if user is None:
-            request.state.session_ended = True
-            return None
+        request.state.session_ended = True
+        return None
+    if kind == "session":
+        session_id = request.cookies[SESSION_COOKIE]
         if request.method not in SAFE_METHODS:
             await _check_csrf(request, session_id)
         request.state.session_id = session_id
@@ -146,12 +159,7 @@ async def still_signed_in(request: Request, state: StateDep, user: Principal) ->
     or moved to another role or area meanwhile must end it, as it ends every request
     after it.  Read as a request reads it (cached until the accounts change).
     """
-    token = _token_of(request)
-    if token is not None:
-        now = await run_in_threadpool(state.user_for_token, token)
-    else:
-        session_id = request.cookies.get(SESSION_COOKIE)
-        now = await run_in_threadpool(state.user_for_session, session_id) if session_id else None
+    _, now = await _credential_user(request, state)
     return now == user
 
 

@@ -332,7 +332,7 @@ def _kind_problems(grids: gpd.GeoDataFrame) -> list[Problem]:
     from etl.imports.dictionary import KINDS
     from etl.imports.values import choices
 
-    field = next(f for f in KINDS["grids"].fields if f.name == "kind")
+    field = KINDS["grids"].field("kind")
     given = grids["kind"]
     grids["kind"], bad = choices(given, field)
     allowed = ", ".join(f"{c.zh} ({c.value})" for c in field.choices)

@@ -179,13 +179,10 @@ def _loaded(run: Callable[[], LoadReport]) -> None:
 
     try:
         report = run()
-    except (ValidationError, LoadError, CoordTypeError, AreaLoadError, AreaCodeError) as exc:
-        said = str(exc)
-        fail(
-            said
-            if said.rstrip().endswith("Nothing was loaded.")
-            else f"{said}\nNothing was loaded."
-        )
+    except LoadError as exc:  # the database's refusal, which says nothing was loaded
+        fail(str(exc))
+    except (ValidationError, CoordTypeError, AreaLoadError, AreaCodeError) as exc:
+        fail(f"{exc}\nNothing was loaded.")
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {escape(str(warning))}")
     for table, n in report.outside_grids.items():

@@ -244,7 +244,7 @@ def search(engine: Engine, user: Principal, query: SearchQuery) -> SearchResult:
         )
         buildings = (
             registry_store.search_buildings(conn, grid_ids=grids, query=query.text)
-            if query.text and query.after_id == 0 and query.building_id is None
+            if counts_as_search(query) and query.building_id is None
             else []
         )
         number = identity_searched(query.text)
