@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import psycopg
+import sqlalchemy.exc
 from sqlalchemy import Engine
 from tqdm import tqdm
 
@@ -33,7 +34,7 @@ from gis.db import models
 from gis.db.bulk import CopyPipe, Deferred, copy_frame, deferred_indexes
 from gis.errors import EtlError, InvalidInput, Problem, ValidationError
 from gis.settings import Settings, get_settings
-from gis.store import load_store, queries, register_store
+from gis.store import incident_ids, load_store, partition_store, queries, register_store
 from grids.categories import DEFAULT_CATEGORIES
 from grids.locate import (
     NO_GRID,
@@ -541,6 +542,8 @@ def load_layers(
         # the boundaries already imported say where records may lie
         with engine.connect() as conn:
             area = register_store.service_area(conn, settings)
+    if using is None and "incident" in layers:
+        make_case_months(engine, layers["incident"])
     raw = engine.raw_connection() if using is None else None
     if using is not None:
         # the block below must be a savepoint of the caller's transaction, never one of
@@ -559,6 +562,7 @@ def load_layers(
                     raise LoadError(explain_refusal(exc)) from exc
             known = None if replace else load_store.stored_keys(cur, referenced_keys(layers))
             layers, warnings = validate_layers(layers, area, known)
+            layers = number_cases(layers, load_store.incident_months(cur))
             loader = _Loader(cur, settings, progress)
             loader.report.warnings = warnings
             # every layer's rows, plus the identities split off the residents
@@ -590,6 +594,48 @@ def load_layers(
     finally:
         if raw is not None:
             raw.close()
+
+
+def make_case_months(engine: Engine, cases: pd.DataFrame) -> None:
+    """Give the months of ``cases`` their partition of ``incident``, before the load.
+
+    In a transaction of its own, before the load's (which would otherwise hold every
+    reader of the cases for as long as it runs); empty partitions left by a load that
+    then fails cost nothing.  When the table's lock cannot be had now, the cases of
+    months without a partition keep plain numbers (:func:`number_cases`).
+    """
+    times = pd.to_datetime(cases.get("reported_at"), utc=True, errors="coerce").dropna()
+    if times.empty:
+        return
+    codes = np.unique(incident_ids.local_month_codes(times))
+    wanted = [incident_ids.month_of_code(int(c)) for c in codes]
+    try:
+        with engine.begin() as conn:
+            partition_store.create_months(conn, "incident", wanted)
+    except sqlalchemy.exc.OperationalError:  # lock timeout: busy, numbered plain
+        pass
+
+
+def number_cases(layers: Mapping[str, pd.DataFrame], months: list) -> dict[str, pd.DataFrame]:
+    """The layers with each case's number carrying its month (:mod:`gis.store.incident_ids`).
+
+    The file's id is the serial part; a case's steps follow it.  A case whose month has
+    no partition (``months`` has those that do) keeps its plain id.
+    """
+    out = dict(layers)
+    if "incident" not in out or out["incident"].empty:
+        return out
+    cases = out["incident"].copy()
+    plain = cases["id"].astype("int64")
+    cases["id"] = incident_ids.code_ids(plain, cases["reported_at"], months).to_numpy()
+    out["incident"] = cases
+    if "incident_event" in out:
+        renumber = pd.Series(cases["id"].to_numpy(), index=plain.to_numpy())
+        events = out["incident_event"].copy()
+        ids = events["incident_id"].astype("int64")
+        events["incident_id"] = ids.map(renumber).fillna(ids).astype("int64").to_numpy()
+        out["incident_event"] = events
+    return out
 
 
 def _run(

@@ -317,6 +317,15 @@ class Settings(BaseSettings):
         "default): kept forever, as they are the case record the KPIs and a case's page "
         "read; a case whose early steps were dropped keeps its later ones.",
     )
+    retain_incident_months: int = Field(
+        default=0,
+        ge=0,
+        description="Whole months of incidents (cases, by the month their number carries) "
+        "kept before the current one; older month partitions are dropped by the retention "
+        "with everything of their cases (steps, photos, contacts, check-ins).  0 (the "
+        "default): kept forever — closed cases are the record the KPIs and the 12345 "
+        "reconciliation read.",
+    )
     partition_months_ahead: int = Field(
         default=3,
         ge=1,

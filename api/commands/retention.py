@@ -63,7 +63,9 @@ def run_command(
         say(f"  audit: {audited if done.removed_anything else 'nothing removed, nothing recorded'}")
 
 
-partitions_app = typer.Typer(help="Monthly partitions of the audit log.", no_args_is_help=True)
+partitions_app = typer.Typer(
+    help="Monthly partitions of the audit log, incidents and their events.", no_args_is_help=True
+)
 
 
 @partitions_app.command("run")

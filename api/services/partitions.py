@@ -1,4 +1,4 @@
-"""Month partitions (按月分区) of the audit log and incidents' events: made, later dropped.
+"""Month partitions (按月分区) of the audit log, incidents and their events: made, dropped.
 
 * :func:`prepare` gives the current month and ``partition_months_ahead`` months after
   it their partition of each partitioned table (:data:`gis.store.partition_store.TABLES`),
@@ -7,8 +7,9 @@
   start and every ``partition_interval_s``, claimed in ``job_run`` like the other jobs;
   ``wangge partitions run`` runs it once.
 * :func:`expire` drops the month partitions older than the retention of each table
-  (``retain_audit_months``, ``retain_incident_event_months``: whole months before the
-  current one; 0 keeps everything) — whole months only, never the current one.  Each
+  (``retain_audit_months``, ``retain_incident_months``, ``retain_incident_event_months``:
+  whole months before the current one; 0 keeps everything) — whole months only, never
+  the current one; a month of cases goes with everything of them.  Each
   drop and the audit row that records it (action ``partition_drop``: the table, the
   month, its rows) are one transaction.  Run by the retention (:mod:`api.services.retention`).
 
@@ -48,6 +49,7 @@ def retention_months(settings: Settings) -> dict[str, int]:
     return {
         "audit_log": settings.retain_audit_months,
         "incident_event": settings.retain_incident_event_months,
+        "incident": settings.retain_incident_months,
     }
 
 

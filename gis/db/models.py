@@ -568,7 +568,13 @@ LINKS = ("duplicate_of", "merged_into")
 
 
 class Incident(Located, Base):
-    """An 事件 / 工单: a reported problem with a place, a state and a deadline."""
+    """An 事件 / 工单: a reported problem with a place, a state and a deadline.
+
+    Partitioned by month (migration 0042): its number carries the month it was reported
+    in (:mod:`gis.store.incident_ids`) and is the partition key, so the keys that refer
+    to a case by number stay; ``(source, source_ref)`` is kept unique in
+    :class:`IncidentSourceRef`.
+    """
 
     __tablename__ = "incident"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -591,7 +597,8 @@ class Incident(Located, Base):
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("incident.id", ondelete="SET NULL"))
     merged_into: Mapped[int | None] = mapped_column(ForeignKey("incident.id", ondelete="SET NULL"))
     #: SHA-256 of the token an Open311 client follows its report with (the token is not kept)
-    public_token_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
+    #: (random: unique without a key, which the partitioned table could not hold on it)
+    public_token_sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     address: Mapped[str | None] = mapped_column(Text)
     #: the report's key at its source (a 12345 case number or CSV row digest): filed once
     source_ref: Mapped[str | None] = mapped_column(String(100))
@@ -601,7 +608,8 @@ class Incident(Located, Base):
     geom = mapped_column(Geometry("POINT", srid=SRID), nullable=False)
     __table_args__ = (
         CheckConstraint(_one_of("source", INCIDENT_SOURCES), name="source"),
-        UniqueConstraint("source", "source_ref"),
+        # a report filed once from its source: the key is IncidentSourceRef's
+        Index("ix_incident_source_source_ref", "source", "source_ref"),
         CheckConstraint(_one_of("state", INCIDENT_STATES), name="state"),
         CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating"),
         CheckConstraint(_stored_time("reported_at"), name="reported_at_range"),
@@ -623,6 +631,22 @@ class Incident(Located, Base):
             postgresql_ops={"description": "gin_trgm_ops"},
         ),
         *_geometry_checks(),
+        {"postgresql_partition_by": "RANGE (id)"},
+    )
+
+
+class IncidentSourceRef(Base):
+    """A report's key at its source (a 12345 case number …): each is filed once.
+
+    The unique key the partitioned ``incident`` cannot hold (it lacks the number); a
+    statement trigger adds each filed case's key as the table's owner (migration 0042).
+    """
+
+    __tablename__ = "incident_source_ref"
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    source_ref: Mapped[str] = mapped_column(String(100), primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("incident.id", ondelete="CASCADE"), index=True
     )
 
 

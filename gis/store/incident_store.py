@@ -232,8 +232,11 @@ def insert_incident(conn: Connection, row: IncidentRow) -> int:
         _aware(event.at, "event time")
     incident_id = row.id
     if incident_id is None:
+        # the number carries the month of the report (gis.store.incident_ids)
         incident_id = int(
-            conn.execute(text("SELECT nextval(pg_get_serial_sequence('incident', 'id'))")).one()[0]
+            conn.execute(
+                text("SELECT wangge_incident_id(:at)"), {"at": row.reported_at}
+            ).scalar_one()
         )
     conn.execute(
         text(
@@ -775,10 +778,11 @@ def file_incident(
                 FROM here, wangge_similar_reports(
                     :category_code, :reported_at, :window, here.pt, :radius) i
             ), new AS (
-                INSERT INTO incident (category_code, source, description, state, reported_at,
-                    reporter_id, grid_id, h3_cell, beidou_cell, near_boundary, duplicate_of,
-                    public_token_sha256, address, source_ref, geom)
-                SELECT :category_code, :source, :description, :state, :reported_at,
+                INSERT INTO incident (id, category_code, source, description, state,
+                    reported_at, reporter_id, grid_id, h3_cell, beidou_cell, near_boundary,
+                    duplicate_of, public_token_sha256, address, source_ref, geom)
+                SELECT wangge_incident_id(:reported_at), :category_code, :source,
+                    :description, :state, :reported_at,
                     :reporter_id, :grid_id, :h3_cell, :beidou_cell, :near_boundary,
                     (SELECT id FROM dup ORDER BY distance_m, reported_at DESC, id DESC LIMIT 1),
                     :public_token, :address, :source_ref, here.pt

@@ -9,12 +9,15 @@ records in, emptying tables and moving sequences past explicit ids.
 from __future__ import annotations
 
 import time
+from datetime import date
 
 import numpy as np
 import pandas as pd
 import psycopg
 
 import shapely
+
+from gis.store import incident_ids, partition_store
 
 #: Table → (its natural key column, the rows a file may refer to).
 _KEYS = {
@@ -98,6 +101,15 @@ def empty_tables(cur: psycopg.Cursor, tables: list[str], *, restart: bool = Fals
             time.sleep(0.2 * attempt)
 
 
+def incident_months(cur: psycopg.Cursor) -> list[date]:
+    """The months that have their partition of ``incident`` (a case's number carries it)."""
+    cur.execute(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = 'public.incident'::regclass"
+    )
+    return partition_store.months_named("incident", (str(r[0]) for r in cur.fetchall()))
+
+
 def advance_identities(cur: psycopg.Cursor) -> None:
     """Move each id sequence past the ids a load wrote explicitly, so new rows never collide.
 
@@ -109,9 +121,11 @@ def advance_identities(cur: psycopg.Cursor) -> None:
         WHERE c.table_schema = 'public'
           AND (c.is_identity = 'YES' OR c.column_default LIKE 'nextval(%')""")
     for table, column in cur.fetchall():
+        # a case's number carries its month: its sequence gave the serial part
+        drawn = incident_ids.SERIAL_SQL if table == "incident" else column
         cur.execute(
             f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
-            f"greatest(coalesce(max({column}), 0), 1), max({column}) IS NOT NULL) FROM {table}"
+            f"greatest(coalesce(max({drawn}), 0), 1), max({drawn}) IS NOT NULL) FROM {table}"
         )
 
 

@@ -3,9 +3,14 @@
 ``audit_log`` and ``incident_event`` are partitioned by RANGE of their time ``at``, one
 partition a calendar month of local time (Asia/Shanghai), plus a DEFAULT partition that
 takes any row no month partition holds, so that no insert ever fails for want of one
-(migrations 0031 and 0037).  The partitions live in the schema ``wangge_partitions``, on which the
-server's role has no privilege: rows are read and written through the parent, where its
-grants, row-level security and triggers apply; a partition cannot be named directly.
+(migrations 0031 and 0037).  ``incident`` is partitioned by RANGE of its number, which
+carries its month (:mod:`gis.store.incident_ids`, migration 0042): each month's partition
+holds that month's numbers, with a CHECK rule that their ``reported_at`` lies in it; its
+DEFAULT partition holds the plain numbers (cases stored before 0042, or filed for a
+month without a partition), which never move.  The partitions live in the schema
+``wangge_partitions``, on which the server's role has no privilege: rows are read and
+written through the parent, where its grants, row-level security and triggers apply; a
+partition cannot be named directly.
 
 Every statement here is DDL on the owner's tables: run it on the owner's connection (the
 CLI's, the migrations', :func:`gis.db.engine.get_engine`), not the server's role.
@@ -14,19 +19,24 @@ CLI's, the migrations', :func:`gis.db.engine.get_engine`), not the server's role
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
 from sqlalchemy import Connection, text
 
 from gis.clock import LOCAL_TZ
+from gis.store import incident_ids
 
 #: Where the partitions live (no privilege for the server's role).
 SCHEMA = "wangge_partitions"
 #: The partitioned tables and their partition key (a ``timestamptz`` column): the audit
 #: log (migration 0031) and the incidents' events (migration 0037, once every read of them
 #: carried its case's span, report to last step, as time bounds, :mod:`gis.store.event_bound`).
-TABLES: dict[str, str] = {"audit_log": "at", "incident_event": "at"}
+TABLES: dict[str, str] = {"audit_log": "at", "incident_event": "at", "incident": "id"}
+#: The tables partitioned by a number that carries its month, and the time it is coded
+#: from (:mod:`gis.store.incident_ids`).
+CODED: dict[str, str] = {"incident": "reported_at"}
 
 
 @dataclass(frozen=True)
@@ -60,8 +70,24 @@ def default_name(table: str) -> str:
     return f"{table}_default"
 
 
-def _bound(month: date, tz: tzinfo) -> str:
+def _instant(month: date, tz: tzinfo) -> str:
     return datetime(month.year, month.month, 1, tzinfo=tz).isoformat()
+
+
+def _bound(table: str, month: date, tz: tzinfo) -> str:
+    """The SQL literal of the lower bound of ``month``'s partition of ``table``."""
+    if table in CODED:
+        return str(incident_ids.first_id(month))
+    return f"'{_instant(month, tz)}'"
+
+
+def _month_rule(table: str, month: date, tz: tzinfo) -> str:
+    """A coded table's partition's CHECK rule: its rows' time lies in its month."""
+    column = CODED[table]
+    return (
+        f"CONSTRAINT ck_{partition_name(table, month)}_month CHECK ({column} >= "
+        f"'{_instant(month, tz)}' AND {column} < '{_instant(add_months(month, 1), tz)}')"
+    )
 
 
 def _check(table: str) -> None:
@@ -79,14 +105,31 @@ def months(conn: Connection, table: str) -> list[date]:
         ),
         {"parent": f"public.{table}"},
     ).scalars()
+    return months_named(table, names)
+
+
+def months_named(table: str, names: Iterable[str]) -> list[date]:
+    """The months of those of ``names`` that are month partitions of ``table``, oldest first."""
     pattern = re.compile(rf"^{table}_(\d{{4}})_(\d{{2}})$")
     found = [pattern.match(n) for n in names]
     return sorted(date(int(m[1]), int(m[2]), 1) for m in found if m)
 
 
 def months_in_default(conn: Connection, table: str, tz: tzinfo = LOCAL_TZ) -> dict[date, int]:
-    """The local months of the rows the DEFAULT partition of ``table`` holds, and how many."""
+    """The local months of the rows the DEFAULT partition of ``table`` holds, and how many.
+
+    Of a coded table, only the numbers that carry a month count (the plain ones stay).
+    """
     _check(table)
+    if table in CODED:
+        rows = conn.execute(
+            text(
+                f"SELECT id / {incident_ids.FACTOR}, count(*) FROM "
+                f"{SCHEMA}.{default_name(table)} WHERE id >= {incident_ids.FIRST_CODED} "
+                "GROUP BY 1 ORDER BY 1"
+            )
+        ).all()
+        return {incident_ids.month_of_code(int(c)): int(n) for c, n in rows}
     rows = conn.execute(
         text(
             f"SELECT date_trunc('month', {TABLES[table]} AT TIME ZONE :tz)::date, count(*) "
@@ -161,7 +204,8 @@ def create_months(
         return [], 0
     key = TABLES[table]
     ranges = " OR ".join(
-        f"({key} >= '{_bound(m, tz)}' AND {key} < '{_bound(add_months(m, 1), tz)}')" for m in new
+        f"({key} >= {_bound(table, m, tz)} AND {key} < {_bound(table, add_months(m, 1), tz)})"
+        for m in new
     )
     waiting = conn.execute(
         text(f"SELECT count(*) FROM {SCHEMA}.{default_name(table)} WHERE {ranges}")
@@ -171,10 +215,12 @@ def create_months(
         conn.execute(text(f"ALTER TABLE {table} DETACH PARTITION {SCHEMA}.{default_name(table)}"))
         conn.execute(text(f"ALTER TABLE {SCHEMA}.{default_name(table)} RENAME TO {old}"))
     for m in new:
+        rule = f" ({_month_rule(table, m, tz)})" if table in CODED else ""
         conn.execute(
             text(
-                f"CREATE TABLE {SCHEMA}.{partition_name(table, m)} PARTITION OF {table} "
-                f"FOR VALUES FROM ('{_bound(m, tz)}') TO ('{_bound(add_months(m, 1), tz)}')"
+                f"CREATE TABLE {SCHEMA}.{partition_name(table, m)} PARTITION OF {table}{rule} "
+                f"FOR VALUES FROM ({_bound(table, m, tz)}) "
+                f"TO ({_bound(table, add_months(m, 1), tz)})"
             )
         )
     moved = 0
@@ -201,7 +247,16 @@ def partitions_before(conn: Connection, table: str, keep_from: date) -> list[Mon
 def drop_month(
     conn: Connection, table: str, month: date, lock_timeout_s: float = LOCK_TIMEOUT_S
 ) -> None:
-    """Drop the partition of ``table`` for ``month`` with its rows (no row trigger fires)."""
+    """Drop the partition of ``table`` for ``month`` with its rows.
+
+    No row trigger fires — but a coded table's rows are referred to by others' keys
+    (a case's steps, photos …): they are deleted first, as the keys say (CASCADE, SET
+    NULL), and the emptied partition detached before it is dropped.
+    """
     _check(table)
     _lock_timeout(conn, lock_timeout_s)
-    conn.execute(text(f"DROP TABLE {SCHEMA}.{partition_name(table, month)}"))
+    name = f"{SCHEMA}.{partition_name(table, month)}"
+    if table in CODED:
+        conn.execute(text(f"DELETE FROM {name}"))
+        conn.execute(text(f"ALTER TABLE {table} DETACH PARTITION {name}"))
+    conn.execute(text(f"DROP TABLE {name}"))

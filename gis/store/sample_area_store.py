@@ -18,6 +18,8 @@ from collections.abc import Iterable, Sequence
 
 import psycopg
 
+from gis.store.incident_ids import SERIAL_SQL
+
 #: Tables whose ids a district file gives, and the id column.
 ID_TABLES = (
     "building",
@@ -177,8 +179,15 @@ def remove_area(cur: psycopg.Cursor, code: str, office: int, users: str) -> None
 
 
 def max_ids(cur: psycopg.Cursor) -> dict[str, int]:
-    """The greatest id of each table of :data:`ID_TABLES` (0 when empty)."""
-    selects = ", ".join(f"(SELECT coalesce(max(id), 0) FROM {t})" for t in ID_TABLES)
+    """The greatest id of each table of :data:`ID_TABLES` (0 when empty).
+
+    Of the incidents, the greatest serial part (a number carries its month,
+    :mod:`gis.store.incident_ids`).
+    """
+    selects = ", ".join(
+        f"(SELECT coalesce(max({SERIAL_SQL if t == 'incident' else 'id'}), 0) FROM {t})"
+        for t in ID_TABLES
+    )
     cur.execute(f"SELECT {selects}")
     return dict(zip(ID_TABLES, (int(v) for v in cur.fetchone()), strict=True))
 

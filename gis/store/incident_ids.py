@@ -1,0 +1,86 @@
+"""A case's number carries the month it was reported in (案件编号: 年月 + 流水号).
+
+``incident`` is partitioned by month (migration 0042), and a partitioned table's keys must
+hold its partition key: a key on ``id`` alone — which the case's steps, photos, contacts,
+check-ins, handovers, reminders and links refer to — is only possible when ``id`` *is*
+the partition key.  So the number says the month: ``YYYYMM × 10⁹ + n``, ``n`` from the
+table's one sequence (``202612000001234``: December 2026, the 1,234th case), and each
+month's partition holds the numbers of its month (RANGE of ``id``), with a CHECK rule
+that its cases' ``reported_at`` lies in that local month — so a read by number plans
+one month, and a read by time plans only the months it spans (constraint exclusion).
+
+A case whose month has no partition (one reported for a month before the table was
+partitioned, when no loader made it) gets a plain ``n`` and lives in the DEFAULT
+partition, as do the cases stored before migration 0042, which keep their numbers: a
+number once given out never changes.  Numbers stay below 2⁵³ (a browser's exact
+integers) until the year 9007.
+
+The database computes the same number (``wangge_incident_id(reported_at)``, migration
+0042) for the rows it files; a bulk load codes the file's numbers here, vectorised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+
+from gis.clock import LOCAL_TZ
+
+#: A month's numbers: ``[YYYYMM × FACTOR, (YYYYMM + 1) × FACTOR)``.
+FACTOR = 1_000_000_000
+#: The smallest number that carries a month (January 1900); below it, a plain ``n``.
+FIRST_CODED = 190001 * FACTOR
+#: SQL of a stored number's serial part ``n`` (what the sequence gave).
+SERIAL_SQL = f"(id % {FACTOR})"
+
+
+def month_code(month: date) -> int:
+    """``202612`` for December 2026."""
+    return month.year * 100 + month.month
+
+
+def month_of_code(code: int) -> date:
+    """The first day of the month ``202612`` names."""
+    return date(code // 100, code % 100, 1)
+
+
+def first_id(month: date) -> int:
+    """The lowest number of ``month``'s cases (its partition's lower bound)."""
+    return month_code(month) * FACTOR
+
+
+def is_coded(incident_id: int) -> bool:
+    """Whether the number carries its month (not a plain one of the DEFAULT partition)."""
+    return incident_id >= FIRST_CODED
+
+
+def month_of_id(incident_id: int) -> date | None:
+    """The month a number says, None for a plain one."""
+    return month_of_code(incident_id // FACTOR) if is_coded(incident_id) else None
+
+
+def coded_id(serial: int, reported_at: datetime) -> int:
+    """The number of the case ``serial`` reported at ``reported_at`` (aware)."""
+    local = reported_at.astimezone(LOCAL_TZ)
+    return (local.year * 100 + local.month) * FACTOR + serial
+
+
+def local_month_codes(reported_at: pd.Series) -> np.ndarray:
+    """``YYYYMM`` of each aware time, in local time (Asia/Shanghai), as int64."""
+    local = pd.to_datetime(reported_at, utc=True).dt.tz_convert(LOCAL_TZ)
+    return (local.dt.year * 100 + local.dt.month).to_numpy(dtype="int64")
+
+
+def code_ids(serials: pd.Series, reported_at: pd.Series, months: Iterable[date]) -> pd.Series:
+    """The numbers of a load's cases: coded when their month has a partition (``months``).
+
+    ``serials`` are the file's ids (after any shift past the stored ones); a case whose
+    month has no partition keeps its plain id (the DEFAULT partition).
+    """
+    codes = local_month_codes(reported_at)
+    have = np.isin(codes, [month_code(m) for m in months])
+    plain = serials.to_numpy(dtype="int64")
+    return pd.Series(np.where(have, codes * FACTOR + plain, plain), index=serials.index)
