@@ -7,6 +7,8 @@ import pandas as pd
 import geopandas as gpd
 from shapely import LineString, Point, Polygon, box
 
+from gis.store import incident_ids
+
 # a 0.01° x 0.01° community near 三墩 (about 960 m x 1,110 m), split west / east
 W, S, E, N = 120.08, 30.31, 120.09, 30.32
 MID = (W + E) / 2
@@ -324,3 +326,14 @@ def _person(
 def bowtie() -> Polygon:
     """A self-intersecting polygon: make_valid would change its shape, so it is rejected."""
     return Polygon([(W, S), (E, N), (E, S), (W, N), (W, S)])
+
+
+def tiny_case(file_id: int) -> int:
+    """The number the tiny district's case ``file_id`` is stored under once loaded.
+
+    A case's number carries the month it was reported in (:mod:`gis.store.incident_ids`);
+    the file's id is its serial part, and the load makes the month's partition.
+    """
+    cases = tiny_district()["incident"]
+    at = cases.loc[cases["id"] == file_id, "reported_at"].iloc[0]
+    return incident_ids.coded_id(file_id, at.to_pydatetime())

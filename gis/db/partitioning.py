@@ -166,6 +166,16 @@ def convert(
     ).scalar_one()
     # what the table carries, read before it is renamed (the text names it)
     referrers = _referrers(conn, table)
+    # checks added NOT VALID (rows stored before them may break them): LIKE would copy
+    # them as checked, and the old rows would be refused on their way to the new table
+    unchecked = conn.execute(
+        text(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = to_regclass(:t) AND contype = 'c' AND NOT convalidated "
+            "ORDER BY 1"
+        ),
+        {"t": f"public.{table}"},
+    ).all()
     views = _views(conn, table)
     policies = _others_policies(conn, table)
     again = (
@@ -193,6 +203,8 @@ def convert(
             + (f" PARTITION BY RANGE ({key_column})" if partitioned else "")
         )
     )
+    for name, _ in unchecked:
+        conn.execute(text(f"ALTER TABLE {table} DROP CONSTRAINT {name}"))
     if serial:  # the new table's default draws from the old sequence: it goes with it
         conn.execute(text(f"ALTER SEQUENCE {old}_id_seq OWNED BY {table}.id"))
         conn.execute(text(f"ALTER SEQUENCE {old}_id_seq RENAME TO {seq}"))
@@ -220,6 +232,8 @@ def convert(
         wanted = list(held) + [parts.add_months(this, n) for n in range(ahead + 1)]
         parts.create_months(conn, table, wanted)
     conn.execute(text(f"INSERT INTO {table} SELECT * FROM {old}"))
+    for name, definition in unchecked:
+        conn.execute(text(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}"))
     # a coded number's serial part is what the sequence gave (the plain ones are theirs)
     drawn = incident_ids.SERIAL_SQL if coded else "id"
     conn.execute(

@@ -205,8 +205,9 @@ def read_incident(
 def insert_incident(conn: Connection, row: IncidentRow) -> int:
     """Store a new incident and its events (usually the first, ``reported``), return its id.
 
-    A new id comes from the column's sequence (no lock; loads move the sequence past
-    the ids they write); a given id is stored as it is.
+    A new id is the number of its report's month (``wangge_incident_id``,
+    :mod:`gis.store.incident_ids`: the table's sequence, no lock; loads move the
+    sequence past the ids they write); a given id is stored as it is.
 
     Parameters
     ----------

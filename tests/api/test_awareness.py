@@ -522,11 +522,16 @@ def test_the_event_stream_pushes_an_incident_change_to_every_screen(
             ).scalar_one()
         assert listening == 1  # one LISTEN connection, however many screens
         with engine.begin() as conn:
-            conn.execute(text("UPDATE incident SET state = 'in_progress' WHERE id = 1"))
+            case = conn.execute(
+                text(
+                    "UPDATE incident SET state = 'in_progress' WHERE id = (SELECT min(id) "
+                    "FROM incident) RETURNING id"
+                )
+            ).scalar_one()
         got = [next(first), next(second)]
     for name, data in got:
         assert name == "incident"
-        assert data["id"] == 1 and data["state"] == "in_progress" and data["op"] == "update"
+        assert data["id"] == case and data["state"] == "in_progress" and data["op"] == "update"
         assert data["grid"] is None or len(data["grid"]) == 15
 
 

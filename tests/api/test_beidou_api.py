@@ -13,7 +13,7 @@ from gis.db.migrate import downgrade, upgrade
 from gis.settings import get_settings
 from grids.beidou import decode, encode, to_strings
 from tests.conftest import LiveServer, empty_database, throwaway_database
-from tests.factories import MID, E, N, S, W, tiny_district
+from tests.factories import MID, E, N, S, W, tiny_case, tiny_district
 
 LEVEL = get_settings().beidou_level
 POINTS = {
@@ -180,7 +180,7 @@ def test_bodies_take_a_code_too(served: dict, engine: Engine) -> None:
     box = decode([code])
     centre = {"lon": float(box.lon[0]), "lat": float(box.lat[0])}
     worker = {"Authorization": f"Bearer {issue_token(engine, 'worker1', 'grid_worker')}"}
-    url = f"{served['url']}/api/worker/tasks/2/checkin"
+    url = f"{served['url']}/api/worker/tasks/{tiny_case(2)}/checkin"
     a = httpx.post(url, json={"beidou": code}, headers=worker)
     b = httpx.post(url, json=centre, headers=worker)
     assert a.status_code == b.status_code == 200, a.text

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from html import unescape as html_unescape
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ from etl.sample import generate_district
 from gis import clock
 from gis.settings import get_settings
 from tests.browser import accessibility_violations, artifact_path, open_page
+from tests.cases import redate_case
 from tests.conftest import LiveServer, run_wangge
 
 STAFF, PASSWORD = "desk_a", "wang wu 2024 desk"
@@ -104,23 +106,17 @@ def site(engine: Engine, database_url: str) -> Any:
     now = clock.now()
     with engine.begin() as conn:
         late, fresh, spare = _reported_cases(conn, mine.id, 3)
+        # reported a minute ago: filed again under that month's number, its one step left
+        # (the report) with it — a case's steps never precede its report
+        late = SimpleNamespace(
+            **{**late._asdict(), "id": redate_case(conn, late.id, now - timedelta(minutes=1))}
+        )
         conn.execute(
             text(
-                "UPDATE incident SET state = 'dispatched', deadline = :d, assignee_id = :w, "
-                "reported_at = :r WHERE id = :i"
+                "UPDATE incident SET state = 'dispatched', deadline = :d, assignee_id = :w "
+                "WHERE id = :i"
             ),
-            {
-                "d": now - timedelta(hours=2),
-                "w": late.other_id,
-                "r": now - timedelta(minutes=1),
-                "i": late.id,
-            },
-        )
-        # its report moved, its one step left (the report) moves with it: a case's steps
-        # never lie before its report (gis.store.event_bound), which the reads rely on
-        conn.execute(
-            text("UPDATE incident_event SET at = :r WHERE incident_id = :i"),
-            {"r": now - timedelta(minutes=1), "i": late.id},
+            {"d": now - timedelta(hours=2), "w": late.other_id, "i": late.id},
         )
         conn.execute(
             text("UPDATE incident SET state = 'registered' WHERE id = ANY(:i)"),

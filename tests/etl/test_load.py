@@ -17,7 +17,7 @@ from etl.load import TABLES, LoadError, load_layers
 from gis import crypt
 from gis.errors import ValidationError
 from tests.conftest import empty_database
-from tests.factories import bowtie, tiny_district
+from tests.factories import bowtie, tiny_case, tiny_district
 
 
 @pytest.fixture()
@@ -68,7 +68,8 @@ def test_tiny_district_loads_and_is_placed_in_grids_and_cells(empty: Engine) -> 
         assert row[0] == h3.str_to_int(h3.latlng_to_cell(point.y, point.x, 10))
         # the incident in the east is in grid 2, categories were seeded
         code = conn.execute(
-            text("SELECT g.code FROM incident i JOIN grid g ON g.id = i.grid_id WHERE i.id = 2")
+            text("SELECT g.code FROM incident i JOIN grid g ON g.id = i.grid_id WHERE i.id = :i"),
+            {"i": tiny_case(2)},  # the file's case 2, under its month's number
         ).scalar_one()
         assert code == "330106109001002"
         assert conn.execute(text("SELECT count(*) FROM incident_category")).scalar_one() > 20

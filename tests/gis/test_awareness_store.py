@@ -18,7 +18,7 @@ from shapely import box
 from etl.load import load_layers
 from gis.store import awareness_store as store
 from tests.conftest import advance_ids
-from tests.factories import MID, E, N, S, W, tiny_district
+from tests.factories import MID, E, N, S, W, tiny_case, tiny_district
 
 TZ = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 10, 1, 8, 0, tzinfo=TZ)
@@ -106,18 +106,19 @@ def test_cells_stay_exact_beside_an_incident_without_one(district: Engine) -> No
 
 
 def test_incident_frames_filter_by_time_state_and_area(district: Engine) -> None:
+    first, second = tiny_case(1), tiny_case(2)
     every = store.incidents_frame(district)
-    assert sorted(every["id"]) == [1, 2]
+    assert sorted(every["id"]) == [first, second]
     assert set(every["community_code"]) == {"330106109001"}
     assert every["h3_cell"].notna().all()
-    assert store.incidents_frame(district, states=["dispatched"])["id"].tolist() == [2]
+    assert store.incidents_frame(district, states=["dispatched"])["id"].tolist() == [second]
     later = pd.Timestamp("2026-10-01 09:30", tz=TZ).to_pydatetime()
     assert store.incidents_frame(district, start=later).empty
     assert store.incidents_frame(district, area="330106109").shape[0] == 2  # the street
     assert store.incidents_frame(district, area="330106109999").empty
     with district.begin() as conn:
-        conn.execute(text("UPDATE incident SET state = 'closed' WHERE id = 1"))
-    assert store.open_incidents(district)["id"].tolist() == [2]
+        conn.execute(text("UPDATE incident SET state = 'closed' WHERE id = :i"), {"i": first})
+    assert store.open_incidents(district)["id"].tolist() == [second]
 
 
 def test_hazards_are_stored_listed_by_time_and_read_back(district: Engine) -> None:

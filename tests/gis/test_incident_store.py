@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import Connection, Engine, text
 
 from etl.load import load_layers
+from gis.store import partition_store
+from gis.store.incident_ids import coded_id
 from gis.store.incident_store import (
     EventRow,
     IncidentNotFound,
@@ -21,12 +23,12 @@ from gis.store.incident_store import (
     record_transition,
 )
 from tests.conftest import advance_ids
-from tests.factories import tiny_district
+from tests.factories import tiny_case, tiny_district
 
 TZ = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=TZ)
-#: The tiny district's incident 2: dispatched to worker 1.
-DISPATCHED = 2
+#: The tiny district's incident 2: dispatched to worker 1 (its number carries its month).
+DISPATCHED = tiny_case(2)
 
 
 @pytest.fixture
@@ -36,6 +38,8 @@ def district(engine: Engine) -> Engine:
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO grid_worker (id, name) VALUES (2, '网格员二')"))
         advance_ids(conn, "grid_worker")
+        # the month of T0 has its partition whatever today is: new cases' numbers carry it
+        partition_store.create_months(conn, "incident", [partition_store.month_of(T0)])
     return engine
 
 
@@ -66,20 +70,25 @@ def test_insert_and_read_back_with_events(district: Engine) -> None:
     with district.begin() as conn:
         first = insert_incident(conn, _new(120.1, 30.2))
         second = insert_incident(conn, _new(120.2, 30.3))
-    assert first == 3  # the tiny district holds incidents 1 and 2
-    assert second == 4
+    # the tiny district holds incidents 1 and 2; a number carries its month (T0's)
+    assert (first, second) == (coded_id(3, T0), coded_id(4, T0))
     with district.connect() as conn:
         row = read_incident(conn, first)
         assert read_incident(conn, 999) is None
     assert row is not None
-    assert (row.id, row.state, row.category_code, row.source) == (3, "reported", "20101", "patrol")
+    assert (row.id, row.state, row.category_code, row.source) == (
+        first,
+        "reported",
+        "20101",
+        "patrol",
+    )
     assert (row.lon, row.lat) == pytest.approx((120.1, 30.2))
     assert row.reported_at == T0
     assert row.assignee_id is None and row.deadline is None
     assert [(e.from_state, e.to_state, e.actor, e.note) for e in row.events] == [
         (None, "reported", "worker1", "巡查发现")
     ]
-    assert row.events[0].incident_id == 3 and row.last_event_id == row.events[0].id
+    assert row.events[0].incident_id == first and row.last_event_id == row.events[0].id
 
 
 def test_read_orders_events_by_time(district: Engine) -> None:
@@ -133,7 +142,7 @@ def test_a_stale_transition_is_refused_and_nothing_is_written(district: Engine) 
         )
         # The caller goes on and commits: the refused step must still leave no trace.
     message = str(refused.value)
-    assert "incident 2" in message
+    assert f"incident {DISPATCHED}" in message
     assert "expected registered, now dispatched" in message
     assert "by system: registered → dispatched" in message
     with district.connect() as conn:
