@@ -11,7 +11,9 @@ random order:
 * one case by number (what a case page, a worker's action and the escalation read:
   ``WHERE id = ANY(:ids)``, :func:`gis.store.incident_store.read_incidents`);
 * a desk's page: 50 cases of 5 grids before a random report time, newest first (the
-  keyset of ``ix_incident_grid_id_reported_at_id``);
+  keyset of ``ix_incident_grid_id_reported_at_id``), as one statement;
+* the desk's own page, :func:`gis.store.desk_store.page` (one walk per grid, by month
+  the last months first), the first page of an area or a community, open or all;
 * one grid's open cases (the worker's and the live picture's list);
 * one month counted (a monthly KPI): ``WHERE reported_at >= :m AND reported_at < :next``;
 * the oldest month removed: ``DELETE`` from the one table against the retention's
@@ -44,18 +46,26 @@ from gis.store import partition_store as parts
 PLAIN = "incident_whole"
 FORMS = (("plain", PLAIN), ("partitioned", "incident"))
 OPEN = ["reported", "registered", "dispatched", "in_progress"]
+#: ({b}: by month, the bounds on the number that the stores say beside a time range,
+#: :func:`gis.store.incident_ids.time_bound_sql`; nothing for the one table)
 STATEMENTS = {
     "one case by number": "SELECT * FROM {t} WHERE id = ANY(%(ids)s)",
     "a desk's page": (
         "SELECT id, state, reported_at FROM {t} WHERE grid_id = ANY(%(grids)s) "
-        "AND reported_at < %(before)s ORDER BY reported_at DESC, id DESC LIMIT 50"
+        "AND reported_at < %(before)s{b} ORDER BY reported_at DESC, id DESC LIMIT 50"
     ),
     "a grid's open cases": (
         "SELECT id, state, reported_at FROM {t} WHERE grid_id = %(grid)s "
         "AND state = ANY(%(open)s) ORDER BY reported_at DESC, id DESC"
     ),
     "one month counted": (
-        "SELECT count(*) FROM {t} WHERE reported_at >= %(a)s AND reported_at < %(b)s"
+        "SELECT count(*) FROM {t} WHERE reported_at >= %(a)s AND reported_at < %(b)s{b}"
+    ),
+}
+BOUNDS = {
+    "a desk's page": " AND id < %(before_id)s",
+    "one month counted": (
+        f" AND (id >= %(a_id)s OR id < {incident_ids.FIRST_CODED}) AND id < %(b_id)s"
     ),
 }
 
@@ -148,6 +158,49 @@ def timed(conn: psycopg.Connection, sql: str, params: dict) -> float:
     return time.perf_counter() - start
 
 
+def desk_pages(url: str, grids: list[int], rng: random.Random, rounds: int) -> dict[str, float]:
+    """Median ms of the desk's own page (:func:`gis.store.desk_store.page`) in both forms.
+
+    The store names ``incident``: the one table takes its name inside a transaction that
+    is rolled back, and is read as before migration 0042 (no window of months), in alternating blocks of 20 pages (a whole area's; a community's 12
+    grids; open cases only or all), the same pages in both forms.
+    """
+    from sqlalchemy import create_engine, text
+
+    from gis.store import desk_store
+
+    open_states = tuple(OPEN)
+    queries = [
+        desk_store.PageQuery(
+            grid_ids=tuple(grids) if n % 2 else tuple(rng.sample(grids, 12)),
+            states=open_states if n % 3 == 0 else (),
+        )
+        for n in range(20)
+    ]
+    windows = desk_store.WINDOWS
+    engine = create_engine(url)
+    took: dict[str, list[float]] = {"plain": [], "partitioned": []}
+    answers: dict[str, list] = {"plain": [], "partitioned": []}
+    with engine.connect() as conn:
+        for _ in range(max(rounds, 1)):
+            for form in rng.sample(["plain", "partitioned"], 2):
+                # the one table read as before 0042: one walk over everything, no window
+                desk_store.WINDOWS = () if form == "plain" else windows
+                if form == "plain":
+                    conn.execute(text("ALTER TABLE incident RENAME TO incident_by_month"))
+                    conn.execute(text(f"ALTER TABLE {PLAIN} RENAME TO incident"))
+                for q in queries:
+                    start = time.perf_counter()
+                    rows = desk_store.page(conn, q)
+                    took[form].append(time.perf_counter() - start)
+                    answers[form].append([r["id"] for r in rows])
+                conn.rollback()
+    desk_store.WINDOWS = windows
+    engine.dispose()
+    assert answers["plain"] == answers["partitioned"], "the desk's pages differ"
+    return {f: statistics.median(v) * 1e3 for f, v in took.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--incidents", type=int, default=300_000)
@@ -173,20 +226,29 @@ def main() -> None:
             assert plain == monthly, "the two forms hold other rows"
         for _ in range(args.calls):
             month = parts.add_months(first, rng.randint(1, args.months - 2))
+            before = times[rng.randint(len(times) // 10, len(times) - 1)]
+            a, b = _local(month), _local(parts.add_months(month, 1))
             params = {
                 "one case by number": {"ids": [rng.choice(ids)]},
                 "a desk's page": {
                     "grids": rng.sample(grids, 5),
-                    "before": times[rng.randint(len(times) // 10, len(times) - 1)],
+                    "before": before,
+                    "before_id": incident_ids.upper_bound(before),
                 },
                 "a grid's open cases": {"grid": rng.choice(grids), "open": OPEN},
-                "one month counted": {"a": _local(month), "b": _local(parts.add_months(month, 1))},
+                "one month counted": {
+                    "a": a,
+                    "b": b,
+                    "a_id": incident_ids.lower_bound(a),
+                    "b_id": incident_ids.upper_bound(b),
+                },
             }
             jobs = [(what, form, table) for what in STATEMENTS for form, table in FORMS]
             rng.shuffle(jobs)
             answers: dict[tuple[str, str], list] = {}
             for what, form, table in jobs:
-                sql = STATEMENTS[what].format(t=table)
+                bound = BOUNDS.get(what, "") if form == "partitioned" else ""
+                sql = STATEMENTS[what].format(t=table, b=bound)
                 start = time.perf_counter()
                 answers[(what, form)] = conn.execute(sql, params[what]).fetchall()
                 took = time.perf_counter() - start
@@ -197,6 +259,7 @@ def main() -> None:
             what: {f: statistics.median(v) * 1e3 for f, v in by_form.items()}
             for what, by_form in samples.items()
         }
+        out["the desk's page (desk_store.page)"] = desk_pages(url, grids, rng, args.calls // 20)
         lo, hi = incident_ids.first_id(first), incident_ids.first_id(parts.add_months(first, 1))
         start = time.perf_counter()
         conn.execute(f"DELETE FROM {PLAIN} WHERE id >= %(a)s AND id < %(b)s", {"a": lo, "b": hi})

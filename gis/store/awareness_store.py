@@ -39,6 +39,7 @@ from shapely.geometry.base import BaseGeometry
 
 from gis import clock
 from gis.db.models import SRID
+from gis.store import incident_ids
 from gis.store.frames import nullable_cells
 from gis.times import readable_times
 
@@ -211,11 +212,13 @@ def incidents_frame(
     """
     _aware(start, "start")
     _aware(end, "end")
+    months: dict = {}  # the months of the range, by the cases' numbers (incident_ids)
     frame = _frame(
         bind,
-        _INCIDENTS.format(extra=""),
+        _INCIDENTS.format(extra=incident_ids.and_time_bound("i", start, end, months)),
         start=start,
         end=end,
+        **months,
         categories=_list(categories),
         states=_list(states),
         area=area,

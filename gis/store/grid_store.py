@@ -19,6 +19,7 @@ import shapely
 
 from gis import clock
 from gis.db.models import SRID
+from gis.store import incident_ids
 
 _COMMUNITY_FILTER = "(CAST(:community AS text) IS NULL OR c.code = :community)"
 
@@ -113,13 +114,15 @@ def incident_counts(
     bind: Engine | Connection, since: datetime, community: str | None = None
 ) -> pd.DataFrame:
     """Incidents reported since ``since`` per current grid: grid_id, incidents."""
+    params: dict = {"since": since, "community": community}
+    # the months since then, by the cases' numbers (gis.store.incident_ids)
+    months = incident_ids.and_time_bound("i", since, None, params)
     sql = text(f"""
         SELECT g.id AS grid_id, count(i.id)::int AS incidents
         FROM grid g JOIN admin_area c ON c.id = g.community_id
-        LEFT JOIN incident i ON i.grid_id = g.id AND i.reported_at >= :since
+        LEFT JOIN incident i ON i.grid_id = g.id AND i.reported_at >= :since{months}
         WHERE g.valid_to IS NULL AND {_COMMUNITY_FILTER}
         GROUP BY g.id ORDER BY g.id""")
-    params = {"since": since, "community": community}
     if isinstance(bind, Engine):
         with bind.connect() as conn:
             return pd.read_sql(sql, conn, params=params)

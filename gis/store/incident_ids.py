@@ -22,7 +22,7 @@ The database computes the same number (``wangge_incident_id(reported_at)``, migr
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -84,3 +84,51 @@ def code_ids(serials: pd.Series, reported_at: pd.Series, months: Iterable[date])
     have = np.isin(codes, [month_code(m) for m in months])
     plain = serials.to_numpy(dtype="int64")
     return pd.Series(np.where(have, codes * FACTOR + plain, plain), index=serials.index)
+
+
+def upper_bound(until: datetime) -> int:
+    """A number above every case reported before ``until``: ``id < upper_bound(until)``.
+
+    Said beside ``reported_at < until``, it lets the planner drop the later months by
+    their key alone (a binary search) instead of proving each month's CHECK rule false,
+    which costs planning time for every month kept; plain numbers lie below every bound.
+    """
+    local = until.astimezone(LOCAL_TZ) - timedelta(microseconds=1)
+    return first_id(_next_month(date(local.year, local.month, 1)))
+
+
+def lower_bound(since: datetime) -> int:
+    """The lowest coded number of a case reported at or after ``since``.
+
+    Said as ``(id >= lower_bound(since) OR id < FIRST_CODED)`` beside ``reported_at >=
+    since``: the plain numbers (DEFAULT) carry no month and are always read.
+    """
+    local = since.astimezone(LOCAL_TZ)
+    return first_id(date(local.year, local.month, 1))
+
+
+def _next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+def time_bound_sql(
+    alias: str, since: datetime | None, until: datetime | None, params: dict
+) -> list[str]:
+    """Conditions on ``{alias}.id`` that a time range of reports implies.
+
+    Their values go in ``params`` (``case_since_id``, ``case_until_id``): said beside the
+    range on ``reported_at``, the planner keeps only the months it spans (and DEFAULT).
+    """
+    out = []
+    if since is not None:
+        params["case_since_id"] = lower_bound(since)
+        out.append(f"({alias}.id >= :case_since_id OR {alias}.id < {FIRST_CODED})")
+    if until is not None:
+        params["case_until_id"] = upper_bound(until)
+        out.append(f"{alias}.id < :case_until_id")
+    return out
+
+
+def and_time_bound(alias: str, since: datetime | None, until: datetime | None, params: dict) -> str:
+    """:func:`time_bound_sql` as text to append to a WHERE clause (`` AND …``, or nothing)."""
+    return "".join(f" AND {c}" for c in time_bound_sql(alias, since, until, params))

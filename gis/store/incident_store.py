@@ -24,6 +24,7 @@ from sqlalchemy import Connection, text
 from gis import crypt
 from gis.db.models import INCIDENT_STATES, SRID
 from gis.errors import Conflict, GisError, NotFound
+from gis.store import incident_ids
 from gis.store.access_store import token_digest
 from gis.store.event_bound import span, within
 
@@ -565,6 +566,7 @@ def list_incidents(
     if until is not None:
         where.append("i.reported_at < :until")
         params["until"] = until
+    where += incident_ids.time_bound_sql("i", since, until, params)  # their months only
     rows = conn.execute(
         text(
             f"SELECT {_LIST_COLUMNS} FROM incident i "

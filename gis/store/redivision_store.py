@@ -13,8 +13,11 @@ from sqlalchemy import Engine, text
 import geopandas as gpd
 
 from gis.db.models import SRID
+from gis.store import incident_ids
 from gis.store.event_bound import within_case
 
+#: Where the conditions on the cases' numbers go (:func:`incident_ids.time_bound_sql`).
+MONTHS = "/* months */"
 _CASES = f"""
 SELECT i.id, i.category_code,
        coalesce(d.at, i.reported_at) AS start, i.deadline, i.closed_at,
@@ -25,7 +28,7 @@ LEFT JOIN LATERAL (
     WHERE e.incident_id = i.id AND e.to_state = 'dispatched'
       AND {within_case()}
 ) d ON TRUE
-WHERE i.reported_at >= :start AND i.reported_at < :end AND i.merged_into IS NULL
+WHERE i.reported_at >= :start AND i.reported_at < :end AND i.merged_into IS NULL{MONTHS}
 ORDER BY start, i.id
 """
 
@@ -62,7 +65,10 @@ def replay_cases(engine: Engine, start: datetime, end: datetime) -> pd.DataFrame
     closed_at, assignee_id (nullable Int64), lon, lat.
     """
     with engine.connect() as conn:
-        frame = pd.read_sql(text(_CASES), conn, params={"start": start, "end": end})
+        params: dict = {"start": start, "end": end}
+        # the months of the range, by the cases' numbers (gis.store.incident_ids)
+        sql = _CASES.replace(MONTHS, incident_ids.and_time_bound("i", start, end, params))
+        frame = pd.read_sql(text(sql), conn, params=params)
     for column in ("start", "deadline", "closed_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     frame["assignee_id"] = frame["assignee_id"].astype("Int64")

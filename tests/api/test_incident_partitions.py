@@ -17,7 +17,7 @@ from etl.load import load_layers
 from gis import clock
 from gis.db.migrate import downgrade, upgrade
 from gis.settings import get_settings
-from gis.store import incident_ids, incident_store
+from gis.store import desk_store, incident_ids, incident_store
 from gis.store import partition_store as parts
 from gis.store.incident_store import EventRow, IncidentRow
 from tests.conftest import throwaway_database
@@ -253,3 +253,40 @@ def test_stored_cases_keep_their_numbers_through_the_migration() -> None:
                 assert new % incident_ids.FACTOR > plain
         finally:
             engine.dispose()
+
+
+def test_a_desk_page_is_the_newest_cases_whichever_months_they_lie_in(db: Engine) -> None:
+    """The desk reads the last months first (:data:`desk_store.WINDOWS`): its pages are
+    still exactly the newest cases, across the window's edge, plain numbers among them."""
+    ages = [0, 0, 1, 5, 5, 13, 20, 20]  # months back; and one plain number, older still
+    with db.begin() as conn:
+        grid = conn.execute(text("SELECT min(id) FROM grid")).scalar_one()
+        parts.create_months(conn, "incident", [parts.add_months(THIS, -a) for a in ages])
+        mine = [
+            _file(conn, _local(parts.add_months(THIS, -a), day=3 + n)) for n, a in enumerate(ages)
+        ]
+        mine.append(_file(conn, _local(parts.add_months(THIS, -60))))
+        assert not incident_ids.is_coded(mine[-1])
+        conn.execute(
+            text("UPDATE incident SET grid_id = :g WHERE id = ANY(:i)"), {"g": grid, "i": mine}
+        )
+        for grids in (None, (grid,)):
+            scope = "" if grids is None else "AND grid_id = :g"
+            truth = list(
+                conn.execute(
+                    text(
+                        "SELECT id FROM incident WHERE merged_into IS NULL "
+                        f"{scope} ORDER BY reported_at DESC, id DESC"
+                    ),
+                    {"g": grid},
+                ).scalars()
+            )
+            for limit in (1, 2, 4, 7, len(truth) + 1):
+                got = desk_store.page(conn, desk_store.PageQuery(grid_ids=grids, limit=limit))
+                assert [r["id"] for r in got] == truth[:limit], (grids, limit)
+            # the next page, after the fourth case
+            fourth = desk_store.page(conn, desk_store.PageQuery(grid_ids=grids, limit=4))[-1]
+            after = (fourth["reported_at"], fourth["id"])
+            rest = desk_store.page(conn, desk_store.PageQuery(grid_ids=grids, after=after))
+            assert [r["id"] for r in rest] == truth[4:54]
+        conn.rollback()

@@ -17,10 +17,11 @@ def include_object(obj, name, type_, reflected, compare_to) -> bool:
     A foreign key to a partitioned table (``incident``, migration 0042) is kept by the
     server as one key per partition besides the declared one; only that one is ours.
     """
-    if type_ == "foreign_key_constraint" and reflected:
-        if getattr(obj, "referred_table", None) is not None:
-            if obj.referred_table.schema == PARTITIONS:
-                return False
+    referred = getattr(obj, "referred_table", None)
+    if type_ == "foreign_key_constraint" and reflected and referred is not None:
+        return referred.schema != PARTITIONS and alembic_helpers.include_object(
+            obj, name, type_, reflected, compare_to
+        )
     return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)
 
 
