@@ -162,8 +162,9 @@ def desk_pages(url: str, grids: list[int], rng: random.Random, rounds: int) -> d
     """Median ms of the desk's own page (:func:`gis.store.desk_store.page`) in both forms.
 
     The store names ``incident``: the one table takes its name inside a transaction that
-    is rolled back, and is read as before migration 0042 (no window of months), in alternating blocks of 20 pages (a whole area's; a community's 12
-    grids; open cases only or all), the same pages in both forms.
+    is rolled back, and is read as before migration 0042 (no window of months), in
+    alternating blocks of 20 pages (a whole area's; a community's 12 grids; open cases
+    only or all), the same pages in both forms.
     """
     from sqlalchemy import create_engine, text
 
