@@ -542,8 +542,8 @@ def load_layers(
         # the boundaries already imported say where records may lie
         with engine.connect() as conn:
             area = register_store.service_area(conn, settings)
-    if using is None and "incident" in layers:
-        make_case_months(engine, layers["incident"])
+    if using is None and "incident" in layers and "reported_at" in layers["incident"]:
+        make_case_months(engine, layers["incident"]["reported_at"])
     raw = engine.raw_connection() if using is None else None
     if using is not None:
         # the block below must be a savepoint of the caller's transaction, never one of
@@ -596,15 +596,16 @@ def load_layers(
             raw.close()
 
 
-def make_case_months(engine: Engine, cases: pd.DataFrame) -> None:
-    """Give the months of ``cases`` their partition of ``incident``, before the load.
+def make_case_months(engine: Engine, reported_at: Iterable[object]) -> None:
+    """Give the months of cases reported at ``reported_at`` their partition of ``incident``.
 
-    In a transaction of its own, before the load's (which would otherwise hold every
-    reader of the cases for as long as it runs); empty partitions left by a load that
-    then fails cost nothing.  When the table's lock cannot be had now, the cases of
-    months without a partition keep plain numbers (:func:`number_cases`).
+    Before a load or an import, in a transaction of its own (the load's would otherwise
+    hold every reader of the cases for as long as it runs), as the owner; empty
+    partitions left by a load that then fails cost nothing.  When the table's lock cannot
+    be had now, the cases of months without a partition keep plain numbers
+    (:func:`number_cases`).
     """
-    times = pd.to_datetime(cases.get("reported_at"), utc=True, errors="coerce").dropna()
+    times = pd.to_datetime(pd.Series(list(reported_at)), utc=True, errors="coerce").dropna()
     if times.empty:
         return
     codes = np.unique(incident_ids.local_month_codes(times))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO
@@ -436,14 +436,23 @@ def file_reports(
 
 
 def import_hotline(
-    engine: Engine, snap: CurrentGrids, settings: Settings, user: Principal, stream: BinaryIO
+    engine: Engine,
+    snap: CurrentGrids,
+    settings: Settings,
+    user: Principal,
+    stream: BinaryIO,
+    make_months: Callable[[list[datetime]], None] | None = None,
 ) -> Imported:
     """File every call of a 12345 hotline export (:func:`etl.hotline.read_hotline_csv`).
 
     Staff only; all or nothing, each row at most once (:func:`file_reports`).  The
-    stream is read here and left open: the caller closes it.
+    stream is read here and left open: the caller closes it.  ``make_months``, given
+    the calls' times before they are filed, makes their months' partitions (the command
+    line, as the owner; the server's role cannot): their numbers then carry their month.
     """
     require_staff(user, "import hotline reports")
     rows = read_hotline_csv(stream, settings)
+    if make_months is not None:
+        make_months([r.reported_at for r in rows if r.reported_at is not None])
     reports = [Report(source="hotline_12345", **asdict(row)) for row in rows]
     return file_reports(engine, snap, settings, user, reports)

@@ -1,4 +1,4 @@
-"""The incidents' steps (``incident_event``): each case's history, partitioned by month.
+"""The incidents' steps (``incident_event``), partitioned by month, and their source keys.
 
 Apart from :mod:`gis.db.models` only to keep that module readable; it shares its ``Base``
 and metadata (importing :mod:`gis.db.models` registers it).  By month of ``at``
@@ -45,4 +45,19 @@ class IncidentEvent(Base):
         CheckConstraint(_stored_time("at"), name="at_range"),
         Index("ix_incident_event_incident_id_id", "incident_id", "id"),  # max(id) of a case
         {"postgresql_partition_by": "RANGE (at)"},
+    )
+
+
+class IncidentSourceRef(Base):
+    """A report's key at its source (a 12345 case number …): each is filed once.
+
+    The unique key the partitioned ``incident`` cannot hold (it lacks the number); a
+    statement trigger adds each filed case's key as the table's owner (migration 0042).
+    """
+
+    __tablename__ = "incident_source_ref"
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    source_ref: Mapped[str] = mapped_column(String(100), primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("incident.id", ondelete="CASCADE"), index=True
     )

@@ -573,7 +573,7 @@ class Incident(Located, Base):
     Partitioned by month (migration 0042): its number carries the month it was reported
     in (:mod:`gis.store.incident_ids`) and is the partition key, so the keys that refer
     to a case by number stay; ``(source, source_ref)`` is kept unique in
-    :class:`IncidentSourceRef`.
+    :class:`gis.db.incident_event_models.IncidentSourceRef`.
     """
 
     __tablename__ = "incident"
@@ -632,21 +632,6 @@ class Incident(Located, Base):
         ),
         *_geometry_checks(),
         {"postgresql_partition_by": "RANGE (id)"},
-    )
-
-
-class IncidentSourceRef(Base):
-    """A report's key at its source (a 12345 case number …): each is filed once.
-
-    The unique key the partitioned ``incident`` cannot hold (it lacks the number); a
-    statement trigger adds each filed case's key as the table's owner (migration 0042).
-    """
-
-    __tablename__ = "incident_source_ref"
-    source: Mapped[str] = mapped_column(String(16), primary_key=True)
-    source_ref: Mapped[str] = mapped_column(String(100), primary_key=True)
-    incident_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("incident.id", ondelete="CASCADE"), index=True
     )
 
 

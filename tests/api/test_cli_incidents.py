@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 from etl.load import load_layers
 from etl.sample import generate_district
 from gis import clock
+from gis.store import incident_ids, partition_store
 from tests.conftest import LiveServer, run_wangge
 
 
@@ -129,3 +130,31 @@ def test_hotline_import_files_each_case_once_and_refuses_a_file_too_long(
     assert long.returncode == 1
     assert "more than 20 rows" in long.stderr and "Nothing was filed" in long.stderr
     assert count() == before + 31
+
+
+def test_a_hotline_import_of_old_calls_numbers_them_by_their_month(
+    district: dict, database_url: str, engine: Engine, tmp_path
+) -> None:
+    """The command line makes the months of the calls it files (the server's role cannot):
+    a call of two and a half years ago is stored under its month's number, in its month."""
+    b = district["building"].geometry.iloc[7].representative_point()
+    at = clock.now() - timedelta(days=920)
+    export = tmp_path / "old.csv"
+    export.write_text(
+        "case_no,category_code,description,lon,lat,reported_at\n"
+        f"OLD00920,10103,消防栓漏水,{b.x},{b.y},{at.isoformat()}\n",
+        encoding="utf-8",
+    )
+    done = run_wangge(database_url, "incidents", "import-hotline", str(export), "--as", "admin")
+    assert done.returncode == 0, done.stderr
+    with engine.connect() as conn:
+        case, where = conn.execute(
+            text(
+                "SELECT id, tableoid::regclass::text FROM incident "
+                "WHERE source = 'hotline_12345' AND source_ref = 'case:OLD00920'"
+            )
+        ).one()
+    month = partition_store.month_of(at)
+    assert incident_ids.month_of_id(case) == month
+    assert where == f"{partition_store.SCHEMA}.incident_{month:%Y_%m}"
+    assert str(case) in done.stdout + done.stderr  # the number the office is told
