@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from gis.settings import get_settings
@@ -112,3 +112,20 @@ def reset() -> None:
     with _lock:
         _offset = None
         os.environ.pop(ANCHOR_ENV, None)
+
+
+def month_of(at: datetime, tz: tzinfo = LOCAL_TZ) -> date:
+    """The first day of the local month ``at`` falls in."""
+    local = at.astimezone(tz)
+    return date(local.year, local.month, 1)
+
+
+def add_months(month: date, n: int) -> date:
+    """The first day of the month ``n`` months after (before, for n < 0) ``month``."""
+    index = month.year * 12 + month.month - 1 + n
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def month_start(month: date, tz: tzinfo = LOCAL_TZ) -> datetime:
+    """The instant the local month ``month`` begins."""
+    return datetime(month.year, month.month, 1, tzinfo=tz)

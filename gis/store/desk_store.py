@@ -32,7 +32,7 @@ from sqlalchemy import Connection, text
 
 from gis import clock
 from gis.errors import InvalidInput
-from gis.store import incident_ids, partition_store
+from gis.store import incident_ids
 
 _COLUMNS = """
     i.id, i.category_code, c.name AS category_name, c.priority, i.source, i.description,
@@ -156,36 +156,25 @@ def _walks(q: PageQuery, exact: list[str], params: dict[str, Any], per_walk: str
     )
 
 
-#: How far back, in months before the page's newest possible case, a page looks first,
-#: then next, before it reads every month kept (see :func:`_page_ids`).
-WINDOWS = (2, 12)
-
-
 def _page_ids(conn: Connection, q: PageQuery) -> list[int]:
     """The ids of the page, newest first (see the module's docstring for how).
 
-    Cases are kept by month, their numbers saying which (:mod:`gis.store.incident_ids`),
-    and a newest-first page over every month kept merges a walk of each month: planned
-    and started for every month though the page is nearly always in the last few.  So
-    the page is read from the last :data:`WINDOWS` months first (and the plain numbers,
-    which carry no month), and taken when it is whole and its oldest case lies within
-    them — no case left out can then be newer; else from further back, then from all.
+    From the last months first (:func:`gis.store.incident_ids.newest_first`): a page over
+    every month kept merges a walk of each, though it nearly always lies in the last few.
     """
     # a page is a few index walks stopped by a LIMIT: parallel workers only add their
     # start-up, and a parallel walk reads far past the page (on a busy two-core server a
     # filtered page took 150-300 ms with them, 5-30 ms without)
     conn.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     ends = [at for at in (q.until, q.after[0] if q.after else None) if at is not None]
-    newest = partition_store.month_of(min(ends) if ends else clock.now())
-    for back in WINDOWS:
-        first = partition_store.add_months(newest, -back)
-        start = datetime(first.year, first.month, 1, tzinfo=partition_store.LOCAL_TZ)
-        if q.since is not None and q.since >= start:
-            break  # the page's own range is narrower: read it as it is
-        rows = _page_rows(conn, q, start)
-        if len(rows) == q.limit and rows[-1][1] >= start:
-            return [int(r[0]) for r in rows]
-    return [int(r[0]) for r in _page_rows(conn, q, None)]
+    rows = incident_ids.newest_first(
+        lambda start: _page_rows(conn, q, start),
+        q.limit,
+        lambda row: row[1],
+        newest=min(ends) if ends else clock.now(),
+        since=q.since,
+    )
+    return [int(r[0]) for r in rows]
 
 
 def _page_rows(conn: Connection, q: PageQuery, window: datetime | None) -> list[Any]:
@@ -195,9 +184,7 @@ def _page_rows(conn: Connection, q: PageQuery, window: datetime | None) -> list[
     the plain numbers.
     """
     exact, other, params = _conditions(q)
-    if window is not None:
-        params["window_id"] = incident_ids.lower_bound(window)
-        exact.append(f"(i.id >= :window_id OR i.id < {incident_ids.FIRST_CODED})")
+    exact += incident_ids.window_sql("i", window, params)
     if not other and q.grid_ids is not None:  # every walk is exact: `limit` of each, merged
         walks = _walks(q, exact, params, "limit")
         sql = (

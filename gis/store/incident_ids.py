@@ -21,13 +21,16 @@ The database computes the same number (``wangge_incident_id(reported_at)``, migr
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
 
-from gis.clock import LOCAL_TZ
+from gis.clock import LOCAL_TZ, add_months, month_of, month_start
+
+R = TypeVar("R")
 
 #: A month's numbers: ``[YYYYMM × FACTOR, (YYYYMM + 1) × FACTOR)``.
 FACTOR = 1_000_000_000
@@ -64,8 +67,7 @@ def month_of_id(incident_id: int) -> date | None:
 
 def coded_id(serial: int, reported_at: datetime) -> int:
     """The number of the case ``serial`` reported at ``reported_at`` (aware)."""
-    local = reported_at.astimezone(LOCAL_TZ)
-    return (local.year * 100 + local.month) * FACTOR + serial
+    return first_id(month_of(reported_at)) + serial
 
 
 def local_month_codes(reported_at: pd.Series) -> np.ndarray:
@@ -93,8 +95,7 @@ def upper_bound(until: datetime) -> int:
     their key alone (a binary search) instead of proving each month's CHECK rule false,
     which costs planning time for every month kept; plain numbers lie below every bound.
     """
-    local = until.astimezone(LOCAL_TZ) - timedelta(microseconds=1)
-    return first_id(_next_month(date(local.year, local.month, 1)))
+    return first_id(add_months(month_of(until - timedelta(microseconds=1)), 1))
 
 
 def lower_bound(since: datetime) -> int:
@@ -103,12 +104,7 @@ def lower_bound(since: datetime) -> int:
     Said as ``(id >= lower_bound(since) OR id < FIRST_CODED)`` beside ``reported_at >=
     since``: the plain numbers (DEFAULT) carry no month and are always read.
     """
-    local = since.astimezone(LOCAL_TZ)
-    return first_id(date(local.year, local.month, 1))
-
-
-def _next_month(month: date) -> date:
-    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    return first_id(month_of(since))
 
 
 def time_bound_sql(
@@ -121,8 +117,7 @@ def time_bound_sql(
     """
     out = []
     if since is not None:
-        params["case_since_id"] = lower_bound(since)
-        out.append(f"({alias}.id >= :case_since_id OR {alias}.id < {FIRST_CODED})")
+        out.append(_from_month_of(alias, "case_since_id", since, params))
     if until is not None:
         params["case_until_id"] = upper_bound(until)
         out.append(f"{alias}.id < :case_until_id")
@@ -132,3 +127,51 @@ def time_bound_sql(
 def and_time_bound(alias: str, since: datetime | None, until: datetime | None, params: dict) -> str:
     """:func:`time_bound_sql` as text to append to a WHERE clause (`` AND …``, or nothing)."""
     return "".join(f" AND {c}" for c in time_bound_sql(alias, since, until, params))
+
+
+#: How far back, in months before a newest-first read's newest possible case, it looks
+#: first, then next, before it reads every month kept (:func:`newest_first`).
+WINDOWS = (2, 12)
+
+
+def _from_month_of(alias: str, name: str, since: datetime, params: dict) -> str:
+    """The cases whose number carries ``since``'s month or a later one, and the plain."""
+    params[name] = lower_bound(since)
+    return f"({alias}.id >= :{name} OR {alias}.id < {FIRST_CODED})"
+
+
+def window_sql(alias: str, start: datetime | None, params: dict) -> list[str]:
+    """The condition leaving out the cases of months before ``start``'s (the plain kept).
+
+    None without ``start``.
+    """
+    return [] if start is None else [_from_month_of(alias, "case_window_id", start, params)]
+
+
+def newest_first(
+    read: Callable[[datetime | None], list[R]],
+    wanted: int,
+    reported_at: Callable[[R], datetime],
+    *,
+    newest: datetime,
+    since: datetime | None = None,
+) -> list[R]:
+    """The rows of a newest-first read of cases, from the last months first.
+
+    Cases are kept by month, and a newest-first read over every month kept merges a walk
+    of each month — planned and started for every month, though its first rows nearly
+    always lie in the last few.  ``read(start)`` reads with the cases of months before
+    ``start``'s left out (:func:`window_sql`; None: all); its answer is taken when it
+    holds ``wanted`` rows and the ``wanted``-th was reported at or after ``start`` —
+    no case left out can then come before it — else a wider window is read, then all.
+    ``newest``: no case of the read is reported after it (its upper bound, or now);
+    ``since``: the read's own lower bound, when it has one.
+    """
+    for back in WINDOWS:
+        start = month_start(add_months(month_of(newest), -back))
+        if since is not None and since >= start:
+            break  # the read's own range is narrower: read it as it is
+        rows = read(start)
+        if wanted > 0 and len(rows) >= wanted and reported_at(rows[wanted - 1]) >= start:
+            return rows
+    return read(None)

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from gis import crypt
+from gis import clock, crypt
 from gis.db.models import INCIDENT_STATES, SRID
 from gis.errors import Conflict, GisError, NotFound
 from gis.store import incident_ids
@@ -567,17 +567,24 @@ def list_incidents(
         where.append("i.reported_at < :until")
         params["until"] = until
     where += incident_ids.time_bound_sql("i", since, until, params)  # their months only
-    rows = conn.execute(
-        text(
+
+    def read(window: datetime | None) -> list[dict[str, Any]]:
+        sql = (
             f"SELECT {_LIST_COLUMNS} FROM incident i "
             "JOIN incident_category c ON c.code = i.category_code "
             "LEFT JOIN grid g ON g.id = i.grid_id "
-            f"WHERE {' AND '.join(where)} ORDER BY i.reported_at DESC, i.id DESC "
-            "LIMIT :limit OFFSET :offset"
-        ),
-        params,
-    ).mappings()
-    return [dict(r) for r in rows]
+            f"WHERE {' AND '.join(where + incident_ids.window_sql('i', window, params))} "
+            "ORDER BY i.reported_at DESC, i.id DESC LIMIT :limit OFFSET :offset"
+        )
+        return [dict(r) for r in conn.execute(text(sql), params).mappings()]
+
+    if ids is not None:  # a few cases by number: their months alone are read
+        return read(None)
+    # newest first, from the last months when the page lies in them: its last row (the
+    # offset's rows before it) reported within them, no case left out comes before it
+    return incident_ids.newest_first(
+        read, limit, lambda row: row["reported_at"], newest=until or clock.now(), since=since
+    )
 
 
 # ------------------------------------------------------------------ photos, contact, check-in

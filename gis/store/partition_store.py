@@ -21,12 +21,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, tzinfo
+from datetime import date, tzinfo
 
 from sqlalchemy import Connection, text
 
-from gis.clock import LOCAL_TZ
+from gis.clock import LOCAL_TZ, add_months, month_of, month_start
 from gis.store import incident_ids
+
+__all__ = ["LOCAL_TZ", "add_months", "month_of"]  # re-exported: the partitions' months
 
 #: Where the partitions live (no privilege for the server's role).
 SCHEMA = "wangge_partitions"
@@ -48,18 +50,6 @@ class MonthPartition:
     rows: int
 
 
-def month_of(at: datetime, tz: tzinfo = LOCAL_TZ) -> date:
-    """The first day of the local month ``at`` falls in."""
-    local = at.astimezone(tz)
-    return date(local.year, local.month, 1)
-
-
-def add_months(month: date, n: int) -> date:
-    """The first day of the month ``n`` months after (before, for n < 0) ``month``."""
-    index = month.year * 12 + month.month - 1 + n
-    return date(index // 12, index % 12 + 1, 1)
-
-
 def partition_name(table: str, month: date) -> str:
     """``audit_log_2026_12``: the partition of ``table`` for ``month``."""
     return f"{table}_{month:%Y_%m}"
@@ -71,7 +61,7 @@ def default_name(table: str) -> str:
 
 
 def _instant(month: date, tz: tzinfo) -> str:
-    return datetime(month.year, month.month, 1, tzinfo=tz).isoformat()
+    return month_start(month, tz).isoformat()
 
 
 def _bound(table: str, month: date, tz: tzinfo) -> str:

@@ -289,4 +289,15 @@ def test_a_desk_page_is_the_newest_cases_whichever_months_they_lie_in(db: Engine
             after = (fourth["reported_at"], fourth["id"])
             rest = desk_store.page(conn, desk_store.PageQuery(grid_ids=grids, after=after))
             assert [r["id"] for r in rest] == truth[4:54]
+        # the API's list pages by offset: the same from the last months first
+        every = list(
+            conn.execute(text("SELECT id FROM incident ORDER BY reported_at DESC, id DESC"))
+            .scalars()
+            .all()
+        )
+        for limit, offset in ((1, 0), (2, 1), (3, 2), (2, 5), (4, 6), (len(every) + 1, 0)):
+            listed = incident_store.list_incidents(
+                conn, everything=True, limit=limit, offset=offset
+            )
+            assert [r["id"] for r in listed] == every[offset : offset + limit], (limit, offset)
         conn.rollback()
