@@ -178,7 +178,7 @@ def desk_pages(url: str, grids: list[int], rng: random.Random, rounds: int) -> d
         )
         for n in range(20)
     ]
-    windows = desk_store.WINDOWS
+    windows = incident_ids.WINDOWS
     engine = create_engine(url)
     took: dict[str, list[float]] = {"plain": [], "partitioned": []}
     answers: dict[str, list] = {"plain": [], "partitioned": []}
@@ -186,7 +186,7 @@ def desk_pages(url: str, grids: list[int], rng: random.Random, rounds: int) -> d
         for _ in range(max(rounds, 1)):
             for form in rng.sample(["plain", "partitioned"], 2):
                 # the one table read as before 0042: one walk over everything, no window
-                desk_store.WINDOWS = () if form == "plain" else windows
+                incident_ids.WINDOWS = () if form == "plain" else windows
                 if form == "plain":
                     conn.execute(text("ALTER TABLE incident RENAME TO incident_by_month"))
                     conn.execute(text(f"ALTER TABLE {PLAIN} RENAME TO incident"))
@@ -196,7 +196,7 @@ def desk_pages(url: str, grids: list[int], rng: random.Random, rounds: int) -> d
                     took[form].append(time.perf_counter() - start)
                     answers[form].append([r["id"] for r in rows])
                 conn.rollback()
-    desk_store.WINDOWS = windows
+    incident_ids.WINDOWS = windows
     engine.dispose()
     assert answers["plain"] == answers["partitioned"], "the desk's pages differ"
     return {f: statistics.median(v) * 1e3 for f, v in took.items()}
