@@ -4,12 +4,11 @@ everything of their cases, and no number ever changes."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 
 import pytest
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import IntegrityError
 
 from api.services import partitions
@@ -22,6 +21,7 @@ from gis.store import partition_store as parts
 from gis.store.incident_store import EventRow, IncidentRow
 from tests.conftest import throwaway_database
 from tests.factories import tiny_case, tiny_district
+from tests.plans import partitions_read
 
 THIS = parts.month_of(clock.now())
 
@@ -69,29 +69,7 @@ def _partition_of(conn: Connection, case: int) -> str:
 
 
 def _months_read(conn: Connection, read: Callable[[Connection], object]) -> set[str]:
-    """The partitions of ``incident`` that ``read``'s statements scanned (EXPLAIN ANALYZE)."""
-    seen: list[tuple[str, object]] = []
-
-    def keep(_c, _cur, statement, parameters, _ctx, _many) -> None:
-        if re.search(r"\bincident\b", statement) and not statement.startswith("EXPLAIN"):
-            seen.append((statement, parameters))
-
-    event.listen(conn, "before_cursor_execute", keep)
-    try:
-        read(conn)
-    finally:
-        event.remove(conn, "before_cursor_execute", keep)
-    assert seen
-    found: set[str] = set()
-    for statement, parameters in seen:
-        plan = conn.exec_driver_sql(
-            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + statement, parameters
-        ).scalars()
-        for line in plan:
-            for name in re.findall(r"\bincident_(\d{4}_\d{2}|default)\b", line):
-                if "never executed" not in line:
-                    found.add(name)
-    return found
+    return partitions_read(conn, "incident", read)
 
 
 def test_a_case_filed_now_carries_its_month_and_is_read_from_it_alone(db: Engine) -> None:

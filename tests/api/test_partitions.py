@@ -3,13 +3,12 @@ nothing else changes, a case's events are read from its months only."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from api import jobs
@@ -22,6 +21,7 @@ from gis.settings import Settings, get_settings
 from gis.store import dispatch_store, incident_store
 from gis.store import partition_store as parts
 from tests.conftest import run_wangge, throwaway_database
+from tests.plans import partitions_read
 
 ROLE = get_settings().db_app_role or "wangge_app"
 THIS = parts.month_of(clock.now())
@@ -346,28 +346,8 @@ def _case(conn: Connection, reported: datetime, steps: list[timedelta]) -> int:
 
 def _months_read(conn: Connection, read: Callable[[Connection], object]) -> set[date]:
     """The months of ``incident_event`` that ``read``'s statements scanned (EXPLAIN ANALYZE)."""
-    seen: list[tuple[str, object]] = []
-
-    def keep(_c, _cur, statement, parameters, _ctx, _many) -> None:
-        if "incident_event" in statement and not statement.startswith("EXPLAIN"):
-            seen.append((statement, parameters))
-
-    event.listen(conn, "before_cursor_execute", keep)
-    try:
-        read(conn)
-    finally:
-        event.remove(conn, "before_cursor_execute", keep)
-    assert seen
-    months: set[date] = set()
-    for statement, parameters in seen:
-        plan = conn.exec_driver_sql(
-            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + statement, parameters
-        ).scalars()
-        for line in plan:
-            found = re.search(r"incident_event_(\d{4})_(\d{2})", line)
-            if found and "never executed" not in line:
-                months.add(date(int(found[1]), int(found[2]), 1))
-    return months
+    read_ = partitions_read(conn, "incident_event", read)
+    return {date(int(m[:4]), int(m[5:]), 1) for m in read_ if m != "default"}
 
 
 def test_a_cases_events_are_read_from_its_months_only(db: Engine) -> None:
