@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -617,7 +618,7 @@ def make_case_months(engine: Engine, reported_at: Iterable[object]) -> None:
         pass
 
 
-def number_cases(layers: Mapping[str, pd.DataFrame], months: list) -> dict[str, pd.DataFrame]:
+def number_cases(layers: Mapping[str, pd.DataFrame], months: list[date]) -> dict[str, pd.DataFrame]:
     """The layers with each case's number carrying its month (:mod:`gis.store.incident_ids`).
 
     The file's id is the serial part; a case's steps follow it.  A case whose month has

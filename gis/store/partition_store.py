@@ -32,9 +32,10 @@ __all__ = ["LOCAL_TZ", "add_months", "month_of"]  # re-exported: the partitions'
 
 #: Where the partitions live (no privilege for the server's role).
 SCHEMA = "wangge_partitions"
-#: The partitioned tables and their partition key (a ``timestamptz`` column): the audit
+#: The partitioned tables and their partition key: a ``timestamptz`` column for the audit
 #: log (migration 0031) and the incidents' events (migration 0037, once every read of them
-#: carried its case's span, report to last step, as time bounds, :mod:`gis.store.event_bound`).
+#: carried its case's span, report to last step, as time bounds, :mod:`gis.store.event_bound`);
+#: the number, which carries its month, for the incidents (migration 0042, :data:`CODED`).
 TABLES: dict[str, str] = {"audit_log": "at", "incident_event": "at", "incident": "id"}
 #: The tables partitioned by a number that carries its month, and the time it is coded
 #: from (:mod:`gis.store.incident_ids`).
