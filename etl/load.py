@@ -22,7 +22,6 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import psycopg
-import sqlalchemy.exc
 from sqlalchemy import Engine
 from tqdm import tqdm
 
@@ -544,7 +543,7 @@ def load_layers(
         with engine.connect() as conn:
             area = register_store.service_area(conn, settings)
     if using is None and "incident" in layers and "reported_at" in layers["incident"]:
-        make_case_months(engine, layers["incident"]["reported_at"])
+        partition_store.make_case_months(engine, layers["incident"]["reported_at"])
     raw = engine.raw_connection() if using is None else None
     if using is not None:
         # the block below must be a savepoint of the caller's transaction, never one of
@@ -595,27 +594,6 @@ def load_layers(
     finally:
         if raw is not None:
             raw.close()
-
-
-def make_case_months(engine: Engine, reported_at: Iterable[object]) -> None:
-    """Give the months of cases reported at ``reported_at`` their partition of ``incident``.
-
-    Before a load or an import, in a transaction of its own (the load's would otherwise
-    hold every reader of the cases for as long as it runs), as the owner; empty
-    partitions left by a load that then fails cost nothing.  When the table's lock cannot
-    be had now, the cases of months without a partition keep plain numbers
-    (:func:`number_cases`).
-    """
-    times = pd.to_datetime(pd.Series(list(reported_at)), utc=True, errors="coerce").dropna()
-    if times.empty:
-        return
-    codes = np.unique(incident_ids.local_month_codes(times))
-    wanted = [incident_ids.month_of_code(int(c)) for c in codes]
-    try:
-        with engine.begin() as conn:
-            partition_store.create_months(conn, "incident", wanted)
-    except sqlalchemy.exc.OperationalError:  # lock timeout: busy, numbered plain
-        pass
 
 
 def number_cases(layers: Mapping[str, pd.DataFrame], months: list[date]) -> dict[str, pd.DataFrame]:

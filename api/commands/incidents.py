@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -25,7 +24,6 @@ def import_hotline(
     from api.services.accounts import UnknownUser, principal_named
     from api.services.grids import load_current_grids
     from api.services.intake import import_hotline
-    from etl.load import make_case_months
     from gis.errors import WanggeError
     from gis.settings import get_settings
 
@@ -38,9 +36,7 @@ def import_hotline(
     try:
         grids = load_current_grids(engine, settings)
         with path.open("rb") as stream:
-            imported = import_hotline(
-                engine, grids, settings, user, stream, partial(make_case_months, engine)
-            )
+            imported = import_hotline(engine, grids, settings, user, stream)
     except (WanggeError, OSError) as exc:  # the context: nothing of the file was filed
         fail(f"{exc}\nNothing was filed.")
     say(f"[hotline] {imported.rows} row(s) read from {path}")

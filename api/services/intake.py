@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, BinaryIO
@@ -28,7 +28,7 @@ from gis.db.models import INCIDENT_SOURCES
 from gis.db.principal import as_system
 from gis.errors import InvalidInput, Problem, ValidationError
 from gis.settings import Settings
-from gis.store import incident_store, register_store
+from gis.store import incident_store, partition_store, register_store
 from gis.store.incident_store import EventRow, IncidentRow
 from gis.times import time_problem
 from gis.validate import ServiceArea
@@ -441,18 +441,17 @@ def import_hotline(
     settings: Settings,
     user: Principal,
     stream: BinaryIO,
-    make_months: Callable[[list[datetime]], None] | None = None,
 ) -> Imported:
     """File every call of a 12345 hotline export (:func:`etl.hotline.read_hotline_csv`).
 
     Staff only; all or nothing, each row at most once (:func:`file_reports`).  The
-    stream is read here and left open: the caller closes it.  ``make_months``, given
-    the calls' times before they are filed, makes their months' partitions (the command
-    line, as the owner; the server's role cannot): their numbers then carry their month.
+    stream is read here and left open: the caller closes it.  The calls' months get their
+    partition first, so that an export of last year's calls is numbered by month.
     """
     require_staff(user, "import hotline reports")
     rows = read_hotline_csv(stream, settings)
-    if make_months is not None:
-        make_months([r.reported_at for r in rows if r.reported_at is not None])
+    partition_store.make_case_months(
+        engine, [r.reported_at for r in rows if r.reported_at is not None]
+    )
     reports = [Report(source="hotline_12345", **asdict(row)) for row in rows]
     return file_reports(engine, snap, settings, user, reports)

@@ -23,7 +23,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, tzinfo
 
-from sqlalchemy import Connection, text
+import numpy as np
+import pandas as pd
+import sqlalchemy.exc
+from sqlalchemy import Connection, Engine, text
 
 from gis.clock import LOCAL_TZ, add_months, month_of, month_start
 from gis.store import incident_ids
@@ -65,20 +68,8 @@ def _instant(month: date, tz: tzinfo) -> str:
     return month_start(month, tz).isoformat()
 
 
-def _bound(table: str, month: date, tz: tzinfo) -> str:
-    """The SQL literal of the lower bound of ``month``'s partition of ``table``."""
-    if table in CODED:
-        return str(incident_ids.first_id(month))
+def _bound(month: date, tz: tzinfo) -> str:
     return f"'{_instant(month, tz)}'"
-
-
-def _month_rule(table: str, month: date, tz: tzinfo) -> str:
-    """A coded table's partition's CHECK rule: its rows' time lies in its month."""
-    column = CODED[table]
-    return (
-        f"CONSTRAINT ck_{partition_name(table, month)}_month CHECK ({column} >= "
-        f"'{_instant(month, tz)}' AND {column} < '{_instant(add_months(month, 1), tz)}')"
-    )
 
 
 def _check(table: str) -> None:
@@ -184,6 +175,8 @@ def create_months(
     _check(table)
     if not set(wanted) - set(months(conn, table)):
         return [], 0
+    if table in CODED:  # no row waits in DEFAULT: a plain number stays there
+        return _make_coded_months(conn, wanted), 0
     # creating a partition locks the table anyway; locked first, no row of a new month
     # slips into DEFAULT before the CREATE (which would then fail), and no other run
     # (the CLI beside the server's job) creates the same month meanwhile
@@ -195,8 +188,7 @@ def create_months(
         return [], 0
     key = TABLES[table]
     ranges = " OR ".join(
-        f"({key} >= {_bound(table, m, tz)} AND {key} < {_bound(table, add_months(m, 1), tz)})"
-        for m in new
+        f"({key} >= {_bound(m, tz)} AND {key} < {_bound(add_months(m, 1), tz)})" for m in new
     )
     waiting = conn.execute(
         text(f"SELECT count(*) FROM {SCHEMA}.{default_name(table)} WHERE {ranges}")
@@ -206,12 +198,10 @@ def create_months(
         conn.execute(text(f"ALTER TABLE {table} DETACH PARTITION {SCHEMA}.{default_name(table)}"))
         conn.execute(text(f"ALTER TABLE {SCHEMA}.{default_name(table)} RENAME TO {old}"))
     for m in new:
-        rule = f" ({_month_rule(table, m, tz)})" if table in CODED else ""
         conn.execute(
             text(
-                f"CREATE TABLE {SCHEMA}.{partition_name(table, m)} PARTITION OF {table}{rule} "
-                f"FOR VALUES FROM ({_bound(table, m, tz)}) "
-                f"TO ({_bound(table, add_months(m, 1), tz)})"
+                f"CREATE TABLE {SCHEMA}.{partition_name(table, m)} PARTITION OF {table} "
+                f"FOR VALUES FROM ({_bound(m, tz)}) TO ({_bound(add_months(m, 1), tz)})"
             )
         )
     moved = 0
@@ -220,6 +210,36 @@ def create_months(
         moved = conn.execute(text(f"INSERT INTO {table} SELECT * FROM {SCHEMA}.{old}")).rowcount
         conn.execute(text(f"DROP TABLE {SCHEMA}.{old}"))
     return new, int(moved)
+
+
+def _make_coded_months(conn: Connection, wanted: list[date]) -> list[date]:
+    """Make the cases' months of ``wanted`` (``wangge_make_incident_months``, 0042)."""
+    made = conn.execute(
+        text("SELECT wangge_make_incident_months(CAST(:m AS date[]))"), {"m": sorted(set(wanted))}
+    ).scalar_one()
+    return sorted(made or [])
+
+
+def make_case_months(engine: Engine, reported_at: Iterable[object]) -> None:
+    """Give the months of cases reported at ``reported_at`` their partition of ``incident``.
+
+    Before a load or an import files them, in a transaction of its own (the filing's
+    would otherwise hold every reader of the cases for as long as it runs); the server's
+    role may call it too (the function makes them as the owner, migration 0042).  Empty
+    partitions left by a filing that then fails cost nothing.  When the table's lock
+    cannot be had within :data:`LOCK_TIMEOUT_S`, the cases of months without a partition
+    are filed under plain numbers.
+    """
+    times = pd.to_datetime(pd.Series(list(reported_at)), utc=True, errors="coerce").dropna()
+    if times.empty:
+        return
+    codes = np.unique(incident_ids.local_month_codes(times))
+    wanted = [incident_ids.month_of_code(int(c)) for c in codes]
+    try:
+        with engine.begin() as conn:
+            create_months(conn, "incident", wanted)
+    except sqlalchemy.exc.OperationalError:  # lock timeout: busy, filed under plain numbers
+        pass
 
 
 def partitions_before(conn: Connection, table: str, keep_from: date) -> list[MonthPartition]:

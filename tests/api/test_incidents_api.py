@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import httpx
 import pytest
@@ -15,7 +15,7 @@ from sqlalchemy import Engine, text
 
 from gis import clock
 from gis.settings import get_settings
-from gis.store import grid_store
+from gis.store import grid_store, incident_ids
 from tests.api.incidents_shared import _act, _report
 
 # module-scoped fixtures shared with test_incidents_dispatch.py: each module loads its own district
@@ -245,6 +245,18 @@ def test_hotline_csv_all_or_nothing(live_server: LiveServer, people: dict, engin
     assert r.status_code == 201, r.text
     assert r.json()["filed"] == 1
     assert r.json()["incidents"][0]["grid_code"] == people["grid_code"]
+    # its number carries the month of the call, whichever months were made before:
+    # the server's role made it (wangge_make_incident_months, migration 0042) — for a
+    # call of years ago too
+    assert incident_ids.month_of_id(r.json()["incidents"][0]["id"]) == date(2026, 11, 1)
+    old = good.replace("2026-11-20T20:00:00", "2021-06-15T10:00:00")
+    r = httpx.post(
+        f"{live_server.url}/api/incidents/hotline",
+        files={"file": ("12345.csv", old.encode(), "text/csv")},
+        headers=people["staff"],
+    )
+    assert r.status_code == 201, r.text
+    assert incident_ids.month_of_id(r.json()["incidents"][0]["id"]) == date(2021, 6, 1)
     r = httpx.post(
         f"{live_server.url}/api/incidents/hotline",
         files={"file": ("12345.csv", good.encode(), "text/csv")},

@@ -22,7 +22,9 @@ month: a read by number plans its month alone, a read by time only the months it
   office's area still counts), its rows going with their case.  The public token's
   digest was unique only by its randomness (256 bits): now a plain index.
 * The month partitions: the current month and ``WANGGE_PARTITION_MONTHS_AHEAD`` more,
-  kept ahead by the ``partitions`` job; a bulk load makes its cases' months first.
+  kept ahead by the ``partitions`` job; a bulk load and a 12345 import make their cases'
+  months first, through ``wangge_make_incident_months`` (SECURITY DEFINER: the server's
+  role may call it, and has no DDL of its own).
 
 The downgrade copies the rows back into one table (the numbers as they are) and gives
 the unique keys back.
@@ -38,6 +40,7 @@ from gis.clock import LOCAL_TZ
 from gis.db import partitioning
 from gis.settings import get_settings
 from gis.store import incident_ids
+from gis.store.partition_store import LOCK_TIMEOUT_S
 
 revision = "0042"
 down_revision = "0041"
@@ -67,6 +70,45 @@ $$ SELECT CASE WHEN EXISTS (
          THEN to_char(reported AT TIME ZONE '{LOCAL_TZ}', 'YYYYMM')::bigint
               * {incident_ids.FACTOR}
          ELSE 0 END + nextval('incident_id_seq') $$
+"""
+
+#: A month's partition of the cases made on demand, as the owner: the server's role files
+#: a 12345 export's old calls under their month's numbers (it has no DDL of its own).
+#: The one place incident months are made (:func:`gis.store.partition_store.create_months`).
+MAKE_MONTHS = f"""
+CREATE FUNCTION wangge_make_incident_months(wanted date[]) RETURNS date[]
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+DECLARE
+    m date;
+    part text;
+    made date[] := '{{}}';
+    locked boolean := false;
+BEGIN
+    FOREACH m IN ARRAY wanted LOOP
+        m := date_trunc('month', m)::date;
+        part := 'incident_' || to_char(m, 'YYYY_MM');
+        CONTINUE WHEN m = ANY(made)
+            OR to_regclass('wangge_partitions.' || part) IS NOT NULL;
+        IF NOT locked THEN
+            -- locked first, no other run makes the same month meanwhile; given up after
+            -- a while rather than hold every reader of the cases behind it
+            PERFORM set_config('lock_timeout', '{int(LOCK_TIMEOUT_S * 1000)}ms', true);
+            LOCK TABLE incident IN ACCESS EXCLUSIVE MODE;
+            locked := true;
+            CONTINUE WHEN to_regclass('wangge_partitions.' || part) IS NOT NULL;
+        END IF;
+        EXECUTE format(
+            'CREATE TABLE wangge_partitions.%I PARTITION OF incident (CONSTRAINT %I '
+            'CHECK (reported_at >= %L AND reported_at < %L)) FOR VALUES FROM (%s) TO (%s)',
+            part, 'ck_' || part || '_month',
+            m::timestamp AT TIME ZONE '{LOCAL_TZ}',
+            (m + interval '1 month')::timestamp AT TIME ZONE '{LOCAL_TZ}',
+            to_char(m, 'YYYYMM')::bigint * {incident_ids.FACTOR},
+            to_char(m + interval '1 month', 'YYYYMM')::bigint * {incident_ids.FACTOR});
+        made := made || m;
+    END LOOP;
+    RETURN made;
+END $$
 """
 
 SOURCE_REFS = """
@@ -125,9 +167,21 @@ def _foreign_keys(conn: Connection) -> list[str]:
     return [f"ALTER TABLE incident ADD CONSTRAINT {n} {d}" for n, d in rows]
 
 
+def _app_role(conn: Connection) -> str | None:
+    """The server's role, when it exists."""
+    role = get_settings().db_app_role or "wangge_app"
+    found = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first()
+    return role if found else None
+
+
 def upgrade() -> None:
     conn = op.get_bind()
+    role = _app_role(conn)
     op.execute(NUMBER)
+    op.execute(MAKE_MONTHS)
+    op.execute("REVOKE ALL ON FUNCTION wangge_make_incident_months(date[]) FROM PUBLIC")
+    if role:
+        op.execute(f'GRANT EXECUTE ON FUNCTION wangge_make_incident_months(date[]) TO "{role}"')
     op.execute(SOURCE_REFS)
     op.execute(SOURCE_REF_INDEX)
     op.execute(
@@ -137,9 +191,7 @@ def upgrade() -> None:
     # the keys of every office's 12345 cases: the trigger writes them as the owner, the
     # server's role reads its own cases' keys from ``incident``
     op.execute("REVOKE ALL ON incident_source_ref FROM PUBLIC")
-    role = get_settings().db_app_role or "wangge_app"
-    exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first()
-    if exists:
+    if role:
         op.execute(f'REVOKE ALL ON incident_source_ref FROM "{role}"')
     op.execute(KEEP_SOURCE_REFS)
     op.execute(SOURCE_REF_TRIGGER)
@@ -174,3 +226,4 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION wangge_incident_source_refs()")
     op.execute("DROP TABLE incident_source_ref")
     op.execute("DROP FUNCTION wangge_incident_id(timestamptz)")
+    op.execute("DROP FUNCTION wangge_make_incident_months(date[])")
