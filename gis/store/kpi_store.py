@@ -20,6 +20,7 @@ from typing import Literal
 import pandas as pd
 from sqlalchemy import Connection, text
 
+from gis.store import incident_ids
 from gis.store.event_bound import span_of, within
 from gis.store.incident_store import visibility
 from gis.times import readable_times
@@ -130,6 +131,8 @@ def kpi_frames(
     if end is not None:
         where.append(f"{date} < :end")
         params["end"] = end
+    if date_by == "reported":  # their months only (gis.store.incident_ids)
+        where += incident_ids.time_bound_sql("i", start, end, params)
     rows = conn.execute(
         text(
             f"""
