@@ -42,7 +42,9 @@ def import_hotline(
     say(f"[hotline] {imported.rows} row(s) read from {path}")
     table = Table(title=f"{len(imported.filed)} report(s) filed")
     for name in ("row", "id", "grid", "near edge", "likely duplicate of", "nearby"):
-        table.add_column(name)
+        # a case's number (15 digits, its month first) is shown whole, never cut short
+        number = name in ("id", "likely duplicate of")
+        table.add_column(name, no_wrap=number, min_width=15 if number else None)
     for i, f in imported.filed:
         table.add_row(
             str(i),
@@ -54,7 +56,10 @@ def import_hotline(
         )
     console.print(table)
     if imported.already_filed:
-        first = ", ".join(f"row {i} → {n}" for i, n in imported.already_filed[:5])
+        first = ", ".join(
+            f"row {i} → {'another office' if n is None else n}"
+            for i, n in imported.already_filed[:5]
+        )
         more = " …" if len(imported.already_filed) > 5 else ""
         say(
             f"[hotline] {len(imported.already_filed)} row(s) filed before, not filed again "

@@ -24,7 +24,10 @@ def run_command(
 
     The history of residents who moved out more than WANGGE_RETAIN_MOVED_OUT_DAYS ago, and
     workers' positions older than WANGGE_RETAIN_POSITIONS_DAYS; the months of the audit log
-    older than WANGGE_RETAIN_AUDIT_MONTHS (dropped whole, one audit row each).
+    older than WANGGE_RETAIN_AUDIT_MONTHS, of incidents older than
+    WANGGE_RETAIN_INCIDENT_MONTHS (with their steps, photos, contacts and check-ins) and
+    of their steps older than WANGGE_RETAIN_INCIDENT_EVENT_MONTHS (dropped whole, one audit
+    row each; 0 keeps them).
 
     For a server started with WANGGE_RETENTION_INTERVAL_S=0, run it from cron, e.g.
     ``17 3 * * * cd /srv/wangge && .venv/bin/wangge retention run``.
@@ -57,7 +60,13 @@ def run_command(
         f"{done.positions_before:%Y-%m-%d %H:%M}"
     )
     for month in done.months:
-        say(f"  {verb} the month {month.month:%Y-%m} of {month.table} ({month.rows:,} row(s))")
+        what = (
+            f"the rows of {month.table} with plain numbers from before {month.month:%Y-%m}"
+            if month.plain
+            else f"the month {month.month:%Y-%m} of {month.table}"
+        )
+        cases = " and everything of those cases" if month.table == "incident" else ""
+        say(f"  {verb} {what} ({month.rows:,} row(s)){cases}")
     if not dry_run:
         audited = f"one row, action {retention.AUDIT_ACTION}"
         say(f"  audit: {audited if done.removed_anything else 'nothing removed, nothing recorded'}")

@@ -150,10 +150,14 @@ class HotlineFiled(FiledAnswer):
 
 
 class HotlineRepeat(Answer):
-    """A row of a hotline file filed before, and the incident filed from it."""
+    """A row of a hotline file filed before, and the incident filed from it.
+
+    ``id`` is null when another office filed it (a 12345 case is filed once, wherever;
+    another office's case is not for this one to see).
+    """
 
     row: int
-    id: int
+    id: int | None
 
 
 class HotlineAnswer(Answer):

@@ -130,12 +130,12 @@ class Imported:
 
     Rows are numbered from 1, the header not counted.  ``already_filed`` pairs a row
     with the incident filed from it earlier (a file sent again, an export that repeats
-    yesterday's rows, a case listed twice).
+    yesterday's rows, a case listed twice); None when another office filed it.
     """
 
     rows: int
     filed: list[tuple[int, Filed]]
-    already_filed: list[tuple[int, int]]
+    already_filed: list[tuple[int, int | None]]
 
 
 def _problem(row: int | None, fld: str, message: str, fix: str) -> Problem:
@@ -407,7 +407,7 @@ def file_reports(
     area = service_area(engine, settings)
     keys = [(_source_of(r, user), r.source_ref) if r.source_ref else None for r in reports]
     with engine.begin() as conn:
-        known: dict[tuple[str, str], int] = {}
+        known: dict[tuple[str, str], int | None] = {}
         for source in sorted({k[0] for k in keys if k is not None}):
             incident_store.lock_imports(conn, source)
             refs = [k[1] for k in keys if k is not None and k[0] == source]

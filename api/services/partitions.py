@@ -105,16 +105,25 @@ def expire(
                     for m, n in store.months_in_default(conn, table).items()
                     if m < first_kept and m not in have
                 ]
+        if table in store.CODED:  # plain numbers carry no month: gone by their time
+            with engine.connect() as conn:
+                plain = store.plain_before(conn, table, first_kept)
+            old += [plain] if plain.rows else []
         for month in old:
             if not dry_run:
                 with engine.begin() as conn:
-                    store.drop_month(conn, table, month.month)
+                    if month.plain:
+                        store.delete_plain_before(conn, table, month.month)
+                    else:
+                        store.drop_month(conn, table, month.month)
                     access_store.audit(
                         conn,
                         by,
                         AUDIT_ACTION,
                         table,
-                        f"{month.month:%Y-%m}",
+                        f"plain before {month.month:%Y-%m}"
+                        if month.plain
+                        else f"{month.month:%Y-%m}",
                         {
                             "at": now.isoformat(),
                             "kept_from": f"{first_kept:%Y-%m}",

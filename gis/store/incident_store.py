@@ -845,13 +845,25 @@ def file_incident(
     return int(found[0]), duplicates, int(found[2]), int(found[3])
 
 
-def filed_by_source_ref(conn: Connection, source: str, refs: list[str]) -> dict[str, int]:
-    """The incidents already filed from ``source`` under the given keys: key → incident id."""
-    rows = conn.execute(
-        text("SELECT source_ref, id FROM incident WHERE source = :s AND source_ref = ANY(:refs)"),
-        {"s": source, "refs": refs},
+def filed_by_source_ref(conn: Connection, source: str, refs: list[str]) -> dict[str, int | None]:
+    """The incidents already filed from ``source`` under the given keys: key → incident id.
+
+    Filed by any office (a 12345 case number is filed once, wherever); the id is None for
+    a case the caller may not read (another office's: its number is not theirs to see).
+    """
+    found = {
+        str(ref): int(i)
+        for ref, i in conn.execute(
+            text("SELECT * FROM wangge_filed_source_refs(:s, :refs)"),
+            {"s": source, "refs": refs},
+        )
+    }
+    seen = set(
+        conn.execute(
+            text("SELECT id FROM incident WHERE id = ANY(:ids)"), {"ids": list(found.values())}
+        ).scalars()
     )
-    return {str(r[0]): int(r[1]) for r in rows}
+    return {ref: (i if i in seen else None) for ref, i in found.items()}
 
 
 def lock_imports(conn: Connection, source: str) -> None:

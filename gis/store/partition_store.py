@@ -47,11 +47,16 @@ CODED: dict[str, str] = {"incident": "reported_at"}
 
 @dataclass(frozen=True)
 class MonthPartition:
-    """One month partition: the table, the month (its first day) and its rows."""
+    """One month partition: the table, the month (its first day) and its rows.
+
+    With ``plain``: the rows of a coded table's DEFAULT partition (plain numbers, which
+    carry no month) reported before ``month``, which its retention removes with it.
+    """
 
     table: str
     month: date
     rows: int
+    plain: bool = False
 
 
 def partition_name(table: str, month: date) -> str:
@@ -253,6 +258,30 @@ def partitions_before(conn: Connection, table: str, keep_from: date) -> list[Mon
         ).scalar_one()
         out.append(MonthPartition(table, m, int(rows)))
     return out
+
+
+def plain_before(conn: Connection, table: str, keep_from: date) -> MonthPartition:
+    """The rows of a coded table's DEFAULT partition reported before the month ``keep_from``.
+
+    Plain numbers carry no month, so no month's drop takes them: the retention deletes
+    them by their time (:func:`delete_plain_before`).
+    """
+    rows = conn.execute(
+        text(f"SELECT count(*) FROM {SCHEMA}.{default_name(table)} WHERE {CODED[table]} < :before"),
+        {"before": month_start(keep_from)},
+    ).scalar_one()
+    return MonthPartition(table, keep_from, int(rows), plain=True)
+
+
+def delete_plain_before(
+    conn: Connection, table: str, keep_from: date, lock_timeout_s: float = LOCK_TIMEOUT_S
+) -> int:
+    """Delete what :func:`plain_before` counts (the keys' actions take what refers to it)."""
+    _lock_timeout(conn, lock_timeout_s)
+    return conn.execute(
+        text(f"DELETE FROM {SCHEMA}.{default_name(table)} WHERE {CODED[table]} < :before"),
+        {"before": month_start(keep_from)},
+    ).rowcount
 
 
 def drop_month(

@@ -150,6 +150,7 @@ def world(engine: Engine, database_url: str, tmp_path_factory: pytest.TempPathFa
             "households": {"A": a.household, "B": household_b},
             "incidents": incidents,
             "grids": {"A": a.grid, "B": grid_b},
+            "points": {"A": (a.lon, a.lat), "B": (lon_b, lat_b)},
             "parents": parents,
             "street_a": a.street,
             "imported": imported,
@@ -166,6 +167,34 @@ def test_the_import_hangs_both_districts_under_the_city_and_the_city_under_the_p
     assert parents["330199"] == "330100"
     assert parents["330199001"] == "330199"
     assert any("330106 → 330100" in note for note in world["imported"].notes)
+
+
+def test_a_12345_case_filed_by_one_office_is_filed_before_for_another(world: dict) -> None:
+    """A hotline case number is filed once, wherever: the second office is told so (200),
+    not given an error, and not told the first office's case."""
+    case_no = f"AL{clock.now():%H%M%S%f}"
+
+    def upload(user: str, district: str) -> httpx.Response:
+        lon, lat = world["points"][district]
+        body = f"case_no,category_code,description,lon,lat\n{case_no},10102,路灯不亮,{lon},{lat}\n"
+        return httpx.post(
+            f"{world['url']}/api/incidents/hotline",
+            files={"file": ("12345.csv", body.encode(), "text/csv")},
+            headers={"Authorization": f"Bearer {world['tokens'][user]}"},
+            timeout=60,
+        )
+
+    first = upload("al_district_a", "A")
+    assert first.status_code == 201, first.text
+    mine = first.json()["incidents"][0]["id"]
+    again = upload("al_district_a", "A")
+    assert again.status_code == 200 and again.json()["already_filed_incidents"] == [
+        {"row": 1, "id": mine}
+    ]
+    theirs = upload("al_district_b", "B")
+    assert theirs.status_code == 200, theirs.text
+    assert theirs.json()["filed"] == 0
+    assert theirs.json()["already_filed_incidents"] == [{"row": 1, "id": None}]
 
 
 def _get(world: dict, user: str, path: str, **params: Any) -> httpx.Response:

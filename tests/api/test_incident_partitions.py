@@ -178,16 +178,30 @@ def test_retention_drops_old_months_of_cases_with_everything_of_them(db: Engine)
             text("INSERT INTO incident_contact (incident_id, name) VALUES (:i, '张三')"),
             {"i": gone},
         )
+        # plain numbers carry no month: the old one goes by its time, the new one stays
+        plain_gone = _file(conn, _local(parts.add_months(THIS, -50)))
+        plain_stays = conn.execute(
+            text(
+                "INSERT INTO incident (category_code, source, description, state, "
+                "reported_at, geom) VALUES ('20101', 'patrol', '新', 'reported', :at, "
+                "ST_SetSRID(ST_MakePoint(120.085, 30.315), 4326)) RETURNING id"
+            ),
+            {"at": clock.now()},
+        ).scalar_one()
+        assert not incident_ids.is_coded(plain_gone) and not incident_ids.is_coded(plain_stays)
     listed = partitions.expire(db, settings, dry_run=True, by="test")
-    assert (old, 1) in [(m.month, m.rows) for m in listed if m.table == "incident"]
-    assert kept not in [m.month for m in listed if m.table == "incident"]
+    cases = [m for m in listed if m.table == "incident"]
+    assert (old, 1) in [(m.month, m.rows) for m in cases if not m.plain]
+    assert kept not in [m.month for m in cases if not m.plain]
+    assert [(m.month, m.rows >= 1) for m in cases if m.plain] == [(kept, True)]
     partitions.expire(db, settings, by="test")
     with db.connect() as conn:
         assert old not in parts.months(conn, "incident")
         held = conn.execute(
-            text("SELECT id FROM incident WHERE id IN (:a, :b)"), {"a": gone, "b": stays}
+            text("SELECT id FROM incident WHERE id = ANY(:i) ORDER BY id"),
+            {"i": [gone, stays, plain_gone, plain_stays]},
         )
-        assert list(held.scalars()) == [stays]
+        assert list(held.scalars()) == sorted([stays, plain_stays])
         for table in ("incident_event", "incident_contact", "incident_source_ref"):
             left = conn.execute(
                 text(f"SELECT count(*) FROM {table} WHERE incident_id = :i"), {"i": gone}

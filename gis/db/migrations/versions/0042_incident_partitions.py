@@ -19,7 +19,8 @@ month: a read by number plans its month alone, a read by time only the months it
 * ``(source, source_ref)`` — a report filed once from its source — cannot be a unique
   key of the partitioned table; it is kept in ``incident_source_ref`` (a statement
   trigger adds each filed case's key, as the table's owner, so a key filed in another
-  office's area still counts), its rows going with their case.  The public token's
+  office's area still counts; ``wangge_filed_source_refs`` says which keys were filed,
+  whatever the office), its rows going with their case.  The public token's
   digest was unique only by its randomness (256 bits): now a plain index.
 * The month partitions: the current month and ``WANGGE_PARTITION_MONTHS_AHEAD`` more,
   kept ahead by the ``partitions`` job; a bulk load and a 12345 import make their cases'
@@ -133,6 +134,15 @@ BEGIN
     RETURN NULL;
 END $$
 """
+#: Which of a source's keys were filed, whatever the office (the server's role reads
+#: ``incident`` only within its area, and may not read this table).
+FILED_REFS = """
+CREATE FUNCTION wangge_filed_source_refs(src text, refs text[])
+RETURNS TABLE (source_ref text, incident_id bigint)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS
+$$ SELECT k.source_ref::text, k.incident_id FROM incident_source_ref k
+   WHERE k.source = src AND k.source_ref = ANY(refs) $$
+"""
 SOURCE_REF_TRIGGER = (
     "CREATE TRIGGER incident_source_refs AFTER INSERT ON incident "
     "REFERENCING NEW TABLE AS filed FOR EACH STATEMENT "
@@ -195,6 +205,10 @@ def upgrade() -> None:
         op.execute(f'REVOKE ALL ON incident_source_ref FROM "{role}"')
     op.execute(KEEP_SOURCE_REFS)
     op.execute(SOURCE_REF_TRIGGER)
+    op.execute(FILED_REFS)
+    op.execute("REVOKE ALL ON FUNCTION wangge_filed_source_refs(text, text[]) FROM PUBLIC")
+    if role:
+        op.execute(f'GRANT EXECUTE ON FUNCTION wangge_filed_source_refs(text, text[]) TO "{role}"')
     op.execute("ALTER TABLE incident DROP CONSTRAINT uq_incident_source_source_ref")
     op.execute("ALTER TABLE incident DROP CONSTRAINT uq_incident_public_token_sha256")
     partitioning.convert(
@@ -222,6 +236,7 @@ def downgrade() -> None:
         op.execute(f"DROP INDEX IF EXISTS {statement.split()[2]}")
     for statement in UNIQUE_KEYS:
         op.execute(statement)
+    op.execute("DROP FUNCTION wangge_filed_source_refs(text, text[])")
     op.execute("DROP TRIGGER incident_source_refs ON incident")
     op.execute("DROP FUNCTION wangge_incident_source_refs()")
     op.execute("DROP TABLE incident_source_ref")
