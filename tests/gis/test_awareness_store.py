@@ -17,6 +17,7 @@ from shapely import box
 
 from etl.load import load_layers
 from gis.store import awareness_store as store
+from tests.cases import out_of_the_escalation_jobs_way
 from tests.conftest import advance_ids
 from tests.factories import MID, E, N, S, W, tiny_case, tiny_district
 
@@ -29,6 +30,8 @@ WEST_HAZARD = box(W + 0.001, S + 0.001, W + 0.004, S + 0.004)
 @pytest.fixture
 def district(engine: Engine) -> Engine:
     load_layers(engine, tiny_district(), replace=True, progress=False)
+    with engine.begin() as conn:  # the dispatched case stays dispatched
+        out_of_the_escalation_jobs_way(conn, tiny_case(2))
     return engine
 
 

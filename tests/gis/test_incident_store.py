@@ -22,6 +22,7 @@ from gis.store.incident_store import (
     read_incident,
     record_transition,
 )
+from tests.cases import out_of_the_escalation_jobs_way
 from tests.conftest import advance_ids
 from tests.factories import tiny_case, tiny_district
 
@@ -40,6 +41,9 @@ def district(engine: Engine) -> Engine:
         advance_ids(conn, "grid_worker")
         # the month of T0 has its partition whatever today is: new cases' numbers carry it
         partition_store.create_months(conn, "incident", [partition_store.month_of(T0)])
+        # the dispatched case stays as the tests find it (it was escalated once, between
+        # the load and a test's step, by a server of another module)
+        out_of_the_escalation_jobs_way(conn, DISPATCHED)
     return engine
 
 
