@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Query, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from pydantic import AwareDatetime
 
 from api.auth import CurrentUser
 from api.deps import EngineDep, SettingsDep, StateDep
@@ -72,14 +73,22 @@ async def list_incidents(
     state: Annotated[list[IncidentStateName] | None, Query(description="states to include")] = None,
     category_code: Text | None = None,
     assignee_id: Id | None = None,
+    since: Annotated[
+        AwareDatetime | None, Query(description="reported at or after (with its offset)")
+    ] = None,
+    until: Annotated[
+        AwareDatetime | None, Query(description="reported before (with its offset)")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=INT8_MAX)] = 0,
 ) -> list[Listed]:
-    """The incidents the user may see, newest first."""
+    """The incidents the user may see, newest first; ``since``/``until`` bound the report."""
     query = CaseQuery(
         states=tuple(state or ()),
         category_codes=() if category_code is None else (category_code,),
         assignee_id=assignee_id,
+        since=since,
+        until=until,
         limit=limit,
         offset=offset,
     )

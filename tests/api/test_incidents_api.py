@@ -590,3 +590,39 @@ def test_report_near_a_grid_edge_is_flagged_and_staff_confirm_the_grid(
     body = moved.json()
     assert body["grid_code"] == b_code and body["near_boundary"] is False
     assert "确认所属网格" in body["history"][-1]["note"]
+
+
+def test_the_list_takes_a_time_range_of_reports(
+    live_server: LiveServer, people: dict, engine: Engine
+) -> None:
+    """``since``/``until`` bound the report time (with an offset; a naive time is a 422)."""
+    lon, lat = people["point"]
+    case = _report(live_server, people["resident"], lon, lat).json()["id"]
+    with engine.connect() as conn:
+        at = conn.execute(
+            text("SELECT reported_at FROM incident WHERE id = :i"), {"i": case}
+        ).scalar_one()
+    url = f"{live_server.url}/api/incidents"
+
+    def ids(**params: str) -> list[int]:
+        r = httpx.get(url, params={"limit": 1000, **params}, headers=people["admin"])
+        assert r.status_code == 200, r.text
+        return [i["id"] for i in r.json()]
+
+    around = {
+        "since": (at - timedelta(seconds=1)).isoformat(),
+        "until": (at + timedelta(seconds=1)).isoformat(),
+    }
+    assert case in ids(**around)
+    assert case not in ids(since=(at + timedelta(seconds=1)).isoformat())
+    assert case not in ids(until=at.isoformat())  # before it, not at it
+    listed = ids(**around)
+    with engine.connect() as conn:
+        times = dict(
+            conn.execute(
+                text("SELECT id, reported_at FROM incident WHERE id = ANY(:i)"), {"i": listed}
+            ).all()
+        )
+    assert all(at - timedelta(seconds=1) <= t < at + timedelta(seconds=1) for t in times.values())
+    naive = httpx.get(url, params={"since": "2026-12-01T00:00:00"}, headers=people["admin"])
+    assert naive.status_code == 422 and "since" in naive.text
